@@ -1,0 +1,88 @@
+// Package alert defines the alert launchtap emits for a periodic egress pair
+// and writes alerts as JSON Lines. The JSON field names are a contract with
+// users' scripts and SIEM parsers: fields may be added, never renamed or dropped.
+package alert
+
+import "time"
+
+// Alert is one periodic-egress finding. See README "Alert schema".
+type Alert struct {
+	TS        time.Time `json:"ts"`           // capture time at which the alert fired
+	ID        string    `json:"id"`           // stable per pair and period: sensor-independent hash
+	Sensor    string    `json:"sensor"`       // the sensor's name (hostname by default)
+	Severity  string    `json:"severity"`     // "high", "medium" or "low"
+	SrcIP     string    `json:"src_ip"`       // internal host
+	SrcMAC    string    `json:"src_mac"`      // its MAC where the span sees it, else ""
+	DstFQDN   string    `json:"dst_fqdn"`     // name the source resolved for the destination, "" if none
+	DstIPs    []string  `json:"dst_ips"`      // addresses the pair reached (bounded, most recent last)
+	DstPort   uint16    `json:"dst_port"`     // destination port
+	Proto     string    `json:"proto"`        // "tcp" or "udp"
+	PeriodS   float64   `json:"period_s"`     // estimated period, seconds
+	Jitter    float64   `json:"jitter"`       // robust spread of intervals around the period, as a fraction of it
+	Beats     int       `json:"beats"`        // beats (grouped session starts) seen
+	Missed    int       `json:"missed_beats"` // beats the period predicts but that did not happen
+	FirstSeen time.Time `json:"first_seen"`   // first beat
+	LastSeen  time.Time `json:"last_seen"`    // latest beat
+	Score     float64   `json:"score"`        // 0..1, how strongly periodic
+
+	BytesOutMedian float64 `json:"bytes_out_median"` // per session, source → destination
+	BytesInMedian  float64 `json:"bytes_in_median"`  // per session, destination → source
+
+	HostOS           string   `json:"host_os"` // macos, ios, windows, linux, other, unknown
+	HostOSConfidence float64  `json:"host_os_confidence"`
+	Hostname         string   `json:"hostname"`
+	HostEvidence     []string `json:"host_evidence,omitempty"`
+
+	Reasons    []string    `json:"reasons"` // plain-language explanation of the score
+	Enrichment *Enrichment `json:"enrichment,omitempty"`
+
+	// Beat times are carried for enrichment (StartCalendarInterval matching) and
+	// are not serialised: a SIEM does not need them and they would bloat every line.
+	BeatTimes []time.Time `json:"-"`
+}
+
+// Enrichment statuses.
+const (
+	EnrichMatched       = "matched"
+	EnrichNoMatch       = "no-match"
+	EnrichHostNotFound  = "host-not-found"
+	EnrichUnavailable   = "unavailable"
+	EnrichNotConfigured = "not-configured"
+)
+
+// Enrichment is what the MDM inventory says about the source host and the
+// launchd jobs that may explain the traffic.
+type Enrichment struct {
+	Status   string  `json:"status"`
+	Provider string  `json:"provider"`
+	Device   *Device `json:"device,omitempty"`
+	Jobs     []Job   `json:"jobs,omitempty"` // ranked, best first
+	Error    string  `json:"error,omitempty"`
+	// CacheAgeS is set when the answer came from a cache because the host or
+	// provider could not be asked now (e.g. an offline Fleet host).
+	CacheAgeS float64 `json:"cache_age_s,omitempty"`
+}
+
+// Device identifies the host in the inventory.
+type Device struct {
+	Serial    string `json:"serial"`
+	Hostname  string `json:"hostname"`
+	OSVersion string `json:"os_version"`
+	User      string `json:"user"`
+	Platform  string `json:"platform,omitempty"`
+}
+
+// Job is a launchd job ranked against the alert.
+type Job struct {
+	Label            string   `json:"label"`
+	Path             string   `json:"path"`
+	Program          string   `json:"program,omitempty"`
+	ProgramArguments []string `json:"program_arguments,omitempty"`
+	StartInterval    int      `json:"start_interval,omitempty"`
+	RunAtLoad        bool     `json:"run_at_load,omitempty"`
+	KeepAlive        bool     `json:"keep_alive,omitempty"`
+	Username         string   `json:"username,omitempty"`
+	Approved         bool     `json:"approved,omitempty"`
+	MatchScore       float64  `json:"match_score"`
+	Why              []string `json:"why"`
+}
