@@ -1,0 +1,98 @@
+package beacon
+
+import (
+	"flag"
+	"fmt"
+	"time"
+)
+
+// HistoryLen is the number of most recent beats kept per pair. It bounds both
+// memory (see BytesPerPair) and the scoring cost per beat.
+const HistoryLen = 32
+
+// Config holds the detector's thresholds. The defaults are documented on each
+// field and in DefaultConfig; none of them is specific to a beacon family.
+type Config struct {
+	// MinBeats is the number of beats a pair needs before it can alert (default 6).
+	MinBeats int
+	// MaxPairs bounds the pairs one Detector tracks; the least recently beaten
+	// pair is evicted beyond it (default 1<<20). See PerWorker.
+	MaxPairs int
+	// GroupWindow merges beats of one pair that start within this time of the
+	// group's first beat into one beat (default 3 s): a check-in that opens two
+	// or three sessions at once is one beat.
+	GroupWindow time.Duration
+	// MinPeriod and MaxPeriod bound the periods reported (default 10 s, 24 h).
+	MinPeriod, MaxPeriod time.Duration
+	// Evidence is the significance needed to alert, as -log10 of the chance
+	// that random (Poisson) arrivals look this regular (default 7, i.e. one
+	// in ten million per scoring).
+	Evidence float64
+	// MaxJitter is the largest relative spread of intervals around the period
+	// that still counts as periodic (default 0.5).
+	MaxJitter float64
+	// Realert is the relative period change that makes an alerted pair alert
+	// again (default 0.2).
+	Realert float64
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		MinBeats:    6,
+		MaxPairs:    1 << 20,
+		GroupWindow: 3 * time.Second,
+		MinPeriod:   10 * time.Second,
+		MaxPeriod:   24 * time.Hour,
+		Evidence:    7,
+		MaxJitter:   0.5,
+		Realert:     0.2,
+	}
+}
+
+// RegisterFlags binds the configuration to command-line flags, using the
+// current values as defaults.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.IntVar(&c.MinBeats, "beacon-min-beats", c.MinBeats, "beats a pair needs before it can alert (min 3)")
+	fs.IntVar(&c.MaxPairs, "max-pairs", c.MaxPairs, "pairs tracked by the periodicity detector; least recently seen are evicted")
+	fs.DurationVar(&c.GroupWindow, "beacon-group-window", c.GroupWindow, "session starts of one pair within this window count as one beat")
+	fs.DurationVar(&c.MinPeriod, "beacon-min-period", c.MinPeriod, "shortest period reported")
+	fs.DurationVar(&c.MaxPeriod, "beacon-max-period", c.MaxPeriod, "longest period reported")
+	fs.Float64Var(&c.Evidence, "beacon-evidence", c.Evidence, "significance to alert: -log10 of the chance that random traffic is this regular")
+	fs.Float64Var(&c.MaxJitter, "beacon-max-jitter", c.MaxJitter, "largest relative jitter still counted as periodic (0-0.5)")
+	fs.Float64Var(&c.Realert, "beacon-realert-change", c.Realert, "relative period change that re-alerts an alerted pair")
+}
+
+// Validate reports the first invalid setting, naming its flag.
+func (c Config) Validate() error {
+	switch {
+	case c.MinBeats < 3 || c.MinBeats > HistoryLen:
+		return fmt.Errorf("beacon: beacon-min-beats %d: want 3..%d", c.MinBeats, HistoryLen)
+	case c.MaxPairs < 1:
+		return fmt.Errorf("beacon: max-pairs %d: want at least 1", c.MaxPairs)
+	case c.GroupWindow < 0:
+		return fmt.Errorf("beacon: beacon-group-window %v: must not be negative", c.GroupWindow)
+	case c.MinPeriod <= 0 || c.MaxPeriod < c.MinPeriod:
+		return fmt.Errorf("beacon: beacon-min-period %v / beacon-max-period %v: want 0 < min <= max", c.MinPeriod, c.MaxPeriod)
+	case c.MinPeriod < 2*c.GroupWindow:
+		return fmt.Errorf("beacon: beacon-min-period %v must be at least twice beacon-group-window %v", c.MinPeriod, c.GroupWindow)
+	case c.MaxPeriod > 40*24*time.Hour:
+		return fmt.Errorf("beacon: beacon-max-period %v: at most 40 days", c.MaxPeriod)
+	case !(c.Evidence > 0):
+		return fmt.Errorf("beacon: beacon-evidence %v: must be positive", c.Evidence)
+	case !(c.MaxJitter > 0 && c.MaxJitter <= 0.5):
+		return fmt.Errorf("beacon: beacon-max-jitter %v: want (0, 0.5]", c.MaxJitter)
+	case !(c.Realert > 0):
+		return fmt.Errorf("beacon: beacon-realert-change %v: must be positive", c.Realert)
+	}
+	return nil
+}
+
+// PerWorker returns the configuration for one of n workers sharing the pair
+// budget: MaxPairs is divided between them.
+func (c Config) PerWorker(n int) Config {
+	if n > 1 {
+		c.MaxPairs = max(1, c.MaxPairs/n)
+	}
+	return c
+}

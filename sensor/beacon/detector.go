@@ -1,0 +1,318 @@
+package beacon
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+)
+
+// Kind says what a beat is.
+type Kind uint8
+
+// Kinds of beats.
+const (
+	KindSession Kind = iota // connection/session starts
+	KindBurst               // activity bursts inside a long-lived session
+	KindDNS                 // DNS queries for names under one registered domain
+)
+
+// String names the kind for logs and reasons.
+func (k Kind) String() string {
+	switch k {
+	case KindSession:
+		return "session"
+	case KindBurst:
+		return "burst"
+	case KindDNS:
+		return "dns"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// PairKey identifies what is scored: internal source, destination (the FQDN
+// the source resolved — lower-case, no trailing dot — or, when none, the
+// destination address), port, protocol, kind.
+type PairKey struct {
+	Src    netip.Addr
+	Dest   string
+	DestIP netip.Addr // set only when Dest == ""
+	Port   uint16
+	Proto  uint8
+	Kind   Kind
+}
+
+// Finding is a pair judged periodic, with the evidence for it.
+type Finding struct {
+	Key     PairKey
+	PeriodS float64 // estimated period (mean spacing of beats), seconds
+	Jitter  float64 // robust spread of single-period intervals, fraction of the period
+	Score   float64 // 0..1, how strongly periodic (see Reasons)
+	Beats   int     // beats (grouped session starts) seen since the pair was first tracked
+	Missed  int     // beats the period predicts inside the history but that did not happen
+	First   int64   // first beat, Unix ns
+	Last    int64   // latest beat, Unix ns
+
+	BytesOutMedian float64 // per beat's first session, source → destination (0 if unknown)
+	BytesInMedian  float64
+
+	DstIPs    []netip.Addr // distinct addresses of recent beats, most recent last
+	Reasons   []string     // plain-language explanation
+	BeatTimes []int64      // beats in the history, Unix ns, oldest first
+
+	// Explanation of the score, also summarised in Reasons.
+	Evidence    float64 // -log10 chance that Poisson arrivals look this regular
+	Fit         int     // intervals explained by the period (or a small multiple)
+	Intervals   int     // intervals in the history
+	Gaps        int     // intervals not explained (e.g. a sleeping laptop)
+	SpanS       float64 // time covered by the history, seconds
+	SizeRegular float64 // fraction of sized beats within ±10 % of the median bytes out (-1 unknown)
+}
+
+// Stats are the detector's counters.
+type Stats struct {
+	Pairs      uint64 // tracked now
+	Evictions  uint64 // pairs evicted to stay within MaxPairs
+	Findings   uint64 // Findings returned (alerts and re-alerts)
+	Beats      uint64 // Beat calls
+	Grouped    uint64 // Beat calls merged into the pair's current beat
+	OutOfOrder uint64 // Beat calls older than the pair's latest beat, dropped
+	Scored     uint64 // rescorings (pairs with at least MinBeats beats)
+	Sizes      uint64 // Sizes calls matched to a beat
+	SizesLost  uint64 // Sizes calls with no matching pair or beat
+}
+
+const maxDst = 4 // distinct destination addresses kept per pair
+
+// pair is the always-present part of a tracked pair's state.
+type pair struct {
+	first   int64    // first beat ever, ns
+	base    int64    // history times are milliseconds after base
+	last    int64    // start of the latest beat group, ns
+	hist    *history // nil until the second beat
+	beats   uint32   // beats ever
+	alerted float32  // period of the last alert, seconds; 0 = never alerted
+	out0    uint16   // sizes of the first beat while hist is nil
+	in0     uint16
+	dst0    netip.Addr
+}
+
+// history is the bounded per-pair ring of recent beats.
+type history struct {
+	t    [HistoryLen]uint32 // beat start, ms after pair.base
+	out  [HistoryLen]uint16 // log-encoded bytes of the beat's first session; 0 unknown
+	in   [HistoryLen]uint16
+	dst  [maxDst]netip.Addr
+	head uint8 // index of the oldest beat
+	n    uint8
+	ndst uint8
+}
+
+func (h *history) at(i int) int { return (int(h.head) + i) % HistoryLen }
+
+func (h *history) push(t uint32) {
+	if int(h.n) < HistoryLen {
+		i := h.at(int(h.n))
+		h.t[i], h.out[i], h.in[i] = t, 0, 0
+		h.n++
+		return
+	}
+	i := int(h.head)
+	h.t[i], h.out[i], h.in[i] = t, 0, 0
+	h.head = uint8((int(h.head) + 1) % HistoryLen)
+}
+
+func (h *history) addDst(a netip.Addr) {
+	if !a.IsValid() {
+		return
+	}
+	n := int(h.ndst)
+	for i := 0; i < n; i++ {
+		if h.dst[i] == a {
+			copy(h.dst[i:n], h.dst[i+1:n]) // move to most recent
+			h.dst[n-1] = a
+			return
+		}
+	}
+	if n < maxDst {
+		h.dst[n] = a
+		h.ndst++
+		return
+	}
+	copy(h.dst[:], h.dst[1:])
+	h.dst[maxDst-1] = a
+}
+
+// BytesPerPair is the heap memory of one fully populated pair, excluding the
+// LRU's own entry and map slot (see BenchmarkPairMemory for the measured total).
+const BytesPerPair = int(unsafeSizeofPair + unsafeSizeofHistory)
+
+// Detector scores pairs. One per worker goroutine; not safe for concurrent use.
+type Detector struct {
+	cfg    Config
+	lru    *simplelru.LRU[PairKey, *pair]
+	stats  Stats
+	window int64 // GroupWindow, ns
+	sc     scratch
+}
+
+// NewDetector returns a detector with cfg. Invalid settings are replaced by
+// their defaults (callers validate flags with Config.Validate first).
+func NewDetector(cfg Config) *Detector {
+	def := DefaultConfig()
+	if cfg.Validate() != nil {
+		cfg = def
+	}
+	d := &Detector{cfg: cfg, window: int64(cfg.GroupWindow)}
+	lru, err := simplelru.NewLRU[PairKey, *pair](cfg.MaxPairs, func(PairKey, *pair) { d.stats.Evictions++ })
+	if err != nil { // unreachable: MaxPairs >= 1 after validation
+		panic(fmt.Sprintf("beacon: %v", err))
+	}
+	d.lru = lru
+	return d
+}
+
+// Config returns the configuration in use.
+func (d *Detector) Config() Config { return d.cfg }
+
+// Stats returns the counters.
+func (d *Detector) Stats() Stats {
+	s := d.stats
+	s.Pairs = uint64(d.lru.Len())
+	return s
+}
+
+// Forget drops a pair's state (for example when the baseline approves it).
+func (d *Detector) Forget(k PairKey) { d.lru.Remove(k) }
+
+// Beat records a session start (or burst / DNS query) of pair k at ts (Unix
+// ns, capture time) towards address dst. It returns a Finding when the pair
+// should be (re-)alerted now, else nil.
+func (d *Detector) Beat(k PairKey, dst netip.Addr, ts int64) *Finding {
+	d.stats.Beats++
+	p, ok := d.lru.Get(k)
+	if !ok {
+		d.lru.Add(k, &pair{first: ts, base: ts, last: ts, beats: 1, dst0: dst})
+		return nil
+	}
+	if ts < p.last+d.window {
+		if ts < p.last-d.window {
+			d.stats.OutOfOrder++
+			return nil
+		}
+		d.stats.Grouped++
+		if p.hist != nil {
+			p.hist.addDst(dst)
+		}
+		return nil
+	}
+	if p.hist == nil {
+		h := &history{}
+		h.push(0)
+		h.out[0], h.in[0] = p.out0, p.in0
+		h.addDst(p.dst0)
+		p.hist = h
+	}
+	h := p.hist
+	if ts-p.base > maxOffset {
+		rebase(p, ts)
+	}
+	h.push(uint32((ts - p.base) / int64(time.Millisecond)))
+	h.addDst(dst)
+	p.beats++
+	p.last = ts
+	if int(h.n) < d.cfg.MinBeats {
+		return nil
+	}
+	d.stats.Scored++
+	est := d.estimate(p)
+	if !d.alertable(&est) {
+		return nil
+	}
+	if p.alerted != 0 && math.Abs(est.period-float64(p.alerted)) <= d.cfg.Realert*float64(p.alerted) {
+		return nil
+	}
+	p.alerted = float32(est.period)
+	d.stats.Findings++
+	return d.finding(k, p, &est)
+}
+
+// maxOffset keeps millisecond offsets within uint32 with room to spare.
+const maxOffset = int64(math.MaxUint32-1) * int64(time.Millisecond)
+
+// rebase moves p.base to the oldest retained beat; if ts is still too far
+// from it, the history is restarted at ts (a silence longer than ~49 days is
+// far beyond MaxPeriod, so the old beats say nothing about the new ones).
+func rebase(p *pair, ts int64) {
+	h := p.hist
+	oldest := h.t[h.head]
+	shift := int64(oldest) * int64(time.Millisecond)
+	if ts-(p.base+shift) > maxOffset {
+		*h = history{}
+		p.base = ts
+		return
+	}
+	for i := 0; i < int(h.n); i++ {
+		j := h.at(i)
+		h.t[j] -= oldest
+	}
+	p.base += shift
+}
+
+// Sizes records the byte counts of the pair's session that began at start
+// (called when the session ends). Only the first session of a beat counts.
+func (d *Detector) Sizes(k PairKey, start int64, bytesOut, bytesIn uint64) {
+	p, ok := d.lru.Peek(k)
+	if !ok {
+		d.stats.SizesLost++
+		return
+	}
+	out, in := encodeSize(bytesOut), encodeSize(bytesIn)
+	if p.hist == nil {
+		if start >= p.first && start < p.first+d.window && p.out0 == 0 && p.in0 == 0 {
+			p.out0, p.in0 = out, in
+			d.stats.Sizes++
+			return
+		}
+		d.stats.SizesLost++
+		return
+	}
+	h := p.hist
+	for i := int(h.n) - 1; i >= 0; i-- {
+		j := h.at(i)
+		t := p.base + int64(h.t[j])*int64(time.Millisecond)
+		if start >= t-int64(time.Millisecond) && start < t+d.window {
+			if h.out[j] == 0 && h.in[j] == 0 {
+				h.out[j], h.in[j] = out, in
+				d.stats.Sizes++
+				return
+			}
+			break
+		}
+		if t < start {
+			break
+		}
+	}
+	d.stats.SizesLost++
+}
+
+// Sizes are kept as 16-bit log2 codes (0.035 % resolution, 0 = unknown) so a
+// pair's history stays small.
+const sizeScale = 2000
+
+func encodeSize(b uint64) uint16 {
+	v := 1 + math.Round(math.Log2(1+float64(b))*sizeScale)
+	if v > math.MaxUint16 {
+		return math.MaxUint16
+	}
+	return uint16(v)
+}
+
+func decodeSize(c uint16) float64 {
+	if c == 0 {
+		return -1
+	}
+	return math.Round(math.Exp2(float64(c-1)/sizeScale) - 1)
+}

@@ -1,0 +1,348 @@
+package beacon
+
+import (
+	"math"
+	"slices"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+const (
+	unsafeSizeofPair    = unsafe.Sizeof(pair{})
+	unsafeSizeofHistory = unsafe.Sizeof(history{})
+
+	// maxMultiple is the largest multiple of the period an interval may be
+	// and still count as "missed beats" rather than a silence (sleep, outage).
+	maxMultiple = 5
+	// resolution is the timing noise floor (capture timestamps, scheduler,
+	// network): bands are never narrower than this.
+	resolution = 0.05 // seconds
+	minJitter  = 0.001
+)
+
+// scratch holds the per-detector buffers scoring reuses, so rescoring a pair
+// allocates nothing until a Finding is built.
+type scratch struct {
+	t   [HistoryLen]float64 // beat times, s, oldest first
+	d   [HistoryLen]float64 // intervals, chronological
+	s   [HistoryLen]float64 // sorted intervals
+	r   [HistoryLen]float64 // sorted residuals
+	m   [HistoryLen]int8    // multiple assigned to each interval, 0 = not explained
+	bm  [HistoryLen]int8    // best assignment so far
+	cnd [8]float64
+}
+
+// estimate is the outcome of scoring one pair's history.
+type estimate struct {
+	period   float64 // seconds
+	jitter   float64 // robust relative spread of single-period intervals
+	evidence float64 // -log10 chance under Poisson arrivals (after the search penalty)
+	fit, n   int     // intervals explained / intervals
+	missed   int     // sum of (multiple-1) over explained intervals
+	gaps     int     // intervals not explained
+	maxGap   float64 // longest unexplained interval, seconds
+	lo, hi   float64 // range of explained single-period intervals, seconds
+	span     float64 // seconds
+}
+
+// estimate finds the period that explains the most intervals most tightly and
+// how unlikely that is for random arrivals. Two families of explanations are
+// tried: a band of single intervals [c(1-j), c(1+j)] (jittered sleeps, C2
+// style), and bands around the first few multiples of c (a clock with missed
+// beats, launchd style). Each is scored by the binomial tail of "k of n
+// exponential intervals fall in such bands", with the band probability
+// maximised over the unknown Poisson rate, so the test is scale-free.
+func (d *Detector) estimate(p *pair) estimate {
+	h, sc := p.hist, &d.sc
+	n := int(h.n)
+	for i := 0; i < n; i++ {
+		sc.t[i] = float64(h.t[h.at(i)]) / 1000
+	}
+	ni := n - 1
+	for i := 0; i < ni; i++ {
+		sc.d[i] = sc.t[i+1] - sc.t[i]
+	}
+	ds := sc.d[:ni]
+	ss := sc.s[:ni]
+	copy(ss, ds)
+	slices.Sort(ss)
+	kmin := max(d.cfg.MinBeats-1, (ni+1)/2)
+	maxJ := d.cfg.MaxJitter
+	minP, maxP := d.cfg.MinPeriod.Seconds(), d.cfg.MaxPeriod.Seconds()
+	penalty := math.Log10(float64(ni) * float64(ni-kmin+1) * 2)
+
+	best := estimate{n: ni, span: sc.t[ni] - sc.t[0], evidence: math.Inf(-1)}
+	bestC, bestFolded := 0.0, false
+
+	// Single band: the tightest window of k sorted intervals, for each k.
+	for k := ni; k >= kmin; k-- {
+		bj, bc := math.Inf(1), 0.0
+		for i := 0; i+k <= ni; i++ {
+			lo, hi := ss[i], ss[i+k-1]
+			if lo <= 0 {
+				continue
+			}
+			if j := (hi - lo) / (hi + lo); j < bj {
+				bj, bc = j, (hi+lo)/2
+			}
+		}
+		if bc < minP*(1-maxJ) || bc > maxP*(1+maxJ) {
+			continue
+		}
+		j := max(bj, resolution/bc, minJitter)
+		if j > maxJ {
+			continue
+		}
+		if ev := -logBinomTail(ni, k, bandProb(j, 1)); ev > best.evidence {
+			best.evidence, best.fit = ev, k
+			bestC, bestFolded = bc, false
+			best.lo, best.hi = bc*(1-bj), bc*(1+bj)
+		}
+	}
+
+	// Multiples: candidate fundamentals from the smallest intervals and the
+	// single-band centre, each refined once to the mean spacing.
+	nc := 0
+	for i := 0; i < ni && nc < 4; i++ {
+		if ss[i] >= minP*(1-maxJ) {
+			sc.cnd[nc] = ss[i]
+			nc++
+		}
+	}
+	if bestC > 0 {
+		sc.cnd[nc] = bestC
+		nc++
+	}
+	for _, c := range sc.cnd[:nc] {
+		for iter := 0; iter < 2; iter++ {
+			sum, cnt := 0.0, 0
+			for i, x := range ds {
+				m := math.Round(x / c)
+				if m < 1 || m > maxMultiple || math.Abs(x-m*c) > maxJ*c {
+					sc.m[i] = 0
+					continue
+				}
+				sc.m[i] = int8(m)
+				sum += x
+				cnt += int(m)
+			}
+			if cnt == 0 {
+				break
+			}
+			c = sum / float64(cnt)
+		}
+		if c < 0.9*minP || c > 1.1*maxP {
+			continue
+		}
+		r := sc.r[:0]
+		for _, x := range ds {
+			m := math.Round(x / c)
+			if m < 1 || m > maxMultiple {
+				continue
+			}
+			r = append(r, math.Abs(x-m*c)/c)
+		}
+		slices.Sort(r)
+		for k := min(len(r), ni); k >= kmin; k-- {
+			j := max(r[k-1], resolution/c, minJitter)
+			if j > maxJ {
+				continue
+			}
+			if ev := -logBinomTail(ni, k, bandProb(j, maxMultiple)); ev > best.evidence {
+				best.evidence, best.fit = ev, k
+				bestC, bestFolded = c, true
+			}
+		}
+	}
+	if math.IsInf(best.evidence, -1) {
+		best.evidence = 0
+		return best
+	}
+	best.evidence -= penalty
+	d.describe(&best, bestC, bestFolded)
+	return best
+}
+
+// describe fills period, jitter, missed beats and gaps for the chosen
+// explanation with fundamental c.
+func (d *Detector) describe(e *estimate, c float64, folded bool) {
+	sc := &d.sc
+	ds := sc.d[:e.n]
+	// Band half-width that admits the chosen number of intervals.
+	res := sc.r[:0]
+	for _, x := range ds {
+		m := 1.0
+		if folded {
+			m = max(1, math.Round(x/c))
+		}
+		res = append(res, math.Abs(x-m*c)/c)
+	}
+	slices.Sort(res)
+	w := res[e.fit-1] + 1e-9
+	sum, cnt, lo, hi := 0.0, 0, math.Inf(1), 0.0
+	singles := sc.s[:0] // sorted copy no longer needed
+	for _, x := range ds {
+		m := 1.0
+		if folded {
+			m = max(1, math.Round(x/c))
+		}
+		if m > maxMultiple || math.Abs(x-m*c) > w*c {
+			e.gaps++
+			e.maxGap = max(e.maxGap, x)
+			continue
+		}
+		sum += x
+		cnt += int(m)
+		e.missed += int(m) - 1
+		if m == 1 {
+			singles = append(singles, x)
+			lo, hi = min(lo, x), max(hi, x)
+		}
+	}
+	e.period = sum / float64(cnt)
+	if len(singles) >= 3 {
+		e.lo, e.hi = lo, hi
+		// For jittered sleeps the spacing is close to uniform, where the
+		// midrange estimates the mean far better than the sample mean does.
+		if (hi-lo)/(hi+lo) > 0.05 {
+			e.period = (lo + hi) / 2
+		}
+		slices.Sort(singles)
+		med := median(singles)
+		for i, x := range singles {
+			singles[i] = math.Abs(x - med)
+		}
+		slices.Sort(singles)
+		e.jitter = 1.4826 * median(singles) / e.period
+	} else {
+		e.lo, e.hi = e.period, e.period
+	}
+}
+
+func median(s []float64) float64 {
+	n := len(s)
+	if n == 0 {
+		return 0
+	}
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func (d *Detector) alertable(e *estimate) bool {
+	return e.evidence >= d.cfg.Evidence && e.fit >= d.cfg.MinBeats-1 &&
+		e.period >= 0.9*d.cfg.MinPeriod.Seconds() && e.period <= 1.1*d.cfg.MaxPeriod.Seconds() &&
+		e.jitter <= d.cfg.MaxJitter
+}
+
+// logBinomTail returns log10 P(X >= k) for X ~ Binomial(n, q).
+func logBinomTail(n, k int, q float64) float64 {
+	if q >= 1 {
+		return 0
+	}
+	lq, l1q := math.Log(q), math.Log1p(-q)
+	acc := math.Inf(-1)
+	for i := k; i <= n; i++ {
+		t := logChoose(n, i) + float64(i)*lq + float64(n-i)*l1q
+		acc = logAdd(acc, t)
+	}
+	return acc / math.Ln10
+}
+
+func logAdd(a, b float64) float64 {
+	if math.IsInf(a, -1) {
+		return b
+	}
+	if a < b {
+		a, b = b, a
+	}
+	return a + math.Log1p(math.Exp(b-a))
+}
+
+var lchoose = func() (t [HistoryLen + 1][HistoryLen + 1]float64) {
+	for n := 0; n <= HistoryLen; n++ {
+		for k := 0; k <= n; k++ {
+			a, _ := math.Lgamma(float64(n + 1))
+			b, _ := math.Lgamma(float64(k + 1))
+			c, _ := math.Lgamma(float64(n - k + 1))
+			t[n][k] = a - b - c
+		}
+	}
+	return
+}()
+
+func logChoose(n, k int) float64 { return lchoose[n][k] }
+
+// bandProb returns the largest probability, over all Poisson rates, that an
+// exponential interval falls within relative half-width j of one of the first
+// m multiples of a period. Looked up in a table on a log grid of j, rounding j
+// up so the answer is never an underestimate.
+func bandProb(j float64, m int) float64 {
+	bandOnce.Do(buildBand)
+	t := &bandTab[0]
+	if m > 1 {
+		t = &bandTab[1]
+	}
+	if j <= bandJMin {
+		return t[0] * j / bandJMin
+	}
+	x := math.Log(j/bandJMin) / math.Log(bandJMax/bandJMin) * (bandN - 1)
+	i := int(math.Ceil(x))
+	if i >= bandN {
+		return 1
+	}
+	return t[i]
+}
+
+const (
+	bandN    = 512
+	bandJMin = 1e-4
+	bandJMax = 0.6
+)
+
+var (
+	bandOnce sync.Once
+	bandTab  [2][bandN]float64
+)
+
+func buildBand() {
+	for i := 0; i < bandN; i++ {
+		j := bandJMin * math.Pow(bandJMax/bandJMin, float64(i)/(bandN-1))
+		bandTab[0][i] = maxBand(j, 1)
+		bandTab[1][i] = maxBand(j, maxMultiple)
+	}
+}
+
+// maxBand maximises sum_{k=1..m} P(|X - k·c| <= j·c) for X ~ Exp(1) over c.
+func maxBand(j float64, m int) float64 {
+	f := func(c float64) float64 {
+		s := 0.0
+		for k := 1; k <= m; k++ {
+			lo, hi := (float64(k)-j)*c, (float64(k)+j)*c
+			s += math.Exp(-max(lo, 0)) - math.Exp(-hi)
+		}
+		return s
+	}
+	best := 0.0
+	for i := 0; i <= 2000; i++ { // c from 1e-3 to 1e2 on a log grid
+		c := 1e-3 * math.Pow(1e5, float64(i)/2000)
+		best = max(best, f(c))
+	}
+	return min(1, best*1.01) // grid slack: round up
+}
+
+// secs formats a duration in seconds for reasons.
+func secs(s float64) string {
+	d := time.Duration(s * float64(time.Second))
+	switch {
+	case s < 120:
+		return trimFloat(s, 1) + " s"
+	case s < 7200:
+		return trimFloat(s/60, 1) + " min"
+	case s < 172800:
+		return trimFloat(s/3600, 1) + " h"
+	}
+	return trimFloat(d.Hours()/24, 1) + " days"
+}
