@@ -1,0 +1,292 @@
+// Package dnstrack remembers which name each internal client resolved to
+// which address, so that a connection to a rotating CDN address is grouped
+// under the name the host asked for rather than under the address.
+//
+// It reads DNS over UDP and TCP port 53 (TCP: RFC 1035 length-prefixed
+// messages, several per segment or one across segments), keeps A/AAAA
+// answers per client until their TTL (plus a grace period) runs out, and
+// reports every query to a callback so that periodic lookups can be scored.
+// A Tracker belongs to one worker; its tables are bounded LRUs.
+package dnstrack
+
+import (
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"github.com/miekg/dns"
+
+	"github.com/launchtap/launchtap/sensor/decode"
+)
+
+// Config bounds the answer cache and the TCP reassembly.
+type Config struct {
+	MaxAnswers    int           // (client, address) → name entries per worker
+	MinTTL        time.Duration // answers live at least this long (clients cache longer than tiny TTLs say)
+	Grace         time.Duration // added to every TTL: a connection shortly after expiry still used the name
+	MaxTCPStreams int           // DNS-over-TCP streams being reassembled per worker
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{MaxAnswers: 1 << 17, MinTTL: 60 * time.Second, Grace: 10 * time.Minute, MaxTCPStreams: 1024}
+}
+
+// RegisterFlags binds the config to command-line flags.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.IntVar(&c.MaxAnswers, "max-dns-answers", c.MaxAnswers, "DNS answers (client, address → name) kept per worker; least recently used evicted")
+	fs.DurationVar(&c.MinTTL, "dns-min-ttl", c.MinTTL, "shortest time a DNS answer is kept, whatever its TTL")
+	fs.DurationVar(&c.Grace, "dns-grace", c.Grace, "time a DNS answer is kept past its TTL")
+	fs.IntVar(&c.MaxTCPStreams, "max-dns-tcp-streams", c.MaxTCPStreams, "DNS-over-TCP streams reassembled at once per worker")
+}
+
+// Validate reports the first unusable value, naming its flag.
+func (c *Config) Validate() error {
+	switch {
+	case c.MaxAnswers < 16:
+		return fmt.Errorf("max-dns-answers: %d is below the minimum of 16", c.MaxAnswers)
+	case c.MaxTCPStreams < 1:
+		return fmt.Errorf("max-dns-tcp-streams: must be at least 1, got %d", c.MaxTCPStreams)
+	case c.MinTTL < 0 || c.Grace < 0:
+		return fmt.Errorf("dns-min-ttl, dns-grace: must not be negative")
+	}
+	return nil
+}
+
+// QueryHandler is told of every DNS query an internal client sends.
+type QueryHandler interface {
+	DNSQuery(client netip.Addr, mac [6]byte, hasMAC bool, name string, qtype uint16, ts int64)
+}
+
+// Stats are cumulative counters of one tracker. Malformed counts by kind.
+type Stats struct {
+	Queries       uint64
+	Responses     uint64
+	Answers       uint64 // A/AAAA records stored
+	Evictions     uint64 // answers dropped because the cache was full
+	Malformed     uint64 // messages miekg/dns could not unpack
+	Truncated     uint64 // payload cut by the snap length
+	TCPGaps       uint64 // TCP streams abandoned after a missing segment
+	TCPOversize   uint64 // TCP length prefix beyond what a DNS message can be
+	TCPEvictions  uint64
+	Lookups, Hits uint64
+	Entries       uint64
+}
+
+type answerKey struct{ client, addr [16]byte }
+
+type answer struct {
+	name    string
+	expires int64
+}
+
+type streamKey struct {
+	src, dst         [16]byte
+	srcPort, dstPort uint16
+}
+
+type stream struct {
+	next uint32 // sequence number expected next
+	buf  []byte
+}
+
+// maxTCPMessage is the largest message a 16-bit length prefix allows, plus the prefix.
+const maxTCPMessage = 2 + 65535
+
+// Tracker parses DNS and answers name lookups for one worker.
+type Tracker struct {
+	cfg     Config
+	answers *simplelru.LRU[answerKey, answer]
+	streams *simplelru.LRU[streamKey, *stream]
+	queries QueryHandler
+	msg     dns.Msg
+	chain   []string
+	stats   Stats
+	minTTL  int64
+	grace   int64
+}
+
+// New builds a tracker; q may be nil.
+func New(cfg Config, q QueryHandler) (*Tracker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("dnstrack: %w", err)
+	}
+	t := &Tracker{cfg: cfg, queries: q, minTTL: int64(cfg.MinTTL), grace: int64(cfg.Grace)}
+	var err error
+	if t.answers, err = simplelru.NewLRU[answerKey, answer](cfg.MaxAnswers, nil); err != nil {
+		return nil, fmt.Errorf("dnstrack: %w", err)
+	}
+	if t.streams, err = simplelru.NewLRU[streamKey, *stream](cfg.MaxTCPStreams, nil); err != nil {
+		return nil, fmt.Errorf("dnstrack: %w", err)
+	}
+	return t, nil
+}
+
+// Stats returns the tracker's counters.
+func (t *Tracker) Stats() Stats {
+	s := t.stats
+	s.Entries = uint64(t.answers.Len())
+	return s
+}
+
+// IsDNS reports whether the packet is DNS by port.
+func IsDNS(p *decode.Packet) bool {
+	return (p.Proto == decode.ProtoUDP || p.Proto == decode.ProtoTCP) && (p.SrcPort == 53 || p.DstPort == 53)
+}
+
+// Packet reads a DNS packet (IsDNS must be true). Bad messages are counted, never fatal.
+func (t *Tracker) Packet(p *decode.Packet) {
+	if uint32(len(p.Payload)) < p.PayloadLen {
+		t.stats.Truncated++
+		return
+	}
+	if p.Proto == decode.ProtoUDP {
+		t.message(p, p.Payload)
+		return
+	}
+	if len(p.Payload) == 0 {
+		return
+	}
+	k := streamKey{src: p.Src.As16(), dst: p.Dst.As16(), srcPort: p.SrcPort, dstPort: p.DstPort}
+	data := p.Payload
+	st, ok := t.streams.Get(k)
+	if ok {
+		if p.Seq != st.next {
+			t.stats.TCPGaps++
+			t.streams.Remove(k)
+			return
+		}
+		if len(st.buf)+len(data) > maxTCPMessage {
+			t.stats.TCPOversize++
+			t.streams.Remove(k)
+			return
+		}
+		st.buf = append(st.buf, data...)
+		data = st.buf
+	}
+	rest := t.tcpMessages(p, data)
+	switch {
+	case len(rest) == 0 && ok:
+		t.streams.Remove(k)
+	case len(rest) > 0 && ok:
+		n := copy(st.buf, rest)
+		st.buf = st.buf[:n]
+		st.next = p.Seq + uint32(len(p.Payload))
+	case len(rest) > 0:
+		if t.streams.Len() >= t.cfg.MaxTCPStreams {
+			t.stats.TCPEvictions++
+		}
+		t.streams.Add(k, &stream{next: p.Seq + uint32(len(p.Payload)), buf: append(make([]byte, 0, len(rest)), rest...)})
+	}
+}
+
+// tcpMessages parses every complete length-prefixed message in data and
+// returns the incomplete tail.
+func (t *Tracker) tcpMessages(p *decode.Packet, data []byte) []byte {
+	for len(data) >= 2 {
+		n := int(binary.BigEndian.Uint16(data))
+		if len(data) < 2+n {
+			return data
+		}
+		t.message(p, data[2:2+n])
+		data = data[2+n:]
+	}
+	return data
+}
+
+func (t *Tracker) message(p *decode.Packet, b []byte) {
+	if err := t.msg.Unpack(b); err != nil || len(t.msg.Question) == 0 {
+		t.stats.Malformed++
+		return
+	}
+	qname := normalize(t.msg.Question[0].Name)
+	if !t.msg.Response {
+		t.stats.Queries++
+		if t.queries != nil && p.DstPort == 53 {
+			t.queries.DNSQuery(p.Src, p.SrcMAC, p.HasMAC, qname, t.msg.Question[0].Qtype, p.TS)
+		}
+		return
+	}
+	t.stats.Responses++
+	if t.msg.Rcode != dns.RcodeSuccess || p.SrcPort != 53 {
+		return
+	}
+	client := p.Dst.As16()
+	// The name a host asked for heads the CNAME chain; every address at the
+	// chain's end belongs to it. Records off the chain are ignored, so a
+	// response cannot attach an unrelated name to an address.
+	t.chain = append(t.chain[:0], strings.ToLower(t.msg.Question[0].Name))
+	for changed := true; changed; {
+		changed = false
+		for _, rr := range t.msg.Answer {
+			c, ok := rr.(*dns.CNAME)
+			if ok && t.inChain(c.Hdr.Name) && !t.inChain(c.Target) && len(t.chain) < 16 {
+				t.chain = append(t.chain, strings.ToLower(c.Target))
+				changed = true
+			}
+		}
+	}
+	for _, rr := range t.msg.Answer {
+		var addr netip.Addr
+		switch a := rr.(type) {
+		case *dns.A:
+			addr, _ = netip.AddrFromSlice(a.A.To4())
+		case *dns.AAAA:
+			addr, _ = netip.AddrFromSlice(a.AAAA.To16())
+		default:
+			continue
+		}
+		if !addr.IsValid() || !t.inChain(rr.Header().Name) {
+			continue
+		}
+		ttl := int64(rr.Header().Ttl) * int64(time.Second)
+		if ttl < t.minTTL {
+			ttl = t.minTTL
+		}
+		t.stats.Answers++
+		if t.answers.Add(answerKey{client: client, addr: addr.As16()}, answer{name: qname, expires: p.TS + ttl + t.grace}) {
+			t.stats.Evictions++
+		}
+	}
+}
+
+func (t *Tracker) inChain(name string) bool {
+	for _, n := range t.chain {
+		if strings.EqualFold(n, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// Name returns the name client last resolved to addr, if that answer is
+// still live at capture time ts.
+func (t *Tracker) Name(client, addr netip.Addr, ts int64) (string, bool) {
+	t.stats.Lookups++
+	k := answerKey{client: client.As16(), addr: addr.As16()}
+	a, ok := t.answers.Get(k)
+	if !ok {
+		return "", false
+	}
+	if ts > a.expires {
+		t.answers.Remove(k)
+		return "", false
+	}
+	t.stats.Hits++
+	return a.name, true
+}
+
+// normalize lower-cases a DNS name and drops the root dot.
+func normalize(name string) string {
+	name = strings.TrimSuffix(name, ".")
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(name)
+		}
+	}
+	return name
+}

@@ -1,0 +1,196 @@
+package dnstrack
+
+import (
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/launchtap/launchtap/sensor/decode"
+)
+
+var (
+	client   = netip.MustParseAddr("10.20.1.15")
+	resolver = netip.MustParseAddr("10.20.0.53")
+	edge1    = netip.MustParseAddr("203.0.113.10")
+	edge2    = netip.MustParseAddr("2001:db8::10")
+	stranger = netip.MustParseAddr("198.51.100.7")
+)
+
+// response builds cdn.example.net → CNAME edge.cdn-provider.example → A/AAAA,
+// plus an off-chain A record that must be ignored.
+func response(t testing.TB, qname string, ttl uint32) []byte {
+	m := new(dns.Msg)
+	m.SetQuestion(qname, dns.TypeA)
+	m.Response = true
+	hdr := func(name string, typ uint16) dns.RR_Header {
+		return dns.RR_Header{Name: name, Rrtype: typ, Class: dns.ClassINET, Ttl: ttl}
+	}
+	m.Answer = []dns.RR{
+		&dns.A{Hdr: hdr("Edge.CDN-provider.example.", dns.TypeA), A: net.IP(edge1.AsSlice())},
+		&dns.CNAME{Hdr: hdr(qname, dns.TypeCNAME), Target: "edge.cdn-provider.example."},
+		&dns.AAAA{Hdr: hdr("edge.cdn-provider.example.", dns.TypeAAAA), AAAA: net.IP(edge2.AsSlice())},
+		&dns.A{Hdr: hdr("unrelated.example.", dns.TypeA), A: net.IP(stranger.AsSlice())},
+	}
+	b, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func udpResponse(ts int64, payload []byte) decode.Packet {
+	return decode.Packet{TS: ts, Proto: decode.ProtoUDP, Src: resolver, Dst: client, SrcPort: 53, DstPort: 53000,
+		Payload: payload, PayloadLen: uint32(len(payload))}
+}
+
+func tcpSegment(seq uint32, payload []byte) decode.Packet {
+	return decode.Packet{Proto: decode.ProtoTCP, Src: resolver, Dst: client, SrcPort: 53, DstPort: 53001,
+		Seq: seq, Payload: payload, PayloadLen: uint32(len(payload)), TCPFlags: decode.TCPAck | decode.TCPPsh}
+}
+
+func newTracker(t testing.TB, q QueryHandler) *Tracker {
+	tr, err := New(DefaultConfig(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+func TestCNAMEChainAndTTL(t *testing.T) {
+	tr := newTracker(t, nil)
+	p := udpResponse(0, response(t, "CDN.Example.NET.", 30))
+	tr.Packet(&p)
+	for _, a := range []netip.Addr{edge1, edge2} {
+		if name, ok := tr.Name(client, a, int64(time.Second)); !ok || name != "cdn.example.net" {
+			t.Errorf("Name(%s) = %q, %v; want cdn.example.net", a, name, ok)
+		}
+	}
+	if name, ok := tr.Name(client, stranger, 0); ok {
+		t.Errorf("off-chain record attached name %q", name)
+	}
+	if _, ok := tr.Name(resolver, edge1, 0); ok {
+		t.Error("answer leaked to another client")
+	}
+	// TTL 30 s is raised to MinTTL (60 s), plus 10 min grace.
+	live := int64(60*time.Second + 10*time.Minute)
+	if _, ok := tr.Name(client, edge1, live); !ok {
+		t.Error("answer expired before TTL+grace")
+	}
+	if _, ok := tr.Name(client, edge1, live+1); ok {
+		t.Error("answer outlived TTL+grace")
+	}
+}
+
+func TestTCPMessages(t *testing.T) {
+	msg := response(t, "cdn.example.net.", 300)
+	framed := func(b []byte) []byte {
+		out := binary.BigEndian.AppendUint16(nil, uint16(len(b)))
+		return append(out, b...)
+	}
+	two := append(framed(msg), framed(response(t, "other.example.org.", 300))...)
+
+	t.Run("two messages in one segment", func(t *testing.T) {
+		tr := newTracker(t, nil)
+		p := tcpSegment(1000, two)
+		tr.Packet(&p)
+		if st := tr.Stats(); st.Responses != 2 || st.Malformed != 0 {
+			t.Fatalf("stats %+v", st)
+		}
+	})
+	t.Run("one message across three segments", func(t *testing.T) {
+		tr := newTracker(t, nil)
+		f := framed(msg)
+		seq := uint32(4000)
+		for _, part := range [][]byte{f[:1], f[1:20], f[20:]} {
+			p := tcpSegment(seq, part)
+			tr.Packet(&p)
+			seq += uint32(len(part))
+		}
+		if _, ok := tr.Name(client, edge1, 0); !ok {
+			t.Fatalf("reassembled answer not stored; stats %+v", tr.Stats())
+		}
+	})
+	t.Run("gap abandons the stream", func(t *testing.T) {
+		tr := newTracker(t, nil)
+		f := framed(msg)
+		p1 := tcpSegment(0, f[:10])
+		p2 := tcpSegment(50, f[10:])
+		tr.Packet(&p1)
+		tr.Packet(&p2)
+		if st := tr.Stats(); st.TCPGaps != 1 || st.Responses != 0 {
+			t.Fatalf("stats %+v", st)
+		}
+	})
+}
+
+type queries []string
+
+func (q *queries) DNSQuery(c netip.Addr, _ [6]byte, _ bool, name string, _ uint16, _ int64) {
+	*q = append(*q, c.String()+" "+name)
+}
+
+func TestQueriesReported(t *testing.T) {
+	var q queries
+	tr := newTracker(t, &q)
+	m := new(dns.Msg)
+	m.SetQuestion("Beacon-7F3A.Evil.example.", dns.TypeTXT)
+	b, _ := m.Pack()
+	p := decode.Packet{Proto: decode.ProtoUDP, Src: client, Dst: resolver, SrcPort: 5353, DstPort: 53, Payload: b, PayloadLen: uint32(len(b))}
+	tr.Packet(&p)
+	if len(q) != 1 || q[0] != "10.20.1.15 beacon-7f3a.evil.example" {
+		t.Fatalf("queries = %q", q)
+	}
+}
+
+func TestBadInputCounted(t *testing.T) {
+	tr := newTracker(t, nil)
+	for _, b := range [][]byte{nil, {0x12}, make([]byte, 12), []byte("GET / HTTP/1.1\r\n\r\n")} {
+		p := udpResponse(0, b)
+		tr.Packet(&p)
+	}
+	cut := udpResponse(0, response(t, "cdn.example.net.", 60)[:20])
+	cut.PayloadLen = 200
+	tr.Packet(&cut)
+	if st := tr.Stats(); st.Malformed != 4 || st.Truncated != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestBounded(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxAnswers = 16
+	tr, _ := New(cfg, nil)
+	for i := 0; i < 100; i++ {
+		m := new(dns.Msg)
+		m.SetQuestion("h.example.", dns.TypeA)
+		m.Response = true
+		m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: "h.example.", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.IPv4(203, 0, 113, byte(i))}}
+		b, _ := m.Pack()
+		p := udpResponse(0, b)
+		tr.Packet(&p)
+	}
+	if st := tr.Stats(); st.Entries != 16 || st.Evictions != 84 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func FuzzPacket(f *testing.F) {
+	f.Add(response(f, "cdn.example.net.", 60), false, uint32(0))
+	f.Add(append([]byte{0, 40}, response(f, "a.example.", 1)...), true, uint32(7))
+	f.Add([]byte{0xff, 0xff, 1, 2, 3}, true, uint32(0))
+	f.Fuzz(func(t *testing.T, payload []byte, tcp bool, seq uint32) {
+		tr := newTracker(t, nil)
+		p := udpResponse(0, payload)
+		if tcp {
+			p.Proto, p.Seq = decode.ProtoTCP, seq
+		}
+		tr.Packet(&p)
+		p.Seq += uint32(len(payload))
+		tr.Packet(&p) // a second segment exercises reassembly
+		tr.Name(client, edge1, 0)
+	})
+}

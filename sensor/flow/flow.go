@@ -1,0 +1,362 @@
+// Package flow tracks TCP and UDP sessions of internal hosts talking to
+// external ones: when each session starts (the beat the detector times), how
+// many payload bytes it carries each way, when it ends, and when a long-lived
+// session wakes up after being quiet (keep-alive beacons that never open a
+// new connection).
+//
+// A Tracker belongs to one pipeline worker and is not safe for concurrent
+// use. Its tables are bounded LRUs; packets of established sessions allocate
+// nothing.
+package flow
+
+import (
+	"flag"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+
+	"github.com/launchtap/launchtap/sensor/decode"
+	"github.com/launchtap/launchtap/sensor/netset"
+)
+
+// Config bounds and times the session tables.
+type Config struct {
+	MaxSessions int           // per worker, TCP and UDP each
+	UDPIdle     time.Duration // a UDP 5-tuple quiet this long has ended; its next packet starts a new session
+	TCPIdle     time.Duration // an open TCP session quiet this long is ended by the sweeper
+	BurstGap    time.Duration // outbound data after this much silence in a session is a burst (keep-alive beat)
+	MinBurstLen int           // payload bytes an outbound packet needs to start a burst (keep-alive probes carry 0-1)
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		MaxSessions: 1 << 18,
+		UDPIdle:     60 * time.Second,
+		TCPIdle:     15 * time.Minute,
+		BurstGap:    8 * time.Second,
+		MinBurstLen: 2,
+	}
+}
+
+// RegisterFlags binds the config to command-line flags.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.IntVar(&c.MaxSessions, "max-sessions", c.MaxSessions, "TCP and UDP sessions tracked per worker (each); the least recently active is evicted beyond it")
+	fs.DurationVar(&c.UDPIdle, "udp-idle", c.UDPIdle, "idle gap after which a UDP 5-tuple's next packet starts a new session")
+	fs.DurationVar(&c.TCPIdle, "tcp-idle", c.TCPIdle, "idle time after which an open TCP session is considered ended")
+	fs.DurationVar(&c.BurstGap, "burst-gap", c.BurstGap, "silence inside a session after which outbound data counts as a new activity burst")
+}
+
+// Validate reports the first unusable value, naming its flag.
+func (c *Config) Validate() error {
+	switch {
+	case c.MaxSessions < 16:
+		return fmt.Errorf("max-sessions: %d is below the minimum of 16", c.MaxSessions)
+	case c.UDPIdle <= 0:
+		return fmt.Errorf("udp-idle: must be positive, got %s", c.UDPIdle)
+	case c.TCPIdle <= 0:
+		return fmt.Errorf("tcp-idle: must be positive, got %s", c.TCPIdle)
+	case c.BurstGap <= 0:
+		return fmt.Errorf("burst-gap: must be positive, got %s", c.BurstGap)
+	}
+	return nil
+}
+
+// Key identifies a session from the internal (client) side. Addresses are
+// kept as 16-byte arrays so the key hashes as plain memory.
+type Key struct {
+	Client, Server         [16]byte
+	ClientPort, ServerPort uint16
+	Proto                  uint8
+}
+
+// Session is one tracked TCP connection or UDP exchange.
+type Session struct {
+	Key        Key
+	ClientAddr netip.Addr
+	ServerAddr netip.Addr
+	ClientMAC  [6]byte
+	HasMAC     bool
+	Start      int64 // Unix ns of the SYN, the first UDP packet, or (Midstream) the first packet seen
+	Last       int64 // Unix ns of the latest packet either way
+	LastOut    int64 // Unix ns of the latest outbound packet carrying data
+	BytesOut   uint64
+	BytesIn    uint64
+	PktsOut    uint32
+	PktsIn     uint32
+	Bursts     uint32
+	Midstream  bool // first seen after its start: not a beat, but tracked for bursts and bytes
+	finOut     bool
+	finIn      bool
+
+	// Name is the destination name the worker resolved for the pair at the
+	// session's start. The tracker carries it for the handler and never reads it.
+	Name string
+}
+
+// Handler receives session events. It is called synchronously from Packet and Sweep.
+type Handler interface {
+	SessionStart(s *Session)
+	SessionEnd(s *Session)
+	Burst(s *Session, ts int64)
+}
+
+// Stats are cumulative counters of one tracker.
+type Stats struct {
+	Packets         uint64 // packets offered to the tracker
+	Untracked       uint64 // not internal↔external TCP/UDP, or mid-stream without data
+	SessionsStarted uint64
+	SessionsJoined  uint64 // picked up mid-stream
+	SessionsEnded   uint64
+	Evictions       uint64 // sessions ended early because the table was full
+	Bursts          uint64
+	ActiveTCP       uint64
+	ActiveUDP       uint64
+}
+
+// Tracker follows the sessions of one worker's hosts.
+type Tracker struct {
+	cfg      Config
+	internal *netset.Set
+	h        Handler
+	tcp      *simplelru.LRU[Key, *Session]
+	udp      *simplelru.LRU[Key, *Session]
+	free     []*Session
+	stats    Stats
+
+	udpIdle, tcpIdle, burstGap int64
+	nextSweep                  int64
+}
+
+const sweepEvery = int64(time.Second)
+
+// NewTracker builds a tracker that reports to h.
+func NewTracker(cfg Config, internal *netset.Set, h Handler) (*Tracker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("flow: %w", err)
+	}
+	t := &Tracker{
+		cfg:      cfg,
+		internal: internal,
+		h:        h,
+		udpIdle:  int64(cfg.UDPIdle),
+		tcpIdle:  int64(cfg.TCPIdle),
+		burstGap: int64(cfg.BurstGap),
+	}
+	// Every removal — close, idle sweep or capacity eviction — passes through
+	// the callback, so a session's end is reported exactly once.
+	var err error
+	if t.tcp, err = simplelru.NewLRU[Key, *Session](cfg.MaxSessions, t.ended); err != nil {
+		return nil, fmt.Errorf("flow: %w", err)
+	}
+	if t.udp, err = simplelru.NewLRU[Key, *Session](cfg.MaxSessions, t.ended); err != nil {
+		return nil, fmt.Errorf("flow: %w", err)
+	}
+	return t, nil
+}
+
+func (t *Tracker) ended(_ Key, s *Session) {
+	t.stats.SessionsEnded++
+	t.h.SessionEnd(s)
+	*s = Session{}
+	t.free = append(t.free, s)
+}
+
+func (t *Tracker) newSession() *Session {
+	if n := len(t.free); n > 0 {
+		s := t.free[n-1]
+		t.free = t.free[:n-1]
+		return s
+	}
+	return new(Session)
+}
+
+// Stats returns the tracker's counters.
+func (t *Tracker) Stats() Stats {
+	s := t.stats
+	s.ActiveTCP = uint64(t.tcp.Len())
+	s.ActiveUDP = uint64(t.udp.Len())
+	return s
+}
+
+// Packet accounts one decoded TCP or UDP packet. Packets that are not
+// between an internal and an external host are counted and ignored:
+// internal↔internal traffic never makes an alert.
+func (t *Tracker) Packet(p *decode.Packet) {
+	t.stats.Packets++
+	if p.TS >= t.nextSweep {
+		t.Sweep(p.TS)
+	}
+	if p.Proto != decode.ProtoTCP && p.Proto != decode.ProtoUDP {
+		t.stats.Untracked++
+		return
+	}
+	srcIn, dstIn := t.internal.Contains(p.Src), t.internal.Contains(p.Dst)
+	if srcIn == dstIn {
+		t.stats.Untracked++
+		return
+	}
+	out := srcIn
+	var k Key
+	if out {
+		k = Key{Client: p.Src.As16(), Server: p.Dst.As16(), ClientPort: p.SrcPort, ServerPort: p.DstPort, Proto: p.Proto}
+	} else {
+		k = Key{Client: p.Dst.As16(), Server: p.Src.As16(), ClientPort: p.DstPort, ServerPort: p.SrcPort, Proto: p.Proto}
+	}
+	if p.Proto == decode.ProtoTCP {
+		t.tcpPacket(p, &k, out)
+	} else {
+		t.udpPacket(p, &k, out)
+	}
+}
+
+func (t *Tracker) tcpPacket(p *decode.Packet, k *Key, out bool) {
+	flags := p.TCPFlags
+	syn := flags&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn
+	s, ok := t.tcp.Get(*k)
+	if ok && syn && out && !s.Midstream && s.PktsIn == 0 && s.BytesOut == 0 {
+		// A retransmitted SYN of a connection not yet answered: same session.
+		t.account(s, p, out)
+		return
+	}
+	if syn && out {
+		if ok {
+			// Port reuse: the old connection is over.
+			t.tcp.Remove(*k)
+		}
+		s = t.open(p, k, false)
+		if t.tcp.Add(*k, s) {
+			t.stats.Evictions++
+		}
+		t.account(s, p, out)
+		t.h.SessionStart(s)
+		return
+	}
+	if !ok {
+		// Joined mid-stream (the capture began after the SYN, or the SYN was
+		// lost): track it for bytes and bursts, but it is no beat. Trailing
+		// ACKs, FINs and RSTs of a closed session carry no data and are ignored.
+		if p.PayloadLen == 0 || flags&(decode.TCPFin|decode.TCPRst|decode.TCPSyn) != 0 {
+			t.stats.Untracked++
+			return
+		}
+		s = t.open(p, k, true)
+		if t.tcp.Add(*k, s) {
+			t.stats.Evictions++
+		}
+	}
+	t.account(s, p, out)
+	switch {
+	case flags&decode.TCPRst != 0:
+		t.tcp.Remove(*k)
+	case flags&decode.TCPFin != 0:
+		if out {
+			s.finOut = true
+		} else {
+			s.finIn = true
+		}
+		if s.finOut && s.finIn {
+			t.tcp.Remove(*k)
+		}
+	}
+}
+
+func (t *Tracker) udpPacket(p *decode.Packet, k *Key, out bool) {
+	s, ok := t.udp.Get(*k)
+	if ok && p.TS-s.Last > t.udpIdle {
+		t.udp.Remove(*k)
+		ok = false
+	}
+	if !ok {
+		if !out {
+			// Unsolicited inbound UDP is not an internal host's session.
+			t.stats.Untracked++
+			return
+		}
+		s = t.open(p, k, false)
+		if t.udp.Add(*k, s) {
+			t.stats.Evictions++
+		}
+		t.account(s, p, out)
+		t.h.SessionStart(s)
+		return
+	}
+	t.account(s, p, out)
+}
+
+func (t *Tracker) open(p *decode.Packet, k *Key, midstream bool) *Session {
+	s := t.newSession()
+	s.Key = *k
+	if p.Src.As16() == k.Client {
+		s.ClientAddr, s.ServerAddr = p.Src, p.Dst
+		s.ClientMAC, s.HasMAC = p.SrcMAC, p.HasMAC
+	} else {
+		s.ClientAddr, s.ServerAddr = p.Dst, p.Src
+		s.ClientMAC, s.HasMAC = p.DstMAC, p.HasMAC
+	}
+	s.Start = p.TS
+	s.Midstream = midstream
+	if midstream {
+		t.stats.SessionsJoined++
+	} else {
+		t.stats.SessionsStarted++
+	}
+	s.Last = p.TS
+	s.LastOut = p.TS
+	return s
+}
+
+func (t *Tracker) account(s *Session, p *decode.Packet, out bool) {
+	if out {
+		if int(p.PayloadLen) >= t.cfg.MinBurstLen {
+			if p.TS-s.LastOut >= t.burstGap && s.PktsOut > 0 {
+				s.Bursts++
+				t.stats.Bursts++
+				t.h.Burst(s, p.TS)
+			}
+			s.LastOut = p.TS
+		}
+		s.BytesOut += uint64(p.PayloadLen)
+		s.PktsOut++
+	} else {
+		s.BytesIn += uint64(p.PayloadLen)
+		s.PktsIn++
+	}
+	if p.TS > s.Last {
+		s.Last = p.TS
+	}
+}
+
+// Sweep ends sessions idle at capture time now. Packet calls it about once a
+// second of capture time; a live sensor with no traffic should call it from a
+// timer so that ends are still reported.
+func (t *Tracker) Sweep(now int64) {
+	t.nextSweep = now + sweepEvery
+	sweep(t.udp, now, t.udpIdle)
+	sweep(t.tcp, now, t.tcpIdle)
+}
+
+func sweep(l *simplelru.LRU[Key, *Session], now, idle int64) {
+	// The LRU's oldest entry is the least recently active session, so the
+	// sweep stops at the first one still alive.
+	for {
+		_, s, ok := l.GetOldest()
+		if !ok || now-s.Last <= idle {
+			return
+		}
+		l.RemoveOldest()
+	}
+}
+
+// Flush ends every session, as at the end of a capture.
+func (t *Tracker) Flush() {
+	// Oldest first, so that the end events come in a reproducible order.
+	for t.udp.Len() > 0 {
+		t.udp.RemoveOldest()
+	}
+	for t.tcp.Len() > 0 {
+		t.tcp.RemoveOldest()
+	}
+}

@@ -1,0 +1,215 @@
+package flow
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/launchtap/launchtap/sensor/decode"
+	"github.com/launchtap/launchtap/sensor/netset"
+)
+
+// recorder writes every event as a line, so tests compare event sequences.
+type recorder struct{ events []string }
+
+func (r *recorder) SessionStart(s *Session) {
+	r.events = append(r.events, fmt.Sprintf("start %s:%d@%d", s.ServerAddr, s.Key.ServerPort, s.Start/1e9))
+}
+func (r *recorder) SessionEnd(s *Session) {
+	r.events = append(r.events, fmt.Sprintf("end %s:%d out=%d in=%d mid=%v", s.ServerAddr, s.Key.ServerPort, s.BytesOut, s.BytesIn, s.Midstream))
+}
+func (r *recorder) Burst(s *Session, ts int64) {
+	r.events = append(r.events, fmt.Sprintf("burst %s:%d@%d", s.ServerAddr, s.Key.ServerPort, ts/1e9))
+}
+
+const (
+	mac   = "10.20.1.15"
+	cdn   = "203.0.113.10"
+	other = "10.20.3.10"
+)
+
+// pkt builds a packet at second sec; dir ">" is mac→remote, "<" the reverse.
+func pkt(sec float64, proto uint8, dir string, remote string, rport uint16, flags uint8, payload uint32) decode.Packet {
+	p := decode.Packet{TS: int64(sec * 1e9), Proto: proto, TCPFlags: flags, PayloadLen: payload}
+	a, b := netip.MustParseAddr(mac), netip.MustParseAddr(remote)
+	if dir == ">" {
+		p.Src, p.Dst, p.SrcPort, p.DstPort = a, b, 50000, rport
+	} else {
+		p.Src, p.Dst, p.SrcPort, p.DstPort = b, a, rport, 50000
+	}
+	return p
+}
+
+const (
+	syn    = decode.TCPSyn
+	synack = decode.TCPSyn | decode.TCPAck
+	ack    = decode.TCPAck
+	fin    = decode.TCPFin | decode.TCPAck
+	rst    = decode.TCPRst
+	tcp    = decode.ProtoTCP
+	udp    = decode.ProtoUDP
+)
+
+func TestTracker(t *testing.T) {
+	tests := []struct {
+		name string
+		pkts []decode.Packet
+		want []string
+	}{
+		{
+			name: "tcp handshake data fin",
+			pkts: []decode.Packet{
+				pkt(0, tcp, ">", cdn, 443, syn, 0),
+				pkt(0.05, tcp, "<", cdn, 443, synack, 0),
+				pkt(0.1, tcp, ">", cdn, 443, ack, 600),
+				pkt(0.2, tcp, "<", cdn, 443, ack, 4000),
+				pkt(0.3, tcp, ">", cdn, 443, fin, 0),
+				pkt(0.35, tcp, "<", cdn, 443, fin, 0),
+				pkt(0.4, tcp, ">", cdn, 443, ack, 0), // trailing ACK: no new session
+			},
+			want: []string{"start 203.0.113.10:443@0", "end 203.0.113.10:443 out=600 in=4000 mid=false"},
+		},
+		{
+			name: "syn retransmission is one session",
+			pkts: []decode.Packet{
+				pkt(0, tcp, ">", cdn, 443, syn, 0),
+				pkt(1, tcp, ">", cdn, 443, syn, 0),
+				pkt(3, tcp, ">", cdn, 443, syn, 0),
+				pkt(3.1, tcp, "<", cdn, 443, rst, 0),
+			},
+			want: []string{"start 203.0.113.10:443@0", "end 203.0.113.10:443 out=0 in=0 mid=false"},
+		},
+		{
+			name: "port reuse after data starts a new session",
+			pkts: []decode.Packet{
+				pkt(0, tcp, ">", cdn, 443, syn, 0),
+				pkt(0.1, tcp, ">", cdn, 443, ack, 10),
+				pkt(100, tcp, ">", cdn, 443, syn, 0),
+			},
+			want: []string{"start 203.0.113.10:443@0", "end 203.0.113.10:443 out=10 in=0 mid=false", "start 203.0.113.10:443@100"},
+		},
+		{
+			name: "inbound syn is no session of ours",
+			pkts: []decode.Packet{pkt(0, tcp, "<", cdn, 443, syn, 0)},
+			want: nil,
+		},
+		{
+			name: "internal to internal is never tracked",
+			pkts: []decode.Packet{pkt(0, tcp, ">", other, 22, syn, 0), pkt(1, udp, ">", other, 53, 0, 40)},
+			want: nil,
+		},
+		{
+			name: "udp idle gap starts a new session",
+			pkts: []decode.Packet{
+				pkt(0, udp, ">", cdn, 443, 0, 1200),
+				pkt(0.1, udp, "<", cdn, 443, 0, 1200),
+				pkt(30, udp, ">", cdn, 443, 0, 100), // within idle: same session
+				pkt(200, udp, ">", cdn, 443, 0, 1200),
+			},
+			// The exchange at 30 s reuses the 5-tuple within the idle time: a burst, not a new session.
+			want: []string{"start 203.0.113.10:443@0", "burst 203.0.113.10:443@30", "end 203.0.113.10:443 out=1300 in=1200 mid=false", "start 203.0.113.10:443@200"},
+		},
+		{
+			name: "keep-alive bursts inside one session",
+			pkts: []decode.Packet{
+				pkt(0, tcp, ">", cdn, 8443, syn, 0),
+				pkt(0.1, tcp, ">", cdn, 8443, ack, 200),
+				pkt(60, tcp, ">", cdn, 8443, ack, 100),
+				pkt(60.1, tcp, "<", cdn, 8443, ack, 100),
+				pkt(90, tcp, ">", cdn, 8443, ack, 1), // keep-alive probe: no burst
+				pkt(120, tcp, ">", cdn, 8443, ack, 100),
+			},
+			want: []string{"start 203.0.113.10:8443@0", "burst 203.0.113.10:8443@60", "burst 203.0.113.10:8443@120"},
+		},
+		{
+			name: "mid-stream join is tracked but no beat",
+			pkts: []decode.Packet{
+				pkt(0, tcp, "<", cdn, 443, ack, 0),  // pure ACK: ignored
+				pkt(1, tcp, ">", cdn, 443, ack, 50), // data: joined
+				pkt(2, tcp, "<", cdn, 443, ack, 70),
+				pkt(3, tcp, ">", cdn, 443, rst, 0),
+			},
+			want: []string{"end 203.0.113.10:443 out=50 in=70 mid=true"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &recorder{}
+			tr, err := NewTracker(DefaultConfig(), netset.MustParse(netset.DefaultInternal), r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range tt.pkts {
+				tr.Packet(&tt.pkts[i])
+			}
+			if got, want := strings.Join(r.events, "\n"), strings.Join(tt.want, "\n"); got != want {
+				t.Errorf("events:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+func TestIdleSweepAndEviction(t *testing.T) {
+	r := &recorder{}
+	cfg := DefaultConfig()
+	cfg.MaxSessions = 16
+	tr, err := NewTracker(cfg, netset.MustParse(netset.DefaultInternal), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A port scan: 100 SYNs to distinct ports fill the table; it must stay bounded.
+	for i := 0; i < 100; i++ {
+		p := pkt(float64(i)*0.01, tcp, ">", cdn, uint16(1000+i), syn, 0)
+		tr.Packet(&p)
+	}
+	st := tr.Stats()
+	if st.ActiveTCP != 16 || st.Evictions != 84 || st.SessionsEnded != 84 {
+		t.Fatalf("after scan: %+v", st)
+	}
+	// Long after, any packet sweeps the idle sessions away.
+	p := pkt(float64(cfg.TCPIdle/time.Second)+100, udp, ">", cdn, 443, 0, 10)
+	tr.Packet(&p)
+	if st := tr.Stats(); st.ActiveTCP != 0 || st.ActiveUDP != 1 {
+		t.Fatalf("after sweep: %+v", st)
+	}
+	tr.Flush()
+	if st := tr.Stats(); st.ActiveUDP != 0 || st.SessionsEnded != 101 {
+		t.Fatalf("after flush: %+v", st)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	c := DefaultConfig()
+	c.MaxSessions = 1
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "max-sessions") {
+		t.Fatalf("Validate = %v, want error naming max-sessions", err)
+	}
+}
+
+type nopHandler struct{}
+
+func (nopHandler) SessionStart(*Session) {}
+func (nopHandler) SessionEnd(*Session)   {}
+func (nopHandler) Burst(*Session, int64) {}
+
+// BenchmarkEstablished measures the per-packet cost of a packet in a known session.
+func BenchmarkEstablished(b *testing.B) {
+	tr, _ := NewTracker(DefaultConfig(), netset.MustParse(netset.DefaultInternal), nopHandler{})
+	const flows = 4096
+	pk := make([]decode.Packet, flows)
+	for i := range pk {
+		s := pkt(0, tcp, ">", fmt.Sprintf("203.0.%d.%d", i/250, i%250+1), 443, syn, 0)
+		tr.Packet(&s)
+		pk[i] = pkt(0, tcp, ">", fmt.Sprintf("203.0.%d.%d", i/250, i%250+1), 443, ack, 1400)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p := &pk[i%flows]
+		p.TS = int64(i)
+		tr.Packet(p)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
+}

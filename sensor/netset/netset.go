@@ -1,0 +1,112 @@
+// Package netset answers "is this address internal?" for the configured
+// internal networks, fast enough to ask twice per packet.
+package netset
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// DefaultInternal are the networks treated as internal when none are configured:
+// RFC 1918, RFC 6598 shared address space (carrier-grade NAT), and IPv6 ULA.
+const DefaultInternal = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7"
+
+// Set is an immutable set of prefixes. IPv4 prefixes are kept as mask/value
+// pairs so that the common IPv4 lookup is a few integer operations.
+type Set struct {
+	v4       []v4net
+	v6       []netip.Prefix
+	prefixes []netip.Prefix
+}
+
+type v4net struct{ value, mask uint32 }
+
+// Parse reads a comma-separated list of CIDRs (a bare address is a /32 or /128).
+func Parse(list string) (*Set, error) {
+	var ps []netip.Prefix
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		var p netip.Prefix
+		var err error
+		if strings.Contains(f, "/") {
+			p, err = netip.ParsePrefix(f)
+		} else {
+			var a netip.Addr
+			a, err = netip.ParseAddr(f)
+			if err == nil {
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("netset: %q is not a CIDR: %w", f, err)
+		}
+		ps = append(ps, p.Masked())
+	}
+	return New(ps), nil
+}
+
+// MustParse is Parse for constants; it panics on a malformed list.
+func MustParse(list string) *Set {
+	s, err := Parse(list)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// New builds a Set from prefixes.
+func New(ps []netip.Prefix) *Set {
+	s := &Set{prefixes: append([]netip.Prefix(nil), ps...)}
+	for _, p := range ps {
+		p = p.Masked()
+		if p.Addr().Is4() {
+			a := p.Addr().As4()
+			v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+			var m uint32
+			if p.Bits() > 0 {
+				m = ^uint32(0) << (32 - p.Bits())
+			}
+			s.v4 = append(s.v4, v4net{v & m, m})
+		} else {
+			s.v6 = append(s.v6, p)
+		}
+	}
+	return s
+}
+
+// Contains reports whether a is inside one of the set's prefixes.
+// IPv4-mapped IPv6 addresses are treated as IPv4.
+func (s *Set) Contains(a netip.Addr) bool {
+	if a.Is4() || a.Is4In6() {
+		b := a.As4()
+		v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+		for _, n := range s.v4 {
+			if v&n.mask == n.value {
+				return true
+			}
+		}
+		return false
+	}
+	for _, p := range s.v6 {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// Prefixes returns the prefixes the set was built from.
+func (s *Set) Prefixes() []netip.Prefix { return append([]netip.Prefix(nil), s.prefixes...) }
+
+// String renders the set as the comma-separated list Parse accepts.
+func (s *Set) String() string {
+	parts := make([]string, len(s.prefixes))
+	for i, p := range s.prefixes {
+		parts[i] = p.String()
+	}
+	return strings.Join(parts, ",")
+}

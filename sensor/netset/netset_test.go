@@ -1,0 +1,68 @@
+package netset
+
+import (
+	"net/netip"
+	"testing"
+)
+
+func TestContains(t *testing.T) {
+	s := MustParse(DefaultInternal + ",203.0.113.7")
+	tests := []struct {
+		addr string
+		want bool
+	}{
+		{"10.20.1.15", true},
+		{"10.255.255.255", true},
+		{"11.0.0.1", false},
+		{"172.16.0.1", true},
+		{"172.31.255.255", true},
+		{"172.32.0.1", false},
+		{"192.168.1.1", true},
+		{"192.169.1.1", false},
+		{"100.64.0.1", true},
+		{"100.127.255.255", true},
+		{"100.128.0.1", false},
+		{"203.0.113.7", true},
+		{"203.0.113.8", false},
+		{"::ffff:10.1.2.3", true},
+		{"fd00::1", true},
+		{"fc00::1", true},
+		{"fe80::1", false},
+		{"2001:db8::1", false},
+	}
+	for _, tt := range tests {
+		if got := s.Contains(netip.MustParseAddr(tt.addr)); got != tt.want {
+			t.Errorf("Contains(%s) = %v, want %v", tt.addr, got, tt.want)
+		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, bad := range []string{"10.0.0.0/33", "not-an-ip", "10.0.0/8"} {
+		if _, err := Parse(bad); err == nil {
+			t.Errorf("Parse(%q) succeeded, want error", bad)
+		}
+	}
+	s, err := Parse(" 10.0.0.0/8 , ,fd00::/8")
+	if err != nil || s.String() != "10.0.0.0/8,fd00::/8" {
+		t.Fatalf("Parse = %v, %v", s, err)
+	}
+}
+
+func TestZeroPrefixMatchesAll(t *testing.T) {
+	s := MustParse("0.0.0.0/0")
+	if !s.Contains(netip.MustParseAddr("8.8.8.8")) {
+		t.Fatal("0.0.0.0/0 must contain every IPv4 address")
+	}
+}
+
+func BenchmarkContainsV4(b *testing.B) {
+	s := MustParse(DefaultInternal)
+	a := netip.MustParseAddr("203.0.113.9")
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if s.Contains(a) {
+			b.Fatal("external address reported internal")
+		}
+	}
+}
