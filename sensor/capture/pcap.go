@@ -1,0 +1,93 @@
+package capture
+
+import (
+	"encoding/binary"
+	"io"
+)
+
+// pcap file magics as they read in big-endian order.
+const (
+	magicMicro    = 0xa1b2c3d4
+	magicNano     = 0xa1b23c4d
+	magicModified = 0xa1b2cd34 // Kuznetzov's patched libpcap: 8 more bytes per record header
+	magicPcapng   = 0x0a0d0d0a // section header block type, the same in both byte orders
+)
+
+// pcapReader reads a classic pcap file.
+type pcapReader struct {
+	s       *stream
+	bo      binary.ByteOrder
+	fracNS  int64 // nanoseconds per timestamp fraction unit
+	hdrLen  int   // record header length: 16, or 24 for the modified format
+	link    LinkType
+	done    error // sticky terminal error once the input is finished
+	closeFn func() error
+}
+
+// newPcapReader reads the file header. A header cut short is not an Open
+// error: the reader then reports the truncation from its first Next.
+func newPcapReader(s *stream, closeFn func() error) (*pcapReader, error) {
+	r := &pcapReader{s: s, closeFn: closeFn, hdrLen: 16, fracNS: 1000}
+	h, err := s.take(24)
+	if err != nil {
+		r.done = s.fail(0, err)
+		return r, nil
+	}
+	r.bo = binary.LittleEndian
+	if m := binary.BigEndian.Uint32(h); m == magicMicro || m == magicNano || m == magicModified {
+		r.bo = binary.BigEndian
+	}
+	switch r.bo.Uint32(h) {
+	case magicNano:
+		r.fracNS = 1
+	case magicModified:
+		r.hdrLen = 24
+	}
+	// The upper bits of the link-type field carry FCS information.
+	r.link = LinkType(r.bo.Uint32(h[20:]) & 0xffff)
+	return r, nil
+}
+
+func (r *pcapReader) Next(f *Frame) error {
+	if r.done != nil {
+		return r.done
+	}
+	s := r.s
+	start := s.off
+	h, err := s.take(r.hdrLen)
+	if err != nil {
+		if err == io.EOF {
+			r.done = io.EOF
+		} else {
+			r.done = s.fail(start, err)
+		}
+		return r.done
+	}
+	sec := int64(r.bo.Uint32(h))
+	frac := int64(r.bo.Uint32(h[4:]))
+	capLen := r.bo.Uint32(h[8:])
+	wireLen := r.bo.Uint32(h[12:])
+	if capLen > MaxRecordLen {
+		r.done = s.corrupt(start, "captured length %d exceeds the %d-byte limit", capLen, MaxRecordLen)
+		return r.done
+	}
+	data, err := s.take(int(capLen))
+	if err != nil {
+		r.done = s.fail(start, err)
+		return r.done
+	}
+	if wireLen < capLen {
+		wireLen = capLen
+	}
+	f.Data = data
+	f.TS = sec*1e9 + frac*r.fracNS
+	f.WireLen = wireLen
+	f.LinkType = r.link
+	f.Iface = 0
+	return nil
+}
+
+func (r *pcapReader) Close() error {
+	r.done = errClosed
+	return r.closeFn()
+}

@@ -1,0 +1,129 @@
+package capture
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Limits on what an input may claim. A claim above them is an error rather
+// than an allocation: files are untrusted.
+const (
+	// MaxRecordLen is the largest captured length of one frame (libpcap's
+	// maximum snap length).
+	MaxRecordLen = 256 << 10
+	// MaxBlockLen is the largest pcapng block that is read into memory
+	// (packet and header blocks): a maximal record plus room for options.
+	MaxBlockLen = MaxRecordLen + 64<<10
+	// maxSkipLen bounds blocks that are skipped unread (name resolution,
+	// statistics, custom). Skipping never allocates; the bound only stops a
+	// corrupt length from silently swallowing the rest of a file.
+	maxSkipLen = 64 << 20
+	// MaxInterfaces is the most pcapng interfaces one file may describe
+	// (summed over its sections).
+	MaxInterfaces = 1 << 16
+
+	// bufSize is the read buffer per input. Records that fit are handed out
+	// straight from it; larger ones are copied into a per-input buffer that
+	// grows up to MaxBlockLen. It is modest because a directory of rotated
+	// captures keeps one open per file.
+	bufSize = 128 << 10
+)
+
+// errShort marks input that ends inside a record: the caller turns it into a
+// *TruncatedError carrying the record's offset.
+var errShort = errors.New("unexpected end of input")
+
+// stream is the decompressed byte stream of one input with the offset of
+// everything consumed so far.
+type stream struct {
+	name string
+	br   *bufio.Reader
+	off  int64
+	big  []byte // for records larger than br's buffer; grows, is reused
+}
+
+// peek returns the next n bytes without consuming them. io.EOF means the
+// stream ended cleanly before any of them; errShort that it ended inside.
+func (s *stream) peek(n int) ([]byte, error) {
+	b, err := s.br.Peek(n)
+	if len(b) == n {
+		return b, nil
+	}
+	return b, s.shortErr(len(b), err)
+}
+
+// take consumes n bytes and returns them. The slice is valid until the next
+// call on s.
+func (s *stream) take(n int) ([]byte, error) {
+	if n <= s.br.Size() {
+		b, err := s.br.Peek(n)
+		if len(b) < n {
+			return nil, s.shortErr(len(b), err)
+		}
+		s.br.Discard(n) //nolint:errcheck // n bytes are buffered, Discard cannot fail
+		s.off += int64(n)
+		return b, nil
+	}
+	if n > cap(s.big) {
+		s.big = make([]byte, n)
+	}
+	b := s.big[:n]
+	got, err := io.ReadFull(s.br, b)
+	s.off += int64(got)
+	if got < n {
+		return nil, s.shortErr(got, err)
+	}
+	return b, nil
+}
+
+// skip consumes n bytes without looking at them.
+func (s *stream) skip(n int64) error {
+	for n > 0 {
+		step := n
+		if step > 1<<30 {
+			step = 1 << 30
+		}
+		got, err := s.br.Discard(int(step))
+		s.off += int64(got)
+		n -= int64(got)
+		if err != nil {
+			return s.shortErr(1, err)
+		}
+	}
+	return nil
+}
+
+// shortErr classifies a read that delivered got bytes fewer than asked for.
+func (s *stream) shortErr(got int, err error) error {
+	switch {
+	case err == nil, errors.Is(err, bufio.ErrBufferFull):
+		// Cannot happen for n within the buffer; treat as corruption, not a hang.
+		return fmt.Errorf("short read of %d bytes: %w", got, errShort)
+	case got == 0 && err == io.EOF:
+		return io.EOF
+	case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF):
+		return errShort
+	default:
+		return err
+	}
+}
+
+// truncated builds the error for input that ended inside the record at off.
+func (s *stream) truncated(off int64, what string) error {
+	return &TruncatedError{File: s.name, Offset: off, Err: fmt.Errorf("%s cut short: %w", what, io.ErrUnexpectedEOF)}
+}
+
+// fail wraps a read error that is neither a clean end nor a truncation.
+func (s *stream) fail(off int64, err error) error {
+	if errors.Is(err, errShort) || err == io.EOF {
+		return s.truncated(off, "record")
+	}
+	return fmt.Errorf("capture: %s: reading at byte offset %d: %w", s.name, off, err)
+}
+
+// corrupt reports a record that cannot be parsed; the input cannot continue.
+func (s *stream) corrupt(off int64, format string, args ...any) error {
+	return fmt.Errorf("capture: %s: corrupt record at byte offset %d: %s", s.name, off, fmt.Sprintf(format, args...))
+}
