@@ -1,0 +1,357 @@
+package bpf
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultSampleInterval = time.Second
+	DefaultUDPIdle        = 60 * time.Second
+	DefaultFlowEntries    = 1 << 16
+)
+
+// DefaultInternal are the networks treated as internal when Options.Internal is
+// empty: RFC 1918, RFC 6598 shared space and IPv6 unique-local addresses.
+var DefaultInternal = []netip.Prefix{
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("fc00::/7"),
+}
+
+// Options configure the programs before they are loaded.
+type Options struct {
+	// SampleInterval: the filter passes one packet of each flow direction at
+	// least this often, so that user space still sees a long session's activity
+	// (keep-alive bursts) with the payload counted in the kernel.
+	SampleInterval time.Duration
+	// UDPIdle is user space's UDP session idle gap. The filter treats a UDP flow
+	// idle for slightly less (UDPIdle - min(1s, UDPIdle/10)) as a new session, so
+	// that whenever user space sees a new session the kernel has already moved
+	// the old counts to Prev (see FlowCounters.Take).
+	UDPIdle time.Duration
+	// FlowEntries bounds the per-CPU flow table. When it is full the filter
+	// passes packets instead of counting them and counts a map-full event.
+	FlowEntries uint32
+	// Internal networks, for the fanout program's choice of the host to hash.
+	Internal []netip.Prefix
+}
+
+func (o *Options) defaults() {
+	if o.SampleInterval <= 0 {
+		o.SampleInterval = DefaultSampleInterval
+	}
+	if o.UDPIdle <= 0 {
+		o.UDPIdle = DefaultUDPIdle
+	}
+	if o.FlowEntries == 0 {
+		o.FlowEntries = DefaultFlowEntries
+	}
+	if len(o.Internal) == 0 {
+		o.Internal = DefaultInternal
+	}
+}
+
+// Objects are the loaded programs and maps. Close releases them; sockets the
+// programs are attached to keep their own references.
+type Objects struct {
+	objs launchtapObjects
+	// Flows reads and removes the per-flow counters of packets the filter kept
+	// from user space.
+	Flows *FlowCounters
+}
+
+// Load loads both programs into the kernel. It needs CAP_BPF (and CAP_PERFMON
+// for per-CPU maps on some kernels) or root.
+func Load(opts Options) (*Objects, error) {
+	opts.defaults()
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("bpf: raising the memlock limit: %w", err)
+	}
+	spec, err := loadLaunchtap()
+	if err != nil {
+		return nil, fmt.Errorf("bpf: reading the embedded object: %w", err)
+	}
+	gap := opts.UDPIdle - min(time.Second, opts.UDPIdle/10)
+	for name, v := range map[string]uint64{
+		launchtapVarSampleNs: uint64(opts.SampleInterval),
+		launchtapVarUdpGapNs: uint64(gap),
+	} {
+		if err := spec.Variables[name].Set(v); err != nil {
+			return nil, fmt.Errorf("bpf: setting %s: %w", name, err)
+		}
+	}
+	spec.Maps[launchtapMapFlows].MaxEntries = opts.FlowEntries
+	o := &Objects{}
+	if err := spec.LoadAndAssign(&o.objs, nil); err != nil {
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			return nil, fmt.Errorf("bpf: loading programs: %+v", ve)
+		}
+		return nil, fmt.Errorf("bpf: loading programs: %w", err)
+	}
+	if err := o.SetInternal(opts.Internal); err != nil {
+		o.Close()
+		return nil, err
+	}
+	o.Flows = &FlowCounters{m: o.objs.Flows, max: opts.FlowEntries}
+	return o, nil
+}
+
+// Filter is the pre-filter program, for SO_ATTACH_BPF.
+func (o *Objects) Filter() *ebpf.Program { return o.objs.LaunchtapFilter }
+
+// Fanout is the steering program, for PACKET_FANOUT_DATA.
+func (o *Objects) Fanout() *ebpf.Program { return o.objs.LaunchtapFanout }
+
+// Close releases the programs and maps.
+func (o *Objects) Close() error {
+	if err := o.objs.Close(); err != nil {
+		return fmt.Errorf("bpf: closing objects: %w", err)
+	}
+	return nil
+}
+
+type lpm4 = launchtapLpm4
+type lpm6 = launchtapLpm6
+
+// SetInternal replaces the internal networks the fanout program consults.
+func (o *Objects) SetInternal(ps []netip.Prefix) error {
+	clear := func(m *ebpf.Map, key any) error {
+		var keys []any
+		it := m.Iterate()
+		var v uint8
+		for it.Next(key, &v) {
+			switch k := key.(type) {
+			case *lpm4:
+				keys = append(keys, *k)
+			case *lpm6:
+				keys = append(keys, *k)
+			}
+		}
+		if err := it.Err(); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := m.Delete(k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := clear(o.objs.Internal4, &lpm4{}); err != nil {
+		return fmt.Errorf("bpf: clearing internal4: %w", err)
+	}
+	if err := clear(o.objs.Internal6, &lpm6{}); err != nil {
+		return fmt.Errorf("bpf: clearing internal6: %w", err)
+	}
+	one := uint8(1)
+	for _, p := range ps {
+		p = p.Masked()
+		var err error
+		if p.Addr().Is4() {
+			err = o.objs.Internal4.Put(lpm4{Prefixlen: uint32(p.Bits()), Addr: p.Addr().As4()}, one)
+		} else {
+			err = o.objs.Internal6.Put(lpm6{Prefixlen: uint32(p.Bits()), Addr: p.Addr().As16()}, one)
+		}
+		if err != nil {
+			return fmt.Errorf("bpf: adding internal network %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// FilterStats are the filter's decisions summed over CPUs since Load.
+type FilterStats struct {
+	PassControl  uint64 // TCP SYN/FIN/RST
+	PassService  uint64 // DNS, DHCP, DHCPv6, mDNS, LLMNR, NTP, VXLAN/Geneve ports
+	PassFirst    uint64 // first packet of a flow direction or UDP session
+	PassSample   uint64 // periodic sample of a long flow
+	PassOther    uint64 // not TCP/UDP over IP, fragments, tunnels, in-band VLAN tags
+	PassMapFull  uint64 // passed because the flow table was full (BPF map-full events)
+	Counted      uint64 // kept in the kernel, counted per flow
+	PassBytes    uint64 // IP bytes of passed TCP/UDP packets (PassOther not included)
+	CountedBytes uint64 // IP bytes of counted packets
+}
+
+// Passed is the number of packets the filter passed to user space.
+func (s FilterStats) Passed() uint64 {
+	return s.PassControl + s.PassService + s.PassFirst + s.PassSample + s.PassOther + s.PassMapFull
+}
+
+// Stats reads the filter's counters.
+func (o *Objects) Stats() (FilterStats, error) {
+	var s FilterStats
+	dst := [...]*uint64{
+		launchtapStatIdxSTAT_PASS_CTL:      &s.PassControl,
+		launchtapStatIdxSTAT_PASS_SERVICE:  &s.PassService,
+		launchtapStatIdxSTAT_PASS_FIRST:    &s.PassFirst,
+		launchtapStatIdxSTAT_PASS_SAMPLE:   &s.PassSample,
+		launchtapStatIdxSTAT_PASS_OTHER:    &s.PassOther,
+		launchtapStatIdxSTAT_PASS_MAP_FULL: &s.PassMapFull,
+		launchtapStatIdxSTAT_COUNTED:       &s.Counted,
+		launchtapStatIdxSTAT_PASS_BYTES:    &s.PassBytes,
+		launchtapStatIdxSTAT_COUNTED_BYTES: &s.CountedBytes,
+	}
+	var per []uint64
+	for i, p := range dst {
+		if err := o.objs.Stats.Lookup(uint32(i), &per); err != nil {
+			return FilterStats{}, fmt.Errorf("bpf: reading stat %d: %w", i, err)
+		}
+		for _, v := range per {
+			*p += v
+		}
+	}
+	return s, nil
+}
+
+// FlowKey is one direction of a flow, laid out like struct flow_key in
+// launchtap.c (40 bytes). IPv4 addresses are stored IPv4-mapped (::ffff:a.b.c.d),
+// which is what netip.Addr.As16 returns for them.
+type FlowKey struct {
+	Src, Dst         [16]byte
+	SrcPort, DstPort uint16
+	Proto            uint8
+	_                [3]uint8
+}
+
+// NewFlowKey builds the key of packets from src:sport to dst:dport. Addresses
+// are IP addresses as decoded (innermost header); proto is 6 or 17.
+func NewFlowKey(src, dst netip.Addr, sport, dport uint16, proto uint8) FlowKey {
+	return FlowKey{Src: src.As16(), Dst: dst.As16(), SrcPort: sport, DstPort: dport, Proto: proto}
+}
+
+// Reverse is the key of the opposite direction.
+func (k FlowKey) Reverse() FlowKey {
+	return FlowKey{Src: k.Dst, Dst: k.Src, SrcPort: k.DstPort, DstPort: k.SrcPort, Proto: k.Proto}
+}
+
+// String formats the key for logs.
+func (k FlowKey) String() string {
+	return fmt.Sprintf("%d %s -> %s", k.Proto,
+		netip.AddrPortFrom(netip.AddrFrom16(k.Src).Unmap(), k.SrcPort),
+		netip.AddrPortFrom(netip.AddrFrom16(k.Dst).Unmap(), k.DstPort))
+}
+
+// Counts are packets and IP bytes (IPv4 total length, IPv6 payload length + 40,
+// i.e. decode.Packet.IPLen) the filter kept from user space.
+type Counts struct {
+	Packets, Bytes uint64
+}
+
+// Add returns c + d.
+func (c Counts) Add(d Counts) Counts { return Counts{c.Packets + d.Packets, c.Bytes + d.Bytes} }
+
+type flowVal = launchtapFlowVal
+
+// FlowCounters gives user space the per-flow counts of packets the filter did
+// not pass. The flow stage takes a direction's counters when its session ends,
+// which deletes the entry; Sweep removes entries nobody took.
+//
+// The filter splits counts at session starts it sees (TCP SYN without ACK, a UDP
+// packet after the idle gap): Prev holds the counts of the session before, Cur
+// those since. A session that ended on FIN/RST/idle gets Prev+Cur. A session
+// ended because a new one started on the same 5-tuple gets Prev, and the new
+// session starts with Cur.
+type FlowCounters struct {
+	m   *ebpf.Map
+	max uint32
+
+	mu      sync.Mutex // guards scratch
+	scratch []flowVal  // one per possible CPU
+}
+
+// MaxEntries is the table's bound.
+func (c *FlowCounters) MaxEntries() uint32 { return c.max }
+
+func sumVals(vs []flowVal) (prev, cur Counts, last uint64) {
+	for _, v := range vs {
+		prev.Packets += v.PrevPackets
+		prev.Bytes += v.PrevBytes
+		cur.Packets += v.Packets
+		cur.Bytes += v.Bytes
+		last = max(last, v.LastNs)
+	}
+	return prev, cur, last
+}
+
+// Take atomically reads and deletes the counters of one flow direction. A
+// direction the filter never counted returns zeros and no error.
+func (c *FlowCounters) Take(k FlowKey) (prev, cur Counts, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	err = c.m.LookupAndDelete(&k, &c.scratch)
+	if errors.Is(err, ebpf.ErrKeyNotExist) {
+		return Counts{}, Counts{}, nil
+	}
+	if err != nil {
+		return Counts{}, Counts{}, fmt.Errorf("bpf: taking flow counters of %s: %w", k, err)
+	}
+	prev, cur, _ = sumVals(c.scratch)
+	return prev, cur, nil
+}
+
+// Peek reads one direction's counters without deleting them.
+func (c *FlowCounters) Peek(k FlowKey) (prev, cur Counts, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	err = c.m.Lookup(&k, &c.scratch)
+	if errors.Is(err, ebpf.ErrKeyNotExist) {
+		return Counts{}, Counts{}, nil
+	}
+	if err != nil {
+		return Counts{}, Counts{}, fmt.Errorf("bpf: reading flow counters of %s: %w", k, err)
+	}
+	prev, cur, _ = sumVals(c.scratch)
+	return prev, cur, nil
+}
+
+// Sweep deletes entries whose last packet is older than idle (kernel
+// monotonic time) and hands their counts to fn, which may be nil. The flow stage
+// calls it periodically with an idle longer than its own session timeout, so
+// that it only reaps entries no session will take (flows user space never
+// tracked, trailing ACKs after a FIN). It returns how many entries it removed.
+func (c *FlowCounters) Sweep(idle time.Duration, fn func(FlowKey, Counts)) (int, error) {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0, fmt.Errorf("bpf: reading the monotonic clock: %w", err)
+	}
+	var cutoff uint64
+	if now := uint64(ts.Nano()); now > uint64(idle) {
+		cutoff = now - uint64(idle)
+	}
+	var stale []FlowKey
+	var k FlowKey
+	var vs []flowVal
+	it := c.m.Iterate()
+	for it.Next(&k, &vs) {
+		if _, _, last := sumVals(vs); last < cutoff {
+			stale = append(stale, k)
+		}
+	}
+	if err := it.Err(); err != nil {
+		return 0, fmt.Errorf("bpf: iterating flow counters: %w", err)
+	}
+	n := 0
+	for _, k := range stale {
+		prev, cur, err := c.Take(k)
+		if err != nil {
+			return n, err
+		}
+		n++
+		if fn != nil {
+			fn(k, prev.Add(cur))
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,470 @@
+package bpf
+
+import (
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+)
+
+// requireBPF skips the test when this process cannot load a socket filter,
+// except in CI (CI=true), which runs as root and must run every test.
+func requireBPF(t testing.TB) {
+	t.Helper()
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type:         ebpf.SocketFilter,
+		Instructions: asm.Instructions{asm.LoadImm(asm.R0, 0, asm.DWord), asm.Return()},
+		License:      "MIT",
+	})
+	if err == nil {
+		prog.Close()
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("BPF is required in CI: %v", err)
+	}
+	t.Skipf("loading BPF programs is not permitted here: %v", err)
+}
+
+func load(t testing.TB, opts Options) *Objects {
+	t.Helper()
+	requireBPF(t)
+	o, err := Load(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { o.Close() })
+	return o
+}
+
+var (
+	macA = net.HardwareAddr{0x02, 0, 0, 0, 0, 1}
+	macB = net.HardwareAddr{0x02, 0, 0, 0, 0, 2}
+)
+
+// pkt describes a crafted packet.
+type pkt struct {
+	src, dst     string
+	sport, dport uint16
+	udp          bool
+	flags        string // TCP flags: any of "SAFR"
+	payload      int
+	vlan         bool
+}
+
+func (p pkt) layers(t testing.TB) []gopacket.SerializableLayer {
+	t.Helper()
+	src, dst := netip.MustParseAddr(p.src), netip.MustParseAddr(p.dst)
+	eth := &layers.Ethernet{SrcMAC: macA, DstMAC: macB}
+	var ls []gopacket.SerializableLayer
+	ls = append(ls, eth)
+	var ipl gopacket.NetworkLayer
+	et := layers.EthernetTypeIPv4
+	if src.Is6() {
+		et = layers.EthernetTypeIPv6
+	}
+	if p.vlan {
+		eth.EthernetType = layers.EthernetTypeDot1Q
+		ls = append(ls, &layers.Dot1Q{VLANIdentifier: 42, Type: et})
+	} else {
+		eth.EthernetType = et
+	}
+	proto := layers.IPProtocolTCP
+	if p.udp {
+		proto = layers.IPProtocolUDP
+	}
+	if src.Is4() {
+		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: proto, SrcIP: src.AsSlice(), DstIP: dst.AsSlice()}
+		ipl = ip
+		ls = append(ls, ip)
+	} else {
+		ip := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: proto, SrcIP: src.AsSlice(), DstIP: dst.AsSlice()}
+		ipl = ip
+		ls = append(ls, ip)
+	}
+	if p.udp {
+		u := &layers.UDP{SrcPort: layers.UDPPort(p.sport), DstPort: layers.UDPPort(p.dport)}
+		u.SetNetworkLayerForChecksum(ipl)
+		ls = append(ls, u)
+	} else {
+		tc := &layers.TCP{SrcPort: layers.TCPPort(p.sport), DstPort: layers.TCPPort(p.dport), Window: 1024, Seq: 1}
+		for _, f := range p.flags {
+			switch f {
+			case 'S':
+				tc.SYN = true
+			case 'A':
+				tc.ACK = true
+			case 'F':
+				tc.FIN = true
+			case 'R':
+				tc.RST = true
+			}
+		}
+		tc.SetNetworkLayerForChecksum(ipl)
+		ls = append(ls, tc)
+	}
+	return append(ls, gopacket.Payload(make([]byte, p.payload)))
+}
+
+func serialize(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
+	t.Helper()
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func (p pkt) bytes(t testing.TB) []byte { return serialize(t, p.layers(t)...) }
+
+// ipLen is the IP datagram length of a crafted packet, what the filter counts.
+func (p pkt) ipLen() uint64 {
+	n := uint64(p.payload)
+	if p.udp {
+		n += 8
+	} else {
+		n += 20
+	}
+	if netip.MustParseAddr(p.src).Is4() {
+		return n + 20
+	}
+	return n + 40
+}
+
+func (p pkt) key() FlowKey {
+	proto := uint8(6)
+	if p.udp {
+		proto = 17
+	}
+	return NewFlowKey(netip.MustParseAddr(p.src), netip.MustParseAddr(p.dst), p.sport, p.dport, proto)
+}
+
+func run(t testing.TB, prog *ebpf.Program, data []byte) uint32 {
+	t.Helper()
+	ret, err := prog.Run(&ebpf.RunOptions{Data: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ret
+}
+
+// verdicts runs the filter over packets (with optional pauses, a pkt with
+// payload -1 means sleep) and returns pass (true) / count (false) per packet.
+func verdicts(t testing.TB, o *Objects, seq []step) []bool {
+	t.Helper()
+	var got []bool
+	for _, s := range seq {
+		if s.sleep > 0 {
+			time.Sleep(s.sleep)
+			continue
+		}
+		got = append(got, run(t, o.Filter(), s.p.bytes(t)) != 0)
+	}
+	return got
+}
+
+type step struct {
+	p     pkt
+	sleep time.Duration
+}
+
+func TestFilterVerdicts(t *testing.T) {
+	ack := pkt{src: "192.168.1.10", dst: "93.184.216.34", sport: 50000, dport: 443, flags: "A", payload: 100}
+	ack6 := pkt{src: "fd00::10", dst: "2001:db8::1", sport: 50000, dport: 443, flags: "A", payload: 100}
+	quic := pkt{src: "10.0.0.5", dst: "142.250.1.1", sport: 50001, dport: 443, udp: true, payload: 1200}
+	const P, C = true, false
+	tests := []struct {
+		name string
+		opts Options
+		seq  []step
+		want []bool
+		// counters to expect after the sequence for seq[0]'s flow: cur, prev
+		cur, prev Counts
+	}{
+		{
+			name: "SYN, SYN-ACK, FIN and RST pass",
+			seq: []step{
+				{p: pkt{src: "192.168.1.10", dst: "93.184.216.34", sport: 50000, dport: 443, flags: "S"}},
+				{p: pkt{src: "93.184.216.34", dst: "192.168.1.10", sport: 443, dport: 50000, flags: "SA"}},
+				{p: pkt{src: "192.168.1.10", dst: "93.184.216.34", sport: 50000, dport: 443, flags: "FA"}},
+				{p: pkt{src: "192.168.1.10", dst: "93.184.216.34", sport: 50000, dport: 443, flags: "R"}},
+			},
+			want: []bool{P, P, P, P},
+		},
+		{
+			name: "mid-session ACKs: first passes, the rest are counted",
+			seq:  []step{{p: ack}, {p: ack}, {p: ack}},
+			want: []bool{P, C, C},
+			cur:  Counts{2, 2 * ack.ipLen()},
+		},
+		{
+			name: "IPv6 mid-session",
+			seq:  []step{{p: ack6}, {p: ack6}},
+			want: []bool{P, C},
+			cur:  Counts{1, ack6.ipLen()},
+		},
+		{
+			name: "DNS, DHCP, mDNS, NTP, DHCPv6 and TCP DNS always pass",
+			seq: []step{
+				{p: pkt{src: "192.168.1.10", dst: "8.8.8.8", sport: 40000, dport: 53, udp: true, payload: 30}},
+				{p: pkt{src: "192.168.1.10", dst: "8.8.8.8", sport: 40000, dport: 53, udp: true, payload: 30}},
+				{p: pkt{src: "8.8.8.8", dst: "192.168.1.10", sport: 53, dport: 40000, udp: true, payload: 90}},
+				{p: pkt{src: "0.0.0.0", dst: "255.255.255.255", sport: 68, dport: 67, udp: true, payload: 300}},
+				{p: pkt{src: "192.168.1.10", dst: "224.0.0.251", sport: 5353, dport: 5353, udp: true, payload: 40}},
+				{p: pkt{src: "192.168.1.10", dst: "17.253.1.1", sport: 123, dport: 123, udp: true, payload: 48}},
+				{p: pkt{src: "fe80::1", dst: "ff02::1:2", sport: 546, dport: 547, udp: true, payload: 48}},
+				{p: pkt{src: "192.168.1.10", dst: "8.8.8.8", sport: 40001, dport: 53, flags: "A", payload: 60}},
+				{p: pkt{src: "192.168.1.10", dst: "8.8.8.8", sport: 40001, dport: 53, flags: "A", payload: 60}},
+			},
+			want: []bool{P, P, P, P, P, P, P, P, P},
+		},
+		{
+			name: "in-band VLAN tag passes",
+			seq:  []step{{p: pkt{src: "192.168.1.10", dst: "93.184.216.34", sport: 50000, dport: 443, flags: "A", vlan: true}}, {p: pkt{src: "192.168.1.10", dst: "93.184.216.34", sport: 50000, dport: 443, flags: "A", vlan: true}}},
+			want: []bool{P, P},
+		},
+		{
+			name: "long session is sampled every SampleInterval",
+			opts: Options{SampleInterval: 80 * time.Millisecond},
+			seq:  []step{{p: ack}, {p: ack}, {p: ack}, {sleep: 100 * time.Millisecond}, {p: ack}, {p: ack}},
+			want: []bool{P, C, C, P, C},
+			cur:  Counts{3, 3 * ack.ipLen()},
+		},
+		{
+			name: "UDP: first packet passes, a packet after the idle gap starts a session",
+			opts: Options{UDPIdle: 100 * time.Millisecond, SampleInterval: time.Hour},
+			seq:  []step{{p: quic}, {p: quic}, {p: quic}, {sleep: 120 * time.Millisecond}, {p: quic}, {p: quic}},
+			want: []bool{P, C, C, P, C},
+			prev: Counts{2, 2 * quic.ipLen()},
+			cur:  Counts{1, quic.ipLen()},
+		},
+		{
+			name: "a SYN on a counted 5-tuple splits the counts",
+			seq: []step{
+				{p: ack}, {p: ack},
+				{p: pkt{src: ack.src, dst: ack.dst, sport: ack.sport, dport: ack.dport, flags: "S"}},
+				{p: ack}, {p: ack}, {p: ack},
+			},
+			want: []bool{P, C, P, C, C, C},
+			prev: Counts{1, ack.ipLen()},
+			cur:  Counts{3, 3 * ack.ipLen()},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := load(t, tc.opts)
+			got := verdicts(t, o, tc.seq)
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %d verdicts, want %d", len(got), len(tc.want))
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Errorf("packet %d: passed=%v, want %v", i, got[i], tc.want[i])
+				}
+			}
+			k := tc.seq[0].p.key()
+			prev, cur, err := o.Flows.Take(k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if prev != tc.prev || cur != tc.cur {
+				t.Errorf("Take(%s) = prev %+v cur %+v, want prev %+v cur %+v", k, prev, cur, tc.prev, tc.cur)
+			}
+			if p2, c2, _ := o.Flows.Take(k); p2 != (Counts{}) || c2 != (Counts{}) {
+				t.Errorf("second Take = %+v %+v, want zero", p2, c2)
+			}
+			st, err := o.Stats()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var passed, counted uint64
+			for _, v := range got {
+				if v {
+					passed++
+				} else {
+					counted++
+				}
+			}
+			if st.Passed() != passed || st.Counted != counted {
+				t.Errorf("stats passed %d counted %d, want %d %d (%+v)", st.Passed(), st.Counted, passed, counted, st)
+			}
+		})
+	}
+}
+
+func TestFilterPassesWhatItDoesNotUnderstand(t *testing.T) {
+	o := load(t, Options{})
+	arp := serialize(t,
+		&layers.Ethernet{SrcMAC: macA, DstMAC: layers.EthernetBroadcast, EthernetType: layers.EthernetTypeARP},
+		&layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
+			Operation: layers.ARPRequest, SourceHwAddress: macA, SourceProtAddress: []byte{10, 0, 0, 1},
+			DstHwAddress: make([]byte, 6), DstProtAddress: []byte{10, 0, 0, 2}})
+	frag := serialize(t,
+		&layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeIPv4},
+		&layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IP{10, 0, 0, 1}, DstIP: net.IP{1, 1, 1, 1}, FragOffset: 100},
+		gopacket.Payload(make([]byte, 64)))
+	icmp := serialize(t,
+		&layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeIPv4},
+		&layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolICMPv4, SrcIP: net.IP{10, 0, 0, 1}, DstIP: net.IP{1, 1, 1, 1}},
+		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0)})
+	inner := pkt{src: "192.168.1.10", dst: "93.184.216.34", sport: 50000, dport: 443, flags: "A", payload: 10}
+	gre := serialize(t, append([]gopacket.SerializableLayer{
+		&layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeIPv4},
+		&layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolGRE, SrcIP: net.IP{172, 16, 0, 1}, DstIP: net.IP{172, 16, 0, 2}},
+		&layers.GRE{Protocol: layers.EthernetTypeTransparentEthernetBridging},
+	}, inner.layers(t)...)...)
+	for name, data := range map[string][]byte{"arp": arp, "fragment": frag, "icmp": icmp, "gre": gre, "truncated ipv4": arp[:20]} {
+		for i := 0; i < 3; i++ {
+			if run(t, o.Filter(), data) == 0 {
+				t.Errorf("%s (copy %d) was not passed", name, i)
+			}
+		}
+	}
+}
+
+func TestFilterMapFullPasses(t *testing.T) {
+	o := load(t, Options{FlowEntries: 2})
+	for port := uint16(1000); port < 1010; port++ {
+		p := pkt{src: "192.168.1.10", dst: "93.184.216.34", sport: port, dport: 443, flags: "A"}
+		run(t, o.Filter(), p.bytes(t))
+		run(t, o.Filter(), p.bytes(t))
+	}
+	st, err := o.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2 flows fit: each passes its first packet and counts the second; the
+	// other 8 flows pass both packets as map-full events.
+	if st.PassMapFull != 16 || st.Counted != 2 || st.PassFirst != 2 {
+		t.Errorf("stats = %+v, want 16 map-full passes, 2 counted, 2 first", st)
+	}
+}
+
+func TestSweep(t *testing.T) {
+	o := load(t, Options{})
+	p := pkt{src: "192.168.1.10", dst: "93.184.216.34", sport: 50000, dport: 443, flags: "A", payload: 10}
+	for i := 0; i < 3; i++ {
+		run(t, o.Filter(), p.bytes(t))
+	}
+	n, err := o.Flows.Sweep(time.Hour, nil)
+	if err != nil || n != 0 {
+		t.Fatalf("Sweep(1h) = %d, %v; want nothing removed", n, err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	var got Counts
+	n, err = o.Flows.Sweep(10*time.Millisecond, func(k FlowKey, c Counts) {
+		if k != p.key() {
+			t.Errorf("swept %s, want %s", k, p.key())
+		}
+		got = c
+	})
+	if err != nil || n != 1 || got != (Counts{2, 2 * p.ipLen()}) {
+		t.Fatalf("Sweep = %d, %v, counts %+v; want 1 entry with 2 packets", n, err, got)
+	}
+}
+
+func TestFanoutSteersByInternalHost(t *testing.T) {
+	o := load(t, Options{})
+	internal := func(a netip.Addr) bool {
+		for _, p := range DefaultInternal {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	tests := []struct {
+		name string
+		p    pkt
+		want string // the address whose hash must come back
+	}{
+		{"egress v4", pkt{src: "192.168.1.10", dst: "93.184.216.34", sport: 50000, dport: 443, flags: "S"}, "192.168.1.10"},
+		{"egress udp", pkt{src: "10.1.2.3", dst: "8.8.8.8", sport: 40000, dport: 53, udp: true}, "10.1.2.3"},
+		{"cgnat", pkt{src: "100.64.3.4", dst: "1.1.1.1", sport: 40000, dport: 443, flags: "A"}, "100.64.3.4"},
+		{"egress v6", pkt{src: "fd12::5", dst: "2001:db8::1", sport: 50000, dport: 443, flags: "A"}, "fd12::5"},
+		{"internal to internal: client side", pkt{src: "10.0.0.9", dst: "10.0.0.5", sport: 445, dport: 51515, flags: "A"}, "10.0.0.5"},
+		{"internal equal ports: smaller address", pkt{src: "192.168.1.20", dst: "192.168.1.7", sport: 5353, dport: 5353, udp: true}, "192.168.1.7"},
+		{"external both: smaller address", pkt{src: "8.8.8.8", dst: "1.1.1.1", sport: 1, dport: 2, udp: true}, "1.1.1.1"},
+		{"vlan", pkt{src: "192.168.1.10", dst: "93.184.216.34", sport: 50000, dport: 443, flags: "A", vlan: true}, "192.168.1.10"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rev := tc.p
+			rev.src, rev.dst, rev.sport, rev.dport = tc.p.dst, tc.p.src, tc.p.dport, tc.p.sport
+			fwd, back := run(t, o.Fanout(), tc.p.bytes(t)), run(t, o.Fanout(), rev.bytes(t))
+			if fwd != back {
+				t.Errorf("directions hash differently: %#x vs %#x", fwd, back)
+			}
+			if want := AddrHash(netip.MustParseAddr(tc.want)); fwd != want {
+				t.Errorf("hash %#x, want AddrHash(%s) = %#x", fwd, tc.want, want)
+			}
+			src, dst := netip.MustParseAddr(tc.p.src), netip.MustParseAddr(tc.p.dst)
+			if g := ShardHash(src, dst, tc.p.sport, tc.p.dport, internal); g != fwd {
+				t.Errorf("ShardHash = %#x, kernel %#x", g, fwd)
+			}
+			for n := 1; n <= 8; n++ {
+				if Shard(fwd, n) != Shard(back, n) {
+					t.Errorf("workers=%d: directions on different workers", n)
+				}
+			}
+		})
+	}
+}
+
+func TestFanoutDecapsulates(t *testing.T) {
+	o := load(t, Options{})
+	inner := pkt{src: "93.184.216.34", dst: "192.168.1.10", sport: 443, dport: 50000, flags: "A", payload: 10}
+	want := AddrHash(netip.MustParseAddr("192.168.1.10"))
+	outer := func(proto layers.IPProtocol) []gopacket.SerializableLayer {
+		return []gopacket.SerializableLayer{
+			&layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeIPv4},
+			&layers.IPv4{Version: 4, TTL: 64, Protocol: proto, SrcIP: net.IP{10, 9, 9, 1}, DstIP: net.IP{10, 9, 9, 2}},
+		}
+	}
+	vxlanOuter := outer(layers.IPProtocolUDP)
+	vxlanUDP := &layers.UDP{SrcPort: 55555, DstPort: 4789}
+	vxlanUDP.SetNetworkLayerForChecksum(vxlanOuter[1].(gopacket.NetworkLayer))
+	erspan2 := make([]byte, 8)
+	erspan2[0] = 0x10 // version 1 (type II)
+	erspan3 := make([]byte, 12)
+	erspan3[0] = 0x20 // version 2 (type III)
+	ipOnly := inner.layers(t)[1:]
+	cases := map[string][]gopacket.SerializableLayer{
+		"vxlan":       append(append(vxlanOuter, vxlanUDP, &layers.VXLAN{ValidIDFlag: true, VNI: 7}), inner.layers(t)...),
+		"gre ip":      append(append(outer(layers.IPProtocolGRE), &layers.GRE{Protocol: layers.EthernetTypeIPv4}), ipOnly...),
+		"gre key seq": append(append(outer(layers.IPProtocolGRE), &layers.GRE{KeyPresent: true, Key: 5, SeqPresent: true, Seq: 9, Protocol: layers.EthernetTypeTransparentEthernetBridging}), inner.layers(t)...),
+		"erspan ii":   append(append(outer(layers.IPProtocolGRE), &layers.GRE{SeqPresent: true, Seq: 1, Protocol: layers.EthernetType(0x88BE)}, gopacket.Payload(erspan2)), inner.layers(t)...),
+		"erspan iii":  append(append(outer(layers.IPProtocolGRE), &layers.GRE{SeqPresent: true, Seq: 1, Protocol: layers.EthernetType(0x22EB)}, gopacket.Payload(erspan3)), inner.layers(t)...),
+	}
+	for name, ls := range cases {
+		if got := run(t, o.Fanout(), serialize(t, ls...)); got != want {
+			t.Errorf("%s: hash %#x, want the inner internal host's %#x", name, got, want)
+		}
+	}
+}
+
+func TestFlowKeyLayout(t *testing.T) {
+	var k FlowKey
+	var g launchtapFlowKey
+	if a, b := binarySize(k), binarySize(g); a != b || a != 40 {
+		t.Fatalf("FlowKey is %d bytes, C struct %d, want 40", a, b)
+	}
+}
+
+func TestLoadErrorsAreWrapped(t *testing.T) {
+	requireBPF(t)
+	_, err := Load(Options{FlowEntries: 1 << 31})
+	if err == nil {
+		t.Skip("the kernel accepted a 2^31-entry flow table")
+	}
+	if !strings.HasPrefix(err.Error(), "bpf: ") {
+		t.Errorf("error %q is not wrapped with the component name", err)
+	}
+}

@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: (MIT OR GPL-2.0)
+//
+// launchtap kernel side: two socket-filter programs for AF_PACKET sockets.
+//
+//   launchtap_filter  attached with SO_ATTACH_BPF to every capture socket. It passes
+//                     to user space what the sensor needs (TCP control segments, DNS,
+//                     DHCP, mDNS, NTP, the first packet of each flow direction, one
+//                     sample per flow direction every sample_ns, everything it does not
+//                     understand) and counts the rest per flow in a per-CPU hash.
+//   launchtap_fanout  attached with PACKET_FANOUT_DATA to the PACKET_FANOUT_EBPF group.
+//                     It returns a hash of the internal host's address so that both
+//                     directions of a host's traffic reach the same worker; the kernel
+//                     takes it modulo the number of sockets in the group.
+//
+// Both programs read relative to the network header (skb->protocol is the
+// ethertype after the kernel removed the first VLAN tag), because the fanout
+// hook runs before AF_PACKET pushes the MAC header back and the filter after.
+
+#include "headers/common.h"
+
+char __license[] SEC("license") = "Dual MIT/GPL";
+
+// Set by the loader before the programs are loaded (see bpf/filter.go).
+volatile const __u64 sample_ns = 1000000000ULL;  // pass one packet per flow direction this often
+volatile const __u64 udp_gap_ns = 59000000000ULL; // a UDP flow idle this long starts a new session
+
+struct flow_key {
+	__u8 src[16]; // IPv4 as IPv4-mapped IPv6 (::ffff:a.b.c.d)
+	__u8 dst[16];
+	__u16 sport; // host byte order
+	__u16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+struct flow_val {
+	__u64 packets;      // counted (not passed) packets of the current session
+	__u64 bytes;        // their IP bytes (IPv4 total length, IPv6 payload length + 40)
+	__u64 prev_packets; // counted packets of the previous session on the same 5-tuple
+	__u64 prev_bytes;
+	__u64 last_ns;      // bpf_ktime_get_ns of the last packet seen on this CPU
+	__u64 last_pass_ns; // ... and of the last one passed to user space
+};
+
+enum stat_idx {
+	STAT_PASS_CTL = 0,    // TCP SYN/FIN/RST
+	STAT_PASS_SERVICE,    // DNS, DHCP, DHCPv6, mDNS, LLMNR, NTP, tunnel ports
+	STAT_PASS_FIRST,      // first packet of a flow direction or of a UDP session
+	STAT_PASS_SAMPLE,     // periodic sample of a long flow
+	STAT_PASS_OTHER,      // not IP/TCP/UDP, fragments, tunnels, VLAN in-band, unparsable
+	STAT_PASS_MAP_FULL,   // flow table full: passed so that nothing is lost
+	STAT_COUNTED,         // counted in the flow table instead of passed
+	STAT_PASS_BYTES,      // IP bytes of passed TCP/UDP packets
+	STAT_COUNTED_BYTES,   // IP bytes of counted packets
+	STAT_MAX,
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__type(key, struct flow_key);
+	__type(value, struct flow_val);
+	__uint(max_entries, 65536); // resized by the loader
+} flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, enum stat_idx);
+	__type(value, __u64);
+	__uint(max_entries, STAT_MAX);
+} stats SEC(".maps");
+
+struct lpm4 {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+struct lpm6 {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct lpm4);
+	__type(value, __u8);
+	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} internal4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct lpm6);
+	__type(value, __u8);
+	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} internal6 SEC(".maps");
+
+static __always_inline void stat_add(enum stat_idx idx, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+	if (v)
+		*v += n;
+}
+
+#define ETH_P_IP_BE bpf_htons(0x0800)
+#define ETH_P_IPV6_BE bpf_htons(0x86DD)
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_ACK 0x10
+
+// l4 is the outcome of parsing one IP header and the ports after it.
+struct l4 {
+	struct flow_key key;
+	__u32 iplen;  // IP datagram length from the header
+	__u32 l4off;  // offset of the transport header from the network header
+	__u8 tcpflags;
+	__u8 is6;
+	__u8 ports;   // 1 when sport/dport were read (TCP or UDP, not a later fragment)
+	__u8 frag;    // an IPv4 fragment
+};
+
+// parse_ip reads the IPv4 or IPv6 header at off (relative to the network header)
+// and, for TCP/UDP, the ports. It returns 0 on success, -1 when the bytes are not
+// a well-formed header of the given ethertype.
+static __always_inline int parse_ip(struct __sk_buff *skb, __u32 off, __be16 proto, struct l4 *p)
+{
+	if (proto == ETH_P_IP_BE) {
+		__u8 h[20];
+		if (bpf_skb_load_bytes_relative(skb, off, h, sizeof(h), BPF_HDR_START_NET) < 0)
+			return -1;
+		if ((h[0] >> 4) != 4 || (h[0] & 0xf) < 5)
+			return -1;
+		p->key.src[10] = 0xff;
+		p->key.src[11] = 0xff;
+		p->key.dst[10] = 0xff;
+		p->key.dst[11] = 0xff;
+		__builtin_memcpy(&p->key.src[12], &h[12], 4);
+		__builtin_memcpy(&p->key.dst[12], &h[16], 4);
+		p->key.proto = h[9];
+		p->iplen = ((__u32)h[2] << 8) | h[3];
+		p->l4off = off + (h[0] & 0xf) * 4;
+		// A fragment other than the first has no transport header. The first
+		// one has ports (the fanout hashes it like the rest of the flow) but is
+		// passed like every fragment, so that user space sees the whole datagram.
+		if (h[6] & 0x20)
+			p->frag = 1;
+		if ((h[6] & 0x1f) || h[7]) {
+			p->frag = 1;
+			return 0;
+		}
+	} else if (proto == ETH_P_IPV6_BE) {
+		__u8 h[40];
+		if (bpf_skb_load_bytes_relative(skb, off, h, sizeof(h), BPF_HDR_START_NET) < 0)
+			return -1;
+		if ((h[0] >> 4) != 6)
+			return -1;
+		__builtin_memcpy(p->key.src, &h[8], 16);
+		__builtin_memcpy(p->key.dst, &h[24], 16);
+		p->key.proto = h[6]; // extension headers are left to user space
+		p->iplen = (((__u32)h[4] << 8) | h[5]) + 40;
+		p->l4off = off + 40;
+		p->is6 = 1;
+	} else {
+		return -1;
+	}
+	if (p->key.proto == IPPROTO_TCP) {
+		__u8 t[14];
+		if (bpf_skb_load_bytes_relative(skb, p->l4off, t, sizeof(t), BPF_HDR_START_NET) < 0)
+			return 0;
+		p->key.sport = ((__u16)t[0] << 8) | t[1];
+		p->key.dport = ((__u16)t[2] << 8) | t[3];
+		p->tcpflags = t[13];
+		p->ports = 1;
+	} else if (p->key.proto == IPPROTO_UDP) {
+		__u8 u[4];
+		if (bpf_skb_load_bytes_relative(skb, p->l4off, u, sizeof(u), BPF_HDR_START_NET) < 0)
+			return 0;
+		p->key.sport = ((__u16)u[0] << 8) | u[1];
+		p->key.dport = ((__u16)u[2] << 8) | u[3];
+		p->ports = 1;
+	}
+	return 0;
+}
+
+static __always_inline int service_port(__u16 port, __u8 proto)
+{
+	if (port == 53)
+		return 1; // DNS over UDP and TCP
+	if (proto != IPPROTO_UDP)
+		return 0;
+	switch (port) {
+	case 67:   // DHCP server
+	case 68:   // DHCP client
+	case 123:  // NTP
+	case 546:  // DHCPv6 client
+	case 547:  // DHCPv6 server
+	case 5353: // mDNS
+	case 5355: // LLMNR
+	case 4789: // VXLAN: user space decapsulates
+	case 6081: // Geneve
+		return 1;
+	}
+	return 0;
+}
+
+SEC("socket")
+int launchtap_filter(struct __sk_buff *skb)
+{
+	struct l4 p;
+	__builtin_memset(&p, 0, sizeof(p));
+
+	// In-band VLAN tags (QinQ, or frames the kernel did not untag), MPLS, ARP,
+	// anything else: pass, user space decides. The filter never hides what it
+	// does not understand.
+	if (parse_ip(skb, 0, skb->protocol, &p) < 0 || !p.ports || p.frag) {
+		stat_add(STAT_PASS_OTHER, 1);
+		return skb->len;
+	}
+
+	__u8 proto = p.key.proto;
+	if (service_port(p.key.sport, proto) || service_port(p.key.dport, proto)) {
+		stat_add(STAT_PASS_SERVICE, 1);
+		stat_add(STAT_PASS_BYTES, p.iplen);
+		return skb->len;
+	}
+
+	__u64 now = bpf_ktime_get_ns();
+	int start = 0; // this packet starts a session: earlier counts belong to the previous one
+	if (proto == IPPROTO_TCP) {
+		if (p.tcpflags & (TCP_SYN | TCP_FIN | TCP_RST)) {
+			stat_add(STAT_PASS_CTL, 1);
+			stat_add(STAT_PASS_BYTES, p.iplen);
+			if ((p.tcpflags & (TCP_SYN | TCP_ACK)) != TCP_SYN)
+				return skb->len;
+			start = 1;
+		}
+	}
+
+	struct flow_val *v = bpf_map_lookup_elem(&flows, &p.key);
+	if (!v) {
+		struct flow_val nv;
+		__builtin_memset(&nv, 0, sizeof(nv));
+		nv.last_ns = now;
+		nv.last_pass_ns = now;
+		if (bpf_map_update_elem(&flows, &p.key, &nv, BPF_NOEXIST) < 0 &&
+		    !bpf_map_lookup_elem(&flows, &p.key)) {
+			stat_add(STAT_PASS_MAP_FULL, 1);
+			stat_add(STAT_PASS_BYTES, p.iplen);
+			return skb->len;
+		}
+		if (!start) {
+			stat_add(STAT_PASS_FIRST, 1);
+			stat_add(STAT_PASS_BYTES, p.iplen);
+		}
+		return skb->len;
+	}
+
+	if (proto == IPPROTO_UDP && now - v->last_ns >= udp_gap_ns)
+		start = 1;
+	if (start) {
+		v->prev_packets += v->packets;
+		v->prev_bytes += v->bytes;
+		v->packets = 0;
+		v->bytes = 0;
+		v->last_ns = now;
+		v->last_pass_ns = now;
+		if (proto == IPPROTO_UDP) {
+			stat_add(STAT_PASS_FIRST, 1);
+			stat_add(STAT_PASS_BYTES, p.iplen);
+		}
+		return skb->len;
+	}
+	v->last_ns = now;
+	if (now - v->last_pass_ns >= sample_ns) {
+		v->last_pass_ns = now;
+		stat_add(STAT_PASS_SAMPLE, 1);
+		stat_add(STAT_PASS_BYTES, p.iplen);
+		return skb->len;
+	}
+	v->packets++;
+	v->bytes += p.iplen;
+	stat_add(STAT_COUNTED, 1);
+	stat_add(STAT_COUNTED_BYTES, p.iplen);
+	return 0;
+}
+
+// ---- fanout ----
+
+// skip_vlan steps over up to two in-band 802.1Q/802.1ad tags at *off.
+static __always_inline int skip_vlan(struct __sk_buff *skb, __u32 *off, __be16 *proto)
+{
+#pragma unroll
+	for (int i = 0; i < 2; i++) {
+		if (*proto != bpf_htons(0x8100) && *proto != bpf_htons(0x88A8))
+			return 0;
+		__be16 next;
+		if (bpf_skb_load_bytes_relative(skb, *off + 2, &next, 2, BPF_HDR_START_NET) < 0)
+			return -1;
+		*proto = next;
+		*off += 4;
+	}
+	return 0;
+}
+
+// inner_ether reads the Ethernet header at off and moves off/proto to its payload.
+static __always_inline int inner_ether(struct __sk_buff *skb, __u32 *off, __be16 *proto)
+{
+	__be16 t;
+	if (bpf_skb_load_bytes_relative(skb, *off + 12, &t, 2, BPF_HDR_START_NET) < 0)
+		return -1;
+	*off += 14;
+	*proto = t;
+	return skip_vlan(skb, off, proto);
+}
+
+// decap finds the inner packet of a GRE, ERSPAN II/III or VXLAN tunnel, so that
+// remote-span feeds are steered by the monitored hosts, not the span source.
+// It returns 1 when off/proto now point at an inner network header.
+static __always_inline int decap(struct __sk_buff *skb, struct l4 *p, __u32 *off, __be16 *proto)
+{
+	if (p->key.proto == IPPROTO_UDP && p->ports && p->key.dport == 4789) {
+		*off = p->l4off + 8 + 8;
+		return inner_ether(skb, off, proto) == 0;
+	}
+	if (p->key.proto != 47)
+		return 0;
+	__u8 g[4];
+	if (bpf_skb_load_bytes_relative(skb, p->l4off, g, 4, BPF_HDR_START_NET) < 0)
+		return 0;
+	__u32 o = p->l4off + 4;
+	if (g[0] & 0x80) // checksum present
+		o += 4;
+	if (g[0] & 0x20) // key present
+		o += 4;
+	if (g[0] & 0x10) // sequence number present
+		o += 4;
+	__u16 gp = ((__u16)g[2] << 8) | g[3];
+	switch (gp) {
+	case 0x0800:
+	case 0x86DD:
+		*off = o;
+		*proto = bpf_htons(gp);
+		return 1;
+	case 0x6558: // transparent Ethernet bridging
+		*off = o;
+		return inner_ether(skb, off, proto) == 0;
+	case 0x88BE: // ERSPAN type II: 8-byte header
+		*off = o + 8;
+		return inner_ether(skb, off, proto) == 0;
+	case 0x22EB: { // ERSPAN type III: 12 bytes, 8 more when the O bit is set
+		__u8 last;
+		if (bpf_skb_load_bytes_relative(skb, o + 11, &last, 1, BPF_HDR_START_NET) < 0)
+			return 0;
+		*off = o + 12 + ((last & 1) ? 8 : 0);
+		return inner_ether(skb, off, proto) == 0;
+	}
+	}
+	return 0;
+}
+
+static __always_inline int is_internal(struct l4 *p, const __u8 *a)
+{
+	if (p->is6) {
+		struct lpm6 k = {.prefixlen = 128};
+		__builtin_memcpy(k.addr, a, 16);
+		return bpf_map_lookup_elem(&internal6, &k) != NULL;
+	}
+	struct lpm4 k = {.prefixlen = 32};
+	__builtin_memcpy(k.addr, a + 12, 4);
+	return bpf_map_lookup_elem(&internal4, &k) != NULL;
+}
+
+static __always_inline __u32 load_be32(const __u8 *b)
+{
+	return ((__u32)b[0] << 24) | ((__u32)b[1] << 16) | ((__u32)b[2] << 8) | b[3];
+}
+
+// addr_less compares two 16-byte addresses as big-endian numbers.
+static __always_inline int addr_less(const __u8 *a, const __u8 *b)
+{
+#pragma unroll
+	for (int i = 0; i < 16; i += 4) {
+		__u32 x = load_be32(a + i), y = load_be32(b + i);
+		if (x != y)
+			return x < y;
+	}
+	return 0;
+}
+
+// fmix32 is MurmurHash3's finaliser; live.ShardHash computes the same in Go.
+static __always_inline __u32 fmix32(__u32 h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
+	return h;
+}
+
+static __always_inline __u32 addr_hash(const __u8 *a, int is6)
+{
+	__u32 h = 0x9747b28c;
+	if (is6) {
+#pragma unroll
+		for (int i = 0; i < 12; i += 4)
+			h = fmix32(h ^ load_be32(a + i));
+	}
+	return fmix32(h ^ load_be32(a + 12));
+}
+
+SEC("socket")
+int launchtap_fanout(struct __sk_buff *skb)
+{
+	struct l4 p;
+	__builtin_memset(&p, 0, sizeof(p));
+	__u32 off = 0;
+	__be16 proto = skb->protocol;
+
+	if (skip_vlan(skb, &off, &proto) < 0)
+		return 0;
+	if (parse_ip(skb, off, proto, &p) < 0)
+		return 0;
+	if (decap(skb, &p, &off, &proto)) {
+		struct l4 in;
+		__builtin_memset(&in, 0, sizeof(in));
+		if (parse_ip(skb, off, proto, &in) == 0)
+			p = in;
+	}
+
+	const __u8 *src = p.key.src, *dst = p.key.dst;
+	int si = is_internal(&p, src), di = is_internal(&p, dst);
+	const __u8 *pick;
+	if (si && !di)
+		pick = src;
+	else if (di && !si)
+		pick = dst;
+	else if (si && di && p.key.sport != p.key.dport)
+		pick = p.key.sport > p.key.dport ? src : dst; // the ephemeral (client) side
+	else
+		pick = addr_less(src, dst) ? src : dst;
+	return addr_hash(pick, p.is6);
+}
