@@ -17,6 +17,7 @@ type Alert struct {
 	DstIPs    []string  `json:"dst_ips"`      // addresses the pair reached (bounded, most recent last)
 	DstPort   uint16    `json:"dst_port"`     // destination port
 	Proto     string    `json:"proto"`        // "tcp" or "udp"
+	Kind      string    `json:"kind"`         // what beats: "session" starts, "burst"s inside one session, or "dns" lookups
 	PeriodS   float64   `json:"period_s"`     // estimated period, seconds
 	Jitter    float64   `json:"jitter"`       // robust spread of intervals around the period, as a fraction of it
 	Beats     int       `json:"beats"`        // beats (grouped session starts) seen
