@@ -40,7 +40,7 @@ type Options struct {
 	// that whenever user space sees a new session the kernel has already moved
 	// the old counts to Prev (see FlowCounters.Take).
 	UDPIdle time.Duration
-	// FlowEntries bounds the per-CPU flow table. When it is full the filter
+	// FlowEntries bounds the flow table. When it is full the filter
 	// passes packets instead of counting them and counts a map-full event.
 	FlowEntries uint32
 	// Internal networks, for the fanout program's choice of the host to hash.
@@ -71,8 +71,9 @@ type Objects struct {
 	Flows *FlowCounters
 }
 
-// Load loads both programs into the kernel. It needs CAP_BPF (and CAP_PERFMON
-// for per-CPU maps on some kernels) or root.
+// Load loads both programs into the kernel. It needs CAP_BPF and CAP_PERFMON
+// (or root), and CAP_SYS_RESOURCE on kernels before 5.11 that charge BPF memory
+// to RLIMIT_MEMLOCK.
 func Load(opts Options) (*Objects, error) {
 	opts.defaults()
 	if err := rlimit.RemoveMemlock(); err != nil {
@@ -268,21 +269,14 @@ type FlowCounters struct {
 	max uint32
 
 	mu      sync.Mutex // guards scratch
-	scratch []flowVal  // one per possible CPU
+	scratch flowVal
 }
 
 // MaxEntries is the table's bound.
 func (c *FlowCounters) MaxEntries() uint32 { return c.max }
 
-func sumVals(vs []flowVal) (prev, cur Counts, last uint64) {
-	for _, v := range vs {
-		prev.Packets += v.PrevPackets
-		prev.Bytes += v.PrevBytes
-		cur.Packets += v.Packets
-		cur.Bytes += v.Bytes
-		last = max(last, v.LastNs)
-	}
-	return prev, cur, last
+func split(v *flowVal) (prev, cur Counts) {
+	return Counts{v.PrevPackets, v.PrevBytes}, Counts{v.Packets, v.Bytes}
 }
 
 // Take atomically reads and deletes the counters of one flow direction. A
@@ -297,7 +291,7 @@ func (c *FlowCounters) Take(k FlowKey) (prev, cur Counts, err error) {
 	if err != nil {
 		return Counts{}, Counts{}, fmt.Errorf("bpf: taking flow counters of %s: %w", k, err)
 	}
-	prev, cur, _ = sumVals(c.scratch)
+	prev, cur = split(&c.scratch)
 	return prev, cur, nil
 }
 
@@ -312,7 +306,7 @@ func (c *FlowCounters) Peek(k FlowKey) (prev, cur Counts, err error) {
 	if err != nil {
 		return Counts{}, Counts{}, fmt.Errorf("bpf: reading flow counters of %s: %w", k, err)
 	}
-	prev, cur, _ = sumVals(c.scratch)
+	prev, cur = split(&c.scratch)
 	return prev, cur, nil
 }
 
@@ -332,10 +326,10 @@ func (c *FlowCounters) Sweep(idle time.Duration, fn func(FlowKey, Counts)) (int,
 	}
 	var stale []FlowKey
 	var k FlowKey
-	var vs []flowVal
+	var v flowVal
 	it := c.m.Iterate()
-	for it.Next(&k, &vs) {
-		if _, _, last := sumVals(vs); last < cutoff {
+	for it.Next(&k, &v) {
+		if v.LastNs < cutoff {
 			stale = append(stale, k)
 		}
 	}

@@ -6,7 +6,13 @@
 //                     to user space what the sensor needs (TCP control segments, DNS,
 //                     DHCP, mDNS, NTP, the first packet of each flow direction, one
 //                     sample per flow direction every sample_ns, everything it does not
-//                     understand) and counts the rest per flow in a per-CPU hash.
+//                     understand) and counts the rest per flow in a bounded hash.
+//
+// The flow table is one hash shared by all CPUs, updated with atomic adds, not a
+// per-CPU hash: a flow's packets can arrive on several CPUs (veth, RPS, a
+// migrating sender), and the session split below (prev/cur) and the sample
+// clock must be per flow, not per flow and CPU, to keep session sizes exact.
+// The per-CPU map is kept for the global counters.
 //   launchtap_fanout  attached with PACKET_FANOUT_DATA to the PACKET_FANOUT_EBPF group.
 //                     It returns a hash of the internal host's address so that both
 //                     directions of a host's traffic reach the same worker; the kernel
@@ -38,7 +44,7 @@ struct flow_val {
 	__u64 bytes;        // their IP bytes (IPv4 total length, IPv6 payload length + 40)
 	__u64 prev_packets; // counted packets of the previous session on the same 5-tuple
 	__u64 prev_bytes;
-	__u64 last_ns;      // bpf_ktime_get_ns of the last packet seen on this CPU
+	__u64 last_ns;      // bpf_ktime_get_ns of the last packet seen
 	__u64 last_pass_ns; // ... and of the last one passed to user space
 };
 
@@ -56,7 +62,7 @@ enum stat_idx {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, struct flow_key);
 	__type(value, struct flow_val);
 	__uint(max_entries, 65536); // resized by the loader
@@ -260,10 +266,8 @@ int launchtap_filter(struct __sk_buff *skb)
 	if (proto == IPPROTO_UDP && now - v->last_ns >= udp_gap_ns)
 		start = 1;
 	if (start) {
-		v->prev_packets += v->packets;
-		v->prev_bytes += v->bytes;
-		v->packets = 0;
-		v->bytes = 0;
+		__sync_fetch_and_add(&v->prev_packets, __sync_lock_test_and_set(&v->packets, 0));
+		__sync_fetch_and_add(&v->prev_bytes, __sync_lock_test_and_set(&v->bytes, 0));
 		v->last_ns = now;
 		v->last_pass_ns = now;
 		if (proto == IPPROTO_UDP) {
@@ -279,8 +283,8 @@ int launchtap_filter(struct __sk_buff *skb)
 		stat_add(STAT_PASS_BYTES, p.iplen);
 		return skb->len;
 	}
-	v->packets++;
-	v->bytes += p.iplen;
+	__sync_fetch_and_add(&v->packets, 1);
+	__sync_fetch_and_add(&v->bytes, p.iplen);
 	stat_add(STAT_COUNTED, 1);
 	stat_add(STAT_COUNTED_BYTES, p.iplen);
 	return 0;
