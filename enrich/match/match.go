@@ -430,7 +430,9 @@ func location(e *evidence, j *inventory.Job) {
 func argPaths(args []string) []string {
 	var out []string
 	for _, a := range args {
-		for _, w := range strings.FieldsFunc(a, func(r rune) bool { return r == ' ' || r == '\'' || r == '"' || r == '=' || r == ';' || r == '&' || r == '|' }) {
+		for _, w := range strings.FieldsFunc(a, func(r rune) bool {
+			return r == ' ' || r == '\'' || r == '"' || r == '=' || r == ';' || r == '&' || r == '|'
+		}) {
 			if strings.HasPrefix(w, "/") {
 				out = append(out, w)
 			}

@@ -166,15 +166,15 @@ func TestRank(t *testing.T) {
 			jobs: mac, status: alert.EnrichNoMatch,
 		},
 		{
-			name: "registered domain only: api.cdn.example.net names example.net",
-			obs:  Observation{FQDN: "cdn.example.net", PeriodS: 77, Jitter: 0.01},
-			jobs: []inventory.Job{{Label: "org.x.agent", Path: "/Library/LaunchAgents/org.x.agent.plist", ProgramArguments: []string{"/opt/x/agent", "https://api.example.net/v1"}, RunAtLoad: true}},
+			name:   "registered domain only: api.cdn.example.net names example.net",
+			obs:    Observation{FQDN: "cdn.example.net", PeriodS: 77, Jitter: 0.01},
+			jobs:   []inventory.Job{{Label: "org.x.agent", Path: "/Library/LaunchAgents/org.x.agent.plist", ProgramArguments: []string{"/opt/x/agent", "https://api.example.net/v1"}, RunAtLoad: true}},
 			status: alert.EnrichNoMatch, best: "org.x.agent", wantWhy: []string{"registered domain example.net"},
 		},
 		{
-			name: "address in arguments",
-			obs:  Observation{DstIPs: []string{"198.51.100.7"}, PeriodS: 60, Jitter: 0.01},
-			jobs: []inventory.Job{{Label: "net.x.ping", Path: "/Library/LaunchDaemons/net.x.ping.plist", ProgramArguments: []string{"/bin/sh", "-c", "nc 198.51.100.7 443"}, StartInterval: 60}},
+			name:   "address in arguments",
+			obs:    Observation{DstIPs: []string{"198.51.100.7"}, PeriodS: 60, Jitter: 0.01},
+			jobs:   []inventory.Job{{Label: "net.x.ping", Path: "/Library/LaunchDaemons/net.x.ping.plist", ProgramArguments: []string{"/bin/sh", "-c", "nc 198.51.100.7 443"}, StartInterval: 60}},
 			status: alert.EnrichMatched, best: "net.x.ping", wantWhy: []string{"destination address 198.51.100.7"},
 		},
 		{
