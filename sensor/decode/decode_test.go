@@ -148,6 +148,23 @@ func cases() []tcase {
 			ip.Flags = layers.IPv4MoreFragments
 			return ser(tb, eth(layers.EthernetTypeIPv4), ip, psh(), hello)
 		}, with(tcp4, func(s *sum) { s.Fragment = true })},
+		{"ipv4/first-fragment-udp", capture.LinkEthernet, func(tb testing.TB) []byte {
+			ip := v4(layers.IPProtocolUDP)
+			ip.Flags = layers.IPv4MoreFragments
+			b := ser(tb, eth(layers.EthernetTypeIPv4), ip, udp(40000, 443), gopacket.Payload(make([]byte, 100)))
+			binary.BigEndian.PutUint16(b[14+20+4:], 3000) // the whole datagram
+			return b
+		}, with(tcp4, func(s *sum) {
+			s.Proto, s.SrcPort, s.DstPort, s.PayloadLen, s.CapPayload, s.Fragment = 17, 40000, 443, 100, 100, true
+		})},
+		{"ipv6/first-fragment-udp", capture.LinkEthernet, func(tb testing.TB) []byte {
+			b := ser(tb, eth(layers.EthernetTypeIPv6), v6(layers.IPProtocolIPv6Fragment), ip6Frag(17, 0, true),
+				udp(40000, 443), gopacket.Payload(make([]byte, 100)))
+			binary.BigEndian.PutUint16(b[14+40+8+4:], 3000)
+			return b
+		}, with(tcp6, func(s *sum) {
+			s.Proto, s.SrcPort, s.DstPort, s.PayloadLen, s.CapPayload, s.Fragment, s.IPOptLen = 17, 40000, 443, 100, 100, true, 8
+		})},
 		{"ipv4/later-fragment", capture.LinkEthernet, func(tb testing.TB) []byte {
 			ip := v4(layers.IPProtocolTCP)
 			ip.FragOffset = 185

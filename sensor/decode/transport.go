@@ -55,8 +55,17 @@ func (d *Decoder) udp(b []byte, wire int, p *Packet) ErrKind {
 	if ul == 0 && p.IPv6 {
 		ul = wire // jumbogram (RFC 2675)
 	}
-	if ul < 8 || ul > wire {
+	if ul < 8 {
 		return ErrBadUDP
+	}
+	if ul > wire {
+		if !p.Fragment {
+			return ErrBadUDP
+		}
+		// A first fragment carries only part of the datagram the UDP
+		// length describes; count what this fragment carries, the later
+		// fragments are counted as IP-only packets.
+		ul = wire
 	}
 	pay := b[8:]
 	if len(pay) > ul-8 {
