@@ -1,0 +1,125 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// applyConfigFile sets every flag named by a key of the YAML file at path,
+// except flags already given on the command line, which win. Keys are the
+// long flag names without dashes; a list sets a repeatable flag once per
+// element. Unknown keys and bad values are errors naming the key.
+func applyConfigFile(fs *flag.FlagSet, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil // empty file
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return fmt.Errorf("config %s: want a mapping of flag names to values at the top level", path)
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		key := k.Value
+		if seen[key] {
+			return fmt.Errorf("config %s:%d: key %q given twice", path, k.Line, key)
+		}
+		seen[key] = true
+		f := fs.Lookup(key)
+		if f == nil || key == "config" {
+			return fmt.Errorf("config %s:%d: unknown key %q%s", path, k.Line, key, suggest(fs, key))
+		}
+		if given[key] {
+			continue
+		}
+		values, err := scalarValues(v)
+		if err != nil {
+			return fmt.Errorf("config %s:%d: key %q: %w", path, v.Line, key, err)
+		}
+		for _, s := range values {
+			if err := fs.Set(key, s); err != nil {
+				return fmt.Errorf("config %s:%d: key %q: bad value %q: %w", path, v.Line, key, s, err)
+			}
+		}
+	}
+	return nil
+}
+
+func scalarValues(v *yaml.Node) ([]string, error) {
+	switch v.Kind {
+	case yaml.ScalarNode:
+		return []string{v.Value}, nil
+	case yaml.SequenceNode:
+		out := make([]string, 0, len(v.Content))
+		for _, e := range v.Content {
+			if e.Kind != yaml.ScalarNode {
+				return nil, errors.New("a list may hold only plain values")
+			}
+			out = append(out, e.Value)
+		}
+		return out, nil
+	}
+	return nil, errors.New("want a value or a list of values")
+}
+
+// suggest names the closest known key, for typos.
+func suggest(fs *flag.FlagSet, key string) string {
+	best, bestD := "", 4
+	fs.VisitAll(func(f *flag.Flag) {
+		if d := editDistance(key, f.Name); d < bestD {
+			best, bestD = f.Name, d
+		}
+	})
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := 1
+			if a[i-1] == b[j-1] {
+				c = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// listFlag is a repeatable string flag that also accepts comma-separated values.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error {
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l = append(*l, p)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/launchtap/launchtap/sensor/capture"
+	"github.com/launchtap/launchtap/sensor/decode"
+)
+
+func runReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: launchtap replay [flags] CAPTURE...\n\nCAPTURE is a pcap or pcapng file (optionally gzip-compressed), a directory of captures, or - for standard input.\nSeveral captures are merged in timestamp order. Flags:")
+		fs.PrintDefaults()
+	}
+	o := newSensorFlags(fs)
+	if err := parseFlags(fs, args, o); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintln(stderr, "launchtap replay:", oneLine(err))
+		return exitUsage
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "launchtap replay: no capture given")
+		fs.Usage()
+		return exitUsage
+	}
+	s, err := o.build(stdout, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "launchtap replay:", oneLine(err))
+		return exitUsage
+	}
+	src, err := capture.Options{Stdin: stdin, Logger: s.log}.Open(fs.Args()...)
+	if err != nil {
+		s.finish(ctx)
+		fmt.Fprintln(stderr, "launchtap replay:", oneLine(err))
+		return exitUsage
+	}
+	defer src.Close()
+
+	s.startAlerts(ctx)
+	runErr := s.pipe.Replay(ctx, src)
+	finishErr := s.finish(ctx)
+
+	code := exitOK
+	var trunc *capture.TruncatedError
+	switch {
+	case runErr == nil:
+	case errors.As(runErr, &trunc):
+		// Reported below with the other inputs' warnings: what came before the cut was processed.
+	case errors.Is(runErr, context.Canceled):
+		s.log.Warn("replay interrupted; summary covers what was read")
+	default:
+		fmt.Fprintln(stderr, "launchtap replay:", oneLine(runErr))
+		code = exitFailure
+	}
+	for _, w := range src.Warnings() {
+		s.log.Warn("capture truncated: frames before the cut were processed", "err", w.Error())
+	}
+	if finishErr != nil {
+		fmt.Fprintln(stderr, "launchtap replay:", oneLine(finishErr))
+		code = exitFailure
+	}
+	sum := newSummary(s, src.Files(), src.Warnings())
+	sum.print(stderr)
+	if o.summaryPath != "" {
+		if err := sum.writeJSON(o.summaryPath); err != nil {
+			fmt.Fprintln(stderr, "launchtap replay:", oneLine(err))
+			code = exitFailure
+		}
+	}
+	return code
+}
+
+// summary is the end-of-run report: to standard error as text and, with
+// --summary, as one JSON object. Field names are a contract for scripts.
+type summary struct {
+	Files         []string          `json:"files,omitempty"`
+	Warnings      []string          `json:"warnings,omitempty"`
+	Packets       uint64            `json:"packets"`
+	Bytes         uint64            `json:"bytes"`
+	DecodeErrors  map[string]uint64 `json:"decode_errors"` // by kind; "ok" excluded
+	Decoded       uint64            `json:"decoded"`       // packets with a TCP/UDP header
+	PairsTracked  uint64            `json:"pairs_tracked"`
+	Evictions     map[string]uint64 `json:"evictions"` // by table
+	Alerts        uint64            `json:"alerts"`
+	Findings      uint64            `json:"findings"`   // periodic pairs found, before policy
+	Suppressed    map[string]uint64 `json:"suppressed"` // findings not alerted, by reason
+	Sessions      map[string]uint64 `json:"sessions"`
+	DNS           map[string]uint64 `json:"dns"`
+	Enrichment    map[string]uint64 `json:"enrichment,omitempty"` // alerts by enrichment status
+	Workers       int               `json:"workers"`
+	ElapsedS      float64           `json:"elapsed_s"`
+	PacketsPerSec float64           `json:"packets_per_s"`
+}
+
+func newSummary(s *sensor, files []string, warns []error) *summary {
+	st := s.pipe.Stats()
+	c := &s.stage.Counters
+	sum := &summary{
+		Files:        files,
+		Packets:      st.Frames,
+		Bytes:        st.Bytes,
+		DecodeErrors: map[string]uint64{},
+		Decoded:      st.Decode[decode.OK],
+		PairsTracked: st.Beacon.Pairs,
+		Evictions: map[string]uint64{
+			"sessions":    st.Flow.Evictions,
+			"pairs":       st.Beacon.Evictions,
+			"dns_answers": st.DNS.Evictions,
+			"dns_streams": st.DNS.TCPEvictions,
+		},
+		Alerts:   c.Emitted.Load(),
+		Findings: st.Findings,
+		Suppressed: map[string]uint64{
+			"host_os":        st.SuppressedOS,
+			"baseline_dest":  c.SuppressedDest.Load(),
+			"approved_label": c.SuppressedLabel.Load(),
+		},
+		Sessions: map[string]uint64{
+			"started": st.Flow.SessionsStarted,
+			"joined":  st.Flow.SessionsJoined,
+			"ended":   st.Flow.SessionsEnded,
+			"bursts":  st.Flow.Bursts,
+		},
+		DNS: map[string]uint64{
+			"queries":   st.DNS.Queries,
+			"responses": st.DNS.Responses,
+			"answers":   st.DNS.Answers,
+			"malformed": st.DNS.Malformed,
+			"truncated": st.DNS.Truncated,
+			"tcp_gaps":  st.DNS.TCPGaps,
+		},
+		Enrichment: c.EnrichmentStatus(),
+		Workers:    st.Workers,
+		ElapsedS:   st.Elapsed.Seconds(),
+	}
+	for k, v := range st.Decode {
+		if decode.ErrKind(k) != decode.OK && v > 0 {
+			sum.DecodeErrors[decode.ErrKind(k).String()] = v
+		}
+	}
+	for _, w := range warns {
+		sum.Warnings = append(sum.Warnings, w.Error())
+	}
+	if st.Elapsed > 0 {
+		sum.PacketsPerSec = float64(st.Frames) / st.Elapsed.Seconds()
+	}
+	return sum
+}
+
+func (s *summary) print(w io.Writer) {
+	fmt.Fprintf(w, "launchtap: %d packets (%s) in %s, %.0f packets/s, %d workers\n",
+		s.Packets, humanBytes(s.Bytes), (time.Duration(s.ElapsedS * float64(time.Second))).Round(time.Millisecond), s.PacketsPerSec, s.Workers)
+	fmt.Fprintf(w, "  decode: %d with TCP/UDP; %s\n", s.Decoded, kv(s.DecodeErrors))
+	fmt.Fprintf(w, "  sessions: %s; dns: %s\n", kv(s.Sessions), kv(s.DNS))
+	fmt.Fprintf(w, "  pairs tracked: %d; evictions: %s\n", s.PairsTracked, kv(s.Evictions))
+	fmt.Fprintf(w, "  alerts: %d (findings %d; suppressed: %s)", s.Alerts, s.Findings, kv(s.Suppressed))
+	if len(s.Enrichment) > 0 {
+		fmt.Fprintf(w, "; enrichment: %s", kv(s.Enrichment))
+	}
+	fmt.Fprintln(w)
+}
+
+func (s *summary) writeJSON(path string) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("summary: %w", err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("summary: %w", err)
+	}
+	return nil
+}
+
+func kv(m map[string]uint64) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := ""
+	for i, k := range keys {
+		if i > 0 {
+			out += " "
+		}
+		out += fmt.Sprintf("%s=%d", k, m[k])
+	}
+	return out
+}
+
+func humanBytes(b uint64) string {
+	const unit = 1024
+	if b < unit {
+		return fmt.Sprintf("%d B", b)
+	}
+	div, exp := uint64(unit), 0
+	for n := b / unit; n >= unit; n /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(b)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/launchtap/launchtap/sensor/alert"
+	"github.com/launchtap/launchtap/sensor/baseline"
+	"github.com/launchtap/launchtap/sensor/netset"
+	"github.com/launchtap/launchtap/sensor/pipeline"
+)
+
+// sensorFlags are the detection, enrichment and output flags that replay and
+// run share.
+type sensorFlags struct {
+	pipe pipeline.Config
+
+	config       string
+	internal     string
+	sensorName   string
+	alertsPath   string
+	summaryPath  string
+	baselinePath string
+	logLevel     string
+}
+
+func newSensorFlags(fs *flag.FlagSet) *sensorFlags {
+	o := &sensorFlags{pipe: pipeline.DefaultConfig()}
+	host, _ := os.Hostname()
+	fs.StringVar(&o.config, "config", "", "YAML `file` setting any of these flags (keys are flag names); command-line flags win")
+	fs.StringVar(&o.internal, "internal", netset.DefaultInternal, "internal networks, comma-separated `CIDRs`; egress is internal → external")
+	fs.IntVar(&o.pipe.Workers, "workers", 0, "worker goroutines sharing state by internal host (0: one per core)")
+	fs.StringVar(&o.pipe.OS, "os", "macos", "which hosts alert: macos (unknown-OS hosts at low severity) or any")
+	fs.StringVar(&o.sensorName, "sensor-name", host, "sensor name put in alerts and syslog HOSTNAME")
+	fs.StringVar(&o.alertsPath, "alerts", "-", "write alerts as JSON Lines to `file` (- for standard output)")
+	fs.StringVar(&o.summaryPath, "summary", "", "also write the final summary as one JSON object to `file`")
+	fs.StringVar(&o.baselinePath, "baseline", "", "organisation baseline YAML `file` (approved_destinations, approved_labels), merged with the built-in default")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	o.pipe.Flow.RegisterFlags(fs)
+	o.pipe.DNS.RegisterFlags(fs)
+	o.pipe.Beacon.RegisterFlags(fs)
+	return o
+}
+
+// parseFlags parses args, then the --config file for flags not given.
+func parseFlags(fs *flag.FlagSet, args []string, o *sensorFlags) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if o.config != "" {
+		if err := applyConfigFile(fs, o.config); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log-level: %q is not debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// sensor is the assembled data path and alert stage of one run.
+type sensor struct {
+	log      *slog.Logger
+	pipe     *pipeline.Pipeline
+	stage    *pipeline.AlertStage
+	baseline *baseline.Live
+	closers  []func(context.Context) error
+	done     sync.WaitGroup
+}
+
+// build validates the flags and assembles the sensor; stdout receives
+// alerts when --alerts is "-".
+func (o *sensorFlags) build(stdout, stderr io.Writer) (*sensor, error) {
+	log, err := newLogger(o.logLevel, stderr)
+	if err != nil {
+		return nil, err
+	}
+	s := &sensor{log: log}
+	if o.pipe.Internal, err = netset.Parse(o.internal); err != nil {
+		return nil, fmt.Errorf("internal: %w", err)
+	}
+	if err := o.pipe.Flow.Validate(); err != nil {
+		return nil, err
+	}
+	if err := o.pipe.DNS.Validate(); err != nil {
+		return nil, err
+	}
+	o.pipe.Sensor = o.sensorName
+	o.pipe.Log = log
+
+	b := baseline.Default()
+	if o.baselinePath != "" {
+		if b, err = baseline.Load(o.baselinePath); err != nil {
+			return nil, err
+		}
+	}
+	s.baseline = baseline.NewLive(b)
+
+	var out io.Writer = stdout
+	if o.alertsPath != "-" && o.alertsPath != "" {
+		f, err := os.Create(o.alertsPath)
+		if err != nil {
+			return nil, fmt.Errorf("alerts: %w", err)
+		}
+		out = f
+		s.closers = append(s.closers, func(context.Context) error { return f.Close() })
+	}
+	s.stage = &pipeline.AlertStage{
+		Baseline: s.baseline,
+		Sinks:    []pipeline.Sink{alert.NewJSONWriter(out)},
+		Log:      log,
+	}
+	if s.pipe, err = pipeline.New(o.pipe); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// startAlerts runs the alert stage until the pipeline closes its channel.
+func (s *sensor) startAlerts(ctx context.Context) {
+	s.done.Add(1)
+	go func() {
+		defer s.done.Done()
+		s.stage.Run(ctx, s.pipe.Alerts())
+	}()
+}
+
+// finish waits for the last alerts and closes the outputs.
+func (s *sensor) finish(ctx context.Context) error {
+	s.done.Wait()
+	var errs []error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		if err := s.closers[i](ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// usageError marks errors in flags, config or input: exit status 2.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }

@@ -1,0 +1,353 @@
+// Package pipeline wires the sensor's stages: frames from a capture source
+// are decoded, sharded by internal host to workers that share nothing
+// (flow timing, DNS names, host identification, periodicity), and the
+// workers' alerts go through one alert stage (baseline, enrichment, sinks).
+//
+// Replay reads one Source and shards in a reader goroutine; live capture
+// gives each worker its own Source (the kernel's fanout already sharded).
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/launchtap/launchtap/sensor/alert"
+	"github.com/launchtap/launchtap/sensor/beacon"
+	"github.com/launchtap/launchtap/sensor/capture"
+	"github.com/launchtap/launchtap/sensor/decode"
+	"github.com/launchtap/launchtap/sensor/dnstrack"
+	"github.com/launchtap/launchtap/sensor/flow"
+	"github.com/launchtap/launchtap/sensor/netset"
+)
+
+// Config is everything the data path needs.
+type Config struct {
+	Workers  int         // 0: one per core; 1: decode and track inline in the reader
+	Internal *netset.Set // internal networks; egress is internal → external
+	OS       string      // "macos" (default): only macOS hosts alert (unknown at low severity); "any": every host
+	Sensor   string      // name put in alerts
+
+	Flow   flow.Config
+	DNS    dnstrack.Config
+	Beacon beacon.Config
+
+	// NewHostTable builds worker i's host identification; nil means every host is unknown.
+	NewHostTable func(worker int) (HostTable, error)
+
+	BatchSize int // packets handed to a worker at once in sharded replay
+	QueueLen  int // batches queued per worker before the reader waits
+
+	Log *slog.Logger
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		Internal:  netset.MustParse(netset.DefaultInternal),
+		OS:        "macos",
+		Flow:      flow.DefaultConfig(),
+		DNS:       dnstrack.DefaultConfig(),
+		Beacon:    beacon.DefaultConfig(),
+		BatchSize: 256,
+		QueueLen:  8,
+	}
+}
+
+// Pipeline runs the data path and hands alerts to Alerts().
+type Pipeline struct {
+	cfg     Config
+	workers []*worker
+	alerts  chan *alert.Alert
+
+	reader struct { // counters of the replay reader goroutine, published per batch
+		mu     sync.Mutex
+		frames uint64
+		bytes  uint64
+		decode [decode.NumErrKinds]uint64
+	}
+	start time.Time
+}
+
+// New validates cfg and builds the workers.
+func New(cfg Config) (*Pipeline, error) {
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Internal == nil {
+		cfg.Internal = netset.MustParse(netset.DefaultInternal)
+	}
+	switch cfg.OS {
+	case "", "macos":
+		cfg.OS = "macos"
+	case "any":
+	default:
+		return nil, fmt.Errorf("os: %q is not macos or any", cfg.OS)
+	}
+	if err := cfg.Beacon.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 256
+	}
+	if cfg.QueueLen <= 0 {
+		cfg.QueueLen = 8
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	p := &Pipeline{cfg: cfg, alerts: make(chan *alert.Alert, 1024)}
+	for i := 0; i < cfg.Workers; i++ {
+		w, err := newWorker(i, &p.cfg, p.alerts)
+		if err != nil {
+			return nil, err
+		}
+		p.workers = append(p.workers, w)
+	}
+	return p, nil
+}
+
+// Alerts delivers the workers' alerts; it is closed when Replay or Run returns.
+// The caller must keep reading it: workers wait for room rather than drop an alert.
+func (p *Pipeline) Alerts() <-chan *alert.Alert { return p.alerts }
+
+// Replay reads src to its end (or until ctx is done) and returns the first
+// error that stopped it. A *capture.TruncatedError is returned after every
+// frame before the cut was processed.
+func (p *Pipeline) Replay(ctx context.Context, src capture.Source) error {
+	p.start = time.Now()
+	defer close(p.alerts)
+	if len(p.workers) == 1 {
+		return p.replayInline(ctx, src)
+	}
+	return p.replaySharded(ctx, src)
+}
+
+// replayInline decodes and tracks in one goroutine: no copies, no channels.
+func (p *Pipeline) replayInline(ctx context.Context, src capture.Source) error {
+	w := p.workers[0]
+	var (
+		dec decode.Decoder
+		f   capture.Frame
+		pkt decode.Packet
+		err error
+	)
+	var frames, bytes uint64
+	for {
+		if err = src.Next(&f); err != nil {
+			break
+		}
+		frames++
+		bytes += uint64(f.WireLen)
+		kind := dec.Decode(&f, &pkt)
+		if kind == decode.OK || hasIP(kind) {
+			w.handle(&pkt, kind)
+		}
+		if frames&1023 == 0 {
+			p.publishReader(frames, bytes, &dec)
+			w.publish()
+			if ctx.Err() != nil {
+				err = ctx.Err()
+				break
+			}
+		}
+	}
+	w.flush()
+	p.publishReader(frames, bytes, &dec)
+	w.publish()
+	return endErr(err)
+}
+
+// hasIP reports decoder results whose IP fields are valid though there is no
+// TCP/UDP header: host identification still learns from them.
+func hasIP(k decode.ErrKind) bool {
+	return k == decode.ErrFragment || k == decode.ErrOtherTransport
+}
+
+func endErr(err error) error {
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
+}
+
+// batch is a slice of decoded packets for one worker, with an arena holding
+// the payload bytes that later stages read (the frame buffer is reused).
+type batch struct {
+	pkts  []decode.Packet
+	kinds []decode.ErrKind
+	arena []byte
+}
+
+const arenaSize = 256 << 10
+
+// replaySharded decodes in this goroutine and hands each packet to the
+// worker that owns its internal host.
+func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error {
+	nw := len(p.workers)
+	work := make([]chan *batch, nw)
+	free := make([]chan *batch, nw)
+	cur := make([]*batch, nw)
+	var wg sync.WaitGroup
+	for i, w := range p.workers {
+		work[i] = make(chan *batch, p.cfg.QueueLen)
+		free[i] = make(chan *batch, p.cfg.QueueLen+2)
+		for j := 0; j < p.cfg.QueueLen+2; j++ {
+			free[i] <- &batch{
+				pkts:  make([]decode.Packet, 0, p.cfg.BatchSize),
+				kinds: make([]decode.ErrKind, 0, p.cfg.BatchSize),
+				arena: make([]byte, 0, arenaSize),
+			}
+		}
+		wg.Add(1)
+		go func(w *worker, in <-chan *batch, back chan<- *batch) {
+			defer wg.Done()
+			for b := range in {
+				for j := range b.pkts {
+					w.handle(&b.pkts[j], b.kinds[j])
+				}
+				w.publish()
+				b.pkts, b.kinds, b.arena = b.pkts[:0], b.kinds[:0], b.arena[:0]
+				back <- b
+			}
+			w.flush()
+			w.publish()
+		}(w, work[i], free[i])
+	}
+	send := func(i int) {
+		if cur[i] != nil && len(cur[i].pkts) > 0 {
+			work[i] <- cur[i]
+			cur[i] = nil
+		}
+	}
+	var (
+		dec decode.Decoder
+		f   capture.Frame
+		pkt decode.Packet
+		err error
+	)
+	var frames, bytes uint64
+	for {
+		if err = src.Next(&f); err != nil {
+			break
+		}
+		frames++
+		bytes += uint64(f.WireLen)
+		if frames&1023 == 0 {
+			p.publishReader(frames, bytes, &dec)
+			if ctx.Err() != nil {
+				err = ctx.Err()
+				break
+			}
+		}
+		kind := dec.Decode(&f, &pkt)
+		if kind != decode.OK && !hasIP(kind) {
+			continue
+		}
+		i := shard(&pkt, p.cfg.Internal, nw)
+		b := cur[i]
+		if b == nil {
+			b = <-free[i]
+			cur[i] = b
+		}
+		keep := keptPayload(&pkt)
+		if len(b.arena)+keep+len(pkt.TCPOptions) > cap(b.arena) {
+			send(i)
+			b = <-free[i]
+			cur[i] = b
+		}
+		b.pkts = append(b.pkts, pkt)
+		q := &b.pkts[len(b.pkts)-1]
+		q.Payload = b.keep(pkt.Payload[:keep])
+		q.TCPOptions = b.keep(pkt.TCPOptions)
+		b.kinds = append(b.kinds, kind)
+		if len(b.pkts) == cap(b.pkts) {
+			send(i)
+		}
+	}
+	for i := range work {
+		send(i)
+		close(work[i])
+	}
+	wg.Wait()
+	p.publishReader(frames, bytes, &dec)
+	return endErr(err)
+}
+
+func (b *batch) keep(data []byte) []byte {
+	if len(data) == 0 {
+		return nil
+	}
+	n := len(b.arena)
+	b.arena = append(b.arena, data...)
+	return b.arena[n:len(b.arena):len(b.arena)]
+}
+
+// keptPayload is how many payload bytes a sharded worker needs: the
+// protocols that carry names and host identity, nothing of bulk data.
+func keptPayload(p *decode.Packet) int {
+	n := len(p.Payload)
+	if n == 0 {
+		return 0
+	}
+	switch {
+	case isPort(p, 53), isPort(p, 67), isPort(p, 68), isPort(p, 546), isPort(p, 547), isPort(p, 5353):
+		return min(n, 4096)
+	case isPort(p, 80), isPort(p, 8080):
+		return min(n, 1024) // request line and headers: the User-Agent
+	}
+	return 0
+}
+
+func isPort(p *decode.Packet, port uint16) bool { return p.SrcPort == port || p.DstPort == port }
+
+// Run processes live sources, one per worker (len(srcs) must equal the
+// worker count), until every source ends or ctx is done.
+func (p *Pipeline) Run(ctx context.Context, srcs []capture.Source) error {
+	if len(srcs) != len(p.workers) {
+		return fmt.Errorf("pipeline: %d sources for %d workers", len(srcs), len(p.workers))
+	}
+	p.start = time.Now()
+	defer close(p.alerts)
+	errs := make([]error, len(srcs))
+	var wg sync.WaitGroup
+	for i, w := range p.workers {
+		wg.Add(1)
+		go func(i int, w *worker, src capture.Source) {
+			defer wg.Done()
+			var (
+				dec decode.Decoder
+				f   capture.Frame
+				pkt decode.Packet
+			)
+			for n := 0; ; n++ {
+				if err := src.Next(&f); err != nil {
+					errs[i] = endErr(err)
+					break
+				}
+				w.c.frames++
+				w.c.frameBytes += uint64(f.WireLen)
+				kind := dec.Decode(&f, &pkt)
+				w.c.decode[kind]++
+				if kind == decode.OK || hasIP(kind) {
+					w.handle(&pkt, kind)
+				}
+				if n&1023 == 0 {
+					w.publish()
+					if ctx.Err() != nil {
+						break
+					}
+				}
+			}
+			w.flush()
+			w.publish()
+		}(i, w, srcs[i])
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

@@ -1,0 +1,122 @@
+package pipeline
+
+import (
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/launchtap/launchtap/sensor/beacon"
+	"github.com/launchtap/launchtap/sensor/decode"
+	"github.com/launchtap/launchtap/sensor/dnstrack"
+	"github.com/launchtap/launchtap/sensor/flow"
+)
+
+// workerCounters are written by one worker goroutine only.
+type workerCounters struct {
+	packets      uint64 // decoded packets handled
+	bytes        uint64
+	findings     uint64
+	suppressedOS uint64
+	// live mode: the worker reads and decodes its own source
+	frames     uint64
+	frameBytes uint64
+	decode     [decode.NumErrKinds]uint64
+}
+
+// published is a worker's latest snapshot, copied once per batch so that
+// readers never touch the worker's live state.
+type published struct {
+	mu     sync.Mutex
+	c      workerCounters
+	flow   flow.Stats
+	dns    dnstrack.Stats
+	beacon beacon.Stats
+}
+
+func (w *worker) publish() {
+	fs, ds, bs := w.flows.Stats(), w.dns.Stats(), w.det.Stats()
+	w.pub.mu.Lock()
+	w.pub.c, w.pub.flow, w.pub.dns, w.pub.beacon = w.c, fs, ds, bs
+	w.pub.mu.Unlock()
+}
+
+// Stats is a snapshot of the whole data path.
+type Stats struct {
+	Frames       uint64                     // frames read from the capture
+	Bytes        uint64                     // their wire length
+	Decode       [decode.NumErrKinds]uint64 // decoder verdicts by kind (index decode.ErrKind)
+	Packets      uint64                     // packets handed to workers
+	Findings     uint64                     // periodic pairs found (before OS policy and baseline)
+	SuppressedOS uint64                     // findings dropped because the host is not macOS
+	Flow         flow.Stats
+	DNS          dnstrack.Stats
+	Beacon       beacon.Stats
+	Workers      int
+	Elapsed      time.Duration // wall time since the run started
+}
+
+// DecodeErrors sums the decoder verdicts that are real errors (not "ok",
+// "not IP" or "other transport").
+func (s *Stats) DecodeErrors() uint64 {
+	var n uint64
+	for k, v := range s.Decode {
+		switch decode.ErrKind(k) {
+		case decode.OK, decode.ErrNotIP, decode.ErrOtherTransport:
+		default:
+			n += v
+		}
+	}
+	return n
+}
+
+// Stats sums the workers' latest snapshots. Safe to call at any time.
+func (p *Pipeline) Stats() Stats {
+	var s Stats
+	s.Workers = len(p.workers)
+	for _, w := range p.workers {
+		w.pub.mu.Lock()
+		c := w.pub.c
+		addCounters(&s.Flow, &w.pub.flow)
+		addCounters(&s.DNS, &w.pub.dns)
+		addCounters(&s.Beacon, &w.pub.beacon)
+		w.pub.mu.Unlock()
+		s.Packets += c.packets
+		s.Findings += c.findings
+		s.SuppressedOS += c.suppressedOS
+		s.Frames += c.frames
+		s.Bytes += c.frameBytes
+		for k := range c.decode {
+			s.Decode[k] += c.decode[k]
+		}
+	}
+	p.reader.mu.Lock()
+	s.Frames += p.reader.frames
+	s.Bytes += p.reader.bytes
+	for k := range p.reader.decode {
+		s.Decode[k] += p.reader.decode[k]
+	}
+	p.reader.mu.Unlock()
+	if !p.start.IsZero() {
+		s.Elapsed = time.Since(p.start)
+	}
+	return s
+}
+
+// addCounters adds every uint64 field of src to dst (same struct type).
+// Stats paths only: the reflection never runs per packet.
+func addCounters[T any](dst, src *T) {
+	d, s := reflect.ValueOf(dst).Elem(), reflect.ValueOf(src).Elem()
+	for i := 0; i < d.NumField(); i++ {
+		if f := d.Field(i); f.Kind() == reflect.Uint64 {
+			f.SetUint(f.Uint() + s.Field(i).Uint())
+		}
+	}
+}
+
+// publishReader records the replay reader's progress.
+func (p *Pipeline) publishReader(frames, bytes uint64, dec *decode.Decoder) {
+	p.reader.mu.Lock()
+	p.reader.frames, p.reader.bytes = frames, bytes
+	p.reader.decode = dec.Counts()
+	p.reader.mu.Unlock()
+}

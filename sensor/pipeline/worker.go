@@ -1,0 +1,251 @@
+package pipeline
+
+import (
+	"fmt"
+	"hash/fnv"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"golang.org/x/net/publicsuffix"
+
+	"github.com/launchtap/launchtap/sensor/alert"
+	"github.com/launchtap/launchtap/sensor/beacon"
+	"github.com/launchtap/launchtap/sensor/decode"
+	"github.com/launchtap/launchtap/sensor/dnstrack"
+	"github.com/launchtap/launchtap/sensor/flow"
+)
+
+// worker owns the state of the hosts sharded to it: nothing in it is shared,
+// so nothing in it is locked.
+type worker struct {
+	id     int
+	cfg    *Config
+	flows  *flow.Tracker
+	dns    *dnstrack.Tracker
+	det    *beacon.Detector
+	hosts  HostTable
+	out    chan<- *alert.Alert
+	dnsNew *simplelru.LRU[dnsPairKey, string] // last name per (client, registered domain)
+
+	c     workerCounters // written by this worker only
+	pub   published      // copied from c once per batch, read by Stats
+	clock int64          // capture time of the latest packet
+}
+
+type dnsPairKey struct {
+	client [16]byte
+	domain string
+}
+
+func newWorker(id int, cfg *Config, out chan<- *alert.Alert) (*worker, error) {
+	w := &worker{id: id, cfg: cfg, out: out}
+	var err error
+	if w.flows, err = flow.NewTracker(cfg.Flow, cfg.Internal, w); err != nil {
+		return nil, err
+	}
+	if w.dns, err = dnstrack.New(cfg.DNS, w); err != nil {
+		return nil, err
+	}
+	w.det = beacon.NewDetector(cfg.Beacon.PerWorker(cfg.Workers))
+	w.hosts = unknownHosts{}
+	if cfg.NewHostTable != nil {
+		if w.hosts, err = cfg.NewHostTable(id); err != nil {
+			return nil, fmt.Errorf("pipeline: host table: %w", err)
+		}
+	}
+	if w.dnsNew, err = simplelru.NewLRU[dnsPairKey, string](max(16, cfg.DNS.MaxAnswers/4), nil); err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	return w, nil
+}
+
+// handle is the per-packet path once a packet is decoded (kind is the
+// decoder's verdict: OK, or an IP-only result whose addresses are valid).
+func (w *worker) handle(p *decode.Packet, kind decode.ErrKind) {
+	w.c.packets++
+	w.c.bytes += uint64(p.WireLen)
+	w.clock = p.TS
+	w.hosts.Observe(p)
+	if kind != decode.OK {
+		return
+	}
+	if dnstrack.IsDNS(p) {
+		w.dns.Packet(p)
+	}
+	w.flows.Packet(p)
+}
+
+// flush ends every session (end of a capture) so that their sizes are recorded.
+func (w *worker) flush() { w.flows.Flush() }
+
+// SessionStart is a beat: the pair is keyed by the name the host resolved.
+func (w *worker) SessionStart(s *flow.Session) {
+	s.Name, _ = w.dns.Name(s.ClientAddr, s.ServerAddr, s.Start)
+	w.beat(w.pairKey(s, beacon.KindSession), s.ServerAddr, s.Start, s.ClientMAC, s.HasMAC)
+}
+
+func (w *worker) SessionEnd(s *flow.Session) {
+	if s.Midstream {
+		return
+	}
+	w.det.Sizes(w.pairKey(s, beacon.KindSession), s.Start, s.BytesOut, s.BytesIn)
+}
+
+// Burst is a beat of a keep-alive channel inside one long session.
+func (w *worker) Burst(s *flow.Session, ts int64) {
+	w.beat(w.pairKey(s, beacon.KindBurst), s.ServerAddr, ts, s.ClientMAC, s.HasMAC)
+}
+
+func (w *worker) pairKey(s *flow.Session, kind beacon.Kind) beacon.PairKey {
+	k := beacon.PairKey{Src: s.ClientAddr, Dest: s.Name, Port: s.Key.ServerPort, Proto: s.Key.Proto, Kind: kind}
+	if s.Name == "" {
+		k.DestIP = s.ServerAddr
+	}
+	return k
+}
+
+// DNSQuery feeds host identification and, for names that change from one
+// lookup to the next under one registered domain (DNS-channel C2 puts data
+// in the labels), the periodic-DNS pair of that domain. A host that asks for
+// the same name every time is already scored by its connections.
+func (w *worker) DNSQuery(client netip.Addr, mac [6]byte, hasMAC bool, name string, qtype uint16, ts int64) {
+	w.hosts.ObserveDNSQuery(client, mac, hasMAC, name, ts)
+	if !w.cfg.Internal.Contains(client) || name == "" {
+		return
+	}
+	domain, err := publicsuffix.EffectiveTLDPlusOne(name)
+	if err != nil || domain == name || isLocalName(domain) {
+		return
+	}
+	k := dnsPairKey{client: client.As16(), domain: domain}
+	if prev, ok := w.dnsNew.Get(k); ok && prev == name {
+		return
+	}
+	w.dnsNew.Add(k, name)
+	w.beat(beacon.PairKey{Src: client, Dest: domain, Port: 53, Proto: decode.ProtoUDP, Kind: beacon.KindDNS}, netip.Addr{}, ts, mac, hasMAC)
+}
+
+func isLocalName(domain string) bool {
+	switch domain {
+	case "local", "arpa", "in-addr.arpa", "ip6.arpa", "home.arpa", "localhost":
+		return true
+	}
+	return false
+}
+
+func (w *worker) beat(k beacon.PairKey, dst netip.Addr, ts int64, mac [6]byte, hasMAC bool) {
+	f := w.det.Beat(k, dst, ts)
+	if f == nil {
+		return
+	}
+	w.c.findings++
+	a := w.alertFor(f, mac, hasMAC)
+	if a == nil {
+		return
+	}
+	w.out <- a
+}
+
+// alertFor turns a finding into an alert, applying the host-OS policy: by
+// default only macOS hosts alert, and hosts of unknown OS alert at low
+// severity; --os any lets every host alert.
+func (w *worker) alertFor(f *beacon.Finding, mac [6]byte, hasMAC bool) *alert.Alert {
+	v := w.hosts.Lookup(f.Key.Src, mac, hasMAC)
+	severity := "medium"
+	if f.Score >= 0.8 && v.OS == OSMacOS && v.Confidence >= 0.7 {
+		severity = "high"
+	}
+	var extra []string
+	if w.cfg.OS != "any" {
+		switch v.OS {
+		case OSMacOS:
+		case OSUnknown:
+			severity = "low"
+			extra = append(extra, "source host's OS is not known: alerted because the beacon is strong, at low severity")
+		default:
+			w.c.suppressedOS++
+			w.cfg.Log.Debug("finding suppressed: host is not macOS", "src", f.Key.Src, "dest", destName(f.Key), "os", v.OS)
+			return nil
+		}
+	}
+	a := &alert.Alert{
+		TS:               time.Unix(0, f.Last).UTC(),
+		Sensor:           w.cfg.Sensor,
+		Severity:         severity,
+		SrcIP:            f.Key.Src.String(),
+		DstFQDN:          f.Key.Dest,
+		DstPort:          f.Key.Port,
+		Proto:            protoName(f.Key.Proto),
+		Kind:             f.Key.Kind.String(),
+		PeriodS:          f.PeriodS,
+		Jitter:           f.Jitter,
+		Beats:            f.Beats,
+		Missed:           f.Missed,
+		FirstSeen:        time.Unix(0, f.First).UTC(),
+		LastSeen:         time.Unix(0, f.Last).UTC(),
+		Score:            f.Score,
+		BytesOutMedian:   f.BytesOutMedian,
+		BytesInMedian:    f.BytesInMedian,
+		HostOS:           v.OS,
+		HostOSConfidence: v.Confidence,
+		Hostname:         v.Hostname,
+		HostEvidence:     v.Evidence,
+		Reasons:          append(f.Reasons, extra...),
+		DstIPs:           make([]string, 0, len(f.DstIPs)),
+	}
+	switch {
+	case v.MAC != "":
+		a.SrcMAC = v.MAC
+	case hasMAC:
+		a.SrcMAC = netMAC(mac)
+	}
+	for _, ip := range f.DstIPs {
+		if ip.IsValid() {
+			a.DstIPs = append(a.DstIPs, ip.String())
+		}
+	}
+	for _, t := range f.BeatTimes {
+		a.BeatTimes = append(a.BeatTimes, time.Unix(0, t).UTC())
+	}
+	a.ID = alertID(f)
+	return a
+}
+
+// alertID is stable for a pair and its period, whichever sensor or run saw it,
+// so a SIEM can deduplicate re-deliveries and re-alerts of the same finding.
+func alertID(f *beacon.Finding) string {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s|%s|%s|%d|%d|%d|%d", f.Key.Src, f.Key.Dest, f.Key.DestIP, f.Key.Port, f.Key.Proto, f.Key.Kind, int64(f.PeriodS+0.5))
+	return strconv.FormatUint(h.Sum64(), 16)
+}
+
+func destName(k beacon.PairKey) string {
+	if k.Dest != "" {
+		return k.Dest
+	}
+	return k.DestIP.String()
+}
+
+func protoName(p uint8) string {
+	switch p {
+	case decode.ProtoTCP:
+		return "tcp"
+	case decode.ProtoUDP:
+		return "udp"
+	}
+	return strconv.Itoa(int(p))
+}
+
+func netMAC(m [6]byte) string {
+	const hex = "0123456789abcdef"
+	b := make([]byte, 0, 17)
+	for i, x := range m {
+		if i > 0 {
+			b = append(b, ':')
+		}
+		b = append(b, hex[x>>4], hex[x&0xf])
+	}
+	return string(b)
+}
