@@ -12,23 +12,23 @@ type Quirks uint32
 
 // Quirk bits, named as in p0f.fp.
 const (
-	QDF      Quirks = 1 << iota // df: IPv4 don't-fragment set
-	QIDPlus                     // id+: DF set but IP ID non-zero
-	QIDMinus                    // id-: DF not set but IP ID zero
-	QECN                        // ecn: ECN-capable (ECE/CWR in the SYN or ECT/CE in TOS)
-	QZeroPlus                   // 0+: IPv4 reserved ("must be zero") flag set
-	QFlow                       // flow: IPv6 flow label non-zero
-	QSeqMinus                   // seq-: sequence number zero
-	QAckPlus                    // ack+: ACK number non-zero without the ACK flag
-	QAckMinus                   // ack-: ACK number zero with the ACK flag
-	QUptrPlus                   // uptr+: urgent pointer non-zero without URG
-	QUrgPlus                    // urgf+: URG flag set
-	QPushPlus                   // pushf+: PSH flag set
-	QTS1Minus                   // ts1-: own timestamp zero
-	QTS2Plus                    // ts2+: peer timestamp non-zero in a SYN
-	QOptPlus                    // opt+: non-zero bytes after EOL
-	QExWS                       // exws: window scale above 14
-	QBad                        // bad: malformed options
+	QDF       Quirks = 1 << iota // df: IPv4 don't-fragment set
+	QIDPlus                      // id+: DF set but IP ID non-zero
+	QIDMinus                     // id-: DF not set but IP ID zero
+	QECN                         // ecn: ECN-capable (ECE/CWR in the SYN or ECT/CE in TOS)
+	QZeroPlus                    // 0+: IPv4 reserved ("must be zero") flag set
+	QFlow                        // flow: IPv6 flow label non-zero
+	QSeqMinus                    // seq-: sequence number zero
+	QAckPlus                     // ack+: ACK number non-zero without the ACK flag
+	QAckMinus                    // ack-: ACK number zero with the ACK flag
+	QUptrPlus                    // uptr+: urgent pointer non-zero without URG
+	QUrgPlus                     // urgf+: URG flag set
+	QPushPlus                    // pushf+: PSH flag set
+	QTS1Minus                    // ts1-: own timestamp zero
+	QTS2Plus                     // ts2+: peer timestamp non-zero in a SYN
+	QOptPlus                     // opt+: non-zero bytes after EOL
+	QExWS                        // exws: window scale above 14
+	QBad                         // bad: malformed options
 )
 
 var quirkNames = []struct {
