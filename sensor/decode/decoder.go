@@ -61,8 +61,9 @@ func (d *Decoder) Counts() [NumErrKinds]uint64 { return d.counts }
 func (d *Decoder) FirstFragments() uint64 { return d.firstFragments }
 
 // Decapsulated returns how many encapsulation layers of each kind were
-// removed; a frame with ERSPAN around VXLAN counts once for each.
-func (d *Decoder) Decapsulated() [numTunnels]uint64 { return d.decaps }
+// removed, indexed by Tunnel; a frame with VXLAN inside ERSPAN counts once
+// for each.
+func (d *Decoder) Decapsulated() [NumTunnels]uint64 { return d.decaps }
 
 // LinkTypeSupported reports whether Decode understands frames of link type lt.
 // Sources use it to reject an interface or capture file up front rather than
@@ -76,7 +77,11 @@ func LinkTypeSupported(lt capture.LinkType) bool {
 	return false
 }
 
-const numTunnels = int(TunnelVXLAN) + 1
+// NumTunnels is the number of Tunnel values, for arrays indexed by Tunnel.
+// Keep it one past the last Tunnel constant in packet.go.
+const NumTunnels = int(TunnelVXLAN) + 1
+
+const numTunnels = NumTunnels
 
 var tunnelNames = [numTunnels]string{
 	TunnelNone:    "none",

@@ -9,9 +9,11 @@
 // caller-owned Packet in place and allocates nothing, takes no locks and calls
 // no interfaces, so one Decoder per worker goroutine keeps up with line rate.
 // BenchmarkDecode compares it with gopacket's DecodingLayerParser on the same
-// frames.
+// frames; TestDifferentialGopacket checks it against gopacket's full decode.
 //
-// Which fields are valid depends on the returned ErrKind:
+// # Which fields are valid
+//
+// Decode's result says how far decoding got:
 //
 //   - OK: a TCP or UDP header was decoded; everything is valid.
 //   - ErrFragment, ErrOtherTransport: the IP fields (Src, Dst, IPv6, TTL, TOS,
@@ -21,6 +23,36 @@
 //   - anything else: only TS, WireLen and whatever was decoded before the
 //     failure; treat the packet as undecoded.
 //
-// After decapsulation the Packet describes the inner packet only; Tunnel names
-// the outermost encapsulation that was removed.
+// # Lengths
+//
+// IPLen and PayloadLen come from the IP header, not the captured bytes, so a
+// frame cut by the snap length still counts its bytes right; Payload holds
+// only what was captured. Ethernet padding beyond the IP length is dropped.
+// An IPv4 total length (or IPv6 payload length) of zero, which a sender-side
+// capture of a segmentation-offload super-packet shows, is taken as the
+// length on the wire. A first fragment is decoded with Fragment set and its
+// PayloadLen covers that fragment only; later fragments are ErrFragment with
+// their IPLen, so summing over all fragments counts each byte once.
+// Checksums are not verified: offload makes them wrong in sender-side
+// captures, and a sensor counts what crossed the wire regardless.
+//
+// # Link addresses
+//
+// SrcMAC/DstMAC are the innermost Ethernet header's. Linux cooked captures
+// carry only the sender's address: it fills SrcMAC, DstMAC stays zero.
+// VLAN is the innermost tag; for ERSPAN without an inner tag it is the VLAN
+// field of the ERSPAN header (the mirrored frame's VLAN when the switch
+// stripped the tag).
+//
+// # Tunnels
+//
+// After decapsulation the Packet describes the inner packet only: outer
+// addresses, MACs and VLANs are cleared (a GRE tunnel carrying bare IP leaves
+// HasMAC false), and Tunnel names the outermost encapsulation removed. GRE
+// is followed for IPv4, IPv6, transparent Ethernet bridging and ERSPAN; other
+// GRE payloads and GRE version 1 (PPTP) stay the outer packet with
+// ErrOtherTransport. UDP to or from port 4789/4790 is decapsulated when the
+// header looks like VXLAN (I flag set); otherwise it stays an ordinary UDP
+// packet. At most three encapsulations are removed from one frame; a fourth,
+// and a VLAN or MPLS stack deeper than eight, is ErrTunnel.
 package decode
