@@ -167,9 +167,19 @@ func writeFile(t testing.TB, dir, name string, b []byte) string {
 // sharedCaptures returns the team's real captures, skipping when absent.
 func sharedCaptures(t testing.TB) []string {
 	t.Helper()
+	files, root := sharedCaptureFiles()
+	if len(files) == 0 {
+		t.Skipf("no shared captures under %s", root)
+	}
+	return files
+}
+
+// sharedCaptureFiles lists ../shared/captures (relative to the repository
+// root) and returns the folder it looked in.
+func sharedCaptureFiles() ([]string, string) {
 	dir, err := os.Getwd()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err.Error()
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
@@ -177,7 +187,7 @@ func sharedCaptures(t testing.TB) []string {
 		}
 		up := filepath.Dir(dir)
 		if up == dir {
-			t.Skip("repository root not found")
+			return nil, "(repository root not found)"
 		}
 		dir = up
 	}
@@ -189,10 +199,7 @@ func sharedCaptures(t testing.TB) []string {
 		}
 		return nil
 	})
-	if len(files) == 0 {
-		t.Skipf("no shared captures under %s", root)
-	}
-	return files
+	return files, root
 }
 
 // gopacketTests returns gopacket's own pcapng test files (both byte orders)

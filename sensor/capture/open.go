@@ -157,7 +157,9 @@ func openFile(path string) (Source, error) {
 func openStream(name string, rd io.Reader, closeFn func() error) (Source, error) {
 	br := bufio.NewReaderSize(rd, bufSize)
 	closeAll := closeFn
+	gzipped := false
 	if m, _ := br.Peek(2); len(m) == 2 && m[0] == 0x1f && m[1] == 0x8b {
+		gzipped = true
 		gz, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("capture: %s: reading gzip header: %v: %w", name, err, ErrNotCapture)
@@ -170,10 +172,14 @@ func openStream(name string, rd io.Reader, closeFn func() error) (Source, error)
 	}
 	m, err := br.Peek(4)
 	if len(m) < 4 {
-		if err != nil && err != io.EOF && !errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("capture: %s: %w", name, err)
+		switch {
+		case err == nil, err == io.EOF, errors.Is(err, io.ErrUnexpectedEOF):
+			return nil, fmt.Errorf("capture: %s: %w (only %d bytes)", name, ErrNotCapture, len(m))
+		case gzipped:
+			// Corrupt compressed data before any capture header.
+			return nil, fmt.Errorf("capture: %s: %w (gzip: %v)", name, ErrNotCapture, err)
 		}
-		return nil, fmt.Errorf("capture: %s: %w (only %d bytes)", name, ErrNotCapture, len(m))
+		return nil, fmt.Errorf("capture: %s: %w", name, err)
 	}
 	s := &stream{name: name, br: br}
 	switch binary.BigEndian.Uint32(m) {
