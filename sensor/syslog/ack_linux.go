@@ -1,0 +1,48 @@
+package syslog
+
+import (
+	"net"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// sendQueue returns the bytes written to a stream socket that the peer has
+// not acknowledged yet (SIOCOUTQ: unsent + unacked for TCP, unread for unix
+// sockets). For TCP it reports false unless the connection is ESTABLISHED:
+// after a reset the kernel empties the queue, which would look like "all
+// acknowledged". The state is read after the queue length, and states only
+// move away from ESTABLISHED, so an ESTABLISHED answer vouches for the length.
+func sendQueue(nc net.Conn) (uint64, bool) {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return 0, false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	_, isTCP := nc.(*net.TCPConn)
+	var outq int
+	good := false
+	cerr := rc.Control(func(fd uintptr) {
+		n, err := unix.IoctlGetInt(int(fd), unix.SIOCOUTQ)
+		if err != nil || n < 0 {
+			return
+		}
+		if isTCP {
+			info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+			if err != nil || info.State != tcpEstablished {
+				return
+			}
+		}
+		outq, good = n, true
+	})
+	if cerr != nil || !good {
+		return 0, false
+	}
+	return uint64(outq), true
+}
+
+// tcpEstablished is TCP_ESTABLISHED from include/net/tcp_states.h.
+const tcpEstablished = 1

@@ -1,0 +1,126 @@
+package syslog
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/launchtap/launchtap/sensor/alert"
+)
+
+// kv is one CEF or LEEF extension pair, in output order.
+type kv struct{ k, v string }
+
+// cefHeaderEscape escapes a CEF header field: '\' and '|' get a backslash;
+// line breaks are not allowed in the header and become spaces.
+func cefHeaderEscape(s string) string {
+	s = oneLine(s)
+	if !strings.ContainsAny(s, `\|`) {
+		return s
+	}
+	var sb strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' || s[i] == '|' {
+			sb.WriteByte('\\')
+		}
+		sb.WriteByte(s[i])
+	}
+	return sb.String()
+}
+
+// cefExtEscape escapes a CEF extension value: '\' and '=' get a backslash,
+// CR and LF become \r and \n; other control characters become spaces.
+func cefExtEscape(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	var sb strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\\' || r == '=':
+			sb.WriteByte('\\')
+			sb.WriteRune(r)
+		case r == '\n':
+			sb.WriteString(`\n`)
+		case r == '\r':
+			sb.WriteString(`\r`)
+		case r < 0x20 || r == 0x7f:
+			sb.WriteByte(' ')
+		default:
+			sb.WriteRune(r)
+		}
+	}
+	return sb.String()
+}
+
+func cefHeader(version, sigID, name string, sev int) string {
+	return "CEF:0|launchtap|launchtap|" + cefHeaderEscape(version) + "|" + cefHeaderEscape(sigID) + "|" +
+		cefHeaderEscape(name) + "|" + strconv.Itoa(sev) + "|"
+}
+
+// cefExt renders extension pairs, skipping empty values (CEF has no null).
+func cefExt(pairs []kv) string {
+	var sb strings.Builder
+	for _, p := range pairs {
+		if p.v == "" {
+			continue
+		}
+		if sb.Len() > 0 {
+			sb.WriteByte(' ')
+		}
+		sb.WriteString(p.k)
+		sb.WriteByte('=')
+		sb.WriteString(cefExtEscape(p.v))
+	}
+	return sb.String()
+}
+
+// cefAlert is the CEF body of an alert; the mapping is in README
+// "CEF and LEEF mapping".
+func cefAlert(a *alert.Alert, version string, sev int) string {
+	var job alert.Job
+	status := alert.EnrichNotConfigured
+	user := ""
+	if en := a.Enrichment; en != nil {
+		status = en.Status
+		if len(en.Jobs) > 0 {
+			job = en.Jobs[0]
+		}
+		if en.Device != nil {
+			user = en.Device.User
+		}
+	}
+	dst := ""
+	if n := len(a.DstIPs); n > 0 {
+		dst = a.DstIPs[n-1]
+	}
+	pairs := []kv{
+		{"rt", msEpoch(a.TS)},
+		{"start", msEpoch(a.FirstSeen)},
+		{"end", msEpoch(a.LastSeen)},
+		{"externalId", a.ID},
+		{"dvchost", a.Sensor},
+		{"src", a.SrcIP},
+		{"smac", a.SrcMAC},
+		{"shost", a.Hostname},
+		{"suser", user},
+		{"dhost", a.DstFQDN},
+		{"dst", dst},
+		{"dpt", strconv.Itoa(int(a.DstPort))},
+		{"proto", strings.ToUpper(a.Proto)},
+		{"cnt", strconv.Itoa(a.Beats)},
+		{"cat", "beacon"},
+		{"cs1Label", "launchdLabel"}, {"cs1", job.Label},
+		{"cs2Label", "launchdPath"}, {"cs2", job.Path},
+		{"cs3Label", "hostOS"}, {"cs3", a.HostOS},
+		{"cs4Label", "reasons"}, {"cs4", strings.Join(a.Reasons, "; ")},
+		{"cs5Label", "enrichmentStatus"}, {"cs5", status},
+		{"cs6Label", "dstIPs"}, {"cs6", strings.Join(a.DstIPs, ",")},
+		{"cn1Label", "periodSeconds"}, {"cn1", strconv.FormatInt(int64(a.PeriodS+0.5), 10)},
+		{"cn2Label", "beats"}, {"cn2", strconv.Itoa(a.Beats)},
+		{"cn3Label", "missedBeats"}, {"cn3", strconv.Itoa(a.Missed)},
+		{"cfp1Label", "score"}, {"cfp1", ftoa(a.Score)},
+		{"cfp2Label", "jitter"}, {"cfp2", ftoa(a.Jitter)},
+		{"cfp3Label", "hostOSConfidence"}, {"cfp3", ftoa(a.HostOSConfidence)},
+		{"cfp4Label", "periodSecondsExact"}, {"cfp4", ftoa(a.PeriodS)},
+		{"msg", Summary(a)},
+	}
+	return cefHeader(version, "beacon", "Periodic egress beacon", sev) + cefExt(pairs)
+}

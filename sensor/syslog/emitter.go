@@ -1,0 +1,506 @@
+package syslog
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/launchtap/launchtap/sensor/alert"
+)
+
+// ackPoll is how often a worker asks the kernel what the receiver acknowledged.
+const ackPoll = 50 * time.Millisecond
+
+// Emitter sends alerts and sensor status to every configured destination.
+// Its methods are safe for concurrent use.
+type Emitter struct {
+	cfg  Config
+	log  *slog.Logger
+	mu   sync.Mutex // orders sequence numbers and queue entries across callers
+	dsts []*dest
+
+	closed   atomic.Bool
+	stop     chan struct{}
+	deadline atomic.Int64 // flush deadline, unix ns, set by Close before stop closes
+	wg       sync.WaitGroup
+}
+
+// DestCounters are one destination's delivery counters.
+type DestCounters struct {
+	URL          string
+	Up           bool   // connected (stream) or last send succeeded (datagram)
+	Queued       uint64 // messages accepted by Alert/Stats/Health
+	Sent         uint64 // successful writes to the transport, re-sends included
+	Retried      uint64 // re-sends after a connection loss
+	Delivered    uint64 // confirmed: TCP-acknowledged (stream) or written (datagram)
+	Dropped      uint64 // lost: queue or spool full, encoding failed, or undelivered at shutdown without a spool
+	Spooled      uint64 // appended to the on-disk spool
+	Depth        uint64 // waiting: queued + not yet confirmed
+	Truncated    uint64 // messages cut to fit MaxUDP
+	Connects     uint64
+	ConnErrors   uint64 // failed dials and lost connections
+	SpoolCorrupt uint64 // corrupt spool files/records/cursors skipped
+}
+
+// Counters holds the counters of every destination, in --syslog order.
+type Counters struct {
+	Destinations []DestCounters
+}
+
+type dest struct {
+	d        destination
+	enc      encoder
+	dial     dialer
+	cfg      *Config
+	log      *slog.Logger
+	q        chan []byte
+	wake     chan struct{}
+	bl       backlog
+	seq      uint64 // guarded by Emitter.mu
+	deadline *atomic.Int64
+
+	up                                                   atomic.Bool
+	queued, sent, retried, delivered, dropped, spooled   atomic.Uint64
+	depth, truncated, connects, connErrors, spoolCorrupt atomic.Uint64
+	undelivered                                          atomic.Uint64 // left at shutdown
+}
+
+// New validates cfg, opens spools and starts one worker per destination.
+// With no URLs it returns an Emitter that does nothing.
+func New(cfg Config, log *slog.Logger) (*Emitter, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	fac, _ := parseFacility(c.Facility)
+	e := &Emitter{cfg: c, log: log, stop: make(chan struct{})}
+	var tlsErr error
+	for _, raw := range c.URLs {
+		d, err := parseDest(raw, c.Format)
+		if err != nil {
+			e.closeSpools()
+			return nil, err
+		}
+		dst := &dest{
+			d:        d,
+			cfg:      &e.cfg,
+			deadline: &e.deadline,
+			log:      log.With("syslog", raw),
+			q:        make(chan []byte, c.QueueLen),
+			wake:     make(chan struct{}, 1),
+			enc: encoder{
+				format: d.format, facility: fac, sdID: c.SDID, host: c.Hostname,
+				procID: strconv.Itoa(os.Getpid()), version: c.Version, bom: c.BOM == "auto",
+				maxLen: maxStreamMsg,
+			},
+			dial: dialer{scheme: d.scheme, addr: d.addr, timeout: c.DialTimeout},
+		}
+		if d.scheme == schemeUDP || d.scheme == schemeUnix {
+			dst.enc.maxLen = c.MaxUDP
+		}
+		if d.scheme == schemeTLS {
+			dst.dial.tls, tlsErr = newTLSConfig(d.host, c.CAFile, c.CertFile, c.KeyFile)
+			if tlsErr != nil {
+				e.closeSpools()
+				return nil, tlsErr
+			}
+		}
+		if c.Spool != "" {
+			sp, err := openSpool(filepath.Join(c.Spool, spoolDirName(raw)), c.SpoolMaxBytes, c.SpoolSync, dst.log,
+				func() { dst.spoolCorrupt.Add(1) })
+			if err != nil {
+				e.closeSpools()
+				return nil, err
+			}
+			dst.bl = sp
+		} else {
+			dst.bl = newMemBacklog(c.QueueLen)
+		}
+		dst.depth.Store(uint64(dst.bl.depth()))
+		e.dsts = append(e.dsts, dst)
+	}
+	for _, d := range e.dsts {
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			d.run(e.stop)
+		}()
+	}
+	return e, nil
+}
+
+func (e *Emitter) closeSpools() {
+	for _, d := range e.dsts {
+		d.bl.close()
+	}
+}
+
+// spoolDirName is a readable, collision-free directory name for a URL.
+func spoolDirName(raw string) string {
+	sum := sha256.Sum256([]byte(raw))
+	clean := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' {
+			return r
+		}
+		return '_'
+	}, raw)
+	if len(clean) > 64 {
+		clean = clean[:64]
+	}
+	return clean + "-" + hex.EncodeToString(sum[:4])
+}
+
+// Alert encodes a for every destination and enqueues it. It never waits for
+// a receiver: a full queue drops the message and counts it. a is not
+// retained.
+func (e *Emitter) Alert(a *alert.Alert) {
+	now := time.Now()
+	e.each(func(d *dest) ([]byte, bool, error) { return d.enc.alert(a, d.seq, now) })
+}
+
+// Stats sends a SENSOR-STATS message with the given counters (packets,
+// drops, pairs, alerts, enrichment failures, ...) so a SIEM can tell the
+// sensor is alive and seeing traffic.
+func (e *Emitter) Stats(s map[string]uint64) {
+	now := time.Now()
+	e.each(func(d *dest) ([]byte, bool, error) { return d.enc.stats(e.cfg.Hostname, s, d.seq, now) })
+}
+
+// Health sends a SENSOR-HEALTH message with syslog severity sev (0..7).
+func (e *Emitter) Health(msg string, sev int) {
+	now := time.Now()
+	e.each(func(d *dest) ([]byte, bool, error) { return d.enc.health(e.cfg.Hostname, msg, sev, d.seq, now) })
+}
+
+func (e *Emitter) each(encode func(*dest) ([]byte, bool, error)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, d := range e.dsts {
+		if e.closed.Load() {
+			d.dropped.Add(1)
+			continue
+		}
+		d.seq++
+		b, truncated, err := encode(d)
+		if err != nil {
+			d.dropped.Add(1)
+			d.log.Error("syslog: message dropped", "err", err)
+			continue
+		}
+		if truncated {
+			d.truncated.Add(1)
+		}
+		select {
+		case d.q <- b:
+			d.queued.Add(1)
+			select {
+			case d.wake <- struct{}{}:
+			default:
+			}
+		default:
+			if n := d.dropped.Add(1); n&(n-1) == 0 { // log at 1, 2, 4, 8, ... drops
+				d.log.Warn("syslog: queue full, message dropped", "dropped", n)
+			}
+		}
+	}
+}
+
+// Counters returns a snapshot of every destination's counters.
+func (e *Emitter) Counters() Counters {
+	var c Counters
+	for _, d := range e.dsts {
+		c.Destinations = append(c.Destinations, DestCounters{
+			URL: d.d.raw, Up: d.up.Load(),
+			Queued: d.queued.Load(), Sent: d.sent.Load(), Retried: d.retried.Load(),
+			Delivered: d.delivered.Load(), Dropped: d.dropped.Load(), Spooled: d.spooled.Load(),
+			Depth: d.depth.Load() + uint64(len(d.q)), Truncated: d.truncated.Load(),
+			Connects: d.connects.Load(), ConnErrors: d.connErrors.Load(), SpoolCorrupt: d.spoolCorrupt.Load(),
+		})
+	}
+	return c
+}
+
+// Close stops accepting messages and tries to deliver what is queued until
+// ctx ends (or FlushTimeout when ctx has no deadline). Without a spool,
+// what could not be delivered is dropped and reported in the error; with a
+// spool it stays on disk for the next start.
+func (e *Emitter) Close(ctx context.Context) error {
+	e.mu.Lock()
+	if e.closed.Swap(true) {
+		e.mu.Unlock()
+		return nil
+	}
+	e.mu.Unlock()
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, e.cfg.FlushTimeout)
+		defer cancel()
+	}
+	e.deadline.Store(deadlineOf(ctx).UnixNano())
+	close(e.stop)
+	done := make(chan struct{})
+	go func() {
+		e.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Until(deadlineOf(ctx)) + time.Second):
+		// Workers end at the deadline; this guards against a hung syscall.
+		return errors.New("syslog: close: workers did not stop")
+	}
+	var errs []error
+	for _, d := range e.dsts {
+		if n := d.undelivered.Load(); n > 0 {
+			if e.cfg.Spool != "" {
+				e.log.Warn("syslog: undelivered messages stay in the spool", "syslog", d.d.raw, "messages", n)
+			} else {
+				errs = append(errs, fmt.Errorf("syslog: %s: %d messages not delivered before shutdown", d.d.raw, n))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func deadlineOf(ctx context.Context) time.Time {
+	if d, ok := ctx.Deadline(); ok {
+		return d
+	}
+	return time.Now()
+}
+
+// flight is a message written to the current connection but not committed.
+type flight struct {
+	end     uint64    // socket offset after the message
+	ackedAt time.Time // zero until the receiver acknowledged it
+}
+
+// run is the destination's worker: it owns the backlog and the connection.
+func (d *dest) run(stop <-chan struct{}) {
+	var (
+		c        *conn
+		inflight []flight
+		backoff  = d.cfg.BackoffMin
+		retryAt  time.Time
+		resend   int // records still to be sent again after a rewind
+		closing  bool
+		deadline time.Time
+		down     bool
+	)
+	tick := time.NewTicker(ackPoll)
+	defer tick.Stop()
+	lastSync := time.Now()
+
+	lost := func(err error) {
+		if c != nil {
+			c.close()
+			c = nil
+		}
+		d.up.Store(false)
+		d.connErrors.Add(1)
+		n := d.bl.rewind()
+		resend += n
+		inflight = inflight[:0]
+		if !down {
+			d.log.Warn("syslog: receiver unreachable, buffering", "err", err, "resending", n)
+			down = true
+		}
+		wait := backoff/2 + rand.N(backoff/2+1)
+		retryAt = time.Now().Add(wait)
+		backoff = min(backoff*2, d.cfg.BackoffMax)
+	}
+
+	for {
+		// Move queued messages into the backlog while it has room.
+		for d.room() {
+			select {
+			case b := <-d.q:
+				d.store(b)
+				continue
+			default:
+			}
+			break
+		}
+
+		now := time.Now()
+		if c == nil && d.bl.unsent() > 0 && !now.Before(retryAt) {
+			nc, err := d.dial.dial(context.Background())
+			if err != nil {
+				lost(err)
+			} else {
+				c = nc
+				d.connects.Add(1)
+				d.up.Store(true)
+				if down {
+					d.log.Info("syslog: receiver reachable again", "backlog", d.bl.depth())
+					down = false
+				}
+			}
+		}
+
+		// Send what is unsent, in order.
+		for c != nil {
+			rec, err := d.bl.next()
+			if err != nil {
+				d.log.Error("syslog: reading backlog", "err", err)
+				break
+			}
+			if rec == nil {
+				break
+			}
+			end, err := c.write(rec, d.cfg.WriteTimeout)
+			if err != nil {
+				lost(err)
+				break
+			}
+			d.sent.Add(1)
+			if resend > 0 {
+				resend--
+				d.retried.Add(1)
+			}
+			inflight = append(inflight, flight{end: end})
+		}
+
+		// Commit what the receiver has acknowledged (long enough ago).
+		if c != nil && len(inflight) > 0 {
+			if acked, ok := c.acked(); ok {
+				n := 0
+				for i := range inflight {
+					f := &inflight[i]
+					if f.end > acked {
+						break
+					}
+					if f.ackedAt.IsZero() {
+						f.ackedAt = now
+					}
+					if c.stream && !closing && now.Sub(f.ackedAt) < d.cfg.ResendWindow {
+						break
+					}
+					n++
+				}
+				if n > 0 {
+					if err := d.bl.commit(n); err != nil {
+						d.log.Error("syslog: spool commit", "err", err)
+					}
+					inflight = append(inflight[:0], inflight[n:]...)
+					d.delivered.Add(uint64(n))
+					backoff = d.cfg.BackoffMin
+				}
+			}
+		}
+		if now.Sub(lastSync) >= time.Second {
+			if err := d.bl.sync(); err != nil {
+				d.log.Error("syslog: spool sync", "err", err)
+			}
+			lastSync = now
+		}
+		d.depth.Store(uint64(d.bl.depth()))
+
+		if closing && (d.bl.depth() == 0 && len(d.q) == 0 || !now.Before(deadline)) {
+			d.shutdown(c)
+			return
+		}
+
+		var dead <-chan struct{}
+		if c != nil && c.stream {
+			dead = c.dead
+		}
+		var retry <-chan time.Time
+		var timer *time.Timer
+		if c == nil && d.bl.unsent() > 0 {
+			timer = time.NewTimer(max(time.Until(retryAt), 0))
+			retry = timer.C
+		}
+		var q <-chan []byte
+		if d.room() {
+			q = d.q
+		}
+		select {
+		case b := <-q:
+			d.store(b)
+		case <-d.wake:
+		case <-dead:
+			lost(fmt.Errorf("receiver closed the connection: %v", c.err.Load()))
+		case <-retry:
+		case <-tick.C:
+		case <-stop:
+			if !closing {
+				closing = true
+				deadline = time.Unix(0, d.deadline.Load())
+				stop = nil
+			}
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+	}
+}
+
+func (d *dest) room() bool {
+	if m, ok := d.bl.(*memBacklog); ok {
+		return m.depth() < m.max
+	}
+	return true
+}
+
+func (d *dest) store(b []byte) {
+	err := d.bl.append(b)
+	switch {
+	case err == nil:
+		if _, ok := d.bl.(*spool); ok {
+			d.spooled.Add(1)
+		}
+	case errors.Is(err, errFull):
+		if n := d.dropped.Add(1); n&(n-1) == 0 {
+			d.log.Warn("syslog: spool full, message dropped", "dropped", n)
+		}
+	default:
+		d.dropped.Add(1)
+		d.log.Error("syslog: message dropped", "err", err)
+	}
+}
+
+// shutdown ends the worker: what is left is dropped (memory) or stays
+// spooled for the next start.
+func (d *dest) shutdown(c *conn) {
+	if c != nil {
+		c.close()
+	}
+	d.up.Store(false)
+	var left uint64
+	if _, ok := d.bl.(*spool); ok {
+		// Queued but never appended: put them on disk too.
+		for {
+			select {
+			case b := <-d.q:
+				d.store(b)
+				continue
+			default:
+			}
+			break
+		}
+		left = uint64(d.bl.depth())
+	} else {
+		left = uint64(d.bl.depth() + len(d.q))
+		d.dropped.Add(left)
+	}
+	if err := d.bl.close(); err != nil {
+		d.log.Error("syslog: closing spool", "err", err)
+	}
+	d.undelivered.Store(left)
+	d.depth.Store(uint64(d.bl.depth()))
+}

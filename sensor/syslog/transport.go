@@ -1,0 +1,209 @@
+package syslog
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Transports.
+const (
+	schemeUDP  = "udp"
+	schemeTCP  = "tcp"
+	schemeTLS  = "tls"
+	schemeUnix = "unix"
+)
+
+// conn is one connection to a receiver. Stream connections frame messages
+// and can tell how many of the bytes written the peer has acknowledged.
+type conn struct {
+	nc     net.Conn     // what messages are written to (tls.Conn or the socket)
+	raw    *countedConn // the socket under nc
+	stream bool
+	octet  bool // RFC 6587 octet counting (tcp, tls); else LF-terminated (unix stream)
+	dead   chan struct{}
+	err    atomic.Value // error that killed the connection (reader side)
+	buf    []byte
+}
+
+// countedConn counts the bytes written to the socket, including TLS records
+// and handshake, so they compare with the kernel's send-queue figures.
+type countedConn struct {
+	net.Conn
+	written atomic.Uint64
+}
+
+func (c *countedConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.written.Add(uint64(n))
+	return n, err
+}
+
+// dialer opens connections to one destination.
+type dialer struct {
+	scheme  string
+	addr    string
+	tls     *tls.Config
+	timeout time.Duration
+}
+
+func newTLSConfig(host, caFile, certFile, keyFile string) (*tls.Config, error) {
+	cfg := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("syslog: reading CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("syslog: CA file %s: no PEM certificates", caFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if certFile != "" || keyFile != "" {
+		if certFile == "" || keyFile == "" {
+			return nil, errors.New("syslog: client certificate needs both --syslog-cert-file and --syslog-key-file")
+		}
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("syslog: loading client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+func (d *dialer) dial(ctx context.Context) (*conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	var nd net.Dialer
+	switch d.scheme {
+	case schemeUDP:
+		nc, err := nd.DialContext(ctx, "udp", d.addr)
+		if err != nil {
+			return nil, err
+		}
+		return &conn{nc: nc, raw: &countedConn{Conn: nc}}, nil
+	case schemeUnix:
+		// /dev/log is a datagram socket on Linux; syslog-ng may offer a stream one.
+		nc, err := nd.DialContext(ctx, "unixgram", d.addr)
+		if err == nil {
+			return &conn{nc: nc, raw: &countedConn{Conn: nc}}, nil
+		}
+		if !errors.Is(err, syscall.EPROTOTYPE) {
+			return nil, err
+		}
+		nc, err = nd.DialContext(ctx, "unix", d.addr)
+		if err != nil {
+			return nil, err
+		}
+		return newStreamConn(nc, &countedConn{Conn: nc}, false), nil
+	case schemeTCP:
+		nc, err := nd.DialContext(ctx, "tcp", d.addr)
+		if err != nil {
+			return nil, err
+		}
+		return newStreamConn(nc, &countedConn{Conn: nc}, true), nil
+	case schemeTLS:
+		nc, err := nd.DialContext(ctx, "tcp", d.addr)
+		if err != nil {
+			return nil, err
+		}
+		raw := &countedConn{Conn: nc}
+		tc := tls.Client(raw, d.tls)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("TLS handshake: %w", err)
+		}
+		return newStreamConn(tc, raw, true), nil
+	}
+	return nil, fmt.Errorf("unknown transport %q", d.scheme)
+}
+
+func newStreamConn(nc net.Conn, raw *countedConn, octet bool) *conn {
+	c := &conn{nc: nc, raw: raw, stream: true, octet: octet, dead: make(chan struct{})}
+	// Receivers never send on a syslog connection: any read result, EOF
+	// included, means the peer has gone and unacknowledged data may be lost.
+	go func() {
+		var b [512]byte
+		for {
+			n, err := nc.Read(b[:])
+			if err == nil && n > 0 {
+				continue
+			}
+			if err == nil {
+				err = io.EOF
+			}
+			c.err.Store(err)
+			close(c.dead)
+			return
+		}
+	}()
+	return c
+}
+
+// write sends one message with the transport's framing and returns the
+// socket byte offset at which the message ends.
+func (c *conn) write(msg []byte, timeout time.Duration) (uint64, error) {
+	if c.stream {
+		select {
+		case <-c.dead:
+			return 0, fmt.Errorf("receiver closed the connection: %v", c.err.Load())
+		default:
+		}
+	}
+	frame := msg
+	switch {
+	case c.octet:
+		c.buf = strconv.AppendInt(c.buf[:0], int64(len(msg)), 10)
+		c.buf = append(c.buf, ' ')
+		c.buf = append(c.buf, msg...)
+		frame = c.buf
+	case c.stream:
+		c.buf = append(append(c.buf[:0], msg...), '\n')
+		frame = c.buf
+	}
+	if timeout > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(timeout))
+	}
+	if _, err := c.nc.Write(frame); err != nil {
+		return 0, err
+	}
+	return c.raw.written.Load(), nil
+}
+
+// acked returns how many socket bytes the peer has acknowledged, and false
+// when that cannot be trusted any more (the connection is not established).
+// Datagram sockets count everything written.
+func (c *conn) acked() (uint64, bool) {
+	w := c.raw.written.Load()
+	if !c.stream {
+		return w, true
+	}
+	select {
+	case <-c.dead:
+		return 0, false
+	default:
+	}
+	outq, ok := sendQueue(c.raw.Conn)
+	if !ok {
+		return 0, false
+	}
+	if outq > w {
+		return 0, false
+	}
+	return w - outq, true
+}
+
+func (c *conn) close() error {
+	return c.nc.Close()
+}
