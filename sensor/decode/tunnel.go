@@ -134,20 +134,25 @@ func (d *Decoder) erspan3(b []byte, p *Packet) ErrKind {
 	return d.ethernet(b, p)
 }
 
-// vxlan decodes a VXLAN (RFC 7348) or VXLAN-GPE header and the inner frame.
-// It reports ok=false when the bytes do not look like VXLAN (I flag clear,
-// unknown GPE next protocol, or cut short), so the caller keeps the UDP packet.
+// vxlan decodes a VXLAN (RFC 7348, with the group-policy G bit allowed) or
+// VXLAN-GPE header and the inner frame. It reports ok=false when the bytes do
+// not look like VXLAN, so the caller keeps the UDP packet: the ports are only
+// a hint (a client may have picked 4789 as its ephemeral port), so reserved
+// bits must be clear too.
 func (d *Decoder) vxlan(b []byte, p *Packet) (ErrKind, bool) {
-	if len(b) < 8 || b[0]&0x08 == 0 {
+	if len(b) < 8 || b[7] != 0 {
 		return OK, false
 	}
-	// VXLAN carries Ethernet; VXLAN-GPE's P bit announces a next-protocol
-	// byte (1 IPv4, 2 IPv6, 3 Ethernet).
-	next := uint8(3)
-	if b[0]&0x04 != 0 {
+	next := uint8(3) // plain VXLAN carries Ethernet
+	switch {
+	case b[0] == 0x08 || b[0] == 0x88: // I flag, optionally G
+	case b[0]&0xfc == 0x0c && b[1] == 0 && b[2] == 0:
+		// VXLAN-GPE: I and P flags, next protocol 1 IPv4, 2 IPv6, 3 Ethernet.
 		next = b[3]
-	}
-	if next < 1 || next > 3 {
+		if next < 1 || next > 3 {
+			return OK, false
+		}
+	default:
 		return OK, false
 	}
 	if !d.decap(p, TunnelVXLAN) {

@@ -106,6 +106,21 @@ func tunnelCases() []tcase {
 				gopacket.Payload("not vxlan at all"))
 		}, sum{Kind: OK, Src: "10.99.0.1", Dst: "10.99.0.2", Proto: 17, SrcPort: 4789, DstPort: 33000,
 			PayloadLen: 16, CapPayload: 16, SrcMAC: "02:00:00:00:00:0b"}},
+		{"vxlan/reserved-bits-stay-udp", capture.LinkEthernet, func(tb testing.TB) []byte {
+			// A DNS answer to a client whose ephemeral port is 4789: ID 0x0801, one answer.
+			return ser(tb, outerEth(layers.EthernetTypeIPv4), v4outer(layers.IPProtocolUDP), udp(53, 4789),
+				raw{0x08, 0x01, 0x81, 0x80, 0, 1, 0, 1}, gopacket.Payload(make([]byte, 40)))
+		}, sum{Kind: OK, Src: "10.99.0.1", Dst: "10.99.0.2", Proto: 17, SrcPort: 53, DstPort: 4789,
+			PayloadLen: 48, CapPayload: 48, SrcMAC: "02:00:00:00:00:0b"}},
+		{"vxlan-gbp/ethernet/tcp", capture.LinkEthernet, func(tb testing.TB) []byte {
+			return ser(tb, outerEth(layers.EthernetTypeIPv4), v4outer(layers.IPProtocolUDP), udp(61000, 4789),
+				&layers.VXLAN{ValidIDFlag: true, VNI: 7, GBPExtension: true, GBPGroupPolicyID: 99}, gopacket.Payload(innerEthTCP(tb)))
+		}, with(tcp4, func(s *sum) { s.Tunnel = TunnelVXLAN })},
+		{"vxlan-gpe/unknown-next-protocol-stays-udp", capture.LinkEthernet, func(tb testing.TB) []byte {
+			return ser(tb, outerEth(layers.EthernetTypeIPv4), v4outer(layers.IPProtocolUDP), udp(61000, 4790),
+				raw{0x0c, 0, 0, 0x04, 0, 0, 1, 0}, gopacket.Payload(make([]byte, 20)))
+		}, sum{Kind: OK, Src: "10.99.0.1", Dst: "10.99.0.2", Proto: 17, SrcPort: 61000, DstPort: 4790,
+			PayloadLen: 28, CapPayload: 28, SrcMAC: "02:00:00:00:00:0b"}},
 		{"erspan2/vxlan/ethernet/tcp", capture.LinkEthernet, func(tb testing.TB) []byte {
 			vx := ser(tb, eth(layers.EthernetTypeIPv4), v4outer(layers.IPProtocolUDP), udp(50000, 4789),
 				&layers.VXLAN{ValidIDFlag: true, VNI: 1}, gopacket.Payload(innerEthTCP(tb)))
