@@ -26,8 +26,13 @@ type Config struct {
 	MinPeriod, MaxPeriod time.Duration
 	// Evidence is the significance needed to alert, as -log10 of the chance
 	// that random (Poisson) arrivals look this regular (default 7, i.e. one
-	// in ten million per scoring).
+	// in ten million per scoring). Timing alone may reach it; otherwise
+	// size regularity adds to timing evidence of at least TimingEvidence.
 	Evidence float64
+	// TimingEvidence is the timing significance a pair needs before size
+	// regularity may add to it (default 5): constant-size traffic at random
+	// times is not a beacon.
+	TimingEvidence float64
 	// MaxJitter is the largest relative spread of intervals around the period
 	// that still counts as periodic (default 0.5).
 	MaxJitter float64
@@ -39,14 +44,15 @@ type Config struct {
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		MinBeats:    6,
-		MaxPairs:    1 << 20,
-		GroupWindow: 3 * time.Second,
-		MinPeriod:   10 * time.Second,
-		MaxPeriod:   24 * time.Hour,
-		Evidence:    7,
-		MaxJitter:   0.5,
-		Realert:     0.2,
+		MinBeats:       6,
+		MaxPairs:       1 << 20,
+		GroupWindow:    3 * time.Second,
+		MinPeriod:      10 * time.Second,
+		MaxPeriod:      24 * time.Hour,
+		Evidence:       7,
+		TimingEvidence: 5,
+		MaxJitter:      0.5,
+		Realert:        0.2,
 	}
 }
 
@@ -59,6 +65,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.MinPeriod, "beacon-min-period", c.MinPeriod, "shortest period reported")
 	fs.DurationVar(&c.MaxPeriod, "beacon-max-period", c.MaxPeriod, "longest period reported")
 	fs.Float64Var(&c.Evidence, "beacon-evidence", c.Evidence, "significance to alert: -log10 of the chance that random traffic is this regular")
+	fs.Float64Var(&c.TimingEvidence, "beacon-timing-evidence", c.TimingEvidence, "timing significance needed before size regularity can add to it")
 	fs.Float64Var(&c.MaxJitter, "beacon-max-jitter", c.MaxJitter, "largest relative jitter still counted as periodic (0-0.5)")
 	fs.Float64Var(&c.Realert, "beacon-realert-change", c.Realert, "relative period change that re-alerts an alerted pair")
 }
@@ -80,6 +87,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("beacon: beacon-max-period %v: at most 40 days", c.MaxPeriod)
 	case !(c.Evidence > 0):
 		return fmt.Errorf("beacon: beacon-evidence %v: must be positive", c.Evidence)
+	case !(c.TimingEvidence > 0 && c.TimingEvidence <= c.Evidence):
+		return fmt.Errorf("beacon: beacon-timing-evidence %v: want (0, beacon-evidence]", c.TimingEvidence)
 	case !(c.MaxJitter > 0 && c.MaxJitter <= 0.5):
 		return fmt.Errorf("beacon: beacon-max-jitter %v: want (0, 0.5]", c.MaxJitter)
 	case !(c.Realert > 0):

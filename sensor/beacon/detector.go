@@ -231,7 +231,9 @@ func (d *Detector) Beat(k PairKey, dst netip.Addr, ts int64) *Finding {
 	if !d.alertable(&est) {
 		return nil
 	}
-	if p.alerted != 0 && math.Abs(est.period-float64(p.alerted)) <= d.cfg.Realert*float64(p.alerted) {
+	// Re-alert on a material change only; a heavily jittered period is only
+	// known to within its jitter, so it must move by more than that.
+	if p.alerted != 0 && math.Abs(est.period-float64(p.alerted)) <= max(d.cfg.Realert, 1.5*est.jitter)*float64(p.alerted) {
 		return nil
 	}
 	p.alerted = float32(est.period)

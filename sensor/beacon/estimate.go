@@ -37,7 +37,11 @@ type scratch struct {
 type estimate struct {
 	period   float64 // seconds
 	jitter   float64 // robust relative spread of single-period intervals
-	evidence float64 // -log10 chance under Poisson arrivals (after the search penalty)
+	evidence float64 // timing + size evidence
+	timing   float64 // -log10 chance under Poisson arrivals (after the search penalty)
+	size     float64 // -log10 chance that sizes are this regular by accident
+	sized    int     // beats with sizes known
+	sameSize int     // of those, beats within ±10 % of the median both ways
 	fit, n   int     // intervals explained / intervals
 	missed   int     // sum of (multiple-1) over explained intervals
 	gaps     int     // intervals not explained
@@ -67,7 +71,7 @@ func (d *Detector) estimate(p *pair) estimate {
 	ss := sc.s[:ni]
 	copy(ss, ds)
 	slices.Sort(ss)
-	kmin := max(d.cfg.MinBeats-1, (ni+1)/2)
+	kmin := max(d.cfg.MinBeats-1, (3*ni+3)/4) // at most a quarter unexplained
 	maxJ := d.cfg.MaxJitter
 	minP, maxP := d.cfg.MinPeriod.Seconds(), d.cfg.MaxPeriod.Seconds()
 	penalty := math.Log10(float64(ni) * float64(ni-kmin+1) * 2)
@@ -160,16 +164,71 @@ func (d *Detector) estimate(p *pair) estimate {
 		return best
 	}
 	best.evidence -= penalty
+	best.timing = best.evidence
 	d.describe(&best, bestC, bestFolded)
+	if best.timing >= d.cfg.TimingEvidence && best.timing < d.cfg.Evidence {
+		d.sizeEvidence(p, &best)
+		best.evidence += best.size
+	}
 	return best
+}
+
+// sameSizeProb is the chance assumed for a non-beacon session to land within
+// ±10 % of the pair's median size both ways. Browsing and downloads have
+// heavy-tailed sizes (far below this); it is deliberately generous because
+// nothing calibrates it the way the exponential bound calibrates timing.
+const sameSizeProb = 0.25
+
+// sizeEvidence scores how many beats repeat the same request/response sizes.
+func (d *Detector) sizeEvidence(p *pair, e *estimate) {
+	h, sc := p.hist, &d.sc
+	outs, ins := sc.t[:0], sc.r[:0] // times are no longer needed
+	for i := 0; i < int(h.n); i++ {
+		j := h.at(i)
+		if h.out[j] != 0 || h.in[j] != 0 {
+			outs = append(outs, decodeSize(h.out[j]))
+			ins = append(ins, decodeSize(h.in[j]))
+		}
+	}
+	n := len(outs)
+	e.sized = n
+	if n < 4 {
+		return
+	}
+	mo := medianOf(outs, sc.s[:0])
+	mi := medianOf(ins, sc.s[:0])
+	k := 0
+	for i := range outs {
+		if near(outs[i], mo) && near(ins[i], mi) {
+			k++
+		}
+	}
+	e.sameSize = k
+	e.size = max(0, -logBinomTail(n, k, sameSizeProb)-math.Log10(float64(n)))
+}
+
+func near(x, med float64) bool { return math.Abs(x-med) <= max(0.1*med, 32) }
+
+// medianOf returns the median of v using buf as scratch (v is not changed).
+func medianOf(v, buf []float64) float64 {
+	buf = append(buf[:0], v...)
+	slices.Sort(buf)
+	return median(buf)
 }
 
 // describe fills period, jitter, missed beats and gaps for the chosen
 // explanation with fundamental c.
+//
+// A clock (tight band, possibly with missed beats) is described by the bands
+// that won: period = total explained time / beats it spans. A jittered sleep
+// is described by every interval within ±MaxJitter of the period, re-centred
+// until stable, and its period is the midrange of those intervals: jitter
+// implementations draw sleeps uniformly, where the midrange estimates the mean
+// spacing several times more accurately than the sample mean, and the band
+// that maximised the evidence may cover only part of the range.
 func (d *Detector) describe(e *estimate, c float64, folded bool) {
 	sc := &d.sc
 	ds := sc.d[:e.n]
-	// Band half-width that admits the chosen number of intervals.
 	res := sc.r[:0]
 	for _, x := range ds {
 		m := 1.0
@@ -180,8 +239,26 @@ func (d *Detector) describe(e *estimate, c float64, folded bool) {
 	}
 	slices.Sort(res)
 	w := res[e.fit-1] + 1e-9
+	if w > 0.1 {
+		// Jittered: single intervals within ±MaxJitter of a re-centred c.
+		h := 1.2 * d.cfg.MaxJitter // margin: the centre is itself an estimate
+		for iter := 0; iter < 20; iter++ {
+			lo, hi, n := math.Inf(1), 0.0, 0
+			for _, x := range ds {
+				if math.Abs(x-c) <= h*c {
+					lo, hi, n = min(lo, x), max(hi, x), n+1
+				}
+			}
+			if n < 3 || math.Abs((lo+hi)/2-c) < 1e-6*c {
+				break
+			}
+			c = (lo + hi) / 2
+		}
+		w, folded = h, false
+	}
 	sum, cnt, lo, hi := 0.0, 0, math.Inf(1), 0.0
-	singles := sc.s[:0] // sorted copy no longer needed
+	singles := sc.s[:0] // the sorted copy is no longer needed
+	e.fit, e.gaps, e.missed, e.maxGap = 0, 0, 0, 0
 	for _, x := range ds {
 		m := 1.0
 		if folded {
@@ -192,6 +269,7 @@ func (d *Detector) describe(e *estimate, c float64, folded bool) {
 			e.maxGap = max(e.maxGap, x)
 			continue
 		}
+		e.fit++
 		sum += x
 		cnt += int(m)
 		e.missed += int(m) - 1
@@ -201,23 +279,21 @@ func (d *Detector) describe(e *estimate, c float64, folded bool) {
 		}
 	}
 	e.period = sum / float64(cnt)
-	if len(singles) >= 3 {
-		e.lo, e.hi = lo, hi
-		// For jittered sleeps the spacing is close to uniform, where the
-		// midrange estimates the mean far better than the sample mean does.
-		if (hi-lo)/(hi+lo) > 0.05 {
-			e.period = (lo + hi) / 2
-		}
-		slices.Sort(singles)
-		med := median(singles)
-		for i, x := range singles {
-			singles[i] = math.Abs(x - med)
-		}
-		slices.Sort(singles)
-		e.jitter = 1.4826 * median(singles) / e.period
-	} else {
+	if len(singles) < 3 {
 		e.lo, e.hi = e.period, e.period
+		return
 	}
+	e.lo, e.hi = lo, hi
+	if (hi-lo)/(hi+lo) > 0.05 {
+		e.period = (lo + hi) / 2
+	}
+	slices.Sort(singles)
+	med := median(singles)
+	for i, x := range singles {
+		singles[i] = math.Abs(x - med)
+	}
+	slices.Sort(singles)
+	e.jitter = 1.4826 * median(singles) / e.period
 }
 
 func median(s []float64) float64 {
@@ -232,7 +308,7 @@ func median(s []float64) float64 {
 }
 
 func (d *Detector) alertable(e *estimate) bool {
-	return e.evidence >= d.cfg.Evidence && e.fit >= d.cfg.MinBeats-1 &&
+	return e.evidence >= d.cfg.Evidence && e.timing >= d.cfg.TimingEvidence && e.fit >= d.cfg.MinBeats-1 &&
 		e.period >= 0.9*d.cfg.MinPeriod.Seconds() && e.period <= 1.1*d.cfg.MaxPeriod.Seconds() &&
 		e.jitter <= d.cfg.MaxJitter
 }

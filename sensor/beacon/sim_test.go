@@ -138,12 +138,40 @@ type fired struct {
 	f    *Finding
 }
 
-func run(cfg Config, times []float64) []fired {
-	d := NewDetector(cfg)
+func run(cfg Config, times []float64) []fired { return runSized(cfg, times, nil, nil) }
+
+// sizer returns the bytes out and in of one session.
+type sizer func(r *rand.Rand) (uint64, uint64)
+
+// steady: a beacon's check-in, ±8 % around fixed sizes.
+func steady(out, in float64) sizer {
+	return func(r *rand.Rand) (uint64, uint64) {
+		return uint64(out * (0.92 + 0.16*r.Float64())), uint64(in * (0.92 + 0.16*r.Float64()))
+	}
+}
+
+// heavy: browsing objects, log-normal with a heavy tail.
+func heavy(r *rand.Rand) (uint64, uint64) {
+	return uint64(600 + r.IntN(1500)), uint64(12000 * math.Exp(1.6*r.NormFloat64()))
+}
+
+// runSized is run with each session's sizes reported when the next beat
+// starts (sessions are short).
+func runSized(cfg Config, times []float64, sz sizer, r *rand.Rand) []fired {
+	return feed(NewDetector(cfg), times, sz, r)
+}
+
+func feed(d *Detector, times []float64, sz sizer, r *rand.Rand) []fired {
 	var out []fired
 	dst := netip.MustParseAddr("203.0.113.10")
+	prev := int64(-1)
 	for _, s := range times {
 		ts := int64(s * float64(time.Second))
+		if sz != nil && prev >= 0 {
+			o, i := sz(r)
+			d.Sizes(testKey, prev, o, i)
+		}
+		prev = ts
 		if f := d.Beat(testKey, dst, ts); f != nil {
 			out = append(out, fired{f.Beats, f})
 		}
@@ -152,3 +180,7 @@ func run(cfg Config, times []float64) []fired {
 }
 
 func relErr(a, b float64) float64 { return math.Abs(a-b) / b }
+
+func lognormalS(med, sigma float64) series {
+	return renewal(func(r *rand.Rand) float64 { return med * math.Exp(sigma*r.NormFloat64()) })
+}
