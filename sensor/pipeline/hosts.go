@@ -32,6 +32,9 @@ type HostTable interface {
 // unknownHosts is the table used when host identification is not configured.
 type unknownHosts struct{}
 
+// UnknownHosts returns a table that knows no host's OS.
+func UnknownHosts() HostTable { return unknownHosts{} }
+
 func (unknownHosts) Observe(*decode.Packet)                                   {}
 func (unknownHosts) ObserveDNSQuery(netip.Addr, [6]byte, bool, string, int64) {}
 func (unknownHosts) Lookup(netip.Addr, [6]byte, bool) HostVerdict {

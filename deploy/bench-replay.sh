@@ -1,0 +1,28 @@
+#!/bin/sh
+# bench-replay.sh LAUNCHTAP CAPTURE — end-to-end replay throughput on one core,
+# beside tcpdump reading the same file, both from the page cache.
+set -eu
+bin=$1 pcap=$2
+summary=$(mktemp)
+trap 'rm -f "$summary"' EXIT
+cat "$pcap" >/dev/null # warm the page cache
+
+# One worker: the reader decodes and tracks inline, so the run uses one core.
+"$bin" replay --workers 1 --alerts /dev/null --summary "$summary" --log-level warn "$pcap" 2>/dev/null
+pkts=$(sed -n 's/^ *"packets": \([0-9]*\),*$/\1/p' "$summary")
+pps=$(sed -n 's/^ *"packets_per_s": \([0-9.e+]*\),*$/\1/p' "$summary")
+pairs=$(sed -n 's/^ *"pairs_tracked": \([0-9]*\),*$/\1/p' "$summary")
+
+ref="n/a (tcpdump not installed)"
+if command -v tcpdump >/dev/null 2>&1; then
+	t0=$(date +%s.%N)
+	tcpdump -r "$pcap" -w /dev/null 2>/dev/null
+	t1=$(date +%s.%N)
+	ref=$(awk -v n="$pkts" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", n/(b-a)}')
+fi
+awk -v n="$pkts" -v p="$pps" -v r="$ref" -v pairs="$pairs" 'BEGIN{
+	printf "replay: %d packets, %.0f packets/s on 1 core (launchtap replay --workers 1)\n", n, p
+	if (r ~ /^[0-9]+$/) printf "reference: tcpdump -r FILE -w /dev/null: %d packets/s; launchtap/tcpdump = %.2f\n", r, p/r
+	else printf "reference: %s\n", r
+	printf "pairs tracked at the end: %d\n", pairs
+}'
