@@ -278,7 +278,11 @@ func TestPcapVariants(t *testing.T) {
 	}
 }
 
-func TestPcapngCrafted(t *testing.T) {
+// multiSection is a pcapng file with two sections in opposite byte orders,
+// five interfaces with different link types, resolutions and offsets, every
+// packet block kind and the blocks a reader must skip. It is also committed
+// as testdata/multi-section.pcapng.
+func multiSection() []byte {
 	le, be := binary.LittleEndian, binary.BigEndian
 	w := &ng{}
 	w.shb(le).
@@ -301,20 +305,28 @@ func TestPcapngCrafted(t *testing.T) {
 		epb(1, 1_700_000_010, []byte("v6"), 2).
 		epb(0, 170_000_002_025, []byte("sll"), 3).
 		spb([]byte("spb-be"), 6)
-	want := []got{
-		{TS: 1_700_000_000_000_001_000, WireLen: 60, LinkType: LinkEthernet, Iface: 0, data: "eth"},
-		{TS: 1_700_000_000_000_000_002, WireLen: 3, LinkType: LinkRaw, Iface: 1, data: "raw"},
-		{TS: 1_700_000_100_500_000_000, WireLen: 4, LinkType: LinkNull, Iface: 2, data: "null"},
-		{TS: 1_700_000_100_500_000_000, WireLen: 9, LinkType: LinkEthernet, Iface: 0, data: "simple-pa"},
-		{TS: 1_700_000_003_000_000_000, WireLen: 100, LinkType: LinkRaw, Iface: 1, data: "obsolete"},
-		{TS: 1_700_000_005_000_000_000, WireLen: 2, LinkType: LinkIPv6, Iface: 4, data: "v6"},
-		{TS: 1_700_000_020_250_000_000, WireLen: 3, LinkType: LinkLinuxSLL, Iface: 3, data: "sll"},
-		{TS: 1_700_000_020_250_000_000, WireLen: 6, LinkType: LinkLinuxSLL, Iface: 3, data: "spb-be"},
-	}
+	return w.buf
+}
+
+// multiSectionFrames is what multiSection holds.
+var multiSectionFrames = []got{
+	{TS: 1_700_000_000_000_001_000, WireLen: 60, LinkType: LinkEthernet, Iface: 0, data: "eth"},
+	{TS: 1_700_000_000_000_000_002, WireLen: 3, LinkType: LinkRaw, Iface: 1, data: "raw"},
+	{TS: 1_700_000_100_500_000_000, WireLen: 4, LinkType: LinkNull, Iface: 2, data: "null"},
+	{TS: 1_700_000_100_500_000_000, WireLen: 9, LinkType: LinkEthernet, Iface: 0, data: "simple-pa"},
+	{TS: 1_700_000_003_000_000_000, WireLen: 100, LinkType: LinkRaw, Iface: 1, data: "obsolete"},
+	{TS: 1_700_000_005_000_000_000, WireLen: 2, LinkType: LinkIPv6, Iface: 4, data: "v6"},
+	{TS: 1_700_000_020_250_000_000, WireLen: 3, LinkType: LinkLinuxSLL, Iface: 3, data: "sll"},
+	{TS: 1_700_000_020_250_000_000, WireLen: 6, LinkType: LinkLinuxSLL, Iface: 3, data: "spb-be"},
+}
+
+func TestPcapngCrafted(t *testing.T) {
+	b := multiSection()
+	want := multiSectionFrames
 	for _, tc := range []struct {
 		name string
 		b    []byte
-	}{{"plain", w.buf}, {"gzip", gz(t, w.buf)}} {
+	}{{"plain", b}, {"gzip", gz(t, b)}} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeFile(t, t.TempDir(), "crafted", tc.b)
 			frames, err, _ := openAll(t, Options{}, p)

@@ -16,7 +16,7 @@ const (
 // pcapReader reads a classic pcap file.
 type pcapReader struct {
 	s       *stream
-	bo      binary.ByteOrder
+	bo      endian
 	fracNS  int64 // nanoseconds per timestamp fraction unit
 	hdrLen  int   // record header length: 16, or 24 for the modified format
 	link    LinkType
@@ -30,12 +30,12 @@ func newPcapReader(s *stream, closeFn func() error) (*pcapReader, error) {
 	r := &pcapReader{s: s, closeFn: closeFn, hdrLen: 16, fracNS: 1000}
 	h, err := s.take(24)
 	if err != nil {
-		r.done = s.fail(0, err)
+		r.done = s.fail(0, "file header", err)
 		return r, nil
 	}
-	r.bo = binary.LittleEndian
+	r.bo = littleEndian
 	if m := binary.BigEndian.Uint32(h); m == magicMicro || m == magicNano || m == magicModified {
-		r.bo = binary.BigEndian
+		r.bo = bigEndian
 	}
 	switch r.bo.Uint32(h) {
 	case magicNano:
@@ -59,7 +59,7 @@ func (r *pcapReader) Next(f *Frame) error {
 		if err == io.EOF {
 			r.done = io.EOF
 		} else {
-			r.done = s.fail(start, err)
+			r.done = s.fail(start, "record header", err)
 		}
 		return r.done
 	}
@@ -73,7 +73,7 @@ func (r *pcapReader) Next(f *Frame) error {
 	}
 	data, err := s.take(int(capLen))
 	if err != nil {
-		r.done = s.fail(start, err)
+		r.done = s.fail(start, "record data", err)
 		return r.done
 	}
 	if wireLen < capLen {

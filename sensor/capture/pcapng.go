@@ -65,7 +65,7 @@ func tsUnits(v byte) (uint64, bool) {
 // ngReader reads a pcapng file, section by section.
 type ngReader struct {
 	s        *stream
-	bo       binary.ByteOrder
+	bo       endian
 	ifaces   []ngIface // interfaces of the current section, by IDB order
 	nIfaces  int       // interfaces seen in the whole file
 	lastTS   int64     // for Simple Packet Blocks, which carry no timestamp
@@ -100,14 +100,14 @@ func (r *ngReader) readSHB(start int64) error {
 	s := r.s
 	h, err := s.peek(12)
 	if err != nil {
-		return s.fail(start, err)
+		return s.fail(start, "block", err)
 	}
-	var bo binary.ByteOrder
+	var bo endian
 	switch {
 	case binary.BigEndian.Uint32(h[8:]) == byteOrderBOM:
-		bo = binary.BigEndian
+		bo = bigEndian
 	case binary.LittleEndian.Uint32(h[8:]) == byteOrderBOM:
-		bo = binary.LittleEndian
+		bo = littleEndian
 	default:
 		if start == 0 {
 			return errNotNg
@@ -120,7 +120,7 @@ func (r *ngReader) readSHB(start int64) error {
 	}
 	b, err := s.take(int(n))
 	if err != nil {
-		return s.fail(start, err)
+		return s.fail(start, "block", err)
 	}
 	if t := bo.Uint32(b[n-4:]); t != n {
 		return s.corrupt(start, "block length %d, trailing length %d", n, t)
@@ -153,7 +153,7 @@ func (r *ngReader) next(f *Frame) error {
 			if err == io.EOF {
 				return io.EOF
 			}
-			return s.fail(start, err)
+			return s.fail(start, "block", err)
 		}
 		if h[0] == 0x0a && h[1] == 0x0d && h[2] == 0x0d && h[3] == 0x0a {
 			if err := r.readSHB(start); err != nil {
@@ -177,11 +177,11 @@ func (r *ngReader) next(f *Frame) error {
 				return s.corrupt(start, "block type %#x length %d exceeds the %d-byte limit", typ, n, maxSkipLen)
 			}
 			if err := s.skip(int64(n) - 4); err != nil {
-				return s.fail(start, err)
+				return s.fail(start, "block", err)
 			}
 			t, err := s.take(4)
 			if err != nil {
-				return s.fail(start, err)
+				return s.fail(start, "block", err)
 			}
 			if bo.Uint32(t) != n {
 				return s.corrupt(start, "block length %d, trailing length %d", n, bo.Uint32(t))
@@ -193,7 +193,7 @@ func (r *ngReader) next(f *Frame) error {
 		}
 		b, err := s.take(int(n))
 		if err != nil {
-			return s.fail(start, err)
+			return s.fail(start, "block", err)
 		}
 		if t := bo.Uint32(b[n-4:]); t != n {
 			return s.corrupt(start, "block length %d, trailing length %d", n, t)

@@ -179,8 +179,6 @@ func (r *Reader) Close() error {
 			errs = append(errs, err)
 		}
 	}
-	if r.err == nil || r.err == io.EOF || len(r.warns) > 0 {
-		r.err = errClosed
-	}
+	r.err = errClosed
 	return errors.Join(errs...)
 }

@@ -113,3 +113,24 @@ func TestCorruptStops(t *testing.T) {
 		t.Errorf("err %v", err)
 	}
 }
+
+func TestOpenArgs(t *testing.T) {
+	if _, err := Open(); err == nil {
+		t.Error("Open(): no error")
+	}
+	p := writeFile(t, t.TempDir(), "one.pcap", pcapBytes(binary.LittleEndian, magicMicro, 1, rec{ts: 1, data: []byte("x")}))
+	r, err := Options{}.Open(p, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames, err := readAll(t, r)
+	if err != io.EOF || len(frames) != 2 || frames[0].Iface != 0 || frames[1].Iface != 1 {
+		t.Errorf("same file twice: %+v, %v (want two frames on distinct interfaces)", frames, err)
+	}
+	if err := r.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if err := r.Next(&Frame{}); err == nil || err == io.EOF {
+		t.Errorf("Next after Close: %v", err)
+	}
+}

@@ -2,9 +2,11 @@ package capture
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 )
 
 // Limits on what an input may claim. A claim above them is an error rather
@@ -115,10 +117,11 @@ func (s *stream) truncated(off int64, what string) error {
 	return &TruncatedError{File: s.name, Offset: off, Err: fmt.Errorf("%s cut short: %w", what, io.ErrUnexpectedEOF)}
 }
 
-// fail wraps a read error that is neither a clean end nor a truncation.
-func (s *stream) fail(off int64, err error) error {
+// fail turns a read error inside what (a record part) at off into a
+// *TruncatedError for an early end, or a wrapped error otherwise.
+func (s *stream) fail(off int64, what string, err error) error {
 	if errors.Is(err, errShort) || err == io.EOF {
-		return s.truncated(off, "record")
+		return s.truncated(off, what)
 	}
 	return fmt.Errorf("capture: %s: reading at byte offset %d: %w", s.name, off, err)
 }
@@ -126,4 +129,37 @@ func (s *stream) fail(off int64, err error) error {
 // corrupt reports a record that cannot be parsed; the input cannot continue.
 func (s *stream) corrupt(off int64, format string, args ...any) error {
 	return fmt.Errorf("capture: %s: corrupt record at byte offset %d: %s", s.name, off, fmt.Sprintf(format, args...))
+}
+
+// endian reads integers in an input's byte order. Unlike binary.ByteOrder it
+// is a concrete type, so the calls inline on the per-packet path.
+type endian bool
+
+const (
+	littleEndian endian = false
+	bigEndian    endian = true
+)
+
+func (e endian) Uint16(b []byte) uint16 {
+	v := binary.LittleEndian.Uint16(b)
+	if e {
+		v = bits.ReverseBytes16(v)
+	}
+	return v
+}
+
+func (e endian) Uint32(b []byte) uint32 {
+	v := binary.LittleEndian.Uint32(b)
+	if e {
+		v = bits.ReverseBytes32(v)
+	}
+	return v
+}
+
+func (e endian) Uint64(b []byte) uint64 {
+	v := binary.LittleEndian.Uint64(b)
+	if e {
+		v = bits.ReverseBytes64(v)
+	}
+	return v
 }

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package capture
+
+func cpuTime() int64 { return 0 }
