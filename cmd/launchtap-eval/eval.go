@@ -1,0 +1,490 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/launchtap/launchtap/sensor/synth"
+)
+
+// ritaPair is one pair as RITA groups connections: by source and server
+// name when one is known (its SNI/HTTP beacons), else by source and address.
+type ritaPair struct {
+	src, fqdn string
+	dst       map[string]bool
+	score     ritaScore
+	conns     int
+}
+
+func ritaPairs(conns []conn, dsMin, dsMax int64) []ritaPair {
+	type acc struct {
+		p     ritaPair
+		ts    []int64
+		bytes []float64
+	}
+	by := map[[2]string]*acc{}
+	var order [][2]string
+	for _, c := range conns {
+		k := [2]string{c.src.String(), c.fqdn}
+		if c.fqdn == "" {
+			k[1] = "ip:" + c.dst.String()
+		}
+		a := by[k]
+		if a == nil {
+			a = &acc{p: ritaPair{src: k[0], fqdn: c.fqdn, dst: map[string]bool{}}}
+			by[k] = a
+			order = append(order, k)
+		}
+		a.p.dst[c.dst.String()] = true
+		a.ts = append(a.ts, c.ts)
+		a.bytes = append(a.bytes, c.origBytes)
+	}
+	out := make([]ritaPair, 0, len(order))
+	for _, k := range order {
+		a := by[k]
+		a.p.score = rita(a.ts, a.bytes, dsMin, dsMax)
+		a.p.conns = len(a.ts)
+		out = append(out, a.p)
+	}
+	return out
+}
+
+// nameMatch: the alerted name is the label's, or a name under the label's
+// registered domain (DNS-channel beacons), or, without a name, one of the
+// label's addresses.
+func nameMatch(l *synth.Label, fqdn string, ips []string) bool {
+	want := strings.ToLower(strings.TrimSuffix(l.DstFQDN, "."))
+	if fqdn != "" {
+		return fqdn == want || strings.HasSuffix(fqdn, "."+want)
+	}
+	for _, ip := range ips {
+		if slices.Contains(l.DstIPs, ip) || ip == want {
+			return true
+		}
+	}
+	return false
+}
+
+// matchAlert returns the index of the label an alert belongs to, or -1.
+// Specific labels win over a host's "*" (all its traffic) label.
+func matchAlert(a *alertRec, labels []synth.Label) int {
+	for i := range labels {
+		l := &labels[i]
+		if l.DstFQDN == "*" || l.SrcIP != a.SrcIP {
+			continue
+		}
+		if l.DstPort != 0 && a.Kind != "dns" && (a.DstPort != l.DstPort || !strings.EqualFold(a.Proto, l.Proto)) {
+			continue
+		}
+		if nameMatch(l, a.DstFQDN, a.DstIPs) {
+			return i
+		}
+	}
+	for i := range labels {
+		if labels[i].DstFQDN == "*" && labels[i].SrcIP == a.SrcIP {
+			return i
+		}
+	}
+	return -1
+}
+
+// ritaFor is RITA's highest score among the pairs a label covers (-1: RITA
+// scored none of them, e.g. DNS-only or one long session). A host's "*"
+// label covers its pairs that no specific label of that host covers.
+func ritaFor(l *synth.Label, labels []synth.Label, pairs []ritaPair) float64 {
+	best := -1.0
+	for i := range pairs {
+		p := &pairs[i]
+		if p.src != l.SrcIP || !p.score.ok {
+			continue
+		}
+		covered := func(l *synth.Label) bool { return nameMatch(l, p.fqdn, pairIPs(p)) }
+		if l.DstFQDN != "*" && !covered(l) {
+			continue
+		}
+		if l.DstFQDN == "*" && slices.ContainsFunc(labels, func(o synth.Label) bool {
+			return o.SrcIP == l.SrcIP && o.DstFQDN != "*" && covered(&o)
+		}) {
+			continue
+		}
+		best = max(best, p.score.Score)
+	}
+	return best
+}
+
+func pairIPs(p *ritaPair) []string {
+	if p.fqdn != "" {
+		return nil
+	}
+	ips := make([]string, 0, len(p.dst))
+	for ip := range p.dst {
+		ips = append(ips, ip)
+	}
+	return ips
+}
+
+// refPeriod is the true mean spacing of single beats for the label's style:
+// one-sided jitter sleeps U[P(1-j), P], additive P + U(0, jP).
+func refPeriod(l *synth.Label) float64 {
+	s := strings.ToLower(l.Style)
+	switch {
+	case strings.Contains(s, "one-sided") || strings.Contains(s, "cobalt"):
+		return l.PeriodS * (1 - l.Jitter/2)
+	case strings.Contains(s, "additive") || strings.Contains(s, "sliver"):
+		return l.PeriodS * (1 + l.Jitter/2)
+	}
+	return l.PeriodS
+}
+
+// row aggregates one labelled pair over seeds.
+type row struct {
+	Scenario  string    `json:"scenario"`
+	Style     string    `json:"style"`
+	Pair      string    `json:"pair"`
+	Expected  [2]bool   `json:"expected"` // default, --os any
+	Runs      int       `json:"runs"`
+	Alerted   [2]int    `json:"alerted"`
+	Beats     []int     `json:"label_beats"`
+	Jitter    float64   `json:"jitter"`
+	FirstBeat []int     `json:"first_alert_beat"`
+	PeriodErr []float64 `json:"period_err"`
+	RITA      []float64 `json:"rita"`
+	False     int       `json:"false_alerts"`
+}
+
+type report struct {
+	rows   []*row
+	lines  []string // summary lines
+	missed []string
+}
+
+const firstBeatTarget = 8
+
+func summarise(runs []*scenarioRun) *report {
+	rep := &report{}
+	byKey := map[string]*row{}
+	var (
+		pos, posHit, tgt, tgtHit [2]int
+		falseAlerts              [2]int
+		alertedPairs, truePairs  [2]int
+		cleanErr, allErr         []float64
+		cleanFirst               []int
+		ritaTgt                  int
+		ritaHit                  [2]int // >= 0.9, >= 0.75
+		ritaFP                   [2]int
+		unlabelled               = map[string]*row{}
+	)
+	for _, r := range runs {
+		for li := range r.labels {
+			l := &r.labels[li]
+			dst := fmt.Sprintf("%s:%d/%s", l.DstFQDN, l.DstPort, l.Proto)
+			if l.DstFQDN == "*" {
+				dst = "* (all its traffic)"
+			}
+			key := r.scenario + "|" + l.Style + "|" + l.SrcIP + "|" + dst
+			rw := byKey[key]
+			if rw == nil {
+				rw = &row{Scenario: r.scenario, Style: l.Style, Pair: l.SrcIP + " → " + dst,
+					Expected: [2]bool{l.ShouldAlert, l.ShouldAlertOSAny}, Jitter: l.Jitter}
+				byKey[key] = rw
+				rep.rows = append(rep.rows, rw)
+			}
+			rw.Runs++
+			rw.Beats = append(rw.Beats, l.Beats)
+			rs := ritaFor(l, r.labels, r.rita)
+			rw.RITA = append(rw.RITA, rs)
+			target := l.Beats >= 8 && l.Jitter <= 0.5
+			if l.ShouldAlertOSAny && target {
+				ritaTgt++
+				if rs >= ritaThresholdMedium {
+					ritaHit[0]++
+				}
+				if rs >= ritaThresholdLow {
+					ritaHit[1]++
+				}
+			}
+			for mode := range 2 {
+				want := rw.Expected[mode]
+				var first *alertRec
+				n := 0
+				for ai := range r.alerts[mode] {
+					a := &r.alerts[mode][ai]
+					if matchAlert(a, r.labels) == li {
+						n++
+						if first == nil || a.TS.Before(first.TS) {
+							first = a
+						}
+					}
+				}
+				if n > 0 {
+					rw.Alerted[mode]++
+				}
+				if !want {
+					rw.False += n
+					continue
+				}
+				pos[mode]++
+				if target {
+					tgt[mode]++
+				}
+				if first == nil {
+					continue
+				}
+				posHit[mode]++
+				if target {
+					tgtHit[mode]++
+				}
+				fb := beatAt(l, first.TS)
+				ref := refPeriod(l)
+				pe := math.Abs(first.PeriodS-ref) / ref
+				if mode == modeDefault || !rw.Expected[modeDefault] {
+					rw.FirstBeat = append(rw.FirstBeat, fb)
+					rw.PeriodErr = append(rw.PeriodErr, pe)
+					allErr = append(allErr, pe)
+					if l.Jitter <= 0.05 {
+						cleanErr = append(cleanErr, pe)
+						cleanFirst = append(cleanFirst, fb)
+					}
+				}
+			}
+		}
+		// Alerts: false ones and pair-level precision.
+		for mode := range 2 {
+			seen := map[string]bool{}
+			for ai := range r.alerts[mode] {
+				a := &r.alerts[mode][ai]
+				li := matchAlert(a, r.labels)
+				ok := li >= 0 && ((mode == modeDefault && r.labels[li].ShouldAlert) || (mode == modeOSAny && r.labels[li].ShouldAlertOSAny))
+				pk := fmt.Sprintf("%s|%s|%v|%d|%s|%s", a.SrcIP, a.DstFQDN, a.DstIPs, a.DstPort, a.Proto, a.Kind)
+				if !ok {
+					falseAlerts[mode]++
+				}
+				if seen[pk] {
+					continue
+				}
+				seen[pk] = true
+				alertedPairs[mode]++
+				if ok {
+					truePairs[mode]++
+				}
+				if li < 0 {
+					u := unlabelled[r.scenario]
+					if u == nil {
+						u = &row{Scenario: r.scenario, Style: "(unlabelled)", Pair: "alerts matching no label"}
+						unlabelled[r.scenario] = u
+					}
+					u.False++
+					u.Alerted[mode]++
+				}
+			}
+		}
+		// RITA false positives: scored pairs not covered by a positive label.
+		for pi := range r.rita {
+			p := &r.rita[pi]
+			if !p.score.ok {
+				continue
+			}
+			positive := false
+			for li := range r.labels {
+				l := &r.labels[li]
+				if l.ShouldAlertOSAny && l.DstFQDN != "*" && l.SrcIP == p.src {
+					if nameMatch(l, p.fqdn, pairIPs(p)) {
+						positive = true
+						break
+					}
+				}
+			}
+			if positive {
+				continue
+			}
+			if p.score.Score >= ritaThresholdMedium {
+				ritaFP[0]++
+			}
+			if p.score.Score >= ritaThresholdLow {
+				ritaFP[1]++
+			}
+		}
+	}
+	for _, s := range sortedKeys(unlabelled) {
+		rep.rows = append(rep.rows, unlabelled[s])
+	}
+	sort.SliceStable(rep.rows, func(i, j int) bool { return rep.rows[i].Scenario < rep.rows[j].Scenario })
+
+	ratio := func(a, b int) string {
+		if b == 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.3f (%d/%d)", float64(a)/float64(b), a, b)
+	}
+	recallT := frac(tgtHit[0]+tgtHit[1], tgt[0]+tgt[1])
+	maxClean, medAll := maxF(cleanErr), medianF(allErr)
+	maxFirst := 0
+	late := 0
+	for _, b := range cleanFirst {
+		maxFirst = max(maxFirst, b)
+		if b > firstBeatTarget {
+			late++
+		}
+	}
+	rep.lines = []string{
+		fmt.Sprintf("runs: %d (scenarios × seeds)", len(runs)),
+		fmt.Sprintf("recall, beacons with >= 8 beats and jitter <= 50 %%: %s   [target >= 0.98]", ratio(tgtHit[0]+tgtHit[1], tgt[0]+tgt[1])),
+		fmt.Sprintf("recall, all expected alerts: default %s, --os any %s", ratio(posHit[0], pos[0]), ratio(posHit[1], pos[1])),
+		fmt.Sprintf("precision (alerted pairs that should alert): %s", ratio(truePairs[0]+truePairs[1], alertedPairs[0]+alertedPairs[1])),
+		fmt.Sprintf("false alerts (benign, noise, unlabelled): default %d, --os any %d   [target 0]", falseAlerts[0], falseAlerts[1]),
+		fmt.Sprintf("period error at first alert: median %.2f %%, max %.2f %% over beacons with jitter <= 5 %%   [target <= 2 %%]", 100*medAll, 100*maxClean),
+		fmt.Sprintf("first alert, beacons with jitter <= 5 %%: latest at beat %d, %d of %d after beat %d   [target <= %d]", maxFirst, late, len(cleanFirst), firstBeatTarget, firstBeatTarget),
+		fmt.Sprintf("RITA v5 (same captures, OS-agnostic truth): recall at >= 0.90 %s, at >= 0.75 %s; false positive pairs at >= 0.90: %d, at >= 0.75: %d",
+			ratio(ritaHit[0], ritaTgt), ratio(ritaHit[1], ritaTgt), ritaFP[0], ritaFP[1]),
+	}
+	if tgt[0]+tgt[1] == 0 || recallT < 0.98 {
+		rep.missed = append(rep.missed, fmt.Sprintf("recall %.3f < 0.98", recallT))
+	}
+	if falseAlerts[0]+falseAlerts[1] > 0 {
+		rep.missed = append(rep.missed, fmt.Sprintf("%d false alerts", falseAlerts[0]+falseAlerts[1]))
+	}
+	if maxClean > 0.02 {
+		rep.missed = append(rep.missed, fmt.Sprintf("period error %.2f %% > 2 %%", 100*maxClean))
+	}
+	if late > 0 {
+		rep.missed = append(rep.missed, fmt.Sprintf("%d clean beacons first alerted after beat %d", late, firstBeatTarget))
+	}
+	return rep
+}
+
+// beatAt is the label's beat number (1-based) at which an alert fired.
+func beatAt(l *synth.Label, ts time.Time) int {
+	n := 0
+	for _, b := range l.BeatTimes {
+		if !b.After(ts.Add(3 * time.Second)) {
+			n++
+		}
+	}
+	return n
+}
+
+func (rep *report) write(w io.Writer, md bool) {
+	head := []string{"scenario", "labelled pair", "style", "expected (default / --os any)", "alerted", "beats (label)", "beat at 1st alert", "period err", "RITA v5 score"}
+	var lines [][]string
+	for _, r := range rep.rows {
+		exp := yn(r.Expected[0]) + " / " + yn(r.Expected[1])
+		al := fmt.Sprintf("%d/%d / %d/%d", r.Alerted[0], r.Runs, r.Alerted[1], r.Runs)
+		if r.Style == "(unlabelled)" {
+			exp, al = "no / no", fmt.Sprintf("%d / %d", r.Alerted[0], r.Alerted[1])
+		}
+		lines = append(lines, []string{r.Scenario, r.Pair, r.Style, exp, al, rangeI(r.Beats), rangeI(r.FirstBeat), pctRange(r.PeriodErr), ritaStr(r.RITA)})
+	}
+	if md {
+		fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(head, " | "), strings.Repeat("---|", len(head)))
+		for _, l := range lines {
+			fmt.Fprintf(w, "| %s |\n", strings.Join(l, " | "))
+		}
+		fmt.Fprintln(w)
+		for _, s := range rep.lines {
+			fmt.Fprintf(w, "- %s\n", s)
+		}
+		return
+	}
+	width := make([]int, len(head))
+	for i, h := range head {
+		width[i] = len([]rune(h))
+	}
+	for _, l := range lines {
+		for i, c := range l {
+			width[i] = max(width[i], len([]rune(c)))
+		}
+	}
+	pr := func(cells []string) {
+		for i, c := range cells {
+			fmt.Fprintf(w, "%s%s  ", c, strings.Repeat(" ", width[i]-len([]rune(c))))
+		}
+		fmt.Fprintln(w)
+	}
+	pr(head)
+	for _, l := range lines {
+		pr(l)
+	}
+	fmt.Fprintln(w)
+	for _, s := range rep.lines {
+		fmt.Fprintln(w, s)
+	}
+}
+
+func yn(b bool) string {
+	if b {
+		return "alert"
+	}
+	return "quiet"
+}
+
+func rangeI(v []int) string {
+	if len(v) == 0 {
+		return "–"
+	}
+	lo, hi := slices.Min(v), slices.Max(v)
+	if lo == hi {
+		return fmt.Sprint(lo)
+	}
+	return fmt.Sprintf("%d–%d", lo, hi)
+}
+
+func pctRange(v []float64) string {
+	if len(v) == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("≤ %.2f %%", 100*maxF(v))
+}
+
+func ritaStr(v []float64) string {
+	var s []float64
+	for _, x := range v {
+		if x >= 0 {
+			s = append(s, x)
+		}
+	}
+	if len(s) == 0 {
+		return "not scored"
+	}
+	lo, hi := slices.Min(s), slices.Max(s)
+	if lo == hi {
+		return fmt.Sprintf("%.3f", lo)
+	}
+	return fmt.Sprintf("%.3f–%.3f", lo, hi)
+}
+
+func frac(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+func maxF(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	return slices.Max(v)
+}
+
+func medianF(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return medianSorted(s)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	k := make([]string, 0, len(m))
+	for s := range m {
+		k = append(k, s)
+	}
+	sort.Strings(k)
+	return k
+}
