@@ -2,7 +2,7 @@
 // ground-truth labels) from one of sensor/synth's scenarios: the demo, the
 // bench file and the labelled evaluation scenarios.
 //
-//	launchtap-synth -scenario NAME -seed N -o FILE [-labels FILE] [-packets N]
+//	launchtap-synth -scenario NAME -seed N -o FILE [-labels FILE] [-packets N] [-snaplen N]
 //	launchtap-synth -list
 //
 // FILE ends in .pcap or .pcapng, optionally followed by .gz.
@@ -31,9 +31,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("o", "", "output capture: .pcap or .pcapng, optionally .gz (required)")
 	labels := fs.String("labels", "", "write the ground-truth labels as JSON to this file")
 	packets := fs.Int("packets", 0, "stop after this many packets (bench: its size; 0: scenario default)")
+	snap := fs.Int("snaplen", 0, "cut frames to this many captured bytes (0: full frames)")
 	list := fs.Bool("list", false, "list the scenarios and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: launchtap-synth -scenario NAME -seed N -o FILE [-labels FILE] [-packets N]\n       launchtap-synth -list\n")
+		fmt.Fprintf(stderr, "usage: launchtap-synth -scenario NAME -seed N -o FILE [-labels FILE] [-packets N] [-snaplen N]\n       launchtap-synth -list\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -59,7 +60,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	start := time.Now()
-	lab, st, err := synth.WriteFile(*out, *labels, *scenario, *seed, synth.Options{Packets: *packets})
+	lab, st, err := synth.WriteFile(*out, *labels, *scenario, *seed, synth.Options{Packets: *packets, SnapLen: *snap})
 	if err != nil {
 		fmt.Fprintf(stderr, "launchtap-synth: %v\n", err)
 		return 1

@@ -66,6 +66,7 @@ type world struct {
 	rng   *rand.Rand
 	out   PacketWriter
 	limit int
+	snap  int
 	start int64
 	end   int64
 	now   int64
@@ -96,6 +97,7 @@ func newWorld(sc Scenario, seed uint64, out PacketWriter, opt Options) *world {
 		rng:   rand.New(rand.NewPCG(seed, 0x6c61756e63687461)),
 		out:   out,
 		limit: opt.Packets,
+		snap:  opt.SnapLen,
 		start: epoch,
 		end:   epoch + int64(sc.Span),
 		sbuf:  gopacket.NewSerializeBufferExpectedSize(64, 1600),
@@ -185,6 +187,10 @@ func (w *world) writeFrame(data []byte) bool {
 	}
 	ts := time.Unix(0, w.now).UTC()
 	ci := gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(data), Length: len(data)}
+	if w.snap > 0 && len(data) > w.snap {
+		ci.CaptureLength = w.snap
+		data = data[:w.snap]
+	}
 	if err := w.out.WritePacket(ci, data); err != nil {
 		w.err = err
 		return false

@@ -21,15 +21,18 @@ const snapLen = 262144
 // file name: .pcap (nanosecond pcap) or .pcapng, optionally followed by .gz.
 // Headers carry no host- or time-dependent fields, so output is reproducible.
 type FileWriter struct {
-	f   *os.File
-	buf *bufio.Writer
-	gz  *gzip.Writer
-	ng  *pcapgo.NgWriter
-	pc  *pcapgo.Writer
+	f    *os.File
+	buf  *bufio.Writer
+	gz   *gzip.Writer
+	ng   *pcapgo.NgWriter
+	pc   *pcapgo.Writer
+	snap int
 }
 
 // CreateFile creates path and writes the capture header for its format.
-func CreateFile(path string) (*FileWriter, error) {
+func CreateFile(path string) (*FileWriter, error) { return createFile(path, 0) }
+
+func createFile(path string, snap int) (*FileWriter, error) {
 	ng, err := formatOf(path)
 	if err != nil {
 		return nil, err
@@ -38,7 +41,7 @@ func CreateFile(path string) (*FileWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("synth: creating capture: %w", err)
 	}
-	fw := &FileWriter{f: f, buf: bufio.NewWriterSize(f, 1<<20)}
+	fw := &FileWriter{f: f, buf: bufio.NewWriterSize(f, 1<<20), snap: snap}
 	var out io.Writer = fw.buf
 	if strings.HasSuffix(path, ".gz") {
 		fw.gz = gzip.NewWriter(fw.buf)
@@ -62,11 +65,15 @@ func NewWriter(w io.Writer, ng bool) (*FileWriter, error) {
 }
 
 func (fw *FileWriter) start(out io.Writer, ng bool) error {
+	snap := uint32(snapLen)
+	if fw.snap > 0 {
+		snap = uint32(fw.snap)
+	}
 	if ng {
 		intf := pcapgo.NgInterface{
 			Name:                "span0",
 			LinkType:            layers.LinkTypeEthernet,
-			SnapLength:          snapLen,
+			SnapLength:          snap,
 			TimestampResolution: 9,
 		}
 		w, err := pcapgo.NewNgWriterInterface(out, intf, pcapgo.NgWriterOptions{
@@ -79,7 +86,7 @@ func (fw *FileWriter) start(out io.Writer, ng bool) error {
 		return nil
 	}
 	fw.pc = pcapgo.NewWriterNanos(out)
-	return fw.pc.WriteFileHeader(snapLen, layers.LinkTypeEthernet)
+	return fw.pc.WriteFileHeader(snap, layers.LinkTypeEthernet)
 }
 
 func formatOf(path string) (ng bool, err error) {
@@ -130,7 +137,7 @@ func (fw *FileWriter) Close() error {
 // WriteFile generates scenario name into the capture file path and, when
 // labelsPath is not empty, writes its labels there as JSON.
 func WriteFile(path, labelsPath, name string, seed uint64, opt Options) ([]Label, Stats, error) {
-	fw, err := CreateFile(path)
+	fw, err := createFile(path, opt.SnapLen)
 	if err != nil {
 		return nil, Stats{}, err
 	}

@@ -40,6 +40,10 @@ type Options struct {
 	// Packets stops generation after this many frames. For bench it sets the
 	// size; for time-bounded scenarios it only truncates. 0: scenario default.
 	Packets int
+	// SnapLen cuts every frame to this many captured bytes, as a sensor
+	// capturing with a snap length would (headers kept, Length stays the
+	// wire length). 0: full frames.
+	SnapLen int
 }
 
 // Label is the ground truth for one (source, destination, port, protocol)
@@ -125,6 +129,9 @@ func GenerateWith(name string, seed uint64, w PacketWriter, opt Options) ([]Labe
 	}
 	if opt.Packets < 0 {
 		return nil, Stats{}, fmt.Errorf("synth: negative packet count %d", opt.Packets)
+	}
+	if opt.SnapLen < 0 || (opt.SnapLen > 0 && opt.SnapLen < 64) {
+		return nil, Stats{}, fmt.Errorf("synth: snap length %d: want 0 (full) or >= 64", opt.SnapLen)
 	}
 	wd := newWorld(sc, seed, w, opt)
 	sc.build(wd)

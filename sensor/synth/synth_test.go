@@ -478,3 +478,22 @@ func TestDemoConstants(t *testing.T) {
 		t.Fatalf("beacon answers rotated among %d addresses, want 3", len(seenA))
 	}
 }
+
+type discard struct{ n int }
+
+func (d *discard) WritePacket(ci gopacket.CaptureInfo, data []byte) error {
+	d.n += len(data)
+	return nil
+}
+
+// BenchmarkGenerate measures generation speed of the bench scenario.
+func BenchmarkGenerate(b *testing.B) {
+	b.ReportAllocs()
+	const pkts = 200000
+	for i := 0; i < b.N; i++ {
+		if _, _, err := GenerateWith("bench", 1, &discard{}, Options{Packets: pkts}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(pkts)*float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
+}
