@@ -406,7 +406,7 @@ func TestFanoutSteersByInternalHost(t *testing.T) {
 				t.Errorf("hash %#x, want AddrHash(%s) = %#x", fwd, tc.want, want)
 			}
 			src, dst := netip.MustParseAddr(tc.p.src), netip.MustParseAddr(tc.p.dst)
-			if g := ShardHash(src, dst, tc.p.sport, tc.p.dport, internal); g != fwd {
+			if g := ShardHash(src, dst, tc.p.sport, tc.p.dport, internal(src), internal(dst)); g != fwd {
 				t.Errorf("ShardHash = %#x, kernel %#x", g, fwd)
 			}
 			for n := 1; n <= 8; n++ {

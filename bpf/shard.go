@@ -18,14 +18,13 @@ import (
 //   - otherwise (both internal with equal ports, neither internal, no ports):
 //     the smaller address.
 //
-// sport and dport are the TCP/UDP ports, 0 for other protocols and for IPv4
+// si and di say whether src and dst are internal. sport and dport are the TCP/UDP ports, 0 for other protocols and for IPv4
 // fragments after the first. An IPv4 address hashes its 4 bytes, an IPv6 address
 // (including IPv4-mapped) all 16. It returns 0 for a packet without IP addresses.
-func ShardHash(src, dst netip.Addr, sport, dport uint16, internal func(netip.Addr) bool) uint32 {
+func ShardHash(src, dst netip.Addr, sport, dport uint16, si, di bool) uint32 {
 	if !src.IsValid() || !dst.IsValid() {
 		return 0
 	}
-	si, di := internal(src), internal(dst)
 	var pick netip.Addr
 	switch {
 	case si && !di:

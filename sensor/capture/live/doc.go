@@ -1,0 +1,15 @@
+// Package live captures from network interfaces for `launchtap run`.
+//
+// Each worker gets one capture.Source reading TPACKET_V3 rings (gopacket's
+// cgo-free afpacket), one AF_PACKET socket per interface, and every interface's
+// sockets form one fanout group. With several workers the group uses
+// PACKET_FANOUT_EBPF and bpf's launchtap_fanout program, which hashes the
+// internal host's address: both directions of a host's traffic reach the same
+// worker, so per-host state can be sharded without locks. ShardKey is the same
+// rule for pipelines that shard decoded packets themselves.
+//
+// With Config.BPF the sockets also carry bpf's pre-filter, which keeps
+// mid-session payload in the kernel and counts it per flow (Capture.Flows);
+// Capture.Stats reports kernel drops and freezes per socket and the filter's
+// decisions.
+package live

@@ -1,0 +1,411 @@
+package live
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/launchtap/launchtap/bpf"
+	"github.com/launchtap/launchtap/sensor/capture"
+	"github.com/launchtap/launchtap/sensor/capture/live/livetest"
+	"github.com/launchtap/launchtap/sensor/decode"
+)
+
+type prefixSet []netip.Prefix
+
+func (s prefixSet) Contains(a netip.Addr) bool {
+	for _, p := range s {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// summary is what the tests need to know about a crafted frame.
+type summary struct {
+	key   bpf.FlowKey
+	iplen uint64
+	flags uint8 // FIN 1 SYN 2 RST 4 ACK 16
+	l4    bool
+	hash  uint32
+}
+
+func summarize(t *testing.T, frame []byte) summary {
+	t.Helper()
+	p := gopacket.NewPacket(frame, layers.LayerTypeEthernet, gopacket.NoCopy)
+	var s summary
+	var src, dst netip.Addr
+	switch ip := p.NetworkLayer().(type) {
+	case *layers.IPv4:
+		src, _ = netip.AddrFromSlice(ip.SrcIP)
+		dst, _ = netip.AddrFromSlice(ip.DstIP)
+		s.iplen = uint64(ip.Length)
+	case *layers.IPv6:
+		src, _ = netip.AddrFromSlice(ip.SrcIP)
+		dst, _ = netip.AddrFromSlice(ip.DstIP)
+		s.iplen = uint64(ip.Length) + 40
+	default:
+		t.Fatalf("frame without IP: %v", p)
+	}
+	var sport, dport uint16
+	var proto uint8
+	switch l := p.TransportLayer().(type) {
+	case *layers.TCP:
+		sport, dport, proto = uint16(l.SrcPort), uint16(l.DstPort), 6
+		for i, b := range []bool{l.FIN, l.SYN, l.RST, false, l.ACK} {
+			if b {
+				s.flags |= 1 << []int{0, 1, 2, 3, 4}[i]
+			}
+		}
+	case *layers.UDP:
+		sport, dport, proto = uint16(l.SrcPort), uint16(l.DstPort), 17
+	}
+	s.l4 = proto != 0
+	s.key = bpf.NewFlowKey(src, dst, sport, dport, proto)
+	internal := prefixSet(bpf.DefaultInternal)
+	s.hash = bpf.ShardHash(src, dst, sport, dport, internal.Contains(src), internal.Contains(dst))
+	return s
+}
+
+// filterModel replays launchtap_filter's decisions for frames that all arrive
+// well within the sample interval and the UDP idle gap.
+func filterModel(t *testing.T, frames [][]byte) (pass []bool, counted map[bpf.FlowKey][2]bpf.Counts) {
+	service := map[uint16]bool{53: true, 67: true, 68: true, 123: true, 546: true, 547: true, 5353: true, 5355: true, 4789: true, 6081: true}
+	counted = map[bpf.FlowKey][2]bpf.Counts{} // prev, cur
+	exists := map[bpf.FlowKey]bool{}
+	for _, f := range frames {
+		s := summarize(t, f)
+		k := s.key
+		switch {
+		case !s.l4:
+			pass = append(pass, true)
+		case k.SrcPort == 53 || k.DstPort == 53 || (k.Proto == 17 && (service[k.SrcPort] || service[k.DstPort])):
+			pass = append(pass, true)
+		case k.Proto == 6 && s.flags&7 != 0 && s.flags&0x12 != 0x02:
+			pass = append(pass, true)
+		case k.Proto == 6 && s.flags&0x12 == 0x02:
+			if exists[k] {
+				c := counted[k]
+				counted[k] = [2]bpf.Counts{c[0].Add(c[1]), {}}
+			}
+			exists[k] = true
+			pass = append(pass, true)
+		case !exists[k]:
+			exists[k] = true
+			pass = append(pass, true)
+		default:
+			c := counted[k]
+			c[1] = c[1].Add(bpf.Counts{Packets: 1, Bytes: s.iplen})
+			counted[k] = c
+			pass = append(pass, false)
+		}
+	}
+	return pass, counted
+}
+
+// capture runs a live capture on a fresh veth while file is replayed into it,
+// and returns each worker's frames (copied) and the final stats.
+func runCapture(t *testing.T, cfg Config, frames [][]byte, replayArgs ...string) ([][][]byte, Stats, *Capture) {
+	t.Helper()
+	livetest.Require(t, "tcpreplay")
+	v := livetest.NewVeth(t)
+	file := filepath.Join(t.TempDir(), "traffic.pcap")
+	if err := livetest.WritePcap(file, frames); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Interfaces = []string{v.Host}
+	c, err := Open(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+
+	srcs := c.Sources()
+	got := make([][][]byte, len(srcs))
+	var mu sync.Mutex
+	total := 0
+	var wg sync.WaitGroup
+	for w, s := range srcs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var f capture.Frame
+			for {
+				err := s.Next(&f)
+				if errors.Is(err, io.EOF) {
+					return
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if f.LinkType != capture.LinkEthernet || f.Iface != 0 || int(f.WireLen) != len(f.Data) || f.TS == 0 {
+					t.Errorf("frame metadata %+v", f)
+				}
+				mu.Lock()
+				got[w] = append(got[w], slices.Clone(f.Data))
+				total++
+				mu.Unlock()
+			}
+		}()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if out, err := v.Replay(ctx, file, replayArgs...); err != nil {
+		t.Fatal(err)
+	} else {
+		t.Logf("tcpreplay: %s", lastLines(out, 3))
+	}
+	// Wait for the last partly filled blocks (BlockTimeout) and a margin.
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		mu.Lock()
+		n := total
+		mu.Unlock()
+		if n >= len(frames) {
+			break
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // anything beyond the expected frames would show up now
+	c.Stop()
+	wg.Wait()
+	st, err := c.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, st, c
+}
+
+func lastLines(s string, n int) string {
+	lines := slices.DeleteFunc(splitLines(s), func(l string) bool { return l == "" })
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return joinLines(lines)
+}
+
+func multiset(frames [][]byte) map[string]int {
+	m := map[string]int{}
+	for _, f := range frames {
+		m[string(f)]++
+	}
+	return m
+}
+
+func diffSets(t *testing.T, what string, got, want [][]byte) {
+	t.Helper()
+	g, w := multiset(got), multiset(want)
+	missing, extra := 0, 0
+	for k, n := range w {
+		if g[k] < n {
+			missing += n - g[k]
+		}
+	}
+	for k, n := range g {
+		if w[k] < n {
+			extra += n - w[k]
+		}
+	}
+	if missing != 0 || extra != 0 {
+		t.Errorf("%s: %d frames missing, %d unexpected (got %d, want %d)", what, missing, extra, len(got), len(want))
+	}
+}
+
+// checkSteering asserts that every frame reached the worker the fanout rule
+// assigns it, so each internal host's traffic, both directions, is on one worker.
+func checkSteering(t *testing.T, got [][][]byte) {
+	t.Helper()
+	bad := 0
+	for w, fs := range got {
+		for _, f := range fs {
+			s := summarize(t, f)
+			if want := Shard(s.hash, len(got)); want != w {
+				bad++
+				if bad < 5 {
+					t.Errorf("frame %s on worker %d, fanout rule says %d", s.key, w, want)
+				}
+			}
+		}
+	}
+}
+
+func TestLiveCaptureAllFrames(t *testing.T) {
+	frames, err := livetest.Traffic(6, 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := NewConfig()
+	cfg.BPF = false
+	cfg.Workers = 2
+	cfg.RingMB = 8
+	got, st, _ := runCapture(t, cfg, frames, "--pps=2000")
+	diffSets(t, "capture without the filter", slices.Concat(got...), frames)
+	checkSteering(t, got)
+	if st.Drops != 0 || st.Freezes != 0 {
+		t.Errorf("kernel drops %d freezes %d, want none at 2000 pps", st.Drops, st.Freezes)
+	}
+	if st.Packets != uint64(len(frames)) || st.Delivered != uint64(len(frames)) {
+		t.Errorf("kernel saw %d packets, delivered %d, want %d", st.Packets, st.Delivered, len(frames))
+	}
+	if len(st.Sockets) != 2 {
+		t.Errorf("stats for %d sockets, want 2", len(st.Sockets))
+	}
+}
+
+func TestLiveCaptureWithFilter(t *testing.T) {
+	frames, err := livetest.Traffic(6, 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := NewConfig()
+	cfg.Workers = 2
+	cfg.RingMB = 8
+	cfg.SampleInterval = time.Hour
+	got, st, c := runCapture(t, cfg, frames, "--pps=2000")
+	if !st.FilterOn {
+		t.Fatal("pre-filter not attached")
+	}
+	pass, counted := filterModel(t, frames)
+	var want [][]byte
+	for i, f := range frames {
+		if pass[i] {
+			want = append(want, f)
+		}
+	}
+	diffSets(t, "frames passed by the filter", slices.Concat(got...), want)
+	checkSteering(t, got)
+	if st.Drops != 0 {
+		t.Errorf("kernel drops %d, want none", st.Drops)
+	}
+	if st.Packets != uint64(len(want)) || st.Filter.Passed() != uint64(len(want)) {
+		t.Errorf("kernel accepted %d, filter passed %d, want %d", st.Packets, st.Filter.Passed(), len(want))
+	}
+	var nCounted, bCounted uint64
+	for k, w := range counted {
+		prev, cur, err := c.Flows().Take(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if prev != w[0] || cur != w[1] {
+			t.Errorf("Take(%s) = %+v %+v, want %+v %+v", k, prev, cur, w[0], w[1])
+		}
+		nCounted += w[0].Packets + w[1].Packets
+		bCounted += w[0].Bytes + w[1].Bytes
+	}
+	if st.Filter.Counted != nCounted || st.Filter.CountedBytes != bCounted {
+		t.Errorf("filter counted %d packets %d bytes, want %d %d", st.Filter.Counted, st.Filter.CountedBytes, nCounted, bCounted)
+	}
+	t.Logf("%d frames, %d passed to user space (%.1f%%), %d counted in the kernel", len(frames), len(want),
+		100*float64(len(want))/float64(len(frames)), nCounted)
+}
+
+func TestConfigFlags(t *testing.T) {
+	var c Config
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	c.RegisterFlags(fs)
+	if !c.BPF || !c.Promisc {
+		t.Fatal("defaults: BPF and promiscuous mode must be on")
+	}
+	err := fs.Parse([]string{"-i", "eth1", "--interface", "eth2,eth3", "--workers", "4", "--ring-mb", "64",
+		"--block-timeout", "5ms", "--fanout-group", "77", "--no-bpf", "--promisc=false", "--bpf-flow-entries", "1000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{Interfaces: []string{"eth1", "eth2", "eth3"}, Workers: 4, RingMB: 64, BlockSize: DefaultBlockSize,
+		FrameSize: DefaultFrameSize, BlockTimeout: 5 * time.Millisecond, FanoutGroup: 77, SampleInterval: time.Second, FlowEntries: 1000}
+	if !slices.Equal(c.Interfaces, want.Interfaces) || c.Workers != want.Workers || c.RingMB != want.RingMB ||
+		c.BlockSize != want.BlockSize || c.FrameSize != want.FrameSize || c.BlockTimeout != want.BlockTimeout ||
+		c.FanoutGroup != want.FanoutGroup || c.BPF || c.Promisc || c.FlowEntries != 1000 || c.SampleInterval != time.Second {
+		t.Errorf("parsed %+v, want %+v", c, want)
+	}
+	for _, bad := range [][]string{{"--fanout-group", "70000"}, {"--no-bpf=maybe"}, {"--bpf-flow-entries", "-1"}} {
+		var c Config
+		fs := flag.NewFlagSet("run", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		c.RegisterFlags(fs)
+		if err := fs.Parse(bad); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	for _, c := range []Config{
+		{Interfaces: []string{"lo"}, BlockSize: 1000},
+		{Interfaces: []string{"lo"}, FrameSize: 100},
+		{Interfaces: []string{"lo"}, BlockTimeout: time.Microsecond},
+		{Interfaces: []string{"lo"}, Workers: 1000},
+		{Interfaces: []string{"lo"}, RingMB: -1},
+	} {
+		if err := c.fill(); err == nil {
+			t.Errorf("%+v accepted", c)
+		}
+	}
+	if _, err := Open(Config{}, nil); err == nil {
+		t.Error("Open without interfaces succeeded")
+	}
+	if _, err := Open(Config{Interfaces: []string{"no-such-iface0"}, Workers: 1}, nil); err == nil {
+		t.Error("Open of a missing interface succeeded")
+	}
+}
+
+func TestRingSize(t *testing.T) {
+	for _, tc := range []struct {
+		mem     uint64
+		sockets int
+		want    int
+	}{
+		{24 << 30, 2, 512}, {4 << 30, 4, 64}, {1 << 30, 16, 8}, {64 << 30, 0, 512},
+	} {
+		if got := RingSize(tc.mem, tc.sockets); got != tc.want {
+			t.Errorf("RingSize(%d GiB, %d) = %d, want %d", tc.mem>>30, tc.sockets, got, tc.want)
+		}
+	}
+}
+
+func TestShardKeyMatchesFanoutRule(t *testing.T) {
+	internal := prefixSet(bpf.DefaultInternal)
+	c, s := netip.MustParseAddr("192.168.1.10"), netip.MustParseAddr("93.184.216.34")
+	out := decode.Packet{Src: c, Dst: s, Proto: decode.ProtoTCP, SrcPort: 50000, DstPort: 443}
+	in := decode.Packet{Src: s, Dst: c, Proto: decode.ProtoTCP, SrcPort: 443, DstPort: 50000}
+	if ShardKey(&out, internal) != ShardKey(&in, internal) || ShardKey(&out, internal) != bpf.AddrHash(c) {
+		t.Error("both directions must hash the internal host")
+	}
+	// ICMP has no ports: between two internal hosts the smaller address owns it.
+	a, b := netip.MustParseAddr("10.0.0.9"), netip.MustParseAddr("10.0.0.5")
+	icmp := decode.Packet{Src: a, Dst: b, Proto: decode.ProtoICMP, SrcPort: 8, DstPort: 0}
+	if ShardKey(&icmp, internal) != bpf.AddrHash(b) {
+		t.Error("ICMP between internal hosts must hash the smaller address")
+	}
+	for n := 1; n < 9; n++ {
+		if w := Shard(ShardKey(&out, internal), n); w < 0 || w >= n {
+			t.Errorf("Shard(.., %d) = %d", n, w)
+		}
+	}
+}
+
+func BenchmarkShardKey(b *testing.B) {
+	var internal AddrSet = prefixSet(bpf.DefaultInternal)
+	p := decode.Packet{Src: netip.MustParseAddr("93.184.216.34"), Dst: netip.MustParseAddr("192.168.1.10"),
+		Proto: decode.ProtoTCP, SrcPort: 443, DstPort: 50000}
+	b.ReportAllocs()
+	var sink uint32
+	for b.Loop() {
+		sink += ShardKey(&p, internal)
+	}
+	_ = sink
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
+}
