@@ -1,0 +1,43 @@
+package enrich
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/launchtap/launchtap/enrich/fleet"
+	"github.com/launchtap/launchtap/enrich/internal/httpx"
+)
+
+// newRemotes builds the configured network providers, Fleet first (it asks
+// the host itself), then Jamf.
+func newRemotes(cfg *Config, log *slog.Logger) ([]remote, error) {
+	var out []remote
+	if cfg.FleetURL == "" && cfg.JamfURL == "" {
+		return nil, nil
+	}
+	hc, err := httpx.NewHTTPClient(cfg.CAFile, cfg.Concurrency)
+	if err != nil {
+		return nil, fmt.Errorf("enrich: %w", err)
+	}
+	client := func(name string) *httpx.Client {
+		return &httpx.Client{
+			HTTP: hc, Name: name, MaxBody: cfg.MaxBody, MaxRetries: cfg.Retries,
+			BaseBackoff: 500e6, MaxBackoff: 10e9,
+			Breaker: httpx.NewBreaker(cfg.BreakerFailures, cfg.BreakerCooldown),
+			Log:     log,
+		}
+	}
+	if cfg.FleetURL != "" {
+		tok, err := readSecret("Fleet API token", cfg.FleetTokenFile, EnvFleetToken, log)
+		if err != nil {
+			return nil, err
+		}
+		c := client("fleet")
+		p, err := fleet.New(fleet.Config{URL: cfg.FleetURL, Token: string(tok), Log: log, LiveQueryTimeout: cfg.RequestTimeout}, c)
+		if err != nil {
+			return nil, fmt.Errorf("enrich: %w", err)
+		}
+		out = append(out, remote{name: p.Name(), lookup: p, client: c})
+	}
+	return out, nil
+}
