@@ -26,9 +26,9 @@ import (
 // testPKI is a CA with a server certificate for 127.0.0.1/localhost and a
 // client certificate, written as PEM files.
 type testPKI struct {
-	dir                                          string
+	dir                                                  string
 	caFile, serverCert, serverKey, clientCert, clientKey string
-	pool                                         *x509.CertPool
+	pool                                                 *x509.CertPool
 }
 
 func newTestPKI(t testing.TB) *testPKI {
