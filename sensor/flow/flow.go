@@ -88,6 +88,7 @@ type Session struct {
 	PktsIn     uint32
 	Bursts     uint32
 	Midstream  bool // first seen after its start: not a beat, but tracked for bursts and bytes
+	Restarted  bool // ended because a new session began on the same 5-tuple
 	finOut     bool
 	finIn      bool
 
@@ -224,6 +225,7 @@ func (t *Tracker) tcpPacket(p *decode.Packet, k *Key, out bool) {
 	if syn && out {
 		if ok {
 			// Port reuse: the old connection is over.
+			s.Restarted = true
 			t.tcp.Remove(*k)
 		}
 		s = t.open(p, k, false)
@@ -266,6 +268,7 @@ func (t *Tracker) tcpPacket(p *decode.Packet, k *Key, out bool) {
 func (t *Tracker) udpPacket(p *decode.Packet, k *Key, out bool) {
 	s, ok := t.udp.Get(*k)
 	if ok && p.TS-s.Last > t.udpIdle {
+		s.Restarted = true
 		t.udp.Remove(*k)
 		ok = false
 	}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"runtime"
 	"sync"
 	"time"
@@ -40,6 +41,10 @@ type Config struct {
 	// NewHostTable builds worker i's host identification; nil means every host is unknown.
 	NewHostTable func(worker int) (HostTable, error)
 
+	// Filtered returns what a kernel pre-filter counted instead of passing
+	// (live capture with the eBPF filter); nil when every packet is seen.
+	Filtered FilterCounters
+
 	BatchSize int // packets handed to a worker at once in sharded replay
 	QueueLen  int // batches queued per worker before the reader waits
 
@@ -57,6 +62,14 @@ func DefaultConfig() Config {
 		BatchSize: 256,
 		QueueLen:  8,
 	}
+}
+
+// FilterCounters are a kernel pre-filter's per-flow counts of the packets it
+// did not pass. Take returns and forgets one direction's payload bytes and
+// packets; restarted says the session ended because a new one began on the
+// same 5-tuple, so only the counts before that start belong to it.
+type FilterCounters interface {
+	Take(src, dst netip.Addr, sport, dport uint16, proto uint8, restarted bool) (pkts, bytes uint64)
 }
 
 // Pipeline runs the data path and hands alerts to Alerts().

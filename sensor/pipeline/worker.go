@@ -87,6 +87,15 @@ func (w *worker) SessionStart(s *flow.Session) {
 }
 
 func (w *worker) SessionEnd(s *flow.Session) {
+	if f := w.cfg.Filtered; f != nil {
+		k := &s.Key
+		po, bo := f.Take(s.ClientAddr, s.ServerAddr, k.ClientPort, k.ServerPort, k.Proto, s.Restarted)
+		pi, bi := f.Take(s.ServerAddr, s.ClientAddr, k.ServerPort, k.ClientPort, k.Proto, s.Restarted)
+		s.PktsOut += uint32(po)
+		s.PktsIn += uint32(pi)
+		s.BytesOut += bo
+		s.BytesIn += bi
+	}
 	if s.Midstream {
 		return
 	}
