@@ -24,6 +24,10 @@ type Info struct {
 	CompanionLink bool   // the sender advertises _companion-link._tcp
 	Hostname      string // a .local name bound to the sender's address (or the only one advertised)
 	Response      bool
+	// SelfAddr: an address record names the sender's own address. OtherAddr:
+	// address records name only other addresses, as a Bonjour Sleep Proxy
+	// answering for a sleeping Mac does; such a message describes another host.
+	SelfAddr, OtherAddr bool
 }
 
 // ErrMalformed wraps messages miekg/dns cannot unpack.
@@ -66,23 +70,29 @@ func Parse(b []byte, src netip.Addr, info *Info) error {
 			case *dns.A:
 				if strings.HasSuffix(name, ".local.") {
 					if a, ok := netip.AddrFromSlice(r.A.To4()); ok && a == src.Unmap() {
-						info.Hostname = trimLocal(h.Name)
-					} else if firstLocal == "" {
-						firstLocal = h.Name
+						info.Hostname, info.SelfAddr = trimLocal(h.Name), true
+					} else {
+						info.OtherAddr = true
+						if firstLocal == "" {
+							firstLocal = h.Name
+						}
 					}
 				}
 			case *dns.AAAA:
 				if strings.HasSuffix(name, ".local.") {
 					if a, ok := netip.AddrFromSlice(r.AAAA); ok && a == src {
-						info.Hostname = trimLocal(h.Name)
-					} else if firstLocal == "" {
-						firstLocal = h.Name
+						info.Hostname, info.SelfAddr = trimLocal(h.Name), true
+					} else {
+						info.OtherAddr = true
+						if firstLocal == "" {
+							firstLocal = h.Name
+						}
 					}
 				}
 			}
 		}
 	}
-	if info.Hostname == "" && firstLocal != "" {
+	if info.Hostname == "" && firstLocal != "" && !info.OtherAddr {
 		info.Hostname = trimLocal(firstLocal)
 	}
 	return nil

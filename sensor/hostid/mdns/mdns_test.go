@@ -19,15 +19,15 @@ func TestParse(t *testing.T) {
 		wantError bool
 	}{
 		{"mac", pkttest.MDNSAnnounce("alices-mbp", src, "MacBookPro18,3", "23", true),
-			Info{Model: "MacBookPro18,3", OSXVers: 23, CompanionLink: true, Hostname: "alices-mbp", Response: true}, KindMac, false},
+			Info{Model: "MacBookPro18,3", OSXVers: 23, CompanionLink: true, Hostname: "alices-mbp", Response: true, SelfAddr: true}, KindMac, false},
 		{"iphone", pkttest.MDNSAnnounce("Alices-iPhone", src, "iPhone14,2", "", true),
-			Info{Model: "iPhone14,2", CompanionLink: true, Hostname: "Alices-iPhone", Response: true}, KindIOS, false},
+			Info{Model: "iPhone14,2", CompanionLink: true, Hostname: "Alices-iPhone", Response: true, SelfAddr: true}, KindIOS, false},
 		{"samba", pkttest.MDNSAnnounce("nas", src, "MacSamba", "", false),
-			Info{Model: "MacSamba", Hostname: "nas", Response: true}, KindSamba, false},
-		{"other address", pkttest.MDNSAnnounce("printer", netip.MustParseAddr("10.0.0.99"), "", "", false),
-			Info{Hostname: "printer", Response: true}, KindUnknown, false},
+			Info{Model: "MacSamba", Hostname: "nas", Response: true, SelfAddr: true}, KindSamba, false},
+		{"sleep proxy answering for another host", pkttest.MDNSAnnounce("sleepy-mac", netip.MustParseAddr("10.0.0.99"), "Macmini9,1", "", false),
+			Info{Model: "Macmini9,1", Response: true, OtherAddr: true}, KindMac, false},
 		{"v6", pkttest.MDNSAnnounce("mini", netip.MustParseAddr("fe80::1"), "Mac14,3", "24", false),
-			Info{Model: "Mac14,3", OSXVers: 24, Hostname: "mini", Response: true}, KindMac, false},
+			Info{Model: "Mac14,3", OSXVers: 24, Response: true, OtherAddr: true}, KindMac, false},
 		{"garbage", []byte{1, 2, 3}, Info{}, KindUnknown, true},
 	}
 	for _, tt := range tests {
