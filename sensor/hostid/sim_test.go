@@ -121,7 +121,7 @@ func population(r *rand.Rand, n int) []*simHost {
 		for range n {
 			id++
 			s := &simHost{os: os, ip: netip.AddrFrom4([4]byte{10, 20, byte(id >> 8), byte(id)}),
-				mac: [6]byte{0x02, 0x42, 0, 0, byte(id >> 8), byte(id)},
+				mac:  [6]byte{0x02, 0x42, 0, 0, byte(id >> 8), byte(id)},
 				dhcp: r.IntN(2) == 0, mdns: r.IntN(2) == 0, ntp: r.IntN(2) == 0, ua: r.IntN(4) == 0}
 			if r.IntN(5) == 0 {
 				s.hops = 1 + uint8(r.IntN(3))
