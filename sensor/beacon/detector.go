@@ -300,8 +300,8 @@ func (d *Detector) Sizes(k PairKey, start int64, bytesOut, bytesIn uint64) {
 	d.stats.SizesLost++
 }
 
-// Sizes are kept as 16-bit log2 codes (0.035 % resolution, 0 = unknown) so a
-// pair's history stays small.
+// Sizes are kept as 16-bit log2 codes (0.035 % resolution, 0 = unknown,
+// saturating at about 7 GB) so a pair's history stays small.
 const sizeScale = 2000
 
 func encodeSize(b uint64) uint16 {

@@ -98,7 +98,8 @@ func (d *Detector) estimate(p *pair) estimate {
 		if j > maxJ {
 			continue
 		}
-		if ev := -logBinomTail(ni, k, bandProb(j, 1)); ev > best.evidence {
+		lq, l1q := bandLogs(j, 1)
+		if ev := -logBinomTailLn(ni, k, lq, l1q); ev > best.evidence {
 			best.evidence, best.fit = ev, k
 			bestC, bestFolded = bc, false
 			best.lo, best.hi = bc*(1-bj), bc*(1+bj)
@@ -153,7 +154,8 @@ func (d *Detector) estimate(p *pair) estimate {
 			if j > maxJ {
 				continue
 			}
-			if ev := -logBinomTail(ni, k, bandProb(j, maxMultiple)); ev > best.evidence {
+			lq, l1q := bandLogs(j, maxMultiple)
+			if ev := -logBinomTailLn(ni, k, lq, l1q); ev > best.evidence {
 				best.evidence, best.fit = ev, k
 				bestC, bestFolded = c, true
 			}
@@ -221,11 +223,11 @@ func medianOf(v, buf []float64) float64 {
 //
 // A clock (tight band, possibly with missed beats) is described by the bands
 // that won: period = total explained time / beats it spans. A jittered sleep
-// is described by every interval within ±MaxJitter of the period, re-centred
-// until stable, and its period is the midrange of those intervals: jitter
-// implementations draw sleeps uniformly, where the midrange estimates the mean
-// spacing several times more accurately than the sample mean, and the band
-// that maximised the evidence may cover only part of the range.
+// is described by every interval within ±75 % of the median interval, and its
+// period is the midrange of those intervals: jitter implementations draw
+// sleeps uniformly, where the midrange estimates the mean spacing several
+// times more accurately than the sample mean, and the band that maximised
+// the evidence may cover only part of the range.
 func (d *Detector) describe(e *estimate, c float64, folded bool) {
 	sc := &d.sc
 	ds := sc.d[:e.n]
@@ -240,21 +242,21 @@ func (d *Detector) describe(e *estimate, c float64, folded bool) {
 	slices.Sort(res)
 	w := res[e.fit-1] + 1e-9
 	if w > 0.1 {
-		// Jittered: single intervals within ±MaxJitter of a re-centred c.
-		h := 1.2 * d.cfg.MaxJitter // margin: the centre is itself an estimate
-		for iter := 0; iter < 20; iter++ {
-			lo, hi, n := math.Inf(1), 0.0, 0
-			for _, x := range ds {
-				if math.Abs(x-c) <= h*c {
-					lo, hi, n = min(lo, x), max(hi, x), n+1
-				}
+		// Jittered: every interval within ±75 % of the median interval near
+		// c. Sleeps drawn from [P(1-j), P(1+j)] with j <= 0.5 span a ratio
+		// of at most 3, which fits; two sleeps in a row (a missed check-in)
+		// are at least twice the shortest and mostly fall outside.
+		near := sc.s[:0]
+		for _, x := range ds {
+			if x > 0.25*c && x < 2*c {
+				near = append(near, x)
 			}
-			if n < 3 || math.Abs((lo+hi)/2-c) < 1e-6*c {
-				break
-			}
-			c = (lo + hi) / 2
 		}
-		w, folded = h, false
+		if len(near) >= 3 {
+			slices.Sort(near)
+			c = median(near)
+		}
+		w, folded = 0.75, false
 	}
 	sum, cnt, lo, hi := 0.0, 0, math.Inf(1), 0.0
 	singles := sc.s[:0] // the sorted copy is no longer needed
@@ -313,18 +315,33 @@ func (d *Detector) alertable(e *estimate) bool {
 		e.jitter <= d.cfg.MaxJitter
 }
 
-// logBinomTail returns log10 P(X >= k) for X ~ Binomial(n, q).
+// logBinomTail returns log10 P(X >= k) for X ~ Binomial(n, q), or an upper
+// bound on it (so evidence is never overstated): when terms fall from the
+// k-th on, the tail is at most the k-th term over (1 - ratio of successive
+// terms), which is exact to a few percent in the region that matters and
+// costs one term instead of n-k+1.
 func logBinomTail(n, k int, q float64) float64 {
-	if q >= 1 {
+	if q >= 1 || k <= 0 {
 		return 0
 	}
-	lq, l1q := math.Log(q), math.Log1p(-q)
+	return logBinomTailLn(n, k, math.Log(q), math.Log1p(-q))
+}
+
+// logBinomTailLn is logBinomTail with q given as ln q and ln(1-q).
+func logBinomTailLn(n, k int, lq, l1q float64) float64 {
+	if lq >= 0 || k <= 0 {
+		return 0
+	}
+	q := math.Exp(lq)
+	first := logChoose(n, k) + float64(k)*lq + float64(n-k)*l1q
+	if r := float64(n-k) / float64(k+1) * q / (1 - q); r < 0.5 {
+		return min(0, (first-math.Log1p(-r))/math.Ln10)
+	}
 	acc := math.Inf(-1)
 	for i := k; i <= n; i++ {
-		t := logChoose(n, i) + float64(i)*lq + float64(n-i)*l1q
-		acc = logAdd(acc, t)
+		acc = logAdd(acc, logChoose(n, i)+float64(i)*lq+float64(n-i)*l1q)
 	}
-	return acc / math.Ln10
+	return min(0, acc/math.Ln10)
 }
 
 func logAdd(a, b float64) float64 {
@@ -373,7 +390,7 @@ func bandProb(j float64, m int) float64 {
 }
 
 const (
-	bandN    = 512
+	bandN    = 256
 	bandJMin = 1e-4
 	bandJMax = 0.6
 )
@@ -381,6 +398,7 @@ const (
 var (
 	bandOnce sync.Once
 	bandTab  [2][bandN]float64
+	bandLog  [2][bandN][2]float64 // ln q, ln(1-q)
 )
 
 func buildBand() {
@@ -388,8 +406,32 @@ func buildBand() {
 		j := bandJMin * math.Pow(bandJMax/bandJMin, float64(i)/(bandN-1))
 		bandTab[0][i] = maxBand(j, 1)
 		bandTab[1][i] = maxBand(j, maxMultiple)
+		for m := range 2 {
+			bandLog[m][i] = [2]float64{math.Log(bandTab[m][i]), math.Log1p(-bandTab[m][i])}
+		}
 	}
 }
+
+// bandLogs is bandProb returning ln q and ln(1-q), from the table when j is
+// on the grid (the common case) so scoring does no logarithms.
+func bandLogs(j float64, m int) (float64, float64) {
+	bandOnce.Do(buildBand)
+	t := 0
+	if m > 1 {
+		t = 1
+	}
+	if j <= bandJMin || j >= bandJMax {
+		q := bandProb(j, m)
+		return math.Log(q), math.Log1p(-q)
+	}
+	i := int(math.Ceil(math.Log(j/bandJMin) * bandInvStep))
+	if i >= bandN {
+		return 0, math.Inf(-1)
+	}
+	return bandLog[t][i][0], bandLog[t][i][1]
+}
+
+var bandInvStep = (bandN - 1) / math.Log(bandJMax/bandJMin)
 
 // maxBand maximises sum_{k=1..m} P(|X - k·c| <= j·c) for X ~ Exp(1) over c.
 func maxBand(j float64, m int) float64 {
@@ -402,11 +444,11 @@ func maxBand(j float64, m int) float64 {
 		return s
 	}
 	best := 0.0
-	for i := 0; i <= 2000; i++ { // c from 1e-3 to 1e2 on a log grid
-		c := 1e-3 * math.Pow(1e5, float64(i)/2000)
+	for i := 0; i <= 600; i++ { // c from 1e-3 to 1e2 on a log grid
+		c := 1e-3 * math.Pow(1e5, float64(i)/600)
 		best = max(best, f(c))
 	}
-	return min(1, best*1.01) // grid slack: round up
+	return min(1, best*1.03) // grid slack (2 % steps in c): round up
 }
 
 // secs formats a duration in seconds for reasons.

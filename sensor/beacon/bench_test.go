@@ -1,0 +1,102 @@
+package beacon
+
+import (
+	"net/netip"
+	"runtime"
+	"syscall"
+	"testing"
+)
+
+func benchKeys(n int) []PairKey {
+	keys := make([]PairKey, n)
+	for i := range keys {
+		keys[i] = PairKey{Src: netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}),
+			Dest: "cdn.example.net", Port: 443, Proto: 6}
+	}
+	return keys
+}
+
+// BenchmarkBeatNewPairs: every beat is a pair's first (lookup, insert,
+// eviction at the bound) — the cost of one-off connections.
+func BenchmarkBeatNewPairs(b *testing.B) {
+	cfg := DefaultConfig()
+	cfg.MaxPairs = 1 << 16
+	d := NewDetector(cfg)
+	keys := benchKeys(1 << 18)
+	dst := netip.MustParseAddr("203.0.113.10")
+	b.ReportAllocs()
+	i := 0
+	c0 := cpuNs()
+	for b.Loop() {
+		d.Beat(keys[i&(len(keys)-1)], dst, int64(i)*1e6)
+		i++
+	}
+	b.ReportMetric(float64(cpuNs()-c0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "beats/s")
+}
+
+// BenchmarkBeatRescore: every beat rescores a pair with a full history of
+// jittered intervals (the worst case: the estimator runs on 32 beats).
+func BenchmarkBeatRescore(b *testing.B) {
+	d := NewDetector(DefaultConfig())
+	keys := benchKeys(1024)
+	dst := netip.MustParseAddr("203.0.113.10")
+	// Poisson-ish spacing so nothing alerts and every beat is rescored.
+	step := func(i int) int64 { return int64(60e9 + (i*7919%120)*1e9) }
+	ts := make([]int64, len(keys))
+	for r := 0; r < HistoryLen; r++ {
+		for k := range keys {
+			ts[k] += step(r*len(keys) + k)
+			d.Beat(keys[k], dst, ts[k])
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	c0 := cpuNs()
+	for b.Loop() {
+		k := i % len(keys)
+		ts[k] += step(i)
+		d.Beat(keys[k], dst, ts[k])
+		i++
+	}
+	b.ReportMetric(float64(cpuNs()-c0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "beats/s")
+}
+
+// BenchmarkPairMemory tracks 1 M pairs, each with a history (two beats and
+// sizes), and reports heap bytes per pair including the LRU's entry and map
+// slot. Run with -benchtime=1x; RSS is reported from the Go runtime's view
+// of memory obtained from the OS.
+func BenchmarkPairMemory(b *testing.B) {
+	const n = 1 << 20
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		cfg := DefaultConfig()
+		cfg.MaxPairs = n
+		d := NewDetector(cfg)
+		dst := netip.MustParseAddr("203.0.113.10")
+		dest := "cdn.example.net" // names are shared strings in the pipeline too
+		for i := 0; i < n; i++ {
+			k := PairKey{Src: netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), Dest: dest, Port: 443, Proto: 6}
+			d.Beat(k, dst, 1e9)
+			d.Beat(k, dst, 61e9)
+			d.Sizes(k, 61e9, 600, 4096)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/pair")
+		b.ReportMetric(float64(after.Sys)/(1<<20), "MiB-sys")
+		b.ReportMetric(float64(BytesPerPair), "B/pair-state")
+		runtime.KeepAlive(d)
+	}
+}
+
+// cpuNs is this process's user+system CPU time: on a shared machine the
+// wall-clock ns/op includes waiting for a core, CPU time does not.
+func cpuNs() int64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
