@@ -42,7 +42,7 @@ type answer struct {
 	host     *inventory.Host
 	provider string
 	at       time.Time // when the inventory was read
-	err      error     // ErrHostNotFound, ErrUnavailable (maybe *OfflineError)
+	err      error     // ErrHostNotFound, ErrUnavailable (maybe *NoJobsError)
 }
 
 type call struct {
@@ -179,7 +179,7 @@ func (s *Service) build(a *alert.Alert, ans answer) *alert.Enrichment {
 		e.Device = &alert.Device{Serial: h.Serial, Hostname: h.Hostname, OSVersion: h.OSVersion, User: h.User, Platform: h.Platform}
 	}
 	if ans.err != nil {
-		var off *inventory.OfflineError
+		var off *inventory.NoJobsError
 		switch {
 		case errors.Is(ans.err, inventory.ErrHostNotFound):
 			e.Status = alert.EnrichHostNotFound
@@ -284,7 +284,7 @@ func (s *Service) remoteLookup(key string, q inventory.Query) answer {
 	}
 	s.st.remoteLookups.Add(1)
 	var firstErr error
-	var offline *inventory.OfflineError
+	var offline *inventory.NoJobsError
 	provider := s.remotes[0].name
 	allNotFound := true
 	for _, r := range s.remotes {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/launchtap/launchtap/enrich/internal/fakefleet"
+	"github.com/launchtap/launchtap/enrich/internal/fakejamf"
 	"github.com/launchtap/launchtap/enrich/inventory"
 	"github.com/launchtap/launchtap/sensor/alert"
 )
@@ -261,5 +262,38 @@ func TestRegisterFlags(t *testing.T) {
 		if fs.Lookup(name) != nil {
 			t.Errorf("secret flag --%s exists", name)
 		}
+	}
+}
+
+func TestJamfThroughService(t *testing.T) {
+	ea := fakejamf.EAValue(fakejamf.EAJob{
+		Path: "/Users/alice/Library/LaunchAgents/com.example.updater.plist", Owner: "alice", MTime: demoStart.Add(-40 * time.Hour).Unix(),
+		Plist: map[string]any{"Label": "com.example.updater", "Program": "/Users/alice/Library/Application Support/.updater/updater",
+			"ProgramArguments": []string{"/Users/alice/Library/Application Support/.updater/updater", "--server", "cdn.example.net"},
+			"RunAtLoad":        true, "StartInterval": 300},
+	})
+	srv := fakejamf.New("cid", "csecret",
+		fakejamf.Computer{ID: 8, Name: "alices-mbp", Serial: "C02XK1Y2JG5H", MAC: "3C:22:FB:1A:2B:3C", LastReportedIP: "10.20.1.15", OSVersion: "14.5", Username: "alice", LastContact: demoStart, EAs: map[string]string{DefaultJamfEAName: ea}},
+		fakejamf.Computer{ID: 9, Name: "bobs-mbp", Serial: "C02ZZ9Y8JG5H", LastReportedIP: "10.20.1.22", OSVersion: "14.4", LastContact: demoStart})
+	defer srv.Close()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "id"), []byte("cid\n"), 0o600)
+	t.Setenv(EnvJamfClientSecret, "csecret")
+	s, err := New(Config{JamfURL: srv.URL, JamfClientIDFile: filepath.Join(dir, "id")}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	a := demoAlert()
+	s.Enrich(context.Background(), a)
+	e := a.Enrichment
+	if e.Status != alert.EnrichMatched || e.Provider != "jamf" || e.Device.Serial != "C02XK1Y2JG5H" || e.Jobs[0].Label != "com.example.updater" {
+		t.Fatalf("%+v", e)
+	}
+	a = &alert.Alert{SrcIP: "10.20.1.22", DstFQDN: "x.example", PeriodS: 600}
+	s.Enrich(context.Background(), a)
+	e = a.Enrichment
+	if e.Status != alert.EnrichUnavailable || e.Device == nil || e.Device.Hostname != "bobs-mbp" || !strings.Contains(e.Error, "launchd-jobs-ea.sh") {
+		t.Fatalf("%+v", e)
 	}
 }

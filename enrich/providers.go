@@ -6,6 +6,7 @@ import (
 
 	"github.com/launchtap/launchtap/enrich/fleet"
 	"github.com/launchtap/launchtap/enrich/internal/httpx"
+	"github.com/launchtap/launchtap/enrich/jamf"
 )
 
 // newRemotes builds the configured network providers, Fleet first (it asks
@@ -34,6 +35,22 @@ func newRemotes(cfg *Config, log *slog.Logger) ([]remote, error) {
 		}
 		c := client("fleet")
 		p, err := fleet.New(fleet.Config{URL: cfg.FleetURL, Token: string(tok), Log: log, LiveQueryTimeout: cfg.RequestTimeout}, c)
+		if err != nil {
+			return nil, fmt.Errorf("enrich: %w", err)
+		}
+		out = append(out, remote{name: p.Name(), lookup: p, client: c})
+	}
+	if cfg.JamfURL != "" {
+		id, err := readSecret("Jamf API client id", cfg.JamfClientIDFile, EnvJamfClientID, log)
+		if err != nil {
+			return nil, err
+		}
+		sec, err := readSecret("Jamf API client secret", cfg.JamfClientSecretFile, EnvJamfClientSecret, log)
+		if err != nil {
+			return nil, err
+		}
+		c := client("jamf")
+		p, err := jamf.New(jamf.Config{URL: cfg.JamfURL, ClientID: string(id), ClientSecret: string(sec), EAName: cfg.JamfEAName, Log: log}, c)
 		if err != nil {
 			return nil, fmt.Errorf("enrich: %w", err)
 		}

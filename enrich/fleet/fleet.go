@@ -153,7 +153,7 @@ func (p *Provider) Lookup(ctx context.Context, q inventory.Query) (*inventory.Ho
 }
 
 func (p *Provider) liveErr(h *inventory.Host, err error) error {
-	var off *inventory.OfflineError
+	var off *inventory.NoJobsError
 	if errors.As(err, &off) {
 		off.Host = h
 		return off
@@ -300,7 +300,7 @@ func (p *Provider) liveQuery(ctx context.Context, id uint64, sql string) (*LiveR
 	}
 	switch {
 	case lr.Status == "offline":
-		return nil, &inventory.OfflineError{}
+		return nil, &inventory.NoJobsError{Reason: "host is offline"}
 	case lr.Error != nil && *lr.Error != "":
 		return nil, fmt.Errorf("fleet: live query on host %d: %s: %w", id, *lr.Error, inventory.ErrUnavailable)
 	}

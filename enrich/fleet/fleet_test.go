@@ -151,7 +151,7 @@ func TestOfflineAndSlow(t *testing.T) {
 	defer srv.Close()
 	p, _ := newProvider(t, srv, "tok", 0)
 	_, err := p.Lookup(context.Background(), q("10.20.1.40", 300))
-	var off *inventory.OfflineError
+	var off *inventory.NoJobsError
 	if !errors.As(err, &off) || off.Host == nil || off.Host.Hostname != "offline-mac" || !errors.Is(err, inventory.ErrUnavailable) {
 		t.Fatalf("offline: %v", err)
 	}

@@ -78,22 +78,24 @@ var (
 	ErrUnavailable  = errors.New("inventory unavailable")
 )
 
-// OfflineError says the provider knows the host but cannot read its jobs now
-// (a Fleet host that is offline). Host carries the identity only.
-type OfflineError struct {
-	Host *Host
+// NoJobsError says the provider found the host but cannot tell its launchd
+// jobs now: a Fleet host that is offline, a Jamf computer whose extension
+// attribute has not reported yet. Host carries the identity.
+type NoJobsError struct {
+	Host   *Host
+	Reason string
 }
 
-func (e *OfflineError) Error() string {
+func (e *NoJobsError) Error() string {
 	name := ""
 	if e.Host != nil {
 		name = e.Host.Hostname
 	}
-	return fmt.Sprintf("host %s is offline", name)
+	return fmt.Sprintf("host %s: %s", name, e.Reason)
 }
 
-// Unwrap makes an offline host an unavailable inventory.
-func (e *OfflineError) Unwrap() error { return ErrUnavailable }
+// Unwrap makes a host without readable jobs an unavailable inventory.
+func (e *NoJobsError) Unwrap() error { return ErrUnavailable }
 
 // Lookuper is implemented by every provider.
 type Lookuper interface {
