@@ -48,8 +48,16 @@ func runReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	defer src.Close()
 
+	obsCtx, stopObs := context.WithCancel(ctx)
+	defer stopObs()
+	if err := s.startObservability(obsCtx, o, nil); err != nil {
+		s.finish(ctx)
+		fmt.Fprintln(stderr, "launchtap replay:", oneLine(err))
+		return exitUsage
+	}
 	s.startAlerts(ctx)
 	runErr := s.pipe.Replay(ctx, src)
+	stopObs()
 	finishErr := s.finish(ctx)
 
 	code := exitOK

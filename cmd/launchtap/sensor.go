@@ -10,7 +10,9 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/launchtap/launchtap/enrich"
 	"github.com/launchtap/launchtap/sensor/alert"
 	"github.com/launchtap/launchtap/sensor/baseline"
 	"github.com/launchtap/launchtap/sensor/netset"
@@ -20,7 +22,8 @@ import (
 // sensorFlags are the detection, enrichment and output flags that replay and
 // run share.
 type sensorFlags struct {
-	pipe pipeline.Config
+	pipe   pipeline.Config
+	enrich enrich.Config
 
 	config       string
 	internal     string
@@ -29,6 +32,8 @@ type sensorFlags struct {
 	summaryPath  string
 	baselinePath string
 	logLevel     string
+	metricsAddr  string
+	statsEvery   time.Duration
 }
 
 func newSensorFlags(fs *flag.FlagSet) *sensorFlags {
@@ -43,9 +48,12 @@ func newSensorFlags(fs *flag.FlagSet) *sensorFlags {
 	fs.StringVar(&o.summaryPath, "summary", "", "also write the final summary as one JSON object to `file`")
 	fs.StringVar(&o.baselinePath, "baseline", "", "organisation baseline YAML `file` (approved_destinations, approved_labels), merged with the built-in default")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `host:port` at /metrics (empty: off)")
+	fs.DurationVar(&o.statsEvery, "stats-interval", time.Minute, "how often to log a stats line (0: never)")
 	o.pipe.Flow.RegisterFlags(fs)
 	o.pipe.DNS.RegisterFlags(fs)
 	o.pipe.Beacon.RegisterFlags(fs)
+	o.enrich.RegisterFlags(fs)
 	return o
 }
 
@@ -76,6 +84,7 @@ type sensor struct {
 	pipe     *pipeline.Pipeline
 	stage    *pipeline.AlertStage
 	baseline *baseline.Live
+	enrich   *enrich.Service
 	closers  []func(context.Context) error
 	done     sync.WaitGroup
 }
@@ -117,15 +126,43 @@ func (o *sensorFlags) build(stdout, stderr io.Writer) (*sensor, error) {
 		out = f
 		s.closers = append(s.closers, func(context.Context) error { return f.Close() })
 	}
+	// The label check reads the current baseline, so a reload applies at once.
+	approvedLabel := func(label string) (string, bool) { return s.baseline.Get().ApprovedLabel(label) }
+	if s.enrich, err = enrich.New(o.enrich, approvedLabel, log); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, func(context.Context) error { return s.enrich.Close() })
 	s.stage = &pipeline.AlertStage{
-		Baseline: s.baseline,
-		Sinks:    []pipeline.Sink{alert.NewJSONWriter(out)},
-		Log:      log,
+		Baseline:    s.baseline,
+		Enricher:    s.enrich,
+		Concurrency: o.enrich.Concurrency,
+		Sinks:       []pipeline.Sink{alert.NewJSONWriter(out)},
+		Log:         log,
+	}
+	o.pipe.NewHostTable = func(int) (pipeline.HostTable, error) {
+		return inventoryHosts{passive: pipeline.UnknownHosts(), platform: s.enrich.Platform}, nil
 	}
 	if s.pipe, err = pipeline.New(o.pipe); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// startObservability starts the metrics server and the stats log line;
+// extra adds the capture side's counters to every snapshot.
+func (s *sensor) startObservability(ctx context.Context, o *sensorFlags, extra func(add func(sample))) error {
+	snap := func() snapshot { return s.snapshot(extra) }
+	if o.metricsAddr != "" {
+		addr, err := serveMetrics(ctx, o.metricsAddr, snap, s.log)
+		if err != nil {
+			return err
+		}
+		s.log.Info("serving Prometheus metrics", "addr", addr, "path", "/metrics")
+	}
+	if o.statsEvery > 0 {
+		go logStats(ctx, o.statsEvery, snap, s.log)
+	}
+	return nil
 }
 
 // startAlerts runs the alert stage until the pipeline closes its channel.

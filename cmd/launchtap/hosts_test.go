@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func hostsCaptures(t *testing.T) string {
+	dir := filepath.Join("..", "..", "..", "shared", "captures")
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("real captures not present: %v", err)
+	}
+	return dir
+}
+
+type hostsRow struct {
+	IP         string            `json:"ip"`
+	MAC        string            `json:"mac"`
+	OS         string            `json:"os"`
+	Confidence float64           `json:"confidence"`
+	Hostname   string            `json:"hostname"`
+	Evidence   []string          `json:"evidence"`
+	FirstSeen  string            `json:"first_seen"`
+	LastSeen   string            `json:"last_seen"`
+	Signals    map[string]uint32 `json:"signals"`
+}
+
+func runHostsJSON(t *testing.T, args ...string) ([]hostsRow, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := runHosts(context.Background(), args, &out, &errb)
+	var rows []hostsRow
+	for line := range strings.SplitSeq(strings.TrimSpace(out.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var r hostsRow
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("line %q is not JSON: %v", line, err)
+		}
+		if r.OS == "" || r.FirstSeen == "" || r.LastSeen == "" || r.Signals == nil || r.Evidence == nil {
+			t.Errorf("row lacks fields: %s", line)
+		}
+		rows = append(rows, r)
+	}
+	return rows, errb.String(), code
+}
+
+func TestHostsEveryCapture(t *testing.T) {
+	dir := hostsCaptures(t)
+	var files []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".pcap") || strings.HasSuffix(p, ".pcapng")) {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) < 10 {
+		t.Fatalf("found %d captures", len(files))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			if _, stderr, code := runHostsJSON(t, f); code != exitOK {
+				t.Errorf("exit %d: %s", code, stderr)
+			}
+		})
+	}
+}
+
+func TestHostsRealMac(t *testing.T) {
+	dir := hostsCaptures(t)
+	rows, stderr, code := runHostsJSON(t, filepath.Join(dir, "real", "macos_tcp_flags.pcap"))
+	if code != exitOK || len(rows) != 1 {
+		t.Fatalf("exit %d, %d rows; %s", code, len(rows), stderr)
+	}
+	r := rows[0]
+	if r.IP != "172.16.5.16" || r.MAC != "9a:4b:87:d9:e9:6e" || r.OS != "macos" || r.Signals["tcp_syn"] != 1 ||
+		!strings.Contains(r.Evidence[0], "Darwin") {
+		t.Errorf("row %+v", r)
+	}
+}
+
+func TestHostsDHCPCapture(t *testing.T) {
+	dir := hostsCaptures(t)
+	rows, stderr, code := runHostsJSON(t, "--os", "linux", filepath.Join(dir, "real", "cs_dhcp_nolease_initialization.pcapng"))
+	if code != exitOK || len(rows) != 1 {
+		t.Fatalf("exit %d, %d rows; %s", code, len(rows), stderr)
+	}
+	if r := rows[0]; r.MAC != "00:0c:29:59:fd:21" || r.Hostname != "ubuntu2" || r.IP != "192.168.1.10" {
+		t.Errorf("row %+v", r)
+	}
+}
+
+func TestHostsBadInput(t *testing.T) {
+	notCapture := filepath.Join(t.TempDir(), "x.pcap")
+	os.WriteFile(notCapture, []byte("hello, not a capture"), 0o644)
+	for _, args := range [][]string{{}, {notCapture}, {"--os", "beos", notCapture}, {"--macos", "10.0.0.0/99", notCapture},
+		{"--p0f-db", "/nonexistent", notCapture}} {
+		if _, stderr, code := runHostsJSON(t, args...); code != exitUsage || stderr == "" {
+			t.Errorf("args %q: exit %d, stderr %q; want %d with a message", args, code, stderr, exitUsage)
+		}
+	}
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/launchtap/launchtap/sensor/decode"
+)
+
+// snapshot is every counter of the sensor at one moment: what the stats log
+// line, the SENSOR-STATS syslog message and the Prometheus metrics report.
+type snapshot struct {
+	counters map[string]uint64 // flat name → value, for logs and syslog
+	metrics  []sample
+}
+
+type sample struct {
+	name, help string
+	counter    bool // else gauge
+	labels     []string
+	labelVals  []string
+	value      float64
+}
+
+// snapshotFunc collects a snapshot; the capture side (replay or live) adds its own.
+func (s *sensor) snapshot(extra func(add func(sample))) snapshot {
+	st := s.pipe.Stats()
+	c := &s.stage.Counters
+	snap := snapshot{counters: map[string]uint64{}}
+	add := func(m sample) {
+		snap.metrics = append(snap.metrics, m)
+		key := m.name
+		for _, l := range m.labelVals {
+			key += "_" + l
+		}
+		snap.counters[key] = uint64(m.value)
+	}
+	ctr := func(name, help string, v uint64, lv ...string) {
+		add(sample{name: name, help: help, counter: true, value: float64(v), labels: labelNames(name), labelVals: lv})
+	}
+	gauge := func(name, help string, v uint64) {
+		add(sample{name: name, help: help, value: float64(v)})
+	}
+	ctr("packets", "Frames read from the capture.", st.Frames)
+	ctr("bytes", "Wire bytes of the frames read.", st.Bytes)
+	for k, v := range st.Decode {
+		if decode.ErrKind(k) != decode.OK {
+			ctr("decode_errors", "Frames not decoded to TCP/UDP, by kind.", v, decode.ErrKind(k).String())
+		}
+	}
+	ctr("sessions", "Sessions by event.", st.Flow.SessionsStarted, "started")
+	ctr("sessions", "Sessions by event.", st.Flow.SessionsJoined, "joined")
+	ctr("sessions", "Sessions by event.", st.Flow.SessionsEnded, "ended")
+	ctr("bursts", "Activity bursts inside long sessions.", st.Flow.Bursts)
+	gauge("sessions_active", "Sessions tracked now.", st.Flow.ActiveTCP+st.Flow.ActiveUDP)
+	gauge("pairs_tracked", "Pairs scored by the periodicity detector now.", st.Beacon.Pairs)
+	gauge("dns_answers", "DNS answers remembered now.", st.DNS.Entries)
+	ctr("evictions", "Entries evicted from a full table, by table.", st.Flow.Evictions, "sessions")
+	ctr("evictions", "Entries evicted from a full table, by table.", st.Beacon.Evictions, "pairs")
+	ctr("evictions", "Entries evicted from a full table, by table.", st.DNS.Evictions, "dns_answers")
+	ctr("evictions", "Entries evicted from a full table, by table.", st.DNS.TCPEvictions, "dns_streams")
+	ctr("dns_messages", "DNS messages by outcome.", st.DNS.Queries, "query")
+	ctr("dns_messages", "DNS messages by outcome.", st.DNS.Responses, "response")
+	ctr("dns_messages", "DNS messages by outcome.", st.DNS.Malformed, "malformed")
+	ctr("dns_messages", "DNS messages by outcome.", st.DNS.Truncated, "truncated")
+	ctr("findings", "Periodic pairs found, before host-OS policy and baseline.", st.Findings)
+	ctr("alerts", "Alerts delivered.", c.Emitted.Load())
+	ctr("suppressed", "Findings not alerted, by reason.", st.SuppressedOS, "host_os")
+	ctr("suppressed", "Findings not alerted, by reason.", c.SuppressedDest.Load(), "baseline_dest")
+	ctr("suppressed", "Findings not alerted, by reason.", c.SuppressedLabel.Load(), "approved_label")
+	ctr("sink_errors", "Alert deliveries that failed.", c.SinkErrors.Load())
+	es := s.enrich.Stats()
+	ctr("mdm_lookups", "MDM inventory lookups.", es.Lookups)
+	ctr("mdm_failures", "MDM inventory lookups that failed.", es.Failures)
+	for status, n := range c.EnrichmentStatus() {
+		ctr("enrichment", "Alerts by enrichment status.", n, status)
+	}
+	if extra != nil {
+		extra(add)
+	}
+	return snap
+}
+
+// labelNames names the label of the labelled metrics.
+func labelNames(name string) []string {
+	switch name {
+	case "decode_errors":
+		return []string{"kind"}
+	case "sessions", "dns_messages":
+		return []string{"event"}
+	case "evictions":
+		return []string{"table"}
+	case "suppressed":
+		return []string{"reason"}
+	case "enrichment":
+		return []string{"status"}
+	}
+	return nil
+}
+
+// collector exposes snapshots to Prometheus under the launchtap_ namespace.
+type collector struct{ snap func() snapshot }
+
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	prometheus.DescribeByCollect(c, ch)
+}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	for _, m := range c.snap().metrics {
+		name := "launchtap_" + m.name
+		typ := prometheus.GaugeValue
+		if m.counter {
+			name += "_total"
+			typ = prometheus.CounterValue
+		}
+		d := prometheus.NewDesc(name, m.help, m.labels, nil)
+		ch <- prometheus.MustNewConstMetric(d, typ, m.value, m.labelVals...)
+	}
+}
+
+// serveMetrics serves /metrics on addr until ctx is done.
+func serveMetrics(ctx context.Context, addr string, snap func() snapshot, log *slog.Logger) (string, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collector{snap: snap})
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("metrics-addr: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server stopped", "err", err)
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(shutdown)
+	}()
+	return ln.Addr().String(), nil
+}
+
+// logStats writes one stats line every interval until ctx is done.
+func logStats(ctx context.Context, every time.Duration, snap func() snapshot, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var prev map[string]uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cur := snap().counters
+		attrs := []any{}
+		for _, k := range []string{"packets", "bytes", "kernel_drops", "queue_drops", "sessions_active", "pairs_tracked", "alerts", "findings", "mdm_failures"} {
+			if v, ok := cur[k]; ok {
+				attrs = append(attrs, k, v)
+			}
+		}
+		if prev != nil {
+			attrs = append(attrs, "packets_per_s", float64(cur["packets"]-prev["packets"])/every.Seconds())
+			if d := cur["kernel_drops"] - prev["kernel_drops"]; d > 0 {
+				// One line per interval for a drop burst, never one per packet.
+				log.Warn("kernel dropped packets in the last interval", "drops", d, "interval", every)
+			}
+		}
+		log.Info("stats", attrs...)
+		prev = cur
+	}
+}

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const (
+	demoPcap   = "../../testdata/demo.pcapng"
+	demoGolden = "../../testdata/demo.alerts.jsonl"
+)
+
+// demoArgs is exactly what `make demo` runs, plus the worker count.
+func demoArgs(workers string) []string {
+	return []string{"replay", "--sensor-name", "demo", "--inventory", "../../testdata/inventory.json", "--workers", workers, demoPcap}
+}
+
+func replay(t *testing.T, stdin []byte, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = dispatch(context.Background(), args, bytes.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestDemoGolden(t *testing.T) {
+	code, out, stderr := replay(t, nil, demoArgs("1")...)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if *update {
+		if err := os.WriteFile(demoGolden, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(demoGolden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != string(want) {
+		t.Errorf("alerts differ from %s (run with -update if intended):\ngot:\n%s\nwant:\n%s", demoGolden, out, want)
+	}
+	// The planted beacon, and nothing else, must alert.
+	var alerts []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var a map[string]any
+		if err := json.Unmarshal([]byte(line), &a); err != nil {
+			t.Fatalf("alert is not JSON: %v: %s", err, line)
+		}
+		alerts = append(alerts, a)
+	}
+	if len(alerts) != 1 {
+		t.Fatalf("want exactly the planted alert, got %d", len(alerts))
+	}
+	a := alerts[0]
+	if a["src_ip"] != "10.20.1.15" || a["dst_fqdn"] != "cdn.example.net" || a["dst_port"] != 443.0 || a["proto"] != "tcp" {
+		t.Errorf("wrong pair: %v", a)
+	}
+	if p := a["period_s"].(float64); p < 294 || p > 306 {
+		t.Errorf("period %v, want 300 ± 2 %%", p)
+	}
+	for _, field := range []string{"ts", "src_ip", "src_mac", "dst_fqdn", "dst_ips", "dst_port", "proto", "period_s",
+		"jitter", "beats", "first_seen", "last_seen", "score", "bytes_out_median", "bytes_in_median", "host_os", "reasons"} {
+		if _, ok := a[field]; !ok {
+			t.Errorf("alert lacks %q", field)
+		}
+	}
+}
+
+// Sharding must not change what is found: one worker or several, the same alerts.
+func TestDemoShardedSameAlerts(t *testing.T) {
+	_, one, _ := replay(t, nil, demoArgs("1")...)
+	code, three, stderr := replay(t, nil, demoArgs("3")...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if a, b := sortedLines(one), sortedLines(three); a != b {
+		t.Errorf("1 worker:\n%s\n3 workers:\n%s", a, b)
+	}
+}
+
+func sortedLines(s string) string {
+	l := strings.Split(strings.TrimSpace(s), "\n")
+	sort.Strings(l)
+	return strings.Join(l, "\n")
+}
+
+func TestSummaryJSON(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "summary.json")
+	code, _, stderr := replay(t, nil, "replay", "--summary", path, demoPcap)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var s map[string]any
+	b, _ := os.ReadFile(path)
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"packets", "bytes", "decode_errors", "pairs_tracked", "evictions", "alerts", "packets_per_s"} {
+		if _, ok := s[k]; !ok {
+			t.Errorf("summary lacks %q: %s", k, b)
+		}
+	}
+	if s["packets"].(float64) < 1000 {
+		t.Errorf("packets = %v", s["packets"])
+	}
+	if !strings.Contains(stderr, "packets/s") {
+		t.Errorf("no summary on stderr: %s", stderr)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	text := filepath.Join(dir, "notes.txt")
+	os.WriteFile(text, []byte("this is not a capture\n"), 0o644)
+	demo, err := os.ReadFile(demoPcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(dir, "cut.pcapng")
+	os.WriteFile(cut, demo[:len(demo)/2], 0o644)
+
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		inStderr []string
+	}{
+		{"not a capture", []string{"replay", text}, 2, []string{"notes.txt"}},
+		{"missing file", []string{"replay", filepath.Join(dir, "nope.pcap")}, 2, []string{"nope.pcap"}},
+		{"no capture given", []string{"replay"}, 2, []string{"no capture"}},
+		{"unknown flag", []string{"replay", "--bogus", demoPcap}, 2, []string{"bogus"}},
+		{"bad internal", []string{"replay", "--internal", "10.0.0.0/99", demoPcap}, 2, []string{"internal"}},
+		{"truncated", []string{"replay", cut}, 0, []string{"cut.pcapng", "offset"}},
+		{"unknown command", []string{"frobnicate"}, 2, []string{"frobnicate"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := replay(t, nil, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d; stderr:\n%s", code, tt.code, stderr)
+			}
+			for _, s := range tt.inStderr {
+				if !strings.Contains(stderr, s) {
+					t.Errorf("stderr lacks %q:\n%s", s, stderr)
+				}
+			}
+		})
+	}
+}
+
+func TestNotACaptureIsOneLine(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "x.pcap")
+	os.WriteFile(f, []byte("GIF89a........"), 0o644)
+	code, _, stderr := replay(t, nil, "replay", f)
+	if code != 2 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, f) {
+		t.Fatalf("exit %d, stderr %q: want one line naming the file, exit 2", code, stderr)
+	}
+}
+
+func TestStdin(t *testing.T) {
+	demo, _ := os.ReadFile(demoPcap)
+	code, out, stderr := replay(t, demo, "replay", "--os", "any", "-")
+	_, fromFile, _ := replay(t, nil, "replay", "--os", "any", demoPcap)
+	if code != 0 || sortedLines(out) != sortedLines(fromFile) || out == "" {
+		t.Fatalf("stdin replay: exit %d, %d bytes of alerts vs %d from the file; stderr %s", code, len(out), len(fromFile), stderr)
+	}
+}
+
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(body), 0o644)
+		return p
+	}
+	tests := []struct {
+		name   string
+		config string
+		args   []string
+		code   int
+		want   string // in stderr
+	}{
+		{"unknown key", "os: any\nbeacon-min-beat: 6\n", nil, 2, `unknown key "beacon-min-beat" (did you mean "beacon-min-beats"?)`},
+		{"bad value", "workers: many\n", nil, 2, `key "workers"`},
+		{"not a mapping", "- a\n- b\n", nil, 2, "mapping"},
+		{"valid", "os: any\nworkers: 2\ninternal:\n  - 10.0.0.0/8\n  - 192.168.0.0/16\n", nil, 0, "2 workers"},
+		{"command line wins", "workers: 2\n", []string{"--workers", "1"}, 0, "1 workers"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := write(filepath.Base(t.Name())+string(rune('a'+i))+".yaml", tt.config)
+			args := append([]string{"replay", "--config", cfg}, tt.args...)
+			code, _, stderr := replay(t, nil, append(args, demoPcap)...)
+			if code != tt.code || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d (want %d); stderr lacks %q:\n%s", code, tt.code, tt.want, stderr)
+			}
+		})
+	}
+}
+
+// Every real capture in ../shared/captures replays without error.
+func TestSharedCaptures(t *testing.T) {
+	root := filepath.Join("..", "..", "..", "shared", "captures")
+	files, _ := filepath.Glob(filepath.Join(root, "*", "*.pcap*"))
+	if len(files) == 0 {
+		t.Skip("no ../shared/captures beside the repository")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			code, _, stderr := replay(t, nil, "replay", "--os", "any", f)
+			if code != 0 || strings.Contains(stderr, "level=ERROR") {
+				t.Errorf("exit %d:\n%s", code, stderr)
+			}
+		})
+	}
+	// And all of them at once, merged.
+	code, _, stderr := replay(t, nil, append([]string{"replay"}, files...)...)
+	if code != 0 {
+		t.Errorf("merged replay: exit %d:\n%s", code, stderr)
+	}
+}
