@@ -29,6 +29,7 @@ type browseCfg struct {
 	medianGap int64 // median think time between page loads
 	maxBytes  int   // cap on one object
 	scale     float64
+	until     int64 // stop browsing at this time (0: scenario end)
 }
 
 // browse runs Poisson-ish page loads on h from start to the scenario end:
@@ -42,6 +43,9 @@ func (w *world) browse(h *host, start int64, cfg browseCfg) {
 	r := h.rng
 	w.every(start+expo(r, cfg.medianGap), func(w *world) int64 {
 		t := w.now
+		if cfg.until > 0 && t >= cfg.until {
+			return -1
+		}
 		if h.awake(t) {
 			w.pageLoad(h, t, cfg)
 		}

@@ -239,22 +239,19 @@ func TestFramesDecode(t *testing.T) {
 	}
 }
 
-// beatsInCapture counts a label's beats from the capture alone: session
-// starts (SYNs, or first datagrams after 3 s of silence) from the source to
-// the label's addresses and port, grouped within 3 s; for long sessions,
-// client keep-alive/burst segments grouped the same way.
-func beatsInCapture(frames []frame, l Label) int {
-	src := netip.MustParseAddr(l.SrcIP)
-	dsts := map[netip.Addr]bool{}
-	for _, d := range l.DstIPs {
-		dsts[netip.MustParseAddr(d)] = true
-	}
-	long := strings.HasPrefix(l.Style, "long-session") || l.Style == "apple-push"
-	dnsChan := l.Style == "dns-channel"
-	var beats int
-	var lastStart int64 = -1 << 62
-	var lastPkt int64 = -1 << 62
-	var lastSYN int64
+// pinfo is the part of a frame the beat counter needs.
+type pinfo struct {
+	t             int64
+	src, dst      netip.Addr
+	tcp           bool
+	dport         uint16
+	syn, ack, psh bool
+	payload       int
+	dnsName       string // A query name, for frames to port 53
+}
+
+func summarize(frames []frame) []pinfo {
+	out := make([]pinfo, 0, len(frames))
 	for _, f := range frames {
 		p := gopacket.NewPacket(f.data, layers.LayerTypeEthernet, gopacket.NoCopy)
 		ip, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
@@ -263,49 +260,65 @@ func beatsInCapture(frames []frame, l Label) int {
 		}
 		s, _ := netip.AddrFromSlice(ip.SrcIP.To4())
 		d, _ := netip.AddrFromSlice(ip.DstIP.To4())
-		if s != src {
-			continue
-		}
-		t := f.ts.UnixNano()
-		hit := false
-		switch {
-		case dnsChan:
-			if u, ok := p.Layer(layers.LayerTypeUDP).(*layers.UDP); ok && u.DstPort == 53 {
+		pi := pinfo{t: f.ts.UnixNano(), src: s, dst: d}
+		if tc, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP); ok {
+			pi.tcp, pi.dport, pi.syn, pi.ack, pi.psh, pi.payload = true, uint16(tc.DstPort), tc.SYN, tc.ACK, tc.PSH, len(tc.Payload)
+		} else if u, ok := p.Layer(layers.LayerTypeUDP).(*layers.UDP); ok {
+			pi.dport, pi.payload = uint16(u.DstPort), len(u.Payload)
+			if u.DstPort == 53 {
 				var m dns.Msg
-				if m.Unpack(u.Payload) == nil && len(m.Question) == 1 && m.Question[0].Qtype == dns.TypeA &&
-					strings.HasSuffix(strings.TrimSuffix(m.Question[0].Name, "."), "."+l.DstFQDN) {
-					hit = true
+				if m.Unpack(u.Payload) == nil && len(m.Question) == 1 && m.Question[0].Qtype == dns.TypeA {
+					pi.dnsName = strings.TrimSuffix(m.Question[0].Name, ".")
 				}
 			}
-		case !dsts[d]:
-		case l.Proto == "tcp":
-			tc, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
-			if tc == nil || uint16(tc.DstPort) != l.DstPort {
-				break
-			}
-			if tc.SYN {
-				lastSYN = t
+		}
+		out = append(out, pi)
+	}
+	return out
+}
+
+// beatsInCapture counts a label's beats from the capture alone: session
+// starts (SYNs, or first datagrams after 3 s of silence) from the source to
+// the label's addresses and port, grouped within 3 s; for long sessions,
+// client bursts after the opening exchange; for DNS channels, A queries
+// for names under the domain.
+func beatsInCapture(pkts []pinfo, l Label) int {
+	src := netip.MustParseAddr(l.SrcIP)
+	dsts := map[netip.Addr]bool{}
+	for _, d := range l.DstIPs {
+		dsts[netip.MustParseAddr(d)] = true
+	}
+	long := strings.HasPrefix(l.Style, "long-session") || l.Style == "apple-push"
+	var beats int
+	var lastStart int64 = -1 << 62
+	var lastPkt int64 = -1 << 62
+	var lastSYN int64
+	for i := range pkts {
+		p := &pkts[i]
+		if p.src != src {
+			continue
+		}
+		hit := false
+		switch {
+		case l.Style == "dns-channel":
+			hit = strings.HasSuffix(p.dnsName, "."+l.DstFQDN)
+		case !dsts[p.dst] || p.dport != l.DstPort:
+		case l.Proto == "tcp" && p.tcp:
+			if p.syn {
+				lastSYN = p.t
 			}
 			if long {
-				// bursts inside the session, not its opening exchange
-				hit = len(tc.Payload) > 0 && tc.PSH && t-lastSYN > 10*sec
+				hit = p.payload > 0 && p.psh && p.t-lastSYN > 10*sec
 			} else {
-				hit = tc.SYN && !tc.ACK
+				hit = p.syn && !p.ack
 			}
-		case l.Proto == "udp":
-			u, _ := p.Layer(layers.LayerTypeUDP).(*layers.UDP)
-			if u == nil || uint16(u.DstPort) != l.DstPort {
-				break
-			}
-			hit = t-lastPkt > 3*sec
-			lastPkt = t
-			if hit && t-lastStart <= 3*sec {
-				hit = false
-			}
+		case l.Proto == "udp" && !p.tcp:
+			hit = p.t-lastPkt > 3*sec
+			lastPkt = p.t
 		}
-		if hit && t-lastStart > 3*sec {
+		if hit && p.t-lastStart > 3*sec {
 			beats++
-			lastStart = t
+			lastStart = p.t
 		}
 	}
 	return beats
@@ -318,6 +331,7 @@ func TestLabelsMatchCapture(t *testing.T) {
 		}
 		t.Run(sc.name, func(t *testing.T) {
 			m, labels, _ := gen(t, sc.name, 5, sc.opt, true)
+			pkts := summarize(m.frames)
 			if len(labels) == 0 {
 				t.Fatalf("no labels")
 			}
@@ -338,7 +352,7 @@ func TestLabelsMatchCapture(t *testing.T) {
 				if l.Beats != len(l.BeatTimes) {
 					t.Errorf("%s %s: beats %d but %d beat times", l.SrcIP, l.DstFQDN, l.Beats, len(l.BeatTimes))
 				}
-				if got := beatsInCapture(m.frames, l); got != l.Beats {
+				if got := beatsInCapture(pkts, l); got != l.Beats {
 					t.Errorf("%s %s %s/%d (%s): label says %d beats, capture shows %d", l.SrcIP, l.DstFQDN, l.Proto, l.DstPort, l.Style, l.Beats, got)
 				}
 			}

@@ -75,6 +75,12 @@ var resolverPeer = peer{ip: resolverIP, mac: resolvMAC, ttl: 64, rtt: 300 * us}
 // internal resolver (A, plus AAAA when aaaa). ok is false for unknown names
 // (the resolver answers NXDOMAIN).
 func (w *world) resolve(h *host, name string, t int64, aaaa bool) (addr netip.Addr, s *service, ready int64, ok bool) {
+	return w.resolveOn(h, name, t, aaaa, nil)
+}
+
+// resolveOn is resolve calling onQuery when the first query is written
+// (DNS-channel beats are the queries themselves).
+func (w *world) resolveOn(h *host, name string, t int64, aaaa bool, onQuery func(*world)) (addr netip.Addr, s *service, ready int64, ok bool) {
 	name = strings.ToLower(name)
 	s = w.net.lookup(name)
 	if e, hit := h.cache[name]; hit && e.expires > t && s != nil {
@@ -121,7 +127,7 @@ func (w *world) resolve(h *host, name string, t int64, aaaa bool) (addr netip.Ad
 		u.in(qt0+lat+int64(i)*r.Int64N(300*us), rb)
 	}
 	sortDgrams(u.d)
-	w.sendDgrams(u.d, nil)
+	w.sendDgrams(u.d, onQuery)
 	ready = t + lat + 100*us
 	if s == nil || len(answers) == 0 {
 		return netip.Addr{}, s, ready, false
