@@ -18,7 +18,7 @@ type Verdict struct {
 	Confidence float64  `json:"confidence"` // 0–1
 	Hostname   string   `json:"hostname,omitempty"`
 	Evidence   []string `json:"evidence"` // strongest first, with weights
-	MAC        string   `json:"mac,omitempty"`
+	MAC        string   `json:"mac,omitempty"` // the host's own MAC; "" when only a router's was seen
 }
 
 // Host is one row of the host table, as `launchtap hosts` prints it.
@@ -48,8 +48,11 @@ func (t *Table) Lookup(ip netip.Addr, mac [6]byte, hasMAC bool) Verdict {
 	} else {
 		v = Verdict{OS: Unknown, Evidence: []string{}}
 	}
-	if v.MAC == "" && hasMAC && usableMAC(mac) {
-		v.MAC = net.HardwareAddr(mac[:]).String()
+	if v.MAC == "" && h == nil && hasMAC && usableMAC(mac) {
+		// Nothing known: the frame's MAC is the best guess, unless it is a router's.
+		if r, ok := t.hosts.Peek(hostKey{mac: mac}); !ok || !r.router {
+			v.MAC = net.HardwareAddr(mac[:]).String()
+		}
 	}
 	var hm [6]byte
 	if h != nil && h.key.mac != hm {
