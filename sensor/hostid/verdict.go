@@ -17,7 +17,7 @@ type Verdict struct {
 	OS         string   `json:"os"`         // macos, ios, windows, linux, other, unknown
 	Confidence float64  `json:"confidence"` // 0–1
 	Hostname   string   `json:"hostname,omitempty"`
-	Evidence   []string `json:"evidence"` // strongest first, with weights
+	Evidence   []string `json:"evidence"`      // strongest first, with weights
 	MAC        string   `json:"mac,omitempty"` // the host's own MAC; "" when only a router's was seen
 }
 
