@@ -11,18 +11,22 @@ cat "$pcap" >/dev/null # warm the page cache
 "$bin" replay --workers 1 --alerts /dev/null --summary "$summary" --log-level warn "$pcap" 2>/dev/null
 pkts=$(sed -n 's/^ *"packets": \([0-9]*\),*$/\1/p' "$summary")
 pps=$(sed -n 's/^ *"packets_per_s": \([0-9.e+]*\),*$/\1/p' "$summary")
+cpups=$(sed -n 's/^ *"packets_per_cpu_s": \([0-9.e+]*\),*$/\1/p' "$summary")
 pairs=$(sed -n 's/^ *"pairs_tracked": \([0-9]*\),*$/\1/p' "$summary")
 
 ref="n/a (tcpdump not installed)"
 if command -v tcpdump >/dev/null 2>&1; then
-	t0=$(date +%s.%N)
-	tcpdump -r "$pcap" -w /dev/null 2>/dev/null
-	t1=$(date +%s.%N)
-	ref=$(awk -v n="$pkts" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", n/(b-a)}')
+	# CPU time, not wall time, so a busy machine does not skew the ratio.
+	if [ -x /usr/bin/time ]; then
+		/usr/bin/time -o "$summary" -f '%U %S' tcpdump -r "$pcap" -w /dev/null 2>/dev/null
+		ref=$(awk -v n="$pkts" '{printf "%.0f", n/($1+$2)}' "$summary")
+	else
+		ref="n/a (/usr/bin/time not installed: apt-get install time)"
+	fi
 fi
-awk -v n="$pkts" -v p="$pps" -v r="$ref" -v pairs="$pairs" 'BEGIN{
-	printf "replay: %d packets, %.0f packets/s on 1 core (launchtap replay --workers 1)\n", n, p
-	if (r ~ /^[0-9]+$/) printf "reference: tcpdump -r FILE -w /dev/null: %d packets/s; launchtap/tcpdump = %.2f\n", r, p/r
+awk -v n="$pkts" -v p="$pps" -v c="$cpups" -v r="$ref" -v pairs="$pairs" 'BEGIN{
+	printf "replay: %d packets; %.0f packets per CPU-second (per core); %.0f packets/s wall clock (launchtap replay --workers 1)\n", n, c, p
+	if (r ~ /^[0-9]+$/) printf "reference: tcpdump -r FILE -w /dev/null: %d packets per CPU-second; launchtap/tcpdump = %.2f\n", r, c/r
 	else printf "reference: %s\n", r
 	printf "pairs tracked at the end: %d\n", pairs
 }'

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"syscall"
 	"time"
 
 	"github.com/launchtap/launchtap/sensor/capture"
@@ -110,6 +111,10 @@ type summary struct {
 	Workers       int               `json:"workers"`
 	ElapsedS      float64           `json:"elapsed_s"`
 	PacketsPerSec float64           `json:"packets_per_s"`
+	// CPUS is the process's user+system CPU time; packets per CPU-second is
+	// the per-core rate, whatever else the machine was doing.
+	CPUS             float64 `json:"cpu_s"`
+	PacketsPerCPUSec float64 `json:"packets_per_cpu_s"`
 }
 
 func newSummary(s *sensor, files []string, warns []error) *summary {
@@ -164,12 +169,16 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 	if st.Elapsed > 0 {
 		sum.PacketsPerSec = float64(st.Frames) / st.Elapsed.Seconds()
 	}
+	if cpu := processCPU(); cpu > 0 {
+		sum.CPUS = cpu.Seconds()
+		sum.PacketsPerCPUSec = float64(st.Frames) / cpu.Seconds()
+	}
 	return sum
 }
 
 func (s *summary) print(w io.Writer) {
-	fmt.Fprintf(w, "launchtap: %d packets (%s) in %s, %.0f packets/s, %d workers\n",
-		s.Packets, humanBytes(s.Bytes), (time.Duration(s.ElapsedS * float64(time.Second))).Round(time.Millisecond), s.PacketsPerSec, s.Workers)
+	fmt.Fprintf(w, "launchtap: %d packets (%s) in %s, %.0f packets/s, %d workers, %.0f packets per CPU-second\n",
+		s.Packets, humanBytes(s.Bytes), (time.Duration(s.ElapsedS * float64(time.Second))).Round(time.Millisecond), s.PacketsPerSec, s.Workers, s.PacketsPerCPUSec)
 	fmt.Fprintf(w, "  decode: %d with TCP/UDP; %s\n", s.Decoded, kv(s.DecodeErrors))
 	fmt.Fprintf(w, "  sessions: %s; dns: %s\n", kv(s.Sessions), kv(s.DNS))
 	fmt.Fprintf(w, "  pairs tracked: %d; evictions: %s\n", s.PairsTracked, kv(s.Evictions))
@@ -221,4 +230,13 @@ func humanBytes(b uint64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(b)/float64(div), "KMGTPE"[exp])
+}
+
+// processCPU is the user+system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
