@@ -17,6 +17,8 @@ const (
 	DefaultSampleInterval = time.Second
 	DefaultUDPIdle        = 60 * time.Second
 	DefaultFlowEntries    = 1 << 16
+	DefaultBurstGap       = 8 * time.Second
+	DefaultMinBurstLen    = 2
 )
 
 // DefaultInternal are the networks treated as internal when Options.Internal is
@@ -31,10 +33,16 @@ var DefaultInternal = []netip.Prefix{
 
 // Options configure the programs before they are loaded.
 type Options struct {
-	// SampleInterval: the filter passes one packet of each flow direction at
-	// least this often, so that user space still sees a long session's activity
-	// (keep-alive bursts) with the payload counted in the kernel.
+	// SampleInterval: the filter passes a packet of each flow direction about
+	// this often, so that user space sees long sessions alive (idle timeouts)
+	// while their payload is counted in the kernel.
 	SampleInterval time.Duration
+	// BurstGap and MinBurstLen are the flow stage's (flow.Config): a packet
+	// with at least MinBurstLen payload bytes after BurstGap without one in
+	// its direction starts an activity burst. The filter passes every such
+	// packet, and holds back samples that user space would mistake for one.
+	BurstGap    time.Duration
+	MinBurstLen uint32
 	// UDPIdle is user space's UDP session idle gap. The filter treats a UDP flow
 	// idle for slightly less (UDPIdle - min(1s, UDPIdle/10)) as a new session, so
 	// that whenever user space sees a new session the kernel has already moved
@@ -56,6 +64,12 @@ func (o *Options) defaults() {
 	}
 	if o.FlowEntries == 0 {
 		o.FlowEntries = DefaultFlowEntries
+	}
+	if o.BurstGap <= 0 {
+		o.BurstGap = DefaultBurstGap
+	}
+	if o.MinBurstLen == 0 {
+		o.MinBurstLen = DefaultMinBurstLen
 	}
 	if len(o.Internal) == 0 {
 		o.Internal = DefaultInternal
@@ -84,9 +98,11 @@ func Load(opts Options) (*Objects, error) {
 		return nil, fmt.Errorf("bpf: reading the embedded object: %w", err)
 	}
 	gap := opts.UDPIdle - min(time.Second, opts.UDPIdle/10)
-	for name, v := range map[string]uint64{
-		launchtapVarSampleNs: uint64(opts.SampleInterval),
-		launchtapVarUdpGapNs: uint64(gap),
+	for name, v := range map[string]any{
+		launchtapVarSampleNs:    uint64(opts.SampleInterval),
+		launchtapVarUdpGapNs:    uint64(gap),
+		launchtapVarBurstGapNs:  uint64(opts.BurstGap),
+		launchtapVarMinBurstLen: opts.MinBurstLen,
 	} {
 		if err := spec.Variables[name].Set(v); err != nil {
 			return nil, fmt.Errorf("bpf: setting %s: %w", name, err)
@@ -178,6 +194,7 @@ type FilterStats struct {
 	PassService  uint64 // DNS, DHCP, DHCPv6, mDNS, LLMNR, NTP, VXLAN/Geneve ports
 	PassFirst    uint64 // first packet of a flow direction or UDP session
 	PassSample   uint64 // periodic sample of a long flow
+	PassBurst    uint64 // data after BurstGap of silence in its direction
 	PassOther    uint64 // not TCP/UDP over IP, fragments, tunnels, in-band VLAN tags
 	PassMapFull  uint64 // passed because the flow table was full (BPF map-full events)
 	Counted      uint64 // kept in the kernel, counted per flow
@@ -187,7 +204,7 @@ type FilterStats struct {
 
 // Passed is the number of packets the filter passed to user space.
 func (s FilterStats) Passed() uint64 {
-	return s.PassControl + s.PassService + s.PassFirst + s.PassSample + s.PassOther + s.PassMapFull
+	return s.PassControl + s.PassService + s.PassFirst + s.PassSample + s.PassBurst + s.PassOther + s.PassMapFull
 }
 
 // Stats reads the filter's counters.
@@ -198,6 +215,7 @@ func (o *Objects) Stats() (FilterStats, error) {
 		launchtapStatIdxSTAT_PASS_SERVICE:  &s.PassService,
 		launchtapStatIdxSTAT_PASS_FIRST:    &s.PassFirst,
 		launchtapStatIdxSTAT_PASS_SAMPLE:   &s.PassSample,
+		launchtapStatIdxSTAT_PASS_BURST:    &s.PassBurst,
 		launchtapStatIdxSTAT_PASS_OTHER:    &s.PassOther,
 		launchtapStatIdxSTAT_PASS_MAP_FULL: &s.PassMapFull,
 		launchtapStatIdxSTAT_COUNTED:       &s.Counted,
@@ -244,14 +262,17 @@ func (k FlowKey) String() string {
 		netip.AddrPortFrom(netip.AddrFrom16(k.Dst).Unmap(), k.DstPort))
 }
 
-// Counts are packets and IP bytes (IPv4 total length, IPv6 payload length + 40,
-// i.e. decode.Packet.IPLen) the filter kept from user space.
+// Counts describe packets the filter kept from user space.
 type Counts struct {
-	Packets, Bytes uint64
+	Packets uint64
+	Bytes   uint64 // IP bytes: IPv4 total length, IPv6 payload length + 40 (decode.Packet.IPLen)
+	Payload uint64 // transport payload bytes from the IP length (decode.Packet.PayloadLen)
 }
 
 // Add returns c + d.
-func (c Counts) Add(d Counts) Counts { return Counts{c.Packets + d.Packets, c.Bytes + d.Bytes} }
+func (c Counts) Add(d Counts) Counts {
+	return Counts{c.Packets + d.Packets, c.Bytes + d.Bytes, c.Payload + d.Payload}
+}
 
 type flowVal = launchtapFlowVal
 
@@ -276,7 +297,7 @@ type FlowCounters struct {
 func (c *FlowCounters) MaxEntries() uint32 { return c.max }
 
 func split(v *flowVal) (prev, cur Counts) {
-	return Counts{v.PrevPackets, v.PrevBytes}, Counts{v.Packets, v.Bytes}
+	return Counts{v.PrevPackets, v.PrevBytes, v.PrevPayload}, Counts{v.Packets, v.Bytes, v.Payload}
 }
 
 // Take atomically reads and deletes the counters of one flow direction. A

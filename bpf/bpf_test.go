@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -138,6 +139,11 @@ func (p pkt) ipLen() uint64 {
 	return n + 40
 }
 
+// counts is what the filter records for n copies of p.
+func (p pkt) counts(n uint64) Counts {
+	return Counts{Packets: n, Bytes: n * p.ipLen(), Payload: n * uint64(p.payload)}
+}
+
 func (p pkt) key() FlowKey {
 	proto := uint8(6)
 	if p.udp {
@@ -177,6 +183,7 @@ type step struct {
 
 func TestFilterVerdicts(t *testing.T) {
 	ack := pkt{src: "192.168.1.10", dst: "93.184.216.34", sport: 50000, dport: 443, flags: "A", payload: 100}
+	bare := pkt{src: ack.src, dst: ack.dst, sport: ack.sport, dport: ack.dport, flags: "A"}
 	ack6 := pkt{src: "fd00::10", dst: "2001:db8::1", sport: 50000, dport: 443, flags: "A", payload: 100}
 	quic := pkt{src: "10.0.0.5", dst: "142.250.1.1", sport: 50001, dport: 443, udp: true, payload: 1200}
 	const P, C = true, false
@@ -202,13 +209,13 @@ func TestFilterVerdicts(t *testing.T) {
 			name: "mid-session ACKs: first passes, the rest are counted",
 			seq:  []step{{p: ack}, {p: ack}, {p: ack}},
 			want: []bool{P, C, C},
-			cur:  Counts{2, 2 * ack.ipLen()},
+			cur:  ack.counts(2),
 		},
 		{
 			name: "IPv6 mid-session",
 			seq:  []step{{p: ack6}, {p: ack6}},
 			want: []bool{P, C},
-			cur:  Counts{1, ack6.ipLen()},
+			cur:  ack6.counts(1),
 		},
 		{
 			name: "DNS, DHCP, mDNS, NTP, DHCPv6 and TCP DNS always pass",
@@ -235,15 +242,15 @@ func TestFilterVerdicts(t *testing.T) {
 			opts: Options{SampleInterval: 80 * time.Millisecond},
 			seq:  []step{{p: ack}, {p: ack}, {p: ack}, {sleep: 100 * time.Millisecond}, {p: ack}, {p: ack}},
 			want: []bool{P, C, C, P, C},
-			cur:  Counts{3, 3 * ack.ipLen()},
+			cur:  ack.counts(3),
 		},
 		{
 			name: "UDP: first packet passes, a packet after the idle gap starts a session",
 			opts: Options{UDPIdle: 100 * time.Millisecond, SampleInterval: time.Hour},
 			seq:  []step{{p: quic}, {p: quic}, {p: quic}, {sleep: 120 * time.Millisecond}, {p: quic}, {p: quic}},
 			want: []bool{P, C, C, P, C},
-			prev: Counts{2, 2 * quic.ipLen()},
-			cur:  Counts{1, quic.ipLen()},
+			prev: quic.counts(2),
+			cur:  quic.counts(1),
 		},
 		{
 			name: "a SYN on a counted 5-tuple splits the counts",
@@ -253,8 +260,23 @@ func TestFilterVerdicts(t *testing.T) {
 				{p: ack}, {p: ack}, {p: ack},
 			},
 			want: []bool{P, C, P, C, C, C},
-			prev: Counts{1, ack.ipLen()},
-			cur:  Counts{3, 3 * ack.ipLen()},
+			prev: ack.counts(1),
+			cur:  ack.counts(3),
+		},
+		{
+			name: "data after the burst gap passes, pure ACKs in the gap are counted",
+			opts: Options{BurstGap: 200 * time.Millisecond, SampleInterval: time.Hour},
+			seq:  []step{{p: ack}, {p: ack}, {p: bare}, {sleep: 250 * time.Millisecond}, {p: bare}, {p: ack}, {p: ack}},
+			want: []bool{P, C, C, C, P, C},
+			cur:  ack.counts(2).Add(bare.counts(2)),
+		},
+		{
+			name: "a data sample user space would take for a burst is held back",
+			opts: Options{BurstGap: time.Second, SampleInterval: 100 * time.Millisecond},
+			seq: append(append([]step{{p: ack}}, slices.Repeat([]step{{sleep: 150 * time.Millisecond}, {p: bare}, {p: ack}}, 7)...),
+				step{sleep: 150 * time.Millisecond}, step{p: ack}, step{sleep: 1100 * time.Millisecond}, step{p: ack}),
+			want: []bool{P, P, C, P, C, P, C, P, C, P, C, P, C, P, C, C, P},
+			cur:  ack.counts(8),
 		},
 	}
 	for _, tc := range tests {
@@ -365,7 +387,7 @@ func TestSweep(t *testing.T) {
 		}
 		got = c
 	})
-	if err != nil || n != 1 || got != (Counts{2, 2 * p.ipLen()}) {
+	if err != nil || n != 1 || got != p.counts(2) {
 		t.Fatalf("Sweep = %d, %v, counts %+v; want 1 entry with 2 packets", n, err, got)
 	}
 }

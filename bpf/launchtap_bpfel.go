@@ -24,13 +24,17 @@ type launchtapFlowKey struct {
 }
 
 type launchtapFlowVal struct {
-	_           structs.HostLayout
-	Packets     uint64
-	Bytes       uint64
-	PrevPackets uint64
-	PrevBytes   uint64
-	LastNs      uint64
-	LastPassNs  uint64
+	_              structs.HostLayout
+	Packets        uint64
+	Bytes          uint64
+	Payload        uint64
+	PrevPackets    uint64
+	PrevBytes      uint64
+	PrevPayload    uint64
+	LastNs         uint64
+	LastPassNs     uint64
+	LastDataNs     uint64
+	LastPassDataNs uint64
 }
 
 type launchtapLpm4 struct {
@@ -52,12 +56,13 @@ const (
 	launchtapStatIdxSTAT_PASS_SERVICE  launchtapStatIdx = 1
 	launchtapStatIdxSTAT_PASS_FIRST    launchtapStatIdx = 2
 	launchtapStatIdxSTAT_PASS_SAMPLE   launchtapStatIdx = 3
-	launchtapStatIdxSTAT_PASS_OTHER    launchtapStatIdx = 4
-	launchtapStatIdxSTAT_PASS_MAP_FULL launchtapStatIdx = 5
-	launchtapStatIdxSTAT_COUNTED       launchtapStatIdx = 6
-	launchtapStatIdxSTAT_PASS_BYTES    launchtapStatIdx = 7
-	launchtapStatIdxSTAT_COUNTED_BYTES launchtapStatIdx = 8
-	launchtapStatIdxSTAT_MAX           launchtapStatIdx = 9
+	launchtapStatIdxSTAT_PASS_BURST    launchtapStatIdx = 4
+	launchtapStatIdxSTAT_PASS_OTHER    launchtapStatIdx = 5
+	launchtapStatIdxSTAT_PASS_MAP_FULL launchtapStatIdx = 6
+	launchtapStatIdxSTAT_COUNTED       launchtapStatIdx = 7
+	launchtapStatIdxSTAT_PASS_BYTES    launchtapStatIdx = 8
+	launchtapStatIdxSTAT_COUNTED_BYTES launchtapStatIdx = 9
+	launchtapStatIdxSTAT_MAX           launchtapStatIdx = 10
 )
 
 // Names of all BPF objects in the ELF.
@@ -70,6 +75,8 @@ const (
 	launchtapMapStats            = "stats"
 	launchtapProgLaunchtapFanout = "launchtap_fanout"
 	launchtapProgLaunchtapFilter = "launchtap_filter"
+	launchtapVarBurstGapNs       = "burst_gap_ns"
+	launchtapVarMinBurstLen      = "min_burst_len"
 	launchtapVarSampleNs         = "sample_ns"
 	launchtapVarUdpGapNs         = "udp_gap_ns"
 )
@@ -134,8 +141,10 @@ type launchtapMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type launchtapVariableSpecs struct {
-	SampleNs *ebpf.VariableSpec `ebpf:"sample_ns"`
-	UdpGapNs *ebpf.VariableSpec `ebpf:"udp_gap_ns"`
+	BurstGapNs  *ebpf.VariableSpec `ebpf:"burst_gap_ns"`
+	MinBurstLen *ebpf.VariableSpec `ebpf:"min_burst_len"`
+	SampleNs    *ebpf.VariableSpec `ebpf:"sample_ns"`
+	UdpGapNs    *ebpf.VariableSpec `ebpf:"udp_gap_ns"`
 }
 
 // launchtapObjects contains all objects after they have been loaded into the kernel.
@@ -177,8 +186,10 @@ func (m *launchtapMaps) Close() error {
 //
 // It can be passed to loadLaunchtapObjects or ebpf.CollectionSpec.LoadAndAssign.
 type launchtapVariables struct {
-	SampleNs *ebpf.Variable `ebpf:"sample_ns"`
-	UdpGapNs *ebpf.Variable `ebpf:"udp_gap_ns"`
+	BurstGapNs  *ebpf.Variable `ebpf:"burst_gap_ns"`
+	MinBurstLen *ebpf.Variable `ebpf:"min_burst_len"`
+	SampleNs    *ebpf.Variable `ebpf:"sample_ns"`
+	UdpGapNs    *ebpf.Variable `ebpf:"udp_gap_ns"`
 }
 
 // launchtapPrograms contains all programs after they have been loaded into the kernel.

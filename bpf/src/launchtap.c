@@ -4,7 +4,8 @@
 //
 //   launchtap_filter  attached with SO_ATTACH_BPF to every capture socket. It passes
 //                     to user space what the sensor needs (TCP control segments, DNS,
-//                     DHCP, mDNS, NTP, the first packet of each flow direction, one
+//                     DHCP, mDNS, NTP, the first packet of each flow direction and of
+//                     each session, the first data after burst_gap_ns of silence, a
 //                     sample per flow direction every sample_ns, everything it does not
 //                     understand) and counts the rest per flow in a bounded hash.
 //
@@ -29,6 +30,8 @@ char __license[] SEC("license") = "Dual MIT/GPL";
 // Set by the loader before the programs are loaded (see bpf/filter.go).
 volatile const __u64 sample_ns = 1000000000ULL;  // pass one packet per flow direction this often
 volatile const __u64 udp_gap_ns = 59000000000ULL; // a UDP flow idle this long starts a new session
+volatile const __u64 burst_gap_ns = 8000000000ULL; // data after this much silence is a burst (flow.Config.BurstGap)
+volatile const __u32 min_burst_len = 2;             // payload bytes that make a packet data (flow.Config.MinBurstLen)
 
 struct flow_key {
 	__u8 src[16]; // IPv4 as IPv4-mapped IPv6 (::ffff:a.b.c.d)
@@ -42,10 +45,14 @@ struct flow_key {
 struct flow_val {
 	__u64 packets;      // counted (not passed) packets of the current session
 	__u64 bytes;        // their IP bytes (IPv4 total length, IPv6 payload length + 40)
-	__u64 prev_packets; // counted packets of the previous session on the same 5-tuple
+	__u64 payload;      // their transport payload bytes (from the IP length)
+	__u64 prev_packets; // the same for the previous session on this 5-tuple
 	__u64 prev_bytes;
-	__u64 last_ns;      // bpf_ktime_get_ns of the last packet seen
-	__u64 last_pass_ns; // ... and of the last one passed to user space
+	__u64 prev_payload;
+	__u64 last_ns;           // bpf_ktime_get_ns of the last packet
+	__u64 last_pass_ns;      // ... of the last packet passed to user space
+	__u64 last_data_ns;      // ... of the last packet with >= min_burst_len payload bytes
+	__u64 last_pass_data_ns; // ... of the last such packet passed
 };
 
 enum stat_idx {
@@ -53,6 +60,7 @@ enum stat_idx {
 	STAT_PASS_SERVICE,    // DNS, DHCP, DHCPv6, mDNS, LLMNR, NTP, tunnel ports
 	STAT_PASS_FIRST,      // first packet of a flow direction or of a UDP session
 	STAT_PASS_SAMPLE,     // periodic sample of a long flow
+	STAT_PASS_BURST,      // data after burst_gap_ns of silence in its direction
 	STAT_PASS_OTHER,      // not IP/TCP/UDP, fragments, tunnels, VLAN in-band, unparsable
 	STAT_PASS_MAP_FULL,   // flow table full: passed so that nothing is lost
 	STAT_COUNTED,         // counted in the flow table instead of passed
@@ -120,6 +128,7 @@ static __always_inline void stat_add(enum stat_idx idx, __u64 n)
 struct l4 {
 	struct flow_key key;
 	__u32 iplen;  // IP datagram length from the header
+	__u32 payload; // transport payload length from iplen
 	__u32 l4off;  // offset of the transport header from the network header
 	__u8 tcpflags;
 	__u8 is6;
@@ -179,6 +188,8 @@ static __always_inline int parse_ip(struct __sk_buff *skb, __u32 off, __be16 pro
 		p->key.dport = ((__u16)t[2] << 8) | t[3];
 		p->tcpflags = t[13];
 		p->ports = 1;
+		__u32 hdrs = p->l4off - off + (t[12] >> 4) * 4;
+		p->payload = p->iplen > hdrs ? p->iplen - hdrs : 0;
 	} else if (p->key.proto == IPPROTO_UDP) {
 		__u8 u[4];
 		if (bpf_skb_load_bytes_relative(skb, p->l4off, u, sizeof(u), BPF_HDR_START_NET) < 0)
@@ -186,6 +197,8 @@ static __always_inline int parse_ip(struct __sk_buff *skb, __u32 off, __be16 pro
 		p->key.sport = ((__u16)u[0] << 8) | u[1];
 		p->key.dport = ((__u16)u[2] << 8) | u[3];
 		p->ports = 1;
+		__u32 hdrs = p->l4off - off + 8;
+		p->payload = p->iplen > hdrs ? p->iplen - hdrs : 0;
 	}
 	return 0;
 }
@@ -218,8 +231,8 @@ int launchtap_filter(struct __sk_buff *skb)
 	__builtin_memset(&p, 0, sizeof(p));
 
 	// In-band VLAN tags (QinQ, or frames the kernel did not untag), MPLS, ARP,
-	// anything else: pass, user space decides. The filter never hides what it
-	// does not understand.
+	// fragments, anything else: pass, user space decides. The filter never hides
+	// what it does not understand.
 	if (parse_ip(skb, 0, skb->protocol, &p) < 0 || !p.ports || p.frag) {
 		stat_add(STAT_PASS_OTHER, 1);
 		return skb->len;
@@ -233,58 +246,80 @@ int launchtap_filter(struct __sk_buff *skb)
 	}
 
 	__u64 now = bpf_ktime_get_ns();
-	int start = 0; // this packet starts a session: earlier counts belong to the previous one
-	if (proto == IPPROTO_TCP) {
-		if (p.tcpflags & (TCP_SYN | TCP_FIN | TCP_RST)) {
-			stat_add(STAT_PASS_CTL, 1);
-			stat_add(STAT_PASS_BYTES, p.iplen);
-			if ((p.tcpflags & (TCP_SYN | TCP_ACK)) != TCP_SYN)
-				return skb->len;
-			start = 1;
-		}
-	}
+	int data = p.payload >= min_burst_len;
+	int ctl = proto == IPPROTO_TCP && (p.tcpflags & (TCP_SYN | TCP_FIN | TCP_RST));
 
 	struct flow_val *v = bpf_map_lookup_elem(&flows, &p.key);
 	if (!v) {
+		// First packet of this direction: user space opens or joins a session.
 		struct flow_val nv;
 		__builtin_memset(&nv, 0, sizeof(nv));
 		nv.last_ns = now;
 		nv.last_pass_ns = now;
+		nv.last_data_ns = now;
+		nv.last_pass_data_ns = now;
 		if (bpf_map_update_elem(&flows, &p.key, &nv, BPF_NOEXIST) < 0 &&
 		    !bpf_map_lookup_elem(&flows, &p.key)) {
 			stat_add(STAT_PASS_MAP_FULL, 1);
 			stat_add(STAT_PASS_BYTES, p.iplen);
 			return skb->len;
 		}
-		if (!start) {
-			stat_add(STAT_PASS_FIRST, 1);
-			stat_add(STAT_PASS_BYTES, p.iplen);
-		}
+		stat_add(ctl ? STAT_PASS_CTL : STAT_PASS_FIRST, 1);
+		stat_add(STAT_PASS_BYTES, p.iplen);
 		return skb->len;
 	}
 
-	if (proto == IPPROTO_UDP && now - v->last_ns >= udp_gap_ns)
-		start = 1;
+	int start = (ctl && (p.tcpflags & (TCP_SYN | TCP_ACK)) == TCP_SYN) ||
+		    (proto == IPPROTO_UDP && now - v->last_ns >= udp_gap_ns);
 	if (start) {
+		// A new session on this 5-tuple: earlier counts belong to the old one.
 		__sync_fetch_and_add(&v->prev_packets, __sync_lock_test_and_set(&v->packets, 0));
 		__sync_fetch_and_add(&v->prev_bytes, __sync_lock_test_and_set(&v->bytes, 0));
+		__sync_fetch_and_add(&v->prev_payload, __sync_lock_test_and_set(&v->payload, 0));
 		v->last_ns = now;
 		v->last_pass_ns = now;
-		if (proto == IPPROTO_UDP) {
-			stat_add(STAT_PASS_FIRST, 1);
-			stat_add(STAT_PASS_BYTES, p.iplen);
-		}
+		v->last_data_ns = now;
+		v->last_pass_data_ns = now;
+		stat_add(ctl ? STAT_PASS_CTL : STAT_PASS_FIRST, 1);
+		stat_add(STAT_PASS_BYTES, p.iplen);
 		return skb->len;
 	}
+
+	__u64 last_data = v->last_data_ns;
 	v->last_ns = now;
-	if (now - v->last_pass_ns >= sample_ns) {
+	if (data)
+		v->last_data_ns = now;
+	if (ctl) {
 		v->last_pass_ns = now;
+		if (data)
+			v->last_pass_data_ns = now;
+		stat_add(STAT_PASS_CTL, 1);
+		stat_add(STAT_PASS_BYTES, p.iplen);
+		return skb->len;
+	}
+	// Data after burst_gap of silence in this direction: user space's flow
+	// stage counts it as an activity burst (keep-alive beat), so it must see it.
+	if (data && now - last_data >= burst_gap_ns) {
+		v->last_pass_ns = now;
+		v->last_pass_data_ns = now;
+		stat_add(STAT_PASS_BURST, 1);
+		stat_add(STAT_PASS_BYTES, p.iplen);
+		return skb->len;
+	}
+	// A periodic sample keeps the session alive in user space (idle timeouts).
+	// A data sample is skipped when user space has seen no data of this
+	// direction for burst_gap: it would take it for a burst the wire never had.
+	if (now - v->last_pass_ns >= sample_ns && !(data && now - v->last_pass_data_ns >= burst_gap_ns)) {
+		v->last_pass_ns = now;
+		if (data)
+			v->last_pass_data_ns = now;
 		stat_add(STAT_PASS_SAMPLE, 1);
 		stat_add(STAT_PASS_BYTES, p.iplen);
 		return skb->len;
 	}
 	__sync_fetch_and_add(&v->packets, 1);
 	__sync_fetch_and_add(&v->bytes, p.iplen);
+	__sync_fetch_and_add(&v->payload, p.payload);
 	stat_add(STAT_COUNTED, 1);
 	stat_add(STAT_COUNTED_BYTES, p.iplen);
 	return 0;

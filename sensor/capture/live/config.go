@@ -10,10 +10,14 @@ import (
 
 // Defaults for Config fields left zero.
 const (
-	DefaultBlockSize     = 1 << 20 // TPACKET_V3 block: 1 MiB holds ~700 full-size frames
+	// DefaultBlockSize: a TPACKET_V3 block of 256 KiB holds ~170 full-size
+	// frames. Blocks go to user space whole, at the latest after BlockTimeout,
+	// so at low rates the ring's depth is its number of blocks times the
+	// timeout: 16 MiB is 64 blocks, 640 ms at the default 10 ms.
+	DefaultBlockSize     = 256 << 10
 	DefaultFrameSize     = 2048
 	DefaultBlockTimeout  = 10 * time.Millisecond
-	minRingMB, maxRingMB = 8, 512
+	minRingMB, maxRingMB = 16, 512
 )
 
 // Config selects interfaces and sizes the capture.
@@ -38,10 +42,14 @@ type Config struct {
 	SampleInterval time.Duration // pre-filter: pass a packet per flow direction this often (0: 1s)
 	FlowEntries    uint32        // pre-filter: flow table bound (0: 65536)
 
-	// Set by the pipeline from its own flags (--udp-idle, --internal); zero
-	// values take bpf's defaults.
-	UDPIdle  time.Duration
-	Internal []netip.Prefix
+	// Set by the pipeline from its own flags (flow.Config's --udp-idle,
+	// --burst-gap and MinBurstLen, and --internal) so that the kernel makes
+	// the same calls as the flow stage; zero values take bpf's defaults, which
+	// equal flow.DefaultConfig's.
+	UDPIdle     time.Duration
+	BurstGap    time.Duration
+	MinBurstLen uint32
+	Internal    []netip.Prefix
 }
 
 // NewConfig returns the command line's defaults: promiscuous, pre-filter on,
@@ -118,8 +126,8 @@ func (b boolFunc) Set(s string) error {
 	return nil
 }
 
-// RingSize is the default ring per socket: a sixteenth of physical memory shared
-// by all sockets, 8..512 MiB each, rounded down to whole blocks. At 10 GbE line
+// RingSize is the default ring per socket in MiB: a sixteenth of physical
+// memory shared by all sockets, 16..512 MiB each. At 10 GbE line
 // rate with 1518-byte frames (1.25 GB/s) 256 MiB absorbs ~200 ms of a stalled
 // worker.
 func RingSize(totalMem uint64, sockets int) int {

@@ -78,6 +78,8 @@ func Open(cfg Config, log *slog.Logger) (*Capture, error) {
 		objs, err := bpf.Load(bpf.Options{
 			SampleInterval: cfg.SampleInterval,
 			UDPIdle:        cfg.UDPIdle,
+			BurstGap:       cfg.BurstGap,
+			MinBurstLen:    cfg.MinBurstLen,
 			FlowEntries:    cfg.FlowEntries,
 			Internal:       cfg.Internal,
 		})
