@@ -88,6 +88,14 @@ func FuzzUserAgent(f *testing.F) {
 	f.Add([]byte("GET / HTTP/1.1\r\nUser-Agent: Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5)\r\n\r\n"))
 	f.Add([]byte("POST / HTTP/1.0\nUSER-AGENT:\n"))
 	f.Add([]byte("CONNECT a:443 HTTP/1.1\r\n\r\n"))
+	_, file, _, _ := runtime.Caller(0)
+	if pkts, err := pkttest.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "shared", "captures", "real", "single-packets.pcap")); err == nil {
+		for _, p := range pkts {
+			if len(p.Payload) > 0 {
+				f.Add(append([]byte(nil), p.Payload...))
+			}
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ua := UserAgent(b)
 		if ua != nil && len(ua) > len(b) {

@@ -2,6 +2,8 @@ package mdns
 
 import (
 	"net/netip"
+	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -76,6 +78,17 @@ func FuzzParse(f *testing.F) {
 	f.Add(pkttest.MDNSAnnounce("alices-mbp", netip.MustParseAddr("10.20.1.15"), "MacBookPro18,3", "23", true))
 	f.Add(pkttest.MDNSAnnounce("nas", netip.MustParseAddr("fe80::1"), "MacSamba", "", false))
 	f.Add([]byte{0, 0, 0x84, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0xc0, 0x0c})
+	// mDNS from the committed demo capture (synth's Bonjour announcements).
+	_, file, _, _ := runtime.Caller(0)
+	if pkts, err := pkttest.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "..", "testdata", "demo.pcapng")); err == nil {
+		n := 0
+		for _, p := range pkts {
+			if p.SrcPort == Port && p.DstPort == Port && n < 20 {
+				f.Add(append([]byte(nil), p.Payload...))
+				n++
+			}
+		}
+	}
 	src := netip.MustParseAddr("10.20.1.15")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var info Info
