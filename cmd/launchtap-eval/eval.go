@@ -128,14 +128,18 @@ func pairIPs(p *ritaPair) []string {
 	return ips
 }
 
-// refPeriod is the true mean spacing of single beats for the label's style:
-// one-sided jitter sleeps U[P(1-j), P], additive P + U(0, jP).
+// oneSidedStyles are the generator's styles whose sleeps are uniform in
+// [P(1-j), P] (sensor/synth scen_eval.go); additive ones sleep P + U(0, jP);
+// every other style is centred on P.
+var oneSidedStyles = map[string]bool{"c2-one-sided-jitter": true, "multi-connection": true, "quic-udp443": true, "dns-channel": true}
+
+// refPeriod is the true mean spacing of single beats for the label's style.
 func refPeriod(l *synth.Label) float64 {
 	s := strings.ToLower(l.Style)
 	switch {
-	case strings.Contains(s, "one-sided") || strings.Contains(s, "cobalt"):
+	case oneSidedStyles[s] || strings.Contains(s, "one-sided"):
 		return l.PeriodS * (1 - l.Jitter/2)
-	case strings.Contains(s, "additive") || strings.Contains(s, "sliver"):
+	case strings.Contains(s, "additive"):
 		return l.PeriodS * (1 + l.Jitter/2)
 	}
 	return l.PeriodS
@@ -163,7 +167,12 @@ type report struct {
 	missed []string
 }
 
-const firstBeatTarget = 8
+const (
+	firstBeatTarget = 8
+	// cleanJitter bounds the "clean beacon" class (launchd schedules with
+	// network jitter): first alert by the 8th beat, period error <= 2 %.
+	cleanJitter = 0.02
+)
 
 func summarise(runs []*scenarioRun) *report {
 	rep := &report{}
@@ -173,6 +182,8 @@ func summarise(runs []*scenarioRun) *report {
 		falseAlerts              [2]int
 		alertedPairs, truePairs  [2]int
 		cleanErr, allErr         []float64
+		midErr, heavyErr         []float64
+		ritaFPNoise              [2]int
 		cleanFirst               []int
 		ritaTgt                  int
 		ritaHit                  [2]int // >= 0.9, >= 0.75
@@ -246,9 +257,14 @@ func summarise(runs []*scenarioRun) *report {
 					rw.FirstBeat = append(rw.FirstBeat, fb)
 					rw.PeriodErr = append(rw.PeriodErr, pe)
 					allErr = append(allErr, pe)
-					if l.Jitter <= 0.05 {
+					switch {
+					case l.Jitter <= cleanJitter:
 						cleanErr = append(cleanErr, pe)
 						cleanFirst = append(cleanFirst, fb)
+					case l.Jitter <= 0.2:
+						midErr = append(midErr, pe)
+					default:
+						heavyErr = append(heavyErr, pe)
 					}
 				}
 			}
@@ -302,11 +318,17 @@ func summarise(runs []*scenarioRun) *report {
 			if positive {
 				continue
 			}
-			if p.score.Score >= ritaThresholdMedium {
-				ritaFP[0]++
-			}
-			if p.score.Score >= ritaThresholdLow {
-				ritaFP[1]++
+			noise := slices.ContainsFunc(r.labels, func(l synth.Label) bool { return l.SrcIP == p.src && l.DstFQDN == "*" }) &&
+				!slices.ContainsFunc(r.labels, func(l synth.Label) bool {
+					return l.SrcIP == p.src && l.DstFQDN != "*" && nameMatch(&l, p.fqdn, pairIPs(p))
+				})
+			for i, thr := range []float64{ritaThresholdMedium, ritaThresholdLow} {
+				if p.score.Score >= thr {
+					ritaFP[i]++
+					if noise {
+						ritaFPNoise[i]++
+					}
+				}
 			}
 		}
 	}
@@ -337,10 +359,13 @@ func summarise(runs []*scenarioRun) *report {
 		fmt.Sprintf("recall, all expected alerts: default %s, --os any %s", ratio(posHit[0], pos[0]), ratio(posHit[1], pos[1])),
 		fmt.Sprintf("precision (alerted pairs that should alert): %s", ratio(truePairs[0]+truePairs[1], alertedPairs[0]+alertedPairs[1])),
 		fmt.Sprintf("false alerts (benign, noise, unlabelled): default %d, --os any %d   [target 0]", falseAlerts[0], falseAlerts[1]),
-		fmt.Sprintf("period error at first alert: median %.2f %%, max %.2f %% over beacons with jitter <= 5 %%   [target <= 2 %%]", 100*medAll, 100*maxClean),
-		fmt.Sprintf("first alert, beacons with jitter <= 5 %%: latest at beat %d, %d of %d after beat %d   [target <= %d]", maxFirst, late, len(cleanFirst), firstBeatTarget, firstBeatTarget),
-		fmt.Sprintf("RITA v5 (same captures, OS-agnostic truth): recall at >= 0.90 %s, at >= 0.75 %s; false positive pairs at >= 0.90: %d, at >= 0.75: %d",
-			ratio(ritaHit[0], ritaTgt), ratio(ritaHit[1], ritaTgt), ritaFP[0], ritaFP[1]),
+		fmt.Sprintf("period error at first alert, clean beacons (jitter <= 2 %%): median %.2f %%, max %.2f %%   [target <= 2 %%]", 100*medianF(cleanErr), 100*maxClean),
+		fmt.Sprintf("period error at first alert, jitter 2-20 %%: median %.2f %%, max %.2f %%; jitter 20-50 %%: median %.2f %%, max %.2f %%; all: median %.2f %%",
+			100*medianF(midErr), 100*maxF(midErr), 100*medianF(heavyErr), 100*maxF(heavyErr), 100*medAll),
+		fmt.Sprintf("first alert, clean beacons: latest at beat %d, %d of %d after beat %d   [target <= %d]", maxFirst, late, len(cleanFirst), firstBeatTarget, firstBeatTarget),
+		fmt.Sprintf("RITA v5 (same captures, OS-agnostic truth): recall at >= 0.90 %s, at >= 0.75 %s", ratio(ritaHit[0], ritaTgt), ratio(ritaHit[1], ritaTgt)),
+		fmt.Sprintf("RITA v5 false-positive pairs: at >= 0.90 %d (%d of them browsing noise), at >= 0.75 %d (%d noise); the rest are Apple, NTP, MDM/EDR and other benign periodic pairs",
+			ritaFP[0], ritaFPNoise[0], ritaFP[1], ritaFPNoise[1]),
 	}
 	if tgt[0]+tgt[1] == 0 || recallT < 0.98 {
 		rep.missed = append(rep.missed, fmt.Sprintf("recall %.3f < 0.98", recallT))

@@ -12,8 +12,8 @@
 //
 // With -check the exit status is 1 when a target is missed: recall >= 0.98
 // on beacons with at least 8 beats and jitter <= 50 %, no false alerts,
-// period error <= 2 % for beacons with jitter <= 5 %, first alert by the 8th
-// beat for those.
+// period error <= 2 % and first alert by the 8th beat for clean beacons
+// (jitter <= 2 %).
 package main
 
 import (

@@ -33,6 +33,9 @@ func TestDefaultApprovesKnownServices(t *testing.T) {
 			t.Errorf("ApprovedDestination(%q) = %q, %v; want %v", tc.name, r, ok, tc.ok)
 		}
 	}
+	if r, ok := b.ApprovedDestination("", netip.MustParseAddr("17.57.146.52")); !ok || r != "17.0.0.0/8" {
+		t.Errorf("APNs address by IP: %q %v, want Apple's 17.0.0.0/8", r, ok)
+	}
 	if _, ok := b.ApprovedLabel("com.apple.softwareupdated"); ok {
 		t.Error("com.apple.* labels must not be approved by default (malware imitates them)")
 	}

@@ -94,6 +94,7 @@ type pair struct {
 	hist    *history // nil until the second beat
 	beats   uint32   // beats ever
 	alerted float32  // period of the last alert, seconds; 0 = never alerted
+	alertAt uint32   // beats when it was last alerted
 	out0    uint16   // sizes of the first beat while hist is nil
 	in0     uint16
 	dst0    netip.Addr
@@ -231,12 +232,14 @@ func (d *Detector) Beat(k PairKey, dst netip.Addr, ts int64) *Finding {
 	if !d.alertable(&est) {
 		return nil
 	}
-	// Re-alert on a material change only; a heavily jittered period is only
-	// known to within its jitter, so it must move by more than that.
-	if p.alerted != 0 && math.Abs(est.period-float64(p.alerted)) <= max(d.cfg.Realert, 1.5*est.jitter)*float64(p.alerted) {
+	// Re-alert on a material change only: a heavily jittered period is only
+	// known to within its jitter, so it must move by more than that, and by
+	// half a history of new beats, so a wobbling estimate cannot flap.
+	if p.alerted != 0 && (p.beats-p.alertAt < HistoryLen/2 ||
+		math.Abs(est.period-float64(p.alerted)) <= max(d.cfg.Realert, 1.5*est.jitter)*float64(p.alerted)) {
 		return nil
 	}
-	p.alerted = float32(est.period)
+	p.alerted, p.alertAt = float32(est.period), p.beats
 	d.stats.Findings++
 	return d.finding(k, p, &est)
 }
