@@ -235,11 +235,11 @@ func TestEvalAgainstP0f(t *testing.T) {
 	}
 	var (
 		hosts, right, famRight, p0fRight, p0fFam, p0fSeen int
-		tcpRight, tcpFam                                   int
-		oursOnly, p0fOnly                                  []string
-		confusion                                          = map[string]map[string]int{}
-		p0fHow                                             = map[string]int{}
-		confSum                                            = map[string]float64{}
+		tcpRight, tcpFam                                  int
+		oursOnly, p0fOnly                                 []string
+		confusion                                         = map[string]map[string]int{}
+		p0fHow                                            = map[string]int{}
+		confSum                                           = map[string]float64{}
 	)
 	for _, ef := range evalFiles(t) {
 		tb := newTable(t, Config{})
