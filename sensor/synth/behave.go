@@ -3,6 +3,7 @@ package synth
 import (
 	"math"
 	"net/netip"
+	"strings"
 )
 
 func addr4(b [3]byte, last byte) netip.Addr {
@@ -79,6 +80,39 @@ func (w *world) pageLoad(h *host, t int64, cfg browseCfg) {
 	if r.IntN(2) == 0 {
 		w.webObject(h, thirdParty[r.IntN(len(thirdParty))], t+dt+r.Int64N(sec), false, size(3000, 0.8), cfg)
 	}
+	if w.cleartext && r.IntN(6) == 0 {
+		w.cleartextHTTP(h, t+dt+r.Int64N(2*sec), size(8000, 1))
+	}
+}
+
+// cleartextHTTP is one plain HTTP fetch carrying the host's User-Agent: a
+// browser UA, or an app's CFNetwork/Darwin UA on Apple hosts.
+func (w *world) cleartextHTTP(h *host, t int64, body int) {
+	r := h.rng
+	if r.IntN(2) == 0 {
+		w.httpGet(h, "neverssl.com", "/online/", h.browserUA(), t, body, nil)
+		return
+	}
+	app := []string{"Slack/4.38.125", "zoom.us/6.1.1", "Spotify/1.2.40", "Notion/3.10.0"}[r.IntN(4)]
+	ua := h.userAgent(app)
+	if !h.os.apple() {
+		ua = app + " " + h.browserUA()
+	}
+	w.httpGet(h, "download.example-apps.com", "/appcast.xml", ua, t, body, nil)
+}
+
+// browserUA is the host's web browser User-Agent.
+func (h *host) browserUA() string {
+	switch h.os {
+	case osMacOS:
+		return "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15"
+	case osIOS:
+		return "Mozilla/5.0 (iPhone; CPU iPhone OS " + strings.ReplaceAll(h.osVersion, ".", "_") +
+			" like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+	case osWindows:
+		return "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0"
+	}
+	return "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 }
 
 // webObject fetches one object over TLS (or QUIC for HTTP/3 sites).

@@ -153,6 +153,9 @@ func (n *network) addOS() {
 	n.svc("deb.debian.org", 300, stackCDN, 25*ms, []string{"debian.map.fastly.net"}, "151.101.2.132", "151.101.66.132")
 	n.svc("security.debian.org", 300, stackCDN, 25*ms, []string{"debian.map.fastly.net"}, "151.101.2.132")
 	n.svc("ntp.ubuntu.com", 300, stackLinux, 30*ms, nil, "185.125.190.58")
+	// cleartext HTTP destinations for User-Agent evidence
+	n.svc("neverssl.com", 300, stackLinux, 90*ms, nil, "34.223.124.45")
+	n.svc("download.example-apps.com", 300, stackCDN, 20*ms, []string{"download-example-apps.map.fastly.net"}, "151.101.130.27")
 }
 
 // pickSite picks a site by weight.

@@ -75,9 +75,10 @@ type world struct {
 	err   error
 	stats Stats
 
-	net    *network
-	labels []*labelRec
-	pool   []byte // deterministic random payload bytes
+	net       *network
+	labels    []*labelRec
+	cleartext bool   // browsing includes cleartext HTTP with User-Agents
+	pool      []byte // deterministic random payload bytes
 
 	// serialization scratch, reused for every frame
 	sbuf gopacket.SerializeBuffer

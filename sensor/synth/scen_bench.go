@@ -20,6 +20,7 @@ func init() {
 }
 
 func buildBench(w *world) {
+	w.cleartext = true
 	n := w.net
 	n.addWeb()
 	n.addApple()

@@ -63,6 +63,7 @@ func init() {
 
 // evalBase registers the name catalogues and the light background.
 func evalBase(w *world) {
+	w.cleartext = true
 	n := w.net
 	n.addWeb()
 	n.addApple()

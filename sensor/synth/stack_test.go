@@ -169,3 +169,43 @@ func itoa(v int) string {
 	}
 	return itoa(v/10) + string(rune('0'+v%10))
 }
+
+// TestUserAgents: cleartext HTTP in the evaluation carries per-OS
+// User-Agents (CFNetwork/Darwin from Apple hosts, never from others).
+func TestUserAgents(t *testing.T) {
+	m, labels, _ := gen(t, "eval-noise", 4, Options{}, true)
+	osOf := map[string]string{}
+	for _, l := range labels {
+		osOf[l.SrcIP] = l.OS
+	}
+	seen := map[string]int{}
+	for _, f := range m.frames {
+		p := gopacket.NewPacket(f.data, layers.LayerTypeEthernet, gopacket.NoCopy)
+		tc, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
+		ip, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+		if tc == nil || tc.DstPort != 80 || !bytes.HasPrefix(tc.Payload, []byte("GET ")) {
+			continue
+		}
+		var ua string
+		for _, line := range strings.Split(string(tc.Payload), "\r\n") {
+			if v, ok := strings.CutPrefix(line, "User-Agent: "); ok {
+				ua = v
+			}
+		}
+		os := osOf[ip.SrcIP.String()]
+		cf := strings.Contains(ua, "CFNetwork/") && strings.Contains(ua, "Darwin/")
+		if cf && os != "macos" && os != "ios" {
+			t.Fatalf("%s host %s sent %q", os, ip.SrcIP, ua)
+		}
+		if cf {
+			seen[os+"/cfnetwork"]++
+		} else {
+			seen[os]++
+		}
+	}
+	for _, k := range []string{"macos/cfnetwork", "ios/cfnetwork", "macos", "windows", "linux"} {
+		if seen[k] == 0 {
+			t.Errorf("no cleartext HTTP User-Agent from %s (seen %v)", k, seen)
+		}
+	}
+}
