@@ -3,6 +3,7 @@ package hostid
 import (
 	"math/rand/v2"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 
@@ -445,5 +446,23 @@ func BenchmarkObserveDNSQueryNoMatch(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		tb.ObserveDNSQuery(ip, [6]byte{2}, true, "www.example.com.", baseTS)
+	}
+}
+
+func TestP0fOwnDatabase(t *testing.T) {
+	const sys = "/etc/p0f/p0f.fp"
+	if _, err := os.Stat(sys); err != nil {
+		t.Skipf("p0f not installed: %v", err)
+	}
+	tb := newTable(t, Config{P0fDB: sys})
+	pkts := realPackets(t, "real/macos_tcp_flags.pcap")
+	for i := range pkts {
+		tb.Observe(&pkts[i])
+	}
+	v := tb.Lookup(netip.MustParseAddr("172.16.5.16"), [6]byte{0x9a, 0x4b, 0x87, 0xd9, 0xe9, 0x6e}, true)
+	// p0f's file knows this SYN only through its generic Mac OS X rule, fuzzily: weight 1.
+	if v.OS != MacOS || len(v.Evidence) == 0 || !strings.HasPrefix(v.Evidence[0], "TCP SYN fuzzily matches 'Mac OS X'") ||
+		!strings.Contains(v.Evidence[0], "[darwin +1.0]") {
+		t.Errorf("with p0f.fp: %+v", v)
 	}
 }
