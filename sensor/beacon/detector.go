@@ -2,6 +2,7 @@ package beacon
 
 import (
 	"fmt"
+	"hash/maphash"
 	"math"
 	"net/netip"
 	"time"
@@ -82,23 +83,29 @@ type Stats struct {
 	Scored     uint64 // rescorings (pairs with at least MinBeats beats)
 	Sizes      uint64 // Sizes calls matched to a beat
 	SizesLost  uint64 // Sizes calls with no matching pair or beat
+	Collisions uint64 // distinct pairs whose 128-bit IDs collided (the older one is dropped)
 }
 
 const maxDst = 4 // distinct destination addresses kept per pair
 
-// pair is the always-present part of a tracked pair's state.
+// pair is the always-present part of a tracked pair's state (112 bytes).
 type pair struct {
+	key     PairKey  // the LRU is keyed by a 128-bit hash of it; this confirms the match
 	first   int64    // first beat ever, ns
 	base    int64    // history times are milliseconds after base
-	last    int64    // start of the latest beat group, ns
-	hist    *history // nil until the second beat
+	hist    *history // nil until the second beat: most pairs never get one
 	beats   uint32   // beats ever
 	alerted float32  // period of the last alert, seconds; 0 = never alerted
 	alertAt uint32   // beats when it was last alerted
 	out0    uint16   // sizes of the first beat while hist is nil
 	in0     uint16
-	dst0    netip.Addr
 }
+
+// pairID is the LRU key: two independent 64-bit hashes of a PairKey. A
+// PairKey is 72 bytes and the LRU stores its key twice (map slot and list
+// entry); 16 bytes keeps a tracked pair within 256 bytes. A collision (odds
+// about n²/2^129) is detected by comparing pair.key and counted.
+type pairID struct{ a, b uint64 }
 
 // history is the bounded per-pair ring of recent beats.
 type history struct {
@@ -146,14 +153,19 @@ func (h *history) addDst(a netip.Addr) {
 	h.dst[maxDst-1] = a
 }
 
-// BytesPerPair is the heap memory of one fully populated pair, excluding the
-// LRU's own entry and map slot (see BenchmarkPairMemory for the measured total).
-const BytesPerPair = int(unsafeSizeofPair + unsafeSizeofHistory)
+// BytesPerPair is the heap memory of one pair's own state and of the
+// history it gets from its second beat on, excluding the LRU's list entry and
+// map slot (about 120 bytes more; BenchmarkPairMemory measures the total).
+const (
+	BytesPerPair    = int(unsafeSizeofPair)
+	BytesPerHistory = int(unsafeSizeofHistory)
+)
 
 // Detector scores pairs. One per worker goroutine; not safe for concurrent use.
 type Detector struct {
 	cfg    Config
-	lru    *simplelru.LRU[PairKey, *pair]
+	lru    *simplelru.LRU[pairID, *pair]
+	seeds  [2]maphash.Seed
 	stats  Stats
 	window int64 // GroupWindow, ns
 	sc     scratch
@@ -166,8 +178,8 @@ func NewDetector(cfg Config) *Detector {
 	if cfg.Validate() != nil {
 		cfg = def
 	}
-	d := &Detector{cfg: cfg, window: int64(cfg.GroupWindow)}
-	lru, err := simplelru.NewLRU[PairKey, *pair](cfg.MaxPairs, func(PairKey, *pair) { d.stats.Evictions++ })
+	d := &Detector{cfg: cfg, window: int64(cfg.GroupWindow), seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
+	lru, err := simplelru.NewLRU[pairID, *pair](cfg.MaxPairs, func(pairID, *pair) { d.stats.Evictions++ })
 	if err != nil { // unreachable: MaxPairs >= 1 after validation
 		panic(fmt.Sprintf("beacon: %v", err))
 	}
@@ -186,20 +198,39 @@ func (d *Detector) Stats() Stats {
 }
 
 // Forget drops a pair's state (for example when the baseline approves it).
-func (d *Detector) Forget(k PairKey) { d.lru.Remove(k) }
+func (d *Detector) Forget(k PairKey) { d.lru.Remove(d.id(k)) }
+
+func (d *Detector) id(k PairKey) pairID {
+	return pairID{maphash.Comparable(d.seeds[0], k), maphash.Comparable(d.seeds[1], k)}
+}
+
+// peek returns k's state without touching recency.
+func (d *Detector) peek(k PairKey) (*pair, bool) {
+	p, ok := d.lru.Peek(d.id(k))
+	if !ok || p.key != k {
+		return nil, false
+	}
+	return p, true
+}
 
 // Beat records a session start (or burst / DNS query) of pair k at ts (Unix
 // ns, capture time) towards address dst. It returns a Finding when the pair
 // should be (re-)alerted now, else nil.
 func (d *Detector) Beat(k PairKey, dst netip.Addr, ts int64) *Finding {
 	d.stats.Beats++
-	p, ok := d.lru.Get(k)
+	id := d.id(k)
+	p, ok := d.lru.Get(id)
+	if ok && p.key != k {
+		d.stats.Collisions++
+		ok = false
+	}
 	if !ok {
-		d.lru.Add(k, &pair{first: ts, base: ts, last: ts, beats: 1, dst0: dst})
+		d.lru.Add(id, &pair{key: k, first: ts, base: ts, beats: 1})
 		return nil
 	}
-	if ts < p.last+d.window {
-		if ts < p.last-d.window {
+	last := p.lastBeat()
+	if ts < last+d.window {
+		if ts < last-d.window {
 			d.stats.OutOfOrder++
 			return nil
 		}
@@ -213,7 +244,6 @@ func (d *Detector) Beat(k PairKey, dst netip.Addr, ts int64) *Finding {
 		h := &history{}
 		h.push(0)
 		h.out[0], h.in[0] = p.out0, p.in0
-		h.addDst(p.dst0)
 		p.hist = h
 	}
 	h := p.hist
@@ -223,7 +253,6 @@ func (d *Detector) Beat(k PairKey, dst netip.Addr, ts int64) *Finding {
 	h.push(uint32((ts - p.base) / int64(time.Millisecond)))
 	h.addDst(dst)
 	p.beats++
-	p.last = ts
 	if int(h.n) < d.cfg.MinBeats {
 		return nil
 	}
@@ -242,6 +271,16 @@ func (d *Detector) Beat(k PairKey, dst netip.Addr, ts int64) *Finding {
 	p.alerted, p.alertAt = float32(est.period), p.beats
 	d.stats.Findings++
 	return d.finding(k, p, &est)
+}
+
+// lastBeat is the start of the pair's latest beat (ms resolution once the
+// pair has a history).
+func (p *pair) lastBeat() int64 {
+	h := p.hist
+	if h == nil || h.n == 0 {
+		return p.first
+	}
+	return p.base + int64(h.t[h.at(int(h.n)-1)])*int64(time.Millisecond)
 }
 
 // maxOffset keeps millisecond offsets within uint32 with room to spare.
@@ -269,7 +308,7 @@ func rebase(p *pair, ts int64) {
 // Sizes records the byte counts of the pair's session that began at start
 // (called when the session ends). Only the first session of a beat counts.
 func (d *Detector) Sizes(k PairKey, start int64, bytesOut, bytesIn uint64) {
-	p, ok := d.lru.Peek(k)
+	p, ok := d.peek(k)
 	if !ok {
 		d.stats.SizesLost++
 		return

@@ -21,7 +21,7 @@ func (d *Detector) finding(k PairKey, p *pair, e *estimate) *Finding {
 		Beats:       int(p.beats),
 		Missed:      e.missed,
 		First:       p.first,
-		Last:        p.last,
+		Last:        p.lastBeat(),
 		Evidence:    round3(e.evidence),
 		Fit:         e.fit,
 		Intervals:   e.n,

@@ -163,7 +163,7 @@ func TestReasonsExplainSleepAndMissedBeats(t *testing.T) {
 	if last == nil {
 		t.Fatal("no finding")
 	}
-	p, _ := d.lru.Peek(testKey)
+	p, _ := d.peek(testKey)
 	e := d.estimate(p)
 	if e.missed != 2 || e.gaps != 1 || relErr(e.period, 600) > 0.001 {
 		t.Errorf("estimate %+v, want 2 missed, 1 gap, period 600", e)

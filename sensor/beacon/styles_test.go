@@ -65,7 +65,7 @@ func TestBeaconStyles(t *testing.T) {
 func finalPeriod(times []float64, sz sizer, r *rand.Rand) float64 {
 	d := NewDetector(DefaultConfig())
 	feed(d, times, sz, r)
-	p, _ := d.lru.Peek(testKey)
+	p, _ := d.peek(testKey)
 	e := d.estimate(p)
 	return e.period
 }
