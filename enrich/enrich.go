@@ -216,7 +216,7 @@ func (s *Service) lookup(ctx context.Context, q inventory.Query) answer {
 			return answer{provider: "file", err: err}
 		}
 	}
-	key := q.IP.String()
+	key := cacheKey(q.IP, q.MAC)
 	if a, ok := s.fresh.Get(key); ok && !a.host.NeedsCalendar(q.PeriodS) {
 		s.st.cacheHits.Add(1)
 		return answer{host: a.host, provider: a.provider}
@@ -336,13 +336,22 @@ func (s *Service) Platform(ip netip.Addr, mac [6]byte) (string, bool) {
 	if !ip.IsValid() {
 		return "", false
 	}
-	key := ip.Unmap().String()
+	key := cacheKey(ip.Unmap(), inventory.MACString(mac))
 	for _, c := range []*expirable.LRU[string, answer]{s.fresh, s.stale} {
 		if a, ok := c.Peek(key); ok && a.host != nil && a.host.Platform != "" {
 			return a.host.Platform, true
 		}
 	}
 	return "", false
+}
+
+// cacheKey includes the MAC when known so a DHCP address handed to another
+// machine is not answered from the previous holder's inventory.
+func cacheKey(ip netip.Addr, mac string) string {
+	if mac == "" {
+		return ip.String()
+	}
+	return ip.String() + "/" + mac
 }
 
 // Reload re-reads the file inventory (SIGHUP) and forgets cached remote
