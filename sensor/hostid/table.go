@@ -31,6 +31,7 @@ type PlatformLookup interface {
 }
 
 const (
+	ipHostIdle  = 4  // an address-keyed host idle this many bind TTLs starts over
 	ringSize    = 8  // recent addresses kept per MAC host
 	maxEvidence = 16 // evidence entries kept per host
 	maxHostname = 128
@@ -243,6 +244,13 @@ func (t *Table) macHost(mac [6]byte, ts int64) *host {
 func (t *Table) ipHost(a netip.Addr, ts int64) *host {
 	k := hostKey{ip: a}
 	if h, ok := t.hosts.Get(k); ok {
+		if ts-h.last > ipHostIdle*t.bindTTL {
+			// Idle long enough for the address to have been reassigned
+			// unseen (its DHCP may be out of view): start over.
+			*h = host{key: k, first: ts, last: ts}
+			h.ips[0] = ipSeen{a, ts}
+			return h
+		}
 		h.touch(ts)
 		return h
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gopacket/gopacket/layers"
 
@@ -464,5 +465,22 @@ func TestP0fOwnDatabase(t *testing.T) {
 	if v.OS != MacOS || len(v.Evidence) == 0 || !strings.HasPrefix(v.Evidence[0], "TCP SYN fuzzily matches 'Mac OS X'") ||
 		!strings.Contains(v.Evidence[0], "[darwin +1.0]") {
 		t.Errorf("with p0f.fp: %+v", v)
+	}
+}
+
+func TestIdleAddressStartsOver(t *testing.T) {
+	tb := newTable(t, Config{BindTTL: time.Minute})
+	ip := netip.MustParseAddr("10.30.0.5")
+	dst := netip.MustParseAddr("203.0.113.1")
+	mac := pkttest.Darwin.SYN(baseTS, ip, dst, routerMAC, true, 1, 50000, 443)
+	tb.Observe(&mac)
+	if v := tb.Lookup(ip, routerMAC, true); v.OS != MacOS {
+		t.Fatalf("routed Mac: %s", v.OS)
+	}
+	// Hours later the address (handed out by a DHCP server out of view) belongs to a Windows box.
+	win := pkttest.Windows.SYN(baseTS+int64(time.Hour), ip, dst, routerMAC, true, 1, 50000, 443)
+	tb.Observe(&win)
+	if v := tb.Lookup(ip, routerMAC, true); v.OS != Windows || strings.Contains(strings.Join(v.Evidence, " "), "Darwin") {
+		t.Errorf("after idle reassignment: %s %q", v.OS, v.Evidence)
 	}
 }

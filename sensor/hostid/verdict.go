@@ -83,7 +83,7 @@ func (t *Table) find(ip netip.Addr, mac [6]byte, hasMAC bool) *host {
 			return h
 		}
 	}
-	if h, ok := t.hosts.Peek(hostKey{ip: ip}); ok && t.now-h.last <= 4*t.bindTTL {
+	if h, ok := t.hosts.Peek(hostKey{ip: ip}); ok && t.now-h.last <= ipHostIdle*t.bindTTL {
 		return h
 	}
 	return byMAC
