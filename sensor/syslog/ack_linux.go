@@ -46,3 +46,24 @@ func sendQueue(nc net.Conn) (uint64, bool) {
 
 // tcpEstablished is TCP_ESTABLISHED from include/net/tcp_states.h.
 const tcpEstablished = 1
+
+// socketError returns and clears the socket's pending error (SO_ERROR), e.g.
+// ECONNREFUSED from an ICMP port unreachable on a connected UDP socket.
+func socketError(nc net.Conn) error {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	var soErr int
+	rc.Control(func(fd uintptr) {
+		soErr, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
+	})
+	if soErr != 0 {
+		return syscall.Errno(soErr)
+	}
+	return nil
+}

@@ -24,6 +24,10 @@ type Config struct {
 	BOM      string   // auto (default): BOM before a non-ASCII rfc5424 MSG, as RFC 5424 requires; never
 
 	MaxUDP int // datagram size limit for udp:// and unixgram, default 8192; longer messages are truncated
+	// UDPRate caps udp:// sends per second (default 500) so that replaying a
+	// backlog after an outage does not overflow the receiver's socket buffer,
+	// where UDP loses messages without any signal.
+	UDPRate int
 
 	CAFile, CertFile, KeyFile string // TLS: CA bundle (default: system roots), optional client certificate
 
@@ -68,6 +72,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Hostname, "syslog-hostname", "", "syslog HOSTNAME for sensor messages (default: the sensor name / host name)")
 	fs.StringVar(&c.BOM, "syslog-bom", "auto", "UTF-8 BOM before a non-ASCII rfc5424 MSG: auto or never")
 	fs.IntVar(&c.MaxUDP, "syslog-max-udp", DefaultMaxUDP, "largest UDP/unix datagram in bytes; longer messages are truncated with a marker, never split")
+	fs.IntVar(&c.UDPRate, "syslog-udp-rate", 500, "most udp:// messages per second (paces backlog replay so the receiver's buffer does not overflow)")
 	fs.StringVar(&c.CAFile, "syslog-ca-file", "", "PEM CA bundle to verify tls:// receivers (default: system roots)")
 	fs.StringVar(&c.CertFile, "syslog-cert-file", "", "PEM client certificate for tls:// receivers")
 	fs.StringVar(&c.KeyFile, "syslog-key-file", "", "PEM client key for tls:// receivers")
@@ -105,6 +110,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if out.MaxUDP <= 0 {
 		out.MaxUDP = DefaultMaxUDP
+	}
+	if out.UDPRate <= 0 {
+		out.UDPRate = 500
 	}
 	if out.SpoolMaxBytes <= 0 {
 		out.SpoolMaxBytes = DefaultSpoolMaxBytes

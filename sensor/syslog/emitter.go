@@ -39,11 +39,11 @@ type Emitter struct {
 // DestCounters are one destination's delivery counters.
 type DestCounters struct {
 	URL          string
-	Up           bool   // connected (stream) or last send succeeded (datagram)
+	Up           bool   // a connection (or connected datagram socket) is open
 	Queued       uint64 // messages accepted by Alert/Stats/Health
 	Sent         uint64 // successful writes to the transport, re-sends included
 	Retried      uint64 // re-sends after a connection loss
-	Delivered    uint64 // confirmed: TCP-acknowledged (stream) or written (datagram)
+	Delivered    uint64 // confirmed: acknowledged by the peer's TCP (plus ResendWindow), or sent (datagram; UDP after ResendWindow without ICMP error)
 	Dropped      uint64 // lost: queue or spool full, encoding failed, or undelivered at shutdown without a spool
 	Spooled      uint64 // appended to the on-disk spool
 	Depth        uint64 // waiting: queued + not yet confirmed
@@ -300,7 +300,12 @@ func (d *dest) run(stop <-chan struct{}) {
 		closing  bool
 		deadline time.Time
 		down     bool
+		pace     time.Duration // gap between UDP datagrams
+		paceAt   time.Time     // next UDP datagram not before
 	)
+	if d.d.scheme == schemeUDP {
+		pace = time.Second / time.Duration(d.cfg.UDPRate)
+	}
 	tick := time.NewTicker(ackPoll)
 	defer tick.Stop()
 	lastSync := time.Now()
@@ -354,6 +359,9 @@ func (d *dest) run(stop <-chan struct{}) {
 
 		// Send what is unsent, in order.
 		for c != nil {
+			if pace > 0 && time.Now().Before(paceAt) {
+				break
+			}
 			rec, err := d.bl.next()
 			if err != nil {
 				d.log.Error("syslog: reading backlog", "err", err)
@@ -368,6 +376,9 @@ func (d *dest) run(stop <-chan struct{}) {
 				break
 			}
 			d.sent.Add(1)
+			if pace > 0 {
+				paceAt = time.Now().Add(pace)
+			}
 			if resend > 0 {
 				resend--
 				d.retried.Add(1)
@@ -377,6 +388,18 @@ func (d *dest) run(stop <-chan struct{}) {
 
 		// Commit what the receiver has acknowledged (long enough ago).
 		if c != nil && len(inflight) > 0 {
+			win := time.Duration(0)
+			if c.window {
+				win = d.cfg.ResendWindow
+				if closing {
+					// At shutdown a TCP ack is enough; UDP still waits briefly
+					// for an ICMP error from a receiver that is down.
+					win = 0
+					if !c.stream {
+						win = min(d.cfg.ResendWindow, 100*time.Millisecond)
+					}
+				}
+			}
 			if acked, ok := c.acked(); ok {
 				n := 0
 				for i := range inflight {
@@ -387,10 +410,9 @@ func (d *dest) run(stop <-chan struct{}) {
 					if f.ackedAt.IsZero() {
 						f.ackedAt = now
 					}
-					if c.stream && !closing && now.Sub(f.ackedAt) < d.cfg.ResendWindow {
-						break
+					if n == i && now.Sub(f.ackedAt) >= win {
+						n++
 					}
-					n++
 				}
 				if n > 0 {
 					if err := d.bl.commit(n); err != nil {
@@ -416,13 +438,18 @@ func (d *dest) run(stop <-chan struct{}) {
 		}
 
 		var dead <-chan struct{}
-		if c != nil && c.stream {
+		if c != nil {
 			dead = c.dead
 		}
 		var retry <-chan time.Time
 		var timer *time.Timer
-		if c == nil && d.bl.unsent() > 0 {
+		switch {
+		case c == nil && d.bl.unsent() > 0:
 			timer = time.NewTimer(max(time.Until(retryAt), 0))
+		case c != nil && pace > 0 && d.bl.unsent() > 0:
+			timer = time.NewTimer(max(time.Until(paceAt), 0))
+		}
+		if timer != nil {
 			retry = timer.C
 		}
 		var q <-chan []byte
@@ -434,7 +461,7 @@ func (d *dest) run(stop <-chan struct{}) {
 			d.store(b)
 		case <-d.wake:
 		case <-dead:
-			lost(fmt.Errorf("receiver closed the connection: %v", c.err.Load()))
+			lost(fmt.Errorf("receiver gone: %v", c.err.Load()))
 		case <-retry:
 		case <-tick.C:
 		case <-stop:

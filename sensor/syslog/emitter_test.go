@@ -211,6 +211,60 @@ func TestEmitterUDPTruncates(t *testing.T) {
 	}
 }
 
+// TestEmitterUDPOutage: a connected UDP socket learns from ICMP that the
+// receiver is down; messages sent meanwhile are kept and sent again.
+func TestEmitterUDPOutage(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := pc.LocalAddr().String()
+	var got [][]byte
+	distinct := map[string]bool{}
+	read := func(pc net.PacketConn, until int) {
+		buf := make([]byte, 65536)
+		for len(distinct) < until {
+			pc.SetReadDeadline(time.Now().Add(10 * time.Second))
+			n, _, err := pc.ReadFrom(buf)
+			if err != nil {
+				t.Fatalf("after %d datagrams: %v", len(got), err)
+			}
+			got = append(got, append([]byte(nil), buf[:n]...))
+			distinct[string((*parse5424(t, buf[:n]).StructuredData)["meta"]["sequenceId"])] = true
+		}
+	}
+	e := newTestEmitter(t, Config{URLs: []string{"udp://" + addr}, ResendWindow: 500 * time.Millisecond})
+	for i := 1; i <= 10; i++ {
+		e.Alert(numberedAlert(i))
+	}
+	read(pc, 10)
+	time.Sleep(600 * time.Millisecond) // the first ten are delivered
+	if c := e.Counters().Destinations[0]; c.Delivered != 10 {
+		t.Fatalf("before the outage: %+v", c)
+	}
+	pc.Close()
+	for i := 11; i <= 30; i++ {
+		e.Alert(numberedAlert(i))
+		time.Sleep(10 * time.Millisecond)
+	}
+	pc, err = net.ListenPacket("udp", addr)
+	if err != nil {
+		t.Skipf("port %s taken meanwhile: %v", addr, err)
+	}
+	defer pc.Close()
+	read(pc, 30)
+	if err := closeEmitter(t, e, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	seq, _ := seqs(t, got)
+	dups := checkAllInOrder(t, seq, 30)
+	c := e.Counters().Destinations[0]
+	t.Logf("UDP outage: %d datagrams for 30 alerts, %d duplicates; %+v", len(got), dups, c)
+	if c.ConnErrors == 0 || c.Retried == 0 {
+		t.Errorf("outage not noticed: %+v", c)
+	}
+}
+
 func TestEmitterUnixSockets(t *testing.T) {
 	dir := t.TempDir()
 	// Datagram socket, like /dev/log.

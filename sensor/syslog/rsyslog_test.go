@@ -168,7 +168,10 @@ func (r *rsyslogd) start() {
 }
 
 // stop ends rsyslogd the way an operator does (SIGTERM) and waits for it.
-func (r *rsyslogd) stop() {
+func (r *rsyslogd) stop() { r.signal(syscall.SIGTERM) }
+
+// signal ends rsyslogd with sig and waits for it.
+func (r *rsyslogd) signal(sig syscall.Signal) {
 	if r.cmd == nil || r.cmd.Process == nil {
 		return
 	}
@@ -177,7 +180,7 @@ func (r *rsyslogd) stop() {
 		return
 	default:
 	}
-	r.cmd.Process.Signal(syscall.SIGTERM)
+	r.cmd.Process.Signal(sig)
 	select {
 	case <-r.exited:
 	case <-time.After(15 * time.Second):
@@ -344,13 +347,14 @@ func TestRsyslogAllFieldsArrive(t *testing.T) {
 // sensor process in the middle of the outage), starts the receiver again on
 // the same port and checks that every alert arrived, in order.
 func TestRsyslogOutage(t *testing.T) {
-	for _, scheme := range []string{"tcp", "tls"} {
-		t.Run(scheme, func(t *testing.T) {
+	for _, tc := range []struct {
+		scheme string
+		sig    syscall.Signal
+	}{{"tcp", syscall.SIGTERM}, {"tls", syscall.SIGTERM}, {"udp", syscall.SIGTERM}, {"tcp", syscall.SIGKILL}} {
+		scheme := tc.scheme
+		t.Run(scheme+"-"+strings.ToLower(strings.ReplaceAll(tc.sig.String(), " ", "")), func(t *testing.T) {
 			r := newRsyslogd(t, scheme == "tls")
-			port := r.tcp
-			if scheme == "tls" {
-				port = r.tlsPort
-			}
+			port := map[string]int{"tcp": r.tcp, "tls": r.tlsPort, "udp": r.udp}[scheme]
 			cfg := Config{URLs: []string{fmt.Sprintf("%s://localhost:%d", scheme, port)}, Spool: t.TempDir(), SpoolSync: SyncAlways}
 			if r.pki != nil {
 				cfg.CAFile = r.pki.caFile
@@ -366,10 +370,18 @@ func TestRsyslogOutage(t *testing.T) {
 				}
 			}
 			e := newTestEmitter(t, cfg)
-			emit(e, before)
-			waitFor(t, 20*time.Second, "the first alerts at rsyslog", func() bool { return len(r.messages()) >= before })
+			quiet := before
+			if tc.sig == syscall.SIGKILL {
+				quiet = before - 10
+			}
+			emit(e, quiet)
+			waitFor(t, 20*time.Second, "the first alerts at rsyslog", func() bool { return len(r.messages()) >= quiet })
+			// Killed mid-stream: what rsyslog read but had not written, and
+			// what its kernel acknowledged but it had not read, is lost and
+			// must come back through the resend window.
+			emit(e, before-quiet)
 
-			r.stop()
+			r.signal(tc.sig)
 			emit(e, during1)
 			c1 := e.Counters().Destinations[0]
 			// The sensor restarts while the receiver is still down.
@@ -387,13 +399,17 @@ func TestRsyslogOutage(t *testing.T) {
 				t.Fatal(err)
 			}
 			c3 := e.Counters().Destinations[0]
-			waitFor(t, 20*time.Second, "all alerts at rsyslog", func() bool {
+			end := time.Now().Add(20 * time.Second)
+			for time.Now().Before(end) {
 				seen := map[string]bool{}
 				for _, m := range r.messages() {
 					seen[m.params[DefaultSDID]["id"]] = true
 				}
-				return len(seen) >= total
-			})
+				if len(seen) >= total {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
 			msgs := r.messages()
 			var order []int
 			for _, m := range msgs {
@@ -405,8 +421,8 @@ func TestRsyslogOutage(t *testing.T) {
 				order = append(order, k)
 			}
 			dups := checkAllInOrder(t, order, total)
-			t.Logf("%s outage: %d alerts emitted (%d before, %d during with a sensor restart after %d, %d after); rsyslog got %d messages, %d distinct, %d duplicates",
-				scheme, total, before, during1+during2, during1, after, len(msgs), len(msgs)-dups, dups)
+			t.Logf("%s outage (%v): %d alerts emitted (%d before, %d during with a sensor restart after %d, %d after); rsyslog got %d messages, %d distinct, %d duplicates",
+				scheme, tc.sig, total, before, during1+during2, during1, after, len(msgs), len(msgs)-dups, dups)
 			t.Logf("first process at restart: %+v", c1)
 			t.Logf("second process: depth after restart %d; during outage %+v; at close %+v", restartDepth, c2, c3)
 			if restartDepth < during1 {

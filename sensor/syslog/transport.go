@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -30,8 +31,13 @@ type conn struct {
 	raw    *countedConn // the socket under nc
 	stream bool
 	octet  bool // RFC 6587 octet counting (tcp, tls); else LF-terminated (unix stream)
-	dead   chan struct{}
-	err    atomic.Value // error that killed the connection (reader side)
+	// window: a message counts as delivered only ResendWindow after the
+	// peer's acknowledgement (tcp, tls) or after it was sent without an ICMP
+	// error coming back (udp).
+	window bool
+	dead   chan struct{} // closed (by kill) when the peer is seen gone; nil for unixgram
+	once   sync.Once
+	err    atomic.Value // error that killed the connection
 	buf    []byte
 }
 
@@ -92,7 +98,11 @@ func (d *dialer) dial(ctx context.Context) (*conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &conn{nc: nc, raw: &countedConn{Conn: nc}}, nil
+		// A connected UDP socket reports the receiver's ICMP port-unreachable
+		// as ECONNREFUSED to a reader: watch for it.
+		c := &conn{nc: nc, raw: &countedConn{Conn: nc}, window: true}
+		c.watch()
+		return c, nil
 	case schemeUnix:
 		// /dev/log is a datagram socket on Linux; syslog-ng may offer a stream one.
 		nc, err := nd.DialContext(ctx, "unixgram", d.addr)
@@ -106,13 +116,17 @@ func (d *dialer) dial(ctx context.Context) (*conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		return newStreamConn(nc, &countedConn{Conn: nc}, false), nil
+		c := &conn{nc: nc, raw: &countedConn{Conn: nc}, stream: true}
+		c.watch()
+		return c, nil
 	case schemeTCP:
 		nc, err := nd.DialContext(ctx, "tcp", d.addr)
 		if err != nil {
 			return nil, err
 		}
-		return newStreamConn(nc, &countedConn{Conn: nc}, true), nil
+		c := &conn{nc: nc, raw: &countedConn{Conn: nc}, stream: true, octet: true, window: true}
+		c.watch()
+		return c, nil
 	case schemeTLS:
 		nc, err := nd.DialContext(ctx, "tcp", d.addr)
 		if err != nil {
@@ -124,40 +138,48 @@ func (d *dialer) dial(ctx context.Context) (*conn, error) {
 			nc.Close()
 			return nil, fmt.Errorf("TLS handshake: %w", err)
 		}
-		return newStreamConn(tc, raw, true), nil
+		c := &conn{nc: tc, raw: raw, stream: true, octet: true, window: true}
+		c.watch()
+		return c, nil
 	}
 	return nil, fmt.Errorf("unknown transport %q", d.scheme)
 }
 
-func newStreamConn(nc net.Conn, raw *countedConn, octet bool) *conn {
-	c := &conn{nc: nc, raw: raw, stream: true, octet: octet, dead: make(chan struct{})}
-	// Receivers never send on a syslog connection: any read result, EOF
-	// included, means the peer has gone and unacknowledged data may be lost.
+// watch starts the reader that notices a dead peer. Receivers never send on
+// a syslog connection: any read result, EOF included, means the peer has gone
+// (or, for UDP, that it refused a datagram) and unconfirmed data may be lost.
+func (c *conn) watch() {
+	c.dead = make(chan struct{})
 	go func() {
 		var b [512]byte
 		for {
-			n, err := nc.Read(b[:])
+			n, err := c.nc.Read(b[:])
 			if err == nil && n > 0 {
 				continue
 			}
 			if err == nil {
 				err = io.EOF
 			}
-			c.err.Store(err)
-			close(c.dead)
+			c.kill(err)
 			return
 		}
 	}()
-	return c
+}
+
+func (c *conn) kill(err error) {
+	c.once.Do(func() {
+		c.err.Store(err)
+		close(c.dead)
+	})
 }
 
 // write sends one message with the transport's framing and returns the
 // socket byte offset at which the message ends.
 func (c *conn) write(msg []byte, timeout time.Duration) (uint64, error) {
-	if c.stream {
+	if c.dead != nil {
 		select {
 		case <-c.dead:
-			return 0, fmt.Errorf("receiver closed the connection: %v", c.err.Load())
+			return 0, fmt.Errorf("receiver gone: %v", c.err.Load())
 		default:
 		}
 	}
@@ -186,13 +208,21 @@ func (c *conn) write(msg []byte, timeout time.Duration) (uint64, error) {
 // Datagram sockets count everything written.
 func (c *conn) acked() (uint64, bool) {
 	w := c.raw.written.Load()
-	if !c.stream {
-		return w, true
+	if c.dead != nil {
+		select {
+		case <-c.dead:
+			return 0, false
+		default:
+		}
 	}
-	select {
-	case <-c.dead:
-		return 0, false
-	default:
+	if !c.stream {
+		// UDP: an ICMP error may be pending on the socket before the reader
+		// goroutine has run; ask the socket itself.
+		if err := socketError(c.raw.Conn); err != nil {
+			c.kill(err)
+			return 0, false
+		}
+		return w, true
 	}
 	outq, ok := sendQueue(c.raw.Conn)
 	if !ok {
