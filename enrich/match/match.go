@@ -104,9 +104,10 @@ func Rank(o Observation, jobs []inventory.Job, approved Approver) Result {
 		job         alert.Job
 		explanatory bool
 	}
+	pre := prepare(o)
 	all := make([]scored, 0, len(jobs))
 	for i := range jobs {
-		j, expl := scoreJob(o, &jobs[i])
+		j, expl := scoreJob(o, &pre, &jobs[i])
 		all = append(all, scored{j, expl})
 	}
 	// Jobs that explain the traffic come first; suspicion alone never
@@ -156,13 +157,34 @@ func (e *evidence) damp(f float64, format string, args ...any) {
 	e.why = append(e.why, fmt.Sprintf(format, args...))
 }
 
-func scoreJob(o Observation, j *inventory.Job) (alert.Job, bool) {
+// prepared holds what every job is compared with, computed once per alert.
+type prepared struct {
+	reg   string   // registered domain of the FQDN when it differs from it
+	addrs []string // destination addresses in canonical lower-case form
+}
+
+func prepare(o Observation) prepared {
+	var p prepared
+	if o.FQDN != "" {
+		if reg, err := publicsuffix.EffectiveTLDPlusOne(o.FQDN); err == nil && reg != o.FQDN {
+			p.reg = reg
+		}
+	}
+	for _, ip := range o.DstIPs {
+		if a, err := netip.ParseAddr(ip); err == nil {
+			p.addrs = append(p.addrs, strings.ToLower(a.String()))
+		}
+	}
+	return p
+}
+
+func scoreJob(o Observation, pre *prepared, j *inventory.Job) (alert.Job, bool) {
 	e := evidence{miss: 1, factor: 1}
 	explanatory := false
 	if timing(&e, o, j) {
 		explanatory = true
 	}
-	if naming(&e, o, j) {
+	if naming(&e, o, pre, j) {
 		explanatory = true
 	}
 	location(&e, j)
@@ -251,6 +273,9 @@ func calendar(e *evidence, o Observation, cal []inventory.Calendar) bool {
 		n := math.Round(k)
 		periodFits = n >= 1 && n <= maxMultiple && math.Abs(k-n)*implied <= math.Max(tolerance(o), 60)
 	}
+	if ok && !periodFits {
+		return false // the schedule's cadence cannot produce this period
+	}
 	beats := o.BeatTimes
 	if len(beats) >= 3 {
 		bestHits, bestOff := 0, 0
@@ -274,7 +299,7 @@ func calendar(e *evidence, o Observation, cal []inventory.Calendar) bool {
 			}
 		}
 		frac := float64(bestHits) / float64(len(beats))
-		if frac >= 0.8 && (periodFits || !ok) {
+		if frac >= 0.8 {
 			e.add(wCalendar*frac, "StartCalendarInterval %s fits %d of %d beat times (host clock UTC%s)", calString(cal), bestHits, len(beats), zone(bestOff))
 			return true
 		}
@@ -292,12 +317,15 @@ func calendar(e *evidence, o Observation, cal []inventory.Calendar) bool {
 func firesNear(cal []inventory.Calendar, t time.Time) bool {
 	for back := 0; back <= 2; back++ {
 		m := t.Add(-time.Duration(back) * time.Minute)
+		_, month, day := m.Date()
+		hour, minute, _ := m.Clock()
+		wd := int(m.Weekday())
 		for _, c := range cal {
-			if (c.Minute == inventory.Any || c.Minute == m.Minute()) &&
-				(c.Hour == inventory.Any || c.Hour == m.Hour()) &&
-				(c.Day == inventory.Any || c.Day == m.Day()) &&
-				(c.Weekday == inventory.Any || c.Weekday == int(m.Weekday())) &&
-				(c.Month == inventory.Any || c.Month == int(m.Month())) {
+			if (c.Minute == inventory.Any || c.Minute == minute) &&
+				(c.Hour == inventory.Any || c.Hour == hour) &&
+				(c.Day == inventory.Any || c.Day == day) &&
+				(c.Weekday == inventory.Any || c.Weekday == wd) &&
+				(c.Month == inventory.Any || c.Month == int(month)) {
 				return true
 			}
 		}
@@ -328,7 +356,7 @@ func impliedPeriod(cal []inventory.Calendar) (float64, bool) {
 	return 86400 / float64(perDay), true
 }
 
-func naming(e *evidence, o Observation, j *inventory.Job) bool {
+func naming(e *evidence, o Observation, pre *prepared, j *inventory.Job) bool {
 	var b strings.Builder
 	b.WriteString(strings.ToLower(j.Program))
 	for _, a := range j.ProgramArguments {
@@ -341,17 +369,13 @@ func naming(e *evidence, o Observation, j *inventory.Job) bool {
 		if containsName(text, o.FQDN, false) {
 			e.add(wNamesFQDN, "program arguments name %s", o.FQDN)
 			found = true
-		} else if reg, err := publicsuffix.EffectiveTLDPlusOne(o.FQDN); err == nil && reg != o.FQDN && containsName(text, reg, true) {
-			e.add(wNamesDomain, "program arguments name the registered domain %s", reg)
+		} else if pre.reg != "" && containsName(text, pre.reg, true) {
+			e.add(wNamesDomain, "program arguments name the registered domain %s", pre.reg)
 			found = true
 		}
 	}
-	for _, ip := range o.DstIPs {
-		a, err := netip.ParseAddr(ip)
-		if err != nil {
-			continue
-		}
-		if containsAddr(text, strings.ToLower(a.String())) {
+	for _, a := range pre.addrs {
+		if containsAddr(text, a) {
 			e.add(wNamesAddr, "program arguments name the destination address %s", a)
 			found = true
 			break
