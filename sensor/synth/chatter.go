@@ -115,14 +115,14 @@ func (w *world) dhcp(h *host, t int64, full bool) {
 			layers.NewDHCPOption(layers.DHCPOptDomainName, []byte("corp.example")),
 		}
 	}
-	cliHdr := ipHdr{srcMAC: h.mac, dstMAC: bcastMAC, src: zeroIP, dst: bcastIP, ttl: 255, id: uint16(r.Uint32())}
+	cliHdr := ipHdr{srcMAC: h.mac, dstMAC: bcastMAC, src: zeroIP, dst: bcastIP, ttl: 255, id: uint16(r.Uint32()), vlan: h.vlan}
 	if h.os == osWindows {
 		cliHdr.ttl = 128
 	} else if h.os == osLinux {
 		cliHdr.ttl = 64
 		cliHdr.id = 0
 	}
-	srvHdr := ipHdr{srcMAC: dhcpServerMAC, dstMAC: h.mac, src: dhcpServerIP, dst: h.ip, ttl: 64, id: uint16(r.Uint32())}
+	srvHdr := ipHdr{srcMAC: dhcpServerMAC, dstMAC: h.mac, src: dhcpServerIP, dst: h.ip, ttl: 64, id: uint16(r.Uint32()), vlan: h.vlan}
 	client := func(msg layers.DHCPMsgType, secs uint16, withReqIP bool) []byte {
 		d := &layers.DHCPv4{Operation: layers.DHCPOpRequest, HardwareType: layers.LinkTypeEthernet,
 			HardwareLen: 6, Xid: xid, Secs: secs, ClientIP: net.IPv4zero.To4(), YourClientIP: net.IPv4zero.To4(),
@@ -206,7 +206,7 @@ func (w *world) mdnsAnnounce(h *host, t int64) {
 		w.err = fmt.Errorf("mdns: %w", err)
 		return
 	}
-	hd := ipHdr{srcMAC: h.mac, dstMAC: mdnsMAC, src: h.ip, dst: mdnsIP, ttl: 255}
+	hd := ipHdr{srcMAC: h.mac, dstMAC: mdnsMAC, src: h.ip, dst: mdnsIP, ttl: 255, vlan: h.vlan}
 	var d []dgram
 	for i := int64(0); i < 3; i++ {
 		hd.id = uint16(h.rng.Uint32())
@@ -226,7 +226,7 @@ func (w *world) mdnsQuery(h *host, t int64, types ...string) {
 		w.err = fmt.Errorf("mdns: %w", err)
 		return
 	}
-	hd := ipHdr{srcMAC: h.mac, dstMAC: mdnsMAC, src: h.ip, dst: mdnsIP, ttl: 255, id: uint16(h.rng.Uint32())}
+	hd := ipHdr{srcMAC: h.mac, dstMAC: mdnsMAC, src: h.ip, dst: mdnsIP, ttl: 255, id: uint16(h.rng.Uint32()), vlan: h.vlan}
 	w.sendDgrams([]dgram{{at: t, hdr: hd, sport: 5353, dport: 5353, payload: b}}, nil)
 }
 

@@ -12,4 +12,45 @@
 //
 // Everything is a pure function of (scenario, seed, Options): the same inputs
 // produce the same bytes on every machine. No wall clock is read.
+//
+// # What the hosts look like on the wire
+//
+//   - macOS/iOS SYN: TTL 64, DF, IP ID 0, window 65535, options
+//     mss 1460,nop,ws 6,nop,nop,ts,sackOK,eol; ECN-setup (ECE|CWR) on most
+//     connections, ECT(0) on data when the server accepts. Windows 10/11: TTL
+//     128, window 64240 (65535 or 8192 on some hosts), mss,nop,ws 8,nop,nop,
+//     sackOK, a global IP ID counter. Linux: TTL 64, window 64240,
+//     mss,sackOK,ts,nop,ws 7.
+//   - DHCP option 55 per OS (Apple's IPConfiguration lists, Windows, ISC
+//     dhclient), option 12 hostname, option 61 client id; Bonjour
+//     _device-info._tcp TXT model= and osxvers= (Macs), model=iPhone14,2;
+//     time-macos.apple.com / time-ios.apple.com / time.windows.com NTP;
+//     cleartext HTTP User-Agents (CFNetwork/Darwin from Apple apps) in the
+//     evaluation and bench scenarios.
+//   - Every connection is preceded by a DNS lookup (A, and AAAA where the OS
+//     does) unless the answer is still cached; answers carry CNAME chains and
+//     TTLs, packed with miekg/dns.
+//
+// # Labels
+//
+// Label.Style names the pattern. Planted beacons (should_alert on a Mac):
+// launchd-interval (demo), launchd-start-interval, launchd-sleep-coalesce,
+// launchd-calendar-hourly, launchd-calendar-daily, launchd-keepalive-loop,
+// c2-one-sided-jitter (sleep U[P(1-j), P]), c2-symmetric-jitter
+// (U[P(1-j), P(1+j)]), c2-additive-jitter (P + U(0, J), jitter = J/P),
+// multi-connection (2-3 sessions per beat), missed-beats, quic-udp443,
+// cdn-rotation, dns-channel (dst_fqdn is the registered domain, dst_port 53:
+// the beats are the queries), per-beat-names (dst_fqdn is the registered
+// domain), long-session-bursts (beats are bursts inside one TCP session).
+// Expected only with --os any: windows-beacon, linux-beacon (and C2 styles on
+// non-Mac hosts). Never expected: internal-periodic, apple-ntp, apple-push,
+// apple-softwareupdate, apple-mdm, mdm-checkin, edr-checkin (approved by the
+// default baseline), few-connections, irregular, browsing-noise (dst_fqdn
+// "*": any alert from that source is false).
+//
+// An evaluation matches an alert to the label with the same src_ip whose
+// dst_fqdn equals the alert's name or is its registered domain (or whose
+// dst_ips hold the alert's address), same dst_port and proto; an alert that
+// matches no label with should_alert (or should_alert_os_any under --os any)
+// is a false alert.
 package synth

@@ -81,14 +81,17 @@ type world struct {
 	pool      []byte // deterministic random payload bytes
 
 	// serialization scratch, reused for every frame
-	sbuf gopacket.SerializeBuffer
-	eth  layers.Ethernet
-	ip4  layers.IPv4
-	tcp  layers.TCP
-	udp  layers.UDP
-	pay  gopacket.Payload
-	optb [8]layers.TCPOption
-	tsb  [10]byte
+	sbuf  gopacket.SerializeBuffer
+	ls    []gopacket.SerializableLayer
+	eth   layers.Ethernet
+	dot1q layers.Dot1Q
+	ip4   layers.IPv4
+	ip6   layers.IPv6
+	tcp   layers.TCP
+	udp   layers.UDP
+	pay   gopacket.Payload
+	optb  [8]layers.TCPOption
+	tsb   [10]byte
 }
 
 func newWorld(sc Scenario, seed uint64, out PacketWriter, opt Options) *world {
@@ -205,18 +208,39 @@ func (w *world) writeFrame(data []byte) bool {
 	return true
 }
 
-// ipHdr carries the IPv4 fields a stack personality decides.
+// ipHdr carries the IP fields a stack personality decides. An IPv6 source
+// makes an IPv6 packet (id and df are then unused); vlan adds an 802.1Q tag.
 type ipHdr struct {
 	srcMAC, dstMAC net.HardwareAddr
 	src, dst       netip.Addr
-	ttl            uint8
+	ttl            uint8 // hop limit for IPv6
 	id             uint16
 	df             bool
-	tos            uint8
+	tos            uint8 // traffic class for IPv6
+	flow           uint32
+	vlan           uint16
 }
 
-func (w *world) ipLayers(h *ipHdr, proto layers.IPProtocol) {
-	w.eth = layers.Ethernet{SrcMAC: h.srcMAC, DstMAC: h.dstMAC, EthernetType: layers.EthernetTypeIPv4}
+// l3 fills the link and network layers for h into w.ls and returns the
+// network layer for the transport checksum.
+func (w *world) l3(h *ipHdr, proto layers.IPProtocol) gopacket.NetworkLayer {
+	et := layers.EthernetTypeIPv4
+	if h.src.Is6() {
+		et = layers.EthernetTypeIPv6
+	}
+	w.eth = layers.Ethernet{SrcMAC: h.srcMAC, DstMAC: h.dstMAC, EthernetType: et}
+	w.ls = append(w.ls[:0], &w.eth)
+	if h.vlan != 0 {
+		w.eth.EthernetType = layers.EthernetTypeDot1Q
+		w.dot1q = layers.Dot1Q{VLANIdentifier: h.vlan, Type: et}
+		w.ls = append(w.ls, &w.dot1q)
+	}
+	if h.src.Is6() {
+		w.ip6 = layers.IPv6{Version: 6, TrafficClass: h.tos, FlowLabel: h.flow, NextHeader: proto, HopLimit: h.ttl,
+			SrcIP: h.src.AsSlice(), DstIP: h.dst.AsSlice()}
+		w.ls = append(w.ls, &w.ip6)
+		return &w.ip6
+	}
 	w.ip4 = layers.IPv4{
 		Version: 4, IHL: 5, TOS: h.tos, Id: h.id, TTL: h.ttl, Protocol: proto,
 		SrcIP: h.src.AsSlice(), DstIP: h.dst.AsSlice(),
@@ -224,6 +248,8 @@ func (w *world) ipLayers(h *ipHdr, proto layers.IPProtocol) {
 	if h.df {
 		w.ip4.Flags = layers.IPv4DontFragment
 	}
+	w.ls = append(w.ls, &w.ip4)
+	return &w.ip4
 }
 
 var serOpts = gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
@@ -250,7 +276,7 @@ const (
 )
 
 func (w *world) sendTCP(h *ipHdr, s *tcpSeg) bool {
-	w.ipLayers(h, layers.IPProtocolTCP)
+	nl := w.l3(h, layers.IPProtocolTCP)
 	w.tcp = layers.TCP{
 		SrcPort: layers.TCPPort(s.sport), DstPort: layers.TCPPort(s.dport),
 		Seq: s.seq, Ack: s.ack, Window: s.win, Options: s.opts,
@@ -258,12 +284,13 @@ func (w *world) sendTCP(h *ipHdr, s *tcpSeg) bool {
 		PSH: s.flags&fPSH != 0, ACK: s.flags&fACK != 0, URG: s.flags&fURG != 0,
 		ECE: s.flags&fECE != 0, CWR: s.flags&fCWR != 0,
 	}
-	if err := w.tcp.SetNetworkLayerForChecksum(&w.ip4); err != nil {
+	if err := w.tcp.SetNetworkLayerForChecksum(nl); err != nil {
 		w.err = err
 		return false
 	}
 	w.pay = s.payload
-	if err := gopacket.SerializeLayers(w.sbuf, serOpts, &w.eth, &w.ip4, &w.tcp, &w.pay); err != nil {
+	w.ls = append(w.ls, &w.tcp, &w.pay)
+	if err := gopacket.SerializeLayers(w.sbuf, serOpts, w.ls...); err != nil {
 		w.err = err
 		return false
 	}
@@ -271,14 +298,15 @@ func (w *world) sendTCP(h *ipHdr, s *tcpSeg) bool {
 }
 
 func (w *world) sendUDP(h *ipHdr, sport, dport uint16, payload []byte) bool {
-	w.ipLayers(h, layers.IPProtocolUDP)
+	nl := w.l3(h, layers.IPProtocolUDP)
 	w.udp = layers.UDP{SrcPort: layers.UDPPort(sport), DstPort: layers.UDPPort(dport)}
-	if err := w.udp.SetNetworkLayerForChecksum(&w.ip4); err != nil {
+	if err := w.udp.SetNetworkLayerForChecksum(nl); err != nil {
 		w.err = err
 		return false
 	}
 	w.pay = payload
-	if err := gopacket.SerializeLayers(w.sbuf, serOpts, &w.eth, &w.ip4, &w.udp, &w.pay); err != nil {
+	w.ls = append(w.ls, &w.udp, &w.pay)
+	if err := gopacket.SerializeLayers(w.sbuf, serOpts, w.ls...); err != nil {
 		w.err = err
 		return false
 	}

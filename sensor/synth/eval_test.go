@@ -114,6 +114,13 @@ func TestEvalStyles(t *testing.T) {
 				t.Fatalf("per-beat names label %q %v", l.DstFQDN, l.DstIPs)
 			}
 		},
+		"ipv6-beacon": func(t *testing.T, l Label, _ []float64) {
+			for _, a := range append([]string{l.SrcIP}, l.DstIPs...) {
+				if !strings.Contains(a, ":") {
+					t.Fatalf("IPv6 beacon label has IPv4 address %s", a)
+				}
+			}
+		},
 		"few-connections": func(t *testing.T, l Label, _ []float64) {
 			if l.Beats != 3 {
 				t.Fatalf("few-connections has %d beats", l.Beats)

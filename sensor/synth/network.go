@@ -53,7 +53,9 @@ type host struct {
 	osVersion string // "14.5", "11", "12"
 	model     string // hardware model for mDNS (Apple) or ""
 	ip        netip.Addr
+	ip6       netip.Addr // ULA address when the host is dual-stack
 	mac       net.HardwareAddr
+	vlan      uint16 // 802.1Q tag its frames carry on the span (0: untagged)
 	rng       *rand.Rand
 
 	ipid    uint16 // Windows: one global counter
@@ -77,6 +79,8 @@ type service struct {
 	name      string
 	chain     []string // CNAME targets, in order
 	addrs     []netip.Addr
+	addrs6    []netip.Addr // AAAA records (dual-stack names)
+	rr6       int
 	perAnswer int    // A records per answer
 	ttl       uint32 // TTL of the final A records (CNAMEs get longer TTLs)
 	rotate    bool   // round-robin the address list across queries
@@ -232,6 +236,22 @@ func (s *service) answer() []netip.Addr {
 	return out
 }
 
+// answer6 picks the AAAA records for one query of s.
+func (s *service) answer6() []netip.Addr {
+	if len(s.addrs6) == 0 {
+		return nil
+	}
+	k := min(s.perAnswer, len(s.addrs6))
+	out := make([]netip.Addr, k)
+	for i := range out {
+		out[i] = s.addrs6[(s.rr6+i)%len(s.addrs6)]
+	}
+	if s.rotate {
+		s.rr6++
+	}
+	return out
+}
+
 // peer is the far end of a session as the sensor sees it.
 type peer struct {
 	ip    netip.Addr
@@ -256,9 +276,29 @@ func (s *service) peer(a netip.Addr) peer {
 	return p
 }
 
+// addrFor is h's address in p's family.
+func (h *host) addrFor(p *peer) netip.Addr {
+	if p.ip.Is6() {
+		return h.ip6
+	}
+	return h.ip
+}
+
+// hdrTo is the header of a packet from p to h.
+func (h *host) hdrFrom(p *peer) ipHdr {
+	return ipHdr{srcMAC: p.mac, dstMAC: h.mac, src: p.ip, dst: h.addrFor(p), ttl: p.ttl, vlan: h.vlan}
+}
+
 // clientHdr is the IP header h puts on a packet to p.
 func (h *host) clientHdr(p *peer, tcp bool, tos uint8) ipHdr {
-	hd := ipHdr{srcMAC: h.mac, dstMAC: p.mac, src: h.ip, dst: p.ip, tos: tos}
+	hd := ipHdr{srcMAC: h.mac, dstMAC: p.mac, src: h.addrFor(p), dst: p.ip, tos: tos, vlan: h.vlan}
+	if p.ip.Is6() {
+		hd.ttl = 64
+		if h.os == osWindows {
+			hd.ttl = 128
+		}
+		return hd
+	}
 	switch h.os {
 	case osMacOS, osIOS:
 		hd.ttl = 64

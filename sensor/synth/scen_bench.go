@@ -11,7 +11,7 @@ const BenchPackets = 2_000_000
 func init() {
 	register(Scenario{
 		Name: "bench",
-		Description: "throughput capture: 400 hosts, mostly mid-session payload of long TCP and QUIC flows, " +
+		Description: "throughput capture: 400 hosts (half on 802.1Q VLAN 209), mostly mid-session payload of long TCP and QUIC flows, " +
 			"browsing, DNS, a few beacons; sized by -packets (default 2,000,000)",
 		Span:           6 * time.Hour,
 		DefaultPackets: BenchPackets,
@@ -45,6 +45,9 @@ func buildBench(w *world) {
 		ip := fmt.Sprintf("10.20.%d.%d", 8+i/200, 10+i%200)
 		h := n.addHost(fmt.Sprintf("bench-%03d", i), os, ver, model, ip, "")
 		h.quiet = true
+		if i >= 200 {
+			h.vlan = 209 // a trunk span: half the hosts arrive 802.1Q-tagged
+		}
 		start := t0 + h.rng.Int64N(int64(30*sec))
 		w.join(h, start, true)
 		if os.apple() {

@@ -51,6 +51,7 @@ func init() {
 		{"eval-benign-apple", "Apple services: NTP, APNs keep-alive, software update checks from Macs and iPhones", 12 * time.Hour, evalBenignApple},
 		{"eval-benign-mdm", "approved MDM and EDR check-ins (Jamf, Kandji, Mosyle, Intune, CrowdStrike, SentinelOne, Defender)", 8 * time.Hour, evalBenignMDM},
 		{"eval-benign-few", "a Mac with only 3 connections to a destination, and one with 5 irregular ones", 4 * time.Hour, evalBenignFew},
+		{"eval-ipv6", "beacons over IPv6 from dual-stack Macs (AAAA answers, Happy Eyeballs prefers IPv6): TCP/443 and QUIC", 5 * time.Hour, evalIPv6},
 		{"eval-noise", "hours of browsing from dozens of hosts: Poisson page loads, bursts to several CDN names, heavy-tailed sizes", 6 * time.Hour, evalNoise},
 	} {
 		d := d
@@ -643,5 +644,39 @@ func evalNoise(w *world) {
 		}
 		w.browse(h, start+5*sec, cfg)
 		w.noiseLabel(h)
+	}
+}
+
+// dualStack gives h a ULA IPv6 address (fd20:20::/48, inside fc00::/7).
+func (w *world) dualStack(h *host) {
+	r := w.rngFor("v6/" + h.name)
+	var b [16]byte
+	copy(b[:], []byte{0xfd, 0x20, 0, 0x20, 0, 0, 0, 1})
+	for i := 8; i < 16; i++ {
+		b[i] = byte(r.Uint32())
+	}
+	h.ip6 = netip.AddrFrom16(b)
+}
+
+func evalIPv6(w *world) {
+	t0 := w.start
+	for i, s := range []struct {
+		p, j float64
+		udp  bool
+		name string
+	}{{120, 0.1, false, "v6.example.com"}, {60, 0.2, true, "h3v6.example.net"}} {
+		h := w.evalHost(fmt.Sprintf("mac-v6-%d", i), osMacOS, fmt.Sprintf("10.20.1.%d", 210+i))
+		w.dualStack(h)
+		sv := w.c2(s.name, 60, fmt.Sprintf("203.0.113.%d", 210+i))
+		sv.addrs6 = addrsOf(fmt.Sprintf("2001:db8:c2::%d", 10+i), fmt.Sprintf("2001:db8:c2::%d", 20+i))
+		proto, style := "tcp", "ipv6-beacon"
+		if s.udp {
+			proto = "udp"
+		}
+		lab := w.label(Label{Style: style, SrcIP: h.ip6.String(), SrcMAC: h.mac.String(), OS: "macos", DstFQDN: s.name,
+			DstPort: 443, Proto: proto, PeriodS: s.p, Jitter: s.j, ShouldAlert: true, ShouldAlertOSAny: true,
+			Note: fmt.Sprintf("dual-stack Mac beaconing over IPv6 (%s/443, AAAA answers rotating over 2 addresses); period %g s, symmetric jitter %g%%; its IPv4 address is %s", proto, s.p, s.j*100, h.ip)})
+		b := &beat{h: h, name: s.name, port: 443, udp: s.udp, aaaa: true, out: 600, in: 2000, lab: lab}
+		w.runBeacon(b, t0+int64(4*time.Minute), w.end, symmetric(dur(s.p), s.j))
 	}
 }

@@ -140,19 +140,33 @@ func checkFrame(t *testing.T, f frame, idx int) gopacket.Packet {
 	if el := p.ErrorLayer(); el != nil {
 		t.Fatalf("frame %d: decode error: %v", idx, el.Error())
 	}
-	ip, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
-	if ip == nil {
-		t.Fatalf("frame %d: no IPv4 layer", idx)
+	var l4 []byte
+	var pseudo uint32
+	var proto layers.IPProtocol
+	l2 := 14
+	if p.Layer(layers.LayerTypeDot1Q) != nil {
+		l2 = 18
 	}
-	if n := len(f.data) - 14; int(ip.Length) != n && !(len(f.data) == 60 && int(ip.Length) < n) {
-		t.Fatalf("frame %d: IPv4 length %d, frame carries %d", idx, ip.Length, len(f.data)-14)
+	switch ip := p.NetworkLayer().(type) {
+	case *layers.IPv4:
+		if n := len(f.data) - l2; int(ip.Length) != n && !(len(f.data) == 60 && int(ip.Length) < n) {
+			t.Fatalf("frame %d: IPv4 length %d, frame carries %d", idx, ip.Length, n)
+		}
+		if sum := inetChecksum(ip.Contents, 0); sum != 0 {
+			t.Fatalf("frame %d: bad IPv4 header checksum", idx)
+		}
+		l4, proto = ip.Payload, ip.Protocol
+		pseudo = pseudoSum(ip.SrcIP, ip.DstIP, uint8(proto), len(l4))
+	case *layers.IPv6:
+		if n := len(f.data) - l2 - 40; int(ip.Length) != n && !(len(f.data) == 60 && int(ip.Length) < n) {
+			t.Fatalf("frame %d: IPv6 payload length %d, frame carries %d", idx, ip.Length, n)
+		}
+		l4, proto = ip.Payload, ip.NextHeader
+		pseudo = pseudoSum(ip.SrcIP, ip.DstIP, uint8(proto), len(l4))
+	default:
+		t.Fatalf("frame %d: no IP layer", idx)
 	}
-	if sum := inetChecksum(f.data[14:34], 0); sum != 0 {
-		t.Fatalf("frame %d: bad IPv4 header checksum", idx)
-	}
-	l4 := f.data[34 : 14+int(ip.Length)]
-	pseudo := pseudoSum(ip.SrcIP, ip.DstIP, uint8(ip.Protocol), len(l4))
-	switch ip.Protocol {
+	switch proto {
 	case layers.IPProtocolTCP:
 		if p.Layer(layers.LayerTypeTCP) == nil {
 			t.Fatalf("frame %d: no TCP layer", idx)
@@ -166,10 +180,10 @@ func checkFrame(t *testing.T, f frame, idx int) gopacket.Packet {
 			t.Fatalf("frame %d: UDP length %d, have %d", idx, u.Length, len(l4))
 		}
 	default:
-		t.Fatalf("frame %d: unexpected protocol %v", idx, ip.Protocol)
+		t.Fatalf("frame %d: unexpected protocol %v", idx, proto)
 	}
 	if sum := inetChecksum(l4, pseudo); sum != 0 {
-		t.Fatalf("frame %d: bad %v checksum", idx, ip.Protocol)
+		t.Fatalf("frame %d: bad %v checksum", idx, proto)
 	}
 	return p
 }
@@ -188,13 +202,19 @@ func inetChecksum(b []byte, init uint32) uint16 {
 	return ^uint16(s)
 }
 
+// pseudoSum sums the TCP/UDP pseudo-header (RFC 793 / RFC 8200 8.1).
 func pseudoSum(src, dst net.IP, proto uint8, n int) uint32 {
 	var s uint32
-	for _, b := range [][]byte{src.To4(), dst.To4()} {
-		s += uint32(b[0])<<8 | uint32(b[1])
-		s += uint32(b[2])<<8 | uint32(b[3])
+	for _, a := range []net.IP{src, dst} {
+		b := []byte(a)
+		if v4 := a.To4(); v4 != nil {
+			b = v4
+		}
+		for i := 0; i+1 < len(b); i += 2 {
+			s += uint32(b[i])<<8 | uint32(b[i+1])
+		}
 	}
-	return s + uint32(proto) + uint32(n)
+	return s + uint32(proto) + uint32(n)&0xffff + uint32(n)>>16
 }
 
 func TestFramesDecode(t *testing.T) {
@@ -254,12 +274,12 @@ func summarize(frames []frame) []pinfo {
 	out := make([]pinfo, 0, len(frames))
 	for _, f := range frames {
 		p := gopacket.NewPacket(f.data, layers.LayerTypeEthernet, gopacket.NoCopy)
-		ip, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
-		if ip == nil {
+		nl := p.NetworkLayer()
+		if nl == nil {
 			continue
 		}
-		s, _ := netip.AddrFromSlice(ip.SrcIP.To4())
-		d, _ := netip.AddrFromSlice(ip.DstIP.To4())
+		s, _ := netip.AddrFromSlice(nl.NetworkFlow().Src().Raw())
+		d, _ := netip.AddrFromSlice(nl.NetworkFlow().Dst().Raw())
 		pi := pinfo{t: f.ts.UnixNano(), src: s, dst: d}
 		if tc, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP); ok {
 			pi.tcp, pi.dport, pi.syn, pi.ack, pi.psh, pi.payload = true, uint16(tc.DstPort), tc.SYN, tc.ACK, tc.PSH, len(tc.Payload)

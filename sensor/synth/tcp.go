@@ -53,6 +53,9 @@ type tcpConn struct {
 	lastSrv      uint32
 	cliID, srvID uint16
 	mss          int
+	synMSS       uint16
+	flow         uint32 // IPv6 flow labels
+	srvFlow      uint32
 	gap          int64 // server pacing per full segment
 	t0           int64
 	acts         []act
@@ -81,6 +84,12 @@ func newConn(w *world, h *host, p peer, port uint16) *tcpConn {
 	c.mss = 1460
 	if p.stack == stackCDN {
 		c.mss = 1400
+	}
+	c.synMSS = 1460
+	if p.ip.Is6() {
+		c.mss, c.synMSS = 1440, 1440
+		c.flow = c.rng.Uint32() & 0xfffff
+		c.srvFlow = c.rng.Uint32() & 0xfffff
 	}
 	if c.ts {
 		c.mss -= 12
@@ -247,6 +256,7 @@ func (c *tcpConn) emit(w *world, k *pkt) {
 			tos = 2 // ECT(0) on data segments once ECN is negotiated
 		}
 		hd = c.h.clientHdr(&c.p, true, tos)
+		hd.flow = c.flow
 		if c.h.os == osLinux {
 			c.cliID++
 			hd.id = c.cliID
@@ -267,7 +277,9 @@ func (c *tcpConn) emit(w *world, k *pkt) {
 			c.cnext++
 		}
 	} else {
-		hd = ipHdr{srcMAC: c.p.mac, dstMAC: c.h.mac, src: c.p.ip, dst: c.h.ip, ttl: c.p.ttl, df: true}
+		hd = c.h.hdrFrom(&c.p)
+		hd.df = true
+		hd.flow = c.srvFlow
 		if c.ecn && k.n > 0 {
 			hd.tos = 2
 		}
@@ -364,7 +376,7 @@ func (c *tcpConn) syn(s *tcpSeg) {
 	case osMacOS, osIOS:
 		// win 65535, mss 1460,nop,ws 6,nop,nop,ts,sackOK,eol; ECN setup often
 		s.win = 65535
-		o = append(o, mssOpt(1460), nop, wsOpt(6), nop, nop, c.tsData(c.lastCli, 0), sackOK, eol)
+		o = append(o, mssOpt(c.synMSS), nop, wsOpt(6), nop, nop, c.tsData(c.lastCli, 0), sackOK, eol)
 		if c.ecn || c.rng.Float64() < 0.15 {
 			s.flags |= fECE | fCWR
 		}
@@ -377,11 +389,11 @@ func (c *tcpConn) syn(s *tcpSeg) {
 		case c.h.winVar < 3:
 			s.win = 65535
 		}
-		o = append(o, mssOpt(1460), nop, wsOpt(8), nop, nop, sackOK)
+		o = append(o, mssOpt(c.synMSS), nop, wsOpt(8), nop, nop, sackOK)
 	case osLinux:
 		// win 64240, mss,sackOK,ts,nop,ws 7
 		s.win = 64240
-		o = append(o, mssOpt(1460), sackOK, c.tsData(c.lastCli, 0), nop, wsOpt(7))
+		o = append(o, mssOpt(c.synMSS), sackOK, c.tsData(c.lastCli, 0), nop, wsOpt(7))
 	}
 	c.optBuf = o
 	s.opts = o
@@ -397,9 +409,9 @@ func (c *tcpConn) synAck(s *tcpSeg) {
 	case stackLinux:
 		s.win = 65160
 		if c.ts {
-			o = append(o, mssOpt(1460), sackOK, c.tsData(c.lastSrv, c.lastCli), nop, wsOpt(7))
+			o = append(o, mssOpt(c.synMSS), sackOK, c.tsData(c.lastSrv, c.lastCli), nop, wsOpt(7))
 		} else {
-			o = append(o, mssOpt(1460), nop, nop, sackOK, nop, wsOpt(7))
+			o = append(o, mssOpt(c.synMSS), nop, nop, sackOK, nop, wsOpt(7))
 		}
 	case stackCDN:
 		s.win = 65535
@@ -410,7 +422,7 @@ func (c *tcpConn) synAck(s *tcpSeg) {
 		}
 	case stackWindows:
 		s.win = 65535
-		o = append(o, mssOpt(1460), nop, wsOpt(8), sackOK)
+		o = append(o, mssOpt(c.synMSS), nop, wsOpt(8), sackOK)
 		if c.ts {
 			o = append(o, c.tsData(c.lastSrv, c.lastCli))
 		}

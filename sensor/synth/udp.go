@@ -63,8 +63,8 @@ func (u *udpExchange) out(t int64, payload []byte) {
 }
 
 func (u *udpExchange) in(t int64, payload []byte) {
-	hd := ipHdr{srcMAC: u.p.mac, dstMAC: u.h.mac, src: u.p.ip, dst: u.h.ip, ttl: u.p.ttl,
-		id: uint16(u.h.rng.Uint32())}
+	hd := u.h.hdrFrom(&u.p)
+	hd.id = uint16(u.h.rng.Uint32())
 	u.d = append(u.d, dgram{at: t, hdr: hd, sport: u.sport, dport: u.cport, payload: payload})
 }
 
@@ -94,9 +94,12 @@ func (w *world) resolveOn(h *host, name string, t int64, aaaa bool, onQuery func
 	if r.IntN(4) == 0 {
 		lat += 8*ms + r.Int64N(40*ms) // resolver cache miss
 	}
-	var answers []netip.Addr
+	var answers, answers6 []netip.Addr
 	if s != nil {
 		answers = s.answer()
+		if aaaa && h.ip6.IsValid() {
+			answers6 = s.answer6()
+		}
 	}
 	u := newUDP(h, resolverPeer, 53)
 	types := []uint16{dns.TypeA}
@@ -118,7 +121,11 @@ func (w *world) resolveOn(h *host, name string, t int64, aaaa bool, onQuery func
 		}
 		qt0 := t + int64(i)*(20*us+r.Int64N(100*us))
 		u.out(qt0, qb)
-		resp := dnsAnswer(q, s, answers, qt)
+		ans := answers
+		if qt == dns.TypeAAAA {
+			ans = answers6
+		}
+		resp := dnsAnswer(q, s, ans, qt)
 		rb, err := resp.Pack()
 		if err != nil {
 			w.err = err
@@ -132,8 +139,12 @@ func (w *world) resolveOn(h *host, name string, t int64, aaaa bool, onQuery func
 	if s == nil || len(answers) == 0 {
 		return netip.Addr{}, s, ready, false
 	}
-	h.cache[name] = cacheEntry{addr: answers[0], expires: t + int64(s.ttl)*sec}
-	return answers[0], s, ready, true
+	addr = answers[0]
+	if len(answers6) > 0 {
+		addr = answers6[0] // Happy Eyeballs: IPv6 first when it works
+	}
+	h.cache[name] = cacheEntry{addr: addr, expires: t + int64(s.ttl)*sec}
+	return addr, s, ready, true
 }
 
 func sortDgrams(d []dgram) {
@@ -169,15 +180,18 @@ func dnsAnswer(q *dns.Msg, s *service, answers []netip.Addr, qt uint16) *dns.Msg
 		})
 		owner = dns.Fqdn(target)
 	}
-	if qt != dns.TypeA {
+	if len(answers) == 0 {
 		m.Ns = append(m.Ns, soa(registered(owner)))
 		return m
 	}
 	for _, a := range answers {
-		m.Answer = append(m.Answer, &dns.A{
-			Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: s.ttl},
-			A:   a.AsSlice(),
-		})
+		hdr := dns.RR_Header{Name: owner, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: s.ttl}
+		if qt == dns.TypeAAAA {
+			hdr.Rrtype = dns.TypeAAAA
+			m.Answer = append(m.Answer, &dns.AAAA{Hdr: hdr, AAAA: a.AsSlice()})
+			continue
+		}
+		m.Answer = append(m.Answer, &dns.A{Hdr: hdr, A: a.AsSlice()})
 	}
 	return m
 }
