@@ -17,6 +17,7 @@ const (
 	EnvFleetToken       = "LAUNCHTAP_FLEET_TOKEN"
 	EnvJamfClientID     = "LAUNCHTAP_JAMF_CLIENT_ID"
 	EnvJamfClientSecret = "LAUNCHTAP_JAMF_CLIENT_SECRET"
+	EnvKandjiToken      = "LAUNCHTAP_KANDJI_TOKEN"
 )
 
 // Defaults, documented in the README.
@@ -51,6 +52,9 @@ type Config struct {
 	JamfClientSecretFile string // else $LAUNCHTAP_JAMF_CLIENT_SECRET
 	JamfEAName           string // extension attribute written by deploy/jamf
 
+	KandjiURL       string
+	KandjiTokenFile string // else $LAUNCHTAP_KANDJI_TOKEN
+
 	Timeout         time.Duration // an alert never waits longer for enrichment
 	Concurrency     int           // concurrent provider lookups
 	RequestTimeout  time.Duration // one HTTP attempt
@@ -75,6 +79,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.JamfClientIDFile, "jamf-client-id-file", c.JamfClientIDFile, "file holding the Jamf Pro API client id")
 	fs.StringVar(&c.JamfClientSecretFile, "jamf-client-secret-file", c.JamfClientSecretFile, "file holding the Jamf Pro API client secret")
 	fs.StringVar(&c.JamfEAName, "jamf-ea-name", orDefault(c.JamfEAName, DefaultJamfEAName), "name of the extension attribute running deploy/jamf/launchd-jobs-ea.sh")
+	fs.StringVar(&c.KandjiURL, "kandji-url", c.KandjiURL, "Kandji API URL, e.g. https://example.api.kandji.io (token: $"+EnvKandjiToken+" or --kandji-token-file)")
+	fs.StringVar(&c.KandjiTokenFile, "kandji-token-file", c.KandjiTokenFile, "file holding the Kandji API token")
 	fs.DurationVar(&c.Timeout, "enrich-timeout", orDefaultD(c.Timeout, DefaultTimeout), "longest an alert waits for enrichment before leaving with status unavailable")
 	fs.IntVar(&c.Concurrency, "enrich-concurrency", orDefaultI(c.Concurrency, DefaultConcurrency), "concurrent MDM lookups")
 	fs.DurationVar(&c.CacheTTL, "enrich-cache-ttl", orDefaultD(c.CacheTTL, DefaultCacheTTL), "how long an inventory answer is reused")

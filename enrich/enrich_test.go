@@ -15,6 +15,7 @@ import (
 
 	"github.com/launchtap/launchtap/enrich/internal/fakefleet"
 	"github.com/launchtap/launchtap/enrich/internal/fakejamf"
+	"github.com/launchtap/launchtap/enrich/internal/fakekandji"
 	"github.com/launchtap/launchtap/enrich/inventory"
 	"github.com/launchtap/launchtap/sensor/alert"
 )
@@ -294,6 +295,22 @@ func TestJamfThroughService(t *testing.T) {
 	s.Enrich(context.Background(), a)
 	e = a.Enrichment
 	if e.Status != alert.EnrichUnavailable || e.Device == nil || e.Device.Hostname != "bobs-mbp" || !strings.Contains(e.Error, "launchd-jobs-ea.sh") {
+		t.Fatalf("%+v", e)
+	}
+}
+
+func TestKandjiThroughService(t *testing.T) {
+	srv := fakekandji.New("ktok", fakekandji.Device{ID: "d6ac2d8c", Name: "alices-mbp", Serial: "C02XK1Y2JG5H", MAC: "3c:22:fb:1a:2b:3c", Platform: "Mac", OS: "14.5", Jobs: fleetJobs()})
+	defer srv.Close()
+	t.Setenv(EnvKandjiToken, "ktok")
+	s, err := New(Config{KandjiURL: srv.URL}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	a := demoAlert()
+	s.Enrich(context.Background(), a)
+	if e := a.Enrichment; e.Status != alert.EnrichMatched || e.Provider != "kandji" || e.Jobs[0].Label != "com.example.updater" {
 		t.Fatalf("%+v", e)
 	}
 }

@@ -7,13 +7,14 @@ import (
 	"github.com/launchtap/launchtap/enrich/fleet"
 	"github.com/launchtap/launchtap/enrich/internal/httpx"
 	"github.com/launchtap/launchtap/enrich/jamf"
+	"github.com/launchtap/launchtap/enrich/kandji"
 )
 
 // newRemotes builds the configured network providers, Fleet first (it asks
-// the host itself), then Jamf.
+// the host itself), then Jamf, then Kandji.
 func newRemotes(cfg *Config, log *slog.Logger) ([]remote, error) {
 	var out []remote
-	if cfg.FleetURL == "" && cfg.JamfURL == "" {
+	if cfg.FleetURL == "" && cfg.JamfURL == "" && cfg.KandjiURL == "" {
 		return nil, nil
 	}
 	hc, err := httpx.NewHTTPClient(cfg.CAFile, cfg.Concurrency)
@@ -51,6 +52,18 @@ func newRemotes(cfg *Config, log *slog.Logger) ([]remote, error) {
 		}
 		c := client("jamf")
 		p, err := jamf.New(jamf.Config{URL: cfg.JamfURL, ClientID: string(id), ClientSecret: string(sec), EAName: cfg.JamfEAName, Log: log}, c)
+		if err != nil {
+			return nil, fmt.Errorf("enrich: %w", err)
+		}
+		out = append(out, remote{name: p.Name(), lookup: p, client: c})
+	}
+	if cfg.KandjiURL != "" {
+		tok, err := readSecret("Kandji API token", cfg.KandjiTokenFile, EnvKandjiToken, log)
+		if err != nil {
+			return nil, err
+		}
+		c := client("kandji")
+		p, err := kandji.New(kandji.Config{URL: cfg.KandjiURL, Token: string(tok), Log: log}, c)
 		if err != nil {
 			return nil, fmt.Errorf("enrich: %w", err)
 		}
