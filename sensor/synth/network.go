@@ -54,6 +54,7 @@ type host struct {
 	model     string // hardware model for mDNS (Apple) or ""
 	ip        netip.Addr
 	ip6       netip.Addr // ULA address when the host is dual-stack
+	dns6      bool       // sends its DNS queries over IPv6
 	mac       net.HardwareAddr
 	vlan      uint16 // 802.1Q tag its frames carry on the span (0: untagged)
 	rng       *rand.Rand

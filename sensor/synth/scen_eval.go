@@ -667,6 +667,7 @@ func evalIPv6(w *world) {
 	}{{120, 0.1, false, "v6.example.com"}, {60, 0.2, true, "h3v6.example.net"}} {
 		h := w.evalHost(fmt.Sprintf("mac-v6-%d", i), osMacOS, fmt.Sprintf("10.20.1.%d", 210+i))
 		w.dualStack(h)
+		h.dns6 = i == 1
 		sv := w.c2(s.name, 60, fmt.Sprintf("203.0.113.%d", 210+i))
 		sv.addrs6 = addrsOf(fmt.Sprintf("2001:db8:c2::%d", 10+i), fmt.Sprintf("2001:db8:c2::%d", 20+i))
 		proto, style := "tcp", "ipv6-beacon"
@@ -675,7 +676,8 @@ func evalIPv6(w *world) {
 		}
 		lab := w.label(Label{Style: style, SrcIP: h.ip6.String(), SrcMAC: h.mac.String(), OS: "macos", DstFQDN: s.name,
 			DstPort: 443, Proto: proto, PeriodS: s.p, Jitter: s.j, ShouldAlert: true, ShouldAlertOSAny: true,
-			Note: fmt.Sprintf("dual-stack Mac beaconing over IPv6 (%s/443, AAAA answers rotating over 2 addresses); period %g s, symmetric jitter %g%%; its IPv4 address is %s", proto, s.p, s.j*100, h.ip)})
+			Note: fmt.Sprintf("dual-stack Mac beaconing over IPv6 (%s/443, AAAA answers rotating over 2 addresses); period %g s, symmetric jitter %g%%; "+
+				"its IPv4 address is %s; DNS over IPv6: %v (else the lookup comes from the IPv4 address: bind names per host, not per address)", proto, s.p, s.j*100, h.ip, h.dns6)})
 		b := &beat{h: h, name: s.name, port: 443, udp: s.udp, aaaa: true, out: 600, in: 2000, lab: lab}
 		w.runBeacon(b, t0+int64(4*time.Minute), w.end, symmetric(dur(s.p), s.j))
 	}

@@ -68,7 +68,10 @@ func (u *udpExchange) in(t int64, payload []byte) {
 	u.d = append(u.d, dgram{at: t, hdr: hd, sport: u.sport, dport: u.cport, payload: payload})
 }
 
-var resolverPeer = peer{ip: resolverIP, mac: resolvMAC, ttl: 64, rtt: 300 * us}
+var (
+	resolverPeer  = peer{ip: resolverIP, mac: resolvMAC, ttl: 64, rtt: 300 * us}
+	resolverPeer6 = peer{ip: netip.MustParseAddr("fd20:20::53"), mac: resolvMAC, ttl: 64, rtt: 300 * us}
+)
 
 // resolve returns the address h connects to for name at time t and when the
 // answer is in hand. On a cache miss it emits the DNS exchange with the
@@ -101,7 +104,11 @@ func (w *world) resolveOn(h *host, name string, t int64, aaaa bool, onQuery func
 			answers6 = s.answer6()
 		}
 	}
-	u := newUDP(h, resolverPeer, 53)
+	rp := resolverPeer
+	if h.dns6 && h.ip6.IsValid() {
+		rp = resolverPeer6 // the RA's RDNSS resolver, over IPv6
+	}
+	u := newUDP(h, rp, 53)
 	types := []uint16{dns.TypeA}
 	if aaaa {
 		types = append(types, dns.TypeAAAA)
