@@ -9,11 +9,12 @@ import (
 
 // sendQueue returns the bytes written to a stream socket that the peer has
 // not acknowledged yet (SIOCOUTQ: unsent + unacked for TCP, unread for unix
-// sockets). For TCP it reports false unless the connection is ESTABLISHED:
-// after a reset the kernel empties the queue, which would look like "all
-// acknowledged". The state is read after the queue length, and states only
-// move away from ESTABLISHED, so an ESTABLISHED answer vouches for the length.
-func sendQueue(nc net.Conn) (uint64, bool) {
+// sockets). For TCP it reports false unless the connection is ESTABLISHED
+// (or CLOSE_WAIT, after the peer's FIN, when closed is true): after a reset
+// the kernel empties the queue, which would look like "all acknowledged".
+// The state is read after the queue length, and a reset only moves the
+// state on, so a good state vouches for the length.
+func sendQueue(nc net.Conn, closed bool) (uint64, bool) {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
 		return 0, false
@@ -32,7 +33,7 @@ func sendQueue(nc net.Conn) (uint64, bool) {
 		}
 		if isTCP {
 			info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
-			if err != nil || info.State != tcpEstablished {
+			if err != nil || !(info.State == tcpEstablished || closed && info.State == tcpCloseWait) {
 				return
 			}
 		}
@@ -44,8 +45,11 @@ func sendQueue(nc net.Conn) (uint64, bool) {
 	return uint64(outq), true
 }
 
-// tcpEstablished is TCP_ESTABLISHED from include/net/tcp_states.h.
-const tcpEstablished = 1
+// TCP states from include/net/tcp_states.h.
+const (
+	tcpEstablished = 1
+	tcpCloseWait   = 8
+)
 
 // socketError returns and clears the socket's pending error (SO_ERROR), e.g.
 // ECONNREFUSED from an ICMP port unreachable on a connected UDP socket.

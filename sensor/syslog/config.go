@@ -39,7 +39,8 @@ type Config struct {
 	FlushTimeout time.Duration // Close's bound when its ctx has no deadline, default 5s
 	// ResendWindow keeps messages the receiver's TCP stack acknowledged this
 	// long before they count as delivered: a receiver that dies (or restarts)
-	// with them unread in its socket buffer gets them again. Default 2s; 0 trusts TCP acks.
+	// with them unread in its socket buffer gets them again. 0 means the
+	// default, 2s; negative turns it off (TCP acks are trusted).
 	ResendWindow time.Duration
 
 	DialTimeout  time.Duration // default 5s
@@ -81,7 +82,17 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.SpoolSync, "spool-sync", SyncAlways, "spool fsync policy: always, interval (1s) or never")
 	fs.IntVar(&c.QueueLen, "syslog-queue", DefaultQueueLen, "per-destination queue bound in messages")
 	fs.DurationVar(&c.FlushTimeout, "syslog-flush-timeout", 5*time.Second, "how long shutdown waits to deliver queued syslog messages")
-	fs.DurationVar(&c.ResendWindow, "syslog-resend-window", 2*time.Second, "re-send messages acknowledged this recently when a TCP/TLS receiver dies (at-least-once; 0 = trust TCP acks)")
+	fs.Func("syslog-resend-window", "re-send messages acknowledged this recently when a receiver dies (at-least-once; 0 = trust TCP acks) (default 2s)", func(s string) error {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return fmt.Errorf("want a duration >= 0, e.g. 2s")
+		}
+		if d == 0 {
+			d = -1 // explicitly off; 0 in Config means the default
+		}
+		c.ResendWindow = d
+		return nil
+	})
 }
 
 func (c *Config) withDefaults() (Config, error) {
@@ -126,7 +137,10 @@ func (c *Config) withDefaults() (Config, error) {
 	if out.FlushTimeout <= 0 {
 		out.FlushTimeout = 5 * time.Second
 	}
-	if out.ResendWindow < 0 {
+	switch {
+	case out.ResendWindow == 0:
+		out.ResendWindow = 2 * time.Second
+	case out.ResendWindow < 0:
 		out.ResendWindow = 0
 	}
 	if out.DialTimeout <= 0 {

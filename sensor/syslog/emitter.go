@@ -164,12 +164,19 @@ func spoolDirName(raw string) string {
 	return clean + "-" + hex.EncodeToString(sum[:4])
 }
 
+// Sentinel errors of Alert, tested with errors.Is.
+var (
+	ErrClosed    = errors.New("emitter closed")
+	ErrQueueFull = errors.New("queue full")
+)
+
 // Alert encodes a for every destination and enqueues it. It never waits for
-// a receiver: a full queue drops the message and counts it. a is not
-// retained.
-func (e *Emitter) Alert(a *alert.Alert) {
+// a receiver: a full queue drops the message and counts it. The error names
+// the destinations that dropped it (ErrQueueFull, ErrClosed or an encoding
+// error); a is not retained. Alert satisfies pipeline.Sink.
+func (e *Emitter) Alert(a *alert.Alert) error {
 	now := time.Now()
-	e.each(func(d *dest) ([]byte, bool, error) { return d.enc.alert(a, d.seq, now) })
+	return e.each(func(d *dest) ([]byte, bool, error) { return d.enc.alert(a, d.seq, now) })
 }
 
 // Stats sends a SENSOR-STATS message with the given counters (packets,
@@ -177,21 +184,23 @@ func (e *Emitter) Alert(a *alert.Alert) {
 // sensor is alive and seeing traffic.
 func (e *Emitter) Stats(s map[string]uint64) {
 	now := time.Now()
-	e.each(func(d *dest) ([]byte, bool, error) { return d.enc.stats(e.cfg.Hostname, s, d.seq, now) })
+	_ = e.each(func(d *dest) ([]byte, bool, error) { return d.enc.stats(e.cfg.Hostname, s, d.seq, now) })
 }
 
 // Health sends a SENSOR-HEALTH message with syslog severity sev (0..7).
 func (e *Emitter) Health(msg string, sev int) {
 	now := time.Now()
-	e.each(func(d *dest) ([]byte, bool, error) { return d.enc.health(e.cfg.Hostname, msg, sev, d.seq, now) })
+	_ = e.each(func(d *dest) ([]byte, bool, error) { return d.enc.health(e.cfg.Hostname, msg, sev, d.seq, now) })
 }
 
-func (e *Emitter) each(encode func(*dest) ([]byte, bool, error)) {
+func (e *Emitter) each(encode func(*dest) ([]byte, bool, error)) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	var errs []error
 	for _, d := range e.dsts {
 		if e.closed.Load() {
 			d.dropped.Add(1)
+			errs = append(errs, fmt.Errorf("syslog: %s: %w", d.d.raw, ErrClosed))
 			continue
 		}
 		d.seq++
@@ -199,6 +208,7 @@ func (e *Emitter) each(encode func(*dest) ([]byte, bool, error)) {
 		if err != nil {
 			d.dropped.Add(1)
 			d.log.Error("syslog: message dropped", "err", err)
+			errs = append(errs, fmt.Errorf("syslog: %s: %w", d.d.raw, err))
 			continue
 		}
 		if truncated {
@@ -215,8 +225,10 @@ func (e *Emitter) each(encode func(*dest) ([]byte, bool, error)) {
 			if n := d.dropped.Add(1); n&(n-1) == 0 { // log at 1, 2, 4, 8, ... drops
 				d.log.Warn("syslog: queue full, message dropped", "dropped", n)
 			}
+			errs = append(errs, fmt.Errorf("syslog: %s: %w", d.d.raw, ErrQueueFull))
 		}
 	}
+	return errors.Join(errs...)
 }
 
 // Counters returns a snapshot of every destination's counters.
@@ -461,6 +473,21 @@ func (d *dest) run(stop <-chan struct{}) {
 			d.store(b)
 		case <-d.wake:
 		case <-dead:
+			// A clean close confirms what was acknowledged; anything else
+			// (reset, refused datagram) falls back to the resend window.
+			if acked, ok := c.ackedAtClose(); ok {
+				n := 0
+				for n < len(inflight) && inflight[n].end <= acked {
+					n++
+				}
+				if n > 0 {
+					if err := d.bl.commit(n); err != nil {
+						d.log.Error("syslog: spool commit", "err", err)
+					}
+					inflight = append(inflight[:0], inflight[n:]...)
+					d.delivered.Add(uint64(n))
+				}
+			}
 			lost(fmt.Errorf("receiver gone: %v", c.err.Load()))
 		case <-retry:
 		case <-tick.C:

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -103,8 +104,11 @@ func TestEmitterDeadReceiver(t *testing.T) {
 func TestEmitterQueueFullDrops(t *testing.T) {
 	port := freePort(t) // nobody listens
 	e := newTestEmitter(t, Config{URLs: []string{fmt.Sprintf("tcp://127.0.0.1:%d", port)}, QueueLen: 10})
+	full := 0
 	for i := 1; i <= 30; i++ {
-		e.Alert(numberedAlert(i))
+		if err := e.Alert(numberedAlert(i)); errors.Is(err, ErrQueueFull) {
+			full++
+		}
 	}
 	// Backlog (10) and queue (10) hold at most 20; how many of the 30 got in
 	// depends on how fast the worker moved them; the rest is dropped.
@@ -113,7 +117,7 @@ func TestEmitterQueueFullDrops(t *testing.T) {
 		return c.Depth == c.Queued && c.ConnErrors > 0
 	})
 	c := e.Counters().Destinations[0]
-	if c.Queued+c.Dropped != 30 || c.Queued < 10 || c.Queued > 20 {
+	if c.Queued+c.Dropped != 30 || c.Queued < 10 || c.Queued > 20 || uint64(full) != c.Dropped {
 		t.Errorf("counters %+v", c)
 	}
 	err := closeEmitter(t, e, 200*time.Millisecond)
@@ -123,7 +127,9 @@ func TestEmitterQueueFullDrops(t *testing.T) {
 	if c := e.Counters().Destinations[0]; c.Dropped != 30 {
 		t.Errorf("after close dropped %d, want 30", c.Dropped)
 	}
-	e.Alert(numberedAlert(31))
+	if err := e.Alert(numberedAlert(31)); !errors.Is(err, ErrClosed) {
+		t.Errorf("Alert after Close = %v", err)
+	}
 	if c := e.Counters().Destinations[0]; c.Dropped != 31 {
 		t.Errorf("alert after close not counted as dropped: %+v", c)
 	}

@@ -224,11 +224,25 @@ func (c *conn) acked() (uint64, bool) {
 		}
 		return w, true
 	}
-	outq, ok := sendQueue(c.raw.Conn)
-	if !ok {
+	outq, ok := sendQueue(c.raw.Conn, false)
+	if !ok || outq > w {
 		return 0, false
 	}
-	if outq > w {
+	return w - outq, true
+}
+
+// ackedAtClose is acked for a TCP/TLS connection the peer closed cleanly
+// (FIN, read as EOF). A receiver only closes cleanly with nothing unread
+// in its socket buffer (else its kernel sends a reset), so what its TCP
+// acknowledged was read by the receiving process.
+func (c *conn) ackedAtClose() (uint64, bool) {
+	err, _ := c.err.Load().(error)
+	if !c.stream || !c.octet || !errors.Is(err, io.EOF) {
+		return 0, false
+	}
+	w := c.raw.written.Load()
+	outq, ok := sendQueue(c.raw.Conn, true)
+	if !ok || outq > w {
 		return 0, false
 	}
 	return w - outq, true
