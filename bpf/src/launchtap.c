@@ -119,6 +119,11 @@ static __always_inline void stat_add(enum stat_idx idx, __u64 n)
 #define ETH_P_IP_BE bpf_htons(0x0800)
 #define ETH_P_IPV6_BE bpf_htons(0x86DD)
 
+// PASS keeps the whole packet: AF_PACKET cuts the snap length to the filter's
+// return value, so the largest value means "all of it", even for a packet
+// whose skb->len were 0.
+#define PASS 0xffffffffU
+
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
 #define TCP_RST 0x04
@@ -133,7 +138,8 @@ struct l4 {
 	__u8 tcpflags;
 	__u8 is6;
 	__u8 ports;   // 1 when sport/dport were read (TCP or UDP, not a later fragment)
-	__u8 frag;    // an IPv4 fragment
+	__u8 frag;    // an IP fragment
+	__u8 bad;     // lengths inconsistent with the bytes present
 };
 
 // parse_ip reads the IPv4 or IPv6 header at off (relative to the network header)
@@ -173,32 +179,76 @@ static __always_inline int parse_ip(struct __sk_buff *skb, __u32 off, __be16 pro
 			return -1;
 		__builtin_memcpy(p->key.src, &h[8], 16);
 		__builtin_memcpy(p->key.dst, &h[24], 16);
-		p->key.proto = h[6]; // extension headers are left to user space
 		p->iplen = (((__u32)h[4] << 8) | h[5]) + 40;
 		p->l4off = off + 40;
 		p->is6 = 1;
+		__u8 next = h[6];
+		// Hop-by-hop, routing, destination options and fragment headers, as
+		// the user-space decoder skips them (a few at most on real traffic).
+#pragma unroll
+		for (int i = 0; i < 4; i++) {
+			if (next != 0 && next != 43 && next != 60 && next != 44)
+				break;
+			__u8 e[4];
+			if (bpf_skb_load_bytes_relative(skb, p->l4off, e, sizeof(e), BPF_HDR_START_NET) < 0)
+				return -1;
+			if (next == 44) {
+				p->frag = 1;
+				p->l4off += 8;
+				if ((((__u16)e[2] << 8) | e[3]) & 0xfff8) {
+					p->key.proto = e[0];
+					return 0; // not the first fragment: no transport header
+				}
+			} else {
+				p->l4off += ((__u32)e[1] + 1) * 8;
+			}
+			next = e[0];
+		}
+		p->key.proto = next;
 	} else {
 		return -1;
 	}
+	// Lengths the bytes do not back (a header cut short, an IP length beyond
+	// the frame) make the packet bad: the filter passes it, user space counts
+	// the decode error. The fanout still hashes what it could read.
+	__u8 last;
+	if (p->iplen == 0 || p->iplen < p->l4off - off ||
+	    bpf_skb_load_bytes_relative(skb, off + p->iplen - 1, &last, 1, BPF_HDR_START_NET) < 0)
+		p->bad = 1;
 	if (p->key.proto == IPPROTO_TCP) {
 		__u8 t[14];
-		if (bpf_skb_load_bytes_relative(skb, p->l4off, t, sizeof(t), BPF_HDR_START_NET) < 0)
+		if (bpf_skb_load_bytes_relative(skb, p->l4off, t, sizeof(t), BPF_HDR_START_NET) < 0) {
+			p->bad = 1;
 			return 0;
+		}
 		p->key.sport = ((__u16)t[0] << 8) | t[1];
 		p->key.dport = ((__u16)t[2] << 8) | t[3];
 		p->tcpflags = t[13];
 		p->ports = 1;
-		__u32 hdrs = p->l4off - off + (t[12] >> 4) * 4;
-		p->payload = p->iplen > hdrs ? p->iplen - hdrs : 0;
-	} else if (p->key.proto == IPPROTO_UDP) {
-		__u8 u[4];
-		if (bpf_skb_load_bytes_relative(skb, p->l4off, u, sizeof(u), BPF_HDR_START_NET) < 0)
+		__u32 doff = (t[12] >> 4) * 4;
+		__u32 hdrs = p->l4off - off + doff;
+		if (doff < 20 || p->iplen < hdrs ||
+		    bpf_skb_load_bytes_relative(skb, p->l4off + doff - 1, &last, 1, BPF_HDR_START_NET) < 0) {
+			p->bad = 1;
 			return 0;
+		}
+		p->payload = p->iplen - hdrs;
+	} else if (p->key.proto == IPPROTO_UDP) {
+		__u8 u[8];
+		if (bpf_skb_load_bytes_relative(skb, p->l4off, u, sizeof(u), BPF_HDR_START_NET) < 0) {
+			p->bad = 1;
+			return 0;
+		}
 		p->key.sport = ((__u16)u[0] << 8) | u[1];
 		p->key.dport = ((__u16)u[2] << 8) | u[3];
 		p->ports = 1;
+		__u32 ulen = ((__u32)u[4] << 8) | u[5];
 		__u32 hdrs = p->l4off - off + 8;
-		p->payload = p->iplen > hdrs ? p->iplen - hdrs : 0;
+		if (ulen < 8 || p->iplen < hdrs || p->l4off - off + ulen > p->iplen) {
+			p->bad = 1;
+			return 0;
+		}
+		p->payload = p->iplen - hdrs;
 	}
 	return 0;
 }
@@ -218,6 +268,7 @@ static __always_inline int service_port(__u16 port, __u8 proto)
 	case 5353: // mDNS
 	case 5355: // LLMNR
 	case 4789: // VXLAN: user space decapsulates
+	case 4790: // VXLAN-GPE
 	case 6081: // Geneve
 		return 1;
 	}
@@ -233,16 +284,16 @@ int launchtap_filter(struct __sk_buff *skb)
 	// In-band VLAN tags (QinQ, or frames the kernel did not untag), MPLS, ARP,
 	// fragments, anything else: pass, user space decides. The filter never hides
 	// what it does not understand.
-	if (parse_ip(skb, 0, skb->protocol, &p) < 0 || !p.ports || p.frag) {
+	if (parse_ip(skb, 0, skb->protocol, &p) < 0 || !p.ports || p.frag || p.bad) {
 		stat_add(STAT_PASS_OTHER, 1);
-		return skb->len;
+		return PASS;
 	}
 
 	__u8 proto = p.key.proto;
 	if (service_port(p.key.sport, proto) || service_port(p.key.dport, proto)) {
 		stat_add(STAT_PASS_SERVICE, 1);
 		stat_add(STAT_PASS_BYTES, p.iplen);
-		return skb->len;
+		return PASS;
 	}
 
 	__u64 now = bpf_ktime_get_ns();
@@ -262,11 +313,11 @@ int launchtap_filter(struct __sk_buff *skb)
 		    !bpf_map_lookup_elem(&flows, &p.key)) {
 			stat_add(STAT_PASS_MAP_FULL, 1);
 			stat_add(STAT_PASS_BYTES, p.iplen);
-			return skb->len;
+			return PASS;
 		}
 		stat_add(ctl ? STAT_PASS_CTL : STAT_PASS_FIRST, 1);
 		stat_add(STAT_PASS_BYTES, p.iplen);
-		return skb->len;
+		return PASS;
 	}
 
 	int start = (ctl && (p.tcpflags & (TCP_SYN | TCP_ACK)) == TCP_SYN) ||
@@ -282,7 +333,7 @@ int launchtap_filter(struct __sk_buff *skb)
 		v->last_pass_data_ns = now;
 		stat_add(ctl ? STAT_PASS_CTL : STAT_PASS_FIRST, 1);
 		stat_add(STAT_PASS_BYTES, p.iplen);
-		return skb->len;
+		return PASS;
 	}
 
 	__u64 last_data = v->last_data_ns;
@@ -295,7 +346,7 @@ int launchtap_filter(struct __sk_buff *skb)
 			v->last_pass_data_ns = now;
 		stat_add(STAT_PASS_CTL, 1);
 		stat_add(STAT_PASS_BYTES, p.iplen);
-		return skb->len;
+		return PASS;
 	}
 	// Data after burst_gap of silence in this direction: user space's flow
 	// stage counts it as an activity burst (keep-alive beat), so it must see it.
@@ -304,7 +355,7 @@ int launchtap_filter(struct __sk_buff *skb)
 		v->last_pass_data_ns = now;
 		stat_add(STAT_PASS_BURST, 1);
 		stat_add(STAT_PASS_BYTES, p.iplen);
-		return skb->len;
+		return PASS;
 	}
 	// A periodic sample keeps the session alive in user space (idle timeouts).
 	// A data sample is skipped when user space has seen no data of this
@@ -315,7 +366,7 @@ int launchtap_filter(struct __sk_buff *skb)
 			v->last_pass_data_ns = now;
 		stat_add(STAT_PASS_SAMPLE, 1);
 		stat_add(STAT_PASS_BYTES, p.iplen);
-		return skb->len;
+		return PASS;
 	}
 	__sync_fetch_and_add(&v->packets, 1);
 	__sync_fetch_and_add(&v->bytes, p.iplen);
@@ -354,19 +405,55 @@ static __always_inline int inner_ether(struct __sk_buff *skb, __u32 *off, __be16
 	return skip_vlan(skb, off, proto);
 }
 
-// decap finds the inner packet of a GRE, ERSPAN II/III or VXLAN tunnel, so that
+// ip_proto_of reads the version nibble at off: the ethertype of a bare IP packet.
+static __always_inline int ip_proto_of(struct __sk_buff *skb, __u32 off, __be16 *proto)
+{
+	__u8 v;
+	if (bpf_skb_load_bytes_relative(skb, off, &v, 1, BPF_HDR_START_NET) < 0)
+		return -1;
+	if ((v >> 4) == 4)
+		*proto = ETH_P_IP_BE;
+	else if ((v >> 4) == 6)
+		*proto = ETH_P_IPV6_BE;
+	else
+		return -1;
+	return 0;
+}
+
+// decap finds the packet inside a GRE (IP, Ethernet), ERSPAN I/II/III or
+// VXLAN/VXLAN-GPE encapsulation with the rules of sensor/decode, so that
 // remote-span feeds are steered by the monitored hosts, not the span source.
 // It returns 1 when off/proto now point at an inner network header.
 static __always_inline int decap(struct __sk_buff *skb, struct l4 *p, __u32 *off, __be16 *proto)
 {
-	if (p->key.proto == IPPROTO_UDP && p->ports && p->key.dport == 4789) {
-		*off = p->l4off + 8 + 8;
-		return inner_ether(skb, off, proto) == 0;
+	if (p->key.proto == IPPROTO_UDP && p->ports && !p->frag &&
+	    (p->key.dport == 4789 || p->key.sport == 4789 || p->key.dport == 4790 || p->key.sport == 4790)) {
+		__u8 v[8];
+		if (bpf_skb_load_bytes_relative(skb, p->l4off + 8, v, 8, BPF_HDR_START_NET) < 0 || v[7])
+			return 0;
+		*off = p->l4off + 16;
+		if (v[0] == 0x08 || v[0] == 0x88)
+			return inner_ether(skb, off, proto) == 0;
+		if ((v[0] & 0xfc) != 0x0c || v[1] || v[2])
+			return 0;
+		switch (v[3]) { // VXLAN-GPE next protocol
+		case 1:
+			*proto = ETH_P_IP_BE;
+			return 1;
+		case 2:
+			*proto = ETH_P_IPV6_BE;
+			return 1;
+		case 3:
+			return inner_ether(skb, off, proto) == 0;
+		}
+		return 0;
 	}
-	if (p->key.proto != 47)
+	if (p->key.proto != 47 || p->frag)
 		return 0;
 	__u8 g[4];
 	if (bpf_skb_load_bytes_relative(skb, p->l4off, g, 4, BPF_HDR_START_NET) < 0)
+		return 0;
+	if ((g[1] & 0x07) || (g[0] & 0x40)) // GRE version 1 (PPTP), source routing
 		return 0;
 	__u32 o = p->l4off + 4;
 	if (g[0] & 0x80) // checksum present
@@ -385,15 +472,27 @@ static __always_inline int decap(struct __sk_buff *skb, struct l4 *p, __u32 *off
 	case 0x6558: // transparent Ethernet bridging
 		*off = o;
 		return inner_ether(skb, off, proto) == 0;
-	case 0x88BE: // ERSPAN type II: 8-byte header
-		*off = o + 8;
+	case 0x88BE: { // ERSPAN type II (8-byte header) or, without a GRE sequence number, type I
+		if (g[0] & 0x10) {
+			__u8 ver;
+			if (bpf_skb_load_bytes_relative(skb, o, &ver, 1, BPF_HDR_START_NET) < 0 || (ver >> 4) != 1)
+				return 0;
+			o += 8;
+		}
+		*off = o;
 		return inner_ether(skb, off, proto) == 0;
+	}
 	case 0x22EB: { // ERSPAN type III: 12 bytes, 8 more when the O bit is set
-		__u8 last;
-		if (bpf_skb_load_bytes_relative(skb, o + 11, &last, 1, BPF_HDR_START_NET) < 0)
+		__u8 e[12];
+		if (bpf_skb_load_bytes_relative(skb, o, e, 12, BPF_HDR_START_NET) < 0 || (e[0] >> 4) != 2)
 			return 0;
-		*off = o + 12 + ((last & 1) ? 8 : 0);
-		return inner_ether(skb, off, proto) == 0;
+		__u8 ft = (e[10] >> 2) & 0x1f;
+		*off = o + 12 + ((e[11] & 1) ? 8 : 0);
+		if (ft == 2)
+			return ip_proto_of(skb, *off, proto) == 0;
+		if (ft == 0)
+			return inner_ether(skb, off, proto) == 0;
+		return 0;
 	}
 	}
 	return 0;
@@ -462,11 +561,16 @@ int launchtap_fanout(struct __sk_buff *skb)
 		return 0;
 	if (parse_ip(skb, off, proto, &p) < 0)
 		return 0;
-	if (decap(skb, &p, &off, &proto)) {
+	// Up to three encapsulations, like the user-space decoder.
+#pragma unroll
+	for (int i = 0; i < 3; i++) {
+		if (!decap(skb, &p, &off, &proto))
+			break;
 		struct l4 in;
 		__builtin_memset(&in, 0, sizeof(in));
-		if (parse_ip(skb, off, proto, &in) == 0)
-			p = in;
+		if (parse_ip(skb, off, proto, &in) < 0)
+			break;
+		p = in;
 	}
 
 	const __u8 *src = p.key.src, *dst = p.key.dst;

@@ -85,7 +85,7 @@ func summarize(t *testing.T, frame []byte) summary {
 // filterModel replays launchtap_filter's decisions for frames that all arrive
 // well within the sample interval, the burst gap and the UDP idle gap.
 func filterModel(t *testing.T, frames [][]byte) (pass []bool, counted map[bpf.FlowKey][2]bpf.Counts) {
-	service := map[uint16]bool{53: true, 67: true, 68: true, 123: true, 546: true, 547: true, 5353: true, 5355: true, 4789: true, 6081: true}
+	service := map[uint16]bool{53: true, 67: true, 68: true, 123: true, 546: true, 547: true, 5353: true, 5355: true, 4789: true, 4790: true, 6081: true}
 	counted = map[bpf.FlowKey][2]bpf.Counts{} // prev, cur
 	exists := map[bpf.FlowKey]bool{}
 	for _, f := range frames {
