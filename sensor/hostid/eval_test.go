@@ -325,12 +325,18 @@ func TestEvalAgainstP0f(t *testing.T) {
 		t.Logf("p0f -r:    OS right %d (%.1f%%), family right %d (%.1f%%), hosts p0f reported %d; last match per host by p0f params: %v",
 			p0fRight, pct(p0fRight), p0fFam, pct(p0fFam), p0fSeen, p0fHow)
 		t.Logf("launchtap right where p0f is not: %d; p0f right where launchtap is not: %d", len(oursOnly), len(p0fOnly))
-		for i, s := range oursOnly {
-			if i == 8 {
-				t.Logf("  ... %d more", len(oursOnly)-i)
-				break
-			}
-			t.Logf("  launchtap only: %s", s)
+		groups := map[string]int{}
+		for _, s := range oursOnly {
+			// "<file> <addr> truth X: launchtap X, p0f "label"" -> "truth X: launchtap X, p0f "label""
+			groups[s[strings.Index(s, " truth ")+1:]]++
+		}
+		keys := make([]string, 0, len(groups))
+		for k := range groups {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			t.Logf("  launchtap only, %d hosts: %s", groups[k], k)
 		}
 		for _, s := range p0fOnly {
 			t.Logf("  p0f only: %s", s)

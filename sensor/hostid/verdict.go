@@ -173,21 +173,33 @@ func (t *Table) score(h *host) Verdict {
 		macNonUA float64 // macos weight from anything but the User-Agent
 		synSeen  bool
 	)
+	// Each source counts once per claim: two Darwin signatures (with and
+	// without ECN) or two Software Update names are one piece of evidence,
+	// so the strongest entry per (kind, claim) is used.
+	var best [numKinds][numClaims]float64
 	for _, e := range h.ev {
-		if e.claim == claimNone || e.weight == 0 {
-			continue
+		if e.claim != claimNone && e.weight > best[e.kind][e.claim] {
+			best[e.kind][e.claim] = e.weight
 		}
-		w[e.claim] += e.weight
-		b := bucketOf(e.claim)
-		bucket[b] += e.weight
-		if e.kind == kindSYN {
-			synB[b] += e.weight
-			synSeen = true
-		} else if e.claim == claimMacOS || e.claim == claimDarwin {
-			macKinds |= 1 << e.kind
-		}
-		if e.claim == claimMacOS && e.kind != kindHTTP {
-			macNonUA += e.weight
+	}
+	for k := range numKinds {
+		for c := range numClaims {
+			if best[k][c] == 0 {
+				continue
+			}
+			e := evidence{kind: kind(k), claim: claim(c), weight: best[k][c]}
+			w[e.claim] += e.weight
+			b := bucketOf(e.claim)
+			bucket[b] += e.weight
+			if e.kind == kindSYN {
+				synB[b] += e.weight
+				synSeen = true
+			} else if e.claim == claimMacOS || e.claim == claimDarwin {
+				macKinds |= 1 << e.kind
+			}
+			if e.claim == claimMacOS && e.kind != kindHTTP {
+				macNonUA += e.weight
+			}
 		}
 	}
 	var notes []string

@@ -1,0 +1,59 @@
+package hostid
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+// TestDemoHostsGolden pins the host table for the committed demo capture
+// (DEMO.md: alices-mbp and bobs-mbp are macOS, win-desk-07 Windows,
+// build-linux Debian). Run with -update after an intended change.
+func TestDemoHostsGolden(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	demo := filepath.Join(filepath.Dir(file), "..", "..", "testdata", "demo.pcapng")
+	if _, err := os.Stat(demo); err != nil {
+		t.Skipf("demo capture absent: %v", err)
+	}
+	tb := newTable(t, Config{Internal: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	replayFile(t, tb, demo, false)
+	hosts := tb.Hosts()
+	slices.SortFunc(hosts, func(a, b Host) int { return strings.Compare(a.IP+a.MAC, b.IP+b.MAC) })
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	want := map[string]string{"10.20.1.15": MacOS, "10.20.1.22": MacOS, "10.20.2.40": Windows, "10.20.3.9": Linux}
+	for _, h := range hosts {
+		if os, ok := want[h.IP]; ok && h.OS != os {
+			t.Errorf("%s (%s): %s, want %s", h.IP, h.Hostname, h.OS, os)
+		}
+		if err := enc.Encode(h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	golden := filepath.Join("testdata", "demo.hosts.jsonl")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got, buf.Bytes()) {
+		t.Errorf("host table differs from %s (run with -update if intended):\n%s", golden, buf.String())
+	}
+}
