@@ -25,7 +25,7 @@ func repoRoot() string {
 	return filepath.Join(filepath.Dir(f), "..")
 }
 
-var demoStart = time.Date(2026, 11, 25, 8, 0, 3, 0, time.UTC)
+var demoStart = time.Date(2026, 3, 2, 8, 1, 30, 0, time.UTC) // sensor/synth epoch + first beat
 
 // demoAlert looks like the alert the detector raises for the planted beacon.
 func demoAlert() *alert.Alert {
@@ -312,5 +312,37 @@ func TestKandjiThroughService(t *testing.T) {
 	s.Enrich(context.Background(), a)
 	if e := a.Enrichment; e.Status != alert.EnrichMatched || e.Provider != "kandji" || e.Jobs[0].Label != "com.example.updater" {
 		t.Fatalf("%+v", e)
+	}
+}
+
+func TestReloadPicksUpNewDevice(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "inv.json")
+	os.WriteFile(p, []byte(`{"devices":[]}`), 0o600)
+	s, err := New(Config{Inventory: p, InventoryPoll: time.Hour}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	a := demoAlert()
+	s.Enrich(context.Background(), a)
+	if a.Enrichment.Status != alert.EnrichHostNotFound {
+		t.Fatalf("%+v", a.Enrichment)
+	}
+	b, _ := os.ReadFile(filepath.Join(repoRoot(), "testdata", "inventory.json"))
+	os.WriteFile(p, b, 0o600)
+	if err := s.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	s.Enrich(context.Background(), a)
+	if a.Enrichment.Status != alert.EnrichMatched || s.Stats().InventoryReloads != 2 {
+		t.Fatalf("%+v %+v", a.Enrichment, s.Stats())
+	}
+	os.WriteFile(p, []byte(`{"devices":[{"hostname":"x","platform":"macOS"}]}`), 0o600)
+	if err := s.Reload(); err == nil || !strings.Contains(err.Error(), `"macOS" is not one of darwin`) {
+		t.Fatalf("bad reload: %v", err)
+	}
+	s.Enrich(context.Background(), a) // the last good inventory stays
+	if a.Enrichment.Status != alert.EnrichMatched || s.Stats().InventoryReloadErrors != 1 {
+		t.Fatalf("%+v %+v", a.Enrichment, s.Stats())
 	}
 }

@@ -198,11 +198,14 @@ func scoreJob(o Observation, pre *prepared, j *inventory.Job) (alert.Job, bool) 
 		}
 	}
 	if !j.Modified.IsZero() && !o.FirstSeen.IsZero() {
+		// Within RecentWindow either side: installed shortly before the
+		// beacon started, or rewritten while it ran (an inventory taken
+		// later). Changes long before or after say nothing.
 		d := o.FirstSeen.Sub(j.Modified)
 		switch {
 		case d >= 0 && d <= RecentWindow:
 			e.add(wRecent, "plist modified %s before the first beat", human(d))
-		case d < 0:
+		case d < 0 && -d <= RecentWindow:
 			e.add(wRecent, "plist modified %s after the first beat", human(-d))
 		}
 	}

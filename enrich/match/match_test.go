@@ -292,3 +292,23 @@ func TestFromAlert(t *testing.T) {
 		t.Errorf("FromAlert: %+v", o)
 	}
 }
+
+func TestRecentWindow(t *testing.T) {
+	obs := Observation{FQDN: "cdn.example.net", PeriodS: 300, Jitter: 0.01, FirstSeen: t0}
+	for _, c := range []struct {
+		mod  time.Time
+		want string
+	}{
+		{t0.Add(-36 * time.Hour), "modified 36 h before the first beat"},
+		{t0.Add(5 * 24 * time.Hour), "modified 5 days after the first beat"},
+		{t0.Add(-90 * 24 * time.Hour), ""},
+		{t0.Add(267 * 24 * time.Hour), ""},
+	} {
+		j := demoUpdater
+		j.Modified = c.mod
+		why := strings.Join(Rank(obs, []inventory.Job{j}, nil).Jobs[0].Why, "|")
+		if got := strings.Contains(why, "modified"); got != (c.want != "") || (c.want != "" && !strings.Contains(why, c.want)) {
+			t.Errorf("modified %v: why %q, want %q", c.mod, why, c.want)
+		}
+	}
+}
