@@ -19,7 +19,7 @@ type Config struct {
 	Format   string   // rfc5424 (default), cef, leef or json
 	Facility string   // name (local4, default) or code 0..23
 	SDID     string   // enterprise SD-ID, default launchtap@32473
-	Hostname string   // HOSTNAME of stats/health and of alerts without a sensor name; default os.Hostname()
+	Hostname string   // HOSTNAME of stats/health and of alerts without a sensor name (set it to --sensor-name); default os.Hostname()
 	Version  string   // launchtap version for CEF/LEEF headers; default "dev"
 	BOM      string   // auto (default): BOM before a non-ASCII rfc5424 MSG, as RFC 5424 requires; never
 
@@ -70,7 +70,6 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Format, "syslog-format", FormatRFC5424, "syslog body format: rfc5424 (structured data), cef, leef or json")
 	fs.StringVar(&c.Facility, "syslog-facility", DefaultFacility, "syslog facility name or code")
 	fs.StringVar(&c.SDID, "syslog-sd-id", DefaultSDID, "RFC 5424 structured-data ID (name@enterprise-number)")
-	fs.StringVar(&c.Hostname, "syslog-hostname", "", "syslog HOSTNAME for sensor messages (default: the sensor name / host name)")
 	fs.StringVar(&c.BOM, "syslog-bom", "auto", "UTF-8 BOM before a non-ASCII rfc5424 MSG: auto or never")
 	fs.IntVar(&c.MaxUDP, "syslog-max-udp", DefaultMaxUDP, "largest UDP/unix datagram in bytes; longer messages are truncated with a marker, never split")
 	fs.IntVar(&c.UDPRate, "syslog-udp-rate", 500, "most udp:// messages per second (paces backlog replay so the receiver's buffer does not overflow)")

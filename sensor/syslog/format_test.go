@@ -541,3 +541,20 @@ func FuzzCEFExt(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkEncodeAlert measures encoding one alert per format (alerts are
+// rare, this is not the per-packet path, but Alert runs on the caller).
+func BenchmarkEncodeAlert(b *testing.B) {
+	a := trickyAlert()
+	for _, f := range []string{FormatRFC5424, FormatCEF, FormatLEEF, FormatJSON} {
+		b.Run(f, func(b *testing.B) {
+			enc := testEncoder(f)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := enc.alert(a, 1, testNow); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
