@@ -106,3 +106,44 @@ func TestHostsBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestHostsDemo checks the hosts DEMO.md names in the committed demo capture.
+func TestHostsDemo(t *testing.T) {
+	demo := filepath.Join("..", "..", "testdata", "demo.pcapng")
+	if _, err := os.Stat(demo); err != nil {
+		t.Skipf("demo capture absent: %v", err)
+	}
+	rows, stderr, code := runHostsJSON(t, "--internal", "10.0.0.0/8", demo)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	want := map[string]struct{ os, mac, hostname string }{
+		"10.20.1.15": {"macos", "3c:22:fb:1a:2b:3c", "alices-mbp"},
+		"10.20.1.22": {"macos", "3c:22:fb:44:55:66", "bobs-mbp"},
+		"10.20.2.40": {"windows", "00:15:5d:07:07:07", ""},
+		"10.20.3.9":  {"linux", "52:54:00:12:34:56", "build-linux"},
+	}
+	seen := 0
+	for _, r := range rows {
+		w, ok := want[r.IP]
+		if !ok {
+			continue
+		}
+		seen++
+		if r.OS != w.os || r.MAC != w.mac || (w.hostname != "" && r.Hostname != w.hostname) || r.Confidence < 0.9 {
+			t.Errorf("%s: %+v, want %+v with confidence >= 0.9", r.IP, r, w)
+		}
+	}
+	if seen != len(want) {
+		t.Errorf("found %d of the %d DEMO.md hosts", seen, len(want))
+	}
+	macs, _, _ := runHostsJSON(t, "--os", "macos", "--internal", "10.0.0.0/8", demo)
+	for _, r := range macs {
+		if r.OS != "macos" {
+			t.Errorf("--os macos printed %+v", r)
+		}
+	}
+	if len(macs) == 0 || len(macs) >= len(rows) {
+		t.Errorf("--os macos printed %d of %d hosts", len(macs), len(rows))
+	}
+}

@@ -206,6 +206,10 @@ func evalFiles(t *testing.T) []evalFile {
 	if capDir := filepath.Join(root, "..", "shared", "captures", "real"); dirExists(capDir) {
 		files = append(files, evalFile{name: "real/macos_tcp_flags.pcap", path: filepath.Join(capDir, "macos_tcp_flags.pcap"),
 			truth: map[netip.Addr]evalTruth{netip.MustParseAddr("172.16.5.16"): {MacOS, [6]byte{0x9a, 0x4b, 0x87, 0xd9, 0xe9, 0x6e}}}})
+		// Captured on Darwin (NULL link, address family 30 = AF_INET6 on
+		// macOS only), the SYN is the capturing Mac's own.
+		files = append(files, evalFile{name: "real/ipv6.pcapng", path: filepath.Join(capDir, "ipv6.pcapng"),
+			truth: map[netip.Addr]evalTruth{netip.MustParseAddr("2001:4998:ef83:14:8000::100d"): {MacOS, [6]byte{}}}})
 	}
 	return files
 }
@@ -261,7 +265,7 @@ func TestEvalAgainstP0f(t *testing.T) {
 				continue
 			}
 			hosts++
-			v := tb.Lookup(a, tr.mac, true)
+			v := tb.Lookup(a, tr.mac, tr.mac != [6]byte{})
 			if confusion[tr.os] == nil {
 				confusion[tr.os] = map[string]int{}
 			}
@@ -271,7 +275,7 @@ func TestEvalAgainstP0f(t *testing.T) {
 				right++
 				confSum[tr.os] += v.Confidence
 			}
-			tv := tcpOnly.Lookup(a, tr.mac, true)
+			tv := tcpOnly.Lookup(a, tr.mac, tr.mac != [6]byte{})
 			if tv.OS == tr.os {
 				tcpRight++
 			}
