@@ -63,6 +63,7 @@ type host struct {
 	port    uint16 // next ephemeral port
 	tsClock uint32 // TCP timestamp clock offset
 	ecnProb float64
+	ecnRng  *rand.Rand
 	winVar  int  // Windows SYN window variant
 	quiet   bool // background host: lighter OS chatter
 	cache   map[string]cacheEntry
@@ -136,6 +137,7 @@ func (n *network) addHost(name string, os osKind, ver, model, ip, mac string) *h
 	case osMacOS, osIOS:
 		h.port = uint16(49152 + h.rng.IntN(16000))
 		h.ecnProb = 0.8
+		h.ecnRng = n.w.rngFor("ecn/" + name)
 	case osWindows:
 		h.port = uint16(49152 + h.rng.IntN(8000))
 		h.ipid = uint16(h.rng.Uint32())

@@ -48,6 +48,8 @@ type tcpConn struct {
 	cport, sport uint16
 	cnext, snext uint32
 	ecn, ts, ws  bool
+	ecnSYN       bool // the client's SYN asks for ECN
+	drawAtSYN    bool
 	cliTS, srvTS uint32
 	lastCli      uint32
 	lastSrv      uint32
@@ -79,7 +81,14 @@ func newConn(w *world, h *host, p peer, port uint16) *tcpConn {
 	c.cliTS = c.rng.Uint32()
 	c.cliID = uint16(c.rng.Uint32())
 	c.srvID = uint16(c.rng.Uint32())
-	c.ecn = h.os.apple() && c.rng.Float64() < h.ecnProb && p.stack == stackLinux && p.mac == nil
+	// ECN: Darwin asks for it (ECE|CWR on the SYN) on most connections; it is
+	// negotiated only with servers that accept it. The decision comes from
+	// the host's own ECN stream; the two draws from c.rng below and in syn
+	// are kept whatever ECN decides, so a seed's session timing and sizes
+	// do not depend on ECN.
+	c.drawAtSYN = !(h.os.apple() && c.rng.Float64() < h.ecnProb && p.stack == stackLinux && p.mac == nil)
+	c.ecnSYN = h.os.apple() && h.ecnRng.Float64() < h.ecnProb
+	c.ecn = c.ecnSYN && p.stack == stackLinux && p.mac == nil
 	c.ts = h.os != osWindows
 	c.mss = 1460
 	if p.stack == stackCDN {
@@ -377,7 +386,10 @@ func (c *tcpConn) syn(s *tcpSeg) {
 		// win 65535, mss 1460,nop,ws 6,nop,nop,ts,sackOK,eol; ECN setup often
 		s.win = 65535
 		o = append(o, mssOpt(c.synMSS), nop, wsOpt(6), nop, nop, c.tsData(c.lastCli, 0), sackOK, eol)
-		if c.ecn || c.rng.Float64() < 0.15 {
+		if c.drawAtSYN {
+			c.rng.Float64()
+		}
+		if c.ecnSYN {
 			s.flags |= fECE | fCWR
 		}
 	case osWindows:
