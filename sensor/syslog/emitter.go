@@ -247,7 +247,8 @@ func (e *Emitter) Counters() Counters {
 }
 
 // Close stops accepting messages and tries to deliver what is queued until
-// ctx ends (or FlushTimeout when ctx has no deadline). Without a spool,
+// ctx's deadline (or FlushTimeout when ctx has none; cancelling ctx does not
+// cut the flush short, so a cancelled run context still gets its bound). Without a spool,
 // what could not be delivered is dropped and reported in the error; with a
 // spool it stays on disk for the next start.
 func (e *Emitter) Close(ctx context.Context) error {
@@ -355,7 +356,13 @@ func (d *dest) run(stop <-chan struct{}) {
 
 		now := time.Now()
 		if c == nil && d.bl.unsent() > 0 && !now.Before(retryAt) {
-			nc, err := d.dial.dial(context.Background())
+			dctx, cancel := context.Background(), context.CancelFunc(func() {})
+			if closing {
+				// Stay within Close's bound.
+				dctx, cancel = context.WithDeadline(dctx, deadline)
+			}
+			nc, err := d.dial.dial(dctx)
+			cancel()
 			if err != nil {
 				lost(err)
 			} else {
@@ -382,7 +389,11 @@ func (d *dest) run(stop <-chan struct{}) {
 			if rec == nil {
 				break
 			}
-			end, err := c.write(rec, d.cfg.WriteTimeout)
+			wt := d.cfg.WriteTimeout
+			if closing {
+				wt = max(min(wt, time.Until(deadline)), time.Millisecond)
+			}
+			end, err := c.write(rec, wt)
 			if err != nil {
 				lost(err)
 				break

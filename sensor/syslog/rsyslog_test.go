@@ -106,7 +106,7 @@ input(type="imtcp" name="tcp" address="127.0.0.1" port="%d" ruleset="r")
 input(type="imuxsock" socket=%q useSpecialParser="off" parseHostname="on" ruleset="r")
 `, r.out, r.udp, r.tcp, r.sock)
 	if withTLS {
-		fmt.Fprintf(&b, `input(type="imtcp" name="tls" address="127.0.0.1" port="%d" ruleset="r" streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon")
+		fmt.Fprintf(&b, `input(type="imtcp" name="tls" address="127.0.0.1" port="%d" ruleset="r" streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="x509/certvalid")
 `, r.tlsPort)
 	}
 	r.conf = filepath.Join(r.dir, "rsyslog.conf")
@@ -153,7 +153,12 @@ func (r *rsyslogd) start() {
 			var err error
 			if p == r.tlsPort {
 				// A full handshake, so rsyslog does not log a broken one.
-				c, err = tls.DialWithDialer(d, "tcp", addr, &tls.Config{RootCAs: r.pki.pool, ServerName: "localhost"})
+				cert, cerr := tls.LoadX509KeyPair(r.pki.clientCert, r.pki.clientKey)
+				if cerr != nil {
+					r.t.Fatal(cerr)
+				}
+				c, err = tls.DialWithDialer(d, "tcp", addr, &tls.Config{RootCAs: r.pki.pool, ServerName: "localhost",
+					Certificates: []tls.Certificate{cert}})
 			} else {
 				c, err = d.Dial("tcp", addr)
 			}
@@ -240,7 +245,8 @@ func TestRsyslogAllFieldsArrive(t *testing.T) {
 			fmt.Sprintf("tcp://127.0.0.1:%d?format=leef", r.tcp),
 			fmt.Sprintf("tcp://127.0.0.1:%d?format=json", r.tcp),
 		},
-		CAFile: r.pki.caFile, Version: "1.2.3",
+		// rsyslog's TLS input demands a client certificate (x509/certvalid).
+		CAFile: r.pki.caFile, CertFile: r.pki.clientCert, KeyFile: r.pki.clientKey, Version: "1.2.3",
 	})
 	start := time.Now()
 	e.Alert(a)
@@ -357,7 +363,7 @@ func TestRsyslogOutage(t *testing.T) {
 			port := map[string]int{"tcp": r.tcp, "tls": r.tlsPort, "udp": r.udp}[scheme]
 			cfg := Config{URLs: []string{fmt.Sprintf("%s://localhost:%d", scheme, port)}, Spool: t.TempDir(), SpoolSync: SyncAlways}
 			if r.pki != nil {
-				cfg.CAFile = r.pki.caFile
+				cfg.CAFile, cfg.CertFile, cfg.KeyFile = r.pki.caFile, r.pki.clientCert, r.pki.clientKey
 			}
 			const before, during1, during2, after = 50, 50, 50, 50
 			total := before + during1 + during2 + after
