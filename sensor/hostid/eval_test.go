@@ -330,9 +330,14 @@ func TestEvalAgainstP0f(t *testing.T) {
 			p0fRight, pct(p0fRight), p0fFam, pct(p0fFam), p0fSeen, p0fHow)
 		t.Logf("launchtap right where p0f is not: %d; p0f right where launchtap is not: %d", len(oursOnly), len(p0fOnly))
 		groups := map[string]int{}
+		example := map[string]string{}
 		for _, s := range oursOnly {
 			// "<file> <addr> truth X: launchtap X, p0f "label"" -> "truth X: launchtap X, p0f "label""
-			groups[s[strings.Index(s, " truth ")+1:]]++
+			k := s[strings.Index(s, " truth ")+1:]
+			groups[k]++
+			if example[k] == "" {
+				example[k] = s[:strings.Index(s, " truth ")]
+			}
 		}
 		keys := make([]string, 0, len(groups))
 		for k := range groups {
@@ -340,7 +345,7 @@ func TestEvalAgainstP0f(t *testing.T) {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			t.Logf("  launchtap only, %d hosts: %s", groups[k], k)
+			t.Logf("  launchtap only, %d hosts: %s (e.g. %s)", groups[k], k, example[k])
 		}
 		for _, s := range p0fOnly {
 			t.Logf("  p0f only: %s", s)
