@@ -162,9 +162,10 @@ type row struct {
 }
 
 type report struct {
-	rows   []*row
-	lines  []string // summary lines
-	missed []string
+	compact bool // one row per scenario and style
+	rows    []*row
+	lines   []string // summary lines
+	missed  []string
 }
 
 const (
@@ -393,10 +394,66 @@ func beatAt(l *synth.Label, ts time.Time) int {
 	return n
 }
 
+// compact merges the rows of one scenario and style with the same
+// expectation (e.g. six C2 beacons of one family); styles present in three
+// or more scenarios (the background every scenario carries: browsing hosts,
+// NTP, push) become one row across all scenarios.
+func compact(rows []*row) []*row {
+	scen := map[string]map[string]bool{}
+	for _, r := range rows {
+		if scen[r.Style] == nil {
+			scen[r.Style] = map[string]bool{}
+		}
+		scen[r.Style][r.Scenario] = true
+	}
+	var out []*row
+	by := map[string]*row{}
+	n := map[*row]int{}
+	for _, r := range rows {
+		sc := r.Scenario
+		if len(scen[r.Style]) >= 3 {
+			sc = "(all, background)"
+		}
+		k := fmt.Sprintf("%s|%s|%v", sc, r.Style, r.Expected)
+		m := by[k]
+		if m == nil {
+			c := *r
+			c.Scenario = sc
+			c.Beats, c.FirstBeat, c.PeriodErr, c.RITA = slices.Clone(r.Beats), slices.Clone(r.FirstBeat), slices.Clone(r.PeriodErr), slices.Clone(r.RITA)
+			m = &c
+			by[k] = m
+			out = append(out, m)
+			n[m] = 1
+			continue
+		}
+		n[m]++
+		m.Runs += r.Runs
+		m.Alerted[0] += r.Alerted[0]
+		m.Alerted[1] += r.Alerted[1]
+		m.False += r.False
+		m.Beats = append(m.Beats, r.Beats...)
+		m.FirstBeat = append(m.FirstBeat, r.FirstBeat...)
+		m.PeriodErr = append(m.PeriodErr, r.PeriodErr...)
+		m.RITA = append(m.RITA, r.RITA...)
+		m.Jitter = max(m.Jitter, r.Jitter)
+	}
+	for _, m := range out {
+		if n[m] > 1 {
+			m.Pair = fmt.Sprintf("%d labelled pairs", n[m])
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Scenario < out[j].Scenario })
+	return out
+}
+
 func (rep *report) write(w io.Writer, md bool) {
-	head := []string{"scenario", "labelled pair", "style", "expected (default / --os any)", "alerted", "beats (label)", "beat at 1st alert", "period err", "RITA v5 score"}
+	rows := rep.rows
+	if rep.compact {
+		rows = compact(rows)
+	}
+	head := []string{"scenario", "labelled pair", "style", "expected (default / --os any)", "alerted", "beats (label)", "beat at 1st alert", "period err (median / max)", "RITA v5 score"}
 	var lines [][]string
-	for _, r := range rep.rows {
+	for _, r := range rows {
 		exp := yn(r.Expected[0]) + " / " + yn(r.Expected[1])
 		al := fmt.Sprintf("%d/%d / %d/%d", r.Alerted[0], r.Runs, r.Alerted[1], r.Runs)
 		if r.Style == "(unlabelled)" {
@@ -462,7 +519,7 @@ func pctRange(v []float64) string {
 	if len(v) == 0 {
 		return "–"
 	}
-	return fmt.Sprintf("≤ %.2f %%", 100*maxF(v))
+	return fmt.Sprintf("%.2f / %.2f %%", 100*medianF(v), 100*maxF(v))
 }
 
 func ritaStr(v []float64) string {

@@ -50,6 +50,7 @@ type options struct {
 	markdown  string
 	jsonOut   string
 	check     bool
+	compact   bool
 	parallel  int
 	timeout   time.Duration
 }
@@ -65,6 +66,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.markdown, "markdown", "", "also write the table as Markdown to this file")
 	fs.StringVar(&o.jsonOut, "json", "", "also write every per-pair result as JSON to this file")
 	fs.BoolVar(&o.check, "check", false, "exit 1 when a target is missed")
+	fs.BoolVar(&o.compact, "compact", false, "one table row per scenario and style instead of per labelled pair")
 	fs.IntVar(&o.parallel, "parallel", max(1, runtime.NumCPU()/2), "scenario runs in parallel")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "limit for one replay")
 	if err := fs.Parse(args); err != nil {
@@ -122,6 +124,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	rep := summarise(runs)
+	rep.compact = o.compact
 	rep.write(stdout, false)
 	if o.markdown != "" {
 		if err := writeFileWith(o.markdown, func(w io.Writer) { rep.write(w, true) }); err != nil {
