@@ -107,6 +107,7 @@ type summary struct {
 	Suppressed    map[string]uint64 `json:"suppressed"` // findings not alerted, by reason
 	Sessions      map[string]uint64 `json:"sessions"`
 	DNS           map[string]uint64 `json:"dns"`
+	Hosts         map[string]uint64 `json:"hosts"`
 	Enrichment    map[string]uint64 `json:"enrichment,omitempty"` // alerts by enrichment status
 	Workers       int               `json:"workers"`
 	ElapsedS      float64           `json:"elapsed_s"`
@@ -132,6 +133,7 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"pairs":       st.Beacon.Evictions,
 			"dns_answers": st.DNS.Evictions,
 			"dns_streams": st.DNS.TCPEvictions,
+			"hosts":       st.Hosts.Evictions,
 		},
 		Alerts:   c.Emitted.Load(),
 		Findings: st.Findings,
@@ -153,6 +155,14 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"malformed": st.DNS.Malformed,
 			"truncated": st.DNS.Truncated,
 			"tcp_gaps":  st.DNS.TCPGaps,
+		},
+		Hosts: map[string]uint64{
+			"hosts":            uint64(st.Hosts.Hosts),
+			"syns":             st.Hosts.SYNs,
+			"dhcp":             st.Hosts.DHCP,
+			"mdns":             st.Hosts.MDNS,
+			"http_user_agents": st.Hosts.HTTPUserAgents,
+			"routers":          st.Hosts.Routers,
 		},
 		Enrichment: c.EnrichmentStatus(),
 		Workers:    st.Workers,
@@ -181,6 +191,7 @@ func (s *summary) print(w io.Writer) {
 		s.Packets, humanBytes(s.Bytes), (time.Duration(s.ElapsedS * float64(time.Second))).Round(time.Millisecond), s.PacketsPerSec, s.Workers, s.PacketsPerCPUSec)
 	fmt.Fprintf(w, "  decode: %d with TCP/UDP; %s\n", s.Decoded, kv(s.DecodeErrors))
 	fmt.Fprintf(w, "  sessions: %s; dns: %s\n", kv(s.Sessions), kv(s.DNS))
+	fmt.Fprintf(w, "  hosts: %s\n", kv(s.Hosts))
 	fmt.Fprintf(w, "  pairs tracked: %d; evictions: %s\n", s.PairsTracked, kv(s.Evictions))
 	fmt.Fprintf(w, "  alerts: %d (findings %d; suppressed: %s)", s.Alerts, s.Findings, kv(s.Suppressed))
 	if len(s.Enrichment) > 0 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -53,6 +54,7 @@ func newSensorFlags(fs *flag.FlagSet) *sensorFlags {
 	o.pipe.Flow.RegisterFlags(fs)
 	o.pipe.DNS.RegisterFlags(fs)
 	o.pipe.Beacon.RegisterFlags(fs)
+	o.pipe.HostID.RegisterFlags(fs)
 	o.enrich.RegisterFlags(fs)
 	return o
 }
@@ -139,9 +141,8 @@ func (o *sensorFlags) build(stdout, stderr io.Writer) (*sensor, error) {
 		Sinks:       []pipeline.Sink{alert.NewJSONWriter(out)},
 		Log:         log,
 	}
-	o.pipe.NewHostTable = func(int) (pipeline.HostTable, error) {
-		return inventoryHosts{passive: pipeline.UnknownHosts(), platform: s.enrich.Platform}, nil
-	}
+	// The inventory's platform, when it knows the host, outranks passive evidence.
+	o.pipe.HostID.Platform = platformFunc(s.enrich.Platform)
 	if s.pipe, err = pipeline.New(o.pipe); err != nil {
 		return nil, err
 	}
@@ -192,3 +193,8 @@ type usageError struct{ error }
 func (e usageError) Unwrap() error { return e.error }
 
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
+
+// platformFunc adapts enrich.Service.Platform to hostid.PlatformLookup.
+type platformFunc func(ip netip.Addr, mac [6]byte) (string, bool)
+
+func (f platformFunc) PlatformLookup(ip netip.Addr, mac [6]byte) (string, bool) { return f(ip, mac) }

@@ -24,6 +24,7 @@ import (
 	"github.com/launchtap/launchtap/sensor/decode"
 	"github.com/launchtap/launchtap/sensor/dnstrack"
 	"github.com/launchtap/launchtap/sensor/flow"
+	"github.com/launchtap/launchtap/sensor/hostid"
 	"github.com/launchtap/launchtap/sensor/netset"
 )
 
@@ -38,8 +39,7 @@ type Config struct {
 	DNS    dnstrack.Config
 	Beacon beacon.Config
 
-	// NewHostTable builds worker i's host identification; nil means every host is unknown.
-	NewHostTable func(worker int) (HostTable, error)
+	HostID hostid.Config // Internal is filled from the pipeline's own
 
 	// Filtered returns what a kernel pre-filter counted instead of passing
 	// (live capture with the eBPF filter); nil when every packet is seen.
@@ -114,6 +114,7 @@ func New(cfg Config) (*Pipeline, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	cfg.HostID.Internal = cfg.Internal.Prefixes()
 	p := &Pipeline{cfg: cfg, alerts: make(chan *alert.Alert, 1024)}
 	for i := 0; i < cfg.Workers; i++ {
 		w, err := newWorker(i, &p.cfg, p.alerts)

@@ -175,7 +175,7 @@ func TestAddCounters(t *testing.T) {
 	}
 	x, y := s{1, 2, 3}, s{10, 20, 30}
 	addCounters(&x, &y)
-	if x != (s{11, 22, 3}) {
+	if x != (s{11, 22, 33}) {
 		t.Fatalf("addCounters = %+v", x)
 	}
 }

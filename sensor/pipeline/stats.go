@@ -9,6 +9,7 @@ import (
 	"github.com/launchtap/launchtap/sensor/decode"
 	"github.com/launchtap/launchtap/sensor/dnstrack"
 	"github.com/launchtap/launchtap/sensor/flow"
+	"github.com/launchtap/launchtap/sensor/hostid"
 )
 
 // workerCounters are written by one worker goroutine only.
@@ -31,12 +32,13 @@ type published struct {
 	flow   flow.Stats
 	dns    dnstrack.Stats
 	beacon beacon.Stats
+	hosts  hostid.Stats
 }
 
 func (w *worker) publish() {
-	fs, ds, bs := w.flows.Stats(), w.dns.Stats(), w.det.Stats()
+	fs, ds, bs, hs := w.flows.Stats(), w.dns.Stats(), w.det.Stats(), w.hosts.Stats()
 	w.pub.mu.Lock()
-	w.pub.c, w.pub.flow, w.pub.dns, w.pub.beacon = w.c, fs, ds, bs
+	w.pub.c, w.pub.flow, w.pub.dns, w.pub.beacon, w.pub.hosts = w.c, fs, ds, bs, hs
 	w.pub.mu.Unlock()
 }
 
@@ -51,6 +53,7 @@ type Stats struct {
 	Flow         flow.Stats
 	DNS          dnstrack.Stats
 	Beacon       beacon.Stats
+	Hosts        hostid.Stats
 	Workers      int
 	Elapsed      time.Duration // wall time since the run started
 }
@@ -79,6 +82,7 @@ func (p *Pipeline) Stats() Stats {
 		addCounters(&s.Flow, &w.pub.flow)
 		addCounters(&s.DNS, &w.pub.dns)
 		addCounters(&s.Beacon, &w.pub.beacon)
+		addCounters(&s.Hosts, &w.pub.hosts)
 		w.pub.mu.Unlock()
 		s.Packets += c.packets
 		s.Findings += c.findings
@@ -102,13 +106,16 @@ func (p *Pipeline) Stats() Stats {
 	return s
 }
 
-// addCounters adds every uint64 field of src to dst (same struct type).
+// addCounters adds every integer field of src to dst (same struct type).
 // Stats paths only: the reflection never runs per packet.
 func addCounters[T any](dst, src *T) {
 	d, s := reflect.ValueOf(dst).Elem(), reflect.ValueOf(src).Elem()
 	for i := 0; i < d.NumField(); i++ {
-		if f := d.Field(i); f.Kind() == reflect.Uint64 {
+		switch f := d.Field(i); f.Kind() {
+		case reflect.Uint64:
 			f.SetUint(f.Uint() + s.Field(i).Uint())
+		case reflect.Int:
+			f.SetInt(f.Int() + s.Field(i).Int())
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/launchtap/launchtap/sensor/decode"
 	"github.com/launchtap/launchtap/sensor/dnstrack"
 	"github.com/launchtap/launchtap/sensor/flow"
+	"github.com/launchtap/launchtap/sensor/hostid"
 )
 
 // worker owns the state of the hosts sharded to it: nothing in it is shared,
@@ -25,7 +26,7 @@ type worker struct {
 	flows  *flow.Tracker
 	dns    *dnstrack.Tracker
 	det    *beacon.Detector
-	hosts  HostTable
+	hosts  *hostid.Table
 	out    chan<- *alert.Alert
 	dnsNew *simplelru.LRU[dnsPairKey, string] // last name per (client, registered domain)
 
@@ -49,11 +50,8 @@ func newWorker(id int, cfg *Config, out chan<- *alert.Alert) (*worker, error) {
 		return nil, err
 	}
 	w.det = beacon.NewDetector(cfg.Beacon.PerWorker(cfg.Workers))
-	w.hosts = unknownHosts{}
-	if cfg.NewHostTable != nil {
-		if w.hosts, err = cfg.NewHostTable(id); err != nil {
-			return nil, fmt.Errorf("pipeline: host table: %w", err)
-		}
+	if w.hosts, err = hostid.NewTable(cfg.HostID); err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
 	}
 	if w.dnsNew, err = simplelru.NewLRU[dnsPairKey, string](max(16, cfg.DNS.MaxAnswers/4), nil); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
@@ -163,14 +161,14 @@ func (w *worker) beat(k beacon.PairKey, dst netip.Addr, ts int64, mac [6]byte, h
 func (w *worker) alertFor(f *beacon.Finding, mac [6]byte, hasMAC bool) *alert.Alert {
 	v := w.hosts.Lookup(f.Key.Src, mac, hasMAC)
 	severity := "medium"
-	if f.Score >= 0.8 && v.OS == OSMacOS && v.Confidence >= 0.7 {
+	if f.Score >= 0.8 && v.OS == hostid.MacOS && v.Confidence >= 0.7 {
 		severity = "high"
 	}
 	var extra []string
 	if w.cfg.OS != "any" {
 		switch v.OS {
-		case OSMacOS:
-		case OSUnknown:
+		case hostid.MacOS:
+		case hostid.Unknown:
 			severity = "low"
 			extra = append(extra, "source host's OS is not known: alerted because the beacon is strong, at low severity")
 		default:
