@@ -239,6 +239,27 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 			cur[i] = nil
 		}
 	}
+	enqueue := func(i int, pkt *decode.Packet, kind decode.ErrKind) {
+		b := cur[i]
+		if b == nil {
+			b = <-free[i]
+			cur[i] = b
+		}
+		keep := keptPayload(pkt)
+		if len(b.arena)+keep+len(pkt.TCPOptions) > cap(b.arena) {
+			send(i)
+			b = <-free[i]
+			cur[i] = b
+		}
+		b.pkts = append(b.pkts, *pkt)
+		q := &b.pkts[len(b.pkts)-1]
+		q.Payload = b.keep(pkt.Payload[:keep])
+		q.TCPOptions = b.keep(pkt.TCPOptions)
+		b.kinds = append(b.kinds, kind)
+		if len(b.pkts) == cap(b.pkts) {
+			send(i)
+		}
+	}
 	var (
 		dec decode.Decoder
 		f   capture.Frame
@@ -263,26 +284,14 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 		if kind != decode.OK && !hasIP(kind) {
 			continue
 		}
-		i := shard(&pkt, p.cfg.Internal, nw)
-		b := cur[i]
-		if b == nil {
-			b = <-free[i]
-			cur[i] = b
+		if unplaced(&pkt) {
+			// A host still without an address: every worker learns its MAC.
+			for i := range nw {
+				enqueue(i, &pkt, kind)
+			}
+			continue
 		}
-		keep := keptPayload(&pkt)
-		if len(b.arena)+keep+len(pkt.TCPOptions) > cap(b.arena) {
-			send(i)
-			b = <-free[i]
-			cur[i] = b
-		}
-		b.pkts = append(b.pkts, pkt)
-		q := &b.pkts[len(b.pkts)-1]
-		q.Payload = b.keep(pkt.Payload[:keep])
-		q.TCPOptions = b.keep(pkt.TCPOptions)
-		b.kinds = append(b.kinds, kind)
-		if len(b.pkts) == cap(b.pkts) {
-			send(i)
-		}
+		enqueue(shard(&pkt, p.cfg.Internal, nw), &pkt, kind)
 	}
 	for i := range work {
 		send(i)

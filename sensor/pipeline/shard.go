@@ -81,6 +81,18 @@ func dhcpAddr(b []byte) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
+// unplaced reports a DHCPv4 message from a client that has no address yet
+// (DISCOVER, or a REQUEST without option 50): no worker owns it, so every
+// worker's host table gets it and the one that later owns the address has
+// the evidence.
+func unplaced(p *decode.Packet) bool {
+	if p.Proto != decode.ProtoUDP || p.DstPort != 67 {
+		return false
+	}
+	_, ok := dhcpAddr(p.Payload)
+	return !ok
+}
+
 // shard maps a packet to one of n workers.
 func shard(p *decode.Packet, internal *netset.Set, n int) int {
 	a := HostKey(p, internal).As16()
