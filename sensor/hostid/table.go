@@ -553,7 +553,9 @@ func (t *Table) observeDHCP(p *decode.Packet) {
 		if g := dhcp.ClassifyV4(m); g.OS != "" {
 			c := claimFromString(g.OS)
 			key := evKey(kindDHCP, 0x100|uint32(c))
-			if h.find(key) < 0 {
+			if i := h.find(key); i >= 0 {
+				h.bump(i, p.TS)
+			} else {
 				w := wDHCPOther
 				switch c {
 				case claimMacOS, claimIOS:
@@ -562,8 +564,6 @@ func (t *Table) observeDHCP(p *decode.Packet) {
 					w = wDHCPDarwin
 				}
 				h.add(evidence{key: key, kind: kindDHCP, claim: c, weight: w, last: p.TS, text: "DHCP " + g.Reason})
-			} else {
-				h.bump(h.find(key), p.TS)
 			}
 		} else if len(m.PRL) > 0 {
 			key := evKey(kindDHCP, 0x400)
