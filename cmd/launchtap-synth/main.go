@@ -2,7 +2,7 @@
 // ground-truth labels) from one of sensor/synth's scenarios: the demo, the
 // bench file and the labelled evaluation scenarios.
 //
-//	launchtap-synth -scenario NAME -seed N -o FILE [-labels FILE] [-packets N] [-snaplen N]
+//	launchtap-synth -scenario NAME -seed N -o FILE [-labels FILE] [-hosts FILE] [-packets N] [-snaplen N]
 //	launchtap-synth -list
 //
 // FILE ends in .pcap or .pcapng, optionally followed by .gz.
@@ -31,10 +31,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("o", "", "output capture: .pcap or .pcapng, optionally .gz (required)")
 	labels := fs.String("labels", "", "write the ground-truth labels as JSON to this file")
 	packets := fs.Int("packets", 0, "stop after this many packets (bench: its size; 0: scenario default)")
+	hostsOut := fs.String("hosts", "", "write the host ground truth (synth.HostLabels) as JSON to this file")
 	snap := fs.Int("snaplen", 0, "cut frames to this many captured bytes (0: full frames)")
 	list := fs.Bool("list", false, "list the scenarios and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: launchtap-synth -scenario NAME -seed N -o FILE [-labels FILE] [-packets N] [-snaplen N]\n       launchtap-synth -list\n")
+		fmt.Fprintf(stderr, "usage: launchtap-synth -scenario NAME -seed N -o FILE [-labels FILE] [-hosts FILE] [-packets N] [-snaplen N]\n       launchtap-synth -list\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -65,9 +66,34 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "launchtap-synth: %v\n", err)
 		return 1
 	}
+	if *hostsOut != "" {
+		hosts, err := synth.HostLabels(*scenario, *seed)
+		if err == nil {
+			err = writeHosts(*hostsOut, hosts)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "launchtap-synth: %v\n", err)
+			return 1
+		}
+	}
 	el := time.Since(start)
 	log.Info("wrote capture", "file", *out, "scenario", *scenario, "seed", *seed, "packets", st.Packets,
 		"bytes", st.Bytes, "span", st.Last.Sub(st.First).Round(time.Second), "labels", len(lab),
 		"elapsed", el.Round(time.Millisecond), "pkts_per_s", int(float64(st.Packets)/el.Seconds()))
 	return 0
+}
+
+func writeHosts(path string, hosts []synth.HostLabel) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("creating host labels: %w", err)
+	}
+	if err := synth.WriteHostLabels(f, hosts); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("closing host labels: %w", err)
+	}
+	return nil
 }

@@ -12,6 +12,7 @@ func TestRun(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "d.pcapng")
 	lab := filepath.Join(dir, "d.json")
+	hosts := filepath.Join(dir, "h.json")
 	tests := []struct {
 		name   string
 		args   []string
@@ -23,7 +24,7 @@ func TestRun(t *testing.T) {
 		{"no output", []string{"-scenario", "demo"}, 2, "", "usage"},
 		{"unknown scenario", []string{"-scenario", "nope", "-o", out}, 2, "", `unknown scenario "nope"`},
 		{"bad extension", []string{"-o", filepath.Join(dir, "x.cap")}, 1, "", ".pcap or .pcapng"},
-		{"writes", []string{"-scenario", "demo", "-seed", "3", "-packets", "200", "-o", out, "-labels", lab}, 0, "", "wrote capture"},
+		{"writes", []string{"-scenario", "demo", "-seed", "3", "-packets", "200", "-o", out, "-labels", lab, "-hosts", hosts}, 0, "", "wrote capture"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -41,5 +42,8 @@ func TestRun(t *testing.T) {
 	}
 	if b, err := os.ReadFile(lab); err != nil || !bytes.HasPrefix(b, []byte("[")) {
 		t.Fatalf("labels not written: %v", err)
+	}
+	if b, err := os.ReadFile(hosts); err != nil || !bytes.Contains(b, []byte(`"hostname": "alices-mbp"`)) {
+		t.Fatalf("host labels not written: %v", err)
 	}
 }

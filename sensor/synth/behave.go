@@ -22,6 +22,10 @@ func (w *world) join(h *host, t int64, full bool) {
 		w.httpGet(h, "captive.apple.com", "/hotspot-detect.html", "CaptiveNetworkSupport-481.100.3 wispr", t+400*ms, 69, nil)
 	case osWindows:
 		w.httpGet(h, "www.msftconnecttest.com", "/connecttest.txt", "Microsoft NCSI", t+500*ms, 22, nil)
+	default:
+		if h.avahi != "" {
+			w.mdnsAnnounce(h, t)
+		}
 	}
 }
 
@@ -107,6 +111,10 @@ func (h *host) browserUA() string {
 	case osMacOS:
 		return "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15"
 	case osIOS:
+		if strings.HasPrefix(h.model, "iPad") {
+			// iPadOS asks for desktop sites with a Mac User-Agent
+			return "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15"
+		}
 		return "Mozilla/5.0 (iPhone; CPU iPhone OS " + strings.ReplaceAll(h.osVersion, ".", "_") +
 			" like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
 	case osWindows:
@@ -174,6 +182,9 @@ func (w *world) pushCourier(h *host, t int64) {
 		DstFQDN: name, DstPort: 5223, Proto: "tcp", PeriodS: 900, Jitter: 0.1,
 		Note: "APNs keep-alive inside one long TCP session: approved by the default baseline"})
 	span := w.end - t
+	if h.until > 0 {
+		span = h.until - t
+	}
 	w.tcpSession(h, name, 5223, t, func(c *tcpConn) {
 		c.tls(900, 5200, false)
 		c.acts = c.acts[:len(c.acts)-1] // keep the session open

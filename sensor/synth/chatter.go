@@ -67,6 +67,9 @@ func (w *world) dhcp(h *host, t int64, full bool) {
 	default:
 		prl = prlLinux
 	}
+	if h.prl != nil {
+		prl = h.prl
+	}
 	clientID := append([]byte{1}, h.mac...)
 	reqOpts := func(msg layers.DHCPMsgType, withReqIP bool) layers.DHCPOptions {
 		o := layers.DHCPOptions{layers.NewDHCPOption(layers.DHCPOptMessageType, []byte{byte(msg)})}
@@ -177,6 +180,10 @@ func (w *world) serializeDHCP(d *layers.DHCPv4) []byte {
 // its .local A record, _companion-link._tcp and _device-info._tcp TXT with
 // model= (and osxvers= on a Mac). Announcements repeat after 1 s and 2 s.
 func (w *world) mdnsAnnounce(h *host, t int64) {
+	if h.avahi != "" {
+		w.avahiAnnounce(h, t)
+		return
+	}
 	if !h.os.apple() {
 		return
 	}
@@ -213,6 +220,33 @@ func (w *world) mdnsAnnounce(h *host, t int64) {
 		d = append(d, dgram{at: t + i*sec, hdr: hd, sport: 5353, dport: 5353, payload: b})
 	}
 	w.sendDgrams(d, nil)
+}
+
+// avahiAnnounce is a Linux Samba server's Avahi announcement: _smb._tcp and
+// a _device-info._tcp TXT with Samba's model (MacSamba by default), which
+// must not make the host a Mac.
+func (w *world) avahiAnnounce(h *host, t int64) {
+	local := h.name + ".local."
+	const flush = dns.ClassINET | 0x8000
+	m := new(dns.Msg)
+	m.Response = true
+	m.Authoritative = true
+	m.Answer = []dns.RR{
+		&dns.A{Hdr: dns.RR_Header{Name: local, Rrtype: dns.TypeA, Class: flush, Ttl: 120}, A: h.ip.AsSlice()},
+		&dns.PTR{Hdr: dns.RR_Header{Name: "_smb._tcp.local.", Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 4500},
+			Ptr: h.name + "._smb._tcp.local."},
+		&dns.SRV{Hdr: dns.RR_Header{Name: h.name + "._smb._tcp.local.", Rrtype: dns.TypeSRV, Class: flush, Ttl: 120},
+			Port: 445, Target: local},
+		&dns.TXT{Hdr: dns.RR_Header{Name: h.name + "._device-info._tcp.local.", Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 4500},
+			Txt: []string{"model=" + h.avahi}},
+	}
+	b, err := m.Pack()
+	if err != nil {
+		w.err = fmt.Errorf("mdns: %w", err)
+		return
+	}
+	hd := ipHdr{srcMAC: h.mac, dstMAC: mdnsMAC, src: h.ip, dst: mdnsIP, ttl: 255, df: true, vlan: h.vlan}
+	w.sendDgrams([]dgram{{at: t, hdr: hd, sport: 5353, dport: 5353, payload: b}}, nil)
 }
 
 // mdnsQuery emits a Bonjour browse query (QU bit clear) for service types.

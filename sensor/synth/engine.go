@@ -431,3 +431,26 @@ func ipLess(a, b string) bool {
 	}
 	return pa.Less(pb)
 }
+
+func (w *world) hostLabels() []HostLabel {
+	out := make([]HostLabel, 0, len(w.net.hosts))
+	for _, h := range w.net.hosts {
+		l := HostLabel{Scenario: w.sc.Name, Hostname: h.name, IP: h.ip.String(), MAC: h.mac.String(), VLAN: h.vlan,
+			OS: h.os.String(), OSVersion: h.osVersion, Model: h.model, Note: h.note}
+		if h.ip6.IsValid() {
+			l.IP6 = h.ip6.String()
+		}
+		if h.until > 0 {
+			u := time.Unix(0, h.until).UTC()
+			l.Until = &u
+		}
+		out = append(out, l)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].IP != out[j].IP {
+			return ipLess(out[i].IP, out[j].IP)
+		}
+		return out[i].MAC < out[j].MAC
+	})
+	return out
+}

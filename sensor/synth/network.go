@@ -69,6 +69,12 @@ type host struct {
 	cache   map[string]cacheEntry
 	// asleep reports whether the host is asleep at t (nil: always awake).
 	asleep func(t int64) bool
+	// until, when set, is when the host leaves the network for good.
+	until int64
+	// Overrides of the OS defaults, for spoofing and older releases.
+	prl   []byte // DHCP option 55
+	avahi string // a non-Apple host announcing _device-info model= (Samba's MacSamba)
+	note  string // for HostLabel
 }
 
 type cacheEntry struct {
@@ -170,7 +176,9 @@ func (h *host) ephemeral() uint16 {
 	return h.port
 }
 
-func (h *host) awake(t int64) bool { return h.asleep == nil || !h.asleep(t) }
+func (h *host) awake(t int64) bool {
+	return (h.until == 0 || t < h.until) && (h.asleep == nil || !h.asleep(t))
+}
 
 // addService registers a name. chain are CNAME targets; addrs the A records.
 func (n *network) addService(s *service) *service {

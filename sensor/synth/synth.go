@@ -76,6 +76,56 @@ type Label struct {
 	BeatTimes        []time.Time `json:"beat_times,omitempty"`
 }
 
+// HostLabel is the ground truth for one host identity of a scenario (issue
+// 4): what launchtap's host table should say about the MAC/IP pair. A host
+// that leaves the network has Until set; a device that rejoins with a new
+// private Wi-Fi MAC is a new HostLabel.
+type HostLabel struct {
+	Scenario  string     `json:"scenario"`
+	Hostname  string     `json:"hostname"`
+	IP        string     `json:"ip"`
+	IP6       string     `json:"ip6,omitempty"`
+	MAC       string     `json:"mac"`
+	VLAN      uint16     `json:"vlan,omitempty"`
+	OS        string     `json:"os"`
+	OSVersion string     `json:"os_version"`
+	Model     string     `json:"model,omitempty"`
+	Until     *time.Time `json:"until,omitempty"`
+	Note      string     `json:"note,omitempty"`
+}
+
+// HostLabels runs scenario name with seed (discarding the frames) and
+// returns the ground truth of every host in it, sorted by IP then MAC.
+func HostLabels(name string, seed uint64) ([]HostLabel, error) {
+	sc, ok := registry[name]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownScenario, name)
+	}
+	wd := newWorld(sc, seed, discardWriter{}, Options{Packets: sc.DefaultPackets})
+	sc.build(wd)
+	if err := wd.run(); err != nil {
+		return nil, fmt.Errorf("synth: scenario %s seed %d: %w", name, seed, err)
+	}
+	return wd.hostLabels(), nil
+}
+
+type discardWriter struct{}
+
+func (discardWriter) WritePacket(gopacket.CaptureInfo, []byte) error { return nil }
+
+// WriteHostLabels writes host labels as an indented JSON array.
+func WriteHostLabels(w io.Writer, hosts []HostLabel) error {
+	if hosts == nil {
+		hosts = []HostLabel{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(hosts); err != nil {
+		return fmt.Errorf("synth: writing host labels: %w", err)
+	}
+	return nil
+}
+
 // Stats summarises one generation run.
 type Stats struct {
 	Packets int
