@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -329,10 +330,17 @@ func (d *dest) run(stop <-chan struct{}) {
 			c = nil
 		}
 		d.up.Store(false)
-		d.connErrors.Add(1)
 		n := d.bl.rewind()
 		resend += n
 		inflight = inflight[:0]
+		if n == 0 && d.bl.unsent() == 0 && errors.Is(err, io.EOF) {
+			// The receiver closed an idle connection (an idle timeout): not an
+			// outage; reconnect when there is something to send.
+			d.log.Debug("syslog: receiver closed idle connection")
+			retryAt = time.Time{}
+			return
+		}
+		d.connErrors.Add(1)
 		if !down {
 			d.log.Warn("syslog: receiver unreachable, buffering", "err", err, "resending", n)
 			down = true
@@ -499,7 +507,8 @@ func (d *dest) run(stop <-chan struct{}) {
 					d.delivered.Add(uint64(n))
 				}
 			}
-			lost(fmt.Errorf("receiver gone: %v", c.err.Load()))
+			cerr, _ := c.err.Load().(error)
+			lost(fmt.Errorf("receiver gone: %w", cerr))
 		case <-retry:
 		case <-tick.C:
 		case <-stop:

@@ -92,6 +92,15 @@ func TestEmitterDeadReceiver(t *testing.T) {
 	if err := closeEmitter(t, e, 15*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	// Delivered means acknowledged by the receiver's kernel; let it read.
+	waitFor(t, 5*time.Second, "all alerts at the receiver", func() bool {
+		got, _ := seqs(t, r.messages())
+		distinct := map[int]bool{}
+		for _, s := range got {
+			distinct[s] = true
+		}
+		return len(distinct) >= n
+	})
 	got, _ := seqs(t, r.messages())
 	dups := checkAllInOrder(t, got, n)
 	c := e.Counters().Destinations[0]
@@ -176,6 +185,7 @@ func TestEmitterSpoolRestart(t *testing.T) {
 	if err := closeEmitter(t, e2, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, 5*time.Second, "30 messages at the receiver", func() bool { return len(r.messages()) >= 30 })
 	_, ids := seqs(t, r.messages())
 	if len(ids) != 30 {
 		t.Fatalf("received %d, want 30: %v", len(ids), ids)
@@ -345,6 +355,7 @@ func TestEmitterTLSClientCert(t *testing.T) {
 	if err := closeEmitter(t, e, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, 5*time.Second, "5 messages at the receiver", func() bool { return len(r.messages()) >= 5 })
 	got, _ := seqs(t, r.messages())
 	if checkAllInOrder(t, got, 5); len(got) != 5 {
 		t.Errorf("got %d messages", len(got))
@@ -376,4 +387,28 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			t.Errorf("New(%+v) accepted", cfg)
 		}
 	}
+}
+
+// TestEmitterIdleClose: a receiver that closes idle connections (an idle
+// timeout) is not an outage, and the next alert reconnects.
+func TestEmitterIdleClose(t *testing.T) {
+	r := newGoReceiver(t, nil)
+	e := newTestEmitter(t, Config{URLs: []string{"tcp://" + r.addr()}})
+	e.Alert(numberedAlert(1))
+	waitFor(t, 5*time.Second, "first delivery", func() bool { return e.Counters().Destinations[0].Delivered == 1 })
+	r.mu.Lock()
+	for _, c := range r.conns {
+		c.Close()
+	}
+	r.mu.Unlock()
+	waitFor(t, 5*time.Second, "the close to be noticed", func() bool { return !e.Counters().Destinations[0].Up })
+	e.Alert(numberedAlert(2))
+	if err := closeEmitter(t, e, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c := e.Counters().Destinations[0]
+	if c.ConnErrors != 0 || c.Connects != 2 || c.Delivered != 2 || c.Retried != 0 {
+		t.Errorf("counters %+v", c)
+	}
+	waitFor(t, 5*time.Second, "2 messages at the receiver", func() bool { return len(r.messages()) == 2 })
 }
