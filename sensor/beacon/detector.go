@@ -179,6 +179,7 @@ func NewDetector(cfg Config) *Detector {
 		cfg = def
 	}
 	d := &Detector{cfg: cfg, window: int64(cfg.GroupWindow), seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
+	d.sc.exp = make([]explanation, 0, 8*HistoryLen)
 	lru, err := simplelru.NewLRU[pairID, *pair](cfg.MaxPairs, func(pairID, *pair) { d.stats.Evictions++ })
 	if err != nil { // unreachable: MaxPairs >= 1 after validation
 		panic(fmt.Sprintf("beacon: %v", err))

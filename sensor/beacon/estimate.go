@@ -31,6 +31,16 @@ type scratch struct {
 	m   [HistoryLen]int8    // multiple assigned to each interval, 0 = not explained
 	bm  [HistoryLen]int8    // best assignment so far
 	cnd [8]float64
+	exp []explanation // candidate explanations of the current pair
+}
+
+// explanation is one candidate period: centre c, k intervals explained,
+// folded multiples or not, and its evidence.
+type explanation struct {
+	ev     float64
+	c      float64
+	k      int
+	folded bool
 }
 
 // estimate is the outcome of scoring one pair's history.
@@ -44,9 +54,13 @@ type estimate struct {
 	sameSize int     // of those, beats within ±10 % of the median both ways
 	fit, n   int     // intervals explained / intervals
 	missed   int     // sum of (multiple-1) over explained intervals
-	gaps     int     // intervals not explained
-	maxGap   float64 // longest unexplained interval, seconds
+	gaps     int     // intervals not explained that are longer than the period (silences)
+	maxGap   float64 // longest of them, seconds
+	off      int     // intervals not explained that are shorter (off the schedule)
+	minOff   float64 // shortest of them, seconds
+	wlo, whi float64 // range of all intervals within ±MaxJitter of the period
 	lo, hi   float64 // range of explained single-period intervals, seconds
+	singles  int     // explained single-period intervals
 	span     float64 // seconds
 }
 
@@ -77,7 +91,8 @@ func (d *Detector) estimate(p *pair) estimate {
 	penalty := math.Log10(float64(ni) * float64(ni-kmin+1) * 2)
 
 	best := estimate{n: ni, span: sc.t[ni] - sc.t[0], evidence: math.Inf(-1)}
-	bestC, bestFolded := 0.0, false
+	bestC := 0.0
+	sc.exp = sc.exp[:0]
 
 	// Single band: the tightest window of k sorted intervals, for each k.
 	for k := ni; k >= kmin; k-- {
@@ -99,10 +114,10 @@ func (d *Detector) estimate(p *pair) estimate {
 			continue
 		}
 		lq, l1q := bandLogs(j, 1)
-		if ev := -logBinomTailLn(ni, k, lq, l1q); ev > best.evidence {
-			best.evidence, best.fit = ev, k
-			bestC, bestFolded = bc, false
-			best.lo, best.hi = bc*(1-bj), bc*(1+bj)
+		ev := -logBinomTailLn(ni, k, lq, l1q)
+		sc.exp = append(sc.exp, explanation{ev, bc, k, false})
+		if ev > best.evidence {
+			best.evidence, bestC = ev, bc
 		}
 	}
 
@@ -155,19 +170,29 @@ func (d *Detector) estimate(p *pair) estimate {
 				continue
 			}
 			lq, l1q := bandLogs(j, maxMultiple)
-			if ev := -logBinomTailLn(ni, k, lq, l1q); ev > best.evidence {
-				best.evidence, best.fit = ev, k
-				bestC, bestFolded = c, true
-			}
+			ev := -logBinomTailLn(ni, k, lq, l1q)
+			sc.exp = append(sc.exp, explanation{ev, c, k, true})
+			best.evidence = max(best.evidence, ev)
 		}
 	}
 	if math.IsInf(best.evidence, -1) {
 		best.evidence = 0
 		return best
 	}
+	// Describe the pair by the explanation that covers the most intervals
+	// among those nearly as strong as the best (within a factor of 10): a
+	// few intervals that happen to bunch tightly must not hide the spread of
+	// a jittered sleep.
+	desc := explanation{ev: math.Inf(-1)}
+	for _, x := range sc.exp {
+		if x.ev >= best.evidence-1 && (x.k > desc.k || x.k == desc.k && x.ev > desc.ev) {
+			desc = x
+		}
+	}
+	best.fit = desc.k
 	best.evidence -= penalty
 	best.timing = best.evidence
-	d.describe(&best, bestC, bestFolded)
+	d.describe(&best, desc.c, desc.folded)
 	if best.timing >= d.cfg.TimingEvidence && best.timing < d.cfg.Evidence {
 		d.sizeEvidence(p, &best)
 		best.evidence += best.size
@@ -260,15 +285,24 @@ func (d *Detector) describe(e *estimate, c float64, folded bool) {
 	}
 	sum, cnt, lo, hi := 0.0, 0, math.Inf(1), 0.0
 	singles := sc.s[:0] // the sorted copy is no longer needed
-	e.fit, e.gaps, e.missed, e.maxGap = 0, 0, 0, 0
+	e.fit, e.gaps, e.missed, e.maxGap, e.off, e.minOff = 0, 0, 0, 0, 0, math.Inf(1)
+	e.wlo, e.whi = math.Inf(1), 0
 	for _, x := range ds {
 		m := 1.0
 		if folded {
 			m = max(1, math.Round(x/c))
 		}
+		if math.Abs(x-c) <= d.cfg.MaxJitter*c {
+			e.wlo, e.whi = min(e.wlo, x), max(e.whi, x)
+		}
 		if m > maxMultiple || math.Abs(x-m*c) > w*c {
-			e.gaps++
-			e.maxGap = max(e.maxGap, x)
+			if x > c {
+				e.gaps++
+				e.maxGap = max(e.maxGap, x)
+			} else {
+				e.off++
+				e.minOff = min(e.minOff, x)
+			}
 			continue
 		}
 		e.fit++
@@ -281,6 +315,7 @@ func (d *Detector) describe(e *estimate, c float64, folded bool) {
 		}
 	}
 	e.period = sum / float64(cnt)
+	e.singles = len(singles)
 	if len(singles) < 3 {
 		e.lo, e.hi = e.period, e.period
 		return

@@ -90,10 +90,20 @@ func reasons(k PairKey, e *estimate, f *Finding) []string {
 		r = append(r, "timing is machine-exact: intervals vary by less than 1 % of the period")
 	case e.hi > e.lo:
 		r = append(r, fmt.Sprintf("intervals vary by about %s %% (between %s and %s), the pattern of a sleep with jitter", trimFloat(100*e.jitter, 0), secs(e.lo), secs(e.hi)))
+		// The midrange of n uniform sleeps spread over w is off by about
+		// w/sqrt(2(n+1)(n+2)): say so while it is still coarse. The spread
+		// counts every interval near the period, fitted or not.
+		lo, hi := min(e.lo, e.wlo), max(e.hi, e.whi)
+		if u := (hi - lo) / e.period / math.Sqrt(2*float64(e.singles+1)*float64(e.singles+2)); u >= 0.02 {
+			r = append(r, fmt.Sprintf("with this much jitter the period is known to about ±%s %% so far", trimFloat(100*u, 0)))
+		}
 	}
 	r = append(r, fmt.Sprintf("%d of %d intervals fit the period", e.fit, e.n))
 	if e.missed > 0 {
 		r = append(r, fmt.Sprintf("%d beats were skipped but the schedule resumed in step (missed-beat fraction %s %%)", e.missed, trimFloat(100*float64(e.missed)/float64(e.missed+e.fit), 0)))
+	}
+	if e.off > 0 {
+		r = append(r, fmt.Sprintf("%d interval(s) off the schedule, the shortest %s (an extra run, or more jitter than seen so far)", e.off, secs(e.minOff)))
 	}
 	if e.gaps > 0 {
 		r = append(r, fmt.Sprintf("%d longer silence(s), the longest %s (a sleeping or offline host), then it resumed", e.gaps, secs(e.maxGap)))

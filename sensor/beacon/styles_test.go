@@ -38,7 +38,7 @@ func TestBeaconStyles(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(7, 11))
 			const trials = 100
-			hit := 0
+			hit, unflagged := 0, 0
 			for i := 0; i < trials; i++ {
 				times := c.s(r, c.beats)
 				fs := runSized(DefaultConfig(), times, c.sz, r)
@@ -47,6 +47,19 @@ func TestBeaconStyles(t *testing.T) {
 				}
 				if len(fs) > 2 {
 					t.Errorf("run %d: %d findings, want at most 2 (no flapping)", i, len(fs))
+				}
+				if len(fs) > 0 && c.mean/c.periodTol < 1000 { // jittered styles
+					f := fs[0].f
+					if !hasReason(f, "known to about") && !hasReason(f, "off the schedule") && relErr(f.PeriodS, c.mean) > 0.05 {
+						// Early on, a few sleeps can bunch by chance; the
+						// reasons must flag an uncertain period in nearly all runs.
+						if unflagged++; unflagged > 3 {
+							t.Errorf("run %d: period %.1f s is %.0f %% off and the reasons do not say it is uncertain: %q", i, f.PeriodS, 100*relErr(f.PeriodS, c.mean), f.Reasons)
+						}
+					}
+					if hasReason(f, "silence") && f.Gaps == 0 {
+						t.Errorf("run %d: reasons speak of a silence without one: %q", i, f.Reasons)
+					}
 				}
 				if i < 20 { // final estimate over the whole history
 					if got := finalPeriod(times, c.sz, r); relErr(got, c.mean) > c.periodTol {
