@@ -18,13 +18,18 @@
 //
 // Delivery: every message first enters a bounded per-destination backlog
 // (memory, or an on-disk spool with --spool) and leaves it only once the
-// transport has confirmed it: for TCP/TLS/unix-stream that is the peer's TCP
-// acknowledgement (SIOCOUTQ) while the connection is still established, plus an
-// optional resend window. A broken connection is detected by write errors and
-// by a reader that sees EOF (receivers never send), and everything not yet
-// confirmed is sent again after reconnecting with exponential backoff and
-// jitter. That is at-least-once for stream transports (duplicates possible, see
-// sequenceId) and at-most-once for UDP. See README "Syslog and SIEM output".
+// transport has confirmed it. For TCP/TLS that is the peer's TCP
+// acknowledgement (SIOCOUTQ, trusted only while the connection is
+// established) plus a resend window (default 2s) that covers a receiver
+// dying with acknowledged data unread; a clean close (FIN) confirms what was
+// acknowledged at once. A broken connection is detected by write errors, a
+// write timeout and a reader that sees EOF or a reset (receivers never send);
+// everything unconfirmed is sent again, in order, after reconnecting with
+// exponential backoff and jitter. That is at-least-once (duplicates keep
+// their meta sequenceId). UDP has no acknowledgements: an ICMP
+// port-unreachable (seen by the reader or SO_ERROR) keeps the message for a
+// resend, silence counts as delivery after the window, so UDP is
+// at-most-once where ICMP is filtered. See README "Syslog and SIEM output".
 //
 // Severity mapping (syslog severity; CEF/LEEF sev in brackets):
 //
