@@ -78,6 +78,7 @@ type world struct {
 	net       *network
 	labels    []*labelRec
 	cleartext bool   // browsing includes cleartext HTTP with User-Agents
+	dnsTCP    bool   // some lookups are truncated and retried over TCP
 	pool      []byte // deterministic random payload bytes
 
 	// serialization scratch, reused for every frame

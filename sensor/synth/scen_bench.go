@@ -21,6 +21,7 @@ func init() {
 
 func buildBench(w *world) {
 	w.cleartext = true
+	w.dnsTCP = true
 	n := w.net
 	n.addWeb()
 	n.addApple()

@@ -65,6 +65,7 @@ func init() {
 // evalBase registers the name catalogues and the light background.
 func evalBase(w *world) {
 	w.cleartext = true
+	w.dnsTCP = true
 	n := w.net
 	n.addWeb()
 	n.addApple()

@@ -21,6 +21,7 @@ func buildHostsMix(w *world) {
 	n.addMDM()
 	n.addOS()
 	w.cleartext = true
+	w.dnsTCP = true
 	t0 := w.start
 	cfg := browseCfg{medianGap: int64(8 * time.Minute), maxBytes: 12000, scale: 0.1}
 	type spec struct {

@@ -222,13 +222,27 @@ func TestFramesDecode(t *testing.T) {
 		t.Run(sc.name, func(t *testing.T) {
 			m, _, _ := gen(t, sc.name, 3, sc.opt, true)
 			var last time.Time
-			var dnsN, dhcpN, mdnsN int
+			var dnsN, dhcpN, mdnsN, dnsTCP int
 			for i, f := range m.frames {
 				if f.ts.Before(last) {
 					t.Fatalf("frame %d: time %v before previous %v", i, f.ts, last)
 				}
 				last = f.ts
 				p := checkFrame(t, f, i)
+				if tc, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP); ok && (tc.SrcPort == 53 || tc.DstPort == 53) && len(tc.Payload) > 0 {
+					for b := tc.Payload; len(b) > 0; {
+						if len(b) < 2 || len(b) < 2+int(b[0])<<8|int(b[1]) {
+							t.Fatalf("frame %d: DNS over TCP segment cut mid-message", i)
+						}
+						n := int(b[0])<<8 | int(b[1])
+						var msg dns.Msg
+						if err := msg.Unpack(b[2 : 2+n]); err != nil {
+							t.Fatalf("frame %d: DNS over TCP does not unpack: %v", i, err)
+						}
+						b = b[2+n:]
+						dnsTCP++
+					}
+				}
 				u, _ := p.Layer(layers.LayerTypeUDP).(*layers.UDP)
 				if u == nil {
 					continue
@@ -254,7 +268,10 @@ func TestFramesDecode(t *testing.T) {
 			if dnsN == 0 || dhcpN == 0 {
 				t.Fatalf("scenario has %d DNS and %d DHCP frames; every scenario needs both", dnsN, dhcpN)
 			}
-			t.Logf("%d frames, %d DNS, %d DHCP, %d mDNS", len(m.frames), dnsN, dhcpN, mdnsN)
+			if strings.HasPrefix(sc.name, "eval-noise") && dnsTCP == 0 {
+				t.Fatalf("no DNS over TCP in %s", sc.name)
+			}
+			t.Logf("%d frames, %d DNS, %d DHCP, %d mDNS, %d DNS messages over TCP", len(m.frames), dnsN, dhcpN, mdnsN, dnsTCP)
 		})
 	}
 }

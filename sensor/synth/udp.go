@@ -113,6 +113,10 @@ func (w *world) resolveOn(h *host, name string, t int64, aaaa bool, onQuery func
 	if aaaa {
 		types = append(types, dns.TypeAAAA)
 	}
+	// Now and then the answer comes back truncated (TC) and the client
+	// retries over TCP, pipelining its queries in one segment.
+	viaTCP := w.dnsTCP && s != nil && r.IntN(20) == 0
+	var tcpQ, tcpR []byte
 	for i, qt := range types {
 		if i > 0 {
 			u.cport = h.ephemeral()
@@ -126,8 +130,6 @@ func (w *world) resolveOn(h *host, name string, t int64, aaaa bool, onQuery func
 			w.err = err
 			return netip.Addr{}, nil, t, false
 		}
-		qt0 := t + int64(i)*(20*us+r.Int64N(100*us))
-		u.out(qt0, qb)
 		ans := answers
 		if qt == dns.TypeAAAA {
 			ans = answers6
@@ -138,11 +140,39 @@ func (w *world) resolveOn(h *host, name string, t int64, aaaa bool, onQuery func
 			w.err = err
 			return netip.Addr{}, nil, t, false
 		}
+		qt0 := t + int64(i)*(20*us+r.Int64N(100*us))
+		if viaTCP {
+			if i == 0 {
+				tc := dnsAnswer(q, s, nil, dns.TypeA)
+				tc.Truncated = true
+				tc.Ns = nil
+				tb, err := tc.Pack()
+				if err != nil {
+					w.err = err
+					return netip.Addr{}, nil, t, false
+				}
+				u.out(qt0, qb)
+				u.in(qt0+lat, tb)
+			}
+			tcpQ = appendDNSTCP(tcpQ, qb)
+			tcpR = appendDNSTCP(tcpR, rb)
+			continue
+		}
+		u.out(qt0, qb)
 		u.in(qt0+lat+int64(i)*r.Int64N(300*us), rb)
 	}
 	sortDgrams(u.d)
 	w.sendDgrams(u.d, onQuery)
 	ready = t + lat + 100*us
+	if viaTCP {
+		c := newConn(w, h, rp, 53)
+		c.open(0)
+		c.exchange(len(tcpQ), len(tcpR), tcpQ, tcpR, ms)
+		c.close(true, 200*us)
+		start := t + lat + 300*us
+		w.at(start, c)
+		ready = start + 8*ms
+	}
 	if s == nil || len(answers) == 0 {
 		return netip.Addr{}, s, ready, false
 	}
@@ -152,6 +182,11 @@ func (w *world) resolveOn(h *host, name string, t int64, aaaa bool, onQuery func
 	}
 	h.cache[name] = cacheEntry{addr: addr, expires: t + int64(s.ttl)*sec}
 	return addr, s, ready, true
+}
+
+// appendDNSTCP appends a DNS message with its two-byte length (RFC 1035 4.2.2).
+func appendDNSTCP(b, msg []byte) []byte {
+	return append(append(b, byte(len(msg)>>8), byte(len(msg))), msg...)
 }
 
 func sortDgrams(d []dgram) {
