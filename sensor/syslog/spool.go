@@ -75,6 +75,7 @@ type spool struct {
 	cursorDirty bool
 	dataDirty   bool
 	lastSync    time.Time
+	unlock      func()
 }
 
 // openSpool opens (or creates) the spool in dir and finds what a previous
@@ -84,10 +85,15 @@ func openSpool(dir string, maxBytes int64, syncMode string, log *slog.Logger, on
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("syslog: creating spool dir: %w", err)
 	}
-	s := &spool{dir: dir, max: maxBytes, syncMode: syncMode, log: log, onCorrupt: onCorrupt}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &spool{dir: dir, max: maxBytes, syncMode: syncMode, log: log, onCorrupt: onCorrupt, unlock: unlock}
 	s.segMax = min(max(maxBytes/8, 64<<10), 16<<20)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
+		unlock()
 		return nil, fmt.Errorf("syslog: reading spool dir: %w", err)
 	}
 	for _, e := range entries {
@@ -453,5 +459,9 @@ func (s *spool) close() error {
 		}
 	}
 	s.active = nil
+	if s.unlock != nil {
+		s.unlock()
+		s.unlock = nil
+	}
 	return err
 }

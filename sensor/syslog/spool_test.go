@@ -258,3 +258,15 @@ func FuzzSpoolOpen(f *testing.F) {
 		s.close()
 	})
 }
+
+func TestSpoolLocked(t *testing.T) {
+	dir := t.TempDir()
+	var corrupt int
+	s := openTestSpool(t, dir, 1<<20, &corrupt)
+	if _, err := openSpool(dir, 1<<20, SyncAlways, slog.New(slog.DiscardHandler), nil); err == nil {
+		t.Fatal("second open of a spool in use succeeded")
+	}
+	s.close()
+	s = openTestSpool(t, dir, 1<<20, &corrupt)
+	s.close()
+}
