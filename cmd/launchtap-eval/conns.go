@@ -96,10 +96,10 @@ func connections(path string, internal *netset.Set) (conns []conn, first, last i
 			return nil, 0, 0, fmt.Errorf("eval: reading %s: %w", path, err)
 		}
 		ns := ci.Timestamp.UnixNano()
-		if first < 0 {
-			first = ns
+		if first < 0 || ns < first {
+			first = ns // the dataset's range, even if the file is not in time order
 		}
-		last = ns
+		last = max(last, ns)
 		if err := parser.DecodeLayers(data, &decoded); err != nil && len(decoded) == 0 {
 			continue
 		}
