@@ -23,7 +23,7 @@ const (
 // Config selects interfaces and sizes the capture.
 type Config struct {
 	Interfaces []string // names, at least one
-	Workers    int      // sockets per interface, one Source each; 0: one per CPU
+	Workers    int      // sockets per interface, one Source each (the pipeline's --workers); 0: one per CPU
 	// RingMB is each socket's ring in MiB; 0 sizes it from memory (RingSize).
 	RingMB int
 	// BlockSize is the TPACKET_V3 block in bytes (a multiple of the page size);
@@ -59,16 +59,16 @@ func NewConfig(ifaces ...string) Config {
 }
 
 // RegisterFlags adds the capture flags to fs with Config's defaults:
-// -i/--interface (repeatable), --workers, --ring-mb, --block-size, --frame-size,
-// --block-timeout, --fanout-group, --promisc, --no-bpf, --bpf-sample,
-// --bpf-flow-entries.
+// -i/--interface (repeatable, or comma-separated), --ring-mb, --block-size,
+// --frame-size, --block-timeout, --fanout-group, --promisc, --no-bpf,
+// --bpf-sample, --bpf-flow-entries. Workers is not among them: the pipeline's
+// --workers sets it (one capture socket per pipeline worker and interface).
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Promisc = true
 	c.BPF = true
 	ifaces := (*stringList)(&c.Interfaces)
 	fs.Var(ifaces, "i", "interface to capture on (repeatable; shorthand for --interface)")
 	fs.Var(ifaces, "interface", "interface to capture on (repeatable)")
-	fs.IntVar(&c.Workers, "workers", c.Workers, "capture workers, one socket each per interface (0: one per CPU)")
 	fs.IntVar(&c.RingMB, "ring-mb", c.RingMB, "ring size per socket in MiB (0: sized from memory)")
 	fs.IntVar(&c.BlockSize, "block-size", DefaultBlockSize, "TPACKET_V3 block size in bytes (multiple of the page size)")
 	fs.IntVar(&c.FrameSize, "frame-size", DefaultFrameSize, "TPACKET_V3 frame size in bytes (divides --block-size)")

@@ -319,12 +319,12 @@ func TestConfigFlags(t *testing.T) {
 	if !c.BPF || !c.Promisc {
 		t.Fatal("defaults: BPF and promiscuous mode must be on")
 	}
-	err := fs.Parse([]string{"-i", "eth1", "--interface", "eth2,eth3", "--workers", "4", "--ring-mb", "64",
+	err := fs.Parse([]string{"-i", "eth1", "--interface", "eth2,eth3", "--ring-mb", "64",
 		"--block-timeout", "5ms", "--fanout-group", "77", "--no-bpf", "--promisc=false", "--bpf-flow-entries", "1000"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{Interfaces: []string{"eth1", "eth2", "eth3"}, Workers: 4, RingMB: 64, BlockSize: DefaultBlockSize,
+	want := Config{Interfaces: []string{"eth1", "eth2", "eth3"}, RingMB: 64, BlockSize: DefaultBlockSize,
 		FrameSize: DefaultFrameSize, BlockTimeout: 5 * time.Millisecond, FanoutGroup: 77, SampleInterval: time.Second, FlowEntries: 1000}
 	if !slices.Equal(c.Interfaces, want.Interfaces) || c.Workers != want.Workers || c.RingMB != want.RingMB ||
 		c.BlockSize != want.BlockSize || c.FrameSize != want.FrameSize || c.BlockTimeout != want.BlockTimeout ||

@@ -58,6 +58,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	cfg := live.NewConfig()
 	cfg.RegisterFlags(fs)
+	fs.IntVar(&cfg.Workers, "workers", 0, "capture workers (0: one per CPU)")
 	fs.DurationVar(&cfg.UDPIdle, "udp-idle", 0, "UDP session idle gap the pre-filter splits sessions at (launchtap run's --udp-idle; 0: 60s)")
 	fs.DurationVar(&cfg.BurstGap, "burst-gap", 0, "silence before data counts as a burst (launchtap run's --burst-gap; 0: 8s)")
 	statsFile := fs.String("stats", "", "also write the summary to this file")
