@@ -310,6 +310,7 @@ func (w *world) tcpSessionQ(h *host, name string, port uint16, t int64, aaaa boo
 	}
 	c := newConn(w, h, s.peer(addr), port)
 	c.onFirst = onFirst
+	c.sni = name
 	c.open(0)
 	fill(c)
 	w.at(ready+200*us+h.rng.Int64N(2*ms), c)
@@ -323,6 +324,7 @@ func (c *tcpConn) tls(out, in int, rst bool) *tcpConn {
 	hello := 517 + r.IntN(2)*64
 	flight := min(in, 2800+r.IntN(1800))
 	c.exchange(hello, flight, tlsHead(0x16, 0x01), tlsHead(0x16, 0x02), 2*ms+r.Int64N(8*ms))
+	c.acts[len(c.acts)-2].hello = true
 	if rest := out - hello - 80; rest > 0 {
 		c.send(true, 80, tlsHead(0x14, 0x01), 300*us)
 		c.send(true, rest, tlsHead(0x17, 0), 200*us)

@@ -26,6 +26,7 @@ type act struct {
 	head       []byte // first bytes of the data (HTTP text, TLS header)
 	delay      int64
 	mark       func(w *world) // called when the act's first packet is written
+	hello      bool           // the data is a TLS ClientHello naming the conn's SNI
 }
 
 // pkt is one expanded segment waiting to be written.
@@ -36,6 +37,7 @@ type pkt struct {
 	n          int
 	head       []byte
 	mark       func(w *world)
+	hello      bool
 }
 
 // tcpConn is a TCP session from an internal host to a peer. It expands its
@@ -65,6 +67,7 @@ type tcpConn struct {
 	pend         []pkt
 	pi           int
 	onFirst      func(w *world)
+	sni          string // server name the client's TLS hello carries
 	payBuf       []byte
 	optBuf       []layers.TCPOption
 	tsBuf        [10]byte
@@ -233,7 +236,7 @@ func (c *tcpConn) expandSend(a *act, t int64) {
 		if seg == 0 {
 			mark, a.mark = a.mark, nil
 		}
-		c.pend = append(c.pend, pkt{at: t, fromClient: a.fromClient, flags: fl, n: n, head: head, mark: mark})
+		c.pend = append(c.pend, pkt{at: t, fromClient: a.fromClient, flags: fl, n: n, head: head, mark: mark, hello: seg == 0 && a.hello && a.n == 0})
 		if seg%2 == 1 || a.n == 0 {
 			c.pend = append(c.pend, pkt{at: t + ackDelay, fromClient: !a.fromClient, flags: fACK})
 		}
@@ -317,6 +320,15 @@ func (c *tcpConn) emit(w *world, k *pkt) {
 func (c *tcpConn) payload(w *world, k *pkt) []byte {
 	if k.n == 0 {
 		return nil
+	}
+	if k.hello {
+		// one draw from c.rng, as for random data of the same length
+		rnd := w.randBytes(c.rng, k.n-len(k.head))
+		if ch := clientHello(k.n, c.sni, rnd); ch != nil {
+			return ch
+		}
+		c.payBuf = append(c.payBuf[:0], k.head...)
+		return append(c.payBuf, rnd...)
 	}
 	if len(k.head) >= k.n {
 		return k.head[:k.n]
