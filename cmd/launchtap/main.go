@@ -43,6 +43,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	switch args[0] {
 	case "replay":
 		return runReplay(ctx, args[1:], stdin, stdout, stderr)
+	case "run":
+		return runLive(ctx, args[1:], stdout, stderr)
 	case "hosts":
 		return runHosts(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":

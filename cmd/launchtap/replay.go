@@ -108,6 +108,7 @@ type summary struct {
 	Sessions      map[string]uint64 `json:"sessions"`
 	DNS           map[string]uint64 `json:"dns"`
 	Hosts         map[string]uint64 `json:"hosts"`
+	Kernel        map[string]uint64 `json:"kernel,omitempty"`     // live capture: AF_PACKET and pre-filter counters
 	Enrichment    map[string]uint64 `json:"enrichment,omitempty"` // alerts by enrichment status
 	Workers       int               `json:"workers"`
 	ElapsedS      float64           `json:"elapsed_s"`
@@ -192,6 +193,9 @@ func (s *summary) print(w io.Writer) {
 	fmt.Fprintf(w, "  decode: %d with TCP/UDP; %s\n", s.Decoded, kv(s.DecodeErrors))
 	fmt.Fprintf(w, "  sessions: %s; dns: %s\n", kv(s.Sessions), kv(s.DNS))
 	fmt.Fprintf(w, "  hosts: %s\n", kv(s.Hosts))
+	if len(s.Kernel) > 0 {
+		fmt.Fprintf(w, "  kernel: %s\n", kv(s.Kernel))
+	}
 	fmt.Fprintf(w, "  pairs tracked: %d; evictions: %s\n", s.PairsTracked, kv(s.Evictions))
 	fmt.Fprintf(w, "  alerts: %d (findings %d; suppressed: %s)", s.Alerts, s.Findings, kv(s.Suppressed))
 	if len(s.Enrichment) > 0 {

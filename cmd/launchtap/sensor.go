@@ -33,6 +33,7 @@ type sensorFlags struct {
 	summaryPath  string
 	baselinePath string
 	logLevel     string
+	log          *slog.Logger // set by prepare
 	metricsAddr  string
 	statsEvery   time.Duration
 }
@@ -42,7 +43,7 @@ func newSensorFlags(fs *flag.FlagSet) *sensorFlags {
 	host, _ := os.Hostname()
 	fs.StringVar(&o.config, "config", "", "YAML `file` setting any of these flags (keys are flag names); command-line flags win")
 	fs.StringVar(&o.internal, "internal", netset.DefaultInternal, "internal networks, comma-separated `CIDRs`; egress is internal → external")
-	fs.IntVar(&o.pipe.Workers, "workers", 0, "worker goroutines sharing state by internal host (0: one per core)")
+	fs.IntVar(&o.pipe.Workers, "workers", 0, "workers sharing state by internal host, each with its own capture socket when live (0: one per core)")
 	fs.StringVar(&o.pipe.OS, "os", "macos", "which hosts alert: macos (unknown-OS hosts at low severity) or any")
 	fs.StringVar(&o.sensorName, "sensor-name", host, "sensor name put in alerts and syslog HOSTNAME")
 	fs.StringVar(&o.alertsPath, "alerts", "-", "write alerts as JSON Lines to `file` (- for standard output)")
@@ -91,25 +92,40 @@ type sensor struct {
 	done     sync.WaitGroup
 }
 
-// build validates the flags and assembles the sensor; stdout receives
-// alerts when --alerts is "-".
-func (o *sensorFlags) build(stdout, stderr io.Writer) (*sensor, error) {
-	log, err := newLogger(o.logLevel, stderr)
-	if err != nil {
-		return nil, err
+// prepare validates the flags that do not need the sensor built.
+func (o *sensorFlags) prepare(stderr io.Writer) error {
+	var err error
+	if o.log, err = newLogger(o.logLevel, stderr); err != nil {
+		return err
 	}
-	s := &sensor{log: log}
 	if o.pipe.Internal, err = netset.Parse(o.internal); err != nil {
-		return nil, fmt.Errorf("internal: %w", err)
+		return fmt.Errorf("internal: %w", err)
 	}
 	if err := o.pipe.Flow.Validate(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := o.pipe.DNS.Validate(); err != nil {
-		return nil, err
+		return err
+	}
+	if err := o.pipe.Beacon.Validate(); err != nil {
+		return err
 	}
 	o.pipe.Sensor = o.sensorName
-	o.pipe.Log = log
+	o.pipe.Log = o.log
+	return nil
+}
+
+// build assembles the sensor (prepare first); stdout receives alerts when
+// --alerts is "-".
+func (o *sensorFlags) build(stdout, stderr io.Writer) (*sensor, error) {
+	if o.log == nil {
+		if err := o.prepare(stderr); err != nil {
+			return nil, err
+		}
+	}
+	log := o.log
+	s := &sensor{log: log}
+	var err error
 
 	b := baseline.Default()
 	if o.baselinePath != "" {

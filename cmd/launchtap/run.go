@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/launchtap/launchtap/bpf"
+	"github.com/launchtap/launchtap/sensor/capture/live"
+)
+
+// shutdownGrace bounds how long SIGTERM waits for the last alerts to leave.
+const shutdownGrace = 10 * time.Second
+
+func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: launchtap run -i IFACE [-i IFACE2 ...] [flags]\n\nCaptures on tap/span interfaces until SIGINT or SIGTERM; SIGHUP reloads the baseline and the file inventory. Flags:")
+		fs.PrintDefaults()
+	}
+	o := newSensorFlags(fs)
+	lc := live.NewConfig()
+	lc.RegisterFlags(fs)
+	if err := parseFlags(fs, args, o); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintln(stderr, "launchtap run:", oneLine(err))
+		return exitUsage
+	}
+	if len(lc.Interfaces) == 0 || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "launchtap run: give the capture interfaces with -i IFACE (and no other arguments)")
+		return exitUsage
+	}
+	if err := o.prepare(stderr); err != nil {
+		fmt.Fprintln(stderr, "launchtap run:", oneLine(err))
+		return exitUsage
+	}
+	// The kernel's filter must time sessions and bursts as the flow stage does.
+	lc.Workers = o.pipe.Workers
+	lc.UDPIdle = o.pipe.Flow.UDPIdle
+	lc.BurstGap = o.pipe.Flow.BurstGap
+	lc.MinBurstLen = uint32(o.pipe.Flow.MinBurstLen)
+	lc.Internal = o.pipe.Internal.Prefixes()
+	capt, err := live.Open(lc, o.log)
+	if err != nil {
+		fmt.Fprintln(stderr, "launchtap run:", oneLine(err))
+		return exitFailure
+	}
+	defer capt.Close()
+	o.pipe.Workers = capt.Workers() // fewer than asked when eBPF steering is unavailable
+	if fc := capt.Flows(); fc != nil {
+		o.pipe.Filtered = newFilterCounts(fc, o.log)
+	}
+	s, err := o.build(stdout, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "launchtap run:", oneLine(err))
+		return exitUsage
+	}
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	kernel := func(add func(sample)) { addCaptureStats(capt, add, s.log) }
+	if err := s.startObservability(runCtx, o, kernel); err != nil {
+		s.finish(ctx)
+		fmt.Fprintln(stderr, "launchtap run:", oneLine(err))
+		return exitUsage
+	}
+	go reloadOnHUP(runCtx, o, s)
+	if fc := capt.Flows(); fc != nil {
+		go sweepFilterFlows(runCtx, fc, 2*max(o.pipe.Flow.TCPIdle, o.pipe.Flow.UDPIdle), s.log)
+	}
+	go func() {
+		<-runCtx.Done()
+		capt.Stop() // every source's Next returns io.EOF; workers flush their sessions
+	}()
+
+	s.startAlerts(ctx)
+	runErr := s.pipe.Run(runCtx, capt.Sources())
+	stop()
+	finishCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	finishErr := s.finish(finishCtx)
+
+	code := exitOK
+	if runErr != nil {
+		fmt.Fprintln(stderr, "launchtap run:", oneLine(runErr))
+		code = exitFailure
+	}
+	if finishErr != nil {
+		fmt.Fprintln(stderr, "launchtap run:", oneLine(finishErr))
+		code = exitFailure
+	}
+	sum := newSummary(s, lc.Interfaces, nil)
+	if cs, err := capt.Stats(); err == nil {
+		sum.Packets, sum.Kernel = cs.Delivered, kernelSummary(cs)
+	}
+	sum.print(stderr)
+	if o.summaryPath != "" {
+		if err := sum.writeJSON(o.summaryPath); err != nil {
+			fmt.Fprintln(stderr, "launchtap run:", oneLine(err))
+			code = exitFailure
+		}
+	}
+	return code
+}
+
+// reloadOnHUP re-reads the baseline file and the file inventory on SIGHUP.
+// A bad file keeps the old one and says why.
+func reloadOnHUP(ctx context.Context, o *sensorFlags, s *sensor) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		if o.baselinePath != "" {
+			if err := s.baseline.Reload(o.baselinePath); err != nil {
+				s.log.Error("baseline reload failed; keeping the previous one", "err", err)
+			} else {
+				s.log.Info("baseline reloaded", "file", o.baselinePath)
+			}
+		}
+		if err := s.enrich.Reload(); err != nil {
+			s.log.Error("inventory reload failed; keeping the previous one", "err", err)
+		}
+	}
+}
+
+func kernelSummary(cs live.Stats) map[string]uint64 {
+	m := map[string]uint64{
+		"packets":   cs.Packets,
+		"drops":     cs.Drops,
+		"freezes":   cs.Freezes,
+		"delivered": cs.Delivered,
+	}
+	if cs.FilterOn {
+		m["filter_passed"] = cs.Filter.Passed()
+		m["filter_map_full"] = cs.Filter.PassMapFull
+	}
+	return m
+}
+
+func addCaptureStats(capt *live.Capture, add func(sample), log *slog.Logger) {
+	cs, err := capt.Stats()
+	if err != nil {
+		log.Warn("reading capture statistics", "err", err)
+		return
+	}
+	for _, m := range []struct {
+		name, help string
+		v          uint64
+	}{
+		{"kernel_packets", "Packets the AF_PACKET sockets accepted (after the pre-filter), drops included.", cs.Packets},
+		{"kernel_drops", "Packets the kernel dropped because a ring was full (tp_drops).", cs.Drops},
+		{"kernel_freezes", "Times a ring filled and its queue froze (tp_freeze_q_cnt).", cs.Freezes},
+		{"bpf_map_full", "Packets the pre-filter passed because its flow table was full.", cs.Filter.PassMapFull},
+		{"bpf_passed", "Packets the pre-filter passed to user space.", cs.Filter.Passed()},
+	} {
+		add(sample{name: m.name, help: m.help, counter: true, value: float64(m.v)})
+	}
+}
+
+// filterCounts gives the flow stage the eBPF pre-filter's per-flow counts.
+// When a new session begins on a 5-tuple, the filter splits its counts: the
+// ended session gets those before the split, and the rest are held here for
+// the session that began.
+type filterCounts struct {
+	fc  *bpf.FlowCounters
+	log *slog.Logger
+
+	mu      sync.Mutex
+	carried map[bpf.FlowKey]bpf.Counts // bounded: see carry
+	errs    uint64
+}
+
+const maxCarried = 1 << 16
+
+func newFilterCounts(fc *bpf.FlowCounters, log *slog.Logger) *filterCounts {
+	return &filterCounts{fc: fc, log: log, carried: map[bpf.FlowKey]bpf.Counts{}}
+}
+
+func (f *filterCounts) Take(src, dst netip.Addr, sport, dport uint16, proto uint8, restarted bool) (uint64, uint64) {
+	k := bpf.NewFlowKey(src, dst, sport, dport, proto)
+	prev, cur, err := f.fc.Take(k)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err != nil {
+		if f.errs++; f.errs&(f.errs-1) == 0 { // log at powers of two, not per session
+			f.log.Warn("reading the pre-filter's flow counters", "err", err, "errors", f.errs)
+		}
+		return 0, 0
+	}
+	got := prev
+	if c, ok := f.carried[k]; ok {
+		got = got.Add(c)
+		delete(f.carried, k)
+	}
+	if !restarted {
+		got = got.Add(cur)
+	} else if len(f.carried) < maxCarried {
+		f.carried[k] = cur
+	}
+	return got.Packets, got.Bytes
+}
+
+// sweepFilterFlows reaps flow entries no session will take (flows user space
+// never tracked), so the kernel table does not fill with them.
+func sweepFilterFlows(ctx context.Context, fc *bpf.FlowCounters, idle time.Duration, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := fc.Sweep(idle, nil); err != nil {
+			log.Warn("sweeping the pre-filter's flow table", "err", err)
+		} else if n > 0 {
+			log.Debug("swept idle pre-filter flows", "entries", n)
+		}
+	}
+}
