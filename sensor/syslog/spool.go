@@ -271,6 +271,17 @@ func (s *spool) append(rec []byte) error {
 		return fmt.Errorf("syslog: spool: record of %d bytes", len(rec))
 	}
 	need := int64(recHdrLen + len(rec))
+	if s.total+need > s.max && s.active != nil && s.commitAt.seg == s.active.num && s.commitAt.off >= s.active.validEnd {
+		// Everything on disk was delivered: start afresh instead of refusing.
+		old := s.active
+		if err := s.rotate(); err != nil {
+			return err
+		}
+		s.commitAt = spoolPos{s.active.num, s.active.size}
+		s.read = s.commitAt
+		s.cursorDirty = true
+		s.removeSeg(old)
+	}
 	if s.total+need > s.max {
 		return errFull
 	}
@@ -406,12 +417,7 @@ func (s *spool) commit(n int) error {
 		if !done {
 			break
 		}
-		if seg.f != nil {
-			seg.f.Close()
-		}
-		os.Remove(s.segPath(seg.num))
-		s.total -= seg.size
-		s.segs = s.segs[1:]
+		s.removeSeg(seg)
 	}
 	if len(s.segs) > 0 && s.commitAt.seg < s.segs[0].num {
 		s.commitAt = spoolPos{s.segs[0].num, int64(len(segMagic))}
@@ -420,6 +426,22 @@ func (s *spool) commit(n int) error {
 		return s.writeCursor(true)
 	}
 	return nil
+}
+
+// removeSeg deletes a fully delivered segment.
+func (s *spool) removeSeg(seg *segment) {
+	if seg.f != nil {
+		seg.f.Close()
+		seg.f = nil
+	}
+	os.Remove(s.segPath(seg.num))
+	s.total -= seg.size
+	for i, x := range s.segs {
+		if x == seg {
+			s.segs = append(s.segs[:i], s.segs[i+1:]...)
+			break
+		}
+	}
 }
 
 func (s *spool) rewind() int {

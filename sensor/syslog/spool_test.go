@@ -270,3 +270,30 @@ func TestSpoolLocked(t *testing.T) {
 	s = openTestSpool(t, dir, 1<<20, &corrupt)
 	s.close()
 }
+
+// TestSpoolSmallBoundKeepsWorking: a spool smaller than a segment keeps
+// accepting messages as long as they are delivered.
+func TestSpoolSmallBoundKeepsWorking(t *testing.T) {
+	dir := t.TempDir()
+	var corrupt int
+	s := openTestSpool(t, dir, 4<<10, &corrupt)
+	for i := 0; i < 500; i++ { // about 7 times the bound
+
+		if err := s.append(rec(i)); err != nil {
+			t.Fatalf("append %d: %v (total %d)", i, err, s.total)
+		}
+		if r, _ := s.next(); !bytes.Equal(r, rec(i)) {
+			t.Fatalf("next %d = %q", i, r)
+		}
+		s.commit(1)
+	}
+	if n := len(segFiles(t, dir)); n > 2 {
+		t.Errorf("%d segment files left", n)
+	}
+	s.close()
+	s = openTestSpool(t, dir, 4<<10, &corrupt)
+	if s.depth() != 0 || len(drain(t, s)) != 0 {
+		t.Errorf("delivered records replayed after restart")
+	}
+	s.close()
+}
