@@ -9,8 +9,8 @@
 # host end with each BINARY, with and without the eBPF pre-filter, and with
 # `tcpdump -i` for reference. BINARY is either livecap (go build
 # ./sensor/capture/live/livecap: the capture layer plus decoding) or launchtap
-# (`launchtap run`, which must accept --summary FILE and write "kernel_drops" and
-# "kernel_packets" there). For each run it prints the rate tcpreplay achieved, the
+# (`launchtap run`, whose --summary FILE has a "kernel" object with "packets" and
+# "drops"). For each run it prints the rate tcpreplay achieved, the
 # packets the kernel took, the kernel drops and the CPU the capturer used, then the
 # highest drop-free rate per capturer. Needs root, iproute2 and tcpreplay.
 #
@@ -87,9 +87,12 @@ stop_capture() {
 	tcpdump)
 		kpkts=$(sed -n 's/^\([0-9]*\) packets received by filter.*/\1/p' "$cap_out")
 		drops=$(sed -n 's/^\([0-9]*\) packets dropped by kernel.*/\1/p' "$cap_out") ;;
-	*)
+	livecap)
 		kpkts=$(sed -n 's/^ *"kernel_packets": \([0-9]*\).*/\1/p' "$cap_out")
 		drops=$(sed -n 's/^ *"kernel_drops": \([0-9]*\).*/\1/p' "$cap_out") ;;
+	launchtap) # the summary's "kernel" object: {"packets": N, "drops": N, ...}
+		kpkts=$(awk '/"kernel": *\{/ {k=1} k && /"packets":/ {gsub(/[^0-9]/, "", $2); print $2; exit}' FS=: "$cap_out")
+		drops=$(awk '/"kernel": *\{/ {k=1} k && /"drops":/ {gsub(/[^0-9]/, "", $2); print $2; exit}' FS=: "$cap_out") ;;
 	esac
 	kpkts=${kpkts:-?} drops=${drops:-?}
 }
