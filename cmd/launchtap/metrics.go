@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/launchtap/launchtap/sensor/decode"
+	"github.com/launchtap/launchtap/sensor/syslog"
 )
 
 // snapshot is every counter of the sensor at one moment: what the stats log
@@ -86,6 +87,17 @@ func (s *sensor) snapshot(extra func(add func(sample))) snapshot {
 	for status, n := range c.EnrichmentStatus() {
 		ctr("enrichment", "Alerts by enrichment status.", n, status)
 	}
+	if s.syslog != nil {
+		for _, d := range s.syslog.Counters().Destinations {
+			for _, m := range []struct {
+				what string
+				v    uint64
+			}{{"queued", d.Queued}, {"sent", d.Sent}, {"delivered", d.Delivered}, {"retried", d.Retried}, {"dropped", d.Dropped}, {"spooled", d.Spooled}} {
+				ctr("syslog_messages", "Syslog messages by destination and outcome.", m.v, d.URL, m.what)
+			}
+			add(sample{name: "syslog_queue_depth", help: "Syslog messages waiting per destination.", value: float64(d.Depth), labels: []string{"destination"}, labelVals: []string{d.URL}})
+		}
+	}
 	if extra != nil {
 		extra(add)
 	}
@@ -105,6 +117,8 @@ func labelNames(name string) []string {
 		return []string{"reason"}
 	case "enrichment":
 		return []string{"status"}
+	case "syslog_messages":
+		return []string{"destination", "outcome"}
 	}
 	return nil
 }
@@ -154,8 +168,10 @@ func serveMetrics(ctx context.Context, addr string, snap func() snapshot, log *s
 	return ln.Addr().String(), nil
 }
 
-// logStats writes one stats line every interval until ctx is done.
-func logStats(ctx context.Context, every time.Duration, snap func() snapshot, log *slog.Logger) {
+// logStats writes one stats line every interval until ctx is done, and sends
+// the same counters as a SENSOR-STATS syslog message when syslog is on, so a
+// SIEM can tell the sensor is alive and seeing traffic.
+func logStats(ctx context.Context, every time.Duration, snap func() snapshot, log *slog.Logger, sys *syslog.Emitter) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	var prev map[string]uint64
@@ -180,6 +196,9 @@ func logStats(ctx context.Context, every time.Duration, snap func() snapshot, lo
 			}
 		}
 		log.Info("stats", attrs...)
+		if sys != nil {
+			sys.Stats(cur)
+		}
 		prev = cur
 	}
 }

@@ -94,25 +94,26 @@ func runReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 // summary is the end-of-run report: to standard error as text and, with
 // --summary, as one JSON object. Field names are a contract for scripts.
 type summary struct {
-	Files         []string          `json:"files,omitempty"`
-	Warnings      []string          `json:"warnings,omitempty"`
-	Packets       uint64            `json:"packets"`
-	Bytes         uint64            `json:"bytes"`
-	DecodeErrors  map[string]uint64 `json:"decode_errors"` // by kind; "ok" excluded
-	Decoded       uint64            `json:"decoded"`       // packets with a TCP/UDP header
-	PairsTracked  uint64            `json:"pairs_tracked"`
-	Evictions     map[string]uint64 `json:"evictions"` // by table
-	Alerts        uint64            `json:"alerts"`
-	Findings      uint64            `json:"findings"`   // periodic pairs found, before policy
-	Suppressed    map[string]uint64 `json:"suppressed"` // findings not alerted, by reason
-	Sessions      map[string]uint64 `json:"sessions"`
-	DNS           map[string]uint64 `json:"dns"`
-	Hosts         map[string]uint64 `json:"hosts"`
-	Kernel        map[string]uint64 `json:"kernel,omitempty"`     // live capture: AF_PACKET and pre-filter counters
-	Enrichment    map[string]uint64 `json:"enrichment,omitempty"` // alerts by enrichment status
-	Workers       int               `json:"workers"`
-	ElapsedS      float64           `json:"elapsed_s"`
-	PacketsPerSec float64           `json:"packets_per_s"`
+	Files         []string                     `json:"files,omitempty"`
+	Warnings      []string                     `json:"warnings,omitempty"`
+	Packets       uint64                       `json:"packets"`
+	Bytes         uint64                       `json:"bytes"`
+	DecodeErrors  map[string]uint64            `json:"decode_errors"` // by kind; "ok" excluded
+	Decoded       uint64                       `json:"decoded"`       // packets with a TCP/UDP header
+	PairsTracked  uint64                       `json:"pairs_tracked"`
+	Evictions     map[string]uint64            `json:"evictions"` // by table
+	Alerts        uint64                       `json:"alerts"`
+	Findings      uint64                       `json:"findings"`   // periodic pairs found, before policy
+	Suppressed    map[string]uint64            `json:"suppressed"` // findings not alerted, by reason
+	Sessions      map[string]uint64            `json:"sessions"`
+	DNS           map[string]uint64            `json:"dns"`
+	Hosts         map[string]uint64            `json:"hosts"`
+	Kernel        map[string]uint64            `json:"kernel,omitempty"`     // live capture: AF_PACKET and pre-filter counters
+	Syslog        map[string]map[string]uint64 `json:"syslog,omitempty"`     // per destination URL: queued, sent, delivered, retried, dropped, spooled, depth
+	Enrichment    map[string]uint64            `json:"enrichment,omitempty"` // alerts by enrichment status
+	Workers       int                          `json:"workers"`
+	ElapsedS      float64                      `json:"elapsed_s"`
+	PacketsPerSec float64                      `json:"packets_per_s"`
 	// CPUS is the process's user+system CPU time; packets per CPU-second is
 	// the per-core rate, whatever else the machine was doing.
 	CPUS             float64 `json:"cpu_s"`
@@ -174,6 +175,13 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			sum.DecodeErrors[decode.ErrKind(k).String()] = v
 		}
 	}
+	if s.syslog != nil {
+		sum.Syslog = map[string]map[string]uint64{}
+		for _, d := range s.syslog.Counters().Destinations {
+			sum.Syslog[d.URL] = map[string]uint64{"queued": d.Queued, "sent": d.Sent, "delivered": d.Delivered,
+				"retried": d.Retried, "dropped": d.Dropped, "spooled": d.Spooled, "depth": d.Depth}
+		}
+	}
 	for _, w := range warns {
 		sum.Warnings = append(sum.Warnings, w.Error())
 	}
@@ -202,6 +210,9 @@ func (s *summary) print(w io.Writer) {
 		fmt.Fprintf(w, "; enrichment: %s", kv(s.Enrichment))
 	}
 	fmt.Fprintln(w)
+	for url, c := range s.Syslog {
+		fmt.Fprintf(w, "  syslog %s: %s\n", url, kv(c))
+	}
 }
 
 func (s *summary) writeJSON(path string) error {

@@ -18,6 +18,7 @@ import (
 	"github.com/launchtap/launchtap/sensor/baseline"
 	"github.com/launchtap/launchtap/sensor/netset"
 	"github.com/launchtap/launchtap/sensor/pipeline"
+	"github.com/launchtap/launchtap/sensor/syslog"
 )
 
 // sensorFlags are the detection, enrichment and output flags that replay and
@@ -25,6 +26,7 @@ import (
 type sensorFlags struct {
 	pipe   pipeline.Config
 	enrich enrich.Config
+	syslog syslog.Config
 
 	config       string
 	internal     string
@@ -57,6 +59,7 @@ func newSensorFlags(fs *flag.FlagSet) *sensorFlags {
 	o.pipe.Beacon.RegisterFlags(fs)
 	o.pipe.HostID.RegisterFlags(fs)
 	o.enrich.RegisterFlags(fs)
+	o.syslog.RegisterFlags(fs)
 	return o
 }
 
@@ -88,6 +91,7 @@ type sensor struct {
 	stage    *pipeline.AlertStage
 	baseline *baseline.Live
 	enrich   *enrich.Service
+	syslog   *syslog.Emitter // nil without --syslog
 	closers  []func(context.Context) error
 	done     sync.WaitGroup
 }
@@ -150,11 +154,21 @@ func (o *sensorFlags) build(stdout, stderr io.Writer) (*sensor, error) {
 		return nil, err
 	}
 	s.closers = append(s.closers, func(context.Context) error { return s.enrich.Close() })
+	sinks := []pipeline.Sink{alert.NewJSONWriter(out)}
+	if len(o.syslog.URLs) > 0 {
+		o.syslog.Hostname, o.syslog.Version = o.sensorName, version
+		if s.syslog, err = syslog.New(o.syslog, log); err != nil {
+			return nil, err
+		}
+		sinks = append(sinks, s.syslog)
+		// Closed first (closers run last to first): flushes what the alert stage delivered.
+		s.closers = append(s.closers, s.syslog.Close)
+	}
 	s.stage = &pipeline.AlertStage{
 		Baseline:    s.baseline,
 		Enricher:    s.enrich,
 		Concurrency: o.enrich.Concurrency,
-		Sinks:       []pipeline.Sink{alert.NewJSONWriter(out)},
+		Sinks:       sinks,
 		Log:         log,
 	}
 	// The inventory's platform, when it knows the host, outranks passive evidence.
@@ -177,7 +191,7 @@ func (s *sensor) startObservability(ctx context.Context, o *sensorFlags, extra f
 		s.log.Info("serving Prometheus metrics", "addr", addr, "path", "/metrics")
 	}
 	if o.statsEvery > 0 {
-		go logStats(ctx, o.statsEvery, snap, s.log)
+		go logStats(ctx, o.statsEvery, snap, s.log, s.syslog)
 	}
 	return nil
 }
