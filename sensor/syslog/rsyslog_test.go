@@ -437,6 +437,10 @@ func TestRsyslogOutage(t *testing.T) {
 			if restartDepth < during1 {
 				t.Errorf("restart found %d spooled, want >= %d", restartDepth, during1)
 			}
+			if scheme != "udp" && tc.sig == syscall.SIGTERM && (dups != 0 || c1.Delivered != before) {
+				// A clean close (FIN) confirms what the receiver acknowledged.
+				t.Errorf("clean receiver stop: %d duplicates, %d confirmed before it (want 0, %d)", dups, c1.Delivered, before)
+			}
 			if tc.sig == syscall.SIGKILL && c1.Delivered > uint64(quiet) {
 				t.Errorf("killed receiver: %d counted delivered, but it never read more than %d", c1.Delivered, quiet)
 			}
