@@ -24,6 +24,10 @@ type Config struct {
 	BOM      string   // auto (default): BOM before a non-ASCII rfc5424 MSG, as RFC 5424 requires; never
 
 	MaxUDP int // datagram size limit for udp:// and unixgram, default 8192; longer messages are truncated
+	// MaxMsg limits a message on stream transports, default 8192: what RFC
+	// 5425 says receivers should accept and rsyslog's default maxMessageSize
+	// (a receiver cuts longer ones blindly, breaking the structured data).
+	MaxMsg int
 	// UDPRate caps udp:// sends per second (default 500) so that replaying a
 	// backlog after an outage does not overflow the receiver's socket buffer,
 	// where UDP loses messages without any signal.
@@ -54,6 +58,7 @@ const (
 	DefaultFacility      = "local4"
 	DefaultSDID          = "launchtap@32473"
 	DefaultMaxUDP        = 8192
+	DefaultMaxMsg        = 8192
 	DefaultQueueLen      = 10000
 	DefaultSpoolMaxBytes = 64 << 20
 )
@@ -72,6 +77,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.SDID, "syslog-sd-id", DefaultSDID, "RFC 5424 structured-data ID (name@enterprise-number)")
 	fs.StringVar(&c.BOM, "syslog-bom", "auto", "UTF-8 BOM before a non-ASCII rfc5424 MSG: auto or never")
 	fs.IntVar(&c.MaxUDP, "syslog-max-udp", DefaultMaxUDP, "largest UDP/unix datagram in bytes; longer messages are truncated with a marker, never split")
+	fs.IntVar(&c.MaxMsg, "syslog-max-msg", DefaultMaxMsg, "largest message on tcp/tls/unix-stream in bytes (match the receiver's limit); longer messages are truncated with a marker")
 	fs.IntVar(&c.UDPRate, "syslog-udp-rate", 500, "most udp:// messages per second (paces backlog replay so the receiver's buffer does not overflow)")
 	fs.StringVar(&c.CAFile, "syslog-ca-file", "", "PEM CA bundle to verify tls:// receivers (default: system roots)")
 	fs.StringVar(&c.CertFile, "syslog-cert-file", "", "PEM client certificate for tls:// receivers")
@@ -120,6 +126,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if out.MaxUDP <= 0 {
 		out.MaxUDP = DefaultMaxUDP
+	}
+	if out.MaxMsg <= 0 {
+		out.MaxMsg = DefaultMaxMsg
 	}
 	if out.UDPRate <= 0 {
 		out.UDPRate = 500
@@ -174,6 +183,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if out.MaxUDP < 480 {
 		errs = append(errs, fmt.Errorf("syslog: --syslog-max-udp %d: RFC 5426 receivers must take 480 bytes; use at least that", out.MaxUDP))
+	}
+	if out.MaxMsg < 480 || out.MaxMsg > maxStreamMsg {
+		errs = append(errs, fmt.Errorf("syslog: --syslog-max-msg %d: want 480..%d", out.MaxMsg, maxStreamMsg))
 	}
 	return out, errors.Join(errs...)
 }

@@ -57,7 +57,7 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if got.Format != FormatRFC5424 || got.Facility != "local4" || got.SDID != "launchtap@32473" ||
 		got.ResendWindow != 2*time.Second || got.MaxUDP != 8192 || got.SpoolSync != SyncAlways ||
-		got.FlushTimeout != 5*time.Second || got.Hostname == "" || got.BOM != "auto" {
+		got.FlushTimeout != 5*time.Second || got.Hostname == "" || got.BOM != "auto" || got.MaxMsg != 8192 {
 		t.Errorf("defaults %+v", got)
 	}
 }

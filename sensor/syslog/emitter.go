@@ -106,7 +106,7 @@ func New(cfg Config, log *slog.Logger) (*Emitter, error) {
 			enc: encoder{
 				format: d.format, facility: fac, sdID: c.SDID, host: c.Hostname,
 				procID: strconv.Itoa(os.Getpid()), version: c.Version, bom: c.BOM == "auto",
-				maxLen: maxStreamMsg,
+				maxLen: c.MaxMsg,
 			},
 			dial: dialer{scheme: d.scheme, addr: d.addr, timeout: c.DialTimeout},
 		}

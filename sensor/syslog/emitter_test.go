@@ -412,3 +412,23 @@ func TestEmitterIdleClose(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "2 messages at the receiver", func() bool { return len(r.messages()) == 2 })
 }
+
+func TestEmitterTCPMaxMsg(t *testing.T) {
+	r := newGoReceiver(t, nil)
+	e := newTestEmitter(t, Config{URLs: []string{"tcp://" + r.addr()}, MaxMsg: 700})
+	a := numberedAlert(1)
+	a.Reasons = append(a.Reasons, strings.Repeat("long reason ", 200))
+	e.Alert(a)
+	if err := closeEmitter(t, e, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the message", func() bool { return len(r.messages()) == 1 })
+	b := r.messages()[0]
+	sd := (*parse5424(t, b).StructuredData)[DefaultSDID]
+	if len(b) > 700 || sd["truncated"] != "1" || sd["id"] != "alert-0001" {
+		t.Errorf("%d bytes: %q", len(b), b)
+	}
+	if c := e.Counters().Destinations[0]; c.Truncated != 1 {
+		t.Errorf("counters %+v", c)
+	}
+}

@@ -29,7 +29,7 @@ const (
 	truncMarker = "[truncated]"
 	// bom marks a UTF-8 MSG (RFC 5424 section 6.4).
 	bom = "\xef\xbb\xbf"
-	// maxStreamMsg caps a message on stream transports; no real alert comes close.
+	// maxStreamMsg is the largest --syslog-max-msg and spool record.
 	maxStreamMsg = 1 << 20
 )
 
