@@ -118,7 +118,6 @@ func (n *network) addApple() {
 	s := n.svc("courier.push.apple.com", 60, stackLinux, 30*ms, []string{"courier-push-apple.com.akadns.net", "gb-courier-4.push-apple.com.akadns.net"},
 		"17.57.146.52", "17.57.146.53", "17.57.146.54", "17.57.146.55", "17.57.146.56", "17.57.146.57")
 	s.rotate = true
-	s.suffix = false
 	for i := 1; i <= 50; i += 7 {
 		c := *s
 		c.name = fmt.Sprintf("%d-courier.push.apple.com", i)

@@ -91,8 +91,6 @@ type world struct {
 	tcp   layers.TCP
 	udp   layers.UDP
 	pay   gopacket.Payload
-	optb  [8]layers.TCPOption
-	tsb   [10]byte
 }
 
 func newWorld(sc Scenario, seed uint64, out PacketWriter, opt Options) *world {

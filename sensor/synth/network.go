@@ -98,7 +98,6 @@ type service struct {
 	rtt       int64
 	mac       net.HardwareAddr // set for internal servers (same L2 segment)
 	suffix    bool             // name is a suffix: any name under it resolves here
-	noAAAA    bool
 }
 
 // srvStack is a server's TCP/IP personality as seen in its SYN-ACKs.
@@ -112,12 +111,11 @@ const (
 
 // network holds the scenario's hosts, names and internal servers.
 type network struct {
-	w       *world
-	zone    map[string]*service
-	suffix  []*service
-	hosts   []*host
-	byName  map[string]*host
-	nextMAC uint32
+	w      *world
+	zone   map[string]*service
+	suffix []*service
+	hosts  []*host
+	byName map[string]*host
 }
 
 func newNetwork(w *world) *network {

@@ -54,7 +54,6 @@ func init() {
 		{"eval-ipv6", "beacons over IPv6 from dual-stack Macs (AAAA answers, Happy Eyeballs prefers IPv6): TCP/443 and QUIC", 5 * time.Hour, evalIPv6},
 		{"eval-noise", "hours of browsing from dozens of hosts: Poisson page loads, bursts to several CDN names, heavy-tailed sizes", 6 * time.Hour, evalNoise},
 	} {
-		d := d
 		register(Scenario{Name: d.name, Description: d.desc, Eval: true, Span: d.span, build: func(w *world) {
 			evalBase(w)
 			d.build(w)

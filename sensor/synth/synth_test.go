@@ -29,7 +29,6 @@ type frame struct {
 
 type memWriter struct {
 	frames []frame
-	hash   [32]byte
 	h      interface {
 		Write([]byte) (int, error)
 		Sum([]byte) []byte

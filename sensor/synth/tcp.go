@@ -49,7 +49,7 @@ type tcpConn struct {
 	rng          *rand.Rand
 	cport, sport uint16
 	cnext, snext uint32
-	ecn, ts, ws  bool
+	ecn, ts      bool
 	ecnSYN       bool // the client's SYN asks for ECN
 	drawAtSYN    bool
 	cliTS, srvTS uint32
@@ -364,9 +364,7 @@ func (c *tcpConn) tsOpt(s *tcpSeg, val, ecr uint32) {
 	if !c.ts {
 		return
 	}
-	binary.BigEndian.PutUint32(c.tsBuf[0:], val)
-	binary.BigEndian.PutUint32(c.tsBuf[4:], ecr)
-	c.optBuf = append(c.optBuf[:0], nop, nop, layers.TCPOption{OptionType: layers.TCPOptionKindTimestamps, OptionData: c.tsBuf[:8]})
+	c.optBuf = append(c.optBuf[:0], nop, nop, c.tsData(val, ecr))
 	s.opts = c.optBuf
 }
 
