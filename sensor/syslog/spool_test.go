@@ -297,3 +297,37 @@ func TestSpoolSmallBoundKeepsWorking(t *testing.T) {
 	}
 	s.close()
 }
+
+// TestSpoolSyncPolicies: with interval and never, the cursor reaches the
+// disk at sync (the worker calls it each second and at close).
+func TestSpoolSyncPolicies(t *testing.T) {
+	for _, mode := range []string{SyncAlways, SyncInterval, SyncNever} {
+		t.Run(mode, func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := openSpool(dir, 1<<20, mode, slog.New(slog.DiscardHandler), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 5; i++ {
+				s.append(rec(i))
+			}
+			drain(t, s)
+			s.commit(3)
+			if err := s.sync(); err != nil {
+				t.Fatal(err)
+			}
+			// Simulate a crash after the sync: no close.
+			s.unlock()
+			for _, seg := range s.segs {
+				seg.f.Close()
+			}
+			var corrupt int
+			s2 := openTestSpool(t, dir, 1<<20, &corrupt)
+			got := drain(t, s2)
+			if len(got) != 2 || !bytes.Equal(got[0], rec(3)) || corrupt != 0 {
+				t.Fatalf("after crash: %d records, corrupt %d", len(got), corrupt)
+			}
+			s2.close()
+		})
+	}
+}
