@@ -266,7 +266,7 @@ func (d *Detector) describe(e *estimate, c float64, folded bool) {
 	}
 	slices.Sort(res)
 	w := res[e.fit-1] + 1e-9
-	if w > 0.1 {
+	if w > 0.1 && !folded {
 		// Jittered: every interval within ±75 % of the median interval near
 		// c. Sleeps drawn from [P(1-j), P(1+j)] with j <= 0.5 span a ratio
 		// of at most 3, which fits; two sleeps in a row (a missed check-in)
@@ -321,16 +321,32 @@ func (d *Detector) describe(e *estimate, c float64, folded bool) {
 		return
 	}
 	e.lo, e.hi = lo, hi
-	if (hi-lo)/(hi+lo) > 0.05 {
-		e.period = (lo + hi) / 2
-	}
 	slices.Sort(singles)
 	med := median(singles)
-	for i, x := range singles {
-		singles[i] = math.Abs(x - med)
+	dev := sc.r[:0]
+	for _, x := range singles {
+		dev = append(dev, math.Abs(x-med))
 	}
-	slices.Sort(singles)
-	e.jitter = 1.4826 * median(singles) / e.period
+	slices.Sort(dev)
+	spread := 1.4826 * median(dev)
+	switch {
+	case (hi-lo)/(hi+lo) <= 0.05 || folded:
+		// A clock, or missed beats: total time over beats spanned.
+	case spread < 0.1*(hi-lo):
+		// A clock plus an outlier or two (a late start on wake): the range
+		// says nothing about the schedule; average the intervals near the
+		// median.
+		sum, n := 0.0, 0
+		for _, x := range singles {
+			if math.Abs(x-med) <= max(3*spread, resolution) {
+				sum, n = sum+x, n+1
+			}
+		}
+		e.period = sum / float64(n)
+	default:
+		e.period = (lo + hi) / 2
+	}
+	e.jitter = spread / e.period
 }
 
 func median(s []float64) float64 {

@@ -229,3 +229,16 @@ func TestFindingIsStableAcrossSeeds(t *testing.T) {
 		t.Fatalf("runs differ: %v vs %v", a, b)
 	}
 }
+
+func TestClockWithOneLateStartKeepsItsPeriod(t *testing.T) {
+	// An hourly job whose laptop woke 457 s after a firing was due: the
+	// late start must not drag the period towards the midrange.
+	ts := []float64{1000}
+	for _, d := range []float64{3600, 3600, 3600, 3600, 4057, 3600, 3600} {
+		ts = append(ts, ts[len(ts)-1]+d)
+	}
+	fs := run(DefaultConfig(), ts)
+	if len(fs) == 0 || relErr(fs[0].f.PeriodS, 3600) > 0.001 {
+		t.Fatalf("findings %v, want the first at period 3600 s", fs)
+	}
+}

@@ -26,6 +26,7 @@ func TestBeaconStyles(t *testing.T) {
 		{"StartCalendarInterval hourly, asleep some hours", calendar(3600, 0.3), nil, 30, 8, 1, 3600, 0.002},
 		{"StartCalendarInterval daily, weekends off", calendar(86400, 2.0/7), nil, 20, 8, 1, 86400, 0.001},
 		{"missed beats 30%", missing(clock(600, 1), 0.3), nil, 30, 8, 1, 600, 0.005},
+		{"missed beats 40%, jitter 10%", missing(symmetric(60, 0.1), 0.4), nil, 32, 20, 0.98, 60, 0.03},
 		{"KeepAlive agent, own sleep loop", additive(120, 3), nil, 30, 8, 1, 121.5, 0.01},
 		{"C2 one-sided jitter 20%", oneSided(60, 0.2), steady(700, 300), 30, 8, 0.98, 54, 0.03},
 		{"C2 symmetric jitter 10%", symmetric(60, 0.1), nil, 30, 10, 0.98, 60, 0.02},
