@@ -79,6 +79,7 @@ type world struct {
 	labels    []*labelRec
 	cleartext bool   // browsing includes cleartext HTTP with User-Agents
 	dnsTCP    bool   // some lookups are truncated and retried over TCP
+	lossy     bool   // some SYNs are lost and retransmitted
 	pool      []byte // deterministic random payload bytes
 
 	// serialization scratch, reused for every frame

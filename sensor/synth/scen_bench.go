@@ -22,6 +22,7 @@ func init() {
 func buildBench(w *world) {
 	w.cleartext = true
 	w.dnsTCP = true
+	w.lossy = true
 	n := w.net
 	n.addWeb()
 	n.addApple()

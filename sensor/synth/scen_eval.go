@@ -65,6 +65,7 @@ func init() {
 func evalBase(w *world) {
 	w.cleartext = true
 	w.dnsTCP = true
+	w.lossy = true
 	n := w.net
 	n.addWeb()
 	n.addApple()

@@ -22,6 +22,7 @@ func buildHostsMix(w *world) {
 	n.addOS()
 	w.cleartext = true
 	w.dnsTCP = true
+	w.lossy = true
 	t0 := w.start
 	cfg := browseCfg{medianGap: int64(8 * time.Minute), maxBytes: 12000, scale: 0.1}
 	type spec struct {

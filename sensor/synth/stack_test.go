@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -207,5 +208,40 @@ func TestUserAgents(t *testing.T) {
 		if seen[k] == 0 {
 			t.Errorf("no cleartext HTTP User-Agent from %s (seen %v)", k, seen)
 		}
+	}
+}
+
+// TestSYNRetransmissions: in the evaluation some first SYNs are lost and
+// resent 1 s later with the same port and sequence number, without ECN.
+func TestSYNRetransmissions(t *testing.T) {
+	m, _, _ := gen(t, "eval-noise", 2, Options{}, true)
+	type key struct {
+		src  string
+		port layers.TCPPort
+		seq  uint32
+	}
+	first := map[key]time.Time{}
+	retrans := 0
+	for _, f := range m.frames {
+		p := gopacket.NewPacket(f.data, layers.LayerTypeEthernet, gopacket.NoCopy)
+		tc, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
+		if tc == nil || !tc.SYN || tc.ACK {
+			continue
+		}
+		k := key{p.NetworkLayer().NetworkFlow().Src().String(), tc.SrcPort, tc.Seq}
+		if t0, ok := first[k]; ok {
+			retrans++
+			if d := f.ts.Sub(t0); d < 990*time.Millisecond || d > 1010*time.Millisecond {
+				t.Fatalf("SYN resent after %v, want the 1 s RTO", d)
+			}
+			if tc.ECE || tc.CWR {
+				t.Fatalf("retransmitted SYN still asks for ECN")
+			}
+			continue
+		}
+		first[k] = f.ts
+	}
+	if retrans == 0 || retrans > len(first)/10 {
+		t.Fatalf("%d retransmitted SYNs among %d connections", retrans, len(first))
 	}
 }

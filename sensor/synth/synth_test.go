@@ -280,7 +280,8 @@ type pinfo struct {
 	t             int64
 	src, dst      netip.Addr
 	tcp           bool
-	dport         uint16
+	dport, sport  uint16
+	seq           uint32
 	syn, ack, psh bool
 	payload       int
 	dnsName       string // A query name, for frames to port 53
@@ -299,6 +300,7 @@ func summarize(frames []frame) []pinfo {
 		pi := pinfo{t: f.ts.UnixNano(), src: s, dst: d}
 		if tc, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP); ok {
 			pi.tcp, pi.dport, pi.syn, pi.ack, pi.psh, pi.payload = true, uint16(tc.DstPort), tc.SYN, tc.ACK, tc.PSH, len(tc.Payload)
+			pi.sport, pi.seq = uint16(tc.SrcPort), tc.Seq
 		} else if u, ok := p.Layer(layers.LayerTypeUDP).(*layers.UDP); ok {
 			pi.dport, pi.payload = uint16(u.DstPort), len(u.Payload)
 			if u.DstPort == 53 {
@@ -329,6 +331,11 @@ func beatsInCapture(pkts []pinfo, l Label) int {
 	var lastStart int64 = -1 << 62
 	var lastPkt int64 = -1 << 62
 	var lastSYN int64
+	type synKey struct {
+		port uint16
+		seq  uint32
+	}
+	syns := map[synKey]bool{} // a retransmitted SYN is the same session
 	for i := range pkts {
 		p := &pkts[i]
 		if p.src != src {
@@ -345,8 +352,10 @@ func beatsInCapture(pkts []pinfo, l Label) int {
 			}
 			if long {
 				hit = p.payload > 0 && p.psh && p.t-lastSYN > 10*sec
-			} else {
-				hit = p.syn && !p.ack
+			} else if p.syn && !p.ack {
+				k := synKey{p.sport, p.seq}
+				hit = !syns[k]
+				syns[k] = true
 			}
 		case l.Proto == "udp" && !p.tcp:
 			hit = p.t-lastPkt > 3*sec

@@ -38,6 +38,7 @@ type pkt struct {
 	head       []byte
 	mark       func(w *world)
 	hello      bool
+	retrans    bool // a retransmission of the previous segment
 }
 
 // tcpConn is a TCP session from an internal host to a peer. It expands its
@@ -68,6 +69,7 @@ type tcpConn struct {
 	pi           int
 	onFirst      func(w *world)
 	sni          string // server name the client's TLS hello carries
+	synLoss      bool   // the first SYN is lost and retransmitted
 	payBuf       []byte
 	optBuf       []layers.TCPOption
 	tsBuf        [10]byte
@@ -109,6 +111,7 @@ func newConn(w *world, h *host, p peer, port uint16) *tcpConn {
 	// 20-200 Mbit/s from the server: time to send one full segment.
 	mbps := 20 + c.rng.Int64N(180)
 	c.gap = int64(c.mss+66) * 8 * 1000 / mbps
+	c.synLoss = w.lossy && c.rng.IntN(40) == 0
 	c.payBuf = make([]byte, 0, 1500)
 	c.optBuf = make([]layers.TCPOption, 0, 8)
 	return c
@@ -177,8 +180,14 @@ func (c *tcpConn) expand(cur int64) bool {
 		t := cur + a.delay
 		switch a.kind {
 		case actOpen:
+			c.pend = append(c.pend, pkt{at: t, fromClient: true, flags: fSYN})
+			if c.synLoss {
+				// the first SYN is lost: the stack retransmits it after its
+				// initial RTO of 1 s (same sequence number, no ECN setup)
+				t += sec
+				c.pend = append(c.pend, pkt{at: t, fromClient: true, flags: fSYN, retrans: true})
+			}
 			c.pend = append(c.pend,
-				pkt{at: t, fromClient: true, flags: fSYN},
 				pkt{at: t + c.p.rtt, flags: fSYN | fACK},
 				pkt{at: t + c.p.rtt + 40*us + c.rng.Int64N(80*us), fromClient: true, flags: fACK})
 			c.ai++
@@ -279,6 +288,11 @@ func (c *tcpConn) emit(w *world, k *pkt) {
 		if k.flags&fSYN != 0 {
 			s.ack = 0
 			c.syn(&s)
+			if k.retrans {
+				s.seq = c.cnext - 1
+				s.flags &^= fECE | fCWR
+				c.cnext--
+			}
 		} else {
 			s.win = c.cliWin()
 			c.tsOpt(&s, c.lastCli, c.lastSrv)
