@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -85,9 +86,20 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		capt.Stop() // every source's Next returns io.EOF; workers flush their sessions
 	}()
 
+	health := func(msg string, sev int) {
+		if s.syslog != nil {
+			s.syslog.Health(msg, sev)
+		}
+	}
+	health(fmt.Sprintf("capture started on %s with %d workers", strings.Join(lc.Interfaces, ","), capt.Workers()), 6)
 	s.startAlerts(ctx)
 	runErr := s.pipe.Run(runCtx, capt.Sources())
 	stop()
+	if runErr != nil {
+		health("capture failed: "+oneLine(runErr), 3)
+	} else {
+		health("capture stopped", 6)
+	}
 	finishCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	finishErr := s.finish(finishCtx)
