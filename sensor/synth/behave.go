@@ -14,6 +14,7 @@ func addr4(b [3]byte, last byte) netip.Addr {
 // announcement, captive-portal / connectivity probe.
 func (w *world) join(h *host, t int64, full bool) {
 	w.dhcp(h, t, full)
+	w.arpJoin(h, t+45*ms) // after the DHCP ACK (at most ~36 ms after t)
 	t += 50*ms + h.rng.Int64N(200*ms)
 	switch h.os {
 	case osMacOS, osIOS:

@@ -139,6 +139,12 @@ func checkFrame(t *testing.T, f frame, idx int) gopacket.Packet {
 	if el := p.ErrorLayer(); el != nil {
 		t.Fatalf("frame %d: decode error: %v", idx, el.Error())
 	}
+	if a, ok := p.Layer(layers.LayerTypeARP).(*layers.ARP); ok {
+		if a.HwAddressSize != 6 || a.ProtAddressSize != 4 || len(f.data) < 60 {
+			t.Fatalf("frame %d: malformed ARP", idx)
+		}
+		return p
+	}
 	var l4 []byte
 	var pseudo uint32
 	var proto layers.IPProtocol
