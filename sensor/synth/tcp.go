@@ -338,7 +338,7 @@ func (c *tcpConn) payload(w *world, k *pkt) []byte {
 	if k.hello {
 		// one draw from c.rng, as for random data of the same length
 		rnd := w.randBytes(c.rng, k.n-len(k.head))
-		if ch := clientHello(k.n, c.sni, rnd); ch != nil {
+		if ch := clientHello(k.n, c.sni, rnd, c.h.helloFlavor()); ch != nil {
 			return ch
 		}
 		c.payBuf = append(c.payBuf[:0], k.head...)

@@ -2,13 +2,32 @@ package synth
 
 import "encoding/binary"
 
-// clientHello builds a TLS 1.3 ClientHello record of exactly n bytes, shaped
-// like Safari's on macOS 14 (GREASE, x25519 key share, h2/http1.1 ALPN,
-// supported_versions), naming sni, padded with the padding extension.
-// rnd supplies the 96 random bytes (random, session id, key share). It
-// returns nil when the hello does not fit in n bytes.
-func clientHello(n int, sni string, rnd []byte) []byte {
-	if len(rnd) < 96 {
+// helloFlavor is whose TLS stack shapes a ClientHello.
+type helloFlavor uint8
+
+const (
+	helloSafari  helloFlavor = iota // macOS / iOS (Network.framework, Safari)
+	helloChrome                     // Chrome / Edge on Windows
+	helloFirefox                    // Firefox (NSS) on Linux
+)
+
+func (h *host) helloFlavor() helloFlavor {
+	switch h.os {
+	case osWindows:
+		return helloChrome
+	case osLinux:
+		return helloFirefox
+	}
+	return helloSafari
+}
+
+// clientHello builds a TLS 1.3 ClientHello record of exactly n bytes in the
+// shape of the flavor's stack (cipher suites, extension set and order,
+// GREASE for Safari and Chrome, key shares), naming sni, padded with the
+// padding extension. rnd supplies the random fields (at least 161 bytes).
+// It returns nil when the hello does not fit in n bytes.
+func clientHello(n int, sni string, rnd []byte, fl helloFlavor) []byte {
+	if len(rnd) < 161 {
 		return nil
 	}
 	u16 := func(b []byte, v int) []byte { return binary.BigEndian.AppendUint16(b, uint16(v)) }
@@ -17,49 +36,116 @@ func clientHello(n int, sni string, rnd []byte) []byte {
 		b = u16(b, len(body))
 		return append(b, body...)
 	}
+	list16 := func(vals []int, lenBytes int) []byte {
+		var b []byte
+		if lenBytes == 2 {
+			b = u16(b, 2*len(vals))
+		} else {
+			b = append(b, byte(2*len(vals)))
+		}
+		for _, v := range vals {
+			b = u16(b, v)
+		}
+		return b
+	}
 	grease := 0x0a0a + 0x1010*int(rnd[0]%15)
-	var e []byte
-	e = ext(e, grease, nil)
-	if sni != "" {
+	greased := fl != helloFirefox
+	withGrease := func(v []int) []int {
+		if !greased {
+			return v
+		}
+		return append([]int{grease}, v...)
+	}
+	sniExt := func(e []byte) []byte {
+		if sni == "" {
+			return e
+		}
 		name := []byte(sni)
 		body := u16(nil, len(name)+3)
 		body = append(body, 0)
 		body = u16(body, len(name))
-		e = ext(e, 0x0000, append(body, name...))
+		return ext(e, 0x0000, append(body, name...))
 	}
-	e = ext(e, 0x0017, nil)       // extended_master_secret
-	e = ext(e, 0xff01, []byte{0}) // renegotiation_info
-	groups := []int{grease, 0x001d, 0x0017, 0x0018, 0x0019}
-	gb := u16(nil, 2*len(groups))
-	for _, g := range groups {
-		gb = u16(gb, g)
+	keyShare := func(groups ...int) []byte {
+		var shares []byte
+		off := 64
+		for _, g := range groups {
+			shares = u16(shares, g)
+			switch g {
+			case 0x001d:
+				shares = u16(shares, 32)
+				shares = append(shares, rnd[off:off+32]...)
+				off += 32
+			case 0x0017: // P-256 uncompressed point
+				shares = u16(shares, 65)
+				shares = append(shares, 4)
+				shares = append(shares, rnd[off:off+64]...)
+				off += 64
+			default: // GREASE
+				shares = append(shares, 0, 1, 0)
+			}
+		}
+		return append(u16(nil, len(shares)), shares...)
 	}
-	e = ext(e, 0x000a, gb)           // supported_groups
-	e = ext(e, 0x000b, []byte{1, 0}) // ec_point_formats
 	alpn := []byte{0, 12, 2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'}
-	e = ext(e, 0x0010, alpn)
-	e = ext(e, 0x0005, []byte{1, 0, 0, 0, 0}) // status_request
-	sigs := []int{0x0403, 0x0804, 0x0401, 0x0503, 0x0203, 0x0805, 0x0501, 0x0806, 0x0601, 0x0201}
-	sb := u16(nil, 2*len(sigs))
-	for _, s := range sigs {
-		sb = u16(sb, s)
+	var suites []int
+	var e []byte
+	switch fl {
+	case helloSafari:
+		suites = withGrease([]int{0x1301, 0x1302, 0x1303, 0xc02c, 0xc02b, 0xcca9, 0xc030, 0xc02f, 0xcca8,
+			0xc00a, 0xc009, 0xc014, 0xc013, 0x009d, 0x009c, 0x0035, 0x002f, 0xc008, 0xc012, 0x000a})
+		e = ext(e, grease, nil)
+		e = sniExt(e)
+		e = ext(e, 0x0017, nil)       // extended_master_secret
+		e = ext(e, 0xff01, []byte{0}) // renegotiation_info
+		e = ext(e, 0x000a, list16(withGrease([]int{0x001d, 0x0017, 0x0018, 0x0019}), 2))
+		e = ext(e, 0x000b, []byte{1, 0})
+		e = ext(e, 0x0010, alpn)
+		e = ext(e, 0x0005, []byte{1, 0, 0, 0, 0})
+		e = ext(e, 0x000d, list16([]int{0x0403, 0x0804, 0x0401, 0x0503, 0x0203, 0x0805, 0x0501, 0x0806, 0x0601, 0x0201}, 2))
+		e = ext(e, 0x0012, nil)
+		e = ext(e, 0x0033, keyShare(grease, 0x001d))
+		e = ext(e, 0x002d, []byte{1, 1})
+		e = ext(e, 0x002b, list16(withGrease([]int{0x0304, 0x0303, 0x0302, 0x0301}), 1))
+		e = ext(e, 0x001b, []byte{2, 0, 1}) // compress_certificate: zlib
+		e = ext(e, grease+0x1010, []byte{0})
+	case helloChrome:
+		suites = withGrease([]int{0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8,
+			0xc013, 0xc014, 0x009c, 0x009d, 0x002f, 0x0035})
+		e = ext(e, grease, nil)
+		e = sniExt(e)
+		e = ext(e, 0x0017, nil)
+		e = ext(e, 0xff01, []byte{0})
+		e = ext(e, 0x000a, list16(withGrease([]int{0x001d, 0x0017, 0x0018}), 2))
+		e = ext(e, 0x000b, []byte{1, 0})
+		e = ext(e, 0x0023, nil) // session_ticket
+		e = ext(e, 0x0010, alpn)
+		e = ext(e, 0x0005, []byte{1, 0, 0, 0, 0})
+		e = ext(e, 0x000d, list16([]int{0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601}, 2))
+		e = ext(e, 0x0012, nil)
+		e = ext(e, 0x0033, keyShare(grease, 0x001d))
+		e = ext(e, 0x002d, []byte{1, 1})
+		e = ext(e, 0x002b, list16(withGrease([]int{0x0304, 0x0303}), 1))
+		e = ext(e, 0x001b, []byte{2, 0, 2})           // compress_certificate: brotli
+		e = ext(e, 0x4469, []byte{0, 3, 2, 'h', '2'}) // application_settings (ALPS)
+		e = ext(e, grease+0x1010, []byte{0})
+	case helloFirefox:
+		suites = []int{0x1301, 0x1303, 0x1302, 0xc02b, 0xc02f, 0xcca9, 0xcca8, 0xc02c, 0xc030,
+			0xc00a, 0xc009, 0xc013, 0xc014, 0x009c, 0x009d, 0x002f, 0x0035}
+		e = sniExt(e)
+		e = ext(e, 0x0017, nil)
+		e = ext(e, 0xff01, []byte{0})
+		e = ext(e, 0x000a, list16([]int{0x001d, 0x0017, 0x0018, 0x0019, 0x0100, 0x0101}, 2))
+		e = ext(e, 0x000b, []byte{1, 0})
+		e = ext(e, 0x0023, nil)
+		e = ext(e, 0x0010, alpn)
+		e = ext(e, 0x0005, []byte{1, 0, 0, 0, 0})
+		e = ext(e, 0x0022, list16([]int{0x0403, 0x0503, 0x0603, 0x0203}, 2)) // delegated_credentials
+		e = ext(e, 0x0033, keyShare(0x001d, 0x0017))
+		e = ext(e, 0x002b, list16([]int{0x0304, 0x0303}, 1))
+		e = ext(e, 0x000d, list16([]int{0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0401, 0x0501, 0x0601, 0x0203, 0x0201}, 2))
+		e = ext(e, 0x001c, []byte{0x40, 0x01}) // record_size_limit
 	}
-	e = ext(e, 0x000d, sb)
-	e = ext(e, 0x0012, nil) // signed_certificate_timestamp
-	ks := u16(nil, 5+36)
-	ks = u16(ks, grease)
-	ks = append(ks, 0, 1, 0)
-	ks = u16(ks, 0x001d)
-	ks = u16(ks, 32)
-	ks = append(ks, rnd[64:96]...)
-	e = ext(e, 0x0033, ks)           // key_share
-	e = ext(e, 0x002d, []byte{1, 1}) // psk_key_exchange_modes
-	e = ext(e, 0x002b, []byte{10, byte(grease >> 8), byte(grease), 3, 4, 3, 3, 3, 2, 3, 1})
-	e = ext(e, 0x001b, []byte{2, 0, 1}) // compress_certificate: zlib
-	e = ext(e, grease+0x1010, []byte{0})
-
-	suites := []int{grease, 0x1301, 0x1302, 0x1303, 0xc02c, 0xc02b, 0xcca9, 0xc030, 0xc02f, 0xcca8,
-		0xc00a, 0xc009, 0xc014, 0xc013, 0x009d, 0x009c, 0x0035, 0x002f, 0xc008, 0xc012, 0x000a}
 	var body []byte
 	body = append(body, 3, 3)
 	body = append(body, rnd[0:32]...)

@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"testing"
@@ -81,7 +82,7 @@ func parseHello(b []byte) (string, error) {
 }
 
 func TestClientHello(t *testing.T) {
-	rnd := make([]byte, 96)
+	rnd := make([]byte, 512)
 	for i := range rnd {
 		rnd[i] = byte(i * 7)
 	}
@@ -89,8 +90,16 @@ func TestClientHello(t *testing.T) {
 		n   int
 		sni string
 		ok  bool
-	}{{517, "cdn.example.net", true}, {581, "a-rather-long-per-beat-name-0123456789.example-cdn.com", true}, {517, "", true}, {200, "x.example", false}} {
-		b := clientHello(tt.n, tt.sni, rnd)
+		fl  helloFlavor
+	}{
+		{517, "cdn.example.net", true, helloSafari},
+		{581, "a-rather-long-per-beat-name-0123456789.example-cdn.com", true, helloSafari},
+		{517, "", true, helloSafari},
+		{517, "telemetry.example.org", true, helloChrome},
+		{581, "deb.debian.org", true, helloFirefox},
+		{200, "x.example", false, helloSafari},
+	} {
+		b := clientHello(tt.n, tt.sni, rnd, tt.fl)
 		if !tt.ok {
 			if b != nil {
 				t.Fatalf("%d-byte hello built though it cannot fit", tt.n)
@@ -103,6 +112,14 @@ func TestClientHello(t *testing.T) {
 		sni, err := parseHello(b)
 		if err != nil || sni != tt.sni {
 			t.Fatalf("parse: %q, %v; want %q", sni, err, tt.sni)
+		}
+		// first cipher suite: GREASE for Safari and Chrome, TLS_AES_128_GCM_SHA256 for Firefox
+		first := binary.BigEndian.Uint16(b[9+2+32+33+2:])
+		if grease := first&0x0f0f == 0x0a0a; grease != (tt.fl != helloFirefox) {
+			t.Fatalf("flavor %d: first suite %#04x", tt.fl, first)
+		}
+		if alps := bytes.Contains(b, []byte{0x44, 0x69, 0, 5}); alps != (tt.fl == helloChrome) {
+			t.Fatalf("flavor %d: ALPS extension present %v", tt.fl, alps)
 		}
 	}
 }
