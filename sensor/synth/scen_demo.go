@@ -103,7 +103,7 @@ func buildDemo(w *world) {
 		return w.now + int64(60*sec) + uniform(lin.rng, -50*ms, 50*ms)
 	})
 
-	w.noiseHosts(12, t0, browseCfg{medianGap: int64(30 * 60 * sec), maxBytes: 8000, scale: 0.08})
+	w.noiseHosts(12, t0, browseCfg{medianGap: int64(40 * 60 * sec), maxBytes: 5000, scale: 0.05})
 }
 
 // noiseHosts adds count browsing hosts of mixed OS on 10.20.4.0/24 and
