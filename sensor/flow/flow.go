@@ -65,11 +65,13 @@ func (c *Config) Validate() error {
 }
 
 // Key identifies a session from the internal (client) side. Addresses are
-// kept as 16-byte arrays so the key hashes as plain memory.
+// kept as 16-byte arrays, and pad fills what would be padding, so that the
+// key is plain memory the map hashes in one call rather than field by field.
 type Key struct {
 	Client, Server         [16]byte
 	ClientPort, ServerPort uint16
 	Proto                  uint8
+	pad                    uint8 //nolint:unused // always zero; see above
 }
 
 // Session is one tracked TCP connection or UDP exchange.
