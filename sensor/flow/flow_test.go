@@ -3,6 +3,7 @@ package flow
 import (
 	"fmt"
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -212,4 +213,28 @@ func BenchmarkEstablished(b *testing.B) {
 		tr.Packet(p)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
+}
+
+// BenchmarkSessionMemory reports the heap bytes one tracked session costs
+// (session, LRU entry and map slot), measured over a full table.
+func BenchmarkSessionMemory(b *testing.B) {
+	const n = 1 << 17
+	cfg := DefaultConfig()
+	cfg.MaxSessions = n
+	var before, after runtime.MemStats
+	for i := 0; i < b.N; i++ {
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		tr, _ := NewTracker(cfg, netset.MustParse(netset.DefaultInternal), nopHandler{})
+		for j := 0; j < n; j++ {
+			p := decode.Packet{TS: int64(j), Proto: decode.ProtoTCP, TCPFlags: decode.TCPSyn,
+				Src: netip.AddrFrom4([4]byte{10, byte(j >> 16), byte(j >> 8), byte(j)}), Dst: netip.MustParseAddr("203.0.113.1"),
+				SrcPort: uint16(j), DstPort: 443}
+			tr.Packet(&p)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/session")
+		runtime.KeepAlive(tr)
+	}
 }
