@@ -1,11 +1,12 @@
 #!/bin/sh
 # bench-live.sh — live-capture throughput through a veth pair.
 #
-#   deploy/bench-live.sh [-t SECONDS] [-r "PPS PPS ... top"] [-w WORKERS] [-m MB] PCAP BINARY...
+#   deploy/bench-live.sh [-t SECONDS] [-r "PPS PPS ... top max"] [-w WORKERS] [-m MB] PCAP BINARY...
 #   deploy/bench-live.sh -f MULTIPLIER PCAP LIVECAP      # fraction that reaches user space
 #
 # Creates a network namespace and a veth pair, replays PCAP into the namespace end
-# with tcpreplay at increasing rates (--pps=N, then --topspeed), and captures on the
+# with tcpreplay at increasing rates (--pps=N, then --topspeed; "max" sends with
+# netsniff-ng's TX ring, much faster, when installed), and captures on the
 # host end with each BINARY, with and without the eBPF pre-filter, and with
 # `tcpdump -i` for reference. BINARY is either livecap (go build
 # ./sensor/capture/live/livecap: the capture layer plus decoding) or launchtap
@@ -20,7 +21,7 @@
 # bytes that reached user space.
 set -eu
 
-secs=4 rates="20000 50000 100000 200000 400000 top" workers=2 ringmb=64 mult=""
+secs=4 rates="20000 50000 100000 200000 top max" workers=2 ringmb=64 mult=""
 while getopts t:r:w:m:f: o; do
 	case $o in
 	t) secs=$OPTARG ;; r) rates=$OPTARG ;; w) workers=$OPTARG ;; m) ringmb=$OPTARG ;; f) mult=$OPTARG ;;
@@ -99,6 +100,23 @@ stop_capture() {
 
 # replay RATE -> sets sent, achieved, wall
 replay() {
+	if [ "$1" = max ]; then
+		# netsniff-ng transmits from a PACKET_TX_RING: several times tcpreplay's
+		# per-packet sendto rate. It has no loop option: run it back to back.
+		loops=$(( (secs * 250000 + npkts - 1) / npkts ))
+		[ "$loops" -ge 1 ] || loops=1
+		r0=$(date +%s.%N)
+		i=0
+		while [ $i -lt "$loops" ]; do
+			ip netns exec "$ns" netsniff-ng --in "$pcap" --mmap --out "$peer" -s -S 16MiB -k 100 >/dev/null 2>&1 || true
+			i=$((i + 1))
+		done
+		r1=$(date +%s.%N)
+		sent=$((loops * npkts))
+		wall=$(awk -v a="$r0" -v b="$r1" 'BEGIN{printf "%.3f", b-a}')
+		achieved=$(awk -v n="$sent" -v w="$wall" 'BEGIN{printf "%.2f", n/w}')
+		return
+	fi
 	if [ "$1" = top ]; then
 		loops=$(( (secs * 400000 + npkts - 1) / npkts ))
 		speed=--topspeed
@@ -135,18 +153,19 @@ fi
 
 extra=""
 printf '%s\n' "capture of $npkts packets ($(du -h "$pcap" | cut -f1)), $(nproc) CPUs, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), $workers workers, ${ringmb} MiB ring"
-printf '%-12s %-6s %10s %12s %12s %10s %8s\n' capturer filter target achieved_pps kernel_pkts drops cpu%
+printf '%-12s %-6s %10s %12s %12s %10s %8s\n' capturer filter target achieved_pps sent drops cpu%
 best=$work/best
 : >"$best"
 run_one() { # KIND BIN FILTER
 	for r in $rates; do
+		if [ "$r" = max ] && ! command -v netsniff-ng >/dev/null; then continue; fi
 		start_capture "$1" "$2" "$3"
 		t0=$(cpu_ticks "$cap_pid")
 		replay "$r"
 		t1=$(cpu_ticks "$cap_pid")
 		stop_capture "$1"
 		cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v w="${wall:-0}" 'BEGIN{ if (w > 0) printf "%.0f", 100*(b-a)/hz/w; else print "?" }')
-		printf '%-12s %-6s %10s %12s %12s %10s %8s\n' "$(basename "$2")" "$3" "$r" "${achieved:-?}" "$kpkts" "$drops" "$cpu"
+		printf '%-12s %-6s %10s %12s %12s %10s %8s\n' "$(basename "$2")" "$3" "$r" "${achieved:-?}" "${sent:-?}" "$drops" "$cpu"
 		if [ "$drops" = 0 ]; then echo "$(basename "$2") $3 ${achieved:-0} $cpu" >>"$best"; fi
 	done
 }
