@@ -69,7 +69,7 @@ type Finding struct {
 	Intervals   int     // intervals in the history
 	Gaps        int     // intervals not explained (e.g. a sleeping laptop)
 	SpanS       float64 // time covered by the history, seconds
-	SizeRegular float64 // fraction of sized beats within ±10 % of the median bytes out (-1 unknown)
+	SizeRegular float64 // fraction of sized beats within ±15 % of the median bytes out and in (-1 unknown)
 }
 
 // Stats are the detector's counters.

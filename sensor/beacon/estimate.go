@@ -51,7 +51,7 @@ type estimate struct {
 	timing   float64 // -log10 chance under Poisson arrivals (after the search penalty)
 	size     float64 // -log10 chance that sizes are this regular by accident
 	sized    int     // beats with sizes known
-	sameSize int     // of those, beats within ±10 % of the median both ways
+	sameSize int     // of those, beats within ±15 % of the median both ways
 	fit, n   int     // intervals explained / intervals
 	missed   int     // sum of (multiple-1) over explained intervals
 	gaps     int     // intervals not explained that are longer than the period (silences)
@@ -201,7 +201,7 @@ func (d *Detector) estimate(p *pair) estimate {
 }
 
 // sameSizeProb is the chance assumed for a non-beacon session to land within
-// ±10 % of the pair's median size both ways. Browsing and downloads have
+// ±15 % of the pair's median size both ways. Browsing and downloads have
 // heavy-tailed sizes (far below this); it is deliberately generous because
 // nothing calibrates it the way the exponential bound calibrates timing.
 const sameSizeProb = 0.25
@@ -234,7 +234,15 @@ func (d *Detector) sizeEvidence(p *pair, e *estimate) {
 	e.size = max(0, -logBinomTail(n, k, sameSizeProb)-math.Log10(float64(n)))
 }
 
-func near(x, med float64) bool { return math.Abs(x-med) <= max(0.1*med, 32) }
+// near: a check-in repeats its request and answer, give or take headers,
+// cookies and padding — ±15 % (at least ±48 bytes); people's traffic spreads
+// over orders of magnitude.
+func near(x, med float64) bool { return math.Abs(x-med) <= max(sizeTol*med, sizeTolMin) }
+
+const (
+	sizeTol    = 0.15
+	sizeTolMin = 48
+)
 
 // medianOf returns the median of v using buf as scratch (v is not changed).
 func medianOf(v, buf []float64) float64 {

@@ -31,7 +31,7 @@ func (d *Detector) finding(k PairKey, p *pair, e *estimate) *Finding {
 		BeatTimes:   make([]int64, n),
 		DstIPs:      slices.Clone(h.dst[:h.ndst]),
 	}
-	var outs, ins []float64
+	var outs, ins, so, si []float64
 	for i := 0; i < n; i++ {
 		j := h.at(i)
 		f.BeatTimes[i] = p.base + int64(h.t[j])*int64(time.Millisecond)
@@ -41,11 +41,12 @@ func (d *Detector) finding(k PairKey, p *pair, e *estimate) *Finding {
 		}
 	}
 	if len(outs) > 0 {
-		slices.Sort(outs)
-		slices.Sort(ins)
-		f.BytesOutMedian, f.BytesInMedian = median(outs), median(ins)
+		so, si = slices.Clone(outs), slices.Clone(ins)
+		slices.Sort(so)
+		slices.Sort(si)
+		f.BytesOutMedian, f.BytesInMedian = median(so), median(si)
 		if len(outs) >= 3 {
-			f.SizeRegular = sizeRegularity(outs, f.BytesOutMedian)
+			f.SizeRegular = sizeRegularity(outs, ins, f.BytesOutMedian, f.BytesInMedian)
 		}
 	}
 	f.Score = score(e, f.SizeRegular)
@@ -53,17 +54,16 @@ func (d *Detector) finding(k PairKey, p *pair, e *estimate) *Finding {
 	return f
 }
 
-// sizeRegularity is the fraction of values within ±10 % (at least ±32 bytes)
-// of the median: beacons send the same request each time, people do not.
-func sizeRegularity(v []float64, med float64) float64 {
-	tol := max(0.1*med, 32)
-	in := 0
-	for _, x := range v {
-		if math.Abs(x-med) <= tol {
-			in++
+// sizeRegularity is the fraction of sessions whose bytes out and in are both
+// near the medians (see near): beacons repeat the same exchange, people do not.
+func sizeRegularity(outs, ins []float64, mo, mi float64) float64 {
+	k := 0
+	for i := range outs {
+		if near(outs[i], mo) && near(ins[i], mi) {
+			k++
 		}
 	}
-	return float64(in) / float64(len(v))
+	return float64(k) / float64(len(outs))
 }
 
 // score combines the explained components into 0..1. Significance dominates;
