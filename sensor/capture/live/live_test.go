@@ -10,11 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/afpacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/launchtap/launchtap/bpf"
 	"github.com/launchtap/launchtap/sensor/capture"
@@ -407,5 +409,71 @@ func BenchmarkShardKey(b *testing.B) {
 		sink += ShardKey(&p, internal)
 	}
 	_ = sink
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
+}
+
+func TestDetectOffloads(t *testing.T) {
+	if _, err := DetectOffloads("no-such-iface0"); err == nil {
+		t.Error("DetectOffloads on a missing interface succeeded")
+	}
+	if _, err := DetectOffloads(strings.Repeat("x", 20)); err == nil {
+		t.Error("DetectOffloads accepted a 20-byte interface name")
+	}
+	livetest.Require(t)
+	v := livetest.NewVeth(t)
+	o, err := DetectOffloads(v.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.LRO {
+		t.Errorf("veth reports LRO on: %+v", o)
+	}
+}
+
+// BenchmarkNext measures Source.Next on a live veth while another socket
+// transmits on the same interface (AF_PACKET sees outgoing frames too): the
+// per-packet user-space cost of capture and its allocations.
+func BenchmarkNext(b *testing.B) {
+	livetest.Require(b)
+	v := livetest.NewVeth(b)
+	frames, err := livetest.Traffic(4, 40)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := NewConfig(v.Host)
+	cfg.BPF = false
+	cfg.Workers = 1
+	cfg.RingMB = 64
+	c, err := Open(cfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	tx, err := afpacket.NewTPacket(afpacket.OptInterface(v.Host), afpacket.TPacketVersion2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tx.Close()
+	done := make(chan struct{})
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			_ = tx.WritePacketData(frames[i%len(frames)])
+		}
+	}()
+	defer close(done)
+	src := c.Sources()[0]
+	var f capture.Frame
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := src.Next(&f); err != nil {
+			b.Fatal(err)
+		}
+	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
 }
