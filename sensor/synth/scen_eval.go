@@ -2,6 +2,7 @@ package synth
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"time"
@@ -151,6 +152,14 @@ func (w *world) runBeacon(b *beat, first, stop int64, next func(r *rand.Rand, t 
 		}
 		return next(b.h.rng, w.now)
 	})
+}
+
+// seedPeriod varies a C2 period by ±15 % with the seed (rounded to 0.1 s, at least 10 s),
+// so a detector cannot lean on round numbers; launchd intervals, which
+// admins and malware authors write as round numbers, stay as given.
+func (w *world) seedPeriod(h *host, p float64) float64 {
+	r := w.rngFor("period/" + h.name)
+	return max(10, math.Round(p*(0.85+0.3*r.Float64())*10)/10) // issue 3's range starts at 10 s
 }
 
 // Jitter styles.
@@ -320,6 +329,7 @@ func (w *world) c2Family(style, prefix string, ipBase int, specs []c2spec, next 
 	for i, s := range specs {
 		name := fmt.Sprintf("%s%d.example.com", prefix, i)
 		h := w.evalHost(fmt.Sprintf("mac-%s-%d", prefix, i), osMacOS, fmt.Sprintf("10.20.1.%d", ipBase+i))
+		s.p = w.seedPeriod(h, s.p)
 		w.c2(name, 60, fmt.Sprintf("203.0.113.%d", ipBase+i))
 		lab := w.pairLabel(h, style, name, 443, "tcp", s.p, s.j, malicious, note(s))
 		b := &beat{h: h, name: name, port: 443, out: 350 + 100*i, in: 900 + 400*i, lab: lab}
@@ -372,6 +382,7 @@ func evalMultiConn(w *world) {
 	}{{180, 0.1, 2}, {600, 0, 3}, {90, 0.3, 3}} {
 		name := fmt.Sprintf("checkin%d.example.org", i)
 		h := w.evalHost(fmt.Sprintf("mac-multi-%d", i), osMacOS, fmt.Sprintf("10.20.1.%d", 110+i))
+		s.p = w.seedPeriod(h, s.p)
 		w.c2(name, 300, fmt.Sprintf("198.51.100.%d", 110+i), fmt.Sprintf("198.51.100.%d", 120+i))
 		lab := w.pairLabel(h, "multi-connection", name, 443, "tcp", s.p, s.j, malicious,
 			fmt.Sprintf("each check-in opens %d sessions within 1-2 s (one beat); period %g s, one-sided jitter %g%%", s.conns, s.p, s.j*100))
@@ -385,6 +396,7 @@ func evalMissed(w *world) {
 	for i, s := range []struct{ p, j, miss float64 }{{120, 0, 0.3}, {600, 0.05, 0.2}, {60, 0.1, 0.4}} {
 		name := fmt.Sprintf("gate%d.example.net", i)
 		h := w.evalHost(fmt.Sprintf("mac-missed-%d", i), osMacOS, fmt.Sprintf("10.20.1.%d", 120+i))
+		s.p = w.seedPeriod(h, s.p)
 		w.c2(name, 60, fmt.Sprintf("192.0.2.%d", 120+i))
 		lab := w.pairLabel(h, "missed-beats", name, 443, "tcp", s.p, s.j, malicious,
 			fmt.Sprintf("period %g s, %g%% of beats missed at random (intervals are multiples of the period)", s.p, s.miss*100))
@@ -409,6 +421,7 @@ func evalQUIC(w *world) {
 	for i, s := range []struct{ p, j float64 }{{90, 0.2}, {30, 0}, {300, 0.1}} {
 		name := fmt.Sprintf("h3-%d.example.com", i)
 		h := w.evalHost(fmt.Sprintf("mac-quic-%d", i), osMacOS, fmt.Sprintf("10.20.1.%d", 130+i))
+		s.p = w.seedPeriod(h, s.p)
 		w.c2(name, 60, fmt.Sprintf("203.0.113.%d", 130+i))
 		lab := w.pairLabel(h, "quic-udp443", name, 443, "udp", s.p, s.j, malicious,
 			fmt.Sprintf("beacon over UDP/443 (QUIC long/short headers), new connection each beat; period %g s, one-sided jitter %g%%", s.p, s.j*100))
@@ -430,6 +443,7 @@ func evalCDN(w *world) {
 		{120, 0.1, 60, 4, 30, "static.example.org", "static-example-org.cdn.example.net"},
 	} {
 		h := w.evalHost(fmt.Sprintf("mac-cdn-%d", i), osMacOS, fmt.Sprintf("10.20.1.%d", 140+i))
+		s.p = w.seedPeriod(h, s.p)
 		sv := &service{name: s.name, chain: []string{s.cnam}, perAnswer: s.per, ttl: s.ttl, stack: stackCDN, rtt: 12 * ms, rotate: true}
 		for k := 0; k < s.pool; k++ {
 			blk := []string{"203.0.113", "198.51.100", "192.0.2"}[k%3]
@@ -493,6 +507,7 @@ func evalLongSession(w *world) {
 	}{{30, 0.1, 3 * time.Hour}, {300, 0.2, 8 * time.Hour}, {10, 0, time.Hour}} {
 		name := fmt.Sprintf("ws%d.example.net", i)
 		h := w.evalHost(fmt.Sprintf("mac-longsess-%d", i), osMacOS, fmt.Sprintf("10.20.1.%d", 160+i))
+		s.p = w.seedPeriod(h, s.p)
 		w.c2(name, 300, fmt.Sprintf("198.51.100.%d", 160+i))
 		lab := w.pairLabel(h, "long-session-bursts", name, 443, "tcp", s.p, s.j, malicious,
 			fmt.Sprintf("keep-alive C2 in one long TLS session: a burst every %g s (symmetric jitter %g%%), no new connections; beats = bursts", s.p, s.j*100))
