@@ -53,4 +53,9 @@
 // dst_ips hold the alert's address), same dst_port and proto; an alert that
 // matches no label with should_alert (or should_alert_os_any under --os any)
 // is a false alert.
+//
+// HostLabels gives the per-host truth for host identification (OS, version,
+// model, MAC, addresses, when a host left); the hosts-mix scenario holds the
+// hard cases: iPad with a Mac User-Agent, older macOS DHCP lists, dhcpcd and
+// Samba spoofers, DHCP churn and private Wi-Fi MAC rotation.
 package synth
