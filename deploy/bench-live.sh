@@ -156,28 +156,31 @@ printf '%s\n' "capture of $npkts packets ($(du -h "$pcap" | cut -f1)), $(nproc) 
 printf '%-12s %-6s %10s %12s %12s %10s %8s\n' capturer filter target achieved_pps sent drops cpu%
 best=$work/best
 : >"$best"
-run_one() { # KIND BIN FILTER
-	for r in $rates; do
-		if [ "$r" = max ] && ! command -v netsniff-ng >/dev/null; then continue; fi
-		start_capture "$1" "$2" "$3"
-		t0=$(cpu_ticks "$cap_pid")
-		replay "$r"
-		t1=$(cpu_ticks "$cap_pid")
-		stop_capture "$1"
-		cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v w="${wall:-0}" 'BEGIN{ if (w > 0) printf "%.0f", 100*(b-a)/hz/w; else print "?" }')
-		printf '%-12s %-6s %10s %12s %12s %10s %8s\n' "$(basename "$2")" "$3" "$r" "${achieved:-?}" "${sent:-?}" "$drops" "$cpu"
-		if [ "$drops" = 0 ]; then echo "$(basename "$2") $3 ${achieved:-0} $cpu" >>"$best"; fi
-	done
+run_one() { # KIND BIN FILTER RATE
+	r=$4
+	start_capture "$1" "$2" "$3"
+	c0=$(cpu_ticks "$cap_pid")
+	replay "$r"
+	c1=$(cpu_ticks "$cap_pid")
+	stop_capture "$1"
+	cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$hz" -v w="${wall:-0}" 'BEGIN{ if (w > 0) printf "%.0f", 100*(b-a)/hz/w; else print "?" }')
+	printf '%-12s %-6s %10s %12s %12s %10s %8s\n' "$(basename "$2")" "$3" "$r" "${achieved:-?}" "${sent:-?}" "$drops" "$cpu"
+	if [ "$drops" = 0 ]; then echo "$(basename "$2") $3 ${achieved:-0} $cpu" >>"$best"; fi
 }
-for b in "$@"; do
-	case $(basename "$b") in
-	livecap*) kind=livecap ;;
-	*) kind=launchtap ;;
-	esac
-	run_one $kind "$b" on
-	run_one $kind "$b" off
+# Rates in the outer loop: the capturers run back to back at each rate and so see
+# the same background load, which on a shared machine drifts over minutes.
+for r in $rates; do
+	if [ "$r" = max ] && ! command -v netsniff-ng >/dev/null; then continue; fi
+	for b in "$@"; do
+		case $(basename "$b") in
+		livecap*) kind=livecap ;;
+		*) kind=launchtap ;;
+		esac
+		run_one $kind "$b" on "$r"
+		run_one $kind "$b" off "$r"
+	done
+	if command -v tcpdump >/dev/null; then run_one tcpdump tcpdump - "$r"; fi
 done
-if command -v tcpdump >/dev/null; then run_one tcpdump tcpdump -; fi
 echo
 echo "highest drop-free rate (packets/s achieved by tcpreplay, capturer CPU %):"
 sort -k1,2 -k3,3gr "$best" | awk '!seen[$1" "$2]++ {printf "  %-12s filter %-4s %10.0f pps  cpu %s%%\n", $1, $2, $3, $4}'
