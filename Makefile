@@ -29,7 +29,10 @@ check: test ## alias of test
 bench: build ## replay a generated capture of >= 2 M packets; print packets/s per core, bytes per pair, micro-benchmarks
 	@test -s $(BENCH_PCAP) || $(BIN)/launchtap-synth -scenario bench -seed 1 -packets $(BENCH_PACKETS) -o $(BENCH_PCAP)
 	@sh deploy/bench-replay.sh $(BIN)/launchtap $(BENCH_PCAP)
-	$(GO) test -run '^$$' -bench . -benchmem ./sensor/decode ./sensor/flow ./sensor/capture ./sensor/beacon ./sensor/pipeline
+	@echo "== state per tracked pair (detector) and per tracked session (flow table)"
+	$(GO) test -run '^$$' -bench 'PairMemory|SessionMemory' -benchtime 1x ./sensor/beacon ./sensor/flow
+	@echo "== per-stage micro-benchmarks (compare runs with benchstat)"
+	$(GO) test -run '^$$' -bench 'Decode|Established|ReadPcap|Beat|Replay' -benchmem ./sensor/decode ./sensor/flow ./sensor/capture ./sensor/beacon ./sensor/pipeline
 
 eval: build ## labelled detection evaluation over several seeds (recall, precision, period error, RITA side by side)
 	$(GO) run ./cmd/launchtap-eval -launchtap $(BIN)/launchtap
