@@ -40,6 +40,9 @@ eval: build ## labelled detection evaluation over several seeds (recall, precisi
 generate: ## regenerate the eBPF objects (needs clang, llvm)
 	$(GO) generate ./bpf/...
 
+package: ## build dist/launchtap_VERSION_ARCH.deb with nfpm (installs nfpm with go install if missing)
+	sh deploy/package.sh dist
+
 fuzz: ## run each fuzz target for FUZZTIME (default 20s)
 	@for pkg in $$($(GO) list $(PKGS)); do \
 	  for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
@@ -48,4 +51,4 @@ fuzz: ## run each fuzz target for FUZZTIME (default 20s)
 	done
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist
