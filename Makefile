@@ -35,7 +35,7 @@ bench: build ## replay a generated capture of >= 2 M packets; print packets/s pe
 	$(GO) test -run '^$$' -bench 'Decode|Established|ReadPcap|Beat|Replay' -benchmem ./sensor/decode ./sensor/flow ./sensor/capture ./sensor/beacon ./sensor/pipeline
 
 eval: build ## labelled detection evaluation over several seeds (recall, precision, period error, RITA side by side)
-	$(GO) run ./cmd/launchtap-eval -launchtap $(BIN)/launchtap
+	$(GO) run ./cmd/launchtap-eval -launchtap $(BIN)/launchtap -compact -check
 
 generate: ## regenerate the eBPF objects (needs clang, llvm)
 	$(GO) generate ./bpf/...

@@ -145,35 +145,43 @@ func (p *Pipeline) Replay(ctx context.Context, src capture.Source) error {
 // replayInline decodes and tracks in one goroutine: no copies, no channels.
 func (p *Pipeline) replayInline(ctx context.Context, src capture.Source) error {
 	w := p.workers[0]
+	err := p.readFrames(ctx, src, w.handle, w.publish)
+	w.flush()
+	w.publish()
+	return err
+}
+
+// readFrames reads src to its end (or until ctx is done), decodes every
+// frame and hands each packet whose IP fields are valid to each. Every 1024
+// frames it publishes the reader's counters and calls tick.
+func (p *Pipeline) readFrames(ctx context.Context, src capture.Source, each func(*decode.Packet, decode.ErrKind), tick func()) error {
 	var (
-		dec decode.Decoder
-		f   capture.Frame
-		pkt decode.Packet
-		err error
+		dec           decode.Decoder
+		f             capture.Frame
+		pkt           decode.Packet
+		frames, bytes uint64
+		err           error
 	)
-	var frames, bytes uint64
 	for {
 		if err = src.Next(&f); err != nil {
 			break
 		}
 		frames++
 		bytes += uint64(f.WireLen)
-		kind := dec.Decode(&f, &pkt)
-		if kind == decode.OK || hasIP(kind) {
-			w.handle(&pkt, kind)
+		if kind := dec.Decode(&f, &pkt); kind == decode.OK || hasIP(kind) {
+			each(&pkt, kind)
 		}
 		if frames&1023 == 0 {
 			p.publishReader(frames, bytes, &dec)
-			w.publish()
-			if ctx.Err() != nil {
-				err = ctx.Err()
+			if tick != nil {
+				tick()
+			}
+			if err = ctx.Err(); err != nil {
 				break
 			}
 		}
 	}
-	w.flush()
 	p.publishReader(frames, bytes, &dec)
-	w.publish()
 	return endErr(err)
 }
 
@@ -260,46 +268,22 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 			send(i)
 		}
 	}
-	var (
-		dec decode.Decoder
-		f   capture.Frame
-		pkt decode.Packet
-		err error
-	)
-	var frames, bytes uint64
-	for {
-		if err = src.Next(&f); err != nil {
-			break
-		}
-		frames++
-		bytes += uint64(f.WireLen)
-		if frames&1023 == 0 {
-			p.publishReader(frames, bytes, &dec)
-			if ctx.Err() != nil {
-				err = ctx.Err()
-				break
-			}
-		}
-		kind := dec.Decode(&f, &pkt)
-		if kind != decode.OK && !hasIP(kind) {
-			continue
-		}
-		if unplaced(&pkt) {
+	err := p.readFrames(ctx, src, func(pkt *decode.Packet, kind decode.ErrKind) {
+		if unplaced(pkt) {
 			// A host still without an address: every worker learns its MAC.
 			for i := range nw {
-				enqueue(i, &pkt, kind)
+				enqueue(i, pkt, kind)
 			}
-			continue
+			return
 		}
-		enqueue(shard(&pkt, p.cfg.Internal, nw), &pkt, kind)
-	}
+		enqueue(shard(pkt, p.cfg.Internal, nw), pkt, kind)
+	}, nil)
 	for i := range work {
 		send(i)
 		close(work[i])
 	}
 	wg.Wait()
-	p.publishReader(frames, bytes, &dec)
-	return endErr(err)
+	return err
 }
 
 func (b *batch) keep(data []byte) []byte {
