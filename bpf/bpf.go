@@ -79,10 +79,22 @@ func (o *Options) defaults() {
 // Objects are the loaded programs and maps. Close releases them; sockets the
 // programs are attached to keep their own references.
 type Objects struct {
-	objs launchtapObjects
+	objs objects
+	spec *ebpf.CollectionSpec
+
+	xdpMu sync.Mutex
+	xdp   *ebpf.Program // loaded on first use: it needs Linux 5.18
+
 	// Flows reads and removes the per-flow counters of packets the filter kept
 	// from user space.
 	Flows *FlowCounters
+}
+
+// objects are what Load loads: every map, the socket filter and the fanout.
+type objects struct {
+	Filter *ebpf.Program `ebpf:"launchtap_filter"`
+	Fanout *ebpf.Program `ebpf:"launchtap_fanout"`
+	launchtapMaps
 }
 
 // Load loads both programs into the kernel. It needs CAP_BPF and CAP_PERFMON
@@ -109,7 +121,7 @@ func Load(opts Options) (*Objects, error) {
 		}
 	}
 	spec.Maps[launchtapMapFlows].MaxEntries = opts.FlowEntries
-	o := &Objects{}
+	o := &Objects{spec: spec}
 	if err := spec.LoadAndAssign(&o.objs, nil); err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
@@ -126,14 +138,46 @@ func Load(opts Options) (*Objects, error) {
 }
 
 // Filter is the pre-filter program, for SO_ATTACH_BPF.
-func (o *Objects) Filter() *ebpf.Program { return o.objs.LaunchtapFilter }
+func (o *Objects) Filter() *ebpf.Program { return o.objs.Filter }
 
 // Fanout is the steering program, for PACKET_FANOUT_DATA.
-func (o *Objects) Fanout() *ebpf.Program { return o.objs.LaunchtapFanout }
+func (o *Objects) Fanout() *ebpf.Program { return o.objs.Fanout }
+
+// XDP is the pre-filter as an XDP program, for dedicated tap ports: it makes
+// the same decisions into the same maps, and drops what it counts before the
+// kernel allocates an skb — for the whole host, not only for launchtap. It is
+// loaded on first call and needs Linux 5.18 (bpf_xdp_load_bytes).
+func (o *Objects) XDP() (*ebpf.Program, error) {
+	o.xdpMu.Lock()
+	defer o.xdpMu.Unlock()
+	if o.xdp != nil {
+		return o.xdp, nil
+	}
+	var x struct {
+		Prog *ebpf.Program `ebpf:"launchtap_xdp"`
+	}
+	err := o.spec.LoadAndAssign(&x, &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{
+		launchtapMapFlows:     o.objs.Flows,
+		launchtapMapStats:     o.objs.Stats,
+		launchtapMapInternal4: o.objs.Internal4,
+		launchtapMapInternal6: o.objs.Internal6,
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("bpf: loading the XDP pre-filter: %w", err)
+	}
+	o.xdp = x.Prog
+	return o.xdp, nil
+}
 
 // Close releases the programs and maps.
 func (o *Objects) Close() error {
-	if err := o.objs.Close(); err != nil {
+	errs := []error{o.objs.Filter.Close(), o.objs.Fanout.Close(), o.objs.launchtapMaps.Close()}
+	o.xdpMu.Lock()
+	if o.xdp != nil {
+		errs = append(errs, o.xdp.Close())
+	}
+	o.xdpMu.Unlock()
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("bpf: closing objects: %w", err)
 	}
 	return nil

@@ -520,3 +520,46 @@ func BenchmarkPrograms(b *testing.B) {
 		})
 	}
 }
+
+func TestXDPVerdicts(t *testing.T) {
+	o := load(t, Options{SampleInterval: time.Hour})
+	x, err := o.XDP()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skipf("XDP pre-filter unavailable (needs Linux 5.18): %v", err)
+	}
+	if x2, _ := o.XDP(); x2 != x {
+		t.Error("XDP loaded twice")
+	}
+	const pass, drop = 2, 1 // XDP_PASS, XDP_DROP
+	ack := pkt{src: "192.168.1.10", dst: "93.184.216.34", sport: 50000, dport: 443, flags: "A", payload: 100}
+	tagged := ack
+	tagged.vlan, tagged.sport = true, 50001
+	for i, tc := range []struct {
+		p    pkt
+		want uint32
+	}{
+		{pkt{src: "192.168.1.10", dst: "93.184.216.34", sport: 50000, dport: 443, flags: "S"}, pass},
+		{ack, drop},
+		{ack, drop},
+		{pkt{src: "192.168.1.10", dst: "8.8.8.8", sport: 40000, dport: 53, udp: true, payload: 30}, pass},
+		// One tag is skipped, as the kernel strips it before AF_PACKET sees the frame.
+		{tagged, pass},
+		{tagged, drop},
+	} {
+		if got := run(t, x, tc.p.bytes(t)); got != tc.want {
+			t.Errorf("packet %d: XDP verdict %d, want %d", i, got, tc.want)
+		}
+	}
+	// XDP and the socket filter share the flow table.
+	_, cur, err := o.Flows.Take(ack.key())
+	if err != nil || cur != ack.counts(2) {
+		t.Errorf("Take = %+v, %v; want %+v", cur, err, ack.counts(2))
+	}
+	st, _ := o.Stats()
+	if st.Counted != 3 {
+		t.Errorf("counted %d, want 3", st.Counted)
+	}
+}

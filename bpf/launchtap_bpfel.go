@@ -75,6 +75,7 @@ const (
 	launchtapMapStats            = "stats"
 	launchtapProgLaunchtapFanout = "launchtap_fanout"
 	launchtapProgLaunchtapFilter = "launchtap_filter"
+	launchtapProgLaunchtapXdp    = "launchtap_xdp"
 	launchtapVarBurstGapNs       = "burst_gap_ns"
 	launchtapVarMinBurstLen      = "min_burst_len"
 	launchtapVarSampleNs         = "sample_ns"
@@ -125,6 +126,7 @@ type launchtapSpecs struct {
 type launchtapProgramSpecs struct {
 	LaunchtapFanout *ebpf.ProgramSpec `ebpf:"launchtap_fanout"`
 	LaunchtapFilter *ebpf.ProgramSpec `ebpf:"launchtap_filter"`
+	LaunchtapXdp    *ebpf.ProgramSpec `ebpf:"launchtap_xdp"`
 }
 
 // launchtapMapSpecs contains maps before they are loaded into the kernel.
@@ -198,12 +200,14 @@ type launchtapVariables struct {
 type launchtapPrograms struct {
 	LaunchtapFanout *ebpf.Program `ebpf:"launchtap_fanout"`
 	LaunchtapFilter *ebpf.Program `ebpf:"launchtap_filter"`
+	LaunchtapXdp    *ebpf.Program `ebpf:"launchtap_xdp"`
 }
 
 func (p *launchtapPrograms) Close() error {
 	return _LaunchtapClose(
 		p.LaunchtapFanout,
 		p.LaunchtapFilter,
+		p.LaunchtapXdp,
 	)
 }
 

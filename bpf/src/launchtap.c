@@ -14,6 +14,7 @@
 // migrating sender), and the session split below (prev/cur) and the sample
 // clock must be per flow, not per flow and CPU, to keep session sizes exact.
 // The per-CPU map is kept for the global counters.
+//   launchtap_xdp     the same filter as an XDP program, for dedicated tap ports.
 //   launchtap_fanout  attached with PACKET_FANOUT_DATA to the PACKET_FANOUT_EBPF group.
 //                     It returns a hash of the internal host's address so that both
 //                     directions of a host's traffic reach the same worker; the kernel
@@ -145,11 +146,21 @@ struct l4 {
 // parse_ip reads the IPv4 or IPv6 header at off (relative to the network header)
 // and, for TCP/UDP, the ports. It returns 0 on success, -1 when the bytes are not
 // a well-formed header of the given ethertype.
-static __always_inline int parse_ip(struct __sk_buff *skb, __u32 off, __be16 proto, struct l4 *p)
+// ld reads len bytes at off: for a socket filter relative to the network
+// header, for XDP relative to the start of the frame. xdp is a constant in each
+// program, so each keeps only its own helper.
+static __always_inline long ld(void *ctx, int xdp, __u32 off, void *to, __u32 len)
+{
+	if (xdp)
+		return bpf_xdp_load_bytes(ctx, off, to, len);
+	return bpf_skb_load_bytes_relative(ctx, off, to, len, BPF_HDR_START_NET);
+}
+
+static __always_inline int parse_ip(void *ctx, int xdp, __u32 off, __be16 proto, struct l4 *p)
 {
 	if (proto == ETH_P_IP_BE) {
 		__u8 h[20];
-		if (bpf_skb_load_bytes_relative(skb, off, h, sizeof(h), BPF_HDR_START_NET) < 0)
+		if (ld(ctx, xdp, off, h, sizeof(h)) < 0)
 			return -1;
 		if ((h[0] >> 4) != 4 || (h[0] & 0xf) < 5)
 			return -1;
@@ -173,7 +184,7 @@ static __always_inline int parse_ip(struct __sk_buff *skb, __u32 off, __be16 pro
 		}
 	} else if (proto == ETH_P_IPV6_BE) {
 		__u8 h[40];
-		if (bpf_skb_load_bytes_relative(skb, off, h, sizeof(h), BPF_HDR_START_NET) < 0)
+		if (ld(ctx, xdp, off, h, sizeof(h)) < 0)
 			return -1;
 		if ((h[0] >> 4) != 6)
 			return -1;
@@ -190,7 +201,7 @@ static __always_inline int parse_ip(struct __sk_buff *skb, __u32 off, __be16 pro
 			if (next != 0 && next != 43 && next != 60 && next != 44)
 				break;
 			__u8 e[4];
-			if (bpf_skb_load_bytes_relative(skb, p->l4off, e, sizeof(e), BPF_HDR_START_NET) < 0)
+			if (ld(ctx, xdp, p->l4off, e, sizeof(e)) < 0)
 				return -1;
 			if (next == 44) {
 				p->frag = 1;
@@ -213,11 +224,11 @@ static __always_inline int parse_ip(struct __sk_buff *skb, __u32 off, __be16 pro
 	// the decode error. The fanout still hashes what it could read.
 	__u8 last;
 	if (p->iplen == 0 || p->iplen < p->l4off - off ||
-	    bpf_skb_load_bytes_relative(skb, off + p->iplen - 1, &last, 1, BPF_HDR_START_NET) < 0)
+	    ld(ctx, xdp, off + p->iplen - 1, &last, 1) < 0)
 		p->bad = 1;
 	if (p->key.proto == IPPROTO_TCP) {
 		__u8 t[14];
-		if (bpf_skb_load_bytes_relative(skb, p->l4off, t, sizeof(t), BPF_HDR_START_NET) < 0) {
+		if (ld(ctx, xdp, p->l4off, t, sizeof(t)) < 0) {
 			p->bad = 1;
 			return 0;
 		}
@@ -228,14 +239,14 @@ static __always_inline int parse_ip(struct __sk_buff *skb, __u32 off, __be16 pro
 		__u32 doff = (t[12] >> 4) * 4;
 		__u32 hdrs = p->l4off - off + doff;
 		if (doff < 20 || p->iplen < hdrs ||
-		    bpf_skb_load_bytes_relative(skb, p->l4off + doff - 1, &last, 1, BPF_HDR_START_NET) < 0) {
+		    ld(ctx, xdp, p->l4off + doff - 1, &last, 1) < 0) {
 			p->bad = 1;
 			return 0;
 		}
 		p->payload = p->iplen - hdrs;
 	} else if (p->key.proto == IPPROTO_UDP) {
 		__u8 u[8];
-		if (bpf_skb_load_bytes_relative(skb, p->l4off, u, sizeof(u), BPF_HDR_START_NET) < 0) {
+		if (ld(ctx, xdp, p->l4off, u, sizeof(u)) < 0) {
 			p->bad = 1;
 			return 0;
 		}
@@ -275,8 +286,9 @@ static __always_inline int service_port(__u16 port, __u8 proto)
 	return 0;
 }
 
-SEC("socket")
-int launchtap_filter(struct __sk_buff *skb)
+// decide is the pre-filter: 1 to pass the packet whose network header (of
+// the given ethertype) is at off, 0 when it was counted instead.
+static __always_inline int decide(void *ctx, int xdp, __u32 off, __be16 ethertype)
 {
 	struct l4 p;
 	__builtin_memset(&p, 0, sizeof(p));
@@ -284,16 +296,16 @@ int launchtap_filter(struct __sk_buff *skb)
 	// In-band VLAN tags (QinQ, or frames the kernel did not untag), MPLS, ARP,
 	// fragments, anything else: pass, user space decides. The filter never hides
 	// what it does not understand.
-	if (parse_ip(skb, 0, skb->protocol, &p) < 0 || !p.ports || p.frag || p.bad) {
+	if (parse_ip(ctx, xdp, off, ethertype, &p) < 0 || !p.ports || p.frag || p.bad) {
 		stat_add(STAT_PASS_OTHER, 1);
-		return PASS;
+		return 1;
 	}
 
 	__u8 proto = p.key.proto;
 	if (service_port(p.key.sport, proto) || service_port(p.key.dport, proto)) {
 		stat_add(STAT_PASS_SERVICE, 1);
 		stat_add(STAT_PASS_BYTES, p.iplen);
-		return PASS;
+		return 1;
 	}
 
 	__u64 now = bpf_ktime_get_ns();
@@ -313,11 +325,11 @@ int launchtap_filter(struct __sk_buff *skb)
 		    !bpf_map_lookup_elem(&flows, &p.key)) {
 			stat_add(STAT_PASS_MAP_FULL, 1);
 			stat_add(STAT_PASS_BYTES, p.iplen);
-			return PASS;
+			return 1;
 		}
 		stat_add(ctl ? STAT_PASS_CTL : STAT_PASS_FIRST, 1);
 		stat_add(STAT_PASS_BYTES, p.iplen);
-		return PASS;
+		return 1;
 	}
 
 	int start = (ctl && (p.tcpflags & (TCP_SYN | TCP_ACK)) == TCP_SYN) ||
@@ -333,7 +345,7 @@ int launchtap_filter(struct __sk_buff *skb)
 		v->last_pass_data_ns = now;
 		stat_add(ctl ? STAT_PASS_CTL : STAT_PASS_FIRST, 1);
 		stat_add(STAT_PASS_BYTES, p.iplen);
-		return PASS;
+		return 1;
 	}
 
 	__u64 last_data = v->last_data_ns;
@@ -346,7 +358,7 @@ int launchtap_filter(struct __sk_buff *skb)
 			v->last_pass_data_ns = now;
 		stat_add(STAT_PASS_CTL, 1);
 		stat_add(STAT_PASS_BYTES, p.iplen);
-		return PASS;
+		return 1;
 	}
 	// Data after burst_gap of silence in this direction: user space's flow
 	// stage counts it as an activity burst (keep-alive beat), so it must see it.
@@ -355,7 +367,7 @@ int launchtap_filter(struct __sk_buff *skb)
 		v->last_pass_data_ns = now;
 		stat_add(STAT_PASS_BURST, 1);
 		stat_add(STAT_PASS_BYTES, p.iplen);
-		return PASS;
+		return 1;
 	}
 	// A periodic sample keeps the session alive in user space (idle timeouts).
 	// A data sample is skipped when user space has seen no data of this
@@ -366,7 +378,7 @@ int launchtap_filter(struct __sk_buff *skb)
 			v->last_pass_data_ns = now;
 		stat_add(STAT_PASS_SAMPLE, 1);
 		stat_add(STAT_PASS_BYTES, p.iplen);
-		return PASS;
+		return 1;
 	}
 	__sync_fetch_and_add(&v->packets, 1);
 	__sync_fetch_and_add(&v->bytes, p.iplen);
@@ -374,6 +386,38 @@ int launchtap_filter(struct __sk_buff *skb)
 	stat_add(STAT_COUNTED, 1);
 	stat_add(STAT_COUNTED_BYTES, p.iplen);
 	return 0;
+}
+
+SEC("socket")
+int launchtap_filter(struct __sk_buff *skb)
+{
+	return decide(skb, 0, 0, skb->protocol) ? PASS : 0;
+}
+
+// launchtap_xdp is the same filter at the driver, for dedicated tap ports:
+// counted packets are dropped before the kernel builds an skb, which saves
+// most of the per-packet cost, but they are gone for the whole host, not only
+// for launchtap. The kernel removes one VLAN tag before AF_PACKET sees a frame;
+// XDP sees it in-band, so the first tag is skipped here to decide alike.
+SEC("xdp")
+int launchtap_xdp(struct xdp_md *ctx)
+{
+	__u8 eth[18];
+	if (bpf_xdp_load_bytes(ctx, 0, eth, 14) < 0) {
+		stat_add(STAT_PASS_OTHER, 1);
+		return XDP_PASS;
+	}
+	__u32 off = 14;
+	__be16 proto = ((__u16)eth[13] << 8) | eth[12]; // network byte order, as skb->protocol
+	if (proto == bpf_htons(0x8100) || proto == bpf_htons(0x88A8)) {
+		if (bpf_xdp_load_bytes(ctx, 14, &eth[14], 4) < 0) {
+			stat_add(STAT_PASS_OTHER, 1);
+			return XDP_PASS;
+		}
+		proto = ((__u16)eth[17] << 8) | eth[16];
+		off = 18;
+	}
+	return decide(ctx, 1, off, proto) ? XDP_PASS : XDP_DROP;
 }
 
 // ---- fanout ----
@@ -559,7 +603,7 @@ int launchtap_fanout(struct __sk_buff *skb)
 
 	if (skip_vlan(skb, &off, &proto) < 0)
 		return 0;
-	if (parse_ip(skb, off, proto, &p) < 0)
+	if (parse_ip(skb, 0, off, proto, &p) < 0)
 		return 0;
 	// Up to three encapsulations, like the user-space decoder.
 #pragma unroll
@@ -568,7 +612,7 @@ int launchtap_fanout(struct __sk_buff *skb)
 			break;
 		struct l4 in;
 		__builtin_memset(&in, 0, sizeof(in));
-		if (parse_ip(skb, off, proto, &in) < 0)
+		if (parse_ip(skb, 0, off, proto, &in) < 0)
 			break;
 		p = in;
 	}

@@ -38,7 +38,11 @@ type Config struct {
 	// BPF attaches the eBPF pre-filter. Steering by internal host (Workers > 1)
 	// uses eBPF whatever BPF says; without eBPF the capture falls back to one
 	// worker.
-	BPF            bool
+	BPF bool
+	// XDP runs the pre-filter at the driver (XDP) instead of on the sockets,
+	// for dedicated tap ports only: what it counts is dropped for the whole
+	// host. Falls back to the socket filter where XDP cannot attach.
+	XDP            bool
 	SampleInterval time.Duration // pre-filter: pass a packet per flow direction this often (0: 1s)
 	FlowEntries    uint32        // pre-filter: flow table bound (0: 65536)
 
@@ -60,7 +64,7 @@ func NewConfig(ifaces ...string) Config {
 
 // RegisterFlags adds the capture flags to fs with Config's defaults:
 // -i/--interface (repeatable, or comma-separated), --ring-mb, --block-size,
-// --frame-size, --block-timeout, --fanout-group, --promisc, --no-bpf,
+// --frame-size, --block-timeout, --fanout-group, --promisc, --no-bpf, --xdp,
 // --bpf-sample, --bpf-flow-entries. Workers is not among them: the pipeline's
 // --workers sets it (one capture socket per pipeline worker and interface).
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
@@ -83,6 +87,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	})
 	fs.BoolVar(&c.Promisc, "promisc", true, "put the interfaces in promiscuous mode")
 	fs.Var(boolFunc{set: func(b bool) { c.BPF = !b }}, "no-bpf", "do not attach the eBPF pre-filter (every packet goes to user space)")
+	fs.BoolVar(&c.XDP, "xdp", false, "run the pre-filter as XDP on the interfaces: cheapest, but counted packets are dropped for the whole host (dedicated tap ports only)")
 	fs.DurationVar(&c.SampleInterval, "bpf-sample", time.Second, "pre-filter: pass one packet of each flow direction this often")
 	fs.Func("bpf-flow-entries", "pre-filter: flow table entries (0: 65536)", func(s string) error {
 		var v uint32

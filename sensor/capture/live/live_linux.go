@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cilium/ebpf/link"
 	"github.com/gopacket/gopacket/afpacket"
 	"github.com/launchtap/launchtap/bpf"
 	"github.com/launchtap/launchtap/sensor/capture"
@@ -30,6 +31,7 @@ type Capture struct {
 	cfg     Config
 	objs    *bpf.Objects // nil without eBPF
 	sources []*source
+	xdp     []link.Link // XDP pre-filters attached, one per interface in XDP mode
 
 	statsMu sync.Mutex
 	last    []afpacket.SocketStatsV3 // per socket, to turn gopacket's uint32 totals into deltas
@@ -117,7 +119,7 @@ func Open(cfg Config, log *slog.Logger) (*Capture, error) {
 	c.last = make([]afpacket.SocketStatsV3, len(c.acc))
 	log.Info("capturing", "interfaces", strings.Join(cfg.Interfaces, ","), "workers", cfg.Workers,
 		"ring_mb", cfg.RingMB, "block_size", cfg.BlockSize, "block_timeout", cfg.BlockTimeout,
-		"bpf_filter", c.cfg.BPF, "promisc", cfg.Promisc)
+		"bpf_filter", c.cfg.BPF, "xdp", len(c.xdp) > 0, "promisc", cfg.Promisc)
 	return c, nil
 }
 
@@ -170,8 +172,17 @@ func (c *Capture) openIface(idx int, name string, group uint16) error {
 	if ifi.Flags&net.FlagUp == 0 {
 		c.log.Warn("interface is down: no packets until it is up", "iface", name)
 	}
-	link := linkType(name)
+	lt := linkType(name)
 	warnOffloads(c.log, name)
+	sockFilter := c.cfg.BPF
+	if c.cfg.BPF && c.cfg.XDP {
+		if err := c.attachXDP(ifi); err != nil {
+			c.log.Warn("XDP pre-filter unavailable: using the socket filter", "iface", name, "err", err)
+		} else {
+			sockFilter = false
+			c.log.Info("XDP pre-filter attached: counted packets are dropped for the whole host", "iface", name)
+		}
+	}
 
 	for w, s := range c.sources {
 		tp, err := afpacket.NewTPacket(
@@ -192,10 +203,10 @@ func (c *Capture) openIface(idx int, name string, group uint16) error {
 			tp.Close()
 			return err
 		}
-		s.socks = append(s.socks, sock{tp: tp, fd: fd, iface: idx, link: link, global: len(c.acc)})
+		s.socks = append(s.socks, sock{tp: tp, fd: fd, iface: idx, link: lt, global: len(c.acc)})
 		c.acc = append(c.acc, SocketStats{Iface: name, Worker: w})
 
-		if c.cfg.BPF {
+		if sockFilter {
 			if err := tp.SetEBPF(int32(c.objs.Filter().FD())); err != nil {
 				return fmt.Errorf("live: attaching the pre-filter on %s: %w", name, err)
 			}
@@ -217,6 +228,21 @@ func (c *Capture) openIface(idx int, name string, group uint16) error {
 			}
 		}
 	}
+	return nil
+}
+
+// attachXDP attaches the XDP pre-filter to ifi (driver mode where the driver
+// has it, generic otherwise).
+func (c *Capture) attachXDP(ifi *net.Interface) error {
+	prog, err := c.objs.XDP()
+	if err != nil {
+		return err
+	}
+	l, err := link.AttachXDP(link.XDPOptions{Program: prog, Interface: ifi.Index})
+	if err != nil {
+		return fmt.Errorf("live: attaching XDP to %s: %w", ifi.Name, err)
+	}
+	c.xdp = append(c.xdp, l)
 	return nil
 }
 
@@ -286,6 +312,10 @@ func (c *Capture) Close() error {
 	for _, s := range c.sources {
 		errs = append(errs, s.Close())
 	}
+	for _, l := range c.xdp {
+		errs = append(errs, l.Close())
+	}
+	c.xdp = nil
 	if c.objs != nil {
 		errs = append(errs, c.objs.Close())
 	}
