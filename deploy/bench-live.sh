@@ -13,7 +13,8 @@
 # (`launchtap run`, whose --summary FILE has a "kernel" object with "packets" and
 # "drops"). For each run it prints the rate tcpreplay achieved, the
 # packets the kernel took, the kernel drops and the CPU the capturer used, then the
-# highest drop-free rate per capturer. Needs root, iproute2 and tcpreplay.
+# highest drop-free rate per capturer. Filter "on" is the socket filter, "xdp" the
+# XDP pre-filter (--xdp), "off" no filter (--no-bpf). Needs root, iproute2 and tcpreplay.
 #
 # -f replays PCAP at MULTIPLIER times its own speed through livecap with the filter
 # on, its sample interval and UDP idle gap divided by MULTIPLIER so that it makes
@@ -64,11 +65,11 @@ start_capture() {
 	: >"$cap_out"
 	case $1 in
 	livecap)
-		f=""; [ "$3" = off ] && f=--no-bpf
+		f=""; [ "$3" = off ] && f=--no-bpf; [ "$3" = xdp ] && f=--xdp
 		"$2" -i "$host" --workers "$workers" --ring-mb "$ringmb" $f $extra --stats "$cap_out" 2>"$work/err" >/dev/null &
 		;;
 	launchtap)
-		f=""; [ "$3" = off ] && f=--no-bpf
+		f=""; [ "$3" = off ] && f=--no-bpf; [ "$3" = xdp ] && f=--xdp
 		"$2" run -i "$host" --workers "$workers" --ring-mb "$ringmb" $f --alerts /dev/null --summary "$cap_out" 2>"$work/err" >/dev/null &
 		;;
 	tcpdump)
@@ -177,6 +178,7 @@ for r in $rates; do
 		*) kind=launchtap ;;
 		esac
 		run_one $kind "$b" on "$r"
+		run_one $kind "$b" xdp "$r"
 		run_one $kind "$b" off "$r"
 	done
 	if command -v tcpdump >/dev/null; then run_one tcpdump tcpdump - "$r"; fi

@@ -10,6 +10,11 @@
 //
 // With Config.BPF the sockets also carry bpf's pre-filter, which keeps
 // mid-session payload in the kernel and counts it per flow (Capture.Flows);
+// with Config.XDP it runs at the driver instead, on dedicated tap ports.
 // Capture.Stats reports kernel drops and freezes per socket and the filter's
 // decisions.
+//
+// livetest builds a network namespace and veth pair and replays captures into
+// it with tcpreplay, for tests of anything that reads live traffic; livecap is
+// a command measuring this package alone (deploy/bench-live.sh drives it).
 package live
