@@ -74,6 +74,7 @@ type Stats struct {
 	TCPOversize   uint64 // TCP length prefix beyond what a DNS message can be
 	TCPEvictions  uint64
 	Lookups, Hits uint64
+	MACHits       uint64 // names found by the client's MAC (dual-stack hosts)
 	Entries       uint64
 }
 
@@ -103,6 +104,7 @@ type Tracker struct {
 	answers *simplelru.LRU[answerKey, answer]
 	streams *simplelru.LRU[streamKey, *stream]
 	queries QueryHandler
+	byMAC   *MACNames // shared across workers; nil: off
 	msg     dns.Msg
 	chain   []string
 	stats   Stats
@@ -125,6 +127,10 @@ func New(cfg Config, q QueryHandler) (*Tracker, error) {
 	}
 	return t, nil
 }
+
+// ShareByMAC makes the tracker also record answers by the client's MAC in m
+// (shared by all workers) and use them in NameByMAC.
+func (t *Tracker) ShareByMAC(m *MACNames) { t.byMAC = m }
 
 // Stats returns the tracker's counters.
 func (t *Tracker) Stats() Stats {
@@ -248,8 +254,12 @@ func (t *Tracker) message(p *decode.Packet, b []byte) {
 			ttl = t.minTTL
 		}
 		t.stats.Answers++
-		if t.answers.Add(answerKey{client: client, addr: addr.As16()}, answer{name: qname, expires: p.TS + ttl + t.grace}) {
+		a := answer{name: qname, expires: p.TS + ttl + t.grace}
+		if t.answers.Add(answerKey{client: client, addr: addr.As16()}, a) {
 			t.stats.Evictions++
+		}
+		if t.byMAC != nil && p.HasMAC && usableMAC(p.DstMAC) {
+			t.byMAC.add(p.DstMAC, addr, a)
 		}
 	}
 }
@@ -278,6 +288,20 @@ func (t *Tracker) Name(client, addr netip.Addr, ts int64) (string, bool) {
 	}
 	t.stats.Hits++
 	return a.name, true
+}
+
+// NameByMAC returns the name the host with this MAC last resolved to addr
+// from any of its addresses. It serves IPv6 sessions of dual-stack hosts
+// that looked the name up over IPv4.
+func (t *Tracker) NameByMAC(mac [6]byte, addr netip.Addr, ts int64) (string, bool) {
+	if t.byMAC == nil || !usableMAC(mac) {
+		return "", false
+	}
+	name, ok := t.byMAC.name(mac, addr, ts)
+	if ok {
+		t.stats.MACHits++
+	}
+	return name, ok
 }
 
 // normalize lower-cases a DNS name and drops the root dot.

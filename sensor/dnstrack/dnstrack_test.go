@@ -194,3 +194,29 @@ func FuzzPacket(f *testing.F) {
 		tr.Name(client, edge1, 0)
 	})
 }
+
+func TestNameByMAC(t *testing.T) {
+	shared := NewMACNames(1024)
+	resolving, other := newTracker(t, nil), newTracker(t, nil) // two workers
+	resolving.ShareByMAC(shared)
+	other.ShareByMAC(shared)
+	hostMAC := [6]byte{0x3c, 0x22, 0xfb, 1, 2, 3}
+	p := udpResponse(0, response(t, "cdn.example.net.", 300))
+	p.HasMAC, p.DstMAC = true, hostMAC
+	resolving.Packet(&p)
+	if name, ok := other.NameByMAC(hostMAC, edge2, int64(time.Second)); !ok || name != "cdn.example.net" {
+		t.Fatalf("NameByMAC from another worker = %q, %v", name, ok)
+	}
+	if _, ok := other.NameByMAC([6]byte{0x3c, 0x22, 0xfb, 9, 9, 9}, edge2, 0); ok {
+		t.Error("another host's MAC got the name")
+	}
+	if _, ok := other.NameByMAC([6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, edge2, 0); ok {
+		t.Error("a broadcast MAC names no host")
+	}
+	if _, ok := other.NameByMAC(hostMAC, edge2, int64(time.Hour)); ok {
+		t.Error("answer outlived TTL+grace")
+	}
+	if st := other.Stats(); st.MACHits != 1 {
+		t.Errorf("MACHits = %d, want 1", st.MACHits)
+	}
+}

@@ -116,8 +116,9 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	cfg.HostID.Internal = cfg.Internal.Prefixes()
 	p := &Pipeline{cfg: cfg, alerts: make(chan *alert.Alert, 1024)}
+	macNames := dnstrack.NewMACNames(cfg.DNS.MaxAnswers)
 	for i := 0; i < cfg.Workers; i++ {
-		w, err := newWorker(i, &p.cfg, p.alerts)
+		w, err := newWorker(i, &p.cfg, p.alerts, macNames)
 		if err != nil {
 			return nil, err
 		}

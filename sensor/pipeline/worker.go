@@ -40,7 +40,7 @@ type dnsPairKey struct {
 	domain string
 }
 
-func newWorker(id int, cfg *Config, out chan<- *alert.Alert) (*worker, error) {
+func newWorker(id int, cfg *Config, out chan<- *alert.Alert, macNames *dnstrack.MACNames) (*worker, error) {
 	w := &worker{id: id, cfg: cfg, out: out}
 	var err error
 	if w.flows, err = flow.NewTracker(cfg.Flow, cfg.Internal, w); err != nil {
@@ -49,6 +49,7 @@ func newWorker(id int, cfg *Config, out chan<- *alert.Alert) (*worker, error) {
 	if w.dns, err = dnstrack.New(cfg.DNS, w); err != nil {
 		return nil, err
 	}
+	w.dns.ShareByMAC(macNames)
 	w.det = beacon.NewDetector(cfg.Beacon.PerWorker(cfg.Workers))
 	if w.hosts, err = hostid.NewTable(cfg.HostID); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
@@ -80,7 +81,12 @@ func (w *worker) flush() { w.flows.Flush() }
 
 // SessionStart is a beat: the pair is keyed by the name the host resolved.
 func (w *worker) SessionStart(s *flow.Session) {
-	s.Name, _ = w.dns.Name(s.ClientAddr, s.ServerAddr, s.Start)
+	var ok bool
+	s.Name, ok = w.dns.Name(s.ClientAddr, s.ServerAddr, s.Start)
+	if !ok && s.HasMAC && s.ClientAddr.Is6() && !s.ClientAddr.Is4In6() {
+		// A dual-stack host may have resolved the name from its IPv4 address.
+		s.Name, _ = w.dns.NameByMAC(s.ClientMAC, s.ServerAddr, s.Start)
+	}
 	w.beat(w.pairKey(s, beacon.KindSession), s.ServerAddr, s.Start, s.ClientMAC, s.HasMAC)
 }
 
