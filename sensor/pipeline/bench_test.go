@@ -27,19 +27,24 @@ var benchCapture = sync.OnceValues(func() ([]byte, error) {
 
 // BenchmarkReplay measures the whole data path — read, decode, shard, track,
 // detect — over a generated capture held in memory. One op is one packet.
+// inline-nodetect is the same without the detector, to show what scoring costs.
 func BenchmarkReplay(b *testing.B) {
 	data, err := benchCapture()
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, workers := range []int{1, 2} {
-		b.Run(map[int]string{1: "inline", 2: "2workers"}[workers], func(b *testing.B) {
+	for _, run := range []struct {
+		name     string
+		workers  int
+		noDetect bool
+	}{{"inline", 1, false}, {"inline-nodetect", 1, true}, {"2workers", 2, false}} {
+		b.Run(run.name, func(b *testing.B) {
 			b.ReportAllocs()
 			var packets uint64
 			b.ResetTimer()
 			for done := 0; done < b.N; {
 				cfg := DefaultConfig()
-				cfg.Workers = workers
+				cfg.Workers, cfg.NoDetection = run.workers, run.noDetect
 				p, err := New(cfg)
 				if err != nil {
 					b.Fatal(err)

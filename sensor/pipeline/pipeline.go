@@ -45,6 +45,10 @@ type Config struct {
 	// (live capture with the eBPF filter); nil when every packet is seen.
 	Filtered FilterCounters
 
+	// NoDetection skips the periodicity detector: beats are not scored. It
+	// exists to measure what detection costs the data path (BenchmarkReplay).
+	NoDetection bool
+
 	BatchSize int // packets handed to a worker at once in sharded replay
 	QueueLen  int // batches queued per worker before the reader waits
 

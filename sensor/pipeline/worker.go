@@ -149,6 +149,9 @@ func isLocalName(domain string) bool {
 }
 
 func (w *worker) beat(k beacon.PairKey, dst netip.Addr, ts int64, mac [6]byte, hasMAC bool) {
+	if w.cfg.NoDetection {
+		return
+	}
 	f := w.det.Beat(k, dst, ts)
 	if f == nil {
 		return
