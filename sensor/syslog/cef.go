@@ -56,41 +56,58 @@ func cefHeader(version, sigID, name string, sev int) string {
 }
 
 // cefExt renders extension pairs, skipping empty values (CEF has no null).
-func cefExt(pairs []kv) string {
+func cefExt(pairs []kv) string { return joinPairs(pairs, ' ', cefExtEscape) }
+
+// joinPairs renders k=v pairs separated by sep, each value through esc.
+// Empty values are left out: neither CEF nor LEEF has a null, and an empty
+// value would read as the start of the next pair to some parsers.
+func joinPairs(pairs []kv, sep byte, esc func(string) string) string {
 	var sb strings.Builder
 	for _, p := range pairs {
 		if p.v == "" {
 			continue
 		}
 		if sb.Len() > 0 {
-			sb.WriteByte(' ')
+			sb.WriteByte(sep)
 		}
 		sb.WriteString(p.k)
 		sb.WriteByte('=')
-		sb.WriteString(cefExtEscape(p.v))
+		sb.WriteString(esc(p.v))
 	}
 	return sb.String()
+}
+
+// alertFacts are the alert values CEF and LEEF both carry that are not
+// plain fields of the alert: the best launchd job, the enrichment status,
+// the device's user and the latest destination address.
+type alertFacts struct {
+	job    alert.Job
+	status string
+	user   string
+	dst    string
+}
+
+func factsOf(a *alert.Alert) alertFacts {
+	f := alertFacts{status: alert.EnrichNotConfigured}
+	if en := a.Enrichment; en != nil {
+		f.status = en.Status
+		if len(en.Jobs) > 0 {
+			f.job = en.Jobs[0]
+		}
+		if en.Device != nil {
+			f.user = en.Device.User
+		}
+	}
+	if n := len(a.DstIPs); n > 0 {
+		f.dst = a.DstIPs[n-1]
+	}
+	return f
 }
 
 // cefAlert is the CEF body of an alert; the mapping is in README
 // "CEF and LEEF mapping".
 func cefAlert(a *alert.Alert, version string, sev int) string {
-	var job alert.Job
-	status := alert.EnrichNotConfigured
-	user := ""
-	if en := a.Enrichment; en != nil {
-		status = en.Status
-		if len(en.Jobs) > 0 {
-			job = en.Jobs[0]
-		}
-		if en.Device != nil {
-			user = en.Device.User
-		}
-	}
-	dst := ""
-	if n := len(a.DstIPs); n > 0 {
-		dst = a.DstIPs[n-1]
-	}
+	f := factsOf(a)
 	pairs := []kv{
 		{"rt", msEpoch(a.TS)},
 		{"start", msEpoch(a.FirstSeen)},
@@ -100,18 +117,18 @@ func cefAlert(a *alert.Alert, version string, sev int) string {
 		{"src", a.SrcIP},
 		{"smac", a.SrcMAC},
 		{"shost", a.Hostname},
-		{"suser", user},
+		{"suser", f.user},
 		{"dhost", a.DstFQDN},
-		{"dst", dst},
+		{"dst", f.dst},
 		{"dpt", strconv.Itoa(int(a.DstPort))},
 		{"proto", strings.ToUpper(a.Proto)},
 		{"cnt", strconv.Itoa(a.Beats)},
 		{"cat", "beacon"},
-		{"cs1Label", "launchdLabel"}, {"cs1", job.Label},
-		{"cs2Label", "launchdPath"}, {"cs2", job.Path},
+		{"cs1Label", "launchdLabel"}, {"cs1", f.job.Label},
+		{"cs2Label", "launchdPath"}, {"cs2", f.job.Path},
 		{"cs3Label", "hostOS"}, {"cs3", a.HostOS},
 		{"cs4Label", "reasons"}, {"cs4", strings.Join(a.Reasons, "; ")},
-		{"cs5Label", "enrichmentStatus"}, {"cs5", status},
+		{"cs5Label", "enrichmentStatus"}, {"cs5", f.status},
 		{"cs6Label", "dstIPs"}, {"cs6", strings.Join(a.DstIPs, ",")},
 		{"cn1Label", "periodSeconds"}, {"cn1", strconv.FormatInt(int64(a.PeriodS+0.5), 10)},
 		{"cn2Label", "beats"}, {"cn2", strconv.Itoa(a.Beats)},

@@ -37,21 +37,7 @@ func leefHeader(version, eventID string) string {
 }
 
 // leefExt renders attributes separated by the delimiter, skipping empty values.
-func leefExt(pairs []kv) string {
-	var sb strings.Builder
-	for _, p := range pairs {
-		if p.v == "" {
-			continue
-		}
-		if sb.Len() > 0 {
-			sb.WriteByte(leefDelim)
-		}
-		sb.WriteString(p.k)
-		sb.WriteByte('=')
-		sb.WriteString(leefValue(p.v))
-	}
-	return sb.String()
-}
+func leefExt(pairs []kv) string { return joinPairs(pairs, leefDelim, leefValue) }
 
 func leefTime(t time.Time) string {
 	if t.IsZero() {
@@ -64,22 +50,7 @@ func leefTime(t time.Time) string {
 // has one (src, dst, dstPort, proto, srcMAC, sev, cat, devTime,
 // identHostName, usrName), the alert's JSON names otherwise.
 func leefAlert(a *alert.Alert, version string, sev int) string {
-	var job alert.Job
-	status := alert.EnrichNotConfigured
-	user := ""
-	if en := a.Enrichment; en != nil {
-		status = en.Status
-		if len(en.Jobs) > 0 {
-			job = en.Jobs[0]
-		}
-		if en.Device != nil {
-			user = en.Device.User
-		}
-	}
-	dst := ""
-	if n := len(a.DstIPs); n > 0 {
-		dst = a.DstIPs[n-1]
-	}
+	f := factsOf(a)
 	pairs := []kv{
 		{"devTime", leefTime(a.TS)},
 		{"devTimeFormat", leefTimeFormat},
@@ -87,11 +58,11 @@ func leefAlert(a *alert.Alert, version string, sev int) string {
 		{"sev", strconv.Itoa(sev)},
 		{"src", a.SrcIP},
 		{"srcMAC", a.SrcMAC},
-		{"dst", dst},
+		{"dst", f.dst},
 		{"dstPort", strconv.Itoa(int(a.DstPort))},
 		{"proto", strings.ToUpper(a.Proto)},
 		{"identHostName", a.Hostname},
-		{"usrName", user},
+		{"usrName", f.user},
 		{"alert_id", a.ID},
 		{"sensor", a.Sensor},
 		{"severity", a.Severity},
@@ -106,9 +77,9 @@ func leefAlert(a *alert.Alert, version string, sev int) string {
 		{"score", ftoa(a.Score)},
 		{"host_os", a.HostOS},
 		{"host_os_confidence", ftoa(a.HostOSConfidence)},
-		{"enrichment_status", status},
-		{"launchd_label", job.Label},
-		{"launchd_path", job.Path},
+		{"enrichment_status", f.status},
+		{"launchd_label", f.job.Label},
+		{"launchd_path", f.job.Path},
 		{"reasons", strings.Join(a.Reasons, "; ")},
 		{"msg", Summary(a)},
 	}
