@@ -75,6 +75,7 @@ type Stats struct {
 	TCPEvictions  uint64
 	Lookups, Hits uint64
 	MACHits       uint64 // names found by the client's MAC (dual-stack hosts)
+	MACEvictions  uint64 // answers dropped from the shared MAC table (MACNames.Evictions; filled by its owner, not per tracker)
 	Entries       uint64
 }
 

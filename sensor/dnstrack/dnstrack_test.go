@@ -220,3 +220,21 @@ func TestNameByMAC(t *testing.T) {
 		t.Errorf("MACHits = %d, want 1", st.MACHits)
 	}
 }
+
+func TestMACNamesBounded(t *testing.T) {
+	const bound, n = macStripes, 200 // one answer per stripe
+	m := NewMACNames(bound)
+	for i := range n {
+		m.add([6]byte{0x3c, 0x22, 0xfb, 0, byte(i >> 8), byte(i)}, edge2, answer{name: "x.example", expires: 1})
+	}
+	kept := 0
+	for i := range m.stripes {
+		kept += m.stripes[i].lru.Len()
+	}
+	if kept > bound {
+		t.Errorf("%d answers kept, bound %d", kept, bound)
+	}
+	if got := m.Evictions(); got != uint64(n-kept) {
+		t.Errorf("Evictions = %d, want %d (added %d, kept %d)", got, n-kept, n, kept)
+	}
+}

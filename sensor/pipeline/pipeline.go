@@ -78,9 +78,10 @@ type FilterCounters interface {
 
 // Pipeline runs the data path and hands alerts to Alerts().
 type Pipeline struct {
-	cfg     Config
-	workers []*worker
-	alerts  chan *alert.Alert
+	cfg      Config
+	workers  []*worker
+	alerts   chan *alert.Alert
+	macNames *dnstrack.MACNames // shared by the workers' DNS trackers
 
 	reader struct { // counters of the replay reader goroutine, published per batch
 		mu     sync.Mutex
@@ -120,9 +121,9 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	cfg.HostID.Internal = cfg.Internal.Prefixes()
 	p := &Pipeline{cfg: cfg, alerts: make(chan *alert.Alert, 1024)}
-	macNames := dnstrack.NewMACNames(cfg.DNS.MaxAnswers)
+	p.macNames = dnstrack.NewMACNames(cfg.DNS.MaxAnswers)
 	for i := 0; i < cfg.Workers; i++ {
-		w, err := newWorker(i, &p.cfg, p.alerts, macNames)
+		w, err := newWorker(i, &p.cfg, p.alerts, p.macNames)
 		if err != nil {
 			return nil, err
 		}

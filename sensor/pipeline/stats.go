@@ -93,6 +93,8 @@ func (p *Pipeline) Stats() Stats {
 			s.Decode[k] += c.decode[k]
 		}
 	}
+	// The MAC table is shared: its evictions are counted once, not per worker.
+	s.DNS.MACEvictions = p.macNames.Evictions()
 	p.reader.mu.Lock()
 	s.Frames += p.reader.frames
 	s.Bytes += p.reader.bytes
