@@ -145,7 +145,7 @@ func TestSharedCapturesGolden(t *testing.T) {
 	frames := loadCaptures(t, dir)
 	type tally struct {
 		kinds   [NumErrKinds]int
-		tunnels [numTunnels]int
+		tunnels [NumTunnels]int
 		frames  int
 	}
 	per := map[string]*tally{}

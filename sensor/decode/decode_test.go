@@ -490,7 +490,7 @@ func TestNames(t *testing.T) {
 			seen[n] = true
 		}
 	}
-	for tn := Tunnel(0); int(tn) < numTunnels; tn++ {
+	for tn := Tunnel(0); int(tn) < NumTunnels; tn++ {
 		if n := tn.String(); n == "" || n == "unknown" || seen[n] {
 			t.Errorf("Tunnel %d has name %q", tn, n)
 		} else {

@@ -23,7 +23,7 @@ const (
 type Decoder struct {
 	counts         [NumErrKinds]uint64
 	firstFragments uint64
-	decaps         [numTunnels]uint64
+	decaps         [NumTunnels]uint64
 
 	// Per-call state.
 	cut   int // bytes the snap length removed from the end of the frame
@@ -81,9 +81,7 @@ func LinkTypeSupported(lt capture.LinkType) bool {
 // Keep it one past the last Tunnel constant in packet.go.
 const NumTunnels = int(TunnelVXLAN) + 1
 
-const numTunnels = NumTunnels
-
-var tunnelNames = [numTunnels]string{
+var tunnelNames = [NumTunnels]string{
 	TunnelNone:    "none",
 	TunnelGRE:     "gre",
 	TunnelERSPAN2: "erspan2",
@@ -93,7 +91,7 @@ var tunnelNames = [numTunnels]string{
 
 // String returns the snake_case name used in summaries and metric labels.
 func (t Tunnel) String() string {
-	if int(t) < numTunnels {
+	if int(t) < NumTunnels {
 		return tunnelNames[t]
 	}
 	return "unknown"

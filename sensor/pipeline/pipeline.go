@@ -84,10 +84,12 @@ type Pipeline struct {
 	macNames *dnstrack.MACNames // shared by the workers' DNS trackers
 
 	reader struct { // counters of the replay reader goroutine, published per batch
-		mu     sync.Mutex
-		frames uint64
-		bytes  uint64
-		decode [decode.NumErrKinds]uint64
+		mu         sync.Mutex
+		frames     uint64
+		bytes      uint64
+		decode     [decode.NumErrKinds]uint64
+		decaps     [decode.NumTunnels]uint64
+		firstFrags uint64
 	}
 	start time.Time
 }
@@ -351,12 +353,14 @@ func (p *Pipeline) Run(ctx context.Context, srcs []capture.Source) error {
 					w.handle(&pkt, kind)
 				}
 				if n&1023 == 0 {
+					w.c.decaps, w.c.firstFrags = dec.Decapsulated(), dec.FirstFragments()
 					w.publish()
 					if ctx.Err() != nil {
 						break
 					}
 				}
 			}
+			w.c.decaps, w.c.firstFrags = dec.Decapsulated(), dec.FirstFragments()
 			w.flush()
 			w.publish()
 		}(i, w, srcs[i])

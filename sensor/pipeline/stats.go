@@ -22,6 +22,8 @@ type workerCounters struct {
 	frames     uint64
 	frameBytes uint64
 	decode     [decode.NumErrKinds]uint64
+	decaps     [decode.NumTunnels]uint64
+	firstFrags uint64
 }
 
 // published is a worker's latest snapshot, copied once per batch so that
@@ -47,6 +49,8 @@ type Stats struct {
 	Frames       uint64                     // frames read from the capture
 	Bytes        uint64                     // their wire length
 	Decode       [decode.NumErrKinds]uint64 // decoder verdicts by kind (index decode.ErrKind)
+	Decapsulated [decode.NumTunnels]uint64  // encapsulation layers removed, by kind (index decode.Tunnel)
+	FirstFrags   uint64                     // first fragments of fragmented datagrams (also counted as OK)
 	Packets      uint64                     // packets handed to workers
 	Findings     uint64                     // periodic pairs found (before OS policy and baseline)
 	SuppressedOS uint64                     // findings dropped because the host is not macOS
@@ -92,6 +96,10 @@ func (p *Pipeline) Stats() Stats {
 		for k := range c.decode {
 			s.Decode[k] += c.decode[k]
 		}
+		for k := range c.decaps {
+			s.Decapsulated[k] += c.decaps[k]
+		}
+		s.FirstFrags += c.firstFrags
 	}
 	// The MAC table is shared: its evictions are counted once, not per worker.
 	s.DNS.MACEvictions = p.macNames.Evictions()
@@ -101,6 +109,10 @@ func (p *Pipeline) Stats() Stats {
 	for k := range p.reader.decode {
 		s.Decode[k] += p.reader.decode[k]
 	}
+	for k := range p.reader.decaps {
+		s.Decapsulated[k] += p.reader.decaps[k]
+	}
+	s.FirstFrags += p.reader.firstFrags
 	p.reader.mu.Unlock()
 	if !p.start.IsZero() {
 		s.Elapsed = time.Since(p.start)
@@ -127,5 +139,6 @@ func (p *Pipeline) publishReader(frames, bytes uint64, dec *decode.Decoder) {
 	p.reader.mu.Lock()
 	p.reader.frames, p.reader.bytes = frames, bytes
 	p.reader.decode = dec.Counts()
+	p.reader.decaps, p.reader.firstFrags = dec.Decapsulated(), dec.FirstFragments()
 	p.reader.mu.Unlock()
 }
