@@ -198,9 +198,6 @@ func (d *Detector) Stats() Stats {
 	return s
 }
 
-// Forget drops a pair's state (for example when the baseline approves it).
-func (d *Detector) Forget(k PairKey) { d.lru.Remove(d.id(k)) }
-
 func (d *Detector) id(k PairKey) pairID {
 	return pairID{maphash.Comparable(d.seeds[0], k), maphash.Comparable(d.seeds[1], k)}
 }
