@@ -109,23 +109,27 @@ func Object(v any, path string, allowed []string) (map[string]any, error) {
 }
 
 // Suggest returns the allowed key that k most likely misspells, or "".
+// Case and separators are ignored first, so "start-interval" finds
+// "StartInterval" however far apart the raw spellings are.
 func Suggest(k string, allowed []string) string {
-	norm := func(s string) string {
-		return strings.NewReplacer("_", "", "-", "", " ", "").Replace(strings.ToLower(s))
-	}
+	nk := normKey(k)
 	for _, a := range allowed {
-		if norm(a) == norm(k) {
+		if normKey(a) == nk {
 			return a
 		}
 	}
 	best, bestD := "", 3
 	for _, a := range allowed {
-		if d := editDistance(norm(a), norm(k)); d < bestD {
+		if d := editDistance(normKey(a), nk); d < bestD {
 			best, bestD = a, d
 		}
 	}
 	return best
 }
+
+var keySeparators = strings.NewReplacer("_", "", "-", "", " ", "")
+
+func normKey(s string) string { return keySeparators.Replace(strings.ToLower(s)) }
 
 func editDistance(a, b string) int {
 	if len(a) > 64 || len(b) > 64 {
