@@ -152,9 +152,29 @@ func (p pkt) key() FlowKey {
 	return NewFlowKey(netip.MustParseAddr(p.src), netip.MustParseAddr(p.dst), p.sport, p.dport, proto)
 }
 
+// testRunAtNet is TEST_RUN_AT_NET in launchtap.c: BPF_PROG_TEST_RUN starts
+// skb->data at the network header, where a packet socket starts it at the MAC
+// header, and the filter learns which from cb[0].
+const testRunAtNet = 0x4c544e54
+
+// skbCtx is struct __sk_buff up to cb (the fields BPF_PROG_TEST_RUN takes).
+type skbCtx struct {
+	_  [12]uint32 // len .. tc_index
+	CB [5]uint32
+}
+
+// runOpts are the options to run prog on an Ethernet frame.
+func runOpts(prog *ebpf.Program, data []byte) *ebpf.RunOptions {
+	o := &ebpf.RunOptions{Data: data}
+	if prog.Type() == ebpf.SocketFilter {
+		o.Context = skbCtx{CB: [5]uint32{testRunAtNet}}
+	}
+	return o
+}
+
 func run(t testing.TB, prog *ebpf.Program, data []byte) uint32 {
 	t.Helper()
-	ret, err := prog.Run(&ebpf.RunOptions{Data: data})
+	ret, err := prog.Run(runOpts(prog, data))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cilium/ebpf"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/launchtap/launchtap/sensor/capture"
@@ -80,7 +79,7 @@ func decodeFrame(d *decode.Decoder, data []byte) (decode.Packet, decode.ErrKind)
 // hide what it does not understand, nor a tunnel user space would open.
 func checkHidden(t *testing.T, o *Objects, d *decode.Decoder, data []byte) {
 	t.Helper()
-	ret, err := o.Filter().Run(&ebpf.RunOptions{Data: data})
+	ret, err := o.Filter().Run(runOpts(o.Filter(), data))
 	if harnessRefused(err, data) {
 		return
 	}
@@ -138,7 +137,7 @@ func TestFanoutMatchesDecoderOnCaptures(t *testing.T) {
 				sport, dport = p.SrcPort, p.DstPort
 			}
 			want := ShardHash(p.Src, p.Dst, sport, dport, isDefaultInternal(p.Src), isDefaultInternal(p.Dst))
-			got, err := o.Fanout().Run(&ebpf.RunOptions{Data: f})
+			got, err := o.Fanout().Run(runOpts(o.Fanout(), f))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -210,7 +209,7 @@ func FuzzFanout(f *testing.F) {
 		if len(data) < 14 {
 			return
 		}
-		got, err := o.Fanout().Run(&ebpf.RunOptions{Data: data})
+		got, err := o.Fanout().Run(runOpts(o.Fanout(), data))
 		if harnessRefused(err, data) {
 			return
 		}

@@ -20,9 +20,9 @@
 //                     directions of a host's traffic reach the same worker; the kernel
 //                     takes it modulo the number of sockets in the group.
 //
-// Both programs read relative to the network header (skb->protocol is the
-// ethertype after the kernel removed the first VLAN tag), because the fanout
-// hook runs before AF_PACKET pushes the MAC header back and the filter after.
+// Both programs start from skb->protocol (the ethertype after the kernel
+// removed the first VLAN tag). The fanout hook runs before AF_PACKET pushes the
+// MAC header back (skb->data is the network header), the filter after it.
 
 #include "headers/common.h"
 
@@ -143,17 +143,19 @@ struct l4 {
 	__u8 bad;     // lengths inconsistent with the bytes present
 };
 
-// parse_ip reads the IPv4 or IPv6 header at off (relative to the network header)
+// parse_ip reads the IPv4 or IPv6 header at off (from the start of the packet data)
 // and, for TCP/UDP, the ports. It returns 0 on success, -1 when the bytes are not
 // a well-formed header of the given ethertype.
-// ld reads len bytes at off: for a socket filter relative to the network
-// header, for XDP relative to the start of the frame. xdp is a constant in each
-// program, so each keeps only its own helper.
+// ld reads len bytes at off from the start of the packet data (skb->data, or
+// the frame for XDP). Both helpers read paged (non-linear) data too: drivers
+// and TX-ring senders often leave only the first bytes in the linear part, so
+// loads relative to the network header (linear only) would fail on them. xdp is
+// a constant in each program, so each keeps only its own helper.
 static __always_inline long ld(void *ctx, int xdp, __u32 off, void *to, __u32 len)
 {
 	if (xdp)
 		return bpf_xdp_load_bytes(ctx, off, to, len);
-	return bpf_skb_load_bytes_relative(ctx, off, to, len, BPF_HDR_START_NET);
+	return bpf_skb_load_bytes(ctx, off, to, len);
 }
 
 static __always_inline int parse_ip(void *ctx, int xdp, __u32 off, __be16 proto, struct l4 *p)
@@ -388,10 +390,24 @@ static __always_inline int decide(void *ctx, int xdp, __u32 off, __be16 ethertyp
 	return 0;
 }
 
+// TEST_RUN_AT_NET in cb[0] tells the filter that skb->data is the network
+// header, as under BPF_PROG_TEST_RUN. On a packet socket the kernel clears cb
+// before running the filter, and skb->data is the MAC header.
+#define TEST_RUN_AT_NET 0x4c544e54
+
 SEC("socket")
 int launchtap_filter(struct __sk_buff *skb)
 {
-	return decide(skb, 0, 0, skb->protocol) ? PASS : 0;
+	__u32 off = 0;
+	if (skb->cb[0] != TEST_RUN_AT_NET) {
+		// Ethernet: the type field (after the kernel removed a VLAN tag, the
+		// inner type) equals skb->protocol. Links without a MAC header
+		// (tun, IP tunnels) start at the network header.
+		__be16 t;
+		if (bpf_skb_load_bytes(skb, 12, &t, 2) == 0 && t == skb->protocol)
+			off = 14;
+	}
+	return decide(skb, 0, off, skb->protocol) ? PASS : 0;
 }
 
 // launchtap_xdp is the same filter at the driver, for dedicated tap ports:
@@ -421,6 +437,9 @@ int launchtap_xdp(struct xdp_md *ctx)
 }
 
 // ---- fanout ----
+//
+// The fanout hook runs before AF_PACKET pushes the MAC header back: skb->data
+// is the network header here, in the kernel and under BPF_PROG_TEST_RUN.
 
 // skip_vlan steps over up to two in-band 802.1Q/802.1ad tags at *off.
 static __always_inline int skip_vlan(struct __sk_buff *skb, __u32 *off, __be16 *proto)
@@ -430,7 +449,7 @@ static __always_inline int skip_vlan(struct __sk_buff *skb, __u32 *off, __be16 *
 		if (*proto != bpf_htons(0x8100) && *proto != bpf_htons(0x88A8))
 			return 0;
 		__be16 next;
-		if (bpf_skb_load_bytes_relative(skb, *off + 2, &next, 2, BPF_HDR_START_NET) < 0)
+		if (bpf_skb_load_bytes(skb, *off + 2, &next, 2) < 0)
 			return -1;
 		*proto = next;
 		*off += 4;
@@ -442,7 +461,7 @@ static __always_inline int skip_vlan(struct __sk_buff *skb, __u32 *off, __be16 *
 static __always_inline int inner_ether(struct __sk_buff *skb, __u32 *off, __be16 *proto)
 {
 	__be16 t;
-	if (bpf_skb_load_bytes_relative(skb, *off + 12, &t, 2, BPF_HDR_START_NET) < 0)
+	if (bpf_skb_load_bytes(skb, *off + 12, &t, 2) < 0)
 		return -1;
 	*off += 14;
 	*proto = t;
@@ -453,7 +472,7 @@ static __always_inline int inner_ether(struct __sk_buff *skb, __u32 *off, __be16
 static __always_inline int ip_proto_of(struct __sk_buff *skb, __u32 off, __be16 *proto)
 {
 	__u8 v;
-	if (bpf_skb_load_bytes_relative(skb, off, &v, 1, BPF_HDR_START_NET) < 0)
+	if (bpf_skb_load_bytes(skb, off, &v, 1) < 0)
 		return -1;
 	if ((v >> 4) == 4)
 		*proto = ETH_P_IP_BE;
@@ -473,7 +492,7 @@ static __always_inline int decap(struct __sk_buff *skb, struct l4 *p, __u32 *off
 	if (p->key.proto == IPPROTO_UDP && p->ports && !p->frag &&
 	    (p->key.dport == 4789 || p->key.sport == 4789 || p->key.dport == 4790 || p->key.sport == 4790)) {
 		__u8 v[8];
-		if (bpf_skb_load_bytes_relative(skb, p->l4off + 8, v, 8, BPF_HDR_START_NET) < 0 || v[7])
+		if (bpf_skb_load_bytes(skb, p->l4off + 8, v, 8) < 0 || v[7])
 			return 0;
 		*off = p->l4off + 16;
 		if (v[0] == 0x08 || v[0] == 0x88)
@@ -495,7 +514,7 @@ static __always_inline int decap(struct __sk_buff *skb, struct l4 *p, __u32 *off
 	if (p->key.proto != 47 || p->frag)
 		return 0;
 	__u8 g[4];
-	if (bpf_skb_load_bytes_relative(skb, p->l4off, g, 4, BPF_HDR_START_NET) < 0)
+	if (bpf_skb_load_bytes(skb, p->l4off, g, 4) < 0)
 		return 0;
 	if ((g[1] & 0x07) || (g[0] & 0x40)) // GRE version 1 (PPTP), source routing
 		return 0;
@@ -519,7 +538,7 @@ static __always_inline int decap(struct __sk_buff *skb, struct l4 *p, __u32 *off
 	case 0x88BE: { // ERSPAN type II (8-byte header) or, without a GRE sequence number, type I
 		if (g[0] & 0x10) {
 			__u8 ver;
-			if (bpf_skb_load_bytes_relative(skb, o, &ver, 1, BPF_HDR_START_NET) < 0 || (ver >> 4) != 1)
+			if (bpf_skb_load_bytes(skb, o, &ver, 1) < 0 || (ver >> 4) != 1)
 				return 0;
 			o += 8;
 		}
@@ -528,7 +547,7 @@ static __always_inline int decap(struct __sk_buff *skb, struct l4 *p, __u32 *off
 	}
 	case 0x22EB: { // ERSPAN type III: 12 bytes, 8 more when the O bit is set
 		__u8 e[12];
-		if (bpf_skb_load_bytes_relative(skb, o, e, 12, BPF_HDR_START_NET) < 0 || (e[0] >> 4) != 2)
+		if (bpf_skb_load_bytes(skb, o, e, 12) < 0 || (e[0] >> 4) != 2)
 			return 0;
 		__u8 ft = (e[10] >> 2) & 0x1f;
 		*off = o + 12 + ((e[11] & 1) ? 8 : 0);

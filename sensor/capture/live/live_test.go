@@ -119,9 +119,21 @@ func filterModel(t *testing.T, frames [][]byte) (pass []bool, counted map[bpf.Fl
 
 // capture runs a live capture on a fresh veth while file is replayed into it,
 // and returns each worker's frames (copied) and the final stats.
-func runCapture(t *testing.T, cfg Config, frames [][]byte, replayArgs ...string) ([][][]byte, Stats, *Capture) {
+// replayer plays a capture file into the veth.
+type replayer func(ctx context.Context, v *livetest.Veth, file string) (string, error)
+
+func tcpreplayAt(args ...string) replayer {
+	return func(ctx context.Context, v *livetest.Veth, file string) (string, error) {
+		return v.Replay(ctx, file, args...)
+	}
+}
+
+func txRing(ctx context.Context, v *livetest.Veth, file string) (string, error) {
+	return v.ReplayTXRing(ctx, file)
+}
+
+func runCapture(t *testing.T, cfg Config, frames [][]byte, replay replayer) ([][][]byte, Stats, *Capture) {
 	t.Helper()
-	livetest.Require(t, "tcpreplay")
 	v := livetest.NewVeth(t)
 	file := filepath.Join(t.TempDir(), "traffic.pcap")
 	if err := livetest.WritePcap(file, frames); err != nil {
@@ -165,10 +177,10 @@ func runCapture(t *testing.T, cfg Config, frames [][]byte, replayArgs ...string)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if out, err := v.Replay(ctx, file, replayArgs...); err != nil {
+	if out, err := replay(ctx, v, file); err != nil {
 		t.Fatal(err)
 	} else {
-		t.Logf("tcpreplay: %s", lastLines(out, 3))
+		t.Logf("replay: %s", lastLines(out, 3))
 	}
 	// Wait for the last partly filled blocks (BlockTimeout) and a margin.
 	deadline := time.Now().Add(2 * time.Second)
@@ -253,7 +265,8 @@ func TestLiveCaptureAllFrames(t *testing.T) {
 	cfg.BPF = false
 	cfg.Workers = 2
 	cfg.RingMB = 16
-	got, st, _ := runCapture(t, cfg, frames, "--pps=2000")
+	livetest.Require(t, "tcpreplay")
+	got, st, _ := runCapture(t, cfg, frames, tcpreplayAt("--pps=2000"))
 	diffSets(t, "capture without the filter", slices.Concat(got...), frames)
 	checkSteering(t, got)
 	if st.Drops != 0 {
@@ -268,11 +281,22 @@ func TestLiveCaptureAllFrames(t *testing.T) {
 }
 
 func TestLiveCaptureWithFilter(t *testing.T) {
-	t.Run("socket", func(t *testing.T) { testLiveFilter(t, false) })
-	t.Run("xdp", func(t *testing.T) { testLiveFilter(t, true) })
+	t.Run("socket", func(t *testing.T) {
+		livetest.Require(t, "tcpreplay")
+		testLiveFilter(t, false, tcpreplayAt("--pps=2000"))
+	})
+	t.Run("xdp", func(t *testing.T) {
+		livetest.Require(t, "tcpreplay")
+		testLiveFilter(t, true, tcpreplayAt("--pps=2000"))
+	})
+	// Paged skbs: the filter and the fanout must read past the linear part.
+	t.Run("socket-paged", func(t *testing.T) {
+		livetest.Require(t, "netsniff-ng")
+		testLiveFilter(t, false, txRing)
+	})
 }
 
-func testLiveFilter(t *testing.T, xdp bool) {
+func testLiveFilter(t *testing.T, xdp bool, replay replayer) {
 	frames, err := livetest.Traffic(6, 40)
 	if err != nil {
 		t.Fatal(err)
@@ -282,7 +306,7 @@ func testLiveFilter(t *testing.T, xdp bool) {
 	cfg.RingMB = 16
 	cfg.SampleInterval = time.Hour
 	cfg.XDP = xdp
-	got, st, c := runCapture(t, cfg, frames, "--pps=2000")
+	got, st, c := runCapture(t, cfg, frames, replay)
 	if xdp && len(c.xdp) == 0 {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("XDP did not attach")

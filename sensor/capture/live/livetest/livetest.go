@@ -21,7 +21,8 @@ import (
 )
 
 // Require skips (or, in CI, fails) t unless the process is root and the
-// commands ("ip" always, plus tools such as "tcpreplay") are installed.
+// commands ("ip" always, plus tools such as "tcpreplay" or "netsniff-ng")
+// are installed.
 func Require(t testing.TB, tools ...string) {
 	t.Helper()
 	miss := func(format string, args ...any) {
@@ -36,7 +37,7 @@ func Require(t testing.TB, tools ...string) {
 	}
 	for _, tool := range append([]string{"ip"}, tools...) {
 		if _, err := exec.LookPath(tool); err != nil {
-			miss("needs %s (Debian packages iproute2, tcpreplay)", tool)
+			miss("needs %s (Debian packages iproute2, tcpreplay, netsniff-ng)", tool)
 		}
 	}
 }
@@ -97,6 +98,19 @@ func (v *Veth) Replay(ctx context.Context, file string, args ...string) (string,
 	out, err := exec.CommandContext(ctx, "ip", argv...).CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("livetest: tcpreplay %s: %w: %s", file, err, strings.TrimSpace(string(out)))
+	}
+	return string(out), nil
+}
+
+// ReplayTXRing plays file out of Peer with netsniff-ng (Debian package
+// netsniff-ng) as fast as it can. It transmits from a PACKET_TX_RING, so the
+// frames arrive as skbs with paged data and only the first bytes linear, as
+// many NIC drivers deliver them: tcpreplay's frames are all linear.
+func (v *Veth) ReplayTXRing(ctx context.Context, file string) (string, error) {
+	out, err := exec.CommandContext(ctx, "ip", "netns", "exec", v.NS,
+		"netsniff-ng", "--in", file, "--mmap", "--out", v.Peer, "--silent", "--ring-size", "16MiB", "--kernel-pull", "100").CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("livetest: netsniff-ng %s: %w: %s", file, err, strings.TrimSpace(string(out)))
 	}
 	return string(out), nil
 }
