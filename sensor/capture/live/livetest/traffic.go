@@ -10,14 +10,18 @@ import (
 )
 
 // Traffic returns deterministic Ethernet frames for hosts internal hosts
-// (even ones IPv4 in 192.168.1.0/24, odd ones IPv6 in fd00::/64), interleaved
-// host by host: per host a DNS query and answer, a TCP session to an external
-// server (handshake, data packets each way, FIN/ACK close), a UDP flow of
-// data packets, and, from host 0 to host 1, an internal SMB session.
+// (even ones IPv4 in 192.168.1.0/24, odd ones IPv6 in fd00::/64; host 2's
+// frames carry 802.1Q tag 10), interleaved host by host: per host a DNS query
+// and answer, a TCP session to an external server (handshake, data packets
+// each way, FIN/ACK close), a UDP flow of data packets, and, from host 0 to
+// host 2, an internal SMB session.
 func Traffic(hosts, data int) ([][]byte, error) {
 	var per [][][]byte
 	for i := 0; i < hosts; i++ {
 		b := &builder{}
+		if i == 2 {
+			b.vlan = 10
+		}
 		h := host(i)
 		ext := external(i)
 		dns := resolver(i)
@@ -77,6 +81,7 @@ func resolver(i int) netip.Addr {
 
 type builder struct {
 	frames [][]byte
+	vlan   uint16 // 802.1Q tag on every frame when not 0
 	err    error
 }
 
@@ -95,6 +100,15 @@ func (b *builder) add(src, dst netip.Addr, l4 gopacket.SerializableLayer, payloa
 	proto := layers.IPProtocolTCP
 	if _, ok := l4.(*layers.UDP); ok {
 		proto = layers.IPProtocolUDP
+	}
+	var tag gopacket.SerializableLayer
+	et := layers.EthernetTypeIPv4
+	if !src.Is4() {
+		et = layers.EthernetTypeIPv6
+	}
+	if b.vlan != 0 {
+		eth.EthernetType = layers.EthernetTypeDot1Q
+		tag = &layers.Dot1Q{VLANIdentifier: b.vlan, Type: et}
 	}
 	if src.Is4() {
 		eth.EthernetType = layers.EthernetTypeIPv4
@@ -115,9 +129,16 @@ func (b *builder) add(src, dst netip.Addr, l4 gopacket.SerializableLayer, payloa
 	for i := range pl {
 		pl[i] = byte(len(b.frames) + i)
 	}
+	if tag != nil {
+		eth.EthernetType = layers.EthernetTypeDot1Q
+	}
+	ls := []gopacket.SerializableLayer{eth}
+	if tag != nil {
+		ls = append(ls, tag)
+	}
+	ls = append(ls, ip, l4, gopacket.Payload(pl))
 	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
-		eth, ip, l4, gopacket.Payload(pl)); err != nil {
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
 		b.err = fmt.Errorf("livetest: building frame %d: %w", len(b.frames), err)
 		return
 	}
