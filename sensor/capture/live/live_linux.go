@@ -33,6 +33,11 @@ type Capture struct {
 	sources []*source
 	xdp     []link.Link // XDP pre-filters attached, one per interface in XDP mode
 
+	closeOnce sync.Once
+	closeErr  error
+	closed    bool            // guarded by statsMu: Stats returns final
+	final     bpf.FilterStats // the filter's counters read at Close
+
 	statsMu sync.Mutex
 	last    []afpacket.SocketStatsV3 // per socket, to turn gopacket's uint32 totals into deltas
 	acc     []SocketStats
@@ -305,25 +310,35 @@ func (c *Capture) Stop() {
 }
 
 // Close stops the sources, waits for readers to leave Next, and releases the
-// sockets and eBPF objects. Read Stats before Close for the final counts.
+// sockets, XDP attachments and eBPF objects. Read Stats before Close for the
+// final counts. Calling it again returns the first call's result.
 func (c *Capture) Close() error {
-	c.Stop()
-	var errs []error
-	for _, s := range c.sources {
-		errs = append(errs, s.Close())
-	}
-	for _, l := range c.xdp {
-		errs = append(errs, l.Close())
-	}
-	c.xdp = nil
-	if c.objs != nil {
-		errs = append(errs, c.objs.Close())
-	}
-	return errors.Join(errs...)
+	c.closeOnce.Do(func() {
+		c.Stop()
+		// The last reading of every counter, so that Stats after Close is final.
+		_, statsErr := c.Stats()
+		var errs []error
+		errs = append(errs, statsErr)
+		for _, s := range c.sources {
+			errs = append(errs, s.Close())
+		}
+		for _, l := range c.xdp {
+			errs = append(errs, l.Close())
+		}
+		c.statsMu.Lock()
+		c.closed = true
+		if c.objs != nil {
+			errs = append(errs, c.objs.Close())
+		}
+		c.statsMu.Unlock()
+		c.closeErr = errors.Join(errs...)
+	})
+	return c.closeErr
 }
 
 // Stats reads the kernel counters of every socket (which resets them in the
-// kernel; Capture keeps the totals) and the pre-filter's counters.
+// kernel; Capture keeps the totals) and the pre-filter's counters. After
+// Close it returns the totals read at Close.
 func (c *Capture) Stats() (Stats, error) {
 	c.statsMu.Lock()
 	defer c.statsMu.Unlock()
@@ -358,11 +373,15 @@ func (c *Capture) Stats() (Stats, error) {
 		st.Freezes += a.Freezes
 	}
 	if c.objs != nil && c.cfg.BPF {
-		fs, err := c.objs.Stats()
-		if err != nil {
-			errs = append(errs, err)
+		if !c.closed {
+			fs, err := c.objs.Stats()
+			if err != nil {
+				errs = append(errs, err)
+			} else {
+				c.final = fs
+			}
 		}
-		st.Filter, st.FilterOn = fs, true
+		st.Filter, st.FilterOn = c.final, true
 	}
 	return st, errors.Join(errs...)
 }

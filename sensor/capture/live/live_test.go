@@ -200,6 +200,16 @@ func runCapture(t *testing.T, cfg Config, frames [][]byte, replay replayer) ([][
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		// After Close (the first cleanup to run), Stats still reports the totals
+		// and a second Close is harmless.
+		if err := c.Close(); err != nil {
+			t.Errorf("second Close: %v", err)
+		}
+		if st2, err := c.Stats(); err != nil || st2.Packets != st.Packets {
+			t.Errorf("Stats after Close = %d packets, %v; want %d", st2.Packets, err, st.Packets)
+		}
+	})
 	return got, st, c
 }
 
