@@ -68,9 +68,9 @@ type Provider struct {
 
 // New checks the configuration.
 func New(cfg Config, c *httpx.Client) (*Provider, error) {
-	u, err := url.Parse(strings.TrimRight(cfg.URL, "/"))
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("fleet: --fleet-url %q is not an http(s) URL", cfg.URL)
+	u, err := httpx.BaseURL("fleet", cfg.URL)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Token == "" {
 		return nil, errors.New("fleet: API token missing")
@@ -84,11 +84,7 @@ func New(cfg Config, c *httpx.Client) (*Provider, error) {
 	if cfg.LiveQueryTimeout <= 0 {
 		cfg.LiveQueryTimeout = 35 * time.Second
 	}
-	log := cfg.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Provider{cfg: cfg, base: u, c: c, log: log.With("component", "enrich/fleet")}, nil
+	return &Provider{cfg: cfg, base: u, c: c, log: httpx.Logger(cfg.Log, "fleet")}, nil
 }
 
 // Name is the provider's name in alerts.

@@ -66,9 +66,9 @@ type Provider struct {
 
 // New checks the configuration.
 func New(cfg Config, c *httpx.Client) (*Provider, error) {
-	u, err := url.Parse(strings.TrimRight(cfg.URL, "/"))
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("jamf: --jamf-url %q is not an http(s) URL", cfg.URL)
+	u, err := httpx.BaseURL("jamf", cfg.URL)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.ClientID == "" || cfg.ClientSecret == "" {
 		return nil, errors.New("jamf: API client id and secret are required")
@@ -82,11 +82,7 @@ func New(cfg Config, c *httpx.Client) (*Provider, error) {
 	if cfg.MaxPages <= 0 {
 		cfg.MaxPages = 5
 	}
-	log := cfg.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Provider{cfg: cfg, base: u.String(), c: c, log: log.With("component", "enrich/jamf"), now: time.Now}, nil
+	return &Provider{cfg: cfg, base: u.String(), c: c, log: httpx.Logger(cfg.Log, "jamf"), now: time.Now}, nil
 }
 
 // Name is the provider's name in alerts.

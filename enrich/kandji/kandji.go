@@ -54,18 +54,14 @@ type Provider struct {
 
 // New checks the configuration.
 func New(cfg Config, c *httpx.Client) (*Provider, error) {
-	u, err := url.Parse(strings.TrimRight(cfg.URL, "/"))
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("kandji: --kandji-url %q is not an http(s) URL", cfg.URL)
+	u, err := httpx.BaseURL("kandji", cfg.URL)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Token == "" {
 		return nil, errors.New("kandji: API token missing")
 	}
-	log := cfg.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Provider{cfg: cfg, base: u.String(), c: c, log: log.With("component", "enrich/kandji")}, nil
+	return &Provider{cfg: cfg, base: u.String(), c: c, log: httpx.Logger(cfg.Log, "kandji")}, nil
 }
 
 // Name is the provider's name in alerts.
