@@ -14,10 +14,11 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
-	"golang.org/x/net/dns/dnsmessage"
+	"github.com/miekg/dns"
 
 	"github.com/launchtap/launchtap/sensor/decode"
 )
@@ -67,7 +68,7 @@ type Stats struct {
 	Responses     uint64
 	Answers       uint64 // A/AAAA records stored
 	Evictions     uint64 // answers dropped because the cache was full
-	Malformed     uint64 // messages that do not parse as DNS
+	Malformed     uint64 // messages miekg/dns could not unpack
 	Truncated     uint64 // payload cut by the snap length
 	TCPGaps       uint64 // TCP streams abandoned after a missing segment
 	TCPOversize   uint64 // TCP length prefix beyond what a DNS message can be
@@ -104,9 +105,9 @@ type Tracker struct {
 	answers *simplelru.LRU[answerKey, answer]
 	streams *simplelru.LRU[streamKey, *stream]
 	queries QueryHandler
-	byMAC   *MACNames         // shared across workers; nil: off
-	recs    []record          // scratch: a response's A, AAAA and CNAME answers
-	chain   []dnsmessage.Name // scratch: the CNAME chain from the question's name
+	byMAC   *MACNames // shared across workers; nil: off
+	msg     dns.Msg
+	chain   []string
 	stats   Stats
 	minTTL  int64
 	grace   int64
@@ -204,184 +205,73 @@ func (t *Tracker) tcpMessages(p *decode.Packet, data []byte) []byte {
 	return data
 }
 
-// maxRecords bounds the answer records one response may contribute: more
-// than any real answer section, few enough that a crafted message costs a
-// bounded amount of work and scratch space.
-const maxRecords = 64
-
-// record is one A, AAAA or CNAME answer, kept while the CNAME chain is walked.
-type record struct {
-	name   dnsmessage.Name
-	target dnsmessage.Name // CNAME only
-	addr   netip.Addr      // A/AAAA only
-	ttl    uint32
-}
-
-// message parses one DNS message with x/net's dnsmessage, which unpacks into
-// the caller's structs: a query costs one allocation (its name), a response
-// one more per stored answer at most.
 func (t *Tracker) message(p *decode.Packet, b []byte) {
-	var ps dnsmessage.Parser
-	h, err := ps.Start(b)
-	if err != nil {
+	if err := t.msg.Unpack(b); err != nil || len(t.msg.Question) == 0 {
 		t.stats.Malformed++
 		return
 	}
-	q, err := ps.Question()
-	if err != nil {
-		t.stats.Malformed++
-		return
-	}
-	if !h.Response {
+	qname := normalize(t.msg.Question[0].Name)
+	if !t.msg.Response {
 		t.stats.Queries++
 		if t.queries != nil && p.DstPort == 53 {
-			t.queries.DNSQuery(p.Src, p.SrcMAC, p.HasMAC, nameString(&q.Name), uint16(q.Type), p.TS)
+			t.queries.DNSQuery(p.Src, p.SrcMAC, p.HasMAC, qname, t.msg.Question[0].Qtype, p.TS)
 		}
 		return
-	}
-	if err := ps.SkipAllQuestions(); err != nil {
-		t.stats.Malformed++
-		return
-	}
-	t.recs = t.recs[:0]
-	for len(t.recs) < maxRecords {
-		rh, err := ps.AnswerHeader()
-		if err == dnsmessage.ErrSectionDone {
-			break
-		}
-		if err != nil {
-			t.stats.Malformed++
-			return
-		}
-		r := record{name: rh.Name, ttl: rh.TTL}
-		switch rh.Type {
-		case dnsmessage.TypeA:
-			a, err := ps.AResource()
-			if err != nil {
-				t.stats.Malformed++
-				return
-			}
-			r.addr = netip.AddrFrom4(a.A)
-		case dnsmessage.TypeAAAA:
-			a, err := ps.AAAAResource()
-			if err != nil {
-				t.stats.Malformed++
-				return
-			}
-			r.addr = netip.AddrFrom16(a.AAAA)
-		case dnsmessage.TypeCNAME:
-			c, err := ps.CNAMEResource()
-			if err != nil {
-				t.stats.Malformed++
-				return
-			}
-			r.target = c.CNAME
-		default:
-			if err := ps.SkipAnswer(); err != nil {
-				t.stats.Malformed++
-				return
-			}
-			continue
-		}
-		t.recs = append(t.recs, r)
 	}
 	t.stats.Responses++
-	if h.RCode != dnsmessage.RCodeSuccess || p.SrcPort != 53 {
+	if t.msg.Rcode != dns.RcodeSuccess || p.SrcPort != 53 {
 		return
 	}
 	client := p.Dst.As16()
 	// The name a host asked for heads the CNAME chain; every address at the
 	// chain's end belongs to it. Records off the chain are ignored, so a
 	// response cannot attach an unrelated name to an address.
-	t.chain = append(t.chain[:0], q.Name)
+	t.chain = append(t.chain[:0], strings.ToLower(t.msg.Question[0].Name))
 	for changed := true; changed; {
 		changed = false
-		for i := range t.recs {
-			r := &t.recs[i]
-			if r.target.Length > 0 && t.inChain(&r.name) && !t.inChain(&r.target) && len(t.chain) < 16 {
-				t.chain = append(t.chain, r.target)
+		for _, rr := range t.msg.Answer {
+			c, ok := rr.(*dns.CNAME)
+			if ok && t.inChain(c.Hdr.Name) && !t.inChain(c.Target) && len(t.chain) < 16 {
+				t.chain = append(t.chain, strings.ToLower(c.Target))
 				changed = true
 			}
 		}
 	}
-	var qname string
-	for i := range t.recs {
-		r := &t.recs[i]
-		if !r.addr.IsValid() || !t.inChain(&r.name) {
+	for _, rr := range t.msg.Answer {
+		var addr netip.Addr
+		switch a := rr.(type) {
+		case *dns.A:
+			addr, _ = netip.AddrFromSlice(a.A.To4())
+		case *dns.AAAA:
+			addr, _ = netip.AddrFromSlice(a.AAAA.To16())
+		default:
 			continue
 		}
-		if qname == "" {
-			qname = nameString(&q.Name)
+		if !addr.IsValid() || !t.inChain(rr.Header().Name) {
+			continue
 		}
-		ttl := int64(r.ttl) * int64(time.Second)
+		ttl := int64(rr.Header().Ttl) * int64(time.Second)
 		if ttl < t.minTTL {
 			ttl = t.minTTL
 		}
 		t.stats.Answers++
 		a := answer{name: qname, expires: p.TS + ttl + t.grace}
-		if t.answers.Add(answerKey{client: client, addr: r.addr.As16()}, a) {
+		if t.answers.Add(answerKey{client: client, addr: addr.As16()}, a) {
 			t.stats.Evictions++
 		}
 		if t.byMAC != nil && p.HasMAC && usableMAC(p.DstMAC) {
-			t.byMAC.add(p.DstMAC, r.addr, a)
+			t.byMAC.add(p.DstMAC, addr, a)
 		}
 	}
 }
 
-func (t *Tracker) inChain(n *dnsmessage.Name) bool {
-	for i := range t.chain {
-		if equalFoldName(&t.chain[i], n) {
+func (t *Tracker) inChain(name string) bool {
+	for _, n := range t.chain {
+		if strings.EqualFold(n, name) {
 			return true
 		}
 	}
 	return false
-}
-
-// equalFoldName compares names as DNS does: ASCII letters without case.
-func equalFoldName(a, b *dnsmessage.Name) bool {
-	if a.Length != b.Length {
-		return false
-	}
-	for i := range int(a.Length) {
-		x, y := a.Data[i], b.Data[i]
-		if x != y && lower(x) != lower(y) {
-			return false
-		}
-	}
-	return true
-}
-
-func lower(c byte) byte {
-	if c >= 'A' && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
-}
-
-// nameString is the name in lower case without the root dot, in zone-file
-// presentation format (RFC 1035 section 5.1, escapes as miekg/dns writes
-// them, so names are spelled as before the switch to dnsmessage): bytes
-// that are not printable ASCII, and characters zone files give a meaning,
-// are escaped. dnsmessage refuses labels holding a dot, so a label can
-// never pass for two.
-func nameString(n *dnsmessage.Name) string {
-	raw := n.Data[:n.Length]
-	if len(raw) > 0 && raw[len(raw)-1] == '.' {
-		raw = raw[:len(raw)-1]
-	}
-	var buf [4 * 255]byte
-	out := buf[:0]
-	for _, c := range raw {
-		switch {
-		case c == ' ' || c == '\'' || c == '@' || c == ';' || c == '(' || c == ')' || c == '"' || c == '\\':
-			out = append(out, '\\', c)
-		case c < ' ' || c > '~':
-			out = append(out, '\\', '0'+c/100, '0'+c/10%10, '0'+c%10)
-		default:
-			out = append(out, lower(c))
-		}
-	}
-	return string(out)
 }
 
 // Name returns the name client last resolved to addr, if that answer is
@@ -413,4 +303,15 @@ func (t *Tracker) NameByMAC(mac [6]byte, addr netip.Addr, ts int64) (string, boo
 		t.stats.MACHits++
 	}
 	return name, ok
+}
+
+// normalize lower-cases a DNS name and drops the root dot.
+func normalize(name string) string {
+	name = strings.TrimSuffix(name, ".")
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(name)
+		}
+	}
+	return name
 }
