@@ -260,7 +260,7 @@ func (t *Tracker) message(p *decode.Packet, b []byte) {
 			t.stats.Evictions++
 		}
 		if t.byMAC != nil && p.HasMAC && usableMAC(p.DstMAC) {
-			t.byMAC.add(p.DstMAC, addr, a)
+			t.byMAC.add(p.DstMAC, p.Dst, addr, a)
 		}
 	}
 }

@@ -225,7 +225,7 @@ func TestMACNamesBounded(t *testing.T) {
 	const bound, n = macStripes, 200 // one answer per stripe
 	m := NewMACNames(bound)
 	for i := range n {
-		m.add([6]byte{0x3c, 0x22, 0xfb, 0, byte(i >> 8), byte(i)}, edge2, answer{name: "x.example", expires: 1})
+		m.add([6]byte{0x3c, 0x22, 0xfb, 0, byte(i >> 8), byte(i)}, client, edge2, answer{name: "x.example", expires: 1})
 	}
 	kept := 0
 	for i := range m.stripes {
@@ -236,5 +236,22 @@ func TestMACNamesBounded(t *testing.T) {
 	}
 	if got := m.Evictions(); got != uint64(n-kept) {
 		t.Errorf("Evictions = %d, want %d (added %d, kept %d)", got, n-kept, n, kept)
+	}
+}
+
+// A router's MAC carries answers for many hosts; it must never name a session.
+func TestNameByMACIgnoresRouters(t *testing.T) {
+	shared := NewMACNames(1024)
+	tr := newTracker(t, nil)
+	tr.ShareByMAC(shared)
+	router := [6]byte{0x00, 0x1c, 0x73, 0, 0, 1}
+	for i := 0; i <= maxClientsPerMAC; i++ {
+		p := udpResponse(0, response(t, "cdn.example.net.", 300))
+		p.HasMAC, p.DstMAC = true, router
+		p.Dst = netip.AddrFrom4([4]byte{10, 20, 5, byte(i + 1)})
+		tr.Packet(&p)
+	}
+	if name, ok := tr.NameByMAC(router, edge2, int64(time.Second)); ok {
+		t.Fatalf("router MAC named a session %q", name)
 	}
 }

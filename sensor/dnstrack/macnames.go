@@ -14,9 +14,28 @@ import (
 // is the same. It is consulted only for IPv6 sessions whose own address
 // resolved nothing, so the locks are taken on DNS responses and on those
 // session starts, never per packet.
+//
+// A MAC that receives answers for many client addresses is a router's (the
+// span sees routed traffic with the router as the frame's destination): its
+// answers would name one host's sessions after another host's lookups, so
+// such a MAC is never used.
 type MACNames struct {
 	stripes   [macStripes]macStripe
 	evictions atomic.Uint64
+
+	mu     sync.Mutex // guards owners
+	owners *simplelru.LRU[[6]byte, *macOwner]
+}
+
+// maxClientsPerMAC is how many client addresses one MAC may resolve for
+// before it counts as a router: a dual-stack host has an IPv4 address and a
+// few (temporary) IPv6 ones.
+const maxClientsPerMAC = 4
+
+type macOwner struct {
+	clients [maxClientsPerMAC][16]byte
+	n       int
+	router  bool
 }
 
 const macStripes = 64
@@ -38,6 +57,7 @@ func NewMACNames(bound int) *MACNames {
 	for i := range m.stripes {
 		m.stripes[i].lru, _ = simplelru.NewLRU[macKey, answer](per, nil) // per >= 1: cannot fail
 	}
+	m.owners, _ = simplelru.NewLRU[[6]byte, *macOwner](max(16, bound/4), nil)
 	return m
 }
 
@@ -52,7 +72,45 @@ func (m *MACNames) stripe(k *macKey) *macStripe {
 	return &m.stripes[h%macStripes]
 }
 
-func (m *MACNames) add(mac [6]byte, addr netip.Addr, a answer) {
+// hostMAC records that mac received an answer for client and reports
+// whether mac still looks like one host's rather than a router's.
+func (m *MACNames) hostMAC(mac [6]byte, client netip.Addr) bool {
+	c := client.As16()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, ok := m.owners.Get(mac)
+	if !ok {
+		o = &macOwner{}
+		m.owners.Add(mac, o)
+	}
+	if o.router {
+		return false
+	}
+	for i := 0; i < o.n; i++ {
+		if o.clients[i] == c {
+			return true
+		}
+	}
+	if o.n == maxClientsPerMAC {
+		o.router = true
+		return false
+	}
+	o.clients[o.n] = c
+	o.n++
+	return true
+}
+
+func (m *MACNames) isRouter(mac [6]byte) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, ok := m.owners.Peek(mac)
+	return ok && o.router
+}
+
+func (m *MACNames) add(mac [6]byte, client, addr netip.Addr, a answer) {
+	if !m.hostMAC(mac, client) {
+		return
+	}
 	k := macKey{mac: mac, addr: addr.As16()}
 	s := m.stripe(&k)
 	s.mu.Lock()
@@ -64,6 +122,9 @@ func (m *MACNames) add(mac [6]byte, addr netip.Addr, a answer) {
 }
 
 func (m *MACNames) name(mac [6]byte, addr netip.Addr, ts int64) (string, bool) {
+	if m.isRouter(mac) {
+		return "", false
+	}
 	k := macKey{mac: mac, addr: addr.As16()}
 	s := m.stripe(&k)
 	s.mu.Lock()
