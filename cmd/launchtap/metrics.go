@@ -57,6 +57,12 @@ func (s *sensor) snapshot(extra func(add func(sample))) snapshot {
 			ctr("decode_errors", "Frames not decoded to TCP/UDP, by kind.", v, decode.ErrKind(k).String())
 		}
 	}
+	for k, v := range st.Decapsulated {
+		if decode.Tunnel(k) != decode.TunnelNone {
+			ctr("decapsulated", "Encapsulation layers removed (GRE, ERSPAN, VXLAN), by kind.", v, decode.Tunnel(k).String())
+		}
+	}
+	ctr("first_fragments", "First fragments of fragmented IP datagrams (decoded).", st.FirstFrags)
 	ctr("sessions", "Sessions by event.", st.Flow.SessionsStarted, "started")
 	ctr("sessions", "Sessions by event.", st.Flow.SessionsJoined, "joined")
 	ctr("sessions", "Sessions by event.", st.Flow.SessionsEnded, "ended")
@@ -71,6 +77,7 @@ func (s *sensor) snapshot(extra func(add func(sample))) snapshot {
 	ctr("evictions", "Entries evicted from a full table, by table.", st.Beacon.Evictions, "pairs")
 	ctr("evictions", "Entries evicted from a full table, by table.", st.DNS.Evictions, "dns_answers")
 	ctr("evictions", "Entries evicted from a full table, by table.", st.DNS.TCPEvictions, "dns_streams")
+	ctr("evictions", "Entries evicted from a full table, by table.", st.DNS.MACEvictions, "dns_mac_answers")
 	ctr("dns_messages", "DNS messages by outcome.", st.DNS.Queries, "query")
 	ctr("dns_messages", "DNS messages by outcome.", st.DNS.Responses, "response")
 	ctr("dns_messages", "DNS messages by outcome.", st.DNS.Malformed, "malformed")
@@ -107,7 +114,7 @@ func (s *sensor) snapshot(extra func(add func(sample))) snapshot {
 // labelNames names the label of the labelled metrics.
 func labelNames(name string) []string {
 	switch name {
-	case "decode_errors":
+	case "decode_errors", "decapsulated":
 		return []string{"kind"}
 	case "sessions", "dns_messages":
 		return []string{"event"}

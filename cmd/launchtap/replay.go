@@ -98,8 +98,9 @@ type summary struct {
 	Warnings      []string                     `json:"warnings,omitempty"`
 	Packets       uint64                       `json:"packets"`
 	Bytes         uint64                       `json:"bytes"`
-	DecodeErrors  map[string]uint64            `json:"decode_errors"` // by kind; "ok" excluded
-	Decoded       uint64                       `json:"decoded"`       // packets with a TCP/UDP header
+	DecodeErrors  map[string]uint64            `json:"decode_errors"`          // by kind; "ok" excluded
+	Decoded       uint64                       `json:"decoded"`                // packets with a TCP/UDP header
+	Decapsulated  map[string]uint64            `json:"decapsulated,omitempty"` // GRE/ERSPAN/VXLAN layers removed, by kind
 	PairsTracked  uint64                       `json:"pairs_tracked"`
 	Evictions     map[string]uint64            `json:"evictions"` // by table
 	Alerts        uint64                       `json:"alerts"`
@@ -131,11 +132,12 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 		Decoded:      st.Decode[decode.OK],
 		PairsTracked: st.Beacon.Pairs,
 		Evictions: map[string]uint64{
-			"sessions":    st.Flow.Evictions,
-			"pairs":       st.Beacon.Evictions,
-			"dns_answers": st.DNS.Evictions,
-			"dns_streams": st.DNS.TCPEvictions,
-			"hosts":       st.Hosts.Evictions,
+			"sessions":        st.Flow.Evictions,
+			"pairs":           st.Beacon.Evictions,
+			"dns_answers":     st.DNS.Evictions,
+			"dns_streams":     st.DNS.TCPEvictions,
+			"dns_mac_answers": st.DNS.MACEvictions,
+			"hosts":           st.Hosts.Evictions,
 		},
 		Alerts:   c.Emitted.Load(),
 		Findings: st.Findings,
@@ -170,6 +172,14 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 		Workers:    st.Workers,
 		ElapsedS:   st.Elapsed.Seconds(),
 	}
+	for k, v := range st.Decapsulated {
+		if decode.Tunnel(k) != decode.TunnelNone && v > 0 {
+			if sum.Decapsulated == nil {
+				sum.Decapsulated = map[string]uint64{}
+			}
+			sum.Decapsulated[decode.Tunnel(k).String()] = v
+		}
+	}
 	for k, v := range st.Decode {
 		if decode.ErrKind(k) != decode.OK && v > 0 {
 			sum.DecodeErrors[decode.ErrKind(k).String()] = v
@@ -198,7 +208,11 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 func (s *summary) print(w io.Writer) {
 	fmt.Fprintf(w, "launchtap: %d packets (%s) in %s, %.0f packets/s, %d workers, %.0f packets per CPU-second\n",
 		s.Packets, humanBytes(s.Bytes), (time.Duration(s.ElapsedS * float64(time.Second))).Round(time.Millisecond), s.PacketsPerSec, s.Workers, s.PacketsPerCPUSec)
-	fmt.Fprintf(w, "  decode: %d with TCP/UDP; %s\n", s.Decoded, kv(s.DecodeErrors))
+	fmt.Fprintf(w, "  decode: %d with TCP/UDP; %s", s.Decoded, kv(s.DecodeErrors))
+	if len(s.Decapsulated) > 0 {
+		fmt.Fprintf(w, "; decapsulated: %s", kv(s.Decapsulated))
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  sessions: %s; dns: %s\n", kv(s.Sessions), kv(s.DNS))
 	fmt.Fprintf(w, "  hosts: %s\n", kv(s.Hosts))
 	if len(s.Kernel) > 0 {

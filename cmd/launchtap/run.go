@@ -195,8 +195,9 @@ type filterCounts struct {
 	log *slog.Logger
 
 	mu      sync.Mutex
-	carried map[bpf.FlowKey]bpf.Counts // bounded: see carry
+	carried map[bpf.FlowKey]bpf.Counts // bounded by maxCarried
 	errs    uint64
+	lost    uint64 // carried counts dropped because the map was full
 }
 
 const maxCarried = 1 << 16
@@ -221,10 +222,15 @@ func (f *filterCounts) Take(src, dst netip.Addr, sport, dport uint16, proto uint
 		got = got.Add(c)
 		delete(f.carried, k)
 	}
-	if !restarted {
+	switch {
+	case !restarted:
 		got = got.Add(cur)
-	} else if len(f.carried) < maxCarried {
+	case len(f.carried) < maxCarried:
 		f.carried[k] = cur
+	default:
+		if f.lost++; f.lost&(f.lost-1) == 0 {
+			f.log.Warn("pre-filter counts of restarted sessions dropped: too many carried at once", "dropped", f.lost)
+		}
 	}
 	return got.Packets, got.Bytes
 }
