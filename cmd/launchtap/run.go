@@ -232,7 +232,7 @@ func (f *filterCounts) Take(src, dst netip.Addr, sport, dport uint16, proto uint
 			f.log.Warn("pre-filter counts of restarted sessions dropped: too many carried at once", "dropped", f.lost)
 		}
 	}
-	return got.Packets, got.Bytes
+	return got.Packets, got.Payload
 }
 
 // sweepFilterFlows reaps flow entries no session will take (flows user space
