@@ -5,9 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/launchtap/launchtap/enrich/inventory"
 )
 
 // applyConfigFile sets every flag named by a key of the YAML file at path,
@@ -79,47 +80,10 @@ func scalarValues(v *yaml.Node) ([]string, error) {
 
 // suggest names the closest known key, for typos.
 func suggest(fs *flag.FlagSet, key string) string {
-	best, bestD := "", 4
-	fs.VisitAll(func(f *flag.Flag) {
-		if d := editDistance(key, f.Name); d < bestD {
-			best, bestD = f.Name, d
-		}
-	})
-	if best == "" {
-		return ""
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	if best := inventory.Suggest(key, names); best != "" {
+		return fmt.Sprintf(" (did you mean %q?)", best)
 	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
-
-// listFlag is a repeatable string flag that also accepts comma-separated values.
-type listFlag []string
-
-func (l *listFlag) String() string { return strings.Join(*l, ",") }
-func (l *listFlag) Set(s string) error {
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			*l = append(*l, p)
-		}
-	}
-	return nil
+	return ""
 }

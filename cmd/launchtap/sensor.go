@@ -217,11 +217,6 @@ func (s *sensor) finish(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// usageError marks errors in flags, config or input: exit status 2.
-type usageError struct{ error }
-
-func (e usageError) Unwrap() error { return e.error }
-
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
 
 // platformFunc adapts enrich.Service.Platform to hostid.PlatformLookup.
