@@ -37,7 +37,9 @@ func runHosts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var (
 		internal hostid.PrefixList
 		osFilter string
+		config   string
 	)
+	fs.StringVar(&config, "config", "", "YAML `file` setting any of these flags (keys are flag names); command-line flags win")
 	fs.Var(&internal, "internal", "comma-separated `CIDRs` whose hosts are listed (default: every source)")
 	fs.StringVar(&osFilter, "os", "", "print only hosts of these `families` (comma-separated: macos,ios,windows,linux,other,unknown)")
 	if err := fs.Parse(args); err != nil {
@@ -45,6 +47,12 @@ func runHosts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitOK
 		}
 		return exitUsage
+	}
+	if config != "" {
+		if err := applyConfigFile(fs, config); err != nil {
+			fmt.Fprintln(stderr, "launchtap hosts:", oneLine(err))
+			return exitUsage
+		}
 	}
 	if fs.NArg() == 0 {
 		fmt.Fprintln(stderr, "launchtap hosts: no capture given")

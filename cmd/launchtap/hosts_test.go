@@ -147,3 +147,21 @@ func TestHostsDemo(t *testing.T) {
 		t.Errorf("--os macos printed %d of %d hosts", len(macs), len(rows))
 	}
 }
+
+func TestHostsConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "good.yaml"), filepath.Join(dir, "bad.yaml")
+	os.WriteFile(good, []byte("os: windows\n"), 0o644)
+	os.WriteFile(bad, []byte("oss: macos\n"), 0o644)
+	var out, errb bytes.Buffer
+	if code := runHosts(context.Background(), []string{"--config", good, demoPcap}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if n := strings.Count(out.String(), "\n"); n != 1 || !strings.Contains(out.String(), `"os":"windows"`) {
+		t.Errorf("--config os: windows printed %d hosts:\n%s", n, out.String())
+	}
+	errb.Reset()
+	if code := runHosts(context.Background(), []string{"--config", bad, demoPcap}, &out, &errb); code != 2 || !strings.Contains(errb.String(), `unknown key "oss"`) {
+		t.Errorf("bad key: exit %d, stderr %q", code, errb.String())
+	}
+}
