@@ -157,8 +157,14 @@ func TestHostsConfigFile(t *testing.T) {
 	if code := runHosts(context.Background(), []string{"--config", good, demoPcap}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	if n := strings.Count(out.String(), "\n"); n != 1 || !strings.Contains(out.String(), `"os":"windows"`) {
-		t.Errorf("--config os: windows printed %d hosts:\n%s", n, out.String())
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	for _, l := range lines {
+		if !strings.Contains(l, `"os":"windows"`) {
+			t.Errorf("--config os: windows printed a host of another OS: %s", l)
+		}
+	}
+	if !strings.Contains(out.String(), `"ip":"10.20.2.40"`) {
+		t.Errorf("--config os: windows left out win-desk-07:\n%s", out.String())
 	}
 	errb.Reset()
 	if code := runHosts(context.Background(), []string{"--config", bad, demoPcap}, &out, &errb); code != 2 || !strings.Contains(errb.String(), `unknown key "oss"`) {
