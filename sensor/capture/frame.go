@@ -43,6 +43,12 @@ type Source interface {
 	Close() error
 }
 
+// ErrIdle is returned by a live Source's Next when no frame arrived for
+// about a second, so that the caller can do time-driven work (ending idle
+// sessions) on a quiet link. Next may be called again; file sources never
+// return it.
+var ErrIdle = errors.New("capture: no frame arrived for a while")
+
 // ErrNotCapture reports input that is neither pcap nor pcapng (after optional gzip).
 var ErrNotCapture = errors.New("not a pcap or pcapng capture")
 

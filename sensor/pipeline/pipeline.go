@@ -342,6 +342,16 @@ func (p *Pipeline) Run(ctx context.Context, srcs []capture.Source) error {
 			)
 			for n := 0; ; n++ {
 				if err := src.Next(&f); err != nil {
+					if errors.Is(err, capture.ErrIdle) {
+						// A quiet link: end the sessions that went idle, by the wall
+						// clock the kernel's timestamps follow.
+						w.flows.Sweep(time.Now().UnixNano())
+						w.publish()
+						if ctx.Err() != nil {
+							break
+						}
+						continue
+					}
 					errs[i] = endErr(err)
 					break
 				}

@@ -25,6 +25,9 @@ import (
 // pollInterval bounds how long Next waits before it notices Stop.
 const pollInterval = 100 * time.Millisecond
 
+// idlePolls empty polls (about a second) make Next return capture.ErrIdle.
+const idlePolls = int(time.Second / pollInterval)
+
 // Capture is a running live capture: one Source per worker.
 type Capture struct {
 	log     *slog.Logger
@@ -392,9 +395,12 @@ func (s *source) Next(f *capture.Frame) error {
 	s.busy.Store(true)
 	defer s.busy.Store(false)
 	n := len(s.socks)
-	for {
+	for polls := 0; ; polls++ {
 		if s.stop.Load() {
 			return io.EOF
+		}
+		if polls == idlePolls {
+			return capture.ErrIdle
 		}
 		for range n {
 			i := s.next

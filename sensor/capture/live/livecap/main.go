@@ -98,6 +98,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			defer func() { results[w] = n }()
 			for {
 				if err := src.Next(&f); err != nil {
+					if errors.Is(err, capture.ErrIdle) {
+						continue
+					}
 					if !errors.Is(err, io.EOF) {
 						log.Error("reading", "worker", w, "err", err)
 					}
