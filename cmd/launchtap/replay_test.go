@@ -286,3 +286,15 @@ func sortedLines(s string) string {
 	sort.Strings(l)
 	return strings.Join(l, "\n")
 }
+
+// The example configuration shipped in deploy/ must stay valid for run: a
+// rejected key would stop the packaged service at start.
+func TestDeployConfigValid(t *testing.T) {
+	code, _, stderr := replay(t, nil, "run", "--config", "../../deploy/launchtap.yaml", "-i", "lt-none0")
+	if code == exitUsage || strings.Contains(stderr, "config") {
+		t.Fatalf("deploy/launchtap.yaml rejected (exit %d):\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "lt-none0") {
+		t.Fatalf("want the run to fail on the missing interface, got exit %d:\n%s", code, stderr)
+	}
+}
