@@ -15,7 +15,6 @@ import (
 // workerCounters are written by one worker goroutine only.
 type workerCounters struct {
 	packets      uint64 // decoded packets handled
-	bytes        uint64
 	findings     uint64
 	suppressedOS uint64
 	// live mode: the worker reads and decodes its own source

@@ -64,7 +64,6 @@ func newWorker(id int, cfg *Config, out chan<- *alert.Alert, macNames *dnstrack.
 // decoder's verdict: OK, or an IP-only result whose addresses are valid).
 func (w *worker) handle(p *decode.Packet, kind decode.ErrKind) {
 	w.c.packets++
-	w.c.bytes += uint64(p.WireLen)
 	w.clock = p.TS
 	w.hosts.Observe(p)
 	if kind != decode.OK {
