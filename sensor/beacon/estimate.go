@@ -29,7 +29,6 @@ type scratch struct {
 	s   [HistoryLen]float64 // sorted intervals
 	r   [HistoryLen]float64 // sorted residuals
 	m   [HistoryLen]int8    // multiple assigned to each interval, 0 = not explained
-	bm  [HistoryLen]int8    // best assignment so far
 	cnd [8]float64
 	exp []explanation // candidate explanations of the current pair
 }

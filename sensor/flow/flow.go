@@ -71,7 +71,8 @@ type Key struct {
 	Client, Server         [16]byte
 	ClientPort, ServerPort uint16
 	Proto                  uint8
-	pad                    uint8 //nolint:unused // always zero; see above
+	//lint:ignore U1000 always zero: it fills what would be padding (see above)
+	pad uint8
 }
 
 // Session is one tracked TCP connection or UDP exchange.
