@@ -303,8 +303,10 @@ func (b *batch) keep(data []byte) []byte {
 	return b.arena[n:len(b.arena):len(b.arena)]
 }
 
-// keptPayload is how many payload bytes a sharded worker needs: the
-// protocols that carry names and host identity, nothing of bulk data.
+// keptPayload is how many payload bytes a sharded worker needs: all of a
+// message that carries names or host identity (DNS, DHCP, mDNS: the inline
+// path sees all of it too, so the two must not differ), the start of an HTTP
+// request for its headers, nothing of bulk data.
 func keptPayload(p *decode.Packet) int {
 	n := len(p.Payload)
 	if n == 0 {
@@ -312,12 +314,15 @@ func keptPayload(p *decode.Packet) int {
 	}
 	switch {
 	case isPort(p, 53), isPort(p, 67), isPort(p, 68), isPort(p, 546), isPort(p, 547), isPort(p, 5353):
-		return min(n, 4096)
+		return min(n, maxNamePayload)
 	case isPort(p, 80), isPort(p, 8080):
-		return min(n, 1024) // request line and headers: the User-Agent
+		return min(n, 4096) // request line and headers: the User-Agent
 	}
 	return 0
 }
+
+// maxNamePayload is the largest DNS message (a TCP length prefix's reach).
+const maxNamePayload = 2 + 65535
 
 func isPort(p *decode.Packet, port uint16) bool { return p.SrcPort == port || p.DstPort == port }
 

@@ -100,7 +100,7 @@ func TestKeptPayload(t *testing.T) {
 	tests := []struct {
 		port uint16
 		want int
-	}{{53, 4096}, {67, 4096}, {5353, 4096}, {80, 1024}, {443, 0}, {22, 0}}
+	}{{53, 9000}, {67, 9000}, {5353, 9000}, {80, 4096}, {443, 0}, {22, 0}}
 	for _, tt := range tests {
 		p := decode.Packet{SrcPort: 50000, DstPort: tt.port, Payload: big}
 		if got := keptPayload(&p); got != tt.want {
