@@ -132,7 +132,25 @@ func txRing(ctx context.Context, v *livetest.Veth, file string) (string, error) 
 	return v.ReplayTXRing(ctx, file)
 }
 
+// runCapture replays frames through a fresh veth pair into a capture with
+// cfg. netsniff-ng's TX ring sometimes fails its final flush (EINVAL) and
+// leaves the replay incomplete; that attempt is thrown away and the capture
+// repeated on a new pair, at most three times.
 func runCapture(t *testing.T, cfg Config, frames [][]byte, replay replayer) ([][][]byte, Stats, *Capture) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		got, st, c, err := captureOnce(t, cfg, frames, replay)
+		if err == nil {
+			return got, st, c
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "Flushing TX_RING failed") {
+			t.Fatal(err)
+		}
+		t.Logf("attempt %d: %v; retrying on a new veth pair", attempt, err)
+	}
+}
+
+func captureOnce(t *testing.T, cfg Config, frames [][]byte, replay replayer) ([][][]byte, Stats, *Capture, error) {
 	t.Helper()
 	v := livetest.NewVeth(t)
 	file := filepath.Join(t.TempDir(), "traffic.pcap")
@@ -180,11 +198,13 @@ func runCapture(t *testing.T, cfg Config, frames [][]byte, replay replayer) ([][
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if out, err := replay(ctx, v, file); err != nil {
-		t.Fatal(err)
-	} else {
-		t.Logf("replay: %s", lastLines(out, 3))
+	out, err := replay(ctx, v, file)
+	if err != nil {
+		c.Stop()
+		wg.Wait()
+		return nil, Stats{}, nil, err
 	}
+	t.Logf("replay: %s", lastLines(out, 3))
 	// Wait for the last partly filled blocks (BlockTimeout) and a margin.
 	deadline := time.Now().Add(2 * time.Second)
 	for time.Now().Before(deadline) {
@@ -213,7 +233,7 @@ func runCapture(t *testing.T, cfg Config, frames [][]byte, replay replayer) ([][
 			t.Errorf("Stats after Close = %d packets, %v; want %d", st2.Packets, err, st.Packets)
 		}
 	})
-	return got, st, c
+	return got, st, c, nil
 }
 
 func lastLines(s string, n int) string {
