@@ -45,6 +45,26 @@ func sendQueue(nc net.Conn, closed bool) (uint64, bool) {
 	return uint64(outq), true
 }
 
+// peerClosed reports whether the peer of a TCP connection has sent its FIN
+// (state CLOSE_WAIT). Writing then would draw a reset that empties the send
+// queue, and with it the proof of what the receiver read before it left.
+func peerClosed(nc net.Conn) bool {
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		return false
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	closed := false
+	rc.Control(func(fd uintptr) {
+		info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+		closed = err == nil && info.State == tcpCloseWait
+	})
+	return closed
+}
+
 // TCP states from include/net/tcp_states.h.
 const (
 	tcpEstablished = 1

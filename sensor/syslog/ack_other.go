@@ -10,3 +10,6 @@ func sendQueue(net.Conn, bool) (uint64, bool) { return 0, true }
 
 // socketError is not available here.
 func socketError(net.Conn) error { return nil }
+
+// peerClosed is not available here: a closed peer is noticed by the reader.
+func peerClosed(net.Conn) bool { return false }

@@ -350,6 +350,28 @@ func (d *dest) run(stop <-chan struct{}) {
 		backoff = min(backoff*2, d.cfg.BackoffMax)
 	}
 
+	// gone handles a connection whose peer has left, however that was seen
+	// (the reader's EOF or reset, or a write finding the peer closed).
+	gone := func() {
+		// A clean close confirms what was acknowledged; anything else
+		// (reset, refused datagram) falls back to the resend window.
+		if acked, ok := c.ackedAtClose(); ok {
+			n := 0
+			for n < len(inflight) && inflight[n].end <= acked {
+				n++
+			}
+			if n > 0 {
+				if err := d.bl.commit(n); err != nil {
+					d.log.Error("syslog: spool commit", "err", err)
+				}
+				inflight = append(inflight[:0], inflight[n:]...)
+				d.delivered.Add(uint64(n))
+			}
+		}
+		cerr, _ := c.err.Load().(error)
+		lost(fmt.Errorf("receiver gone: %w", cerr))
+	}
+
 	for {
 		// Move queued messages into the backlog while it has room.
 		for d.room() {
@@ -402,6 +424,10 @@ func (d *dest) run(stop <-chan struct{}) {
 				wt = max(min(wt, time.Until(deadline)), time.Millisecond)
 			}
 			end, err := c.write(rec, wt)
+			if errors.Is(err, errGone) {
+				gone()
+				break
+			}
 			if err != nil {
 				lost(err)
 				break
@@ -492,23 +518,7 @@ func (d *dest) run(stop <-chan struct{}) {
 			d.store(b)
 		case <-d.wake:
 		case <-dead:
-			// A clean close confirms what was acknowledged; anything else
-			// (reset, refused datagram) falls back to the resend window.
-			if acked, ok := c.ackedAtClose(); ok {
-				n := 0
-				for n < len(inflight) && inflight[n].end <= acked {
-					n++
-				}
-				if n > 0 {
-					if err := d.bl.commit(n); err != nil {
-						d.log.Error("syslog: spool commit", "err", err)
-					}
-					inflight = append(inflight[:0], inflight[n:]...)
-					d.delivered.Add(uint64(n))
-				}
-			}
-			cerr, _ := c.err.Load().(error)
-			lost(fmt.Errorf("receiver gone: %w", cerr))
+			gone()
 		case <-retry:
 		case <-tick.C:
 		case <-stop:

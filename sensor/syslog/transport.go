@@ -173,13 +173,22 @@ func (c *conn) kill(err error) {
 	})
 }
 
+// errGone is returned by write when the connection's peer is known gone;
+// conn.err says how.
+var errGone = errors.New("receiver gone")
+
 // write sends one message with the transport's framing and returns the
 // socket byte offset at which the message ends.
 func (c *conn) write(msg []byte, timeout time.Duration) (uint64, error) {
 	if c.dead != nil {
+		if c.stream && peerClosed(c.raw.Conn) {
+			// The reader may not have run yet; do not write into a
+			// connection the receiver has closed (see peerClosed).
+			c.kill(io.EOF)
+		}
 		select {
 		case <-c.dead:
-			return 0, fmt.Errorf("receiver gone: %v", c.err.Load())
+			return 0, errGone
 		default:
 		}
 	}
