@@ -57,7 +57,16 @@ func runReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return exitUsage
 	}
 	s.startAlerts(ctx)
+	stopProfile, err := startCPUProfile(o.cpuProfile)
+	if err != nil {
+		s.finish(ctx)
+		fmt.Fprintln(stderr, "launchtap replay:", oneLine(err))
+		return exitUsage
+	}
 	runErr := s.pipe.Replay(ctx, src)
+	if err := stopProfile(); err != nil {
+		s.log.Error("writing the CPU profile", "err", err)
+	}
 	stopObs()
 	finishErr := s.finish(ctx)
 

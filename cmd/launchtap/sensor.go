@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +39,7 @@ type sensorFlags struct {
 	log          *slog.Logger // set by prepare
 	metricsAddr  string
 	statsEvery   time.Duration
+	cpuProfile   string
 }
 
 func newSensorFlags(fs *flag.FlagSet) *sensorFlags {
@@ -52,6 +54,7 @@ func newSensorFlags(fs *flag.FlagSet) *sensorFlags {
 	fs.StringVar(&o.summaryPath, "summary", "", "also write the final summary as one JSON object to `file`")
 	fs.StringVar(&o.baselinePath, "baseline", "", "organisation baseline YAML `file` (approved_destinations, approved_labels), merged with the built-in default")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the data path to `file` (read it with go tool pprof)")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `host:port` at /metrics (empty: off)")
 	fs.DurationVar(&o.statsEvery, "stats-interval", time.Minute, "how often to log a stats line (0: never)")
 	o.pipe.Flow.RegisterFlags(fs)
@@ -223,3 +226,26 @@ func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", ";
 type platformFunc func(ip netip.Addr, mac [6]byte) (string, bool)
 
 func (f platformFunc) PlatformLookup(ip netip.Addr, mac [6]byte) (string, bool) { return f(ip, mac) }
+
+// startCPUProfile profiles the process into path until the returned stop is
+// called; an empty path profiles nothing.
+func startCPUProfile(path string) (stop func() error, err error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu-profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu-profile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("cpu-profile: %w", err)
+		}
+		return nil
+	}, nil
+}
