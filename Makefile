@@ -37,8 +37,8 @@ bench: build ## replay a generated capture of >= 2 M packets; print packets/s pe
 eval: build ## labelled detection evaluation over several seeds (recall, precision, period error, RITA side by side)
 	$(GO) run ./cmd/launchtap-eval -launchtap $(BIN)/launchtap -compact -check
 
-generate: ## regenerate the eBPF objects (needs clang, llvm)
-	$(GO) generate ./bpf/...
+generate: ## regenerate the eBPF objects (needs clang, llvm) and the detector's band table
+	$(GO) generate ./bpf/... ./sensor/beacon
 
 package: ## build dist/launchtap_VERSION_ARCH.deb with nfpm (installs nfpm with go install if missing)
 	sh deploy/package.sh dist

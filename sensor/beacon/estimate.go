@@ -3,7 +3,6 @@ package beacon
 import (
 	"math"
 	"slices"
-	"sync"
 	"time"
 	"unsafe"
 )
@@ -431,7 +430,6 @@ func logChoose(n, k int) float64 { return lchoose[n][k] }
 // m multiples of a period. Looked up in a table on a log grid of j, rounding j
 // up so the answer is never an underestimate.
 func bandProb(j float64, m int) float64 {
-	bandOnce.Do(buildBand)
 	t := &bandTab[0]
 	if m > 1 {
 		t = &bandTab[1]
@@ -453,27 +451,29 @@ const (
 	bandJMax = 0.6
 )
 
-var (
-	bandOnce sync.Once
-	bandTab  [2][bandN]float64
-	bandLog  [2][bandN][2]float64 // ln q, ln(1-q)
-)
+// bandTab (bandtab.go) holds maxBand on the grid of j, for one multiple and
+// for maxMultiple; it is generated because computing it costs tens of
+// milliseconds, at every start. TestBandTable checks it against maxBand.
+//go:generate go test -run ^TestBandTable$ -update-band-table
 
-func buildBand() {
-	for i := 0; i < bandN; i++ {
-		j := bandJMin * math.Pow(bandJMax/bandJMin, float64(i)/(bandN-1))
-		bandTab[0][i] = maxBand(j, 1)
-		bandTab[1][i] = maxBand(j, maxMultiple)
-		for m := range 2 {
-			bandLog[m][i] = [2]float64{math.Log(bandTab[m][i]), math.Log1p(-bandTab[m][i])}
+// bandLog is ln q and ln(1-q) of bandTab.
+var bandLog = func() (l [2][bandN][2]float64) {
+	for m := range l {
+		for i, q := range bandTab[m] {
+			l[m][i] = [2]float64{math.Log(q), math.Log1p(-q)}
 		}
 	}
+	return
+}()
+
+// bandGrid returns the grid's i-th j.
+func bandGrid(i int) float64 {
+	return bandJMin * math.Pow(bandJMax/bandJMin, float64(i)/(bandN-1))
 }
 
 // bandLogs is bandProb returning ln q and ln(1-q), from the table when j is
 // on the grid (the common case) so scoring does no logarithms.
 func bandLogs(j float64, m int) (float64, float64) {
-	bandOnce.Do(buildBand)
 	t := 0
 	if m > 1 {
 		t = 1
