@@ -149,7 +149,7 @@ func BenchmarkReadMerged(b *testing.B) {
 	head2, body2 := benchPcapng()
 	srcs := []Source{}
 	for _, in := range []*endless{{head: head, body: body}, {head: head2, body: body2}} {
-		s, err := openStream("bench", in, func() error { return nil })
+		s, err := openStream("bench", in, func() error { return nil }, readBufSize(2))
 		if err != nil {
 			b.Fatal(err)
 		}

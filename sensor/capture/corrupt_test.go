@@ -81,7 +81,7 @@ func TestCorrupt(t *testing.T) {
 func TestLargeRecords(t *testing.T) {
 	le := binary.LittleEndian
 	big := bytes.Repeat([]byte("0123456789abcdef"), MaxRecordLen/16)
-	mid := big[:bufSize+1]
+	mid := big[:minReadBuf+1]
 	recs := []rec{{ts: 1, data: []byte("s")}, {ts: 2, data: big}, {ts: 3, data: mid}, {ts: 4, data: []byte("t")}}
 	w := &ng{}
 	w.shb(le).idb(1, 0, 9, 0)
@@ -94,7 +94,7 @@ func TestLargeRecords(t *testing.T) {
 		"gzip":   gz(t, w.buf),
 	} {
 		t.Run(name, func(t *testing.T) {
-			frames, err, r := openAll(t, Options{Stdin: bytes.NewReader(b)}, "-")
+			frames, err, r := openAll(t, Options{Stdin: bytes.NewReader(b), readBuf: minReadBuf}, "-")
 			if err != io.EOF || len(frames) != len(recs) {
 				t.Fatalf("%d frames, %v", len(frames), err)
 			}
@@ -103,8 +103,8 @@ func TestLargeRecords(t *testing.T) {
 					t.Errorf("frame %d: %d bytes at %d", i, len(frames[i].data), frames[i].TS)
 				}
 			}
-			if c := cap(streamOf(r.srcs[0]).big); c > MaxBlockLen {
-				t.Errorf("buffer grew to %d", c)
+			if c := cap(streamOf(r.srcs[0]).big); c > MaxBlockLen || c == 0 {
+				t.Errorf("copy buffer is %d bytes: want the copying path taken, within %d", c, MaxBlockLen)
 			}
 		})
 	}
@@ -113,5 +113,16 @@ func TestLargeRecords(t *testing.T) {
 	frames, err, _ := openAll(t, Options{Stdin: bytes.NewReader(over)}, "-")
 	if len(frames) != 0 || err == nil || !strings.Contains(err.Error(), "exceeds the 262144-byte limit") {
 		t.Errorf("oversized record: %d frames, %v", len(frames), err)
+	}
+}
+
+func TestReadBufSize(t *testing.T) {
+	for _, tc := range []struct{ inputs, want int }{
+		{0, maxReadBuf}, {1, maxReadBuf}, {64, maxReadBuf}, {65, readBudget / 65},
+		{1024, minReadBuf}, {100000, minReadBuf},
+	} {
+		if got := readBufSize(tc.inputs); got != tc.want {
+			t.Errorf("readBufSize(%d) = %d, want %d", tc.inputs, got, tc.want)
+		}
 	}
 }

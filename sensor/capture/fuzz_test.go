@@ -51,7 +51,7 @@ func fuzzOpen(t *testing.T, data []byte) {
 	case !strings.Contains(err.Error(), StdinName):
 		t.Fatalf("error does not name the input: %v", err)
 	}
-	if s := streamOf(r.srcs[0]); cap(s.big) > MaxBlockLen || s.br.Size() > bufSize {
+	if s := streamOf(r.srcs[0]); cap(s.big) > MaxBlockLen || s.br.Size() > maxReadBuf {
 		t.Fatalf("buffers grew to %d and %d bytes", cap(s.big), s.br.Size())
 	}
 }

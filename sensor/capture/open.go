@@ -23,6 +23,8 @@ var errClosed = errors.New("capture: source is closed")
 type Options struct {
 	Stdin  io.Reader    // read for "-"; nil means os.Stdin
 	Logger *slog.Logger // warns about skipped directory entries; nil means slog.Default()
+
+	readBuf int // tests: read buffer per input instead of readBufSize's
 }
 
 // Open opens capture inputs as one Source (a *Reader) delivering frames in
@@ -49,10 +51,51 @@ func (o Options) Open(paths ...string) (*Reader, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	// List every input first: the read buffers share a budget.
+	type input struct {
+		path string
+		dir  string // the directory it was found in; "" when named
+	}
 	var (
-		names []string
-		srcs  []Source
+		ins   []input
+		dirs  []string
 		stdin bool
+	)
+	for _, p := range paths {
+		if p == "-" {
+			if stdin {
+				return nil, errors.New("capture: standard input given twice")
+			}
+			stdin = true
+			ins = append(ins, input{path: p})
+			continue
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("capture: %w", err)
+		}
+		if !fi.IsDir() {
+			ins = append(ins, input{path: p})
+			continue
+		}
+		files, err := listDir(p, log)
+		if err != nil {
+			return nil, err
+		}
+		dirs = append(dirs, p)
+		for _, f := range files {
+			ins = append(ins, input{path: f, dir: p})
+		}
+	}
+	size := readBufSize(len(ins))
+	if o.readBuf > 0 {
+		size = o.readBuf
+	}
+
+	var (
+		names  []string
+		srcs   []Source
+		perDir = map[string]int{}
 	)
 	fail := func(err error) (*Reader, error) {
 		for _, s := range srcs {
@@ -60,58 +103,60 @@ func (o Options) Open(paths ...string) (*Reader, error) {
 		}
 		return nil, err
 	}
-	add := func(name string, src Source) {
-		names = append(names, name)
-		srcs = append(srcs, src)
-	}
-	for _, p := range paths {
-		if p == "-" {
-			if stdin {
-				return fail(errors.New("capture: standard input given twice"))
+	for _, in := range ins {
+		var (
+			src  Source
+			name = in.path
+			err  error
+		)
+		if in.path == "-" {
+			name = StdinName
+			rd := o.Stdin
+			if rd == nil {
+				rd = os.Stdin
 			}
-			stdin = true
-			in := o.Stdin
-			if in == nil {
-				in = os.Stdin
-			}
-			src, err := openStream(StdinName, in, func() error { return nil })
-			if err != nil {
-				return fail(err)
-			}
-			add(StdinName, src)
+			src, err = openStream(StdinName, rd, func() error { return nil }, size)
+		} else {
+			src, err = openFile(in.path, size)
+		}
+		if in.dir != "" && errors.Is(err, ErrNotCapture) {
+			log.Warn("capture: skipping file that is not a capture", "path", in.path, "err", err)
 			continue
 		}
-		fi, err := os.Stat(p)
-		if err != nil {
-			return fail(fmt.Errorf("capture: %w", err))
-		}
-		if !fi.IsDir() {
-			src, err := openFile(p)
-			if err != nil {
-				return fail(err)
-			}
-			add(p, src)
-			continue
-		}
-		n, err := openDir(p, log, add)
 		if err != nil {
 			return fail(err)
 		}
-		if n == 0 {
-			return fail(fmt.Errorf("capture: %s: directory holds no capture file: %w", p, ErrNotCapture))
+		names = append(names, name)
+		srcs = append(srcs, src)
+		perDir[in.dir]++
+	}
+	for _, d := range dirs {
+		if perDir[d] == 0 {
+			return fail(fmt.Errorf("capture: %s: directory holds no capture file: %w", d, ErrNotCapture))
 		}
 	}
 	return newReader(names, srcs), nil
 }
 
-// openDir opens the capture files of one directory in name order and
-// returns how many it added.
-func openDir(dir string, log *slog.Logger, add func(string, Source)) (int, error) {
+// readBufSize shares readBudget among n inputs, within [minReadBuf,
+// maxReadBuf]: one large capture is read in large system calls (1 MiB reads
+// cost about a sixth less CPU than 128 KiB ones, measured on page-cached
+// files), while a directory of many rotated captures, all open at once for
+// the merge, stays within the budget.
+func readBufSize(n int) int {
+	if n < 1 {
+		n = 1
+	}
+	return min(maxReadBuf, max(minReadBuf, readBudget/n))
+}
+
+// listDir returns the regular, non-hidden files of dir in name order.
+func listDir(dir string, log *slog.Logger) ([]string, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return 0, fmt.Errorf("capture: reading directory: %w", err)
+		return nil, fmt.Errorf("capture: reading directory: %w", err)
 	}
-	n := 0
+	var files []string
 	for _, e := range ents {
 		if strings.HasPrefix(e.Name(), ".") {
 			continue
@@ -119,32 +164,23 @@ func openDir(dir string, log *slog.Logger, add func(string, Source)) (int, error
 		p := filepath.Join(dir, e.Name())
 		fi, err := os.Stat(p)
 		if err != nil {
-			return n, fmt.Errorf("capture: %w", err)
+			return nil, fmt.Errorf("capture: %w", err)
 		}
 		if !fi.Mode().IsRegular() {
 			log.Warn("capture: skipping directory entry that is not a regular file", "path", p)
 			continue
 		}
-		src, err := openFile(p)
-		if errors.Is(err, ErrNotCapture) {
-			log.Warn("capture: skipping file that is not a capture", "path", p, "err", err)
-			continue
-		}
-		if err != nil {
-			return n, err
-		}
-		add(p, src)
-		n++
+		files = append(files, p)
 	}
-	return n, nil
+	return files, nil
 }
 
-func openFile(path string) (Source, error) {
+func openFile(path string, size int) (Source, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("capture: %w", err)
 	}
-	src, err := openStream(path, f, f.Close)
+	src, err := openStream(path, f, f.Close, size)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -154,8 +190,8 @@ func openFile(path string) (Source, error) {
 
 // openStream sniffs gzip, then the capture format, and reads the header.
 // closeFn releases rd; the returned Source calls it from Close.
-func openStream(name string, rd io.Reader, closeFn func() error) (Source, error) {
-	br := bufio.NewReaderSize(rd, bufSize)
+func openStream(name string, rd io.Reader, closeFn func() error, size int) (Source, error) {
+	br := bufio.NewReaderSize(rd, size)
 	closeAll := closeFn
 	gzipped := false
 	if m, _ := br.Peek(2); len(m) == 2 && m[0] == 0x1f && m[1] == 0x8b {
@@ -164,7 +200,7 @@ func openStream(name string, rd io.Reader, closeFn func() error) (Source, error)
 		if err != nil {
 			return nil, fmt.Errorf("capture: %s: reading gzip header: %v: %w", name, err, ErrNotCapture)
 		}
-		br = bufio.NewReaderSize(gz, bufSize)
+		br = bufio.NewReaderSize(gz, size)
 		closeAll = func() error {
 			gz.Close()
 			return closeFn()

@@ -26,11 +26,13 @@ const (
 	// (summed over its sections).
 	MaxInterfaces = 1 << 16
 
-	// bufSize is the read buffer per input. Records that fit are handed out
-	// straight from it; larger ones are copied into a per-input buffer that
-	// grows up to MaxBlockLen. It is modest because a directory of rotated
-	// captures keeps one open per file.
-	bufSize = 128 << 10
+	// The read buffer per input is readBudget shared among the inputs,
+	// within [minReadBuf, maxReadBuf] (see readBufSize). Records that fit
+	// are handed out straight from it; larger ones are copied into a
+	// per-input buffer that grows up to MaxBlockLen.
+	readBudget = 64 << 20
+	minReadBuf = 64 << 10
+	maxReadBuf = 1 << 20
 )
 
 // errShort marks input that ends inside a record: the caller turns it into a
