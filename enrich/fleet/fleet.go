@@ -250,19 +250,16 @@ func (p *Provider) auth() http.Header {
 	return h
 }
 
+// api names Fleet in errors.
+var api = httpx.API{Name: "fleet", Secret: "API token", AuthHint: "check the token and the user's role", Detail: fleetMessage}
+
 func body(resp *httpx.Response, err error) ([]byte, error) {
 	var se *httpx.StatusError
-	if errors.As(err, &se) {
-		switch se.Status {
-		case http.StatusUnauthorized, http.StatusForbidden:
-			return nil, fmt.Errorf("fleet: API token rejected (HTTP %d: %s); check the token and the user's role: %w", se.Status, fleetMessage(se.Body), inventory.ErrUnavailable)
-		case http.StatusNotFound:
-			return nil, err
-		}
-		return nil, fmt.Errorf("fleet: %w: %w", err, inventory.ErrUnavailable)
+	if errors.As(err, &se) && se.Status == http.StatusNotFound {
+		return nil, err // no such host: the caller tries the next lookup
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", err, inventory.ErrUnavailable)
+		return nil, api.Err(err)
 	}
 	return resp.Body, nil
 }

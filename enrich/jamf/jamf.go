@@ -279,23 +279,20 @@ func (p *Provider) get(ctx context.Context, path string) ([]byte, error) {
 		h.Set("Accept", "application/json")
 		resp, err := p.c.Do(ctx, httpx.Request{Method: http.MethodGet, URL: p.base + path, Header: h, ExpectJSON: true})
 		var se *httpx.StatusError
-		if errors.As(err, &se) {
-			if se.Status == http.StatusUnauthorized && attempt == 0 {
-				p.log.Debug("token rejected; fetching a new one", "code", jamfCode(se.Body))
-				p.invalidate(tok)
-				continue
-			}
-			if se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden {
-				return nil, fmt.Errorf("jamf: API client not authorised (HTTP %d %s); give its API role Read Computers: %w", se.Status, jamfCode(se.Body), inventory.ErrUnavailable)
-			}
-			return nil, fmt.Errorf("jamf: %w (%s): %w", err, jamfCode(se.Body), inventory.ErrUnavailable)
+		if errors.As(err, &se) && se.Status == http.StatusUnauthorized && attempt == 0 {
+			p.log.Debug("token rejected; fetching a new one", "code", jamfCode(se.Body))
+			p.invalidate(tok)
+			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", err, inventory.ErrUnavailable)
+			return nil, api.Err(err)
 		}
 		return resp.Body, nil
 	}
 }
+
+// api names Jamf Pro in errors about its API.
+var api = httpx.API{Name: "jamf", Secret: "API client", AuthHint: "give its API role Read Computers", Detail: jamfCode}
 
 // jamfCode extracts the error code of Jamf's {"httpStatus","errors":[{"code"}]}.
 func jamfCode(b []byte) string {

@@ -285,19 +285,14 @@ func (p *Provider) get(ctx context.Context, path string) ([]byte, error) {
 	h.Set("Authorization", "Bearer "+p.cfg.Token)
 	h.Set("Accept", "application/json")
 	resp, err := p.c.Do(ctx, httpx.Request{Method: http.MethodGet, URL: p.base + path, Header: h, ExpectJSON: true})
-	var se *httpx.StatusError
-	if errors.As(err, &se) {
-		msg := kandjiError(se.Body)
-		if se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden {
-			return nil, fmt.Errorf("kandji: API token rejected (HTTP %d %s); check the token and its permissions (Devices, Prism): %w", se.Status, msg, inventory.ErrUnavailable)
-		}
-		return nil, fmt.Errorf("kandji: HTTP %d %s: %w", se.Status, msg, inventory.ErrUnavailable)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", err, inventory.ErrUnavailable)
+		return nil, api.Err(err)
 	}
 	return resp.Body, nil
 }
+
+// api names Kandji in errors.
+var api = httpx.API{Name: "kandji", Secret: "API token", AuthHint: "check the token and its permissions (Devices, Prism)", Detail: kandjiError}
 
 func kandjiError(b []byte) string {
 	var e struct {

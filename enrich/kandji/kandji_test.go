@@ -83,7 +83,7 @@ func TestBadToken(t *testing.T) {
 	srv := fakekandji.New("ktok", fakekandji.Device{ID: "1", Name: "x", MAC: "3c:22:fb:1a:2b:3c", Platform: "Mac"})
 	defer srv.Close()
 	_, err := provider(t, srv, "nope").Lookup(context.Background(), inventory.Query{MAC: "3c:22:fb:1a:2b:3c"})
-	if !errors.Is(err, inventory.ErrUnavailable) || !strings.Contains(err.Error(), "HTTP 401 Unauthorized") || strings.Contains(err.Error(), "nope") {
+	if !errors.Is(err, inventory.ErrUnavailable) || !strings.Contains(err.Error(), "API token rejected (HTTP 401: Unauthorized)") || strings.Contains(err.Error(), "nope") {
 		t.Fatalf("%v", err)
 	}
 }

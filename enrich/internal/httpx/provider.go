@@ -1,10 +1,14 @@
 package httpx
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/launchtap/launchtap/enrich/inventory"
 )
 
 // BaseURL checks the value of a provider's --<provider>-url flag and returns
@@ -24,4 +28,35 @@ func Logger(l *slog.Logger, provider string) *slog.Logger {
 		l = slog.New(slog.DiscardHandler)
 	}
 	return l.With("component", "enrich/"+provider)
+}
+
+// API names a vendor's API in the errors a provider returns.
+type API struct {
+	Name     string              // "fleet": the prefix of every error
+	Secret   string              // what authenticates: "API token", "API client"
+	AuthHint string              // what to check when the API refuses it
+	Detail   func([]byte) string // the vendor's error text in a body; nil: Snippet
+}
+
+// Err maps the result of Client.Do to a provider's error: nil stays nil;
+// anything else wraps inventory.ErrUnavailable (the inventory cannot answer
+// now, which is not "no such host"). A refusal of the credentials (401, 403)
+// says what to check; a response body is quoted through Detail, never the
+// request, so no secret reaches a log.
+func (a API) Err(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *StatusError
+	if !errors.As(err, &se) {
+		return fmt.Errorf("%s: %w: %w", a.Name, err, inventory.ErrUnavailable)
+	}
+	detail := Snippet(se.Body)
+	if a.Detail != nil {
+		detail = a.Detail(se.Body)
+	}
+	if se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden {
+		return fmt.Errorf("%s: %s rejected (HTTP %d: %s); %s: %w", a.Name, a.Secret, se.Status, detail, a.AuthHint, inventory.ErrUnavailable)
+	}
+	return fmt.Errorf("%s: HTTP %d: %s: %w", a.Name, se.Status, detail, inventory.ErrUnavailable)
 }
