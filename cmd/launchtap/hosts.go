@@ -14,10 +14,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/miekg/dns"
-
 	"github.com/launchtap/launchtap/sensor/capture"
 	"github.com/launchtap/launchtap/sensor/decode"
+	"github.com/launchtap/launchtap/sensor/dnstrack"
 	"github.com/launchtap/launchtap/sensor/hostid"
 )
 
@@ -70,6 +69,13 @@ func runHosts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "launchtap hosts:", err)
 		return exitUsage
 	}
+	// DNS goes through the same tracker as in replay (UDP and TCP, counted
+	// when malformed), which hands each query's name to the table.
+	names, err := dnstrack.New(dnstrack.DefaultConfig(), hostsQueries{table})
+	if err != nil {
+		fmt.Fprintln(stderr, "launchtap hosts:", err)
+		return exitUsage
+	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	src, err := capture.Options{Logger: log}.Open(fs.Args()...)
 	if err != nil {
@@ -108,8 +114,8 @@ func runHosts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			continue
 		}
 		table.Observe(&p)
-		if p.Proto == decode.ProtoUDP && p.DstPort == 53 {
-			hostsDNSQuery(table, &p)
+		if dnstrack.IsDNS(&p) {
+			names.Packet(&p)
 		}
 	}
 	for _, w := range src.Warnings() {
@@ -142,20 +148,17 @@ func runHosts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	log.Info("hosts done", "packets", packets, "hosts", st.Hosts, "printed", printed, "evictions", st.Evictions,
 		"syns", st.SYNs, "syns_unmatched", st.SYNUnmatched, "dhcp", st.DHCP, "dhcp_errors", st.DHCPErrors,
 		"dhcpv6", st.DHCPv6, "mdns", st.MDNS, "mdns_errors", st.MDNSErrors, "dns_names", st.DNSNames,
-		"http_user_agents", st.HTTPUserAgents, "routers", st.Routers, "churn", st.Churn)
+		"http_user_agents", st.HTTPUserAgents, "routers", st.Routers, "churn", st.Churn,
+		"dns_queries", names.Stats().Queries, "dns_malformed", names.Stats().Malformed)
 	return code
 }
 
-// hostsDNSQuery hands the names of a DNS query to the table, as the pipeline's
-// DNS stage does in `replay`.
-func hostsDNSQuery(t *hostid.Table, p *decode.Packet) {
-	var m dns.Msg
-	if m.Unpack(p.Payload) != nil || m.Response {
-		return
-	}
-	for _, q := range m.Question {
-		t.ObserveDNSQuery(p.Src, p.SrcMAC, p.HasMAC, q.Name, p.TS)
-	}
+// hostsQueries hands the names hosts look up to the table, as the
+// pipeline's workers do in replay.
+type hostsQueries struct{ t *hostid.Table }
+
+func (q hostsQueries) DNSQuery(client netip.Addr, mac [6]byte, hasMAC bool, name string, _ uint16, ts int64) {
+	q.t.ObserveDNSQuery(client, mac, hasMAC, name, ts)
 }
 
 func hostsOSFilter(list string) (map[string]bool, error) {
