@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -175,6 +177,44 @@ func serveMetrics(ctx context.Context, addr string, snap func() snapshot, log *s
 	return ln.Addr().String(), nil
 }
 
+// headline reduces a snapshot's counters to what the periodic stats line
+// and the SENSOR-STATS message carry: totals by name (drops, decode errors,
+// evictions) rather than one entry per label, so the set stays small and its
+// names fit an RFC 5424 PARAM-NAME (32 characters). Prometheus keeps the
+// labelled detail.
+func headline(c map[string]uint64) map[string]uint64 {
+	h := map[string]uint64{}
+	copyIf := func(names ...string) {
+		for _, n := range names {
+			if v, ok := c[n]; ok {
+				h[n] = v
+			}
+		}
+	}
+	copyIf("packets", "bytes", "sessions_active", "pairs_tracked", "findings", "alerts",
+		"mdm_lookups", "mdm_failures", "sink_errors",
+		"kernel_drops", "kernel_freezes", "bpf_map_full", "bpf_passed")
+	// The names the issue gives the SENSOR-STATS message.
+	h["pairs"] = c["pairs_tracked"]
+	h["enrichment_failures"] = c["mdm_failures"]
+	// Packets are lost in the kernel only: each live worker reads its own
+	// ring, and replay and the alert queue wait rather than drop.
+	h["drops"] = c["kernel_drops"]
+	for k, v := range c {
+		switch {
+		case strings.HasPrefix(k, "decode_errors_"):
+			h["decode_errors"] += v
+		case strings.HasPrefix(k, "evictions_"):
+			h["evictions"] += v
+		case strings.HasPrefix(k, "enrichment_"):
+			h[k] = v // a handful of statuses: matched, no-match, ...
+		case strings.HasPrefix(k, "syslog_messages_") && strings.HasSuffix(k, "_dropped"):
+			h["syslog_dropped"] += v
+		}
+	}
+	return h
+}
+
 // logStats writes one stats line every interval until ctx is done, and sends
 // the same counters as a SENSOR-STATS syslog message when syslog is on, so a
 // SIEM can tell the sensor is alive and seeing traffic.
@@ -188,16 +228,19 @@ func logStats(ctx context.Context, every time.Duration, snap func() snapshot, lo
 			return
 		case <-t.C:
 		}
-		cur := snap().counters
-		attrs := []any{}
-		for _, k := range []string{"packets", "bytes", "kernel_drops", "queue_drops", "sessions_active", "pairs_tracked", "alerts", "findings", "mdm_failures"} {
-			if v, ok := cur[k]; ok {
-				attrs = append(attrs, k, v)
-			}
+		cur := headline(snap().counters)
+		keys := make([]string, 0, len(cur))
+		for k := range cur {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		attrs := make([]any, 0, 2*len(keys)+2)
+		for _, k := range keys {
+			attrs = append(attrs, k, cur[k])
 		}
 		if prev != nil {
 			attrs = append(attrs, "packets_per_s", float64(cur["packets"]-prev["packets"])/every.Seconds())
-			if d := cur["kernel_drops"] - prev["kernel_drops"]; d > 0 {
+			if d := cur["drops"] - prev["drops"]; d > 0 {
 				// One line per interval for a drop burst, never one per packet.
 				log.Warn("kernel dropped packets in the last interval", "drops", d, "interval", every)
 			}

@@ -97,6 +97,10 @@ type sensor struct {
 	syslog   *syslog.Emitter // nil without --syslog
 	closers  []func(context.Context) error
 	done     sync.WaitGroup
+
+	// finalStats sends the last SENSOR-STATS before syslog closes, so a
+	// SIEM sees the totals of a run that ended; nil when there is none.
+	finalStats func()
 }
 
 // prepare validates the flags that do not need the sensor built.
@@ -195,6 +199,9 @@ func (s *sensor) startObservability(ctx context.Context, o *sensorFlags, extra f
 	}
 	if o.statsEvery > 0 {
 		go logStats(ctx, o.statsEvery, snap, s.log, s.syslog)
+		if s.syslog != nil {
+			s.finalStats = func() { s.syslog.Stats(headline(snap().counters)) }
+		}
 	}
 	return nil
 }
@@ -211,6 +218,9 @@ func (s *sensor) startAlerts(ctx context.Context) {
 // finish waits for the last alerts and closes the outputs.
 func (s *sensor) finish(ctx context.Context) error {
 	s.done.Wait()
+	if s.finalStats != nil {
+		s.finalStats()
+	}
 	var errs []error
 	for i := len(s.closers) - 1; i >= 0; i-- {
 		if err := s.closers[i](ctx); err != nil {

@@ -71,27 +71,49 @@ input(type="imtcp" address="127.0.0.1" port="%d" ruleset="r")
 	}
 
 	code, alerts, stderr := replay(t, nil, demoArgs("1", "--syslog", fmt.Sprintf("tcp://127.0.0.1:%d", port))...)
-	if code != 0 || !strings.Contains(stderr, "delivered=1") {
-		t.Fatalf("exit %d, want the alert delivered:\n%s", code, stderr)
+	if code != 0 || !strings.Contains(stderr, "delivered=2") {
+		t.Fatalf("exit %d, want the alert and the final SENSOR-STATS delivered:\n%s", code, stderr)
 	}
 	var want map[string]any
 	json.Unmarshal([]byte(alerts), &want)
 
-	var got struct {
+	type message struct {
 		MsgID, Hostname, Appname, Msg string
 		Vars                          string
 	}
+	// The alert, then the SENSOR-STATS sent as the replay ended.
+	var got, stats message
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if f, err := os.Open(out); err == nil {
 			sc := bufio.NewScanner(f)
 			sc.Buffer(nil, 1<<20)
 			for sc.Scan() {
-				json.Unmarshal(sc.Bytes(), &got)
+				var m message
+				json.Unmarshal(sc.Bytes(), &m)
+				switch m.MsgID {
+				case "BEACON":
+					got = m
+				case "SENSOR-STATS":
+					stats = m
+				}
 			}
 			f.Close()
 		}
-		if got.MsgID == "BEACON" || time.Now().After(deadline) {
+		if got.MsgID == "BEACON" && stats.MsgID == "SENSOR-STATS" || time.Now().After(deadline) {
 			break
+		}
+	}
+	var statsSD struct {
+		SD map[string]map[string]string `json:"rfc5424-sd"`
+	}
+	if err := json.Unmarshal([]byte(stats.Vars), &statsSD); err != nil {
+		t.Fatalf("SENSOR-STATS structured data: %v: %q", err, stats.Vars)
+	}
+	// The issue's counters, with the demo's values.
+	for k, v := range map[string]string{"packets": "", "drops": "0", "pairs": "", "alerts": "1", "enrichment_failures": "0", "decode_errors": "", "evictions": "0"} {
+		got, ok := statsSD.SD["launchtap@32473"][k]
+		if !ok || v != "" && got != v {
+			t.Errorf("SENSOR-STATS %s = %q (present %v), want %q; all: %v", k, got, ok, v, statsSD.SD)
 		}
 	}
 	if got.MsgID != "BEACON" || got.Appname != "launchtap" || got.Hostname != "demo" {

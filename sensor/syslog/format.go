@@ -145,11 +145,12 @@ func (e *encoder) stats(sensor string, s map[string]uint64, seq uint64, now time
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	names := paramNames(keys)
 	m := e.base(MsgIDStats, sensor, sevInfo, seq, now)
 	var line strings.Builder
 	line.WriteString("sensor stats:")
-	for _, k := range keys {
-		fmt.Fprintf(&line, " %s=%d", sdName(k), s[k])
+	for i, k := range keys {
+		fmt.Fprintf(&line, " %s=%d", names[i], s[k])
 	}
 	switch e.format {
 	case FormatCEF:
@@ -173,8 +174,8 @@ func (e *encoder) stats(sensor string, s map[string]uint64, seq uint64, now time
 		}
 		m.msg = body
 	default:
-		for _, k := range keys {
-			m.sd = append(m.sd, param{sdName(k), strconv.FormatUint(s[k], 10)})
+		for i, k := range keys {
+			m.sd = append(m.sd, param{names[i], strconv.FormatUint(s[k], 10)})
 		}
 		m.msg = line.String()
 	}
@@ -356,4 +357,24 @@ func asciiJSON(v any) (string, error) {
 		}
 	}
 	return sb.String(), nil
+}
+
+// paramNames makes each key a PARAM-NAME (sdName: printable, at most 32
+// characters). Keys that become the same name, such as long ones cut at 32,
+// get a "~N" suffix instead: a duplicate PARAM-NAME would make the whole
+// message invalid, and a counter must not vanish because of its name.
+func paramNames(keys []string) []string {
+	names := make([]string, len(keys))
+	seen := make(map[string]bool, len(keys))
+	for i, k := range keys {
+		n := sdName(k)
+		for j := 2; seen[n]; j++ {
+			suffix := "~" + strconv.Itoa(j)
+			base := sdName(k)
+			n = base[:min(len(base), 32-len(suffix))] + suffix
+		}
+		seen[n] = true
+		names[i] = n
+	}
+	return names
 }

@@ -218,6 +218,18 @@ func TestStatsAndHealth(t *testing.T) {
 	if got := (*m.StructuredData)[DefaultSDID]; !reflect.DeepEqual(got, want) {
 		t.Errorf("stats SD %v, want %v", got, want)
 	}
+	// Keys that are the same name once cut to 32 characters all arrive.
+	long := "syslog_messages_tcp://collector.example.net:514_"
+	b, _, err = enc.stats("sensor-a", map[string]uint64{long + "sent": 1, long + "queued": 2, long + "dropped": 3}, 6, testNow)
+	if err != nil {
+		t.Fatalf("stats with long keys: %v", err)
+	}
+	got := (*parse5424(t, b).StructuredData)[DefaultSDID]
+	cut := long[:32]
+	want = map[string]string{cut: "3", cut[:30] + "~2": "2", cut[:30] + "~3": "1"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("stats SD with long keys %v, want %v", got, want)
+	}
 	b, _, err = enc.health("sensor-a", "capture stopped: \"eth1\" down\n", 2, 6, testNow)
 	if err != nil {
 		t.Fatal(err)
