@@ -89,6 +89,8 @@ func (s *sensor) snapshot(extra func(add func(sample))) snapshot {
 	ctr("suppressed", "Findings not alerted, by reason.", st.SuppressedOS, "host_os")
 	ctr("suppressed", "Findings not alerted, by reason.", c.SuppressedDest.Load(), "baseline_dest")
 	ctr("suppressed", "Findings not alerted, by reason.", c.SuppressedLabel.Load(), "approved_label")
+	ctr("released", "Suppressed alerts delivered after a baseline reload withdrew the approval.", c.Released.Load())
+	ctr("evictions", "Entries evicted from a full table, by table.", c.HeldEvictions.Load(), "held_alerts")
 	ctr("sink_errors", "Alert deliveries that failed.", c.SinkErrors.Load())
 	es := s.enrich.Stats()
 	ctr("mdm_lookups", "MDM inventory lookups.", es.Lookups)

@@ -147,6 +147,7 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"dns_streams":     st.DNS.TCPEvictions,
 			"dns_mac_answers": st.DNS.MACEvictions,
 			"hosts":           st.Hosts.Evictions,
+			"held_alerts":     c.HeldEvictions.Load(),
 		},
 		Alerts:   c.Emitted.Load(),
 		Findings: st.Findings,

@@ -152,7 +152,8 @@ func reloadOnHUP(ctx context.Context, o *sensorFlags, s *sensor) {
 			if err := s.baseline.Reload(o.baselinePath); err != nil {
 				s.log.Error("baseline reload failed; keeping the previous one", "err", err)
 			} else {
-				s.log.Info("baseline reloaded", "file", o.baselinePath)
+				s.log.Info("baseline reloaded", "file", o.baselinePath, "held_alerts", s.stage.Held())
+				s.stage.Rescan() // retroactive: judge again what the old baseline suppressed
 			}
 		}
 		if err := s.enrich.Reload(); err != nil {

@@ -2,10 +2,15 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/launchtap/launchtap/sensor/alert"
 	"github.com/launchtap/launchtap/sensor/baseline"
@@ -24,14 +29,38 @@ type Sink interface {
 
 // AlertStage applies the organisation's baseline, enriches, and delivers.
 // Alerts leave in the order they came, whatever the enrichment concurrency.
+//
+// The detector reports a pair once, so an alert the baseline suppressed is
+// held (bounded, least recently suppressed evicted): when the baseline is
+// reloaded, Rescan judges the held alerts again and delivers those it no
+// longer approves. The baseline thereby applies retroactively, both ways:
+// a new approval suppresses the pairs not yet alerted, a withdrawn one
+// releases the pairs it had silenced.
 type AlertStage struct {
 	Baseline    *baseline.Live // nil: nothing is approved
 	Enricher    Enricher       // nil: no enrichment
 	Sinks       []Sink
 	Concurrency int // enrichments in flight; default 1
+	MaxHeld     int // suppressed alerts kept for Rescan; default DefaultMaxHeld
 	Log         *slog.Logger
 
 	Counters AlertCounters
+
+	initOnce sync.Once
+	rescan   chan struct{}
+	heldMu   sync.Mutex // guards held: Run and the delivering goroutine both suppress
+	held     *simplelru.LRU[string, heldAlert]
+}
+
+// DefaultMaxHeld bounds the suppressed alerts held for a baseline reload.
+const DefaultMaxHeld = 4096
+
+// heldAlert is a suppressed alert and why.
+type heldAlert struct {
+	a     *alert.Alert
+	label string // the approved launchd label; "" when the destination was approved
+	rule  string
+	since time.Time
 }
 
 // AlertCounters count what became of the workers' alerts.
@@ -40,6 +69,8 @@ type AlertCounters struct {
 	Emitted           atomic.Uint64
 	SuppressedDest    atomic.Uint64 // destination approved by the baseline
 	SuppressedLabel   atomic.Uint64 // explained by an approved launchd job
+	Released          atomic.Uint64 // suppressed, then delivered after a baseline reload withdrew the approval
+	HeldEvictions     atomic.Uint64 // suppressed alerts forgotten because MaxHeld were held
 	SinkErrors        atomic.Uint64
 	EnrichmentsByCode sync.Map // status → *atomic.Uint64
 }
@@ -59,11 +90,84 @@ func (c *AlertCounters) enriched(status string) {
 	v.(*atomic.Uint64).Add(1)
 }
 
+func (s *AlertStage) init() {
+	s.initOnce.Do(func() {
+		if s.Log == nil {
+			s.Log = slog.Default()
+		}
+		n := s.MaxHeld
+		if n <= 0 {
+			n = DefaultMaxHeld
+		}
+		s.rescan = make(chan struct{}, 1)
+		s.held, _ = simplelru.NewLRU[string, heldAlert](n, func(string, heldAlert) { s.Counters.HeldEvictions.Add(1) })
+	})
+}
+
+// Rescan asks Run to judge the held alerts against the current baseline;
+// call it after the baseline was reloaded. It does not wait.
+func (s *AlertStage) Rescan() {
+	s.init()
+	select {
+	case s.rescan <- struct{}{}:
+	default: // one is pending already
+	}
+}
+
+// Held returns how many suppressed alerts are held for a reload.
+func (s *AlertStage) Held() int {
+	s.init()
+	s.heldMu.Lock()
+	defer s.heldMu.Unlock()
+	return s.held.Len()
+}
+
+// pairKey names the pair an alert is about, for holding it.
+func pairKey(a *alert.Alert) string {
+	dst := a.DstFQDN
+	if dst == "" {
+		dst = strings.Join(a.DstIPs, ",")
+	}
+	return fmt.Sprintf("%s %s %d/%s", a.SrcIP, dst, a.DstPort, a.Proto)
+}
+
+func (s *AlertStage) hold(a *alert.Alert, label, rule string) {
+	s.heldMu.Lock()
+	defer s.heldMu.Unlock()
+	s.held.Add(pairKey(a), heldAlert{a: a, label: label, rule: rule, since: time.Now()})
+}
+
+// releasable removes from the held alerts those the current baseline no
+// longer approves and returns them, oldest first.
+func (s *AlertStage) releasable() []heldAlert {
+	var b *baseline.Baseline
+	if s.Baseline != nil {
+		b = s.Baseline.Get()
+	}
+	s.heldMu.Lock()
+	defer s.heldMu.Unlock()
+	var out []heldAlert
+	for _, k := range s.held.Keys() {
+		h, _ := s.held.Peek(k)
+		still := false
+		switch {
+		case b == nil:
+		case h.label != "":
+			_, still = b.ApprovedLabel(h.label)
+		default:
+			_, still = s.approvedDest(h.a)
+		}
+		if !still {
+			s.held.Remove(k)
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
 // Run handles alerts until in is closed and every alert is delivered.
 func (s *AlertStage) Run(ctx context.Context, in <-chan *alert.Alert) {
-	if s.Log == nil {
-		s.Log = slog.Default()
-	}
+	s.init()
 	n := max(1, s.Concurrency)
 	type pending struct {
 		a    *alert.Alert
@@ -81,13 +185,7 @@ func (s *AlertStage) Run(ctx context.Context, in <-chan *alert.Alert) {
 			s.deliver(p.a)
 		}
 	}()
-	for a := range in {
-		s.Counters.Received.Add(1)
-		if rule, ok := s.approvedDest(a); ok {
-			s.Counters.SuppressedDest.Add(1)
-			s.Log.Debug("alert suppressed by baseline", "src", a.SrcIP, "dst", a.DstFQDN, "dst_ips", a.DstIPs, "port", a.DstPort, "rule", rule)
-			continue
-		}
+	submit := func(a *alert.Alert) {
 		p := pending{a: a, done: make(chan struct{})}
 		sem <- struct{}{}
 		go func() {
@@ -97,6 +195,38 @@ func (s *AlertStage) Run(ctx context.Context, in <-chan *alert.Alert) {
 			}
 		}()
 		queue <- p
+	}
+	for {
+		var a *alert.Alert
+		select {
+		case a = <-in:
+		case <-s.rescan:
+			for _, h := range s.releasable() {
+				s.Counters.Released.Add(1)
+				what := "destination"
+				if h.label != "" {
+					what = "launchd label " + h.label
+				}
+				s.Log.Info("baseline reload withdrew an approval: delivering the alert it had suppressed",
+					"src", h.a.SrcIP, "dst", h.a.DstFQDN, "port", h.a.DstPort, "rule", h.rule)
+				h.a.Reasons = append(h.a.Reasons, fmt.Sprintf("suppressed since %s by baseline rule %q on the %s; a baseline reload withdrew that approval",
+					h.since.UTC().Format(time.RFC3339), h.rule, what))
+				h.a.Enrichment = nil // enriched again: the job's approval is judged anew
+				submit(h.a)
+			}
+			continue
+		}
+		if a == nil {
+			break // in is closed
+		}
+		s.Counters.Received.Add(1)
+		if rule, ok := s.approvedDest(a); ok {
+			s.Counters.SuppressedDest.Add(1)
+			s.Log.Debug("alert suppressed by baseline", "src", a.SrcIP, "dst", a.DstFQDN, "dst_ips", a.DstIPs, "port", a.DstPort, "rule", rule)
+			s.hold(a, "", rule)
+			continue
+		}
+		submit(a)
 	}
 	close(queue)
 	wg.Wait()
@@ -136,6 +266,11 @@ func (s *AlertStage) deliver(a *alert.Alert) {
 			if best.Approved {
 				s.Counters.SuppressedLabel.Add(1)
 				s.Log.Debug("alert suppressed: explained by an approved launchd job", "src", a.SrcIP, "dst", a.DstFQDN, "label", best.Label)
+				rule := ""
+				if s.Baseline != nil {
+					rule, _ = s.Baseline.Get().ApprovedLabel(best.Label)
+				}
+				s.hold(a, best.Label, rule)
 				return
 			}
 			if best.MatchScore >= 0.5 && a.Severity != "low" {

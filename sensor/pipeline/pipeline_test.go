@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -194,5 +196,83 @@ func TestUnplaced(t *testing.T) {
 	offer := decode.Packet{Proto: decode.ProtoUDP, SrcPort: 67, DstPort: 68, Payload: dhcp("10.1.2.3", "0.0.0.0", "")}
 	if !unplaced(&discover) || unplaced(&request) || unplaced(&offer) {
 		t.Fatal("only a DHCP message from a client without an address is unplaced")
+	}
+}
+
+// labelEnricher matches every alert to one launchd job, approved when the
+// baseline approves its label, as enrich.Service does.
+type labelEnricher struct{ b *baseline.Live }
+
+func (e labelEnricher) Enrich(_ context.Context, a *alert.Alert) {
+	_, ok := e.b.Get().ApprovedLabel("com.example.agent")
+	a.Enrichment = &alert.Enrichment{Status: alert.EnrichMatched, Jobs: []alert.Job{{Label: "com.example.agent", Approved: ok}}}
+}
+
+// TestAlertStageRescan: a baseline reload applies retroactively. Alerts the
+// old baseline suppressed — by destination or by launchd label — are
+// delivered once the reload withdraws the approval; those still approved
+// stay held.
+func TestAlertStageRescan(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "baseline.yaml")
+	write := func(s string) {
+		if err := os.WriteFile(file, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("approved_destinations: [\"*.approved.example\", \"updates.example\"]\napproved_labels: [\"com.example.*\"]\n")
+	live := baseline.NewLive(baseline.Default())
+	if err := live.Reload(file); err != nil {
+		t.Fatal(err)
+	}
+	sink := &recordSink{}
+	st := &AlertStage{Baseline: live, Enricher: labelEnricher{live}, Sinks: []Sink{sink}}
+	in := make(chan *alert.Alert)
+	done := make(chan struct{})
+	go func() { st.Run(context.Background(), in); close(done) }()
+	for i, dst := range []string{"c2.approved.example", "updates.example", "other.example"} {
+		in <- &alert.Alert{ID: fmt.Sprint(i), SrcIP: "10.0.0.5", DstFQDN: dst, DstPort: 443, Proto: "tcp"}
+	}
+	waitHeld := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); st.Held() != n; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("held %d, want %d", st.Held(), n)
+			}
+		}
+	}
+	waitHeld(3) // two by destination, one by its job's label
+	// Withdraw the *.approved.example and label approvals; keep updates.example.
+	write("approved_destinations: [\"updates.example\"]\n")
+	if err := live.Reload(file); err != nil {
+		t.Fatal(err)
+	}
+	st.Rescan()
+	waitHeld(1)
+	close(in)
+	<-done
+	sink.mu.Lock()
+	got := fmt.Sprint(sink.ids)
+	sink.mu.Unlock()
+	if got != "[0 2]" {
+		t.Errorf("delivered after the reload %s, want [0 2]", got)
+	}
+	c := &st.Counters
+	if c.Released.Load() != 2 || c.SuppressedDest.Load() != 2 || c.SuppressedLabel.Load() != 1 || c.Emitted.Load() != 2 {
+		t.Errorf("counters: released %d dest %d label %d emitted %d", c.Released.Load(), c.SuppressedDest.Load(), c.SuppressedLabel.Load(), c.Emitted.Load())
+	}
+}
+
+func TestAlertStageHeldBounded(t *testing.T) {
+	b, _ := baseline.Parse([]byte("approved_destinations: [\"*.example\"]\n"))
+	st := &AlertStage{Baseline: baseline.NewLive(b), MaxHeld: 4}
+	in := make(chan *alert.Alert, 10)
+	for i := range 10 {
+		in <- &alert.Alert{ID: fmt.Sprint(i), SrcIP: fmt.Sprintf("10.0.0.%d", i), DstFQDN: "a.example"}
+	}
+	close(in)
+	st.Run(context.Background(), in)
+	if st.Held() != 4 || st.Counters.HeldEvictions.Load() != 6 {
+		t.Errorf("held %d, evictions %d; want 4, 6", st.Held(), st.Counters.HeldEvictions.Load())
 	}
 }
