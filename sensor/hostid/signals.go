@@ -74,25 +74,26 @@ func (k kind) spoofable() bool { return k != kindSYN }
 // Weights, in the same additive units as evidence accumulates. They are
 // documented in the README ("Signals and weights"); change both together.
 const (
-	wSYNExact    = 3.0 // specific p0f signature, exact
-	wSYNGeneric  = 2.0 // generic signature, exact
-	wSYNFuzzy    = 1.0 // fuzzy match (TTL out of range, tolerated quirks)
-	wDHCPApple   = 2.5 // Apple option 55 with the macOS tail or the iOS end
-	wDHCPOther   = 2.0 // Windows/Linux option 55 or vendor class
-	wDHCPDarwin  = 1.0 // Apple-shaped list without the telling tail
-	wHostname    = 0.5 // hostname pattern (MacBook, iPhone, DESKTOP-)
-	wMDNSModel   = 3.0 // _device-info model=
-	wMDNSOSX     = 1.0 // osxvers=
-	wMDNSComp    = 1.0 // _companion-link._tcp
-	wMDNSSamba   = 1.0 // model=MacSamba: a Samba server, not a Mac
-	wDNSNTP      = 2.0 // time-macos / time-ios.apple.com
-	wDNSSWU      = 1.5 // macOS Software Update catalog/CDN
-	wDNSApple    = 1.0 // Apple names both macOS and iOS use
-	wDNSOther    = 1.5 // Windows Update / NTP, distribution mirrors
-	wHTTPUA      = 1.0 // User-Agent token
-	confScale    = 2.5 // weight at which confidence reaches 1-1/e of its share
-	ambiguousCap = 0.5 // confidence cap when TCP says Darwin and nothing separates macOS from iOS
-	uaOnlyCap    = 0.6 // ... and when only a Mac User-Agent does
+	wSYNExact     = 3.0 // specific p0f signature, exact
+	wSYNGeneric   = 2.0 // generic signature, exact
+	wSYNFuzzy     = 1.0 // fuzzy match (TTL out of range, tolerated quirks)
+	wDHCPApple    = 2.5 // Apple option 55 with the macOS tail or the iOS end
+	wDHCPOther    = 2.0 // Windows/Linux option 55 or vendor class
+	wDHCPDarwin   = 1.0 // Apple-shaped list without the telling tail
+	wHostname     = 0.5 // hostname pattern (MacBook, iPhone, DESKTOP-)
+	wDHCPClientID = 1.0 // option 61 in RFC 4361 form: not an Apple or Windows client
+	wMDNSModel    = 3.0 // _device-info model=
+	wMDNSOSX      = 1.0 // osxvers=
+	wMDNSComp     = 1.0 // _companion-link._tcp
+	wMDNSSamba    = 1.0 // model=MacSamba: a Samba server, not a Mac
+	wDNSNTP       = 2.0 // time-macos / time-ios.apple.com
+	wDNSSWU       = 1.5 // macOS Software Update catalog/CDN
+	wDNSApple     = 1.0 // Apple names both macOS and iOS use
+	wDNSOther     = 1.5 // Windows Update / NTP, distribution mirrors
+	wHTTPUA       = 1.0 // User-Agent token
+	confScale     = 2.5 // weight at which confidence reaches 1-1/e of its share
+	ambiguousCap  = 0.5 // confidence cap when TCP says Darwin and nothing separates macOS from iOS
+	uaOnlyCap     = 0.6 // ... and when only a Mac User-Agent does
 )
 
 // familyOfLabel maps a p0f label to a claim. p0f's "Mac OS X" and "iOS"

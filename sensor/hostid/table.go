@@ -537,6 +537,10 @@ func (t *Table) observeDHCP(p *decode.Packet) {
 	}
 	t.stats.DHCP++
 	m := &t.d4
+	if (!m.HasCHAd || !usableMAC(m.CHAddr)) && len(m.ClientID) == 7 && m.ClientID[0] == 1 && usableMAC([6]byte(m.ClientID[1:])) {
+		// No usable chaddr, but option 61 carries the Ethernet address.
+		m.CHAddr, m.HasCHAd = [6]byte(m.ClientID[1:]), true
+	}
 	if !m.HasCHAd || !usableMAC(m.CHAddr) {
 		return
 	}
@@ -569,6 +573,17 @@ func (t *Table) observeDHCP(p *decode.Packet) {
 			key := evKey(kindDHCP, 0x400)
 			if h.find(key) < 0 {
 				h.add(evidence{key: key, kind: kindDHCP, last: p.TS, text: "DHCP option 55 " + dhcp.PRLString(m.PRL) + " (no known client)"})
+			}
+		}
+		if len(m.ClientID) > 0 && m.ClientID[0] == 0xff {
+			// RFC 4361 IAID+DUID (systemd-networkd, dhcpcd); Apple and
+			// Windows clients send their hardware address (type 1).
+			key := evKey(kindDHCP, 0x500)
+			if i := h.find(key); i >= 0 {
+				h.bump(i, p.TS)
+			} else {
+				h.add(evidence{key: key, kind: kindDHCP, claim: claimLinux, weight: wDHCPClientID, last: p.TS,
+					text: "DHCP option 61 client id is an RFC 4361 IAID+DUID (systemd-networkd, dhcpcd; Apple and Windows send their hardware address)"})
 			}
 		}
 		if len(m.Hostname) > 0 && string(m.Hostname) != h.hostname {

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -482,5 +483,35 @@ func TestIdleAddressStartsOver(t *testing.T) {
 	tb.Observe(&win)
 	if v := tb.Lookup(ip, routerMAC, true); v.OS != Windows || strings.Contains(strings.Join(v.Evidence, " "), "Darwin") {
 		t.Errorf("after idle reassignment: %s %q", v.OS, v.Evidence)
+	}
+}
+
+// TestDHCPClientID: option 61 in RFC 4361 form (IAID+DUID) is a non-Apple,
+// non-Windows client; in type-1 form it supplies the MAC when chaddr is empty.
+func TestDHCPClientID(t *testing.T) {
+	mac := [6]byte{0x52, 0x54, 0, 7, 7, 7}
+	ip := netip.MustParseAddr("10.20.7.7")
+	duid := []byte{0xff, 0, 0, 0, 1, 0, 4, 0x8c, 0x3a, 0x51, 0x2b, 0x9e, 0x7c, 0x44, 0x1d, 0x6f, 0x22, 0x90, 0x5a, 0x13, 0x08, 0xc1, 0x7e}
+	macPRL := []byte{1, 121, 3, 6, 15, 108, 114, 119, 252, 95, 44, 46}
+
+	tb := newTable(t, Config{})
+	req := udp(baseTS, netip.IPv4Unspecified(), netip.MustParseAddr("255.255.255.255"), mac, 68, 67,
+		pkttest.DHCP4{Type: layers.DHCPMsgTypeRequest, CHAddr: mac, PRL: macPRL, ClientID: duid}.Bytes())
+	tb.Observe(&req)
+	v := tb.Lookup(ip, mac, true)
+	if v.OS == MacOS || !slices.ContainsFunc(v.Evidence, func(e string) bool { return strings.Contains(e, "option 61 client id is an RFC 4361") }) {
+		t.Errorf("Apple's list with a DUID client id: %s %v", v.OS, v.Evidence)
+	}
+
+	// A relay or a broken client leaves chaddr empty; option 61 still names the MAC.
+	tb = newTable(t, Config{})
+	ack := udp(baseTS, netip.MustParseAddr("10.20.0.1"), ip, [6]byte{2, 9, 9, 9, 9, 9}, 67, 68,
+		pkttest.DHCP4{Reply: true, Type: layers.DHCPMsgTypeAck, YIAddr: ip, Lease: 3600, ClientID: append([]byte{1}, mac[:]...)}.Bytes())
+	tb.Observe(&ack)
+	if got := tb.Stats(); got.DHCP != 1 {
+		t.Fatalf("stats %+v", got)
+	}
+	if hs := tb.Hosts(); len(hs) != 1 || hs[0].MAC != "52:54:00:07:07:07" || hs[0].IP != ip.String() {
+		t.Errorf("hosts %+v, want one bound to the client id's MAC", hs)
 	}
 }

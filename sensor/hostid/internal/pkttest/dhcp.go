@@ -22,6 +22,7 @@ type DHCP4 struct {
 	Vendor   string
 	Lease    uint32
 	ServerID netip.Addr
+	ClientID []byte // option 61; nil: type 1 (Ethernet) and CHAddr, as Apple and Windows send
 }
 
 // Bytes serializes the message (the UDP payload) with gopacket.
@@ -54,7 +55,11 @@ func (d DHCP4) Bytes() []byte {
 	if d.Vendor != "" {
 		m.Options = append(m.Options, layers.NewDHCPOption(layers.DHCPOptClassID, []byte(d.Vendor)))
 	}
-	m.Options = append(m.Options, layers.NewDHCPOption(layers.DHCPOptClientID, append([]byte{1}, d.CHAddr[:]...)))
+	cid := d.ClientID
+	if cid == nil {
+		cid = append([]byte{1}, d.CHAddr[:]...)
+	}
+	m.Options = append(m.Options, layers.NewDHCPOption(layers.DHCPOptClientID, cid))
 	m.Options = append(m.Options, layers.NewDHCPOption(layers.DHCPOptEnd, nil))
 	buf := gopacket.NewSerializeBuffer()
 	if err := m.SerializeTo(buf, gopacket.SerializeOptions{FixLengths: true}); err != nil {
