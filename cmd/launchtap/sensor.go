@@ -49,6 +49,7 @@ func newSensorFlags(fs *flag.FlagSet) *sensorFlags {
 	fs.StringVar(&o.internal, "internal", netset.DefaultInternal, "internal networks, comma-separated `CIDRs`; egress is internal → external")
 	fs.IntVar(&o.pipe.Workers, "workers", 0, "workers sharing state by internal host, each with its own capture socket when live (0: one per core)")
 	fs.StringVar(&o.pipe.OS, "os", "macos", "which hosts alert: macos (unknown-OS hosts at low severity) or any")
+	fs.Float64Var(&o.pipe.UnknownMinScore, "unknown-min-score", pipeline.DefaultUnknownMinScore, "with --os macos, the score (0..1) a beacon from a host of unknown OS needs to alert, at low severity")
 	fs.StringVar(&o.sensorName, "sensor-name", host, "sensor name put in alerts and syslog HOSTNAME")
 	fs.StringVar(&o.alertsPath, "alerts", "-", "write alerts as JSON Lines to `file` (- for standard output)")
 	fs.StringVar(&o.summaryPath, "summary", "", "also write the final summary as one JSON object to `file`")

@@ -35,6 +35,11 @@ type Config struct {
 	OS       string      // "macos" (default): only macOS hosts alert (unknown at low severity); "any": every host
 	Sensor   string      // name put in alerts
 
+	// UnknownMinScore is the score a finding from a host of unknown OS
+	// needs to alert (at low severity) under OS "macos": only strong
+	// beacons, since most such hosts are not Macs.
+	UnknownMinScore float64
+
 	Flow   flow.Config
 	DNS    dnstrack.Config
 	Beacon beacon.Config
@@ -55,16 +60,21 @@ type Config struct {
 	Log *slog.Logger
 }
 
+// DefaultUnknownMinScore is the default Config.UnknownMinScore: the score
+// from which a macOS host's alert is high severity.
+const DefaultUnknownMinScore = 0.8
+
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		Internal:  netset.MustParse(netset.DefaultInternal),
-		OS:        "macos",
-		Flow:      flow.DefaultConfig(),
-		DNS:       dnstrack.DefaultConfig(),
-		Beacon:    beacon.DefaultConfig(),
-		BatchSize: 256,
-		QueueLen:  8,
+		Internal:        netset.MustParse(netset.DefaultInternal),
+		OS:              "macos",
+		Flow:            flow.DefaultConfig(),
+		UnknownMinScore: DefaultUnknownMinScore,
+		DNS:             dnstrack.DefaultConfig(),
+		Beacon:          beacon.DefaultConfig(),
+		BatchSize:       256,
+		QueueLen:        8,
 	}
 }
 
@@ -108,6 +118,9 @@ func New(cfg Config) (*Pipeline, error) {
 	case "any":
 	default:
 		return nil, fmt.Errorf("os: %q is not macos or any", cfg.OS)
+	}
+	if cfg.UnknownMinScore < 0 || cfg.UnknownMinScore > 1 {
+		return nil, fmt.Errorf("unknown-min-score: %v is not within 0..1", cfg.UnknownMinScore)
 	}
 	if err := cfg.Beacon.Validate(); err != nil {
 		return nil, err

@@ -177,8 +177,15 @@ func (w *worker) alertFor(f *beacon.Finding, mac [6]byte, hasMAC bool) *alert.Al
 		switch v.OS {
 		case hostid.MacOS:
 		case hostid.Unknown:
+			if f.Score < w.cfg.UnknownMinScore {
+				w.c.suppressedOS++
+				w.cfg.Log.Debug("finding suppressed: host OS unknown and the beacon not strong enough", "src", f.Key.Src,
+					"dest", destName(f.Key), "score", f.Score, "min", w.cfg.UnknownMinScore)
+				return nil
+			}
 			severity = "low"
-			extra = append(extra, "source host's OS is not known: alerted because the beacon is strong, at low severity")
+			extra = append(extra, fmt.Sprintf("source host's OS is not known: alerted because the beacon is strong (score %.2f >= %.2f), at low severity",
+				f.Score, w.cfg.UnknownMinScore))
 		default:
 			w.c.suppressedOS++
 			w.cfg.Log.Debug("finding suppressed: host is not macOS", "src", f.Key.Src, "dest", destName(f.Key), "os", v.OS)
