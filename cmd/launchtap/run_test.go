@@ -22,8 +22,10 @@ import (
 	"github.com/launchtap/launchtap/sensor/capture/live/livetest"
 )
 
-// Short periods so that the capture replays in real time in about half a minute.
-var fastBeacon = []string{"--beacon-min-period", "1s", "--beacon-group-window", "200ms", "--stats-interval", "0"}
+// Short periods so that the capture replays in real time in about half a
+// minute. The capture's host shows no OS (a bare SYN), and these tests are
+// about capture, not OS policy: every host alerts.
+var fastBeacon = []string{"--beacon-min-period", "1s", "--beacon-group-window", "200ms", "--stats-interval", "0", "--os", "any"}
 
 // TestRunMatchesReplay plays a capture through a veth pair into `launchtap
 // run` and checks that it alerts exactly as `launchtap replay` on the same
