@@ -80,6 +80,8 @@ func (s *sensor) snapshot(extra func(add func(sample))) snapshot {
 	ctr("evictions", "Entries evicted from a full table, by table.", st.DNS.Evictions, "dns_answers")
 	ctr("evictions", "Entries evicted from a full table, by table.", st.DNS.TCPEvictions, "dns_streams")
 	ctr("evictions", "Entries evicted from a full table, by table.", st.DNS.MACEvictions, "dns_mac_answers")
+	ctr("evictions", "Entries evicted from a full table, by table.", st.DNS.MACOwnerEvictions, "dns_mac_owners")
+	ctr("evictions", "Entries evicted from a full table, by table.", st.DNSNameEvictions, "dns_names")
 	ctr("dns_messages", "DNS messages by outcome.", st.DNS.Queries, "query")
 	ctr("dns_messages", "DNS messages by outcome.", st.DNS.Responses, "response")
 	ctr("dns_messages", "DNS messages by outcome.", st.DNS.Malformed, "malformed")

@@ -146,6 +146,8 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"dns_answers":     st.DNS.Evictions,
 			"dns_streams":     st.DNS.TCPEvictions,
 			"dns_mac_answers": st.DNS.MACEvictions,
+			"dns_mac_owners":  st.DNS.MACOwnerEvictions,
+			"dns_names":       st.DNSNameEvictions,
 			"hosts":           st.Hosts.Evictions,
 			"held_alerts":     c.HeldEvictions.Load(),
 		},

@@ -64,19 +64,20 @@ type QueryHandler interface {
 
 // Stats are cumulative counters of one tracker. Malformed counts by kind.
 type Stats struct {
-	Queries       uint64
-	Responses     uint64
-	Answers       uint64 // A/AAAA records stored
-	Evictions     uint64 // answers dropped because the cache was full
-	Malformed     uint64 // messages miekg/dns could not unpack
-	Truncated     uint64 // payload cut by the snap length
-	TCPGaps       uint64 // TCP streams abandoned after a missing segment
-	TCPOversize   uint64 // TCP length prefix beyond what a DNS message can be
-	TCPEvictions  uint64
-	Lookups, Hits uint64
-	MACHits       uint64 // names found by the client's MAC (dual-stack hosts)
-	MACEvictions  uint64 // answers dropped from the shared MAC table (MACNames.Evictions; filled by its owner, not per tracker)
-	Entries       uint64
+	Queries           uint64
+	Responses         uint64
+	Answers           uint64 // A/AAAA records stored
+	Evictions         uint64 // answers dropped because the cache was full
+	Malformed         uint64 // messages miekg/dns could not unpack
+	Truncated         uint64 // payload cut by the snap length
+	TCPGaps           uint64 // TCP streams abandoned after a missing segment
+	TCPOversize       uint64 // TCP length prefix beyond what a DNS message can be
+	TCPEvictions      uint64
+	Lookups, Hits     uint64
+	MACHits           uint64 // names found by the client's MAC (dual-stack hosts)
+	MACEvictions      uint64 // answers dropped from the shared MAC table (MACNames.Evictions; filled by its owner, not per tracker)
+	MACOwnerEvictions uint64 // MACs dropped from the shared router-detection table (MACNames.OwnerEvictions; filled like MACEvictions)
+	Entries           uint64
 }
 
 type answerKey struct{ client, addr [16]byte }

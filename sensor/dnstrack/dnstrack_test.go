@@ -237,6 +237,10 @@ func TestMACNamesBounded(t *testing.T) {
 	if got := m.Evictions(); got != uint64(n-kept) {
 		t.Errorf("Evictions = %d, want %d (added %d, kept %d)", got, n-kept, n, kept)
 	}
+	// The router-detection table holds max(16, bound/4) MACs; the rest are evicted and counted.
+	if owners := m.owners.Len(); owners != 16 || m.OwnerEvictions() != uint64(n-owners) {
+		t.Errorf("owners kept %d, evictions %d; want 16, %d", owners, m.OwnerEvictions(), n-16)
+	}
 }
 
 // A router's MAC carries answers for many hosts; it must never name a session.

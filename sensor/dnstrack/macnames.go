@@ -20,8 +20,9 @@ import (
 // answers would name one host's sessions after another host's lookups, so
 // such a MAC is never used.
 type MACNames struct {
-	stripes   [macStripes]macStripe
-	evictions atomic.Uint64
+	stripes        [macStripes]macStripe
+	evictions      atomic.Uint64
+	ownerEvictions atomic.Uint64 // MACs forgotten from owners (their client count restarts)
 
 	mu     sync.Mutex // guards owners
 	owners *simplelru.LRU[[6]byte, *macOwner]
@@ -57,7 +58,7 @@ func NewMACNames(bound int) *MACNames {
 	for i := range m.stripes {
 		m.stripes[i].lru, _ = simplelru.NewLRU[macKey, answer](per, nil) // per >= 1: cannot fail
 	}
-	m.owners, _ = simplelru.NewLRU[[6]byte, *macOwner](max(16, bound/4), nil)
+	m.owners, _ = simplelru.NewLRU[[6]byte, *macOwner](max(16, bound/4), func([6]byte, *macOwner) { m.ownerEvictions.Add(1) })
 	return m
 }
 
@@ -138,6 +139,10 @@ func (m *MACNames) name(mac [6]byte, addr netip.Addr, ts int64) (string, bool) {
 
 // Evictions counts answers dropped because the table was full.
 func (m *MACNames) Evictions() uint64 { return m.evictions.Load() }
+
+// OwnerEvictions counts MACs whose client addresses were forgotten because
+// the router-detection table was full.
+func (m *MACNames) OwnerEvictions() uint64 { return m.ownerEvictions.Load() }
 
 // usableMAC is a unicast, non-zero MAC: one that names a host.
 func usableMAC(m [6]byte) bool { return m != [6]byte{} && m[0]&1 == 0 }

@@ -14,9 +14,10 @@ import (
 
 // workerCounters are written by one worker goroutine only.
 type workerCounters struct {
-	packets      uint64 // decoded packets handled
-	findings     uint64
-	suppressedOS uint64
+	packets          uint64 // decoded packets handled
+	findings         uint64
+	suppressedOS     uint64
+	dnsNameEvictions uint64 // per-domain last names forgotten (the DNS-channel detector's table was full)
 	// live mode: the worker reads and decodes its own source
 	frames     uint64
 	frameBytes uint64
@@ -45,20 +46,21 @@ func (w *worker) publish() {
 
 // Stats is a snapshot of the whole data path.
 type Stats struct {
-	Frames       uint64                     // frames read from the capture
-	Bytes        uint64                     // their wire length
-	Decode       [decode.NumErrKinds]uint64 // decoder verdicts by kind (index decode.ErrKind)
-	Decapsulated [decode.NumTunnels]uint64  // encapsulation layers removed, by kind (index decode.Tunnel)
-	FirstFrags   uint64                     // first fragments of fragmented datagrams (also counted as OK)
-	Packets      uint64                     // packets handed to workers
-	Findings     uint64                     // periodic pairs found (before OS policy and baseline)
-	SuppressedOS uint64                     // findings dropped because the host is not macOS
-	Flow         flow.Stats
-	DNS          dnstrack.Stats
-	Beacon       beacon.Stats
-	Hosts        hostid.Stats
-	Workers      int
-	Elapsed      time.Duration // wall time since the run started
+	Frames           uint64                     // frames read from the capture
+	Bytes            uint64                     // their wire length
+	Decode           [decode.NumErrKinds]uint64 // decoder verdicts by kind (index decode.ErrKind)
+	Decapsulated     [decode.NumTunnels]uint64  // encapsulation layers removed, by kind (index decode.Tunnel)
+	FirstFrags       uint64                     // first fragments of fragmented datagrams (also counted as OK)
+	Packets          uint64                     // packets handed to workers
+	Findings         uint64                     // periodic pairs found (before OS policy and baseline)
+	SuppressedOS     uint64                     // findings dropped because the host is not macOS
+	DNSNameEvictions uint64                     // the DNS-channel detector's per-domain last names evicted
+	Flow             flow.Stats
+	DNS              dnstrack.Stats
+	Beacon           beacon.Stats
+	Hosts            hostid.Stats
+	Workers          int
+	Elapsed          time.Duration // wall time since the run started
 }
 
 // DecodeErrors sums the decoder verdicts that are real errors (not "ok",
@@ -90,6 +92,7 @@ func (p *Pipeline) Stats() Stats {
 		s.Packets += c.packets
 		s.Findings += c.findings
 		s.SuppressedOS += c.suppressedOS
+		s.DNSNameEvictions += c.dnsNameEvictions
 		s.Frames += c.frames
 		s.Bytes += c.frameBytes
 		for k := range c.decode {
@@ -102,6 +105,7 @@ func (p *Pipeline) Stats() Stats {
 	}
 	// The MAC table is shared: its evictions are counted once, not per worker.
 	s.DNS.MACEvictions = p.macNames.Evictions()
+	s.DNS.MACOwnerEvictions = p.macNames.OwnerEvictions()
 	p.reader.mu.Lock()
 	s.Frames += p.reader.frames
 	s.Bytes += p.reader.bytes

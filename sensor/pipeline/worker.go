@@ -54,7 +54,7 @@ func newWorker(id int, cfg *Config, out chan<- *alert.Alert, macNames *dnstrack.
 	if w.hosts, err = hostid.NewTable(cfg.HostID); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
-	if w.dnsNew, err = simplelru.NewLRU[dnsPairKey, string](max(16, cfg.DNS.MaxAnswers/4), nil); err != nil {
+	if w.dnsNew, err = simplelru.NewLRU[dnsPairKey, string](max(16, cfg.DNS.MaxAnswers/4), func(dnsPairKey, string) { w.c.dnsNameEvictions++ }); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
 	return w, nil
