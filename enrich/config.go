@@ -87,6 +87,22 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.CAFile, "mdm-ca-file", c.CAFile, "PEM CA certificate(s) trusted for the MDM servers, in addition to the system roots")
 }
 
+// CheckFlags rejects values the flags cannot mean. In a Config built in
+// code zero means "the default"; from the command line it is what the user
+// typed, so a zero or negative timeout, TTL or concurrency is an error that
+// names the flag rather than a silent default.
+func (c *Config) CheckFlags() error {
+	switch {
+	case c.Timeout <= 0:
+		return fmt.Errorf("enrich-timeout: must be positive, got %s", c.Timeout)
+	case c.Concurrency <= 0:
+		return fmt.Errorf("enrich-concurrency: must be at least 1, got %d", c.Concurrency)
+	case c.CacheTTL <= 0:
+		return fmt.Errorf("enrich-cache-ttl: must be positive, got %s", c.CacheTTL)
+	}
+	return nil
+}
+
 func (c *Config) setDefaults() {
 	c.InventoryPoll = orDefaultD(c.InventoryPoll, DefaultInventoryPoll)
 	c.JamfEAName = orDefault(c.JamfEAName, DefaultJamfEAName)

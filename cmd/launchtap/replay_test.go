@@ -218,6 +218,28 @@ func TestNotACaptureIsOneLine(t *testing.T) {
 	}
 }
 
+// TestBadFlagValues: a value a flag cannot mean is a one-line error naming
+// the flag, exit 2 — never a silent default — with or without --syslog.
+func TestBadFlagValues(t *testing.T) {
+	for _, tc := range []struct{ flag, value, want string }{
+		{"--enrich-timeout", "-1s", "enrich-timeout: must be positive"},
+		{"--enrich-concurrency", "0", "enrich-concurrency: must be at least 1"},
+		{"--enrich-cache-ttl", "0", "enrich-cache-ttl: must be positive"},
+		{"--syslog-queue", "0", "syslog-queue: must be at least 1"},
+		{"--spool-max-bytes", "-1", "spool-max-bytes: must be positive"},
+		{"--syslog-format", "xml", `unknown format "xml"`},
+		{"--syslog-max-udp", "100", "--syslog-max-udp 100"},
+		{"--unknown-min-score", "1.5", "unknown-min-score: 1.5 is not within 0..1"},
+	} {
+		t.Run(tc.flag, func(t *testing.T) {
+			code, _, stderr := replay(t, nil, "replay", tc.flag, tc.value, demoPcap)
+			if code != 2 || !strings.Contains(stderr, tc.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+				t.Errorf("exit %d, stderr %q: want exit 2 and one line containing %q", code, stderr, tc.want)
+			}
+		})
+	}
+}
+
 func TestStdin(t *testing.T) {
 	demo, _ := os.ReadFile(demoPcap)
 	code, out, stderr := replay(t, demo, "replay", "--os", "any", "-")

@@ -122,6 +122,12 @@ func (o *sensorFlags) prepare(stderr io.Writer) error {
 	if err := o.pipe.Beacon.Validate(); err != nil {
 		return err
 	}
+	if err := o.enrich.CheckFlags(); err != nil {
+		return err
+	}
+	if err := o.syslog.CheckFlags(); err != nil {
+		return err
+	}
 	o.pipe.Sensor = o.sensorName
 	o.pipe.Log = o.log
 	return nil

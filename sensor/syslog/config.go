@@ -100,6 +100,29 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	})
 }
 
+// CheckFlags rejects values the flags cannot mean, whether or not a
+// --syslog destination is given (a config file is checked whole). In a
+// Config built in code zero means "the default"; from the command line it is
+// what the user typed.
+func (c *Config) CheckFlags() error {
+	switch {
+	case c.MaxUDP <= 0:
+		return fmt.Errorf("syslog-max-udp: must be positive, got %d", c.MaxUDP)
+	case c.MaxMsg <= 0:
+		return fmt.Errorf("syslog-max-msg: must be positive, got %d", c.MaxMsg)
+	case c.UDPRate <= 0:
+		return fmt.Errorf("syslog-udp-rate: must be at least 1 message per second, got %d", c.UDPRate)
+	case c.SpoolMaxBytes <= 0:
+		return fmt.Errorf("spool-max-bytes: must be positive, got %d", c.SpoolMaxBytes)
+	case c.QueueLen <= 0:
+		return fmt.Errorf("syslog-queue: must be at least 1, got %d", c.QueueLen)
+	case c.FlushTimeout <= 0:
+		return fmt.Errorf("syslog-flush-timeout: must be positive, got %s", c.FlushTimeout)
+	}
+	_, err := c.withDefaults()
+	return err
+}
+
 func (c *Config) withDefaults() (Config, error) {
 	out := *c
 	if out.Format == "" {
