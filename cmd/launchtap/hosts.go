@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/launchtap/launchtap/enrich"
 	"github.com/launchtap/launchtap/sensor/capture"
 	"github.com/launchtap/launchtap/sensor/decode"
 	"github.com/launchtap/launchtap/sensor/dnstrack"
@@ -33,6 +34,9 @@ func runHosts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	var cfg hostid.Config
 	cfg.RegisterFlags(fs)
+	// The inventory says the platform authoritatively, as in replay.
+	var ec enrich.Config
+	ec.RegisterFlags(fs)
 	var (
 		internal hostid.PrefixList
 		osFilter string
@@ -64,6 +68,18 @@ func runHosts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	}
 	cfg.Internal = internal
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if err := ec.CheckFlags(); err != nil {
+		fmt.Fprintln(stderr, "launchtap hosts:", err)
+		return exitUsage
+	}
+	inv, err := enrich.New(ec, nil, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "launchtap hosts:", oneLine(err))
+		return exitUsage
+	}
+	defer inv.Close()
+	cfg.Platform = platformFunc(inv.Platform)
 	table, err := hostid.NewTable(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "launchtap hosts:", err)
@@ -76,7 +92,6 @@ func runHosts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "launchtap hosts:", err)
 		return exitUsage
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
 	src, err := capture.Options{Logger: log}.Open(fs.Args()...)
 	if err != nil {
 		fmt.Fprintln(stderr, "launchtap hosts:", strings.ReplaceAll(err.Error(), "\n", "; "))

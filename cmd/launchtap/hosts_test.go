@@ -171,3 +171,24 @@ func TestHostsConfigFile(t *testing.T) {
 		t.Errorf("bad key: exit %d, stderr %q", code, errb.String())
 	}
 }
+
+// TestHostsInventory: with --inventory the table shows the platform the
+// inventory states, as alerts do, and says where it came from.
+func TestHostsInventory(t *testing.T) {
+	rows, stderr, code := runHostsJSON(t, "--inventory", filepath.Join("..", "..", "testdata", "inventory.json"), demoPcap)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	found := false
+	for _, r := range rows {
+		if r.IP == "10.20.1.15" {
+			found = true
+			if r.OS != "macos" || r.Confidence != 1 || len(r.Evidence) == 0 || r.Evidence[0] != "inventory says platform macos" {
+				t.Errorf("10.20.1.15: %s %.2f %v", r.OS, r.Confidence, r.Evidence)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("10.20.1.15 not listed: %v", rows)
+	}
+}
