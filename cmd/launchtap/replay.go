@@ -173,7 +173,7 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"tcp_gaps":  st.DNS.TCPGaps,
 		},
 		Hosts: map[string]uint64{
-			"hosts":            uint64(st.Hosts.Hosts),
+			"hosts":            uint64(s.pipe.DistinctHosts()), // the workers have stopped
 			"syns":             st.Hosts.SYNs,
 			"dhcp":             st.Hosts.DHCP,
 			"mdns":             st.Hosts.MDNS,

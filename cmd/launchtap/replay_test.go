@@ -93,6 +93,39 @@ func TestDemoShardedSameAlerts(t *testing.T) {
 	}
 }
 
+// TestSummaryHostsSameWithWorkers: the summary counts each host and each
+// DHCP message once, whatever the worker count (DHCP from a host without an
+// address reaches every worker).
+func TestSummaryHostsSameWithWorkers(t *testing.T) {
+	var first map[string]uint64
+	for _, w := range []string{"1", "2", "4"} {
+		path := filepath.Join(t.TempDir(), "summary.json")
+		code, _, stderr := replay(t, nil, "replay", "--workers", w, "--summary", path, demoPcap)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		var sum struct {
+			Hosts map[string]uint64 `json:"hosts"`
+		}
+		b, _ := os.ReadFile(path)
+		if err := json.Unmarshal(b, &sum); err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = sum.Hosts
+			if first["hosts"] == 0 || first["dhcp"] == 0 {
+				t.Fatalf("1 worker: %v", first)
+			}
+			continue
+		}
+		for _, k := range []string{"hosts", "dhcp", "dhcp_errors", "syns", "mdns"} {
+			if sum.Hosts[k] != first[k] {
+				t.Errorf("%s workers: %s = %d, 1 worker: %d", w, k, sum.Hosts[k], first[k])
+			}
+		}
+	}
+}
+
 // alertKey is what detection decided about one alert.
 type alertKey struct {
 	ID       string  `json:"id"`

@@ -305,6 +305,19 @@ func evidenceStrings(ev []evidence) []string {
 	return out
 }
 
+// AddKeys adds an identity for each host to set: "mac <MAC>" or "ip <addr>".
+// Tables of several workers can hold the same host (a DHCP client is seen by
+// every worker before it has an address); the union counts it once.
+func (t *Table) AddKeys(set map[string]struct{}) {
+	for _, k := range t.hosts.Keys() {
+		if k.ip.IsValid() {
+			set["ip "+k.ip.String()] = struct{}{}
+		} else {
+			set["mac "+net.HardwareAddr(k.mac[:]).String()] = struct{}{}
+		}
+	}
+}
+
 // Hosts returns a snapshot of the table, least recently observed first.
 func (t *Table) Hosts() []Host {
 	out := make([]Host, 0, t.hosts.Len())

@@ -222,9 +222,10 @@ func endErr(err error) error {
 // batch is a slice of decoded packets for one worker, with an arena holding
 // the payload bytes that later stages read (the frame buffer is reused).
 type batch struct {
-	pkts  []decode.Packet
-	kinds []decode.ErrKind
-	arena []byte
+	pkts   []decode.Packet
+	kinds  []decode.ErrKind
+	copies []bool // a copy of a packet another worker also handles and counts
+	arena  []byte
 }
 
 const arenaSize = 256 << 10
@@ -242,9 +243,10 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 		free[i] = make(chan *batch, p.cfg.QueueLen+2)
 		for j := 0; j < p.cfg.QueueLen+2; j++ {
 			free[i] <- &batch{
-				pkts:  make([]decode.Packet, 0, p.cfg.BatchSize),
-				kinds: make([]decode.ErrKind, 0, p.cfg.BatchSize),
-				arena: make([]byte, 0, arenaSize),
+				pkts:   make([]decode.Packet, 0, p.cfg.BatchSize),
+				kinds:  make([]decode.ErrKind, 0, p.cfg.BatchSize),
+				copies: make([]bool, 0, p.cfg.BatchSize),
+				arena:  make([]byte, 0, arenaSize),
 			}
 		}
 		wg.Add(1)
@@ -252,10 +254,14 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 			defer wg.Done()
 			for b := range in {
 				for j := range b.pkts {
-					w.handle(&b.pkts[j], b.kinds[j])
+					if b.copies[j] {
+						w.handleCopy(&b.pkts[j])
+					} else {
+						w.handle(&b.pkts[j], b.kinds[j])
+					}
 				}
 				w.publish()
-				b.pkts, b.kinds, b.arena = b.pkts[:0], b.kinds[:0], b.arena[:0]
+				b.pkts, b.kinds, b.copies, b.arena = b.pkts[:0], b.kinds[:0], b.copies[:0], b.arena[:0]
 				back <- b
 			}
 			w.flush()
@@ -268,7 +274,7 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 			cur[i] = nil
 		}
 	}
-	enqueue := func(i int, pkt *decode.Packet, kind decode.ErrKind) {
+	enqueue := func(i int, pkt *decode.Packet, kind decode.ErrKind, copied bool) {
 		b := cur[i]
 		if b == nil {
 			b = <-free[i]
@@ -285,6 +291,7 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 		q.Payload = b.keep(pkt.Payload[:keep])
 		q.TCPOptions = b.keep(pkt.TCPOptions)
 		b.kinds = append(b.kinds, kind)
+		b.copies = append(b.copies, copied)
 		if len(b.pkts) == cap(b.pkts) {
 			send(i)
 		}
@@ -292,12 +299,13 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 	err := p.readFrames(ctx, src, func(pkt *decode.Packet, kind decode.ErrKind) {
 		if unplaced(pkt) {
 			// A host still without an address: every worker learns its MAC.
+			// Worker 0 counts it; the others only learn from it.
 			for i := range nw {
-				enqueue(i, pkt, kind)
+				enqueue(i, pkt, kind, i > 0)
 			}
 			return
 		}
-		enqueue(shard(pkt, p.cfg.Internal, nw), pkt, kind)
+		enqueue(shard(pkt, p.cfg.Internal, nw), pkt, kind, false)
 	}, nil)
 	for i := range work {
 		send(i)

@@ -18,6 +18,8 @@ type workerCounters struct {
 	findings         uint64
 	suppressedOS     uint64
 	dnsNameEvictions uint64 // per-domain last names forgotten (the DNS-channel detector's table was full)
+	copiedDHCP       uint64 // DHCP messages the host table saw as copies (counted by worker 0)
+	copiedDHCPErrors uint64
 	// live mode: the worker reads and decodes its own source
 	frames     uint64
 	frameBytes uint64
@@ -93,6 +95,8 @@ func (p *Pipeline) Stats() Stats {
 		s.Findings += c.findings
 		s.SuppressedOS += c.suppressedOS
 		s.DNSNameEvictions += c.dnsNameEvictions
+		s.Hosts.DHCP -= c.copiedDHCP
+		s.Hosts.DHCPErrors -= c.copiedDHCPErrors
 		s.Frames += c.frames
 		s.Bytes += c.frameBytes
 		for k := range c.decode {
@@ -144,4 +148,15 @@ func (p *Pipeline) publishReader(frames, bytes uint64, dec *decode.Decoder) {
 	p.reader.decode = dec.Counts()
 	p.reader.decaps, p.reader.firstFrags = dec.Decapsulated(), dec.FirstFragments()
 	p.reader.mu.Unlock()
+}
+
+// DistinctHosts counts the hosts of every worker's table once, where Stats
+// sums the tables (a host seen before it had an address is in each). Call it
+// only after Replay or Run has returned: it reads the workers' tables.
+func (p *Pipeline) DistinctHosts() int {
+	set := map[string]struct{}{}
+	for _, w := range p.workers {
+		w.hosts.AddKeys(set)
+	}
+	return len(set)
 }

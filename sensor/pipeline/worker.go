@@ -75,6 +75,17 @@ func (w *worker) handle(p *decode.Packet, kind decode.ErrKind) {
 	w.flows.Packet(p)
 }
 
+// handleCopy gives the host table a packet that another worker handles and
+// counts (DHCP from a host without an address yet, which every worker must
+// learn): the table's DHCP counters are kept as if it had not seen it.
+func (w *worker) handleCopy(p *decode.Packet) {
+	before := w.hosts.Stats()
+	w.hosts.Observe(p)
+	after := w.hosts.Stats()
+	w.c.copiedDHCP += after.DHCP - before.DHCP
+	w.c.copiedDHCPErrors += after.DHCPErrors - before.DHCPErrors
+}
+
 // flush ends every session (end of a capture) so that their sizes are recorded.
 func (w *worker) flush() { w.flows.Flush() }
 
