@@ -86,6 +86,7 @@ func New(cfg Config, approvedLabel func(label string) (rule string, ok bool), lo
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	base := log // providers tag their own component ("enrich/file", ...)
 	log = log.With("component", "enrich")
 	s := &Service{
 		cfg:      cfg,
@@ -99,7 +100,7 @@ func New(cfg Config, approvedLabel func(label string) (rule string, ok bool), lo
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if cfg.Inventory != "" {
-		fp, err := file.Open(cfg.Inventory, log)
+		fp, err := file.Open(cfg.Inventory, base)
 		if err != nil {
 			s.cancel()
 			return nil, fmt.Errorf("enrich: %w", err)
@@ -111,7 +112,7 @@ func New(cfg Config, approvedLabel func(label string) (rule string, ok bool), lo
 			fp.Watch(s.ctx, cfg.InventoryPoll)
 		}()
 	}
-	remotes, err := newRemotes(&cfg, log)
+	remotes, err := newRemotes(&cfg, base)
 	if err != nil {
 		s.Close()
 		return nil, err
