@@ -65,6 +65,30 @@ func peerClosed(nc net.Conn) bool {
 	return closed
 }
 
+// bytesAcked returns the data bytes the peer's TCP has acknowledged on a TCP
+// connection (TCP_INFO tcpi_bytes_acked, less the SYN). Unlike the send
+// queue it survives a reset, so it still tells, after a write drew one, what
+// a receiver that had closed cleanly acknowledged before its FIN.
+func bytesAcked(nc net.Conn) (uint64, bool) {
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		return 0, false
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	var acked uint64
+	good := false
+	rc.Control(func(fd uintptr) {
+		info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+		if err == nil && info.Bytes_acked >= 1 {
+			acked, good = info.Bytes_acked-1, true
+		}
+	})
+	return acked, good
+}
+
 // TCP states from include/net/tcp_states.h.
 const (
 	tcpEstablished = 1

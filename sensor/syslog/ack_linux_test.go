@@ -37,10 +37,11 @@ func TestWriteAfterPeerClose(t *testing.T) {
 	}
 	defer nc.Close()
 	// No watch(): the reader goroutine has "not run yet".
-	c := &conn{nc: nc, raw: &countedConn{Conn: nc}, stream: true, octet: true, window: true, dead: make(chan struct{})}
+	raw := &countedConn{Conn: nc}
+	c := &conn{nc: raw, raw: raw, stream: true, octet: true, window: true, dead: make(chan struct{})}
 	end, err := c.write(first, time.Second)
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || end != uint64(len(first)+len("38 ")) {
+		t.Fatalf("write: end %d, %v", end, err)
 	}
 	if err := <-served; err != nil {
 		t.Fatalf("receiver: %v", err)
@@ -58,5 +59,19 @@ func TestWriteAfterPeerClose(t *testing.T) {
 	acked, ok := c.ackedAtClose()
 	if !ok || acked != end {
 		t.Errorf("ackedAtClose = %d, %v; want %d, true", acked, ok, end)
+	}
+
+	// Had a write gone out anyway (the FIN arriving just after the check),
+	// the reset it draws empties the send queue; the count must survive it.
+	if _, err := nc.Write([]byte("late")); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); peerClosed(nc); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no reset after writing into the closed connection")
+		}
+	}
+	if acked, ok := c.ackedAtClose(); !ok || acked != end {
+		t.Errorf("after the reset: ackedAtClose = %d, %v; want %d, true", acked, ok, end)
 	}
 }

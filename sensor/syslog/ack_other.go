@@ -13,3 +13,6 @@ func socketError(net.Conn) error { return nil }
 
 // peerClosed is not available here: a closed peer is noticed by the reader.
 func peerClosed(net.Conn) bool { return false }
+
+// bytesAcked is not available here.
+func bytesAcked(net.Conn) (uint64, bool) { return 0, false }

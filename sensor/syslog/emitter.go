@@ -20,6 +20,10 @@ import (
 	"github.com/launchtap/launchtap/sensor/alert"
 )
 
+// idleCloseAge is how long a connection must have been up for a clean close
+// with nothing in flight to count as the receiver's idle timeout.
+const idleCloseAge = time.Second
+
 // ackPoll is how often a worker asks the kernel what the receiver acknowledged.
 const ackPoll = 50 * time.Millisecond
 
@@ -325,17 +329,25 @@ func (d *dest) run(stop <-chan struct{}) {
 	lastSync := time.Now()
 
 	lost := func(err error) {
+		var age time.Duration
 		if c != nil {
+			age = time.Since(c.opened)
 			c.close()
 			c = nil
 		}
 		d.up.Store(false)
-		n := d.bl.rewind()
+		// Resent are the records that were written; a record taken but not
+		// written (the write found the peer gone) goes out as a first send.
+		n := len(inflight)
+		d.bl.rewind()
 		resend += n
 		inflight = inflight[:0]
-		if n == 0 && d.bl.unsent() == 0 && errors.Is(err, io.EOF) {
-			// The receiver closed an idle connection (an idle timeout): not an
-			// outage; reconnect when there is something to send.
+		if n == 0 && errors.Is(err, io.EOF) && age >= idleCloseAge {
+			// The receiver closed, cleanly, a connection with nothing in
+			// flight that had been up a while (an idle timeout): not an
+			// outage; reconnect at once, or when there is something to send.
+			// A receiver that closes every connection at once still gets
+			// the backoff below.
 			d.log.Debug("syslog: receiver closed idle connection")
 			retryAt = time.Time{}
 			return
@@ -397,6 +409,7 @@ func (d *dest) run(stop <-chan struct{}) {
 				lost(err)
 			} else {
 				c = nc
+				c.opened = time.Now()
 				d.connects.Add(1)
 				d.up.Store(true)
 				if down {
@@ -409,6 +422,10 @@ func (d *dest) run(stop <-chan struct{}) {
 		// Send what is unsent, in order.
 		for c != nil {
 			if pace > 0 && time.Now().Before(paceAt) {
+				break
+			}
+			if c.peerGone() {
+				gone()
 				break
 			}
 			rec, err := d.bl.next()

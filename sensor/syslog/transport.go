@@ -36,6 +36,7 @@ type conn struct {
 	// error coming back (udp).
 	window bool
 	dead   chan struct{} // closed (by kill) when the peer is seen gone; nil for unixgram
+	opened time.Time
 	once   sync.Once
 	err    atomic.Value // error that killed the connection
 	buf    []byte
@@ -180,17 +181,8 @@ var errGone = errors.New("receiver gone")
 // write sends one message with the transport's framing and returns the
 // socket byte offset at which the message ends.
 func (c *conn) write(msg []byte, timeout time.Duration) (uint64, error) {
-	if c.dead != nil {
-		if c.stream && peerClosed(c.raw.Conn) {
-			// The reader may not have run yet; do not write into a
-			// connection the receiver has closed (see peerClosed).
-			c.kill(io.EOF)
-		}
-		select {
-		case <-c.dead:
-			return 0, errGone
-		default:
-		}
+	if c.peerGone() {
+		return 0, errGone
 	}
 	frame := msg
 	switch {
@@ -243,18 +235,42 @@ func (c *conn) acked() (uint64, bool) {
 // ackedAtClose is acked for a TCP/TLS connection the peer closed cleanly
 // (FIN, read as EOF). A receiver only closes cleanly with nothing unread
 // in its socket buffer (else its kernel sends a reset), so what its TCP
-// acknowledged was read by the receiving process.
+// acknowledged was read by the receiving process. The acknowledged count
+// comes from tcpi_bytes_acked, which a later reset does not erase; the send
+// queue is the fallback where that is unavailable.
 func (c *conn) ackedAtClose() (uint64, bool) {
 	err, _ := c.err.Load().(error)
 	if !c.stream || !c.octet || !errors.Is(err, io.EOF) {
 		return 0, false
 	}
 	w := c.raw.written.Load()
+	if acked, ok := bytesAcked(c.raw.Conn); ok && acked <= w {
+		return acked, true
+	}
 	outq, ok := sendQueue(c.raw.Conn, true)
 	if !ok || outq > w {
 		return 0, false
 	}
 	return w - outq, true
+}
+
+// peerGone reports whether the peer is known to have left: the reader saw
+// it, or (TCP) the connection is in CLOSE_WAIT though the reader has not run
+// yet. Checked before a record is taken, so that nothing is written into a
+// closed connection (see peerClosed).
+func (c *conn) peerGone() bool {
+	if c.dead == nil {
+		return false
+	}
+	if c.stream && peerClosed(c.raw.Conn) {
+		c.kill(io.EOF)
+	}
+	select {
+	case <-c.dead:
+		return true
+	default:
+		return false
+	}
 }
 
 func (c *conn) close() error {
