@@ -207,7 +207,10 @@ func headline(c map[string]uint64) map[string]uint64 {
 	for k, v := range c {
 		switch {
 		case strings.HasPrefix(k, "decode_errors_"):
-			h["decode_errors"] += v
+			// ARP, LLDP, ICMP and the like are counted, not errors.
+			if kind := strings.TrimPrefix(k, "decode_errors_"); kind != decode.ErrNotIP.String() && kind != decode.ErrOtherTransport.String() {
+				h["decode_errors"] += v
+			}
 		case strings.HasPrefix(k, "evictions_"):
 			h["evictions"] += v
 		case strings.HasPrefix(k, "enrichment_"):

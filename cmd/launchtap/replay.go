@@ -56,13 +56,15 @@ func runReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		fmt.Fprintln(stderr, "launchtap replay:", oneLine(err))
 		return exitUsage
 	}
-	s.startAlerts(ctx)
+	// Before the alert stage starts: finish waits for that stage, which ends
+	// only when the pipeline has run.
 	stopProfile, err := startCPUProfile(o.cpuProfile)
 	if err != nil {
 		s.finish(ctx)
 		fmt.Fprintln(stderr, "launchtap replay:", oneLine(err))
 		return exitUsage
 	}
+	s.startAlerts(ctx)
 	runErr := s.pipe.Replay(ctx, src)
 	if err := stopProfile(); err != nil {
 		s.log.Error("writing the CPU profile", "err", err)

@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -270,6 +272,25 @@ func TestBadFlagValues(t *testing.T) {
 				t.Errorf("exit %d, stderr %q: want exit 2 and one line containing %q", code, stderr, tc.want)
 			}
 		})
+	}
+}
+
+// TestBadProfilePath: a profile that cannot be written is an error before
+// anything runs (it once left the process waiting for an alert stage that
+// could never end).
+func TestBadProfilePath(t *testing.T) {
+	done := make(chan string, 1)
+	go func() {
+		code, _, stderr := replay(t, nil, "replay", "--cpu-profile", filepath.Join(t.TempDir(), "no", "such", "dir", "x.prof"), demoPcap)
+		done <- fmt.Sprintf("%d %s", code, stderr)
+	}()
+	select {
+	case got := <-done:
+		if !strings.HasPrefix(got, "2 ") || !strings.Contains(got, "cpu-profile:") {
+			t.Errorf("got %q, want exit 2 naming cpu-profile", got)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("replay with an unwritable --cpu-profile did not return")
 	}
 }
 

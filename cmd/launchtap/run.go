@@ -92,13 +92,15 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	health(fmt.Sprintf("capture started on %s with %d workers", strings.Join(lc.Interfaces, ","), capt.Workers()), 6)
-	s.startAlerts(ctx)
+	// Before the alert stage starts: finish waits for that stage, which ends
+	// only when the pipeline has run.
 	stopProfile, err := startCPUProfile(o.cpuProfile)
 	if err != nil {
 		s.finish(ctx)
 		fmt.Fprintln(stderr, "launchtap run:", oneLine(err))
 		return exitUsage
 	}
+	s.startAlerts(ctx)
 	runErr := s.pipe.Run(runCtx, capt.Sources())
 	if err := stopProfile(); err != nil {
 		s.log.Error("writing the CPU profile", "err", err)

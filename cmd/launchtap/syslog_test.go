@@ -110,7 +110,7 @@ input(type="imtcp" address="127.0.0.1" port="%d" ruleset="r")
 		t.Fatalf("SENSOR-STATS structured data: %v: %q", err, stats.Vars)
 	}
 	// The counters, with the demo's values.
-	for k, v := range map[string]string{"packets": "", "drops": "0", "pairs": "", "alerts": "1", "enrichment_failures": "0", "decode_errors": "", "evictions": "0"} {
+	for k, v := range map[string]string{"packets": "", "drops": "0", "pairs": "", "alerts": "1", "enrichment_failures": "0", "decode_errors": "0", "evictions": "0"} {
 		got, ok := statsSD.SD["launchtap@32473"][k]
 		if !ok || v != "" && got != v {
 			t.Errorf("SENSOR-STATS %s = %q (present %v), want %q; all: %v", k, got, ok, v, statsSD.SD)
