@@ -131,10 +131,15 @@ func pairKey(a *alert.Alert) string {
 	return fmt.Sprintf("%s %s %d/%s", a.SrcIP, dst, a.DstPort, a.Proto)
 }
 
-func (s *AlertStage) hold(a *alert.Alert, label, rule string) {
+// hold keeps a suppressed alert for Rescan; since is when it was first
+// suppressed (zero: now).
+func (s *AlertStage) hold(a *alert.Alert, label, rule string, since time.Time) {
+	if since.IsZero() {
+		since = time.Now()
+	}
 	s.heldMu.Lock()
 	defer s.heldMu.Unlock()
-	s.held.Add(pairKey(a), heldAlert{a: a, label: label, rule: rule, since: time.Now()})
+	s.held.Add(pairKey(a), heldAlert{a: a, label: label, rule: rule, since: since})
 }
 
 // releasable removes from the held alerts those the current baseline no
@@ -171,6 +176,7 @@ func (s *AlertStage) Run(ctx context.Context, in <-chan *alert.Alert) {
 	n := max(1, s.Concurrency)
 	type pending struct {
 		a    *alert.Alert
+		rel  *heldAlert // set when a reload released the alert
 		done chan struct{}
 	}
 	// Enrichments run concurrently; a FIFO of their completions keeps order.
@@ -182,11 +188,11 @@ func (s *AlertStage) Run(ctx context.Context, in <-chan *alert.Alert) {
 		defer wg.Done()
 		for p := range queue {
 			<-p.done
-			s.deliver(p.a)
+			s.deliver(p.a, p.rel)
 		}
 	}()
-	submit := func(a *alert.Alert) {
-		p := pending{a: a, done: make(chan struct{})}
+	submit := func(a *alert.Alert, rel *heldAlert) {
+		p := pending{a: a, rel: rel, done: make(chan struct{})}
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; close(p.done) }()
@@ -202,17 +208,16 @@ func (s *AlertStage) Run(ctx context.Context, in <-chan *alert.Alert) {
 		case a = <-in:
 		case <-s.rescan:
 			for _, h := range s.releasable() {
-				s.Counters.Released.Add(1)
-				what := "destination"
-				if h.label != "" {
-					what = "launchd label " + h.label
+				// Judged whole by the new baseline: its destination first (a
+				// label-held alert's may be approved now), then its job.
+				if rule, ok := s.approvedDest(h.a); ok {
+					s.hold(h.a, "", rule, h.since)
+					continue
 				}
-				s.Log.Info("baseline reload withdrew an approval: delivering the alert it had suppressed",
+				s.Log.Info("baseline reload withdrew an approval: judging again the alert it had suppressed",
 					"src", h.a.SrcIP, "dst", h.a.DstFQDN, "port", h.a.DstPort, "rule", h.rule)
-				h.a.Reasons = append(h.a.Reasons, fmt.Sprintf("suppressed since %s by baseline rule %q on the %s; a baseline reload withdrew that approval",
-					h.since.UTC().Format(time.RFC3339), h.rule, what))
 				h.a.Enrichment = nil // enriched again: the job's approval is judged anew
-				submit(h.a)
+				submit(h.a, &h)
 			}
 			continue
 		}
@@ -223,10 +228,10 @@ func (s *AlertStage) Run(ctx context.Context, in <-chan *alert.Alert) {
 		if rule, ok := s.approvedDest(a); ok {
 			s.Counters.SuppressedDest.Add(1)
 			s.Log.Debug("alert suppressed by baseline", "src", a.SrcIP, "dst", a.DstFQDN, "dst_ips", a.DstIPs, "port", a.DstPort, "rule", rule)
-			s.hold(a, "", rule)
+			s.hold(a, "", rule, time.Time{})
 			continue
 		}
-		submit(a)
+		submit(a, nil)
 	}
 	close(queue)
 	wg.Wait()
@@ -258,25 +263,70 @@ func (s *AlertStage) approvedDest(a *alert.Alert) (string, bool) {
 	return rule, rule != ""
 }
 
-func (s *AlertStage) deliver(a *alert.Alert) {
+// deliver suppresses an alert whose best job the current baseline approves,
+// and sends the others. rel is set for an alert a reload released: it was
+// counted once already (received, suppressed, and its enrichment status if
+// its job was approved), so only its fate now is counted.
+func (s *AlertStage) deliver(a *alert.Alert, rel *heldAlert) {
+	// A reload during enrichment may have approved the destination.
+	if rule, ok := s.approvedDest(a); ok {
+		if rel == nil {
+			s.Counters.SuppressedDest.Add(1)
+		}
+		since := time.Time{}
+		if rel != nil {
+			since = rel.since
+		}
+		s.hold(a, "", rule, since)
+		return
+	}
 	if e := a.Enrichment; e != nil {
-		s.Counters.enriched(e.Status)
+		if rel == nil || rel.label == "" {
+			s.Counters.enriched(e.Status)
+		}
 		if e.Status == alert.EnrichMatched && len(e.Jobs) > 0 {
-			best := e.Jobs[0]
-			if best.Approved {
-				s.Counters.SuppressedLabel.Add(1)
-				s.Log.Debug("alert suppressed: explained by an approved launchd job", "src", a.SrcIP, "dst", a.DstFQDN, "label", best.Label)
-				rule := ""
-				if s.Baseline != nil {
-					rule, _ = s.Baseline.Get().ApprovedLabel(best.Label)
+			best := &e.Jobs[0]
+			if best.Approved && s.Baseline != nil {
+				// The approval was judged when the alert was enriched; a
+				// reload since then may have withdrawn it.
+				rule, ok := s.Baseline.Get().ApprovedLabel(best.Label)
+				if !ok {
+					best.Approved = false
+					best.Why = append(best.Why, "label no longer approved: the baseline was reloaded")
+				} else {
+					if rel == nil {
+						s.Counters.SuppressedLabel.Add(1)
+					}
+					s.Log.Debug("alert suppressed: explained by an approved launchd job", "src", a.SrcIP, "dst", a.DstFQDN, "label", best.Label)
+					since := time.Time{}
+					if rel != nil {
+						since = rel.since
+					}
+					s.hold(a, best.Label, rule, since)
+					return
 				}
-				s.hold(a, best.Label, rule)
+			}
+			if best.Approved {
+				// Approved by an enricher, with no baseline here to judge it.
+				if rel == nil {
+					s.Counters.SuppressedLabel.Add(1)
+				}
+				s.hold(a, best.Label, "", time.Time{})
 				return
 			}
 			if best.MatchScore >= 0.5 && a.Severity != "low" {
 				a.Severity = "high"
 			}
 		}
+	}
+	if rel != nil {
+		s.Counters.Released.Add(1)
+		what := "its destination"
+		if rel.label != "" {
+			what = "launchd label " + rel.label
+		}
+		a.Reasons = append(a.Reasons, fmt.Sprintf("suppressed since %s by baseline rule %q on %s; a baseline reload withdrew that approval",
+			rel.since.UTC().Format(time.RFC3339), rel.rule, what))
 	}
 	s.Counters.Emitted.Add(1)
 	for _, sink := range s.Sinks {

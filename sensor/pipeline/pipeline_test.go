@@ -276,3 +276,94 @@ func TestAlertStageHeldBounded(t *testing.T) {
 		t.Errorf("held %d, evictions %d; want 4, 6", st.Held(), st.Counters.HeldEvictions.Load())
 	}
 }
+
+// gatedEnricher is labelEnricher that waits at a gate after judging the
+// label, so a test can reload the baseline while an alert is in flight.
+type gatedEnricher struct {
+	b             *baseline.Live
+	entered, gate chan struct{}
+}
+
+func (e gatedEnricher) Enrich(ctx context.Context, a *alert.Alert) {
+	labelEnricher{e.b}.Enrich(ctx, a)
+	close(e.entered)
+	<-e.gate
+}
+
+// TestAlertStageRescanEdges: the reload races and re-judgements a review
+// found. Each case starts with a baseline, sends one alert, reloads to a
+// second baseline and rescans.
+func TestAlertStageRescanEdges(t *testing.T) {
+	for _, tc := range []struct {
+		name                 string
+		before, after        string
+		inFlight             bool // reload while the alert is being enriched
+		delivered            int
+		dest, label, release uint64
+		held                 int
+	}{
+		{name: "label approval withdrawn while the alert was being enriched", inFlight: true,
+			before: "approved_labels: [\"com.example.*\"]\n", after: "approved_destinations: [\"y.example\"]\n",
+			delivered: 1, label: 0, release: 0, held: 0},
+		{name: "released from its destination, its job still approved: held again, counted once",
+			before: "approved_destinations: [\"x.example\"]\napproved_labels: [\"com.example.*\"]\n", after: "approved_labels: [\"com.example.*\"]\n",
+			delivered: 0, dest: 1, label: 0, release: 0, held: 1},
+		{name: "released from its label, its destination approved now: held by destination",
+			before: "approved_labels: [\"com.example.*\"]\n", after: "approved_destinations: [\"x.example\"]\n",
+			delivered: 0, label: 1, release: 0, held: 1},
+		{name: "released from its destination, nothing approved now: delivered",
+			before: "approved_destinations: [\"x.example\"]\n", after: "approved_destinations: [\"y.example\"]\n",
+			delivered: 1, dest: 1, release: 1, held: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "baseline.yaml")
+			load := func(live *baseline.Live, body string) {
+				if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if err := live.Reload(file); err != nil {
+					t.Fatal(err)
+				}
+			}
+			live := baseline.NewLive(baseline.Default())
+			load(live, tc.before)
+			var enr Enricher = labelEnricher{live}
+			gated := gatedEnricher{live, make(chan struct{}), make(chan struct{})}
+			if tc.inFlight {
+				enr = gated
+			}
+			sink := &recordSink{}
+			st := &AlertStage{Baseline: live, Enricher: enr, Sinks: []Sink{sink}}
+			in := make(chan *alert.Alert)
+			done := make(chan struct{})
+			go func() { st.Run(context.Background(), in); close(done) }()
+			in <- &alert.Alert{ID: "0", SrcIP: "10.0.0.5", DstFQDN: "x.example", DstPort: 443, Proto: "tcp"}
+			if tc.inFlight {
+				<-gated.entered
+			} else {
+				for deadline := time.Now().Add(5 * time.Second); st.Held() != 1; time.Sleep(time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatal("the alert was never held")
+					}
+				}
+			}
+			load(live, tc.after)
+			st.Rescan()
+			if tc.inFlight {
+				close(gated.gate)
+			}
+			close(in) // Run handles the rescan before it sees in closed, or after: both must hold
+			<-done
+			c := &st.Counters
+			sink.mu.Lock()
+			got := len(sink.ids)
+			sink.mu.Unlock()
+			if got != tc.delivered || c.SuppressedDest.Load() != tc.dest || c.SuppressedLabel.Load() != tc.label ||
+				c.Released.Load() != tc.release || st.Held() != tc.held || c.Received.Load() != 1 {
+				t.Errorf("delivered %d (want %d), suppressed dest %d (%d) label %d (%d), released %d (%d), held %d (%d), received %d",
+					got, tc.delivered, c.SuppressedDest.Load(), tc.dest, c.SuppressedLabel.Load(), tc.label,
+					c.Released.Load(), tc.release, st.Held(), tc.held, c.Received.Load())
+			}
+		})
+	}
+}
