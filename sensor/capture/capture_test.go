@@ -46,7 +46,7 @@ func readAll(t testing.TB, src Source) ([]got, error) {
 	}
 }
 
-func openAll(t testing.TB, o Options, paths ...string) ([]got, error, *Reader) {
+func openAll(t testing.TB, o Options, paths ...string) ([]got, *Reader, error) {
 	t.Helper()
 	r, err := o.Open(paths...)
 	if err != nil {
@@ -54,7 +54,7 @@ func openAll(t testing.TB, o Options, paths ...string) ([]got, error, *Reader) {
 	}
 	t.Cleanup(func() { r.Close() })
 	frames, err := readAll(t, r)
-	return frames, err, r
+	return frames, r, err
 }
 
 // oracle reads a file with gopacket's pcapgo and returns its frames.
@@ -128,7 +128,7 @@ func tcpdumpCount(t testing.TB, path string) int {
 func TestSharedCaptures(t *testing.T) {
 	for _, p := range sharedCaptures(t) {
 		t.Run(filepath.Base(p), func(t *testing.T) {
-			frames, err, _ := openAll(t, Options{}, p)
+			frames, _, err := openAll(t, Options{}, p)
 			if err != io.EOF {
 				t.Fatalf("Next: %v, want io.EOF", err)
 			}
@@ -168,8 +168,8 @@ func TestGopacketBothByteOrders(t *testing.T) {
 			continue
 		}
 		t.Run(filepath.Base(l), func(t *testing.T) {
-			lf, lerr, _ := openAll(t, Options{}, l)
-			bf, berr, _ := openAll(t, Options{}, b)
+			lf, _, lerr := openAll(t, Options{}, l)
+			bf, _, berr := openAll(t, Options{}, b)
 			if lerr != io.EOF || berr != io.EOF {
 				t.Fatalf("le: %v, be: %v", lerr, berr)
 			}
@@ -224,7 +224,7 @@ func TestSharedHeaders(t *testing.T) {
 			if !ok {
 				t.Skipf("%s absent", tc.file)
 			}
-			frames, err, _ := openAll(t, Options{}, p)
+			frames, _, err := openAll(t, Options{}, p)
 			if err != io.EOF {
 				t.Fatal(err)
 			}
@@ -256,7 +256,7 @@ func TestPcapVariants(t *testing.T) {
 			name := bo.String() + "/" + strconv.FormatUint(uint64(magic), 16)
 			t.Run(name, func(t *testing.T) {
 				p := writeFile(t, t.TempDir(), "f.pcap", pcapBytes(bo, magic, 0x10000000|uint32(LinkLinuxSLL2), recs...))
-				frames, err, _ := openAll(t, Options{}, p)
+				frames, _, err := openAll(t, Options{}, p)
 				if err != io.EOF {
 					t.Fatal(err)
 				}
@@ -299,9 +299,9 @@ func multiSection() []byte {
 		block(0x7fff1234, []byte("unknown")).
 		spb([]byte("simple-padded"), 9). // cut to the original length
 		pb(1, 1_700_000_003_000_000_000, []byte("obsolete"), 100).
-		shb(be).                              // new section, other byte order: interfaces reset
-		idb(uint16(LinkLinuxSLL), 0, 2, 0).   // centiseconds
-		idb(uint16(LinkIPv6), 0, 0x80|0, -5). // seconds, -5 s
+		shb(be).                            // new section, other byte order: interfaces reset
+		idb(uint16(LinkLinuxSLL), 0, 2, 0). // centiseconds
+		idb(uint16(LinkIPv6), 0, 0x80, -5). // seconds (binary exponent 0), -5 s
 		epb(1, 1_700_000_010, []byte("v6"), 2).
 		epb(0, 170_000_002_025, []byte("sll"), 3).
 		spb([]byte("spb-be"), 6)
@@ -329,7 +329,7 @@ func TestPcapngCrafted(t *testing.T) {
 	}{{"plain", b}, {"gzip", gz(t, b)}} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeFile(t, t.TempDir(), "crafted", tc.b)
-			frames, err, _ := openAll(t, Options{}, p)
+			frames, _, err := openAll(t, Options{}, p)
 			if err != io.EOF {
 				t.Fatal(err)
 			}
@@ -352,7 +352,7 @@ func TestStdin(t *testing.T) {
 		in   []byte
 	}{{"pcap", b}, {"gzip", gz(t, b)}} {
 		t.Run(tc.name, func(t *testing.T) {
-			frames, err, r := openAll(t, Options{Stdin: bytes.NewReader(tc.in)}, "-")
+			frames, r, err := openAll(t, Options{Stdin: bytes.NewReader(tc.in)}, "-")
 			if err != io.EOF || len(frames) != 2 || frames[1].data != "y" {
 				t.Fatalf("frames %+v, err %v", frames, err)
 			}
@@ -409,7 +409,7 @@ func TestDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	frames, err, r := openAll(t, Options{Logger: slogTo(&logs)}, dir)
+	frames, r, err := openAll(t, Options{Logger: slogTo(&logs)}, dir)
 	if err != io.EOF {
 		t.Fatal(err)
 	}

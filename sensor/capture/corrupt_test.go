@@ -94,7 +94,7 @@ func TestLargeRecords(t *testing.T) {
 		"gzip":   gz(t, w.buf),
 	} {
 		t.Run(name, func(t *testing.T) {
-			frames, err, r := openAll(t, Options{Stdin: bytes.NewReader(b), readBuf: minReadBuf}, "-")
+			frames, r, err := openAll(t, Options{Stdin: bytes.NewReader(b), readBuf: minReadBuf}, "-")
 			if err != io.EOF || len(frames) != len(recs) {
 				t.Fatalf("%d frames, %v", len(frames), err)
 			}
@@ -110,7 +110,7 @@ func TestLargeRecords(t *testing.T) {
 	}
 	// One byte over the limit is refused without reading it.
 	over := pcapBytes(le, magicNano, 1, rec{ts: 1, data: append(big, 'x')})
-	frames, err, _ := openAll(t, Options{Stdin: bytes.NewReader(over)}, "-")
+	frames, _, err := openAll(t, Options{Stdin: bytes.NewReader(over)}, "-")
 	if len(frames) != 0 || err == nil || !strings.Contains(err.Error(), "exceeds the 262144-byte limit") {
 		t.Errorf("oversized record: %d frames, %v", len(frames), err)
 	}

@@ -23,7 +23,7 @@ func TestMerge(t *testing.T) {
 	full := pcapBytes(be, magicNano, 101, rec{ts: 3e9, data: []byte("c3")}, rec{ts: 6e9, data: []byte("c6")})
 	c := writeFile(t, dir, "c.pcap", full[:len(full)-1])
 
-	frames, err, r := openAll(t, Options{}, a, b, c)
+	frames, r, err := openAll(t, Options{}, a, b, c)
 	var order []string
 	ifaces := map[string]int{}
 	for _, f := range frames {
@@ -104,7 +104,7 @@ func TestCorruptStops(t *testing.T) {
 	b = binary.LittleEndian.AppendUint32(b, 1<<30)
 	bad := writeFile(t, dir, "bad.pcap", b)
 	good := writeFile(t, dir, "good.pcap", pcapBytes(binary.LittleEndian, magicMicro, 1, rec{ts: 5e9, data: []byte("later")}))
-	frames, err, _ := openAll(t, Options{}, bad, good)
+	frames, _, err := openAll(t, Options{}, bad, good)
 	if len(frames) != 1 || frames[0].data != "ok" {
 		t.Errorf("frames %+v", frames)
 	}

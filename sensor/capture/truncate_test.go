@@ -59,7 +59,7 @@ func TestTruncation(t *testing.T) {
 	}
 	for name, full := range inputs {
 		t.Run(name, func(t *testing.T) {
-			all, err, _ := openAll(t, Options{Stdin: bytes.NewReader(full)}, "-")
+			all, _, err := openAll(t, Options{Stdin: bytes.NewReader(full)}, "-")
 			if err != io.EOF {
 				t.Fatal(err)
 			}
