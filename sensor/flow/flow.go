@@ -10,8 +10,10 @@
 package flow
 
 import (
+	"encoding/binary"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"time"
 
@@ -90,8 +92,9 @@ type Session struct {
 	PktsOut    uint32
 	PktsIn     uint32
 	Bursts     uint32
-	Midstream  bool // first seen after its start: not a beat, but tracked for bursts and bytes
-	Restarted  bool // ended because a new session began on the same 5-tuple
+	Midstream  bool  // first seen after its start: not a beat, but tracked for bursts and bytes
+	promoted   int64 // Unix ns of its last move to the front of the LRU (at most one a promoteEvery)
+	Restarted  bool  // ended because a new session began on the same 5-tuple
 	finOut     bool
 	finIn      bool
 
@@ -121,6 +124,15 @@ type Stats struct {
 }
 
 // Tracker follows the sessions of one worker's hosts.
+//
+// Packets of a session come in trains, so a small direct-mapped cache of
+// recently used sessions sits in front of the LRU tables (an exact-match
+// cache, as in Open vSwitch): a hit costs one compare instead of a map
+// lookup and a list move. The LRU order is refreshed at most once per
+// promoteEvery of capture time per session, and the sweep (once a second)
+// puts stale entries back in order before it trusts the oldest, so idle
+// sessions still end on time, and a full table evicts the least recently
+// active session to within a second.
 type Tracker struct {
 	cfg      Config
 	internal *netset.Set
@@ -130,11 +142,68 @@ type Tracker struct {
 	free     []*Session
 	stats    Stats
 
+	cache [cacheSlots]cacheSlot
+	seed  uint64
+
 	udpIdle, tcpIdle, burstGap int64
 	nextSweep                  int64
 }
 
 const sweepEvery = int64(time.Second)
+
+// promoteEvery bounds how often a busy session is moved to the LRU's front.
+const promoteEvery = int64(time.Second)
+
+// cacheSlots is the size of the session cache (a power of two): 4096 slots
+// of 48 bytes stay in a core's L2 cache.
+const (
+	cacheBits  = 12
+	cacheSlots = 1 << cacheBits
+)
+
+type cacheSlot struct {
+	key Key
+	s   *Session
+}
+
+// slot hashes a key to its cache slot. A seeded multiply-xorshift: crafted
+// collisions cost only cache misses, never more than the table lookup.
+func (t *Tracker) slot(k *Key) *cacheSlot {
+	c := binary.LittleEndian.Uint64(k.Client[:8]) ^ binary.LittleEndian.Uint64(k.Client[8:])
+	v := binary.LittleEndian.Uint64(k.Server[:8]) ^ binary.LittleEndian.Uint64(k.Server[8:])
+	h := (c ^ t.seed) * 0x9e3779b97f4a7c15
+	h ^= v ^ uint64(k.ClientPort)<<32 ^ uint64(k.ServerPort)<<16 ^ uint64(k.Proto)
+	h *= 0xbf58476d1ce4e5b9
+	return &t.cache[h>>(64-cacheBits)]
+}
+
+// get finds a session through the cache, then the table l.
+func (t *Tracker) get(l *simplelru.LRU[Key, *Session], k *Key, ts int64) (*Session, bool) {
+	sl := t.slot(k)
+	if s := sl.s; s != nil && sl.key == *k {
+		if ts-s.promoted >= promoteEvery {
+			l.Get(*k)
+			s.promoted = ts
+		}
+		return s, true
+	}
+	s, ok := l.Get(*k)
+	if ok {
+		sl.key, sl.s = *k, s
+		s.promoted = max(s.promoted, ts)
+	}
+	return s, ok
+}
+
+// add puts a new session in table l and the cache.
+func (t *Tracker) add(l *simplelru.LRU[Key, *Session], k *Key, s *Session) {
+	if l.Add(*k, s) {
+		t.stats.Evictions++
+	}
+	s.promoted = s.Start
+	sl := t.slot(k)
+	sl.key, sl.s = *k, s
+}
 
 // NewTracker builds a tracker that reports to h.
 func NewTracker(cfg Config, internal *netset.Set, h Handler) (*Tracker, error) {
@@ -148,6 +217,7 @@ func NewTracker(cfg Config, internal *netset.Set, h Handler) (*Tracker, error) {
 		udpIdle:  int64(cfg.UDPIdle),
 		tcpIdle:  int64(cfg.TCPIdle),
 		burstGap: int64(cfg.BurstGap),
+		seed:     rand.Uint64(),
 	}
 	// Every removal — close, idle sweep or capacity eviction — passes through
 	// the callback, so a session's end is reported exactly once.
@@ -161,7 +231,10 @@ func NewTracker(cfg Config, internal *netset.Set, h Handler) (*Tracker, error) {
 	return t, nil
 }
 
-func (t *Tracker) ended(_ Key, s *Session) {
+func (t *Tracker) ended(k Key, s *Session) {
+	if sl := t.slot(&k); sl.s == s {
+		sl.s = nil
+	}
 	t.stats.SessionsEnded++
 	t.h.SessionEnd(s)
 	*s = Session{}
@@ -219,7 +292,7 @@ func (t *Tracker) Packet(p *decode.Packet) {
 func (t *Tracker) tcpPacket(p *decode.Packet, k *Key, out bool) {
 	flags := p.TCPFlags
 	syn := flags&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn
-	s, ok := t.tcp.Get(*k)
+	s, ok := t.get(t.tcp, k, p.TS)
 	if ok && syn && out && !s.Midstream && s.PktsIn == 0 && s.BytesOut == 0 {
 		// A retransmitted SYN of a connection not yet answered: same session.
 		t.account(s, p, out)
@@ -232,9 +305,7 @@ func (t *Tracker) tcpPacket(p *decode.Packet, k *Key, out bool) {
 			t.tcp.Remove(*k)
 		}
 		s = t.open(p, k, false)
-		if t.tcp.Add(*k, s) {
-			t.stats.Evictions++
-		}
+		t.add(t.tcp, k, s)
 		t.account(s, p, out)
 		t.h.SessionStart(s)
 		return
@@ -248,9 +319,7 @@ func (t *Tracker) tcpPacket(p *decode.Packet, k *Key, out bool) {
 			return
 		}
 		s = t.open(p, k, true)
-		if t.tcp.Add(*k, s) {
-			t.stats.Evictions++
-		}
+		t.add(t.tcp, k, s)
 	}
 	t.account(s, p, out)
 	switch {
@@ -269,7 +338,7 @@ func (t *Tracker) tcpPacket(p *decode.Packet, k *Key, out bool) {
 }
 
 func (t *Tracker) udpPacket(p *decode.Packet, k *Key, out bool) {
-	s, ok := t.udp.Get(*k)
+	s, ok := t.get(t.udp, k, p.TS)
 	if ok && p.TS-s.Last > t.udpIdle {
 		s.Restarted = true
 		t.udp.Remove(*k)
@@ -282,9 +351,7 @@ func (t *Tracker) udpPacket(p *decode.Packet, k *Key, out bool) {
 			return
 		}
 		s = t.open(p, k, false)
-		if t.udp.Add(*k, s) {
-			t.stats.Evictions++
-		}
+		t.add(t.udp, k, s)
 		t.account(s, p, out)
 		t.h.SessionStart(s)
 		return
@@ -345,14 +412,23 @@ func (t *Tracker) Sweep(now int64) {
 }
 
 func sweep(l *simplelru.LRU[Key, *Session], now, idle int64) {
-	// The LRU's oldest entry is the least recently active session, so the
-	// sweep stops at the first one still alive.
+	// The LRU's oldest entry is the least recently promoted session. Once it
+	// is alive and was promoted at its latest packet, every session behind
+	// it is more recent, so the sweep stops there; an alive one whose order
+	// is stale is promoted and the sweep looks on.
 	for {
-		_, s, ok := l.GetOldest()
-		if !ok || now-s.Last <= idle {
+		k, s, ok := l.GetOldest()
+		switch {
+		case !ok:
 			return
+		case now-s.Last > idle:
+			l.RemoveOldest()
+		case s.promoted >= s.Last:
+			return
+		default:
+			l.Get(k)
+			s.promoted = s.Last
 		}
-		l.RemoveOldest()
 	}
 }
 

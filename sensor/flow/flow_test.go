@@ -238,3 +238,76 @@ func BenchmarkSessionMemory(b *testing.B) {
 		runtime.KeepAlive(tr)
 	}
 }
+
+// TestCacheKeepsLRUExact: the session cache refreshes the LRU order lazily;
+// idle sessions must still end on time behind a busy one, and a full table
+// must still evict an idle session rather than a busy one.
+func TestCacheKeepsLRUExact(t *testing.T) {
+	r := &recorder{}
+	cfg := DefaultConfig()
+	cfg.MaxSessions = 16
+	cfg.UDPIdle = 10 * time.Second
+	tr, err := NewTracker(cfg, netset.MustParse(netset.DefaultInternal), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed := func(p decode.Packet) { tr.Packet(&p) }
+	// busy (port 1) starts first, then idle (port 2); busy then sends a
+	// packet every 0.4 s, so most of them hit the cache without moving it in
+	// the LRU: the list's oldest stays busy, with a stale position.
+	feed(pkt(0, udp, ">", cdn, 1, 0, 10))
+	feed(pkt(0.1, udp, ">", cdn, 2, 0, 10))
+	for s := 0.4; s < 30; s += 0.4 {
+		feed(pkt(s, udp, ">", cdn, 1, 0, 10))
+	}
+	ended := strings.Join(r.events, "; ")
+	if !strings.Contains(ended, "end 203.0.113.10:2 ") || strings.Contains(ended, "end 203.0.113.10:1 ") {
+		t.Fatalf("idle session must end, busy one must not: %s", ended)
+	}
+	// Fill the table (busy + 15 newcomers); busy stays active, with its LRU
+	// position older than theirs. The next session must evict the first
+	// newcomer, not busy.
+	r.events = nil
+	for i := range 15 {
+		feed(pkt(30+float64(i)*0.01, udp, ">", cdn, uint16(100+i), 0, 10))
+	}
+	for s := 30.2; s < 31; s += 0.1 {
+		feed(pkt(s, udp, ">", cdn, 1, 0, 10))
+	}
+	feed(pkt(31, udp, ">", cdn, 200, 0, 10)) // its sweep (once a second) first puts busy back in order
+	var ends []string
+	for _, e := range r.events {
+		if strings.HasPrefix(e, "end ") {
+			ends = append(ends, e)
+		}
+	}
+	if got := strings.Join(ends, "; "); got != "end 203.0.113.10:100 out=10 in=0 mid=false" {
+		t.Fatalf("eviction ended %q; want only the first newcomer", got)
+	}
+}
+
+// TestCacheNoStaleSession: a session that ended is never found again
+// through the cache, though its memory is reused for the next one.
+func TestCacheNoStaleSession(t *testing.T) {
+	r := &recorder{}
+	tr, err := NewTracker(DefaultConfig(), netset.MustParse(netset.DefaultInternal), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []decode.Packet{
+		pkt(0, tcp, ">", cdn, 443, syn, 0),
+		pkt(0.1, tcp, ">", cdn, 443, ack, 100),
+		pkt(0.2, tcp, "<", cdn, 443, rst, 0),
+		pkt(0.3, tcp, ">", cdn, 443, ack, 50), // after the reset: no session, not joined (a trailing packet would be)
+		pkt(1, tcp, ">", cdn, 443, syn, 0),
+		pkt(1.1, tcp, ">", cdn, 443, ack, 7),
+	} {
+		tr.Packet(&p)
+	}
+	tr.Flush()
+	want := "start 203.0.113.10:443@0; end 203.0.113.10:443 out=100 in=0 mid=false; " +
+		"end 203.0.113.10:443 out=50 in=0 mid=true; start 203.0.113.10:443@1; end 203.0.113.10:443 out=7 in=0 mid=false"
+	if got := strings.Join(r.events, "; "); got != want {
+		t.Errorf("events\n got %s\nwant %s", got, want)
+	}
+}
