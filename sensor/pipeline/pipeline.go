@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/launchtap/launchtap/sensor/alert"
@@ -101,7 +102,7 @@ type Pipeline struct {
 		decaps     [decode.NumTunnels]uint64
 		firstFrags uint64
 	}
-	start time.Time
+	start atomic.Int64 // Unix ns when Replay or Run began; read by Stats from other goroutines
 }
 
 // New validates cfg and builds the workers.
@@ -155,7 +156,7 @@ func (p *Pipeline) Alerts() <-chan *alert.Alert { return p.alerts }
 // error that stopped it. A *capture.TruncatedError is returned after every
 // frame before the cut was processed.
 func (p *Pipeline) Replay(ctx context.Context, src capture.Source) error {
-	p.start = time.Now()
+	p.start.Store(time.Now().UnixNano())
 	defer close(p.alerts)
 	if len(p.workers) == 1 {
 		return p.replayInline(ctx, src)
@@ -353,7 +354,7 @@ func (p *Pipeline) Run(ctx context.Context, srcs []capture.Source) error {
 	if len(srcs) != len(p.workers) {
 		return fmt.Errorf("pipeline: %d sources for %d workers", len(srcs), len(p.workers))
 	}
-	p.start = time.Now()
+	p.start.Store(time.Now().UnixNano())
 	defer close(p.alerts)
 	errs := make([]error, len(srcs))
 	var wg sync.WaitGroup

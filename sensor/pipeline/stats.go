@@ -121,8 +121,8 @@ func (p *Pipeline) Stats() Stats {
 	}
 	s.FirstFrags += p.reader.firstFrags
 	p.reader.mu.Unlock()
-	if !p.start.IsZero() {
-		s.Elapsed = time.Since(p.start)
+	if start := p.start.Load(); start != 0 {
+		s.Elapsed = time.Since(time.Unix(0, start))
 	}
 	return s
 }
