@@ -7,7 +7,7 @@ BENCH_PACKETS ?= 2000000
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
-.PHONY: help build demo test check bench eval generate fuzz package clean
+.PHONY: help build demo test check race bench eval generate fuzz package clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -25,6 +25,9 @@ test: ## run every test (root-only tests run when root: namespaces, eBPF, rsyslo
 	$(GO) test -count=1 -timeout 25m $(PKGS)
 
 check: test ## alias of test
+
+race: ## run the data path, output and enrichment tests under the race detector
+	$(GO) test -race -count=1 -timeout 25m ./sensor/... ./enrich/... ./bpf/...
 
 bench: build ## replay a generated capture of >= 2 M packets; print packets/s per core, bytes per pair, micro-benchmarks
 	@test -s $(BENCH_PCAP) || $(BIN)/launchtap-synth -scenario bench -seed 1 -packets $(BENCH_PACKETS) -o $(BENCH_PCAP)
