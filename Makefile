@@ -35,7 +35,7 @@ bench: build ## replay a generated capture of >= 2 M packets; print packets/s pe
 	@echo "== state per tracked pair (detector) and per tracked session (flow table)"
 	$(GO) test -run '^$$' -bench 'PairMemory|SessionMemory' -benchtime 1x ./sensor/beacon ./sensor/flow
 	@echo "== per-stage micro-benchmarks (compare runs with benchstat)"
-	$(GO) test -run '^$$' -bench 'Decode|Established|ReadPcap|Beat|Replay' -benchmem ./sensor/decode ./sensor/flow ./sensor/capture ./sensor/beacon ./sensor/pipeline
+	$(GO) test -run '^$$' -bench 'Decode|Established|ReadPcap|Beat|DNS|Replay' -benchmem ./sensor/decode ./sensor/flow ./sensor/capture ./sensor/beacon ./sensor/dnstrack ./sensor/pipeline
 
 eval: build ## labelled detection evaluation over several seeds (recall, precision, period error, RITA side by side)
 	$(GO) run ./cmd/launchtap-eval -launchtap $(BIN)/launchtap -compact -check

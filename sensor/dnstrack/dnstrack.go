@@ -207,19 +207,16 @@ func (t *Tracker) tcpMessages(p *decode.Packet, data []byte) []byte {
 }
 
 func (t *Tracker) message(p *decode.Packet, b []byte) {
+	if len(b) >= 12 && b[2]&0x80 == 0 {
+		t.query(p, b)
+		return
+	}
 	if err := t.msg.Unpack(b); err != nil || len(t.msg.Question) == 0 {
 		t.stats.Malformed++
 		return
 	}
 	qname := normalize(t.msg.Question[0].Name)
-	if !t.msg.Response {
-		t.stats.Queries++
-		if t.queries != nil && p.DstPort == 53 {
-			t.queries.DNSQuery(p.Src, p.SrcMAC, p.HasMAC, qname, t.msg.Question[0].Qtype, p.TS)
-		}
-		return
-	}
-	t.stats.Responses++
+	t.stats.Responses++ // queries took the path above
 	if t.msg.Rcode != dns.RcodeSuccess || p.SrcPort != 53 {
 		return
 	}
@@ -263,6 +260,26 @@ func (t *Tracker) message(p *decode.Packet, b []byte) {
 		if t.byMAC != nil && p.HasMAC && usableMAC(p.DstMAC) {
 			t.byMAC.add(p.DstMAC, p.Dst, addr, a)
 		}
+	}
+}
+
+// query reads a query's first question. Only the question is used, so
+// only it is unpacked (miekg/dns's name decoder): a whole-message unpack
+// would also decode the EDNS record most queries carry, costing several
+// times as much for nothing.
+func (t *Tracker) query(p *decode.Packet, b []byte) {
+	if binary.BigEndian.Uint16(b[4:]) == 0 {
+		t.stats.Malformed++ // no question
+		return
+	}
+	name, off, err := dns.UnpackDomainName(b, 12)
+	if err != nil || off+4 > len(b) {
+		t.stats.Malformed++
+		return
+	}
+	t.stats.Queries++
+	if t.queries != nil && p.DstPort == 53 {
+		t.queries.DNSQuery(p.Src, p.SrcMAC, p.HasMAC, normalize(name), binary.BigEndian.Uint16(b[off:]), p.TS)
 	}
 }
 
