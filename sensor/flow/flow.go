@@ -142,8 +142,9 @@ type Tracker struct {
 	free     []*Session
 	stats    Stats
 
-	cache [cacheSlots]cacheSlot
-	seed  uint64
+	cache  [cacheSlots]cacheSlot
+	seed   uint64
+	newest int64 // the latest promotion: the LRU's front entry's promoted time
 
 	udpIdle, tcpIdle, burstGap int64
 	nextSweep                  int64
@@ -183,16 +184,22 @@ func (t *Tracker) get(l *simplelru.LRU[Key, *Session], k *Key, ts int64) (*Sessi
 	if s := sl.s; s != nil && sl.key == *k {
 		if ts-s.promoted >= promoteEvery {
 			l.Get(*k)
-			s.promoted = ts
+			t.promote(s, ts)
 		}
 		return s, true
 	}
 	s, ok := l.Get(*k)
 	if ok {
 		sl.key, sl.s = *k, s
-		s.promoted = max(s.promoted, ts)
+		t.promote(s, max(s.promoted, ts))
 	}
 	return s, ok
+}
+
+// promote records that s was just moved to the LRU's front at capture time ts.
+func (t *Tracker) promote(s *Session, ts int64) {
+	s.promoted = ts
+	t.newest = max(t.newest, ts)
 }
 
 // add puts a new session in table l and the cache.
@@ -200,7 +207,7 @@ func (t *Tracker) add(l *simplelru.LRU[Key, *Session], k *Key, s *Session) {
 	if l.Add(*k, s) {
 		t.stats.Evictions++
 	}
-	s.promoted = s.Start
+	t.promote(s, s.Start)
 	sl := t.slot(k)
 	sl.key, sl.s = *k, s
 }
@@ -407,15 +414,17 @@ func (t *Tracker) account(s *Session, p *decode.Packet, out bool) {
 // timer so that ends are still reported.
 func (t *Tracker) Sweep(now int64) {
 	t.nextSweep = now + sweepEvery
-	sweep(t.udp, now, t.udpIdle)
-	sweep(t.tcp, now, t.tcpIdle)
+	t.sweep(t.udp, now, t.udpIdle)
+	t.sweep(t.tcp, now, t.tcpIdle)
 }
 
-func sweep(l *simplelru.LRU[Key, *Session], now, idle int64) {
-	// The LRU's oldest entry is the least recently promoted session. Once it
-	// is alive and was promoted at its latest packet, every session behind
-	// it is more recent, so the sweep stops there; an alive one whose order
-	// is stale is promoted and the sweep looks on.
+// sweep ends l's idle sessions. The LRU is ordered by promotion time, and a
+// session is promoted at most promoteEvery after its latest packet. Once the
+// oldest entry is alive, every session behind it was promoted later, so
+// none of them is more than promoteEvery past its idle time: the sweep stops
+// there. An alive oldest entry whose latest packet is newer than every
+// promotion can go to the front exactly, and the sweep looks on.
+func (t *Tracker) sweep(l *simplelru.LRU[Key, *Session], now, idle int64) {
 	for {
 		k, s, ok := l.GetOldest()
 		switch {
@@ -423,11 +432,11 @@ func sweep(l *simplelru.LRU[Key, *Session], now, idle int64) {
 			return
 		case now-s.Last > idle:
 			l.RemoveOldest()
-		case s.promoted >= s.Last:
+		case s.promoted >= s.Last || s.Last < t.newest:
 			return
 		default:
 			l.Get(k)
-			s.promoted = s.Last
+			t.promote(s, s.Last)
 		}
 	}
 }

@@ -311,3 +311,38 @@ func TestCacheNoStaleSession(t *testing.T) {
 		t.Errorf("events\n got %s\nwant %s", got, want)
 	}
 }
+
+// TestSweepStaleOrder: a session whose LRU position is stale must not be
+// moved in front of sessions active after it (review finding): it ends at
+// most promoteEvery late, and a full table evicts it before them.
+func TestSweepStaleOrder(t *testing.T) {
+	r := &recorder{}
+	cfg := DefaultConfig()
+	cfg.MaxSessions = 16
+	cfg.UDPIdle = 10 * time.Second
+	tr, err := NewTracker(cfg, netset.MustParse(netset.DefaultInternal), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed := func(sec float64, port uint16) {
+		p := pkt(sec, udp, ">", cdn, port, 0, 10)
+		tr.Packet(&p)
+	}
+	feed(0, 1)   // X
+	feed(0.1, 2) // A starts...
+	feed(0.6, 2) // ...and is last active at 0.6 (a cache hit: not promoted)
+	feed(9.5, 3) // C
+	feed(10.5, 4)
+	feed(11.7, 4) // the sweep at 11.7 is past A's idle time by 1.1 s
+	ends := func() (out []string) {
+		for _, e := range r.events {
+			if strings.HasPrefix(e, "end ") {
+				out = append(out, strings.Fields(e)[1])
+			}
+		}
+		return out
+	}
+	if got := strings.Join(ends(), " "); got != "203.0.113.10:1 203.0.113.10:2" {
+		t.Fatalf("ended by 11.7 s: %q, want X then A (C is active until 19.5)", got)
+	}
+}
