@@ -57,10 +57,11 @@ const DefaultMaxHeld = 4096
 
 // heldAlert is a suppressed alert and why.
 type heldAlert struct {
-	a     *alert.Alert
-	label string // the approved launchd label; "" when the destination was approved
-	rule  string
-	since time.Time
+	a        *alert.Alert
+	label    string // the approved launchd label; "" when the destination was approved
+	rule     string
+	since    time.Time
+	enriched bool // its enrichment status was counted
 }
 
 // AlertCounters count what became of the workers' alerts.
@@ -131,15 +132,15 @@ func pairKey(a *alert.Alert) string {
 	return fmt.Sprintf("%s %s %d/%s", a.SrcIP, dst, a.DstPort, a.Proto)
 }
 
-// hold keeps a suppressed alert for Rescan; since is when it was first
+// hold keeps a suppressed alert for Rescan. h.since is when it was first
 // suppressed (zero: now).
-func (s *AlertStage) hold(a *alert.Alert, label, rule string, since time.Time) {
-	if since.IsZero() {
-		since = time.Now()
+func (s *AlertStage) hold(h heldAlert) {
+	if h.since.IsZero() {
+		h.since = time.Now()
 	}
 	s.heldMu.Lock()
 	defer s.heldMu.Unlock()
-	s.held.Add(pairKey(a), heldAlert{a: a, label: label, rule: rule, since: since})
+	s.held.Add(pairKey(h.a), h)
 }
 
 // releasable removes from the held alerts those the current baseline no
@@ -160,7 +161,7 @@ func (s *AlertStage) releasable() []heldAlert {
 		case h.label != "":
 			_, still = b.ApprovedLabel(h.label)
 		default:
-			_, still = s.approvedDest(h.a)
+			_, still = approvedDest(b, h.a)
 		}
 		if !still {
 			s.held.Remove(k)
@@ -210,8 +211,9 @@ func (s *AlertStage) Run(ctx context.Context, in <-chan *alert.Alert) {
 			for _, h := range s.releasable() {
 				// Judged whole by the new baseline: its destination first (a
 				// label-held alert's may be approved now), then its job.
-				if rule, ok := s.approvedDest(h.a); ok {
-					s.hold(h.a, "", rule, h.since)
+				if rule, ok := approvedDest(s.current(), h.a); ok {
+					h.label, h.rule = "", rule
+					s.hold(h)
 					continue
 				}
 				s.Log.Info("baseline reload withdrew an approval: judging again the alert it had suppressed",
@@ -225,10 +227,10 @@ func (s *AlertStage) Run(ctx context.Context, in <-chan *alert.Alert) {
 			break // in is closed
 		}
 		s.Counters.Received.Add(1)
-		if rule, ok := s.approvedDest(a); ok {
+		if rule, ok := approvedDest(s.current(), a); ok {
 			s.Counters.SuppressedDest.Add(1)
 			s.Log.Debug("alert suppressed by baseline", "src", a.SrcIP, "dst", a.DstFQDN, "dst_ips", a.DstIPs, "port", a.DstPort, "rule", rule)
-			s.hold(a, "", rule, time.Time{})
+			s.hold(heldAlert{a: a, rule: rule})
 			continue
 		}
 		submit(a, nil)
@@ -237,11 +239,20 @@ func (s *AlertStage) Run(ctx context.Context, in <-chan *alert.Alert) {
 	wg.Wait()
 }
 
-func (s *AlertStage) approvedDest(a *alert.Alert) (string, bool) {
+// current is the baseline in force, or nil when none is configured.
+func (s *AlertStage) current() *baseline.Baseline {
 	if s.Baseline == nil {
+		return nil
+	}
+	return s.Baseline.Get()
+}
+
+// approvedDest reports whether baseline b (nil: none) approves a's
+// destination, and by which rule.
+func approvedDest(b *baseline.Baseline, a *alert.Alert) (string, bool) {
+	if b == nil {
 		return "", false
 	}
-	b := s.Baseline.Get()
 	if a.DstFQDN != "" {
 		if rule, ok := b.ApprovedDestination(a.DstFQDN, netip.Addr{}); ok {
 			return rule, true
@@ -263,55 +274,62 @@ func (s *AlertStage) approvedDest(a *alert.Alert) (string, bool) {
 	return rule, rule != ""
 }
 
-// deliver suppresses an alert whose best job the current baseline approves,
-// and sends the others. rel is set for an alert a reload released: it was
-// counted once already (received, suppressed, and its enrichment status if
-// its job was approved), so only its fate now is counted.
+// deliver suppresses an alert whose destination or best job the current
+// baseline approves, and sends the others. rel is set for an alert a reload
+// released: it was counted once already (received, suppressed, and its
+// enrichment status if that was counted), so only its fate now is counted:
+// released when it leaves. At quiescence received = suppressed (dest +
+// label) + emitted − released.
 func (s *AlertStage) deliver(a *alert.Alert, rel *heldAlert) {
+	b := s.current() // one baseline judges the whole alert
+	h := heldAlert{a: a}
+	if rel != nil {
+		h.since, h.enriched = rel.since, rel.enriched
+	}
+	suppress := func(label, rule string) {
+		h.label, h.rule = label, rule
+		s.hold(h)
+		if b != s.current() {
+			// A reload landed after b was read: its Rescan may have run
+			// before this alert was held, so ask for another.
+			s.Rescan()
+		}
+	}
 	// A reload during enrichment may have approved the destination.
-	if rule, ok := s.approvedDest(a); ok {
+	if rule, ok := approvedDest(b, a); ok {
 		if rel == nil {
 			s.Counters.SuppressedDest.Add(1)
 		}
-		since := time.Time{}
-		if rel != nil {
-			since = rel.since
-		}
-		s.hold(a, "", rule, since)
+		suppress("", rule)
 		return
 	}
 	if e := a.Enrichment; e != nil {
-		if rel == nil || rel.label == "" {
+		if !h.enriched {
 			s.Counters.enriched(e.Status)
+			h.enriched = true
 		}
 		if e.Status == alert.EnrichMatched && len(e.Jobs) > 0 {
 			best := &e.Jobs[0]
-			if best.Approved && s.Baseline != nil {
+			if best.Approved && b != nil {
 				// The approval was judged when the alert was enriched; a
 				// reload since then may have withdrawn it.
-				rule, ok := s.Baseline.Get().ApprovedLabel(best.Label)
-				if !ok {
-					best.Approved = false
-					best.Why = append(best.Why, "label no longer approved: the baseline was reloaded")
-				} else {
+				if rule, ok := b.ApprovedLabel(best.Label); ok {
 					if rel == nil {
 						s.Counters.SuppressedLabel.Add(1)
 					}
 					s.Log.Debug("alert suppressed: explained by an approved launchd job", "src", a.SrcIP, "dst", a.DstFQDN, "label", best.Label)
-					since := time.Time{}
-					if rel != nil {
-						since = rel.since
-					}
-					s.hold(a, best.Label, rule, since)
+					suppress(best.Label, rule)
 					return
 				}
+				best.Approved = false
+				best.Why = append(best.Why, "label no longer approved: the baseline was reloaded")
 			}
 			if best.Approved {
 				// Approved by an enricher, with no baseline here to judge it.
 				if rel == nil {
 					s.Counters.SuppressedLabel.Add(1)
 				}
-				s.hold(a, best.Label, "", time.Time{})
+				suppress(best.Label, "")
 				return
 			}
 			if best.MatchScore >= 0.5 && a.Severity != "low" {

@@ -367,3 +367,58 @@ func TestAlertStageRescanEdges(t *testing.T) {
 		})
 	}
 }
+
+// TestAlertStageReleasedTwice: held by its job's label, released by a
+// reload that approves its destination instead (held again), then released
+// for good: delivered once, its enrichment status counted once.
+func TestAlertStageReleasedTwice(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "baseline.yaml")
+	live := baseline.NewLive(baseline.Default())
+	load := func(body string) {
+		if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := live.Reload(file); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load("approved_labels: [\"com.example.*\"]\n")
+	sink := &recordSink{}
+	st := &AlertStage{Baseline: live, Enricher: labelEnricher{live}, Sinks: []Sink{sink}}
+	in := make(chan *alert.Alert)
+	done := make(chan struct{})
+	go func() { st.Run(context.Background(), in); close(done) }()
+	in <- &alert.Alert{ID: "0", SrcIP: "10.0.0.5", DstFQDN: "x.example", DstPort: 443, Proto: "tcp"}
+	// waitHeld waits until the alert is held with this label ("" = by destination).
+	waitHeld := func(label string) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+			st.heldMu.Lock()
+			h, ok := st.held.Peek("10.0.0.5 x.example 443/tcp")
+			st.heldMu.Unlock()
+			if ok && h.label == label {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("not held with label %q", label)
+			}
+		}
+	}
+	waitHeld("com.example.agent")
+	load("approved_destinations: [\"x.example\"]\n")
+	st.Rescan()
+	waitHeld("")
+	load("approved_destinations: [\"y.example\"]\n")
+	st.Rescan()
+	for deadline := time.Now().Add(5 * time.Second); st.Counters.Emitted.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("never delivered")
+		}
+	}
+	close(in)
+	<-done
+	c := &st.Counters
+	if got := c.EnrichmentStatus(); got[alert.EnrichMatched] != 1 || c.Released.Load() != 1 || c.Emitted.Load() != 1 || st.Held() != 0 {
+		t.Errorf("statuses %v, released %d, emitted %d, held %d; want matched=1, 1, 1, 0", got, c.Released.Load(), c.Emitted.Load(), st.Held())
+	}
+}
