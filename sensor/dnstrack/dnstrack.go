@@ -273,13 +273,22 @@ func (t *Tracker) query(p *decode.Packet, b []byte) {
 		return
 	}
 	name, off, err := dns.UnpackDomainName(b, 12)
-	if err != nil || off+4 > len(b) {
+	var qtype uint16
+	switch {
+	case err != nil:
 		t.stats.Malformed++
 		return
+	case off+2 <= len(b):
+		qtype = binary.BigEndian.Uint16(b[off:])
+	case off != len(b):
+		t.stats.Malformed++ // cut inside the type
+		return
 	}
+	// As in a whole-message unpack, a question that ends after its name or
+	// its type is accepted (type 0 when missing).
 	t.stats.Queries++
 	if t.queries != nil && p.DstPort == 53 {
-		t.queries.DNSQuery(p.Src, p.SrcMAC, p.HasMAC, normalize(name), binary.BigEndian.Uint16(b[off:]), p.TS)
+		t.queries.DNSQuery(p.Src, p.SrcMAC, p.HasMAC, normalize(name), qtype, p.TS)
 	}
 }
 

@@ -269,7 +269,8 @@ func (q *typedQueries) DNSQuery(_ netip.Addr, _ [6]byte, _ bool, name string, qt
 
 // TestQueryFastPath: a query's question, unpacked alone, reads as the whole
 // message unpacked by miekg/dns does — with EDNS, several questions, escaped
-// and mixed-case names — and a cut question is malformed.
+// and mixed-case names, a question that ends after its name or its type —
+// and a question cut inside its type is malformed.
 func TestQueryFastPath(t *testing.T) {
 	build := func(f func(m *dns.Msg)) []byte {
 		m := new(dns.Msg)
@@ -290,6 +291,9 @@ func TestQueryFastPath(t *testing.T) {
 		}),
 		build(func(m *dns.Msg) { m.SetQuestion(".", dns.TypeNS) }),
 	}
+	// Questions that end early, as a whole-message unpack accepts them.
+	short := build(func(m *dns.Msg) { m.SetQuestion("www.example.com.", dns.TypeA) })
+	msgs = append(msgs, short[:len(short)-4], short[:len(short)-2])
 	for _, b := range msgs {
 		var full dns.Msg
 		if err := full.Unpack(b); err != nil {
@@ -308,7 +312,10 @@ func TestQueryFastPath(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cut := b[:off+2] // inside the question's type
+		if off+1 > len(b) {
+			continue // the question ends at its name: nothing to cut
+		}
+		cut := b[:off+1] // inside the question's type
 		var none typedQueries
 		tr = newTracker(t, &none)
 		p.Payload, p.PayloadLen = cut, uint32(len(cut))
@@ -344,4 +351,34 @@ func BenchmarkDNSResponse(b *testing.B) {
 	for b.Loop() {
 		tr.Packet(&p)
 	}
+}
+
+// FuzzQueryMatchesUnpack: whatever query a whole-message unpack reads, the
+// question-only path reads the same name and type. (The reverse need not
+// hold: garbage after the question no longer makes a query malformed.)
+func FuzzQueryMatchesUnpack(f *testing.F) {
+	for _, q := range []func(m *dns.Msg){
+		func(m *dns.Msg) { m.SetQuestion("cdn.example.net.", dns.TypeA) },
+		func(m *dns.Msg) { m.SetQuestion("X.Example.", dns.TypeAAAA); m.SetEdns0(4096, true) },
+		func(m *dns.Msg) { m.SetQuestion(`a\.b.example.`, dns.TypeTXT) },
+	} {
+		m := new(dns.Msg)
+		q(m)
+		b, _ := m.Pack()
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var full dns.Msg
+		if full.Unpack(b) != nil || full.Response || len(full.Question) == 0 {
+			return
+		}
+		var got typedQueries
+		tr := newTracker(t, &got)
+		p := decode.Packet{Proto: decode.ProtoUDP, Src: client, Dst: resolver, SrcPort: 5353, DstPort: 53, Payload: b, PayloadLen: uint32(len(b))}
+		tr.Packet(&p)
+		want := fmt.Sprintf("%s/%d", normalize(full.Question[0].Name), full.Question[0].Qtype)
+		if len(got) != 1 || got[0] != want {
+			t.Fatalf("question-only path read %q, whole unpack %q", got, want)
+		}
+	})
 }
