@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/launchtap/launchtap/enrich/internal/fakeapi"
 	"github.com/launchtap/launchtap/enrich/inventory"
 )
 
@@ -38,13 +39,7 @@ type Host struct {
 }
 
 // Fault is an injected answer for the next matching request.
-type Fault struct {
-	Path       string // prefix; "" matches any
-	Status     int
-	RetryAfter string
-	HTML       bool
-	HugeBytes  int // body of this many bytes
-}
+type Fault = fakeapi.Fault
 
 // Server is the fake.
 type Server struct {
@@ -54,7 +49,7 @@ type Server struct {
 
 	mu     sync.Mutex
 	hosts  []Host
-	faults []Fault
+	faults fakeapi.Faults
 
 	Searches, Identifiers, LiveQueries, CalendarQueries, Unauthorized atomic.Int64
 }
@@ -75,9 +70,7 @@ func NewTLS(token string, hosts ...Host) *Server {
 
 // Inject queues faults, served in order.
 func (s *Server) Inject(f ...Fault) {
-	s.mu.Lock()
-	s.faults = append(s.faults, f...)
-	s.mu.Unlock()
+	s.faults.Inject(f...)
 }
 
 // SetOffline changes a host's connectivity.
@@ -101,20 +94,8 @@ func fleetError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]any{"message": msg, "errors": []map[string]string{{"name": "base", "reason": msg}}})
 }
 
-func (s *Server) fault(path string) *Fault {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, f := range s.faults {
-		if strings.HasPrefix(path, f.Path) {
-			s.faults = append(s.faults[:i], s.faults[i+1:]...)
-			return &f
-		}
-	}
-	return nil
-}
-
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	if f := s.fault(r.URL.Path); f != nil {
+	if f := s.faults.Take(r.URL.Path); f != nil {
 		switch {
 		case f.HTML:
 			w.Header().Set("Content-Type", "text/html")

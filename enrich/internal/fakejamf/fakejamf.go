@@ -23,6 +23,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/launchtap/launchtap/enrich/internal/fakeapi"
 )
 
 // Computer is one managed Mac.
@@ -40,13 +42,7 @@ type Computer struct {
 }
 
 // Fault is an injected answer for the next request whose path has Path as prefix.
-type Fault struct {
-	Path       string
-	Status     int
-	RetryAfter string
-	HTML       bool
-	HugeBytes  int
-}
+type Fault = fakeapi.Fault
 
 // Server is the fake.
 type Server struct {
@@ -57,7 +53,7 @@ type Server struct {
 	mu        sync.Mutex
 	computers []Computer
 	tokens    map[string]time.Time
-	faults    []Fault
+	faults    fakeapi.Faults
 
 	TokenRequests, InventoryRequests, InvalidToken atomic.Int64
 	LastQuery                                      atomic.Value // url.Values as string
@@ -79,9 +75,7 @@ func (s *Server) RevokeAll() {
 
 // Inject queues faults.
 func (s *Server) Inject(f ...Fault) {
-	s.mu.Lock()
-	s.faults = append(s.faults, f...)
-	s.mu.Unlock()
+	s.faults.Inject(f...)
 }
 
 // SetEA changes an extension attribute value.
@@ -108,20 +102,8 @@ func apiError(w http.ResponseWriter, status int, code, desc string) {
 	writeJSON(w, status, map[string]any{"httpStatus": status, "errors": []map[string]any{{"code": code, "description": desc, "id": "0", "field": nil}}})
 }
 
-func (s *Server) fault(path string) *Fault {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, f := range s.faults {
-		if strings.HasPrefix(path, f.Path) {
-			s.faults = append(s.faults[:i], s.faults[i+1:]...)
-			return &f
-		}
-	}
-	return nil
-}
-
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	if f := s.fault(r.URL.Path); f != nil {
+	if f := s.faults.Take(r.URL.Path); f != nil {
 		switch {
 		case f.HTML:
 			w.Header().Set("Content-Type", "text/html;charset=UTF-8")
