@@ -125,7 +125,8 @@ type Stats struct {
 
 // Tracker follows the sessions of one worker's hosts.
 //
-// Packets of a session come in trains, so a small direct-mapped cache of
+// The sessions sending at any moment are far fewer than the tables hold,
+// and their packets come in trains, so a small direct-mapped cache of
 // recently used sessions sits in front of the LRU tables (an exact-match
 // cache, as in Open vSwitch): a hit costs one compare instead of a map
 // lookup and a list move. The LRU order is refreshed at most once per
