@@ -243,12 +243,7 @@ func (p *Provider) get(ctx context.Context, path string) ([]byte, error) {
 	return body(resp, err)
 }
 
-func (p *Provider) auth() http.Header {
-	h := http.Header{}
-	h.Set("Authorization", "Bearer "+p.cfg.Token)
-	h.Set("Accept", "application/json")
-	return h
-}
+func (p *Provider) auth() http.Header { return httpx.Bearer(p.cfg.Token) }
 
 // api names Fleet in errors.
 var api = httpx.API{Name: "fleet", Secret: "API token", AuthHint: "check the token and the user's role", Detail: fleetMessage}

@@ -274,10 +274,7 @@ func (p *Provider) get(ctx context.Context, path string) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		h := http.Header{}
-		h.Set("Authorization", "Bearer "+tok)
-		h.Set("Accept", "application/json")
-		resp, err := p.c.Do(ctx, httpx.Request{Method: http.MethodGet, URL: p.base + path, Header: h, ExpectJSON: true})
+		resp, err := p.c.Do(ctx, httpx.Request{Method: http.MethodGet, URL: p.base + path, Header: httpx.Bearer(tok), ExpectJSON: true})
 		var se *httpx.StatusError
 		if errors.As(err, &se) && se.Status == http.StatusUnauthorized && attempt == 0 {
 			p.log.Debug("token rejected; fetching a new one", "code", jamfCode(se.Body))

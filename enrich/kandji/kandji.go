@@ -281,10 +281,7 @@ func JobFromRow(r Row) inventory.Job {
 }
 
 func (p *Provider) get(ctx context.Context, path string) ([]byte, error) {
-	h := http.Header{}
-	h.Set("Authorization", "Bearer "+p.cfg.Token)
-	h.Set("Accept", "application/json")
-	resp, err := p.c.Do(ctx, httpx.Request{Method: http.MethodGet, URL: p.base + path, Header: h, ExpectJSON: true})
+	resp, err := p.c.Do(ctx, httpx.Request{Method: http.MethodGet, URL: p.base + path, Header: httpx.Bearer(p.cfg.Token), ExpectJSON: true})
 	if err != nil {
 		return nil, api.Err(err)
 	}

@@ -60,3 +60,12 @@ func (a API) Err(err error) error {
 	}
 	return fmt.Errorf("%s: HTTP %d: %s: %w", a.Name, se.Status, detail, inventory.ErrUnavailable)
 }
+
+// Bearer is the header every vendor API here takes: a bearer token and a
+// JSON answer. Add to it for a request body.
+func Bearer(token string) http.Header {
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+token)
+	h.Set("Accept", "application/json")
+	return h
+}
