@@ -9,7 +9,7 @@
 # netsniff-ng's TX ring, much faster, when installed), and captures on the
 # host end with each BINARY, with and without the eBPF pre-filter, and with
 # `tcpdump -i` for reference. BINARY is either livecap (go build
-# ./sensor/capture/live/livecap: the capture layer plus decoding) or launchtap
+# ./internal/cmd/livecap: the capture layer plus decoding) or launchtap
 # (`launchtap run`, whose --summary FILE has a "kernel" object with "packets" and
 # "drops"). For each run it prints the rate tcpreplay achieved, the
 # packets the kernel took, the kernel drops and the CPU the capturer used, then the

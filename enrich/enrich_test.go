@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/launchtap/launchtap/enrich/internal/fakefleet"
-	"github.com/launchtap/launchtap/enrich/internal/fakejamf"
-	"github.com/launchtap/launchtap/enrich/internal/fakekandji"
 	"github.com/launchtap/launchtap/enrich/inventory"
+	"github.com/launchtap/launchtap/internal/fleettest"
+	"github.com/launchtap/launchtap/internal/jamftest"
+	"github.com/launchtap/launchtap/internal/kandjitest"
 	"github.com/launchtap/launchtap/sensor/alert"
 )
 
@@ -160,8 +160,8 @@ func fleetJobs() []inventory.Job {
 }
 
 func TestFleetCacheOfflineAndTimeout(t *testing.T) {
-	srv := fakefleet.New("s3cret", fakefleet.Host{ID: 8, Hostname: "alices-mbp", Serial: "C02XK1Y2JG5H", IP: "10.20.1.15", Platform: "darwin", OS: "macOS 14.5", Jobs: fleetJobs()},
-		fakefleet.Host{ID: 11, Hostname: "slow-mac", IP: "10.20.1.41", Platform: "darwin", OS: "macOS 14.5", Slow: true})
+	srv := fleettest.New("s3cret", fleettest.Host{ID: 8, Hostname: "alices-mbp", Serial: "C02XK1Y2JG5H", IP: "10.20.1.15", Platform: "darwin", OS: "macOS 14.5", Jobs: fleetJobs()},
+		fleettest.Host{ID: 11, Hostname: "slow-mac", IP: "10.20.1.41", Platform: "darwin", OS: "macOS 14.5", Slow: true})
 	defer srv.Close()
 	srv.SlowDelay = 1500 * time.Millisecond
 	t.Setenv(EnvFleetToken, "s3cret")
@@ -206,7 +206,7 @@ func TestFleetCacheOfflineAndTimeout(t *testing.T) {
 }
 
 func TestConcurrentAlertsShareOneLookup(t *testing.T) {
-	srv := fakefleet.New("s3cret", fakefleet.Host{ID: 8, Hostname: "alices-mbp", IP: "10.20.1.15", Platform: "darwin", Jobs: fleetJobs()})
+	srv := fleettest.New("s3cret", fleettest.Host{ID: 8, Hostname: "alices-mbp", IP: "10.20.1.15", Platform: "darwin", Jobs: fleetJobs()})
 	defer srv.Close()
 	t.Setenv(EnvFleetToken, "s3cret")
 	s, err := New(Config{FleetURL: srv.URL}, nil, nil)
@@ -267,15 +267,15 @@ func TestRegisterFlags(t *testing.T) {
 }
 
 func TestJamfThroughService(t *testing.T) {
-	ea := fakejamf.EAValue(fakejamf.EAJob{
+	ea := jamftest.EAValue(jamftest.EAJob{
 		Path: "/Users/alice/Library/LaunchAgents/com.example.updater.plist", Owner: "alice", MTime: demoStart.Add(-40 * time.Hour).Unix(),
 		Plist: map[string]any{"Label": "com.example.updater", "Program": "/Users/alice/Library/Application Support/.updater/updater",
 			"ProgramArguments": []string{"/Users/alice/Library/Application Support/.updater/updater", "--server", "cdn.example.net"},
 			"RunAtLoad":        true, "StartInterval": 300},
 	})
-	srv := fakejamf.New("cid", "csecret",
-		fakejamf.Computer{ID: 8, Name: "alices-mbp", Serial: "C02XK1Y2JG5H", MAC: "3C:22:FB:1A:2B:3C", LastReportedIP: "10.20.1.15", OSVersion: "14.5", Username: "alice", LastContact: demoStart, EAs: map[string]string{DefaultJamfEAName: ea}},
-		fakejamf.Computer{ID: 9, Name: "bobs-mbp", Serial: "C02ZZ9Y8JG5H", LastReportedIP: "10.20.1.22", OSVersion: "14.4", LastContact: demoStart})
+	srv := jamftest.New("cid", "csecret",
+		jamftest.Computer{ID: 8, Name: "alices-mbp", Serial: "C02XK1Y2JG5H", MAC: "3C:22:FB:1A:2B:3C", LastReportedIP: "10.20.1.15", OSVersion: "14.5", Username: "alice", LastContact: demoStart, EAs: map[string]string{DefaultJamfEAName: ea}},
+		jamftest.Computer{ID: 9, Name: "bobs-mbp", Serial: "C02ZZ9Y8JG5H", LastReportedIP: "10.20.1.22", OSVersion: "14.4", LastContact: demoStart})
 	defer srv.Close()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "id"), []byte("cid\n"), 0o600)
@@ -300,7 +300,7 @@ func TestJamfThroughService(t *testing.T) {
 }
 
 func TestKandjiThroughService(t *testing.T) {
-	srv := fakekandji.New("ktok", fakekandji.Device{ID: "d6ac2d8c", Name: "alices-mbp", Serial: "C02XK1Y2JG5H", MAC: "3c:22:fb:1a:2b:3c", Platform: "Mac", OS: "14.5", Jobs: fleetJobs()})
+	srv := kandjitest.New("ktok", kandjitest.Device{ID: "d6ac2d8c", Name: "alices-mbp", Serial: "C02XK1Y2JG5H", MAC: "3c:22:fb:1a:2b:3c", Platform: "Mac", OS: "14.5", Jobs: fleetJobs()})
 	defer srv.Close()
 	t.Setenv(EnvKandjiToken, "ktok")
 	s, err := New(Config{KandjiURL: srv.URL}, nil, nil)

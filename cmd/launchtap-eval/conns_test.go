@@ -4,8 +4,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/launchtap/launchtap/internal/synth"
 	"github.com/launchtap/launchtap/sensor/netset"
-	"github.com/launchtap/launchtap/sensor/synth"
 )
 
 // TestConnectionsRebuildsTheDemoBeacon re-reads a generated demo capture and

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/launchtap/launchtap/sensor/synth"
+	"github.com/launchtap/launchtap/internal/synth"
 )
 
 // ritaPair is one pair as RITA groups connections: by source and server

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/launchtap/launchtap/sensor/synth"
+	"github.com/launchtap/launchtap/internal/synth"
 )
 
 func TestSummariseCountsRecallFalseAlertsAndTargets(t *testing.T) {

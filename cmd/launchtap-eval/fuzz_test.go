@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/launchtap/launchtap/internal/synth"
 	"github.com/launchtap/launchtap/sensor/netset"
-	"github.com/launchtap/launchtap/sensor/synth"
 )
 
 // FuzzConnections feeds arbitrary bytes to the capture re-reader that feeds

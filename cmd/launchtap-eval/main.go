@@ -34,8 +34,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/launchtap/launchtap/internal/synth"
 	"github.com/launchtap/launchtap/sensor/netset"
-	"github.com/launchtap/launchtap/sensor/synth"
 )
 
 func main() {

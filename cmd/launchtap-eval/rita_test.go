@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/launchtap/launchtap/sensor/synth"
+	"github.com/launchtap/launchtap/internal/synth"
 )
 
 func TestRITAPerfectBeaconScoresOne(t *testing.T) {

@@ -16,7 +16,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/launchtap/launchtap/sensor/synth"
+	"github.com/launchtap/launchtap/internal/synth"
 )
 
 func main() {

@@ -19,7 +19,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/miekg/dns"
 
-	"github.com/launchtap/launchtap/sensor/capture/live/livetest"
+	"github.com/launchtap/launchtap/internal/livetest"
 )
 
 // Short periods so that the capture replays in real time in about half a

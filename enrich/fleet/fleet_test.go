@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/launchtap/launchtap/enrich/internal/fakefleet"
 	"github.com/launchtap/launchtap/enrich/internal/httpx"
 	"github.com/launchtap/launchtap/enrich/inventory"
+	"github.com/launchtap/launchtap/internal/fleettest"
 )
 
 var updater = inventory.Job{
@@ -30,8 +30,8 @@ var periodic = inventory.Job{
 	},
 }
 
-func hosts() []fakefleet.Host {
-	return []fakefleet.Host{
+func hosts() []fleettest.Host {
+	return []fleettest.Host{
 		{ID: 7, Hostname: "decoy", Serial: "C02DECOY0001", IP: "10.20.1.150", Platform: "darwin", OS: "macOS 13.6"},
 		{ID: 8, Hostname: "alices-mbp", Serial: "C02XK1Y2JG5H", IP: "10.20.1.15", MAC: "3c:22:fb:1a:2b:3c", Platform: "darwin", OS: "macOS 14.5", Jobs: []inventory.Job{updater, periodic}},
 		{ID: 9, Hostname: "win-desk-07", Serial: "5CG3281XQZ", IP: "10.20.2.40", Platform: "windows", OS: "Windows 11 Pro 23H2"},
@@ -40,7 +40,7 @@ func hosts() []fakefleet.Host {
 	}
 }
 
-func newProvider(t *testing.T, srv *fakefleet.Server, token string, retries int) (*Provider, *httpx.Client) {
+func newProvider(t *testing.T, srv *fleettest.Server, token string, retries int) (*Provider, *httpx.Client) {
 	t.Helper()
 	c := &httpx.Client{HTTP: srv.Client(), Name: "fleet", MaxBody: 1 << 20, MaxRetries: retries,
 		BaseBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
@@ -57,7 +57,7 @@ func q(ip string, period float64) inventory.Query {
 }
 
 func TestLookup(t *testing.T) {
-	srv := fakefleet.New("tok", hosts()...)
+	srv := fleettest.New("tok", hosts()...)
 	defer srv.Close()
 	p, _ := newProvider(t, srv, "tok", 2)
 	ctx := context.Background()
@@ -111,11 +111,11 @@ func TestLookup(t *testing.T) {
 
 func TestPagination(t *testing.T) {
 	// Five hosts contain "10.0.0.5"; with per_page 2 the exact one is on page 2.
-	var hs []fakefleet.Host
+	var hs []fleettest.Host
 	for i, ip := range []string{"10.0.0.50", "10.0.0.51", "10.0.0.52", "10.0.0.53", "10.0.0.5"} {
-		hs = append(hs, fakefleet.Host{ID: uint64(i + 1), Hostname: "h" + ip, IP: ip, Platform: "ubuntu"})
+		hs = append(hs, fleettest.Host{ID: uint64(i + 1), Hostname: "h" + ip, IP: ip, Platform: "ubuntu"})
 	}
-	srv := fakefleet.New("tok", hs...)
+	srv := fleettest.New("tok", hs...)
 	defer srv.Close()
 	p, _ := newProvider(t, srv, "tok", 0)
 	h, err := p.Lookup(context.Background(), q("10.0.0.5", 60))
@@ -128,7 +128,7 @@ func TestPagination(t *testing.T) {
 }
 
 func TestIdentifierFallbackAndNotFound(t *testing.T) {
-	srv := fakefleet.New("tok", hosts()...)
+	srv := fleettest.New("tok", hosts()...)
 	defer srv.Close()
 	p, _ := newProvider(t, srv, "tok", 0)
 	// DHCP moved the Mac: the IP is unknown to Fleet but host identification named it.
@@ -147,7 +147,7 @@ func TestIdentifierFallbackAndNotFound(t *testing.T) {
 }
 
 func TestOfflineAndSlow(t *testing.T) {
-	srv := fakefleet.New("tok", hosts()...)
+	srv := fleettest.New("tok", hosts()...)
 	defer srv.Close()
 	p, _ := newProvider(t, srv, "tok", 0)
 	_, err := p.Lookup(context.Background(), q("10.20.1.40", 300))
@@ -164,7 +164,7 @@ func TestOfflineAndSlow(t *testing.T) {
 func TestHTTPFaults(t *testing.T) {
 	ctx := context.Background()
 	t.Run("401 bad token, not retried", func(t *testing.T) {
-		srv := fakefleet.New("tok", hosts()...)
+		srv := fleettest.New("tok", hosts()...)
 		defer srv.Close()
 		p, _ := newProvider(t, srv, "wrong", 3)
 		_, err := p.Lookup(ctx, q("10.20.1.15", 300))
@@ -176,9 +176,9 @@ func TestHTTPFaults(t *testing.T) {
 		}
 	})
 	t.Run("429 Retry-After seconds then success", func(t *testing.T) {
-		srv := fakefleet.New("tok", hosts()...)
+		srv := fleettest.New("tok", hosts()...)
 		defer srv.Close()
-		srv.Inject(fakefleet.Fault{Path: "/api/v1/fleet/hosts", Status: 429, RetryAfter: "1"})
+		srv.Inject(fleettest.Fault{Path: "/api/v1/fleet/hosts", Status: 429, RetryAfter: "1"})
 		p, c := newProvider(t, srv, "tok", 2)
 		start := time.Now()
 		if _, err := p.Lookup(ctx, q("10.20.1.15", 300)); err != nil {
@@ -192,9 +192,9 @@ func TestHTTPFaults(t *testing.T) {
 		}
 	})
 	t.Run("429 Retry-After beyond the deadline fails fast", func(t *testing.T) {
-		srv := fakefleet.New("tok", hosts()...)
+		srv := fleettest.New("tok", hosts()...)
 		defer srv.Close()
-		srv.Inject(fakefleet.Fault{Path: "/api/v1/fleet/hosts", Status: 429, RetryAfter: time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)})
+		srv.Inject(fleettest.Fault{Path: "/api/v1/fleet/hosts", Status: 429, RetryAfter: time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)})
 		p, _ := newProvider(t, srv, "tok", 2)
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
@@ -205,9 +205,9 @@ func TestHTTPFaults(t *testing.T) {
 		}
 	})
 	t.Run("500s are retried", func(t *testing.T) {
-		srv := fakefleet.New("tok", hosts()...)
+		srv := fleettest.New("tok", hosts()...)
 		defer srv.Close()
-		srv.Inject(fakefleet.Fault{Path: "/api/v1/fleet/hosts/8/query", Status: 500}, fakefleet.Fault{Path: "/api/v1/fleet/hosts/8/query", Status: 502})
+		srv.Inject(fleettest.Fault{Path: "/api/v1/fleet/hosts/8/query", Status: 500}, fleettest.Fault{Path: "/api/v1/fleet/hosts/8/query", Status: 502})
 		p, c := newProvider(t, srv, "tok", 3)
 		if _, err := p.Lookup(ctx, q("10.20.1.15", 300)); err != nil {
 			t.Fatal(err)
@@ -217,10 +217,10 @@ func TestHTTPFaults(t *testing.T) {
 		}
 	})
 	t.Run("500s exhaust retries", func(t *testing.T) {
-		srv := fakefleet.New("tok", hosts()...)
+		srv := fleettest.New("tok", hosts()...)
 		defer srv.Close()
 		for range 3 {
-			srv.Inject(fakefleet.Fault{Status: 500})
+			srv.Inject(fleettest.Fault{Status: 500})
 		}
 		p, _ := newProvider(t, srv, "tok", 2)
 		_, err := p.Lookup(ctx, q("10.20.1.15", 300))
@@ -229,9 +229,9 @@ func TestHTTPFaults(t *testing.T) {
 		}
 	})
 	t.Run("HTML error page", func(t *testing.T) {
-		srv := fakefleet.New("tok", hosts()...)
+		srv := fleettest.New("tok", hosts()...)
 		defer srv.Close()
-		srv.Inject(fakefleet.Fault{HTML: true})
+		srv.Inject(fleettest.Fault{HTML: true})
 		p, _ := newProvider(t, srv, "tok", 0)
 		_, err := p.Lookup(ctx, q("10.20.1.15", 300))
 		if !errors.Is(err, httpx.ErrNotJSON) || !strings.Contains(err.Error(), `"502 Bad Gateway"`) {
@@ -239,9 +239,9 @@ func TestHTTPFaults(t *testing.T) {
 		}
 	})
 	t.Run("huge body", func(t *testing.T) {
-		srv := fakefleet.New("tok", hosts()...)
+		srv := fleettest.New("tok", hosts()...)
 		defer srv.Close()
-		srv.Inject(fakefleet.Fault{HugeBytes: 4 << 20})
+		srv.Inject(fleettest.Fault{HugeBytes: 4 << 20})
 		p, _ := newProvider(t, srv, "tok", 2)
 		_, err := p.Lookup(ctx, q("10.20.1.15", 300))
 		if !errors.Is(err, httpx.ErrBodyTooLarge) {
@@ -249,10 +249,10 @@ func TestHTTPFaults(t *testing.T) {
 		}
 	})
 	t.Run("breaker opens", func(t *testing.T) {
-		srv := fakefleet.New("tok", hosts()...)
+		srv := fleettest.New("tok", hosts()...)
 		defer srv.Close()
 		for range 10 {
-			srv.Inject(fakefleet.Fault{Status: 503})
+			srv.Inject(fleettest.Fault{Status: 503})
 		}
 		p, c := newProvider(t, srv, "tok", 0)
 		for range 5 {
@@ -266,7 +266,7 @@ func TestHTTPFaults(t *testing.T) {
 }
 
 func TestTLSVerification(t *testing.T) {
-	srv := fakefleet.NewTLS("tok", hosts()...)
+	srv := fleettest.NewTLS("tok", hosts()...)
 	defer srv.Close()
 	hc, err := httpx.NewHTTPClient("", 2)
 	if err != nil {

@@ -11,14 +11,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/launchtap/launchtap/enrich/internal/fakejamf"
 	"github.com/launchtap/launchtap/enrich/internal/httpx"
 	"github.com/launchtap/launchtap/enrich/inventory"
+	"github.com/launchtap/launchtap/internal/jamftest"
 )
 
 const eaName = "launchtap launchd jobs"
 
-var updaterEA = fakejamf.EAJob{
+var updaterEA = jamftest.EAJob{
 	Path: "/Users/alice/Library/LaunchAgents/com.example.updater.plist", Owner: "alice", MTime: 1764018847,
 	Plist: map[string]any{
 		"Label":            "com.example.updater",
@@ -27,7 +27,7 @@ var updaterEA = fakejamf.EAJob{
 	},
 }
 
-var periodicEA = fakejamf.EAJob{
+var periodicEA = jamftest.EAJob{
 	Path: "/System/Library/LaunchDaemons/com.apple.periodic-daily.plist", Owner: "root",
 	Plist: map[string]any{
 		"Label": "com.apple.periodic-daily", "ProgramArguments": []string{"/usr/libexec/periodic-wrapper", "daily"},
@@ -37,16 +37,16 @@ var periodicEA = fakejamf.EAJob{
 	},
 }
 
-func computers() []fakejamf.Computer {
+func computers() []jamftest.Computer {
 	t := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
-	return []fakejamf.Computer{
+	return []jamftest.Computer{
 		// Jamf saw this Mac's check-in come from the office NAT, which
 		// happens to be a LAN address here: lastIpAddress must not be used.
 		{ID: 3, Name: "nat-mac", Serial: "C02NAT", MAC: "3C:22:FB:00:00:01", LastReportedIP: "192.168.7.20", LastIPAddress: "10.20.1.15", LastContact: t, OSVersion: "14.4"},
 		// A stale record of the re-imaged Mac, same reported address, older contact.
 		{ID: 4, Name: "alices-mbp-old", Serial: "C02OLD", MAC: "3C:22:FB:00:00:02", LastReportedIP: "10.20.1.15", LastContact: t.Add(-30 * 24 * time.Hour), OSVersion: "13.6"},
 		{ID: 8, Name: "alices-mbp", Serial: "C02XK1Y2JG5H", MAC: "3C:22:FB:1A:2B:3C", LastReportedIP: "10.20.1.15", LastIPAddress: "198.51.100.20", LastContact: t, OSVersion: "14.5", Username: "alice",
-			EAs: map[string]string{eaName: fakejamf.EAValue(updaterEA, periodicEA, fakejamf.EAJob{Path: "/Library/LaunchDaemons/broken.plist", Owner: "root", Error: "unreadable"}), "Other EA": "x"}},
+			EAs: map[string]string{eaName: jamftest.EAValue(updaterEA, periodicEA, jamftest.EAJob{Path: "/Library/LaunchDaemons/broken.plist", Owner: "root", Error: "unreadable"}), "Other EA": "x"}},
 		{ID: 9, Name: "bobs-mbp", Serial: "C02ZZ9Y8JG5H", MAC: "3C:22:FB:44:55:66", LastReportedIP: "10.20.1.22", LastContact: t, OSVersion: "14.4", Username: "bob"},
 	}
 }
@@ -63,7 +63,7 @@ func (c *clock) add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newProvider(t *testing.T, srv *fakejamf.Server, id, secret string, retries int) (*Provider, *httpx.Client, *clock) {
+func newProvider(t *testing.T, srv *jamftest.Server, id, secret string, retries int) (*Provider, *httpx.Client, *clock) {
 	t.Helper()
 	c := &httpx.Client{HTTP: srv.Client(), Name: "jamf", MaxBody: 1 << 20, MaxRetries: retries,
 		BaseBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond, Breaker: httpx.NewBreaker(5, time.Minute),
@@ -80,7 +80,7 @@ func newProvider(t *testing.T, srv *fakejamf.Server, id, secret string, retries 
 func q(ip string) inventory.Query { return inventory.Query{IP: netip.MustParseAddr(ip), PeriodS: 300} }
 
 func TestLookup(t *testing.T) {
-	srv := fakejamf.New("cid", "csecret", computers()...)
+	srv := jamftest.New("cid", "csecret", computers()...)
 	defer srv.Close()
 	p, _, _ := newProvider(t, srv, "cid", "csecret", 0)
 	h, err := p.Lookup(context.Background(), q("10.20.1.15"))
@@ -114,7 +114,7 @@ func TestLookup(t *testing.T) {
 }
 
 func TestMACAndNameFallback(t *testing.T) {
-	srv := fakejamf.New("cid", "csecret", computers()...)
+	srv := jamftest.New("cid", "csecret", computers()...)
 	defer srv.Close()
 	p, _, _ := newProvider(t, srv, "cid", "csecret", 0)
 	ctx := context.Background()
@@ -134,13 +134,13 @@ func TestMACAndNameFallback(t *testing.T) {
 }
 
 func TestPagination(t *testing.T) {
-	var cs []fakejamf.Computer
+	var cs []jamftest.Computer
 	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	for i := 1; i <= 5; i++ {
-		cs = append(cs, fakejamf.Computer{ID: i, Name: "mac" + string(rune('0'+i)), LastReportedIP: "10.1.1.1", LastContact: base.Add(time.Duration(i%4) * time.Hour),
-			EAs: map[string]string{eaName: fakejamf.EAValue()}})
+		cs = append(cs, jamftest.Computer{ID: i, Name: "mac" + string(rune('0'+i)), LastReportedIP: "10.1.1.1", LastContact: base.Add(time.Duration(i%4) * time.Hour),
+			EAs: map[string]string{eaName: jamftest.EAValue()}})
 	}
-	srv := fakejamf.New("cid", "csecret", cs...)
+	srv := jamftest.New("cid", "csecret", cs...)
 	defer srv.Close()
 	p, _, _ := newProvider(t, srv, "cid", "csecret", 0)
 	h, err := p.Lookup(context.Background(), q("10.1.1.1"))
@@ -155,7 +155,7 @@ func TestPagination(t *testing.T) {
 func TestTokens(t *testing.T) {
 	ctx := context.Background()
 	t.Run("refreshed before expiry", func(t *testing.T) {
-		srv := fakejamf.New("cid", "csecret", computers()...)
+		srv := jamftest.New("cid", "csecret", computers()...)
 		srv.TokenTTL = 60 * time.Second
 		defer srv.Close()
 		p, _, clk := newProvider(t, srv, "cid", "csecret", 0)
@@ -176,7 +176,7 @@ func TestTokens(t *testing.T) {
 		}
 	})
 	t.Run("401 INVALID_TOKEN then one refresh", func(t *testing.T) {
-		srv := fakejamf.New("cid", "csecret", computers()...)
+		srv := jamftest.New("cid", "csecret", computers()...)
 		defer srv.Close()
 		p, _, _ := newProvider(t, srv, "cid", "csecret", 0)
 		if _, err := p.Lookup(ctx, q("10.20.1.15")); err != nil {
@@ -191,7 +191,7 @@ func TestTokens(t *testing.T) {
 		}
 	})
 	t.Run("bad credentials", func(t *testing.T) {
-		srv := fakejamf.New("cid", "csecret", computers()...)
+		srv := jamftest.New("cid", "csecret", computers()...)
 		defer srv.Close()
 		p, _, _ := newProvider(t, srv, "cid", "wrong-secret", 3)
 		_, err := p.Lookup(ctx, q("10.20.1.15"))
@@ -207,9 +207,9 @@ func TestTokens(t *testing.T) {
 func TestHTTPFaults(t *testing.T) {
 	ctx := context.Background()
 	t.Run("429 Retry-After HTTP-date", func(t *testing.T) {
-		srv := fakejamf.New("cid", "csecret", computers()...)
+		srv := jamftest.New("cid", "csecret", computers()...)
 		defer srv.Close()
-		srv.Inject(fakejamf.Fault{Path: "/api/v1/computers-inventory", Status: 429, RetryAfter: time.Now().Add(2 * time.Second).UTC().Format(http.TimeFormat)})
+		srv.Inject(jamftest.Fault{Path: "/api/v1/computers-inventory", Status: 429, RetryAfter: time.Now().Add(2 * time.Second).UTC().Format(http.TimeFormat)})
 		p, c, _ := newProvider(t, srv, "cid", "csecret", 2)
 		start := time.Now()
 		if _, err := p.Lookup(ctx, q("10.20.1.15")); err != nil {
@@ -223,18 +223,18 @@ func TestHTTPFaults(t *testing.T) {
 		}
 	})
 	t.Run("500 on token endpoint retried", func(t *testing.T) {
-		srv := fakejamf.New("cid", "csecret", computers()...)
+		srv := jamftest.New("cid", "csecret", computers()...)
 		defer srv.Close()
-		srv.Inject(fakejamf.Fault{Path: "/api/oauth/token", Status: 500})
+		srv.Inject(jamftest.Fault{Path: "/api/oauth/token", Status: 500})
 		p, _, _ := newProvider(t, srv, "cid", "csecret", 2)
 		if _, err := p.Lookup(ctx, q("10.20.1.15")); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("HTML while starting up", func(t *testing.T) {
-		srv := fakejamf.New("cid", "csecret", computers()...)
+		srv := jamftest.New("cid", "csecret", computers()...)
 		defer srv.Close()
-		srv.Inject(fakejamf.Fault{Path: "/api/v1/computers-inventory", HTML: true, Status: 200})
+		srv.Inject(jamftest.Fault{Path: "/api/v1/computers-inventory", HTML: true, Status: 200})
 		p, _, _ := newProvider(t, srv, "cid", "csecret", 2)
 		_, err := p.Lookup(ctx, q("10.20.1.15"))
 		if !errors.Is(err, httpx.ErrNotJSON) || !strings.Contains(err.Error(), "Jamf Pro is starting up") {
@@ -242,16 +242,16 @@ func TestHTTPFaults(t *testing.T) {
 		}
 	})
 	t.Run("huge body", func(t *testing.T) {
-		srv := fakejamf.New("cid", "csecret", computers()...)
+		srv := jamftest.New("cid", "csecret", computers()...)
 		defer srv.Close()
-		srv.Inject(fakejamf.Fault{Path: "/api/v1/computers-inventory", HugeBytes: 2 << 20})
+		srv.Inject(jamftest.Fault{Path: "/api/v1/computers-inventory", HugeBytes: 2 << 20})
 		p, _, _ := newProvider(t, srv, "cid", "csecret", 2)
 		if _, err := p.Lookup(ctx, q("10.20.1.15")); !errors.Is(err, httpx.ErrBodyTooLarge) {
 			t.Fatalf("%v", err)
 		}
 	})
 	t.Run("garbled extension attribute", func(t *testing.T) {
-		srv := fakejamf.New("cid", "csecret", computers()...)
+		srv := jamftest.New("cid", "csecret", computers()...)
 		defer srv.Close()
 		srv.SetEA(8, eaName, `<result>{"v":1,"jobs":[{"path":"/x","plist":{"Label":"x"}}`)
 		p, _, _ := newProvider(t, srv, "cid", "csecret", 0)
@@ -299,7 +299,7 @@ func TestParseEA(t *testing.T) {
 }
 
 func FuzzParseEA(f *testing.F) {
-	f.Add(fakejamf.EAValue(updaterEA, periodicEA))
+	f.Add(jamftest.EAValue(updaterEA, periodicEA))
 	f.Add(`{"v":1,"generated":"2026-11-25T08:00:00Z","truncated":true,"jobs":[{"path":"/a","owner":"root","mtime":12,"plist":{"Label":"a","KeepAlive":{"SuccessfulExit":false},"StartCalendarInterval":[{"Hour":3}]}}]}`)
 	f.Add(`<result>{"v":1,"jobs":[{"error":"x"}]}</result>`)
 	f.Add(`<result>`)

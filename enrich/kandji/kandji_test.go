@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/launchtap/launchtap/enrich/internal/fakekandji"
 	"github.com/launchtap/launchtap/enrich/internal/httpx"
 	"github.com/launchtap/launchtap/enrich/inventory"
+	"github.com/launchtap/launchtap/internal/kandjitest"
 )
 
 var updater = inventory.Job{
@@ -27,7 +27,7 @@ var mau = inventory.Job{
 	RunAtLoad:        true, StartInterval: 7200,
 }
 
-func provider(t *testing.T, srv *fakekandji.Server, token string) *Provider {
+func provider(t *testing.T, srv *kandjitest.Server, token string) *Provider {
 	c := &httpx.Client{HTTP: srv.Client(), Name: "kandji", MaxBody: 4 << 20, BaseBackoff: time.Millisecond, Log: slog.New(slog.DiscardHandler)}
 	p, err := New(Config{URL: srv.URL, Token: token}, c)
 	if err != nil {
@@ -41,10 +41,10 @@ func TestLookup(t *testing.T) {
 	for i := range 650 { // three Prism pages
 		many = append(many, inventory.Job{Label: fmt.Sprintf("com.apple.job%d", i), Path: fmt.Sprintf("/System/Library/LaunchDaemons/com.apple.job%d.plist", i)})
 	}
-	srv := fakekandji.New("ktok",
-		fakekandji.Device{ID: "aa79459d", Name: "bobs-mbp", Serial: "C02ZZ9Y8JG5H", MAC: "3c:22:fb:44:55:66", Platform: "Mac", OS: "14.4", Jobs: []inventory.Job{mau}},
-		fakekandji.Device{ID: "d6ac2d8c", Name: "alices-mbp", Serial: "C02XK1Y2JG5H", MAC: "3c:22:fb:1a:2b:3c", Platform: "Mac", OS: "14.5", UserEmail: "alice@example.com", Jobs: many},
-		fakekandji.Device{ID: "ffff0001", Name: "carols-iphone", Serial: "DNPXK2QJN72Q", MAC: "b2:9c:4e:71:0a:d3", Platform: "iPhone", OS: "18.1"})
+	srv := kandjitest.New("ktok",
+		kandjitest.Device{ID: "aa79459d", Name: "bobs-mbp", Serial: "C02ZZ9Y8JG5H", MAC: "3c:22:fb:44:55:66", Platform: "Mac", OS: "14.4", Jobs: []inventory.Job{mau}},
+		kandjitest.Device{ID: "d6ac2d8c", Name: "alices-mbp", Serial: "C02XK1Y2JG5H", MAC: "3c:22:fb:1a:2b:3c", Platform: "Mac", OS: "14.5", UserEmail: "alice@example.com", Jobs: many},
+		kandjitest.Device{ID: "ffff0001", Name: "carols-iphone", Serial: "DNPXK2QJN72Q", MAC: "b2:9c:4e:71:0a:d3", Platform: "iPhone", OS: "18.1"})
 	defer srv.Close()
 	p := provider(t, srv, "ktok")
 	ctx := context.Background()
@@ -80,7 +80,7 @@ func TestLookup(t *testing.T) {
 }
 
 func TestBadToken(t *testing.T) {
-	srv := fakekandji.New("ktok", fakekandji.Device{ID: "1", Name: "x", MAC: "3c:22:fb:1a:2b:3c", Platform: "Mac"})
+	srv := kandjitest.New("ktok", kandjitest.Device{ID: "1", Name: "x", MAC: "3c:22:fb:1a:2b:3c", Platform: "Mac"})
 	defer srv.Close()
 	_, err := provider(t, srv, "nope").Lookup(context.Background(), inventory.Query{MAC: "3c:22:fb:1a:2b:3c"})
 	if !errors.Is(err, inventory.ErrUnavailable) || !strings.Contains(err.Error(), "API token rejected (HTTP 401: Unauthorized)") || strings.Contains(err.Error(), "nope") {

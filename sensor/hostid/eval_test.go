@@ -17,10 +17,10 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/launchtap/launchtap/internal/synth"
 	"github.com/launchtap/launchtap/sensor/capture"
 	"github.com/launchtap/launchtap/sensor/decode"
 	"github.com/launchtap/launchtap/sensor/hostid/p0f"
-	"github.com/launchtap/launchtap/sensor/synth"
 )
 
 // evalFile is one capture with ground truth: address -> OS (and MAC).

@@ -6,8 +6,8 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/launchtap/launchtap/internal/pkttest"
 	"github.com/launchtap/launchtap/sensor/decode"
-	"github.com/launchtap/launchtap/sensor/hostid/internal/pkttest"
 )
 
 func capturesDir(t testing.TB) string {

@@ -7,8 +7,8 @@ import (
 
 	"github.com/gopacket/gopacket/layers"
 
+	"github.com/launchtap/launchtap/internal/pkttest"
 	"github.com/launchtap/launchtap/sensor/decode"
-	"github.com/launchtap/launchtap/sensor/hostid/internal/pkttest"
 )
 
 // simHost is a generated host with a known OS and a chosen set of signals.

@@ -6,8 +6,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/launchtap/launchtap/internal/synth"
 	"github.com/launchtap/launchtap/sensor/capture"
-	"github.com/launchtap/launchtap/sensor/synth"
 )
 
 var benchCapture = sync.OnceValues(func() ([]byte, error) {

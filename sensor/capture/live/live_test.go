@@ -19,8 +19,8 @@ import (
 	"github.com/gopacket/gopacket/afpacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/launchtap/launchtap/bpf"
+	"github.com/launchtap/launchtap/internal/livetest"
 	"github.com/launchtap/launchtap/sensor/capture"
-	"github.com/launchtap/launchtap/sensor/capture/live/livetest"
 	"github.com/launchtap/launchtap/sensor/decode"
 )
 

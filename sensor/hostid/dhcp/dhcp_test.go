@@ -9,8 +9,8 @@ import (
 
 	"github.com/gopacket/gopacket/layers"
 
+	"github.com/launchtap/launchtap/internal/pkttest"
 	"github.com/launchtap/launchtap/sensor/decode"
-	"github.com/launchtap/launchtap/sensor/hostid/internal/pkttest"
 )
 
 func capturesDir(t testing.TB) string {

@@ -5,7 +5,7 @@ import (
 
 	"github.com/gopacket/gopacket/layers"
 
-	"github.com/launchtap/launchtap/sensor/hostid/internal/pkttest"
+	"github.com/launchtap/launchtap/internal/pkttest"
 )
 
 func FuzzParseV4(f *testing.F) {

@@ -6,7 +6,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/launchtap/launchtap/sensor/hostid/internal/pkttest"
+	"github.com/launchtap/launchtap/internal/pkttest"
 )
 
 func TestUserAgent(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/launchtap/launchtap/sensor/hostid/internal/pkttest"
+	"github.com/launchtap/launchtap/internal/pkttest"
 )
 
 func TestParse(t *testing.T) {

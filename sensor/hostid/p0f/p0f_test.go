@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/launchtap/launchtap/internal/pkttest"
 	"github.com/launchtap/launchtap/sensor/decode"
-	"github.com/launchtap/launchtap/sensor/hostid/internal/pkttest"
 )
 
 const systemDB = "/etc/p0f/p0f.fp" // Debian package p0f

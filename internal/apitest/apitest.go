@@ -1,7 +1,7 @@
-// Package fakeapi holds what the MDM vendor fakes (fakefleet, fakejamf)
+// Package apitest holds what the MDM vendor fakes (fakefleet, fakejamf)
 // share: a queue of one-shot faults a test injects. How a fault is served —
 // the vendor's HTML error page, its JSON shape — stays with each fake.
-package fakeapi
+package apitest
 
 import (
 	"strings"

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"fmt"
 
-	"github.com/launchtap/launchtap/sensor/synth"
+	"github.com/launchtap/launchtap/internal/synth"
 )
 
 // Generate a scenario into memory as pcapng and read its ground truth.

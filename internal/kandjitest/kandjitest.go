@@ -1,4 +1,4 @@
-// Package fakekandji is an httptest Kandji (Iru Endpoint Management) server
+// Package kandjitest is an httptest Kandji (Iru Endpoint Management) server
 // for tests, following the documented API: Bearer token auth with
 // {"error":"Unauthorized"} bodies; GET /api/v1/devices with a required
 // limit (at most 300), offset, mac_address (exact) and device_name
@@ -7,7 +7,7 @@
 // {"device_id":{"in":[…]}}, limit ≤ 300 and offset, answering
 // {"offset","limit","total","data","cursor"} with program_arguments joined
 // by ", " and nulls for unset keys.
-package fakekandji
+package kandjitest
 
 import (
 	"encoding/json"

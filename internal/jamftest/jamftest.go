@@ -1,4 +1,4 @@
-// Package fakejamf is an httptest Jamf Pro server for tests. It follows the
+// Package jamftest is an httptest Jamf Pro server for tests. It follows the
 // documented Jamf Pro API behaviour the provider relies on: OAuth client
 // credentials at /api/oauth/token (form body, access_token + expires_in,
 // 401 {"error":"invalid_client"} for bad credentials); Bearer tokens that
@@ -8,7 +8,7 @@
 // page-size, totalCount, and RSQL == filters on general.lastReportedIp,
 // general.lastIpAddress, hardware.macAddress (stored upper-case, compared
 // exactly), general.name and hardware.serialNumber. Faults can be injected.
-package fakejamf
+package jamftest
 
 import (
 	"crypto/rand"
@@ -24,7 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/launchtap/launchtap/enrich/internal/fakeapi"
+	"github.com/launchtap/launchtap/internal/apitest"
 )
 
 // Computer is one managed Mac.
@@ -42,7 +42,7 @@ type Computer struct {
 }
 
 // Fault is an injected answer for the next request whose path has Path as prefix.
-type Fault = fakeapi.Fault
+type Fault = apitest.Fault
 
 // Server is the fake.
 type Server struct {
@@ -53,7 +53,7 @@ type Server struct {
 	mu        sync.Mutex
 	computers []Computer
 	tokens    map[string]time.Time
-	faults    fakeapi.Faults
+	faults    apitest.Faults
 
 	TokenRequests, InventoryRequests, InvalidToken atomic.Int64
 	LastQuery                                      atomic.Value // url.Values as string

@@ -1,4 +1,4 @@
-// Package fakefleet is an httptest Fleet server for tests. It follows the
+// Package fleettest is an httptest Fleet server for tests. It follows the
 // documented Fleet REST API behaviour the provider relies on: Bearer token
 // auth with Fleet's JSON error body, substring host search over hostname,
 // serial and IP with 0-based pages, lookup by identifier with 404, and ad hoc
@@ -7,7 +7,7 @@
 // with rows null at once, slow hosts answering 200 with error "timeout
 // waiting for results". Faults can be injected: 429 with Retry-After, 5xx,
 // HTML error pages, oversized bodies.
-package fakefleet
+package fleettest
 
 import (
 	"encoding/json"
@@ -20,8 +20,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/launchtap/launchtap/enrich/internal/fakeapi"
 	"github.com/launchtap/launchtap/enrich/inventory"
+	"github.com/launchtap/launchtap/internal/apitest"
 )
 
 // Host is one enrolled host.
@@ -39,7 +39,7 @@ type Host struct {
 }
 
 // Fault is an injected answer for the next matching request.
-type Fault = fakeapi.Fault
+type Fault = apitest.Fault
 
 // Server is the fake.
 type Server struct {
@@ -49,7 +49,7 @@ type Server struct {
 
 	mu     sync.Mutex
 	hosts  []Host
-	faults fakeapi.Faults
+	faults apitest.Faults
 
 	Searches, Identifiers, LiveQueries, CalendarQueries, Unauthorized atomic.Int64
 }
