@@ -16,6 +16,14 @@ type backlog interface {
 	rewind() int
 	depth() int  // records not committed
 	unsent() int // records not handed out since the last rewind
+	// full reports that append would refuse a record for want of room
+	// whatever its size. The worker then leaves messages in the enqueue
+	// channel, which is a second bound of the same size, rather than take
+	// them only to drop them. A spool, bounded in bytes, never says so.
+	full() bool
+	// durable reports that records outlive the process (a spool): what is
+	// left at shutdown stays for the next start instead of being dropped.
+	durable() bool
 	sync() error // make appends and the commit point durable (spool)
 	close() error
 }
@@ -68,9 +76,11 @@ func (m *memBacklog) rewind() int {
 	return n
 }
 
-func (m *memBacklog) depth() int  { return len(m.recs) - m.start }
-func (m *memBacklog) unsent() int { return len(m.recs) - m.start - m.sent }
-func (m *memBacklog) sync() error { return nil }
+func (m *memBacklog) depth() int    { return len(m.recs) - m.start }
+func (m *memBacklog) unsent() int   { return len(m.recs) - m.start - m.sent }
+func (m *memBacklog) full() bool    { return m.depth() >= m.max }
+func (m *memBacklog) durable() bool { return false }
+func (m *memBacklog) sync() error   { return nil }
 func (m *memBacklog) close() error {
 	m.recs, m.start, m.sent = nil, 0, 0
 	return nil

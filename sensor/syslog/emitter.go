@@ -551,18 +551,13 @@ func (d *dest) run(stop <-chan struct{}) {
 	}
 }
 
-func (d *dest) room() bool {
-	if m, ok := d.bl.(*memBacklog); ok {
-		return m.depth() < m.max
-	}
-	return true
-}
+func (d *dest) room() bool { return !d.bl.full() }
 
 func (d *dest) store(b []byte) {
 	err := d.bl.append(b)
 	switch {
 	case err == nil:
-		if _, ok := d.bl.(*spool); ok {
+		if d.bl.durable() {
 			d.spooled.Add(1)
 		}
 	case errors.Is(err, errFull):
@@ -583,7 +578,7 @@ func (d *dest) shutdown(c *conn) {
 	}
 	d.up.Store(false)
 	var left uint64
-	if _, ok := d.bl.(*spool); ok {
+	if d.bl.durable() {
 		// Queued but never appended: put them on disk too.
 		for {
 			select {

@@ -452,8 +452,10 @@ func (s *spool) rewind() int {
 	return n
 }
 
-func (s *spool) depth() int  { return s.nDepth }
-func (s *spool) unsent() int { return s.nUnsent }
+func (s *spool) depth() int    { return s.nDepth }
+func (s *spool) unsent() int   { return s.nUnsent }
+func (s *spool) full() bool    { return false }
+func (s *spool) durable() bool { return true }
 
 // sync makes appended records and the commit point durable; the worker calls
 // it once a second and on close.
