@@ -31,6 +31,13 @@
 // resend, silence counts as delivery after the window, so UDP is
 // at-most-once where ICMP is filtered. See README "Syslog and SIEM output".
 //
+// An outage is logged twice whatever its length: "receiver unreachable,
+// buffering" (WARN) at the first failure, then "receiver reachable again"
+// (INFO) at the first confirmed delivery, or "receiver unreachable until
+// shutdown" (WARN), each with the number of failures in between (each also
+// counted in ConnErrors, and logged at DEBUG). A successful dial does not end
+// an outage: a UDP socket always dials, and only ICMP says nobody listens.
+//
 // Severity mapping (syslog severity; CEF/LEEF sev in brackets):
 //
 //	alert severity high → 3 err [8], medium → 4 warning [5], low → 5 notice [3];

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"time"
 )
@@ -37,7 +38,7 @@ type worker struct {
 	backoff time.Duration // before jitter; doubles per failure, reset by a confirmation
 	retryAt time.Time     // no dial before
 	resend  int           // records still to be sent again after a rewind
-	down    bool          // an outage was logged and has not ended
+	outage  outage
 
 	pace   time.Duration // gap between UDP datagrams; 0 elsewhere
 	paceAt time.Time     // next UDP datagram not before
@@ -112,10 +113,6 @@ func (w *worker) connect(now time.Time) {
 	w.c = c
 	d.connects.Add(1)
 	d.up.Store(true)
-	if w.down {
-		d.log.Info("syslog: receiver reachable again", "backlog", d.bl.depth())
-		w.down = false
-	}
 }
 
 // send writes what is unsent, in order, until the backlog has nothing more,
@@ -225,6 +222,7 @@ func (w *worker) commit(n int) {
 	}
 	w.inflight = append(w.inflight[:0], w.inflight[n:]...)
 	d.delivered.Add(uint64(n))
+	w.outage.end(d.log, d.bl.depth())
 }
 
 // gone handles a connection whose peer has left, however that was seen
@@ -273,10 +271,7 @@ func (w *worker) lost(err error) {
 		return
 	}
 	d.connErrors.Add(1)
-	if !w.down {
-		d.log.Warn("syslog: receiver unreachable, buffering", "err", err, "resending", n)
-		w.down = true
-	}
+	w.outage.fail(d.log, err, n)
 	wait := w.backoff/2 + rand.N(w.backoff/2+1)
 	w.retryAt = time.Now().Add(wait)
 	w.backoff = min(w.backoff*2, d.cfg.BackoffMax)
@@ -359,6 +354,7 @@ func (w *worker) shutdown() {
 		w.c.close()
 	}
 	d.up.Store(false)
+	w.outage.shutdown(d.log)
 	var left uint64
 	if d.bl.durable() {
 		// Queued but never appended: put them on disk too.
@@ -381,4 +377,42 @@ func (w *worker) shutdown() {
 	}
 	d.undelivered.Store(left)
 	d.depth.Store(uint64(d.bl.depth()))
+}
+
+// outage coalesces a destination's connection failures into two log lines:
+// one when the receiver becomes unreachable, one with the count when a
+// message is confirmed again (or at shutdown). A connected UDP socket dials
+// fine and only learns from ICMP that nobody listens, so "reachable" is a
+// confirmed delivery, never a successful dial: a receiver that accepts and
+// then drops every connection is one outage, not a line per attempt.
+type outage struct {
+	since    time.Time // zero while the receiver is reachable
+	failures uint64    // failed dials and lost connections since
+}
+
+func (o *outage) fail(log *slog.Logger, err error, resending int) {
+	o.failures++
+	if !o.since.IsZero() {
+		log.Debug("syslog: receiver still unreachable", "err", err, "failures", o.failures)
+		return
+	}
+	o.since = time.Now()
+	log.Warn("syslog: receiver unreachable, buffering", "err", err, "resending", resending)
+}
+
+func (o *outage) end(log *slog.Logger, backlog int) {
+	if o.since.IsZero() {
+		return
+	}
+	log.Info("syslog: receiver reachable again", "failures", o.failures,
+		"down_for", time.Since(o.since).Round(time.Millisecond), "backlog", backlog)
+	*o = outage{}
+}
+
+func (o *outage) shutdown(log *slog.Logger) {
+	if o.since.IsZero() {
+		return
+	}
+	log.Warn("syslog: receiver unreachable until shutdown", "failures", o.failures,
+		"down_for", time.Since(o.since).Round(time.Millisecond))
 }
