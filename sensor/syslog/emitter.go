@@ -84,50 +84,13 @@ func New(cfg Config, log *slog.Logger) (*Emitter, error) {
 	}
 	fac, _ := parseFacility(c.Facility)
 	e := &Emitter{cfg: c, log: log, stop: make(chan struct{})}
-	var tlsErr error
 	for _, raw := range c.URLs {
-		d, err := parseDest(raw, c.Format)
+		d, err := newDest(raw, &e.cfg, fac, &e.deadline, log)
 		if err != nil {
 			e.closeSpools()
 			return nil, err
 		}
-		dst := &dest{
-			d:        d,
-			cfg:      &e.cfg,
-			deadline: &e.deadline,
-			log:      log.With("syslog", raw),
-			q:        make(chan []byte, c.QueueLen),
-			wake:     make(chan struct{}, 1),
-			enc: encoder{
-				format: d.format, facility: fac, sdID: c.SDID, host: c.Hostname,
-				procID: strconv.Itoa(os.Getpid()), version: c.Version, bom: c.BOM == "auto",
-				maxLen: c.MaxMsg,
-			},
-			dial: dialer{scheme: d.scheme, addr: d.addr, timeout: c.DialTimeout},
-		}
-		if d.scheme == schemeUDP || d.scheme == schemeUnix {
-			dst.enc.maxLen = c.MaxUDP
-		}
-		if d.scheme == schemeTLS {
-			dst.dial.tls, tlsErr = newTLSConfig(d.host, c.CAFile, c.CertFile, c.KeyFile)
-			if tlsErr != nil {
-				e.closeSpools()
-				return nil, tlsErr
-			}
-		}
-		if c.Spool != "" {
-			sp, err := openSpool(filepath.Join(c.Spool, spoolDirName(raw)), c.SpoolMaxBytes, c.SpoolSync, dst.log,
-				func() { dst.spoolCorrupt.Add(1) })
-			if err != nil {
-				e.closeSpools()
-				return nil, err
-			}
-			dst.bl = sp
-		} else {
-			dst.bl = newMemBacklog(c.QueueLen)
-		}
-		dst.depth.Store(uint64(dst.bl.depth()))
-		e.dsts = append(e.dsts, dst)
+		e.dsts = append(e.dsts, d)
 	}
 	for _, d := range e.dsts {
 		e.wg.Add(1)
@@ -137,6 +100,49 @@ func New(cfg Config, log *slog.Logger) (*Emitter, error) {
 		}()
 	}
 	return e, nil
+}
+
+// newDest parses one --syslog URL and builds its encoder, dialer and
+// backlog (opening the spool when there is one).
+func newDest(raw string, c *Config, fac int, deadline *atomic.Int64, log *slog.Logger) (*dest, error) {
+	pd, err := parseDest(raw, c.Format)
+	if err != nil {
+		return nil, err
+	}
+	d := &dest{
+		d:        pd,
+		cfg:      c,
+		deadline: deadline,
+		log:      log.With("syslog", raw),
+		q:        make(chan []byte, c.QueueLen),
+		wake:     make(chan struct{}, 1),
+		enc: encoder{
+			format: pd.format, facility: fac, sdID: c.SDID, host: c.Hostname,
+			procID: strconv.Itoa(os.Getpid()), version: c.Version, bom: c.BOM == "auto",
+			maxLen: c.MaxMsg,
+		},
+		dial: dialer{scheme: pd.scheme, addr: pd.addr, timeout: c.DialTimeout},
+	}
+	if pd.scheme == schemeUDP || pd.scheme == schemeUnix {
+		d.enc.maxLen = c.MaxUDP
+	}
+	if pd.scheme == schemeTLS {
+		if d.dial.tls, err = newTLSConfig(pd.host, c.CAFile, c.CertFile, c.KeyFile); err != nil {
+			return nil, err
+		}
+	}
+	if c.Spool == "" {
+		d.bl = newMemBacklog(c.QueueLen)
+	} else {
+		sp, err := openSpool(filepath.Join(c.Spool, spoolDirName(raw)), c.SpoolMaxBytes, c.SpoolSync, d.log,
+			func() { d.spoolCorrupt.Add(1) })
+		if err != nil {
+			return nil, err
+		}
+		d.bl = sp
+	}
+	d.depth.Store(uint64(d.bl.depth()))
+	return d, nil
 }
 
 func (e *Emitter) closeSpools() {

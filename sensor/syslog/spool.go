@@ -91,10 +91,22 @@ func openSpool(dir string, maxBytes int64, syncMode string, log *slog.Logger, on
 	}
 	s := &spool{dir: dir, max: maxBytes, syncMode: syncMode, log: log, onCorrupt: onCorrupt, unlock: unlock}
 	s.segMax = min(max(maxBytes/8, 64<<10), 16<<20)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
+	if err := s.listSegments(); err != nil {
 		unlock()
-		return nil, fmt.Errorf("syslog: reading spool dir: %w", err)
+		return nil, err
+	}
+	s.resume()
+	if s.nDepth > 0 {
+		log.Info("syslog: spool holds undelivered messages", "dir", dir, "messages", s.nDepth, "segments", len(s.segs))
+	}
+	return s, nil
+}
+
+// listSegments finds the segment files in the spool directory, oldest first.
+func (s *spool) listSegments() error {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return fmt.Errorf("syslog: reading spool dir: %w", err)
 	}
 	for _, e := range entries {
 		name := e.Name()
@@ -108,7 +120,14 @@ func openSpool(dir string, maxBytes int64, syncMode string, log *slog.Logger, on
 		s.segs = append(s.segs, &segment{num: num})
 	}
 	sort.Slice(s.segs, func(i, j int) bool { return s.segs[i].num < s.segs[j].num })
+	return nil
+}
 
+// resume finds where the previous run stopped: it deletes the segments
+// delivered before the cursor, scans the rest (counting what is left and
+// where each segment's valid records end) and starts reading at the cursor,
+// or at the oldest segment when the cursor is missing or names a deleted one.
+func (s *spool) resume() {
 	start, ok := s.readCursor()
 	if !ok && len(s.segs) > 0 {
 		start = spoolPos{s.segs[0].num, int64(len(segMagic))}
@@ -140,10 +159,6 @@ func openSpool(dir string, maxBytes int64, syncMode string, log *slog.Logger, on
 	}
 	s.read, s.commitAt = start, start
 	s.nUnsent = s.nDepth
-	if s.nDepth > 0 {
-		log.Info("syslog: spool holds undelivered messages", "dir", dir, "messages", s.nDepth, "segments", len(s.segs))
-	}
-	return s, nil
 }
 
 func (s *spool) segPath(num uint64) string {
