@@ -35,7 +35,7 @@ type worker struct {
 	c        *conn    // nil while disconnected
 	inflight []flight // written on c and not committed, oldest first
 
-	backoff time.Duration // before jitter; doubles per failure, reset by a confirmation
+	backoff time.Duration // before jitter; doubles per failure, reset when a live connection confirms
 	retryAt time.Time     // no dial before
 	resend  int           // records still to be sent again after a rewind
 	outage  outage
