@@ -215,3 +215,26 @@ func TestMetricDefs(t *testing.T) {
 		t.Errorf("%d series for %d metrics", len(lines), len(metricDefs))
 	}
 }
+
+// TestMetricsDocumented keeps docs/metrics.md, the reference a dashboard or
+// SIEM parser is written against, naming every metric and stats key.
+func TestMetricsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/metrics.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range metricDefs {
+		names := []string{d.promName(), d.alias, d.statsAs}
+		switch {
+		case d.stats == statsAsIs, d.stats == statsSum && d.statsAs == "":
+			names = append(names, d.name)
+		case d.stats == statsPerLabel:
+			names = append(names, d.name+"_")
+		}
+		for _, n := range names {
+			if n != "" && !strings.Contains(string(doc), "`"+n+"`") {
+				t.Errorf("docs/metrics.md does not name `%s`", n)
+			}
+		}
+	}
+}
