@@ -20,7 +20,7 @@ const (
 	EnvKandjiToken      = "LAUNCHTAP_KANDJI_TOKEN"
 )
 
-// Defaults, documented in the README.
+// Defaults, documented in docs/enrichment/README.md ("Robustness").
 const (
 	DefaultTimeout         = 30 * time.Second
 	DefaultConcurrency     = 5 // Jamf's published guidance: at most 5 concurrent API calls
@@ -72,7 +72,7 @@ type Config struct {
 
 // RegisterFlags adds the enrichment flags to fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Inventory, "inventory", c.Inventory, "file inventory (JSON, see README \"File inventory\"); reloaded on change and SIGHUP")
+	fs.StringVar(&c.Inventory, "inventory", c.Inventory, "file inventory (JSON, see docs/enrichment/file.md); reloaded on change and SIGHUP")
 	fs.StringVar(&c.FleetURL, "fleet-url", c.FleetURL, "Fleet server URL, e.g. https://fleet.example.com (token: $"+EnvFleetToken+" or --fleet-token-file)")
 	fs.StringVar(&c.FleetTokenFile, "fleet-token-file", c.FleetTokenFile, "file holding the Fleet API token")
 	fs.StringVar(&c.JamfURL, "jamf-url", c.JamfURL, "Jamf Pro URL, e.g. https://example.jamfcloud.com (client: $"+EnvJamfClientID+"/$"+EnvJamfClientSecret+" or files)")

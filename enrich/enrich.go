@@ -1,8 +1,10 @@
 // Package enrich answers, for a periodic-egress alert, "which managed device
 // is this and which of its launchd jobs explains the traffic?". It asks the
-// configured inventories — a JSON file (enrich/file), Fleet (enrich/fleet),
-// Jamf Pro (enrich/jamf) — ranks the host's jobs with enrich/match and fills
-// the alert's enrichment object.
+// configured inventories — a JSON file (enrich/file) first, then the remote
+// providers in the order providers.go builds them: Fleet (enrich/fleet), Jamf
+// Pro (enrich/jamf), Kandji (enrich/kandji); the first that knows the host
+// answers — ranks the host's jobs with enrich/match and fills the alert's
+// enrichment object. docs/enrichment/ has a page per provider.
 //
 // Lookups run off the packet path: Enrich blocks only its caller (an alert
 // worker), never longer than Config.Timeout, with a bounded number of

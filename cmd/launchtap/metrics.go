@@ -8,132 +8,278 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/launchtap/launchtap/enrich"
+	"github.com/launchtap/launchtap/sensor/capture/live"
 	"github.com/launchtap/launchtap/sensor/decode"
+	"github.com/launchtap/launchtap/sensor/pipeline"
 	"github.com/launchtap/launchtap/sensor/syslog"
 )
 
-// snapshot is every counter of the sensor at one moment: what the stats log
-// line, the SENSOR-STATS syslog message and the Prometheus metrics report.
+// snapshot is every counter of the sensor at one moment: what the Prometheus
+// metrics, the stats log line and the SENSOR-STATS syslog message report.
 type snapshot struct {
-	counters map[string]uint64 // flat name → value, for logs and syslog
-	metrics  []sample
+	metrics []sample
+	// stats is the stats line and SENSOR-STATS: totals by name (drops,
+	// decode errors, evictions) rather than one entry per label, so the set
+	// stays small and its names fit an RFC 5424 PARAM-NAME (32 characters).
+	// Prometheus keeps the labelled detail.
+	stats map[string]uint64
 }
 
 type sample struct {
-	name, help string
-	counter    bool // else gauge
-	labels     []string
-	labelVals  []string
-	value      float64
+	def       *metricDef
+	labelVals []string
+	value     uint64
 }
 
-// snapshotFunc collects a snapshot; the capture side (replay or live) adds its own.
-func (s *sensor) snapshot(extra func(add func(sample))) snapshot {
-	st := s.pipe.Stats()
-	c := &s.stage.Counters
-	snap := snapshot{counters: map[string]uint64{}}
-	add := func(m sample) {
-		snap.metrics = append(snap.metrics, m)
-		key := m.name
-		for _, l := range m.labelVals {
-			key += "_" + l
-		}
-		snap.counters[key] = uint64(m.value)
-	}
-	ctr := func(name, help string, v uint64, lv ...string) {
-		add(sample{name: name, help: help, counter: true, value: float64(v), labels: labelNames(name), labelVals: lv})
-	}
-	gauge := func(name, help string, v uint64) {
-		add(sample{name: name, help: help, value: float64(v)})
-	}
-	ctr("packets", "Frames read from the capture.", st.Frames)
-	ctr("bytes", "Wire bytes of the frames read.", st.Bytes)
-	for k, v := range st.Decode {
-		if decode.ErrKind(k) != decode.OK {
-			ctr("decode_errors", "Frames not decoded to TCP/UDP, by kind.", v, decode.ErrKind(k).String())
-		}
-	}
-	for k, v := range st.Decapsulated {
-		if decode.Tunnel(k) != decode.TunnelNone {
-			ctr("decapsulated", "Encapsulation layers removed (GRE, ERSPAN, VXLAN), by kind.", v, decode.Tunnel(k).String())
-		}
-	}
-	ctr("first_fragments", "First fragments of fragmented IP datagrams (decoded).", st.FirstFrags)
-	ctr("sessions", "Sessions by event.", st.Flow.SessionsStarted, "started")
-	ctr("sessions", "Sessions by event.", st.Flow.SessionsJoined, "joined")
-	ctr("sessions", "Sessions by event.", st.Flow.SessionsEnded, "ended")
-	ctr("bursts", "Activity bursts inside long sessions.", st.Flow.Bursts)
-	gauge("sessions_active", "Sessions tracked now.", st.Flow.ActiveTCP+st.Flow.ActiveUDP)
-	gauge("pairs_tracked", "Pairs scored by the periodicity detector now.", st.Beacon.Pairs)
-	gauge("dns_answers", "DNS answers remembered now.", st.DNS.Entries)
-	gauge("hosts", "Hosts in the host-identification tables now.", uint64(st.Hosts.Hosts))
-	ctr("evictions", "Entries evicted from a full table, by table.", st.Hosts.Evictions, "hosts")
-	ctr("evictions", "Entries evicted from a full table, by table.", st.Hosts.BindingEvictions, "host_bindings")
-	ctr("evictions", "Entries evicted from a full table, by table.", st.Flow.Evictions, "sessions")
-	ctr("evictions", "Entries evicted from a full table, by table.", st.Beacon.Evictions, "pairs")
-	ctr("evictions", "Entries evicted from a full table, by table.", st.DNS.Evictions, "dns_answers")
-	ctr("evictions", "Entries evicted from a full table, by table.", st.DNS.TCPEvictions, "dns_streams")
-	ctr("evictions", "Entries evicted from a full table, by table.", st.DNS.MACEvictions, "dns_mac_answers")
-	ctr("evictions", "Entries evicted from a full table, by table.", st.DNS.MACOwnerEvictions, "dns_mac_owners")
-	ctr("evictions", "Entries evicted from a full table, by table.", st.DNSNameEvictions, "dns_names")
-	ctr("dns_messages", "DNS messages by outcome.", st.DNS.Queries, "query")
-	ctr("dns_messages", "DNS messages by outcome.", st.DNS.Responses, "response")
-	ctr("dns_messages", "DNS messages by outcome.", st.DNS.Malformed, "malformed")
-	ctr("dns_messages", "DNS messages by outcome.", st.DNS.Truncated, "truncated")
-	ctr("findings", "Periodic pairs found, before host-OS policy and baseline.", st.Findings)
-	ctr("alerts", "Alerts delivered.", c.Emitted.Load())
-	ctr("suppressed", "Findings suppressed, by reason (one a baseline reload later releases stays counted here, and in released).", st.SuppressedOS, "host_os")
-	ctr("suppressed", "Findings suppressed, by reason (one a baseline reload later releases stays counted here, and in released).", c.SuppressedDest.Load(), "baseline_dest")
-	ctr("suppressed", "Findings suppressed, by reason (one a baseline reload later releases stays counted here, and in released).", c.SuppressedLabel.Load(), "approved_label")
-	ctr("released", "Suppressed alerts delivered after a baseline reload withdrew the approval.", c.Released.Load())
-	ctr("evictions", "Entries evicted from a full table, by table.", c.HeldEvictions.Load(), "held_alerts")
-	ctr("sink_errors", "Alert deliveries that failed.", c.SinkErrors.Load())
-	es := s.enrich.Stats()
-	ctr("mdm_lookups", "MDM inventory lookups.", es.Lookups)
-	ctr("mdm_failures", "MDM inventory lookups that failed.", es.Failures)
-	for status, n := range c.EnrichmentStatus() {
-		ctr("enrichment", "Alerts by enrichment status.", n, status)
-	}
-	if s.syslog != nil {
-		for _, d := range s.syslog.Counters().Destinations {
-			for _, m := range []struct {
-				what string
-				v    uint64
-			}{{"queued", d.Queued}, {"sent", d.Sent}, {"delivered", d.Delivered}, {"retried", d.Retried}, {"dropped", d.Dropped}, {"spooled", d.Spooled}} {
-				ctr("syslog_messages", "Syslog messages by destination and outcome.", m.v, d.URL, m.what)
+// readings are the stages' counters at one moment, read once per snapshot.
+type readings struct {
+	pipe   pipeline.Stats
+	alerts *pipeline.AlertCounters
+	enrich enrich.Stats
+	syslog []syslog.DestCounters // nil without --syslog
+	kernel *live.Stats           // nil under replay
+}
+
+type metricType uint8
+
+const (
+	counter metricType = iota // exposed as launchtap_NAME_total
+	gauge                     // exposed as launchtap_NAME
+)
+
+// statsRule says how a metric appears on the stats line and in SENSOR-STATS.
+type statsRule uint8
+
+const (
+	statsNone     statsRule = iota // Prometheus only
+	statsAsIs                      // unlabelled: the metric's name
+	statsSum                       // labelled: one key, the sum of the series statsKeep accepts
+	statsPerLabel                  // one label: a key NAME_VALUE per series
+)
+
+// A metricDef is one metric: its name (without the launchtap_ prefix and
+// the _total suffix of counters), help, type, labels, how the stats line
+// carries it, and where its value comes from. read calls emit once per
+// series, with one value per label, or not at all when the source is absent
+// (syslog off, replay's missing kernel).
+type metricDef struct {
+	name   string
+	help   string
+	typ    metricType
+	labels []string
+	stats  statsRule
+	// statsAs is the stats key when it is not name; alias is a second key
+	// with the same value, present even when the metric is not (the names
+	// the issue gave SENSOR-STATS).
+	statsAs, alias string
+	statsKeep      func(labelVals []string) bool // statsSum: the series that count; nil: all
+	read           func(r *readings, emit func(v uint64, labelVals ...string))
+}
+
+// metricDefs is every metric the sensor exports. Adding a counter is one
+// entry here; Prometheus, the stats line and SENSOR-STATS follow. The names
+// are contracts (testdata/metric-names.golden pins them): add, never rename.
+var metricDefs = []metricDef{
+	{name: "packets", help: "Frames read from the capture.", stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Frames) }},
+	{name: "bytes", help: "Wire bytes of the frames read.", stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Bytes) }},
+	{name: "decode_errors", help: "Frames not decoded to TCP/UDP, by kind.", labels: []string{"kind"},
+		// ARP, LLDP, ICMP and the like are counted, not errors.
+		stats: statsSum, statsKeep: func(lv []string) bool {
+			return lv[0] != decode.ErrNotIP.String() && lv[0] != decode.ErrOtherTransport.String()
+		},
+		read: func(r *readings, e func(uint64, ...string)) {
+			for k, v := range r.pipe.Decode {
+				if decode.ErrKind(k) != decode.OK {
+					e(v, decode.ErrKind(k).String())
+				}
 			}
-			add(sample{name: "syslog_queue_depth", help: "Syslog messages waiting per destination.", value: float64(d.Depth), labels: []string{"destination"}, labelVals: []string{d.URL}})
-		}
+		}},
+	{name: "decapsulated", help: "Encapsulation layers removed (GRE, ERSPAN, VXLAN), by kind.", labels: []string{"kind"},
+		read: func(r *readings, e func(uint64, ...string)) {
+			for k, v := range r.pipe.Decapsulated {
+				if decode.Tunnel(k) != decode.TunnelNone {
+					e(v, decode.Tunnel(k).String())
+				}
+			}
+		}},
+	{name: "first_fragments", help: "First fragments of fragmented IP datagrams (decoded).",
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.FirstFrags) }},
+	{name: "sessions", help: "Sessions by event.", labels: []string{"event"},
+		read: func(r *readings, e func(uint64, ...string)) {
+			e(r.pipe.Flow.SessionsStarted, "started")
+			e(r.pipe.Flow.SessionsJoined, "joined")
+			e(r.pipe.Flow.SessionsEnded, "ended")
+		}},
+	{name: "bursts", help: "Activity bursts inside long sessions.",
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Flow.Bursts) }},
+	{name: "sessions_active", help: "Sessions tracked now.", typ: gauge, stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Flow.ActiveTCP + r.pipe.Flow.ActiveUDP) }},
+	{name: "pairs_tracked", help: "Pairs scored by the periodicity detector now.", typ: gauge, stats: statsAsIs, alias: "pairs",
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Beacon.Pairs) }},
+	{name: "dns_answers", help: "DNS answers remembered now.", typ: gauge,
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.DNS.Entries) }},
+	{name: "hosts", help: "Hosts in the host-identification tables now.", typ: gauge,
+		read: func(r *readings, e func(uint64, ...string)) { e(uint64(r.pipe.Hosts.Hosts)) }},
+	{name: "evictions", help: "Entries evicted from a full table, by table.", labels: []string{"table"}, stats: statsSum,
+		read: func(r *readings, e func(uint64, ...string)) {
+			e(r.pipe.Hosts.Evictions, "hosts")
+			e(r.pipe.Hosts.BindingEvictions, "host_bindings")
+			e(r.pipe.Flow.Evictions, "sessions")
+			e(r.pipe.Beacon.Evictions, "pairs")
+			e(r.pipe.DNS.Evictions, "dns_answers")
+			e(r.pipe.DNS.TCPEvictions, "dns_streams")
+			e(r.pipe.DNS.MACEvictions, "dns_mac_answers")
+			e(r.pipe.DNS.MACOwnerEvictions, "dns_mac_owners")
+			e(r.pipe.DNSNameEvictions, "dns_names")
+			e(r.alerts.HeldEvictions.Load(), "held_alerts")
+		}},
+	{name: "dns_messages", help: "DNS messages by outcome.", labels: []string{"event"},
+		read: func(r *readings, e func(uint64, ...string)) {
+			e(r.pipe.DNS.Queries, "query")
+			e(r.pipe.DNS.Responses, "response")
+			e(r.pipe.DNS.Malformed, "malformed")
+			e(r.pipe.DNS.Truncated, "truncated")
+		}},
+	{name: "findings", help: "Periodic pairs found, before host-OS policy and baseline.", stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Findings) }},
+	{name: "alerts", help: "Alerts delivered.", stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) { e(r.alerts.Emitted.Load()) }},
+	{name: "suppressed", help: "Findings suppressed, by reason (one a baseline reload later releases stays counted here, and in released).", labels: []string{"reason"},
+		read: func(r *readings, e func(uint64, ...string)) {
+			e(r.pipe.SuppressedOS, "host_os")
+			e(r.alerts.SuppressedDest.Load(), "baseline_dest")
+			e(r.alerts.SuppressedLabel.Load(), "approved_label")
+		}},
+	{name: "released", help: "Suppressed alerts delivered after a baseline reload withdrew the approval.",
+		read: func(r *readings, e func(uint64, ...string)) { e(r.alerts.Released.Load()) }},
+	{name: "sink_errors", help: "Alert deliveries that failed.", stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) { e(r.alerts.SinkErrors.Load()) }},
+	{name: "mdm_lookups", help: "MDM inventory lookups.", stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) { e(r.enrich.Lookups) }},
+	{name: "mdm_failures", help: "MDM inventory lookups that failed.", stats: statsAsIs, alias: "enrichment_failures",
+		read: func(r *readings, e func(uint64, ...string)) { e(r.enrich.Failures) }},
+	{name: "enrichment", help: "Alerts by enrichment status.", labels: []string{"status"},
+		stats: statsPerLabel, // a handful of statuses: matched, no-match, ...
+		read: func(r *readings, e func(uint64, ...string)) {
+			for status, n := range r.alerts.EnrichmentStatus() {
+				e(n, status)
+			}
+		}},
+	{name: "syslog_messages", help: "Syslog messages by destination and outcome.", labels: []string{"destination", "outcome"},
+		stats: statsSum, statsAs: "syslog_dropped", statsKeep: func(lv []string) bool { return lv[1] == "dropped" },
+		read: func(r *readings, e func(uint64, ...string)) {
+			for _, d := range r.syslog {
+				e(d.Queued, d.URL, "queued")
+				e(d.Sent, d.URL, "sent")
+				e(d.Delivered, d.URL, "delivered")
+				e(d.Retried, d.URL, "retried")
+				e(d.Dropped, d.URL, "dropped")
+				e(d.Spooled, d.URL, "spooled")
+			}
+		}},
+	{name: "syslog_queue_depth", help: "Syslog messages waiting per destination.", typ: gauge, labels: []string{"destination"},
+		read: func(r *readings, e func(uint64, ...string)) {
+			for _, d := range r.syslog {
+				e(d.Depth, d.URL)
+			}
+		}},
+	// Live capture only. Packets are lost in the kernel only: each live
+	// worker reads its own ring, and replay and the alert queue wait rather
+	// than drop; so the stats line's drops are the kernel's.
+	{name: "kernel_packets", help: "Packets the AF_PACKET sockets accepted (after the pre-filter), drops included.",
+		read: func(r *readings, e func(uint64, ...string)) {
+			kernel(r, e, func(k *live.Stats) uint64 { return k.Packets })
+		}},
+	{name: "kernel_drops", help: "Packets the kernel dropped because a ring was full (tp_drops).", stats: statsAsIs, alias: "drops",
+		read: func(r *readings, e func(uint64, ...string)) {
+			kernel(r, e, func(k *live.Stats) uint64 { return k.Drops })
+		}},
+	{name: "kernel_freezes", help: "Times a ring filled and its queue froze (tp_freeze_q_cnt).", stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			kernel(r, e, func(k *live.Stats) uint64 { return k.Freezes })
+		}},
+	{name: "bpf_map_full", help: "Packets the pre-filter passed because its flow table was full.", stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			kernel(r, e, func(k *live.Stats) uint64 { return k.Filter.PassMapFull })
+		}},
+	{name: "bpf_passed", help: "Packets the pre-filter passed to user space.", stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			kernel(r, e, func(k *live.Stats) uint64 { return k.Filter.Passed() })
+		}},
+}
+
+// kernel emits one of the live capture's counters, nothing under replay.
+func kernel(r *readings, emit func(uint64, ...string), v func(*live.Stats) uint64) {
+	if r.kernel != nil {
+		emit(v(r.kernel))
+	}
+}
+
+// snapshot reads every stage once; extra adds the capture side's readings
+// (live capture's kernel counters), nil under replay.
+func (s *sensor) snapshot(extra func(*readings)) snapshot {
+	r := readings{pipe: s.pipe.Stats(), alerts: &s.stage.Counters, enrich: s.enrich.Stats()}
+	if s.syslog != nil {
+		r.syslog = s.syslog.Counters().Destinations
 	}
 	if extra != nil {
-		extra(add)
+		extra(&r)
+	}
+	return r.snapshot(metricDefs)
+}
+
+// snapshot evaluates defs against r.
+func (r *readings) snapshot(defs []metricDef) snapshot {
+	snap := snapshot{stats: map[string]uint64{}}
+	for i := range defs {
+		d := &defs[i]
+		if d.alias != "" {
+			snap.stats[d.alias] += 0 // present even when the metric is not
+		}
+		d.read(r, func(v uint64, labelVals ...string) {
+			snap.metrics = append(snap.metrics, sample{def: d, labelVals: labelVals, value: v})
+			switch d.stats {
+			case statsAsIs:
+				snap.stats[d.name] = v
+			case statsSum:
+				key := d.name
+				if d.statsAs != "" {
+					key = d.statsAs
+				}
+				var n uint64 // a series left out still makes the key present
+				if d.statsKeep == nil || d.statsKeep(labelVals) {
+					n = v
+				}
+				snap.stats[key] += n
+			case statsPerLabel:
+				snap.stats[d.name+"_"+labelVals[0]] = v
+			}
+			if d.alias != "" {
+				snap.stats[d.alias] = v
+			}
+		})
 	}
 	return snap
 }
 
-// labelNames names the label of the labelled metrics.
-func labelNames(name string) []string {
-	switch name {
-	case "decode_errors", "decapsulated":
-		return []string{"kind"}
-	case "sessions", "dns_messages":
-		return []string{"event"}
-	case "evictions":
-		return []string{"table"}
-	case "suppressed":
-		return []string{"reason"}
-	case "enrichment":
-		return []string{"status"}
-	case "syslog_messages":
-		return []string{"destination", "outcome"}
+// captureReadings adds the live capture's kernel counters to a snapshot.
+func captureReadings(capt *live.Capture, log *slog.Logger) func(*readings) {
+	return func(r *readings) {
+		cs, err := capt.Stats()
+		if err != nil {
+			log.Warn("reading capture statistics", "err", err)
+			return
+		}
+		r.kernel = &cs
 	}
-	return nil
 }
 
 // collector exposes snapshots to Prometheus under the launchtap_ namespace.
@@ -144,16 +290,27 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
+	descs := map[*metricDef]*prometheus.Desc{}
 	for _, m := range c.snap().metrics {
-		name := "launchtap_" + m.name
+		d := descs[m.def]
+		if d == nil {
+			d = prometheus.NewDesc(m.def.promName(), m.def.help, m.def.labels, nil)
+			descs[m.def] = d
+		}
 		typ := prometheus.GaugeValue
-		if m.counter {
-			name += "_total"
+		if m.def.typ == counter {
 			typ = prometheus.CounterValue
 		}
-		d := prometheus.NewDesc(name, m.help, m.labels, nil)
-		ch <- prometheus.MustNewConstMetric(d, typ, m.value, m.labelVals...)
+		ch <- prometheus.MustNewConstMetric(d, typ, float64(m.value), m.labelVals...)
 	}
+}
+
+// promName is the metric's Prometheus name.
+func (d *metricDef) promName() string {
+	if d.typ == counter {
+		return "launchtap_" + d.name + "_total"
+	}
+	return "launchtap_" + d.name
 }
 
 // serveMetrics serves /metrics on addr until ctx is done.
@@ -181,47 +338,6 @@ func serveMetrics(ctx context.Context, addr string, snap func() snapshot, log *s
 	return ln.Addr().String(), nil
 }
 
-// headline reduces a snapshot's counters to what the periodic stats line
-// and the SENSOR-STATS message carry: totals by name (drops, decode errors,
-// evictions) rather than one entry per label, so the set stays small and its
-// names fit an RFC 5424 PARAM-NAME (32 characters). Prometheus keeps the
-// labelled detail.
-func headline(c map[string]uint64) map[string]uint64 {
-	h := map[string]uint64{}
-	copyIf := func(names ...string) {
-		for _, n := range names {
-			if v, ok := c[n]; ok {
-				h[n] = v
-			}
-		}
-	}
-	copyIf("packets", "bytes", "sessions_active", "pairs_tracked", "findings", "alerts",
-		"mdm_lookups", "mdm_failures", "sink_errors",
-		"kernel_drops", "kernel_freezes", "bpf_map_full", "bpf_passed")
-	// The names the issue gives the SENSOR-STATS message.
-	h["pairs"] = c["pairs_tracked"]
-	h["enrichment_failures"] = c["mdm_failures"]
-	// Packets are lost in the kernel only: each live worker reads its own
-	// ring, and replay and the alert queue wait rather than drop.
-	h["drops"] = c["kernel_drops"]
-	for k, v := range c {
-		switch {
-		case strings.HasPrefix(k, "decode_errors_"):
-			// ARP, LLDP, ICMP and the like are counted, not errors.
-			if kind := strings.TrimPrefix(k, "decode_errors_"); kind != decode.ErrNotIP.String() && kind != decode.ErrOtherTransport.String() {
-				h["decode_errors"] += v
-			}
-		case strings.HasPrefix(k, "evictions_"):
-			h["evictions"] += v
-		case strings.HasPrefix(k, "enrichment_"):
-			h[k] = v // a handful of statuses: matched, no-match, ...
-		case strings.HasPrefix(k, "syslog_messages_") && strings.HasSuffix(k, "_dropped"):
-			h["syslog_dropped"] += v
-		}
-	}
-	return h
-}
-
 // logStats writes one stats line every interval until ctx is done, and sends
 // the same counters as a SENSOR-STATS syslog message when syslog is on, so a
 // SIEM can tell the sensor is alive and seeing traffic.
@@ -235,7 +351,7 @@ func logStats(ctx context.Context, every time.Duration, snap func() snapshot, lo
 			return
 		case <-t.C:
 		}
-		cur := headline(snap().counters)
+		cur := snap().stats
 		keys := make([]string, 0, len(cur))
 		for k := range cur {
 			keys = append(keys, k)

@@ -71,7 +71,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	kernel := func(add func(sample)) { addCaptureStats(capt, add, s.log) }
+	kernel := captureReadings(capt, s.log)
 	if err := s.startObservability(runCtx, o, kernel); err != nil {
 		s.finish(ctx)
 		fmt.Fprintln(stderr, "launchtap run:", oneLine(err))
@@ -176,26 +176,6 @@ func kernelSummary(cs live.Stats) map[string]uint64 {
 		m["filter_map_full"] = cs.Filter.PassMapFull
 	}
 	return m
-}
-
-func addCaptureStats(capt *live.Capture, add func(sample), log *slog.Logger) {
-	cs, err := capt.Stats()
-	if err != nil {
-		log.Warn("reading capture statistics", "err", err)
-		return
-	}
-	for _, m := range []struct {
-		name, help string
-		v          uint64
-	}{
-		{"kernel_packets", "Packets the AF_PACKET sockets accepted (after the pre-filter), drops included.", cs.Packets},
-		{"kernel_drops", "Packets the kernel dropped because a ring was full (tp_drops).", cs.Drops},
-		{"kernel_freezes", "Times a ring filled and its queue froze (tp_freeze_q_cnt).", cs.Freezes},
-		{"bpf_map_full", "Packets the pre-filter passed because its flow table was full.", cs.Filter.PassMapFull},
-		{"bpf_passed", "Packets the pre-filter passed to user space.", cs.Filter.Passed()},
-	} {
-		add(sample{name: m.name, help: m.help, counter: true, value: float64(m.v)})
-	}
 }
 
 // filterCounts gives the flow stage the eBPF pre-filter's per-flow counts.

@@ -195,7 +195,7 @@ func (o *sensorFlags) build(stdout, stderr io.Writer) (*sensor, error) {
 
 // startObservability starts the metrics server and the stats log line;
 // extra adds the capture side's counters to every snapshot.
-func (s *sensor) startObservability(ctx context.Context, o *sensorFlags, extra func(add func(sample))) error {
+func (s *sensor) startObservability(ctx context.Context, o *sensorFlags, extra func(*readings)) error {
 	snap := func() snapshot { return s.snapshot(extra) }
 	if o.metricsAddr != "" {
 		addr, err := serveMetrics(ctx, o.metricsAddr, snap, s.log)
@@ -207,7 +207,7 @@ func (s *sensor) startObservability(ctx context.Context, o *sensorFlags, extra f
 	if o.statsEvery > 0 {
 		go logStats(ctx, o.statsEvery, snap, s.log, s.syslog)
 		if s.syslog != nil {
-			s.finalStats = func() { s.syslog.Stats(headline(snap().counters)) }
+			s.finalStats = func() { s.syslog.Stats(snap().stats) }
 		}
 	}
 	return nil

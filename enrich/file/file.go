@@ -1,5 +1,5 @@
 // Package file is the file inventory provider: a JSON export of devices and
-// their launchd jobs (the schema in the README, "File inventory"), indexed by
+// their launchd jobs (the schema in docs/enrichment/file.md), indexed by
 // IP address, MAC address and hostname, reloaded when the file changes or on
 // demand (SIGHUP). A file that fails to parse never replaces a good one.
 package file

@@ -1,7 +1,8 @@
 // Package inventory holds the provider-neutral view of a managed device and
-// its launchd jobs that every enrichment provider (file, Fleet, Jamf) returns
-// and the matcher ranks, plus the strict decoder of the launchd job schema
-// shared by the file inventory and the Jamf extension attribute.
+// its launchd jobs that every enrichment provider (file, Fleet, Jamf,
+// Kandji) returns and the matcher ranks, plus the strict decoder of the
+// launchd job schema shared by the file inventory and the Jamf extension
+// attribute.
 package inventory
 
 import (
@@ -37,7 +38,8 @@ type Host struct {
 	// StartCalendarInterval (Fleet reads it only when the interval jobs do
 	// not explain the period); the service then refetches when it matters.
 	CalendarComplete bool
-	// Ref is the provider's own identifier (Fleet host id, Jamf computer id).
+	// Ref is the provider's own identifier (Fleet host id, Jamf computer id,
+	// Kandji device id).
 	Ref string
 }
 

@@ -24,7 +24,7 @@ import (
 	"github.com/launchtap/launchtap/sensor/alert"
 )
 
-// Tunables, documented in the README ("How the job is chosen").
+// Tunables, documented in docs/enrichment/README.md ("How the job is chosen").
 const (
 	// MatchThreshold is the score the best job needs, with explanatory
 	// evidence, for status "matched".

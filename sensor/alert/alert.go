@@ -5,7 +5,7 @@ package alert
 
 import "time"
 
-// Alert is one periodic-egress finding. See README "Alert schema".
+// Alert is one periodic-egress finding. See docs/alert-schema.md.
 type Alert struct {
 	TS        time.Time `json:"ts"`           // capture time at which the alert fired
 	ID        string    `json:"id"`           // stable per pair and period: sensor-independent hash

@@ -72,7 +72,8 @@ var kindNames = [numKinds]string{"tcp_syn", "dhcp", "dhcpv6", "mdns", "dns", "ht
 func (k kind) spoofable() bool { return k != kindSYN }
 
 // Weights, in the same additive units as evidence accumulates. They are
-// documented in the README ("Signals and weights"); change both together.
+// documented in docs/host-identification.md ("Signals and weights"); change
+// both together.
 const (
 	wSYNExact     = 3.0 // specific p0f signature, exact
 	wSYNGeneric   = 2.0 // generic signature, exact

@@ -41,7 +41,7 @@ func feed(tb *Table, hosts []*simHost, r *rand.Rand) {
 }
 
 // TestLabelledPopulation is the accuracy measurement over generated hosts of
-// every family (see the README, "Accuracy").
+// every family (see docs/host-identification.md, "Accuracy").
 func TestLabelledPopulation(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 2))
 	hosts := population(r, 250)

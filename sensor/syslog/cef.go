@@ -104,8 +104,8 @@ func factsOf(a *alert.Alert) alertFacts {
 	return f
 }
 
-// cefAlert is the CEF body of an alert; the mapping is in README
-// "CEF and LEEF mapping".
+// cefAlert is the CEF body of an alert; the mapping is documented in
+// docs/formats/cef.md.
 func cefAlert(a *alert.Alert, version string, sev int) string {
 	f := factsOf(a)
 	pairs := []kv{

@@ -29,7 +29,7 @@
 // their meta sequenceId). UDP has no acknowledgements: an ICMP
 // port-unreachable (seen by the reader or SO_ERROR) keeps the message for a
 // resend, silence counts as delivery after the window, so UDP is
-// at-most-once where ICMP is filtered. See README "Syslog and SIEM output".
+// at-most-once where ICMP is filtered. See docs/syslog.md and docs/formats/.
 //
 // An outage is logged twice whatever its length: "receiver unreachable,
 // buffering" (WARN) at the first failure, then "receiver reachable again"
