@@ -306,7 +306,7 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 			}
 			return
 		}
-		enqueue(shard(pkt, p.cfg.Internal, nw), pkt, kind, false)
+		enqueue(shardOf(pkt, p.cfg.Internal, nw), pkt, kind, false)
 	}, nil)
 	for i := range work {
 		send(i)
