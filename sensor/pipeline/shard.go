@@ -29,15 +29,11 @@ func HostKey(p *decode.Packet, internal *netset.Set) netip.Addr {
 }
 
 // unplaced reports a DHCPv4 message from a client that has no address yet
-// (DISCOVER, or a REQUEST without option 50): no worker owns it, so every
-// worker's host table gets it and the one that later owns the address has
-// the evidence.
+// (shard.Unplaced): no worker owns it, so every worker's host table gets it
+// and the one that later owns the address has the evidence.
 func unplaced(p *decode.Packet) bool {
-	if p.Proto != decode.ProtoUDP || p.DstPort != 67 {
-		return false
-	}
-	_, ok := shard.DHCPAddr(p.Payload)
-	return !ok
+	sp := shard.Packet{Proto: p.Proto, SrcPort: p.SrcPort, DstPort: p.DstPort, Payload: p.Payload}
+	return shard.Unplaced(&sp)
 }
 
 // shardHash is the fanout hash of p: what launchtap_fanout returns for the
