@@ -13,6 +13,8 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/launchtap/launchtap/sensor/shard"
 )
 
 // requireBPF skips the test when this process cannot load a socket filter,
@@ -426,35 +428,40 @@ func TestFanoutSteersByInternalHost(t *testing.T) {
 		name string
 		p    pkt
 		want string // the address whose hash must come back
+		back string // ... for the reverse direction, when not want
 	}{
-		{"egress v4", pkt{src: "192.168.1.10", dst: "93.184.216.34", sport: 50000, dport: 443, flags: "S"}, "192.168.1.10"},
-		{"egress udp", pkt{src: "10.1.2.3", dst: "8.8.8.8", sport: 40000, dport: 53, udp: true}, "10.1.2.3"},
-		{"cgnat", pkt{src: "100.64.3.4", dst: "1.1.1.1", sport: 40000, dport: 443, flags: "A"}, "100.64.3.4"},
-		{"egress v6", pkt{src: "fd12::5", dst: "2001:db8::1", sport: 50000, dport: 443, flags: "A"}, "fd12::5"},
-		{"internal to internal: client side", pkt{src: "10.0.0.9", dst: "10.0.0.5", sport: 445, dport: 51515, flags: "A"}, "10.0.0.5"},
-		{"internal equal ports: smaller address", pkt{src: "192.168.1.20", dst: "192.168.1.7", sport: 5353, dport: 5353, udp: true}, "192.168.1.7"},
-		{"external both: smaller address", pkt{src: "8.8.8.8", dst: "1.1.1.1", sport: 1, dport: 2, udp: true}, "1.1.1.1"},
-		{"vlan", pkt{src: "192.168.1.10", dst: "93.184.216.34", sport: 50000, dport: 443, flags: "A", vlan: true}, "192.168.1.10"},
+		{"egress v4", pkt{src: "192.168.1.10", dst: "93.184.216.34", sport: 50000, dport: 443, flags: "S"}, "192.168.1.10", ""},
+		{"egress udp", pkt{src: "10.1.2.3", dst: "8.8.8.8", sport: 40000, dport: 53, udp: true}, "10.1.2.3", ""},
+		{"cgnat", pkt{src: "100.64.3.4", dst: "1.1.1.1", sport: 40000, dport: 443, flags: "A"}, "100.64.3.4", ""},
+		{"egress v6", pkt{src: "fd12::5", dst: "2001:db8::1", sport: 50000, dport: 443, flags: "A"}, "fd12::5", ""},
+		{"internal to internal: client side", pkt{src: "10.0.0.9", dst: "10.0.0.5", sport: 445, dport: 51515, flags: "A"}, "10.0.0.5", ""},
+		{"internal equal ports: smaller address", pkt{src: "192.168.1.20", dst: "192.168.1.7", sport: 5353, dport: 5353, udp: true}, "192.168.1.7", ""},
+		{"neither internal: the source", pkt{src: "8.8.8.8", dst: "1.1.1.1", sport: 1, dport: 2, udp: true}, "8.8.8.8", "1.1.1.1"},
+		{"vlan", pkt{src: "192.168.1.10", dst: "93.184.216.34", sport: 50000, dport: 443, flags: "A", vlan: true}, "192.168.1.10", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			rev := tc.p
 			rev.src, rev.dst, rev.sport, rev.dport = tc.p.dst, tc.p.src, tc.p.dport, tc.p.sport
 			fwd, back := run(t, o.Fanout(), tc.p.bytes(t)), run(t, o.Fanout(), rev.bytes(t))
-			if fwd != back {
-				t.Errorf("directions hash differently: %#x vs %#x", fwd, back)
+			if want := shard.Hash(netip.MustParseAddr(tc.want)); fwd != want {
+				t.Errorf("hash %#x, want shard.Hash(%s) = %#x", fwd, tc.want, want)
 			}
-			if want := AddrHash(netip.MustParseAddr(tc.want)); fwd != want {
-				t.Errorf("hash %#x, want AddrHash(%s) = %#x", fwd, tc.want, want)
+			wantBack := tc.want
+			if tc.back != "" {
+				wantBack = tc.back
+			}
+			if want := shard.Hash(netip.MustParseAddr(wantBack)); back != want {
+				t.Errorf("reverse direction: hash %#x, want shard.Hash(%s) = %#x", back, wantBack, want)
 			}
 			src, dst := netip.MustParseAddr(tc.p.src), netip.MustParseAddr(tc.p.dst)
-			if g := ShardHash(src, dst, tc.p.sport, tc.p.dport, internal(src), internal(dst)); g != fwd {
-				t.Errorf("ShardHash = %#x, kernel %#x", g, fwd)
+			sp := shard.Packet{Src: src, Dst: dst, SrcInternal: internal(src), DstInternal: internal(dst),
+				Proto: 6, SrcPort: tc.p.sport, DstPort: tc.p.dport}
+			if tc.p.udp {
+				sp.Proto = 17
 			}
-			for n := 1; n <= 8; n++ {
-				if Shard(fwd, n) != Shard(back, n) {
-					t.Errorf("workers=%d: directions on different workers", n)
-				}
+			if g := shard.Of(&sp); g != fwd {
+				t.Errorf("shard.Of = %#x, kernel %#x", g, fwd)
 			}
 		})
 	}
@@ -463,7 +470,7 @@ func TestFanoutSteersByInternalHost(t *testing.T) {
 func TestFanoutDecapsulates(t *testing.T) {
 	o := load(t, Options{})
 	inner := pkt{src: "93.184.216.34", dst: "192.168.1.10", sport: 443, dport: 50000, flags: "A", payload: 10}
-	want := AddrHash(netip.MustParseAddr("192.168.1.10"))
+	want := shard.Hash(netip.MustParseAddr("192.168.1.10"))
 	outer := func(proto layers.IPProtocol) []gopacket.SerializableLayer {
 		return []gopacket.SerializableLayer{
 			&layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeIPv4},

@@ -11,7 +11,8 @@
 //
 // User space: Load, then Objects.Filter/Fanout/XDP to attach,
 // Objects.Flows (FlowCounters.Take/Sweep) for the per-flow counts,
-// Objects.Stats for the decisions, ShardHash for the steering rule.
+// Objects.Stats for the decisions. The steering rule and hash the fanout
+// program computes are defined once, in sensor/shard.
 // `make generate` (go generate ./bpf/...) rebuilds them; CI checks that the
 // committed files match.
 package bpf

@@ -16,9 +16,10 @@
 // The per-CPU map is kept for the global counters.
 //   launchtap_xdp     the same filter as an XDP program, for dedicated tap ports.
 //   launchtap_fanout  attached with PACKET_FANOUT_DATA to the PACKET_FANOUT_EBPF group.
-//                     It returns a hash of the internal host's address so that both
-//                     directions of a host's traffic reach the same worker; the kernel
-//                     takes it modulo the number of sockets in the group.
+//                     It returns shard.Of (sensor/shard, the one definition of the rule
+//                     and hash replay uses too): a hash of the internal host's address,
+//                     so that both directions of a host's traffic reach the same worker;
+//                     the kernel takes it modulo the number of sockets in the group.
 //
 // Both programs start from skb->protocol (the ethertype after the kernel
 // removed the first VLAN tag). The fanout hook runs before AF_PACKET pushes the
@@ -130,12 +131,18 @@ static __always_inline void stat_add(enum stat_idx idx, __u64 n)
 #define TCP_RST 0x04
 #define TCP_ACK 0x10
 
+// IPV6_MAX_EXT is sensor/decode's maxIPv6Ext: extension headers skipped
+// before the transport header.
+#define IPV6_MAX_EXT 8
+
 // l4 is the outcome of parsing one IP header and the ports after it.
 struct l4 {
 	struct flow_key key;
 	__u32 iplen;  // IP datagram length from the header
 	__u32 payload; // transport payload length from iplen
-	__u32 l4off;  // offset of the transport header from the network header
+	__u32 ipoff;  // offset of the IP header from the start of the packet data
+	__u32 l4off;  // offset of the transport header from the start of the packet data
+	__u32 ulen;   // UDP length field
 	__u8 tcpflags;
 	__u8 is6;
 	__u8 ports;   // 1 when sport/dport were read (TCP or UDP, not a later fragment)
@@ -160,6 +167,7 @@ static __always_inline long ld(void *ctx, int xdp, __u32 off, void *to, __u32 le
 
 static __always_inline int parse_ip(void *ctx, int xdp, __u32 off, __be16 proto, struct l4 *p)
 {
+	p->ipoff = off;
 	if (proto == ETH_P_IP_BE) {
 		__u8 h[20];
 		if (ld(ctx, xdp, off, h, sizeof(h)) < 0)
@@ -196,11 +204,13 @@ static __always_inline int parse_ip(void *ctx, int xdp, __u32 off, __be16 proto,
 		p->l4off = off + 40;
 		p->is6 = 1;
 		__u8 next = h[6];
-		// Hop-by-hop, routing, destination options and fragment headers, as
-		// the user-space decoder skips them (a few at most on real traffic).
+		// The extension headers sensor/decode skips, as many as it skips:
+		// hop-by-hop, routing, destination options, mobility, HIP, shim6,
+		// AH and fragment headers.
 #pragma unroll
-		for (int i = 0; i < 4; i++) {
-			if (next != 0 && next != 43 && next != 60 && next != 44)
+		for (int i = 0; i < IPV6_MAX_EXT; i++) {
+			if (next != 0 && next != 43 && next != 60 && next != 135 && next != 139 &&
+			    next != 140 && next != 51 && next != 44)
 				break;
 			__u8 e[4];
 			if (ld(ctx, xdp, p->l4off, e, sizeof(e)) < 0)
@@ -212,6 +222,8 @@ static __always_inline int parse_ip(void *ctx, int xdp, __u32 off, __be16 proto,
 					p->key.proto = e[0];
 					return 0; // not the first fragment: no transport header
 				}
+			} else if (next == 51) {
+				p->l4off += ((__u32)e[1] + 2) * 4;
 			} else {
 				p->l4off += ((__u32)e[1] + 1) * 8;
 			}
@@ -256,6 +268,7 @@ static __always_inline int parse_ip(void *ctx, int xdp, __u32 off, __be16 proto,
 		p->key.dport = ((__u16)u[2] << 8) | u[3];
 		p->ports = 1;
 		__u32 ulen = ((__u32)u[4] << 8) | u[5];
+		p->ulen = ulen;
 		__u32 hdrs = p->l4off - off + 8;
 		if (ulen < 8 || p->iplen < hdrs || p->l4off - off + ulen > p->iplen) {
 			p->bad = 1;
@@ -441,33 +454,6 @@ int launchtap_xdp(struct xdp_md *ctx)
 // The fanout hook runs before AF_PACKET pushes the MAC header back: skb->data
 // is the network header here, in the kernel and under BPF_PROG_TEST_RUN.
 
-// skip_vlan steps over up to two in-band 802.1Q/802.1ad tags at *off.
-static __always_inline int skip_vlan(struct __sk_buff *skb, __u32 *off, __be16 *proto)
-{
-#pragma unroll
-	for (int i = 0; i < 2; i++) {
-		if (*proto != bpf_htons(0x8100) && *proto != bpf_htons(0x88A8))
-			return 0;
-		__be16 next;
-		if (bpf_skb_load_bytes(skb, *off + 2, &next, 2) < 0)
-			return -1;
-		*proto = next;
-		*off += 4;
-	}
-	return 0;
-}
-
-// inner_ether reads the Ethernet header at off and moves off/proto to its payload.
-static __always_inline int inner_ether(struct __sk_buff *skb, __u32 *off, __be16 *proto)
-{
-	__be16 t;
-	if (bpf_skb_load_bytes(skb, *off + 12, &t, 2) < 0)
-		return -1;
-	*off += 14;
-	*proto = t;
-	return skip_vlan(skb, off, proto);
-}
-
 // ip_proto_of reads the version nibble at off: the ethertype of a bare IP packet.
 static __always_inline int ip_proto_of(struct __sk_buff *skb, __u32 off, __be16 *proto)
 {
@@ -481,6 +467,73 @@ static __always_inline int ip_proto_of(struct __sk_buff *skb, __u32 off, __be16 
 	else
 		return -1;
 	return 0;
+}
+
+// L2_MAX_TAGS and L2_MAX_LABELS are sensor/decode's maxVLANTags and
+// maxMPLSLabels.
+#define L2_MAX_TAGS 8
+#define L2_MAX_LABELS 8
+
+static __always_inline int is_vlan(__be16 proto)
+{
+	return proto == bpf_htons(0x8100) || proto == bpf_htons(0x88A8) ||
+	       proto == bpf_htons(0x9100) || proto == bpf_htons(0x9200);
+}
+
+// l2_walk steps from an EtherType at *off to the IP header the way
+// sensor/decode does: VLAN tags (802.1Q, 802.1ad and the two pre-standard
+// QinQ types), then an MPLS label stack (the payload's version nibble says
+// IPv4 or IPv6) or a PPPoE session header. It returns 0 when off/proto
+// point at what parse_ip reads (an IP header, or something it rejects).
+static __always_inline int l2_walk(struct __sk_buff *skb, __u32 *off, __be16 *proto)
+{
+#pragma unroll
+	for (int i = 0; i < L2_MAX_TAGS; i++) {
+		if (!is_vlan(*proto))
+			break;
+		__be16 next;
+		if (bpf_skb_load_bytes(skb, *off + 2, &next, 2) < 0)
+			return -1;
+		*proto = next;
+		*off += 4;
+	}
+	if (*proto == bpf_htons(0x8847) || *proto == bpf_htons(0x8848)) {
+#pragma unroll
+		for (int i = 0; i < L2_MAX_LABELS; i++) {
+			__u8 l[4];
+			if (bpf_skb_load_bytes(skb, *off, l, 4) < 0)
+				return -1;
+			*off += 4;
+			if (l[2] & 1) // bottom of the stack
+				return ip_proto_of(skb, *off, proto);
+		}
+		return -1;
+	}
+	if (*proto == bpf_htons(0x8864)) {
+		__u8 h[8];
+		if (bpf_skb_load_bytes(skb, *off, h, 8) < 0 || h[0] != 0x11 || h[1])
+			return -1;
+		__u16 ppp = ((__u16)h[6] << 8) | h[7];
+		*off += 8;
+		if (ppp == 0x0021)
+			*proto = ETH_P_IP_BE;
+		else if (ppp == 0x0057)
+			*proto = ETH_P_IPV6_BE;
+		else
+			return -1;
+	}
+	return 0;
+}
+
+// inner_ether reads the Ethernet header at off and moves off/proto to its payload.
+static __always_inline int inner_ether(struct __sk_buff *skb, __u32 *off, __be16 *proto)
+{
+	__be16 t;
+	if (bpf_skb_load_bytes(skb, *off + 12, &t, 2) < 0)
+		return -1;
+	*off += 14;
+	*proto = t;
+	return l2_walk(skb, off, proto);
 }
 
 // decap finds the packet inside a GRE (IP, Ethernet), ERSPAN I/II/III or
@@ -561,16 +614,23 @@ static __always_inline int decap(struct __sk_buff *skb, struct l4 *p, __u32 *off
 	return 0;
 }
 
-static __always_inline int is_internal(struct l4 *p, const __u8 *a)
+// is_internal looks a 16-byte address up in the internal networks. An
+// IPv4-mapped address is looked up as IPv4, as netset.Set.Contains does.
+static __always_inline int is_internal(const __u8 *a)
 {
-	if (p->is6) {
-		struct lpm6 k = {.prefixlen = 128};
-		__builtin_memcpy(k.addr, a, 16);
-		return bpf_map_lookup_elem(&internal6, &k) != NULL;
+	int v4 = 1;
+#pragma unroll
+	for (int i = 0; i < 10; i++)
+		if (a[i])
+			v4 = 0;
+	if (v4 && a[10] == 0xff && a[11] == 0xff) {
+		struct lpm4 k = {.prefixlen = 32};
+		__builtin_memcpy(k.addr, a + 12, 4);
+		return bpf_map_lookup_elem(&internal4, &k) != NULL;
 	}
-	struct lpm4 k = {.prefixlen = 32};
-	__builtin_memcpy(k.addr, a + 12, 4);
-	return bpf_map_lookup_elem(&internal4, &k) != NULL;
+	struct lpm6 k = {.prefixlen = 128};
+	__builtin_memcpy(k.addr, a, 16);
+	return bpf_map_lookup_elem(&internal6, &k) != NULL;
 }
 
 static __always_inline __u32 load_be32(const __u8 *b)
@@ -590,28 +650,82 @@ static __always_inline int addr_less(const __u8 *a, const __u8 *b)
 	return 0;
 }
 
-// fmix32 is MurmurHash3's finaliser; live.ShardHash computes the same in Go.
-static __always_inline __u32 fmix32(__u32 h)
+// addr_hash is shard.Hash: 32-bit FNV-1a over the 16-byte address.
+static __always_inline __u32 addr_hash(const __u8 *a)
 {
-	h ^= h >> 16;
-	h *= 0x85ebca6b;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35;
-	h ^= h >> 16;
+	__u32 h = 2166136261U;
+#pragma unroll
+	for (int i = 0; i < 16; i++) {
+		h ^= a[i];
+		h *= 16777619U;
+	}
 	return h;
 }
 
-static __always_inline __u32 addr_hash(const __u8 *a, int is6)
+// DHCP_MAX_OPTS is shard.MaxDHCPOptions: option entries (pads included)
+// read looking for option 50.
+#define DHCP_MAX_OPTS 64
+
+// dhcp_addr is shard.DHCPAddr for a UDP packet to port 67 or 68: the client
+// address a DHCPv4 message names (yiaddr, else ciaddr, else option 50),
+// written IPv4-mapped to a. The message ends where the UDP length, the IP
+// length or the packet ends, whichever is first, as the decoder's payload.
+static __always_inline int dhcp_addr(struct __sk_buff *skb, const struct l4 *p, __u8 *a)
 {
-	__u32 h = 0x9747b28c;
-	if (is6) {
-#pragma unroll
-		for (int i = 0; i < 12; i += 4)
-			h = fmix32(h ^ load_be32(a + i));
+	if (p->key.proto != IPPROTO_UDP || !p->ports || (p->key.dport != 67 && p->key.dport != 68))
+		return 0;
+	__u32 end = skb->len;
+	// An IP length of zero (IPv4) or a payload length of zero (IPv6) is
+	// segmentation offload's: the packet's end is the datagram's.
+	if (p->is6 ? p->iplen > 40 : p->iplen > 0) {
+		if (p->ipoff + p->iplen < end)
+			end = p->ipoff + p->iplen;
 	}
-	return fmix32(h ^ load_be32(a + 12));
+	if (p->ulen >= 8 && p->l4off + p->ulen < end)
+		end = p->l4off + p->ulen;
+	__u32 start = p->l4off + 8;
+	if (end < start + 240)
+		return 0;
+	__u8 h[8]; // ciaddr, yiaddr
+	__u8 m[4];
+	if (bpf_skb_load_bytes(skb, start + 12, h, 8) < 0 || bpf_skb_load_bytes(skb, start + 236, m, 4) < 0)
+		return 0;
+	if (m[0] != 0x63 || m[1] != 0x82 || m[2] != 0x53 || m[3] != 0x63)
+		return 0;
+	if (h[4] | h[5] | h[6] | h[7]) {
+		__builtin_memcpy(a + 12, &h[4], 4);
+		return 1;
+	}
+	if (h[0] | h[1] | h[2] | h[3]) {
+		__builtin_memcpy(a + 12, &h[0], 4);
+		return 1;
+	}
+	__u32 i = start + 240;
+	for (int k = 0; k < DHCP_MAX_OPTS; k++) {
+		if (i >= end)
+			return 0;
+		__u8 code;
+		if (bpf_skb_load_bytes(skb, i, &code, 1) < 0 || code == 255)
+			return 0;
+		if (code == 0) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= end)
+			return 0;
+		__u8 n;
+		if (bpf_skb_load_bytes(skb, i + 1, &n, 1) < 0 || i + 2 + n > end)
+			return 0;
+		if (code == 50 && n == 4)
+			return bpf_skb_load_bytes(skb, i + 2, a + 12, 4) == 0;
+		i += 2 + n;
+	}
+	return 0;
 }
 
+// launchtap_fanout returns shard.Of for the packet: the hash of the address
+// that owns it (see sensor/shard for the rule), read from the innermost IP
+// header after VLAN tags, MPLS, PPPoE and up to three encapsulations.
 SEC("socket")
 int launchtap_fanout(struct __sk_buff *skb)
 {
@@ -620,7 +734,7 @@ int launchtap_fanout(struct __sk_buff *skb)
 	__u32 off = 0;
 	__be16 proto = skb->protocol;
 
-	if (skip_vlan(skb, &off, &proto) < 0)
+	if (l2_walk(skb, &off, &proto) < 0)
 		return 0;
 	if (parse_ip(skb, 0, off, proto, &p) < 0)
 		return 0;
@@ -636,16 +750,22 @@ int launchtap_fanout(struct __sk_buff *skb)
 		p = in;
 	}
 
+	__u8 dhcp[16] = {[10] = 0xff, [11] = 0xff};
+	if (dhcp_addr(skb, &p, dhcp))
+		return addr_hash(dhcp);
+
 	const __u8 *src = p.key.src, *dst = p.key.dst;
-	int si = is_internal(&p, src), di = is_internal(&p, dst);
-	const __u8 *pick;
+	int si = is_internal(src), di = is_internal(dst);
+	const __u8 *pick = src; // neither internal: the source
 	if (si && !di)
 		pick = src;
 	else if (di && !si)
 		pick = dst;
-	else if (si && di && p.key.sport != p.key.dport)
-		pick = p.key.sport > p.key.dport ? src : dst; // the ephemeral (client) side
-	else
-		pick = addr_less(src, dst) ? src : dst;
-	return addr_hash(pick, p.is6);
+	else if (si && di) {
+		if (p.key.sport != p.key.dport)
+			pick = p.key.sport > p.key.dport ? src : dst; // the ephemeral (client) side
+		else
+			pick = addr_less(src, dst) ? src : dst;
+	}
+	return addr_hash(pick);
 }

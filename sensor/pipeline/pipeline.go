@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/netip"
 	"runtime"
@@ -94,13 +93,9 @@ type Pipeline struct {
 	alerts   chan *alert.Alert
 	macNames *dnstrack.MACNames // shared by the workers' DNS trackers
 
-	reader struct { // counters of the replay reader goroutine, published per batch
-		mu         sync.Mutex
-		frames     uint64
-		bytes      uint64
-		decode     [decode.NumErrKinds]uint64
-		decaps     [decode.NumTunnels]uint64
-		firstFrags uint64
+	reader struct { // counters of the replay read loop, published every 1024 frames
+		mu sync.Mutex
+		c  readCounts
 	}
 	start atomic.Int64 // Unix ns when Replay or Run began; read by Stats from other goroutines
 }
@@ -167,56 +162,13 @@ func (p *Pipeline) Replay(ctx context.Context, src capture.Source) error {
 // replayInline decodes and tracks in one goroutine: no copies, no channels.
 func (p *Pipeline) replayInline(ctx context.Context, src capture.Source) error {
 	w := p.workers[0]
-	err := p.readFrames(ctx, src, w.handle, w.publish)
+	var r frameReader
+	err := r.run(ctx, src, w.handle, readHooks{tick: func(r *frameReader) {
+		p.publishReader(r.counts())
+		w.publish()
+	}})
 	w.flush()
 	w.publish()
-	return err
-}
-
-// readFrames reads src to its end (or until ctx is done), decodes every
-// frame and hands each packet whose IP fields are valid to each. Every 1024
-// frames it publishes the reader's counters and calls tick.
-func (p *Pipeline) readFrames(ctx context.Context, src capture.Source, each func(*decode.Packet, decode.ErrKind), tick func()) error {
-	var (
-		dec           decode.Decoder
-		f             capture.Frame
-		pkt           decode.Packet
-		frames, bytes uint64
-		err           error
-	)
-	for {
-		if err = src.Next(&f); err != nil {
-			break
-		}
-		frames++
-		bytes += uint64(f.WireLen)
-		if kind := dec.Decode(&f, &pkt); kind == decode.OK || hasIP(kind) {
-			each(&pkt, kind)
-		}
-		if frames&1023 == 0 {
-			p.publishReader(frames, bytes, &dec)
-			if tick != nil {
-				tick()
-			}
-			if err = ctx.Err(); err != nil {
-				break
-			}
-		}
-	}
-	p.publishReader(frames, bytes, &dec)
-	return endErr(err)
-}
-
-// hasIP reports decoder results whose IP fields are valid though there is no
-// TCP/UDP header: host identification still learns from them.
-func hasIP(k decode.ErrKind) bool {
-	return k == decode.ErrFragment || k == decode.ErrOtherTransport
-}
-
-func endErr(err error) error {
-	if errors.Is(err, io.EOF) {
-		return nil
-	}
 	return err
 }
 
@@ -297,7 +249,8 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 			send(i)
 		}
 	}
-	err := p.readFrames(ctx, src, func(pkt *decode.Packet, kind decode.ErrKind) {
+	var r frameReader
+	err := r.run(ctx, src, func(pkt *decode.Packet, kind decode.ErrKind) {
 		if unplaced(pkt) {
 			// A host still without an address: every worker learns its MAC.
 			// Worker 0 counts it; the others only learn from it.
@@ -306,8 +259,8 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 			}
 			return
 		}
-		enqueue(shard(pkt, p.cfg.Internal, nw), pkt, kind, false)
-	}, nil)
+		enqueue(shardOf(pkt, p.cfg.Internal, nw), pkt, kind, false)
+	}, readHooks{tick: func(r *frameReader) { p.publishReader(r.counts()) }})
 	for i := range work {
 		send(i)
 		close(work[i])
@@ -349,7 +302,8 @@ const maxNamePayload = 2 + 65535
 func isPort(p *decode.Packet, port uint16) bool { return p.SrcPort == port || p.DstPort == port }
 
 // Run processes live sources, one per worker (len(srcs) must equal the
-// worker count), until every source ends or ctx is done.
+// worker count), until every source ends or ctx is done. Each worker runs
+// the read loop replay runs, over its own source.
 func (p *Pipeline) Run(ctx context.Context, srcs []capture.Source) error {
 	if len(srcs) != len(p.workers) {
 		return fmt.Errorf("pipeline: %d sources for %d workers", len(srcs), len(p.workers))
@@ -362,42 +316,22 @@ func (p *Pipeline) Run(ctx context.Context, srcs []capture.Source) error {
 		wg.Add(1)
 		go func(i int, w *worker, src capture.Source) {
 			defer wg.Done()
-			var (
-				dec decode.Decoder
-				f   capture.Frame
-				pkt decode.Packet
-			)
-			for n := 0; ; n++ {
-				if err := src.Next(&f); err != nil {
-					if errors.Is(err, capture.ErrIdle) {
-						// A quiet link: end the sessions that went idle, by the wall
-						// clock the kernel's timestamps follow.
-						w.flows.Sweep(time.Now().UnixNano())
-						w.publish()
-						if ctx.Err() != nil {
-							break
-						}
-						continue
-					}
-					errs[i] = endErr(err)
-					break
-				}
-				w.c.frames++
-				w.c.frameBytes += uint64(f.WireLen)
-				kind := dec.Decode(&f, &pkt)
-				w.c.decode[kind]++
-				if kind == decode.OK || hasIP(kind) {
-					w.handle(&pkt, kind)
-				}
-				if n&1023 == 0 {
-					w.c.decaps, w.c.firstFrags = dec.Decapsulated(), dec.FirstFragments()
+			var r frameReader
+			err := r.run(ctx, src, w.handle, readHooks{
+				tick: func(r *frameReader) {
+					w.c.read = r.counts()
 					w.publish()
-					if ctx.Err() != nil {
-						break
-					}
-				}
+				},
+				// A quiet link: end the sessions that went idle, by the wall
+				// clock the kernel's timestamps follow.
+				idle: func() {
+					w.flows.Sweep(time.Now().UnixNano())
+					w.publish()
+				},
+			})
+			if err != nil && !errors.Is(err, ctx.Err()) {
+				errs[i] = err // ctx done is how a live capture stops, not an error
 			}
-			w.c.decaps, w.c.firstFrags = dec.Decapsulated(), dec.FirstFragments()
 			w.flush()
 			w.publish()
 		}(i, w, srcs[i])

@@ -73,28 +73,11 @@ func TestShardSymmetric(t *testing.T) {
 		out := decode.Packet{Src: in, Dst: ex, SrcPort: uint16(40000 + i), DstPort: 443, Proto: decode.ProtoTCP}
 		back := decode.Packet{Src: ex, Dst: in, SrcPort: 443, DstPort: uint16(40000 + i), Proto: decode.ProtoTCP}
 		for _, n := range []int{2, 3, 8} {
-			if a, b := shard(&out, internal, n), shard(&back, internal, n); a != b {
+			if a, b := shardOf(&out, internal, n), shardOf(&back, internal, n); a != b {
 				t.Fatalf("%s↔%s: workers %d and %d of %d", in, ex, a, b, n)
 			}
 		}
 	}
-}
-
-func TestDHCPAddrHostile(t *testing.T) {
-	b := dhcp("0.0.0.0", "0.0.0.0", "")
-	b = append(b[:len(b)-1], 50, 200) // option claims 200 bytes that are not there
-	if a, ok := dhcpAddr(b); ok {
-		t.Fatalf("dhcpAddr on a truncated option = %s", a)
-	}
-	if _, ok := dhcpAddr(b[:100]); ok {
-		t.Fatal("dhcpAddr on a short message succeeded")
-	}
-}
-
-func FuzzDHCPAddr(f *testing.F) {
-	f.Add(dhcp("10.0.0.1", "0.0.0.0", ""))
-	f.Add(dhcp("0.0.0.0", "0.0.0.0", "10.1.2.3"))
-	f.Fuzz(func(t *testing.T, b []byte) { dhcpAddr(b) })
 }
 
 func TestKeptPayload(t *testing.T) {

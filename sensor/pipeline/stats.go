@@ -20,12 +20,7 @@ type workerCounters struct {
 	dnsNameEvictions uint64 // per-domain last names forgotten (the DNS-channel detector's table was full)
 	copiedDHCP       uint64 // DHCP messages the host table saw as copies (counted by worker 0)
 	copiedDHCPErrors uint64
-	// live mode: the worker reads and decodes its own source
-	frames     uint64
-	frameBytes uint64
-	decode     [decode.NumErrKinds]uint64
-	decaps     [decode.NumTunnels]uint64
-	firstFrags uint64
+	read             readCounts // live mode: the worker reads and decodes its own source
 }
 
 // published is a worker's latest snapshot, copied once per batch so that
@@ -97,29 +92,13 @@ func (p *Pipeline) Stats() Stats {
 		s.DNSNameEvictions += c.dnsNameEvictions
 		s.Hosts.DHCP -= c.copiedDHCP
 		s.Hosts.DHCPErrors -= c.copiedDHCPErrors
-		s.Frames += c.frames
-		s.Bytes += c.frameBytes
-		for k := range c.decode {
-			s.Decode[k] += c.decode[k]
-		}
-		for k := range c.decaps {
-			s.Decapsulated[k] += c.decaps[k]
-		}
-		s.FirstFrags += c.firstFrags
+		s.addRead(&c.read)
 	}
 	// The MAC table is shared: its evictions are counted once, not per worker.
 	s.DNS.MACEvictions = p.macNames.Evictions()
 	s.DNS.MACOwnerEvictions = p.macNames.OwnerEvictions()
 	p.reader.mu.Lock()
-	s.Frames += p.reader.frames
-	s.Bytes += p.reader.bytes
-	for k := range p.reader.decode {
-		s.Decode[k] += p.reader.decode[k]
-	}
-	for k := range p.reader.decaps {
-		s.Decapsulated[k] += p.reader.decaps[k]
-	}
-	s.FirstFrags += p.reader.firstFrags
+	s.addRead(&p.reader.c)
 	p.reader.mu.Unlock()
 	if start := p.start.Load(); start != 0 {
 		s.Elapsed = time.Since(time.Unix(0, start))
@@ -141,12 +120,23 @@ func addCounters[T any](dst, src *T) {
 	}
 }
 
-// publishReader records the replay reader's progress.
-func (p *Pipeline) publishReader(frames, bytes uint64, dec *decode.Decoder) {
+// addRead adds a read loop's counters.
+func (s *Stats) addRead(c *readCounts) {
+	s.Frames += c.frames
+	s.Bytes += c.bytes
+	for k := range c.decode {
+		s.Decode[k] += c.decode[k]
+	}
+	for k := range c.decaps {
+		s.Decapsulated[k] += c.decaps[k]
+	}
+	s.FirstFrags += c.firstFrags
+}
+
+// publishReader records the replay read loop's counters.
+func (p *Pipeline) publishReader(c readCounts) {
 	p.reader.mu.Lock()
-	p.reader.frames, p.reader.bytes = frames, bytes
-	p.reader.decode = dec.Counts()
-	p.reader.decaps, p.reader.firstFrags = dec.Decapsulated(), dec.FirstFragments()
+	p.reader.c = c
 	p.reader.mu.Unlock()
 }
 

@@ -5,8 +5,8 @@
 // sockets form one fanout group. With several workers the group uses
 // PACKET_FANOUT_EBPF and bpf's launchtap_fanout program, which hashes the
 // internal host's address: both directions of a host's traffic reach the same
-// worker, so per-host state can be sharded without locks. ShardKey is the same
-// rule for pipelines that shard decoded packets themselves.
+// worker, so per-host state can be sharded without locks. The program computes
+// sensor/shard's rule and hash, which replay applies to decoded packets.
 //
 // With Config.BPF the sockets also carry bpf's pre-filter, which keeps
 // mid-session payload in the kernel and counts it per flow (Capture.Flows);

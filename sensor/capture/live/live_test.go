@@ -21,7 +21,7 @@ import (
 	"github.com/launchtap/launchtap/bpf"
 	"github.com/launchtap/launchtap/internal/livetest"
 	"github.com/launchtap/launchtap/sensor/capture"
-	"github.com/launchtap/launchtap/sensor/decode"
+	"github.com/launchtap/launchtap/sensor/shard"
 )
 
 type prefixSet []netip.Prefix
@@ -64,6 +64,7 @@ func summarize(t *testing.T, frame []byte) summary {
 	}
 	var sport, dport uint16
 	var proto uint8
+	var udpPayload []byte
 	switch l := p.TransportLayer().(type) {
 	case *layers.TCP:
 		sport, dport, proto = uint16(l.SrcPort), uint16(l.DstPort), 6
@@ -76,11 +77,14 @@ func summarize(t *testing.T, frame []byte) summary {
 	case *layers.UDP:
 		sport, dport, proto = uint16(l.SrcPort), uint16(l.DstPort), 17
 		s.payload = uint64(len(l.Payload))
+		udpPayload = l.Payload
 	}
 	s.l4 = proto != 0
 	s.key = bpf.NewFlowKey(src, dst, sport, dport, proto)
 	internal := prefixSet(bpf.DefaultInternal)
-	s.hash = bpf.ShardHash(src, dst, sport, dport, internal.Contains(src), internal.Contains(dst))
+	sp := shard.Packet{Src: src, Dst: dst, SrcInternal: internal.Contains(src), DstInternal: internal.Contains(dst),
+		Proto: proto, SrcPort: sport, DstPort: dport, Payload: udpPayload}
+	s.hash = shard.Of(&sp)
 	return s
 }
 
@@ -271,15 +275,16 @@ func diffSets(t *testing.T, what string, got, want [][]byte) {
 	}
 }
 
-// checkSteering asserts that every frame reached the worker the fanout rule
-// assigns it, so each internal host's traffic, both directions, is on one worker.
+// checkSteering asserts that every frame reached the worker the shard rule
+// (sensor/shard, which replay uses too) assigns it, so each internal host's
+// traffic, both directions, is on one worker.
 func checkSteering(t *testing.T, got [][][]byte) {
 	t.Helper()
 	bad := 0
 	for w, fs := range got {
 		for _, f := range fs {
 			s := summarize(t, f)
-			if want := Shard(s.hash, len(got)); want != w {
+			if want := shard.Worker(s.hash, len(got)); want != w {
 				bad++
 				if bad < 5 {
 					t.Errorf("frame %s on worker %d, fanout rule says %d", s.key, w, want)
@@ -445,40 +450,6 @@ func TestRingSize(t *testing.T) {
 			t.Errorf("RingSize(%d GiB, %d) = %d, want %d", tc.mem>>30, tc.sockets, got, tc.want)
 		}
 	}
-}
-
-func TestShardKeyMatchesFanoutRule(t *testing.T) {
-	internal := prefixSet(bpf.DefaultInternal)
-	c, s := netip.MustParseAddr("192.168.1.10"), netip.MustParseAddr("93.184.216.34")
-	out := decode.Packet{Src: c, Dst: s, Proto: decode.ProtoTCP, SrcPort: 50000, DstPort: 443}
-	in := decode.Packet{Src: s, Dst: c, Proto: decode.ProtoTCP, SrcPort: 443, DstPort: 50000}
-	if ShardKey(&out, internal) != ShardKey(&in, internal) || ShardKey(&out, internal) != bpf.AddrHash(c) {
-		t.Error("both directions must hash the internal host")
-	}
-	// ICMP has no ports: between two internal hosts the smaller address owns it.
-	a, b := netip.MustParseAddr("10.0.0.9"), netip.MustParseAddr("10.0.0.5")
-	icmp := decode.Packet{Src: a, Dst: b, Proto: decode.ProtoICMP, SrcPort: 8, DstPort: 0}
-	if ShardKey(&icmp, internal) != bpf.AddrHash(b) {
-		t.Error("ICMP between internal hosts must hash the smaller address")
-	}
-	for n := 1; n < 9; n++ {
-		if w := Shard(ShardKey(&out, internal), n); w < 0 || w >= n {
-			t.Errorf("Shard(.., %d) = %d", n, w)
-		}
-	}
-}
-
-func BenchmarkShardKey(b *testing.B) {
-	var internal AddrSet = prefixSet(bpf.DefaultInternal)
-	p := decode.Packet{Src: netip.MustParseAddr("93.184.216.34"), Dst: netip.MustParseAddr("192.168.1.10"),
-		Proto: decode.ProtoTCP, SrcPort: 443, DstPort: 50000}
-	b.ReportAllocs()
-	var sink uint32
-	for b.Loop() {
-		sink += ShardKey(&p, internal)
-	}
-	_ = sink
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
 }
 
 func TestDetectOffloads(t *testing.T) {
