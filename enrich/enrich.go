@@ -28,6 +28,7 @@ import (
 	"github.com/launchtap/launchtap/enrich/inventory"
 	"github.com/launchtap/launchtap/enrich/match"
 	"github.com/launchtap/launchtap/sensor/alert"
+	"github.com/launchtap/launchtap/sensor/hostid"
 )
 
 // remote is a network inventory provider.
@@ -177,7 +178,7 @@ func (s *Service) build(a *alert.Alert, ans answer) *alert.Enrichment {
 	e := &alert.Enrichment{Provider: ans.provider}
 	if ans.host != nil {
 		h := ans.host
-		e.Device = &alert.Device{Serial: h.Serial, Hostname: h.Hostname, OSVersion: h.OSVersion, User: h.User, Platform: h.Platform}
+		e.Device = &alert.Device{Serial: h.Serial, Hostname: h.Hostname, OSVersion: h.OSVersion, User: h.User, Platform: string(h.Platform)}
 	}
 	if ans.err != nil {
 		var off *inventory.NoJobsError
@@ -187,7 +188,7 @@ func (s *Service) build(a *alert.Alert, ans answer) *alert.Enrichment {
 		case errors.As(ans.err, &off) && off.Host != nil && ans.host == nil:
 			e.Status = alert.EnrichUnavailable
 			h := off.Host
-			e.Device = &alert.Device{Serial: h.Serial, Hostname: h.Hostname, OSVersion: h.OSVersion, User: h.User, Platform: h.Platform}
+			e.Device = &alert.Device{Serial: h.Serial, Hostname: h.Hostname, OSVersion: h.OSVersion, User: h.User, Platform: string(h.Platform)}
 		default:
 			e.Status = alert.EnrichUnavailable
 		}
@@ -323,10 +324,9 @@ func (s *Service) remoteLookup(key string, q inventory.Query) answer {
 	return answer{provider: provider, err: firstErr}
 }
 
-// Platform returns the inventory's platform for a host ("macos", "ios",
-// "windows", "linux", "other") from the file inventory or the cache only;
-// it never blocks on the network.
-func (s *Service) Platform(ip netip.Addr, mac [6]byte) (string, bool) {
+// Platform returns the inventory's platform for a host from the file
+// inventory or the cache only; it never blocks on the network.
+func (s *Service) Platform(ip netip.Addr, mac [6]byte) (hostid.Platform, bool) {
 	if s.file != nil {
 		if inv := s.file.Current(); inv != nil {
 			if h := inv.Find(ip, inventory.MACString(mac), ""); h != nil && h.Platform != "" {

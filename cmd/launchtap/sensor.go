@@ -17,6 +17,7 @@ import (
 	"github.com/launchtap/launchtap/enrich"
 	"github.com/launchtap/launchtap/sensor/alert"
 	"github.com/launchtap/launchtap/sensor/baseline"
+	"github.com/launchtap/launchtap/sensor/hostid"
 	"github.com/launchtap/launchtap/sensor/netset"
 	"github.com/launchtap/launchtap/sensor/pipeline"
 	"github.com/launchtap/launchtap/sensor/syslog"
@@ -48,7 +49,7 @@ func newSensorFlags(fs *flag.FlagSet) *sensorFlags {
 	fs.StringVar(&o.config, "config", "", "YAML `file` setting any of these flags (keys are flag names); command-line flags win")
 	fs.StringVar(&o.internal, "internal", netset.DefaultInternal, "internal networks, comma-separated `CIDRs`; egress is internal → external")
 	fs.IntVar(&o.pipe.Workers, "workers", 0, "workers sharing state by internal host, each with its own capture socket when live (0: one per core)")
-	fs.StringVar(&o.pipe.OS, "os", "macos", "which hosts alert: macos (unknown-OS hosts at low severity) or any")
+	fs.Var(&o.pipe.OS, "os", "which hosts alert: macos (unknown-OS hosts at low severity) or any")
 	fs.Float64Var(&o.pipe.UnknownMinScore, "unknown-min-score", pipeline.DefaultUnknownMinScore, "with --os macos, the score (0..1) a beacon from a host of unknown OS needs to alert, at low severity")
 	fs.StringVar(&o.sensorName, "sensor-name", host, "sensor name put in alerts and syslog HOSTNAME")
 	fs.StringVar(&o.alertsPath, "alerts", "-", "write alerts as JSON Lines to `file` (- for standard output)")
@@ -240,9 +241,11 @@ func (s *sensor) finish(ctx context.Context) error {
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
 
 // platformFunc adapts enrich.Service.Platform to hostid.PlatformLookup.
-type platformFunc func(ip netip.Addr, mac [6]byte) (string, bool)
+type platformFunc func(ip netip.Addr, mac [6]byte) (hostid.Platform, bool)
 
-func (f platformFunc) PlatformLookup(ip netip.Addr, mac [6]byte) (string, bool) { return f(ip, mac) }
+func (f platformFunc) PlatformLookup(ip netip.Addr, mac [6]byte) (hostid.Platform, bool) {
+	return f(ip, mac)
+}
 
 // startCPUProfile profiles the process into path until the returned stop is
 // called; an empty path profiles nothing.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/launchtap/launchtap/enrich/inventory"
+	"github.com/launchtap/launchtap/sensor/hostid"
 )
 
 func repoRoot(t testing.TB) string {
@@ -33,7 +34,7 @@ func TestParseBundled(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := inv.Find(netip.MustParseAddr("10.20.1.15"), "", "")
-	if h == nil || h.Hostname != "alices-mbp" || h.Serial != "C02XK1Y2JG5H" || h.Platform != inventory.PlatformMacOS || h.OSVersion != "14.5" || h.User != "alice" {
+	if h == nil || h.Hostname != "alices-mbp" || h.Serial != "C02XK1Y2JG5H" || h.Platform != hostid.MacOS || h.OSVersion != "14.5" || h.User != "alice" {
 		t.Fatalf("alices-mbp: %+v", h)
 	}
 	var planted *inventory.Job
@@ -64,7 +65,7 @@ func TestParseBundled(t *testing.T) {
 			mac, _ = inventory.NormalizeMAC(c.mac)
 		}
 		h := inv.Find(ip, mac, c.host)
-		if h == nil || h.Hostname != c.want || h.Platform != c.plat {
+		if h == nil || h.Hostname != c.want || string(h.Platform) != c.plat {
 			t.Errorf("Find(%q,%q,%q) = %+v, want %s", c.ip, c.mac, c.host, h, c.want)
 		}
 	}

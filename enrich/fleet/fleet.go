@@ -33,6 +33,7 @@ import (
 
 	"github.com/launchtap/launchtap/enrich/internal/httpx"
 	"github.com/launchtap/launchtap/enrich/inventory"
+	"github.com/launchtap/launchtap/sensor/hostid"
 )
 
 // Queries run on the host. The file join gives each plist's mtime.
@@ -120,7 +121,7 @@ func (p *Provider) Lookup(ctx context.Context, q inventory.Query) (*inventory.Ho
 		return nil, err
 	}
 	h := hostFrom(fh)
-	if h.Platform != inventory.PlatformMacOS {
+	if h.Platform != hostid.MacOS {
 		h.CalendarComplete = true // no launchd: nothing to read
 		return h, nil
 	}
@@ -161,7 +162,7 @@ func hostFrom(fh *Host) *inventory.Host {
 	h := &inventory.Host{
 		Serial:    fh.HardwareSerial,
 		Hostname:  fh.Hostname,
-		Platform:  inventory.NormalizePlatform(fh.Platform),
+		Platform:  hostid.ParsePlatform(fh.Platform),
 		OSVersion: strings.TrimSpace(strings.TrimPrefix(fh.OSVersion, "macOS")),
 		Ref:       strconv.FormatUint(fh.ID, 10),
 	}

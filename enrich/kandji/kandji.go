@@ -29,6 +29,7 @@ import (
 
 	"github.com/launchtap/launchtap/enrich/internal/httpx"
 	"github.com/launchtap/launchtap/enrich/inventory"
+	"github.com/launchtap/launchtap/sensor/hostid"
 )
 
 // PageLimit is Kandji's documented hard upper limit per request.
@@ -186,14 +187,14 @@ func (p *Provider) Lookup(ctx context.Context, q inventory.Query) (*inventory.Ho
 		return nil, fmt.Errorf("kandji: %s: %w", q.IP, inventory.ErrHostNotFound)
 	}
 	h := &inventory.Host{
-		Serial: dev.SerialNumber, Hostname: dev.DeviceName, Platform: inventory.NormalizePlatform(platform(dev.Platform)),
+		Serial: dev.SerialNumber, Hostname: dev.DeviceName, Platform: hostid.ParsePlatform(platform(dev.Platform)),
 		OSVersion: dev.OSVersion, User: userName(dev.User), Ref: dev.DeviceID,
 		CalendarComplete: true, // Prism has no StartCalendarInterval to fetch later
 	}
 	if q.MAC != "" {
 		h.MACs = []string{q.MAC}
 	}
-	if h.Platform != inventory.PlatformMacOS {
+	if h.Platform != hostid.MacOS {
 		return h, nil
 	}
 	jobs, err := p.jobs(ctx, dev.DeviceID)
