@@ -73,7 +73,7 @@ func runHosts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "launchtap hosts:", err)
 		return exitUsage
 	}
-	inv, err := enrich.New(ec, nil, log)
+	inv, err := enrich.New(ec, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "launchtap hosts:", oneLine(err))
 		return exitUsage

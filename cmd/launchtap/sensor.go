@@ -163,9 +163,7 @@ func (o *sensorFlags) build(stdout, stderr io.Writer) (*sensor, error) {
 		out = f
 		s.closers = append(s.closers, func(context.Context) error { return f.Close() })
 	}
-	// The label check reads the current baseline, so a reload applies at once.
-	approvedLabel := func(label string) (string, bool) { return s.baseline.Get().ApprovedLabel(label) }
-	if s.enrich, err = enrich.New(o.enrich, approvedLabel, log); err != nil {
+	if s.enrich, err = enrich.New(o.enrich, log); err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, func(context.Context) error { return s.enrich.Close() })

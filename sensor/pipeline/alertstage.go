@@ -27,8 +27,10 @@ type Sink interface {
 	Alert(a *alert.Alert) error
 }
 
-// AlertStage applies the organisation's baseline, enriches, and delivers.
-// Alerts leave in the order they came, whatever the enrichment concurrency.
+// AlertStage owns the organisation's baseline: it judges each alert's
+// destination, enriches the alert, judges the launchd job enrichment names,
+// and delivers. Alerts leave in the order they came, whatever the
+// enrichment concurrency.
 //
 // The detector reports a pair once, so an alert the baseline suppressed is
 // held (bounded, least recently suppressed evicted): when the baseline is
@@ -69,7 +71,7 @@ type AlertCounters struct {
 	Received          atomic.Uint64
 	Emitted           atomic.Uint64
 	SuppressedDest    atomic.Uint64 // destination approved by the baseline
-	SuppressedLabel   atomic.Uint64 // explained by an approved launchd job
+	SuppressedLabel   atomic.Uint64 // explained by a launchd job the baseline approves
 	Released          atomic.Uint64 // suppressed, then delivered after a baseline reload withdrew the approval
 	HeldEvictions     atomic.Uint64 // suppressed alerts forgotten because MaxHeld were held
 	SinkErrors        atomic.Uint64
@@ -172,13 +174,19 @@ func (s *AlertStage) releasable() []heldAlert {
 }
 
 // Run handles alerts until in is closed and every alert is delivered.
+//
+// The stage alone judges an alert against the baseline, each part once:
+// the destination as the alert arrives (an approved one is not worth an MDM
+// lookup), the launchd job when enrichment has said which jobs the host
+// runs. Enrichment only reports what the inventory says.
 func (s *AlertStage) Run(ctx context.Context, in <-chan *alert.Alert) {
 	s.init()
 	n := max(1, s.Concurrency)
 	type pending struct {
-		a    *alert.Alert
-		rel  *heldAlert // set when a reload released the alert
-		done chan struct{}
+		a      *alert.Alert
+		rel    *heldAlert         // set when a reload released the alert
+		judged *baseline.Baseline // the baseline that judged its destination
+		done   chan struct{}
 	}
 	// Enrichments run concurrently; a FIFO of their completions keeps order.
 	queue := make(chan pending, n)
@@ -189,11 +197,11 @@ func (s *AlertStage) Run(ctx context.Context, in <-chan *alert.Alert) {
 		defer wg.Done()
 		for p := range queue {
 			<-p.done
-			s.deliver(p.a, p.rel)
+			s.deliver(p.a, p.rel, p.judged)
 		}
 	}()
-	submit := func(a *alert.Alert, rel *heldAlert) {
-		p := pending{a: a, rel: rel, done: make(chan struct{})}
+	submit := func(a *alert.Alert, rel *heldAlert, judged *baseline.Baseline) {
+		p := pending{a: a, rel: rel, judged: judged, done: make(chan struct{})}
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; close(p.done) }()
@@ -211,15 +219,16 @@ func (s *AlertStage) Run(ctx context.Context, in <-chan *alert.Alert) {
 			for _, h := range s.releasable() {
 				// Judged whole by the new baseline: its destination first (a
 				// label-held alert's may be approved now), then its job.
-				if rule, ok := approvedDest(s.current(), h.a); ok {
+				b := s.current()
+				if rule, ok := approvedDest(b, h.a); ok {
 					h.label, h.rule = "", rule
 					s.hold(h)
 					continue
 				}
 				s.Log.Info("baseline reload withdrew an approval: judging again the alert it had suppressed",
 					"src", h.a.SrcIP, "dst", h.a.DstFQDN, "port", h.a.DstPort, "rule", h.rule)
-				h.a.Enrichment = nil // enriched again: the job's approval is judged anew
-				submit(h.a, &h)
+				h.a.Enrichment = nil // enriched again: the inventory may have changed too
+				submit(h.a, &h, b)
 			}
 			continue
 		}
@@ -227,13 +236,14 @@ func (s *AlertStage) Run(ctx context.Context, in <-chan *alert.Alert) {
 			break // in is closed
 		}
 		s.Counters.Received.Add(1)
-		if rule, ok := approvedDest(s.current(), a); ok {
+		b := s.current()
+		if rule, ok := approvedDest(b, a); ok {
 			s.Counters.SuppressedDest.Add(1)
 			s.Log.Debug("alert suppressed by baseline", "src", a.SrcIP, "dst", a.DstFQDN, "dst_ips", a.DstIPs, "port", a.DstPort, "rule", rule)
 			s.hold(heldAlert{a: a, rule: rule})
 			continue
 		}
-		submit(a, nil)
+		submit(a, nil, b)
 	}
 	close(queue)
 	wg.Wait()
@@ -274,14 +284,40 @@ func approvedDest(b *baseline.Baseline, a *alert.Alert) (string, bool) {
 	return rule, rule != ""
 }
 
-// deliver suppresses an alert whose destination or best job the current
-// baseline approves, and sends the others. rel is set for an alert a reload
-// released: it was counted once already (received, suppressed, and its
-// enrichment status if that was counted), so only its fate now is counted:
-// released when it leaves. At quiescence received = suppressed (dest +
-// label) + emitted − released.
-func (s *AlertStage) deliver(a *alert.Alert, rel *heldAlert) {
-	b := s.current() // one baseline judges the whole alert
+// judgeJobs marks the enrichment's jobs the baseline approves, saying by
+// which rule, and returns the rule when the best job explains the traffic
+// (status matched) and is approved: the alert is then suppressed.
+func judgeJobs(b *baseline.Baseline, e *alert.Enrichment) (rule string, ok bool) {
+	if b == nil || e == nil {
+		return "", false
+	}
+	for i := range e.Jobs {
+		j := &e.Jobs[i]
+		j.Approved = false // only this stage judges
+		if r, ok := b.ApprovedLabel(j.Label); ok {
+			j.Approved = true
+			j.Why = append(j.Why, fmt.Sprintf("label approved by baseline rule %q", r))
+			if i == 0 {
+				rule = r
+			}
+		}
+	}
+	if e.Status != alert.EnrichMatched || len(e.Jobs) == 0 || !e.Jobs[0].Approved {
+		return "", false
+	}
+	return rule, true
+}
+
+// deliver judges an enriched alert's launchd job, suppresses it when the
+// job is approved, and sends the others. judged is the baseline that judged
+// its destination before enrichment: when a reload has replaced it since,
+// the new baseline judges the destination again, so one baseline judges the
+// whole alert. rel is set for an alert a reload released: it was counted
+// once already (received, suppressed, and its enrichment status if that was
+// counted), so only its fate now is counted: released when it leaves. At
+// quiescence received = suppressed (dest + label) + emitted − released.
+func (s *AlertStage) deliver(a *alert.Alert, rel *heldAlert, judged *baseline.Baseline) {
+	b := s.current()
 	h := heldAlert{a: a}
 	if rel != nil {
 		h.since, h.enriched = rel.since, rel.enriched
@@ -295,46 +331,31 @@ func (s *AlertStage) deliver(a *alert.Alert, rel *heldAlert) {
 			s.Rescan()
 		}
 	}
-	// A reload during enrichment may have approved the destination.
-	if rule, ok := approvedDest(b, a); ok {
-		if rel == nil {
-			s.Counters.SuppressedDest.Add(1)
+	if b != judged {
+		if rule, ok := approvedDest(b, a); ok {
+			if rel == nil {
+				s.Counters.SuppressedDest.Add(1)
+			}
+			suppress("", rule)
+			return
 		}
-		suppress("", rule)
-		return
 	}
 	if e := a.Enrichment; e != nil {
 		if !h.enriched {
 			s.Counters.enriched(e.Status)
 			h.enriched = true
 		}
-		if e.Status == alert.EnrichMatched && len(e.Jobs) > 0 {
+		if rule, ok := judgeJobs(b, e); ok {
 			best := &e.Jobs[0]
-			if best.Approved && b != nil {
-				// The approval was judged when the alert was enriched; a
-				// reload since then may have withdrawn it.
-				if rule, ok := b.ApprovedLabel(best.Label); ok {
-					if rel == nil {
-						s.Counters.SuppressedLabel.Add(1)
-					}
-					s.Log.Debug("alert suppressed: explained by an approved launchd job", "src", a.SrcIP, "dst", a.DstFQDN, "label", best.Label)
-					suppress(best.Label, rule)
-					return
-				}
-				best.Approved = false
-				best.Why = append(best.Why, "label no longer approved: the baseline was reloaded")
+			if rel == nil {
+				s.Counters.SuppressedLabel.Add(1)
 			}
-			if best.Approved {
-				// Approved by an enricher, with no baseline here to judge it.
-				if rel == nil {
-					s.Counters.SuppressedLabel.Add(1)
-				}
-				suppress(best.Label, "")
-				return
-			}
-			if best.MatchScore >= 0.5 && a.Severity != "low" {
-				a.Severity = "high"
-			}
+			s.Log.Debug("alert suppressed: explained by an approved launchd job", "src", a.SrcIP, "dst", a.DstFQDN, "label", best.Label, "rule", rule)
+			suppress(best.Label, rule)
+			return
+		}
+		if e.Status == alert.EnrichMatched && len(e.Jobs) > 0 && e.Jobs[0].MatchScore >= 0.5 && a.Severity != alert.SeverityLow {
+			a.Severity = alert.SeverityHigh
 		}
 	}
 	if rel != nil {
