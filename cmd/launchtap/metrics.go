@@ -92,6 +92,7 @@ func (s *sensor) snapshot(extra func(add func(sample))) snapshot {
 	ctr("suppressed", "Findings suppressed, by reason (one a baseline reload later releases stays counted here, and in released).", c.SuppressedDest.Load(), "baseline_dest")
 	ctr("suppressed", "Findings suppressed, by reason (one a baseline reload later releases stays counted here, and in released).", c.SuppressedLabel.Load(), "approved_label")
 	ctr("released", "Suppressed alerts delivered after a baseline reload withdrew the approval.", c.Released.Load())
+	ctr("masquerades", "Alerts whose launchd job took an approved label but not the rest of the rule (program, plist location, team ID).", c.Masquerades.Load())
 	ctr("evictions", "Entries evicted from a full table, by table.", c.HeldEvictions.Load(), "held_alerts")
 	ctr("sink_errors", "Alert deliveries that failed.", c.SinkErrors.Load())
 	es := s.enrich.Stats()

@@ -54,7 +54,7 @@ func newSensorFlags(fs *flag.FlagSet) *sensorFlags {
 	fs.StringVar(&o.sensorName, "sensor-name", host, "sensor name put in alerts and syslog HOSTNAME")
 	fs.StringVar(&o.alertsPath, "alerts", "-", "write alerts as JSON Lines to `file` (- for standard output)")
 	fs.StringVar(&o.summaryPath, "summary", "", "also write the final summary as one JSON object to `file`")
-	fs.StringVar(&o.baselinePath, "baseline", "", "organisation baseline YAML `file` (approved_destinations, approved_labels), merged with the built-in default")
+	fs.StringVar(&o.baselinePath, "baseline", "", "organisation baseline YAML `file` (rules, approved_destinations, approved_labels; see docs/baseline.md), merged with the built-in default; check it with launchtap baseline check")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the data path to `file` (read it with go tool pprof)")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `host:port` at /metrics (empty: off)")

@@ -46,6 +46,7 @@ type Job struct {
 	StartInterval         int // seconds, 0 when unset
 	StartCalendarInterval []Calendar
 	Username              string
+	TeamID                string    // code-signing team identifier of the program; "" when the provider gives none
 	Modified              time.Time // zero when unknown
 }
 

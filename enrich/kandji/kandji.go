@@ -91,6 +91,9 @@ type Row struct {
 	Disabled         *bool   `json:"disabled"`
 	UserName         *string `json:"user_name"`
 	StartInterval    *int64  `json:"start_interval"`
+	// TeamID is not a documented Prism column; a row that carries one
+	// (a custom attribute export shaped like Prism) has it read.
+	TeamID *string `json:"team_id"`
 }
 
 // Page is one Prism answer.
@@ -277,6 +280,10 @@ func JobFromRow(r Row) inventory.Job {
 	}
 	if r.StartInterval != nil && *r.StartInterval > 0 && *r.StartInterval <= 1<<31-1 {
 		j.StartInterval = int(*r.StartInterval)
+	}
+	if r.TeamID != nil {
+		// A malformed team ID is dropped: rules that need one then do not match.
+		j.TeamID, _ = inventory.ParseTeamID(*r.TeamID)
 	}
 	return j
 }

@@ -218,6 +218,7 @@ func scoreJob(o Observation, pre *prepared, j *inventory.Job) (alert.Job, bool) 
 		RunAtLoad:        j.RunAtLoad,
 		KeepAlive:        j.KeepAlive,
 		Username:         j.Username,
+		TeamID:           j.TeamID,
 		MatchScore:       score,
 		Why:              e.why,
 	}, explanatory

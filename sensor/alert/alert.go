@@ -83,6 +83,7 @@ type Job struct {
 	RunAtLoad        bool     `json:"run_at_load,omitempty"`
 	KeepAlive        bool     `json:"keep_alive,omitempty"`
 	Username         string   `json:"username,omitempty"`
+	TeamID           string   `json:"team_id,omitempty"` // code-signing team of the program, when the inventory gives it
 	Approved         bool     `json:"approved,omitempty"`
 	MatchScore       float64  `json:"match_score"`
 	Why              []string `json:"why"`

@@ -72,6 +72,7 @@ type AlertCounters struct {
 	Emitted           atomic.Uint64
 	SuppressedDest    atomic.Uint64 // destination approved by the baseline
 	SuppressedLabel   atomic.Uint64 // explained by a launchd job the baseline approves
+	Masquerades       atomic.Uint64 // delivered: the best job took an approved label but not the rest of the rule
 	Released          atomic.Uint64 // suppressed, then delivered after a baseline reload withdrew the approval
 	HeldEvictions     atomic.Uint64 // suppressed alerts forgotten because MaxHeld were held
 	SinkErrors        atomic.Uint64
@@ -161,7 +162,7 @@ func (s *AlertStage) releasable() []heldAlert {
 		switch {
 		case b == nil:
 		case h.label != "":
-			_, still = b.ApprovedLabel(h.label)
+			_, still, _ = judgeJobsCopy(b, h.a)
 		default:
 			_, still = approvedDest(b, h.a)
 		}
@@ -171,6 +172,23 @@ func (s *AlertStage) releasable() []heldAlert {
 		}
 	}
 	return out
+}
+
+// judgeJobsCopy judges a held alert's jobs again without changing them.
+func judgeJobsCopy(b *baseline.Baseline, a *alert.Alert) (string, bool, baseline.Verdict) {
+	if a.Enrichment == nil {
+		return "", false, baseline.Verdict{}
+	}
+	e := *a.Enrichment
+	e.Jobs = nil
+	if len(a.Enrichment.Jobs) > 0 {
+		best := a.Enrichment.Jobs[0]
+		best.Why = nil
+		e.Jobs = []alert.Job{best}
+	}
+	c := *a
+	c.Enrichment = &e
+	return judgeJobs(b, &c)
 }
 
 // Run handles alerts until in is closed and every alert is delivered.
@@ -257,55 +275,63 @@ func (s *AlertStage) current() *baseline.Baseline {
 	return s.Baseline.Get()
 }
 
+// destination is what the baseline judges of an alert's far end.
+func destination(a *alert.Alert) baseline.Destination {
+	d := baseline.Destination{Name: a.DstFQDN, Port: a.DstPort, Addrs: make([]netip.Addr, 0, len(a.DstIPs))}
+	for _, ip := range a.DstIPs {
+		addr, err := netip.ParseAddr(ip)
+		if err != nil {
+			d.Addrs = nil // an address it cannot read is not approved
+			break
+		}
+		d.Addrs = append(d.Addrs, addr)
+	}
+	return d
+}
+
 // approvedDest reports whether baseline b (nil: none) approves a's
-// destination, and by which rule.
+// destination without a launchd job, and by which rule.
 func approvedDest(b *baseline.Baseline, a *alert.Alert) (string, bool) {
 	if b == nil {
 		return "", false
 	}
-	if a.DstFQDN != "" {
-		if rule, ok := b.ApprovedDestination(a.DstFQDN, netip.Addr{}); ok {
-			return rule, true
-		}
-	}
-	// Every address the pair reached must be approved for the pair to be.
-	var rule string
-	for _, ip := range a.DstIPs {
-		addr, err := netip.ParseAddr(ip)
-		if err != nil {
-			return "", false
-		}
-		r, ok := b.ApprovedDestination("", addr)
-		if !ok {
-			return "", false
-		}
-		rule = r
-	}
-	return rule, rule != ""
+	return b.DestinationRule(destination(a))
 }
 
-// judgeJobs marks the enrichment's jobs the baseline approves, saying by
-// which rule, and returns the rule when the best job explains the traffic
-// (status matched) and is approved: the alert is then suppressed.
-func judgeJobs(b *baseline.Baseline, e *alert.Enrichment) (rule string, ok bool) {
-	if b == nil || e == nil {
-		return "", false
+// jobOf is what the baseline judges of an enriched job.
+func jobOf(j *alert.Job) baseline.Job {
+	prog := j.Program
+	if prog == "" && len(j.ProgramArguments) > 0 {
+		prog = j.ProgramArguments[0]
 	}
+	return baseline.Job{Label: j.Label, Plist: j.Path, Program: prog, TeamID: j.TeamID}
+}
+
+// judgeJobs judges every job enrichment listed, marking the approved ones
+// and saying why a rule did not approve the others. It returns the rule
+// when the best job explains the traffic (status matched) and is approved:
+// the alert is then suppressed; and the verdict on the best job.
+func judgeJobs(b *baseline.Baseline, a *alert.Alert) (rule string, ok bool, best baseline.Verdict) {
+	e := a.Enrichment
+	if b == nil || e == nil {
+		return "", false, best
+	}
+	d := destination(a)
 	for i := range e.Jobs {
 		j := &e.Jobs[i]
-		j.Approved = false // only this stage judges
-		if r, ok := b.ApprovedLabel(j.Label); ok {
-			j.Approved = true
-			j.Why = append(j.Why, fmt.Sprintf("label approved by baseline rule %q", r))
-			if i == 0 {
-				rule = r
-			}
+		v := b.JudgeJob(jobOf(j), d)
+		j.Approved = v.Approved // only this stage judges
+		if v.Why != "" {
+			j.Why = append(j.Why, v.Why)
+		}
+		if i == 0 {
+			best = v
 		}
 	}
-	if e.Status != alert.EnrichMatched || len(e.Jobs) == 0 || !e.Jobs[0].Approved {
-		return "", false
+	if e.Status != alert.EnrichMatched || len(e.Jobs) == 0 || !best.Approved {
+		return "", false, best
 	}
-	return rule, true
+	return best.Rule.Name, true, best
 }
 
 // deliver judges an enriched alert's launchd job, suppresses it when the
@@ -345,7 +371,8 @@ func (s *AlertStage) deliver(a *alert.Alert, rel *heldAlert, judged *baseline.Ba
 			s.Counters.enriched(e.Status)
 			h.enriched = true
 		}
-		if rule, ok := judgeJobs(b, e); ok {
+		rule, ok, v := judgeJobs(b, a)
+		if ok {
 			best := &e.Jobs[0]
 			if rel == nil {
 				s.Counters.SuppressedLabel.Add(1)
@@ -356,6 +383,14 @@ func (s *AlertStage) deliver(a *alert.Alert, rel *heldAlert, judged *baseline.Ba
 		}
 		if e.Status == alert.EnrichMatched && len(e.Jobs) > 0 && e.Jobs[0].MatchScore >= 0.5 && a.Severity != alert.SeverityLow {
 			a.Severity = alert.SeverityHigh
+		}
+		if v.Masquerade {
+			// The job explaining the traffic wears a vendor's label but not
+			// its program, plist location or signature: evidence in itself.
+			s.Counters.Masquerades.Add(1)
+			a.Severity = alert.SeverityHigh
+			a.Reasons = append(a.Reasons, fmt.Sprintf("launchd job %s masquerades: %s (masquerading is itself evidence: severity high)", e.Jobs[0].Label, v.Why))
+			s.Log.Info("launchd job masquerades as an approved one", "src", a.SrcIP, "dst", a.DstFQDN, "label", e.Jobs[0].Label, "rule", v.Rule.Name)
 		}
 	}
 	if rel != nil {

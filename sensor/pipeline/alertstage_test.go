@@ -35,7 +35,9 @@ func (slowEnricher) Enrich(_ context.Context, a *alert.Alert) {
 	time.Sleep(time.Duration(20-n) * time.Millisecond)
 	status := alert.EnrichNoMatch
 	if n == 3 {
-		a.Enrichment = &alert.Enrichment{Status: alert.EnrichMatched, Jobs: []alert.Job{{Label: "com.jamf.agent", MatchScore: 0.7}}}
+		// The real Jamf check-in, approved by the built-in Jamf rule.
+		a.Enrichment = &alert.Enrichment{Status: alert.EnrichMatched, Jobs: []alert.Job{{Label: "com.jamfsoftware.task.1",
+			Path: "/Library/LaunchDaemons/com.jamfsoftware.task.1.plist", Program: "/usr/local/jamf/bin/jamf", TeamID: "483DWKW443", MatchScore: 0.7}}}
 		return
 	}
 	a.Enrichment = &alert.Enrichment{Status: status}
@@ -46,12 +48,24 @@ func TestAlertStageOrderAndSuppression(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, ok := b.DestinationRule(baseline.Destination{Name: "acme.jamf.com"}); !ok {
+		t.Fatal("the default approves *.jamf.com by destination")
+	}
+	// Alert 3 must be suppressed by its job, not its destination: judge it
+	// with a baseline whose Jamf destinations come only with the Jamf job.
+	b, err = baseline.Parse([]byte(jamfOnly))
+	if err != nil {
+		t.Fatal(err)
+	}
 	sink := &recordSink{}
 	st := &AlertStage{Baseline: baseline.NewLive(b), Enricher: slowEnricher{}, Sinks: []Sink{sink}, Concurrency: 4}
 	in := make(chan *alert.Alert, 32)
 	for i := 0; i < 12; i++ {
 		a := &alert.Alert{ID: fmt.Sprint(i), DstFQDN: "c2.evil.example", DstIPs: []string{"203.0.113.9"}}
 		switch i {
+		case 3:
+			a.DstFQDN = "acme.jamf.com" // not approved by destination alone here: the default is off
+			a.DstIPs = []string{"198.51.100.77"}
 		case 5:
 			a.DstFQDN = "mdm.approved.example"
 		case 7:
@@ -296,6 +310,18 @@ func TestAlertStageReleasedTwice(t *testing.T) {
 	}
 }
 
+// jamfOnly approves two destinations alone and Jamf's only with its job.
+const jamfOnly = `include_default: false
+approved_destinations: ["*.approved.example", 192.0.2.0/24]
+rules:
+  - name: jamf
+    labels: [com.jamf.*, com.jamfsoftware.*]
+    programs: [/usr/local/jamf/]
+    team_ids: [483DWKW443]
+    plist: system
+    destinations: ["*.jamf.com"]
+`
+
 // fixedEnricher sets the same enrichment on every alert (a fresh copy).
 type fixedEnricher struct{ e alert.Enrichment }
 
@@ -361,3 +387,30 @@ func TestAlertStageJudgesJobs(t *testing.T) {
 type sinkFunc func(*alert.Alert) error
 
 func (f sinkFunc) Alert(a *alert.Alert) error { return f(a) }
+
+// TestAlertStageMasquerade: the issue's demo updater renamed to a Jamf
+// label is not approved; the alert says why and is high severity.
+func TestAlertStageMasquerade(t *testing.T) {
+	e := alert.Enrichment{Status: alert.EnrichMatched, Jobs: []alert.Job{{
+		Label: "com.jamf.updater", Path: "/Users/alice/Library/LaunchAgents/com.jamf.updater.plist",
+		Program: "/Users/alice/Library/Application Support/.updater/updater", MatchScore: 0.84, Why: []string{"StartInterval 300 s matches"},
+	}}}
+	var got []*alert.Alert
+	sink := sinkFunc(func(a *alert.Alert) error { got = append(got, a); return nil })
+	st := &AlertStage{Baseline: baseline.NewLive(nil), Enricher: fixedEnricher{e}, Sinks: []Sink{sink}}
+	in := make(chan *alert.Alert, 1)
+	in <- &alert.Alert{ID: "0", SrcIP: "10.20.1.15", DstFQDN: "cdn.example.net", DstPort: 443, Proto: "tcp", Severity: alert.SeverityLow}
+	close(in)
+	st.Run(context.Background(), in)
+	if len(got) != 1 {
+		t.Fatalf("delivered %d, want the masquerade alerted", len(got))
+	}
+	a := got[0]
+	j := a.Enrichment.Jobs[0]
+	reasons := strings.Join(a.Reasons, "|")
+	if a.Severity != alert.SeverityHigh || j.Approved || !strings.Contains(reasons, "com.jamf.updater masquerades") ||
+		!strings.Contains(reasons, "not the Jamf agent") || !strings.Contains(strings.Join(j.Why, "|"), "is not under") ||
+		st.Counters.Masquerades.Load() != 1 || st.Counters.SuppressedLabel.Load() != 0 {
+		t.Errorf("severity %s, approved %v, masquerades %d, reasons %q, why %q", a.Severity, j.Approved, st.Counters.Masquerades.Load(), a.Reasons, j.Why)
+	}
+}
