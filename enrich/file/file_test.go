@@ -48,6 +48,13 @@ func TestParseBundled(t *testing.T) {
 		strings.Join(planted.ProgramArguments, "|") != "/Users/alice/Library/Application Support/.updater/updater|--server|cdn.example.net" {
 		t.Fatalf("planted job: %+v", planted)
 	}
+	teams := map[string]string{}
+	for _, j := range h.Jobs {
+		teams[j.Label] = j.TeamID
+	}
+	if teams["com.jamf.management.daemon"] != "483DWKW443" || teams["com.example.updater"] != "" {
+		t.Errorf("team IDs: %v", teams)
+	}
 	for _, c := range []struct {
 		ip, mac, host, want, plat string
 	}{
@@ -104,6 +111,9 @@ func TestParseErrors(t *testing.T) {
 		{"devices missing", `{}`, `missing "devices"`},
 		{"truncated", `{"devices":[{"hostname":"h"`, "truncated JSON"},
 		{"args type", dev(`{"label":"a","program_arguments":"x y"}`), "program_arguments: want an array of strings"},
+		{"bad team ID", dev(`{"label":"a","team_id":"Jamf"}`), `launchd[0].team_id: "Jamf" is not a team identifier`},
+		{"team ID ok", dev(`{"label":"a","team_id":"483dwkw443"}`), ""},
+		{"team ID not set", dev(`{"label":"a","team_id":"not set"}`), ""},
 		{"ok", dev(job), ""},
 		{"null fields ok", dev(`{"label":"a","start_calendar_interval":null,"modified":null,"program_arguments":null}`), ""},
 	}
