@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/launchtap/launchtap/sensor/baseline"
 )
@@ -69,4 +70,14 @@ func runBaseline(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(w, "no weak or broad rules")
 	}
 	return exitOK
+}
+
+// logBaselineWarnings says, when a baseline file is loaded, which of its
+// rules are weak or broad (the built-in ones are not).
+func logBaselineWarnings(log *slog.Logger, b *baseline.Baseline) {
+	for _, w := range b.Warnings() {
+		if !w.Rule.Builtin {
+			log.Warn("baseline rule is weak or broad; see launchtap baseline check", "source", w.Rule.Source, "rule", w.Rule.Name, "warning", w.Msg)
+		}
+	}
 }

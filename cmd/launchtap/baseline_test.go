@@ -93,3 +93,18 @@ rules:
 		t.Errorf("baseline without check: exit %d", code)
 	}
 }
+
+// TestReplayWarnsWeakBaseline: a weak rule in --baseline is logged at load.
+func TestReplayWarnsWeakBaseline(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "b.yaml")
+	os.WriteFile(p, []byte("approved_labels: [com.example.*]\n"), 0o600)
+	code, out, stderr := replay(t, nil, demoArgs("1", "--baseline", p)...)
+	if code != 0 || !strings.Contains(stderr, "baseline rule is weak or broad") || !strings.Contains(stderr, p+":1") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	// The weak label rule approves the planted agent by its label: the
+	// reason to warn.
+	if strings.TrimSpace(out) != "" || !strings.Contains(stderr, "approved_label=1") {
+		t.Errorf("alerts %q, stderr:\n%s", out, stderr)
+	}
+}

@@ -151,6 +151,7 @@ func (o *sensorFlags) build(stdout, stderr io.Writer) (*sensor, error) {
 		if b, err = baseline.Load(o.baselinePath); err != nil {
 			return nil, err
 		}
+		logBaselineWarnings(log, b)
 	}
 	s.baseline = baseline.NewLive(b)
 

@@ -40,9 +40,10 @@ func PlistLocation(plist string) Location {
 }
 
 // homeOf returns the home directory p lies in: /Users/NAME or /var/root.
+// /Users/Shared is writable by every user and no one's home.
 func homeOf(p string) (string, bool) {
 	if rest, ok := strings.CutPrefix(p, "/Users/"); ok {
-		if i := strings.IndexByte(rest, '/'); i > 0 {
+		if i := strings.IndexByte(rest, '/'); i > 0 && rest[:i] != "Shared" {
 			return p[:len("/Users/")+i], true
 		}
 	}

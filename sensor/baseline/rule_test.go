@@ -296,6 +296,7 @@ func TestPlistLocation(t *testing.T) {
 		"":                                                LocationUnknown,
 		"/Users/alice/Library/LaunchAgents/../x/a.plist":  LocationOther,
 		"/Users/alice/Library/LaunchAgentsX/a.plist":      LocationOther,
+		"/Users/Shared/Library/LaunchAgents/a.plist":      LocationOther,
 		"/Users/alice/Library/LaunchAgents/x/y/z/a.plist": LocationOther,
 	} {
 		if got := PlistLocation(p); got != want {
@@ -310,8 +311,10 @@ func TestHomePrefix(t *testing.T) {
 	if v := b.JudgeJob(j, Destination{Name: "x.example"}); !v.Approved {
 		t.Errorf("~/ prefix: %+v", v)
 	}
-	j.Program = "/Applications/Acme.app/Contents/MacOS/acme"
-	if v := b.JudgeJob(j, Destination{Name: "x.example"}); v.Approved {
-		t.Errorf("~/ prefix matched outside a home: %+v", v)
+	for _, p := range []string{"/Applications/Acme.app/Contents/MacOS/acme", "/Users/Shared/Applications/Acme.app/Contents/MacOS/acme"} {
+		j.Program = p
+		if v := b.JudgeJob(j, Destination{Name: "x.example"}); v.Approved {
+			t.Errorf("~/ prefix matched outside a home (%s): %+v", p, v)
+		}
 	}
 }
