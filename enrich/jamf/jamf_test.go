@@ -307,6 +307,7 @@ func FuzzParseEA(f *testing.F) {
 	f.Add(jamftest.EAValue(updaterEA, periodicEA))
 	f.Add(`{"v":1,"generated":"2026-11-25T08:00:00Z","truncated":true,"jobs":[{"path":"/a","owner":"root","mtime":12,"plist":{"Label":"a","KeepAlive":{"SuccessfulExit":false},"StartCalendarInterval":[{"Hour":3}]}}]}`)
 	f.Add(`<result>{"v":1,"jobs":[{"error":"x"}]}</result>`)
+	f.Add(`<result>{"v":2,"jobs":[{"path":"/Library/LaunchDaemons/a.plist","owner":"root","mtime":1,"team_id":"483DWKW443","plist":{"Label":"a","Program":"/usr/local/jamf/bin/jamf"}}]}</result>`)
 	f.Add(`<result>`)
 	f.Fuzz(func(t *testing.T, s string) {
 		ea, err := ParseEA(s)
@@ -314,7 +315,7 @@ func FuzzParseEA(f *testing.F) {
 			return
 		}
 		for _, j := range ea.Jobs {
-			if j.Label == "" || j.StartInterval < 0 {
+			if j.Label == "" || j.StartInterval < 0 || (j.TeamID != "" && len(j.TeamID) != 10) {
 				t.Fatalf("bad job %+v", j)
 			}
 		}
