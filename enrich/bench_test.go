@@ -8,7 +8,7 @@ import (
 
 // BenchmarkEnrichFile is the demo alert against the bundled inventory.
 func BenchmarkEnrichFile(b *testing.B) {
-	s, err := New(Config{Inventory: filepath.Join(repoRoot(), "testdata", "inventory.json")}, nil, nil)
+	s, err := New(Config{Inventory: filepath.Join(repoRoot(), "testdata", "inventory.json")}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

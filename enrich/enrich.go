@@ -30,6 +30,7 @@ import (
 	"github.com/launchtap/launchtap/enrich/inventory"
 	"github.com/launchtap/launchtap/enrich/match"
 	"github.com/launchtap/launchtap/sensor/alert"
+	"github.com/launchtap/launchtap/sensor/hostid"
 )
 
 // remote is a network inventory provider.
@@ -54,9 +55,8 @@ type call struct {
 
 // Service enriches alerts. It is safe for concurrent use.
 type Service struct {
-	cfg      Config
-	log      *slog.Logger
-	approved match.Approver
+	cfg Config
+	log *slog.Logger
 
 	file    *file.Provider
 	remotes []remote
@@ -78,12 +78,12 @@ type Service struct {
 
 type counters struct {
 	lookups, cacheHits, staleHits, negHits, remoteLookups, failures, timeouts, rejected atomic.Uint64
-	matched, noMatch, notFound, unavailable, notConfigured, approved                    atomic.Uint64
+	matched, noMatch, notFound, unavailable, notConfigured                              atomic.Uint64
 }
 
-// New builds the service. approvedLabel reports whether a launchd label is
-// approved by the baseline (sensor/baseline), and by which rule; it may be nil.
-func New(cfg Config, approvedLabel func(label string) (rule string, ok bool), log *slog.Logger) (*Service, error) {
+// New builds the service. It reports what the inventories say; whether a
+// job is approved is the alert stage's judgement (sensor/pipeline).
+func New(cfg Config, log *slog.Logger) (*Service, error) {
 	cfg.setDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -93,7 +93,6 @@ func New(cfg Config, approvedLabel func(label string) (rule string, ok bool), lo
 	s := &Service{
 		cfg:      cfg,
 		log:      log,
-		approved: approvedLabel,
 		fresh:    expirable.NewLRU[string, answer](cfg.CacheSize, nil, cfg.CacheTTL),
 		stale:    expirable.NewLRU[string, answer](cfg.CacheSize, nil, cfg.StaleTTL),
 		neg:      expirable.NewLRU[string, time.Time](cfg.CacheSize, nil, cfg.NegativeTTL),
@@ -135,10 +134,6 @@ func (s *Service) Enrich(ctx context.Context, a *alert.Alert) {
 	switch e.Status {
 	case alert.EnrichMatched:
 		s.st.matched.Add(1)
-		if Suppressed(e) {
-			s.st.approved.Add(1)
-			s.log.Debug("best job approved by baseline; alert suppressed", "src_ip", a.SrcIP, "dst", a.DstFQDN, "label", e.Jobs[0].Label)
-		}
 	case alert.EnrichNoMatch:
 		s.st.noMatch.Add(1)
 	case alert.EnrichHostNotFound:
@@ -148,12 +143,6 @@ func (s *Service) Enrich(ctx context.Context, a *alert.Alert) {
 	case alert.EnrichNotConfigured:
 		s.st.notConfigured.Add(1)
 	}
-}
-
-// Suppressed reports whether the alert's best job is approved by the
-// baseline: the caller drops such alerts (counted, debug-logged).
-func Suppressed(e *alert.Enrichment) bool {
-	return e != nil && e.Status == alert.EnrichMatched && len(e.Jobs) > 0 && e.Jobs[0].Approved
 }
 
 func (s *Service) enrich(ctx context.Context, a *alert.Alert) *alert.Enrichment {
@@ -179,7 +168,7 @@ func (s *Service) build(a *alert.Alert, ans answer) *alert.Enrichment {
 	e := &alert.Enrichment{Provider: ans.provider}
 	if ans.host != nil {
 		h := ans.host
-		e.Device = &alert.Device{Serial: h.Serial, Hostname: h.Hostname, OSVersion: h.OSVersion, User: h.User, Platform: h.Platform}
+		e.Device = &alert.Device{Serial: h.Serial, Hostname: h.Hostname, OSVersion: h.OSVersion, User: h.User, Platform: string(h.Platform)}
 	}
 	if ans.err != nil {
 		var off *inventory.NoJobsError
@@ -189,7 +178,7 @@ func (s *Service) build(a *alert.Alert, ans answer) *alert.Enrichment {
 		case errors.As(ans.err, &off) && off.Host != nil && ans.host == nil:
 			e.Status = alert.EnrichUnavailable
 			h := off.Host
-			e.Device = &alert.Device{Serial: h.Serial, Hostname: h.Hostname, OSVersion: h.OSVersion, User: h.User, Platform: h.Platform}
+			e.Device = &alert.Device{Serial: h.Serial, Hostname: h.Hostname, OSVersion: h.OSVersion, User: h.User, Platform: string(h.Platform)}
 		default:
 			e.Status = alert.EnrichUnavailable
 		}
@@ -203,7 +192,7 @@ func (s *Service) build(a *alert.Alert, ans answer) *alert.Enrichment {
 	if !ans.at.IsZero() && ans.err != nil {
 		e.CacheAgeS = time.Since(ans.at).Round(time.Second).Seconds()
 	}
-	res := match.Rank(match.FromAlert(a), ans.host.Jobs, s.approved)
+	res := match.Rank(match.FromAlert(a), ans.host.Jobs)
 	e.Status, e.Jobs = res.Status, res.Jobs
 	return e
 }
@@ -325,10 +314,9 @@ func (s *Service) remoteLookup(key string, q inventory.Query) answer {
 	return answer{provider: provider, err: firstErr}
 }
 
-// Platform returns the inventory's platform for a host ("macos", "ios",
-// "windows", "linux", "other") from the file inventory or the cache only;
-// it never blocks on the network.
-func (s *Service) Platform(ip netip.Addr, mac [6]byte) (string, bool) {
+// Platform returns the inventory's platform for a host from the file
+// inventory or the cache only; it never blocks on the network.
+func (s *Service) Platform(ip netip.Addr, mac [6]byte) (hostid.Platform, bool) {
 	if s.file != nil {
 		if inv := s.file.Current(); inv != nil {
 			if h := inv.Find(ip, inventory.MACString(mac), ""); h != nil && h.Platform != "" {
@@ -402,7 +390,6 @@ type Stats struct {
 	HostNotFound  uint64 `json:"host_not_found"`
 	Unavailable   uint64 `json:"unavailable"`
 	NotConfigured uint64 `json:"not_configured"`
-	Approved      uint64 `json:"approved"` // matched alerts whose best job the baseline approves (suppressed)
 
 	InventoryReloads      uint64 `json:"inventory_reloads"`
 	InventoryReloadErrors uint64 `json:"inventory_reload_errors"`
@@ -418,7 +405,7 @@ func (s *Service) Stats() Stats {
 		NegativeHits: s.st.negHits.Load(), RemoteLookups: s.st.remoteLookups.Load(), Failures: s.st.failures.Load(),
 		Timeouts: s.st.timeouts.Load(), Rejected: s.st.rejected.Load(),
 		Matched: s.st.matched.Load(), NoMatch: s.st.noMatch.Load(), HostNotFound: s.st.notFound.Load(),
-		Unavailable: s.st.unavailable.Load(), NotConfigured: s.st.notConfigured.Load(), Approved: s.st.approved.Load(),
+		Unavailable: s.st.unavailable.Load(), NotConfigured: s.st.notConfigured.Load(),
 		CacheEntries: s.fresh.Len(),
 	}
 	s.mu.Lock()

@@ -42,7 +42,7 @@ func demoAlert() *alert.Alert {
 }
 
 func TestBundledInventoryDemo(t *testing.T) {
-	s, err := New(Config{Inventory: filepath.Join(repoRoot(), "testdata", "inventory.json")}, nil, nil)
+	s, err := New(Config{Inventory: filepath.Join(repoRoot(), "testdata", "inventory.json")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,30 +85,29 @@ func TestBundledInventoryDemo(t *testing.T) {
 	}
 }
 
-func TestBobsJamfCheckinApproved(t *testing.T) {
-	approve := func(label string) (string, bool) {
-		if strings.HasPrefix(label, "com.jamfsoftware.") || strings.HasPrefix(label, "com.jamf.") {
-			return "com.jamf*", true
-		}
-		return "", false
-	}
-	s, err := New(Config{Inventory: filepath.Join(repoRoot(), "testdata", "inventory.json")}, approve, nil)
+// TestBobsJamfCheckin: enrichment names the Jamf check-in job as the
+// explanation and leaves its approval to the alert stage.
+func TestBobsJamfCheckin(t *testing.T) {
+	s, err := New(Config{Inventory: filepath.Join(repoRoot(), "testdata", "inventory.json")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	a := &alert.Alert{SrcIP: "10.20.1.22", DstFQDN: "acme.jamfcloud.com", PeriodS: 900, Jitter: 0.12, Beats: 10, FirstSeen: demoStart}
 	s.Enrich(context.Background(), a)
-	if !Suppressed(a.Enrichment) || a.Enrichment.Jobs[0].Label != "com.jamfsoftware.task.1" {
-		t.Fatalf("%+v", a.Enrichment)
+	e := a.Enrichment
+	if e.Status != alert.EnrichMatched || e.Jobs[0].Label != "com.jamfsoftware.task.1" {
+		t.Fatalf("%+v", e)
 	}
-	if s.Stats().Approved != 1 {
-		t.Errorf("approved count %d", s.Stats().Approved)
+	for _, j := range e.Jobs {
+		if j.Approved {
+			t.Errorf("enrichment approved %s: approval is the alert stage's judgement", j.Label)
+		}
 	}
 }
 
 func TestStatuses(t *testing.T) {
-	s, err := New(Config{}, nil, nil)
+	s, err := New(Config{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +118,7 @@ func TestStatuses(t *testing.T) {
 	}
 	s.Close()
 
-	s, err = New(Config{Inventory: filepath.Join(repoRoot(), "testdata", "inventory.json")}, nil, nil)
+	s, err = New(Config{Inventory: filepath.Join(repoRoot(), "testdata", "inventory.json")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +143,7 @@ func TestStatuses(t *testing.T) {
 func TestInventoryMustBeValid(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "bad.json")
 	os.WriteFile(p, []byte(`{"devices":[{"hostname":"h","platform":"darwin","launchd":[{"label":"x","startInterval":300}]}]}`), 0o600)
-	_, err := New(Config{Inventory: p}, nil, nil)
+	_, err := New(Config{Inventory: p}, nil)
 	if err == nil || !strings.Contains(err.Error(), `did you mean "start_interval"`) {
 		t.Fatalf("%v", err)
 	}
@@ -165,7 +164,7 @@ func TestFleetCacheOfflineAndTimeout(t *testing.T) {
 	defer srv.Close()
 	srv.SlowDelay = 1500 * time.Millisecond
 	t.Setenv(EnvFleetToken, "s3cret")
-	s, err := New(Config{FleetURL: srv.URL, Timeout: 500 * time.Millisecond, CacheTTL: 50 * time.Millisecond}, nil, nil)
+	s, err := New(Config{FleetURL: srv.URL, Timeout: 500 * time.Millisecond, CacheTTL: 50 * time.Millisecond}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +208,7 @@ func TestConcurrentAlertsShareOneLookup(t *testing.T) {
 	srv := fleettest.New("s3cret", fleettest.Host{ID: 8, Hostname: "alices-mbp", IP: "10.20.1.15", Platform: "darwin", Jobs: fleetJobs()})
 	defer srv.Close()
 	t.Setenv(EnvFleetToken, "s3cret")
-	s, err := New(Config{FleetURL: srv.URL}, nil, nil)
+	s, err := New(Config{FleetURL: srv.URL}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +233,7 @@ func TestConcurrentAlertsShareOneLookup(t *testing.T) {
 
 func TestSecrets(t *testing.T) {
 	t.Setenv(EnvFleetToken, "")
-	if _, err := New(Config{FleetURL: "https://fleet.example.com"}, nil, nil); err == nil || !strings.Contains(err.Error(), EnvFleetToken) {
+	if _, err := New(Config{FleetURL: "https://fleet.example.com"}, nil); err == nil || !strings.Contains(err.Error(), EnvFleetToken) {
 		t.Fatalf("missing token: %v", err)
 	}
 	f := filepath.Join(t.TempDir(), "tok")
@@ -280,7 +279,7 @@ func TestJamfThroughService(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "id"), []byte("cid\n"), 0o600)
 	t.Setenv(EnvJamfClientSecret, "csecret")
-	s, err := New(Config{JamfURL: srv.URL, JamfClientIDFile: filepath.Join(dir, "id")}, nil, nil)
+	s, err := New(Config{JamfURL: srv.URL, JamfClientIDFile: filepath.Join(dir, "id")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +302,7 @@ func TestKandjiThroughService(t *testing.T) {
 	srv := kandjitest.New("ktok", kandjitest.Device{ID: "d6ac2d8c", Name: "alices-mbp", Serial: "C02XK1Y2JG5H", MAC: "3c:22:fb:1a:2b:3c", Platform: "Mac", OS: "14.5", Jobs: fleetJobs()})
 	defer srv.Close()
 	t.Setenv(EnvKandjiToken, "ktok")
-	s, err := New(Config{KandjiURL: srv.URL}, nil, nil)
+	s, err := New(Config{KandjiURL: srv.URL}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +317,7 @@ func TestKandjiThroughService(t *testing.T) {
 func TestReloadPicksUpNewDevice(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "inv.json")
 	os.WriteFile(p, []byte(`{"devices":[]}`), 0o600)
-	s, err := New(Config{Inventory: p, InventoryPoll: time.Hour}, nil, nil)
+	s, err := New(Config{Inventory: p, InventoryPoll: time.Hour}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 func Example() {
-	s, err := enrich.New(enrich.Config{Inventory: "../testdata/inventory.json"}, nil, nil)
+	s, err := enrich.New(enrich.Config{Inventory: "../testdata/inventory.json"}, nil)
 	if err != nil {
 		panic(err)
 	}

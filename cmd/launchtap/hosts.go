@@ -73,7 +73,7 @@ func runHosts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "launchtap hosts:", err)
 		return exitUsage
 	}
-	inv, err := enrich.New(ec, nil, log)
+	inv, err := enrich.New(ec, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "launchtap hosts:", oneLine(err))
 		return exitUsage
@@ -176,13 +176,13 @@ func (q hostsQueries) DNSQuery(client netip.Addr, mac [6]byte, hasMAC bool, name
 	q.t.ObserveDNSQuery(client, mac, hasMAC, name, ts)
 }
 
-func hostsOSFilter(list string) (map[string]bool, error) {
+func hostsOSFilter(list string) (map[hostid.Platform]bool, error) {
 	if strings.TrimSpace(list) == "" {
 		return nil, nil
 	}
-	want := map[string]bool{}
-	for f := range strings.SplitSeq(list, ",") {
-		f = strings.TrimSpace(f)
+	want := map[hostid.Platform]bool{}
+	for s := range strings.SplitSeq(list, ",") {
+		f := hostid.Platform(strings.TrimSpace(s))
 		switch f {
 		case hostid.MacOS, hostid.IOS, hostid.Windows, hostid.Linux, hostid.Other, hostid.Unknown:
 			want[f] = true

@@ -160,6 +160,8 @@ var metricDefs = []metricDef{
 		}},
 	{name: "released", help: "Suppressed alerts delivered after a baseline reload withdrew the approval.",
 		read: func(r *readings, e func(uint64, ...string)) { e(r.alerts.Released.Load()) }},
+	{name: "masquerades", help: "Alerts whose launchd job took an approved label but not the rest of the rule (program, plist location, team ID).",
+		read: func(r *readings, e func(uint64, ...string)) { e(r.alerts.Masquerades.Load()) }},
 	{name: "sink_errors", help: "Alert deliveries that failed.", stats: statsAsIs,
 		read: func(r *readings, e func(uint64, ...string)) { e(r.alerts.SinkErrors.Load()) }},
 	{name: "mdm_lookups", help: "MDM inventory lookups.", stats: statsAsIs,

@@ -115,8 +115,9 @@ type summary struct {
 	PairsTracked  uint64                       `json:"pairs_tracked"`
 	Evictions     map[string]uint64            `json:"evictions"` // by table
 	Alerts        uint64                       `json:"alerts"`
-	Findings      uint64                       `json:"findings"`   // periodic pairs found, before policy
-	Suppressed    map[string]uint64            `json:"suppressed"` // findings not alerted, by reason
+	Findings      uint64                       `json:"findings"`    // periodic pairs found, before policy
+	Suppressed    map[string]uint64            `json:"suppressed"`  // findings not alerted, by reason
+	Masquerades   uint64                       `json:"masquerades"` // alerts whose launchd job poses as an approved one
 	Sessions      map[string]uint64            `json:"sessions"`
 	DNS           map[string]uint64            `json:"dns"`
 	Hosts         map[string]uint64            `json:"hosts"`
@@ -153,8 +154,9 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"hosts":           st.Hosts.Evictions,
 			"held_alerts":     c.HeldEvictions.Load(),
 		},
-		Alerts:   c.Emitted.Load(),
-		Findings: st.Findings,
+		Alerts:      c.Emitted.Load(),
+		Masquerades: c.Masquerades.Load(),
+		Findings:    st.Findings,
 		Suppressed: map[string]uint64{
 			"host_os":        st.SuppressedOS,
 			"baseline_dest":  c.SuppressedDest.Load(),
@@ -236,6 +238,9 @@ func (s *summary) print(w io.Writer) {
 	fmt.Fprintf(w, "  alerts: %d (findings %d; suppressed: %s)", s.Alerts, s.Findings, kv(s.Suppressed))
 	if len(s.Enrichment) > 0 {
 		fmt.Fprintf(w, "; enrichment: %s", kv(s.Enrichment))
+	}
+	if s.Masquerades > 0 {
+		fmt.Fprintf(w, "; masquerades: %d", s.Masquerades)
 	}
 	fmt.Fprintln(w)
 	for url, c := range s.Syslog {

@@ -155,6 +155,7 @@ func reloadOnHUP(ctx context.Context, o *sensorFlags, s *sensor) {
 				s.log.Error("baseline reload failed; keeping the previous one", "err", err)
 			} else {
 				s.log.Info("baseline reloaded", "file", o.baselinePath, "held_alerts", s.stage.Held())
+				logBaselineWarnings(s.log, s.baseline.Get())
 				s.stage.Rescan() // retroactive: judge again what the old baseline suppressed
 			}
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/launchtap/launchtap/enrich"
 	"github.com/launchtap/launchtap/sensor/alert"
 	"github.com/launchtap/launchtap/sensor/baseline"
+	"github.com/launchtap/launchtap/sensor/hostid"
 	"github.com/launchtap/launchtap/sensor/netset"
 	"github.com/launchtap/launchtap/sensor/pipeline"
 	"github.com/launchtap/launchtap/sensor/syslog"
@@ -48,12 +49,12 @@ func newSensorFlags(fs *flag.FlagSet) *sensorFlags {
 	fs.StringVar(&o.config, "config", "", "YAML `file` setting any of these flags (keys are flag names); command-line flags win")
 	fs.StringVar(&o.internal, "internal", netset.DefaultInternal, "internal networks, comma-separated `CIDRs`; egress is internal → external")
 	fs.IntVar(&o.pipe.Workers, "workers", 0, "workers sharing state by internal host, each with its own capture socket when live (0: one per core)")
-	fs.StringVar(&o.pipe.OS, "os", "macos", "which hosts alert: macos (unknown-OS hosts at low severity) or any")
+	fs.Var(&o.pipe.OS, "os", "which hosts alert: macos (unknown-OS hosts at low severity) or any")
 	fs.Float64Var(&o.pipe.UnknownMinScore, "unknown-min-score", pipeline.DefaultUnknownMinScore, "with --os macos, the score (0..1) a beacon from a host of unknown OS needs to alert, at low severity")
 	fs.StringVar(&o.sensorName, "sensor-name", host, "sensor name put in alerts and syslog HOSTNAME")
 	fs.StringVar(&o.alertsPath, "alerts", "-", "write alerts as JSON Lines to `file` (- for standard output)")
 	fs.StringVar(&o.summaryPath, "summary", "", "also write the final summary as one JSON object to `file`")
-	fs.StringVar(&o.baselinePath, "baseline", "", "organisation baseline YAML `file` (approved_destinations, approved_labels), merged with the built-in default")
+	fs.StringVar(&o.baselinePath, "baseline", "", "organisation baseline YAML `file` (rules, approved_destinations, approved_labels; see docs/baseline.md), merged with the built-in default; check it with launchtap baseline check")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the data path to `file` (read it with go tool pprof)")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `host:port` at /metrics (empty: off)")
@@ -150,6 +151,7 @@ func (o *sensorFlags) build(stdout, stderr io.Writer) (*sensor, error) {
 		if b, err = baseline.Load(o.baselinePath); err != nil {
 			return nil, err
 		}
+		logBaselineWarnings(log, b)
 	}
 	s.baseline = baseline.NewLive(b)
 
@@ -162,9 +164,7 @@ func (o *sensorFlags) build(stdout, stderr io.Writer) (*sensor, error) {
 		out = f
 		s.closers = append(s.closers, func(context.Context) error { return f.Close() })
 	}
-	// The label check reads the current baseline, so a reload applies at once.
-	approvedLabel := func(label string) (string, bool) { return s.baseline.Get().ApprovedLabel(label) }
-	if s.enrich, err = enrich.New(o.enrich, approvedLabel, log); err != nil {
+	if s.enrich, err = enrich.New(o.enrich, log); err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, func(context.Context) error { return s.enrich.Close() })
@@ -240,9 +240,11 @@ func (s *sensor) finish(ctx context.Context) error {
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
 
 // platformFunc adapts enrich.Service.Platform to hostid.PlatformLookup.
-type platformFunc func(ip netip.Addr, mac [6]byte) (string, bool)
+type platformFunc func(ip netip.Addr, mac [6]byte) (hostid.Platform, bool)
 
-func (f platformFunc) PlatformLookup(ip netip.Addr, mac [6]byte) (string, bool) { return f(ip, mac) }
+func (f platformFunc) PlatformLookup(ip netip.Addr, mac [6]byte) (hostid.Platform, bool) {
+	return f(ip, mac)
+}
 
 // startCPUProfile profiles the process into path until the returned stop is
 // called; an empty path profiles nothing.

@@ -38,11 +38,14 @@ var plists = map[string]string{
 	<key>Disabled</key><true/>
 	<key>InstalledOn</key><date>2026-01-02T03:04:05Z</date>
 </dict></plist>`,
-	"Library/LaunchAgents/broken.plist":                  "this is not a plist",
-	"Library/LaunchAgents/we\"ird name.plist":            xmlHead + `<dict><key>Label</key><string>org.weird</string><key>StartInterval</key><integer>60</integer></dict></plist>`,
-	"Library/LaunchAgents/array.plist":                   xmlHead + `<array><string>x</string></array></plist>`,
-	"Users/bob/Library/LaunchAgents/hourly.plist":        xmlHead + `<dict><key>Label</key><string>com.bob.hourly</string><key>ProgramArguments</key><array><string>/Users/bob/bin/sync</string></array><key>StartCalendarInterval</key><array><dict><key>Minute</key><integer>0</integer></dict><dict><key>Minute</key><integer>30</integer><key>Weekday</key><integer>7</integer></dict></array></dict></plist>`,
-	"System/Library/LaunchDaemons/com.apple.timed.plist": xmlHead + `<dict><key>Label</key><string>com.apple.timed</string><key>Program</key><string>/usr/libexec/timed</string><key>KeepAlive</key><true/><key>UserName</key><string>_timed</string></dict></plist>`,
+	"Library/LaunchAgents/broken.plist":           "this is not a plist",
+	"Library/LaunchAgents/we\"ird name.plist":     xmlHead + `<dict><key>Label</key><string>org.weird</string><key>StartInterval</key><integer>60</integer></dict></plist>`,
+	"Library/LaunchAgents/array.plist":            xmlHead + `<array><string>x</string></array></plist>`,
+	"Users/bob/Library/LaunchAgents/hourly.plist": xmlHead + `<dict><key>Label</key><string>com.bob.hourly</string><key>ProgramArguments</key><array><string>/Users/bob/bin/sync</string></array><key>StartCalendarInterval</key><array><dict><key>Minute</key><integer>0</integer></dict><dict><key>Minute</key><integer>30</integer><key>Weekday</key><integer>7</integer></dict></array></dict></plist>`,
+	// Programs, for codesign (testdata/codesign) to read a team from.
+	"Library/Vendor/nightly \"tool\"":                          "binary",
+	"Users/alice/Library/Application Support/.updater/updater": "binary",
+	"System/Library/LaunchDaemons/com.apple.timed.plist":       xmlHead + `<dict><key>Label</key><string>com.apple.timed</string><key>Program</key><string>/usr/libexec/timed</string><key>KeepAlive</key><true/><key>UserName</key><string>_timed</string></dict></plist>`,
 }
 
 func runEA(t *testing.T, awk string, includeSystem bool) string {
@@ -73,7 +76,7 @@ func runEA(t *testing.T, awk string, includeSystem bool) string {
 	if err := os.WriteFile(filepath.Join(bin, "plutil"), []byte(wrapper), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, tool := range []string{"stat", "dscl"} {
+	for _, tool := range []string{"stat", "dscl", "codesign"} {
 		if err := os.Symlink(filepath.Join(td, tool), filepath.Join(bin, tool)); err != nil {
 			t.Fatal(err)
 		}
@@ -149,6 +152,16 @@ func TestExtensionAttribute(t *testing.T) {
 			}
 			if a := jobs["com.apple.timed"]; a.Username != "_timed" || !a.KeepAlive || a.Path != "/System/Library/LaunchDaemons/com.apple.timed.plist" {
 				t.Errorf("system job %+v", a)
+			}
+			// Format version 2: the program's team from codesign -dv; none
+			// for an ad-hoc signature, a missing program or the system volume.
+			if !strings.Contains(out, `{"v":2,`) {
+				t.Errorf("format version not 2: %.40s", out)
+			}
+			for label, team := range map[string]string{"com.vendor.nightly": "ABCDE12345", "com.example.updater": "", "com.apple.timed": "", "com.bob.hourly": ""} {
+				if got := jobs[label].TeamID; got != team {
+					t.Errorf("%s: team %q, want %q", label, got, team)
+				}
 			}
 		})
 	}

@@ -13,12 +13,19 @@
 #   /Library/LaunchDaemons /Library/LaunchAgents
 #   ~/Library/LaunchAgents of every local user (from Directory Services)
 # and prints, for every file there:
-#   {"path","owner","mtime","plist":{Label, Program, ProgramArguments,
-#    RunAtLoad, KeepAlive, StartInterval, StartCalendarInterval, Disabled,
-#    UserName}}  or  {"path","owner","mtime","error":"…"}
-# inside {"v":1,"generated":"<UTC time>","truncated":false,"jobs":[…]}.
+#   {"path","owner","mtime","team_id","plist":{Label, Program,
+#    ProgramArguments, RunAtLoad, KeepAlive, StartInterval,
+#    StartCalendarInterval, Disabled, UserName}}
+#   or  {"path","owner","mtime","error":"…"}
+# inside {"v":2,"generated":"<UTC time>","truncated":false,"jobs":[…]}.
+# team_id (format version 2) is the TeamIdentifier `codesign -dv` reports for
+# the job's program (Program, else ProgramArguments[0]); it is left out for
+# Apple's platform binaries (/System, /usr/libexec, …: no team), unsigned or
+# ad-hoc signed programs, and programs that are not there. launchtap's
+# baseline binds vendor rules to it, so malware cannot borrow a vendor's
+# label. launchtap still reads version 1 (no team IDs).
 #
-# Stock macOS tools only: sh, plutil, stat, dscl, awk, sed, tr, date. No
+# Stock macOS tools only: sh, plutil, stat, dscl, codesign, awk, sed, tr, date. No
 # python, no osascript, no jq. plutil converts each plist to JSON (so no key
 # is mistranslated: KeepAlive may be a dictionary, StartCalendarInterval a
 # dictionary or an array); awk keeps only the keys above. A plist holding
@@ -65,6 +72,19 @@ plist_keys() {
 	[ -n "$out" ] && printf '{%s}' "${out#,}"
 }
 
+# team_of PROGRAM: the code-signing team identifier of the program, or
+# nothing. Apple's platform binaries on the sealed system volume carry none,
+# so they are not asked (it also keeps the script fast).
+team_of() {
+	case $1 in
+	/System/* | /usr/bin/* | /usr/sbin/* | /usr/libexec/* | /bin/* | /sbin/*) return 0 ;;
+	/*) ;;
+	*) return 0 ;;
+	esac
+	[ -e "$ROOT$1" ] || return 0
+	codesign -dv "$ROOT$1" 2>&1 | sed -n 's/^TeamIdentifier=\([A-Z0-9]\{10\}\)$/\1/p' | sed -n 1p
+}
+
 # emit FILE: one record for the awk below.
 emit() {
 	f=$1
@@ -78,6 +98,10 @@ emit() {
 		printf 'E\tlarger than %s bytes\n' "$MAX_PLIST_BYTES"
 		return
 	fi
+	prog=$(plutil -extract Program raw -o - "$f" 2>/dev/null) ||
+		prog=$(plutil -extract ProgramArguments.0 raw -o - "$f" 2>/dev/null) || prog=""
+	team=$(team_of "$prog")
+	[ -n "$team" ] && printf 'T\t%s\n' "$team"
 	if json=$(plutil -convert json -o - "$f" 2>/dev/null); then
 		printf 'J\t%s\n' "$(printf '%s' "$json" | tr -d '\n')"
 	elif json=$(plist_keys "$f"); then
@@ -154,15 +178,17 @@ function filter(s,    L, i, c, depth, instr, esc, state, kstart, key, vstart, ou
 function head() {
 	if (mtime !~ /^[0-9]+$/) mtime = 0
 	printf "%s{\"path\":\"%s\",\"owner\":\"%s\",\"mtime\":%s", (n ? "," : ""), path, owner, mtime
+	if (team != "") printf ",\"team_id\":\"%s\"", team
 	n++
 }
 BEGIN {
 	FS = "\t"; n = 0; trunc = 0
 	split("Label Program ProgramArguments RunAtLoad KeepAlive StartInterval StartCalendarInterval Disabled UserName", ks, " ")
 	for (i in ks) keep[ks[i]] = 1
-	printf "<result>{\"v\":1,\"generated\":\"%s\",\"jobs\":[", gen
+	printf "<result>{\"v\":2,\"generated\":\"%s\",\"jobs\":[", gen
 }
-$1 == "F" { path = $2; owner = $3; mtime = $4; next }
+$1 == "F" { path = $2; owner = $3; mtime = $4; team = ""; next }
+$1 == "T" { if ($2 ~ /^[A-Z0-9]+$/) team = $2; next }
 $1 == "J" || $1 == "E" {
 	if (n >= max + 0) { trunc = 1; next }
 	if ($1 == "J") {

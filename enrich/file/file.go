@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/launchtap/launchtap/enrich/inventory"
+	"github.com/launchtap/launchtap/sensor/hostid"
 )
 
 // MaxFileSize bounds the inventory file; larger files are rejected, not truncated.
@@ -97,7 +98,7 @@ func decodeDevice(v any, path string) (*inventory.Host, error) {
 	if !contains(platforms, plat) {
 		return nil, fmt.Errorf("%s.platform: %q is not one of darwin, windows, linux, ios", path, plat)
 	}
-	h.Platform = inventory.NormalizePlatform(plat)
+	h.Platform = hostid.ParsePlatform(plat)
 	macs, err := inventory.Strings(m, "mac_addresses", path, 64)
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/launchtap/launchtap/enrich/inventory"
+	"github.com/launchtap/launchtap/sensor/hostid"
 )
 
 func repoRoot(t testing.TB) string {
@@ -33,7 +34,7 @@ func TestParseBundled(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := inv.Find(netip.MustParseAddr("10.20.1.15"), "", "")
-	if h == nil || h.Hostname != "alices-mbp" || h.Serial != "C02XK1Y2JG5H" || h.Platform != inventory.PlatformMacOS || h.OSVersion != "14.5" || h.User != "alice" {
+	if h == nil || h.Hostname != "alices-mbp" || h.Serial != "C02XK1Y2JG5H" || h.Platform != hostid.MacOS || h.OSVersion != "14.5" || h.User != "alice" {
 		t.Fatalf("alices-mbp: %+v", h)
 	}
 	var planted *inventory.Job
@@ -46,6 +47,13 @@ func TestParseBundled(t *testing.T) {
 		planted.Path != "/Users/alice/Library/LaunchAgents/com.example.updater.plist" ||
 		strings.Join(planted.ProgramArguments, "|") != "/Users/alice/Library/Application Support/.updater/updater|--server|cdn.example.net" {
 		t.Fatalf("planted job: %+v", planted)
+	}
+	teams := map[string]string{}
+	for _, j := range h.Jobs {
+		teams[j.Label] = j.TeamID
+	}
+	if teams["com.jamf.management.daemon"] != "483DWKW443" || teams["com.example.updater"] != "" {
+		t.Errorf("team IDs: %v", teams)
 	}
 	for _, c := range []struct {
 		ip, mac, host, want, plat string
@@ -64,7 +72,7 @@ func TestParseBundled(t *testing.T) {
 			mac, _ = inventory.NormalizeMAC(c.mac)
 		}
 		h := inv.Find(ip, mac, c.host)
-		if h == nil || h.Hostname != c.want || h.Platform != c.plat {
+		if h == nil || h.Hostname != c.want || string(h.Platform) != c.plat {
 			t.Errorf("Find(%q,%q,%q) = %+v, want %s", c.ip, c.mac, c.host, h, c.want)
 		}
 	}
@@ -103,6 +111,9 @@ func TestParseErrors(t *testing.T) {
 		{"devices missing", `{}`, `missing "devices"`},
 		{"truncated", `{"devices":[{"hostname":"h"`, "truncated JSON"},
 		{"args type", dev(`{"label":"a","program_arguments":"x y"}`), "program_arguments: want an array of strings"},
+		{"bad team ID", dev(`{"label":"a","team_id":"Jamf"}`), `launchd[0].team_id: "Jamf" is not a team identifier`},
+		{"team ID ok", dev(`{"label":"a","team_id":"483dwkw443"}`), ""},
+		{"team ID not set", dev(`{"label":"a","team_id":"not set"}`), ""},
 		{"ok", dev(job), ""},
 		{"null fields ok", dev(`{"label":"a","start_calendar_interval":null,"modified":null,"program_arguments":null}`), ""},
 	}

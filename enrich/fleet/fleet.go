@@ -33,12 +33,22 @@ import (
 
 	"github.com/launchtap/launchtap/enrich/internal/httpx"
 	"github.com/launchtap/launchtap/enrich/inventory"
+	"github.com/launchtap/launchtap/sensor/hostid"
 )
 
-// Queries run on the host. The file join gives each plist's mtime.
+// Queries run on the host. The file join gives each plist's mtime. The
+// signature join gives the code-signing team of the job's program: Program,
+// else ProgramArguments[0], read exactly from the plist table (the launchd
+// table joins the arguments with spaces, and paths hold spaces). Apple's
+// platform binaries on the system volume carry no team and are not
+// checked; hash_resources = 0 checks the signature without hashing every
+// resource of a large bundle.
 const (
 	LaunchdQuery = "SELECT l.path, l.label, l.program, l.program_arguments, l.run_at_load, l.keep_alive, " +
-		"l.disabled, l.username, l.start_interval, f.mtime FROM launchd l LEFT JOIN file f ON f.path = l.path;"
+		"l.disabled, l.username, l.start_interval, f.mtime, s.team_identifier FROM launchd l LEFT JOIN file f ON f.path = l.path " +
+		"LEFT JOIN plist a ON a.path = l.path AND a.key = 'ProgramArguments' AND a.subkey = '0' " +
+		"LEFT JOIN signature s ON s.path = COALESCE(NULLIF(l.program, ''), a.value) AND s.hash_resources = 0 " +
+		"AND s.path NOT LIKE '/System/%' AND s.path NOT LIKE '/usr/libexec/%' AND s.path NOT LIKE '/usr/sbin/%' AND s.path NOT LIKE '/usr/bin/%';"
 	CalendarQuery = "SELECT p.path, p.subkey, p.value FROM launchd l JOIN plist p ON p.path = l.path " +
 		"WHERE p.key = 'StartCalendarInterval';"
 )
@@ -120,7 +130,7 @@ func (p *Provider) Lookup(ctx context.Context, q inventory.Query) (*inventory.Ho
 		return nil, err
 	}
 	h := hostFrom(fh)
-	if h.Platform != inventory.PlatformMacOS {
+	if h.Platform != hostid.MacOS {
 		h.CalendarComplete = true // no launchd: nothing to read
 		return h, nil
 	}
@@ -161,7 +171,7 @@ func hostFrom(fh *Host) *inventory.Host {
 	h := &inventory.Host{
 		Serial:    fh.HardwareSerial,
 		Hostname:  fh.Hostname,
-		Platform:  inventory.NormalizePlatform(fh.Platform),
+		Platform:  hostid.ParsePlatform(fh.Platform),
 		OSVersion: strings.TrimSpace(strings.TrimPrefix(fh.OSVersion, "macOS")),
 		Ref:       strconv.FormatUint(fh.ID, 10),
 	}
@@ -358,6 +368,10 @@ func JobsFromRows(rows []map[string]string) ([]inventory.Job, error) {
 		if j.Label == "" {
 			continue // osquery emits rows for plists it could not read
 		}
+		// An unsigned or ad-hoc signed program has no team; a malformed one
+		// is dropped rather than failing the host: rules needing it then do
+		// not match.
+		j.TeamID, _ = inventory.ParseTeamID(r["team_identifier"])
 		var err error
 		for _, f := range []struct {
 			col string

@@ -30,10 +30,16 @@ var periodic = inventory.Job{
 	},
 }
 
+// jamfTask is signed: the signature join gives its team.
+var jamfTask = inventory.Job{
+	Label: "com.jamfsoftware.task.1", Path: "/Library/LaunchDaemons/com.jamfsoftware.task.1.plist",
+	ProgramArguments: []string{"/usr/local/jamf/bin/jamf", "policy"}, RunAtLoad: true, Username: "root", TeamID: "483DWKW443",
+}
+
 func hosts() []fleettest.Host {
 	return []fleettest.Host{
 		{ID: 7, Hostname: "decoy", Serial: "C02DECOY0001", IP: "10.20.1.150", Platform: "darwin", OS: "macOS 13.6"},
-		{ID: 8, Hostname: "alices-mbp", Serial: "C02XK1Y2JG5H", IP: "10.20.1.15", MAC: "3c:22:fb:1a:2b:3c", Platform: "darwin", OS: "macOS 14.5", Jobs: []inventory.Job{updater, periodic}},
+		{ID: 8, Hostname: "alices-mbp", Serial: "C02XK1Y2JG5H", IP: "10.20.1.15", MAC: "3c:22:fb:1a:2b:3c", Platform: "darwin", OS: "macOS 14.5", Jobs: []inventory.Job{updater, periodic, jamfTask}},
 		{ID: 9, Hostname: "win-desk-07", Serial: "5CG3281XQZ", IP: "10.20.2.40", Platform: "windows", OS: "Windows 11 Pro 23H2"},
 		{ID: 10, Hostname: "offline-mac", Serial: "C02OFF", IP: "10.20.1.40", Platform: "darwin", OS: "macOS 14.5", Offline: true},
 		{ID: 11, Hostname: "slow-mac", Serial: "C02SLOW", IP: "10.20.1.41", Platform: "darwin", OS: "macOS 14.5", Slow: true},
@@ -80,6 +86,13 @@ func TestLookup(t *testing.T) {
 	if got == nil || got.StartInterval != 300 || !got.RunAtLoad || got.KeepAlive || !got.Modified.Equal(updater.Modified) ||
 		strings.Join(got.ProgramArguments, "|") != strings.Join(updater.ProgramArguments, "|") {
 		t.Fatalf("job %+v", got)
+	}
+	teams := map[string]string{}
+	for _, j := range h.Jobs {
+		teams[j.Label] = j.TeamID
+	}
+	if teams[jamfTask.Label] != "483DWKW443" || teams[updater.Label] != "" {
+		t.Errorf("team IDs from the signature join: %v", teams)
 	}
 	if h.CalendarComplete || srv.CalendarQueries.Load() != 0 {
 		t.Errorf("period 300 is explained by StartInterval: no calendar query expected")

@@ -21,7 +21,7 @@ import (
 
 // JobKeys are the keys of one launchd job object, in schema order.
 var JobKeys = []string{"label", "path", "program", "program_arguments", "run_at_load", "keep_alive",
-	"start_interval", "start_calendar_interval", "disabled", "username", "modified"}
+	"start_interval", "start_calendar_interval", "disabled", "username", "modified", "team_id"}
 
 // CalendarKeys are the keys of one StartCalendarInterval object (launchd's own spelling).
 var CalendarKeys = []string{"Minute", "Hour", "Day", "Weekday", "Month"}
@@ -197,6 +197,34 @@ func String(m map[string]any, key, path string) (string, error) {
 	return s, nil
 }
 
+// TeamID reads an optional code-signing team identifier: ten letters and
+// digits, as codesign -dv prints TeamIdentifier. "not set" (an Apple
+// platform binary or an ad-hoc signature) and null are "".
+func TeamID(m map[string]any, key, path string) (string, error) {
+	s, err := String(m, key, path)
+	if err != nil {
+		return "", err
+	}
+	t, err := ParseTeamID(s)
+	if err != nil {
+		return "", fmt.Errorf("%s.%s: %w", path, key, err)
+	}
+	return t, nil
+}
+
+// ParseTeamID normalises a team identifier; "", "not set" and null mean
+// none.
+func ParseTeamID(s string) (string, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	if t == "" || t == "NOT SET" {
+		return "", nil
+	}
+	if len(t) != 10 || strings.Trim(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != "" {
+		return "", fmt.Errorf("%q is not a team identifier (10 letters and digits)", s)
+	}
+	return t, nil
+}
+
 // Bool reads an optional boolean field.
 func Bool(m map[string]any, key, path string) (bool, error) {
 	v, ok := m[key]
@@ -294,6 +322,9 @@ func DecodeJob(v any, path string) (Job, error) {
 	}
 	j.StartInterval = int(si)
 	if j.Username, err = String(m, "username", path); err != nil {
+		return j, err
+	}
+	if j.TeamID, err = TeamID(m, "team_id", path); err != nil {
 		return j, err
 	}
 	mod, err := String(m, "modified", path)

@@ -13,22 +13,15 @@ import (
 	"net/netip"
 	"strings"
 	"time"
-)
 
-// Platforms, in the alert's host_os vocabulary.
-const (
-	PlatformMacOS   = "macos"
-	PlatformIOS     = "ios"
-	PlatformWindows = "windows"
-	PlatformLinux   = "linux"
-	PlatformOther   = "other"
+	"github.com/launchtap/launchtap/sensor/hostid"
 )
 
 // Host is one managed device as an inventory describes it.
 type Host struct {
 	Serial    string
 	Hostname  string
-	Platform  string // macos, ios, windows, linux, other
+	Platform  hostid.Platform // "" when the inventory does not say
 	OSVersion string
 	User      string
 	MACs      []string // lower-case, colon separated
@@ -55,6 +48,7 @@ type Job struct {
 	StartInterval         int // seconds, 0 when unset
 	StartCalendarInterval []Calendar
 	Username              string
+	TeamID                string    // code-signing team identifier of the program; "" when the provider gives none
 	Modified              time.Time // zero when unknown
 }
 
@@ -102,25 +96,6 @@ func (e *NoJobsError) Unwrap() error { return ErrUnavailable }
 // Lookuper is implemented by every provider.
 type Lookuper interface {
 	Lookup(ctx context.Context, q Query) (*Host, error)
-}
-
-// NormalizePlatform maps the names inventories use (darwin, macOS, ubuntu,
-// Windows, ipados…) onto the alert vocabulary.
-func NormalizePlatform(s string) string {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "darwin", "macos", "mac os x", "osx", "mac":
-		return PlatformMacOS
-	case "ios", "ipados", "iphone", "ipad":
-		return PlatformIOS
-	case "windows", "win":
-		return PlatformWindows
-	case "linux", "ubuntu", "debian", "rhel", "centos", "fedora", "amzn", "arch", "sles", "opensuse", "gentoo", "manjaro", "rocky", "almalinux":
-		return PlatformLinux
-	case "":
-		return ""
-	default:
-		return PlatformOther
-	}
 }
 
 // NormalizeMAC returns the lower-case colon form of a 6-byte MAC address.

@@ -16,11 +16,6 @@ func TestSuggest(t *testing.T) {
 }
 
 func TestNormalize(t *testing.T) {
-	for in, want := range map[string]string{"darwin": "macos", "ubuntu": "linux", "Windows": "windows", "ipados": "ios", "chrome": "other", "": ""} {
-		if got := NormalizePlatform(in); got != want {
-			t.Errorf("NormalizePlatform(%q) = %q, want %q", in, got, want)
-		}
-	}
 	if m, err := NormalizeMAC("3C-22-FB-1A-2B-3C"); err != nil || m != "3c:22:fb:1a:2b:3c" {
 		t.Errorf("NormalizeMAC: %q %v", m, err)
 	}

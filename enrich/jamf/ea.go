@@ -12,21 +12,26 @@ import (
 
 // The extension attribute (deploy/jamf/launchd-jobs-ea.sh) prints
 //
-//	<result>{"v":1,"generated":"2026-11-25T09:00:00Z","truncated":false,
+//	<result>{"v":2,"generated":"2026-11-25T09:00:00Z","truncated":false,
 //	  "jobs":[{"path":"/Users/alice/Library/LaunchAgents/x.plist","owner":"alice",
-//	           "mtime":1764018847,"plist":{"Label":"x","StartInterval":300,…}},
+//	           "mtime":1764018847,"team_id":"ABCDE12345","plist":{"Label":"x","StartInterval":300,…}},
 //	          {"path":"/Library/LaunchDaemons/bad.plist","owner":"root","mtime":0,"error":"unreadable"}]}</result>
 //
 // where "plist" holds the job's own launchd keys as plutil converts them to
 // JSON, so nothing is lost in translation (KeepAlive may be a dictionary,
 // StartCalendarInterval a dictionary or an array of them).
 
+// EAVersion is the newest format the script prints: version 2 adds, per
+// job, the "team_id" codesign -dv reports for its program. Version 1 is
+// still read (its jobs have no team ID).
+const EAVersion = 2
+
 // MaxEAValue bounds the attribute's text.
 const MaxEAValue = 4 << 20
 
 var (
 	eaTopKeys = []string{"v", "generated", "truncated", "jobs"}
-	eaJobKeys = []string{"path", "owner", "mtime", "plist", "error"}
+	eaJobKeys = []string{"path", "owner", "mtime", "plist", "error", "team_id"}
 )
 
 // EA is the decoded attribute.
@@ -74,8 +79,8 @@ func ParseEA(value string) (*EA, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !ok || v != 1 {
-		return nil, fmt.Errorf("ea.v: format version %d is not 1 (update launchtap or the script)", v)
+	if !ok || v < 1 || v > EAVersion {
+		return nil, fmt.Errorf("ea.v: format version %d is not 1 or 2 (update launchtap or the script)", v)
 	}
 	ea := &EA{}
 	if ea.Truncated, err = inventory.Bool(top, "truncated", "ea"); err != nil {
@@ -136,6 +141,9 @@ func jobFromPlist(m map[string]any, path string) (inventory.Job, error) {
 	}
 	if ok && mt > 0 {
 		j.Modified = time.Unix(mt, 0).UTC()
+	}
+	if j.TeamID, err = inventory.TeamID(m, "team_id", path); err != nil {
+		return j, err
 	}
 	pl, ok := m["plist"].(map[string]any)
 	pp := path + ".plist"

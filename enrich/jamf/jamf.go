@@ -33,6 +33,7 @@ import (
 
 	"github.com/launchtap/launchtap/enrich/internal/httpx"
 	"github.com/launchtap/launchtap/enrich/inventory"
+	"github.com/launchtap/launchtap/sensor/hostid"
 )
 
 // Sections requested from computers-inventory.
@@ -170,7 +171,7 @@ func (p *Provider) Lookup(ctx context.Context, q inventory.Query) (*inventory.Ho
 }
 
 func (p *Provider) host(c *Computer) (*inventory.Host, error) {
-	h := &inventory.Host{Platform: inventory.PlatformMacOS, Ref: c.ID, CalendarComplete: true}
+	h := &inventory.Host{Platform: hostid.MacOS, Ref: c.ID, CalendarComplete: true}
 	eas := c.ExtensionAttributes
 	if g := c.General; g != nil {
 		h.Hostname = g.Name

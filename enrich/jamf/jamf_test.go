@@ -271,7 +271,9 @@ func TestParseEA(t *testing.T) {
 		{"without tags", `{"v":1,"jobs":[{"path":"/a","owner":"root","mtime":0,"plist":{"Label":"a","StartInterval":60}}]}`, "", 1, 0},
 		{"with tags and noise", "  <result>{\"v\":1,\"jobs\":[]}</result>\n", "", 0, 0},
 		{"empty", "<result></result>", "has not reported yet", 0, 0},
-		{"version", `{"v":2,"jobs":[]}`, "format version 2", 0, 0},
+		{"version", `{"v":3,"jobs":[]}`, "format version 3", 0, 0},
+		{"v2 with team IDs", `{"v":2,"jobs":[{"path":"/a","owner":"root","mtime":0,"team_id":"483DWKW443","plist":{"Label":"a"}},{"path":"/b","plist":{"Label":"b"}}]}`, "", 2, 0},
+		{"v2 bad team ID skipped", `{"v":2,"jobs":[{"path":"/a","team_id":"not-a-team","plist":{"Label":"a"}}]}`, "", 0, 1},
 		{"unknown top key", `{"v":1,"jobs":[],"hosts":[]}`, `unknown field "hosts"`, 0, 0},
 		{"bad job skipped", `{"v":1,"jobs":[{"path":"/a","plist":{"Label":"a","StartInterval":"60"}},{"path":"/b","plist":{"Label":"b"}}]}`, "", 1, 1},
 		{"calendar array", `{"v":1,"jobs":[{"path":"/a","plist":{"Label":"a","StartCalendarInterval":[{"Minute":0},{"Minute":30,"Weekday":7}]}}]}`, "", 1, 0},
@@ -294,6 +296,9 @@ func TestParseEA(t *testing.T) {
 			if len(ea.Jobs) != tc.jobs || ea.Skipped != tc.skipped {
 				t.Fatalf("jobs %d skipped %d (%v)", len(ea.Jobs), ea.Skipped, ea.Problems)
 			}
+			if strings.Contains(tc.in, "483DWKW443") && ea.Jobs[0].TeamID != "483DWKW443" {
+				t.Errorf("team ID %q", ea.Jobs[0].TeamID)
+			}
 		})
 	}
 }
@@ -302,6 +307,7 @@ func FuzzParseEA(f *testing.F) {
 	f.Add(jamftest.EAValue(updaterEA, periodicEA))
 	f.Add(`{"v":1,"generated":"2026-11-25T08:00:00Z","truncated":true,"jobs":[{"path":"/a","owner":"root","mtime":12,"plist":{"Label":"a","KeepAlive":{"SuccessfulExit":false},"StartCalendarInterval":[{"Hour":3}]}}]}`)
 	f.Add(`<result>{"v":1,"jobs":[{"error":"x"}]}</result>`)
+	f.Add(`<result>{"v":2,"jobs":[{"path":"/Library/LaunchDaemons/a.plist","owner":"root","mtime":1,"team_id":"483DWKW443","plist":{"Label":"a","Program":"/usr/local/jamf/bin/jamf"}}]}</result>`)
 	f.Add(`<result>`)
 	f.Fuzz(func(t *testing.T, s string) {
 		ea, err := ParseEA(s)
@@ -309,7 +315,7 @@ func FuzzParseEA(f *testing.F) {
 			return
 		}
 		for _, j := range ea.Jobs {
-			if j.Label == "" || j.StartInterval < 0 {
+			if j.Label == "" || j.StartInterval < 0 || (j.TeamID != "" && len(j.TeamID) != 10) {
 				t.Fatalf("bad job %+v", j)
 			}
 		}

@@ -29,6 +29,7 @@ import (
 
 	"github.com/launchtap/launchtap/enrich/internal/httpx"
 	"github.com/launchtap/launchtap/enrich/inventory"
+	"github.com/launchtap/launchtap/sensor/hostid"
 )
 
 // PageLimit is Kandji's documented hard upper limit per request.
@@ -90,6 +91,9 @@ type Row struct {
 	Disabled         *bool   `json:"disabled"`
 	UserName         *string `json:"user_name"`
 	StartInterval    *int64  `json:"start_interval"`
+	// TeamID is not a documented Prism column; a row that carries one
+	// (a custom attribute export shaped like Prism) has it read.
+	TeamID *string `json:"team_id"`
 }
 
 // Page is one Prism answer.
@@ -186,14 +190,14 @@ func (p *Provider) Lookup(ctx context.Context, q inventory.Query) (*inventory.Ho
 		return nil, fmt.Errorf("kandji: %s: %w", q.IP, inventory.ErrHostNotFound)
 	}
 	h := &inventory.Host{
-		Serial: dev.SerialNumber, Hostname: dev.DeviceName, Platform: inventory.NormalizePlatform(platform(dev.Platform)),
+		Serial: dev.SerialNumber, Hostname: dev.DeviceName, Platform: hostid.ParsePlatform(platform(dev.Platform)),
 		OSVersion: dev.OSVersion, User: userName(dev.User), Ref: dev.DeviceID,
 		CalendarComplete: true, // Prism has no StartCalendarInterval to fetch later
 	}
 	if q.MAC != "" {
 		h.MACs = []string{q.MAC}
 	}
-	if h.Platform != inventory.PlatformMacOS {
+	if h.Platform != hostid.MacOS {
 		return h, nil
 	}
 	jobs, err := p.jobs(ctx, dev.DeviceID)
@@ -276,6 +280,10 @@ func JobFromRow(r Row) inventory.Job {
 	}
 	if r.StartInterval != nil && *r.StartInterval > 0 && *r.StartInterval <= 1<<31-1 {
 		j.StartInterval = int(*r.StartInterval)
+	}
+	if r.TeamID != nil {
+		// A malformed team ID is dropped: rules that need one then do not match.
+		j.TeamID, _ = inventory.ParseTeamID(*r.TeamID)
 	}
 	return j
 }

@@ -108,3 +108,14 @@ func FuzzParsePage(f *testing.F) {
 		}
 	})
 }
+
+// TestJobFromRowTeamID: Prism documents no team column; a row that carries
+// one has it read, a malformed one dropped.
+func TestJobFromRowTeamID(t *testing.T) {
+	str := func(s string) *string { return &s }
+	for in, want := range map[*string]string{nil: "", str("bj4haab9b3"): "BJ4HAAB9B3", str("not set"): "", str("zoom"): ""} {
+		if got := JobFromRow(Row{Label: "us.zoom.ZoomDaemon", TeamID: in}).TeamID; got != want {
+			t.Errorf("team_id %v: %q, want %q", in, got, want)
+		}
+	}
+}

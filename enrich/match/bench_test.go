@@ -24,7 +24,7 @@ func BenchmarkRank500Jobs(b *testing.B) {
 		BeatTimes: beats(t0, 300*time.Second, 30, nil), FirstSeen: t0, Beats: 30}
 	b.ReportAllocs()
 	for b.Loop() {
-		if r := Rank(obs, jobs, nil); r.Jobs[0].Label != demoUpdater.Label {
+		if r := Rank(obs, jobs); r.Jobs[0].Label != demoUpdater.Label {
 			b.Fatal(r.Jobs[0].Label)
 		}
 	}

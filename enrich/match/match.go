@@ -94,12 +94,10 @@ type Result struct {
 	Jobs   []alert.Job // best first, at most MaxJobs
 }
 
-// Approver says whether a launchd label is approved by the baseline, and by
-// which rule.
-type Approver func(label string) (rule string, ok bool)
-
-// Rank scores every job and returns the best ones.
-func Rank(o Observation, jobs []inventory.Job, approved Approver) Result {
+// Rank scores every job and returns the best ones. Whether a job is
+// approved is not its concern: the alert stage judges that against the
+// baseline.
+func Rank(o Observation, jobs []inventory.Job) Result {
 	type scored struct {
 		job         alert.Job
 		explanatory bool
@@ -128,12 +126,6 @@ func Rank(o Observation, jobs []inventory.Job, approved Approver) Result {
 	for i, s := range all {
 		if i >= MaxJobs || (i > 0 && s.job.MatchScore <= 0) {
 			break
-		}
-		if approved != nil {
-			if rule, ok := approved(s.job.Label); ok {
-				s.job.Approved = true
-				s.job.Why = append(s.job.Why, fmt.Sprintf("label approved by baseline rule %q", rule))
-			}
 		}
 		res.Jobs = append(res.Jobs, s.job)
 	}
@@ -226,6 +218,7 @@ func scoreJob(o Observation, pre *prepared, j *inventory.Job) (alert.Job, bool) 
 		RunAtLoad:        j.RunAtLoad,
 		KeepAlive:        j.KeepAlive,
 		Username:         j.Username,
+		TeamID:           j.TeamID,
 		MatchScore:       score,
 		Why:              e.why,
 	}, explanatory

@@ -185,7 +185,7 @@ func TestRank(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			res := Rank(tc.obs, tc.jobs, nil)
+			res := Rank(tc.obs, tc.jobs)
 			if res.Status != tc.status {
 				t.Errorf("status %q, want %q; jobs %+v", res.Status, tc.status, res.Jobs)
 			}
@@ -217,7 +217,7 @@ func TestRank(t *testing.T) {
 
 func TestAppleSystemJobsRankBelowLookalike(t *testing.T) {
 	obs := Observation{FQDN: "swscan.apple.com", PeriodS: 3600, Jitter: 0.05}
-	res := Rank(obs, []inventory.Job{appleSUD, lookalike, appleTimed}, nil)
+	res := Rank(obs, []inventory.Job{appleSUD, lookalike, appleTimed})
 	if res.Jobs[0].Label != lookalike.Label {
 		t.Fatalf("best %s, want the look-alike", res.Jobs[0].Label)
 	}
@@ -228,32 +228,12 @@ func TestAppleSystemJobsRankBelowLookalike(t *testing.T) {
 	}
 }
 
-func TestApproved(t *testing.T) {
-	obs := Observation{FQDN: "acme.jamfcloud.com", PeriodS: 900, Jitter: 0.05}
-	approve := func(label string) (string, bool) {
-		if strings.HasPrefix(label, "com.jamfsoftware.") {
-			return "com.jamfsoftware.*", true
-		}
-		return "", false
-	}
-	res := Rank(obs, []inventory.Job{jamfCheckin, demoUpdater}, approve)
-	if res.Status != alert.EnrichMatched || !res.Jobs[0].Approved {
-		t.Fatalf("want matched and approved, got %s %+v", res.Status, res.Jobs[0])
-	}
-	if !strings.Contains(strings.Join(res.Jobs[0].Why, "|"), `baseline rule "com.jamfsoftware.*"`) {
-		t.Errorf("why lacks the rule: %v", res.Jobs[0].Why)
-	}
-	if res.Jobs[1].Approved {
-		t.Errorf("unapproved job marked approved")
-	}
-}
-
 func TestDisabledDamped(t *testing.T) {
 	obs := Observation{FQDN: "cdn.example.net", PeriodS: 300, Jitter: 0.01}
 	d := demoUpdater
 	d.Disabled = true
-	on := Rank(obs, []inventory.Job{demoUpdater}, nil).Jobs[0].MatchScore
-	off := Rank(obs, []inventory.Job{d}, nil).Jobs[0].MatchScore
+	on := Rank(obs, []inventory.Job{demoUpdater}).Jobs[0].MatchScore
+	off := Rank(obs, []inventory.Job{d}).Jobs[0].MatchScore
 	if off >= on*0.5 {
 		t.Errorf("disabled %.3f not damped against %.3f", off, on)
 	}
@@ -306,7 +286,7 @@ func TestRecentWindow(t *testing.T) {
 	} {
 		j := demoUpdater
 		j.Modified = c.mod
-		why := strings.Join(Rank(obs, []inventory.Job{j}, nil).Jobs[0].Why, "|")
+		why := strings.Join(Rank(obs, []inventory.Job{j}).Jobs[0].Why, "|")
 		if got := strings.Contains(why, "modified"); got != (c.want != "") || (c.want != "" && !strings.Contains(why, c.want)) {
 			t.Errorf("modified %v: why %q, want %q", c.mod, why, c.want)
 		}

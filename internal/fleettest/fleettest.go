@@ -242,7 +242,9 @@ func b(v bool) string {
 }
 
 // LaunchdRows renders jobs the way osquery's launchd table (joined with
-// file for mtime) does: strings only, arguments space-joined, no calendar.
+// file for mtime, and with signature for the program's team_identifier,
+// "" for an unsigned program) does: strings only, arguments space-joined,
+// no calendar.
 func LaunchdRows(jobs []inventory.Job) []map[string]string {
 	rows := []map[string]string{}
 	for _, j := range jobs {
@@ -258,7 +260,7 @@ func LaunchdRows(jobs []inventory.Job) []map[string]string {
 			"path": j.Path, "label": j.Label, "program": j.Program,
 			"program_arguments": strings.Join(j.ProgramArguments, " "),
 			"run_at_load":       b(j.RunAtLoad), "keep_alive": b(j.KeepAlive), "disabled": b(j.Disabled),
-			"username": j.Username, "start_interval": si, "mtime": mt,
+			"username": j.Username, "start_interval": si, "mtime": mt, "team_identifier": j.TeamID,
 		})
 	}
 	return rows

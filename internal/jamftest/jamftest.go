@@ -277,13 +277,20 @@ type EAJob struct {
 	MTime int64
 	Plist map[string]any // launchd keys as plutil converts them to JSON
 	Error string
+	// TeamID is what codesign -dv reports for the program (format
+	// version 2); "" leaves it out, as the script does for unsigned programs.
+	TeamID string
 }
 
-// EAValue renders the attribute script's output for these jobs.
+// EAValue renders the attribute script's output (format version 2) for
+// these jobs.
 func EAValue(jobs ...EAJob) string {
 	list := []any{}
 	for _, j := range jobs {
 		m := map[string]any{"path": j.Path, "owner": j.Owner, "mtime": j.MTime}
+		if j.TeamID != "" {
+			m["team_id"] = j.TeamID
+		}
 		if j.Error != "" {
 			m["error"] = j.Error
 		} else {
@@ -291,6 +298,6 @@ func EAValue(jobs ...EAJob) string {
 		}
 		list = append(list, m)
 	}
-	b, _ := json.Marshal(map[string]any{"v": 1, "generated": "2026-11-25T08:00:00Z", "truncated": false, "jobs": list})
+	b, _ := json.Marshal(map[string]any{"v": 2, "generated": "2026-11-25T08:00:00Z", "truncated": false, "jobs": list})
 	return "<result>" + string(b) + "</result>"
 }

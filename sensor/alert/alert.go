@@ -10,7 +10,7 @@ type Alert struct {
 	TS        time.Time `json:"ts"`           // capture time at which the alert fired
 	ID        string    `json:"id"`           // stable per pair and period: sensor-independent hash
 	Sensor    string    `json:"sensor"`       // the sensor's name (hostname by default)
-	Severity  string    `json:"severity"`     // "high", "medium" or "low"
+	Severity  Severity  `json:"severity"`     // high, medium or low
 	SrcIP     string    `json:"src_ip"`       // internal host
 	SrcMAC    string    `json:"src_mac"`      // its MAC where the span sees it, else ""
 	DstFQDN   string    `json:"dst_fqdn"`     // name the source resolved for the destination, "" if none
@@ -83,6 +83,7 @@ type Job struct {
 	RunAtLoad        bool     `json:"run_at_load,omitempty"`
 	KeepAlive        bool     `json:"keep_alive,omitempty"`
 	Username         string   `json:"username,omitempty"`
+	TeamID           string   `json:"team_id,omitempty"` // code-signing team of the program, when the inventory gives it
 	Approved         bool     `json:"approved,omitempty"`
 	MatchScore       float64  `json:"match_score"`
 	Why              []string `json:"why"`

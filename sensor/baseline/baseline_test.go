@@ -36,12 +36,17 @@ func TestDefaultApprovesKnownServices(t *testing.T) {
 	if r, ok := b.ApprovedDestination("", netip.MustParseAddr("17.57.146.52")); !ok || r != "17.0.0.0/8" {
 		t.Errorf("APNs address by IP: %q %v, want Apple's 17.0.0.0/8", r, ok)
 	}
-	if _, ok := b.ApprovedLabel("com.apple.softwareupdated"); ok {
+	if v := b.JudgeJob(Job{Label: "com.apple.softwareupdated"}, Destination{}); v.Approved {
 		t.Error("com.apple.* labels must not be approved by default (malware imitates them)")
 	}
-	if r, ok := b.ApprovedLabel("com.jamf.management.daemon"); !ok || r != "com.jamf.*" {
-		t.Errorf("jamf label: %q %v", r, ok)
+	if v := b.JudgeJob(Job{Label: "com.jamf.management.daemon"}, Destination{Name: "acme.jamfcloud.com"}); v.Approved {
+		t.Errorf("a Jamf label alone approved the job: %+v", v)
 	}
+}
+
+// approvesLabel reports whether b approves a job known only by its label.
+func approvesLabel(b *Baseline, label string) bool {
+	return b.JudgeJob(Job{Label: label}, Destination{}).Approved
 }
 
 func TestLoadMergesAndMatchesCIDRs(t *testing.T) {
@@ -73,13 +78,13 @@ func TestLoadMergesAndMatchesCIDRs(t *testing.T) {
 	check("", "192.0.2.8", false, "")
 	check("backup-07.example.org", "", true, "backup-??.example.org")
 	check("time.apple.com", "", true, "time.apple.com") // default merged
-	if _, ok := b.ApprovedLabel("org.acme.agent"); !ok {
+	if !approvesLabel(b, "org.acme.agent") {
 		t.Error("label glob not applied")
 	}
-	if _, ok := b.ApprovedLabel("com.example.backup"); !ok {
+	if !approvesLabel(b, "com.example.backup") {
 		t.Error("exact label not applied")
 	}
-	if _, ok := b.ApprovedLabel("com.example.updater"); ok {
+	if approvesLabel(b, "com.example.updater") {
 		t.Error("unlisted label approved")
 	}
 }
@@ -156,13 +161,17 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("include_default: false\n"))
 	f.Add(defaultYAML)
 	f.Add([]byte("a: [\n"))
+	f.Add([]byte("rules:\n  - name: x\n    labels: [com.x.*]\n    programs: [/Library/X/]\n    team_ids: [ABCDE12345]\n    plist: system\n    destinations: [\"*.x.example\", 10.0.0.0/8]\n    ports: [443]\n"))
+	f.Add([]byte("rules:\n  - {programs: [\"~/x/\"], plist: user}\n  - destinations: [a.example]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := Parse(data)
 		if err != nil {
 			return
 		}
 		b.ApprovedDestination("host.a.example", netip.MustParseAddr("10.1.2.3"))
-		b.ApprovedLabel("com.x.y")
+		b.JudgeJob(Job{Label: "com.x.y", Program: "/Library/X/x", Plist: "/Library/LaunchDaemons/x.plist", TeamID: "ABCDE12345"},
+			Destination{Name: "host.a.example", Addrs: []netip.Addr{netip.MustParseAddr("10.1.2.3")}, Port: 443})
+		b.Warnings()
 	})
 }
 

@@ -30,7 +30,7 @@ type evalFile struct {
 }
 
 type evalTruth struct {
-	os  string
+	os  Platform
 	mac [6]byte
 }
 
@@ -139,7 +139,7 @@ func runP0f(t testing.TB, bin, path string) (map[netip.Addr]string, map[netip.Ad
 
 // p0fFamily maps a p0f log "os=" value to launchtap's families: Mac OS X
 // and iOS labels name the Darwin stack, which p0f cannot split.
-func p0fFamily(osl string) string {
+func p0fFamily(osl string) Platform {
 	if osl == "" || osl == "???" {
 		return Unknown
 	}
@@ -157,7 +157,7 @@ func p0fFamily(osl string) string {
 	return Other
 }
 
-func family(os string) string {
+func family(os Platform) Platform {
 	if os == MacOS || os == IOS {
 		return "apple"
 	}
@@ -180,7 +180,7 @@ func evalFiles(t *testing.T) []evalFile {
 			if hw, err := net.ParseMAC(l.SrcMAC); err == nil {
 				copy(mac[:], hw)
 			}
-			ef.truth[a] = evalTruth{l.OS, mac}
+			ef.truth[a] = evalTruth{Platform(l.OS), mac}
 		}
 		files = append(files, ef)
 	}
@@ -241,9 +241,9 @@ func TestEvalAgainstP0f(t *testing.T) {
 		hosts, right, famRight, p0fRight, p0fFam, p0fSeen int
 		tcpRight, tcpFam                                  int
 		oursOnly, p0fOnly                                 []string
-		confusion                                         = map[string]map[string]int{}
+		confusion                                         = map[Platform]map[Platform]int{}
 		p0fHow                                            = map[string]int{}
-		confSum                                           = map[string]float64{}
+		confSum                                           = map[Platform]float64{}
 	)
 	for _, ef := range evalFiles(t) {
 		tb := newTable(t, Config{})
@@ -267,7 +267,7 @@ func TestEvalAgainstP0f(t *testing.T) {
 			hosts++
 			v := tb.Lookup(a, tr.mac, tr.mac != [6]byte{})
 			if confusion[tr.os] == nil {
-				confusion[tr.os] = map[string]int{}
+				confusion[tr.os] = map[Platform]int{}
 			}
 			confusion[tr.os][v.OS]++
 			ok := v.OS == tr.os

@@ -31,7 +31,7 @@ func TestDemoHostsGolden(t *testing.T) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	want := map[string]string{"10.20.1.15": MacOS, "10.20.1.22": MacOS, "10.20.2.40": Windows, "10.20.3.9": Linux}
+	want := map[string]Platform{"10.20.1.15": MacOS, "10.20.1.22": MacOS, "10.20.2.40": Windows, "10.20.3.9": Linux}
 	for _, h := range hosts {
 		if os, ok := want[h.IP]; ok && h.OS != os {
 			t.Errorf("%s (%s): %s, want %s", h.IP, h.Hostname, h.OS, os)
@@ -43,7 +43,7 @@ func TestDemoHostsGolden(t *testing.T) {
 			IP, MAC, OS, Hostname string
 			Confidence            float64
 			Evidence              []string
-		}{h.IP, h.MAC, h.OS, h.Hostname, h.Confidence, nil}
+		}{h.IP, h.MAC, string(h.OS), h.Hostname, h.Confidence, nil}
 		for _, e := range h.Evidence {
 			if i := strings.LastIndex(e, " ×"); i > 0 {
 				e = e[:i]

@@ -6,16 +6,6 @@ import (
 	"github.com/launchtap/launchtap/sensor/hostid/p0f"
 )
 
-// OS families a host is labelled with.
-const (
-	MacOS   = "macos"
-	IOS     = "ios"
-	Windows = "windows"
-	Linux   = "linux"
-	Other   = "other"
-	Unknown = "unknown"
-)
-
 // claim is what one piece of evidence says. Darwin means "macOS or iOS":
 // the two share a TCP stack and several Apple services.
 type claim uint8
@@ -31,10 +21,12 @@ const (
 	numClaims
 )
 
-var claimNames = [numClaims]string{"none", MacOS, IOS, "darwin", Windows, Linux, Other}
+var claimNames = [numClaims]string{"none", string(MacOS), string(IOS), "darwin", string(Windows), string(Linux), string(Other)}
 
+// claimFromString reads a classifier's answer: a platform, or "darwin" for
+// "macOS or iOS".
 func claimFromString(s string) claim {
-	switch s {
+	switch Platform(s) {
 	case MacOS:
 		return claimMacOS
 	case IOS:

@@ -13,7 +13,7 @@ import (
 
 // simHost is a generated host with a known OS and a chosen set of signals.
 type simHost struct {
-	os       string // truth: macos, ios, windows, linux
+	os       Platform // truth: macos, ios, windows, linux
 	ip       netip.Addr
 	mac      [6]byte
 	hops     uint8 // routers between host and sensor (frames then carry the router's MAC)
@@ -36,7 +36,7 @@ const (
 // packets renders the host's traffic over an hour: SYNs to the Internet,
 // plus its DHCP, mDNS, NTP lookups and HTTP requests when enabled.
 func (s *simHost) packets(r *rand.Rand) (pkts []decode.Packet, dnsNames []string) {
-	stack := map[string]pkttest.Stack{MacOS: pkttest.Darwin, IOS: pkttest.Darwin, Windows: pkttest.Windows, Linux: pkttest.Linux}[s.os]
+	stack := map[Platform]pkttest.Stack{MacOS: pkttest.Darwin, IOS: pkttest.Darwin, Windows: pkttest.Windows, Linux: pkttest.Linux}[s.os]
 	if s.os == IOS || r.IntN(3) == 0 && s.os == MacOS {
 		stack = pkttest.DarwinNoECN // ECN-setup is negotiated per route; not every Apple SYN carries it
 	}
@@ -48,7 +48,7 @@ func (s *simHost) packets(r *rand.Rand) (pkts []decode.Packet, dnsNames []string
 	ts := baseTS + int64(r.IntN(600))*sec
 	local := s.hops == 0
 	if s.dhcp && local {
-		prl := map[string][]byte{
+		prl := map[Platform][]byte{
 			MacOS:   {1, 121, 3, 6, 15, 108, 114, 119, 252, 95, 44, 46},
 			IOS:     {1, 121, 3, 6, 15, 108, 114, 119, 252},
 			Windows: {1, 3, 6, 15, 31, 33, 43, 44, 46, 47, 119, 121, 249, 252},
@@ -69,7 +69,7 @@ func (s *simHost) packets(r *rand.Rand) (pkts []decode.Packet, dnsNames []string
 			udp(ts+sec/100, netip.MustParseAddr("10.20.0.1"), s.ip, [6]byte{0x00, 0x1c, 0x7f, 0, 0, 1}, 67, 68, ack.Bytes()))
 	}
 	if s.mdns && local {
-		model := map[string]string{MacOS: "MacBookPro18,3", IOS: "iPhone14,2", Windows: "", Linux: ""}[s.os]
+		model := map[Platform]string{MacOS: "MacBookPro18,3", IOS: "iPhone14,2", Windows: "", Linux: ""}[s.os]
 		osx := ""
 		if s.os == MacOS {
 			osx = "23"
@@ -83,11 +83,11 @@ func (s *simHost) packets(r *rand.Rand) (pkts []decode.Packet, dnsNames []string
 		}
 	}
 	if s.ntp {
-		dnsNames = append(dnsNames, map[string]string{MacOS: "time-macos.apple.com", IOS: "time-ios.apple.com",
+		dnsNames = append(dnsNames, map[Platform]string{MacOS: "time-macos.apple.com", IOS: "time-ios.apple.com",
 			Windows: "time.windows.com", Linux: "ntp.ubuntu.com"}[s.os])
 	}
 	if s.ua {
-		ua := map[string]string{
+		ua := map[Platform]string{
 			MacOS:   "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 Version/17.5 Safari/605.1.15",
 			IOS:     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15",
 			Windows: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/125.0",
@@ -117,7 +117,7 @@ func udp(ts int64, src, dst netip.Addr, mac [6]byte, sport, dport uint16, payloa
 func population(r *rand.Rand, n int) []*simHost {
 	var hosts []*simHost
 	id := 0
-	for _, os := range []string{MacOS, IOS, Windows, Linux} {
+	for _, os := range []Platform{MacOS, IOS, Windows, Linux} {
 		for range n {
 			id++
 			s := &simHost{os: os, ip: netip.AddrFrom4([4]byte{10, 20, byte(id >> 8), byte(id)}),

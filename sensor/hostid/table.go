@@ -24,10 +24,10 @@ import (
 	"github.com/launchtap/launchtap/sensor/hostid/p0f"
 )
 
-// PlatformLookup is the authoritative inventory (MDM or file). Platform
-// values are "darwin", "ios", "windows" or "linux".
+// PlatformLookup is the authoritative inventory (MDM or file), which names
+// the platform in the same vocabulary as the verdict (ParsePlatform).
 type PlatformLookup interface {
-	PlatformLookup(ip netip.Addr, mac [6]byte) (platform string, ok bool)
+	PlatformLookup(ip netip.Addr, mac [6]byte) (platform Platform, ok bool)
 }
 
 const (
@@ -80,7 +80,7 @@ type binding struct {
 
 type staticNet struct {
 	prefix netip.Prefix
-	os     string
+	os     Platform
 }
 
 // Stats are the table's counters.
@@ -155,7 +155,7 @@ func NewTable(cfg Config) (*Table, error) {
 
 // SetStatic declares that hosts in prefixes run os (a family name). Later
 // calls add to earlier ones; the most specific prefix wins.
-func (t *Table) SetStatic(prefixes []netip.Prefix, os string) error {
+func (t *Table) SetStatic(prefixes []netip.Prefix, os Platform) error {
 	switch os {
 	case MacOS, IOS, Windows, Linux, Other:
 	default:

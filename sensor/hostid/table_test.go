@@ -49,7 +49,7 @@ func TestLabelledPopulation(t *testing.T) {
 	feed(tb, hosts, r)
 
 	var total, right, apple, appleSeparable, appleSeparated, synOnlyApple, rightSeparable int
-	confusion := map[string]map[string]int{}
+	confusion := map[Platform]map[Platform]int{}
 	for _, s := range hosts {
 		mac := s.mac
 		if s.hops > 0 {
@@ -57,7 +57,7 @@ func TestLabelledPopulation(t *testing.T) {
 		}
 		v := tb.Lookup(s.ip, mac, true)
 		if confusion[s.os] == nil {
-			confusion[s.os] = map[string]int{}
+			confusion[s.os] = map[Platform]int{}
 		}
 		confusion[s.os][v.OS]++
 		total++
@@ -107,7 +107,7 @@ func TestLabelledPopulation(t *testing.T) {
 	// Family level (Apple / Windows / Linux) must be right for every host with a SYN.
 	for truth, row := range confusion {
 		for got, n := range row {
-			fam := func(os string) string {
+			fam := func(os Platform) Platform {
 				if os == MacOS || os == IOS {
 					return "apple"
 				}
@@ -138,7 +138,7 @@ func TestSpoofableSignalsAlone(t *testing.T) {
 		name  string
 		pkts  []decode.Packet
 		names []string
-		want  string
+		want  Platform
 	}{
 		{"dhcpcd sending Apple's list", []decode.Packet{dhcpReq(baseTS)}, nil, Unknown},
 		{"MacSamba alone", []decode.Packet{samba}, nil, Other},
@@ -199,7 +199,7 @@ func TestSeparateMacFromIOS(t *testing.T) {
 		name string
 		pkt  *decode.Packet
 		dns  string
-		want string
+		want Platform
 	}{
 		{"DHCP macOS list", ptr(udp(baseTS, netip.IPv4Unspecified(), netip.MustParseAddr("255.255.255.255"), mac, 68, 67,
 			pkttest.DHCP4{Type: layers.DHCPMsgTypeRequest, CHAddr: mac, PRL: []byte{1, 121, 3, 6, 15, 108, 114, 119, 252, 95, 44, 46}}.Bytes())), "", MacOS},
@@ -362,9 +362,10 @@ func TestEvictionAndBounds(t *testing.T) {
 
 type inventory map[netip.Addr]string
 
-func (m inventory) PlatformLookup(ip netip.Addr, _ [6]byte) (string, bool) {
+// PlatformLookup translates the inventory's word at the edge, as enrich does.
+func (m inventory) PlatformLookup(ip netip.Addr, _ [6]byte) (Platform, bool) {
 	p, ok := m[ip]
-	return p, ok
+	return ParsePlatform(p), ok
 }
 
 func TestStaticAndInventory(t *testing.T) {
@@ -386,7 +387,7 @@ func TestStaticAndInventory(t *testing.T) {
 		t.Error("unknown static OS accepted")
 	}
 	tb.SetPlatformLookup(inventory{win: "darwin", netip.MustParseAddr("10.9.9.9"): "ios"})
-	if v := tb.Lookup(win, [6]byte{}, false); v.OS != MacOS || !strings.HasPrefix(v.Evidence[0], "inventory says platform darwin") {
+	if v := tb.Lookup(win, [6]byte{}, false); v.OS != MacOS || !strings.HasPrefix(v.Evidence[0], "inventory says platform macos") {
 		t.Errorf("inventory: %+v", v)
 	}
 	if v := tb.Lookup(netip.MustParseAddr("10.9.9.9"), [6]byte{}, false); v.OS != IOS || v.Confidence != 1 {

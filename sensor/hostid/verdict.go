@@ -14,7 +14,7 @@ import (
 
 // Verdict is what the sensor believes about one host.
 type Verdict struct {
-	OS         string   `json:"os"`         // macos, ios, windows, linux, other, unknown
+	OS         Platform `json:"os"`         // macos, ios, windows, linux, other, unknown
 	Confidence float64  `json:"confidence"` // 0–1
 	Hostname   string   `json:"hostname,omitempty"`
 	Evidence   []string `json:"evidence"`      // strongest first, with weights
@@ -26,7 +26,7 @@ type Host struct {
 	IP         string            `json:"ip"`
 	IPs        []string          `json:"ips,omitempty"` // every address seen recently, when more than one
 	MAC        string            `json:"mac,omitempty"`
-	OS         string            `json:"os"`
+	OS         Platform          `json:"os"`
 	Confidence float64           `json:"confidence"`
 	Hostname   string            `json:"hostname,omitempty"`
 	Evidence   []string          `json:"evidence"`
@@ -92,12 +92,11 @@ func (t *Table) find(ip netip.Addr, mac [6]byte, hasMAC bool) *host {
 func (t *Table) override(v *Verdict, ip netip.Addr, mac [6]byte) {
 	if t.platform != nil {
 		if p, ok := t.platform.PlatformLookup(ip, mac); ok {
-			os := platformOS(p)
-			note := "inventory says platform " + p
-			if v.OS != Unknown && v.OS != os {
-				note += " (traffic suggested " + v.OS + ")"
+			note := "inventory says platform " + string(p)
+			if v.OS != Unknown && v.OS != p {
+				note += " (traffic suggested " + string(v.OS) + ")"
 			}
-			v.OS, v.Confidence = os, 1
+			v.OS, v.Confidence = p, 1
 			v.Evidence = append([]string{note}, v.Evidence...)
 			return
 		}
@@ -110,27 +109,13 @@ func (t *Table) override(v *Verdict, ip netip.Addr, mac [6]byte) {
 	}
 	if best >= 0 {
 		s := t.static[best]
-		note := "static: " + s.prefix.String() + " is configured as " + s.os
+		note := "static: " + s.prefix.String() + " is configured as " + string(s.os)
 		if v.OS != Unknown && v.OS != s.os {
-			note += " (traffic suggested " + v.OS + ")"
+			note += " (traffic suggested " + string(v.OS) + ")"
 		}
 		v.OS, v.Confidence = s.os, 1
 		v.Evidence = append([]string{note}, v.Evidence...)
 	}
-}
-
-func platformOS(p string) string {
-	switch strings.ToLower(p) {
-	case "darwin", "macos", "mac", "osx":
-		return MacOS
-	case "ios", "ipados":
-		return IOS
-	case "windows":
-		return Windows
-	case "linux":
-		return Linux
-	}
-	return Other
 }
 
 // Buckets of claims that compete: the Apple bucket holds macos, ios and darwin.
@@ -142,7 +127,7 @@ const (
 	numBuckets
 )
 
-var bucketNames = [numBuckets]string{"Apple", Windows, Linux, Other}
+var bucketNames = [numBuckets]string{"Apple", string(Windows), string(Linux), string(Other)}
 
 func bucketOf(c claim) int {
 	switch c {

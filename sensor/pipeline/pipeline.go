@@ -30,10 +30,10 @@ import (
 
 // Config is everything the data path needs.
 type Config struct {
-	Workers  int         // 0: one per core; 1: decode and track inline in the reader
-	Internal *netset.Set // internal networks; egress is internal → external
-	OS       string      // "macos" (default): only macOS hosts alert (unknown at low severity); "any": every host
-	Sensor   string      // name put in alerts
+	Workers  int            // 0: one per core; 1: decode and track inline in the reader
+	Internal *netset.Set    // internal networks; egress is internal → external
+	OS       alert.OSPolicy // macos (default): only macOS hosts alert (unknown at low severity); any: every host
+	Sensor   string         // name put in alerts
 
 	// UnknownMinScore is the score a finding from a host of unknown OS
 	// needs to alert (at low severity) under OS "macos": only strong
@@ -68,7 +68,7 @@ const DefaultUnknownMinScore = 0.8
 func DefaultConfig() Config {
 	return Config{
 		Internal:        netset.MustParse(netset.DefaultInternal),
-		OS:              "macos",
+		OS:              alert.OSPolicyMacOS,
 		Flow:            flow.DefaultConfig(),
 		UnknownMinScore: DefaultUnknownMinScore,
 		DNS:             dnstrack.DefaultConfig(),
@@ -108,12 +108,9 @@ func New(cfg Config) (*Pipeline, error) {
 	if cfg.Internal == nil {
 		cfg.Internal = netset.MustParse(netset.DefaultInternal)
 	}
-	switch cfg.OS {
-	case "", "macos":
-		cfg.OS = "macos"
-	case "any":
-	default:
-		return nil, fmt.Errorf("os: %q is not macos or any", cfg.OS)
+	var err error
+	if cfg.OS, err = alert.ParseOSPolicy(string(cfg.OS)); err != nil {
+		return nil, fmt.Errorf("os: %w", err)
 	}
 	if cfg.UnknownMinScore < 0 || cfg.UnknownMinScore > 1 {
 		return nil, fmt.Errorf("unknown-min-score: %v is not within 0..1", cfg.UnknownMinScore)

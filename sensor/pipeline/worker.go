@@ -179,12 +179,12 @@ func (w *worker) beat(k beacon.PairKey, dst netip.Addr, ts int64, mac [6]byte, h
 // severity; --os any lets every host alert.
 func (w *worker) alertFor(f *beacon.Finding, mac [6]byte, hasMAC bool) *alert.Alert {
 	v := w.hosts.Lookup(f.Key.Src, mac, hasMAC)
-	severity := "medium"
+	severity := alert.SeverityMedium
 	if f.Score >= 0.8 && v.OS == hostid.MacOS && v.Confidence >= 0.7 {
-		severity = "high"
+		severity = alert.SeverityHigh
 	}
 	var extra []string
-	if w.cfg.OS != "any" {
+	if w.cfg.OS != alert.OSPolicyAny {
 		switch v.OS {
 		case hostid.MacOS:
 		case hostid.Unknown:
@@ -194,7 +194,7 @@ func (w *worker) alertFor(f *beacon.Finding, mac [6]byte, hasMAC bool) *alert.Al
 					"dest", destName(f.Key), "score", f.Score, "min", w.cfg.UnknownMinScore)
 				return nil
 			}
-			severity = "low"
+			severity = alert.SeverityLow
 			extra = append(extra, fmt.Sprintf("source host's OS is not known: alerted because the beacon is strong (score %.2f >= %.2f), at low severity",
 				f.Score, w.cfg.UnknownMinScore))
 		default:
@@ -221,7 +221,7 @@ func (w *worker) alertFor(f *beacon.Finding, mac [6]byte, hasMAC bool) *alert.Al
 		Score:            f.Score,
 		BytesOutMedian:   f.BytesOutMedian,
 		BytesInMedian:    f.BytesInMedian,
-		HostOS:           v.OS,
+		HostOS:           string(v.OS),
 		HostOSConfidence: v.Confidence,
 		Hostname:         v.Hostname,
 		HostEvidence:     v.Evidence,

@@ -49,7 +49,7 @@ func parseFacility(s string) (int, error) {
 // Severity maps an alert to a syslog severity (0..7); see the package comment.
 func Severity(a *alert.Alert) int {
 	var sev int
-	switch strings.ToLower(a.Severity) {
+	switch strings.ToLower(string(a.Severity)) {
 	case "high":
 		sev = sevError
 	case "medium":
@@ -223,7 +223,7 @@ func alertParams(a *alert.Alert) []param {
 	}
 	p := []param{
 		{"id", a.ID},
-		{"severity", a.Severity},
+		{"severity", string(a.Severity)},
 		{"src_ip", a.SrcIP},
 		{"src_mac", a.SrcMAC},
 		{"dst_fqdn", a.DstFQDN},
@@ -283,7 +283,7 @@ func alertParams(a *alert.Alert) []param {
 // Summary is the one-line human summary used as MSG.
 func Summary(a *alert.Alert) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "periodic egress [%s]: %s", orDash(a.Severity), orDash(a.SrcIP))
+	fmt.Fprintf(&b, "periodic egress [%s]: %s", orDash(string(a.Severity)), orDash(a.SrcIP))
 	if a.Hostname != "" || a.HostOS != "" {
 		fmt.Fprintf(&b, " (%s, %s %.2f)", orDash(a.Hostname), orDash(a.HostOS), a.HostOSConfidence)
 	}

@@ -137,7 +137,7 @@ func TestSeverity(t *testing.T) {
 		{"high", 0.9, 0.2, 4}, {"low", 0.1, 0, 6},
 		{"", 0.85, 0.9, 3}, {"", 0.6, 0.9, 4}, {"", 0.3, 0.9, 5}, {"bogus", 0.3, 0.1, 6},
 	} {
-		a := &alert.Alert{Severity: tc.sev, Score: tc.score, HostOSConfidence: tc.osc}
+		a := &alert.Alert{Severity: alert.Severity(tc.sev), Score: tc.score, HostOSConfidence: tc.osc}
 		if got := Severity(a); got != tc.want {
 			t.Errorf("Severity(%q, %v, %v) = %d, want %d", tc.sev, tc.score, tc.osc, got, tc.want)
 		}

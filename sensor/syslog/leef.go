@@ -65,7 +65,7 @@ func leefAlert(a *alert.Alert, version string, sev int) string {
 		{"usrName", f.user},
 		{"alert_id", a.ID},
 		{"sensor", a.Sensor},
-		{"severity", a.Severity},
+		{"severity", string(a.Severity)},
 		{"dst_fqdn", a.DstFQDN},
 		{"dst_ips", strings.Join(a.DstIPs, ",")},
 		{"period_s", ftoa(a.PeriodS)},

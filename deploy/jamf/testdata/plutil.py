@@ -2,7 +2,8 @@
 # Test stand-in for macOS plutil: the subset launchd-jobs-ea.sh uses, with
 # plutil's documented behaviour: -convert json fails on <date>/<data> values
 # and escapes "/" as NSJSONSerialization does; -extract KEY json refuses
-# scalars (JSON fragments); -extract KEY raw prints scalars.
+# scalars (JSON fragments); -extract KEY raw prints scalars. KEY is a key
+# path: "ProgramArguments.0" is the array's first element.
 import json, plistlib, sys
 
 def out(v):
@@ -16,7 +17,9 @@ try:
     elif a[0] == "-extract" and a[3:5] == ["-o", "-"]:
         key, fmt = a[1], a[2]
         with open(a[5], "rb") as f:
-            v = plistlib.load(f)[key]
+            v = plistlib.load(f)
+        for k in key.split("."):
+            v = v[int(k)] if isinstance(v, list) else v[k]
         if fmt == "raw":
             if isinstance(v, bool):
                 print("true" if v else "false")

@@ -27,8 +27,10 @@ type Sink interface {
 	Alert(a *alert.Alert) error
 }
 
-// AlertStage applies the organisation's baseline, enriches, and delivers.
-// Alerts leave in the order they came, whatever the enrichment concurrency.
+// AlertStage owns the organisation's baseline: it judges each alert's
+// destination, enriches the alert, judges the launchd job enrichment names,
+// and delivers. Alerts leave in the order they came, whatever the
+// enrichment concurrency.
 //
 // The detector reports a pair once, so an alert the baseline suppressed is
 // held (bounded, least recently suppressed evicted): when the baseline is
@@ -69,7 +71,8 @@ type AlertCounters struct {
 	Received          atomic.Uint64
 	Emitted           atomic.Uint64
 	SuppressedDest    atomic.Uint64 // destination approved by the baseline
-	SuppressedLabel   atomic.Uint64 // explained by an approved launchd job
+	SuppressedLabel   atomic.Uint64 // explained by a launchd job the baseline approves
+	Masquerades       atomic.Uint64 // delivered: the best job took an approved label but not the rest of the rule
 	Released          atomic.Uint64 // suppressed, then delivered after a baseline reload withdrew the approval
 	HeldEvictions     atomic.Uint64 // suppressed alerts forgotten because MaxHeld were held
 	SinkErrors        atomic.Uint64
@@ -159,7 +162,7 @@ func (s *AlertStage) releasable() []heldAlert {
 		switch {
 		case b == nil:
 		case h.label != "":
-			_, still = b.ApprovedLabel(h.label)
+			_, still, _ = judgeJobsCopy(b, h.a)
 		default:
 			_, still = approvedDest(b, h.a)
 		}
@@ -171,14 +174,37 @@ func (s *AlertStage) releasable() []heldAlert {
 	return out
 }
 
+// judgeJobsCopy judges a held alert's jobs again without changing them.
+func judgeJobsCopy(b *baseline.Baseline, a *alert.Alert) (string, bool, baseline.Verdict) {
+	if a.Enrichment == nil {
+		return "", false, baseline.Verdict{}
+	}
+	e := *a.Enrichment
+	e.Jobs = nil
+	if len(a.Enrichment.Jobs) > 0 {
+		best := a.Enrichment.Jobs[0]
+		best.Why = nil
+		e.Jobs = []alert.Job{best}
+	}
+	c := *a
+	c.Enrichment = &e
+	return judgeJobs(b, &c)
+}
+
 // Run handles alerts until in is closed and every alert is delivered.
+//
+// The stage alone judges an alert against the baseline, each part once:
+// the destination as the alert arrives (an approved one is not worth an MDM
+// lookup), the launchd job when enrichment has said which jobs the host
+// runs. Enrichment only reports what the inventory says.
 func (s *AlertStage) Run(ctx context.Context, in <-chan *alert.Alert) {
 	s.init()
 	n := max(1, s.Concurrency)
 	type pending struct {
-		a    *alert.Alert
-		rel  *heldAlert // set when a reload released the alert
-		done chan struct{}
+		a      *alert.Alert
+		rel    *heldAlert         // set when a reload released the alert
+		judged *baseline.Baseline // the baseline that judged its destination
+		done   chan struct{}
 	}
 	// Enrichments run concurrently; a FIFO of their completions keeps order.
 	queue := make(chan pending, n)
@@ -189,11 +215,11 @@ func (s *AlertStage) Run(ctx context.Context, in <-chan *alert.Alert) {
 		defer wg.Done()
 		for p := range queue {
 			<-p.done
-			s.deliver(p.a, p.rel)
+			s.deliver(p.a, p.rel, p.judged)
 		}
 	}()
-	submit := func(a *alert.Alert, rel *heldAlert) {
-		p := pending{a: a, rel: rel, done: make(chan struct{})}
+	submit := func(a *alert.Alert, rel *heldAlert, judged *baseline.Baseline) {
+		p := pending{a: a, rel: rel, judged: judged, done: make(chan struct{})}
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; close(p.done) }()
@@ -211,15 +237,16 @@ func (s *AlertStage) Run(ctx context.Context, in <-chan *alert.Alert) {
 			for _, h := range s.releasable() {
 				// Judged whole by the new baseline: its destination first (a
 				// label-held alert's may be approved now), then its job.
-				if rule, ok := approvedDest(s.current(), h.a); ok {
+				b := s.current()
+				if rule, ok := approvedDest(b, h.a); ok {
 					h.label, h.rule = "", rule
 					s.hold(h)
 					continue
 				}
 				s.Log.Info("baseline reload withdrew an approval: judging again the alert it had suppressed",
 					"src", h.a.SrcIP, "dst", h.a.DstFQDN, "port", h.a.DstPort, "rule", h.rule)
-				h.a.Enrichment = nil // enriched again: the job's approval is judged anew
-				submit(h.a, &h)
+				h.a.Enrichment = nil // enriched again: the inventory may have changed too
+				submit(h.a, &h, b)
 			}
 			continue
 		}
@@ -227,13 +254,14 @@ func (s *AlertStage) Run(ctx context.Context, in <-chan *alert.Alert) {
 			break // in is closed
 		}
 		s.Counters.Received.Add(1)
-		if rule, ok := approvedDest(s.current(), a); ok {
+		b := s.current()
+		if rule, ok := approvedDest(b, a); ok {
 			s.Counters.SuppressedDest.Add(1)
 			s.Log.Debug("alert suppressed by baseline", "src", a.SrcIP, "dst", a.DstFQDN, "dst_ips", a.DstIPs, "port", a.DstPort, "rule", rule)
 			s.hold(heldAlert{a: a, rule: rule})
 			continue
 		}
-		submit(a, nil)
+		submit(a, nil, b)
 	}
 	close(queue)
 	wg.Wait()
@@ -247,41 +275,75 @@ func (s *AlertStage) current() *baseline.Baseline {
 	return s.Baseline.Get()
 }
 
+// destination is what the baseline judges of an alert's far end.
+func destination(a *alert.Alert) baseline.Destination {
+	d := baseline.Destination{Name: a.DstFQDN, Port: a.DstPort, Addrs: make([]netip.Addr, 0, len(a.DstIPs))}
+	for _, ip := range a.DstIPs {
+		addr, err := netip.ParseAddr(ip)
+		if err != nil {
+			d.Addrs = nil // an address it cannot read is not approved
+			break
+		}
+		d.Addrs = append(d.Addrs, addr)
+	}
+	return d
+}
+
 // approvedDest reports whether baseline b (nil: none) approves a's
-// destination, and by which rule.
+// destination without a launchd job, and by which rule.
 func approvedDest(b *baseline.Baseline, a *alert.Alert) (string, bool) {
 	if b == nil {
 		return "", false
 	}
-	if a.DstFQDN != "" {
-		if rule, ok := b.ApprovedDestination(a.DstFQDN, netip.Addr{}); ok {
-			return rule, true
-		}
-	}
-	// Every address the pair reached must be approved for the pair to be.
-	var rule string
-	for _, ip := range a.DstIPs {
-		addr, err := netip.ParseAddr(ip)
-		if err != nil {
-			return "", false
-		}
-		r, ok := b.ApprovedDestination("", addr)
-		if !ok {
-			return "", false
-		}
-		rule = r
-	}
-	return rule, rule != ""
+	return b.DestinationRule(destination(a))
 }
 
-// deliver suppresses an alert whose destination or best job the current
-// baseline approves, and sends the others. rel is set for an alert a reload
-// released: it was counted once already (received, suppressed, and its
-// enrichment status if that was counted), so only its fate now is counted:
-// released when it leaves. At quiescence received = suppressed (dest +
-// label) + emitted − released.
-func (s *AlertStage) deliver(a *alert.Alert, rel *heldAlert) {
-	b := s.current() // one baseline judges the whole alert
+// jobOf is what the baseline judges of an enriched job.
+func jobOf(j *alert.Job) baseline.Job {
+	prog := j.Program
+	if prog == "" && len(j.ProgramArguments) > 0 {
+		prog = j.ProgramArguments[0]
+	}
+	return baseline.Job{Label: j.Label, Plist: j.Path, Program: prog, TeamID: j.TeamID}
+}
+
+// judgeJobs judges every job enrichment listed, marking the approved ones
+// and saying why a rule did not approve the others. It returns the rule
+// when the best job explains the traffic (status matched) and is approved:
+// the alert is then suppressed; and the verdict on the best job.
+func judgeJobs(b *baseline.Baseline, a *alert.Alert) (rule string, ok bool, best baseline.Verdict) {
+	e := a.Enrichment
+	if b == nil || e == nil {
+		return "", false, best
+	}
+	d := destination(a)
+	for i := range e.Jobs {
+		j := &e.Jobs[i]
+		v := b.JudgeJob(jobOf(j), d)
+		j.Approved = v.Approved // only this stage judges
+		if v.Why != "" {
+			j.Why = append(j.Why, v.Why)
+		}
+		if i == 0 {
+			best = v
+		}
+	}
+	if e.Status != alert.EnrichMatched || len(e.Jobs) == 0 || !best.Approved {
+		return "", false, best
+	}
+	return best.Rule.Name, true, best
+}
+
+// deliver judges an enriched alert's launchd job, suppresses it when the
+// job is approved, and sends the others. judged is the baseline that judged
+// its destination before enrichment: when a reload has replaced it since,
+// the new baseline judges the destination again, so one baseline judges the
+// whole alert. rel is set for an alert a reload released: it was counted
+// once already (received, suppressed, and its enrichment status if that was
+// counted), so only its fate now is counted: released when it leaves. At
+// quiescence received = suppressed (dest + label) + emitted − released.
+func (s *AlertStage) deliver(a *alert.Alert, rel *heldAlert, judged *baseline.Baseline) {
+	b := s.current()
 	h := heldAlert{a: a}
 	if rel != nil {
 		h.since, h.enriched = rel.since, rel.enriched
@@ -295,46 +357,40 @@ func (s *AlertStage) deliver(a *alert.Alert, rel *heldAlert) {
 			s.Rescan()
 		}
 	}
-	// A reload during enrichment may have approved the destination.
-	if rule, ok := approvedDest(b, a); ok {
-		if rel == nil {
-			s.Counters.SuppressedDest.Add(1)
+	if b != judged {
+		if rule, ok := approvedDest(b, a); ok {
+			if rel == nil {
+				s.Counters.SuppressedDest.Add(1)
+			}
+			suppress("", rule)
+			return
 		}
-		suppress("", rule)
-		return
 	}
 	if e := a.Enrichment; e != nil {
 		if !h.enriched {
 			s.Counters.enriched(e.Status)
 			h.enriched = true
 		}
-		if e.Status == alert.EnrichMatched && len(e.Jobs) > 0 {
+		rule, ok, v := judgeJobs(b, a)
+		if ok {
 			best := &e.Jobs[0]
-			if best.Approved && b != nil {
-				// The approval was judged when the alert was enriched; a
-				// reload since then may have withdrawn it.
-				if rule, ok := b.ApprovedLabel(best.Label); ok {
-					if rel == nil {
-						s.Counters.SuppressedLabel.Add(1)
-					}
-					s.Log.Debug("alert suppressed: explained by an approved launchd job", "src", a.SrcIP, "dst", a.DstFQDN, "label", best.Label)
-					suppress(best.Label, rule)
-					return
-				}
-				best.Approved = false
-				best.Why = append(best.Why, "label no longer approved: the baseline was reloaded")
+			if rel == nil {
+				s.Counters.SuppressedLabel.Add(1)
 			}
-			if best.Approved {
-				// Approved by an enricher, with no baseline here to judge it.
-				if rel == nil {
-					s.Counters.SuppressedLabel.Add(1)
-				}
-				suppress(best.Label, "")
-				return
-			}
-			if best.MatchScore >= 0.5 && a.Severity != "low" {
-				a.Severity = "high"
-			}
+			s.Log.Debug("alert suppressed: explained by an approved launchd job", "src", a.SrcIP, "dst", a.DstFQDN, "label", best.Label, "rule", rule)
+			suppress(best.Label, rule)
+			return
+		}
+		if e.Status == alert.EnrichMatched && len(e.Jobs) > 0 && e.Jobs[0].MatchScore >= 0.5 && a.Severity != alert.SeverityLow {
+			a.Severity = alert.SeverityHigh
+		}
+		if v.Masquerade {
+			// The job explaining the traffic wears a vendor's label but not
+			// its program, plist location or signature: evidence in itself.
+			s.Counters.Masquerades.Add(1)
+			a.Severity = alert.SeverityHigh
+			a.Reasons = append(a.Reasons, fmt.Sprintf("launchd job %s masquerades: %s (masquerading is itself evidence: severity high)", e.Jobs[0].Label, v.Why))
+			s.Log.Info("launchd job masquerades as an approved one", "src", a.SrcIP, "dst", a.DstFQDN, "label", e.Jobs[0].Label, "rule", v.Rule.Name)
 		}
 	}
 	if rel != nil {

@@ -1,0 +1,50 @@
+package alert
+
+import "fmt"
+
+// Severity is how urgently an alert asks for a look. Its JSON form is the
+// lower-case word, part of the alert contract.
+type Severity string
+
+// Severities, most urgent first.
+const (
+	SeverityHigh   Severity = "high"
+	SeverityMedium Severity = "medium"
+	SeverityLow    Severity = "low"
+)
+
+// OSPolicy says which hosts may alert (--os).
+type OSPolicy string
+
+// OS policies.
+const (
+	// OSPolicyMacOS: only macOS hosts alert; hosts of unknown OS alert at
+	// low severity when the beacon is strong. The default.
+	OSPolicyMacOS OSPolicy = "macos"
+	// OSPolicyAny: every host alerts.
+	OSPolicyAny OSPolicy = "any"
+)
+
+// ParseOSPolicy reads a policy name; "" is the default, OSPolicyMacOS.
+func ParseOSPolicy(s string) (OSPolicy, error) {
+	switch OSPolicy(s) {
+	case "", OSPolicyMacOS:
+		return OSPolicyMacOS, nil
+	case OSPolicyAny:
+		return OSPolicyAny, nil
+	}
+	return "", fmt.Errorf("%q is not macos or any", s)
+}
+
+// String returns the policy's name.
+func (p OSPolicy) String() string { return string(p) }
+
+// Set parses a flag value, so an OSPolicy is a flag.Value.
+func (p *OSPolicy) Set(s string) error {
+	v, err := ParseOSPolicy(s)
+	if err != nil {
+		return err
+	}
+	*p = v
+	return nil
+}
