@@ -37,9 +37,35 @@ type Alert struct {
 	Reasons    []string    `json:"reasons"` // plain-language explanation of the score
 	Enrichment *Enrichment `json:"enrichment,omitempty"`
 
+	// Fleet grouping (docs/fleet-grouping.md): set on a group alert — one
+	// destination beating at one period from several hosts — on its update
+	// records, and on later alerts of a member host. Absent on an ordinary
+	// per-host alert of a host in no group.
+	GroupID   string      `json:"group_id,omitempty"`   // stable per destination and period, sensor-independent
+	HostCount int         `json:"host_count,omitempty"` // hosts in the group, exact even when Hosts is cut
+	Hosts     []FleetHost `json:"hosts,omitempty"`      // the first hosts to join, in joining order (bounded)
+	Update    bool        `json:"update,omitempty"`     // repeats a delivered group alert (same id) with hosts added
+
 	// Beat times are carried for enrichment (StartCalendarInterval matching) and
 	// are not serialised: a SIEM does not need them and they would bloat every line.
 	BeatTimes []time.Time `json:"-"`
+}
+
+// FleetHost is one host of a fleet group.
+type FleetHost struct {
+	HostID    string    `json:"host_id"`  // the host's identity in the group: its MAC where seen, else its address
+	SrcIP     string    `json:"src_ip"`   // address of its alert
+	SrcMAC    string    `json:"src_mac"`  // "" where the span does not see it
+	Hostname  string    `json:"hostname"` // passive or inventory name, "" if none
+	Serial    string    `json:"serial"`   // the inventory's device serial, "" when not enriched
+	PeriodS   float64   `json:"period_s"` // the host's own estimated period
+	Beats     int       `json:"beats"`    // the host's beats
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+	Severity  Severity  `json:"severity"`
+	// AlertID is the id of the host's own alert when one was delivered
+	// before the group formed; "" for hosts that joined an existing group.
+	AlertID string `json:"alert_id,omitempty"`
 }
 
 // Enrichment statuses.

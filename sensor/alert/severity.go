@@ -48,3 +48,16 @@ func (p *OSPolicy) Set(s string) error {
 	*p = v
 	return nil
 }
+
+// Rank orders severities: high 3, medium 2, low 1, anything else 0.
+func (s Severity) Rank() int {
+	switch s {
+	case SeverityHigh:
+		return 3
+	case SeverityMedium:
+		return 2
+	case SeverityLow:
+		return 1
+	}
+	return 0
+}

@@ -42,8 +42,9 @@ type AlertStage struct {
 	Baseline    *baseline.Live // nil: nothing is approved
 	Enricher    Enricher       // nil: no enrichment
 	Sinks       []Sink
-	Concurrency int // enrichments in flight; default 1
-	MaxHeld     int // suppressed alerts kept for Rescan; default DefaultMaxHeld
+	Concurrency int         // enrichments in flight; default 1
+	MaxHeld     int         // suppressed alerts kept for Rescan; default DefaultMaxHeld
+	Fleet       FleetConfig // fleet grouping; the zero value turns it off
 	Log         *slog.Logger
 
 	Counters AlertCounters
@@ -52,6 +53,7 @@ type AlertStage struct {
 	rescan   chan struct{}
 	heldMu   sync.Mutex // guards held: Run and the delivering goroutine both suppress
 	held     *simplelru.LRU[string, heldAlert]
+	fleet    *fleetTable
 }
 
 // DefaultMaxHeld bounds the suppressed alerts held for a baseline reload.
@@ -105,6 +107,7 @@ func (s *AlertStage) init() {
 		}
 		s.rescan = make(chan struct{}, 1)
 		s.held, _ = simplelru.NewLRU[string, heldAlert](n, func(string, heldAlert) { s.Counters.HeldEvictions.Add(1) })
+		s.fleet = newFleetTable(s.Fleet)
 	})
 }
 
@@ -116,6 +119,12 @@ func (s *AlertStage) Rescan() {
 	case s.rescan <- struct{}{}:
 	default: // one is pending already
 	}
+}
+
+// FleetCounters returns what fleet grouping has done so far.
+func (s *AlertStage) FleetCounters() FleetCounters {
+	s.init()
+	return s.fleet.counters()
 }
 
 // Held returns how many suppressed alerts are held for a reload.
@@ -341,7 +350,10 @@ func judgeJobs(b *baseline.Baseline, a *alert.Alert) (rule string, ok bool, best
 // whole alert. rel is set for an alert a reload released: it was counted
 // once already (received, suppressed, and its enrichment status if that was
 // counted), so only its fate now is counted: released when it leaves. At
-// quiescence received = suppressed (dest + label) + emitted − released.
+// quiescence received = suppressed (dest + label) + emitted − released +
+// fleet joined − fleet groups − fleet raised: a group alert is emitted in
+// place of the alert that completed the group, and update records are not
+// alerts.
 func (s *AlertStage) deliver(a *alert.Alert, rel *heldAlert, judged *baseline.Baseline) {
 	b := s.current()
 	h := heldAlert{a: a}
@@ -402,7 +414,19 @@ func (s *AlertStage) deliver(a *alert.Alert, rel *heldAlert, judged *baseline.Ba
 		a.Reasons = append(a.Reasons, fmt.Sprintf("suppressed since %s by baseline rule %q on %s; a baseline reload withdrew that approval",
 			rel.since.UTC().Format(time.RFC3339), rel.rule, what))
 	}
-	s.Counters.Emitted.Add(1)
+	// Grouped last: only what the baseline left standing, enriched, can
+	// make or join a group (docs/fleet-grouping.md).
+	switch s.fleet.observe(a) {
+	case recordUpdate:
+		// Not a new alert: the group alert again, grown. Counted by the
+		// fleet table.
+	case recordGroup:
+		s.Log.Info("fleet group alert: one destination at one period from many hosts",
+			"group", a.GroupID, "id", a.ID, "dst", a.DstFQDN, "port", a.DstPort, "hosts", a.HostCount, "severity", a.Severity)
+		s.Counters.Emitted.Add(1)
+	default:
+		s.Counters.Emitted.Add(1)
+	}
 	for _, sink := range s.Sinks {
 		if err := sink.Alert(a); err != nil {
 			s.Counters.SinkErrors.Add(1)
