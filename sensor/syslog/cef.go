@@ -137,7 +137,19 @@ func cefAlert(a *alert.Alert, version string, sev int) string {
 		{"cfp2Label", "jitter"}, {"cfp2", ftoa(a.Jitter)},
 		{"cfp3Label", "hostOSConfidence"}, {"cfp3", ftoa(a.HostOSConfidence)},
 		{"cfp4Label", "periodSecondsExact"}, {"cfp4", ftoa(a.PeriodS)},
-		{"msg", Summary(a)},
 	}
+	if a.GroupID != "" {
+		// The six cs and three cn fields are taken: the fleet's go in
+		// ArcSight's flex fields, labelled like the others.
+		pairs = append(pairs, kv{"flexString1Label", "groupId"}, kv{"flexString1", a.GroupID})
+		if a.HostCount > 0 {
+			pairs = append(pairs, kv{"flexNumber1Label", "hostCount"}, kv{"flexNumber1", strconv.Itoa(a.HostCount)},
+				kv{"flexString2Label", "fleetHosts"}, kv{"flexString2", fleetHosts(a)})
+		}
+		if a.Update {
+			pairs = append(pairs, kv{"flexNumber2Label", "update"}, kv{"flexNumber2", "1"})
+		}
+	}
+	pairs = append(pairs, kv{"msg", Summary(a)})
 	return cefHeader(version, "beacon", "Periodic egress beacon", sev) + cefExt(pairs)
 }

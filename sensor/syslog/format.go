@@ -238,6 +238,7 @@ func alertParams(a *alert.Alert) []param {
 		{"host_os_confidence", ftoa(a.HostOSConfidence)},
 		{"hostname", a.Hostname},
 	}
+	p = append(p, fleetParams(a)...)
 	en := a.Enrichment
 	status := alert.EnrichNotConfigured
 	if en != nil {
@@ -283,9 +284,17 @@ func alertParams(a *alert.Alert) []param {
 // Summary is the one-line human summary used as MSG.
 func Summary(a *alert.Alert) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "periodic egress [%s]: %s", orDash(string(a.Severity)), orDash(a.SrcIP))
-	if a.Hostname != "" || a.HostOS != "" {
-		fmt.Fprintf(&b, " (%s, %s %.2f)", orDash(a.Hostname), orDash(a.HostOS), a.HostOSConfidence)
+	if fleet := fleetSummary(a); fleet != "" {
+		update := ""
+		if a.Update {
+			update = " update"
+		}
+		fmt.Fprintf(&b, "periodic egress [%s] fleet group %s%s: %s", orDash(string(a.Severity)), a.GroupID, update, fleet)
+	} else {
+		fmt.Fprintf(&b, "periodic egress [%s]: %s", orDash(string(a.Severity)), orDash(a.SrcIP))
+		if a.Hostname != "" || a.HostOS != "" {
+			fmt.Fprintf(&b, " (%s, %s %.2f)", orDash(a.Hostname), orDash(a.HostOS), a.HostOSConfidence)
+		}
 	}
 	b.WriteString(" -> ")
 	last := ""
@@ -304,6 +313,9 @@ func Summary(a *alert.Alert) string {
 		a.DstPort, orDash(a.Proto), ftoa(math.Round(a.PeriodS*10)/10), a.Jitter*100, a.Beats, a.Score)
 	if en := a.Enrichment; en != nil && len(en.Jobs) > 0 {
 		fmt.Fprintf(&b, "; launchd %s", en.Jobs[0].Label)
+	}
+	if a.GroupID != "" && a.HostCount == 0 {
+		fmt.Fprintf(&b, "; member of fleet group %s", a.GroupID)
 	}
 	return oneLine(b.String())
 }

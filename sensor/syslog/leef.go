@@ -81,7 +81,10 @@ func leefAlert(a *alert.Alert, version string, sev int) string {
 		{"launchd_label", f.job.Label},
 		{"launchd_path", f.job.Path},
 		{"reasons", strings.Join(a.Reasons, "; ")},
-		{"msg", Summary(a)},
 	}
+	for _, p := range fleetParams(a) {
+		pairs = append(pairs, kv{p.name, p.value})
+	}
+	pairs = append(pairs, kv{"msg", Summary(a)})
 	return leefHeader(version, "beacon") + leefExt(pairs)
 }
