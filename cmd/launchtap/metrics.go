@@ -41,6 +41,7 @@ type sample struct {
 type readings struct {
 	pipe   pipeline.Stats
 	alerts *pipeline.AlertCounters
+	fleet  pipeline.FleetCounters
 	enrich enrich.Stats
 	syslog []syslog.DestCounters // nil without --syslog
 	kernel *live.Stats           // nil under replay
@@ -140,6 +141,7 @@ var metricDefs = []metricDef{
 			e(r.pipe.DNS.MACOwnerEvictions, "dns_mac_owners")
 			e(r.pipe.DNSNameEvictions, "dns_names")
 			e(r.alerts.HeldEvictions.Load(), "held_alerts")
+			e(r.fleet.Evictions, "fleet")
 		}},
 	{name: "dns_messages", help: "DNS messages by outcome.", labels: []string{"event"},
 		read: func(r *readings, e func(uint64, ...string)) {
@@ -162,6 +164,17 @@ var metricDefs = []metricDef{
 		read: func(r *readings, e func(uint64, ...string)) { e(r.alerts.Released.Load()) }},
 	{name: "masquerades", help: "Alerts whose launchd job took an approved label but not the rest of the rule (program, plist location, team ID).",
 		read: func(r *readings, e func(uint64, ...string)) { e(r.alerts.Masquerades.Load()) }},
+	{name: "fleet", help: "Fleet grouping (docs/fleet-grouping.md), by event: groups formed, host alerts joined to a group, update records, group alerts raised in severity, member hosts' own alerts.",
+		labels: []string{"event"}, stats: statsPerLabel,
+		read: func(r *readings, e func(uint64, ...string)) {
+			e(r.fleet.Groups, "groups")
+			e(r.fleet.Joined, "joined")
+			e(r.fleet.Updates, "updates")
+			e(r.fleet.Raised, "raised")
+			e(r.fleet.MemberAlerts, "member_alerts")
+		}},
+	{name: "fleet_destinations", help: "Destinations the fleet grouping table remembers now.", typ: gauge,
+		read: func(r *readings, e func(uint64, ...string)) { e(r.fleet.Dests) }},
 	{name: "sink_errors", help: "Alert deliveries that failed.", stats: statsAsIs,
 		read: func(r *readings, e func(uint64, ...string)) { e(r.alerts.SinkErrors.Load()) }},
 	{name: "mdm_lookups", help: "MDM inventory lookups.", stats: statsAsIs,
@@ -228,7 +241,7 @@ func kernel(r *readings, emit func(uint64, ...string), v func(*live.Stats) uint6
 // snapshot reads every stage once; extra adds the capture side's readings
 // (live capture's kernel counters), nil under replay.
 func (s *sensor) snapshot(extra func(*readings)) snapshot {
-	r := readings{pipe: s.pipe.Stats(), alerts: &s.stage.Counters, enrich: s.enrich.Stats()}
+	r := readings{pipe: s.pipe.Stats(), alerts: &s.stage.Counters, fleet: s.stage.FleetCounters(), enrich: s.enrich.Stats()}
 	if s.syslog != nil {
 		r.syslog = s.syslog.Counters().Destinations
 	}

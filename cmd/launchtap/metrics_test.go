@@ -122,6 +122,7 @@ func fullReadings() *readings {
 	r.pipe.Hosts.Evictions, r.pipe.Flow.Evictions, r.pipe.DNSNameEvictions = 1, 2, 4
 	r.alerts.HeldEvictions.Add(8)
 	r.alerts.Emitted.Add(5)
+	r.fleet = pipeline.FleetCounters{Groups: 1, Joined: 13, Updates: 12, Evictions: 16}
 	r.enrich.Lookups, r.enrich.Failures = 6, 2
 	r.syslog = []syslog.DestCounters{
 		{URL: "udp://a:514", Queued: 9, Dropped: 1},
@@ -154,7 +155,10 @@ func TestStatsLineTotals(t *testing.T) {
 		"kernel_drops":        7,
 		"kernel_freezes":      3,
 		"decode_errors":       decodeErrs,
-		"evictions":           1 + 2 + 4 + 8,
+		"evictions":           1 + 2 + 4 + 8 + 16,
+		"fleet_groups":        1,
+		"fleet_joined":        13,
+		"fleet_updates":       12,
 		"mdm_failures":        2,
 		"enrichment_failures": 2,
 		"mdm_lookups":         6,

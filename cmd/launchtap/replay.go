@@ -115,9 +115,10 @@ type summary struct {
 	PairsTracked  uint64                       `json:"pairs_tracked"`
 	Evictions     map[string]uint64            `json:"evictions"` // by table
 	Alerts        uint64                       `json:"alerts"`
-	Findings      uint64                       `json:"findings"`    // periodic pairs found, before policy
-	Suppressed    map[string]uint64            `json:"suppressed"`  // findings not alerted, by reason
-	Masquerades   uint64                       `json:"masquerades"` // alerts whose launchd job poses as an approved one
+	Findings      uint64                       `json:"findings"`        // periodic pairs found, before policy
+	Suppressed    map[string]uint64            `json:"suppressed"`      // findings not alerted, by reason
+	Masquerades   uint64                       `json:"masquerades"`     // alerts whose launchd job poses as an approved one
+	Fleet         map[string]uint64            `json:"fleet,omitempty"` // fleet grouping by event (docs/fleet-grouping.md); absent when off
 	Sessions      map[string]uint64            `json:"sessions"`
 	DNS           map[string]uint64            `json:"dns"`
 	Hosts         map[string]uint64            `json:"hosts"`
@@ -136,6 +137,7 @@ type summary struct {
 func newSummary(s *sensor, files []string, warns []error) *summary {
 	st := s.pipe.Stats()
 	c := &s.stage.Counters
+	f := s.stage.FleetCounters()
 	sum := &summary{
 		Files:        files,
 		Packets:      st.Frames,
@@ -153,6 +155,7 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"dns_names":       st.DNSNameEvictions,
 			"hosts":           st.Hosts.Evictions,
 			"held_alerts":     c.HeldEvictions.Load(),
+			"fleet":           f.Evictions,
 		},
 		Alerts:      c.Emitted.Load(),
 		Masquerades: c.Masquerades.Load(),
@@ -187,6 +190,10 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 		Enrichment: c.EnrichmentStatus(),
 		Workers:    st.Workers,
 		ElapsedS:   st.Elapsed.Seconds(),
+	}
+	if s.stage.Fleet.MinHosts > 0 {
+		sum.Fleet = map[string]uint64{"groups": f.Groups, "joined": f.Joined, "updates": f.Updates,
+			"raised": f.Raised, "member_alerts": f.MemberAlerts, "destinations": f.Dests}
 	}
 	for k, v := range st.Decapsulated {
 		if decode.Tunnel(k) != decode.TunnelNone && v > 0 {
@@ -241,6 +248,9 @@ func (s *summary) print(w io.Writer) {
 	}
 	if s.Masquerades > 0 {
 		fmt.Fprintf(w, "; masquerades: %d", s.Masquerades)
+	}
+	if s.Fleet["groups"] > 0 || s.Fleet["member_alerts"] > 0 {
+		fmt.Fprintf(w, "; fleet: %s", kv(s.Fleet))
 	}
 	fmt.Fprintln(w)
 	for url, c := range s.Syslog {

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +30,7 @@ type sensorFlags struct {
 	pipe   pipeline.Config
 	enrich enrich.Config
 	syslog syslog.Config
+	fleet  pipeline.FleetConfig
 
 	config       string
 	internal     string
@@ -59,6 +61,12 @@ func newSensorFlags(fs *flag.FlagSet) *sensorFlags {
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the data path to `file` (read it with go tool pprof)")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `host:port` at /metrics (empty: off)")
 	fs.DurationVar(&o.statsEvery, "stats-interval", time.Minute, "how often to log a stats line (0: never)")
+	fs.IntVar(&o.fleet.MinHosts, "fleet-min-hosts", pipeline.DefaultFleetMinHosts, "hosts beating to one destination at one period that become one fleet group alert (0: off; docs/fleet-grouping.md)")
+	fs.BoolFunc("fleet-updates", "deliver an update record (the group alert's id, update: true) when a host joins a fleet group; false: count it only (default true)", func(v string) error {
+		on, err := strconv.ParseBool(v)
+		o.fleet.NoUpdates = !on
+		return err
+	})
 	o.pipe.Flow.RegisterFlags(fs)
 	o.pipe.DNS.RegisterFlags(fs)
 	o.pipe.Beacon.RegisterFlags(fs)
@@ -129,6 +137,9 @@ func (o *sensorFlags) prepare(stderr io.Writer) error {
 	if err := o.syslog.CheckFlags(); err != nil {
 		return err
 	}
+	if err := o.fleet.Validate(); err != nil {
+		return err
+	}
 	o.pipe.Sensor = o.sensorName
 	o.pipe.Log = o.log
 	return nil
@@ -182,6 +193,7 @@ func (o *sensorFlags) build(stdout, stderr io.Writer) (*sensor, error) {
 		Baseline:    s.baseline,
 		Enricher:    s.enrich,
 		Concurrency: o.enrich.Concurrency,
+		Fleet:       o.fleet,
 		Sinks:       sinks,
 		Log:         log,
 	}

@@ -420,6 +420,9 @@ func (s *AlertStage) deliver(a *alert.Alert, rel *heldAlert, judged *baseline.Ba
 	case recordUpdate:
 		// Not a new alert: the group alert again, grown. Counted by the
 		// fleet table.
+		if s.Fleet.NoUpdates {
+			return
+		}
 	case recordGroup:
 		s.Log.Info("fleet group alert: one destination at one period from many hosts",
 			"group", a.GroupID, "id", a.ID, "dst", a.DstFQDN, "port", a.DstPort, "hosts", a.HostCount, "severity", a.Severity)

@@ -31,6 +31,17 @@ type FleetConfig struct {
 	// MaxDests bounds the destinations remembered, least recently alerted
 	// evicted. Default DefaultFleetMaxDests.
 	MaxDests int
+	// NoUpdates counts a host joining a delivered group without delivering
+	// the update record (--fleet-updates=false).
+	NoUpdates bool
+}
+
+// Validate reports a MinHosts that cannot make a group.
+func (c FleetConfig) Validate() error {
+	if c.MinHosts < 0 || c.MinHosts == 1 {
+		return fmt.Errorf("fleet-min-hosts: %d hosts cannot make a group (0: off, or 2 and more)", c.MinHosts)
+	}
+	return nil
 }
 
 // Fleet grouping defaults and bounds.
