@@ -127,7 +127,7 @@ func TestFleetReplay(t *testing.T) {
 		}
 	})
 	t.Run("grouping off", func(t *testing.T) {
-		_, out, _ := replay(t, nil, "replay", "--sensor-name", "t", "--fleet-min-hosts", "0", capture)
+		_, out, _ := replay(t, nil, "replay", "--sensor-name", "t", "--group-min-hosts", "0", capture)
 		as := readAlerts(t, out)
 		if len(as) != synth.FleetMacs+1 {
 			t.Errorf("%d alerts with grouping off, want %d", len(as), synth.FleetMacs+1)
@@ -139,7 +139,7 @@ func TestFleetReplay(t *testing.T) {
 		}
 	})
 	t.Run("no update records", func(t *testing.T) {
-		_, out, _ := replay(t, nil, "replay", "--sensor-name", "t", "--fleet-updates=false", capture)
+		_, out, _ := replay(t, nil, "replay", "--sensor-name", "t", "--group-updates=false", capture)
 		as := readAlerts(t, out)
 		groups := 0
 		for _, a := range as {
@@ -151,10 +151,10 @@ func TestFleetReplay(t *testing.T) {
 			}
 		}
 		if len(as) != 4 || groups != 1 {
-			t.Errorf("%d alerts, %d group records with --fleet-updates=false; want 4 and 1", len(as), groups)
+			t.Errorf("%d alerts, %d group records with --group-updates=false; want 4 and 1", len(as), groups)
 		}
 	})
-	if code, _, stderr := replay(t, nil, "replay", "--fleet-min-hosts", "1", capture); code == 0 || !strings.Contains(stderr, "fleet-min-hosts") {
-		t.Errorf("--fleet-min-hosts 1 accepted: exit %d, %s", code, stderr)
+	if code, _, stderr := replay(t, nil, "replay", "--group-min-hosts", "1", capture); code == 0 || !strings.Contains(stderr, "group-min-hosts") {
+		t.Errorf("--group-min-hosts 1 accepted: exit %d, %s", code, stderr)
 	}
 }

@@ -61,8 +61,8 @@ func newSensorFlags(fs *flag.FlagSet) *sensorFlags {
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the data path to `file` (read it with go tool pprof)")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `host:port` at /metrics (empty: off)")
 	fs.DurationVar(&o.statsEvery, "stats-interval", time.Minute, "how often to log a stats line (0: never)")
-	fs.IntVar(&o.fleet.MinHosts, "fleet-min-hosts", pipeline.DefaultFleetMinHosts, "hosts beating to one destination at one period that become one fleet group alert (0: off; docs/fleet-grouping.md)")
-	fs.BoolFunc("fleet-updates", "deliver an update record (the group alert's id, update: true) when a host joins a fleet group; false: count it only (default true)", func(v string) error {
+	fs.IntVar(&o.fleet.MinHosts, "group-min-hosts", pipeline.DefaultFleetMinHosts, "hosts beating to one destination at one period that become one fleet group alert (0: off; docs/fleet-grouping.md)")
+	fs.BoolFunc("group-updates", "deliver an update record (the group alert's id, update: true) when a host joins a fleet group; false: count it only (default true)", func(v string) error {
 		on, err := strconv.ParseBool(v)
 		o.fleet.NoUpdates = !on
 		return err

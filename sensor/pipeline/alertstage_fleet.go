@@ -22,7 +22,7 @@ import (
 // FleetConfig tunes fleet grouping. The zero value turns it off.
 type FleetConfig struct {
 	// MinHosts is how many hosts beating to one destination at one period
-	// make a group (--fleet-min-hosts). Below it, hosts alert one by one as
+	// make a group (--group-min-hosts). Below it, hosts alert one by one as
 	// without grouping. 0 turns grouping off; 1 is read as 2.
 	MinHosts int
 	// ListHosts caps the hosts a group alert lists (--fleet-list-hosts);
@@ -32,14 +32,14 @@ type FleetConfig struct {
 	// evicted. Default DefaultFleetMaxDests.
 	MaxDests int
 	// NoUpdates counts a host joining a delivered group without delivering
-	// the update record (--fleet-updates=false).
+	// the update record (--group-updates=false).
 	NoUpdates bool
 }
 
 // Validate reports a MinHosts that cannot make a group.
 func (c FleetConfig) Validate() error {
 	if c.MinHosts < 0 || c.MinHosts == 1 {
-		return fmt.Errorf("fleet-min-hosts: %d hosts cannot make a group (0: off, or 2 and more)", c.MinHosts)
+		return fmt.Errorf("group-min-hosts: %d hosts cannot make a group (0: off, or 2 and more)", c.MinHosts)
 	}
 	return nil
 }
