@@ -53,10 +53,12 @@ const (
 	// fleetMaxPeriods bounds the period clusters kept per destination (a
 	// destination several agents poll at different periods).
 	fleetMaxPeriods = 4
-	// fleetMaxMembers bounds the hosts remembered per group. Beyond it a
-	// host's membership is not remembered, so a second alert of such a host
-	// would be counted again; no real fleet behind one sensor comes near.
-	fleetMaxMembers = 8192
+	// fleetMaxMembers bounds the host identities the whole table remembers
+	// (about 100 bytes each): past it, the least recently alerted
+	// destinations are evicted to make room. A single group larger than it
+	// stops remembering its new hosts, so a second alert of such a host
+	// would be counted again; no fleet behind one sensor comes near.
+	fleetMaxMembers = 65536
 
 	// fleetPeriodTolerance is the relative distance within which two hosts'
 	// periods are the same. launchd's StartInterval is one number on every
@@ -101,7 +103,10 @@ type fleetTable struct {
 	mu  sync.Mutex
 	lru *simplelru.LRU[string, *fleetDest]
 	seq uint64 // joins so far, to find a destination's least recently joined cluster
-	c   FleetCounters
+	// members is how many host identities the groups remember, at most
+	// maxMembers (fleetMaxMembers; smaller in tests).
+	members, maxMembers int
+	c                   FleetCounters
 }
 
 // fleetDest is one destination's period clusters.
@@ -132,8 +137,13 @@ func newFleetTable(cfg FleetConfig) *fleetTable {
 	if cfg.MaxDests <= 0 {
 		cfg.MaxDests = DefaultFleetMaxDests
 	}
-	t := &fleetTable{cfg: cfg}
-	t.lru, _ = simplelru.NewLRU[string, *fleetDest](cfg.MaxDests, func(string, *fleetDest) { t.c.Evictions++ })
+	t := &fleetTable{cfg: cfg, maxMembers: fleetMaxMembers}
+	t.lru, _ = simplelru.NewLRU[string, *fleetDest](cfg.MaxDests, func(_ string, d *fleetDest) {
+		t.c.Evictions++
+		for _, g := range d.groups {
+			t.members -= len(g.members)
+		}
+	})
 	return t
 }
 
@@ -214,6 +224,7 @@ func (t *fleetTable) observe(a *alert.Alert) fleetRecord {
 					oldest = i
 				}
 			}
+			t.members -= len(d.groups[oldest].members)
 			d.groups = slices.Delete(d.groups, oldest, oldest+1)
 			t.c.Evictions++
 		}
@@ -231,15 +242,21 @@ func (t *fleetTable) observe(a *alert.Alert) fleetRecord {
 	if g.members[hid] {
 		// A member alerting again (a re-alert, or a new address behind
 		// the same MAC): its own alert, related to the group if there is one.
-		t.c.MemberAlerts++
 		g.refresh(hid, a)
 		if formed {
+			t.c.MemberAlerts++
 			a.GroupID = g.id
 		}
 		return recordOwn
 	}
 	g.count++
-	if len(g.members) < fleetMaxMembers {
+	// Room for one more identity: the least recently alerted other
+	// destinations go first (d is the most recent, just looked up).
+	for t.members >= t.maxMembers && t.lru.Len() > 1 {
+		t.lru.RemoveOldest()
+	}
+	if t.members < t.maxMembers {
+		t.members++
 		g.members[hid] = true
 	}
 	if len(g.hosts) < t.cfg.ListHosts {

@@ -377,3 +377,35 @@ func TestFleetOff(t *testing.T) {
 		}
 	}
 }
+
+// The host identities the table remembers are bounded as a whole: past the
+// bound the least recently alerted destinations are evicted, counted.
+func TestFleetMemberBudget(t *testing.T) {
+	tab := newFleetTable(FleetConfig{MinHosts: 3})
+	tab.maxMembers = 5
+	for i := range 3 {
+		tab.observe(fleetMac(i, "a.example", 3600))
+	}
+	for i := range 2 {
+		tab.observe(fleetMac(i, "b.example", 600))
+	}
+	if c := tab.counters(); c.Evictions != 0 || tab.members != 5 {
+		t.Fatalf("evictions %d members %d, want 0 and 5", c.Evictions, tab.members)
+	}
+	a := fleetMac(9, "c.example", 60)
+	tab.observe(a)
+	if c := tab.counters(); c.Evictions != 1 || c.Dests != 2 || tab.members != 3 {
+		t.Errorf("evictions %d dests %d members %d; want a.example evicted: 1, 2, 3", c.Evictions, c.Dests, tab.members)
+	}
+	// One group alone beyond the bound still counts every host.
+	tab = newFleetTable(FleetConfig{MinHosts: 3})
+	tab.maxMembers = 4
+	var last *alert.Alert
+	for i := range 10 {
+		last = fleetMac(i, "a.example", 3600)
+		tab.observe(last)
+	}
+	if last.HostCount != 10 || tab.members != 4 {
+		t.Errorf("host_count %d members %d, want 10 and 4", last.HostCount, tab.members)
+	}
+}
