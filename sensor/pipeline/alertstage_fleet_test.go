@@ -409,3 +409,19 @@ func TestFleetMemberBudget(t *testing.T) {
 		t.Errorf("host_count %d members %d, want 10 and 4", last.HostCount, tab.members)
 	}
 }
+
+// BenchmarkFleetObserve is the grouping cost per alert delivered: a host
+// joining a formed group of a few hundred, the common case.
+func BenchmarkFleetObserve(b *testing.B) {
+	tab := newFleetTable(FleetConfig{MinHosts: 3})
+	as := make([]alert.Alert, 256)
+	for i := range as {
+		as[i] = *fleetMac(i, "telemetry.vendor.example", 3600)
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		a := as[i%len(as)]
+		a.SrcMAC = fmt.Sprintf("02:00:00:%02x:%02x:%02x", byte(i>>16), byte(i>>8), byte(i))
+		tab.observe(&a)
+	}
+}

@@ -234,7 +234,7 @@ func (r *rsyslogd) messages() []received {
 
 func TestRsyslogAllFieldsArrive(t *testing.T) {
 	r := newRsyslogd(t, true)
-	a := trickyAlert()
+	a := groupAlert() // every field of trickyAlert, and the fleet group's
 	e := newTestEmitter(t, Config{
 		URLs: []string{
 			fmt.Sprintf("udp://127.0.0.1:%d", r.udp),
@@ -309,21 +309,26 @@ func TestRsyslogAllFieldsArrive(t *testing.T) {
 			hdr, ext := splitCEFHeader(t, m.Msg)
 			got := cefUnescapeExt(t, ext)
 			if hdr[6] != "8" || got["cs1"] != "com.example.agent=1|x" || got["cs2"] != a.Enrichment.Jobs[0].Path ||
-				got["shost"] != a.Hostname || got["dhost"] != a.DstFQDN || got["cs4"] != want["reasons"] {
+				got["shost"] != a.Hostname || got["dhost"] != a.DstFQDN || got["cs4"] != want["reasons"] ||
+				got["flexString1"] != a.GroupID || got["flexNumber1"] != "15" || got["flexString2"] != wantFleetHosts || got["flexNumber2"] != "1" {
 				t.Errorf("CEF through rsyslog: %v", got)
 			}
 		case strings.HasPrefix(m.Msg, "LEEF:2.0|"):
 			byKind["leef"]++
 			if !strings.Contains(m.Msg, "\tlaunchd_path="+a.Enrichment.Jobs[0].Path+"\t") ||
-				!strings.Contains(m.Msg, "\tdst_fqdn="+a.DstFQDN+"\t") {
+				!strings.Contains(m.Msg, "\tdst_fqdn="+a.DstFQDN+"\t") ||
+				!strings.Contains(m.Msg, "\tgroup_id="+a.GroupID+"\thost_count=15\tupdate=true\thosts="+wantFleetHosts+"\t") {
 				t.Errorf("LEEF through rsyslog: %q", m.Msg)
 			}
 		case strings.HasPrefix(m.Msg, "{"):
 			byKind["json"]++
 			var got map[string]any
-			if err := json.Unmarshal([]byte(m.Msg), &got); err != nil {
+			err := json.Unmarshal([]byte(m.Msg), &got)
+			hosts, _ := got["hosts"].([]any)
+			if err != nil {
 				t.Errorf("JSON through rsyslog: %v: %q", err, m.Msg)
-			} else if got["dst_fqdn"] != a.DstFQDN || got["hostname"] != a.Hostname || got["id"] != a.ID {
+			} else if got["dst_fqdn"] != a.DstFQDN || got["hostname"] != a.Hostname || got["id"] != a.ID ||
+				got["group_id"] != a.GroupID || got["host_count"] != 15.0 || got["update"] != true || len(hosts) != len(a.Hosts) {
 				t.Errorf("JSON through rsyslog: %v", got)
 			}
 		default:
