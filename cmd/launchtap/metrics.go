@@ -111,6 +111,9 @@ func (s *sensor) snapshot(extra func(add func(sample))) snapshot {
 			add(sample{name: "syslog_queue_depth", help: "Syslog messages waiting per destination.", value: float64(d.Depth), labels: []string{"destination"}, labelVals: []string{d.URL}})
 		}
 	}
+	if s.state != nil {
+		s.state.metrics(add)
+	}
 	if extra != nil {
 		extra(add)
 	}
@@ -197,7 +200,8 @@ func headline(c map[string]uint64) map[string]uint64 {
 	}
 	copyIf("packets", "bytes", "sessions_active", "pairs_tracked", "findings", "alerts",
 		"mdm_lookups", "mdm_failures", "sink_errors",
-		"kernel_drops", "kernel_freezes", "bpf_map_full", "bpf_passed")
+		"kernel_drops", "kernel_freezes", "bpf_map_full", "bpf_passed",
+		"state_db_bytes", "state_checkpoint_time", "state_checkpoint_ms")
 	// The names the issue gives the SENSOR-STATS message.
 	h["pairs"] = c["pairs_tracked"]
 	h["enrichment_failures"] = c["mdm_failures"]

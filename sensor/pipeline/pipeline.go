@@ -51,6 +51,10 @@ type Config struct {
 	// (live capture with the eBPF filter); nil when every packet is seen.
 	Filtered FilterCounters
 
+	// HostShard maps an internal host to the worker that owns it when the
+	// kernel shards (live capture); nil: replay's rule. Restore uses it.
+	HostShard func(a netip.Addr, workers int) int
+
 	// NoDetection skips the periodicity detector: beats are not scored. It
 	// exists to measure what detection costs the data path (BenchmarkReplay).
 	NoDetection bool
@@ -103,6 +107,10 @@ type Pipeline struct {
 		firstFrags uint64
 	}
 	start atomic.Int64 // Unix ns when Replay or Run began; read by Stats from other goroutines
+
+	stopped    chan struct{} // closed when Replay or Run has returned and the workers with it
+	snapMu     sync.Mutex    // one Snapshot at a time
+	snapWanted atomic.Bool   // a Snapshot waits: the sharded reader pokes idle workers
 }
 
 // New validates cfg and builds the workers.
@@ -136,7 +144,7 @@ func New(cfg Config) (*Pipeline, error) {
 		cfg.Log = slog.Default()
 	}
 	cfg.HostID.Internal = cfg.Internal.Prefixes()
-	p := &Pipeline{cfg: cfg, alerts: make(chan *alert.Alert, 1024)}
+	p := &Pipeline{cfg: cfg, alerts: make(chan *alert.Alert, 1024), stopped: make(chan struct{})}
 	p.macNames = dnstrack.NewMACNames(cfg.DNS.MaxAnswers)
 	for i := 0; i < cfg.Workers; i++ {
 		w, err := newWorker(i, &p.cfg, p.alerts, p.macNames)
@@ -158,6 +166,7 @@ func (p *Pipeline) Alerts() <-chan *alert.Alert { return p.alerts }
 func (p *Pipeline) Replay(ctx context.Context, src capture.Source) error {
 	p.start.Store(time.Now().UnixNano())
 	defer close(p.alerts)
+	defer close(p.stopped)
 	if len(p.workers) == 1 {
 		return p.replayInline(ctx, src)
 	}
@@ -167,7 +176,7 @@ func (p *Pipeline) Replay(ctx context.Context, src capture.Source) error {
 // replayInline decodes and tracks in one goroutine: no copies, no channels.
 func (p *Pipeline) replayInline(ctx context.Context, src capture.Source) error {
 	w := p.workers[0]
-	err := p.readFrames(ctx, src, w.handle, w.publish)
+	err := p.readFrames(ctx, src, w.handle, func() { w.publish(); w.serveSnapshot() })
 	w.flush()
 	w.publish()
 	return err
@@ -262,6 +271,7 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 					}
 				}
 				w.publish()
+				w.serveSnapshot()
 				b.pkts, b.kinds, b.copies, b.arena = b.pkts[:0], b.kinds[:0], b.copies[:0], b.arena[:0]
 				back <- b
 			}
@@ -307,7 +317,19 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 			return
 		}
 		enqueue(shard(pkt, p.cfg.Internal, nw), pkt, kind, false)
-	}, nil)
+	}, func() {
+		if p.snapWanted.Swap(false) {
+			// A checkpoint waits: every worker gets a batch, empty if need
+			// be, so that one with no traffic answers too.
+			for i := range nw {
+				if cur[i] == nil {
+					cur[i] = <-free[i]
+				}
+				work[i] <- cur[i]
+				cur[i] = nil
+			}
+		}
+	})
 	for i := range work {
 		send(i)
 		close(work[i])
@@ -356,6 +378,7 @@ func (p *Pipeline) Run(ctx context.Context, srcs []capture.Source) error {
 	}
 	p.start.Store(time.Now().UnixNano())
 	defer close(p.alerts)
+	defer close(p.stopped)
 	errs := make([]error, len(srcs))
 	var wg sync.WaitGroup
 	for i, w := range p.workers {
@@ -374,6 +397,7 @@ func (p *Pipeline) Run(ctx context.Context, srcs []capture.Source) error {
 						// clock the kernel's timestamps follow.
 						w.flows.Sweep(time.Now().UnixNano())
 						w.publish()
+						w.serveSnapshot()
 						if ctx.Err() != nil {
 							break
 						}
@@ -392,6 +416,7 @@ func (p *Pipeline) Run(ctx context.Context, srcs []capture.Source) error {
 				if n&1023 == 0 {
 					w.c.decaps, w.c.firstFrags = dec.Decapsulated(), dec.FirstFragments()
 					w.publish()
+					w.serveSnapshot()
 					if ctx.Err() != nil {
 						break
 					}

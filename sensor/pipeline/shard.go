@@ -95,7 +95,12 @@ func unplaced(p *decode.Packet) bool {
 
 // shard maps a packet to one of n workers.
 func shard(p *decode.Packet, internal *netset.Set, n int) int {
-	a := HostKey(p, internal).As16()
+	return shardAddr(HostKey(p, internal), n)
+}
+
+// shardAddr maps an internal host to one of n workers as replay shards it.
+func shardAddr(addr netip.Addr, n int) int {
+	a := addr.As16()
 	// FNV-1a over the address: cheap, and spreads sequential addresses.
 	h := uint32(2166136261)
 	for _, c := range a {

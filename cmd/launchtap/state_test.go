@@ -1,0 +1,170 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+
+	"github.com/launchtap/launchtap/internal/synth"
+	"github.com/launchtap/launchtap/sensor/capture"
+)
+
+// splitCapture writes the frames of src before at to one pcap and the rest
+// to another.
+func splitCapture(t *testing.T, src string, at int64) (before, after string, n [2]int) {
+	t.Helper()
+	in, err := capture.Options{}.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	dir := t.TempDir()
+	before, after = filepath.Join(dir, "a.pcap"), filepath.Join(dir, "b.pcap")
+	var ws [2]*synth.FileWriter
+	for i, p := range []string{before, after} {
+		if ws[i], err = synth.CreateFile(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var f capture.Frame
+	for in.Next(&f) == nil {
+		i := 0
+		if f.TS >= at {
+			i = 1
+		}
+		n[i]++
+		ci := gopacket.CaptureInfo{Timestamp: time.Unix(0, f.TS), CaptureLength: len(f.Data), Length: int(f.WireLen)}
+		if err := ws[i].WritePacket(ci, f.Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, w := range ws {
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return before, after, n
+}
+
+// sameAlert is what must not change when a run is split: which pair, its
+// id, and the evidence at the moment it alerted.
+type sameAlert struct {
+	ID, Src, Dst string
+	Period       float64
+	Beats        int
+	First, Last  time.Time
+}
+
+func alertsOf(t *testing.T, jsonl string) []sameAlert {
+	t.Helper()
+	var out []sameAlert
+	for _, line := range strings.Split(strings.TrimSpace(jsonl), "\n") {
+		if line == "" {
+			continue
+		}
+		var a struct {
+			ID        string    `json:"id"`
+			SrcIP     string    `json:"src_ip"`
+			DstFQDN   string    `json:"dst_fqdn"`
+			PeriodS   float64   `json:"period_s"`
+			Beats     int       `json:"beats"`
+			FirstSeen time.Time `json:"first_seen"`
+			LastSeen  time.Time `json:"last_seen"`
+		}
+		if err := json.Unmarshal([]byte(line), &a); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		out = append(out, sameAlert{a.ID, a.SrcIP, a.DstFQDN, a.PeriodS, a.Beats, a.FirstSeen, a.LastSeen})
+	}
+	slices.SortFunc(out, func(a, b sameAlert) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// TestRestartEqualsOneRun replays a generated capture whole, and again in
+// two runs sharing a state directory, split at several points: the alerts
+// (ids, periods, beats) must be the same.
+func TestRestartEqualsOneRun(t *testing.T) {
+	dir := t.TempDir()
+	pcap := filepath.Join(dir, "demo.pcap")
+	if _, _, err := synth.WriteFile(pcap, "", "demo", 3, synth.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	flags := []string{"replay", "--sensor-name", "demo", "--inventory", "../../testdata/inventory.json", "--os", "any", "--stats-interval", "0"}
+	for _, workers := range []string{"1", "3"} {
+		args := append(slices.Clone(flags), "--workers", workers)
+		code, whole, stderr := replay(t, nil, append(args, "--state-dir", t.TempDir(), pcap)...)
+		if code != 0 {
+			t.Fatalf("whole: exit %d\n%s", code, stderr)
+		}
+		want := alertsOf(t, whole)
+		t.Logf("workers %s: one run alerted %d pairs", workers, len(want))
+		if len(want) < 2 {
+			t.Fatalf("whole run alerted %d pairs, want the demo's beacons:\n%s", len(want), whole)
+		}
+		in, err := capture.Options{}.Open(pcap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f capture.Frame
+		in.Next(&f)
+		start := f.TS
+		in.Close()
+		for _, frac := range []float64{0.12, 0.3, 0.5, 0.77} {
+			t.Run(fmt.Sprintf("workers=%s/split=%.2f", workers, frac), func(t *testing.T) {
+				at := start + int64(frac*9300*float64(time.Second))
+				a, b, n := splitCapture(t, pcap, at)
+				sd := t.TempDir()
+				code, out1, err1 := replay(t, nil, append(slices.Clone(args), "--state-dir", sd, a)...)
+				if code != 0 {
+					t.Fatalf("first half: exit %d\n%s", code, err1)
+				}
+				code, out2, err2 := replay(t, nil, append(slices.Clone(args), "--state-dir", sd, b)...)
+				if code != 0 {
+					t.Fatalf("second half: exit %d\n%s", code, err2)
+				}
+				got := alertsOf(t, out1+out2)
+				if !slices.Equal(got, want) {
+					t.Errorf("split at %v (%d + %d frames): alerts differ from one run\n got %+v\nwant %+v\n%s", time.Unix(0, at).UTC(), n[0], n[1], got, want, err2)
+				}
+			})
+		}
+	}
+}
+
+// Without the state directory the same split loses the beats before the
+// restart: the test above can fail.
+func TestRestartWithoutStateForgets(t *testing.T) {
+	dir := t.TempDir()
+	pcap := filepath.Join(dir, "demo.pcap")
+	if _, _, err := synth.WriteFile(pcap, "", "demo", 3, synth.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"replay", "--sensor-name", "demo", "--inventory", "../../testdata/inventory.json", "--os", "any", "--stats-interval", "0"}
+	_, whole, _ := replay(t, nil, append(slices.Clone(args), pcap)...)
+	in, _ := capture.Options{}.Open(pcap)
+	var f capture.Frame
+	in.Next(&f)
+	in.Close()
+	a, b, _ := splitCapture(t, pcap, f.TS+int64(0.3*9300*float64(time.Second)))
+	_, o1, _ := replay(t, nil, append(slices.Clone(args), a)...)
+	_, o2, _ := replay(t, nil, append(slices.Clone(args), b)...)
+	if slices.Equal(alertsOf(t, o1+o2), alertsOf(t, whole)) {
+		t.Error("a split without state alerted as one run: the restart test proves nothing on this capture")
+	}
+}
+
+func TestStateDirRefusedFile(t *testing.T) {
+	sd := t.TempDir()
+	os.WriteFile(filepath.Join(sd, "launchtap.db"), []byte(strings.Repeat("x", 4096)), 0o600)
+	code, _, stderr := replay(t, nil, "replay", "--state-dir", sd, demoPcap)
+	if code != exitUsage || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, "move it aside") {
+		t.Errorf("exit %d, stderr %q: want one line saying what to do", code, stderr)
+	}
+}
