@@ -5,6 +5,7 @@
 //	launchtap replay [flags] CAPTURE...   replay pcap/pcapng files, print alerts
 //	launchtap run -i IFACE [flags]        capture live from a tap or span port
 //	launchtap hosts [flags] CAPTURE...    print the passive host table
+//	launchtap report --state-dir DIR      the evidence report (HTML, JSON)
 //
 // Every flag can also be set from a YAML file given with --config.
 package main
@@ -47,6 +48,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return runLive(ctx, args[1:], stdout, stderr)
 	case "hosts":
 		return runHosts(ctx, args[1:], stdout, stderr)
+	case "report":
+		return runReport(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "launchtap", version)
 		return exitOK
@@ -64,6 +67,8 @@ func usage(w io.Writer) {
   launchtap replay [flags] CAPTURE...   replay pcap/pcapng files (gzip, directories, - for stdin); alerts as JSON Lines on stdout
   launchtap run -i IFACE [flags]        live capture (AF_PACKET + eBPF pre-filter) until SIGINT/SIGTERM; SIGHUP reloads
   launchtap hosts [flags] CAPTURE...    print the passive host table (OS, confidence, evidence) as JSON Lines
+  launchtap report --state-dir DIR [--since 7d] [--html FILE] [--json FILE]
+                                        the evidence report: coverage, periodic communicators, alerts, baseline hygiene
   launchtap version
 
 Run "launchtap COMMAND -h" for the flags of a command.
