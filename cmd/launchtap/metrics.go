@@ -91,6 +91,7 @@ func (s *sensor) snapshot(extra func(add func(sample))) snapshot {
 	ctr("suppressed", "Findings suppressed, by reason (one a baseline reload later releases stays counted here, and in released).", st.SuppressedOS, "host_os")
 	ctr("suppressed", "Findings suppressed, by reason (one a baseline reload later releases stays counted here, and in released).", c.SuppressedDest.Load(), "baseline_dest")
 	ctr("suppressed", "Findings suppressed, by reason (one a baseline reload later releases stays counted here, and in released).", c.SuppressedLabel.Load(), "approved_label")
+	ctr("suppressed", "Findings suppressed, by reason (one a baseline reload later releases stays counted here, and in released).", c.Duplicates.Load(), "already_alerted")
 	ctr("released", "Suppressed alerts delivered after a baseline reload withdrew the approval.", c.Released.Load())
 	ctr("evictions", "Entries evicted from a full table, by table.", c.HeldEvictions.Load(), "held_alerts")
 	ctr("sink_errors", "Alert deliveries that failed.", c.SinkErrors.Load())

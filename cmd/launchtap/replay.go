@@ -169,9 +169,10 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 		Alerts:   c.Emitted.Load(),
 		Findings: st.Findings,
 		Suppressed: map[string]uint64{
-			"host_os":        st.SuppressedOS,
-			"baseline_dest":  c.SuppressedDest.Load(),
-			"approved_label": c.SuppressedLabel.Load(),
+			"host_os":         st.SuppressedOS,
+			"baseline_dest":   c.SuppressedDest.Load(),
+			"approved_label":  c.SuppressedLabel.Load(),
+			"already_alerted": c.Duplicates.Load(),
 		},
 		Sessions: map[string]uint64{
 			"started": st.Flow.SessionsStarted,

@@ -218,5 +218,4 @@ func (c *checkpointer) metrics(add func(sample)) {
 	add(sample{name: "state_checkpoint_time", help: "Unix time the last checkpoint committed (0: none yet).", value: at})
 	add(sample{name: "state_checkpoint_ms", help: "Milliseconds the last checkpoint took.", value: float64(i.Duration.Milliseconds())})
 	add(sample{name: "state_checkpoint_errors", help: "Checkpoints that failed (the next one retries).", counter: true, value: float64(i.Errors)})
-	add(sample{name: "state_duplicates", help: "Alerts not delivered again: their id was delivered before (an earlier run).", counter: true, value: float64(i.Dupes)})
 }

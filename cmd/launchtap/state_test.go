@@ -168,3 +168,57 @@ func TestStateDirRefusedFile(t *testing.T) {
 		t.Errorf("exit %d, stderr %q: want one line saying what to do", code, stderr)
 	}
 }
+
+// The demo's report names the planted alert with its job and beats, the
+// approved Apple and MDM communicators with their rules, and the hours.
+func TestDemoReport(t *testing.T) {
+	sd := t.TempDir()
+	code, alerts, stderr := replay(t, nil, demoArgs("1", "--state-dir", sd)...)
+	if code != 0 {
+		t.Fatalf("replay: exit %d\n%s", code, stderr)
+	}
+	html := filepath.Join(t.TempDir(), "r.html")
+	code, out, stderr := replay(t, nil, "report", "--state-dir", sd, "--since", "all", "--inventory", "../../testdata/inventory.json", "--html", html, "--json", "-")
+	if code != 0 {
+		t.Fatalf("report: exit %d\n%s", code, stderr)
+	}
+	var r struct {
+		Coverage struct {
+			ObservedHours int `json:"observed_hours"`
+			Packets       uint64
+		} `json:"coverage"`
+		Periodic []struct {
+			Dest     string `json:"destination"`
+			Approved bool   `json:"approved"`
+			Rule     string `json:"approving_rule"`
+		} `json:"periodic_communicators"`
+		Alerts []struct {
+			ID        string      `json:"id"`
+			Job       string      `json:"launchd_job"`
+			BeatTimes []time.Time `json:"beat_times"`
+		} `json:"alerts"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	want := alertsOf(t, alerts)
+	if len(r.Alerts) != 1 || len(want) != 1 || r.Alerts[0].ID != want[0].ID || r.Alerts[0].Job != synth.DemoBeaconLabel || len(r.Alerts[0].BeatTimes) < 6 {
+		t.Errorf("alerts %+v: want the planted one (id %v) with its job and beats", r.Alerts, want)
+	}
+	rules := map[string]string{}
+	for _, p := range r.Periodic {
+		if p.Approved {
+			rules[p.Dest] = p.Rule
+		}
+	}
+	if rules[synth.DemoJamfDomain] != "*.jamfcloud.com" || rules["time-macos.apple.com"] != "time-macos.apple.com" {
+		t.Errorf("approved communicators and rules %v: want Jamf and Apple time with the rules that approved them", rules)
+	}
+	if r.Coverage.ObservedHours != 3 {
+		t.Errorf("observed %d hours, want the demo's 3", r.Coverage.ObservedHours)
+	}
+	page, err := os.ReadFile(html)
+	if err != nil || !strings.Contains(string(page), "<svg") || !strings.Contains(string(page), synth.DemoBeaconFQDN) {
+		t.Errorf("HTML page missing or without the pictures: %v", err)
+	}
+}

@@ -390,6 +390,14 @@ func firstClock(c *Checkpoint) int64 {
 	return first
 }
 
+// Bounds of the evidence tables besides Retain: a network far larger than
+// one sensor serves still cannot grow the file without limit.
+const (
+	maxFindings  = 1 << 20
+	maxHostHours = 1 << 22 // 20 000 hosts for 90 days is 43 M: the oldest hours go first
+	maxHosts     = 1 << 18
+)
+
 // prune deletes evidence older than Retain before clock and pair states
 // beyond MaxPairs (least recently beaten first).
 func (s *Store) prune(ctx context.Context, tx *sql.Tx, clock int64) error {
@@ -408,7 +416,11 @@ func (s *Store) prune(ctx context.Context, tx *sql.Tx, clock int64) error {
 		{"DELETE FROM host_hours WHERE hour < ?", hourCut},
 		{"DELETE FROM hosts WHERE last_ns < ?", cut},
 		{"DELETE FROM runs WHERE clock_end < ?", cut},
+		// Beyond the bounds, the oldest go first.
 		{"DELETE FROM pairs WHERE key IN (SELECT key FROM pairs ORDER BY last_ns DESC LIMIT -1 OFFSET ?)", int64(s.opt.MaxPairs)},
+		{"DELETE FROM findings WHERE id IN (SELECT id FROM findings ORDER BY last_ns DESC LIMIT -1 OFFSET ?)", maxFindings},
+		{"DELETE FROM host_hours WHERE hour < (SELECT hour FROM host_hours ORDER BY hour DESC LIMIT 1 OFFSET ?)", maxHostHours},
+		{"DELETE FROM hosts WHERE ip IN (SELECT ip FROM hosts ORDER BY last_ns DESC LIMIT -1 OFFSET ?)", maxHosts},
 	} {
 		if _, err := tx.ExecContext(ctx, q.sql, q.arg); err != nil {
 			return err

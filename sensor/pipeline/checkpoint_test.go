@@ -1,0 +1,94 @@
+package pipeline
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/launchtap/launchtap/sensor/beacon"
+	"github.com/launchtap/launchtap/sensor/capture"
+)
+
+// Snapshots taken while a capture replays, and one after, account for every
+// packet exactly once, hour by hour, whatever the worker count; the pairs
+// they export restore into a new pipeline.
+func TestSnapshotsCountEveryPacketOnce(t *testing.T) {
+	for _, workers := range []int{1, 3} {
+		cfg := DefaultConfig()
+		cfg.Workers = workers
+		p, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := capture.Options{}.Open("../../testdata/demo.pcapng")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			for range p.Alerts() {
+			}
+		}()
+		done := make(chan error)
+		go func() { done <- p.Replay(context.Background(), src) }()
+		var snaps []*Snapshot
+		for i := 0; i < 5; i++ {
+			s, err := p.Snapshot(context.Background(), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			snaps = append(snaps, s)
+			time.Sleep(time.Millisecond)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		last, err := p.Snapshot(context.Background(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snaps = append(snaps, last)
+		var packets, sessions, named uint64
+		hours := map[int64]bool{}
+		for _, s := range snaps {
+			for _, h := range s.Hours {
+				packets += h.Packets
+				sessions += h.Sessions
+				named += h.NamedDNS + h.NamedMAC
+				hours[h.Start] = true
+			}
+		}
+		st := p.Stats()
+		if packets != st.Packets || sessions != st.Flow.SessionsStarted {
+			t.Errorf("workers %d: snapshots counted %d packets, %d sessions; the pipeline handled %d, %d", workers, packets, sessions, st.Packets, st.Flow.SessionsStarted)
+		}
+		if len(hours) != 3 || named == 0 {
+			t.Errorf("workers %d: %d hours, %d named sessions; the demo spans 3 hours, most sessions named", workers, len(hours), named)
+		}
+		if len(last.Pairs) != int(st.Beacon.Pairs) || len(last.Hosts) == 0 {
+			t.Errorf("workers %d: final snapshot has %d pairs (tracked %d), %d hosts", workers, len(last.Pairs), st.Beacon.Pairs, len(last.Hosts))
+		}
+		q, _ := New(cfg)
+		n, refused, err := q.Restore(func(fn func(*beacon.PairState)) error {
+			for _, s := range last.Pairs {
+				fn(s)
+			}
+			return nil
+		})
+		if err != nil || n != len(last.Pairs) || refused != 0 {
+			t.Errorf("restore: %d of %d, refused %d, err %v", n, len(last.Pairs), refused, err)
+		}
+	}
+}
+
+// A Snapshot waits for the workers only as long as its context.
+func TestSnapshotHonoursContext(t *testing.T) {
+	p, err := New(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := p.Snapshot(ctx, 0); err == nil {
+		t.Fatal("a snapshot of a pipeline that never ran must give up with its context")
+	}
+}
