@@ -37,12 +37,10 @@ func (s *PairState) Last() int64 {
 // at or after since (capture time, Unix ns), least recently beaten first. It
 // runs in the detector's goroutine; fn may keep st (it is not reused).
 func (d *Detector) Export(since int64, fn func(st *PairState)) {
-	for _, id := range d.lru.Keys() { // oldest first
-		p, ok := d.lru.Peek(id)
-		if !ok || p.lastBeat() < since {
-			continue
+	for _, p := range d.lru.Values() { // oldest first; no lookups by key
+		if p.lastBeat() >= since {
+			fn(p.state())
 		}
-		fn(p.state())
 	}
 }
 

@@ -135,3 +135,36 @@ func FuzzPairState(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkExport is what a checkpoint costs a worker: the time it stops
+// reading packets to copy its pairs out, all of them (the first checkpoint)
+// or the 1 % beaten since the last one.
+func BenchmarkExport(b *testing.B) {
+	const n = 100000
+	d := NewDetector(DefaultConfig())
+	for i := 0; i < n; i++ {
+		k := testKey
+		k.Src = netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		for j := 0; j < 8; j++ {
+			ts := sec(1000 + float64(j)*60)
+			if i < n/100 {
+				ts += sec(3600) // the recently beaten 1 %
+			}
+			d.Beat(k, netip.Addr{}, ts)
+		}
+	}
+	for _, c := range []struct {
+		name  string
+		since int64
+	}{{"all", 0}, {"changed", sec(3000)}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var got int
+			for i := 0; i < b.N; i++ {
+				got = 0
+				d.Export(c.since, func(*PairState) { got++ })
+			}
+			b.ReportMetric(float64(got), "pairs")
+		})
+	}
+}

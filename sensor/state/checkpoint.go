@@ -197,7 +197,11 @@ func (s *Store) write(ctx context.Context, c *Checkpoint, fates []Finding) error
 	if err := s.writeRun(ctx, tx, c); err != nil {
 		return err
 	}
-	if err := s.prune(ctx, tx, c.Clock); err != nil {
+	rows := s.rows
+	for i, n := range []int{len(c.Pairs), len(fates), len(c.HostHours), len(c.Hosts)} {
+		rows[i] += int64(n)
+	}
+	if err := s.prune(ctx, tx, c.Clock, &rows); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES ('clock', ?) ON CONFLICT(key) DO UPDATE SET value = max(CAST(value AS INTEGER), excluded.value)",
@@ -207,7 +211,11 @@ func (s *Store) write(ctx context.Context, c *Checkpoint, fates []Finding) error
 	if s.testHook != nil {
 		s.testHook()
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.rows = rows // only checkpoints, one at a time, touch it
+	return nil
 }
 
 func writePairs(ctx context.Context, tx *sql.Tx, pairs []*beacon.PairState) error {
@@ -400,7 +408,7 @@ const (
 
 // prune deletes evidence older than Retain before clock and pair states
 // beyond MaxPairs (least recently beaten first).
-func (s *Store) prune(ctx context.Context, tx *sql.Tx, clock int64) error {
+func (s *Store) prune(ctx context.Context, tx *sql.Tx, clock int64, rows *[numBounded]int64) error {
 	if clock <= 0 {
 		return nil
 	}
@@ -416,14 +424,46 @@ func (s *Store) prune(ctx context.Context, tx *sql.Tx, clock int64) error {
 		{"DELETE FROM host_hours WHERE hour < ?", hourCut},
 		{"DELETE FROM hosts WHERE last_ns < ?", cut},
 		{"DELETE FROM runs WHERE clock_end < ?", cut},
-		// Beyond the bounds, the oldest go first.
-		{"DELETE FROM pairs WHERE key IN (SELECT key FROM pairs ORDER BY last_ns DESC LIMIT -1 OFFSET ?)", int64(s.opt.MaxPairs)},
-		{"DELETE FROM findings WHERE id IN (SELECT id FROM findings ORDER BY last_ns DESC LIMIT -1 OFFSET ?)", maxFindings},
-		{"DELETE FROM host_hours WHERE hour < (SELECT hour FROM host_hours ORDER BY hour DESC LIMIT 1 OFFSET ?)", maxHostHours},
-		{"DELETE FROM hosts WHERE ip IN (SELECT ip FROM hosts ORDER BY last_ns DESC LIMIT -1 OFFSET ?)", maxHosts},
 	} {
 		if _, err := tx.ExecContext(ctx, q.sql, q.arg); err != nil {
 			return err
+		}
+	}
+	// Beyond the bounds, the oldest go first. Finding them walks the whole
+	// table, so it runs only when the rows may exceed the bound: rows is an
+	// upper bound kept since the last exact count.
+	for i, b := range bounded {
+		if rows[i] <= b.max(s) {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, b.prune, b.max(s)); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+b.table).Scan(&rows[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bounded are the tables with a row bound, in the order of Store.rows.
+const numBounded = 4
+
+var bounded = [numBounded]struct {
+	table, prune string
+	max          func(s *Store) int64
+}{
+	{"pairs", "DELETE FROM pairs WHERE key IN (SELECT key FROM pairs ORDER BY last_ns DESC LIMIT -1 OFFSET ?)", func(s *Store) int64 { return int64(s.opt.MaxPairs) }},
+	{"findings", "DELETE FROM findings WHERE id IN (SELECT id FROM findings ORDER BY last_ns DESC LIMIT -1 OFFSET ?)", func(*Store) int64 { return maxFindings }},
+	{"host_hours", "DELETE FROM host_hours WHERE hour < (SELECT hour FROM host_hours ORDER BY hour DESC LIMIT 1 OFFSET ?)", func(*Store) int64 { return maxHostHours }},
+	{"hosts", "DELETE FROM hosts WHERE ip IN (SELECT ip FROM hosts ORDER BY last_ns DESC LIMIT -1 OFFSET ?)", func(*Store) int64 { return maxHosts }},
+}
+
+// countRows counts the bounded tables exactly (at open).
+func (s *Store) countRows() error {
+	for i, b := range bounded {
+		if err := s.db.QueryRow("SELECT count(*) FROM " + b.table).Scan(&s.rows[i]); err != nil {
+			return s.unusable(err)
 		}
 	}
 	return nil

@@ -85,7 +85,8 @@ type Store struct {
 	dropped  uint64 // fates dropped because MaxPending were buffered
 	dupes    uint64 // alerts not delivered again: their id was delivered before
 	ckptMu   sync.Mutex
-	testHook func() // called inside the transaction just before commit (tests)
+	rows     [numBounded]int64 // upper bound of the rows of each bounded table (guarded by ckptMu)
+	testHook func()            // called inside the transaction just before commit (tests)
 }
 
 // ErrNewer is wrapped by Open for a database written by a newer launchtap.
@@ -141,6 +142,10 @@ func Open(dir string, opt Options) (*Store, error) {
 			s.Close()
 			return nil, err
 		}
+	}
+	if err := s.countRows(); err != nil {
+		s.Close()
+		return nil, err
 	}
 	s.alerted, _ = simplelru.NewLRU[string, struct{}](1<<16, nil)
 	if err := s.loadAlerted(); err != nil {
