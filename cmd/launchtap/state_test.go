@@ -87,53 +87,72 @@ func alertsOf(t *testing.T, jsonl string) []sameAlert {
 	return out
 }
 
-// TestRestartEqualsOneRun replays a generated capture whole, and again in
-// two runs sharing a state directory, split at several points: the alerts
-// (ids, periods, beats) must be the same.
-func TestRestartEqualsOneRun(t *testing.T) {
-	dir := t.TempDir()
-	pcap := filepath.Join(dir, "demo.pcap")
-	if _, _, err := synth.WriteFile(pcap, "", "demo", 3, synth.Options{}); err != nil {
+// captureSpan is the capture time of the first and last frame.
+func captureSpan(t *testing.T, path string) (first, last int64) {
+	t.Helper()
+	in, err := capture.Options{}.Open(path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	flags := []string{"replay", "--sensor-name", "demo", "--inventory", "../../testdata/inventory.json", "--os", "any", "--stats-interval", "0"}
-	for _, workers := range []string{"1", "3"} {
-		args := append(slices.Clone(flags), "--workers", workers)
-		code, whole, stderr := replay(t, nil, append(args, "--state-dir", t.TempDir(), pcap)...)
-		if code != 0 {
-			t.Fatalf("whole: exit %d\n%s", code, stderr)
+	defer in.Close()
+	var f capture.Frame
+	for in.Next(&f) == nil {
+		if first == 0 {
+			first = f.TS
 		}
-		want := alertsOf(t, whole)
-		t.Logf("workers %s: one run alerted %d pairs", workers, len(want))
-		if len(want) < 2 {
-			t.Fatalf("whole run alerted %d pairs, want the demo's beacons:\n%s", len(want), whole)
-		}
-		in, err := capture.Options{}.Open(pcap)
-		if err != nil {
+		last = f.TS
+	}
+	return first, last
+}
+
+// TestRestartEqualsOneRun replays generated captures whole, and again in
+// two runs sharing a state directory, split at several points: the alerts
+// (ids, periods, beats) must be the same. The scenarios: the demo (a 5 min
+// beacon, split before and after it alerts), launchd jobs every 2 and 4 h
+// over two days (the case: 12 h of uptime to reach 6 beats), and
+// jittered C2 sleeps.
+func TestRestartEqualsOneRun(t *testing.T) {
+	for _, sc := range []struct {
+		name    string
+		workers []string
+	}{{"demo", []string{"1", "3"}}, {"eval-launchd-long", []string{"2"}}, {"eval-c2-symmetric", []string{"2"}}} {
+		dir := t.TempDir()
+		pcap := filepath.Join(dir, sc.name+".pcap")
+		if _, _, err := synth.WriteFile(pcap, "", sc.name, 3, synth.Options{}); err != nil {
 			t.Fatal(err)
 		}
-		var f capture.Frame
-		in.Next(&f)
-		start := f.TS
-		in.Close()
-		for _, frac := range []float64{0.12, 0.3, 0.5, 0.77} {
-			t.Run(fmt.Sprintf("workers=%s/split=%.2f", workers, frac), func(t *testing.T) {
-				at := start + int64(frac*9300*float64(time.Second))
-				a, b, n := splitCapture(t, pcap, at)
-				sd := t.TempDir()
-				code, out1, err1 := replay(t, nil, append(slices.Clone(args), "--state-dir", sd, a)...)
-				if code != 0 {
-					t.Fatalf("first half: exit %d\n%s", code, err1)
-				}
-				code, out2, err2 := replay(t, nil, append(slices.Clone(args), "--state-dir", sd, b)...)
-				if code != 0 {
-					t.Fatalf("second half: exit %d\n%s", code, err2)
-				}
-				got := alertsOf(t, out1+out2)
-				if !slices.Equal(got, want) {
-					t.Errorf("split at %v (%d + %d frames): alerts differ from one run\n got %+v\nwant %+v\n%s", time.Unix(0, at).UTC(), n[0], n[1], got, want, err2)
-				}
-			})
+		first, last := captureSpan(t, pcap)
+		flags := []string{"replay", "--sensor-name", "demo", "--inventory", "../../testdata/inventory.json", "--os", "any", "--stats-interval", "0"}
+		for _, workers := range sc.workers {
+			args := append(slices.Clone(flags), "--workers", workers)
+			code, whole, stderr := replay(t, nil, append(args, "--state-dir", t.TempDir(), pcap)...)
+			if code != 0 {
+				t.Fatalf("%s whole: exit %d\n%s", sc.name, code, stderr)
+			}
+			want := alertsOf(t, whole)
+			t.Logf("%s, workers %s: one run alerted %d pairs", sc.name, workers, len(want))
+			if len(want) < 2 {
+				t.Fatalf("%s: whole run alerted %d pairs, want the scenario's beacons:\n%s", sc.name, len(want), whole)
+			}
+			for _, frac := range []float64{0.12, 0.3, 0.5, 0.77} {
+				t.Run(fmt.Sprintf("%s/workers=%s/split=%.2f", sc.name, workers, frac), func(t *testing.T) {
+					at := first + int64(frac*float64(last-first))
+					a, b, n := splitCapture(t, pcap, at)
+					sd := t.TempDir()
+					code, out1, err1 := replay(t, nil, append(slices.Clone(args), "--state-dir", sd, a)...)
+					if code != 0 {
+						t.Fatalf("first half: exit %d\n%s", code, err1)
+					}
+					code, out2, err2 := replay(t, nil, append(slices.Clone(args), "--state-dir", sd, b)...)
+					if code != 0 {
+						t.Fatalf("second half: exit %d\n%s", code, err2)
+					}
+					got := alertsOf(t, out1+out2)
+					if !slices.Equal(got, want) {
+						t.Errorf("split at %v (%d + %d frames): alerts differ from one run\n got %+v\nwant %+v", time.Unix(0, at).UTC(), n[0], n[1], got, want)
+					}
+				})
+			}
 		}
 	}
 }
