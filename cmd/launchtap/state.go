@@ -115,7 +115,10 @@ func (c *checkpointer) start(ctx context.Context) {
 				return
 			case <-t.C:
 			}
-			if err := c.checkpoint(ctx); err != nil && ctx.Err() == nil {
+			// Not ctx: a snapshot abandoned at shutdown would lose the hours
+			// the workers had already handed it. Once the pipeline stops,
+			// Snapshot reads the stopped workers and returns.
+			if err := c.checkpoint(context.Background()); err != nil {
 				c.log.Error("checkpoint failed; the next one tries again", "err", err)
 			}
 		}
