@@ -168,3 +168,40 @@ func BenchmarkExport(b *testing.B) {
 		})
 	}
 }
+
+// A restored pair remembers its alert: the same period does not alert again,
+// a material change of period does.
+func TestRestoredPairRealertsOnlyOnChange(t *testing.T) {
+	a := NewDetector(DefaultConfig())
+	var ts float64 = 1000
+	alerts := 0
+	for i := 0; i < 20; i++ {
+		if a.Beat(testKey, netip.Addr{}, sec(ts)) != nil {
+			alerts++
+		}
+		ts += 60
+	}
+	if alerts != 1 {
+		t.Fatalf("%d alerts before the restart, want 1", alerts)
+	}
+	b := NewDetector(DefaultConfig())
+	a.Export(0, func(s *PairState) {
+		if err := b.Import(s); err != nil {
+			t.Fatal(err)
+		}
+	})
+	for i := 0; i < 20; i++ {
+		if f := b.Beat(testKey, netip.Addr{}, sec(ts)); f != nil {
+			t.Fatalf("re-alerted the same period after the restart: %v", f.Reasons)
+		}
+		ts += 60
+	}
+	var changed *Finding
+	for i := 0; i < 40 && changed == nil; i++ {
+		ts += 300
+		changed = b.Beat(testKey, netip.Addr{}, sec(ts))
+	}
+	if changed == nil || changed.PeriodS < 250 {
+		t.Fatalf("a period changed from 60 s to 300 s after the restart did not re-alert: %+v", changed)
+	}
+}

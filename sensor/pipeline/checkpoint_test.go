@@ -2,8 +2,15 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/launchtap/launchtap/sensor/alert"
+	"github.com/launchtap/launchtap/sensor/baseline"
 
 	"github.com/launchtap/launchtap/sensor/beacon"
 	"github.com/launchtap/launchtap/sensor/capture"
@@ -90,5 +97,58 @@ func TestSnapshotHonoursContext(t *testing.T) {
 	defer cancel()
 	if _, err := p.Snapshot(ctx, 0); err == nil {
 		t.Fatal("a snapshot of a pipeline that never ran must give up with its context")
+	}
+}
+
+// fakeLedger remembers fates in memory.
+type fakeLedger struct {
+	mu      sync.Mutex
+	before  map[string]bool // ids delivered by an earlier run
+	records []string        // "id fate rule label"
+}
+
+func (l *fakeLedger) Alerted(id string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.before[id]
+}
+
+func (l *fakeLedger) Record(a *alert.Alert, fate, rule, label string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.records = append(l.records, strings.TrimSpace(strings.Join([]string{a.ID, fate, rule, label}, " ")))
+}
+
+// The alert stage records every alert's fate — delivered, approved by
+// destination, approved by label — and does not deliver an id an earlier run
+// delivered.
+func TestAlertStageLedger(t *testing.T) {
+	b, err := baseline.Parse([]byte("approved_destinations: [\"*.approved.example\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &recordSink{}
+	led := &fakeLedger{before: map[string]bool{"2": true}}
+	st := &AlertStage{Baseline: baseline.NewLive(b), Enricher: slowEnricher{}, Sinks: []Sink{sink}, Ledger: led}
+	in := make(chan *alert.Alert, 8)
+	for i := 0; i < 6; i++ {
+		a := &alert.Alert{ID: fmt.Sprint(i), DstFQDN: "c2.evil.example"}
+		if i == 5 {
+			a.DstFQDN = "mdm.approved.example"
+		}
+		in <- a
+	}
+	close(in)
+	st.Run(context.Background(), in)
+	if want := []string{"0", "1", "4"}; !slices.Equal(sink.ids, want) {
+		t.Errorf("delivered %v, want %v (2 was delivered before, 3 is approved by label, 5 by destination)", sink.ids, want)
+	}
+	if st.Counters.Duplicates.Load() != 1 {
+		t.Errorf("duplicates %d, want 1", st.Counters.Duplicates.Load())
+	}
+	slices.Sort(led.records)
+	want := []string{"0 alerted", "1 alerted", "3 approved_label com.jamf.* com.jamf.agent", "4 alerted", "5 approved_destination *.approved.example"}
+	if !slices.Equal(led.records, want) {
+		t.Errorf("recorded %q,\nwant %q", led.records, want)
 	}
 }
