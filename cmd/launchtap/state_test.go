@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -239,5 +242,58 @@ func TestDemoReport(t *testing.T) {
 	page, err := os.ReadFile(html)
 	if err != nil || !strings.Contains(string(page), "<svg") || !strings.Contains(string(page), synth.DemoBeaconFQDN) {
 		t.Errorf("HTML page missing or without the pictures: %v", err)
+	}
+}
+
+// The stats line and the metrics carry the database's size and the last
+// checkpoint's time and duration.
+func TestStateInStatsAndMetrics(t *testing.T) {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	o := newSensorFlags(fs)
+	sf := registerStateFlags(fs, "")
+	if err := fs.Parse([]string{"--state-dir", t.TempDir(), "--log-level", "error"}); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	s, err := o.build(&out, &errb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, err := openState(sf, o, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := capture.Options{}.Open(demoPcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	ctx := context.Background()
+	s.startAlerts(ctx)
+	if err := s.pipe.Replay(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	s.finish(ctx)
+	if err := ck.checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h := headline(s.snapshot(nil).counters)
+	if h["state_db_bytes"] == 0 || h["state_checkpoint_time"] < uint64(time.Now().Add(-time.Minute).Unix()) {
+		t.Errorf("stats line %v: want state_db_bytes and a recent state_checkpoint_time", h)
+	}
+	if _, ok := h["state_checkpoint_ms"]; !ok {
+		t.Error("stats line lacks state_checkpoint_ms")
+	}
+	var names []string
+	for _, m := range s.snapshot(nil).metrics {
+		names = append(names, m.name)
+	}
+	for _, n := range []string{"state_db_bytes", "state_checkpoint_time", "state_checkpoint_ms", "state_checkpoint_errors"} {
+		if !slices.Contains(names, n) {
+			t.Errorf("metrics lack %s", n)
+		}
+	}
+	if err := ck.finish(); err != nil {
+		t.Fatal(err)
 	}
 }
