@@ -129,11 +129,11 @@ func (w *worker) SessionEnd(s *flow.Session) {
 		s.BytesOut += bo
 		s.BytesIn += bi
 	}
-	if s.PktsIn == 0 || s.PktsOut == 0 {
-		w.cov.cur.OneSided++
-	}
 	if s.Midstream {
 		return
+	}
+	if s.PktsIn == 0 || s.PktsOut == 0 {
+		w.cov.cur.OneSided++ // of the sessions counted at their start
 	}
 	w.det.Sizes(w.pairKey(s, beacon.KindSession), s.Start, s.BytesOut, s.BytesIn)
 }
