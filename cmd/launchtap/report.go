@@ -122,6 +122,9 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return exitOK
 }
 
+// maxSinceDays keeps a day count within a time.Duration (292 years).
+const maxSinceDays = 100 * 365
+
 // parseSince reads a Go duration or a number of days ("7d"); "all" is 0.
 func parseSince(s string) (time.Duration, error) {
 	if s == "all" || s == "" {
@@ -129,8 +132,8 @@ func parseSince(s string) (time.Duration, error) {
 	}
 	if d, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.ParseFloat(d, 64)
-		if err != nil || n <= 0 {
-			return 0, fmt.Errorf("since: %q is not a number of days", s)
+		if err != nil || !(n > 0 && n <= maxSinceDays) { // NaN and Inf fail too
+			return 0, fmt.Errorf("since: %q is not a number of days (up to %d)", s, maxSinceDays)
 		}
 		return time.Duration(n * float64(24*time.Hour)), nil
 	}

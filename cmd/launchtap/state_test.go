@@ -297,3 +297,27 @@ func TestStateInStatsAndMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestParseSince(t *testing.T) {
+	for in, want := range map[string]time.Duration{"7d": 7 * 24 * time.Hour, "1.5d": 36 * time.Hour, "90m": 90 * time.Minute, "all": 0, "": 0} {
+		if got, err := parseSince(in); err != nil || got != want {
+			t.Errorf("parseSince(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"7", "-1d", "0d", "d", "soon", "-5m", "NaNd"} {
+		if _, err := parseSince(in); err == nil {
+			t.Errorf("parseSince(%q) accepted", in)
+		}
+	}
+}
+
+func FuzzParseSince(f *testing.F) {
+	for _, s := range []string{"7d", "90m", "all", "1e9d", "Infd"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if d, err := parseSince(s); err == nil && d < 0 {
+			t.Fatalf("parseSince(%q) = %v: negative", s, d)
+		}
+	})
+}

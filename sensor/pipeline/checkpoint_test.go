@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -150,5 +151,26 @@ func TestAlertStageLedger(t *testing.T) {
 	want := []string{"0 alerted", "1 alerted", "3 approved_label com.jamf.* com.jamf.agent", "4 alerted", "5 approved_destination *.approved.example"}
 	if !slices.Equal(led.records, want) {
 		t.Errorf("recorded %q,\nwant %q", led.records, want)
+	}
+}
+
+// Live capture shards by the kernel's rule: Restore puts each pair on the
+// worker HostShard names, so the packets of its host find it there.
+func TestRestoreUsesHostShard(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Workers = 3
+	var asked []netip.Addr
+	cfg.HostShard = func(a netip.Addr, n int) int { asked = append(asked, a); return n - 1 }
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := beacon.PairKey{Src: netip.MustParseAddr("10.0.0.7"), Dest: "x.example", Port: 443, Proto: 6}
+	st := &beacon.PairState{Key: k, First: 1e18, Beats: 1, Times: []int64{1e18}, Out: []uint16{0}, In: []uint16{0}}
+	if n, _, err := p.Restore(func(fn func(*beacon.PairState)) error { fn(st); return nil }); n != 1 || err != nil {
+		t.Fatalf("restored %d, %v", n, err)
+	}
+	if len(asked) != 1 || asked[0] != k.Src || p.workers[2].det.Stats().Pairs != 1 {
+		t.Errorf("HostShard asked for %v; worker 2 holds %d pairs: want the pair on the worker HostShard named", asked, p.workers[2].det.Stats().Pairs)
 	}
 }
