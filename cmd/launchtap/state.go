@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"sync"
 	"time"
@@ -74,6 +76,9 @@ func openState(f *stateFlags, o *sensorFlags, s *sensor) (*checkpointer, error) 
 	}
 	maxPairs := o.pipe.Beacon.MaxPairs
 	st, err := state.Open(f.dir, state.Options{Retain: f.retain, MaxPairs: 2 * maxPairs})
+	if errors.Is(err, fs.ErrPermission) {
+		return nil, fmt.Errorf("%w (give a writable --state-dir, or --state-dir \"\" to keep no state)", err)
+	}
 	if err != nil {
 		return nil, err
 	}
