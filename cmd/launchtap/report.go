@@ -31,7 +31,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	htmlPath := fs.String("html", "", "write the self-contained HTML page to `file`")
 	jsonPath := fs.String("json", "", "write the report as JSON to `file` (- for standard output)")
 	invPath := fs.String("inventory", "", "MDM inventory JSON `file` to compare the Macs seen with")
-	basePath := fs.String("baseline", "", "organisation baseline YAML `file` the sensor ran with (merged with the built-in default)")
+	basePath := fs.String("baseline", "", "organisation baseline YAML `file` to judge (merged with the built-in default); default: the rules the sensor last checkpointed")
 	minBeats := fs.Int("beacon-min-beats", beacon.DefaultConfig().MinBeats, "beats the sensor needs to alert: bounds the longest period a host's observation could show")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -62,6 +62,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	opt.DestRules, opt.LabelRules = b.Rules()
+	givenBaseline := *basePath != ""
 	if *invPath != "" {
 		data, err := os.ReadFile(*invPath)
 		if err != nil {
@@ -88,6 +89,10 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	ev, err := st.Evidence(ctx, from)
 	if err != nil {
 		return fail(exitFailure, err)
+	}
+	if !givenBaseline && ev.Rules != nil {
+		// The rules the sensor last ran with, recorded at its checkpoints.
+		opt.DestRules, opt.LabelRules = ev.Rules.Destinations, ev.Rules.Labels
 	}
 	r := report.Build(ev, opt)
 	write := func(path string, w func(io.Writer) error) error {

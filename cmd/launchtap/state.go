@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/launchtap/launchtap/sensor/baseline"
 	"github.com/launchtap/launchtap/sensor/beacon"
 	"github.com/launchtap/launchtap/sensor/pipeline"
 	"github.com/launchtap/launchtap/sensor/state"
@@ -53,8 +54,9 @@ type checkpointer struct {
 	log      *slog.Logger
 	sensor   string
 	interval time.Duration
-	slack    int64         // pairs beaten this long before a checkpoint are written again (sizes arrive at session end)
-	drops    func() uint64 // kernel drops so far (live); nil in replay
+	slack    int64          // pairs beaten this long before a checkpoint are written again (sizes arrive at session end)
+	drops    func() uint64  // kernel drops so far (live); nil in replay
+	baseline *baseline.Live // its rules are recorded for the report's hygiene section
 
 	mu        sync.Mutex // one checkpoint at a time: the ticker and the final one
 	since     int64      // pairs beaten from here on are written next
@@ -100,7 +102,7 @@ func openState(f *stateFlags, o *sensorFlags, s *sensor) (*checkpointer, error) 
 		s.log.Info("state restored", "file", st.Path(), "pairs", restored, "through", time.Unix(0, st.Clock(ctx)).UTC().Format(time.RFC3339))
 	}
 	s.stage.Ledger = st
-	c := &checkpointer{store: st, pipe: s.pipe, log: s.log, sensor: o.sensorName, interval: f.interval,
+	c := &checkpointer{store: st, pipe: s.pipe, log: s.log, sensor: o.sensorName, interval: f.interval, baseline: s.baseline,
 		slack: int64(max(10*time.Minute, 2*o.pipe.Flow.TCPIdle))}
 	s.state = c
 	return c, nil
@@ -139,6 +141,10 @@ func (c *checkpointer) checkpoint(ctx context.Context) error {
 		return err
 	}
 	cp := &state.Checkpoint{Clock: snap.Clock, Sensor: c.sensor, Version: version, Pairs: snap.Pairs, Hosts: snap.Hosts}
+	if c.baseline != nil {
+		d, l := c.baseline.Get().Rules()
+		cp.Rules = &state.Rules{Destinations: d, Labels: l}
+	}
 	hours := map[int64]*state.Hour{}
 	for _, h := range snap.Hours {
 		x := hours[h.Start]

@@ -321,3 +321,38 @@ func FuzzParseSince(f *testing.F) {
 		}
 	})
 }
+
+// The report judges the baseline the sensor ran with, recorded in the
+// state, without being given the file.
+func TestReportRecordsBaselineRules(t *testing.T) {
+	sd, dir := t.TempDir(), t.TempDir()
+	base := filepath.Join(dir, "baseline.yaml")
+	if err := os.WriteFile(base, []byte("approved_destinations: [legacy-av.example.com]\napproved_labels: [com.example.updater]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := replay(t, nil, demoArgs("1", "--state-dir", sd, "--baseline", base)...); code != 0 {
+		t.Fatalf("replay: exit %d\n%s", code, stderr)
+	}
+	code, out, stderr := replay(t, nil, "report", "--state-dir", sd, "--since", "all", "--json", "-")
+	if code != 0 {
+		t.Fatalf("report: exit %d\n%s", code, stderr)
+	}
+	var r struct {
+		Hygiene struct {
+			Unused []string `json:"unused_rules"`
+			Labels []struct {
+				Job  string `json:"launchd_job"`
+				Rule string `json:"approving_rule"`
+			} `json:"label_only_approvals"`
+		} `json:"baseline_hygiene"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r.Hygiene.Unused, []string{"legacy-av.example.com"}) {
+		t.Errorf("unused rules %v, want the organisation's legacy-av.example.com alone", r.Hygiene.Unused)
+	}
+	if len(r.Hygiene.Labels) != 1 || r.Hygiene.Labels[0].Job != synth.DemoBeaconLabel || r.Hygiene.Labels[0].Rule != synth.DemoBeaconLabel {
+		t.Errorf("label-only approvals %+v: want the planted job, approved by its label", r.Hygiene.Labels)
+	}
+}

@@ -67,6 +67,15 @@ type Checkpoint struct {
 	Hours     []Hour
 	HostHours []HostHour
 	Hosts     []hostid.Host
+	// Rules are the baseline rules in force (nil: unchanged), so the report
+	// can tell which matched nothing without being given the file.
+	Rules *Rules
+}
+
+// Rules are a baseline's destination and label rules, as its matchers name them.
+type Rules struct {
+	Destinations []string `json:"destinations"`
+	Labels       []string `json:"labels"`
 }
 
 // Info describes the last checkpoint, for the stats line and metrics.
@@ -207,6 +216,15 @@ func (s *Store) write(ctx context.Context, c *Checkpoint, fates []Finding) error
 	if _, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES ('clock', ?) ON CONFLICT(key) DO UPDATE SET value = max(CAST(value AS INTEGER), excluded.value)",
 		strconv.FormatInt(c.Clock, 10)); err != nil {
 		return err
+	}
+	if c.Rules != nil {
+		js, err := json.Marshal(c.Rules)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES ('rules', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", string(js)); err != nil {
+			return err
+		}
 	}
 	if s.testHook != nil {
 		s.testHook()

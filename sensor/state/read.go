@@ -33,7 +33,8 @@ type Evidence struct {
 	Hosts     []Host
 	Findings  []Finding // newest last-seen first
 	Runs      []Run
-	Pairs     int // pair states stored
+	Pairs     int    // pair states stored
+	Rules     *Rules // the baseline rules of the latest checkpoint (nil: none recorded)
 	Size      int64
 	Path      string
 }
@@ -127,6 +128,12 @@ func (s *Store) Evidence(ctx context.Context, since int64) (*Evidence, error) {
 		ev.Runs = append(ev.Runs, r)
 	}
 	rows.Close()
+	if v, ok := s.meta(ctx, "rules"); ok {
+		var r Rules
+		if json.Unmarshal([]byte(v), &r) == nil {
+			ev.Rules = &r
+		}
+	}
 	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM pairs").Scan(&ev.Pairs); err != nil {
 		return nil, wrap("pairs", err)
 	}
