@@ -16,8 +16,14 @@ build: ## build bin/launchtap and the developer tools
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/launchtap ./cmd/launchtap
 	$(GO) build -trimpath -o $(BIN)/launchtap-synth ./cmd/launchtap-synth
 
-demo: ## replay the bundled capture with the bundled inventory and print the alerts
-	@$(GO) run ./cmd/launchtap replay --sensor-name demo --inventory testdata/inventory.json testdata/demo.pcapng
+DEMO_STATE ?= $(BIN)/demo-state
+
+demo: ## replay the bundled capture with the bundled inventory, print the alerts, write bin/demo-report.html
+	@rm -rf $(DEMO_STATE)
+	@$(GO) run ./cmd/launchtap replay --sensor-name demo --inventory testdata/inventory.json --state-dir $(DEMO_STATE) testdata/demo.pcapng
+	@$(GO) run ./cmd/launchtap report --state-dir $(DEMO_STATE) --since all --inventory testdata/inventory.json \
+	  --html $(BIN)/demo-report.html --json $(BIN)/demo-report.json
+	@echo "evidence report: open $(BIN)/demo-report.html (JSON: $(BIN)/demo-report.json)" >&2
 
 test: ## run every test (root-only tests run when root: namespaces, eBPF, rsyslog)
 	$(GO) vet $(PKGS)

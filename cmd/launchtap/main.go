@@ -6,6 +6,7 @@
 //	launchtap run -i IFACE [flags]        capture live from a tap or span port
 //	launchtap hosts [flags] CAPTURE...    print the passive host table
 //	launchtap baseline check [FILE]       validate a baseline, print its rules, warn about weak ones
+//	launchtap report --state-dir DIR      the evidence report (HTML, JSON)
 //
 // Every flag can also be set from a YAML file given with --config.
 package main
@@ -50,6 +51,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return runHosts(ctx, args[1:], stdout, stderr)
 	case "baseline":
 		return runBaseline(args[1:], stdout, stderr)
+	case "report":
+		return runReport(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "launchtap", version)
 		return exitOK
@@ -68,6 +71,8 @@ func usage(w io.Writer) {
   launchtap run -i IFACE [flags]        live capture (AF_PACKET + eBPF pre-filter) until SIGINT/SIGTERM; SIGHUP reloads
   launchtap hosts [flags] CAPTURE...    print the passive host table (OS, confidence, evidence) as JSON Lines
   launchtap baseline check [FILE]       validate a baseline file, print the effective rules, warn about weak or broad ones
+  launchtap report --state-dir DIR [--since 7d] [--html FILE] [--json FILE]
+                                        the evidence report: coverage, periodic communicators, alerts, baseline hygiene
   launchtap version
 
 Run "launchtap COMMAND -h" for the flags of a command.

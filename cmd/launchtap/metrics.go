@@ -44,6 +44,15 @@ type readings struct {
 	enrich enrich.Stats
 	syslog []syslog.DestCounters // nil without --syslog
 	kernel *live.Stats           // nil under replay
+	state  *stateReading         // nil without --state-dir
+}
+
+// stateReading is the state directory's size and last checkpoint.
+type stateReading struct {
+	bytes      uint64
+	at         time.Time // zero: no checkpoint yet
+	durationMs uint64
+	errors     uint64
 }
 
 type metricType uint8
@@ -157,9 +166,38 @@ var metricDefs = []metricDef{
 			e(r.pipe.SuppressedOS, "host_os")
 			e(r.alerts.SuppressedDest.Load(), "baseline_dest")
 			e(r.alerts.SuppressedLabel.Load(), "approved_label")
+			e(r.alerts.Duplicates.Load(), "already_alerted")
 		}},
 	{name: "released", help: "Suppressed alerts delivered after a baseline reload withdrew the approval.",
 		read: func(r *readings, e func(uint64, ...string)) { e(r.alerts.Released.Load()) }},
+	{name: "state_db_bytes", help: "Bytes the state database takes on disk (with its write-ahead log).", typ: gauge, stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.state != nil {
+				e(r.state.bytes)
+			}
+		}},
+	{name: "state_checkpoint_time", help: "Unix time the last checkpoint committed (0: none yet).", typ: gauge, stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.state != nil {
+				var at uint64
+				if !r.state.at.IsZero() {
+					at = uint64(r.state.at.Unix())
+				}
+				e(at)
+			}
+		}},
+	{name: "state_checkpoint_ms", help: "Milliseconds the last checkpoint took.", typ: gauge, stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.state != nil {
+				e(r.state.durationMs)
+			}
+		}},
+	{name: "state_checkpoint_errors", help: "Checkpoints that failed (the next one retries).",
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.state != nil {
+				e(r.state.errors)
+			}
+		}},
 	{name: "masquerades", help: "Alerts whose launchd job took an approved label but not the rest of the rule (program, plist location, team ID).",
 		read: func(r *readings, e func(uint64, ...string)) { e(r.alerts.Masquerades.Load()) }},
 	{name: "sink_errors", help: "Alert deliveries that failed.", stats: statsAsIs,
@@ -231,6 +269,9 @@ func (s *sensor) snapshot(extra func(*readings)) snapshot {
 	r := readings{pipe: s.pipe.Stats(), alerts: &s.stage.Counters, enrich: s.enrich.Stats()}
 	if s.syslog != nil {
 		r.syslog = s.syslog.Counters().Destinations
+	}
+	if s.state != nil {
+		r.state = s.state.reading()
 	}
 	if extra != nil {
 		extra(&r)

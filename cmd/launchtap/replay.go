@@ -24,6 +24,7 @@ func runReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		fs.PrintDefaults()
 	}
 	o := newSensorFlags(fs)
+	sf := registerStateFlags(fs, "")
 	if err := parseFlags(fs, args, o); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -48,6 +49,12 @@ func runReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return exitUsage
 	}
 	defer src.Close()
+	ck, err := openState(sf, o, s)
+	if err != nil {
+		s.finish(ctx)
+		fmt.Fprintln(stderr, "launchtap replay:", oneLine(err))
+		return exitUsage
+	}
 
 	obsCtx, stopObs := context.WithCancel(ctx)
 	defer stopObs()
@@ -65,12 +72,18 @@ func runReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return exitUsage
 	}
 	s.startAlerts(ctx)
+	if ck != nil {
+		ck.start(ctx)
+	}
 	runErr := s.pipe.Replay(ctx, src)
 	if err := stopProfile(); err != nil {
 		s.log.Error("writing the CPU profile", "err", err)
 	}
 	stopObs()
 	finishErr := s.finish(ctx)
+	if err := ck.finish(); err != nil {
+		finishErr = errors.Join(finishErr, err)
+	}
 
 	code := exitOK
 	var trunc *capture.TruncatedError
@@ -158,9 +171,10 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 		Masquerades: c.Masquerades.Load(),
 		Findings:    st.Findings,
 		Suppressed: map[string]uint64{
-			"host_os":        st.SuppressedOS,
-			"baseline_dest":  c.SuppressedDest.Load(),
-			"approved_label": c.SuppressedLabel.Load(),
+			"host_os":         st.SuppressedOS,
+			"baseline_dest":   c.SuppressedDest.Load(),
+			"approved_label":  c.SuppressedLabel.Load(),
+			"already_alerted": c.Duplicates.Load(),
 		},
 		Sessions: map[string]uint64{
 			"started": st.Flow.SessionsStarted,

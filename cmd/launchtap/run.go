@@ -17,6 +17,7 @@ import (
 
 	"github.com/launchtap/launchtap/bpf"
 	"github.com/launchtap/launchtap/sensor/capture/live"
+	"github.com/launchtap/launchtap/sensor/state"
 )
 
 // shutdownGrace bounds how long SIGTERM waits for the last alerts to leave.
@@ -30,6 +31,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	o := newSensorFlags(fs)
+	sf := registerStateFlags(fs, state.DefaultDir)
 	lc := live.NewConfig()
 	lc.RegisterFlags(fs)
 	if err := parseFlags(fs, args, o); err != nil {
@@ -44,6 +46,10 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if err := o.prepare(stderr); err != nil {
+		fmt.Fprintln(stderr, "launchtap run:", oneLine(err))
+		return exitUsage
+	}
+	if err := sf.check(); err != nil {
 		fmt.Fprintln(stderr, "launchtap run:", oneLine(err))
 		return exitUsage
 	}
@@ -67,6 +73,21 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "launchtap run:", oneLine(err))
 		return exitUsage
+	}
+	ck, err := openState(sf, o, s)
+	if err != nil {
+		s.finish(ctx)
+		fmt.Fprintln(stderr, "launchtap run:", oneLine(err))
+		return exitFailure
+	}
+	if ck != nil {
+		ck.drops = func() uint64 {
+			cs, err := capt.Stats()
+			if err != nil {
+				return 0
+			}
+			return cs.Drops
+		}
 	}
 
 	runCtx, stop := context.WithCancel(ctx)
@@ -101,6 +122,9 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	s.startAlerts(ctx)
+	if ck != nil {
+		ck.start(runCtx)
+	}
 	runErr := s.pipe.Run(runCtx, capt.Sources())
 	if err := stopProfile(); err != nil {
 		s.log.Error("writing the CPU profile", "err", err)
@@ -114,6 +138,9 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	finishCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	finishErr := s.finish(finishCtx)
+	if err := ck.finish(); err != nil {
+		finishErr = errors.Join(finishErr, err)
+	}
 
 	code := exitOK
 	if runErr != nil {

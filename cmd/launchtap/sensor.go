@@ -97,6 +97,7 @@ type sensor struct {
 	baseline *baseline.Live
 	enrich   *enrich.Service
 	syslog   *syslog.Emitter // nil without --syslog
+	state    *checkpointer   // nil without --state-dir
 	closers  []func(context.Context) error
 	done     sync.WaitGroup
 

@@ -27,6 +27,24 @@ type Sink interface {
 	Alert(a *alert.Alert) error
 }
 
+// Ledger remembers what became of every alert, across restarts
+// (sensor/state): the evidence of which periodic communicators were
+// approved and by what, and the ids already delivered.
+type Ledger interface {
+	// Alerted reports an id delivered before: the same pair and period.
+	Alerted(id string) bool
+	// Record notes an alert's fate: FateAlerted, or approved with the
+	// baseline rule (and the launchd label, for an approved job).
+	Record(a *alert.Alert, fate, rule, label string)
+}
+
+// Fates an alert stage records in its Ledger.
+const (
+	FateAlerted             = "alerted"
+	FateApprovedDestination = "approved_destination"
+	FateApprovedLabel       = "approved_label"
+)
+
 // AlertStage owns the organisation's baseline: it judges each alert's
 // destination, enriches the alert, judges the launchd job enrichment names,
 // and delivers. Alerts leave in the order they came, whatever the
@@ -45,6 +63,7 @@ type AlertStage struct {
 	Concurrency int // enrichments in flight; default 1
 	MaxHeld     int // suppressed alerts kept for Rescan; default DefaultMaxHeld
 	Log         *slog.Logger
+	Ledger      Ledger // nil: nothing is remembered beyond this process
 
 	Counters AlertCounters
 
@@ -75,6 +94,7 @@ type AlertCounters struct {
 	Masquerades       atomic.Uint64 // delivered: the best job took an approved label but not the rest of the rule
 	Released          atomic.Uint64 // suppressed, then delivered after a baseline reload withdrew the approval
 	HeldEvictions     atomic.Uint64 // suppressed alerts forgotten because MaxHeld were held
+	Duplicates        atomic.Uint64 // not delivered: the Ledger says this id was delivered before
 	SinkErrors        atomic.Uint64
 	EnrichmentsByCode sync.Map // status → *atomic.Uint64
 }
@@ -259,6 +279,7 @@ func (s *AlertStage) Run(ctx context.Context, in <-chan *alert.Alert) {
 			s.Counters.SuppressedDest.Add(1)
 			s.Log.Debug("alert suppressed by baseline", "src", a.SrcIP, "dst", a.DstFQDN, "dst_ips", a.DstIPs, "port", a.DstPort, "rule", rule)
 			s.hold(heldAlert{a: a, rule: rule})
+			s.record(a, FateApprovedDestination, rule, "")
 			continue
 		}
 		submit(a, nil, b)
@@ -351,6 +372,11 @@ func (s *AlertStage) deliver(a *alert.Alert, rel *heldAlert, judged *baseline.Ba
 	suppress := func(label, rule string) {
 		h.label, h.rule = label, rule
 		s.hold(h)
+		if label != "" {
+			s.record(a, FateApprovedLabel, rule, label)
+		} else {
+			s.record(a, FateApprovedDestination, rule, "")
+		}
 		if b != s.current() {
 			// A reload landed after b was read: its Rescan may have run
 			// before this alert was held, so ask for another.
@@ -402,6 +428,15 @@ func (s *AlertStage) deliver(a *alert.Alert, rel *heldAlert, judged *baseline.Ba
 		a.Reasons = append(a.Reasons, fmt.Sprintf("suppressed since %s by baseline rule %q on %s; a baseline reload withdrew that approval",
 			rel.since.UTC().Format(time.RFC3339), rel.rule, what))
 	}
+	if s.Ledger != nil {
+		if rel == nil && s.Ledger.Alerted(a.ID) {
+			// Delivered by an earlier run (or before the pair was evicted):
+			// a SIEM has it; the same id again is noise.
+			s.Counters.Duplicates.Add(1)
+			return
+		}
+		s.record(a, FateAlerted, "", bestLabel(a))
+	}
 	s.Counters.Emitted.Add(1)
 	for _, sink := range s.Sinks {
 		if err := sink.Alert(a); err != nil {
@@ -409,4 +444,18 @@ func (s *AlertStage) deliver(a *alert.Alert, rel *heldAlert, judged *baseline.Ba
 			s.Log.Error("alert delivery failed", "err", err)
 		}
 	}
+}
+
+func (s *AlertStage) record(a *alert.Alert, fate, rule, label string) {
+	if s.Ledger != nil {
+		s.Ledger.Record(a, fate, rule, label)
+	}
+}
+
+// bestLabel is the launchd job the MDM named for an alert, if any.
+func bestLabel(a *alert.Alert) string {
+	if e := a.Enrichment; e != nil && e.Status == alert.EnrichMatched && len(e.Jobs) > 0 {
+		return e.Jobs[0].Label
+	}
+	return ""
 }

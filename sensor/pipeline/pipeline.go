@@ -98,6 +98,10 @@ type Pipeline struct {
 		c  readCounts
 	}
 	start atomic.Int64 // Unix ns when Replay or Run began; read by Stats from other goroutines
+
+	stopped    chan struct{} // closed when Replay or Run has returned and the workers with it
+	snapMu     sync.Mutex    // one Snapshot at a time
+	snapWanted atomic.Bool   // a Snapshot waits: the sharded reader pokes idle workers
 }
 
 // New validates cfg and builds the workers.
@@ -128,7 +132,7 @@ func New(cfg Config) (*Pipeline, error) {
 		cfg.Log = slog.Default()
 	}
 	cfg.HostID.Internal = cfg.Internal.Prefixes()
-	p := &Pipeline{cfg: cfg, alerts: make(chan *alert.Alert, 1024)}
+	p := &Pipeline{cfg: cfg, alerts: make(chan *alert.Alert, 1024), stopped: make(chan struct{})}
 	p.macNames = dnstrack.NewMACNames(cfg.DNS.MaxAnswers)
 	for i := 0; i < cfg.Workers; i++ {
 		w, err := newWorker(i, &p.cfg, p.alerts, p.macNames)
@@ -150,6 +154,7 @@ func (p *Pipeline) Alerts() <-chan *alert.Alert { return p.alerts }
 func (p *Pipeline) Replay(ctx context.Context, src capture.Source) error {
 	p.start.Store(time.Now().UnixNano())
 	defer close(p.alerts)
+	defer close(p.stopped)
 	if len(p.workers) == 1 {
 		return p.replayInline(ctx, src)
 	}
@@ -163,6 +168,7 @@ func (p *Pipeline) replayInline(ctx context.Context, src capture.Source) error {
 	err := r.run(ctx, src, w.handle, readHooks{tick: func(r *frameReader) {
 		p.publishReader(r.counts())
 		w.publish()
+		w.serveSnapshot()
 	}})
 	w.flush()
 	w.publish()
@@ -211,6 +217,7 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 					}
 				}
 				w.publish()
+				w.serveSnapshot()
 				b.pkts, b.kinds, b.copies, b.arena = b.pkts[:0], b.kinds[:0], b.copies[:0], b.arena[:0]
 				back <- b
 			}
@@ -257,7 +264,20 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 			return
 		}
 		enqueue(shardOf(pkt, p.cfg.Internal, nw), pkt, kind, false)
-	}, readHooks{tick: func(r *frameReader) { p.publishReader(r.counts()) }})
+	}, readHooks{tick: func(r *frameReader) {
+		p.publishReader(r.counts())
+		if p.snapWanted.Swap(false) {
+			// A checkpoint waits: every worker gets a batch, empty if need
+			// be, so that one with no traffic answers too.
+			for i := range nw {
+				if cur[i] == nil {
+					cur[i] = <-free[i]
+				}
+				work[i] <- cur[i]
+				cur[i] = nil
+			}
+		}
+	}})
 	for i := range work {
 		send(i)
 		close(work[i])
@@ -307,6 +327,7 @@ func (p *Pipeline) Run(ctx context.Context, srcs []capture.Source) error {
 	}
 	p.start.Store(time.Now().UnixNano())
 	defer close(p.alerts)
+	defer close(p.stopped)
 	errs := make([]error, len(srcs))
 	var wg sync.WaitGroup
 	for i, w := range p.workers {
@@ -318,12 +339,14 @@ func (p *Pipeline) Run(ctx context.Context, srcs []capture.Source) error {
 				tick: func(r *frameReader) {
 					w.c.read = r.counts()
 					w.publish()
+					w.serveSnapshot()
 				},
 				// A quiet link: end the sessions that went idle, by the wall
 				// clock the kernel's timestamps follow.
 				idle: func() {
 					w.flows.Sweep(time.Now().UnixNano())
 					w.publish()
+					w.serveSnapshot()
 				},
 			})
 			if err != nil && !errors.Is(err, ctx.Err()) {

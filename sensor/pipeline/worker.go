@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"net/netip"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
@@ -33,6 +34,9 @@ type worker struct {
 	c     workerCounters // written by this worker only
 	pub   published      // copied from c once per batch, read by Stats
 	clock int64          // capture time of the latest packet
+
+	cov     coverage                    // hourly counters for checkpoints
+	snapReq atomic.Pointer[snapshotReq] // a checkpoint's request, served between batches
 }
 
 type dnsPairKey struct {
@@ -65,6 +69,10 @@ func newWorker(id int, cfg *Config, out chan<- *alert.Alert, macNames *dnstrack.
 func (w *worker) handle(p *decode.Packet, kind decode.ErrKind) {
 	w.c.packets++
 	w.clock = p.TS
+	if p.TS >= w.cov.end {
+		w.rollHour(p.TS)
+	}
+	w.cov.cur.Packets++
 	w.hosts.Observe(p)
 	if kind != decode.OK {
 		return
@@ -93,10 +101,21 @@ func (w *worker) flush() { w.flows.Flush() }
 func (w *worker) SessionStart(s *flow.Session) {
 	var ok bool
 	s.Name, ok = w.dns.Name(s.ClientAddr, s.ServerAddr, s.Start)
-	if !ok && s.HasMAC && s.ClientAddr.Is6() && !s.ClientAddr.Is4In6() {
+	w.cov.cur.Sessions++
+	switch {
+	case ok:
+		w.cov.cur.NamedDNS++
+	case s.HasMAC && s.ClientAddr.Is6() && !s.ClientAddr.Is4In6():
 		// A dual-stack host may have resolved the name from its IPv4 address.
-		s.Name, _ = w.dns.NameByMAC(s.ClientMAC, s.ServerAddr, s.Start)
+		if s.Name, ok = w.dns.NameByMAC(s.ClientMAC, s.ServerAddr, s.Start); ok {
+			w.cov.cur.NamedMAC++
+		} else {
+			w.cov.cur.Unnamed++
+		}
+	default:
+		w.cov.cur.Unnamed++
 	}
+	w.hostSession(s.ClientAddr, ok)
 	w.beat(w.pairKey(s, beacon.KindSession), s.ServerAddr, s.Start, s.ClientMAC, s.HasMAC)
 }
 
@@ -112,6 +131,9 @@ func (w *worker) SessionEnd(s *flow.Session) {
 	}
 	if s.Midstream {
 		return
+	}
+	if s.PktsIn == 0 || s.PktsOut == 0 {
+		w.cov.cur.OneSided++ // of the sessions counted at their start
 	}
 	w.det.Sizes(w.pairKey(s, beacon.KindSession), s.Start, s.BytesOut, s.BytesIn)
 }
@@ -135,6 +157,7 @@ func (w *worker) pairKey(s *flow.Session, kind beacon.Kind) beacon.PairKey {
 // the same name every time is already scored by its connections.
 func (w *worker) DNSQuery(client netip.Addr, mac [6]byte, hasMAC bool, name string, qtype uint16, ts int64) {
 	w.hosts.ObserveDNSQuery(client, mac, hasMAC, name, ts)
+	w.cov.cur.DNSQueries++
 	if !w.cfg.Internal.Contains(client) || name == "" {
 		return
 	}
