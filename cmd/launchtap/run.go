@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -15,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/launchtap/launchtap/bpf"
 	"github.com/launchtap/launchtap/sensor/capture/live"
 )
@@ -22,30 +22,35 @@ import (
 // shutdownGrace bounds how long SIGTERM waits for the last alerts to leave.
 const shutdownGrace = 10 * time.Second
 
-func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: launchtap run -i IFACE [-i IFACE2 ...] [flags]\n\nCaptures on tap/span interfaces until SIGINT or SIGTERM; SIGHUP reloads the baseline and the file inventory. Flags:")
-		fs.PrintDefaults()
+func (a *app) runCmd() *cobra.Command {
+	var (
+		o  *sensorFlags
+		lc = live.NewConfig()
+	)
+	cmd := &cobra.Command{
+		Use:   "run -i IFACE [-i IFACE ...] [flags]",
+		Short: "capture live from tap or span ports (AF_PACKET and eBPF) until stopped",
+		Long: "Captures on tap or span interfaces until SIGINT or SIGTERM and writes alerts as JSON Lines;\n" +
+			"SIGHUP reloads the baseline and the file inventory. Needs CAP_NET_RAW (and CAP_BPF,\n" +
+			"CAP_PERFMON, CAP_NET_ADMIN for the eBPF pre-filter): the packaged systemd unit grants them.",
+		Args: cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			a.code = a.runLive(cmd, o, &lc)
+		},
 	}
-	o := newSensorFlags(fs)
-	lc := live.NewConfig()
-	lc.RegisterFlags(fs)
-	if err := parseFlags(fs, args, o); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintln(stderr, "launchtap run:", oneLine(err))
-		return exitUsage
-	}
-	if len(lc.Interfaces) == 0 || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "launchtap run: give the capture interfaces with -i IFACE (and no other arguments)")
-		return exitUsage
+	o = newSensorFlags(a, cmd.Flags())
+	addGoFlags(cmd.Flags(), groupLive, lc.RegisterFlags)
+	return cmd
+}
+
+// runLive is the run command once its flags are parsed.
+func (a *app) runLive(cmd *cobra.Command, o *sensorFlags, lc *live.Config) int {
+	ctx, stdout, stderr := cmd.Context(), a.stdout, a.stderr
+	if len(lc.Interfaces) == 0 {
+		return a.usage(cmd, errors.New("no capture interface: give one with -i IFACE"))
 	}
 	if err := o.prepare(stderr); err != nil {
-		fmt.Fprintln(stderr, "launchtap run:", oneLine(err))
-		return exitUsage
+		return a.usage(cmd, err)
 	}
 	// The kernel's filter must time sessions and bursts as the flow stage does.
 	lc.Workers = o.pipe.Workers
@@ -53,10 +58,9 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	lc.BurstGap = o.pipe.Flow.BurstGap
 	lc.MinBurstLen = uint32(o.pipe.Flow.MinBurstLen)
 	lc.Internal = o.pipe.Internal.Prefixes()
-	capt, err := live.Open(lc, o.log)
+	capt, err := live.Open(*lc, o.log)
 	if err != nil {
-		fmt.Fprintln(stderr, "launchtap run:", oneLine(err))
-		return exitFailure
+		return a.fail(cmd, capabilityHint(err), exitFailure)
 	}
 	defer capt.Close()
 	o.pipe.Workers = capt.Workers() // fewer than asked when eBPF steering is unavailable
@@ -65,8 +69,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	s, err := o.build(stdout, stderr)
 	if err != nil {
-		fmt.Fprintln(stderr, "launchtap run:", oneLine(err))
-		return exitUsage
+		return a.fail(cmd, err, exitUsage)
 	}
 
 	runCtx, stop := context.WithCancel(ctx)
@@ -74,8 +77,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	kernel := func(add func(sample)) { addCaptureStats(capt, add, s.log) }
 	if err := s.startObservability(runCtx, o, kernel); err != nil {
 		s.finish(ctx)
-		fmt.Fprintln(stderr, "launchtap run:", oneLine(err))
-		return exitUsage
+		return a.fail(cmd, err, exitUsage)
 	}
 	go reloadOnHUP(runCtx, o, s)
 	if fc := capt.Flows(); fc != nil {
@@ -97,8 +99,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stopProfile, err := startCPUProfile(o.cpuProfile)
 	if err != nil {
 		s.finish(ctx)
-		fmt.Fprintln(stderr, "launchtap run:", oneLine(err))
-		return exitUsage
+		return a.fail(cmd, err, exitUsage)
 	}
 	s.startAlerts(ctx)
 	runErr := s.pipe.Run(runCtx, capt.Sources())
@@ -117,11 +118,11 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	code := exitOK
 	if runErr != nil {
-		fmt.Fprintln(stderr, "launchtap run:", oneLine(runErr))
+		a.fail(cmd, runErr, exitFailure)
 		code = exitFailure
 	}
 	if finishErr != nil {
-		fmt.Fprintln(stderr, "launchtap run:", oneLine(finishErr))
+		a.fail(cmd, finishErr, exitFailure)
 		code = exitFailure
 	}
 	sum := newSummary(s, lc.Interfaces, nil)
@@ -131,7 +132,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sum.print(stderr)
 	if o.summaryPath != "" {
 		if err := sum.writeJSON(o.summaryPath); err != nil {
-			fmt.Fprintln(stderr, "launchtap run:", oneLine(err))
+			a.fail(cmd, err, exitFailure)
 			code = exitFailure
 		}
 	}
@@ -264,4 +265,16 @@ func sweepFilterFlows(ctx context.Context, fc *bpf.FlowCounters, idle time.Durat
 			log.Debug("swept idle pre-filter flows", "entries", n)
 		}
 	}
+}
+
+// capabilityHint adds to an error of opening the capture which capability
+// was missing and where the packaged service grants it, when the kernel
+// refused for want of privilege.
+func capabilityHint(err error) error {
+	if !errors.Is(err, syscall.EPERM) && !errors.Is(err, syscall.EACCES) {
+		return err
+	}
+	return fmt.Errorf("%w (AF_PACKET capture needs CAP_NET_RAW, and the eBPF pre-filter CAP_BPF and CAP_PERFMON: "+
+		"run as root, or as the launchtap.service unit, whose AmbientCapabilities grant them "+
+		"(/lib/systemd/system/launchtap.service); or add --no-bpf to need only CAP_NET_RAW)", err)
 }
