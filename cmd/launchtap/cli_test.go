@@ -2,13 +2,19 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
+	"github.com/launchtap/launchtap/internal/testenv"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -359,6 +365,61 @@ func TestNormalizeArgs(t *testing.T) {
 	} {
 		if got := strings.Join(normalizeArgs(root, strings.Fields(tc.in)), " "); got != tc.want {
 			t.Errorf("%q: got %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestPlainHTTPMDMWarns(t *testing.T) {
+	t.Setenv("LAUNCHTAP_FLEET_TOKEN", "x")
+	code, _, stderr := replay(t, nil, "replay", "--fleet-url", "http://127.0.0.1:1", "--enrich-timeout", "1s", demoPcap)
+	if code != 0 || !strings.Contains(stderr, "level=WARN msg=\"MDM URL is plain http") || !strings.Contains(stderr, "flag=--fleet-url") {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if strings.Contains(stderr, "query=") || strings.Contains(stderr, "fleet: fleet:") {
+		t.Errorf("MDM error carries the query or stutters:\n%s", stderr)
+	}
+}
+
+func TestCapabilityHint(t *testing.T) {
+	err := capabilityHint(fmt.Errorf("live: socket(AF_PACKET): %w", syscall.EPERM))
+	for _, want := range []string{"operation not permitted", "CAP_NET_RAW", "launchtap.service", "--no-bpf"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("hint lacks %q: %v", want, err)
+		}
+	}
+	if !errors.Is(err, syscall.EPERM) {
+		t.Error("the hint hides the cause")
+	}
+	other := errors.New("live: no such interface")
+	if capabilityHint(other) != other {
+		t.Error("a hint on an error that is not about privilege")
+	}
+}
+
+// TestRunWithoutCapNetRaw runs `run -i lo` in a child whose capability
+// bounding set lacks CAP_NET_RAW (setpriv): the error names the capability
+// and the unit file.
+func TestRunWithoutCapNetRaw(t *testing.T) {
+	if os.Getenv("LAUNCHTAP_CAP_CHILD") == "1" {
+		os.Exit(dispatch(context.Background(), []string{"run", "-i", "lo", "--stats-interval", "0"}, nil, os.Stdout, os.Stderr))
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		testenv.Skip(t, "setpriv (util-linux) not installed")
+	}
+	if os.Geteuid() != 0 {
+		testenv.Skip(t, "needs root to drop a capability it holds")
+	}
+	cmd := exec.Command(setpriv, "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-net_raw,-bpf,-perfmon,-sys_admin",
+		os.Args[0], "-test.run=^TestRunWithoutCapNetRaw$")
+	cmd.Env = append(os.Environ(), "LAUNCHTAP_CAP_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitFailure {
+		t.Fatalf("want exit 1, got %v:\n%s", err, out)
+	}
+	for _, want := range []string{"operation not permitted: missing capability CAP_NET_RAW", "/lib/systemd/system/launchtap.service"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
 }

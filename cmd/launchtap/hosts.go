@@ -81,6 +81,7 @@ func (a *app) runHosts(cmd *cobra.Command, h *hostsFlags, args []string) int {
 	if err := ec.CheckFlags(); err != nil {
 		return a.usage(cmd, err)
 	}
+	warnPlainHTTP(log, ec)
 	inv, err := enrich.New(ec, nil, log)
 	if err != nil {
 		return a.fail(cmd, err, exitUsage)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/launchtap/launchtap/sensor/decode"
@@ -132,6 +133,8 @@ func labelNames(name string) []string {
 		return []string{"status"}
 	case "syslog_messages":
 		return []string{"destination", "outcome"}
+	case "kernel_packets", "kernel_drops", "kernel_freezes":
+		return []string{"interface"}
 	}
 	return nil
 }
@@ -156,10 +159,28 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// newRegistry holds the sensor's metrics and client_golang's standard
+// collectors: process (CPU, memory, file descriptors), Go runtime, the Go
+// build information, and launchtap_build_info with the version.
+func newRegistry(snap func() snapshot) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collector{snap: snap},
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewGoCollector(),
+		collectors.NewBuildInfoCollector(),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "launchtap_build_info",
+			Help:        "Always 1; the version label is the launchtap release (git describe).",
+			ConstLabels: prometheus.Labels{"version": version},
+		}, func() float64 { return 1 }),
+	)
+	return reg
+}
+
 // serveMetrics serves /metrics on addr until ctx is done.
 func serveMetrics(ctx context.Context, addr string, snap func() snapshot, log *slog.Logger) (string, error) {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collector{snap: snap})
+	reg := newRegistry(snap)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	ln, err := net.Listen("tcp", addr)
@@ -196,14 +217,21 @@ func headline(c map[string]uint64) map[string]uint64 {
 		}
 	}
 	copyIf("packets", "bytes", "sessions_active", "pairs_tracked", "findings", "alerts",
-		"mdm_lookups", "mdm_failures", "sink_errors",
-		"kernel_drops", "kernel_freezes", "bpf_map_full", "bpf_passed")
+		"mdm_lookups", "mdm_failures", "sink_errors", "bpf_map_full", "bpf_passed")
+	for k, v := range c {
+		// Kernel counters are per interface; the headline has their totals.
+		for _, n := range []string{"kernel_drops", "kernel_freezes"} {
+			if strings.HasPrefix(k, n+"_") {
+				h[n] += v
+			}
+		}
+	}
 	// The names the issue gives the SENSOR-STATS message.
 	h["pairs"] = c["pairs_tracked"]
 	h["enrichment_failures"] = c["mdm_failures"]
 	// Packets are lost in the kernel only: each live worker reads its own
 	// ring, and replay and the alert queue wait rather than drop.
-	h["drops"] = c["kernel_drops"]
+	h["drops"] = h["kernel_drops"]
 	for k, v := range c {
 		switch {
 		case strings.HasPrefix(k, "decode_errors_"):
@@ -224,18 +252,20 @@ func headline(c map[string]uint64) map[string]uint64 {
 
 // logStats writes one stats line every interval until ctx is done, and sends
 // the same counters as a SENSOR-STATS syslog message when syslog is on, so a
-// SIEM can tell the sensor is alive and seeing traffic.
+// SIEM can tell the sensor is alive and seeing traffic. Kernel drops in an
+// interval are a warning per interface.
 func logStats(ctx context.Context, every time.Duration, snap func() snapshot, log *slog.Logger, sys *syslog.Emitter) {
 	t := time.NewTicker(every)
 	defer t.Stop()
-	var prev map[string]uint64
+	var prev, prevAll map[string]uint64
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		cur := headline(snap().counters)
+		all := snap().counters
+		cur := headline(all)
 		keys := make([]string, 0, len(cur))
 		for k := range cur {
 			keys = append(keys, k)
@@ -247,15 +277,31 @@ func logStats(ctx context.Context, every time.Duration, snap func() snapshot, lo
 		}
 		if prev != nil {
 			attrs = append(attrs, "packets_per_s", float64(cur["packets"]-prev["packets"])/every.Seconds())
-			if d := cur["drops"] - prev["drops"]; d > 0 {
-				// One line per interval for a drop burst, never one per packet.
-				log.Warn("kernel dropped packets in the last interval", "drops", d, "interval", every)
-			}
+			warnDrops(log, all, prevAll, every)
 		}
 		log.Info("stats", attrs...)
 		if sys != nil {
 			sys.Stats(cur)
 		}
-		prev = cur
+		prev, prevAll = cur, all
+	}
+}
+
+// warnDrops logs, for each interface whose kernel ring dropped packets since
+// the last interval, one warning: one line per interval for a drop burst,
+// never one per packet.
+func warnDrops(log *slog.Logger, cur, prev map[string]uint64, every time.Duration) {
+	const prefix = "kernel_drops_"
+	var ifaces []string
+	for k := range cur {
+		if strings.HasPrefix(k, prefix) && cur[k] > prev[k] {
+			ifaces = append(ifaces, strings.TrimPrefix(k, prefix))
+		}
+	}
+	slices.Sort(ifaces)
+	for _, i := range ifaces {
+		k := prefix + i
+		log.Warn("kernel dropped packets in the last interval: the capture ring overflowed", "interface", i,
+			"drops", cur[k]-prev[k], "packets", cur["kernel_packets_"+i]-prev["kernel_packets_"+i], "interval", every)
 	}
 }

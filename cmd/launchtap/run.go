@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -185,13 +186,38 @@ func addCaptureStats(capt *live.Capture, add func(sample), log *slog.Logger) {
 		log.Warn("reading capture statistics", "err", err)
 		return
 	}
+	// Per interface, summed over its sockets (one per worker).
+	type ifaceStats struct{ packets, drops, freezes uint64 }
+	by := map[string]*ifaceStats{}
+	var order []string
+	for _, sk := range cs.Sockets {
+		st := by[sk.Iface]
+		if st == nil {
+			st = &ifaceStats{}
+			by[sk.Iface] = st
+			order = append(order, sk.Iface)
+		}
+		st.packets += sk.Packets
+		st.drops += sk.Drops
+		st.freezes += sk.Freezes
+	}
+	for _, name := range order {
+		st := by[name]
+		for _, m := range []struct {
+			name, help string
+			v          uint64
+		}{
+			{"kernel_packets", "Packets the AF_PACKET sockets accepted (after the pre-filter), drops included, by interface.", st.packets},
+			{"kernel_drops", "Packets the kernel dropped because a ring was full (tp_drops), by interface.", st.drops},
+			{"kernel_freezes", "Times a ring filled and its queue froze (tp_freeze_q_cnt), by interface.", st.freezes},
+		} {
+			add(sample{name: m.name, help: m.help, counter: true, value: float64(m.v), labels: labelNames(m.name), labelVals: []string{name}})
+		}
+	}
 	for _, m := range []struct {
 		name, help string
 		v          uint64
 	}{
-		{"kernel_packets", "Packets the AF_PACKET sockets accepted (after the pre-filter), drops included.", cs.Packets},
-		{"kernel_drops", "Packets the kernel dropped because a ring was full (tp_drops).", cs.Drops},
-		{"kernel_freezes", "Times a ring filled and its queue froze (tp_freeze_q_cnt).", cs.Freezes},
 		{"bpf_map_full", "Packets the pre-filter passed because its flow table was full.", cs.Filter.PassMapFull},
 		{"bpf_passed", "Packets the pre-filter passed to user space.", cs.Filter.Passed()},
 	} {
@@ -267,14 +293,47 @@ func sweepFilterFlows(ctx context.Context, fc *bpf.FlowCounters, idle time.Durat
 	}
 }
 
-// capabilityHint adds to an error of opening the capture which capability
-// was missing and where the packaged service grants it, when the kernel
-// refused for want of privilege.
+// capabilityHint adds to an error of opening the capture which capabilities
+// the process lacks and where the packaged service grants them, when the
+// kernel refused for want of privilege.
 func capabilityHint(err error) error {
 	if !errors.Is(err, syscall.EPERM) && !errors.Is(err, syscall.EACCES) {
 		return err
 	}
-	return fmt.Errorf("%w (AF_PACKET capture needs CAP_NET_RAW, and the eBPF pre-filter CAP_BPF and CAP_PERFMON: "+
-		"run as root, or as the launchtap.service unit, whose AmbientCapabilities grant them "+
-		"(/lib/systemd/system/launchtap.service); or add --no-bpf to need only CAP_NET_RAW)", err)
+	missing := "CAP_NET_RAW"
+	if eff, ok := effectiveCaps(); ok {
+		var names []string
+		for _, c := range captureCaps {
+			if eff&(1<<c.bit) == 0 {
+				names = append(names, c.name)
+			}
+		}
+		if len(names) > 0 {
+			missing = strings.Join(names, ", ")
+		}
+	}
+	return fmt.Errorf("%w: missing capability %s (AF_PACKET needs CAP_NET_RAW; promiscuous mode CAP_NET_ADMIN; "+
+		"the eBPF pre-filter CAP_BPF and CAP_PERFMON, or add --no-bpf); run as root or through the launchtap.service "+
+		"unit, whose AmbientCapabilities grant them (/lib/systemd/system/launchtap.service)", err, missing)
+}
+
+// captureCaps are the capabilities live capture uses (linux/capability.h).
+var captureCaps = []struct {
+	name string
+	bit  uint
+}{{"CAP_NET_RAW", 13}, {"CAP_NET_ADMIN", 12}, {"CAP_BPF", 39}, {"CAP_PERFMON", 38}}
+
+// effectiveCaps reads the process's effective capability set.
+func effectiveCaps() (uint64, bool) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	for l := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "CapEff:"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
 }

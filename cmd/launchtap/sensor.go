@@ -120,6 +120,18 @@ func round3(f float64) float64 {
 	return v
 }
 
+// warnPlainHTTP accepts an http:// MDM URL (a lab, or a TLS-terminating
+// proxy on the same host) but says what it costs: the API token and the
+// inventory cross the network in clear text.
+func warnPlainHTTP(log *slog.Logger, c enrich.Config) {
+	for _, u := range []struct{ flag, url string }{{"fleet-url", c.FleetURL}, {"jamf-url", c.JamfURL}, {"kandji-url", c.KandjiURL}} {
+		if strings.HasPrefix(strings.ToLower(u.url), "http://") {
+			log.Warn("MDM URL is plain http: the API credentials and the inventory cross the network unencrypted; use https://",
+				"flag", "--"+u.flag, "url", u.url)
+		}
+	}
+}
+
 // sensor is the assembled data path and alert stage of one run.
 type sensor struct {
 	log      *slog.Logger
@@ -167,6 +179,7 @@ func (o *sensorFlags) prepare(stderr io.Writer) error {
 	if err := o.enrich.CheckFlags(); err != nil {
 		return err
 	}
+	warnPlainHTTP(o.log, o.enrich)
 	if err := o.syslog.CheckFlags(); err != nil {
 		return err
 	}
