@@ -238,10 +238,13 @@ type app struct {
 
 func (a *app) note(msg string) { a.notes = append(a.notes, msg) }
 
+// Commands are listed in the order rootCmd adds them, most used first.
+func init() { cobra.EnableCommandSorting = false }
+
 // rootCmd builds the command tree.
 func (a *app) rootCmd() *cobra.Command {
 	root := &cobra.Command{
-		Use:   "launchtap",
+		Use:   "launchtap COMMAND",
 		Short: "passive sensor for macOS launchd jobs that beacon",
 		Long: "launchtap is a passive network sensor that finds macOS LaunchAgents and LaunchDaemons\n" +
 			"making periodic external connections (MITRE ATT&CK AN1115).",

@@ -31,7 +31,7 @@ func writeMan(w io.Writer, root *cobra.Command) error {
 	b.WriteString(".SH SYNOPSIS\n")
 	cmds := manCommands(root)
 	for _, c := range cmds {
-		fmt.Fprintf(&b, ".B %s\n%s\n.br\n", c.CommandPath(), roffEscape(strings.TrimPrefix(c.UseLine(), c.CommandPath()+" ")))
+		fmt.Fprintf(&b, ".B %s\n%s\n.br\n", c.CommandPath(), roffEscape(strings.TrimSpace(strings.TrimPrefix(c.UseLine(), c.CommandPath()))))
 	}
 	b.WriteString(".SH DESCRIPTION\n" + roffEscape(root.Long) + "\n.PP\n" +
 		"Flags may come anywhere on the line and take one or two dashes. A list flag may be repeated, " +
