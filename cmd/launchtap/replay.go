@@ -69,7 +69,9 @@ func (a *app) runReplay(cmd *cobra.Command, o *sensorFlags, args []string) int {
 		return a.fail(cmd, err, exitUsage)
 	}
 	s.startAlerts(ctx)
-	runErr := s.pipe.Replay(ctx, src)
+	in, stopProgress := startProgress(src, src.Files(), stderr)
+	runErr := s.pipe.Replay(ctx, in)
+	stopProgress()
 	if err := stopProfile(); err != nil {
 		s.log.Error("writing the CPU profile", "err", err)
 	}
