@@ -14,9 +14,10 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/launchtap/launchtap/internal/testenv"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/launchtap/launchtap/internal/testenv"
 )
 
 // parseOnly parses args as dispatch does, without running the command.

@@ -8,14 +8,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/launchtap/launchtap/internal/testenv"
 )
 
+// hostsCaptures is the repository's real captures (testdata/captures).
 func hostsCaptures(t *testing.T) string {
-	dir := filepath.Join("..", "..", "..", "shared", "captures")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("real captures not present: %v", err)
-	}
-	return dir
+	return filepath.Dir(testenv.Capture(t, "README.md"))
 }
 
 type hostsRow struct {

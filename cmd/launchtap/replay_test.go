@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/launchtap/launchtap/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -337,12 +339,11 @@ func TestConfigFile(t *testing.T) {
 	}
 }
 
-// Every real capture in ../shared/captures replays without error.
+// Every real capture in testdata/captures replays without error.
 func TestSharedCaptures(t *testing.T) {
-	root := filepath.Join("..", "..", "..", "shared", "captures")
-	files, _ := filepath.Glob(filepath.Join(root, "*", "*.pcap*"))
-	if len(files) == 0 {
-		t.Skip("no ../shared/captures beside the repository")
+	files, _ := filepath.Glob(filepath.Join(testenv.Captures(), "*", "*.pcap*"))
+	if len(files) < 20 {
+		t.Fatalf("%d captures in %s: the repository holds more", len(files), testenv.Captures())
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
