@@ -19,10 +19,13 @@ build: ## build bin/launchtap and the developer tools
 demo: ## replay the bundled capture with the bundled inventory and print the alerts
 	@$(GO) run ./cmd/launchtap replay --sensor-name demo --inventory testdata/inventory.json testdata/demo.pcapng
 
-test: ## run every test (root-only tests run when root: namespaces, eBPF, rsyslog)
+test: ## run every test (root-only tests run when root: namespaces, eBPF, rsyslog); lists every skip with its reason
 	$(GO) vet $(PKGS)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
-	$(GO) test -count=1 -timeout 25m $(PKGS)
+	@$(GO) build -o $(BIN)/testsum ./internal/cmd/testsum
+	@# testsum prints go test's summary plus each skipped test and why; under CI=true a skip fails.
+	@{ $(GO) test -json -count=1 -timeout 25m $(PKGS); echo $$? >$(BIN)/.test-status; } | $(BIN)/testsum; \
+	  sum=$$?; status=$$(cat $(BIN)/.test-status); rm -f $(BIN)/.test-status; [ $$sum -eq 0 ] && [ $$status -eq 0 ]
 
 check: test ## alias of test
 
