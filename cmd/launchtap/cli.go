@@ -358,7 +358,7 @@ func normalizeArgs(root *cobra.Command, args []string) []string {
 		name, _, hasValue := strings.Cut(body, "=")
 		var f *pflag.Flag
 		switch {
-		case dashes > 2:
+		case dashes > 2, name == "": // "---x", "-=": left for pflag to refuse
 		case len(name) == 1:
 			if f = fs.ShorthandLookup(name); f != nil || lookup(name) != nil {
 				arg = "-" + body
