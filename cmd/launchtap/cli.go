@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -264,8 +265,51 @@ func (a *app) rootCmd() *cobra.Command {
 	root.SetVersionTemplate("launchtap {{.Version}}\n")
 	root.SetHelpFunc(func(cmd *cobra.Command, _ []string) { a.printHelp(cmd, cmd.OutOrStdout()) })
 	root.AddCommand(a.replayCmd(), a.runCmd(), a.hostsCmd(), a.versionCmd(), a.manCmd())
-	root.CompletionOptions.HiddenDefaultCmd = false
+	for _, c := range root.Commands() {
+		completeValues(c)
+	}
 	return root
+}
+
+// valueChoices are the values shell completion offers for flags that take
+// one of a few words.
+var valueChoices = map[string][]string{
+	"log-level":     {"debug", "info", "warn", "error"},
+	"log-format":    {"text", "json"},
+	"syslog-format": {"rfc5424", "cef", "leef", "json"},
+	"syslog-bom":    {"auto", "never"},
+	"spool-sync":    {"always", "interval", "never"},
+}
+
+// completeValues registers value completion on cmd's flags: the words of
+// valueChoices, the OS families of --os, network interfaces for -i; other
+// flags complete file names, cobra's default.
+func completeValues(cmd *cobra.Command) {
+	fixed := func(words ...string) cobra.CompletionFunc {
+		return cobra.FixedCompletions(words, cobra.ShellCompDirectiveNoFileComp)
+	}
+	for name, words := range valueChoices {
+		if cmd.Flags().Lookup(name) != nil {
+			cmd.RegisterFlagCompletionFunc(name, fixed(words...))
+		}
+	}
+	if cmd.Flags().Lookup("os") != nil {
+		if cmd.Name() == "hosts" {
+			cmd.RegisterFlagCompletionFunc("os", fixed("macos", "ios", "windows", "linux", "other", "unknown"))
+		} else {
+			cmd.RegisterFlagCompletionFunc("os", fixed("macos", "any"))
+		}
+	}
+	if cmd.Flags().Lookup("interface") != nil {
+		cmd.RegisterFlagCompletionFunc("interface", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			ifs, _ := net.Interfaces()
+			names := make([]string, 0, len(ifs))
+			for _, i := range ifs {
+				names = append(names, i.Name)
+			}
+			return names, cobra.ShellCompDirectiveNoFileComp
+		})
+	}
 }
 
 func (a *app) versionCmd() *cobra.Command {
@@ -286,13 +330,6 @@ func (a *app) applyConfig(cmd *cobra.Command) error {
 	}
 	return applyConfigFile(cmd.Flags(), f.Value.String())
 }
-
-// usageError is a mistake on the command line or in the config file: said
-// in one line, then where to read more.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
 
 // usage reports err as a usage error of cmd and returns exitUsage.
 func (a *app) usage(cmd *cobra.Command, err error) int {

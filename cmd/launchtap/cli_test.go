@@ -424,3 +424,20 @@ func TestRunWithoutCapNetRaw(t *testing.T) {
 		}
 	}
 }
+
+func TestCompleteValues(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"replay", "--log-format", ""}, "json"},
+		{[]string{"hosts", "--os", ""}, "windows"},
+		{[]string{"replay", "--os", ""}, "any"},
+		{[]string{"run", "-i", ""}, "lo"},
+	} {
+		_, out, _ := replay(t, nil, append([]string{cobra.ShellCompRequestCmd}, tc.args...)...)
+		if !slices.Contains(strings.Split(out, "\n"), tc.want) {
+			t.Errorf("completing %q: %q lacks %q", tc.args, out, tc.want)
+		}
+	}
+}
