@@ -441,3 +441,20 @@ func TestCompleteValues(t *testing.T) {
 		}
 	}
 }
+
+func TestWrap(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		width int
+		want  []string
+	}{
+		{"a b c", 30, []string{"a b c"}},
+		{strings.Repeat("word ", 10), 30, []string{"word word word word word word", "word word word word"}},
+		{"internal networks (default " + strings.Repeat("x", 40) + ")", 30, []string{"internal networks (default", strings.Repeat("x", 40) + ")"}},
+		{strings.Repeat("y", 40), 30, []string{strings.Repeat("y", 40)}},
+	} {
+		if got := wrap(strings.TrimSpace(tc.in), tc.width); !slices.Equal(got, tc.want) {
+			t.Errorf("wrap(%q, %d) = %q, want %q", tc.in, tc.width, got, tc.want)
+		}
+	}
+}

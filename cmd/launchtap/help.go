@@ -31,13 +31,19 @@ func (a *app) printHelp(cmd *cobra.Command, w io.Writer) {
 			}
 		}
 	}
-	for _, g := range flagGroups(cmd) {
-		fmt.Fprintf(w, "\n%s:\n", g.title)
-		col := 0
+	gs := flagGroups(cmd)
+	// One description column for the whole command; a longer spec gets a
+	// line of its own.
+	col := 0
+	for _, g := range gs {
 		for _, f := range g.flags {
-			col = max(col, len(flagSpec(f)))
+			if n := len(flagSpec(f)); n <= 32 {
+				col = max(col, n)
+			}
 		}
-		col = min(col, 34)
+	}
+	for _, g := range gs {
+		fmt.Fprintf(w, "\n%s:\n", g.title)
 		for _, f := range g.flags {
 			spec := flagSpec(f)
 			text := flagText(f)
@@ -169,7 +175,8 @@ func placeholder(f *pflag.Flag) string {
 	return strings.ToUpper(parts[len(parts)-1])
 }
 
-// wrap breaks s into lines of at most width runes at spaces.
+// wrap breaks s into lines of at most width runes at spaces; a word longer
+// than width stays whole on its own line.
 func wrap(s string, width int) []string {
 	width = max(width, 30)
 	var lines []string
@@ -179,8 +186,12 @@ func wrap(s string, width int) []string {
 		for cut > 0 && !unicode.IsSpace(r[cut]) {
 			cut--
 		}
-		if cut == 0 {
-			cut = width
+		if cut == 0 { // one word longer than the line: keep it whole
+			for cut = width; cut < len(r) && !unicode.IsSpace(r[cut]); cut++ {
+			}
+			if cut == len(r) {
+				break
+			}
 		}
 		lines = append(lines, strings.TrimRightFunc(string(r[:cut]), unicode.IsSpace))
 		s = strings.TrimLeftFunc(string(r[cut:]), unicode.IsSpace)
