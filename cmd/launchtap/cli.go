@@ -265,7 +265,14 @@ func (a *app) rootCmd() *cobra.Command {
 	root.SetVersionTemplate("launchtap {{.Version}}\n")
 	root.SetHelpFunc(func(cmd *cobra.Command, _ []string) { a.printHelp(cmd, cmd.OutOrStdout()) })
 	root.AddCommand(a.replayCmd(), a.runCmd(), a.hostsCmd(), a.versionCmd(), a.manCmd())
+	// The completion command takes its output writer when it is made.
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.Short = "print the shell completion script (bash, zsh, fish, powershell)"
+		}
 		completeValues(c)
 	}
 	return root
