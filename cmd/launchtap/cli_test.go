@@ -346,9 +346,24 @@ func TestManPage(t *testing.T) {
 		}
 	}
 	for _, l := range strings.Split(out, "\n") {
-		if strings.HasPrefix(l, ".") && !slices.Contains([]string{".TH", ".SH", ".SS", ".TP", ".B", ".BR", ".PP", ".br"}, strings.Fields(l)[0]) {
+		if strings.HasPrefix(l, ".") && !slices.Contains([]string{".TH", ".SH", ".SS", ".TP", ".B", ".BR", ".PP", ".br", ".nf", ".fi"}, strings.Fields(l)[0]) {
 			t.Errorf("text line read as a roff request: %q", l)
 		}
+	}
+}
+
+// TestManPageRenders: groff reads the page without a warning.
+func TestManPageRenders(t *testing.T) {
+	groff, err := exec.LookPath("groff")
+	if err != nil {
+		testenv.Skip(t, "groff not installed (apt-get install groff-base)")
+	}
+	_, page, _ := replay(t, nil, "man")
+	cmd := exec.Command(groff, "-man", "-Tutf8", "-ww", "-z")
+	cmd.Stdin = strings.NewReader(page)
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(out) > 0 {
+		t.Errorf("groff: %v\n%s", err, out)
 	}
 }
 

@@ -60,6 +60,9 @@ func (a *app) printHelp(cmd *cobra.Command, w io.Writer) {
 			}
 		}
 	}
+	if cmd.Example != "" {
+		fmt.Fprintf(w, "\nExamples:\n%s\n", cmd.Example)
+	}
 	if cmd.HasParent() {
 		fmt.Fprintf(w, "\nFlags may come anywhere on the line, with - or --; lists repeat or take commas.\nSee man launchtap for the whole reference.\n")
 	} else {

@@ -32,6 +32,8 @@ func (a *app) hostsCmd() *cobra.Command {
 		Long: "Prints the passive host table (OS, confidence, hostname, evidence) as JSON Lines, one host\n" +
 			"a line. CAPTURE is a pcap or pcapng file (optionally gzip-compressed), a directory of\n" +
 			"captures, or - for standard input.",
+		Example: "  launchtap hosts --os macos,ios day.pcap\n" +
+			"  launchtap hosts --internal 10.20.0.0/16 --inventory inventory.json captures/",
 		Args: cobra.ArbitraryArgs,
 		Run: func(cmd *cobra.Command, args []string) {
 			a.code = a.runHosts(cmd, h, args)

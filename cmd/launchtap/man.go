@@ -44,6 +44,9 @@ func writeMan(w io.Writer, root *cobra.Command) error {
 		} else {
 			b.WriteString(roffEscape(c.Short) + "\n")
 		}
+		if c.Example != "" {
+			b.WriteString(".PP\nExamples:\n.PP\n.nf\n" + roffEscape(strings.TrimSpace(strings.ReplaceAll(c.Example, "\n  ", "\n"))) + "\n.fi\n")
+		}
 		for _, g := range flagGroups(c) {
 			fmt.Fprintf(&b, ".SS %s\n", roffEscape(g.title))
 			for _, f := range g.flags {
@@ -78,10 +81,21 @@ func manCommands(root *cobra.Command) []*cobra.Command {
 
 func manSpec(f *pflag.Flag) string { return strings.TrimSpace(flagSpec(f)) }
 
-// roffEscape keeps text from being read as roff requests or escapes.
+// roffEscape keeps text from being read as roff requests or escapes, and
+// writes non-ASCII characters (→, ↔) as groff's \[uXXXX] so the page is
+// plain ASCII whatever the reader's locale.
 func roffEscape(s string) string {
 	s = strings.ReplaceAll(s, `\`, `\e`)
 	s = strings.ReplaceAll(s, "-", `\-`)
+	var b strings.Builder
+	for _, r := range s {
+		if r > 127 {
+			fmt.Fprintf(&b, `\[u%04X]`, r)
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	s = b.String()
 	lines := strings.Split(s, "\n")
 	for i, l := range lines {
 		if strings.HasPrefix(l, ".") || strings.HasPrefix(l, "'") {

@@ -26,6 +26,9 @@ func (a *app) replayCmd() *cobra.Command {
 			"CAPTURE is a pcap or pcapng file (optionally gzip-compressed), a directory of captures, or -\n" +
 			"for standard input; several are merged in timestamp order. A summary goes to standard error,\n" +
 			"and progress too when standard error is a terminal.",
+		Example: "  launchtap replay --internal 10.20.0.0/16 monday.pcap.gz\n" +
+			"  launchtap replay --os any --alerts alerts.jsonl --summary summary.json /var/captures/\n" +
+			"  tcpdump -i eth1 -w - | launchtap replay --config /etc/launchtap/launchtap.yaml -",
 		Args: cobra.ArbitraryArgs,
 		Run: func(cmd *cobra.Command, args []string) {
 			a.code = a.runReplay(cmd, o, args)

@@ -34,6 +34,8 @@ func (a *app) runCmd() *cobra.Command {
 		Long: "Captures on tap or span interfaces until SIGINT or SIGTERM and writes alerts as JSON Lines;\n" +
 			"SIGHUP reloads the baseline and the file inventory. Needs CAP_NET_RAW (and CAP_BPF,\n" +
 			"CAP_PERFMON, CAP_NET_ADMIN for the eBPF pre-filter): the packaged systemd unit grants them.",
+		Example: "  launchtap run -i enp3s0f1 --syslog tls://siem.example.com:6514 --metrics-addr 127.0.0.1:9731\n" +
+			"  launchtap run --config /etc/launchtap/launchtap.yaml      # what launchtap.service runs",
 		Args: cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
 			a.code = a.runLive(cmd, o, &lc)
