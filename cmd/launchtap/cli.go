@@ -117,32 +117,6 @@ func valueAddr(v flag.Value) uintptr {
 	return 0
 }
 
-// appendList makes a flag whose Set replaces its value (a comma-separated
-// list) accumulate instead: each Set adds to what earlier ones gave, and the
-// first replaces the default. Repeated flags and YAML lists then append.
-type appendList struct {
-	inner pflag.Value
-	given []string
-}
-
-func (l *appendList) String() string { return l.inner.String() }
-func (l *appendList) Type() string   { return l.inner.Type() }
-func (l *appendList) Set(s string) error {
-	if err := l.inner.Set(strings.Join(append(append([]string(nil), l.given...), s), ",")); err != nil {
-		return err
-	}
-	l.given = append(l.given, s)
-	return nil
-}
-
-func makeAppending(fs *pflag.FlagSet, names ...string) {
-	for _, n := range names {
-		if f := fs.Lookup(n); f != nil {
-			f.Value = &appendList{inner: f.Value}
-		}
-	}
-}
-
 // cidrList is a repeatable, comma-separated list of CIDRs. A bare address is
 // accepted as a one-address network (/32, /128) with a warning, because a
 // script that meant a network should hear that it got one host.
@@ -209,6 +183,32 @@ func (l *cidrList) add(v string) error {
 		l.prefixes = append(l.prefixes, p)
 	}
 	return nil
+}
+
+// cidrInto puts a cidrList in front of a CIDR flag a package defines
+// (hostid's --macos): the list appends and warns on a bare address, then
+// hands the whole list to the package's value.
+type cidrInto struct {
+	list  *cidrList
+	inner pflag.Value
+}
+
+func (c *cidrInto) String() string { return c.inner.String() }
+func (c *cidrInto) Type() string   { return c.list.Type() }
+func (c *cidrInto) Set(v string) error {
+	if err := c.list.Set(v); err != nil {
+		return err
+	}
+	return c.inner.Set(c.list.String())
+}
+
+// cidrFlags makes the named flags of fs CIDR lists (see cidrInto).
+func cidrFlags(fs *pflag.FlagSet, warn func(string), names ...string) {
+	for _, n := range names {
+		if f := fs.Lookup(n); f != nil {
+			f.Value = &cidrInto{list: newCIDRList(n, "", warn), inner: f.Value}
+		}
+	}
 }
 
 // stringList is a repeatable, comma-separated list of words.

@@ -258,6 +258,10 @@ func TestBareAddressWarns(t *testing.T) {
 	if !strings.Contains(stderr, "taken as fd00::1/128") {
 		t.Errorf("hosts: no warning for a bare IPv6 address:\n%s", stderr)
 	}
+	_, _, stderr = replay(t, nil, "replay", "--macos", "10.20.0.0/16", "--macos", "10.20.4.20", demoPcap)
+	if !strings.Contains(stderr, "--macos 10.20.4.20 is one address, not a network: taken as 10.20.4.20/32") {
+		t.Errorf("replay --macos: no warning for a bare address:\n%s", stderr)
+	}
 }
 
 func TestHostsInternalFilters(t *testing.T) {

@@ -42,7 +42,7 @@ func (a *app) hostsCmd() *cobra.Command {
 	fs := cmd.Flags()
 	addLogFlags(fs, &h.config, &h.logLevel, &h.logFormat)
 	addGoFlags(fs, groupIdentity, h.cfg.RegisterFlags)
-	makeAppending(fs, "macos")
+	cidrFlags(fs, a.note, "macos")
 	// The inventory says the platform authoritatively, as in replay.
 	addGoFlags(fs, groupEnrichment, h.ec.RegisterFlags)
 	h.internal = newCIDRList("internal", "", a.note)

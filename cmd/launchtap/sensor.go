@@ -72,7 +72,7 @@ func newSensorFlags(a *app, fs *pflag.FlagSet) *sensorFlags {
 	addGoFlags(fs, groupIdentity, o.pipe.HostID.RegisterFlags)
 	addGoFlags(fs, groupEnrichment, o.enrich.RegisterFlags)
 	addGoFlags(fs, groupOutput, o.syslog.RegisterFlags)
-	makeAppending(fs, "macos")
+	cidrFlags(fs, a.note, "macos")
 	return o
 }
 
