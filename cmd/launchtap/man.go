@@ -7,6 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/launchtap/launchtap/enrich"
 )
 
 // manCmd writes launchtap(1) in roff from the same command tree and flag
@@ -55,6 +57,15 @@ func writeMan(w io.Writer, root *cobra.Command) error {
 		}
 	}
 	b.WriteString(".SH EXIT STATUS\n0 on success, 1 when the run failed, 2 for bad flags, configuration or input.\n")
+	b.WriteString(".SH ENVIRONMENT\nMDM credentials come from the environment or from the files the *\\-file flags name, never from a flag value.\n")
+	for _, e := range []struct{ name, what string }{
+		{enrich.EnvFleetToken, "Fleet API token (else \\-\\-fleet\\-token\\-file)"},
+		{enrich.EnvJamfClientID, "Jamf Pro API client id (else \\-\\-jamf\\-client\\-id\\-file)"},
+		{enrich.EnvJamfClientSecret, "Jamf Pro API client secret (else \\-\\-jamf\\-client\\-secret\\-file)"},
+		{enrich.EnvKandjiToken, "Kandji API token (else \\-\\-kandji\\-token\\-file)"},
+	} {
+		fmt.Fprintf(&b, ".TP\n.B %s\n%s\n", e.name, e.what)
+	}
 	b.WriteString(".SH FILES\n.TP\n/etc/launchtap/launchtap.yaml\nthe configuration the systemd unit passes with --config.\n" +
 		".TP\n/lib/systemd/system/launchtap.service\nthe unit: capabilities CAP_NET_RAW, CAP_NET_ADMIN, CAP_BPF, CAP_PERFMON for run.\n")
 	b.WriteString(".SH SEE ALSO\n.BR tcpdump (8),\n.BR p0f (1)\n")
