@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/launchtap/launchtap/internal/synth"
+	"github.com/launchtap/launchtap/internal/testenv"
 	"github.com/launchtap/launchtap/sensor/netset"
 )
 
@@ -25,7 +26,7 @@ func FuzzConnections(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(gen.Bytes())
-	real := filepath.Join("..", "..", "..", "shared", "captures", "real")
+	real := filepath.Join(testenv.Captures(), "real")
 	for _, name := range []string{"DHCP.pcap", "ipv6.pcapng", "macos_tcp_flags.pcap", "single-packets.pcap", "gre-sample.pcap"} {
 		if b, err := os.ReadFile(filepath.Join(real, name)); err == nil {
 			f.Add(b)

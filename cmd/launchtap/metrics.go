@@ -8,9 +8,11 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/launchtap/launchtap/enrich"
@@ -44,7 +46,14 @@ type readings struct {
 	enrich enrich.Stats
 	syslog []syslog.DestCounters // nil without --syslog
 	kernel *live.Stats           // nil under replay
+	ifaces []ifaceKernel         // the kernel's counters per interface (live)
 	state  *stateReading         // nil without --state-dir
+}
+
+// ifaceKernel is one interface's kernel counters, summed over its sockets.
+type ifaceKernel struct {
+	name                    string
+	packets, drops, freezes uint64
 }
 
 // stateReading is the state directory's size and last checkpoint.
@@ -234,17 +243,31 @@ var metricDefs = []metricDef{
 	// Live capture only. Packets are lost in the kernel only: each live
 	// worker reads its own ring, and replay and the alert queue wait rather
 	// than drop; so the stats line's drops are the kernel's.
-	{name: "kernel_packets", help: "Packets the AF_PACKET sockets accepted (after the pre-filter), drops included.",
+	{name: "kernel_packets", help: "Packets the AF_PACKET sockets accepted (after the pre-filter), drops included, by interface.", labels: []string{"interface"},
 		read: func(r *readings, e func(uint64, ...string)) {
-			kernel(r, e, func(k *live.Stats) uint64 { return k.Packets })
+			for _, k := range r.ifaces {
+				e(k.packets, k.name)
+			}
 		}},
-	{name: "kernel_drops", help: "Packets the kernel dropped because a ring was full (tp_drops).", stats: statsAsIs, alias: "drops",
+	{name: "kernel_drops", help: "Packets the kernel dropped because a ring was full (tp_drops), by interface.", labels: []string{"interface"},
+		stats: statsSum, alias: "drops",
 		read: func(r *readings, e func(uint64, ...string)) {
-			kernel(r, e, func(k *live.Stats) uint64 { return k.Drops })
+			if r.kernel != nil && len(r.ifaces) == 0 {
+				e(r.kernel.Drops, "") // no socket reported: the total alone
+			}
+			for _, k := range r.ifaces {
+				e(k.drops, k.name)
+			}
 		}},
-	{name: "kernel_freezes", help: "Times a ring filled and its queue froze (tp_freeze_q_cnt).", stats: statsAsIs,
+	{name: "kernel_freezes", help: "Times a ring filled and its queue froze (tp_freeze_q_cnt), by interface.", labels: []string{"interface"},
+		stats: statsSum,
 		read: func(r *readings, e func(uint64, ...string)) {
-			kernel(r, e, func(k *live.Stats) uint64 { return k.Freezes })
+			if r.kernel != nil && len(r.ifaces) == 0 {
+				e(r.kernel.Freezes, "")
+			}
+			for _, k := range r.ifaces {
+				e(k.freezes, k.name)
+			}
 		}},
 	{name: "bpf_map_full", help: "Packets the pre-filter passed because its flow table was full.", stats: statsAsIs,
 		read: func(r *readings, e func(uint64, ...string)) {
@@ -306,7 +329,11 @@ func (r *readings) snapshot(defs []metricDef) snapshot {
 				snap.stats[d.name+"_"+labelVals[0]] = v
 			}
 			if d.alias != "" {
-				snap.stats[d.alias] = v
+				if d.stats == statsSum {
+					snap.stats[d.alias] = snap.stats[d.name]
+				} else {
+					snap.stats[d.alias] = v
+				}
 			}
 		})
 	}
@@ -322,6 +349,18 @@ func captureReadings(capt *live.Capture, log *slog.Logger) func(*readings) {
 			return
 		}
 		r.kernel = &cs
+		// Per interface, summed over its sockets (one per worker).
+		for _, sk := range cs.Sockets {
+			i := slices.IndexFunc(r.ifaces, func(k ifaceKernel) bool { return k.name == sk.Iface })
+			if i < 0 {
+				r.ifaces = append(r.ifaces, ifaceKernel{name: sk.Iface})
+				i = len(r.ifaces) - 1
+			}
+			k := &r.ifaces[i]
+			k.packets += sk.Packets
+			k.drops += sk.Drops
+			k.freezes += sk.Freezes
+		}
 	}
 }
 
@@ -356,10 +395,28 @@ func (d *metricDef) promName() string {
 	return "launchtap_" + d.name
 }
 
+// newRegistry holds the sensor's metrics and client_golang's standard
+// collectors: process (CPU, memory, file descriptors), Go runtime, the Go
+// build information, and launchtap_build_info with the version.
+func newRegistry(snap func() snapshot) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collector{snap: snap},
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewGoCollector(),
+		collectors.NewBuildInfoCollector(),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "launchtap_build_info",
+			Help:        "Always 1; the version label is the launchtap release (git describe).",
+			ConstLabels: prometheus.Labels{"version": version},
+		}, func() float64 { return 1 }),
+	)
+	return reg
+}
+
 // serveMetrics serves /metrics on addr until ctx is done.
 func serveMetrics(ctx context.Context, addr string, snap func() snapshot, log *slog.Logger) (string, error) {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collector{snap: snap})
+	reg := newRegistry(snap)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	ln, err := net.Listen("tcp", addr)
@@ -383,18 +440,20 @@ func serveMetrics(ctx context.Context, addr string, snap func() snapshot, log *s
 
 // logStats writes one stats line every interval until ctx is done, and sends
 // the same counters as a SENSOR-STATS syslog message when syslog is on, so a
-// SIEM can tell the sensor is alive and seeing traffic.
+// SIEM can tell the sensor is alive and seeing traffic. Kernel drops in an
+// interval are a warning per interface.
 func logStats(ctx context.Context, every time.Duration, snap func() snapshot, log *slog.Logger, sys *syslog.Emitter) {
 	t := time.NewTicker(every)
 	defer t.Stop()
-	var prev map[string]uint64
+	var prev, prevAll map[string]uint64
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		cur := snap().stats
+		s := snap()
+		cur, all := s.stats, s.kernelByIface()
 		keys := make([]string, 0, len(cur))
 		for k := range cur {
 			keys = append(keys, k)
@@ -406,15 +465,43 @@ func logStats(ctx context.Context, every time.Duration, snap func() snapshot, lo
 		}
 		if prev != nil {
 			attrs = append(attrs, "packets_per_s", float64(cur["packets"]-prev["packets"])/every.Seconds())
-			if d := cur["drops"] - prev["drops"]; d > 0 {
-				// One line per interval for a drop burst, never one per packet.
-				log.Warn("kernel dropped packets in the last interval", "drops", d, "interval", every)
-			}
+			warnDrops(log, all, prevAll, every)
 		}
 		log.Info("stats", attrs...)
 		if sys != nil {
 			sys.Stats(cur)
 		}
-		prev = cur
+		prev, prevAll = cur, all
+	}
+}
+
+// kernelByIface is the kernel's per-interface series keyed NAME_IFACE
+// (kernel_drops_eth0), for warnDrops.
+func (s snapshot) kernelByIface() map[string]uint64 {
+	m := map[string]uint64{}
+	for _, x := range s.metrics {
+		if (x.def.name == "kernel_drops" || x.def.name == "kernel_packets") && len(x.labelVals) == 1 && x.labelVals[0] != "" {
+			m[x.def.name+"_"+x.labelVals[0]] = x.value
+		}
+	}
+	return m
+}
+
+// warnDrops logs, for each interface whose kernel ring dropped packets since
+// the last interval, one warning: one line per interval for a drop burst,
+// never one per packet.
+func warnDrops(log *slog.Logger, cur, prev map[string]uint64, every time.Duration) {
+	const prefix = "kernel_drops_"
+	var ifaces []string
+	for k := range cur {
+		if strings.HasPrefix(k, prefix) && cur[k] > prev[k] {
+			ifaces = append(ifaces, strings.TrimPrefix(k, prefix))
+		}
+	}
+	slices.Sort(ifaces)
+	for _, i := range ifaces {
+		k := prefix + i
+		log.Warn("kernel dropped packets in the last interval: the capture ring overflowed", "interface", i,
+			"drops", cur[k]-prev[k], "packets", cur["kernel_packets_"+i]-prev["kernel_packets_"+i], "interval", every)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,70 +11,82 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/launchtap/launchtap/sensor/capture"
 	"github.com/launchtap/launchtap/sensor/decode"
 )
 
-func runReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: launchtap replay [flags] CAPTURE...\n\nCAPTURE is a pcap or pcapng file (optionally gzip-compressed), a directory of captures, or - for standard input.\nSeveral captures are merged in timestamp order. Flags:")
-		fs.PrintDefaults()
+func (a *app) replayCmd() *cobra.Command {
+	var (
+		o  *sensorFlags
+		sf *stateFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "replay [flags] CAPTURE...",
+		Short: "replay pcap/pcapng captures and print alerts as JSON Lines",
+		Long: "Replays captures through the sensor and prints its alerts as JSON Lines on standard output.\n" +
+			"CAPTURE is a pcap or pcapng file (optionally gzip-compressed), a directory of captures, or -\n" +
+			"for standard input; several are merged in timestamp order. A summary goes to standard error,\n" +
+			"and progress too when standard error is a terminal.",
+		Example: "  launchtap replay --internal 10.20.0.0/16 monday.pcap.gz\n" +
+			"  launchtap replay --os any --alerts alerts.jsonl --summary summary.json /var/captures/\n" +
+			"  tcpdump -i eth1 -w - | launchtap replay --config /etc/launchtap/launchtap.yaml -",
+		Args: cobra.ArbitraryArgs,
+		Run: func(cmd *cobra.Command, args []string) {
+			a.code = a.runReplay(cmd, o, sf, args)
+		},
 	}
-	o := newSensorFlags(fs)
-	sf := registerStateFlags(fs, "")
-	if err := parseFlags(fs, args, o); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintln(stderr, "launchtap replay:", oneLine(err))
-		return exitUsage
+	o = newSensorFlags(a, cmd.Flags())
+	sf = registerStateFlags(cmd.Flags(), "")
+	return cmd
+}
+
+// runReplay is the replay command once its flags are parsed.
+func (a *app) runReplay(cmd *cobra.Command, o *sensorFlags, sf *stateFlags, args []string) int {
+	ctx, stdin, stdout, stderr := cmd.Context(), a.stdin, a.stdout, a.stderr
+	if len(args) == 0 {
+		return a.usage(cmd, errNoCapture)
 	}
-	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "launchtap replay: no capture given")
-		fs.Usage()
-		return exitUsage
+	if err := o.prepare(stderr); err != nil {
+		return a.usage(cmd, err)
 	}
 	s, err := o.build(stdout, stderr)
 	if err != nil {
-		fmt.Fprintln(stderr, "launchtap replay:", oneLine(err))
-		return exitUsage
+		return a.fail(cmd, err, exitUsage)
 	}
-	src, err := capture.Options{Stdin: stdin, Logger: s.log}.Open(fs.Args()...)
+	src, err := capture.Options{Stdin: stdin, Logger: s.log}.Open(args...)
 	if err != nil {
 		s.finish(ctx)
-		fmt.Fprintln(stderr, "launchtap replay:", oneLine(err))
-		return exitUsage
+		return a.fail(cmd, err, exitUsage)
 	}
 	defer src.Close()
 	ck, err := openState(sf, o, s)
 	if err != nil {
 		s.finish(ctx)
-		fmt.Fprintln(stderr, "launchtap replay:", oneLine(err))
-		return exitUsage
+		return a.fail(cmd, err, exitUsage)
 	}
 
 	obsCtx, stopObs := context.WithCancel(ctx)
 	defer stopObs()
 	if err := s.startObservability(obsCtx, o, nil); err != nil {
 		s.finish(ctx)
-		fmt.Fprintln(stderr, "launchtap replay:", oneLine(err))
-		return exitUsage
+		return a.fail(cmd, err, exitUsage)
 	}
 	// Before the alert stage starts: finish waits for that stage, which ends
 	// only when the pipeline has run.
 	stopProfile, err := startCPUProfile(o.cpuProfile)
 	if err != nil {
 		s.finish(ctx)
-		fmt.Fprintln(stderr, "launchtap replay:", oneLine(err))
-		return exitUsage
+		return a.fail(cmd, err, exitUsage)
 	}
 	s.startAlerts(ctx)
 	if ck != nil {
 		ck.start(ctx)
 	}
-	runErr := s.pipe.Replay(ctx, src)
+	in, stopProgress := startProgress(src, src.Files(), stderr)
+	runErr := s.pipe.Replay(ctx, in)
+	stopProgress()
 	if err := stopProfile(); err != nil {
 		s.log.Error("writing the CPU profile", "err", err)
 	}
@@ -94,21 +105,21 @@ func runReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	case errors.Is(runErr, context.Canceled):
 		s.log.Warn("replay interrupted; summary covers what was read")
 	default:
-		fmt.Fprintln(stderr, "launchtap replay:", oneLine(runErr))
+		a.fail(cmd, runErr, exitFailure)
 		code = exitFailure
 	}
 	for _, w := range src.Warnings() {
 		s.log.Warn("capture truncated: frames before the cut were processed", "err", w.Error())
 	}
 	if finishErr != nil {
-		fmt.Fprintln(stderr, "launchtap replay:", oneLine(finishErr))
+		a.fail(cmd, finishErr, exitFailure)
 		code = exitFailure
 	}
 	sum := newSummary(s, src.Files(), src.Warnings())
 	sum.print(stderr)
 	if o.summaryPath != "" {
 		if err := sum.writeJSON(o.summaryPath); err != nil {
-			fmt.Fprintln(stderr, "launchtap replay:", oneLine(err))
+			a.fail(cmd, err, exitFailure)
 			code = exitFailure
 		}
 	}

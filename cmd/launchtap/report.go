@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,35 +14,47 @@ import (
 	"github.com/launchtap/launchtap/sensor/beacon"
 	"github.com/launchtap/launchtap/sensor/report"
 	"github.com/launchtap/launchtap/sensor/state"
+	"github.com/spf13/cobra"
 )
 
+// reportFlags are the report command's flags.
+type reportFlags struct {
+	dir, since, htmlPath, jsonPath, invPath, basePath string
+	minBeats                                          int
+}
+
+func (a *app) reportCmd() *cobra.Command {
+	var f reportFlags
+	cmd := &cobra.Command{
+		Use:   "report [flags]",
+		Short: "write the evidence report from a state directory (HTML, JSON)",
+		Long: "The evidence report: coverage and blind spots, periodic communicators and what approved them,\n" +
+			"alerts with their beats, baseline hygiene. The window ends at the newest capture time the\n" +
+			"sensor checkpointed. Without --html or --json the JSON goes to standard output.",
+		Example: "  launchtap report --state-dir /var/lib/launchtap --since 7d --html report.html\n" +
+			"  launchtap report --state-dir /var/lib/launchtap --since all --json - | jq .coverage",
+		Args: cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			a.code = runReport(cmd.Context(), &f, a.stdout, a.stderr)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.dir, "state-dir", state.DefaultDir, "the sensor's state `dir`")
+	fs.StringVar(&f.since, "since", "7d", "report this far back from the newest capture time (`duration`: 90m, 36h, 7d; \"all\": everything kept)")
+	fs.StringVar(&f.htmlPath, "html", "", "write the self-contained HTML page to `file`")
+	fs.StringVar(&f.jsonPath, "json", "", "write the report as JSON to `file` (- for standard output)")
+	fs.StringVar(&f.invPath, "inventory", "", "MDM inventory JSON `file` to compare the Macs seen with")
+	fs.StringVar(&f.basePath, "baseline", "", "organisation baseline YAML `file` to judge (merged with the built-in default); default: the rules the sensor last checkpointed")
+	fs.IntVar(&f.minBeats, "beacon-min-beats", beacon.DefaultConfig().MinBeats, "beats the sensor needs to alert: bounds the longest period a host's observation could show")
+	return cmd
+}
+
 // runReport writes the evidence report from a state directory.
-func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: launchtap report --state-dir DIR [--since 7d] [--html FILE] [--json FILE]\n\nThe evidence report: coverage and blind spots, periodic communicators and what approved them,\nalerts with their beats, baseline hygiene. The window ends at the newest capture time the\nsensor checkpointed. Without --html or --json the JSON goes to standard output. Flags:")
-		fs.PrintDefaults()
-	}
-	dir := fs.String("state-dir", state.DefaultDir, "the sensor's state `dir`")
-	since := fs.String("since", "7d", "report this far back from the newest capture time (`duration`: 90m, 36h, 7d; \"all\": everything kept)")
-	htmlPath := fs.String("html", "", "write the self-contained HTML page to `file`")
-	jsonPath := fs.String("json", "", "write the report as JSON to `file` (- for standard output)")
-	invPath := fs.String("inventory", "", "MDM inventory JSON `file` to compare the Macs seen with")
-	basePath := fs.String("baseline", "", "organisation baseline YAML `file` to judge (merged with the built-in default); default: the rules the sensor last checkpointed")
-	minBeats := fs.Int("beacon-min-beats", beacon.DefaultConfig().MinBeats, "beats the sensor needs to alert: bounds the longest period a host's observation could show")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
+func runReport(ctx context.Context, f *reportFlags, stdout, stderr io.Writer) int {
+	dir, since, htmlPath, jsonPath, invPath, basePath, minBeats := &f.dir, &f.since, &f.htmlPath, &f.jsonPath, &f.invPath, &f.basePath, &f.minBeats
 	fail := func(code int, err error) int {
 		fmt.Fprintln(stderr, "launchtap report:", oneLine(err))
 		return code
-	}
-	if fs.NArg() > 0 {
-		return fail(exitUsage, fmt.Errorf("unexpected argument %q", fs.Arg(0)))
 	}
 	window, err := parseSince(*since)
 	if err != nil {

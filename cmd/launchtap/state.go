@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 	"github.com/launchtap/launchtap/sensor/beacon"
 	"github.com/launchtap/launchtap/sensor/pipeline"
 	"github.com/launchtap/launchtap/sensor/state"
+	"github.com/spf13/pflag"
 )
 
 // stateFlags are --state-dir, --retain and --checkpoint-interval.
@@ -25,11 +25,12 @@ type stateFlags struct {
 
 // registerStateFlags adds the state flags; dir is the default directory
 // ("" for replay: state only when asked for).
-func registerStateFlags(fs *flag.FlagSet, dir string) *stateFlags {
+func registerStateFlags(fs *pflag.FlagSet, dir string) *stateFlags {
 	f := &stateFlags{}
 	fs.StringVar(&f.dir, "state-dir", dir, "keep pair histories, alert history and coverage evidence in `dir` across restarts (\"\": keep nothing)")
 	fs.DurationVar(&f.retain, "retain", state.DefaultRetain, "prune evidence older than this from the state directory")
 	fs.DurationVar(&f.interval, "checkpoint-interval", time.Minute, "how often the state directory is brought up to date (and at shutdown); a crash loses at most this much")
+	setGroup(fs, groupState, "state-dir", "retain", "checkpoint-interval")
 	return f
 }
 

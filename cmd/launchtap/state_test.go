@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -248,12 +247,7 @@ func TestDemoReport(t *testing.T) {
 // The stats line and the metrics carry the database's size and the last
 // checkpoint's time and duration.
 func TestStateInStatsAndMetrics(t *testing.T) {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	o := newSensorFlags(fs)
-	sf := registerStateFlags(fs, "")
-	if err := fs.Parse([]string{"--state-dir", t.TempDir(), "--log-level", "error"}); err != nil {
-		t.Fatal(err)
-	}
+	o, sf := testFlags(t, "--state-dir", t.TempDir(), "--log-level", "error")
 	var out, errb bytes.Buffer
 	s, err := o.build(&out, &errb)
 	if err != nil {
