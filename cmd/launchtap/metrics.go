@@ -245,6 +245,9 @@ var metricDefs = []metricDef{
 	// than drop; so the stats line's drops are the kernel's.
 	{name: "kernel_packets", help: "Packets the AF_PACKET sockets accepted (after the pre-filter), drops included, by interface.", labels: []string{"interface"},
 		read: func(r *readings, e func(uint64, ...string)) {
+			if r.kernel != nil && len(r.ifaces) == 0 {
+				e(r.kernel.Packets, "") // no socket reported: the total alone
+			}
 			for _, k := range r.ifaces {
 				e(k.packets, k.name)
 			}

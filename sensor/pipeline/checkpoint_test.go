@@ -125,7 +125,7 @@ func (l *fakeLedger) Record(a *alert.Alert, fate, rule, label string) {
 // destination, approved by label — and does not deliver an id an earlier run
 // delivered.
 func TestAlertStageLedger(t *testing.T) {
-	b, err := baseline.Parse([]byte("approved_destinations: [\"*.approved.example\"]\n"))
+	b, err := baseline.Parse([]byte("approved_destinations: [\"*.approved.example\"]\napproved_labels: [\"com.jamfsoftware.*\"]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestAlertStageLedger(t *testing.T) {
 		t.Errorf("duplicates %d, want 1", st.Counters.Duplicates.Load())
 	}
 	slices.Sort(led.records)
-	want := []string{"0 alerted", "1 alerted", "3 approved_label com.jamf.* com.jamf.agent", "4 alerted", "5 approved_destination *.approved.example"}
+	want := []string{"0 alerted", "1 alerted", "3 approved_label com.jamfsoftware.* com.jamfsoftware.task.1", "4 alerted", "5 approved_destination *.approved.example"}
 	if !slices.Equal(led.records, want) {
 		t.Errorf("recorded %q,\nwant %q", led.records, want)
 	}
