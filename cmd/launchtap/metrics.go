@@ -68,6 +68,7 @@ func (s *sensor) snapshot(extra func(add func(sample))) snapshot {
 	ctr("sessions", "Sessions by event.", st.Flow.SessionsStarted, "started")
 	ctr("sessions", "Sessions by event.", st.Flow.SessionsJoined, "joined")
 	ctr("sessions", "Sessions by event.", st.Flow.SessionsEnded, "ended")
+	ctr("sessions", "Sessions by event.", st.Flow.Unanswered, "unanswered")
 	ctr("bursts", "Activity bursts inside long sessions.", st.Flow.Bursts)
 	gauge("sessions_active", "Sessions tracked now.", st.Flow.ActiveTCP+st.Flow.ActiveUDP)
 	gauge("pairs_tracked", "Pairs scored by the periodicity detector now.", st.Beacon.Pairs)

@@ -17,7 +17,7 @@ func maxTiming(times []float64) float64 {
 		d.Beat(testKey, dst, int64(s*float64(time.Second)))
 		p, _ := d.peek(testKey)
 		if p.hist != nil && int(p.hist.n) >= d.cfg.MinBeats {
-			if e := d.estimate(p); e.period >= 9 {
+			if e := d.estimate(p); e.period >= 0.9*d.cfg.MinPeriod.Seconds() {
 				best = max(best, e.timing)
 			}
 		}

@@ -110,10 +110,15 @@ func (w *worker) SessionEnd(s *flow.Session) {
 		s.BytesOut += bo
 		s.BytesIn += bi
 	}
-	if s.Midstream {
-		return
+	if s.Midstream || s.Handshaking {
+		return // no beat, so nothing to size
 	}
 	w.det.Sizes(w.pairKey(s, beacon.KindSession), s.Start, s.BytesOut, s.BytesIn)
+}
+
+// BurstEnd sizes a keep-alive beat: a check-in repeats its exchange.
+func (w *worker) BurstEnd(s *flow.Session, start int64, bytesOut, bytesIn uint64) {
+	w.det.Sizes(w.pairKey(s, beacon.KindBurst), start, bytesOut, bytesIn)
 }
 
 // Burst is a beat of a keep-alive channel inside one long session.
