@@ -172,7 +172,7 @@ func runHosts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // pipeline's workers do in replay.
 type hostsQueries struct{ t *hostid.Table }
 
-func (q hostsQueries) DNSQuery(client netip.Addr, mac [6]byte, hasMAC bool, name string, _ uint16, ts int64) {
+func (q hostsQueries) DNSQuery(client netip.Addr, mac [6]byte, hasMAC bool, _ netip.Addr, name string, _ uint16, ts int64) {
 	q.t.ObserveDNSQuery(client, mac, hasMAC, name, ts)
 }
 

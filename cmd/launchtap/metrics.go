@@ -90,6 +90,7 @@ func (s *sensor) snapshot(extra func(add func(sample))) snapshot {
 	ctr("findings", "Periodic pairs found, before host-OS policy and baseline.", st.Findings)
 	ctr("alerts", "Alerts delivered.", c.Emitted.Load())
 	ctr("suppressed", "Findings suppressed, by reason (one a baseline reload later releases stays counted here, and in released).", st.SuppressedOS, "host_os")
+	ctr("suppressed", "Findings suppressed, by reason (one a baseline reload later releases stays counted here, and in released).", st.DNSShadows, "dns_shadow")
 	ctr("suppressed", "Findings suppressed, by reason (one a baseline reload later releases stays counted here, and in released).", c.SuppressedDest.Load(), "baseline_dest")
 	ctr("suppressed", "Findings suppressed, by reason (one a baseline reload later releases stays counted here, and in released).", c.SuppressedLabel.Load(), "approved_label")
 	ctr("released", "Suppressed alerts delivered after a baseline reload withdrew the approval.", c.Released.Load())
