@@ -103,8 +103,9 @@ type Session struct {
 	// do once answered); a session that ends still handshaking was no beat.
 	Handshaking bool
 	burstAt     int64  // start of the current burst, Unix ns; 0 = none yet
-	burstOut    uint64 // BytesOut and BytesIn when it began
-	burstIn     uint64
+	reqOut      uint32 // the burst's first request: payload bytes out before any answer
+	respIn      uint32 // and its answer: bytes in until the client sends again
+	exch        exchange
 	promoted    int64 // Unix ns of its last move to the front of the LRU (at most one a promoteEvery)
 	Restarted   bool  // ended because a new session began on the same 5-tuple
 	finOut      bool
@@ -115,14 +116,26 @@ type Session struct {
 	Name string
 }
 
+// exchange is how far the current burst's first request/answer has got.
+type exchange uint8
+
+const (
+	exchRequest exchange = iota // the client is sending its request
+	exchAnswer                  // the server is answering
+	exchDone                    // the client spoke again: the first exchange is over
+)
+
 // Handler receives session events. It is called synchronously from Packet and Sweep.
 type Handler interface {
 	SessionStart(s *Session)
 	SessionEnd(s *Session)
 	Burst(s *Session, ts int64)
-	// BurstEnd gives the payload bytes each way of the burst that began at
-	// start, when the next burst begins or the session ends.
-	BurstEnd(s *Session, start int64, bytesOut, bytesIn uint64)
+	// BurstEnd gives the size of the first exchange of the burst that began
+	// at start (request bytes out, answer bytes in), when the next burst
+	// begins or the session ends. A check-in repeats its request and the
+	// server's "nothing to do" even when what follows (task output) varies;
+	// a person's requests inside one session differ in URL and answer.
+	BurstEnd(s *Session, start int64, reqOut, respIn uint64)
 }
 
 // Stats are cumulative counters of one tracker.
@@ -264,7 +277,7 @@ func (t *Tracker) ended(k Key, s *Session) {
 		t.stats.Unanswered++
 	}
 	if s.burstAt != 0 {
-		t.h.BurstEnd(s, s.burstAt, s.BytesOut-s.burstOut, s.BytesIn-s.burstIn)
+		t.h.BurstEnd(s, s.burstAt, uint64(s.reqOut), uint64(s.respIn))
 	}
 	t.h.SessionEnd(s)
 	*s = Session{}
@@ -419,20 +432,29 @@ func (t *Tracker) open(p *decode.Packet, k *Key, midstream bool) *Session {
 func (t *Tracker) account(s *Session, p *decode.Packet, out bool) {
 	if out {
 		if int(p.PayloadLen) >= t.cfg.MinBurstLen {
-			if p.TS-s.LastOut >= t.burstGap && s.PktsOut > 0 {
+			switch {
+			case p.TS-s.LastOut >= t.burstGap && s.PktsOut > 0:
 				s.Bursts++
 				t.stats.Bursts++
 				if s.burstAt != 0 {
-					t.h.BurstEnd(s, s.burstAt, s.BytesOut-s.burstOut, s.BytesIn-s.burstIn)
+					t.h.BurstEnd(s, s.burstAt, uint64(s.reqOut), uint64(s.respIn))
 				}
-				s.burstAt, s.burstOut, s.burstIn = p.TS, s.BytesOut, s.BytesIn
+				s.burstAt, s.reqOut, s.respIn, s.exch = p.TS, p.PayloadLen, 0, exchRequest
 				t.h.Burst(s, p.TS)
+			case s.exch == exchRequest:
+				s.reqOut += p.PayloadLen
+			case s.exch == exchAnswer:
+				s.exch = exchDone
 			}
 			s.LastOut = p.TS
 		}
 		s.BytesOut += uint64(p.PayloadLen)
 		s.PktsOut++
 	} else {
+		if s.burstAt != 0 && s.exch != exchDone && p.PayloadLen > 0 {
+			s.respIn += p.PayloadLen
+			s.exch = exchAnswer
+		}
 		s.BytesIn += uint64(p.PayloadLen)
 		s.PktsIn++
 	}

@@ -155,9 +155,27 @@ func TestTracker(t *testing.T) {
 				pkt(90, tcp, ">", cdn, 8443, ack, 1), // keep-alive probe: no burst
 				pkt(120, tcp, ">", cdn, 8443, ack, 100),
 			},
-			// Each burst's bytes are reported when the next begins: 100 out
-			// and the keep-alive probe's 1, 100 in.
-			want: []string{"start 203.0.113.10:8443@0", "burst 203.0.113.10:8443@60", "burst-end 203.0.113.10:8443@60 out=101 in=100", "burst 203.0.113.10:8443@120"},
+			// Each burst's first exchange is reported when the next begins:
+			// 100 out, 100 in (the keep-alive probe is no request).
+			want: []string{"start 203.0.113.10:8443@0", "burst 203.0.113.10:8443@60", "burst-end 203.0.113.10:8443@60 out=100 in=100", "burst 203.0.113.10:8443@120"},
+		},
+		{
+			name: "a burst is sized by its first request and answer, not what follows",
+			pkts: []decode.Packet{
+				pkt(0, tcp, ">", cdn, 8888, syn, 0),
+				pkt(0.05, tcp, "<", cdn, 8888, synack, 0),
+				pkt(0.1, tcp, ">", cdn, 8888, ack, 300),
+				pkt(50, tcp, ">", cdn, 8888, ack, 704), // check-in: request in two segments
+				pkt(50, tcp, ">", cdn, 8888, ack, 40),
+				pkt(50.01, tcp, "<", cdn, 8888, ack, 152), // answer: a task
+				pkt(50.01, tcp, "<", cdn, 8888, ack, 428),
+				pkt(50.05, tcp, ">", cdn, 8888, ack, 9000), // the task's output: varies
+				pkt(50.06, tcp, "<", cdn, 8888, ack, 243),
+				pkt(100, tcp, ">", cdn, 8888, fin, 0),
+				pkt(100, tcp, "<", cdn, 8888, fin, 0),
+			},
+			want: []string{"start 203.0.113.10:8888@0", "burst 203.0.113.10:8888@50", "burst-end 203.0.113.10:8888@50 out=744 in=580",
+				"end 203.0.113.10:8888 out=10044 in=823 mid=false"},
 		},
 		{
 			name: "mid-stream join is tracked but no beat",

@@ -162,9 +162,10 @@ func (w *worker) SessionEnd(s *flow.Session) {
 	w.det.Sizes(w.pairKey(s, beacon.KindSession), s.Start, s.BytesOut, s.BytesIn)
 }
 
-// BurstEnd sizes a keep-alive beat: a check-in repeats its exchange.
-func (w *worker) BurstEnd(s *flow.Session, start int64, bytesOut, bytesIn uint64) {
-	w.det.Sizes(w.pairKey(s, beacon.KindBurst), start, bytesOut, bytesIn)
+// BurstEnd sizes a keep-alive beat by its first exchange: a check-in
+// repeats its request and the answer to it.
+func (w *worker) BurstEnd(s *flow.Session, start int64, reqOut, respIn uint64) {
+	w.det.Sizes(w.pairKey(s, beacon.KindBurst), start, reqOut, respIn)
 }
 
 // Burst is a beat of a keep-alive channel inside one long session.
