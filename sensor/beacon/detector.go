@@ -261,6 +261,9 @@ func (d *Detector) Beat(k PairKey, dst netip.Addr, ts int64) *Finding {
 	if !d.alertable(&est) {
 		return nil
 	}
+	if est.off > 0 {
+		d.unmix(p, &est)
+	}
 	// Re-alert on a material change only: a heavily jittered period is only
 	// known to within its jitter, so it must move by more than that, and by
 	// half a history of new beats, so a wobbling estimate cannot flap.
