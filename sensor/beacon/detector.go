@@ -261,7 +261,7 @@ func (d *Detector) Beat(k PairKey, dst netip.Addr, ts int64) *Finding {
 	if !d.alertable(&est) {
 		return nil
 	}
-	if est.off > 0 {
+	if est.off > 0 || est.missed >= est.fit {
 		d.unmix(p, &est)
 	}
 	// Re-alert on a material change only: a heavily jittered period is only

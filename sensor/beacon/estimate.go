@@ -524,13 +524,16 @@ func secs(s float64) string {
 	return trimFloat(d.Hours()/24, 1) + " days"
 }
 
-// unmix re-estimates the period of a pair about to alert whose beats
-// include some off its schedule: a beacon's destination that a person also
-// uses gets the person's sessions between the beacon's, which split its
-// intervals, so the spacing of all beats says too short a period. The
-// dominant regular sub-sequence (regularChain), looked for between the
-// estimate and 2.5 times it, gives the beacon's own period when it holds at
-// least MinBeats beats.
+// unmix re-estimates the period of a pair about to alert whose beats do
+// not fit one schedule well (some off it, or more beats "missed" than
+// fitted): a beacon's destination that a person also uses gets the
+// person's sessions between the beacon's, which split its intervals, so
+// the spacing of all beats says too short a period (or a fraction of it,
+// with "missed" beats). The dominant regular sub-sequence
+// (regularChain), looked for between the estimate and 2.5 times it, gives
+// the beacon's own period when it holds at least MinBeats beats and, for a
+// pair with no beat off its schedule, differs from the estimate by more
+// than 10 % (otherwise the estimate, made for jittered sleeps, stands).
 func (d *Detector) unmix(p *pair, e *estimate) {
 	h, sc := p.hist, &d.sc
 	n := int(h.n)
@@ -538,10 +541,11 @@ func (d *Detector) unmix(p *pair, e *estimate) {
 		sc.t[i] = float64(h.t[h.at(i)]) / 1000
 	}
 	period, caught, ok := regularChain(sc.t[:n], 0.9*e.period, 2.5*e.period)
-	if !ok || caught < d.cfg.MinBeats || period > d.cfg.MaxPeriod.Seconds() {
+	if !ok || caught < d.cfg.MinBeats || period > d.cfg.MaxPeriod.Seconds() ||
+		e.off == 0 && math.Abs(period-e.period) <= 0.1*e.period {
 		return
 	}
-	e.period, e.chained = period, caught
+	e.period, e.chained, e.missed = period, caught, 0
 }
 
 // chainJitter is the window, as a fraction of the period, in which the
