@@ -234,7 +234,11 @@ func Summarise(runs []*ScenarioRun) *Report {
 			}
 			for mode := range 2 {
 				want := rw.Expected[mode]
-				var first *alertRec
+				// The first alert is the earliest on the label's own port:
+				// a DNS alert on the beacon's name (its lookups, which have
+				// their own rhythm) counts as found, but its period is not
+				// the beats' and it is used only when nothing else alerted.
+				var first, firstOwn *alertRec
 				n := 0
 				for ai := range r.alerts[mode] {
 					a := &r.alerts[mode][ai]
@@ -243,7 +247,13 @@ func Summarise(runs []*ScenarioRun) *Report {
 						if first == nil || a.TS.Before(first.TS) {
 							first = a
 						}
+						if (l.DstPort == 0 || a.DstPort == l.DstPort) && (firstOwn == nil || a.TS.Before(firstOwn.TS)) {
+							firstOwn = a
+						}
 					}
+				}
+				if firstOwn != nil {
+					first = firstOwn
 				}
 				if n > 0 {
 					rw.Alerted[mode]++

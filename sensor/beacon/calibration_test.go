@@ -163,6 +163,7 @@ func TestJitteredCheckInsWithRepeatedSizesAlertByTheTenthBeat(t *testing.T) {
 			by10++
 		}
 	}
+	t.Logf("±25 %% jitter with repeated sizes: %d/%d lives alert by beat 10", by10, lives)
 	if by10 < lives*8/10 {
 		t.Errorf("±25 %% jitter with repeated sizes: %d/%d lives alert by beat 10, want >= 80 %%", by10, lives)
 	}

@@ -531,7 +531,8 @@ func secs(s float64) string {
 // the spacing of all beats says too short a period (or a fraction of it,
 // with "missed" beats). The dominant regular sub-sequence
 // (regularChain), looked for between the estimate and 2.5 times it, gives
-// the beacon's own period when it holds at least MinBeats beats and, for a
+// the beacon's own period when it holds at least MinBeats beats and half
+// the history (a comb at a multiple of the period holds fewer) and, for a
 // pair with no beat off its schedule, differs from the estimate by more
 // than 10 % (otherwise the estimate, made for jittered sleeps, stands).
 func (d *Detector) unmix(p *pair, e *estimate) {
@@ -541,7 +542,7 @@ func (d *Detector) unmix(p *pair, e *estimate) {
 		sc.t[i] = float64(h.t[h.at(i)]) / 1000
 	}
 	period, caught, ok := regularChain(sc.t[:n], 0.9*e.period, 2.5*e.period)
-	if !ok || caught < d.cfg.MinBeats || period > d.cfg.MaxPeriod.Seconds() ||
+	if !ok || caught < d.cfg.MinBeats || 2*caught < n || period > d.cfg.MaxPeriod.Seconds() ||
 		e.off == 0 && math.Abs(period-e.period) <= 0.1*e.period {
 		return
 	}

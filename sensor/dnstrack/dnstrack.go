@@ -65,12 +65,13 @@ type QueryHandler interface {
 }
 
 // AnswerHandler, when the QueryHandler also implements it, is told of every
-// successful response a client receives: the name it asked and the smallest
-// TTL on the answer chain, how long the client may cache it. A client that
-// asks again before then is not relying on a cache (see pipeline's
-// DNS-channel beats).
+// successful response a client receives: the name it asked, the smallest
+// TTL on the answer chain (how long the client may cache it) and the first
+// address at the chain's end (invalid when the answer holds none). A client
+// that asks again before the TTL runs out is not relying on a cache (see
+// pipeline's DNS-channel beats).
 type AnswerHandler interface {
-	DNSAnswer(client netip.Addr, name string, qtype uint16, ttl time.Duration, ts int64)
+	DNSAnswer(client netip.Addr, name string, qtype uint16, ttl time.Duration, addr netip.Addr, ts int64)
 }
 
 // Stats are cumulative counters of one tracker. Malformed counts by kind.
@@ -252,16 +253,25 @@ func (t *Tracker) message(p *decode.Packet, b []byte) {
 		// Only an answer with data (not a NODATA chain of CNAMEs alone)
 		// is something the client caches and may refresh.
 		ttl, data := uint32(math.MaxUint32), false
+		var first netip.Addr
 		for _, rr := range t.msg.Answer {
 			if t.inChain(rr.Header().Name) {
 				ttl = min(ttl, rr.Header().Ttl)
 				if rr.Header().Rrtype != dns.TypeCNAME {
 					data = true
 				}
+				if !first.IsValid() {
+					switch a := rr.(type) {
+					case *dns.A:
+						first, _ = netip.AddrFromSlice(a.A.To4())
+					case *dns.AAAA:
+						first, _ = netip.AddrFromSlice(a.AAAA.To16())
+					}
+				}
 			}
 		}
 		if data {
-			t.answerH.DNSAnswer(p.Dst, qname, t.msg.Question[0].Qtype, time.Duration(ttl)*time.Second, p.TS)
+			t.answerH.DNSAnswer(p.Dst, qname, t.msg.Question[0].Qtype, time.Duration(ttl)*time.Second, first, p.TS)
 		}
 	}
 	for _, rr := range t.msg.Answer {

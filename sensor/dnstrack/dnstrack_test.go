@@ -389,8 +389,8 @@ type answers struct {
 	got []string
 }
 
-func (a *answers) DNSAnswer(c netip.Addr, name string, qtype uint16, ttl time.Duration, _ int64) {
-	a.got = append(a.got, fmt.Sprintf("%s %s/%d %v", c, name, qtype, ttl))
+func (a *answers) DNSAnswer(c netip.Addr, name string, qtype uint16, ttl time.Duration, addr netip.Addr, _ int64) {
+	a.got = append(a.got, fmt.Sprintf("%s %s/%d %v %s", c, name, qtype, ttl, addr))
 }
 
 // TestAnswersReportTheChainsShortestTTL: a handler that also implements
@@ -417,7 +417,7 @@ func TestAnswersReportTheChainsShortestTTL(t *testing.T) {
 	b, _ = nodata.Pack()
 	p = udpResponse(2e9, b)
 	tr.Packet(&p)
-	if want := []string{"10.20.1.15 cdn.example.net/1 20s"}; !slices.Equal(a.got, want) {
+	if want := []string{"10.20.1.15 cdn.example.net/1 20s " + edge1.String()}; !slices.Equal(a.got, want) {
 		t.Fatalf("answers %q, want %q", a.got, want)
 	}
 }

@@ -60,7 +60,7 @@ func TestDNSChannelBeats(t *testing.T) {
 		for i := 0; i < 6; i++ {
 			ts := 1000 + 60.2*float64(i)
 			w.DNSQuery(dnsClient, [6]byte{}, false, dnsResolver, "rat.ddns.example", dns.TypeA, secs(ts))
-			w.DNSAnswer(dnsClient, "rat.ddns.example", dns.TypeA, 60*time.Second, secs(ts+0.01))
+			w.DNSAnswer(dnsClient, "rat.ddns.example", dns.TypeA, 60*time.Second, netip.MustParseAddr("198.51.100.66"), secs(ts+0.01))
 		}
 		if len(out) != 1 {
 			t.Fatalf("%d alerts, want 1", len(out))
@@ -75,8 +75,8 @@ func TestDNSChannelBeats(t *testing.T) {
 			ts := 1000 + 300*float64(i)
 			w.DNSQuery(dnsClient, [6]byte{}, false, dnsResolver, "www.news.example", dns.TypeA, secs(ts))
 			w.DNSQuery(dnsClient, [6]byte{}, false, dnsResolver, "www.news.example", dns.TypeAAAA, secs(ts+0.004))
-			w.DNSAnswer(dnsClient, "www.news.example", dns.TypeA, 60*time.Second, secs(ts+0.01))
-			w.DNSAnswer(dnsClient, "www.news.example", dns.TypeAAAA, 60*time.Second, secs(ts+0.011))
+			w.DNSAnswer(dnsClient, "www.news.example", dns.TypeA, 60*time.Second, netip.Addr{}, secs(ts+0.01))
+			w.DNSAnswer(dnsClient, "www.news.example", dns.TypeAAAA, 60*time.Second, netip.Addr{}, secs(ts+0.011))
 		}
 		// One beat: the first name asked under news.example, for the pair of
 		// names changing under the domain. The repeats are none.
@@ -89,12 +89,23 @@ func TestDNSChannelBeats(t *testing.T) {
 		for i := 0; i < 20; i++ {
 			ts := 1000 + 90*float64(i)
 			w.DNSQuery(dnsClient, [6]byte{}, false, dnsResolver, "api.app.example", dns.TypeA, secs(ts))
-			w.DNSAnswer(dnsClient, "api.app.example", dns.TypeA, 60*time.Second, secs(ts+0.01))
+			w.DNSAnswer(dnsClient, "api.app.example", dns.TypeA, 60*time.Second, netip.Addr{}, secs(ts+0.01))
 			w.DNSQuery(dnsClient, [6]byte{}, false, dnsResolver, "api.app.example", dns.TypeAAAA, secs(ts+0.02))
-			w.DNSAnswer(dnsClient, "api.app.example", dns.TypeAAAA, 60*time.Second, secs(ts+0.03))
+			w.DNSAnswer(dnsClient, "api.app.example", dns.TypeAAAA, 60*time.Second, netip.Addr{}, secs(ts+0.03))
 		}
 		if b := w.det.Stats().Beats; b != 1 {
 			t.Fatalf("%d beats from A+AAAA rounds after each TTL ran out, want 1 (the domain's first name)", b)
+		}
+	})
+	t.Run("a name that answers with an internal address is never polled", func(t *testing.T) {
+		w, out := dnsTestWorker(t)
+		for i := 0; i < 12; i++ {
+			ts := 1000 + 60.2*float64(i)
+			w.DNSQuery(dnsClient, [6]byte{}, false, dnsResolver, "ci.corp.example", dns.TypeA, secs(ts))
+			w.DNSAnswer(dnsClient, "ci.corp.example", dns.TypeA, 60*time.Second, netip.MustParseAddr("10.20.3.9"), secs(ts+0.01))
+		}
+		if len(out) != 0 || w.det.Stats().Beats > 1 {
+			t.Fatalf("internal service: %d beats, %d alerts", w.det.Stats().Beats, len(out))
 		}
 	})
 	t.Run("a lookup before every connection is the connection pair's, not a second alert", func(t *testing.T) {
@@ -103,7 +114,7 @@ func TestDNSChannelBeats(t *testing.T) {
 		for i := 0; i < 12; i++ {
 			ts := 1000 + 20*float64(i)
 			w.DNSQuery(dnsClient, [6]byte{}, false, dnsResolver, "c2.evil.example", dns.TypeA, secs(ts))
-			w.DNSAnswer(dnsClient, "c2.evil.example", dns.TypeA, 300*time.Second, secs(ts+0.01))
+			w.DNSAnswer(dnsClient, "c2.evil.example", dns.TypeA, 300*time.Second, server, secs(ts+0.01))
 			s := &flow.Session{ClientAddr: dnsClient, ServerAddr: server, Start: secs(ts + 0.02)}
 			s.Key.ServerPort, s.Key.Proto = 443, 6
 			s.Name = "c2.evil.example"

@@ -55,6 +55,7 @@ type dnsChannel struct {
 	// answeredTypes are the record types of that round of answers.
 	answeredTypes [2]uint16
 	polls, conns  uint32 // poll beats of the name, and sessions the client started to it
+	internal      bool   // the name answers with an internal address: an internal service, never a beacon
 	resolver      netip.Addr
 	types         [4]uint16 // record types of its beats, first seen first
 }
@@ -239,6 +240,9 @@ func (w *worker) dnsPoll(client netip.Addr, mac [6]byte, hasMAC bool, resolver n
 		w.dnsPolls.Add(k, &dnsChannel{name: name, pending: ts, resolver: resolver, types: [4]uint16{qtype}})
 		return
 	}
+	if ch.internal {
+		return // like connections to internal hosts, never a beacon
+	}
 	if cachedType(qtype) && !ch.cached(qtype, ts) {
 		ch.pending, ch.expires = ts, 0 // a fresh lookup: perhaps the first of a new run
 		return
@@ -272,10 +276,13 @@ func (w *worker) dnsShadow(k beacon.PairKey) bool {
 
 // DNSAnswer records how long the client may cache the name it asked, so a
 // repeat of the same lookup can be told from a cache refresh.
-func (w *worker) DNSAnswer(client netip.Addr, name string, qtype uint16, ttl time.Duration, ts int64) {
+func (w *worker) DNSAnswer(client netip.Addr, name string, qtype uint16, ttl time.Duration, addr netip.Addr, ts int64) {
 	ch, ok := w.dnsPolls.Peek(dnsPairKey{client: client.As16(), domain: name})
 	if !ok {
 		return
+	}
+	if addr.IsValid() && w.cfg.Internal.Contains(addr) {
+		ch.internal = true
 	}
 	exp := ts + int64(ttl) + max(int64(dnsRefreshSlack), int64(ttl)/10)
 	if ch.expires != 0 && ts-ch.answered < int64(time.Second) {
