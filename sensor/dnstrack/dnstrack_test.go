@@ -185,7 +185,7 @@ func FuzzPacket(f *testing.F) {
 	f.Add(append([]byte{0, 40}, response(f, "a.example.", 1)...), true, uint32(7))
 	f.Add([]byte{0xff, 0xff, 1, 2, 3}, true, uint32(0))
 	f.Fuzz(func(t *testing.T, payload []byte, tcp bool, seq uint32) {
-		tr := newTracker(t, nil)
+		tr := newTracker(t, &answers{}) // exercises the answer-TTL path too
 		p := udpResponse(0, payload)
 		if tcp {
 			p.Proto, p.Seq = decode.ProtoTCP, seq
