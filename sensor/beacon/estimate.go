@@ -572,7 +572,7 @@ func regularChain(t []float64, lo, hi float64) (period float64, caught int, ok b
 	span := t[n-1] - t[0]
 	rate := float64(n-1) / span
 	best := 0.0
-	starts := min(n, 8)
+	starts := min(n, 6)
 	for i := 0; i < starts; i++ {
 		for j := i + 1; j < n; j++ {
 			d := t[j] - t[i]
