@@ -178,7 +178,7 @@ func (a *app) runHosts(cmd *cobra.Command, h *hostsFlags, args []string) int {
 // pipeline's workers do in replay.
 type hostsQueries struct{ t *hostid.Table }
 
-func (q hostsQueries) DNSQuery(client netip.Addr, mac [6]byte, hasMAC bool, name string, _ uint16, ts int64) {
+func (q hostsQueries) DNSQuery(client netip.Addr, mac [6]byte, hasMAC bool, _ netip.Addr, name string, _ uint16, ts int64) {
 	q.t.ObserveDNSQuery(client, mac, hasMAC, name, ts)
 }
 

@@ -135,6 +135,7 @@ var metricDefs = []metricDef{
 			e(r.pipe.Flow.SessionsStarted, "started")
 			e(r.pipe.Flow.SessionsJoined, "joined")
 			e(r.pipe.Flow.SessionsEnded, "ended")
+			e(r.pipe.Flow.Unanswered, "unanswered")
 		}},
 	{name: "bursts", help: "Activity bursts inside long sessions.",
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Flow.Bursts) }},
@@ -173,6 +174,7 @@ var metricDefs = []metricDef{
 	{name: "suppressed", help: "Findings suppressed, by reason (one a baseline reload later releases stays counted here, and in released).", labels: []string{"reason"},
 		read: func(r *readings, e func(uint64, ...string)) {
 			e(r.pipe.SuppressedOS, "host_os")
+			e(r.pipe.DNSShadows, "dns_shadow")
 			e(r.alerts.SuppressedDest.Load(), "baseline_dest")
 			e(r.alerts.SuppressedLabel.Load(), "approved_label")
 			e(r.alerts.Duplicates.Load(), "already_alerted")

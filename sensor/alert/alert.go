@@ -29,6 +29,13 @@ type Alert struct {
 	BytesOutMedian float64 `json:"bytes_out_median"` // per session, source → destination
 	BytesInMedian  float64 `json:"bytes_in_median"`  // per session, destination → source
 
+	// DNS-channel pairs (kind "dns"; dst_fqdn is the name polled, or the
+	// registered domain whose names change): the registered domain, the
+	// record types its beats asked for and the resolver they went to.
+	DNSDomain      string   `json:"dns_domain,omitempty"`
+	DNSRecordTypes []string `json:"dns_record_types,omitempty"`
+	DNSResolver    string   `json:"dns_resolver,omitempty"`
+
 	HostOS           string   `json:"host_os"` // macos, ios, windows, linux, other, unknown
 	HostOSConfidence float64  `json:"host_os_confidence"`
 	Hostname         string   `json:"hostname"`

@@ -2,7 +2,12 @@
 // external ones: when each session starts (the beat the detector times), how
 // many payload bytes it carries each way, when it ends, and when a long-lived
 // session wakes up after being quiet (keep-alive beacons that never open a
-// new connection).
+// new connection) and how many bytes each such burst carried.
+//
+// A TCP session is a beat only once its handshake is answered: SYN
+// retransmissions belong to the connection they retry, and a SYN that is
+// refused or never answered is counted (Stats.Unanswered), not reported, so
+// a client retrying an unreachable server every second is not a beacon.
 //
 // A Tracker belongs to one pipeline worker and is not safe for concurrent
 // use. Its tables are bounded LRUs; packets of established sessions allocate
@@ -92,22 +97,45 @@ type Session struct {
 	PktsOut    uint32
 	PktsIn     uint32
 	Bursts     uint32
-	Midstream  bool  // first seen after its start: not a beat, but tracked for bursts and bytes
-	promoted   int64 // Unix ns of its last move to the front of the LRU (at most one a promoteEvery)
-	Restarted  bool  // ended because a new session began on the same 5-tuple
-	finOut     bool
-	finIn      bool
+	Midstream  bool // first seen after its start: not a beat, but tracked for bursts and bytes
+	// Handshaking: a TCP SYN not yet answered. SessionStart comes when the
+	// server answers (or the client sends data or an ACK, which it can only
+	// do once answered); a session that ends still handshaking was no beat.
+	Handshaking bool
+	burstAt     int64  // start of the current burst, Unix ns; 0 = none yet
+	reqOut      uint32 // the burst's first request: payload bytes out before any answer
+	respIn      uint32 // and its answer: bytes in until the client sends again
+	exch        exchange
+	promoted    int64 // Unix ns of its last move to the front of the LRU (at most one a promoteEvery)
+	Restarted   bool  // ended because a new session began on the same 5-tuple
+	finOut      bool
+	finIn       bool
 
 	// Name is the destination name the worker resolved for the pair at the
 	// session's start. The tracker carries it for the handler and never reads it.
 	Name string
 }
 
+// exchange is how far the current burst's first request/answer has got.
+type exchange uint8
+
+const (
+	exchRequest exchange = iota // the client is sending its request
+	exchAnswer                  // the server is answering
+	exchDone                    // the client spoke again: the first exchange is over
+)
+
 // Handler receives session events. It is called synchronously from Packet and Sweep.
 type Handler interface {
 	SessionStart(s *Session)
 	SessionEnd(s *Session)
 	Burst(s *Session, ts int64)
+	// BurstEnd gives the size of the first exchange of the burst that began
+	// at start (request bytes out, answer bytes in), when the next burst
+	// begins or the session ends. A check-in repeats its request and the
+	// server's "nothing to do" even when what follows (task output) varies;
+	// a person's requests inside one session differ in URL and answer.
+	BurstEnd(s *Session, start int64, reqOut, respIn uint64)
 }
 
 // Stats are cumulative counters of one tracker.
@@ -117,6 +145,7 @@ type Stats struct {
 	SessionsStarted uint64
 	SessionsJoined  uint64 // picked up mid-stream
 	SessionsEnded   uint64
+	Unanswered      uint64 // TCP sessions that ended without an answered handshake: no beat
 	Evictions       uint64 // sessions ended early because the table was full
 	Bursts          uint64
 	ActiveTCP       uint64
@@ -244,6 +273,12 @@ func (t *Tracker) ended(k Key, s *Session) {
 		sl.s = nil
 	}
 	t.stats.SessionsEnded++
+	if s.Handshaking {
+		t.stats.Unanswered++
+	}
+	if s.burstAt != 0 {
+		t.h.BurstEnd(s, s.burstAt, uint64(s.reqOut), uint64(s.respIn))
+	}
 	t.h.SessionEnd(s)
 	*s = Session{}
 	t.free = append(t.free, s)
@@ -313,9 +348,9 @@ func (t *Tracker) tcpPacket(p *decode.Packet, k *Key, out bool) {
 			t.tcp.Remove(*k)
 		}
 		s = t.open(p, k, false)
+		s.Handshaking = true
 		t.add(t.tcp, k, s)
 		t.account(s, p, out)
-		t.h.SessionStart(s)
 		return
 	}
 	if !ok {
@@ -328,6 +363,11 @@ func (t *Tracker) tcpPacket(p *decode.Packet, k *Key, out bool) {
 		}
 		s = t.open(p, k, true)
 		t.add(t.tcp, k, s)
+	}
+	if s.Handshaking && flags&decode.TCPRst == 0 &&
+		(!out && flags&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn|decode.TCPAck || out && flags&decode.TCPAck != 0 || p.PayloadLen > 0) {
+		s.Handshaking = false
+		t.h.SessionStart(s)
 	}
 	t.account(s, p, out)
 	switch {
@@ -392,16 +432,29 @@ func (t *Tracker) open(p *decode.Packet, k *Key, midstream bool) *Session {
 func (t *Tracker) account(s *Session, p *decode.Packet, out bool) {
 	if out {
 		if int(p.PayloadLen) >= t.cfg.MinBurstLen {
-			if p.TS-s.LastOut >= t.burstGap && s.PktsOut > 0 {
+			switch {
+			case p.TS-s.LastOut >= t.burstGap && s.PktsOut > 0:
 				s.Bursts++
 				t.stats.Bursts++
+				if s.burstAt != 0 {
+					t.h.BurstEnd(s, s.burstAt, uint64(s.reqOut), uint64(s.respIn))
+				}
+				s.burstAt, s.reqOut, s.respIn, s.exch = p.TS, p.PayloadLen, 0, exchRequest
 				t.h.Burst(s, p.TS)
+			case s.exch == exchRequest:
+				s.reqOut += p.PayloadLen
+			case s.exch == exchAnswer:
+				s.exch = exchDone
 			}
 			s.LastOut = p.TS
 		}
 		s.BytesOut += uint64(p.PayloadLen)
 		s.PktsOut++
 	} else {
+		if s.burstAt != 0 && s.exch != exchDone && p.PayloadLen > 0 {
+			s.respIn += p.PayloadLen
+			s.exch = exchAnswer
+		}
 		s.BytesIn += uint64(p.PayloadLen)
 		s.PktsIn++
 	}

@@ -17,7 +17,8 @@ type workerCounters struct {
 	packets          uint64 // decoded packets handled
 	findings         uint64
 	suppressedOS     uint64
-	dnsNameEvictions uint64 // per-domain last names forgotten (the DNS-channel detector's table was full)
+	dnsShadows       uint64 // DNS-poll findings that only repeat a connection pair's lookups
+	dnsNameEvictions uint64 // DNS-channel state forgotten (names per domain, polled names: a table was full)
 	copiedDHCP       uint64 // DHCP messages the host table saw as copies (counted by worker 0)
 	copiedDHCPErrors uint64
 	read             readCounts // live mode: the worker reads and decodes its own source
@@ -51,6 +52,7 @@ type Stats struct {
 	Packets          uint64                     // packets handed to workers
 	Findings         uint64                     // periodic pairs found (before OS policy and baseline)
 	SuppressedOS     uint64                     // findings dropped because the host is not macOS
+	DNSShadows       uint64                     // DNS-poll findings dropped: one lookup before each connection of an alerting pair
 	DNSNameEvictions uint64                     // the DNS-channel detector's per-domain last names evicted
 	Flow             flow.Stats
 	DNS              dnstrack.Stats
@@ -89,6 +91,7 @@ func (p *Pipeline) Stats() Stats {
 		s.Packets += c.packets
 		s.Findings += c.findings
 		s.SuppressedOS += c.suppressedOS
+		s.DNSShadows += c.dnsShadows
 		s.DNSNameEvictions += c.dnsNameEvictions
 		s.Hosts.DHCP -= c.copiedDHCP
 		s.Hosts.DHCPErrors -= c.copiedDHCPErrors

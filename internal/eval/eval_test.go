@@ -1,4 +1,4 @@
-package main
+package eval
 
 import (
 	"bytes"
@@ -28,9 +28,9 @@ func TestSummariseCountsRecallFalseAlertsAndTargets(t *testing.T) {
 	hit := alertRec{TS: t0.Add(5 * 300 * time.Second), SrcIP: "10.0.0.1", DstFQDN: "a.example", DstPort: 443, Proto: "tcp", PeriodS: 303}
 	win := alertRec{TS: t0.Add(7 * 120 * time.Second), SrcIP: "10.0.0.2", DstFQDN: "w.example", DstPort: 443, Proto: "tcp", PeriodS: 120}
 	noise := alertRec{TS: t0, SrcIP: "10.0.0.3", DstFQDN: "news.example", DstPort: 443, Proto: "tcp"}
-	r := &scenarioRun{scenario: "s", labels: labels,
+	r := &ScenarioRun{scenario: "s", labels: labels,
 		alerts: [2][]alertRec{{hit, noise}, {hit, win}}}
-	rep := summarise([]*scenarioRun{r})
+	rep := Summarise([]*ScenarioRun{r})
 	out := strings.Join(rep.lines, "\n")
 	for _, want := range []string{
 		"jitter <= 50 %: 1.000 (3/3)", // a.example twice (both modes) + w.example with --os any
@@ -46,8 +46,8 @@ func TestSummariseCountsRecallFalseAlertsAndTargets(t *testing.T) {
 		t.Errorf("missed targets %q, want only the false alert", rep.missed)
 	}
 	var b bytes.Buffer
-	rep.compact = true
-	rep.write(&b, true)
+	rep.Compact = true
+	rep.Write(&b, true)
 	if !strings.Contains(b.String(), "| s | 10.0.0.1 → a.example:443/tcp | launchd-start-interval | alert / alert | 1/1 / 1/1 | 20 | 6 | 1.00 / 1.00 % |") {
 		t.Errorf("markdown row missing:\n%s", b.String())
 	}

@@ -1,4 +1,4 @@
-package main
+package eval
 
 import (
 	"fmt"
@@ -145,8 +145,8 @@ func refPeriod(l *synth.Label) float64 {
 	return l.PeriodS
 }
 
-// row aggregates one labelled pair over seeds.
-type row struct {
+// Row aggregates one labelled pair over seeds.
+type Row struct {
 	Scenario  string    `json:"scenario"`
 	Style     string    `json:"style"`
 	Pair      string    `json:"pair"`
@@ -161,9 +161,11 @@ type row struct {
 	False     int       `json:"false_alerts"`
 }
 
-type report struct {
-	compact bool // one row per scenario and style
-	rows    []*row
+// Report is the evaluation's verdict: one row per labelled pair (or per
+// scenario and style when Compact), the summary lines, and the targets missed.
+type Report struct {
+	Compact bool // one row per scenario and style
+	rows    []*Row
 	lines   []string // summary lines
 	missed  []string
 }
@@ -175,9 +177,19 @@ const (
 	cleanJitter = 0.02
 )
 
-func summarise(runs []*scenarioRun) *report {
-	rep := &report{}
-	byKey := map[string]*row{}
+// Missed lists the targets the runs missed, one line each; empty when every
+// target is met.
+func (rep *Report) Missed() []string { return rep.missed }
+
+// Rows returns every per-pair result, for JSON output.
+func (rep *Report) Rows() []*Row { return rep.rows }
+
+// Summarise matches each run's alerts to its labels and computes recall,
+// precision, false alerts, period error, the beat of the first alert and
+// RITA's scores for the same pairs.
+func Summarise(runs []*ScenarioRun) *Report {
+	rep := &Report{}
+	byKey := map[string]*Row{}
 	var (
 		pos, posHit, tgt, tgtHit [2]int
 		falseAlerts              [2]int
@@ -189,7 +201,7 @@ func summarise(runs []*scenarioRun) *report {
 		ritaTgt                  int
 		ritaHit                  [2]int // >= 0.9, >= 0.75
 		ritaFP                   [2]int
-		unlabelled               = map[string]*row{}
+		unlabelled               = map[string]*Row{}
 	)
 	for _, r := range runs {
 		for li := range r.labels {
@@ -201,7 +213,7 @@ func summarise(runs []*scenarioRun) *report {
 			key := r.scenario + "|" + l.Style + "|" + l.SrcIP + "|" + dst
 			rw := byKey[key]
 			if rw == nil {
-				rw = &row{Scenario: r.scenario, Style: l.Style, Pair: l.SrcIP + " → " + dst,
+				rw = &Row{Scenario: r.scenario, Style: l.Style, Pair: l.SrcIP + " → " + dst,
 					Expected: [2]bool{l.ShouldAlert, l.ShouldAlertOSAny}, Jitter: l.Jitter}
 				byKey[key] = rw
 				rep.rows = append(rep.rows, rw)
@@ -222,7 +234,11 @@ func summarise(runs []*scenarioRun) *report {
 			}
 			for mode := range 2 {
 				want := rw.Expected[mode]
-				var first *alertRec
+				// The first alert is the earliest on the label's own port:
+				// a DNS alert on the beacon's name (its lookups, which have
+				// their own rhythm) counts as found, but its period is not
+				// the beats' and it is used only when nothing else alerted.
+				var first, firstOwn *alertRec
 				n := 0
 				for ai := range r.alerts[mode] {
 					a := &r.alerts[mode][ai]
@@ -231,7 +247,13 @@ func summarise(runs []*scenarioRun) *report {
 						if first == nil || a.TS.Before(first.TS) {
 							first = a
 						}
+						if (l.DstPort == 0 || a.DstPort == l.DstPort) && (firstOwn == nil || a.TS.Before(firstOwn.TS)) {
+							firstOwn = a
+						}
 					}
+				}
+				if firstOwn != nil {
+					first = firstOwn
 				}
 				if n > 0 {
 					rw.Alerted[mode]++
@@ -292,7 +314,7 @@ func summarise(runs []*scenarioRun) *report {
 				if li < 0 {
 					u := unlabelled[r.scenario]
 					if u == nil {
-						u = &row{Scenario: r.scenario, Style: "(unlabelled)", Pair: "alerts matching no label"}
+						u = &Row{Scenario: r.scenario, Style: "(unlabelled)", Pair: "alerts matching no label"}
 						unlabelled[r.scenario] = u
 					}
 					u.False++
@@ -398,7 +420,7 @@ func beatAt(l *synth.Label, ts time.Time) int {
 // expectation (e.g. six C2 beacons of one family); styles present in three
 // or more scenarios (the background every scenario carries: browsing hosts,
 // NTP, push) become one row across all scenarios.
-func compact(rows []*row) []*row {
+func compact(rows []*Row) []*Row {
 	scen := map[string]map[string]bool{}
 	for _, r := range rows {
 		if scen[r.Style] == nil {
@@ -406,9 +428,9 @@ func compact(rows []*row) []*row {
 		}
 		scen[r.Style][r.Scenario] = true
 	}
-	var out []*row
-	by := map[string]*row{}
-	n := map[*row]int{}
+	var out []*Row
+	by := map[string]*Row{}
+	n := map[*Row]int{}
 	for _, r := range rows {
 		sc := r.Scenario
 		if len(scen[r.Style]) >= 3 {
@@ -446,9 +468,10 @@ func compact(rows []*row) []*row {
 	return out
 }
 
-func (rep *report) write(w io.Writer, md bool) {
+// Write prints the table and the summary, as Markdown when md.
+func (rep *Report) Write(w io.Writer, md bool) {
 	rows := rep.rows
-	if rep.compact {
+	if rep.Compact {
 		rows = compact(rows)
 	}
 	head := []string{"scenario", "labelled pair", "style", "expected (default / --os any)", "alerted", "beats (label)", "beat at 1st alert", "period err (median / max)", "RITA v5 score"}
