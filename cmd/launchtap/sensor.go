@@ -40,6 +40,7 @@ type sensorFlags struct {
 	metricsAddr  string
 	statsEvery   time.Duration
 	cpuProfile   string
+	proxies      string
 }
 
 func newSensorFlags(fs *flag.FlagSet) *sensorFlags {
@@ -58,6 +59,8 @@ func newSensorFlags(fs *flag.FlagSet) *sensorFlags {
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the data path to `file` (read it with go tool pprof)")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `host:port` at /metrics (empty: off)")
 	fs.DurationVar(&o.statsEvery, "stats-interval", time.Minute, "how often to log a stats line (0: never)")
+	fs.StringVar(&o.proxies, "proxy", "", "explicit web proxies, comma-separated `addr:port`s: a CONNECT or absolute-URI request to one is egress to the host it names (internal proxies are also recognised from CONNECT traffic)")
+	fs.BoolVar(&o.pipe.LearnInternal, "learn-internal", true, "add the global IPv6 prefixes router advertisements announce to the internal networks")
 	o.pipe.Flow.RegisterFlags(fs)
 	o.pipe.DNS.RegisterFlags(fs)
 	o.pipe.Beacon.RegisterFlags(fs)
@@ -112,6 +115,9 @@ func (o *sensorFlags) prepare(stderr io.Writer) error {
 	}
 	if o.pipe.Internal, err = netset.Parse(o.internal); err != nil {
 		return fmt.Errorf("internal: %w", err)
+	}
+	if o.pipe.Proxies, err = parseProxies(o.proxies); err != nil {
+		return err
 	}
 	if err := o.pipe.Flow.Validate(); err != nil {
 		return err
@@ -265,4 +271,20 @@ func startCPUProfile(path string) (stop func() error, err error) {
 		}
 		return nil
 	}, nil
+}
+
+// parseProxies reads --proxy: comma-separated addr:port ([v6]:port).
+func parseProxies(list string) ([]netip.AddrPort, error) {
+	var out []netip.AddrPort
+	for _, f := range strings.Split(list, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		ap, err := netip.ParseAddrPort(f)
+		if err != nil || ap.Port() == 0 {
+			return nil, fmt.Errorf("proxy: %q is not addr:port", f)
+		}
+		out = append(out, ap)
+	}
+	return out, nil
 }

@@ -32,6 +32,21 @@ var methods = [][]byte{
 	[]byte("OPTIONS"), []byte("PATCH"), []byte("CONNECT"), []byte("TRACE"),
 }
 
+// LooksLikeRequest reports whether b starts with an HTTP method and a
+// space: a cheap test of whether ParseRequest is worth calling.
+func LooksLikeRequest(b []byte) bool {
+	sp := bytes.IndexByte(b[:min(len(b), 8)], ' ')
+	if sp <= 0 {
+		return false
+	}
+	for _, m := range methods {
+		if bytes.Equal(b[:sp], m) {
+			return true
+		}
+	}
+	return false
+}
+
 // ParseRequest reads the HTTP/1.x request at the start of b, the first
 // payload a client sent on a TCP session, whatever the port.
 func ParseRequest(b []byte) (Request, error) {

@@ -37,12 +37,13 @@ type published struct {
 	dns    dnstrack.Stats
 	beacon beacon.Stats
 	hosts  hostid.Stats
+	names  NameStats
 }
 
 func (w *worker) publish() {
 	fs, ds, bs, hs := w.flows.Stats(), w.dns.Stats(), w.det.Stats(), w.hosts.Stats()
 	w.pub.mu.Lock()
-	w.pub.c, w.pub.flow, w.pub.dns, w.pub.beacon, w.pub.hosts = w.c, fs, ds, bs, hs
+	w.pub.c, w.pub.flow, w.pub.dns, w.pub.beacon, w.pub.hosts, w.pub.names = w.c, fs, ds, bs, hs, w.nm.c
 	w.pub.mu.Unlock()
 }
 
@@ -61,6 +62,7 @@ type Stats struct {
 	DNS              dnstrack.Stats
 	Beacon           beacon.Stats
 	Hosts            hostid.Stats
+	Names            NameStats // names from the wire, proxies, encrypted DNS, learned prefixes
 	Workers          int
 	Elapsed          time.Duration // wall time since the run started
 }
@@ -90,6 +92,7 @@ func (p *Pipeline) Stats() Stats {
 		addCounters(&s.DNS, &w.pub.dns)
 		addCounters(&s.Beacon, &w.pub.beacon)
 		addCounters(&s.Hosts, &w.pub.hosts)
+		addCounters(&s.Names, &w.pub.names)
 		w.pub.mu.Unlock()
 		s.Packets += c.packets
 		s.Findings += c.findings
@@ -106,6 +109,14 @@ func (p *Pipeline) Stats() Stats {
 			s.Decapsulated[k] += c.decaps[k]
 		}
 		s.FirstFrags += c.firstFrags
+	}
+	learned, _ := p.cfg.Internal.Learned()
+	s.Names.PrefixesLearned = uint64(len(learned))
+	s.Names.ProxiesLearned = 0
+	for _, px := range p.Proxies() {
+		if px.Learned {
+			s.Names.ProxiesLearned++
+		}
 	}
 	// The MAC table is shared: its evictions are counted once, not per worker.
 	s.DNS.MACEvictions = p.macNames.Evictions()

@@ -29,6 +29,7 @@ type worker struct {
 	hosts  *hostid.Table
 	out    chan<- *alert.Alert
 	dnsNew *simplelru.LRU[dnsPairKey, string] // last name per (client, registered domain)
+	nm     namer                              // names from the wire, proxies, DoH (names.go)
 
 	c     workerCounters // written by this worker only
 	pub   published      // copied from c once per batch, read by Stats
@@ -50,6 +51,10 @@ func newWorker(id int, cfg *Config, out chan<- *alert.Alert, macNames *dnstrack.
 		return nil, err
 	}
 	w.dns.ShareByMAC(macNames)
+	w.flows.TrackProxies(cfg.proxies)
+	if err = w.newNamer(); err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
 	w.det = beacon.NewDetector(cfg.Beacon.PerWorker(cfg.Workers))
 	if w.hosts, err = hostid.NewTable(cfg.HostID); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
@@ -67,10 +72,16 @@ func (w *worker) handle(p *decode.Packet, kind decode.ErrKind) {
 	w.clock = p.TS
 	w.hosts.Observe(p)
 	if kind != decode.OK {
+		if w.cfg.LearnInternal && isRouterAdvert(p) {
+			w.routerAdvert(p)
+		}
 		return
 	}
 	if dnstrack.IsDNS(p) {
 		w.dns.Packet(p)
+	}
+	if p.Proto == decode.ProtoTCP && len(p.Payload) >= 8 && p.Payload[0] == 'C' {
+		w.connectToInternal(p)
 	}
 	w.flows.Packet(p)
 }
@@ -89,7 +100,9 @@ func (w *worker) handleCopy(p *decode.Packet) {
 // flush ends every session (end of a capture) so that their sizes are recorded.
 func (w *worker) flush() { w.flows.Flush() }
 
-// SessionStart is a beat: the pair is keyed by the name the host resolved.
+// SessionStart is a beat: the pair is keyed by the name the host resolved,
+// or, when it resolved none the span saw, by the name its first payload
+// carries (startSession).
 func (w *worker) SessionStart(s *flow.Session) {
 	var ok bool
 	s.Name, ok = w.dns.Name(s.ClientAddr, s.ServerAddr, s.Start)
@@ -97,10 +110,14 @@ func (w *worker) SessionStart(s *flow.Session) {
 		// A dual-stack host may have resolved the name from its IPv4 address.
 		s.Name, _ = w.dns.NameByMAC(s.ClientMAC, s.ServerAddr, s.Start)
 	}
-	w.beat(w.pairKey(s, beacon.KindSession), s.ServerAddr, s.Start, s.ClientMAC, s.HasMAC)
+	w.startSession(s)
 }
 
 func (w *worker) SessionEnd(s *flow.Session) {
+	if s.Pending {
+		// No payload named it: it beats keyed by its address, as at its start.
+		w.fire(s, s.Start)
+	}
 	if f := w.cfg.Filtered; f != nil {
 		k := &s.Key
 		po, bo := f.Take(s.ClientAddr, s.ServerAddr, k.ClientPort, k.ServerPort, k.Proto, s.Restarted)
@@ -110,7 +127,7 @@ func (w *worker) SessionEnd(s *flow.Session) {
 		s.BytesOut += bo
 		s.BytesIn += bi
 	}
-	if s.Midstream {
+	if s.Midstream || s.NoBeat {
 		return
 	}
 	w.det.Sizes(w.pairKey(s, beacon.KindSession), s.Start, s.BytesOut, s.BytesIn)
@@ -118,13 +135,22 @@ func (w *worker) SessionEnd(s *flow.Session) {
 
 // Burst is a beat of a keep-alive channel inside one long session.
 func (w *worker) Burst(s *flow.Session, ts int64) {
+	if s.NoBeat || s.Pending {
+		return
+	}
 	w.beat(w.pairKey(s, beacon.KindBurst), s.ServerAddr, ts, s.ClientMAC, s.HasMAC)
 }
 
 func (w *worker) pairKey(s *flow.Session, kind beacon.Kind) beacon.PairKey {
 	k := beacon.PairKey{Src: s.ClientAddr, Dest: s.Name, Port: s.Key.ServerPort, Proto: s.Key.Proto, Kind: kind}
+	if s.DestPort != 0 {
+		k.Port = s.DestPort
+	}
 	if s.Name == "" {
 		k.DestIP = s.ServerAddr
+		if s.DestAddr.IsValid() {
+			k.DestIP = s.DestAddr
+		}
 	}
 	return k
 }
@@ -241,6 +267,11 @@ func (w *worker) alertFor(f *beacon.Finding, mac [6]byte, hasMAC bool) *alert.Al
 	}
 	for _, t := range f.BeatTimes {
 		a.BeatTimes = append(a.BeatTimes, time.Unix(0, t).UTC())
+	}
+	m := w.meta(f.Key)
+	a.DstNameSource = nameSource(m.source)
+	if m.via.IsValid() {
+		a.ViaProxy = m.via.String()
 	}
 	a.ID = alertID(f)
 	return a
