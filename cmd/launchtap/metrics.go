@@ -86,6 +86,30 @@ func (s *sensor) snapshot(extra func(add func(sample))) snapshot {
 	ctr("dns_messages", "DNS messages by outcome.", st.DNS.Responses, "response")
 	ctr("dns_messages", "DNS messages by outcome.", st.DNS.Malformed, "malformed")
 	ctr("dns_messages", "DNS messages by outcome.", st.DNS.Truncated, "truncated")
+	nm := &st.Names
+	for _, m := range []struct {
+		src string
+		v   uint64
+	}{{"sni", nm.SNI}, {"quic", nm.QUIC}, {"http", nm.HTTP}, {"connect", nm.Connect}, {"unnamed", nm.Unnamed}} {
+		ctr("named_sessions", "Sessions without a DNS name, by where their name came from (unnamed: none on the wire).", m.v, m.src)
+	}
+	for _, m := range []struct {
+		kind string
+		v    uint64
+	}{{"hello_incomplete", nm.HelloIncomplete}, {"hello_malformed", nm.HelloMalformed}, {"quic_incomplete", nm.QUICIncomplete},
+		{"quic_malformed", nm.QUICMalformed}, {"http_malformed", nm.HTTPMalformed}, {"router_advert", nm.RouterAdvertErrors}} {
+		ctr("name_errors", "First payloads and router advertisements that could not be read, by kind.", m.v, m.kind)
+	}
+	ctr("pairs_renamed", "Address-keyed pairs moved to their name once it was known.", st.Beacon.Rekeyed)
+	ctr("proxy_requests", "CONNECT and absolute-URI requests to explicit proxies beaten as egress.", nm.ProxyRequests)
+	ctr("proxy_egress_skipped", "Sessions from a proxy's own address, not scored (its clients' egress).", nm.ProxyEgress)
+	gauge("proxies_learned", "Explicit proxies recognised from CONNECT traffic.", nm.ProxiesLearned)
+	ctr("doh_sessions", "Sessions to encrypted-DNS resolvers, not scored.", nm.DoHSessions)
+	gauge("doh_hosts", "Hosts seen using encrypted-DNS resolvers (their lookups are invisible to the span).", nm.DoHHosts)
+	ctr("router_adverts", "ICMPv6 router advertisements read.", nm.RouterAdverts)
+	gauge("learned_internal_prefixes", "IPv6 prefixes learned as internal from router advertisements.", nm.PrefixesLearned)
+	ctr("evictions", "Entries evicted from a full table, by table.", nm.PairMetaEvictions, "pair_meta")
+	ctr("evictions", "Entries evicted from a full table, by table.", nm.DoHHostEvictions, "doh_hosts")
 	ctr("findings", "Periodic pairs found, before host-OS policy and baseline.", st.Findings)
 	ctr("alerts", "Alerts delivered.", c.Emitted.Load())
 	ctr("suppressed", "Findings suppressed, by reason (one a baseline reload later releases stays counted here, and in released).", st.SuppressedOS, "host_os")
@@ -124,6 +148,10 @@ func labelNames(name string) []string {
 		return []string{"kind"}
 	case "sessions", "dns_messages":
 		return []string{"event"}
+	case "named_sessions":
+		return []string{"source"}
+	case "name_errors":
+		return []string{"kind"}
 	case "evictions":
 		return []string{"table"}
 	case "suppressed":

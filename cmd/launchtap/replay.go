@@ -210,6 +210,7 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"proxy_egress":         st.Names.ProxyEgress,
 			"proxies_learned":      st.Names.ProxiesLearned,
 			"doh_sessions":         st.Names.DoHSessions,
+			"doh_hosts":            st.Names.DoHHosts,
 			"router_adverts":       st.Names.RouterAdverts,
 			"router_advert_errors": st.Names.RouterAdvertErrors,
 			"prefixes_learned":     st.Names.PrefixesLearned,

@@ -31,6 +31,19 @@ const (
 	maxDatagram = 2048
 )
 
+// IsQUICVersion reports whether the 4 bytes of a long header's version
+// field name a version QUIC opens: a cheap test before copying a datagram.
+func IsQUICVersion(v []byte) bool {
+	if len(v) < 4 {
+		return false
+	}
+	switch binary.BigEndian.Uint32(v) {
+	case QUICv1, QUICv2:
+		return true
+	}
+	return false
+}
+
 // QUIC opens client Initial packets and reassembles the ClientHello their
 // CRYPTO frames carry. It is a caller-owned scratch area (about 7 KiB):
 // reuse one per worker, Reset between connections. The keys of the last

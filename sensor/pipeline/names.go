@@ -56,6 +56,7 @@ type NameStats struct {
 	ProxiesLearned   uint64 // recognised by the whole pipeline (not summed per worker)
 
 	DoHSessions        uint64 // sessions to encrypted-DNS resolvers, not beacon destinations
+	DoHHosts           uint64 // hosts in the DoH table now
 	DoHHostEvictions   uint64
 	PairMetaEvictions  uint64
 	RouterAdverts      uint64

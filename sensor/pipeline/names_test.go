@@ -328,3 +328,31 @@ func summarize(as []*alert.Alert) string {
 	}
 	return b.String()
 }
+
+// Sessions that carried no name (no payload before they closed) beat keyed
+// by the address; once a session to that address names it, the pair
+// becomes the named pair with every beat: one alert, from the first beat.
+func TestAddressPairBecomesNamed(t *testing.T) {
+	host, dst := addr("10.20.1.42"), addr("198.51.100.77")
+	hello := clientHello(t, "late.vendor.example")
+	w := &wire{t: t}
+	for i := range 20 {
+		first := hello
+		if i < 4 {
+			first = nil // a connect-and-close check, no name on the wire
+		}
+		w.tcp(at(float64(i)*5), host, dst, 443, first)
+	}
+	for _, workers := range []int{1, 3} {
+		got, p := replayNames(t, w, workers, nil)
+		if len(got) != 1 {
+			t.Fatalf("%d workers: %d alerts, want 1: %s", workers, len(got), summarize(got))
+		}
+		if a := got[0]; a.DstFQDN != "late.vendor.example" || a.DstNameSource != "sni" || !a.FirstSeen.Equal(at(0)) {
+			t.Fatalf("%d workers: %s (first seen %v)", workers, summarize(got), a.FirstSeen)
+		}
+		if st := p.Stats(); st.Beacon.Rekeyed != 1 || st.Names.Unnamed != 4 {
+			t.Fatalf("%d workers: rekeyed %d, unnamed %d", workers, st.Beacon.Rekeyed, st.Names.Unnamed)
+		}
+	}
+}

@@ -372,7 +372,7 @@ func keptPayload(p *decode.Packet) int {
 			return min(n, 4096)
 		}
 	case decode.ProtoUDP:
-		if b[0]&0xc0 == 0xc0 && p.DstPort == 443 {
+		if n > 5 && b[0]&0xc0 == 0xc0 && p.DstPort == 443 && names.IsQUICVersion(b[1:5]) {
 			return min(n, 2048)
 		}
 	case decode.ProtoICMPv6:
