@@ -110,6 +110,8 @@ func (s *sensor) snapshot(extra func(add func(sample))) snapshot {
 	gauge("learned_internal_prefixes", "IPv6 prefixes learned as internal from router advertisements.", nm.PrefixesLearned)
 	ctr("evictions", "Entries evicted from a full table, by table.", nm.PairMetaEvictions, "pair_meta")
 	ctr("evictions", "Entries evicted from a full table, by table.", nm.DoHHostEvictions, "doh_hosts")
+	ctr("evictions", "Entries evicted from a full table, by table.", nm.PrefixesRefused, "learned_prefixes")
+	ctr("evictions", "Entries evicted from a full table, by table.", nm.ProxiesRefused, "proxies")
 	ctr("findings", "Periodic pairs found, before host-OS policy and baseline.", st.Findings)
 	ctr("alerts", "Alerts delivered.", c.Emitted.Load())
 	ctr("suppressed", "Findings suppressed, by reason (one a baseline reload later releases stays counted here, and in released).", st.SuppressedOS, "host_os")

@@ -215,6 +215,8 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"router_advert_errors": st.Names.RouterAdvertErrors,
 			"prefixes_learned":     st.Names.PrefixesLearned,
 			"prefixes_ignored":     st.Names.PrefixesIgnored,
+			"prefixes_refused":     st.Names.PrefixesRefused,
+			"proxies_refused":      st.Names.ProxiesRefused,
 			"pairs_renamed":        st.Beacon.Rekeyed,
 		},
 		DoHHosts:   s.pipe.DoHHosts(), // the workers have stopped

@@ -113,9 +113,9 @@ type Session struct {
 
 	// Watch is how many more outbound packets carrying payload the tracker
 	// shows the handler's Payload method (a PayloadHandler), from the
-	// session's first on: the handler reads the name there. Zero for all
-	// but the first packets of a session, so the per-packet cost is one
-	// compare.
+	// session's first on, and whether it shows the first inbound one: the
+	// handler reads the name there. Zero for all but the first packets of a
+	// session, so the per-packet cost is one compare.
 	Watch uint8
 }
 
@@ -127,9 +127,9 @@ type Handler interface {
 }
 
 // PayloadHandler is a Handler that also reads the first payload of the
-// sessions whose Watch it set.
+// sessions whose Watch it set; out says which way the packet went.
 type PayloadHandler interface {
-	Payload(s *Session, p *decode.Packet)
+	Payload(s *Session, p *decode.Packet, out bool)
 }
 
 // Stats are cumulative counters of one tracker.
@@ -462,16 +462,20 @@ func (t *Tracker) account(s *Session, p *decode.Packet, out bool) {
 	}
 }
 
-// watch shows the handler an outbound packet with payload of a session it
-// asked to see (Watch > 0). The payload on the wire counts, captured or
-// not: a sharded replay keeps only the bytes that can carry a name, and the
-// handler must learn that the first payload has passed.
+// watch shows the handler a packet with payload of a session it asked to
+// see (Watch > 0): outbound ones count Watch down; inbound ones are shown
+// too (when the server speaks first no client name will come), and the
+// handler ends the watch by clearing Watch. The payload on the wire counts, captured or not: a sharded
+// replay keeps only the bytes that can carry a name, and the handler must
+// learn that the first payload has passed.
 func (t *Tracker) watch(s *Session, p *decode.Packet, out bool) {
-	if s.Watch == 0 || !out || p.PayloadLen == 0 || t.ph == nil {
+	if s.Watch == 0 || p.PayloadLen == 0 || t.ph == nil {
 		return
 	}
-	s.Watch--
-	t.ph.Payload(s, p)
+	if out {
+		s.Watch--
+	}
+	t.ph.Payload(s, p, out)
 }
 
 // Sweep ends sessions idle at capture time now. Packet calls it about once a

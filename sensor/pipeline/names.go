@@ -54,6 +54,7 @@ type NameStats struct {
 	ProxyNotRequests uint64 // sessions to a proxy that sent no proxy request
 	ProxyEgress      uint64 // sessions from a proxy's address (its clients' egress, not its own)
 	ProxiesLearned   uint64 // recognised by the whole pipeline (not summed per worker)
+	ProxiesRefused   uint64 // recognised beyond the bound of known proxies, not kept
 
 	DoHSessions        uint64 // sessions to encrypted-DNS resolvers, not beacon destinations
 	DoHHosts           uint64 // hosts in the DoH table now
@@ -63,6 +64,7 @@ type NameStats struct {
 	RouterAdvertErrors uint64
 	PrefixesLearned    uint64 // learned by the whole pipeline (not summed per worker)
 	PrefixesIgnored    uint64 // RA prefixes not learned: not global unicast, or longer than /64 or shorter than /48
+	PrefixesRefused    uint64 // learnable prefixes beyond netset.MaxLearned, not kept
 }
 
 // pairMeta is what an alert says about a pair beyond its key.
@@ -138,9 +140,24 @@ func (w *worker) startSession(s *flow.Session) {
 	w.fire(s, s.Start)
 }
 
-// Payload reads the name of a pending session from its first payload.
-func (w *worker) Payload(s *flow.Session, p *decode.Packet) {
+// Payload reads the name of a pending session from its first payload. When
+// the server speaks first there is no name to wait for: the session beats
+// now, keyed by what it has.
+func (w *worker) Payload(s *flow.Session, p *decode.Packet, out bool) {
 	if !s.Pending {
+		return
+	}
+	if !out {
+		switch {
+		case s.Key.Proto != decode.ProtoTCP:
+			// A QUIC server acknowledges the first Initial while the
+			// client's second may still be on its way.
+		case s.Proxied:
+			w.nm.c.ProxyNotRequests++
+			s.NoBeat, s.Pending, s.Watch = true, false, 0
+		default:
+			w.fire(s, s.Start)
+		}
 		return
 	}
 	if s.Proxied {
@@ -224,7 +241,7 @@ func (w *worker) named(s *flow.Session, name string, src uint8) {
 // CONNECT or absolute-URI request is egress to the host it names, beating
 // at the request's time.
 func (w *worker) proxyRequest(s *flow.Session, p *decode.Packet) {
-	s.Pending = false
+	s.Pending, s.Watch = false, 0
 	q, err := names.ParseRequest(p.Payload)
 	if err != nil || q.Kind == names.Origin {
 		if errors.Is(err, names.ErrMalformed) {
@@ -258,7 +275,7 @@ func (w *worker) proxyRequest(s *flow.Session, p *decode.Packet) {
 // fire is a session's beat at ts, keyed by what is known of it now.
 func (w *worker) fire(s *flow.Session, ts int64) {
 	wasPending := s.Pending
-	s.Pending = false
+	s.Pending, s.Watch = false, 0
 	if s.NoBeat {
 		return
 	}
@@ -315,7 +332,7 @@ func (w *worker) meta(k beacon.PairKey) pairMeta {
 // dohSession marks a session to an encrypted-DNS resolver: not a beacon
 // destination, and its host's lookups are invisible to the span.
 func (w *worker) dohSession(s *flow.Session, provider string) {
-	s.NoBeat, s.Pending = true, false
+	s.NoBeat, s.Pending, s.Watch = true, false, 0
 	w.nm.c.DoHSessions++
 	a := s.ClientAddr
 	if h, ok := w.nm.doh.Get(a); ok {

@@ -111,8 +111,9 @@ func (p *Pipeline) Stats() Stats {
 		}
 		s.FirstFrags += c.firstFrags
 	}
-	learned, _ := p.cfg.Internal.Learned()
-	s.Names.PrefixesLearned = uint64(len(learned))
+	learned, refused := p.cfg.Internal.Learned()
+	s.Names.PrefixesLearned, s.Names.PrefixesRefused = uint64(len(learned)), refused
+	s.Names.ProxiesRefused = p.cfg.proxies.refused.Load()
 	s.Names.ProxiesLearned = 0
 	for _, px := range p.Proxies() {
 		if px.Learned {
