@@ -21,6 +21,7 @@ import (
 
 	"github.com/launchtap/launchtap/sensor/alert"
 	"github.com/launchtap/launchtap/sensor/capture"
+	"github.com/launchtap/launchtap/sensor/decode"
 )
 
 // wire builds a capture of Ethernet frames, in time order, for the naming
@@ -353,6 +354,33 @@ func TestAddressPairBecomesNamed(t *testing.T) {
 		}
 		if st := p.Stats(); st.Beacon.Rekeyed != 1 || st.Names.Unnamed != 4 {
 			t.Fatalf("%d workers: rekeyed %d, unnamed %d", workers, st.Beacon.Rekeyed, st.Names.Unnamed)
+		}
+	}
+}
+
+// The sharded reader keeps the first bytes of what can carry a name, and
+// nothing of other payload.
+func TestKeptPayloadNames(t *testing.T) {
+	big := func(head ...byte) []byte { b := make([]byte, 9000); copy(b, head); return b }
+	for _, tc := range []struct {
+		name    string
+		proto   uint8
+		dport   uint16
+		payload []byte
+		want    int
+	}{
+		{"client hello", decode.ProtoTCP, 443, big(22, 3, 1, 2, 0, 1), 4096},
+		{"tls application data", decode.ProtoTCP, 443, big(23, 3, 3, 2, 0, 1), 0},
+		{"connect to a proxy", decode.ProtoTCP, 3128, append([]byte("CONNECT a.example:443 HTTP/1.1\r\n"), big()...), 4096},
+		{"quic v1 initial", decode.ProtoUDP, 443, big(0xc3, 0, 0, 0, 1), 2048},
+		{"quic v2 initial", decode.ProtoUDP, 443, big(0xd3, 0x6b, 0x33, 0x43, 0xcf), 2048},
+		{"quic short header", decode.ProtoUDP, 443, big(0x43, 0, 0, 0, 1), 0},
+		{"udp 443 long-header lookalike", decode.ProtoUDP, 443, big(0xc3, 9, 9, 9, 9), 0},
+		{"router advertisement", decode.ProtoICMPv6, 0, []byte{134, 0, 0, 0, 64, 0, 7, 8, 0, 0, 0, 0, 0, 0, 0, 0}, 16},
+	} {
+		p := decode.Packet{Proto: tc.proto, SrcPort: 50000, DstPort: tc.dport, Payload: tc.payload}
+		if got := keptPayload(&p); got != tc.want {
+			t.Errorf("%s: kept %d, want %d", tc.name, got, tc.want)
 		}
 	}
 }
