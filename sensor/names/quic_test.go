@@ -101,7 +101,7 @@ func TestQUICv2Keys(t *testing.T) {
 
 // protect builds a client Initial of version v carrying frames, padded to
 // 1200 bytes, as a client would send it (the inverse of QUIC.packet).
-func protect(t *testing.T, v uint32, dcid []byte, pn uint32, frames []byte) []byte {
+func protect(t testing.TB, v uint32, dcid []byte, pn uint32, frames []byte) []byte {
 	t.Helper()
 	var q QUIC
 	if err := q.keys(v, dcid); err != nil {
@@ -202,6 +202,28 @@ func FuzzQUIC(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		q.Reset()
 		name, err := q.Datagram(b)
+		if err == nil && !validHost(name) {
+			t.Fatalf("invalid name %q", name)
+		}
+	})
+}
+
+// FuzzQUICFrames fuzzes what lies behind the packet protection, which
+// FuzzQUIC can hardly reach: the fuzzer's bytes are the frames of a client
+// Initial that is protected as a client would, then opened.
+func FuzzQUICFrames(f *testing.F) {
+	hello := goHello(f, "seed.example")[5:]
+	f.Add(cryptoFrame(0, hello[:900]))
+	f.Add(append(cryptoFrame(600, hello[600:900]), cryptoFrame(0, hello[:600])...))
+	f.Add([]byte{frameAck, 0, 0, 0, 0, framePing, frameCrypto, 0, 3, 1, 0, 0})
+	dcid := unhex("0011223344556677")
+	var q QUIC
+	f.Fuzz(func(t *testing.T, frames []byte) {
+		if len(frames) > 1100 {
+			return
+		}
+		q.Reset()
+		name, err := q.Datagram(protect(t, QUICv1, dcid, 0, frames))
 		if err == nil && !validHost(name) {
 			t.Fatalf("invalid name %q", name)
 		}
