@@ -110,6 +110,9 @@ func (s *sensor) snapshot(extra func(add func(sample))) snapshot {
 	gauge("learned_internal_prefixes", "IPv6 prefixes learned as internal from router advertisements.", nm.PrefixesLearned)
 	ctr("evictions", "Entries evicted from a full table, by table.", nm.PairMetaEvictions, "pair_meta")
 	ctr("evictions", "Entries evicted from a full table, by table.", nm.DoHHostEvictions, "doh_hosts")
+	ctr("evictions", "Entries evicted from a full table, by table.", nm.HelloHoldEvictions, "held_hellos")
+	ctr("split_hellos", "ClientHellos whose name was beyond the first segment, by outcome.", nm.HelloHeld, "held")
+	ctr("split_hellos", "ClientHellos whose name was beyond the first segment, by outcome.", nm.HelloJoined, "named")
 	ctr("evictions", "Entries evicted from a full table, by table.", nm.PrefixesRefused, "learned_prefixes")
 	ctr("evictions", "Entries evicted from a full table, by table.", nm.ProxiesRefused, "proxies")
 	ctr("findings", "Periodic pairs found, before host-OS policy and baseline.", st.Findings)
@@ -150,6 +153,8 @@ func labelNames(name string) []string {
 		return []string{"kind"}
 	case "sessions", "dns_messages":
 		return []string{"event"}
+	case "split_hellos":
+		return []string{"outcome"}
 	case "named_sessions":
 		return []string{"source"}
 	case "name_errors":

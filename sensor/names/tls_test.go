@@ -31,7 +31,7 @@ func goHello(t testing.TB, sni string) []byte {
 	for {
 		n, err := s.Read(buf)
 		out = append(out, buf[:n]...)
-		if len(out) >= 5 && len(out) >= 5+int(out[3])<<8|int(out[4]) || err != nil {
+		if len(out) >= 5 && len(out) >= 5+(int(out[3])<<8|int(out[4])) || err != nil {
 			break
 		}
 	}

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"errors"
+	"hash/maphash"
 	"net/netip"
 	"sort"
 	"sync"
@@ -44,11 +45,14 @@ type NameStats struct {
 	SNI, QUIC, HTTP, Connect uint64 // sessions named by each source
 	Unnamed                  uint64 // sessions that waited for a name on the wire and found none
 
-	HelloIncomplete uint64 // ClientHellos whose name lies beyond the first segment (keyed by address)
-	HelloMalformed  uint64
-	QUICIncomplete  uint64 // QUIC Initials whose hello the first packets did not complete
-	QUICMalformed   uint64 // undecryptable or malformed QUIC Initials (also non-Initial long headers)
-	HTTPMalformed   uint64 // requests with a malformed request line, Host or CONNECT target
+	HelloIncomplete    uint64 // ClientHellos whose name lies beyond the first two segments (keyed by address)
+	HelloHeld          uint64 // first segments of ClientHellos held for the second (the name lies beyond the first)
+	HelloJoined        uint64 // ClientHellos named from their first two segments joined
+	HelloHoldEvictions uint64 // held first segments whose slot a newer hello took
+	HelloMalformed     uint64
+	QUICIncomplete     uint64 // QUIC Initials whose hello the first packets did not complete
+	QUICMalformed      uint64 // undecryptable or malformed QUIC Initials (also non-Initial long headers)
+	HTTPMalformed      uint64 // requests with a malformed request line, Host or CONNECT target
 
 	ProxyRequests    uint64 // CONNECT and absolute-URI requests beaten as egress
 	ProxyNotRequests uint64 // sessions to a proxy that sent no proxy request
@@ -89,6 +93,7 @@ type namer struct {
 	quic    names.QUIC
 	quicFor flow.Key // the session whose CRYPTO data quic holds
 	ra      [8]ndp.Prefix
+	hold    helloHold
 	meta    *simplelru.LRU[beacon.PairKey, pairMeta]
 	doh     *simplelru.LRU[netip.Addr, *DoHHost]
 	c       NameStats
@@ -171,9 +176,12 @@ func (w *worker) Payload(s *flow.Session, p *decode.Packet, out bool) {
 	)
 	switch s.Key.Proto {
 	case decode.ProtoTCP:
-		name, err = names.HelloSNI(p.Payload)
+		name, err = w.nm.hold.hello(s, p)
 		src = srcSNI
 		switch {
+		case errors.Is(err, errHeld):
+			s.Watch = 1 // the name is in the next segment
+			return
 		case errors.Is(err, names.ErrIncomplete):
 			w.nm.c.HelloIncomplete++
 		case errors.Is(err, names.ErrMalformed):
@@ -557,4 +565,121 @@ func (p *Pipeline) DoHHosts() []DoHHost {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Addr.Less(out[j].Addr) })
 	return out
+}
+
+// errHeld: the first segment of a ClientHello is held for the next one.
+var errHeld = errors.New("pipeline: first segment held")
+
+// A ClientHello with post-quantum key shares is larger than a segment, and
+// a client that orders its extensions at random may put server_name in the
+// second segment. helloHold keeps such first segments, in a small
+// direct-mapped table (a newer hello takes an older one's slot), until the
+// next segment of the session arrives in order.
+const (
+	holdSlots = 32
+	holdBytes = 4096
+)
+
+type helloHold struct {
+	slots                 [holdSlots]heldHello
+	seed                  maphash.Seed
+	seeded                bool
+	held, joined, evicted uint64
+}
+
+type heldHello struct {
+	key  flow.Key
+	next uint32 // sequence number of the segment that continues it
+	n    int
+	buf  [holdBytes]byte
+	used bool
+}
+
+func (h *helloHold) slot(k flow.Key) *heldHello {
+	if !h.seeded {
+		h.seed, h.seeded = maphash.MakeSeed(), true
+	}
+	return &h.slots[maphash.Comparable(h.seed, k)%holdSlots]
+}
+
+// hello reads the ClientHello of session s from its first segment, or from
+// its first two: errHeld means the first is held and the next is needed.
+func (h *helloHold) hello(s *flow.Session, p *decode.Packet) ([]byte, error) {
+	b := p.Payload
+	if sl := h.slot(s.Key); sl.used && sl.key == s.Key {
+		// The second segment: join it if it continues the first.
+		sl.used = false
+		if p.Seq != sl.next || sl.n+len(b) < sl.n {
+			return nil, names.ErrIncomplete
+		}
+		n := copy(sl.buf[sl.n:], b)
+		name, err := names.HelloSNI(sl.buf[:sl.n+n])
+		if err == nil {
+			h.joined++
+		}
+		return name, err
+	}
+	name, err := names.HelloSNI(b)
+	if !errors.Is(err, names.ErrIncomplete) || len(b) < 5 || uint32(len(b)) != p.PayloadLen || len(b) >= holdBytes ||
+		5+(int(b[3])<<8|int(b[4])) <= len(b) {
+		return name, err
+	}
+	sl := h.slot(s.Key)
+	if sl.used {
+		h.evicted++
+	}
+	sl.key, sl.next, sl.n, sl.used = s.Key, p.Seq+uint32(len(b)), copy(sl.buf[:], b), true
+	h.held++
+	return nil, errHeld
+}
+
+// helloFollow lets the sharded replay reader keep the segment that
+// continues a ClientHello whose first segment did not hold all of it: the
+// reader keeps no other bulk payload, and the worker's helloHold needs those
+// bytes. A 256-slot direct-mapped table by ports; a newer first segment
+// takes an older one's slot. While no continuation is awaited the cost per
+// TCP packet is one compare.
+type helloFollow struct {
+	slots [256]followSlot
+	n     int // slots in use
+}
+
+type followSlot struct {
+	src, dst     netip.Addr
+	sport, dport uint16
+	seq          uint32
+	used         bool
+}
+
+func followIndex(p *decode.Packet) int {
+	return int((uint32(p.SrcPort)*2654435761)>>24^uint32(p.DstPort)) & 255
+}
+
+// keep returns how many payload bytes of p the reader keeps, given that
+// keptPayload said kept.
+func (f *helloFollow) keep(p *decode.Packet, kept int) int {
+	if p.Proto != decode.ProtoTCP || len(p.Payload) == 0 {
+		return kept
+	}
+	b := p.Payload
+	if kept > 0 {
+		if len(b) > 5 && b[0] == 22 && b[5] == 1 && uint32(len(b)) == p.PayloadLen && 5+(int(b[3])<<8|int(b[4])) > len(b) {
+			sl := &f.slots[followIndex(p)]
+			if !sl.used {
+				f.n++
+			}
+			*sl = followSlot{src: p.Src, dst: p.Dst, sport: p.SrcPort, dport: p.DstPort, seq: p.Seq + uint32(len(b)), used: true}
+		}
+		return kept
+	}
+	if f.n == 0 {
+		return 0
+	}
+	sl := &f.slots[followIndex(p)]
+	if sl.used && sl.seq == p.Seq && sl.sport == p.SrcPort && sl.dport == p.DstPort && sl.src == p.Src && sl.dst == p.Dst {
+		sl.used = false
+		f.n--
+		return min(len(b), holdBytes)
+	}
+	return 0
 }

@@ -88,10 +88,12 @@ func (w *wire) tcp(ts time.Time, c, s netip.Addr, dport uint16, first []byte) {
 	w.add(ts.Add(20*ms), s, c, &layers.TCP{SrcPort: layers.TCPPort(dport), DstPort: layers.TCPPort(sp), SYN: true, ACK: true}, nil)
 	w.add(ts.Add(21*ms), c, s, &layers.TCP{SrcPort: layers.TCPPort(sp), DstPort: layers.TCPPort(dport), ACK: true}, nil)
 	at := ts.Add(22 * ms)
+	seq := uint32(1000)
 	for len(first) > 0 {
 		n := min(len(first), 1448)
-		w.add(at, c, s, &layers.TCP{SrcPort: layers.TCPPort(sp), DstPort: layers.TCPPort(dport), ACK: true, PSH: true}, first[:n])
+		w.add(at, c, s, &layers.TCP{SrcPort: layers.TCPPort(sp), DstPort: layers.TCPPort(dport), Seq: seq, ACK: true, PSH: true}, first[:n])
 		first = first[n:]
+		seq += uint32(n)
 		at = at.Add(ms)
 	}
 	w.add(ts.Add(60*ms), s, c, &layers.TCP{SrcPort: layers.TCPPort(dport), DstPort: layers.TCPPort(sp), ACK: true, PSH: true}, make([]byte, 3000))
@@ -144,7 +146,7 @@ func clientHello(t *testing.T, sni string) []byte {
 	for {
 		n, err := s.Read(buf)
 		out = append(out, buf[:n]...)
-		if len(out) >= 5 && len(out) >= 5+int(out[3])<<8|int(out[4]) || err != nil {
+		if len(out) >= 5 && len(out) >= 5+(int(out[3])<<8|int(out[4])) || err != nil {
 			return out
 		}
 	}
@@ -381,6 +383,43 @@ func TestKeptPayloadNames(t *testing.T) {
 		p := decode.Packet{Proto: tc.proto, SrcPort: 50000, DstPort: tc.dport, Payload: tc.payload}
 		if got := keptPayload(&p); got != tc.want {
 			t.Errorf("%s: kept %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+// lateHello is a ClientHello whose server_name extension comes after 1500
+// bytes of others, as a client that orders its extensions at random may
+// send it: the name is in the second segment.
+func lateHello(sni string) []byte {
+	u16 := func(b []byte, v int) []byte { return append(b, byte(v>>8), byte(v)) }
+	ext := func(b []byte, typ int, body []byte) []byte { return append(u16(u16(b, typ), len(body)), body...) }
+	sn := u16(nil, len(sni)+3)
+	sn = append(sn, 0)
+	sn = append(u16(sn, len(sni)), sni...)
+	exts := ext(ext(nil, 21, make([]byte, 1500)), 0, sn)
+	body := append([]byte{3, 3}, make([]byte, 32)...)
+	body = append(body, 0, 0, 2, 0x13, 0x01, 1, 0)
+	body = append(u16(body, len(exts)), exts...)
+	hs := append([]byte{1, byte(len(body) >> 16), byte(len(body) >> 8), byte(len(body))}, body...)
+	return append(u16([]byte{22, 3, 1}, len(hs)), hs...)
+}
+
+// A beacon whose ClientHello names its server only in the second segment
+// is named by joining the two.
+func TestSplitHelloBeacon(t *testing.T) {
+	host := addr("10.20.1.43")
+	hello := lateHello("split.vendor.example")
+	w := &wire{t: t}
+	for i := range 20 {
+		w.tcp(at(float64(i)*5), host, netip.AddrFrom4([4]byte{198, 51, 100, byte(90 + i%4)}), 443, hello)
+	}
+	for _, workers := range []int{1, 3} {
+		got, p := replayNames(t, w, workers, nil)
+		if len(got) != 1 || got[0].DstFQDN != "split.vendor.example" || got[0].DstNameSource != "sni" {
+			t.Fatalf("%d workers: %s", workers, summarize(got))
+		}
+		if st := p.Stats().Names; st.HelloHeld != 20 || st.HelloJoined != 20 || st.HelloIncomplete != 0 {
+			t.Fatalf("%d workers: held %d, joined %d, incomplete %d", workers, st.HelloHeld, st.HelloJoined, st.HelloIncomplete)
 		}
 	}
 }

@@ -282,6 +282,7 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 			w.publish()
 		}(w, work[i], free[i])
 	}
+	var follow helloFollow // the reader's: continuations of ClientHellos to keep
 	send := func(i int) {
 		if cur[i] != nil && len(cur[i].pkts) > 0 {
 			work[i] <- cur[i]
@@ -294,7 +295,7 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 			b = <-free[i]
 			cur[i] = b
 		}
-		keep := keptPayload(pkt)
+		keep := follow.keep(pkt, keptPayload(pkt))
 		if len(b.arena)+keep+len(pkt.TCPOptions) > cap(b.arena) {
 			send(i)
 			b = <-free[i]

@@ -43,6 +43,7 @@ type published struct {
 func (w *worker) publish() {
 	fs, ds, bs, hs := w.flows.Stats(), w.dns.Stats(), w.det.Stats(), w.hosts.Stats()
 	w.nm.c.DoHHosts = uint64(w.nm.doh.Len())
+	w.nm.c.HelloHeld, w.nm.c.HelloJoined, w.nm.c.HelloHoldEvictions = w.nm.hold.held, w.nm.hold.joined, w.nm.hold.evicted
 	w.pub.mu.Lock()
 	w.pub.c, w.pub.flow, w.pub.dns, w.pub.beacon, w.pub.hosts, w.pub.names = w.c, fs, ds, bs, hs, w.nm.c
 	w.pub.mu.Unlock()
