@@ -607,10 +607,12 @@ func (h *helloHold) slot(k flow.Key) *heldHello {
 func (h *helloHold) hello(s *flow.Session, p *decode.Packet) ([]byte, error) {
 	b := p.Payload
 	if sl := h.slot(s.Key); sl.used && sl.key == s.Key {
-		// The second segment: join it if it continues the first.
+		// The second segment, if it continues the first. Anything else (a
+		// retransmitted first segment, a new session on the same ports, a
+		// segment after a lost one) is read as a first segment.
 		sl.used = false
-		if p.Seq != sl.next || sl.n+len(b) < sl.n {
-			return nil, names.ErrIncomplete
+		if p.Seq != sl.next {
+			return h.first(s, p)
 		}
 		n := copy(sl.buf[sl.n:], b)
 		name, err := names.HelloSNI(sl.buf[:sl.n+n])
@@ -619,6 +621,13 @@ func (h *helloHold) hello(s *flow.Session, p *decode.Packet) ([]byte, error) {
 		}
 		return name, err
 	}
+	return h.first(s, p)
+}
+
+// first reads the first segment of a session's ClientHello, holding it
+// when the name is beyond it.
+func (h *helloHold) first(s *flow.Session, p *decode.Packet) ([]byte, error) {
+	b := p.Payload
 	name, err := names.HelloSNI(b)
 	if !errors.Is(err, names.ErrIncomplete) || len(b) < 5 || uint32(len(b)) != p.PayloadLen || len(b) >= holdBytes ||
 		5+(int(b[3])<<8|int(b[4])) <= len(b) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/hex"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -22,6 +23,8 @@ import (
 	"github.com/launchtap/launchtap/sensor/alert"
 	"github.com/launchtap/launchtap/sensor/capture"
 	"github.com/launchtap/launchtap/sensor/decode"
+	"github.com/launchtap/launchtap/sensor/flow"
+	"github.com/launchtap/launchtap/sensor/names"
 )
 
 // wire builds a capture of Ethernet frames, in time order, for the naming
@@ -421,5 +424,35 @@ func TestSplitHelloBeacon(t *testing.T) {
 		if st := p.Stats().Names; st.HelloHeld != 20 || st.HelloJoined != 20 || st.HelloIncomplete != 0 {
 			t.Fatalf("%d workers: held %d, joined %d, incomplete %d", workers, st.HelloHeld, st.HelloJoined, st.HelloIncomplete)
 		}
+	}
+}
+
+func TestHelloHold(t *testing.T) {
+	hello := lateHello("hold.example")
+	s := &flow.Session{Key: flow.Key{ClientPort: 40001, ServerPort: 443, Proto: decode.ProtoTCP}, Pending: true}
+	seg := func(seq uint32, b []byte) *decode.Packet {
+		return &decode.Packet{Proto: decode.ProtoTCP, Seq: seq, Payload: b, PayloadLen: uint32(len(b))}
+	}
+	var h helloHold
+	steps := []struct {
+		p    *decode.Packet
+		name string
+		err  error
+	}{
+		{seg(100, hello[:1448]), "", errHeld},
+		{seg(100, hello[:1448]), "", errHeld}, // retransmitted: held again
+		{seg(100+1448, hello[1448:]), "hold.example", nil},
+		{seg(5000, hello[:1448]), "", errHeld},          // the next session on the same ports
+		{seg(9999, hello[1448:]), "", names.ErrNotMine}, // not in sequence: read on its own
+		{seg(1, hello), "hold.example", nil},            // whole in one segment
+	}
+	for i, st := range steps {
+		name, err := h.hello(s, st.p)
+		if string(name) != st.name || !errors.Is(err, st.err) {
+			t.Fatalf("step %d: %q, %v; want %q, %v", i, name, err, st.name, st.err)
+		}
+	}
+	if h.held != 3 || h.joined != 1 || h.evicted != 0 {
+		t.Fatalf("held %d joined %d evicted %d", h.held, h.joined, h.evicted)
 	}
 }
