@@ -159,6 +159,11 @@ var metricDefs = []metricDef{
 			e(r.pipe.DNS.MACOwnerEvictions, "dns_mac_owners")
 			e(r.pipe.DNSNameEvictions, "dns_names")
 			e(r.alerts.HeldEvictions.Load(), "held_alerts")
+			e(r.pipe.Names.PairMetaEvictions, "pair_meta")
+			e(r.pipe.Names.DoHHostEvictions, "doh_hosts")
+			e(r.pipe.Names.HelloHoldEvictions, "held_hellos")
+			e(r.pipe.Names.PrefixesRefused, "learned_prefixes")
+			e(r.pipe.Names.ProxiesRefused, "proxies")
 		}},
 	{name: "dns_messages", help: "DNS messages by outcome.", labels: []string{"event"},
 		read: func(r *readings, e func(uint64, ...string)) {
@@ -167,6 +172,46 @@ var metricDefs = []metricDef{
 			e(r.pipe.DNS.Malformed, "malformed")
 			e(r.pipe.DNS.Truncated, "truncated")
 		}},
+	{name: "named_sessions", help: "Sessions without a DNS name, by where their name came from (unnamed: none on the wire).", labels: []string{"source"},
+		read: func(r *readings, e func(uint64, ...string)) {
+			nm := &r.pipe.Names
+			e(nm.SNI, "sni")
+			e(nm.QUIC, "quic")
+			e(nm.HTTP, "http")
+			e(nm.Connect, "connect")
+			e(nm.Unnamed, "unnamed")
+		}},
+	{name: "name_errors", help: "First payloads and router advertisements that could not be read, by kind.", labels: []string{"kind"},
+		read: func(r *readings, e func(uint64, ...string)) {
+			nm := &r.pipe.Names
+			e(nm.HelloIncomplete, "hello_incomplete")
+			e(nm.HelloMalformed, "hello_malformed")
+			e(nm.QUICIncomplete, "quic_incomplete")
+			e(nm.QUICMalformed, "quic_malformed")
+			e(nm.HTTPMalformed, "http_malformed")
+			e(nm.RouterAdvertErrors, "router_advert")
+		}},
+	{name: "split_hellos", help: "ClientHellos whose name was beyond the first segment, by outcome.", labels: []string{"outcome"},
+		read: func(r *readings, e func(uint64, ...string)) {
+			e(r.pipe.Names.HelloHeld, "held")
+			e(r.pipe.Names.HelloJoined, "named")
+		}},
+	{name: "pairs_renamed", help: "Address-keyed pairs moved to their name once it was known.",
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Beacon.Rekeyed) }},
+	{name: "proxy_requests", help: "CONNECT and absolute-URI requests to explicit proxies beaten as egress.",
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Names.ProxyRequests) }},
+	{name: "proxy_egress_skipped", help: "Sessions from a proxy's own address, not scored (its clients' egress).",
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Names.ProxyEgress) }},
+	{name: "proxies_learned", help: "Explicit proxies recognised from CONNECT traffic.", typ: gauge,
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Names.ProxiesLearned) }},
+	{name: "doh_sessions", help: "Sessions to encrypted-DNS resolvers, not scored.",
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Names.DoHSessions) }},
+	{name: "doh_hosts", help: "Hosts seen using encrypted-DNS resolvers (their lookups are invisible to the span).", typ: gauge,
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Names.DoHHosts) }},
+	{name: "router_adverts", help: "ICMPv6 router advertisements read.",
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Names.RouterAdverts) }},
+	{name: "learned_internal_prefixes", help: "IPv6 prefixes learned as internal from router advertisements.", typ: gauge,
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Names.PrefixesLearned) }},
 	{name: "findings", help: "Periodic pairs found, before host-OS policy and baseline.", stats: statsAsIs,
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Findings) }},
 	{name: "alerts", help: "Alerts delivered.", stats: statsAsIs,

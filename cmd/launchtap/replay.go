@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/launchtap/launchtap/sensor/capture"
 	"github.com/launchtap/launchtap/sensor/decode"
+	"github.com/launchtap/launchtap/sensor/pipeline"
 )
 
 func (a *app) replayCmd() *cobra.Command {
@@ -129,28 +131,36 @@ func (a *app) runReplay(cmd *cobra.Command, o *sensorFlags, sf *stateFlags, args
 // summary is the end-of-run report: to standard error as text and, with
 // --summary, as one JSON object. Field names are a contract for scripts.
 type summary struct {
-	Files         []string                     `json:"files,omitempty"`
-	Warnings      []string                     `json:"warnings,omitempty"`
-	Packets       uint64                       `json:"packets"`
-	Bytes         uint64                       `json:"bytes"`
-	DecodeErrors  map[string]uint64            `json:"decode_errors"`          // by kind; "ok" excluded
-	Decoded       uint64                       `json:"decoded"`                // packets with a TCP/UDP header
-	Decapsulated  map[string]uint64            `json:"decapsulated,omitempty"` // GRE/ERSPAN/VXLAN layers removed, by kind
-	PairsTracked  uint64                       `json:"pairs_tracked"`
-	Evictions     map[string]uint64            `json:"evictions"` // by table
-	Alerts        uint64                       `json:"alerts"`
-	Findings      uint64                       `json:"findings"`    // periodic pairs found, before policy
-	Suppressed    map[string]uint64            `json:"suppressed"`  // findings not alerted, by reason
-	Masquerades   uint64                       `json:"masquerades"` // alerts whose launchd job poses as an approved one
-	Sessions      map[string]uint64            `json:"sessions"`
-	DNS           map[string]uint64            `json:"dns"`
-	Hosts         map[string]uint64            `json:"hosts"`
-	Kernel        map[string]uint64            `json:"kernel,omitempty"`     // live capture: AF_PACKET and pre-filter counters
-	Syslog        map[string]map[string]uint64 `json:"syslog,omitempty"`     // per destination URL: queued, sent, delivered, retried, dropped, spooled, depth
-	Enrichment    map[string]uint64            `json:"enrichment,omitempty"` // alerts by enrichment status
-	Workers       int                          `json:"workers"`
-	ElapsedS      float64                      `json:"elapsed_s"`
-	PacketsPerSec float64                      `json:"packets_per_s"`
+	Files        []string                     `json:"files,omitempty"`
+	Warnings     []string                     `json:"warnings,omitempty"`
+	Packets      uint64                       `json:"packets"`
+	Bytes        uint64                       `json:"bytes"`
+	DecodeErrors map[string]uint64            `json:"decode_errors"`          // by kind; "ok" excluded
+	Decoded      uint64                       `json:"decoded"`                // packets with a TCP/UDP header
+	Decapsulated map[string]uint64            `json:"decapsulated,omitempty"` // GRE/ERSPAN/VXLAN layers removed, by kind
+	PairsTracked uint64                       `json:"pairs_tracked"`
+	Evictions    map[string]uint64            `json:"evictions"` // by table
+	Alerts       uint64                       `json:"alerts"`
+	Findings     uint64                       `json:"findings"`    // periodic pairs found, before policy
+	Suppressed   map[string]uint64            `json:"suppressed"`  // findings not alerted, by reason
+	Masquerades  uint64                       `json:"masquerades"` // alerts whose launchd job poses as an approved one
+	Sessions     map[string]uint64            `json:"sessions"`
+	DNS          map[string]uint64            `json:"dns"`
+	Hosts        map[string]uint64            `json:"hosts"`
+	Kernel       map[string]uint64            `json:"kernel,omitempty"`     // live capture: AF_PACKET and pre-filter counters
+	Syslog       map[string]map[string]uint64 `json:"syslog,omitempty"`     // per destination URL: queued, sent, delivered, retried, dropped, spooled, depth
+	Enrichment   map[string]uint64            `json:"enrichment,omitempty"` // alerts by enrichment status
+	// Names counts destination names read from the wire (sni, quic, http,
+	// connect), proxy requests, encrypted-DNS sessions and learned prefixes.
+	Names map[string]uint64 `json:"names"`
+	// DoHHosts are the hosts seen using encrypted-DNS resolvers: their
+	// lookups are invisible to the span.
+	DoHHosts        []pipeline.DoHHost `json:"doh_hosts,omitempty"`
+	LearnedInternal []string           `json:"learned_internal,omitempty"` // IPv6 prefixes learned from router advertisements
+	Proxies         []pipeline.Proxy   `json:"proxies,omitempty"`          // explicit proxies, configured and recognised
+	Workers         int                `json:"workers"`
+	ElapsedS        float64            `json:"elapsed_s"`
+	PacketsPerSec   float64            `json:"packets_per_s"`
 	// CPUS is the process's user+system CPU time; packets per CPU-second is
 	// the per-core rate, whatever else the machine was doing.
 	CPUS             float64 `json:"cpu_s"`
@@ -177,6 +187,9 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"dns_names":       st.DNSNameEvictions,
 			"hosts":           st.Hosts.Evictions,
 			"held_alerts":     c.HeldEvictions.Load(),
+			"pair_meta":       st.Names.PairMetaEvictions,
+			"doh_hosts":       st.Names.DoHHostEvictions,
+			"held_hellos":     st.Names.HelloHoldEvictions,
 		},
 		Alerts:      c.Emitted.Load(),
 		Masquerades: c.Masquerades.Load(),
@@ -209,9 +222,41 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"http_user_agents": st.Hosts.HTTPUserAgents,
 			"routers":          st.Hosts.Routers,
 		},
+		Names: map[string]uint64{
+			"sni":                  st.Names.SNI,
+			"quic":                 st.Names.QUIC,
+			"http":                 st.Names.HTTP,
+			"connect":              st.Names.Connect,
+			"unnamed":              st.Names.Unnamed,
+			"hello_incomplete":     st.Names.HelloIncomplete,
+			"hello_held":           st.Names.HelloHeld,
+			"hello_joined":         st.Names.HelloJoined,
+			"hello_malformed":      st.Names.HelloMalformed,
+			"quic_incomplete":      st.Names.QUICIncomplete,
+			"quic_malformed":       st.Names.QUICMalformed,
+			"http_malformed":       st.Names.HTTPMalformed,
+			"proxy_requests":       st.Names.ProxyRequests,
+			"proxy_not_requests":   st.Names.ProxyNotRequests,
+			"proxy_egress":         st.Names.ProxyEgress,
+			"proxies_learned":      st.Names.ProxiesLearned,
+			"doh_sessions":         st.Names.DoHSessions,
+			"doh_hosts":            st.Names.DoHHosts,
+			"router_adverts":       st.Names.RouterAdverts,
+			"router_advert_errors": st.Names.RouterAdvertErrors,
+			"prefixes_learned":     st.Names.PrefixesLearned,
+			"prefixes_ignored":     st.Names.PrefixesIgnored,
+			"prefixes_refused":     st.Names.PrefixesRefused,
+			"proxies_refused":      st.Names.ProxiesRefused,
+			"pairs_renamed":        st.Beacon.Rekeyed,
+		},
+		DoHHosts:   s.pipe.DoHHosts(), // the workers have stopped
+		Proxies:    s.pipe.Proxies(),
 		Enrichment: c.EnrichmentStatus(),
 		Workers:    st.Workers,
 		ElapsedS:   st.Elapsed.Seconds(),
+	}
+	for _, p := range s.pipe.LearnedInternal() {
+		sum.LearnedInternal = append(sum.LearnedInternal, p.String())
 	}
 	for k, v := range st.Decapsulated {
 		if decode.Tunnel(k) != decode.TunnelNone && v > 0 {
@@ -258,6 +303,32 @@ func (s *summary) print(w io.Writer) {
 	fmt.Fprintf(w, "  hosts: %s\n", kv(s.Hosts))
 	if len(s.Kernel) > 0 {
 		fmt.Fprintf(w, "  kernel: %s\n", kv(s.Kernel))
+	}
+	fmt.Fprintf(w, "  names: %s\n", kv(s.Names))
+	if len(s.DoHHosts) > 0 {
+		fmt.Fprintf(w, "  encrypted DNS (lookups invisible to the span): %d hosts:", len(s.DoHHosts))
+		for i, h := range s.DoHHosts {
+			if i == 20 {
+				fmt.Fprintf(w, " … (%d more in --summary)", len(s.DoHHosts)-i)
+				break
+			}
+			fmt.Fprintf(w, " %s (%s)", h.Addr, h.Provider)
+		}
+		fmt.Fprintln(w)
+	}
+	if len(s.LearnedInternal) > 0 {
+		fmt.Fprintf(w, "  learned internal: %s\n", strings.Join(s.LearnedInternal, ", "))
+	}
+	if len(s.Proxies) > 0 {
+		fmt.Fprint(w, "  proxies:")
+		for _, p := range s.Proxies {
+			how := "configured"
+			if p.Learned {
+				how = "recognised from CONNECT by " + p.Client.String()
+			}
+			fmt.Fprintf(w, " %s (%s)", p.Addr, how)
+		}
+		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "  pairs tracked: %d; evictions: %s\n", s.PairsTracked, kv(s.Evictions))
 	fmt.Fprintf(w, "  alerts: %d (findings %d; suppressed: %s)", s.Alerts, s.Findings, kv(s.Suppressed))

@@ -268,6 +268,8 @@ func TestBadFlagValues(t *testing.T) {
 		{"--syslog-format", "xml", `unknown format "xml"`},
 		{"--syslog-max-udp", "100", "--syslog-max-udp 100"},
 		{"--unknown-min-score", "1.5", "unknown-min-score: 1.5 is not within 0..1"},
+		{"--proxy", "10.20.0.8", `proxy: "10.20.0.8" is not addr:port`},
+		{"--proxy", "10.20.0.8:0", `proxy: "10.20.0.8:0" is not addr:port`},
 	} {
 		t.Run(tc.flag, func(t *testing.T) {
 			code, _, stderr := replay(t, nil, "replay", tc.flag, tc.value, demoPcap)

@@ -46,6 +46,7 @@ type sensorFlags struct {
 	statsEvery   time.Duration
 	cpuProfile   string
 	notes        func() []string // warnings from parsing, logged by prepare
+	proxies      stringList      // --proxy, repeatable
 }
 
 func newSensorFlags(a *app, fs *pflag.FlagSet) *sensorFlags {
@@ -66,6 +67,9 @@ func newSensorFlags(a *app, fs *pflag.FlagSet) *sensorFlags {
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the data path to `file` (read it with go tool pprof)")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `host:port` at /metrics (empty: off)")
 	fs.DurationVar(&o.statsEvery, "stats-interval", time.Minute, "how often to log a stats line (0: never)")
+	fs.Var(&o.proxies, "proxy", "explicit web proxies, `addr:port`s (repeatable, comma-separated): a CONNECT or absolute-URI request to one is egress to the host it names (internal proxies are also recognised from CONNECT traffic)")
+	fs.BoolVar(&o.pipe.LearnInternal, "learn-internal", true, "add the global IPv6 prefixes router advertisements announce to the internal networks")
+	setGroup(fs, groupCapture, "proxy", "learn-internal")
 	setGroup(fs, groupOutput, "sensor-name", "alerts", "summary", "cpu-profile", "metrics-addr", "stats-interval")
 	addGoFlags(fs, groupDetection, o.pipe.Flow.RegisterFlags)
 	addGoFlags(fs, groupDetection, o.pipe.DNS.RegisterFlags)
@@ -168,6 +172,9 @@ func (o *sensorFlags) prepare(stderr io.Writer) error {
 	}
 	if !(o.pipe.UnknownMinScore >= 0 && o.pipe.UnknownMinScore <= 1) {
 		return fmt.Errorf("unknown-min-score: %v is not within 0..1", o.pipe.UnknownMinScore)
+	}
+	if o.pipe.Proxies, err = parseProxies(o.proxies.vals); err != nil {
+		return err
 	}
 	if err := o.pipe.Flow.Validate(); err != nil {
 		return err
@@ -323,4 +330,17 @@ func startCPUProfile(path string) (stop func() error, err error) {
 		}
 		return nil
 	}, nil
+}
+
+// parseProxies reads --proxy: addr:port ([v6]:port) entries.
+func parseProxies(list []string) ([]netip.AddrPort, error) {
+	var out []netip.AddrPort
+	for _, f := range list {
+		ap, err := netip.ParseAddrPort(f)
+		if err != nil || ap.Port() == 0 {
+			return nil, fmt.Errorf("proxy: %q is not addr:port", f)
+		}
+		out = append(out, ap)
+	}
+	return out, nil
 }

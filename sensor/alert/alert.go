@@ -41,6 +41,15 @@ type Alert struct {
 	Hostname         string   `json:"hostname"`
 	HostEvidence     []string `json:"host_evidence,omitempty"`
 
+	// Where dst_fqdn came from: "dns" (an answer the host received), "sni"
+	// (a TLS ClientHello), "quic" (a QUIC Initial's ClientHello), "http" (a
+	// Host header or an absolute-URI request), "connect" (an HTTP CONNECT);
+	// "" when no name was on the wire.
+	DstNameSource string `json:"dst_name_source"`
+	// ViaProxy is the explicit proxy (addr:port) the beats were requests
+	// to; the destination is the host the requests named.
+	ViaProxy string `json:"via_proxy,omitempty"`
+
 	Reasons    []string    `json:"reasons"` // plain-language explanation of the score
 	Enrichment *Enrichment `json:"enrichment,omitempty"`
 

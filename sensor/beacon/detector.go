@@ -84,6 +84,7 @@ type Stats struct {
 	Sizes      uint64 // Sizes calls matched to a beat
 	SizesLost  uint64 // Sizes calls with no matching pair or beat
 	Collisions uint64 // distinct pairs whose 128-bit IDs collided (the older one is dropped)
+	Rekeyed    uint64 // pairs moved to a new key (an address-keyed pair named), see Rekey
 }
 
 const maxDst = 4 // distinct destination addresses kept per pair

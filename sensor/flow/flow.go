@@ -114,6 +114,22 @@ type Session struct {
 	// Name is the destination name the worker resolved for the pair at the
 	// session's start. The tracker carries it for the handler and never reads it.
 	Name string
+
+	// Naming state of the handler: the tracker carries it and never reads
+	// it, except Watch.
+	NameSource uint8      // the handler's code for where Name came from
+	DestPort   uint16     // the port the pair is keyed by, when not ServerPort (a proxied request's)
+	DestAddr   netip.Addr // the address the pair is keyed by when unnamed, when not ServerAddr
+	Pending    bool       // the session's beat waits for its first payload to name it
+	NoBeat     bool       // not a beacon candidate (encrypted DNS, a proxy's own egress, not a proxy request)
+	Proxied    bool       // a session to an explicit proxy
+
+	// Watch is how many more outbound packets carrying payload the tracker
+	// shows the handler's Payload method (a PayloadHandler), from the
+	// session's first on, and whether it shows the first inbound one: the
+	// handler reads the name there. Zero for all but the first packets of a
+	// session, so the per-packet cost is one compare.
+	Watch uint8
 }
 
 // exchange is how far the current burst's first request/answer has got.
@@ -136,6 +152,12 @@ type Handler interface {
 	// server's "nothing to do" even when what follows (task output) varies;
 	// a person's requests inside one session differ in URL and answer.
 	BurstEnd(s *Session, start int64, reqOut, respIn uint64)
+}
+
+// PayloadHandler is a Handler that also reads the first payload of the
+// sessions whose Watch it set; out says which way the packet went.
+type PayloadHandler interface {
+	Payload(s *Session, p *decode.Packet, out bool)
 }
 
 // Stats are cumulative counters of one tracker.
@@ -167,6 +189,8 @@ type Tracker struct {
 	cfg      Config
 	internal *netset.Set
 	h        Handler
+	ph       PayloadHandler // h, when it reads first payloads
+	proxies  Proxies
 	tcp      *simplelru.LRU[Key, *Session]
 	udp      *simplelru.LRU[Key, *Session]
 	free     []*Session
@@ -242,6 +266,16 @@ func (t *Tracker) add(l *simplelru.LRU[Key, *Session], k *Key, s *Session) {
 	sl.key, sl.s = *k, s
 }
 
+// Proxies says which internal address and port is an explicit web proxy.
+// It is asked only for internal ↔ internal TCP packets.
+type Proxies interface {
+	IsProxy(a netip.Addr, port uint16) bool
+}
+
+// TrackProxies makes the tracker follow internal hosts' sessions to the
+// proxies px names, as if the proxy were external.
+func (t *Tracker) TrackProxies(px Proxies) { t.proxies = px }
+
 // NewTracker builds a tracker that reports to h.
 func NewTracker(cfg Config, internal *netset.Set, h Handler) (*Tracker, error) {
 	if err := cfg.Validate(); err != nil {
@@ -256,6 +290,7 @@ func NewTracker(cfg Config, internal *netset.Set, h Handler) (*Tracker, error) {
 		burstGap: int64(cfg.BurstGap),
 		seed:     rand.Uint64(),
 	}
+	t.ph, _ = h.(PayloadHandler)
 	// Every removal — close, idle sweep or capacity eviction — passes through
 	// the callback, so a session's end is reported exactly once.
 	var err error
@@ -315,8 +350,20 @@ func (t *Tracker) Packet(p *decode.Packet) {
 	}
 	srcIn, dstIn := t.internal.Contains(p.Src), t.internal.Contains(p.Dst)
 	if srcIn == dstIn {
-		t.stats.Untracked++
-		return
+		// Internal ↔ internal is untracked, except a client's session
+		// to an explicit proxy: its egress, named by the request.
+		switch {
+		case !srcIn || t.proxies == nil || p.Proto != decode.ProtoTCP:
+			t.stats.Untracked++
+			return
+		case t.proxies.IsProxy(p.Dst, p.DstPort):
+			dstIn = false
+		case t.proxies.IsProxy(p.Src, p.SrcPort):
+			srcIn = false
+		default:
+			t.stats.Untracked++
+			return
+		}
 	}
 	out := srcIn
 	var k Key
@@ -402,6 +449,7 @@ func (t *Tracker) udpPacket(p *decode.Packet, k *Key, out bool) {
 		t.add(t.udp, k, s)
 		t.account(s, p, out)
 		t.h.SessionStart(s)
+		t.watch(s, p, out)
 		return
 	}
 	t.account(s, p, out)
@@ -430,6 +478,9 @@ func (t *Tracker) open(p *decode.Packet, k *Key, midstream bool) *Session {
 }
 
 func (t *Tracker) account(s *Session, p *decode.Packet, out bool) {
+	// The name first: a burst of a session still waiting for its name
+	// must be keyed by it.
+	t.watch(s, p, out)
 	if out {
 		if int(p.PayloadLen) >= t.cfg.MinBurstLen {
 			switch {
@@ -461,6 +512,22 @@ func (t *Tracker) account(s *Session, p *decode.Packet, out bool) {
 	if p.TS > s.Last {
 		s.Last = p.TS
 	}
+}
+
+// watch shows the handler a packet with payload of a session it asked to
+// see (Watch > 0): outbound ones count Watch down; inbound ones are shown
+// too (when the server speaks first no client name will come), and the
+// handler ends the watch by clearing Watch. The payload on the wire counts, captured or not: a sharded
+// replay keeps only the bytes that can carry a name, and the handler must
+// learn that the first payload has passed.
+func (t *Tracker) watch(s *Session, p *decode.Packet, out bool) {
+	if s.Watch == 0 || p.PayloadLen == 0 || t.ph == nil {
+		return
+	}
+	if out {
+		s.Watch--
+	}
+	t.ph.Payload(s, p, out)
 }
 
 // Sweep ends sessions idle at capture time now. Packet calls it about once a

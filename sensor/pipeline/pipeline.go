@@ -25,6 +25,8 @@ import (
 	"github.com/launchtap/launchtap/sensor/dnstrack"
 	"github.com/launchtap/launchtap/sensor/flow"
 	"github.com/launchtap/launchtap/sensor/hostid"
+	"github.com/launchtap/launchtap/sensor/names"
+	"github.com/launchtap/launchtap/sensor/ndp"
 	"github.com/launchtap/launchtap/sensor/netset"
 )
 
@@ -45,6 +47,15 @@ type Config struct {
 	Beacon beacon.Config
 
 	HostID hostid.Config // Internal is filled from the pipeline's own
+
+	// Proxies are the explicit web proxies (--proxy): a client's CONNECT or
+	// absolute-URI request to one is egress to the host it names. Proxies
+	// on internal addresses are also recognised from CONNECT traffic.
+	Proxies []netip.AddrPort
+	// LearnInternal adds the global IPv6 prefixes that router
+	// advertisements announce to Internal (--learn-internal).
+	LearnInternal bool
+	proxies       *proxySet
 
 	// Filtered returns what a kernel pre-filter counted instead of passing
 	// (live capture with the eBPF filter); nil when every packet is seen.
@@ -75,6 +86,7 @@ func DefaultConfig() Config {
 		Beacon:          beacon.DefaultConfig(),
 		BatchSize:       256,
 		QueueLen:        8,
+		LearnInternal:   true,
 	}
 }
 
@@ -132,6 +144,7 @@ func New(cfg Config) (*Pipeline, error) {
 		cfg.Log = slog.Default()
 	}
 	cfg.HostID.Internal = cfg.Internal.Prefixes()
+	cfg.proxies = newProxySet(cfg.Proxies)
 	p := &Pipeline{cfg: cfg, alerts: make(chan *alert.Alert, 1024), stopped: make(chan struct{})}
 	p.macNames = dnstrack.NewMACNames(cfg.DNS.MaxAnswers)
 	for i := 0; i < cfg.Workers; i++ {
@@ -225,6 +238,7 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 			w.publish()
 		}(w, work[i], free[i])
 	}
+	var follow helloFollow // the reader's: continuations of ClientHellos to keep
 	send := func(i int) {
 		if cur[i] != nil && len(cur[i].pkts) > 0 {
 			work[i] <- cur[i]
@@ -237,7 +251,7 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 			b = <-free[i]
 			cur[i] = b
 		}
-		keep := keptPayload(pkt)
+		keep := follow.keep(pkt, keptPayload(pkt))
 		if len(b.arena)+keep+len(pkt.TCPOptions) > cap(b.arena) {
 			send(i)
 			b = <-free[i]
@@ -253,8 +267,17 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 			send(i)
 		}
 	}
+	var ra [8]ndp.Prefix
 	var r frameReader
 	err := r.run(ctx, src, func(pkt *decode.Packet, kind decode.ErrKind) {
+		// What changes how later packets are sharded or tracked is learned
+		// here, in capture order, before the workers see those packets.
+		if p.cfg.LearnInternal && isRouterAdvert(pkt) {
+			learnPrefixes(&p.cfg, pkt, ra[:0])
+		}
+		if pkt.Proto == decode.ProtoTCP && len(pkt.Payload) >= 8 && pkt.Payload[0] == 'C' {
+			recognizeProxy(&p.cfg, pkt)
+		}
 		if unplaced(pkt) {
 			// A host still without an address: every worker learns its MAC.
 			// Worker 0 counts it; the others only learn from it.
@@ -309,6 +332,24 @@ func keptPayload(p *decode.Packet) int {
 		return min(n, maxNamePayload)
 	case isPort(p, 80), isPort(p, 8080):
 		return min(n, 4096) // request line and headers: the User-Agent
+	}
+	// The first payload of a session carries its name: a ClientHello, an
+	// HTTP request (to any port: proxies listen on 3128, 8080, ...), a QUIC
+	// Initial, a router advertisement. A few byte compares say which.
+	b := p.Payload
+	switch p.Proto {
+	case decode.ProtoTCP:
+		if n > 5 && b[0] == 22 && b[1] == 3 && b[5] == 1 || names.LooksLikeRequest(b) {
+			return min(n, 4096)
+		}
+	case decode.ProtoUDP:
+		if n > 5 && b[0]&0xc0 == 0xc0 && p.DstPort == 443 && names.IsQUICVersion(b[1:5]) {
+			return min(n, 2048)
+		}
+	case decode.ProtoICMPv6:
+		if b[0] == ndp.TypeRouterAdvert {
+			return min(n, 1500)
+		}
 	}
 	return 0
 }

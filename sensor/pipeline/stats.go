@@ -33,12 +33,15 @@ type published struct {
 	dns    dnstrack.Stats
 	beacon beacon.Stats
 	hosts  hostid.Stats
+	names  NameStats
 }
 
 func (w *worker) publish() {
 	fs, ds, bs, hs := w.flows.Stats(), w.dns.Stats(), w.det.Stats(), w.hosts.Stats()
+	w.nm.c.DoHHosts = uint64(w.nm.doh.Len())
+	w.nm.c.HelloHeld, w.nm.c.HelloJoined, w.nm.c.HelloHoldEvictions = w.nm.hold.held, w.nm.hold.joined, w.nm.hold.evicted
 	w.pub.mu.Lock()
-	w.pub.c, w.pub.flow, w.pub.dns, w.pub.beacon, w.pub.hosts = w.c, fs, ds, bs, hs
+	w.pub.c, w.pub.flow, w.pub.dns, w.pub.beacon, w.pub.hosts, w.pub.names = w.c, fs, ds, bs, hs, w.nm.c
 	w.pub.mu.Unlock()
 }
 
@@ -58,6 +61,7 @@ type Stats struct {
 	DNS              dnstrack.Stats
 	Beacon           beacon.Stats
 	Hosts            hostid.Stats
+	Names            NameStats // names from the wire, proxies, encrypted DNS, learned prefixes
 	Workers          int
 	Elapsed          time.Duration // wall time since the run started
 }
@@ -87,6 +91,7 @@ func (p *Pipeline) Stats() Stats {
 		addCounters(&s.DNS, &w.pub.dns)
 		addCounters(&s.Beacon, &w.pub.beacon)
 		addCounters(&s.Hosts, &w.pub.hosts)
+		addCounters(&s.Names, &w.pub.names)
 		w.pub.mu.Unlock()
 		s.Packets += c.packets
 		s.Findings += c.findings
@@ -96,6 +101,15 @@ func (p *Pipeline) Stats() Stats {
 		s.Hosts.DHCP -= c.copiedDHCP
 		s.Hosts.DHCPErrors -= c.copiedDHCPErrors
 		s.addRead(&c.read)
+	}
+	learned, refused := p.cfg.Internal.Learned()
+	s.Names.PrefixesLearned, s.Names.PrefixesRefused = uint64(len(learned)), refused
+	s.Names.ProxiesRefused = p.cfg.proxies.refused.Load()
+	s.Names.ProxiesLearned = 0
+	for _, px := range p.Proxies() {
+		if px.Learned {
+			s.Names.ProxiesLearned++
+		}
 	}
 	// The MAC table is shared: its evictions are counted once, not per worker.
 	s.DNS.MACEvictions = p.macNames.Evictions()

@@ -33,6 +33,7 @@ type worker struct {
 	out      chan<- *alert.Alert
 	dnsNew   *simplelru.LRU[dnsPairKey, *dnsChannel] // names changing under (client, registered domain)
 	dnsPolls *simplelru.LRU[dnsPairKey, *dnsChannel] // one name asked again and again, by (client, name)
+	nm       namer                                   // names from the wire, proxies, DoH (names.go)
 
 	c     workerCounters // written by this worker only
 	pub   published      // copied from c once per batch, read by Stats
@@ -86,6 +87,10 @@ func newWorker(id int, cfg *Config, out chan<- *alert.Alert, macNames *dnstrack.
 		return nil, err
 	}
 	w.dns.ShareByMAC(macNames)
+	w.flows.TrackProxies(cfg.proxies)
+	if err = w.newNamer(); err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
 	w.det = beacon.NewDetector(cfg.Beacon.PerWorker(cfg.Workers))
 	if w.hosts, err = hostid.NewTable(cfg.HostID); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
@@ -111,10 +116,16 @@ func (w *worker) handle(p *decode.Packet, kind decode.ErrKind) {
 	w.cov.cur.Packets++
 	w.hosts.Observe(p)
 	if kind != decode.OK {
+		if w.cfg.LearnInternal && isRouterAdvert(p) {
+			w.routerAdvert(p)
+		}
 		return
 	}
 	if dnstrack.IsDNS(p) {
 		w.dns.Packet(p)
+	}
+	if p.Proto == decode.ProtoTCP && len(p.Payload) >= 8 && p.Payload[0] == 'C' {
+		w.connectToInternal(p)
 	}
 	w.flows.Packet(p)
 }
@@ -133,7 +144,9 @@ func (w *worker) handleCopy(p *decode.Packet) {
 // flush ends every session (end of a capture) so that their sizes are recorded.
 func (w *worker) flush() { w.flows.Flush() }
 
-// SessionStart is a beat: the pair is keyed by the name the host resolved.
+// SessionStart is a beat: the pair is keyed by the name the host resolved,
+// or, when it resolved none the span saw, by the name its first payload
+// carries (startSession).
 func (w *worker) SessionStart(s *flow.Session) {
 	var ok bool
 	s.Name, ok = w.dns.Name(s.ClientAddr, s.ServerAddr, s.Start)
@@ -155,18 +168,22 @@ func (w *worker) SessionStart(s *flow.Session) {
 	w.sessionBeat(s)
 }
 
-// sessionBeat beats the session's pair, counting the session against the
-// name's DNS-poll state (see dnsShadow).
+// sessionBeat counts the session against its DNS name's poll state (see
+// dnsShadow), then starts its beat (startSession).
 func (w *worker) sessionBeat(s *flow.Session) {
 	if s.Name != "" {
 		if ch, ok := w.dnsPolls.Peek(dnsPairKey{client: s.ClientAddr.As16(), domain: s.Name}); ok {
 			ch.conns++
 		}
 	}
-	w.beat(w.pairKey(s, beacon.KindSession), s.ServerAddr, s.Start, s.ClientMAC, s.HasMAC)
+	w.startSession(s)
 }
 
 func (w *worker) SessionEnd(s *flow.Session) {
+	if s.Pending {
+		// No payload named it: it beats keyed by its address, as at its start.
+		w.fire(s, s.Start)
+	}
 	if f := w.cfg.Filtered; f != nil {
 		k := &s.Key
 		po, bo := f.Take(s.ClientAddr, s.ServerAddr, k.ClientPort, k.ServerPort, k.Proto, s.Restarted)
@@ -176,7 +193,7 @@ func (w *worker) SessionEnd(s *flow.Session) {
 		s.BytesOut += bo
 		s.BytesIn += bi
 	}
-	if s.Midstream || s.Handshaking {
+	if s.Midstream || s.Handshaking || s.NoBeat {
 		return // no beat, so nothing to size
 	}
 	if s.PktsIn == 0 || s.PktsOut == 0 {
@@ -193,13 +210,22 @@ func (w *worker) BurstEnd(s *flow.Session, start int64, reqOut, respIn uint64) {
 
 // Burst is a beat of a keep-alive channel inside one long session.
 func (w *worker) Burst(s *flow.Session, ts int64) {
+	if s.NoBeat || s.Pending {
+		return
+	}
 	w.beat(w.pairKey(s, beacon.KindBurst), s.ServerAddr, ts, s.ClientMAC, s.HasMAC)
 }
 
 func (w *worker) pairKey(s *flow.Session, kind beacon.Kind) beacon.PairKey {
 	k := beacon.PairKey{Src: s.ClientAddr, Dest: s.Name, Port: s.Key.ServerPort, Proto: s.Key.Proto, Kind: kind}
+	if s.DestPort != 0 {
+		k.Port = s.DestPort
+	}
 	if s.Name == "" {
 		k.DestIP = s.ServerAddr
+		if s.DestAddr.IsValid() {
+			k.DestIP = s.DestAddr
+		}
 	}
 	return k
 }
@@ -472,6 +498,11 @@ func (w *worker) alertFor(f *beacon.Finding, mac [6]byte, hasMAC bool) *alert.Al
 	}
 	for _, t := range f.BeatTimes {
 		a.BeatTimes = append(a.BeatTimes, time.Unix(0, t).UTC())
+	}
+	m := w.meta(f.Key)
+	a.DstNameSource = nameSource(m.source)
+	if m.via.IsValid() {
+		a.ViaProxy = m.via.String()
 	}
 	a.ID = alertID(f)
 	return a
