@@ -4,25 +4,34 @@ BIN       ?= bin
 PKGS      ?= ./...
 BENCH_PCAP ?= /tmp/launchtap-bench.pcap
 BENCH_PACKETS ?= 2000000
-VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION   ?= $(shell sh deploy/version.sh 2>/dev/null || echo 0.0.0)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
-.PHONY: help build demo test check race bench eval generate fuzz package clean
+.PHONY: help build demo test check race bench eval generate fuzz package man lint-package clean
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 build: ## build bin/launchtap and the developer tools
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/launchtap ./cmd/launchtap
 	$(GO) build -trimpath -o $(BIN)/launchtap-synth ./cmd/launchtap-synth
 
-demo: ## replay the bundled capture with the bundled inventory and print the alerts
-	@$(GO) run ./cmd/launchtap replay --sensor-name demo --inventory testdata/inventory.json testdata/demo.pcapng
+DEMO_STATE ?= $(BIN)/demo-state
 
-test: ## run every test (root-only tests run when root: namespaces, eBPF, rsyslog)
+demo: ## replay the bundled capture with the bundled inventory, print the alerts, write bin/demo-report.html
+	@rm -rf $(DEMO_STATE)
+	@$(GO) run ./cmd/launchtap replay --sensor-name demo --inventory testdata/inventory.json --state-dir $(DEMO_STATE) testdata/demo.pcapng
+	@$(GO) run ./cmd/launchtap report --state-dir $(DEMO_STATE) --since all --inventory testdata/inventory.json \
+	  --html $(BIN)/demo-report.html --json $(BIN)/demo-report.json
+	@echo "evidence report: open $(BIN)/demo-report.html (JSON: $(BIN)/demo-report.json)" >&2
+
+test: ## run every test (root-only tests run when root: namespaces, eBPF, rsyslog); lists every skip with its reason
 	$(GO) vet $(PKGS)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
-	$(GO) test -count=1 -timeout 25m $(PKGS)
+	@$(GO) build -o $(BIN)/testsum ./internal/cmd/testsum
+	@# testsum prints go test's summary plus each skipped test and why; under CI=true a skip fails.
+	@{ $(GO) test -json -count=1 -timeout 25m $(PKGS); echo $$? >$(BIN)/.test-status; } | $(BIN)/testsum; \
+	  sum=$$?; status=$$(cat $(BIN)/.test-status); rm -f $(BIN)/.test-status; [ $$sum -eq 0 ] && [ $$status -eq 0 ]
 
 check: test ## alias of test
 
@@ -44,7 +53,18 @@ generate: ## regenerate the eBPF objects (needs clang, llvm) and the detector's 
 	$(GO) generate ./bpf/... ./sensor/beacon
 
 package: ## build dist/launchtap_VERSION_ARCH.deb with nfpm (installs nfpm with go install if missing)
-	sh deploy/package.sh dist
+	VERSION=$(VERSION) sh deploy/package.sh dist
+
+lint-package: package ## build the .deb and check it with lintian (errors and warnings fail)
+	lintian --fail-on error,warning dist/launchtap_$(VERSION)_*.deb
+
+man: build ## write build/launchtap.1 and the bash/zsh/fish completions from the flag definitions
+	@mkdir -p build
+	$(BIN)/launchtap man >build/launchtap.1
+	$(BIN)/launchtap completion bash >build/launchtap.bash
+	$(BIN)/launchtap completion zsh >build/_launchtap
+	$(BIN)/launchtap completion fish >build/launchtap.fish
+	@echo "read it with: man -l build/launchtap.1"
 
 fuzz: ## run each fuzz target for FUZZTIME (default 20s)
 	@for pkg in $$($(GO) list $(PKGS)); do \
@@ -54,4 +74,4 @@ fuzz: ## run each fuzz target for FUZZTIME (default 20s)
 	done
 
 clean:
-	rm -rf $(BIN) dist
+	rm -rf $(BIN) dist build

@@ -13,19 +13,21 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+	"golang.org/x/sys/unix"
+
+	"github.com/launchtap/launchtap/internal/testenv"
 	"github.com/launchtap/launchtap/sensor/capture"
 	"github.com/launchtap/launchtap/sensor/decode"
 	"github.com/launchtap/launchtap/sensor/shard"
-	"golang.org/x/sys/unix"
 )
 
-// realFrames returns the Ethernet frames of the shared real captures and the
-// repository's demo capture, skipping files that are absent.
+// realFrames returns the Ethernet frames of the real captures
+// (testdata/captures/real) and the repository's demo capture.
 func realFrames(t testing.TB) map[string][][]byte {
 	t.Helper()
 	_, here, _, _ := runtime.Caller(0)
 	root := filepath.Dir(filepath.Dir(here))
-	files, _ := filepath.Glob(filepath.Join(root, "..", "shared", "captures", "real", "*"))
+	files, _ := filepath.Glob(filepath.Join(testenv.Captures(), "real", "*.pcap*"))
 	files = append(files, filepath.Join(root, "testdata", "demo.pcapng"))
 	out := map[string][][]byte{}
 	for _, name := range files {

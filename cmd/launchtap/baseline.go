@@ -2,41 +2,50 @@ package main
 
 import (
 	"bufio"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 
 	"github.com/launchtap/launchtap/sensor/baseline"
+	"github.com/spf13/cobra"
 )
 
-// runBaseline is `launchtap baseline check [FILE]`: it validates a baseline
-// file (errors name file and line), prints the effective rules (built-in and
-// file) and warns about weak and broad ones. Warnings do not fail the check;
-// an invalid file does.
-func runBaseline(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "check" {
-		fmt.Fprintln(stderr, "usage: launchtap baseline check [FILE]")
-		return exitUsage
+func (a *app) baselineCmd() *cobra.Command {
+	parent := &cobra.Command{
+		Use:   "baseline",
+		Short: "work with the approval baseline (see docs/baseline.md)",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			a.printHelp(cmd, a.stderr)
+			a.code = exitUsage
+		},
 	}
-	fs := flag.NewFlagSet("baseline check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	quiet := fs.Bool("q", false, "print only warnings and errors, not the rules")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: launchtap baseline check [-q] [FILE]\n\nValidates FILE (default: none, the built-in baseline alone), prints the\neffective rules in the order they are judged and warns about weak or broad ones.")
-		fs.PrintDefaults()
+	var quiet bool
+	check := &cobra.Command{
+		Use:   "check [FILE]",
+		Short: "validate a baseline file, print the effective rules, warn about weak or broad ones",
+		Long: "Validates FILE (default: none, the built-in baseline alone), prints the effective rules in the\n" +
+			"order they are judged and warns about weak or broad ones. Warnings do not fail the check; an\n" +
+			"invalid file does (exit 1), with its file and line.",
+		Args: cobra.MaximumNArgs(1),
+		Run: func(cmd *cobra.Command, args []string) {
+			a.code = runBaselineCheck(args, quiet, a.stdout, a.stderr)
+		},
 	}
-	if err := fs.Parse(args[1:]); err != nil {
-		return exitUsage
-	}
-	if fs.NArg() > 1 {
-		fs.Usage()
-		return exitUsage
-	}
+	check.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only warnings and errors, not the rules")
+	parent.AddCommand(check)
+	return parent
+}
+
+// runBaselineCheck is `launchtap baseline check [FILE]`: it validates a
+// baseline file (errors name file and line), prints the effective rules
+// (built-in and file) and warns about weak and broad ones. Warnings do not
+// fail the check; an invalid file does.
+func runBaselineCheck(args []string, quiet bool, stdout, stderr io.Writer) int {
 	b := baseline.Default()
-	if fs.NArg() == 1 {
+	if len(args) == 1 {
 		var err error
-		if b, err = baseline.Load(fs.Arg(0)); err != nil {
+		if b, err = baseline.Load(args[0]); err != nil {
 			fmt.Fprintln(stderr, "launchtap baseline check:", err)
 			return exitFailure
 		}
@@ -44,7 +53,7 @@ func runBaseline(args []string, stdout, stderr io.Writer) int {
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	rules := b.Rules()
-	if !*quiet {
+	if !quiet {
 		var dest, job, builtin int
 		for _, r := range rules {
 			kind := "destination"

@@ -2,10 +2,10 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 
+	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
 
 	"github.com/launchtap/launchtap/enrich/inventory"
@@ -13,9 +13,10 @@ import (
 
 // applyConfigFile sets every flag named by a key of the YAML file at path,
 // except flags already given on the command line, which win. Keys are the
-// long flag names without dashes; a list sets a repeatable flag once per
-// element. Unknown keys and bad values are errors naming the key.
-func applyConfigFile(fs *flag.FlagSet, path string) error {
+// long flag names without dashes (a one-letter shorthand names its flag
+// too); a list sets a repeatable flag once per element, adding up. Unknown
+// keys and bad values are errors naming the key.
+func applyConfigFile(fs *pflag.FlagSet, path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
@@ -31,8 +32,6 @@ func applyConfigFile(fs *flag.FlagSet, path string) error {
 	if root.Kind != yaml.MappingNode {
 		return fmt.Errorf("config %s: want a mapping of flag names to values at the top level", path)
 	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
@@ -42,18 +41,21 @@ func applyConfigFile(fs *flag.FlagSet, path string) error {
 		}
 		seen[key] = true
 		f := fs.Lookup(key)
-		if f == nil || key == "config" {
+		if f == nil && len(key) == 1 {
+			f = fs.ShorthandLookup(key)
+		}
+		if f == nil || key == "config" || key == "help" {
 			return fmt.Errorf("config %s:%d: unknown key %q%s", path, k.Line, key, suggest(fs, key))
 		}
-		if given[key] {
-			continue
+		if f.Changed {
+			continue // the command line wins
 		}
 		values, err := scalarValues(v)
 		if err != nil {
 			return fmt.Errorf("config %s:%d: key %q: %w", path, v.Line, key, err)
 		}
 		for _, s := range values {
-			if err := fs.Set(key, s); err != nil {
+			if err := fs.Set(f.Name, s); err != nil {
 				return fmt.Errorf("config %s:%d: key %q: bad value %q: %w", path, v.Line, key, s, err)
 			}
 		}
@@ -79,9 +81,9 @@ func scalarValues(v *yaml.Node) ([]string, error) {
 }
 
 // suggest names the closest known key, for typos.
-func suggest(fs *flag.FlagSet, key string) string {
+func suggest(fs *pflag.FlagSet, key string) string {
 	var names []string
-	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	fs.VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
 	if best := inventory.Suggest(key, names); best != "" {
 		return fmt.Sprintf(" (did you mean %q?)", best)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/launchtap/launchtap/internal/synth"
 	"github.com/launchtap/launchtap/sensor/alert"
+	"github.com/launchtap/launchtap/sensor/pipeline"
 )
 
 // fleetCapture writes the fleet scenario (15 Macs running one vendor agent
@@ -76,7 +77,7 @@ func TestFleetReplay(t *testing.T) {
 			macs := map[string]bool{}
 			for _, h := range last.Hosts {
 				macs[h.SrcMAC] = true
-				if h.PeriodS < 3500 || h.PeriodS > 3700 || h.Beats < 6 {
+				if h.PeriodS < 3500 || h.PeriodS > 3700 || h.Beats < pipeline.DefaultConfig().Beacon.MinBeats {
 					t.Errorf("host %s: period %v beats %d", h.SrcIP, h.PeriodS, h.Beats)
 				}
 			}

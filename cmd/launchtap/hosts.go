@@ -3,16 +3,15 @@ package main
 import (
 	"bufio"
 	"cmp"
-	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/launchtap/launchtap/enrich"
 	"github.com/launchtap/launchtap/sensor/capture"
@@ -21,81 +20,89 @@ import (
 	"github.com/launchtap/launchtap/sensor/hostid"
 )
 
-// runHosts implements `launchtap hosts [flags] CAPTURE...`: it reads the
-// captures through one host table and prints every host as a JSON line
-// (ip, mac, os, confidence, hostname, evidence, first_seen, last_seen,
-// signals). Logs and a one-line summary go to stderr.
-func runHosts(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("hosts", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: launchtap hosts [flags] CAPTURE...\n\nPrints the passive host table (OS, confidence, hostname, evidence) as JSON Lines, one host per line.\nCAPTURE is a pcap or pcapng file (optionally gzip-compressed), a directory of captures, or - for standard input. Flags:")
-		fs.PrintDefaults()
+// hostsCmd is `launchtap hosts [flags] CAPTURE...`: it reads the captures
+// through one host table and prints every host as a JSON line (ip, mac, os,
+// confidence, hostname, evidence, first_seen, last_seen, signals). Logs and
+// a one-line summary go to stderr.
+func (a *app) hostsCmd() *cobra.Command {
+	h := &hostsFlags{}
+	cmd := &cobra.Command{
+		Use:   "hosts [flags] CAPTURE...",
+		Short: "print the passive host table (OS, confidence, evidence) as JSON Lines",
+		Long: "Prints the passive host table (OS, confidence, hostname, evidence) as JSON Lines, one host\n" +
+			"a line. CAPTURE is a pcap or pcapng file (optionally gzip-compressed), a directory of\n" +
+			"captures, or - for standard input.",
+		Example: "  launchtap hosts --os macos,ios day.pcap\n" +
+			"  launchtap hosts --internal 10.20.0.0/16 --inventory inventory.json captures/",
+		Args: cobra.ArbitraryArgs,
+		Run: func(cmd *cobra.Command, args []string) {
+			a.code = a.runHosts(cmd, h, args)
+		},
 	}
-	var cfg hostid.Config
-	cfg.RegisterFlags(fs)
+	fs := cmd.Flags()
+	addLogFlags(fs, &h.config, &h.logLevel, &h.logFormat)
+	addGoFlags(fs, groupIdentity, h.cfg.RegisterFlags)
+	cidrFlags(fs, a.note, "macos")
 	// The inventory says the platform authoritatively, as in replay.
-	var ec enrich.Config
-	ec.RegisterFlags(fs)
-	var (
-		internal hostid.PrefixList
-		osFilter string
-		config   string
-	)
-	fs.StringVar(&config, "config", "", "YAML `file` setting any of these flags (keys are flag names); command-line flags win")
-	fs.Var(&internal, "internal", "comma-separated `CIDRs` whose hosts are listed (default: every source)")
-	fs.StringVar(&osFilter, "os", "", "print only hosts of these `families` (comma-separated: macos,ios,windows,linux,other,unknown)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	addGoFlags(fs, groupEnrichment, h.ec.RegisterFlags)
+	h.internal = newCIDRList("internal", "", a.note)
+	fs.Var(h.internal, "internal", "list only hosts in these `CIDRs` (repeatable, comma-separated; default: every source)")
+	setGroup(fs, groupCapture, "internal")
+	fs.Var(&h.os, "os", "print only hosts of these `families` (repeatable, comma-separated: macos,ios,windows,linux,other,unknown)")
+	setGroup(fs, groupOutput, "os")
+	return cmd
+}
+
+type hostsFlags struct {
+	cfg                         hostid.Config
+	ec                          enrich.Config
+	internal                    *cidrList
+	os                          stringList
+	config, logLevel, logFormat string
+}
+
+// runHosts is the hosts command once its flags are parsed.
+func (a *app) runHosts(cmd *cobra.Command, h *hostsFlags, args []string) int {
+	ctx, stdin, stdout, stderr := cmd.Context(), a.stdin, a.stdout, a.stderr
+	if len(args) == 0 {
+		return a.usage(cmd, errNoCapture)
 	}
-	if config != "" {
-		if err := applyConfigFile(fs, config); err != nil {
-			fmt.Fprintln(stderr, "launchtap hosts:", oneLine(err))
-			return exitUsage
-		}
-	}
-	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "launchtap hosts: no capture given")
-		fs.Usage()
-		return exitUsage
-	}
-	want, err := hostsOSFilter(osFilter)
+	log, err := newLogger(h.logLevel, h.logFormat, stderr)
 	if err != nil {
-		fmt.Fprintln(stderr, "launchtap hosts:", err)
-		return exitUsage
+		return a.usage(cmd, err)
 	}
-	cfg.Internal = internal
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	for _, n := range a.notes {
+		log.Warn(n)
+	}
+	want, err := hostsOSFilter(h.os.vals)
+	if err != nil {
+		return a.usage(cmd, err)
+	}
+	cfg, ec := h.cfg, h.ec
+	cfg.Internal = h.internal.prefixes
 	if err := ec.CheckFlags(); err != nil {
-		fmt.Fprintln(stderr, "launchtap hosts:", err)
-		return exitUsage
+		return a.usage(cmd, err)
 	}
+	warnPlainHTTP(log, ec)
 	inv, err := enrich.New(ec, log)
 	if err != nil {
-		fmt.Fprintln(stderr, "launchtap hosts:", oneLine(err))
-		return exitUsage
+		return a.fail(cmd, err, exitUsage)
 	}
 	defer inv.Close()
 	cfg.Platform = platformFunc(inv.Platform)
 	table, err := hostid.NewTable(cfg)
 	if err != nil {
-		fmt.Fprintln(stderr, "launchtap hosts:", err)
-		return exitUsage
+		return a.usage(cmd, err)
 	}
 	// DNS goes through the same tracker as in replay (UDP and TCP, counted
 	// when malformed), which hands each query's name to the table.
 	names, err := dnstrack.New(dnstrack.DefaultConfig(), hostsQueries{table})
 	if err != nil {
-		fmt.Fprintln(stderr, "launchtap hosts:", err)
-		return exitUsage
+		return a.fail(cmd, err, exitUsage)
 	}
-	src, err := capture.Options{Logger: log}.Open(fs.Args()...)
+	src, err := capture.Options{Stdin: stdin, Logger: log}.Open(args...)
 	if err != nil {
-		fmt.Fprintln(stderr, "launchtap hosts:", strings.ReplaceAll(err.Error(), "\n", "; "))
-		return exitUsage
+		return a.fail(cmd, err, exitUsage)
 	}
 	defer src.Close()
 
@@ -119,8 +126,7 @@ func runHosts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			case errors.As(err, &trunc):
 				log.Warn("capture truncated: frames before the cut were processed", "err", err.Error())
 			default:
-				fmt.Fprintln(stderr, "launchtap hosts:", err)
-				code = exitFailure
+				code = a.fail(cmd, err, exitFailure)
 			}
 			break
 		}
@@ -146,7 +152,7 @@ func runHosts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	enc.SetEscapeHTML(false)
 	printed := 0
 	for _, h := range hosts {
-		if want != nil && !want[h.OS] {
+		if want != nil && !want[h.OS] || !inPrefixes(h.IP, cfg.Internal) {
 			continue
 		}
 		if err := enc.Encode(h); err != nil {
@@ -172,22 +178,22 @@ func runHosts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // pipeline's workers do in replay.
 type hostsQueries struct{ t *hostid.Table }
 
-func (q hostsQueries) DNSQuery(client netip.Addr, mac [6]byte, hasMAC bool, name string, _ uint16, ts int64) {
+func (q hostsQueries) DNSQuery(client netip.Addr, mac [6]byte, hasMAC bool, _ netip.Addr, name string, _ uint16, ts int64) {
 	q.t.ObserveDNSQuery(client, mac, hasMAC, name, ts)
 }
 
-func hostsOSFilter(list string) (map[hostid.Platform]bool, error) {
-	if strings.TrimSpace(list) == "" {
+func hostsOSFilter(list []string) (map[hostid.Platform]bool, error) {
+	if len(list) == 0 {
 		return nil, nil
 	}
 	want := map[hostid.Platform]bool{}
-	for s := range strings.SplitSeq(list, ",") {
+	for _, s := range list {
 		f := hostid.Platform(strings.TrimSpace(s))
 		switch f {
 		case hostid.MacOS, hostid.IOS, hostid.Windows, hostid.Linux, hostid.Other, hostid.Unknown:
 			want[f] = true
 		default:
-			return nil, fmt.Errorf("--os: unknown family %q (want macos, ios, windows, linux, other or unknown)", f)
+			return nil, fmt.Errorf("os: unknown family %q (want macos, ios, windows, linux, other or unknown)", f)
 		}
 	}
 	return want, nil
@@ -200,4 +206,24 @@ func hostsCompareIP(a, b string) int {
 		return strings.Compare(a, b)
 	}
 	return pa.Compare(pb)
+}
+
+// inPrefixes reports whether ip is in one of ps; every address is when ps is
+// empty. The table already keeps to --internal the hosts it learns from a
+// host's own packets; this also drops those learned from others' (a DHCP
+// server's offer, an mDNS answer) and hosts known only by MAC.
+func inPrefixes(ip string, ps []netip.Prefix) bool {
+	if len(ps) == 0 {
+		return true
+	}
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	for _, p := range ps {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
 }

@@ -8,14 +8,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/launchtap/launchtap/internal/testenv"
 )
 
+// hostsCaptures is the repository's real captures (testdata/captures).
 func hostsCaptures(t *testing.T) string {
-	dir := filepath.Join("..", "..", "..", "shared", "captures")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("real captures not present: %v", err)
-	}
-	return dir
+	return filepath.Dir(testenv.Capture(t, "README.md"))
 }
 
 type hostsRow struct {
@@ -33,7 +32,7 @@ type hostsRow struct {
 func runHostsJSON(t *testing.T, args ...string) ([]hostsRow, string, int) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := runHosts(context.Background(), args, &out, &errb)
+	code := dispatch(context.Background(), append([]string{"hosts"}, args...), nil, &out, &errb)
 	var rows []hostsRow
 	for line := range strings.SplitSeq(strings.TrimSpace(out.String()), "\n") {
 		if line == "" {
@@ -154,7 +153,7 @@ func TestHostsConfigFile(t *testing.T) {
 	os.WriteFile(good, []byte("os: windows\n"), 0o644)
 	os.WriteFile(bad, []byte("oss: macos\n"), 0o644)
 	var out, errb bytes.Buffer
-	if code := runHosts(context.Background(), []string{"--config", good, demoPcap}, &out, &errb); code != 0 {
+	if code := dispatch(context.Background(), []string{"hosts", "--config", good, demoPcap}, nil, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -167,7 +166,7 @@ func TestHostsConfigFile(t *testing.T) {
 		t.Errorf("--config os: windows left out win-desk-07:\n%s", out.String())
 	}
 	errb.Reset()
-	if code := runHosts(context.Background(), []string{"--config", bad, demoPcap}, &out, &errb); code != 2 || !strings.Contains(errb.String(), `unknown key "oss"`) {
+	if code := dispatch(context.Background(), []string{"hosts", "--config", bad, demoPcap}, nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), `unknown key "oss"`) {
 		t.Errorf("bad key: exit %d, stderr %q", code, errb.String())
 	}
 }

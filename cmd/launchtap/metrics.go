@@ -8,9 +8,11 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/launchtap/launchtap/enrich"
@@ -45,6 +47,22 @@ type readings struct {
 	enrich enrich.Stats
 	syslog []syslog.DestCounters // nil without --syslog
 	kernel *live.Stats           // nil under replay
+	ifaces []ifaceKernel         // the kernel's counters per interface (live)
+	state  *stateReading         // nil without --state-dir
+}
+
+// ifaceKernel is one interface's kernel counters, summed over its sockets.
+type ifaceKernel struct {
+	name                    string
+	packets, drops, freezes uint64
+}
+
+// stateReading is the state directory's size and last checkpoint.
+type stateReading struct {
+	bytes      uint64
+	at         time.Time // zero: no checkpoint yet
+	durationMs uint64
+	errors     uint64
 }
 
 type metricType uint8
@@ -118,6 +136,7 @@ var metricDefs = []metricDef{
 			e(r.pipe.Flow.SessionsStarted, "started")
 			e(r.pipe.Flow.SessionsJoined, "joined")
 			e(r.pipe.Flow.SessionsEnded, "ended")
+			e(r.pipe.Flow.Unanswered, "unanswered")
 		}},
 	{name: "bursts", help: "Activity bursts inside long sessions.",
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Flow.Bursts) }},
@@ -141,6 +160,11 @@ var metricDefs = []metricDef{
 			e(r.pipe.DNS.MACOwnerEvictions, "dns_mac_owners")
 			e(r.pipe.DNSNameEvictions, "dns_names")
 			e(r.alerts.HeldEvictions.Load(), "held_alerts")
+			e(r.pipe.Names.PairMetaEvictions, "pair_meta")
+			e(r.pipe.Names.DoHHostEvictions, "doh_hosts")
+			e(r.pipe.Names.HelloHoldEvictions, "held_hellos")
+			e(r.pipe.Names.PrefixesRefused, "learned_prefixes")
+			e(r.pipe.Names.ProxiesRefused, "proxies")
 			e(r.fleet.Evictions, "fleet")
 		}},
 	{name: "dns_messages", help: "DNS messages by outcome.", labels: []string{"event"},
@@ -150,6 +174,46 @@ var metricDefs = []metricDef{
 			e(r.pipe.DNS.Malformed, "malformed")
 			e(r.pipe.DNS.Truncated, "truncated")
 		}},
+	{name: "named_sessions", help: "Sessions without a DNS name, by where their name came from (unnamed: none on the wire).", labels: []string{"source"},
+		read: func(r *readings, e func(uint64, ...string)) {
+			nm := &r.pipe.Names
+			e(nm.SNI, "sni")
+			e(nm.QUIC, "quic")
+			e(nm.HTTP, "http")
+			e(nm.Connect, "connect")
+			e(nm.Unnamed, "unnamed")
+		}},
+	{name: "name_errors", help: "First payloads and router advertisements that could not be read, by kind.", labels: []string{"kind"},
+		read: func(r *readings, e func(uint64, ...string)) {
+			nm := &r.pipe.Names
+			e(nm.HelloIncomplete, "hello_incomplete")
+			e(nm.HelloMalformed, "hello_malformed")
+			e(nm.QUICIncomplete, "quic_incomplete")
+			e(nm.QUICMalformed, "quic_malformed")
+			e(nm.HTTPMalformed, "http_malformed")
+			e(nm.RouterAdvertErrors, "router_advert")
+		}},
+	{name: "split_hellos", help: "ClientHellos whose name was beyond the first segment, by outcome.", labels: []string{"outcome"},
+		read: func(r *readings, e func(uint64, ...string)) {
+			e(r.pipe.Names.HelloHeld, "held")
+			e(r.pipe.Names.HelloJoined, "named")
+		}},
+	{name: "pairs_renamed", help: "Address-keyed pairs moved to their name once it was known.",
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Beacon.Rekeyed) }},
+	{name: "proxy_requests", help: "CONNECT and absolute-URI requests to explicit proxies beaten as egress.",
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Names.ProxyRequests) }},
+	{name: "proxy_egress_skipped", help: "Sessions from a proxy's own address, not scored (its clients' egress).",
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Names.ProxyEgress) }},
+	{name: "proxies_learned", help: "Explicit proxies recognised from CONNECT traffic.", typ: gauge,
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Names.ProxiesLearned) }},
+	{name: "doh_sessions", help: "Sessions to encrypted-DNS resolvers, not scored.",
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Names.DoHSessions) }},
+	{name: "doh_hosts", help: "Hosts seen using encrypted-DNS resolvers (their lookups are invisible to the span).", typ: gauge,
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Names.DoHHosts) }},
+	{name: "router_adverts", help: "ICMPv6 router advertisements read.",
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Names.RouterAdverts) }},
+	{name: "learned_internal_prefixes", help: "IPv6 prefixes learned as internal from router advertisements.", typ: gauge,
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Names.PrefixesLearned) }},
 	{name: "findings", help: "Periodic pairs found, before host-OS policy and baseline.", stats: statsAsIs,
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Findings) }},
 	{name: "alerts", help: "Alerts delivered.", stats: statsAsIs,
@@ -157,11 +221,41 @@ var metricDefs = []metricDef{
 	{name: "suppressed", help: "Findings suppressed, by reason (one a baseline reload later releases stays counted here, and in released).", labels: []string{"reason"},
 		read: func(r *readings, e func(uint64, ...string)) {
 			e(r.pipe.SuppressedOS, "host_os")
+			e(r.pipe.DNSShadows, "dns_shadow")
 			e(r.alerts.SuppressedDest.Load(), "baseline_dest")
 			e(r.alerts.SuppressedLabel.Load(), "approved_label")
+			e(r.alerts.Duplicates.Load(), "already_alerted")
 		}},
 	{name: "released", help: "Suppressed alerts delivered after a baseline reload withdrew the approval.",
 		read: func(r *readings, e func(uint64, ...string)) { e(r.alerts.Released.Load()) }},
+	{name: "state_db_bytes", help: "Bytes the state database takes on disk (with its write-ahead log).", typ: gauge, stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.state != nil {
+				e(r.state.bytes)
+			}
+		}},
+	{name: "state_checkpoint_time", help: "Unix time the last checkpoint committed (0: none yet).", typ: gauge, stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.state != nil {
+				var at uint64
+				if !r.state.at.IsZero() {
+					at = uint64(r.state.at.Unix())
+				}
+				e(at)
+			}
+		}},
+	{name: "state_checkpoint_ms", help: "Milliseconds the last checkpoint took.", typ: gauge, stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.state != nil {
+				e(r.state.durationMs)
+			}
+		}},
+	{name: "state_checkpoint_errors", help: "Checkpoints that failed (the next one retries).",
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.state != nil {
+				e(r.state.errors)
+			}
+		}},
 	{name: "masquerades", help: "Alerts whose launchd job took an approved label but not the rest of the rule (program, plist location, team ID).",
 		read: func(r *readings, e func(uint64, ...string)) { e(r.alerts.Masquerades.Load()) }},
 	{name: "fleet", help: "Fleet grouping (docs/fleet-grouping.md), by event: groups formed, host alerts joined to a group, update records, group alerts raised in severity, member hosts' own alerts.",
@@ -209,17 +303,34 @@ var metricDefs = []metricDef{
 	// Live capture only. Packets are lost in the kernel only: each live
 	// worker reads its own ring, and replay and the alert queue wait rather
 	// than drop; so the stats line's drops are the kernel's.
-	{name: "kernel_packets", help: "Packets the AF_PACKET sockets accepted (after the pre-filter), drops included.",
+	{name: "kernel_packets", help: "Packets the AF_PACKET sockets accepted (after the pre-filter), drops included, by interface.", labels: []string{"interface"},
 		read: func(r *readings, e func(uint64, ...string)) {
-			kernel(r, e, func(k *live.Stats) uint64 { return k.Packets })
+			if r.kernel != nil && len(r.ifaces) == 0 {
+				e(r.kernel.Packets, "") // no socket reported: the total alone
+			}
+			for _, k := range r.ifaces {
+				e(k.packets, k.name)
+			}
 		}},
-	{name: "kernel_drops", help: "Packets the kernel dropped because a ring was full (tp_drops).", stats: statsAsIs, alias: "drops",
+	{name: "kernel_drops", help: "Packets the kernel dropped because a ring was full (tp_drops), by interface.", labels: []string{"interface"},
+		stats: statsSum, alias: "drops",
 		read: func(r *readings, e func(uint64, ...string)) {
-			kernel(r, e, func(k *live.Stats) uint64 { return k.Drops })
+			if r.kernel != nil && len(r.ifaces) == 0 {
+				e(r.kernel.Drops, "") // no socket reported: the total alone
+			}
+			for _, k := range r.ifaces {
+				e(k.drops, k.name)
+			}
 		}},
-	{name: "kernel_freezes", help: "Times a ring filled and its queue froze (tp_freeze_q_cnt).", stats: statsAsIs,
+	{name: "kernel_freezes", help: "Times a ring filled and its queue froze (tp_freeze_q_cnt), by interface.", labels: []string{"interface"},
+		stats: statsSum,
 		read: func(r *readings, e func(uint64, ...string)) {
-			kernel(r, e, func(k *live.Stats) uint64 { return k.Freezes })
+			if r.kernel != nil && len(r.ifaces) == 0 {
+				e(r.kernel.Freezes, "")
+			}
+			for _, k := range r.ifaces {
+				e(k.freezes, k.name)
+			}
 		}},
 	{name: "bpf_map_full", help: "Packets the pre-filter passed because its flow table was full.", stats: statsAsIs,
 		read: func(r *readings, e func(uint64, ...string)) {
@@ -244,6 +355,9 @@ func (s *sensor) snapshot(extra func(*readings)) snapshot {
 	r := readings{pipe: s.pipe.Stats(), alerts: &s.stage.Counters, fleet: s.stage.FleetCounters(), enrich: s.enrich.Stats()}
 	if s.syslog != nil {
 		r.syslog = s.syslog.Counters().Destinations
+	}
+	if s.state != nil {
+		r.state = s.state.reading()
 	}
 	if extra != nil {
 		extra(&r)
@@ -278,7 +392,11 @@ func (r *readings) snapshot(defs []metricDef) snapshot {
 				snap.stats[d.name+"_"+labelVals[0]] = v
 			}
 			if d.alias != "" {
-				snap.stats[d.alias] = v
+				if d.stats == statsSum {
+					snap.stats[d.alias] = snap.stats[d.name]
+				} else {
+					snap.stats[d.alias] = v
+				}
 			}
 		})
 	}
@@ -294,6 +412,18 @@ func captureReadings(capt *live.Capture, log *slog.Logger) func(*readings) {
 			return
 		}
 		r.kernel = &cs
+		// Per interface, summed over its sockets (one per worker).
+		for _, sk := range cs.Sockets {
+			i := slices.IndexFunc(r.ifaces, func(k ifaceKernel) bool { return k.name == sk.Iface })
+			if i < 0 {
+				r.ifaces = append(r.ifaces, ifaceKernel{name: sk.Iface})
+				i = len(r.ifaces) - 1
+			}
+			k := &r.ifaces[i]
+			k.packets += sk.Packets
+			k.drops += sk.Drops
+			k.freezes += sk.Freezes
+		}
 	}
 }
 
@@ -328,10 +458,28 @@ func (d *metricDef) promName() string {
 	return "launchtap_" + d.name
 }
 
+// newRegistry holds the sensor's metrics and client_golang's standard
+// collectors: process (CPU, memory, file descriptors), Go runtime, the Go
+// build information, and launchtap_build_info with the version.
+func newRegistry(snap func() snapshot) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collector{snap: snap},
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewGoCollector(),
+		collectors.NewBuildInfoCollector(),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "launchtap_build_info",
+			Help:        "Always 1; the version label is the launchtap release (git describe).",
+			ConstLabels: prometheus.Labels{"version": version},
+		}, func() float64 { return 1 }),
+	)
+	return reg
+}
+
 // serveMetrics serves /metrics on addr until ctx is done.
 func serveMetrics(ctx context.Context, addr string, snap func() snapshot, log *slog.Logger) (string, error) {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collector{snap: snap})
+	reg := newRegistry(snap)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	ln, err := net.Listen("tcp", addr)
@@ -355,18 +503,20 @@ func serveMetrics(ctx context.Context, addr string, snap func() snapshot, log *s
 
 // logStats writes one stats line every interval until ctx is done, and sends
 // the same counters as a SENSOR-STATS syslog message when syslog is on, so a
-// SIEM can tell the sensor is alive and seeing traffic.
+// SIEM can tell the sensor is alive and seeing traffic. Kernel drops in an
+// interval are a warning per interface.
 func logStats(ctx context.Context, every time.Duration, snap func() snapshot, log *slog.Logger, sys *syslog.Emitter) {
 	t := time.NewTicker(every)
 	defer t.Stop()
-	var prev map[string]uint64
+	var prev, prevAll map[string]uint64
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		cur := snap().stats
+		s := snap()
+		cur, all := s.stats, s.kernelByIface()
 		keys := make([]string, 0, len(cur))
 		for k := range cur {
 			keys = append(keys, k)
@@ -378,15 +528,43 @@ func logStats(ctx context.Context, every time.Duration, snap func() snapshot, lo
 		}
 		if prev != nil {
 			attrs = append(attrs, "packets_per_s", float64(cur["packets"]-prev["packets"])/every.Seconds())
-			if d := cur["drops"] - prev["drops"]; d > 0 {
-				// One line per interval for a drop burst, never one per packet.
-				log.Warn("kernel dropped packets in the last interval", "drops", d, "interval", every)
-			}
+			warnDrops(log, all, prevAll, every)
 		}
 		log.Info("stats", attrs...)
 		if sys != nil {
 			sys.Stats(cur)
 		}
-		prev = cur
+		prev, prevAll = cur, all
+	}
+}
+
+// kernelByIface is the kernel's per-interface series keyed NAME_IFACE
+// (kernel_drops_eth0), for warnDrops.
+func (s snapshot) kernelByIface() map[string]uint64 {
+	m := map[string]uint64{}
+	for _, x := range s.metrics {
+		if (x.def.name == "kernel_drops" || x.def.name == "kernel_packets") && len(x.labelVals) == 1 && x.labelVals[0] != "" {
+			m[x.def.name+"_"+x.labelVals[0]] = x.value
+		}
+	}
+	return m
+}
+
+// warnDrops logs, for each interface whose kernel ring dropped packets since
+// the last interval, one warning: one line per interval for a drop burst,
+// never one per packet.
+func warnDrops(log *slog.Logger, cur, prev map[string]uint64, every time.Duration) {
+	const prefix = "kernel_drops_"
+	var ifaces []string
+	for k := range cur {
+		if strings.HasPrefix(k, prefix) && cur[k] > prev[k] {
+			ifaces = append(ifaces, strings.TrimPrefix(k, prefix))
+		}
+	}
+	slices.Sort(ifaces)
+	for _, i := range ifaces {
+		k := prefix + i
+		log.Warn("kernel dropped packets in the last interval: the capture ring overflowed", "interface", i,
+			"drops", cur[k]-prev[k], "packets", cur["kernel_packets_"+i]-prev["kernel_packets_"+i], "interval", every)
 	}
 }

@@ -1,15 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -63,14 +66,8 @@ func TestMetricNamesArePinned(t *testing.T) {
 // destination that nothing listens on (UDP: nothing is sent before an alert).
 func testSensor(t *testing.T) *sensor {
 	t.Helper()
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	o := newSensorFlags(fs)
-	args := []string{"--sensor-name", "demo", "--inventory", "../../testdata/inventory.json", "--workers", "1",
-		"--syslog", "udp://127.0.0.1:9", "--stats-interval", "0"}
-	if err := parseFlags(fs, args, o); err != nil {
-		t.Fatal(err)
-	}
+	o, _ := testFlags(t, "--sensor-name", "demo", "--inventory", "../../testdata/inventory.json", "--workers", "1",
+		"--syslog", "udp://127.0.0.1:9", "--stats-interval", "0")
 	s, err := o.build(io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +110,8 @@ func sortedKeys(m map[string]uint64) []string {
 
 // fullReadings has every source present, each counter a distinct value.
 func fullReadings() *readings {
-	r := &readings{alerts: new(pipeline.AlertCounters), kernel: &live.Stats{Packets: 900, Drops: 7, Freezes: 3}}
+	r := &readings{alerts: new(pipeline.AlertCounters), kernel: &live.Stats{Packets: 900, Drops: 7, Freezes: 3},
+		state: &stateReading{bytes: 4096, at: time.Unix(1.8e9, 0), durationMs: 12, errors: 1}}
 	for k := range r.pipe.Decode {
 		r.pipe.Decode[k] = uint64(10 + k) // OK, then every error kind
 	}
@@ -240,5 +238,85 @@ func TestMetricsDocumented(t *testing.T) {
 				t.Errorf("docs/metrics.md does not name `%s`", n)
 			}
 		}
+	}
+}
+
+// kernelSnap is a snapshot with two interfaces' kernel counters, as
+// captureReadings reads them.
+func kernelSnap(drops0, drops1 uint64) snapshot {
+	r := &readings{alerts: new(pipeline.AlertCounters), kernel: &live.Stats{Drops: drops0 + drops1},
+		ifaces: []ifaceKernel{{name: "eth0", packets: 1000, drops: drops0}, {name: "eth1", packets: 500, drops: drops1}}}
+	r.pipe.Frames = 1500
+	return r.snapshot(metricDefs)
+}
+
+func TestMetricsEndpoint(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr, err := serveMetrics(ctx, "127.0.0.1:0", func() snapshot { return kernelSnap(3, 0) }, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`launchtap_kernel_drops_total{interface="eth0"} 3`,
+		`launchtap_kernel_drops_total{interface="eth1"} 0`,
+		"process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds", // process collector
+		"go_goroutines", "go_memstats_heap_alloc_bytes", // Go collector
+		"go_build_info{", // build-info collector
+		`launchtap_build_info{version="` + version + `"} 1`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// TestDropsWarnPerInterface: a drop burst is one WARN line per interval for
+// the interface that dropped, naming it; the stats line has the total.
+func TestDropsWarnPerInterface(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	var n int
+	snap := func() snapshot {
+		n++
+		return kernelSnap(uint64(7*n), 0)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { logStats(ctx, 20*time.Millisecond, snap, log, nil); close(done) }()
+	time.Sleep(110 * time.Millisecond)
+	cancel()
+	<-done
+	out := buf.String()
+	if !strings.Contains(out, `level=WARN msg="kernel dropped packets in the last interval: the capture ring overflowed" interface=eth0 drops=7`) {
+		t.Errorf("no drop warning for eth0:\n%s", out)
+	}
+	if strings.Contains(out, "interface=eth1") {
+		t.Errorf("warning for eth1, which dropped nothing:\n%s", out)
+	}
+	if !strings.Contains(out, "level=INFO msg=stats") || !strings.Contains(out, " drops=") {
+		t.Errorf("no stats line with the total drops:\n%s", out)
+	}
+	if h := kernelSnap(4, 5).stats; h["drops"] != 9 || h["kernel_drops"] != 9 {
+		t.Errorf("stats drops %d, kernel_drops %d: want the sum over interfaces, 9", h["drops"], h["kernel_drops"])
+	}
+}
+
+// TestRatesRounded: the stats line's rate has three significant digits.
+func TestRatesRounded(t *testing.T) {
+	var buf bytes.Buffer
+	log, err := newLogger("info", "text", &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("stats", "packets_per_s", float64(1004)/60)
+	if !strings.Contains(buf.String(), "packets_per_s=16.7\n") {
+		t.Errorf("got %q", buf.String())
 	}
 }

@@ -4,73 +4,99 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/launchtap/launchtap/sensor/capture"
 	"github.com/launchtap/launchtap/sensor/decode"
+	"github.com/launchtap/launchtap/sensor/pipeline"
 )
 
-func runReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: launchtap replay [flags] CAPTURE...\n\nCAPTURE is a pcap or pcapng file (optionally gzip-compressed), a directory of captures, or - for standard input.\nSeveral captures are merged in timestamp order. Flags:")
-		fs.PrintDefaults()
+func (a *app) replayCmd() *cobra.Command {
+	var (
+		o  *sensorFlags
+		sf *stateFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "replay [flags] CAPTURE...",
+		Short: "replay pcap/pcapng captures and print alerts as JSON Lines",
+		Long: "Replays captures through the sensor and prints its alerts as JSON Lines on standard output.\n" +
+			"CAPTURE is a pcap or pcapng file (optionally gzip-compressed), a directory of captures, or -\n" +
+			"for standard input; several are merged in timestamp order. A summary goes to standard error,\n" +
+			"and progress too when standard error is a terminal.",
+		Example: "  launchtap replay --internal 10.20.0.0/16 monday.pcap.gz\n" +
+			"  launchtap replay --os any --alerts alerts.jsonl --summary summary.json /var/captures/\n" +
+			"  tcpdump -i eth1 -w - | launchtap replay --config /etc/launchtap/launchtap.yaml -",
+		Args: cobra.ArbitraryArgs,
+		Run: func(cmd *cobra.Command, args []string) {
+			a.code = a.runReplay(cmd, o, sf, args)
+		},
 	}
-	o := newSensorFlags(fs)
-	if err := parseFlags(fs, args, o); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintln(stderr, "launchtap replay:", oneLine(err))
-		return exitUsage
+	o = newSensorFlags(a, cmd.Flags())
+	sf = registerStateFlags(cmd.Flags(), "")
+	return cmd
+}
+
+// runReplay is the replay command once its flags are parsed.
+func (a *app) runReplay(cmd *cobra.Command, o *sensorFlags, sf *stateFlags, args []string) int {
+	ctx, stdin, stdout, stderr := cmd.Context(), a.stdin, a.stdout, a.stderr
+	if len(args) == 0 {
+		return a.usage(cmd, errNoCapture)
 	}
-	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "launchtap replay: no capture given")
-		fs.Usage()
-		return exitUsage
+	if err := o.prepare(stderr); err != nil {
+		return a.usage(cmd, err)
 	}
 	s, err := o.build(stdout, stderr)
 	if err != nil {
-		fmt.Fprintln(stderr, "launchtap replay:", oneLine(err))
-		return exitUsage
+		return a.fail(cmd, err, exitUsage)
 	}
-	src, err := capture.Options{Stdin: stdin, Logger: s.log}.Open(fs.Args()...)
+	src, err := capture.Options{Stdin: stdin, Logger: s.log}.Open(args...)
 	if err != nil {
 		s.finish(ctx)
-		fmt.Fprintln(stderr, "launchtap replay:", oneLine(err))
-		return exitUsage
+		return a.fail(cmd, err, exitUsage)
 	}
 	defer src.Close()
+	ck, err := openState(sf, o, s)
+	if err != nil {
+		s.finish(ctx)
+		return a.fail(cmd, err, exitUsage)
+	}
 
 	obsCtx, stopObs := context.WithCancel(ctx)
 	defer stopObs()
 	if err := s.startObservability(obsCtx, o, nil); err != nil {
 		s.finish(ctx)
-		fmt.Fprintln(stderr, "launchtap replay:", oneLine(err))
-		return exitUsage
+		return a.fail(cmd, err, exitUsage)
 	}
 	// Before the alert stage starts: finish waits for that stage, which ends
 	// only when the pipeline has run.
 	stopProfile, err := startCPUProfile(o.cpuProfile)
 	if err != nil {
 		s.finish(ctx)
-		fmt.Fprintln(stderr, "launchtap replay:", oneLine(err))
-		return exitUsage
+		return a.fail(cmd, err, exitUsage)
 	}
 	s.startAlerts(ctx)
-	runErr := s.pipe.Replay(ctx, src)
+	if ck != nil {
+		ck.start(ctx)
+	}
+	in, stopProgress := startProgress(src, src.Files(), stderr)
+	runErr := s.pipe.Replay(ctx, in)
+	stopProgress()
 	if err := stopProfile(); err != nil {
 		s.log.Error("writing the CPU profile", "err", err)
 	}
 	stopObs()
 	finishErr := s.finish(ctx)
+	if err := ck.finish(); err != nil {
+		finishErr = errors.Join(finishErr, err)
+	}
 
 	code := exitOK
 	var trunc *capture.TruncatedError
@@ -81,21 +107,21 @@ func runReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	case errors.Is(runErr, context.Canceled):
 		s.log.Warn("replay interrupted; summary covers what was read")
 	default:
-		fmt.Fprintln(stderr, "launchtap replay:", oneLine(runErr))
+		a.fail(cmd, runErr, exitFailure)
 		code = exitFailure
 	}
 	for _, w := range src.Warnings() {
 		s.log.Warn("capture truncated: frames before the cut were processed", "err", w.Error())
 	}
 	if finishErr != nil {
-		fmt.Fprintln(stderr, "launchtap replay:", oneLine(finishErr))
+		a.fail(cmd, finishErr, exitFailure)
 		code = exitFailure
 	}
 	sum := newSummary(s, src.Files(), src.Warnings())
 	sum.print(stderr)
 	if o.summaryPath != "" {
 		if err := sum.writeJSON(o.summaryPath); err != nil {
-			fmt.Fprintln(stderr, "launchtap replay:", oneLine(err))
+			a.fail(cmd, err, exitFailure)
 			code = exitFailure
 		}
 	}
@@ -105,29 +131,37 @@ func runReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 // summary is the end-of-run report: to standard error as text and, with
 // --summary, as one JSON object. Field names are a contract for scripts.
 type summary struct {
-	Files         []string                     `json:"files,omitempty"`
-	Warnings      []string                     `json:"warnings,omitempty"`
-	Packets       uint64                       `json:"packets"`
-	Bytes         uint64                       `json:"bytes"`
-	DecodeErrors  map[string]uint64            `json:"decode_errors"`          // by kind; "ok" excluded
-	Decoded       uint64                       `json:"decoded"`                // packets with a TCP/UDP header
-	Decapsulated  map[string]uint64            `json:"decapsulated,omitempty"` // GRE/ERSPAN/VXLAN layers removed, by kind
-	PairsTracked  uint64                       `json:"pairs_tracked"`
-	Evictions     map[string]uint64            `json:"evictions"` // by table
-	Alerts        uint64                       `json:"alerts"`
-	Findings      uint64                       `json:"findings"`        // periodic pairs found, before policy
-	Suppressed    map[string]uint64            `json:"suppressed"`      // findings not alerted, by reason
-	Masquerades   uint64                       `json:"masquerades"`     // alerts whose launchd job poses as an approved one
-	Fleet         map[string]uint64            `json:"fleet,omitempty"` // fleet grouping by event (docs/fleet-grouping.md); absent when off
-	Sessions      map[string]uint64            `json:"sessions"`
-	DNS           map[string]uint64            `json:"dns"`
-	Hosts         map[string]uint64            `json:"hosts"`
-	Kernel        map[string]uint64            `json:"kernel,omitempty"`     // live capture: AF_PACKET and pre-filter counters
-	Syslog        map[string]map[string]uint64 `json:"syslog,omitempty"`     // per destination URL: queued, sent, delivered, retried, dropped, spooled, depth
-	Enrichment    map[string]uint64            `json:"enrichment,omitempty"` // alerts by enrichment status
-	Workers       int                          `json:"workers"`
-	ElapsedS      float64                      `json:"elapsed_s"`
-	PacketsPerSec float64                      `json:"packets_per_s"`
+	Files        []string                     `json:"files,omitempty"`
+	Warnings     []string                     `json:"warnings,omitempty"`
+	Packets      uint64                       `json:"packets"`
+	Bytes        uint64                       `json:"bytes"`
+	DecodeErrors map[string]uint64            `json:"decode_errors"`          // by kind; "ok" excluded
+	Decoded      uint64                       `json:"decoded"`                // packets with a TCP/UDP header
+	Decapsulated map[string]uint64            `json:"decapsulated,omitempty"` // GRE/ERSPAN/VXLAN layers removed, by kind
+	PairsTracked uint64                       `json:"pairs_tracked"`
+	Evictions    map[string]uint64            `json:"evictions"` // by table
+	Alerts       uint64                       `json:"alerts"`
+	Findings     uint64                       `json:"findings"`        // periodic pairs found, before policy
+	Suppressed   map[string]uint64            `json:"suppressed"`      // findings not alerted, by reason
+	Masquerades  uint64                       `json:"masquerades"`     // alerts whose launchd job poses as an approved one
+	Fleet        map[string]uint64            `json:"fleet,omitempty"` // fleet grouping by event (docs/fleet-grouping.md); absent when off
+	Sessions     map[string]uint64            `json:"sessions"`
+	DNS          map[string]uint64            `json:"dns"`
+	Hosts        map[string]uint64            `json:"hosts"`
+	Kernel       map[string]uint64            `json:"kernel,omitempty"`     // live capture: AF_PACKET and pre-filter counters
+	Syslog       map[string]map[string]uint64 `json:"syslog,omitempty"`     // per destination URL: queued, sent, delivered, retried, dropped, spooled, depth
+	Enrichment   map[string]uint64            `json:"enrichment,omitempty"` // alerts by enrichment status
+	// Names counts destination names read from the wire (sni, quic, http,
+	// connect), proxy requests, encrypted-DNS sessions and learned prefixes.
+	Names map[string]uint64 `json:"names"`
+	// DoHHosts are the hosts seen using encrypted-DNS resolvers: their
+	// lookups are invisible to the span.
+	DoHHosts        []pipeline.DoHHost `json:"doh_hosts,omitempty"`
+	LearnedInternal []string           `json:"learned_internal,omitempty"` // IPv6 prefixes learned from router advertisements
+	Proxies         []pipeline.Proxy   `json:"proxies,omitempty"`          // explicit proxies, configured and recognised
+	Workers         int                `json:"workers"`
+	ElapsedS        float64            `json:"elapsed_s"`
+	PacketsPerSec   float64            `json:"packets_per_s"`
 	// CPUS is the process's user+system CPU time; packets per CPU-second is
 	// the per-core rate, whatever else the machine was doing.
 	CPUS             float64 `json:"cpu_s"`
@@ -155,15 +189,19 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"dns_names":       st.DNSNameEvictions,
 			"hosts":           st.Hosts.Evictions,
 			"held_alerts":     c.HeldEvictions.Load(),
+			"pair_meta":       st.Names.PairMetaEvictions,
+			"doh_hosts":       st.Names.DoHHostEvictions,
+			"held_hellos":     st.Names.HelloHoldEvictions,
 			"fleet":           f.Evictions,
 		},
 		Alerts:      c.Emitted.Load(),
 		Masquerades: c.Masquerades.Load(),
 		Findings:    st.Findings,
 		Suppressed: map[string]uint64{
-			"host_os":        st.SuppressedOS,
-			"baseline_dest":  c.SuppressedDest.Load(),
-			"approved_label": c.SuppressedLabel.Load(),
+			"host_os":         st.SuppressedOS,
+			"baseline_dest":   c.SuppressedDest.Load(),
+			"approved_label":  c.SuppressedLabel.Load(),
+			"already_alerted": c.Duplicates.Load(),
 		},
 		Sessions: map[string]uint64{
 			"started": st.Flow.SessionsStarted,
@@ -187,6 +225,35 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"http_user_agents": st.Hosts.HTTPUserAgents,
 			"routers":          st.Hosts.Routers,
 		},
+		Names: map[string]uint64{
+			"sni":                  st.Names.SNI,
+			"quic":                 st.Names.QUIC,
+			"http":                 st.Names.HTTP,
+			"connect":              st.Names.Connect,
+			"unnamed":              st.Names.Unnamed,
+			"hello_incomplete":     st.Names.HelloIncomplete,
+			"hello_held":           st.Names.HelloHeld,
+			"hello_joined":         st.Names.HelloJoined,
+			"hello_malformed":      st.Names.HelloMalformed,
+			"quic_incomplete":      st.Names.QUICIncomplete,
+			"quic_malformed":       st.Names.QUICMalformed,
+			"http_malformed":       st.Names.HTTPMalformed,
+			"proxy_requests":       st.Names.ProxyRequests,
+			"proxy_not_requests":   st.Names.ProxyNotRequests,
+			"proxy_egress":         st.Names.ProxyEgress,
+			"proxies_learned":      st.Names.ProxiesLearned,
+			"doh_sessions":         st.Names.DoHSessions,
+			"doh_hosts":            st.Names.DoHHosts,
+			"router_adverts":       st.Names.RouterAdverts,
+			"router_advert_errors": st.Names.RouterAdvertErrors,
+			"prefixes_learned":     st.Names.PrefixesLearned,
+			"prefixes_ignored":     st.Names.PrefixesIgnored,
+			"prefixes_refused":     st.Names.PrefixesRefused,
+			"proxies_refused":      st.Names.ProxiesRefused,
+			"pairs_renamed":        st.Beacon.Rekeyed,
+		},
+		DoHHosts:   s.pipe.DoHHosts(), // the workers have stopped
+		Proxies:    s.pipe.Proxies(),
 		Enrichment: c.EnrichmentStatus(),
 		Workers:    st.Workers,
 		ElapsedS:   st.Elapsed.Seconds(),
@@ -194,6 +261,9 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 	if s.stage.Fleet.MinHosts > 0 {
 		sum.Fleet = map[string]uint64{"groups": f.Groups, "joined": f.Joined, "updates": f.Updates,
 			"raised": f.Raised, "member_alerts": f.MemberAlerts, "destinations": f.Dests}
+	}
+	for _, p := range s.pipe.LearnedInternal() {
+		sum.LearnedInternal = append(sum.LearnedInternal, p.String())
 	}
 	for k, v := range st.Decapsulated {
 		if decode.Tunnel(k) != decode.TunnelNone && v > 0 {
@@ -240,6 +310,32 @@ func (s *summary) print(w io.Writer) {
 	fmt.Fprintf(w, "  hosts: %s\n", kv(s.Hosts))
 	if len(s.Kernel) > 0 {
 		fmt.Fprintf(w, "  kernel: %s\n", kv(s.Kernel))
+	}
+	fmt.Fprintf(w, "  names: %s\n", kv(s.Names))
+	if len(s.DoHHosts) > 0 {
+		fmt.Fprintf(w, "  encrypted DNS (lookups invisible to the span): %d hosts:", len(s.DoHHosts))
+		for i, h := range s.DoHHosts {
+			if i == 20 {
+				fmt.Fprintf(w, " … (%d more in --summary)", len(s.DoHHosts)-i)
+				break
+			}
+			fmt.Fprintf(w, " %s (%s)", h.Addr, h.Provider)
+		}
+		fmt.Fprintln(w)
+	}
+	if len(s.LearnedInternal) > 0 {
+		fmt.Fprintf(w, "  learned internal: %s\n", strings.Join(s.LearnedInternal, ", "))
+	}
+	if len(s.Proxies) > 0 {
+		fmt.Fprint(w, "  proxies:")
+		for _, p := range s.Proxies {
+			how := "configured"
+			if p.Learned {
+				how = "recognised from CONNECT by " + p.Client.String()
+			}
+			fmt.Fprintf(w, " %s (%s)", p.Addr, how)
+		}
+		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "  pairs tracked: %d; evictions: %s\n", s.PairsTracked, kv(s.Evictions))
 	fmt.Fprintf(w, "  alerts: %d (findings %d; suppressed: %s)", s.Alerts, s.Findings, kv(s.Suppressed))

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/launchtap/launchtap/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -254,7 +256,8 @@ func TestNotACaptureIsOneLine(t *testing.T) {
 }
 
 // TestBadFlagValues: a value a flag cannot mean is a one-line error naming
-// the flag, exit 2 — never a silent default — with or without --syslog.
+// the flag, then where to read more, exit 2 — never a silent default — with
+// or without --syslog.
 func TestBadFlagValues(t *testing.T) {
 	for _, tc := range []struct{ flag, value, want string }{
 		{"--enrich-timeout", "-1s", "enrich-timeout: must be positive"},
@@ -265,11 +268,14 @@ func TestBadFlagValues(t *testing.T) {
 		{"--syslog-format", "xml", `unknown format "xml"`},
 		{"--syslog-max-udp", "100", "--syslog-max-udp 100"},
 		{"--unknown-min-score", "1.5", "unknown-min-score: 1.5 is not within 0..1"},
+		{"--proxy", "10.20.0.8", `proxy: "10.20.0.8" is not addr:port`},
+		{"--proxy", "10.20.0.8:0", `proxy: "10.20.0.8:0" is not addr:port`},
 	} {
 		t.Run(tc.flag, func(t *testing.T) {
 			code, _, stderr := replay(t, nil, "replay", tc.flag, tc.value, demoPcap)
-			if code != 2 || !strings.Contains(stderr, tc.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
-				t.Errorf("exit %d, stderr %q: want exit 2 and one line containing %q", code, stderr, tc.want)
+			lines := strings.Split(strings.TrimSpace(stderr), "\n")
+			if code != 2 || len(lines) != 2 || !strings.Contains(lines[0], tc.want) || lines[1] != "see launchtap replay --help" {
+				t.Errorf("exit %d, stderr %q: want exit 2, one line containing %q and the help hint", code, stderr, tc.want)
 			}
 		})
 	}
@@ -335,12 +341,11 @@ func TestConfigFile(t *testing.T) {
 	}
 }
 
-// Every real capture in ../shared/captures replays without error.
+// Every real capture in testdata/captures replays without error.
 func TestSharedCaptures(t *testing.T) {
-	root := filepath.Join("..", "..", "..", "shared", "captures")
-	files, _ := filepath.Glob(filepath.Join(root, "*", "*.pcap*"))
-	if len(files) == 0 {
-		t.Skip("no ../shared/captures beside the repository")
+	files, _ := filepath.Glob(filepath.Join(testenv.Captures(), "*", "*.pcap*"))
+	if len(files) < 20 {
+		t.Fatalf("%d captures in %s: the repository holds more", len(files), testenv.Captures())
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {

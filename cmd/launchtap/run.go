@@ -3,49 +3,63 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/netip"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/launchtap/launchtap/bpf"
 	"github.com/launchtap/launchtap/sensor/capture/live"
+	"github.com/launchtap/launchtap/sensor/state"
 )
 
 // shutdownGrace bounds how long SIGTERM waits for the last alerts to leave.
 const shutdownGrace = 10 * time.Second
 
-func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: launchtap run -i IFACE [-i IFACE2 ...] [flags]\n\nCaptures on tap/span interfaces until SIGINT or SIGTERM; SIGHUP reloads the baseline and the file inventory. Flags:")
-		fs.PrintDefaults()
+func (a *app) runCmd() *cobra.Command {
+	var (
+		o  *sensorFlags
+		sf *stateFlags
+		lc = live.NewConfig()
+	)
+	cmd := &cobra.Command{
+		Use:   "run -i IFACE [-i IFACE ...] [flags]",
+		Short: "capture live from tap or span ports (AF_PACKET and eBPF) until stopped",
+		Long: "Captures on tap or span interfaces until SIGINT or SIGTERM and writes alerts as JSON Lines;\n" +
+			"SIGHUP reloads the baseline and the file inventory. Needs CAP_NET_RAW (and CAP_BPF,\n" +
+			"CAP_PERFMON, CAP_NET_ADMIN for the eBPF pre-filter): the packaged systemd unit grants them.",
+		Example: "  launchtap run -i enp3s0f1 --syslog tls://siem.example.com:6514 --metrics-addr 127.0.0.1:9731\n" +
+			"  launchtap run --config /etc/launchtap/launchtap.yaml      # what launchtap.service runs",
+		Args: cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			a.code = a.runLive(cmd, o, sf, &lc)
+		},
 	}
-	o := newSensorFlags(fs)
-	lc := live.NewConfig()
-	lc.RegisterFlags(fs)
-	if err := parseFlags(fs, args, o); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintln(stderr, "launchtap run:", oneLine(err))
-		return exitUsage
-	}
-	if len(lc.Interfaces) == 0 || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "launchtap run: give the capture interfaces with -i IFACE (and no other arguments)")
-		return exitUsage
+	o = newSensorFlags(a, cmd.Flags())
+	sf = registerStateFlags(cmd.Flags(), state.DefaultDir)
+	addGoFlags(cmd.Flags(), groupLive, lc.RegisterFlags)
+	return cmd
+}
+
+// runLive is the run command once its flags are parsed.
+func (a *app) runLive(cmd *cobra.Command, o *sensorFlags, sf *stateFlags, lc *live.Config) int {
+	ctx, stdout, stderr := cmd.Context(), a.stdout, a.stderr
+	if len(lc.Interfaces) == 0 {
+		return a.usage(cmd, errors.New("no capture interface: give one with -i IFACE"))
 	}
 	if err := o.prepare(stderr); err != nil {
-		fmt.Fprintln(stderr, "launchtap run:", oneLine(err))
-		return exitUsage
+		return a.usage(cmd, err)
+	}
+	if err := sf.check(); err != nil {
+		return a.usage(cmd, err)
 	}
 	// The kernel's filter must time sessions and bursts as the flow stage does.
 	lc.Workers = o.pipe.Workers
@@ -53,10 +67,9 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	lc.BurstGap = o.pipe.Flow.BurstGap
 	lc.MinBurstLen = uint32(o.pipe.Flow.MinBurstLen)
 	lc.Internal = o.pipe.Internal.Prefixes()
-	capt, err := live.Open(lc, o.log)
+	capt, err := live.Open(*lc, o.log)
 	if err != nil {
-		fmt.Fprintln(stderr, "launchtap run:", oneLine(err))
-		return exitFailure
+		return a.fail(cmd, capabilityHint(err), exitFailure)
 	}
 	defer capt.Close()
 	o.pipe.Workers = capt.Workers() // fewer than asked when eBPF steering is unavailable
@@ -65,8 +78,22 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	s, err := o.build(stdout, stderr)
 	if err != nil {
+		return a.fail(cmd, err, exitUsage)
+	}
+	ck, err := openState(sf, o, s)
+	if err != nil {
+		s.finish(ctx)
 		fmt.Fprintln(stderr, "launchtap run:", oneLine(err))
-		return exitUsage
+		return exitFailure
+	}
+	if ck != nil {
+		ck.drops = func() uint64 {
+			cs, err := capt.Stats()
+			if err != nil {
+				return 0
+			}
+			return cs.Drops
+		}
 	}
 
 	runCtx, stop := context.WithCancel(ctx)
@@ -74,8 +101,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	kernel := captureReadings(capt, s.log)
 	if err := s.startObservability(runCtx, o, kernel); err != nil {
 		s.finish(ctx)
-		fmt.Fprintln(stderr, "launchtap run:", oneLine(err))
-		return exitUsage
+		return a.fail(cmd, err, exitUsage)
 	}
 	go reloadOnHUP(runCtx, o, s)
 	if fc := capt.Flows(); fc != nil {
@@ -97,10 +123,12 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stopProfile, err := startCPUProfile(o.cpuProfile)
 	if err != nil {
 		s.finish(ctx)
-		fmt.Fprintln(stderr, "launchtap run:", oneLine(err))
-		return exitUsage
+		return a.fail(cmd, err, exitUsage)
 	}
 	s.startAlerts(ctx)
+	if ck != nil {
+		ck.start(runCtx)
+	}
 	runErr := s.pipe.Run(runCtx, capt.Sources())
 	if err := stopProfile(); err != nil {
 		s.log.Error("writing the CPU profile", "err", err)
@@ -114,14 +142,17 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	finishCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	finishErr := s.finish(finishCtx)
+	if err := ck.finish(); err != nil {
+		finishErr = errors.Join(finishErr, err)
+	}
 
 	code := exitOK
 	if runErr != nil {
-		fmt.Fprintln(stderr, "launchtap run:", oneLine(runErr))
+		a.fail(cmd, runErr, exitFailure)
 		code = exitFailure
 	}
 	if finishErr != nil {
-		fmt.Fprintln(stderr, "launchtap run:", oneLine(finishErr))
+		a.fail(cmd, finishErr, exitFailure)
 		code = exitFailure
 	}
 	sum := newSummary(s, lc.Interfaces, nil)
@@ -131,7 +162,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sum.print(stderr)
 	if o.summaryPath != "" {
 		if err := sum.writeJSON(o.summaryPath); err != nil {
-			fmt.Fprintln(stderr, "launchtap run:", oneLine(err))
+			a.fail(cmd, err, exitFailure)
 			code = exitFailure
 		}
 	}
@@ -245,4 +276,49 @@ func sweepFilterFlows(ctx context.Context, fc *bpf.FlowCounters, idle time.Durat
 			log.Debug("swept idle pre-filter flows", "entries", n)
 		}
 	}
+}
+
+// capabilityHint adds to an error of opening the capture which capabilities
+// the process lacks and where the packaged service grants them, when the
+// kernel refused for want of privilege.
+func capabilityHint(err error) error {
+	if !errors.Is(err, syscall.EPERM) && !errors.Is(err, syscall.EACCES) {
+		return err
+	}
+	missing := "CAP_NET_RAW"
+	if eff, ok := effectiveCaps(); ok {
+		var names []string
+		for _, c := range captureCaps {
+			if eff&(1<<c.bit) == 0 {
+				names = append(names, c.name)
+			}
+		}
+		if len(names) > 0 {
+			missing = strings.Join(names, ", ")
+		}
+	}
+	return fmt.Errorf("%w: missing capability %s (AF_PACKET needs CAP_NET_RAW; promiscuous mode CAP_NET_ADMIN; "+
+		"the eBPF pre-filter CAP_BPF and CAP_PERFMON, or add --no-bpf); run as root or through the launchtap.service "+
+		"unit, whose AmbientCapabilities grant them (/lib/systemd/system/launchtap.service)", err, missing)
+}
+
+// captureCaps are the capabilities live capture uses (linux/capability.h).
+var captureCaps = []struct {
+	name string
+	bit  uint
+}{{"CAP_NET_RAW", 13}, {"CAP_NET_ADMIN", 12}, {"CAP_BPF", 39}, {"CAP_PERFMON", 38}}
+
+// effectiveCaps reads the process's effective capability set.
+func effectiveCaps() (uint64, bool) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	for l := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "CapEff:"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
 }

@@ -50,7 +50,7 @@ func TestRunMatchesReplay(t *testing.T) {
 		t.Run(mode.name, func(t *testing.T) {
 			v := livetest.NewVeth(t)
 			summary := filepath.Join(dir, mode.name+".json")
-			args := append(append([]string{"run", "-i", v.Host, "--workers", "2", "--summary", summary}, fastBeacon...), mode.flags...)
+			args := append(append([]string{"run", "-i", v.Host, "--workers", "2", "--summary", summary, "--state-dir", t.TempDir()}, fastBeacon...), mode.flags...)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			var out, errb syncBuffer

@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/netip"
 	"os"
 	"runtime/pprof"
@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/launchtap/launchtap/enrich"
 	"github.com/launchtap/launchtap/sensor/alert"
@@ -33,68 +35,111 @@ type sensorFlags struct {
 	fleet  pipeline.FleetConfig
 
 	config       string
-	internal     string
+	internal     *cidrList
 	sensorName   string
 	alertsPath   string
 	summaryPath  string
 	baselinePath string
 	logLevel     string
+	logFormat    string
 	log          *slog.Logger // set by prepare
 	metricsAddr  string
 	statsEvery   time.Duration
 	cpuProfile   string
+	notes        func() []string // warnings from parsing, logged by prepare
+	proxies      stringList      // --proxy, repeatable
+	groupUpdates bool            // --group-updates
 }
 
-func newSensorFlags(fs *flag.FlagSet) *sensorFlags {
-	o := &sensorFlags{pipe: pipeline.DefaultConfig()}
+func newSensorFlags(a *app, fs *pflag.FlagSet) *sensorFlags {
+	o := &sensorFlags{pipe: pipeline.DefaultConfig(), notes: func() []string { return a.notes }}
 	host, _ := os.Hostname()
-	fs.StringVar(&o.config, "config", "", "YAML `file` setting any of these flags (keys are flag names); command-line flags win")
-	fs.StringVar(&o.internal, "internal", netset.DefaultInternal, "internal networks, comma-separated `CIDRs`; egress is internal → external")
+	o.internal = newCIDRList("internal", netset.DefaultInternal, a.note)
+	addLogFlags(fs, &o.config, &o.logLevel, &o.logFormat)
+	fs.Var(o.internal, "internal", "internal networks, `CIDRs` (repeatable, comma-separated); egress is internal → external")
 	fs.IntVar(&o.pipe.Workers, "workers", 0, "workers sharing state by internal host, each with its own capture socket when live (0: one per core)")
+	setGroup(fs, groupCapture, "internal", "workers")
 	fs.Var(&o.pipe.OS, "os", "which hosts alert: macos (unknown-OS hosts at low severity) or any")
 	fs.Float64Var(&o.pipe.UnknownMinScore, "unknown-min-score", pipeline.DefaultUnknownMinScore, "with --os macos, the score (0..1) a beacon from a host of unknown OS needs to alert, at low severity")
+	fs.StringVar(&o.baselinePath, "baseline", "", "organisation baseline YAML `file` (rules, approved_destinations, approved_labels; see docs/baseline.md), merged with the built-in default; check it with launchtap baseline check")
+	setGroup(fs, groupDetection, "os", "unknown-min-score", "baseline")
 	fs.StringVar(&o.sensorName, "sensor-name", host, "sensor name put in alerts and syslog HOSTNAME")
 	fs.StringVar(&o.alertsPath, "alerts", "-", "write alerts as JSON Lines to `file` (- for standard output)")
 	fs.StringVar(&o.summaryPath, "summary", "", "also write the final summary as one JSON object to `file`")
-	fs.StringVar(&o.baselinePath, "baseline", "", "organisation baseline YAML `file` (rules, approved_destinations, approved_labels; see docs/baseline.md), merged with the built-in default; check it with launchtap baseline check")
-	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the data path to `file` (read it with go tool pprof)")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `host:port` at /metrics (empty: off)")
 	fs.DurationVar(&o.statsEvery, "stats-interval", time.Minute, "how often to log a stats line (0: never)")
 	fs.IntVar(&o.fleet.MinHosts, "group-min-hosts", pipeline.DefaultFleetMinHosts, "hosts beating to one destination at one period that become one fleet group alert (0: off; docs/fleet-grouping.md)")
-	fs.BoolFunc("group-updates", "deliver an update record (the group alert's id, update: true) when a host joins a fleet group; false: count it only (default true)", func(v string) error {
-		on, err := strconv.ParseBool(v)
-		o.fleet.NoUpdates = !on
-		return err
-	})
-	o.pipe.Flow.RegisterFlags(fs)
-	o.pipe.DNS.RegisterFlags(fs)
-	o.pipe.Beacon.RegisterFlags(fs)
-	o.pipe.HostID.RegisterFlags(fs)
-	o.enrich.RegisterFlags(fs)
-	o.syslog.RegisterFlags(fs)
+	fs.BoolVar(&o.groupUpdates, "group-updates", true, "deliver an update record (the group alert's id, update: true) when a host joins a fleet group; false: count it only")
+	setGroup(fs, groupDetection, "group-min-hosts", "group-updates")
+	fs.Var(&o.proxies, "proxy", "explicit web proxies, `addr:port`s (repeatable, comma-separated): a CONNECT or absolute-URI request to one is egress to the host it names (internal proxies are also recognised from CONNECT traffic)")
+	fs.BoolVar(&o.pipe.LearnInternal, "learn-internal", true, "add the global IPv6 prefixes router advertisements announce to the internal networks")
+	setGroup(fs, groupCapture, "proxy", "learn-internal")
+	setGroup(fs, groupOutput, "sensor-name", "alerts", "summary", "cpu-profile", "metrics-addr", "stats-interval")
+	addGoFlags(fs, groupDetection, o.pipe.Flow.RegisterFlags)
+	addGoFlags(fs, groupDetection, o.pipe.DNS.RegisterFlags)
+	addGoFlags(fs, groupDetection, o.pipe.Beacon.RegisterFlags)
+	addGoFlags(fs, groupIdentity, o.pipe.HostID.RegisterFlags)
+	addGoFlags(fs, groupEnrichment, o.enrich.RegisterFlags)
+	addGoFlags(fs, groupOutput, o.syslog.RegisterFlags)
+	cidrFlags(fs, a.note, "macos")
 	return o
 }
 
-// parseFlags parses args, then the --config file for flags not given.
-func parseFlags(fs *flag.FlagSet, args []string, o *sensorFlags) error {
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if o.config != "" {
-		if err := applyConfigFile(fs, o.config); err != nil {
-			return err
-		}
-	}
-	return nil
+// addLogFlags adds --config, --log-level and --log-format, which every
+// command that logs has.
+func addLogFlags(fs *pflag.FlagSet, config, level, format *string) {
+	fs.StringVar(config, "config", "", "YAML `file` setting any of these flags (keys are flag names); command-line flags win")
+	fs.StringVar(level, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(format, "log-format", "text", "log format on standard error: text (logfmt) or json (one object a line)")
+	setGroup(fs, groupGeneral, "config")
+	setGroup(fs, groupOutput, "log-level", "log-format")
 }
 
-func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+// newLogger is the process's logger: level and format as the flags say.
+func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("log-level: %q is not debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+	opts := &slog.HandlerOptions{Level: l, ReplaceAttr: roundFloats}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log-format: %q is not text or json", format)
+}
+
+// roundFloats logs rates and ratios to three significant digits
+// (packets_per_s=16.7, not 16.733333333333334): more is noise.
+func roundFloats(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindFloat64 {
+		a.Value = slog.Float64Value(round3(a.Value.Float64()))
+	}
+	return a
+}
+
+// round3 rounds f to three significant digits.
+func round3(f float64) float64 {
+	if f == 0 || math.IsNaN(f) || math.IsInf(f, 0) {
+		return f
+	}
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(f, 'g', 3, 64), 64)
+	return v
+}
+
+// warnPlainHTTP accepts an http:// MDM URL (a lab, or a TLS-terminating
+// proxy on the same host) but says what it costs: the API token and the
+// inventory cross the network in clear text.
+func warnPlainHTTP(log *slog.Logger, c enrich.Config) {
+	for _, u := range []struct{ flag, url string }{{"fleet-url", c.FleetURL}, {"jamf-url", c.JamfURL}, {"kandji-url", c.KandjiURL}} {
+		if strings.HasPrefix(strings.ToLower(u.url), "http://") {
+			log.Warn("MDM URL is plain http: the API credentials and the inventory cross the network unencrypted; use https://",
+				"flag", "--"+u.flag, "url", u.url)
+		}
+	}
 }
 
 // sensor is the assembled data path and alert stage of one run.
@@ -105,6 +150,7 @@ type sensor struct {
 	baseline *baseline.Live
 	enrich   *enrich.Service
 	syslog   *syslog.Emitter // nil without --syslog
+	state    *checkpointer   // nil without --state-dir
 	closers  []func(context.Context) error
 	done     sync.WaitGroup
 
@@ -116,11 +162,24 @@ type sensor struct {
 // prepare validates the flags that do not need the sensor built.
 func (o *sensorFlags) prepare(stderr io.Writer) error {
 	var err error
-	if o.log, err = newLogger(o.logLevel, stderr); err != nil {
+	if o.log, err = newLogger(o.logLevel, o.logFormat, stderr); err != nil {
 		return err
 	}
-	if o.pipe.Internal, err = netset.Parse(o.internal); err != nil {
-		return fmt.Errorf("internal: %w", err)
+	for _, n := range o.notes() {
+		o.log.Warn(n)
+	}
+	if o.pipe.Workers < 0 {
+		return fmt.Errorf("workers: %d is negative (0 means one per core)", o.pipe.Workers)
+	}
+	o.pipe.Internal = netset.New(o.internal.prefixes)
+	if o.pipe.OS != "macos" && o.pipe.OS != "any" {
+		return fmt.Errorf("os: %q is not macos or any", o.pipe.OS)
+	}
+	if !(o.pipe.UnknownMinScore >= 0 && o.pipe.UnknownMinScore <= 1) {
+		return fmt.Errorf("unknown-min-score: %v is not within 0..1", o.pipe.UnknownMinScore)
+	}
+	if o.pipe.Proxies, err = parseProxies(o.proxies.vals); err != nil {
+		return err
 	}
 	if err := o.pipe.Flow.Validate(); err != nil {
 		return err
@@ -134,9 +193,11 @@ func (o *sensorFlags) prepare(stderr io.Writer) error {
 	if err := o.enrich.CheckFlags(); err != nil {
 		return err
 	}
+	warnPlainHTTP(o.log, o.enrich)
 	if err := o.syslog.CheckFlags(); err != nil {
 		return err
 	}
+	o.fleet.NoUpdates = !o.groupUpdates
 	if err := o.fleet.Validate(); err != nil {
 		return err
 	}
@@ -279,4 +340,17 @@ func startCPUProfile(path string) (stop func() error, err error) {
 		}
 		return nil
 	}, nil
+}
+
+// parseProxies reads --proxy: addr:port ([v6]:port) entries.
+func parseProxies(list []string) ([]netip.AddrPort, error) {
+	var out []netip.AddrPort
+	for _, f := range list {
+		ap, err := netip.ParseAddrPort(f)
+		if err != nil || ap.Port() == 0 {
+			return nil, fmt.Errorf("proxy: %q is not addr:port", f)
+		}
+		out = append(out, ap)
+	}
+	return out, nil
 }

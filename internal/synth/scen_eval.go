@@ -53,6 +53,7 @@ func init() {
 		{"eval-benign-mdm", "approved MDM and EDR check-ins (Jamf, Kandji, Mosyle, Intune, CrowdStrike, SentinelOne, Defender)", 8 * time.Hour, evalBenignMDM},
 		{"eval-benign-few", "a Mac with only 3 connections to a destination, and one with 5 irregular ones", 4 * time.Hour, evalBenignFew},
 		{"eval-ipv6", "beacons over IPv6 from dual-stack Macs (AAAA answers, Happy Eyeballs prefers IPv6): TCP/443 and QUIC", 5 * time.Hour, evalIPv6},
+		{"eval-mixed-use", "a jittered beacon to a name its user also uses by hand: the user's sessions fall between the beats", 8 * time.Hour, evalMixedUse},
 		{"eval-noise", "hours of browsing from dozens of hosts: Poisson page loads, bursts to several CDN names, heavy-tailed sizes", 6 * time.Hour, evalNoise},
 	} {
 		register(Scenario{Name: d.name, Description: d.desc, Eval: true, Span: d.span, build: func(w *world) {
@@ -372,6 +373,36 @@ func evalAdditive(w *world) {
 		func(s c2spec) string {
 			return fmt.Sprintf("Sliver beacon interval %g s + jitter U(0, %g s); jitter field = J/P", s.p, s.p*s.j)
 		})
+}
+
+// evalMixedUse: a beacon every ~120 s ±20 % to a web application its Mac's
+// user also opens by hand, at log-normal think times: the user's sessions
+// fall between the beacon's and split its intervals. The period must come
+// from the beacon's own regular sub-sequence (issue 14: the mean spacing of
+// everything was 28 % short).
+func evalMixedUse(w *world) {
+	t0 := w.start
+	for i, humanGap := range []time.Duration{20 * time.Minute, 8 * time.Minute, 4 * time.Minute} {
+		name := fmt.Sprintf("app%d.example-saas.com", i)
+		h := w.evalHost(fmt.Sprintf("mac-mixed-%d", i), osMacOS, fmt.Sprintf("10.20.1.%d", 170+i))
+		p := w.seedPeriod(h, 120)
+		w.c2(name, 300, fmt.Sprintf("198.51.100.%d", 170+i), fmt.Sprintf("198.51.100.%d", 180+i))
+		lab := w.pairLabel(h, "mixed-human-use", name, 443, "tcp", p, 0.2, malicious,
+			fmt.Sprintf("sleep %g s ±20 %% (uniform); the user also opens %s by hand, median %v apart", p, name, humanGap))
+		b := &beat{h: h, name: name, port: 443, out: 700, in: 2400, conns: 1, lab: lab}
+		w.runBeacon(b, t0+int64(5*time.Minute), w.end, symmetric(dur(p), 0.2))
+		r := h.rng
+		cfg := browseCfg{maxBytes: 400000, scale: 1}
+		w.every(t0+int64(7*time.Minute), func(w *world) int64 {
+			if w.now >= w.end {
+				return -1
+			}
+			if h.awake(w.now) {
+				w.webObject(h, name, w.now, false, lognormal(r, 30000, 1.2, 300, cfg.maxBytes), cfg)
+			}
+			return w.now + int64(float64(humanGap)*math.Exp(1.1*r.NormFloat64())) + 2*sec
+		})
+	}
 }
 
 func evalMultiConn(w *world) {

@@ -403,7 +403,16 @@ func TestLabelsMatchCapture(t *testing.T) {
 				if l.Beats != len(l.BeatTimes) {
 					t.Errorf("%s %s: beats %d but %d beat times", l.SrcIP, l.DstFQDN, l.Beats, len(l.BeatTimes))
 				}
-				if got := beatsInCapture(pkts, l); got != l.Beats {
+				got := beatsInCapture(pkts, l)
+				if l.Style == "mixed-human-use" {
+					// The user's own sessions to the name are in the capture
+					// too: the beacon's beats are a subset of its starts.
+					if got <= l.Beats {
+						t.Errorf("%s %s: %d session starts for %d beacon beats; the user's sessions are missing", l.SrcIP, l.DstFQDN, got, l.Beats)
+					}
+					continue
+				}
+				if got != l.Beats {
 					t.Errorf("%s %s %s/%d (%s): label says %d beats, capture shows %d", l.SrcIP, l.DstFQDN, l.Proto, l.DstPort, l.Style, l.Beats, got)
 				}
 			}

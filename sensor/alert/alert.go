@@ -29,10 +29,26 @@ type Alert struct {
 	BytesOutMedian float64 `json:"bytes_out_median"` // per session, source → destination
 	BytesInMedian  float64 `json:"bytes_in_median"`  // per session, destination → source
 
+	// DNS-channel pairs (kind "dns"; dst_fqdn is the name polled, or the
+	// registered domain whose names change): the registered domain, the
+	// record types its beats asked for and the resolver they went to.
+	DNSDomain      string   `json:"dns_domain,omitempty"`
+	DNSRecordTypes []string `json:"dns_record_types,omitempty"`
+	DNSResolver    string   `json:"dns_resolver,omitempty"`
+
 	HostOS           string   `json:"host_os"` // macos, ios, windows, linux, other, unknown
 	HostOSConfidence float64  `json:"host_os_confidence"`
 	Hostname         string   `json:"hostname"`
 	HostEvidence     []string `json:"host_evidence,omitempty"`
+
+	// Where dst_fqdn came from: "dns" (an answer the host received), "sni"
+	// (a TLS ClientHello), "quic" (a QUIC Initial's ClientHello), "http" (a
+	// Host header or an absolute-URI request), "connect" (an HTTP CONNECT);
+	// "" when no name was on the wire.
+	DstNameSource string `json:"dst_name_source"`
+	// ViaProxy is the explicit proxy (addr:port) the beats were requests
+	// to; the destination is the host the requests named.
+	ViaProxy string `json:"via_proxy,omitempty"`
 
 	Reasons    []string    `json:"reasons"` // plain-language explanation of the score
 	Enrichment *Enrichment `json:"enrichment,omitempty"`

@@ -39,6 +39,9 @@ func ParseOSPolicy(s string) (OSPolicy, error) {
 // String returns the policy's name.
 func (p OSPolicy) String() string { return string(p) }
 
+// Type names the flag's value in help (pflag.Value).
+func (p *OSPolicy) Type() string { return "policy" }
+
 // Set parses a flag value, so an OSPolicy is a flag.Value.
 func (p *OSPolicy) Set(s string) error {
 	v, err := ParseOSPolicy(s)

@@ -1,6 +1,7 @@
 package beacon
 
 import (
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"testing"
@@ -17,7 +18,7 @@ func maxTiming(times []float64) float64 {
 		d.Beat(testKey, dst, int64(s*float64(time.Second)))
 		p, _ := d.peek(testKey)
 		if p.hist != nil && int(p.hist.n) >= d.cfg.MinBeats {
-			if e := d.estimate(p); e.period >= 9 {
+			if e := d.estimate(p); e.period >= 0.9*d.cfg.MinPeriod.Seconds() {
 				best = max(best, e.timing)
 			}
 		}
@@ -72,5 +73,98 @@ func TestEvidenceIsCalibratedOnPoissonArrivals(t *testing.T) {
 	}
 	if hit < 270 {
 		t.Errorf("one-sided 50 %% jitter, 16 beats: %d/300 lives reach timing evidence %.0f, want >= 270", hit, DefaultConfig().TimingEvidence)
+	}
+}
+
+// Human and machine traffic that is not periodic, as the detector sees it:
+// times of beats and the sizes of each beat.
+
+// video: a player refilling its buffer inside one session is one burst
+// until the viewer pauses or seeks (a silence of at least the burst gap):
+// bursts at pause times, each a segment or several of 0.3–5 MB.
+func video(r *rand.Rand, n int) []float64 {
+	t := make([]float64, n)
+	t[0] = 1000
+	for i := 1; i < n; i++ {
+		t[i] = t[i-1] + 8 + r.ExpFloat64()*90
+	}
+	return t
+}
+
+func videoSizes(r *rand.Rand) (uint64, uint64) {
+	return uint64(350 + r.IntN(600)), uint64(300e3 * math.Exp(2.8*r.Float64()))
+}
+
+// downloads: software updates and files, minutes to hours apart, 1–500 MB.
+func downloadSizes(r *rand.Rand) (uint64, uint64) {
+	return uint64(500 + r.IntN(3000)), uint64(1e6 * math.Exp(6.2*r.Float64()))
+}
+
+// TestHumanAndRandomTrafficStaysBelowTheAlertLevel runs whole lives of
+// traffic that is not a beacon through the detector with every signal on
+// (timing from 1 s, the adaptive group window, sizes of sessions and of
+// bursts) and counts lives that alert. People's traffic (browsing bursts of
+// connections, think times, video, downloads, fast clicking) never does;
+// constant-size traffic at Poisson times, which only timing can tell from a
+// beacon, alerts in a small, stated share of lives (see TimingEvidence).
+func TestHumanAndRandomTrafficStaysBelowTheAlertLevel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Monte Carlo")
+	}
+	for _, c := range []struct {
+		name  string
+		s     series
+		sz    sizer
+		beats int
+		lives int
+		max   int // lives that may alert
+	}{
+		{"Poisson sessions, browsing sizes", poisson(300), heavy, 32, 1000, 0},
+		{"page loads (bursts of 1-6 connections)", browsing(120), heavy, 32, 1000, 0},
+		{"log-normal think times", lognormalS(60, 1.1), heavy, 32, 1000, 0},
+		{"fast clicking (Poisson, mean 3 s)", poisson(3), heavy, 32, 1000, 0},
+		{"video: bursts at pauses and seeks", video, videoSizes, 32, 1000, 0},
+		{"software downloads", poisson(1800), downloadSizes, 20, 1000, 0},
+		{"DNS lookups at Poisson times (no sizes)", poisson(30), nil, 32, 1000, 0},
+		{"constant sizes at Poisson times", poisson(300), steady(1450, 750), 32, 3000, 15},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(11, 12))
+			alerted := 0
+			for i := 0; i < c.lives; i++ {
+				if fs := runSized(DefaultConfig(), c.s(r, c.beats), c.sz, r); len(fs) > 0 {
+					alerted++
+					if c.max == 0 {
+						t.Fatalf("life %d alerted at beat %d: %q", i, fs[0].beat, fs[0].f.Reasons)
+					}
+				}
+			}
+			if alerted > c.max {
+				t.Errorf("%d of %d lives alerted, want at most %d", alerted, c.lives, c.max)
+			}
+			t.Logf("%d of %d lives alerted", alerted, c.lives)
+		})
+	}
+}
+
+// TestJitteredCheckInsWithRepeatedSizesAlertByTheTenthBeat: the power the
+// size evidence buys. A sleep jittered by ±25 % whose check-ins repeat their
+// request and answer alerts by its 10th beat in most lives; the same timing
+// with browsing-like sizes needs more beats.
+func TestJitteredCheckInsWithRepeatedSizesAlertByTheTenthBeat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Monte Carlo")
+	}
+	r := rand.New(rand.NewPCG(13, 14))
+	by10 := 0
+	const lives = 300
+	for i := 0; i < lives; i++ {
+		if fs := runSized(DefaultConfig(), symmetric(50, 0.25)(r, 10), steady(1450, 580), r); len(fs) > 0 {
+			by10++
+		}
+	}
+	t.Logf("±25 %% jitter with repeated sizes: %d/%d lives alert by beat 10", by10, lives)
+	if by10 < lives*8/10 {
+		t.Errorf("±25 %% jitter with repeated sizes: %d/%d lives alert by beat 10, want >= 80 %%", by10, lives)
 	}
 }

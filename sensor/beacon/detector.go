@@ -84,6 +84,7 @@ type Stats struct {
 	Sizes      uint64 // Sizes calls matched to a beat
 	SizesLost  uint64 // Sizes calls with no matching pair or beat
 	Collisions uint64 // distinct pairs whose 128-bit IDs collided (the older one is dropped)
+	Rekeyed    uint64 // pairs moved to a new key (an address-keyed pair named), see Rekey
 }
 
 const maxDst = 4 // distinct destination addresses kept per pair
@@ -232,11 +233,13 @@ func (d *Detector) Beat(k PairKey, dst netip.Addr, ts int64) *Finding {
 			d.stats.OutOfOrder++
 			return nil
 		}
-		d.stats.Grouped++
-		if p.hist != nil {
-			p.hist.addDst(dst)
+		if ts < last+p.groupWindow(d.window) {
+			d.stats.Grouped++
+			if p.hist != nil {
+				p.hist.addDst(dst)
+			}
+			return nil
 		}
-		return nil
 	}
 	if p.hist == nil {
 		h := &history{}
@@ -262,13 +265,59 @@ func (d *Detector) Beat(k PairKey, dst netip.Addr, ts int64) *Finding {
 	// Re-alert on a material change only: a heavily jittered period is only
 	// known to within its jitter, so it must move by more than that, and by
 	// half a history of new beats, so a wobbling estimate cannot flap.
-	if p.alerted != 0 && (p.beats-p.alertAt < HistoryLen/2 ||
-		math.Abs(est.period-float64(p.alerted)) <= max(d.cfg.Realert, 1.5*est.jitter)*float64(p.alerted)) {
+	if p.alerted != 0 && (p.beats-p.alertAt < HistoryLen/2 || d.samePeriod(p, &est)) {
 		return nil
+	}
+	// Only a pair about to alert looks for a regular sub-sequence in beats
+	// that do not fit one schedule (unmix costs about 0.1 ms).
+	if est.off > 0 || est.missed >= est.fit {
+		d.unmix(p, &est)
+		if p.alerted != 0 && d.samePeriod(p, &est) {
+			return nil
+		}
 	}
 	p.alerted, p.alertAt = float32(est.period), p.beats
 	d.stats.Findings++
 	return d.finding(k, p, &est)
+}
+
+// groupWindow is how close to the pair's latest beat a start must be to be
+// part of it: the configured window, narrowed to a quarter of the pair's own
+// typical spacing (the median of its last few intervals). A check-in that
+// opens several connections at once opens them far closer together than its
+// period, so it stays one beat; a loop that reconnects every 2 s is its own
+// rhythm, and each start is a beat. A pair seen once has no rhythm yet and
+// gets the full window, so its first beats group as before; a loop faster
+// than the window is first seen as beats two starts apart, which narrows the
+// window to its real spacing from the third start on.
+func (p *pair) groupWindow(full int64) int64 {
+	h := p.hist
+	if h == nil || h.n < 2 {
+		return full
+	}
+	var iv [4]uint32
+	n := 0
+	for i := int(h.n) - 1; i > 0 && n < len(iv); i-- {
+		iv[n] = h.t[h.at(i)] - h.t[h.at(i-1)]
+		n++
+	}
+	// Median of up to four, by insertion sort (no allocation).
+	for i := 1; i < n; i++ {
+		for j := i; j > 0 && iv[j] < iv[j-1]; j-- {
+			iv[j], iv[j-1] = iv[j-1], iv[j]
+		}
+	}
+	med := iv[n/2]
+	if n%2 == 0 {
+		med = (iv[n/2-1] + iv[n/2]) / 2
+	}
+	return min(full, int64(med)*int64(time.Millisecond)/4)
+}
+
+// samePeriod reports whether est's period is, within the realert change
+// and its own jitter, the period p was last alerted at.
+func (d *Detector) samePeriod(p *pair, est *estimate) bool {
+	return math.Abs(est.period-float64(p.alerted)) <= max(d.cfg.Realert, 1.5*est.jitter)*float64(p.alerted)
 }
 
 // lastBeat is the start of the pair's latest beat (ms resolution once the

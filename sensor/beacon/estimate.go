@@ -59,6 +59,7 @@ type estimate struct {
 	wlo, whi float64 // range of all intervals within ±MaxJitter of the period
 	lo, hi   float64 // range of explained single-period intervals, seconds
 	singles  int     // explained single-period intervals
+	chained  int     // beats in the dominant regular sub-sequence, when it set the period (see unmix)
 	span     float64 // seconds
 }
 
@@ -521,4 +522,133 @@ func secs(s float64) string {
 		return trimFloat(s/3600, 1) + " h"
 	}
 	return trimFloat(d.Hours()/24, 1) + " days"
+}
+
+// unmix re-estimates the period of a pair about to alert whose beats do
+// not fit one schedule well (some off it, or more beats "missed" than
+// fitted): a beacon's destination that a person also uses gets the
+// person's sessions between the beacon's, which split its intervals, so
+// the spacing of all beats says too short a period (or a fraction of it,
+// with "missed" beats). The dominant regular sub-sequence
+// (regularChain), looked for between the estimate and 2.5 times it, gives
+// the beacon's own period when it holds at least MinBeats beats and half
+// the history (a comb at a multiple of the period holds fewer) and, for a
+// pair with no beat off its schedule, differs from the estimate by more
+// than 10 % (otherwise the estimate, made for jittered sleeps, stands).
+func (d *Detector) unmix(p *pair, e *estimate) {
+	h, sc := p.hist, &d.sc
+	n := int(h.n)
+	for i := 0; i < n; i++ {
+		sc.t[i] = float64(h.t[h.at(i)]) / 1000
+	}
+	period, caught, ok := regularChain(sc.t[:n], 0.9*e.period, 2.5*e.period)
+	if !ok || caught < d.cfg.MinBeats || 2*caught < n || period > d.cfg.MaxPeriod.Seconds() ||
+		e.off == 0 && math.Abs(period-e.period) <= 0.1*e.period {
+		return
+	}
+	e.period, e.chained, e.missed = period, caught, 0
+}
+
+// chainJitter is the window, as a fraction of the period, in which the
+// next beat of a regular sub-sequence is looked for.
+const chainJitter = 0.3
+
+// regularChain finds the dominant regular sub-sequence of beat times t
+// (sorted, seconds): the period d and phase whose comb of windows
+// [k·d(1-chainJitter), k·d(1+chainJitter)] after a start beat catches far
+// more beats than the pair's overall rate of beats would by chance. People
+// using the same destination add beats between a beacon's, which split its
+// intervals and drag the mean spacing down; the comb skips them. It returns
+// the least-squares period of the beats the best comb caught, and how many
+// it caught; ok is false when no comb does clearly better than chance.
+//
+// It costs O(n³) for n = HistoryLen beats at most and runs only when a pair
+// is about to alert with beats off its schedule.
+func regularChain(t []float64, lo, hi float64) (period float64, caught int, ok bool) {
+	n := len(t)
+	if n < 4 {
+		return 0, 0, false
+	}
+	span := t[n-1] - t[0]
+	rate := float64(n-1) / span
+	best := 0.0
+	starts := min(n, 6)
+	for i := 0; i < starts; i++ {
+		for j := i + 1; j < n; j++ {
+			d := t[j] - t[i]
+			if d < lo || d > hi {
+				continue
+			}
+			for s := 0; s < starts; s++ {
+				p, k, score := comb(t, s, d, rate)
+				if score > best {
+					best, period, caught = score, p, k
+				}
+			}
+		}
+	}
+	if caught < 4 || best < 2 {
+		return 0, 0, false
+	}
+	// Refine once around the estimate: the candidate spacing came from
+	// one interval, the period from every beat caught.
+	for s := 0; s < starts; s++ {
+		if p, k, score := comb(t, s, period, rate); score >= best && k >= caught {
+			best, period, caught = score, p, k
+		}
+	}
+	return period, caught, true
+}
+
+// comb walks windows of period d from beat s, taking in each the beat
+// closest to the window's centre (re-anchoring the phase there), counting a
+// miss when a window is empty. Its score is the beats caught minus those
+// the pair's rate would put in that many windows by chance. The period is
+// the mean of the caught beats' spacings over the windows between them,
+// with the shortest and longest eighth left out (a person's beat caught
+// instead of the beacon's shortens one spacing and lengthens the next).
+func comb(t []float64, s int, d, rate float64) (period float64, caught int, score float64) {
+	w := chainJitter * d
+	pHit := 1 - math.Exp(-rate*2*w)
+	var sp [HistoryLen]float64
+	nsp := 0
+	caught = 1
+	anchor, anchorK := t[s], 0
+	tries := 0
+	m := s + 1
+	end := t[len(t)-1]
+	for k := 1; anchor+float64(k-anchorK)*d-w <= end; k++ {
+		target := anchor + float64(k-anchorK)*d
+		tries++
+		for m < len(t) && t[m] < target-w {
+			m++
+		}
+		bestM := -1
+		for q := m; q < len(t) && t[q] <= target+w; q++ {
+			if bestM < 0 || math.Abs(t[q]-target) < math.Abs(t[bestM]-target) {
+				bestM = q
+			}
+		}
+		if bestM < 0 {
+			continue
+		}
+		if nsp < len(sp) {
+			sp[nsp] = (t[bestM] - anchor) / float64(k-anchorK)
+			nsp++
+		}
+		caught++
+		anchor, anchorK, m = t[bestM], k, bestM+1
+	}
+	if nsp < 2 {
+		return 0, caught, 0
+	}
+	v := sp[:nsp]
+	slices.Sort(v)
+	cut := nsp / 8
+	sum := 0.0
+	for _, x := range v[cut : nsp-cut] {
+		sum += x
+	}
+	period = sum / float64(nsp-2*cut)
+	return period, caught, float64(caught-1) - float64(tries)*pHit
 }

@@ -99,6 +99,10 @@ func reasons(k PairKey, e *estimate, f *Finding) []string {
 		}
 	}
 	r = append(r, fmt.Sprintf("%d of %d intervals fit the period", e.fit, e.n))
+	if e.chained > 0 {
+		r = append(r, fmt.Sprintf("%d of the last %d beats form a regular sequence every %s; the others fall between them (another program, or a person using the same destination)",
+			e.chained, e.n+1, secs(e.period)))
+	}
 	if e.missed > 0 {
 		r = append(r, fmt.Sprintf("%d beats were skipped but the schedule resumed in step (missed-beat fraction %s %%)", e.missed, trimFloat(100*float64(e.missed)/float64(e.missed+e.fit), 0)))
 	}

@@ -98,7 +98,7 @@ func TestBenignPatternsNeverAlert(t *testing.T) {
 		{"browsing page-load bursts", browsing(600), heavy, 120, 500},
 		{"log-normal think times", lognormalS(600, 1.1), heavy, 60, 1000},
 		{"host with only 3 connections", clock(300, 0), nil, 3, 10},
-		{"too fast to be a beacon (2 s polling)", clock(4, 0.01), nil, 60, 10},
+		{"sub-second polling (below beacon-min-period)", clock(0.5, 0.01), nil, 120, 10},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

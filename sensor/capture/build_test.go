@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/launchtap/launchtap/internal/testenv"
 )
 
 // rec is one crafted record for the file builders below.
@@ -164,34 +166,20 @@ func writeFile(t testing.TB, dir, name string, b []byte) string {
 	return p
 }
 
-// sharedCaptures returns the team's real captures, skipping when absent.
+// sharedCaptures returns the repository's real captures (testdata/captures).
 func sharedCaptures(t testing.TB) []string {
 	t.Helper()
 	files, root := sharedCaptureFiles()
 	if len(files) == 0 {
-		t.Skipf("no shared captures under %s", root)
+		t.Fatalf("no captures under %s: the repository holds them", root)
 	}
 	return files
 }
 
-// sharedCaptureFiles lists ../shared/captures (relative to the repository
-// root) and returns the folder it looked in.
+// sharedCaptureFiles lists testdata/captures and returns the folder it
+// looked in.
 func sharedCaptureFiles() ([]string, string) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return nil, err.Error()
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			return nil, "(repository root not found)"
-		}
-		dir = up
-	}
-	root := filepath.Join(dir, "..", "shared", "captures")
+	root := testenv.Captures()
 	var files []string
 	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".pcap") || strings.HasSuffix(p, ".pcapng")) {

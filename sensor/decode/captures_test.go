@@ -17,6 +17,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
+	"github.com/launchtap/launchtap/internal/testenv"
 	"github.com/launchtap/launchtap/sensor/capture"
 )
 
@@ -36,25 +37,11 @@ func (c capFrame) frame() capture.Frame {
 	return capture.Frame{Data: c.data, WireLen: c.wireLen, LinkType: c.link}
 }
 
-// sharedCaptures returns the ../shared/captures folder next to the repository
-// root, or "" when it is absent.
+// sharedCaptures returns the repository's real captures folder
+// (testdata/captures), or "" when it is absent.
 func sharedCaptures(tb testing.TB) string {
 	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-	caps := filepath.Join(dir, "..", "shared", "captures")
+	caps := testenv.Captures()
 	if st, err := os.Stat(caps); err != nil || !st.IsDir() {
 		return ""
 	}
@@ -140,7 +127,7 @@ func eofOK(err error) error {
 func TestSharedCapturesGolden(t *testing.T) {
 	dir := sharedCaptures(t)
 	if dir == "" {
-		t.Skip("../shared/captures not present next to the repository")
+		t.Fatal("testdata/captures missing")
 	}
 	frames := loadCaptures(t, dir)
 	type tally struct {
@@ -212,7 +199,7 @@ func TestSharedCapturesGolden(t *testing.T) {
 func TestDifferentialGopacket(t *testing.T) {
 	dir := sharedCaptures(t)
 	if dir == "" {
-		t.Skip("../shared/captures not present next to the repository")
+		t.Fatal("testdata/captures missing")
 	}
 	frames := loadCaptures(t, dir)
 	var d Decoder

@@ -18,7 +18,8 @@
 //   - OK: a TCP or UDP header was decoded; everything is valid.
 //   - ErrFragment, ErrOtherTransport: the IP fields (Src, Dst, IPv6, TTL, TOS,
 //     IPID, DF, IPOptLen, IPLen, Proto) and the link fields are valid; ports,
-//     TCP fields and Payload are zero. Host identification and flow accounting
+//     TCP fields and Payload are zero, except that an ICMPv6 message is in
+//     Payload (neighbor discovery). Host identification and flow accounting
 //     use such IP-only packets too.
 //   - anything else: only TS, WireLen and whatever was decoded before the
 //     failure; treat the packet as undecoded.

@@ -10,6 +10,10 @@ func (d *Decoder) transport(b []byte, wire int, p *Packet) ErrKind {
 		return d.udp(b, wire, p)
 	case ProtoGRE:
 		return d.gre(b, wire, p)
+	case ProtoICMPv6:
+		// Neighbor discovery (router advertisements' prefixes) is read
+		// from the message; the packet stays an IP-only result.
+		p.Payload = b[:len(b):len(b)]
 	}
 	return ErrOtherTransport
 }

@@ -13,6 +13,7 @@ import (
 	"encoding/binary"
 	"flag"
 	"fmt"
+	"math"
 	"net/netip"
 	"strings"
 	"time"
@@ -57,9 +58,20 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// QueryHandler is told of every DNS query an internal client sends.
+// QueryHandler is told of every DNS query an internal client sends, and to
+// which resolver.
 type QueryHandler interface {
-	DNSQuery(client netip.Addr, mac [6]byte, hasMAC bool, name string, qtype uint16, ts int64)
+	DNSQuery(client netip.Addr, mac [6]byte, hasMAC bool, resolver netip.Addr, name string, qtype uint16, ts int64)
+}
+
+// AnswerHandler, when the QueryHandler also implements it, is told of every
+// successful response a client receives: the name it asked, the smallest
+// TTL on the answer chain (how long the client may cache it) and the first
+// address at the chain's end (invalid when the answer holds none). A client
+// that asks again before the TTL runs out is not relying on a cache (see
+// pipeline's DNS-channel beats).
+type AnswerHandler interface {
+	DNSAnswer(client netip.Addr, name string, qtype uint16, ttl time.Duration, addr netip.Addr, ts int64)
 }
 
 // Stats are cumulative counters of one tracker. Malformed counts by kind.
@@ -106,7 +118,8 @@ type Tracker struct {
 	answers *simplelru.LRU[answerKey, answer]
 	streams *simplelru.LRU[streamKey, *stream]
 	queries QueryHandler
-	byMAC   *MACNames // shared across workers; nil: off
+	answerH AnswerHandler // queries, when it implements it; else nil
+	byMAC   *MACNames     // shared across workers; nil: off
 	msg     dns.Msg
 	chain   []string
 	stats   Stats
@@ -120,6 +133,7 @@ func New(cfg Config, q QueryHandler) (*Tracker, error) {
 		return nil, fmt.Errorf("dnstrack: %w", err)
 	}
 	t := &Tracker{cfg: cfg, queries: q, minTTL: int64(cfg.MinTTL), grace: int64(cfg.Grace)}
+	t.answerH, _ = q.(AnswerHandler)
 	var err error
 	if t.answers, err = simplelru.NewLRU[answerKey, answer](cfg.MaxAnswers, nil); err != nil {
 		return nil, fmt.Errorf("dnstrack: %w", err)
@@ -235,6 +249,31 @@ func (t *Tracker) message(p *decode.Packet, b []byte) {
 			}
 		}
 	}
+	if t.answerH != nil {
+		// Only an answer with data (not a NODATA chain of CNAMEs alone)
+		// is something the client caches and may refresh.
+		ttl, data := uint32(math.MaxUint32), false
+		var first netip.Addr
+		for _, rr := range t.msg.Answer {
+			if t.inChain(rr.Header().Name) {
+				ttl = min(ttl, rr.Header().Ttl)
+				if rr.Header().Rrtype != dns.TypeCNAME {
+					data = true
+				}
+				if !first.IsValid() {
+					switch a := rr.(type) {
+					case *dns.A:
+						first, _ = netip.AddrFromSlice(a.A.To4())
+					case *dns.AAAA:
+						first, _ = netip.AddrFromSlice(a.AAAA.To16())
+					}
+				}
+			}
+		}
+		if data {
+			t.answerH.DNSAnswer(p.Dst, qname, t.msg.Question[0].Qtype, time.Duration(ttl)*time.Second, first, p.TS)
+		}
+	}
 	for _, rr := range t.msg.Answer {
 		var addr netip.Addr
 		switch a := rr.(type) {
@@ -288,7 +327,7 @@ func (t *Tracker) query(p *decode.Packet, b []byte) {
 	// its type is accepted (type 0 when missing).
 	t.stats.Queries++
 	if t.queries != nil && p.DstPort == 53 {
-		t.queries.DNSQuery(p.Src, p.SrcMAC, p.HasMAC, normalize(name), qtype, p.TS)
+		t.queries.DNSQuery(p.Src, p.SrcMAC, p.HasMAC, p.Dst, normalize(name), qtype, p.TS)
 	}
 }
 

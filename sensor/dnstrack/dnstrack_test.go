@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -130,7 +131,7 @@ func TestTCPMessages(t *testing.T) {
 
 type queries []string
 
-func (q *queries) DNSQuery(c netip.Addr, _ [6]byte, _ bool, name string, _ uint16, _ int64) {
+func (q *queries) DNSQuery(c netip.Addr, _ [6]byte, _ bool, _ netip.Addr, name string, _ uint16, _ int64) {
 	*q = append(*q, c.String()+" "+name)
 }
 
@@ -184,7 +185,7 @@ func FuzzPacket(f *testing.F) {
 	f.Add(append([]byte{0, 40}, response(f, "a.example.", 1)...), true, uint32(7))
 	f.Add([]byte{0xff, 0xff, 1, 2, 3}, true, uint32(0))
 	f.Fuzz(func(t *testing.T, payload []byte, tcp bool, seq uint32) {
-		tr := newTracker(t, nil)
+		tr := newTracker(t, &answers{}) // exercises the answer-TTL path too
 		p := udpResponse(0, payload)
 		if tcp {
 			p.Proto, p.Seq = decode.ProtoTCP, seq
@@ -263,7 +264,7 @@ func TestNameByMACIgnoresRouters(t *testing.T) {
 
 type typedQueries []string
 
-func (q *typedQueries) DNSQuery(_ netip.Addr, _ [6]byte, _ bool, name string, qtype uint16, _ int64) {
+func (q *typedQueries) DNSQuery(_ netip.Addr, _ [6]byte, _ bool, _ netip.Addr, name string, qtype uint16, _ int64) {
 	*q = append(*q, fmt.Sprintf("%s/%d", name, qtype))
 }
 
@@ -381,4 +382,42 @@ func FuzzQueryMatchesUnpack(f *testing.F) {
 			t.Fatalf("question-only path read %q, whole unpack %q", got, want)
 		}
 	})
+}
+
+type answers struct {
+	queries
+	got []string
+}
+
+func (a *answers) DNSAnswer(c netip.Addr, name string, qtype uint16, ttl time.Duration, addr netip.Addr, _ int64) {
+	a.got = append(a.got, fmt.Sprintf("%s %s/%d %v %s", c, name, qtype, ttl, addr))
+}
+
+// TestAnswersReportTheChainsShortestTTL: a handler that also implements
+// AnswerHandler learns, per response with data, the name asked and the
+// shortest TTL on its chain (off-chain records do not count); a NODATA
+// answer (a CNAME alone) is not something the client caches as an answer.
+func TestAnswersReportTheChainsShortestTTL(t *testing.T) {
+	var a answers
+	tr := newTracker(t, &a)
+	b := response(t, "cdn.example.net.", 60)
+	m := new(dns.Msg)
+	if err := m.Unpack(b); err != nil {
+		t.Fatal(err)
+	}
+	m.Answer[0].Header().Ttl = 20 // the A at the chain's end
+	m.Answer[3].Header().Ttl = 5  // off the chain
+	b, _ = m.Pack()
+	p := udpResponse(1e9, b)
+	tr.Packet(&p)
+	nodata := new(dns.Msg)
+	nodata.SetQuestion("cdn.example.net.", dns.TypeAAAA)
+	nodata.Response = true
+	nodata.Answer = []dns.RR{&dns.CNAME{Hdr: dns.RR_Header{Name: "cdn.example.net.", Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: 1800}, Target: "edge.cdn-provider.example."}}
+	b, _ = nodata.Pack()
+	p = udpResponse(2e9, b)
+	tr.Packet(&p)
+	if want := []string{"10.20.1.15 cdn.example.net/1 20s " + edge1.String()}; !slices.Equal(a.got, want) {
+		t.Fatalf("answers %q, want %q", a.got, want)
+	}
 }

@@ -2,7 +2,12 @@
 // external ones: when each session starts (the beat the detector times), how
 // many payload bytes it carries each way, when it ends, and when a long-lived
 // session wakes up after being quiet (keep-alive beacons that never open a
-// new connection).
+// new connection) and how many bytes each such burst carried.
+//
+// A TCP session is a beat only once its handshake is answered: SYN
+// retransmissions belong to the connection they retry, and a SYN that is
+// refused or never answered is counted (Stats.Unanswered), not reported, so
+// a client retrying an unreachable server every second is not a beacon.
 //
 // A Tracker belongs to one pipeline worker and is not safe for concurrent
 // use. Its tables are bounded LRUs; packets of established sessions allocate
@@ -92,22 +97,67 @@ type Session struct {
 	PktsOut    uint32
 	PktsIn     uint32
 	Bursts     uint32
-	Midstream  bool  // first seen after its start: not a beat, but tracked for bursts and bytes
-	promoted   int64 // Unix ns of its last move to the front of the LRU (at most one a promoteEvery)
-	Restarted  bool  // ended because a new session began on the same 5-tuple
-	finOut     bool
-	finIn      bool
+	Midstream  bool // first seen after its start: not a beat, but tracked for bursts and bytes
+	// Handshaking: a TCP SYN not yet answered. SessionStart comes when the
+	// server answers (or the client sends data or an ACK, which it can only
+	// do once answered); a session that ends still handshaking was no beat.
+	Handshaking bool
+	burstAt     int64  // start of the current burst, Unix ns; 0 = none yet
+	reqOut      uint32 // the burst's first request: payload bytes out before any answer
+	respIn      uint32 // and its answer: bytes in until the client sends again
+	exch        exchange
+	promoted    int64 // Unix ns of its last move to the front of the LRU (at most one a promoteEvery)
+	Restarted   bool  // ended because a new session began on the same 5-tuple
+	finOut      bool
+	finIn       bool
 
 	// Name is the destination name the worker resolved for the pair at the
 	// session's start. The tracker carries it for the handler and never reads it.
 	Name string
+
+	// Naming state of the handler: the tracker carries it and never reads
+	// it, except Watch.
+	NameSource uint8      // the handler's code for where Name came from
+	DestPort   uint16     // the port the pair is keyed by, when not ServerPort (a proxied request's)
+	DestAddr   netip.Addr // the address the pair is keyed by when unnamed, when not ServerAddr
+	Pending    bool       // the session's beat waits for its first payload to name it
+	NoBeat     bool       // not a beacon candidate (encrypted DNS, a proxy's own egress, not a proxy request)
+	Proxied    bool       // a session to an explicit proxy
+
+	// Watch is how many more outbound packets carrying payload the tracker
+	// shows the handler's Payload method (a PayloadHandler), from the
+	// session's first on, and whether it shows the first inbound one: the
+	// handler reads the name there. Zero for all but the first packets of a
+	// session, so the per-packet cost is one compare.
+	Watch uint8
 }
+
+// exchange is how far the current burst's first request/answer has got.
+type exchange uint8
+
+const (
+	exchRequest exchange = iota // the client is sending its request
+	exchAnswer                  // the server is answering
+	exchDone                    // the client spoke again: the first exchange is over
+)
 
 // Handler receives session events. It is called synchronously from Packet and Sweep.
 type Handler interface {
 	SessionStart(s *Session)
 	SessionEnd(s *Session)
 	Burst(s *Session, ts int64)
+	// BurstEnd gives the size of the first exchange of the burst that began
+	// at start (request bytes out, answer bytes in), when the next burst
+	// begins or the session ends. A check-in repeats its request and the
+	// server's "nothing to do" even when what follows (task output) varies;
+	// a person's requests inside one session differ in URL and answer.
+	BurstEnd(s *Session, start int64, reqOut, respIn uint64)
+}
+
+// PayloadHandler is a Handler that also reads the first payload of the
+// sessions whose Watch it set; out says which way the packet went.
+type PayloadHandler interface {
+	Payload(s *Session, p *decode.Packet, out bool)
 }
 
 // Stats are cumulative counters of one tracker.
@@ -117,6 +167,7 @@ type Stats struct {
 	SessionsStarted uint64
 	SessionsJoined  uint64 // picked up mid-stream
 	SessionsEnded   uint64
+	Unanswered      uint64 // TCP sessions that ended without an answered handshake: no beat
 	Evictions       uint64 // sessions ended early because the table was full
 	Bursts          uint64
 	ActiveTCP       uint64
@@ -138,6 +189,8 @@ type Tracker struct {
 	cfg      Config
 	internal *netset.Set
 	h        Handler
+	ph       PayloadHandler // h, when it reads first payloads
+	proxies  Proxies
 	tcp      *simplelru.LRU[Key, *Session]
 	udp      *simplelru.LRU[Key, *Session]
 	free     []*Session
@@ -213,6 +266,16 @@ func (t *Tracker) add(l *simplelru.LRU[Key, *Session], k *Key, s *Session) {
 	sl.key, sl.s = *k, s
 }
 
+// Proxies says which internal address and port is an explicit web proxy.
+// It is asked only for internal ↔ internal TCP packets.
+type Proxies interface {
+	IsProxy(a netip.Addr, port uint16) bool
+}
+
+// TrackProxies makes the tracker follow internal hosts' sessions to the
+// proxies px names, as if the proxy were external.
+func (t *Tracker) TrackProxies(px Proxies) { t.proxies = px }
+
 // NewTracker builds a tracker that reports to h.
 func NewTracker(cfg Config, internal *netset.Set, h Handler) (*Tracker, error) {
 	if err := cfg.Validate(); err != nil {
@@ -227,6 +290,7 @@ func NewTracker(cfg Config, internal *netset.Set, h Handler) (*Tracker, error) {
 		burstGap: int64(cfg.BurstGap),
 		seed:     rand.Uint64(),
 	}
+	t.ph, _ = h.(PayloadHandler)
 	// Every removal — close, idle sweep or capacity eviction — passes through
 	// the callback, so a session's end is reported exactly once.
 	var err error
@@ -244,6 +308,12 @@ func (t *Tracker) ended(k Key, s *Session) {
 		sl.s = nil
 	}
 	t.stats.SessionsEnded++
+	if s.Handshaking {
+		t.stats.Unanswered++
+	}
+	if s.burstAt != 0 {
+		t.h.BurstEnd(s, s.burstAt, uint64(s.reqOut), uint64(s.respIn))
+	}
 	t.h.SessionEnd(s)
 	*s = Session{}
 	t.free = append(t.free, s)
@@ -280,8 +350,20 @@ func (t *Tracker) Packet(p *decode.Packet) {
 	}
 	srcIn, dstIn := t.internal.Contains(p.Src), t.internal.Contains(p.Dst)
 	if srcIn == dstIn {
-		t.stats.Untracked++
-		return
+		// Internal ↔ internal is untracked, except a client's session
+		// to an explicit proxy: its egress, named by the request.
+		switch {
+		case !srcIn || t.proxies == nil || p.Proto != decode.ProtoTCP:
+			t.stats.Untracked++
+			return
+		case t.proxies.IsProxy(p.Dst, p.DstPort):
+			dstIn = false
+		case t.proxies.IsProxy(p.Src, p.SrcPort):
+			srcIn = false
+		default:
+			t.stats.Untracked++
+			return
+		}
 	}
 	out := srcIn
 	var k Key
@@ -313,9 +395,9 @@ func (t *Tracker) tcpPacket(p *decode.Packet, k *Key, out bool) {
 			t.tcp.Remove(*k)
 		}
 		s = t.open(p, k, false)
+		s.Handshaking = true
 		t.add(t.tcp, k, s)
 		t.account(s, p, out)
-		t.h.SessionStart(s)
 		return
 	}
 	if !ok {
@@ -328,6 +410,11 @@ func (t *Tracker) tcpPacket(p *decode.Packet, k *Key, out bool) {
 		}
 		s = t.open(p, k, true)
 		t.add(t.tcp, k, s)
+	}
+	if s.Handshaking && flags&decode.TCPRst == 0 &&
+		(!out && flags&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn|decode.TCPAck || out && flags&decode.TCPAck != 0 || p.PayloadLen > 0) {
+		s.Handshaking = false
+		t.h.SessionStart(s)
 	}
 	t.account(s, p, out)
 	switch {
@@ -362,6 +449,7 @@ func (t *Tracker) udpPacket(p *decode.Packet, k *Key, out bool) {
 		t.add(t.udp, k, s)
 		t.account(s, p, out)
 		t.h.SessionStart(s)
+		t.watch(s, p, out)
 		return
 	}
 	t.account(s, p, out)
@@ -390,24 +478,56 @@ func (t *Tracker) open(p *decode.Packet, k *Key, midstream bool) *Session {
 }
 
 func (t *Tracker) account(s *Session, p *decode.Packet, out bool) {
+	// The name first: a burst of a session still waiting for its name
+	// must be keyed by it.
+	t.watch(s, p, out)
 	if out {
 		if int(p.PayloadLen) >= t.cfg.MinBurstLen {
-			if p.TS-s.LastOut >= t.burstGap && s.PktsOut > 0 {
+			switch {
+			case p.TS-s.LastOut >= t.burstGap && s.PktsOut > 0:
 				s.Bursts++
 				t.stats.Bursts++
+				if s.burstAt != 0 {
+					t.h.BurstEnd(s, s.burstAt, uint64(s.reqOut), uint64(s.respIn))
+				}
+				s.burstAt, s.reqOut, s.respIn, s.exch = p.TS, p.PayloadLen, 0, exchRequest
 				t.h.Burst(s, p.TS)
+			case s.exch == exchRequest:
+				s.reqOut += p.PayloadLen
+			case s.exch == exchAnswer:
+				s.exch = exchDone
 			}
 			s.LastOut = p.TS
 		}
 		s.BytesOut += uint64(p.PayloadLen)
 		s.PktsOut++
 	} else {
+		if s.burstAt != 0 && s.exch != exchDone && p.PayloadLen > 0 {
+			s.respIn += p.PayloadLen
+			s.exch = exchAnswer
+		}
 		s.BytesIn += uint64(p.PayloadLen)
 		s.PktsIn++
 	}
 	if p.TS > s.Last {
 		s.Last = p.TS
 	}
+}
+
+// watch shows the handler a packet with payload of a session it asked to
+// see (Watch > 0): outbound ones count Watch down; inbound ones are shown
+// too (when the server speaks first no client name will come), and the
+// handler ends the watch by clearing Watch. The payload on the wire counts, captured or not: a sharded
+// replay keeps only the bytes that can carry a name, and the handler must
+// learn that the first payload has passed.
+func (t *Tracker) watch(s *Session, p *decode.Packet, out bool) {
+	if s.Watch == 0 || p.PayloadLen == 0 || t.ph == nil {
+		return
+	}
+	if out {
+		s.Watch--
+	}
+	t.ph.Payload(s, p, out)
 }
 
 // Sweep ends sessions idle at capture time now. Packet calls it about once a

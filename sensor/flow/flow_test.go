@@ -24,6 +24,9 @@ func (r *recorder) SessionEnd(s *Session) {
 func (r *recorder) Burst(s *Session, ts int64) {
 	r.events = append(r.events, fmt.Sprintf("burst %s:%d@%d", s.ServerAddr, s.Key.ServerPort, ts/1e9))
 }
+func (r *recorder) BurstEnd(s *Session, start int64, out, in uint64) {
+	r.events = append(r.events, fmt.Sprintf("burst-end %s:%d@%d out=%d in=%d", s.ServerAddr, s.Key.ServerPort, start/1e9, out, in))
+}
 
 const (
 	mac   = "10.20.1.15"
@@ -73,14 +76,42 @@ func TestTracker(t *testing.T) {
 			want: []string{"start 203.0.113.10:443@0", "end 203.0.113.10:443 out=600 in=4000 mid=false"},
 		},
 		{
-			name: "syn retransmission is one session",
+			name: "syn retransmissions then an answer are one beat at the first syn",
 			pkts: []decode.Packet{
 				pkt(0, tcp, ">", cdn, 443, syn, 0),
 				pkt(1, tcp, ">", cdn, 443, syn, 0),
 				pkt(3, tcp, ">", cdn, 443, syn, 0),
-				pkt(3.1, tcp, "<", cdn, 443, rst, 0),
+				pkt(3.1, tcp, "<", cdn, 443, synack, 0),
+				pkt(3.2, tcp, ">", cdn, 443, rst, 0),
 			},
 			want: []string{"start 203.0.113.10:443@0", "end 203.0.113.10:443 out=0 in=0 mid=false"},
+		},
+		{
+			name: "a refused handshake is no beat",
+			pkts: []decode.Packet{
+				pkt(0, tcp, ">", cdn, 443, syn, 0),
+				pkt(1, tcp, ">", cdn, 443, syn, 0),
+				pkt(1.1, tcp, "<", cdn, 443, rst|ack, 0),
+			},
+			want: []string{"end 203.0.113.10:443 out=0 in=0 mid=false"},
+		},
+		{
+			name: "an unanswered syn is no beat",
+			pkts: []decode.Packet{
+				pkt(0, tcp, ">", cdn, 443, syn, 0),
+				pkt(1, tcp, ">", cdn, 443, syn, 0),
+				pkt(3, tcp, ">", cdn, 443, syn, 0),
+			},
+			want: nil, // ended later by the sweep, still no beat
+		},
+		{
+			name: "data from the client confirms a handshake whose answer the tap missed",
+			pkts: []decode.Packet{
+				pkt(0, tcp, ">", cdn, 443, syn, 0),
+				pkt(0.1, tcp, ">", cdn, 443, ack, 0),
+				pkt(0.1, tcp, ">", cdn, 443, ack, 300),
+			},
+			want: []string{"start 203.0.113.10:443@0"},
 		},
 		{
 			name: "port reuse after data starts a new session",
@@ -88,6 +119,7 @@ func TestTracker(t *testing.T) {
 				pkt(0, tcp, ">", cdn, 443, syn, 0),
 				pkt(0.1, tcp, ">", cdn, 443, ack, 10),
 				pkt(100, tcp, ">", cdn, 443, syn, 0),
+				pkt(100.1, tcp, "<", cdn, 443, synack, 0),
 			},
 			want: []string{"start 203.0.113.10:443@0", "end 203.0.113.10:443 out=10 in=0 mid=false", "start 203.0.113.10:443@100"},
 		},
@@ -110,7 +142,8 @@ func TestTracker(t *testing.T) {
 				pkt(200, udp, ">", cdn, 443, 0, 1200),
 			},
 			// The exchange at 30 s reuses the 5-tuple within the idle time: a burst, not a new session.
-			want: []string{"start 203.0.113.10:443@0", "burst 203.0.113.10:443@30", "end 203.0.113.10:443 out=1300 in=1200 mid=false", "start 203.0.113.10:443@200"},
+			want: []string{"start 203.0.113.10:443@0", "burst 203.0.113.10:443@30", "burst-end 203.0.113.10:443@30 out=100 in=0",
+				"end 203.0.113.10:443 out=1300 in=1200 mid=false", "start 203.0.113.10:443@200"},
 		},
 		{
 			name: "keep-alive bursts inside one session",
@@ -122,7 +155,27 @@ func TestTracker(t *testing.T) {
 				pkt(90, tcp, ">", cdn, 8443, ack, 1), // keep-alive probe: no burst
 				pkt(120, tcp, ">", cdn, 8443, ack, 100),
 			},
-			want: []string{"start 203.0.113.10:8443@0", "burst 203.0.113.10:8443@60", "burst 203.0.113.10:8443@120"},
+			// Each burst's first exchange is reported when the next begins:
+			// 100 out, 100 in (the keep-alive probe is no request).
+			want: []string{"start 203.0.113.10:8443@0", "burst 203.0.113.10:8443@60", "burst-end 203.0.113.10:8443@60 out=100 in=100", "burst 203.0.113.10:8443@120"},
+		},
+		{
+			name: "a burst is sized by its first request and answer, not what follows",
+			pkts: []decode.Packet{
+				pkt(0, tcp, ">", cdn, 8888, syn, 0),
+				pkt(0.05, tcp, "<", cdn, 8888, synack, 0),
+				pkt(0.1, tcp, ">", cdn, 8888, ack, 300),
+				pkt(50, tcp, ">", cdn, 8888, ack, 704), // check-in: request in two segments
+				pkt(50, tcp, ">", cdn, 8888, ack, 40),
+				pkt(50.01, tcp, "<", cdn, 8888, ack, 152), // answer: a task
+				pkt(50.01, tcp, "<", cdn, 8888, ack, 428),
+				pkt(50.05, tcp, ">", cdn, 8888, ack, 9000), // the task's output: varies
+				pkt(50.06, tcp, "<", cdn, 8888, ack, 243),
+				pkt(100, tcp, ">", cdn, 8888, fin, 0),
+				pkt(100, tcp, "<", cdn, 8888, fin, 0),
+			},
+			want: []string{"start 203.0.113.10:8888@0", "burst 203.0.113.10:8888@50", "burst-end 203.0.113.10:8888@50 out=744 in=580",
+				"end 203.0.113.10:8888 out=10044 in=823 mid=false"},
 		},
 		{
 			name: "mid-stream join is tracked but no beat",
@@ -191,9 +244,10 @@ func TestConfigValidate(t *testing.T) {
 
 type nopHandler struct{}
 
-func (nopHandler) SessionStart(*Session) {}
-func (nopHandler) SessionEnd(*Session)   {}
-func (nopHandler) Burst(*Session, int64) {}
+func (nopHandler) SessionStart(*Session)                    {}
+func (nopHandler) SessionEnd(*Session)                      {}
+func (nopHandler) Burst(*Session, int64)                    {}
+func (nopHandler) BurstEnd(*Session, int64, uint64, uint64) {}
 
 // BenchmarkEstablished measures the per-packet cost of a packet in a known session.
 func BenchmarkEstablished(b *testing.B) {
@@ -344,5 +398,35 @@ func TestSweepStaleOrder(t *testing.T) {
 	}
 	if got := strings.Join(ends(), " "); got != "203.0.113.10:1 203.0.113.10:2" {
 		t.Fatalf("ended by 11.7 s: %q, want X then A (C is active until 19.5)", got)
+	}
+}
+
+// TestFailedHandshakesAreCountedNotBeats: a client retrying an unreachable
+// server (every SYN a new port, none answered, or each refused) produces no
+// beat, and every attempt is counted once it ends.
+func TestFailedHandshakesAreCountedNotBeats(t *testing.T) {
+	r := &recorder{}
+	tr, err := NewTracker(DefaultConfig(), netset.MustParse(netset.DefaultInternal), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		p := pkt(float64(i), tcp, ">", cdn, 443, syn, 0)
+		p.SrcPort = uint16(40000 + i)
+		tr.Packet(&p)
+		if i%2 == 1 {
+			q := pkt(float64(i)+0.01, tcp, "<", cdn, 443, rst|ack, 0)
+			q.DstPort = p.SrcPort
+			tr.Packet(&q)
+		}
+	}
+	tr.Flush()
+	for _, e := range r.events {
+		if strings.HasPrefix(e, "start") {
+			t.Fatalf("a failed handshake was reported as a beat: %q", r.events)
+		}
+	}
+	if st := tr.Stats(); st.Unanswered != 10 || st.SessionsEnded != 10 {
+		t.Errorf("unanswered %d ended %d, want 10 and 10", st.Unanswered, st.SessionsEnded)
 	}
 }

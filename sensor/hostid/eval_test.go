@@ -18,6 +18,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/launchtap/launchtap/internal/synth"
+	"github.com/launchtap/launchtap/internal/testenv"
 	"github.com/launchtap/launchtap/sensor/capture"
 	"github.com/launchtap/launchtap/sensor/decode"
 	"github.com/launchtap/launchtap/sensor/hostid/p0f"
@@ -203,7 +204,7 @@ func evalFiles(t *testing.T) []evalFile {
 		}
 	}
 	// The real macOS capture: its client is a Mac (FoxIO's ja4 repository).
-	if capDir := filepath.Join(root, "..", "shared", "captures", "real"); dirExists(capDir) {
+	if capDir := filepath.Join(testenv.Captures(), "real"); dirExists(capDir) {
 		files = append(files, evalFile{name: "real/macos_tcp_flags.pcap", path: filepath.Join(capDir, "macos_tcp_flags.pcap"),
 			truth: map[netip.Addr]evalTruth{netip.MustParseAddr("172.16.5.16"): {MacOS, [6]byte{0x9a, 0x4b, 0x87, 0xd9, 0xe9, 0x6e}}}})
 		// Captured on Darwin (NULL link, address family 30 = AF_INET6 on

@@ -1,22 +1,17 @@
 package hostid
 
 import (
-	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/launchtap/launchtap/internal/pkttest"
+	"github.com/launchtap/launchtap/internal/testenv"
 	"github.com/launchtap/launchtap/sensor/decode"
 )
 
+// capturesDir is the repository's real captures (testdata/captures).
 func capturesDir(t testing.TB) string {
-	_, file, _, _ := runtime.Caller(0)
-	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "captures")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("real captures not present: %v", err)
-	}
-	return dir
+	return filepath.Dir(testenv.Capture(t, "README.md"))
 }
 
 func realPackets(t testing.TB, rel string) []decode.Packet {

@@ -6,19 +6,34 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // DefaultInternal are the networks treated as internal when none are configured:
 // RFC 1918, RFC 6598 shared address space (carrier-grade NAT), and IPv6 ULA.
 const DefaultInternal = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7"
 
-// Set is an immutable set of prefixes. IPv4 prefixes are kept as mask/value
-// pairs so that the common IPv4 lookup is a few integer operations.
+// Set is a set of prefixes: those it was built from, which never change,
+// and IPv6 prefixes learned while the sensor runs (Learn). IPv4 prefixes
+// are kept as mask/value pairs so that the common IPv4 lookup is a few
+// integer operations.
 type Set struct {
 	v4       []v4net
 	v6       []netip.Prefix
 	prefixes []netip.Prefix
+
+	// learned is replaced whole under mu and read without a lock: the
+	// lookup of an IPv6 address outside the configured prefixes costs one
+	// atomic load and a scan of at most MaxLearned prefixes.
+	mu      sync.Mutex
+	learned atomic.Pointer[[]netip.Prefix]
+	refused atomic.Uint64
 }
+
+// MaxLearned bounds the prefixes a Set learns; later ones are refused and
+// counted.
+const MaxLearned = 64
 
 type v4net struct{ value, mask uint32 }
 
@@ -96,7 +111,69 @@ func (s *Set) Contains(a netip.Addr) bool {
 			return true
 		}
 	}
+	if l := s.learned.Load(); l != nil {
+		for _, p := range *l {
+			if p.Contains(a) {
+				return true
+			}
+		}
+	}
 	return false
+}
+
+// Learn adds an IPv6 prefix found on the wire (a router advertisement's) and
+// reports whether it is new. Prefixes already inside the set, and any beyond
+// MaxLearned, are not added. Safe for concurrent use with Contains.
+func (s *Set) Learn(p netip.Prefix) bool {
+	p = p.Masked()
+	if !p.IsValid() || !p.Addr().Is6() || p.Addr().Is4In6() || s.Contains(p.Addr()) && s.covers(p) {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var cur []netip.Prefix
+	if l := s.learned.Load(); l != nil {
+		cur = *l
+	}
+	for _, q := range cur {
+		if q.Overlaps(p) && q.Bits() <= p.Bits() {
+			return false
+		}
+	}
+	if len(cur) >= MaxLearned {
+		s.refused.Add(1)
+		return false
+	}
+	next := append(append(make([]netip.Prefix, 0, len(cur)+1), cur...), p)
+	s.learned.Store(&next)
+	return true
+}
+
+// covers reports whether a configured or learned prefix holds all of p.
+func (s *Set) covers(p netip.Prefix) bool {
+	for _, q := range s.v6 {
+		if q.Bits() <= p.Bits() && q.Contains(p.Addr()) {
+			return true
+		}
+	}
+	if l := s.learned.Load(); l != nil {
+		for _, q := range *l {
+			if q.Bits() <= p.Bits() && q.Contains(p.Addr()) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Learned returns the prefixes learned so far, in the order learned, and how
+// many were refused because MaxLearned were held.
+func (s *Set) Learned() ([]netip.Prefix, uint64) {
+	var out []netip.Prefix
+	if l := s.learned.Load(); l != nil {
+		out = append(out, *l...)
+	}
+	return out, s.refused.Load()
 }
 
 // Prefixes returns the prefixes the set was built from.

@@ -66,3 +66,33 @@ func BenchmarkContainsV4(b *testing.B) {
 		}
 	}
 }
+
+func TestLearn(t *testing.T) {
+	s := MustParse(DefaultInternal)
+	office := netip.MustParsePrefix("2001:db8:1234:1::/64")
+	host := netip.MustParseAddr("2001:db8:1234:1::10")
+	if s.Contains(host) {
+		t.Fatal("internal before learning")
+	}
+	if !s.Learn(office) || s.Learn(office) {
+		t.Fatal("Learn: want new once")
+	}
+	if !s.Contains(host) || s.Contains(netip.MustParseAddr("2001:db8:1234:2::10")) {
+		t.Fatal("Contains after learning")
+	}
+	for _, p := range []string{"fd00:1::/64", "2001:db8:1234:1::/80", "10.0.0.0/24", "::ffff:10.0.0.0/120"} {
+		if s.Learn(netip.MustParsePrefix(p)) {
+			t.Errorf("Learn(%s) added a prefix", p)
+		}
+	}
+	for i := range MaxLearned + 3 {
+		s.Learn(netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb9, byte(i)}), 64))
+	}
+	got, refused := s.Learned()
+	if len(got) != MaxLearned || got[0] != office || refused != 4 {
+		t.Fatalf("learned %d (first %v), refused %d", len(got), got[0], refused)
+	}
+	if s.String() != MustParse(DefaultInternal).String() {
+		t.Fatal("learned prefixes changed the configured list")
+	}
+}

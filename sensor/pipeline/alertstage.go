@@ -27,6 +27,24 @@ type Sink interface {
 	Alert(a *alert.Alert) error
 }
 
+// Ledger remembers what became of every alert, across restarts
+// (sensor/state): the evidence of which periodic communicators were
+// approved and by what, and the ids already delivered.
+type Ledger interface {
+	// Alerted reports an id delivered before: the same pair and period.
+	Alerted(id string) bool
+	// Record notes an alert's fate: FateAlerted, or approved with the
+	// baseline rule (and the launchd label, for an approved job).
+	Record(a *alert.Alert, fate, rule, label string)
+}
+
+// Fates an alert stage records in its Ledger.
+const (
+	FateAlerted             = "alerted"
+	FateApprovedDestination = "approved_destination"
+	FateApprovedLabel       = "approved_label"
+)
+
 // AlertStage owns the organisation's baseline: it judges each alert's
 // destination, enriches the alert, judges the launchd job enrichment names,
 // and delivers. Alerts leave in the order they came, whatever the
@@ -46,6 +64,7 @@ type AlertStage struct {
 	MaxHeld     int         // suppressed alerts kept for Rescan; default DefaultMaxHeld
 	Fleet       FleetConfig // fleet grouping; the zero value turns it off
 	Log         *slog.Logger
+	Ledger      Ledger // nil: nothing is remembered beyond this process
 
 	Counters AlertCounters
 
@@ -77,6 +96,7 @@ type AlertCounters struct {
 	Masquerades       atomic.Uint64 // delivered: the best job took an approved label but not the rest of the rule
 	Released          atomic.Uint64 // suppressed, then delivered after a baseline reload withdrew the approval
 	HeldEvictions     atomic.Uint64 // suppressed alerts forgotten because MaxHeld were held
+	Duplicates        atomic.Uint64 // not delivered: the Ledger says this id was delivered before
 	SinkErrors        atomic.Uint64
 	EnrichmentsByCode sync.Map // status → *atomic.Uint64
 }
@@ -268,6 +288,7 @@ func (s *AlertStage) Run(ctx context.Context, in <-chan *alert.Alert) {
 			s.Counters.SuppressedDest.Add(1)
 			s.Log.Debug("alert suppressed by baseline", "src", a.SrcIP, "dst", a.DstFQDN, "dst_ips", a.DstIPs, "port", a.DstPort, "rule", rule)
 			s.hold(heldAlert{a: a, rule: rule})
+			s.record(a, FateApprovedDestination, rule, "")
 			continue
 		}
 		submit(a, nil, b)
@@ -350,10 +371,10 @@ func judgeJobs(b *baseline.Baseline, a *alert.Alert) (rule string, ok bool, best
 // whole alert. rel is set for an alert a reload released: it was counted
 // once already (received, suppressed, and its enrichment status if that was
 // counted), so only its fate now is counted: released when it leaves. At
-// quiescence received = suppressed (dest + label) + emitted − released +
-// fleet joined − fleet groups − fleet raised: a group alert is emitted in
-// place of the alert that completed the group, and update records are not
-// alerts.
+// quiescence received = suppressed (dest + label) + duplicates + emitted −
+// released + fleet joined − fleet groups − fleet raised: a group alert is
+// emitted in place of the alert that completed the group, and update
+// records are not alerts.
 func (s *AlertStage) deliver(a *alert.Alert, rel *heldAlert, judged *baseline.Baseline) {
 	b := s.current()
 	h := heldAlert{a: a}
@@ -363,6 +384,11 @@ func (s *AlertStage) deliver(a *alert.Alert, rel *heldAlert, judged *baseline.Ba
 	suppress := func(label, rule string) {
 		h.label, h.rule = label, rule
 		s.hold(h)
+		if label != "" {
+			s.record(a, FateApprovedLabel, rule, label)
+		} else {
+			s.record(a, FateApprovedDestination, rule, "")
+		}
 		if b != s.current() {
 			// A reload landed after b was read: its Rescan may have run
 			// before this alert was held, so ask for another.
@@ -418,16 +444,22 @@ func (s *AlertStage) deliver(a *alert.Alert, rel *heldAlert, judged *baseline.Ba
 	// make or join a group (docs/fleet-grouping.md).
 	switch s.fleet.observe(a) {
 	case recordUpdate:
-		// Not a new alert: the group alert again, grown. Counted by the
-		// fleet table.
+		// Not a new alert: the group alert again (its id delivered, so
+		// known to the ledger), grown. Counted by the fleet table.
 		if s.Fleet.NoUpdates {
 			return
 		}
 	case recordGroup:
+		if s.duplicate(a, rel) {
+			return
+		}
 		s.Log.Info("fleet group alert: one destination at one period from many hosts",
 			"group", a.GroupID, "id", a.ID, "dst", a.DstFQDN, "port", a.DstPort, "hosts", a.HostCount, "severity", a.Severity)
 		s.Counters.Emitted.Add(1)
 	default:
+		if s.duplicate(a, rel) {
+			return
+		}
 		s.Counters.Emitted.Add(1)
 	}
 	for _, sink := range s.Sinks {
@@ -436,4 +468,33 @@ func (s *AlertStage) deliver(a *alert.Alert, rel *heldAlert, judged *baseline.Ba
 			s.Log.Error("alert delivery failed", "err", err)
 		}
 	}
+}
+
+// duplicate reports an alert the Ledger says was delivered before (by an
+// earlier run, or before its pair was evicted): a SIEM has it, and the same
+// id again is noise. Otherwise it records the alert as delivered.
+func (s *AlertStage) duplicate(a *alert.Alert, rel *heldAlert) bool {
+	if s.Ledger == nil {
+		return false
+	}
+	if rel == nil && s.Ledger.Alerted(a.ID) {
+		s.Counters.Duplicates.Add(1)
+		return true
+	}
+	s.record(a, FateAlerted, "", bestLabel(a))
+	return false
+}
+
+func (s *AlertStage) record(a *alert.Alert, fate, rule, label string) {
+	if s.Ledger != nil {
+		s.Ledger.Record(a, fate, rule, label)
+	}
+}
+
+// bestLabel is the launchd job the MDM named for an alert, if any.
+func bestLabel(a *alert.Alert) string {
+	if e := a.Enrichment; e != nil && e.Status == alert.EnrichMatched && len(e.Jobs) > 0 {
+		return e.Jobs[0].Label
+	}
+	return ""
 }

@@ -127,9 +127,9 @@ func checkAccounting(t *testing.T, st *AlertStage) {
 	t.Helper()
 	c, f := &st.Counters, st.FleetCounters()
 	lhs := c.Received.Load()
-	rhs := c.SuppressedDest.Load() + c.SuppressedLabel.Load() + c.Emitted.Load() - c.Released.Load() + f.Joined - f.Groups - f.Raised
+	rhs := c.SuppressedDest.Load() + c.SuppressedLabel.Load() + c.Duplicates.Load() + c.Emitted.Load() - c.Released.Load() + f.Joined - f.Groups - f.Raised
 	if lhs != rhs {
-		t.Errorf("received %d != suppressed + emitted - released + joined - groups - raised = %d", lhs, rhs)
+		t.Errorf("received %d != suppressed + duplicates + emitted - released + joined - groups - raised = %d", lhs, rhs)
 	}
 }
 

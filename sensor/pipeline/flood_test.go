@@ -8,7 +8,9 @@ import (
 )
 
 // A SYN flood and a port scan from spoofed internal sources must leave every
-// table at its bound, with the overflow counted as evictions.
+// table at its bound, with the overflow counted as evictions. Half the SYNs
+// are answered (open ports: beats, so pairs fill up), half are not (no beat,
+// counted as unanswered when their session is evicted).
 func TestFloodStaysBounded(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Workers = 1
@@ -41,6 +43,12 @@ func TestFloodStaysBounded(t *testing.T) {
 			TTL:      64, Window: 65535, TCPOptions: opts,
 		}
 		w.handle(&pkt, decode.OK)
+		if i%2 == 0 {
+			ans := pkt
+			ans.Src, ans.Dst, ans.SrcPort, ans.DstPort = pkt.Dst, pkt.Src, pkt.DstPort, pkt.SrcPort
+			ans.SrcMAC, ans.DstMAC, ans.TCPFlags = [6]byte{2, 0, 0, 0, 0, 2}, pkt.SrcMAC, decode.TCPSyn|decode.TCPAck
+			w.handle(&ans, decode.OK)
+		}
 	}
 	w.publish()
 	st := p.Stats()
@@ -55,6 +63,9 @@ func TestFloodStaysBounded(t *testing.T) {
 	}
 	if st.Beacon.Evictions == 0 {
 		t.Error("pair evictions were not counted")
+	}
+	if st.Flow.Unanswered == 0 || st.Flow.Unanswered > n/2 {
+		t.Errorf("unanswered handshakes %d, want some and at most %d", st.Flow.Unanswered, n/2)
 	}
 	if got := st.Hosts.Hosts; got > cfg.HostID.MaxHosts {
 		t.Errorf("%d hosts tracked, bound %d", got, cfg.HostID.MaxHosts)

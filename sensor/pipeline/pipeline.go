@@ -25,6 +25,8 @@ import (
 	"github.com/launchtap/launchtap/sensor/dnstrack"
 	"github.com/launchtap/launchtap/sensor/flow"
 	"github.com/launchtap/launchtap/sensor/hostid"
+	"github.com/launchtap/launchtap/sensor/names"
+	"github.com/launchtap/launchtap/sensor/ndp"
 	"github.com/launchtap/launchtap/sensor/netset"
 )
 
@@ -45,6 +47,15 @@ type Config struct {
 	Beacon beacon.Config
 
 	HostID hostid.Config // Internal is filled from the pipeline's own
+
+	// Proxies are the explicit web proxies (--proxy): a client's CONNECT or
+	// absolute-URI request to one is egress to the host it names. Proxies
+	// on internal addresses are also recognised from CONNECT traffic.
+	Proxies []netip.AddrPort
+	// LearnInternal adds the global IPv6 prefixes that router
+	// advertisements announce to Internal (--learn-internal).
+	LearnInternal bool
+	proxies       *proxySet
 
 	// Filtered returns what a kernel pre-filter counted instead of passing
 	// (live capture with the eBPF filter); nil when every packet is seen.
@@ -75,6 +86,7 @@ func DefaultConfig() Config {
 		Beacon:          beacon.DefaultConfig(),
 		BatchSize:       256,
 		QueueLen:        8,
+		LearnInternal:   true,
 	}
 }
 
@@ -98,6 +110,10 @@ type Pipeline struct {
 		c  readCounts
 	}
 	start atomic.Int64 // Unix ns when Replay or Run began; read by Stats from other goroutines
+
+	stopped    chan struct{} // closed when Replay or Run has returned and the workers with it
+	snapMu     sync.Mutex    // one Snapshot at a time
+	snapWanted atomic.Bool   // a Snapshot waits: the sharded reader pokes idle workers
 }
 
 // New validates cfg and builds the workers.
@@ -128,7 +144,8 @@ func New(cfg Config) (*Pipeline, error) {
 		cfg.Log = slog.Default()
 	}
 	cfg.HostID.Internal = cfg.Internal.Prefixes()
-	p := &Pipeline{cfg: cfg, alerts: make(chan *alert.Alert, 1024)}
+	cfg.proxies = newProxySet(cfg.Proxies)
+	p := &Pipeline{cfg: cfg, alerts: make(chan *alert.Alert, 1024), stopped: make(chan struct{})}
 	p.macNames = dnstrack.NewMACNames(cfg.DNS.MaxAnswers)
 	for i := 0; i < cfg.Workers; i++ {
 		w, err := newWorker(i, &p.cfg, p.alerts, p.macNames)
@@ -150,6 +167,7 @@ func (p *Pipeline) Alerts() <-chan *alert.Alert { return p.alerts }
 func (p *Pipeline) Replay(ctx context.Context, src capture.Source) error {
 	p.start.Store(time.Now().UnixNano())
 	defer close(p.alerts)
+	defer close(p.stopped)
 	if len(p.workers) == 1 {
 		return p.replayInline(ctx, src)
 	}
@@ -163,6 +181,7 @@ func (p *Pipeline) replayInline(ctx context.Context, src capture.Source) error {
 	err := r.run(ctx, src, w.handle, readHooks{tick: func(r *frameReader) {
 		p.publishReader(r.counts())
 		w.publish()
+		w.serveSnapshot()
 	}})
 	w.flush()
 	w.publish()
@@ -211,6 +230,7 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 					}
 				}
 				w.publish()
+				w.serveSnapshot()
 				b.pkts, b.kinds, b.copies, b.arena = b.pkts[:0], b.kinds[:0], b.copies[:0], b.arena[:0]
 				back <- b
 			}
@@ -218,6 +238,7 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 			w.publish()
 		}(w, work[i], free[i])
 	}
+	var follow helloFollow // the reader's: continuations of ClientHellos to keep
 	send := func(i int) {
 		if cur[i] != nil && len(cur[i].pkts) > 0 {
 			work[i] <- cur[i]
@@ -230,7 +251,7 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 			b = <-free[i]
 			cur[i] = b
 		}
-		keep := keptPayload(pkt)
+		keep := follow.keep(pkt, keptPayload(pkt))
 		if len(b.arena)+keep+len(pkt.TCPOptions) > cap(b.arena) {
 			send(i)
 			b = <-free[i]
@@ -246,8 +267,17 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 			send(i)
 		}
 	}
+	var ra [8]ndp.Prefix
 	var r frameReader
 	err := r.run(ctx, src, func(pkt *decode.Packet, kind decode.ErrKind) {
+		// What changes how later packets are sharded or tracked is learned
+		// here, in capture order, before the workers see those packets.
+		if p.cfg.LearnInternal && isRouterAdvert(pkt) {
+			learnPrefixes(&p.cfg, pkt, ra[:0])
+		}
+		if pkt.Proto == decode.ProtoTCP && len(pkt.Payload) >= 8 && pkt.Payload[0] == 'C' {
+			recognizeProxy(&p.cfg, pkt)
+		}
 		if unplaced(pkt) {
 			// A host still without an address: every worker learns its MAC.
 			// Worker 0 counts it; the others only learn from it.
@@ -257,7 +287,20 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 			return
 		}
 		enqueue(shardOf(pkt, p.cfg.Internal, nw), pkt, kind, false)
-	}, readHooks{tick: func(r *frameReader) { p.publishReader(r.counts()) }})
+	}, readHooks{tick: func(r *frameReader) {
+		p.publishReader(r.counts())
+		if p.snapWanted.Swap(false) {
+			// A checkpoint waits: every worker gets a batch, empty if need
+			// be, so that one with no traffic answers too.
+			for i := range nw {
+				if cur[i] == nil {
+					cur[i] = <-free[i]
+				}
+				work[i] <- cur[i]
+				cur[i] = nil
+			}
+		}
+	}})
 	for i := range work {
 		send(i)
 		close(work[i])
@@ -290,6 +333,24 @@ func keptPayload(p *decode.Packet) int {
 	case isPort(p, 80), isPort(p, 8080):
 		return min(n, 4096) // request line and headers: the User-Agent
 	}
+	// The first payload of a session carries its name: a ClientHello, an
+	// HTTP request (to any port: proxies listen on 3128, 8080, ...), a QUIC
+	// Initial, a router advertisement. A few byte compares say which.
+	b := p.Payload
+	switch p.Proto {
+	case decode.ProtoTCP:
+		if n > 5 && b[0] == 22 && b[1] == 3 && b[5] == 1 || names.LooksLikeRequest(b) {
+			return min(n, 4096)
+		}
+	case decode.ProtoUDP:
+		if n > 5 && b[0]&0xc0 == 0xc0 && p.DstPort == 443 && names.IsQUICVersion(b[1:5]) {
+			return min(n, 2048)
+		}
+	case decode.ProtoICMPv6:
+		if b[0] == ndp.TypeRouterAdvert {
+			return min(n, 1500)
+		}
+	}
 	return 0
 }
 
@@ -307,6 +368,7 @@ func (p *Pipeline) Run(ctx context.Context, srcs []capture.Source) error {
 	}
 	p.start.Store(time.Now().UnixNano())
 	defer close(p.alerts)
+	defer close(p.stopped)
 	errs := make([]error, len(srcs))
 	var wg sync.WaitGroup
 	for i, w := range p.workers {
@@ -318,12 +380,14 @@ func (p *Pipeline) Run(ctx context.Context, srcs []capture.Source) error {
 				tick: func(r *frameReader) {
 					w.c.read = r.counts()
 					w.publish()
+					w.serveSnapshot()
 				},
 				// A quiet link: end the sessions that went idle, by the wall
 				// clock the kernel's timestamps follow.
 				idle: func() {
 					w.flows.Sweep(time.Now().UnixNano())
 					w.publish()
+					w.serveSnapshot()
 				},
 			})
 			if err != nil && !errors.Is(err, ctx.Err()) {

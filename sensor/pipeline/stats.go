@@ -17,7 +17,8 @@ type workerCounters struct {
 	packets          uint64 // decoded packets handled
 	findings         uint64
 	suppressedOS     uint64
-	dnsNameEvictions uint64 // per-domain last names forgotten (the DNS-channel detector's table was full)
+	dnsShadows       uint64 // DNS-poll findings that only repeat a connection pair's lookups
+	dnsNameEvictions uint64 // DNS-channel state forgotten (names per domain, polled names: a table was full)
 	copiedDHCP       uint64 // DHCP messages the host table saw as copies (counted by worker 0)
 	copiedDHCPErrors uint64
 	read             readCounts // live mode: the worker reads and decodes its own source
@@ -32,12 +33,15 @@ type published struct {
 	dns    dnstrack.Stats
 	beacon beacon.Stats
 	hosts  hostid.Stats
+	names  NameStats
 }
 
 func (w *worker) publish() {
 	fs, ds, bs, hs := w.flows.Stats(), w.dns.Stats(), w.det.Stats(), w.hosts.Stats()
+	w.nm.c.DoHHosts = uint64(w.nm.doh.Len())
+	w.nm.c.HelloHeld, w.nm.c.HelloJoined, w.nm.c.HelloHoldEvictions = w.nm.hold.held, w.nm.hold.joined, w.nm.hold.evicted
 	w.pub.mu.Lock()
-	w.pub.c, w.pub.flow, w.pub.dns, w.pub.beacon, w.pub.hosts = w.c, fs, ds, bs, hs
+	w.pub.c, w.pub.flow, w.pub.dns, w.pub.beacon, w.pub.hosts, w.pub.names = w.c, fs, ds, bs, hs, w.nm.c
 	w.pub.mu.Unlock()
 }
 
@@ -51,11 +55,13 @@ type Stats struct {
 	Packets          uint64                     // packets handed to workers
 	Findings         uint64                     // periodic pairs found (before OS policy and baseline)
 	SuppressedOS     uint64                     // findings dropped because the host is not macOS
+	DNSShadows       uint64                     // DNS-poll findings dropped: one lookup before each connection of an alerting pair
 	DNSNameEvictions uint64                     // the DNS-channel detector's per-domain last names evicted
 	Flow             flow.Stats
 	DNS              dnstrack.Stats
 	Beacon           beacon.Stats
 	Hosts            hostid.Stats
+	Names            NameStats // names from the wire, proxies, encrypted DNS, learned prefixes
 	Workers          int
 	Elapsed          time.Duration // wall time since the run started
 }
@@ -85,14 +91,25 @@ func (p *Pipeline) Stats() Stats {
 		addCounters(&s.DNS, &w.pub.dns)
 		addCounters(&s.Beacon, &w.pub.beacon)
 		addCounters(&s.Hosts, &w.pub.hosts)
+		addCounters(&s.Names, &w.pub.names)
 		w.pub.mu.Unlock()
 		s.Packets += c.packets
 		s.Findings += c.findings
 		s.SuppressedOS += c.suppressedOS
+		s.DNSShadows += c.dnsShadows
 		s.DNSNameEvictions += c.dnsNameEvictions
 		s.Hosts.DHCP -= c.copiedDHCP
 		s.Hosts.DHCPErrors -= c.copiedDHCPErrors
 		s.addRead(&c.read)
+	}
+	learned, refused := p.cfg.Internal.Learned()
+	s.Names.PrefixesLearned, s.Names.PrefixesRefused = uint64(len(learned)), refused
+	s.Names.ProxiesRefused = p.cfg.proxies.refused.Load()
+	s.Names.ProxiesLearned = 0
+	for _, px := range p.Proxies() {
+		if px.Learned {
+			s.Names.ProxiesLearned++
+		}
 	}
 	// The MAC table is shared: its evictions are counted once, not per worker.
 	s.DNS.MACEvictions = p.macNames.Evictions()

@@ -5,9 +5,12 @@ import (
 	"hash/fnv"
 	"net/netip"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"github.com/miekg/dns"
 	"golang.org/x/net/publicsuffix"
 
 	"github.com/launchtap/launchtap/sensor/alert"
@@ -21,23 +24,57 @@ import (
 // worker owns the state of the hosts sharded to it: nothing in it is shared,
 // so nothing in it is locked.
 type worker struct {
-	id     int
-	cfg    *Config
-	flows  *flow.Tracker
-	dns    *dnstrack.Tracker
-	det    *beacon.Detector
-	hosts  *hostid.Table
-	out    chan<- *alert.Alert
-	dnsNew *simplelru.LRU[dnsPairKey, string] // last name per (client, registered domain)
+	id       int
+	cfg      *Config
+	flows    *flow.Tracker
+	dns      *dnstrack.Tracker
+	det      *beacon.Detector
+	hosts    *hostid.Table
+	out      chan<- *alert.Alert
+	dnsNew   *simplelru.LRU[dnsPairKey, *dnsChannel] // names changing under (client, registered domain)
+	dnsPolls *simplelru.LRU[dnsPairKey, *dnsChannel] // one name asked again and again, by (client, name)
+	nm       namer                                   // names from the wire, proxies, DoH (names.go)
 
 	c     workerCounters // written by this worker only
 	pub   published      // copied from c once per batch, read by Stats
 	clock int64          // capture time of the latest packet
+
+	cov     coverage                    // hourly counters for checkpoints
+	snapReq atomic.Pointer[snapshotReq] // a checkpoint's request, served between batches
 }
 
 type dnsPairKey struct {
 	client [16]byte
 	domain string
+}
+
+// dnsChannel is what a client's lookups of one name, or under one
+// registered domain, looked like lately: enough to tell a beat of a DNS
+// channel from a cached lookup, and to say in the alert what the channel
+// asked and through which resolver.
+type dnsChannel struct {
+	name     string // the latest name asked
+	pending  int64  // a lookup not yet known to be a poll (see dnsPoll), Unix ns; 0 none
+	expires  int64  // when the latest answer for name may be cached until, Unix ns; 0 unknown
+	answered int64  // when that answer came, Unix ns
+	// answeredTypes are the record types of that round of answers.
+	answeredTypes [2]uint16
+	polls, conns  uint32 // poll beats of the name, and sessions the client started to it
+	internal      bool   // the name answers with an internal address: an internal service, never a beacon
+	resolver      netip.Addr
+	types         [4]uint16 // record types of its beats, first seen first
+}
+
+func (c *dnsChannel) addType(t uint16) {
+	for i, x := range c.types {
+		if x == t {
+			return
+		}
+		if x == 0 {
+			c.types[i] = t
+			return
+		}
+	}
 }
 
 func newWorker(id int, cfg *Config, out chan<- *alert.Alert, macNames *dnstrack.MACNames) (*worker, error) {
@@ -50,11 +87,19 @@ func newWorker(id int, cfg *Config, out chan<- *alert.Alert, macNames *dnstrack.
 		return nil, err
 	}
 	w.dns.ShareByMAC(macNames)
+	w.flows.TrackProxies(cfg.proxies)
+	if err = w.newNamer(); err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
 	w.det = beacon.NewDetector(cfg.Beacon.PerWorker(cfg.Workers))
 	if w.hosts, err = hostid.NewTable(cfg.HostID); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
-	if w.dnsNew, err = simplelru.NewLRU[dnsPairKey, string](max(16, cfg.DNS.MaxAnswers/4), func(dnsPairKey, string) { w.c.dnsNameEvictions++ }); err != nil {
+	evicted := func(dnsPairKey, *dnsChannel) { w.c.dnsNameEvictions++ }
+	if w.dnsNew, err = simplelru.NewLRU[dnsPairKey, *dnsChannel](max(16, cfg.DNS.MaxAnswers/4), evicted); err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	if w.dnsPolls, err = simplelru.NewLRU[dnsPairKey, *dnsChannel](max(16, cfg.DNS.MaxAnswers/4), evicted); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
 	return w, nil
@@ -65,12 +110,22 @@ func newWorker(id int, cfg *Config, out chan<- *alert.Alert, macNames *dnstrack.
 func (w *worker) handle(p *decode.Packet, kind decode.ErrKind) {
 	w.c.packets++
 	w.clock = p.TS
+	if p.TS >= w.cov.end {
+		w.rollHour(p.TS)
+	}
+	w.cov.cur.Packets++
 	w.hosts.Observe(p)
 	if kind != decode.OK {
+		if w.cfg.LearnInternal && isRouterAdvert(p) {
+			w.routerAdvert(p)
+		}
 		return
 	}
 	if dnstrack.IsDNS(p) {
 		w.dns.Packet(p)
+	}
+	if p.Proto == decode.ProtoTCP && len(p.Payload) >= 8 && p.Payload[0] == 'C' {
+		w.connectToInternal(p)
 	}
 	w.flows.Packet(p)
 }
@@ -89,18 +144,46 @@ func (w *worker) handleCopy(p *decode.Packet) {
 // flush ends every session (end of a capture) so that their sizes are recorded.
 func (w *worker) flush() { w.flows.Flush() }
 
-// SessionStart is a beat: the pair is keyed by the name the host resolved.
+// SessionStart is a beat: the pair is keyed by the name the host resolved,
+// or, when it resolved none the span saw, by the name its first payload
+// carries (startSession).
 func (w *worker) SessionStart(s *flow.Session) {
 	var ok bool
 	s.Name, ok = w.dns.Name(s.ClientAddr, s.ServerAddr, s.Start)
-	if !ok && s.HasMAC && s.ClientAddr.Is6() && !s.ClientAddr.Is4In6() {
+	w.cov.cur.Sessions++
+	switch {
+	case ok:
+		w.cov.cur.NamedDNS++
+	case s.HasMAC && s.ClientAddr.Is6() && !s.ClientAddr.Is4In6():
 		// A dual-stack host may have resolved the name from its IPv4 address.
-		s.Name, _ = w.dns.NameByMAC(s.ClientMAC, s.ServerAddr, s.Start)
+		if s.Name, ok = w.dns.NameByMAC(s.ClientMAC, s.ServerAddr, s.Start); ok {
+			w.cov.cur.NamedMAC++
+		} else {
+			w.cov.cur.Unnamed++
+		}
+	default:
+		w.cov.cur.Unnamed++
 	}
-	w.beat(w.pairKey(s, beacon.KindSession), s.ServerAddr, s.Start, s.ClientMAC, s.HasMAC)
+	w.hostSession(s.ClientAddr, ok)
+	w.sessionBeat(s)
+}
+
+// sessionBeat counts the session against its DNS name's poll state (see
+// dnsShadow), then starts its beat (startSession).
+func (w *worker) sessionBeat(s *flow.Session) {
+	if s.Name != "" {
+		if ch, ok := w.dnsPolls.Peek(dnsPairKey{client: s.ClientAddr.As16(), domain: s.Name}); ok {
+			ch.conns++
+		}
+	}
+	w.startSession(s)
 }
 
 func (w *worker) SessionEnd(s *flow.Session) {
+	if s.Pending {
+		// No payload named it: it beats keyed by its address, as at its start.
+		w.fire(s, s.Start)
+	}
 	if f := w.cfg.Filtered; f != nil {
 		k := &s.Key
 		po, bo := f.Take(s.ClientAddr, s.ServerAddr, k.ClientPort, k.ServerPort, k.Proto, s.Restarted)
@@ -110,44 +193,211 @@ func (w *worker) SessionEnd(s *flow.Session) {
 		s.BytesOut += bo
 		s.BytesIn += bi
 	}
-	if s.Midstream {
-		return
+	if s.Midstream || s.Handshaking || s.NoBeat {
+		return // no beat, so nothing to size
+	}
+	if s.PktsIn == 0 || s.PktsOut == 0 {
+		w.cov.cur.OneSided++ // of the sessions counted at their start
 	}
 	w.det.Sizes(w.pairKey(s, beacon.KindSession), s.Start, s.BytesOut, s.BytesIn)
 }
 
+// BurstEnd sizes a keep-alive beat by its first exchange: a check-in
+// repeats its request and the answer to it.
+func (w *worker) BurstEnd(s *flow.Session, start int64, reqOut, respIn uint64) {
+	w.det.Sizes(w.pairKey(s, beacon.KindBurst), start, reqOut, respIn)
+}
+
 // Burst is a beat of a keep-alive channel inside one long session.
 func (w *worker) Burst(s *flow.Session, ts int64) {
+	if s.NoBeat || s.Pending {
+		return
+	}
 	w.beat(w.pairKey(s, beacon.KindBurst), s.ServerAddr, ts, s.ClientMAC, s.HasMAC)
 }
 
 func (w *worker) pairKey(s *flow.Session, kind beacon.Kind) beacon.PairKey {
 	k := beacon.PairKey{Src: s.ClientAddr, Dest: s.Name, Port: s.Key.ServerPort, Proto: s.Key.Proto, Kind: kind}
+	if s.DestPort != 0 {
+		k.Port = s.DestPort
+	}
 	if s.Name == "" {
 		k.DestIP = s.ServerAddr
+		if s.DestAddr.IsValid() {
+			k.DestIP = s.DestAddr
+		}
 	}
 	return k
 }
 
-// DNSQuery feeds host identification and, for names that change from one
-// lookup to the next under one registered domain (DNS-channel C2 puts data
-// in the labels), the periodic-DNS pair of that domain. A host that asks for
-// the same name every time is already scored by its connections.
-func (w *worker) DNSQuery(client netip.Addr, mac [6]byte, hasMAC bool, name string, qtype uint16, ts int64) {
+// DNSQuery feeds host identification and the two kinds of DNS-channel
+// pair. A lookup is a beat when it is not what a cache would do:
+//   - the name changed under its registered domain (DNS-channel C2 puts
+//     data in the labels, or asks random labels whose answer is a CNAME
+//     chain): a beat of the domain's pair (dnsLabels);
+//   - the same name is asked again with a record type that clients do not
+//     cache or ask on their own (TXT, NULL, ANY, ...: a command channel
+//     polling for a new answer), or before the last answer's TTL ran out, or
+//     the moment it did (within dnsRefreshSlack: a program in a loop keeping
+//     a name resolved without a pause, as a RAT re-resolving its
+//     dynamic-DNS name does): a beat of the name's pair (dnsPoll).
+//
+// A host that asks for an address it then caches, or asks again after a
+// pause, is scored by its connections instead.
+func (w *worker) DNSQuery(client netip.Addr, mac [6]byte, hasMAC bool, resolver netip.Addr, name string, qtype uint16, ts int64) {
 	w.hosts.ObserveDNSQuery(client, mac, hasMAC, name, ts)
+	w.cov.cur.DNSQueries++
 	if !w.cfg.Internal.Contains(client) || name == "" {
 		return
 	}
 	domain, err := publicsuffix.EffectiveTLDPlusOne(name)
-	if err != nil || domain == name || isLocalName(domain) {
+	if err != nil || isLocalName(domain) {
+		return
+	}
+	w.dnsLabels(client, mac, hasMAC, resolver, domain, name, qtype, ts)
+	w.dnsPoll(client, mac, hasMAC, resolver, name, qtype, ts)
+}
+
+// dnsLabels beats the domain's pair when the name asked under it changed.
+// The apex carries no data: it neither beats nor resets the last name.
+func (w *worker) dnsLabels(client netip.Addr, mac [6]byte, hasMAC bool, resolver netip.Addr, domain, name string, qtype uint16, ts int64) {
+	if domain == name {
 		return
 	}
 	k := dnsPairKey{client: client.As16(), domain: domain}
-	if prev, ok := w.dnsNew.Get(k); ok && prev == name {
+	ch, ok := w.dnsNew.Get(k)
+	if ok && ch.name == name {
 		return
 	}
-	w.dnsNew.Add(k, name)
-	w.beat(beacon.PairKey{Src: client, Dest: domain, Port: 53, Proto: decode.ProtoUDP, Kind: beacon.KindDNS}, netip.Addr{}, ts, mac, hasMAC)
+	if !ok {
+		ch = &dnsChannel{}
+		w.dnsNew.Add(k, ch)
+	}
+	ch.name, ch.resolver = name, resolver
+	ch.addType(qtype)
+	w.beat(beacon.PairKey{Src: client, Dest: domain, Port: 53, Proto: decode.ProtoUDP, Kind: beacon.KindDNS}, resolver, ts, mac, hasMAC)
+}
+
+// dnsPoll beats the name's pair when the same name is asked again as no
+// cache would. The first lookup of a name is held back (one time stamp in
+// the table) and becomes a beat only when a repeat shows it was the first
+// poll, so one-off lookups never make a pair.
+func (w *worker) dnsPoll(client netip.Addr, mac [6]byte, hasMAC bool, resolver netip.Addr, name string, qtype uint16, ts int64) {
+	k := dnsPairKey{client: client.As16(), domain: name}
+	ch, ok := w.dnsPolls.Get(k)
+	if !ok {
+		w.dnsPolls.Add(k, &dnsChannel{name: name, pending: ts, resolver: resolver, types: [4]uint16{qtype}})
+		return
+	}
+	if ch.internal {
+		return // like connections to internal hosts, never a beacon
+	}
+	if cachedType(qtype) && !ch.cached(qtype, ts) {
+		ch.pending, ch.expires = ts, 0 // a fresh lookup: perhaps the first of a new run
+		return
+	}
+	ch.resolver = resolver
+	ch.addType(qtype)
+	pk := beacon.PairKey{Src: client, Dest: name, Port: 53, Proto: decode.ProtoUDP, Kind: beacon.KindDNS}
+	if ch.pending != 0 {
+		ch.polls++
+		w.beat(pk, resolver, ch.pending, mac, hasMAC)
+		ch.pending = 0
+	}
+	ch.polls++
+	w.beat(pk, resolver, ts, mac, hasMAC)
+}
+
+// dnsShadow reports whether a DNS-poll pair only repeats the lookup a
+// client without a cache makes before each connection to the name: about
+// one session per poll. Its rhythm is the connections' rhythm, which their
+// own pair reports; a second alert would say the same thing twice. A name
+// polled on a rhythm of its own (a RAT re-resolving its dynamic-DNS name
+// every minute while it reconnects every few seconds) has many sessions
+// per poll and is its own channel.
+func (w *worker) dnsShadow(k beacon.PairKey) bool {
+	if k.Kind != beacon.KindDNS {
+		return false
+	}
+	ch, ok := w.dnsPolls.Peek(dnsPairKey{client: k.Src.As16(), domain: k.Dest})
+	return ok && ch.conns > 0 && 2*ch.conns <= 3*ch.polls
+}
+
+// DNSAnswer records how long the client may cache the name it asked, so a
+// repeat of the same lookup can be told from a cache refresh.
+func (w *worker) DNSAnswer(client netip.Addr, name string, qtype uint16, ttl time.Duration, addr netip.Addr, ts int64) {
+	ch, ok := w.dnsPolls.Peek(dnsPairKey{client: client.As16(), domain: name})
+	if !ok {
+		return
+	}
+	if addr.IsValid() && w.cfg.Internal.Contains(addr) {
+		ch.internal = true
+	}
+	exp := ts + int64(ttl) + max(int64(dnsRefreshSlack), int64(ttl)/10)
+	if ch.expires != 0 && ts-ch.answered < int64(time.Second) {
+		// Answers to one round of lookups (A and AAAA asked together): the
+		// name must be refreshed when the first of them runs out.
+		exp = min(exp, ch.expires)
+		if ch.answeredTypes[1] == 0 && ch.answeredTypes[0] != qtype {
+			ch.answeredTypes[1] = qtype
+		}
+	} else {
+		ch.answeredTypes = [2]uint16{qtype}
+	}
+	ch.expires, ch.answered = exp, ts
+}
+
+// cached reports whether a lookup of type t at ts asks again for an answer
+// the client already holds: the same type, before that answer ran out. (An
+// AAAA lookup right after the A answer is the same round, not a repeat.)
+func (c *dnsChannel) cached(t uint16, ts int64) bool {
+	return c.expires != 0 && ts <= c.expires && (c.answeredTypes[0] == t || c.answeredTypes[1] == t)
+}
+
+// dnsRefreshSlack is how late after a TTL runs out a repeat still counts as
+// asked "the moment it did": a loop that needs the name re-asks within its
+// own period (seconds); a person comes back to a site after minutes.
+const dnsRefreshSlack = 2 * time.Second
+
+// cachedType reports whether answers of record type t are what clients ask
+// for and cache in the ordinary course (addresses, service bindings, reverse
+// names, service records). Anything else asked again and again is a poll.
+func cachedType(t uint16) bool {
+	switch t {
+	case dns.TypeA, dns.TypeAAAA, dns.TypeHTTPS, dns.TypeSVCB, dns.TypePTR, dns.TypeSRV,
+		dns.TypeSOA, dns.TypeNS, dns.TypeDS, dns.TypeDNSKEY:
+		return true
+	}
+	return false
+}
+
+// describeDNS names a DNS-channel alert's registered domain, record types
+// and resolver.
+func (w *worker) describeDNS(a *alert.Alert, k beacon.PairKey) {
+	a.DNSDomain, _ = publicsuffix.EffectiveTLDPlusOne(k.Dest)
+	what := "polls " + k.Dest
+	ch, ok := w.dnsPolls.Peek(dnsPairKey{client: k.Src.As16(), domain: k.Dest})
+	if !ok {
+		what = "asks changing names under " + k.Dest
+		if ch, ok = w.dnsNew.Peek(dnsPairKey{client: k.Src.As16(), domain: k.Dest}); !ok {
+			return // forgotten since (the table is bounded): the alert still stands
+		}
+	}
+	a.DNSResolver = ch.resolver.String()
+	for _, t := range ch.types {
+		if t != 0 {
+			a.DNSRecordTypes = append(a.DNSRecordTypes, dnsTypeName(t))
+		}
+	}
+	a.Reasons = append(a.Reasons, fmt.Sprintf("DNS channel: %s (%s records, registered domain %s) through resolver %s",
+		what, strings.Join(a.DNSRecordTypes, "/"), a.DNSDomain, a.DNSResolver))
+}
+
+func dnsTypeName(t uint16) string {
+	if s, ok := dns.TypeToString[t]; ok {
+		return s
+	}
+	return "TYPE" + strconv.Itoa(int(t))
 }
 
 func isLocalName(domain string) bool {
@@ -167,6 +417,10 @@ func (w *worker) beat(k beacon.PairKey, dst netip.Addr, ts int64, mac [6]byte, h
 		return
 	}
 	w.c.findings++
+	if w.dnsShadow(f.Key) {
+		w.c.dnsShadows++
+		return
+	}
 	a := w.alertFor(f, mac, hasMAC)
 	if a == nil {
 		return
@@ -239,8 +493,16 @@ func (w *worker) alertFor(f *beacon.Finding, mac [6]byte, hasMAC bool) *alert.Al
 			a.DstIPs = append(a.DstIPs, ip.String())
 		}
 	}
+	if f.Key.Kind == beacon.KindDNS {
+		w.describeDNS(a, f.Key)
+	}
 	for _, t := range f.BeatTimes {
 		a.BeatTimes = append(a.BeatTimes, time.Unix(0, t).UTC())
+	}
+	m := w.meta(f.Key)
+	a.DstNameSource = nameSource(m.source)
+	if m.via.IsValid() {
+		a.ViaProxy = m.via.String()
 	}
 	a.ID = alertID(f)
 	return a

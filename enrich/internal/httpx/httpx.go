@@ -17,6 +17,7 @@ import (
 	"math/rand/v2"
 	"mime"
 	"net/http"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -259,7 +260,7 @@ func (c *Client) once(ctx context.Context, req Request) (*Response, error) {
 	}
 	hr, err := http.NewRequestWithContext(ctx, req.Method, req.URL, body)
 	if err != nil {
-		return nil, err
+		return nil, scrubURLError(err)
 	}
 	for k, v := range req.Header {
 		hr.Header[k] = v
@@ -268,6 +269,7 @@ func (c *Client) once(ctx context.Context, req Request) (*Response, error) {
 		hr.Header.Set("User-Agent", "launchtap-enrich/1")
 	}
 	resp, err := c.HTTP.Do(hr)
+	err = scrubURLError(err)
 	if err != nil {
 		return nil, err
 	}
@@ -304,6 +306,17 @@ func orNone(s string) string {
 		return "no Content-Type"
 	}
 	return "Content-Type " + s
+}
+
+// scrubURLError replaces net/http's *url.Error, whose text repeats the
+// whole request URL query and all, with the error it wraps: Do's own
+// message names the method and the redacted URL once.
+func scrubURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }
 
 // redactURL drops the query: Jamf filters and Fleet searches name hosts, and

@@ -49,6 +49,9 @@ func (a API) Err(err error) error {
 	}
 	var se *StatusError
 	if !errors.As(err, &se) {
+		if strings.HasPrefix(err.Error(), a.Name+": ") {
+			return fmt.Errorf("%w: %w", err, inventory.ErrUnavailable) // Client.Do named the provider
+		}
 		return fmt.Errorf("%s: %w: %w", a.Name, err, inventory.ErrUnavailable)
 	}
 	detail := Snippet(se.Body)

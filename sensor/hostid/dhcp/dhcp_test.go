@@ -2,24 +2,19 @@ package dhcp
 
 import (
 	"net/netip"
-	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/launchtap/launchtap/internal/pkttest"
+	"github.com/launchtap/launchtap/internal/testenv"
 	"github.com/launchtap/launchtap/sensor/decode"
 )
 
+// capturesDir is the repository's real captures (testdata/captures).
 func capturesDir(t testing.TB) string {
-	_, file, _, _ := runtime.Caller(0)
-	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "shared", "captures")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("real captures not present: %v", err)
-	}
-	return dir
+	return filepath.Dir(testenv.Capture(t, "README.md"))
 }
 
 // realPayloads returns the UDP payloads to or from the given ports in a capture.

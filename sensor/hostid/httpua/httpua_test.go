@@ -1,12 +1,10 @@
 package httpua
 
 import (
-	"os"
-	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/launchtap/launchtap/internal/pkttest"
+	"github.com/launchtap/launchtap/internal/testenv"
 )
 
 func TestUserAgent(t *testing.T) {
@@ -50,12 +48,7 @@ func TestClassify(t *testing.T) {
 }
 
 func TestRealCapture(t *testing.T) {
-	_, file, _, _ := runtime.Caller(0)
-	path := filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "shared", "captures", "real", "single-packets.pcap")
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("real captures not present: %v", err)
-	}
-	pkts, err := pkttest.ReadFile(path)
+	pkts, err := pkttest.ReadFile(testenv.Capture(t, "real", "single-packets.pcap"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,8 +81,7 @@ func FuzzUserAgent(f *testing.F) {
 	f.Add([]byte("GET / HTTP/1.1\r\nUser-Agent: Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5)\r\n\r\n"))
 	f.Add([]byte("POST / HTTP/1.0\nUSER-AGENT:\n"))
 	f.Add([]byte("CONNECT a:443 HTTP/1.1\r\n\r\n"))
-	_, file, _, _ := runtime.Caller(0)
-	if pkts, err := pkttest.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "shared", "captures", "real", "single-packets.pcap")); err == nil {
+	if pkts, err := pkttest.ReadFile(testenv.Capture(f, "real", "single-packets.pcap")); err == nil {
 		for _, p := range pkts {
 			if len(p.Payload) > 0 {
 				f.Add(append([]byte(nil), p.Payload...))

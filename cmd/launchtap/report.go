@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/launchtap/launchtap/enrich/file"
+	"github.com/launchtap/launchtap/sensor/baseline"
+	"github.com/launchtap/launchtap/sensor/beacon"
+	"github.com/launchtap/launchtap/sensor/report"
+	"github.com/launchtap/launchtap/sensor/state"
+	"github.com/spf13/cobra"
+)
+
+// reportFlags are the report command's flags.
+type reportFlags struct {
+	dir, since, htmlPath, jsonPath, invPath, basePath string
+	minBeats                                          int
+}
+
+func (a *app) reportCmd() *cobra.Command {
+	var f reportFlags
+	cmd := &cobra.Command{
+		Use:   "report [flags]",
+		Short: "write the evidence report from a state directory (HTML, JSON)",
+		Long: "The evidence report: coverage and blind spots, periodic communicators and what approved them,\n" +
+			"alerts with their beats, baseline hygiene. The window ends at the newest capture time the\n" +
+			"sensor checkpointed. Without --html or --json the JSON goes to standard output.",
+		Example: "  launchtap report --state-dir /var/lib/launchtap --since 7d --html report.html\n" +
+			"  launchtap report --state-dir /var/lib/launchtap --since all --json - | jq .coverage",
+		Args: cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			a.code = runReport(cmd.Context(), &f, a.stdout, a.stderr)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.dir, "state-dir", state.DefaultDir, "the sensor's state `dir`")
+	fs.StringVar(&f.since, "since", "7d", "report this far back from the newest capture time (`duration`: 90m, 36h, 7d; \"all\": everything kept)")
+	fs.StringVar(&f.htmlPath, "html", "", "write the self-contained HTML page to `file`")
+	fs.StringVar(&f.jsonPath, "json", "", "write the report as JSON to `file` (- for standard output)")
+	fs.StringVar(&f.invPath, "inventory", "", "MDM inventory JSON `file` to compare the Macs seen with")
+	fs.StringVar(&f.basePath, "baseline", "", "organisation baseline YAML `file` to judge (merged with the built-in default); default: the rules the sensor last checkpointed")
+	fs.IntVar(&f.minBeats, "beacon-min-beats", beacon.DefaultConfig().MinBeats, "beats the sensor needs to alert: bounds the longest period a host's observation could show")
+	return cmd
+}
+
+// runReport writes the evidence report from a state directory.
+func runReport(ctx context.Context, f *reportFlags, stdout, stderr io.Writer) int {
+	dir, since, htmlPath, jsonPath, invPath, basePath, minBeats := &f.dir, &f.since, &f.htmlPath, &f.jsonPath, &f.invPath, &f.basePath, &f.minBeats
+	fail := func(code int, err error) int {
+		fmt.Fprintln(stderr, "launchtap report:", oneLine(err))
+		return code
+	}
+	window, err := parseSince(*since)
+	if err != nil {
+		return fail(exitUsage, err)
+	}
+	opt := report.Options{MinBeats: *minBeats, Builtin: map[string]bool{}}
+	b := baseline.Default()
+	bd, bl := b.RuleNames()
+	for _, r := range append(bd, bl...) {
+		opt.Builtin[r] = true
+	}
+	if *basePath != "" {
+		if b, err = baseline.Load(*basePath); err != nil {
+			return fail(exitUsage, err)
+		}
+	}
+	opt.DestRules, opt.LabelRules = b.RuleNames()
+	givenBaseline := *basePath != ""
+	if *invPath != "" {
+		data, err := os.ReadFile(*invPath)
+		if err != nil {
+			return fail(exitUsage, fmt.Errorf("inventory: %w", err))
+		}
+		inv, err := file.Parse(data)
+		if err != nil {
+			return fail(exitUsage, fmt.Errorf("inventory %s: %w", *invPath, err))
+		}
+		opt.Inventory = inv.Hosts
+	}
+	st, err := state.Open(*dir, state.Options{ReadOnly: true})
+	if err != nil {
+		return fail(exitFailure, err)
+	}
+	defer st.Close()
+	var from int64
+	if window > 0 {
+		if clock := st.Clock(ctx); clock > 0 {
+			from = clock - int64(window)
+			opt.Since = time.Unix(0, from).UTC()
+		}
+	}
+	ev, err := st.Evidence(ctx, from)
+	if err != nil {
+		return fail(exitFailure, err)
+	}
+	if !givenBaseline && ev.Rules != nil {
+		// The rules the sensor last ran with, recorded at its checkpoints.
+		opt.DestRules, opt.LabelRules = ev.Rules.Destinations, ev.Rules.Labels
+	}
+	r := report.Build(ev, opt)
+	write := func(path string, w func(io.Writer) error) error {
+		if path == "-" {
+			return w(stdout)
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+		if err := w(f); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}
+	if *htmlPath == "" && *jsonPath == "" {
+		*jsonPath = "-"
+	}
+	if *htmlPath != "" {
+		if err := write(*htmlPath, r.WriteHTML); err != nil {
+			return fail(exitFailure, err)
+		}
+	}
+	if *jsonPath != "" {
+		if err := write(*jsonPath, r.WriteJSON); err != nil {
+			return fail(exitFailure, err)
+		}
+	}
+	fmt.Fprintf(stderr, "launchtap report: %s – %s: %d periodic communicators (%d alerted), %d of %d hours observed, %d gaps\n",
+		r.From.Format(time.RFC3339), r.To.Format(time.RFC3339), len(r.Periodic), len(r.Alerts), r.Coverage.ObservedHours, r.Coverage.WindowHours, len(r.Coverage.Gaps))
+	return exitOK
+}
+
+// maxSinceDays keeps a day count within a time.Duration (292 years).
+const maxSinceDays = 100 * 365
+
+// parseSince reads a Go duration or a number of days ("7d"); "all" is 0.
+func parseSince(s string) (time.Duration, error) {
+	if s == "all" || s == "" {
+		return 0, nil
+	}
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseFloat(d, 64)
+		if err != nil || !(n > 0 && n <= maxSinceDays) { // NaN and Inf fail too
+			return 0, fmt.Errorf("since: %q is not a number of days (up to %d)", s, maxSinceDays)
+		}
+		return time.Duration(n * float64(24*time.Hour)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("since: %q is not a positive duration (90m, 36h, 7d) or all", s)
+	}
+	return d, nil
+}

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/launchtap/launchtap/sensor/baseline"
+	"github.com/launchtap/launchtap/sensor/beacon"
+	"github.com/launchtap/launchtap/sensor/pipeline"
+	"github.com/launchtap/launchtap/sensor/state"
+	"github.com/spf13/pflag"
+)
+
+// stateFlags are --state-dir, --retain and --checkpoint-interval.
+type stateFlags struct {
+	dir      string
+	retain   time.Duration
+	interval time.Duration
+}
+
+// registerStateFlags adds the state flags; dir is the default directory
+// ("" for replay: state only when asked for).
+func registerStateFlags(fs *pflag.FlagSet, dir string) *stateFlags {
+	f := &stateFlags{}
+	fs.StringVar(&f.dir, "state-dir", dir, "keep pair histories, alert history and coverage evidence in `dir` across restarts (\"\": keep nothing)")
+	fs.DurationVar(&f.retain, "retain", state.DefaultRetain, "prune evidence older than this from the state directory")
+	fs.DurationVar(&f.interval, "checkpoint-interval", time.Minute, "how often the state directory is brought up to date (and at shutdown); a crash loses at most this much")
+	setGroup(fs, groupState, "state-dir", "retain", "checkpoint-interval")
+	return f
+}
+
+func (f *stateFlags) check() error {
+	switch {
+	case f.dir == "":
+		return nil
+	case f.retain < time.Hour:
+		return fmt.Errorf("retain: %v is below the minimum of 1h", f.retain)
+	case f.interval < time.Second:
+		return fmt.Errorf("checkpoint-interval: %v is below the minimum of 1s", f.interval)
+	}
+	return nil
+}
+
+// checkpointer writes the sensor's state to the store on an interval and
+// at shutdown; it never touches the data path except to ask the workers,
+// between batches, for a copy.
+type checkpointer struct {
+	store    *state.Store
+	pipe     *pipeline.Pipeline
+	log      *slog.Logger
+	sensor   string
+	interval time.Duration
+	slack    int64          // pairs beaten this long before a checkpoint are written again (sizes arrive at session end)
+	drops    func() uint64  // kernel drops so far (live); nil in replay
+	baseline *baseline.Live // its rules are recorded for the report's hygiene section
+
+	mu        sync.Mutex // one checkpoint at a time: the ticker and the final one
+	since     int64      // pairs beaten from here on are written next
+	lastDrops uint64
+	lost      uint64
+	stop      context.CancelFunc
+	done      sync.WaitGroup
+}
+
+// openState opens the state directory, restores the pairs into the
+// pipeline and makes the store the alert stage's ledger. It returns nil
+// when --state-dir is empty.
+func openState(f *stateFlags, o *sensorFlags, s *sensor) (*checkpointer, error) {
+	if f.dir == "" {
+		return nil, nil
+	}
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	maxPairs := o.pipe.Beacon.MaxPairs
+	st, err := state.Open(f.dir, state.Options{Retain: f.retain, MaxPairs: 2 * maxPairs})
+	if errors.Is(err, fs.ErrPermission) {
+		return nil, fmt.Errorf("%w (give a writable --state-dir, or --state-dir \"\" to keep no state)", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	var bad int
+	restored, refused, err := s.pipe.Restore(func(fn func(*beacon.PairState)) error {
+		var err error
+		bad, err = st.Pairs(ctx, maxPairs, fn)
+		return err
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if bad+refused > 0 {
+		s.log.Warn("state: pair states skipped (unreadable or refused)", "file", st.Path(), "skipped", bad+refused)
+	}
+	if restored > 0 {
+		s.log.Info("state restored", "file", st.Path(), "pairs", restored, "through", time.Unix(0, st.Clock(ctx)).UTC().Format(time.RFC3339))
+	}
+	s.stage.Ledger = st
+	c := &checkpointer{store: st, pipe: s.pipe, log: s.log, sensor: o.sensorName, interval: f.interval, baseline: s.baseline,
+		slack: int64(max(10*time.Minute, 2*o.pipe.Flow.TCPIdle))}
+	s.state = c
+	return c, nil
+}
+
+// start checkpoints every interval until finish.
+func (c *checkpointer) start(ctx context.Context) {
+	ctx, c.stop = context.WithCancel(ctx)
+	c.done.Add(1)
+	go func() {
+		defer c.done.Done()
+		t := time.NewTicker(c.interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			// Not ctx: a snapshot abandoned at shutdown would lose the hours
+			// the workers had already handed it. Once the pipeline stops,
+			// Snapshot reads the stopped workers and returns.
+			if err := c.checkpoint(context.Background()); err != nil {
+				c.log.Error("checkpoint failed; the next one tries again", "err", err)
+			}
+		}
+	}()
+}
+
+// checkpoint copies the workers' state out and writes it.
+func (c *checkpointer) checkpoint(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	snap, err := c.pipe.Snapshot(ctx, c.since)
+	if err != nil {
+		return err
+	}
+	cp := &state.Checkpoint{Clock: snap.Clock, Sensor: c.sensor, Version: version, Pairs: snap.Pairs, Hosts: snap.Hosts}
+	if c.baseline != nil {
+		d, l := c.baseline.Get().RuleNames()
+		cp.Rules = &state.Rules{Destinations: d, Labels: l}
+	}
+	hours := map[int64]*state.Hour{}
+	for _, h := range snap.Hours {
+		x := hours[h.Start]
+		if x == nil {
+			x = &state.Hour{Start: h.Start}
+			hours[h.Start] = x
+		}
+		x.Packets += h.Packets
+		x.Sessions += h.Sessions
+		x.OneSided += h.OneSided
+		x.NamedDNS += h.NamedDNS
+		x.NamedMAC += h.NamedMAC
+		x.Unnamed += h.Unnamed
+		x.DNSQueries += h.DNSQueries
+		x.Evictions += h.Evictions
+	}
+	if c.drops != nil && snap.Clock > 0 {
+		// Kernel drops are counted per capture, not per worker: they go to
+		// the hour the checkpoint closes.
+		d := c.drops()
+		h := snap.Clock / int64(time.Second) / 3600 * 3600
+		if hours[h] == nil {
+			hours[h] = &state.Hour{Start: h}
+		}
+		hours[h].Drops += d - c.lastDrops
+		c.lastDrops = d
+	}
+	for _, h := range hours {
+		cp.Hours = append(cp.Hours, *h)
+	}
+	hh := map[state.HostHour]*state.HostHour{}
+	for _, h := range snap.HostHours {
+		k := state.HostHour{IP: h.Host.String(), Start: h.Start}
+		x := hh[k]
+		if x == nil {
+			x = &state.HostHour{IP: k.IP, Start: k.Start}
+			hh[k] = x
+		}
+		x.Sessions += h.Sessions
+		x.Named += h.Named
+	}
+	for _, h := range hh {
+		cp.HostHours = append(cp.HostHours, *h)
+	}
+	c.lost += snap.Lost
+	if _, err := c.store.Checkpoint(ctx, cp); err != nil {
+		return err
+	}
+	if snap.Clock > 0 {
+		c.since = snap.Clock - c.slack
+	}
+	return nil
+}
+
+// finish stops the ticker, writes the last checkpoint (the pipeline has
+// stopped and the alert stage delivered everything) and closes the store.
+func (c *checkpointer) finish() error {
+	if c == nil {
+		return nil
+	}
+	if c.stop != nil {
+		c.stop()
+	}
+	c.done.Wait()
+	err := c.checkpoint(context.Background())
+	if err == nil {
+		i := c.store.Last()
+		c.log.Info("state checkpointed", "file", c.store.Path(), "pairs", i.Pairs, "findings", i.Findings,
+			"duration", i.Duration.Round(time.Millisecond), "size", humanBytes(uint64(i.Size)))
+	}
+	if cerr := c.store.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// metrics adds the state database's size and last checkpoint.
+func (c *checkpointer) reading() *stateReading {
+	i := c.store.Last()
+	return &stateReading{bytes: uint64(c.store.Size()), at: i.At, durationMs: uint64(i.Duration.Milliseconds()), errors: i.Errors}
+}

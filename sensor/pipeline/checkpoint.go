@@ -1,0 +1,224 @@
+package pipeline
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"github.com/launchtap/launchtap/sensor/beacon"
+	"github.com/launchtap/launchtap/sensor/hostid"
+	"github.com/launchtap/launchtap/sensor/shard"
+)
+
+// Snapshot is what the workers copy out for a checkpoint: the pairs beaten
+// since a time, the coverage counted since the previous snapshot, and the
+// hosts they know. Coverage is by hour of capture time, so a capture
+// replayed in two runs adds up to what one run counts.
+type Snapshot struct {
+	Clock     int64 // newest capture time any worker has seen, Unix ns
+	Pairs     []*beacon.PairState
+	Hours     []HourCounts
+	HostHours []HostHourCounts
+	Hosts     []hostid.Host
+	Lost      uint64 // hour buckets or host-hours dropped because a worker held too many between snapshots
+}
+
+// HourCounts are one worker's coverage counters for one hour.
+type HourCounts struct {
+	Start      int64 // Unix seconds of the hour
+	Packets    uint64
+	Sessions   uint64 // external session starts
+	OneSided   uint64 // sessions that ended with packets one way only: the span sees one direction
+	NamedDNS   uint64 // session starts named from the client's DNS answers
+	NamedMAC   uint64 // named from answers to the client's MAC (dual stack)
+	Unnamed    uint64
+	DNSQueries uint64
+	Evictions  uint64 // entries evicted from any of the worker's tables
+}
+
+func (h *HourCounts) add(o *HourCounts) {
+	h.Packets += o.Packets
+	h.Sessions += o.Sessions
+	h.OneSided += o.OneSided
+	h.NamedDNS += o.NamedDNS
+	h.NamedMAC += o.NamedMAC
+	h.Unnamed += o.Unnamed
+	h.DNSQueries += o.DNSQueries
+	h.Evictions += o.Evictions
+}
+
+// HostHourCounts is one internal host's external sessions in one hour.
+type HostHourCounts struct {
+	Host     netip.Addr
+	Start    int64
+	Sessions uint64
+	Named    uint64
+}
+
+// Bounds of what a worker holds between snapshots.
+const (
+	maxHeldHours     = 8 * 24  // hour buckets (a capture read faster than checkpoints)
+	maxHostsPerHour  = 1 << 14 // distinct hosts counted in the current hour
+	maxHeldHostHours = 1 << 16
+)
+
+// coverage is a worker's hourly counting. The per-packet cost is one
+// compare (has the hour ended?); the rest runs per session or per hour.
+type coverage struct {
+	start, end int64 // the current hour, Unix ns
+	cur        HourCounts
+	evictBase  uint64 // the tables' eviction total when cur began
+	hosts      map[netip.Addr]*HostHourCounts
+	held       []HourCounts
+	heldHosts  []HostHourCounts
+	lost       uint64
+}
+
+const hourNS = int64(time.Hour)
+
+// roll closes the current hour (if any) and opens the one holding ts.
+func (w *worker) rollHour(ts int64) {
+	c := &w.cov
+	if c.start != 0 {
+		w.closeHour()
+	}
+	c.start = ts - ((ts%hourNS)+hourNS)%hourNS
+	c.end = c.start + hourNS
+	c.cur = HourCounts{Start: c.start / int64(time.Second)}
+}
+
+// closeHour moves the current counts to the held buckets.
+func (w *worker) closeHour() {
+	c := &w.cov
+	ev := w.evictions()
+	c.cur.Evictions += ev - c.evictBase
+	c.evictBase = ev
+	if len(c.held) >= maxHeldHours {
+		c.held = c.held[1:]
+		c.lost++
+	}
+	c.held = append(c.held, c.cur)
+	c.cur = HourCounts{Start: c.cur.Start}
+	for _, h := range c.hosts {
+		if len(c.heldHosts) >= maxHeldHostHours {
+			c.lost++
+			continue
+		}
+		c.heldHosts = append(c.heldHosts, *h)
+	}
+	clear(c.hosts)
+}
+
+func (w *worker) evictions() uint64 {
+	f, d, b, h := w.flows.Stats(), w.dns.Stats(), w.det.Stats(), w.hosts.Stats()
+	return f.Evictions + d.Evictions + b.Evictions + h.Evictions
+}
+
+// hostSession counts an external session start of host in the current hour.
+func (w *worker) hostSession(host netip.Addr, named bool) {
+	c := &w.cov
+	if c.hosts == nil {
+		c.hosts = make(map[netip.Addr]*HostHourCounts)
+	}
+	h, ok := c.hosts[host]
+	if !ok {
+		if len(c.hosts) >= maxHostsPerHour {
+			c.lost++
+			return
+		}
+		h = &HostHourCounts{Host: host, Start: c.cur.Start}
+		c.hosts[host] = h
+	}
+	h.Sessions++
+	if named {
+		h.Named++
+	}
+}
+
+// snapshotReq asks the workers for a Snapshot; each answers on out once.
+type snapshotReq struct {
+	since int64
+	out   chan *Snapshot
+}
+
+// serveSnapshot answers a pending request; the worker calls it between
+// batches, never per packet.
+func (w *worker) serveSnapshot() {
+	if w.snapReq.Load() == nil {
+		return
+	}
+	if r := w.snapReq.Swap(nil); r != nil {
+		r.out <- w.snapshot(r.since)
+	}
+}
+
+func (w *worker) snapshot(since int64) *Snapshot {
+	s := &Snapshot{Clock: w.clock, Hosts: w.hosts.Hosts()}
+	w.det.Export(since, func(p *beacon.PairState) { s.Pairs = append(s.Pairs, p) })
+	c := &w.cov
+	if c.start != 0 {
+		w.closeHour() // the partial hour: later snapshots add to it
+	}
+	s.Hours, c.held = c.held, nil
+	s.HostHours, c.heldHosts = c.heldHosts, nil
+	s.Lost, c.lost = c.lost, 0
+	return s
+}
+
+// Snapshot asks every worker to copy its state out between batches and
+// returns the union: pairs beaten at or after since (capture time), and the
+// coverage counted since the previous Snapshot. After Replay or Run has
+// returned it reads the stopped workers directly; call it then for the
+// final checkpoint.
+func (p *Pipeline) Snapshot(ctx context.Context, since int64) (*Snapshot, error) {
+	req := &snapshotReq{since: since, out: make(chan *Snapshot, len(p.workers))}
+	p.snapMu.Lock()
+	defer p.snapMu.Unlock()
+	for _, w := range p.workers {
+		w.snapReq.Store(req)
+	}
+	p.snapWanted.Store(true)
+	all := &Snapshot{}
+	for got := 0; got < len(p.workers); {
+		var s *Snapshot
+		select {
+		case s = <-req.out:
+		case <-p.stopped:
+			for _, w := range p.workers {
+				w.serveSnapshot() // the workers have returned: their state is ours
+			}
+			continue
+		case <-ctx.Done():
+			for _, w := range p.workers {
+				w.snapReq.CompareAndSwap(req, nil)
+			}
+			return nil, ctx.Err()
+		}
+		got++
+		all.Clock = max(all.Clock, s.Clock)
+		all.Pairs = append(all.Pairs, s.Pairs...)
+		all.Hours = append(all.Hours, s.Hours...)
+		all.HostHours = append(all.HostHours, s.HostHours...)
+		all.Hosts = append(all.Hosts, s.Hosts...)
+		all.Lost += s.Lost
+	}
+	return all, nil
+}
+
+// Restore gives each pair state to the worker that owns its source host.
+// Call it before Replay or Run; a state the detector refuses is counted.
+func (p *Pipeline) Restore(next func(fn func(*beacon.PairState)) error) (restored, refused int, err error) {
+	n := len(p.workers)
+	err = next(func(st *beacon.PairState) {
+		i := 0
+		if n > 1 {
+			i = shard.Worker(shard.Hash(st.Key.Src), n)
+		}
+		if p.workers[i].det.Import(st) != nil {
+			refused++
+			return
+		}
+		restored++
+	})
+	return restored, refused, err
+}

@@ -1,0 +1,131 @@
+package pipeline
+
+import (
+	"io"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/launchtap/launchtap/sensor/alert"
+	"github.com/launchtap/launchtap/sensor/dnstrack"
+	"github.com/launchtap/launchtap/sensor/flow"
+)
+
+func dnsTestWorker(t *testing.T) (*worker, chan *alert.Alert) {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.OS = "any"
+	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	out := make(chan *alert.Alert, 64)
+	w, err := newWorker(0, &cfg, out, dnstrack.NewMACNames(1024))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, out
+}
+
+func secs(s float64) int64 { return int64(s * float64(time.Second)) }
+
+var (
+	dnsClient   = netip.MustParseAddr("10.20.1.50")
+	dnsResolver = netip.MustParseAddr("10.20.0.53")
+)
+
+// TestDNSChannelBeats: which repeated lookups of one name are beats of a
+// DNS-channel pair, and what its alert says.
+func TestDNSChannelBeats(t *testing.T) {
+	t.Run("TXT polled every 1.3 s alerts naming domain, type and resolver", func(t *testing.T) {
+		w, out := dnsTestWorker(t)
+		for i := 0; i < 12; i++ {
+			w.DNSQuery(dnsClient, [6]byte{}, false, dnsResolver, "c.1-1.24006.ns.evil.example", dns.TypeTXT, secs(1000+1.3*float64(i)))
+		}
+		if len(out) == 0 {
+			t.Fatal("TXT poll did not alert")
+		}
+		a := <-out
+		if a.Kind != "dns" || a.DstFQDN != "c.1-1.24006.ns.evil.example" || a.DNSDomain != "evil.example" ||
+			!slices.Equal(a.DNSRecordTypes, []string{"TXT"}) || a.DNSResolver != dnsResolver.String() {
+			t.Errorf("alert %+v", a)
+		}
+		if a.PeriodS < 1.28 || a.PeriodS > 1.32 {
+			t.Errorf("period %.3f s, want 1.3", a.PeriodS)
+		}
+	})
+	t.Run("A re-asked the moment its 60 s TTL runs out alerts", func(t *testing.T) {
+		w, out := dnsTestWorker(t)
+		for i := 0; i < 6; i++ {
+			ts := 1000 + 60.2*float64(i)
+			w.DNSQuery(dnsClient, [6]byte{}, false, dnsResolver, "rat.ddns.example", dns.TypeA, secs(ts))
+			w.DNSAnswer(dnsClient, "rat.ddns.example", dns.TypeA, 60*time.Second, netip.MustParseAddr("198.51.100.66"), secs(ts+0.01))
+		}
+		if len(out) != 1 {
+			t.Fatalf("%d alerts, want 1", len(out))
+		}
+		if a := <-out; a.PeriodS < 59 || a.PeriodS > 61 || a.Beats != 5 {
+			t.Errorf("alert at beat %d, period %.1f; want the 5th, 60.2 s", a.Beats, a.PeriodS)
+		}
+	})
+	t.Run("A asked again after its TTL and a pause is no beat", func(t *testing.T) {
+		w, out := dnsTestWorker(t)
+		for i := 0; i < 20; i++ {
+			ts := 1000 + 300*float64(i)
+			w.DNSQuery(dnsClient, [6]byte{}, false, dnsResolver, "www.news.example", dns.TypeA, secs(ts))
+			w.DNSQuery(dnsClient, [6]byte{}, false, dnsResolver, "www.news.example", dns.TypeAAAA, secs(ts+0.004))
+			w.DNSAnswer(dnsClient, "www.news.example", dns.TypeA, 60*time.Second, netip.Addr{}, secs(ts+0.01))
+			w.DNSAnswer(dnsClient, "www.news.example", dns.TypeAAAA, 60*time.Second, netip.Addr{}, secs(ts+0.011))
+		}
+		// One beat: the first name asked under news.example, for the pair of
+		// names changing under the domain. The repeats are none.
+		if len(out) != 0 || w.det.Stats().Beats != 1 {
+			t.Fatalf("cached lookups made %d beats and %d alerts, want 1 and 0", w.det.Stats().Beats, len(out))
+		}
+	})
+	t.Run("AAAA right after the A answer is the same round, no beat", func(t *testing.T) {
+		w, _ := dnsTestWorker(t)
+		for i := 0; i < 20; i++ {
+			ts := 1000 + 90*float64(i)
+			w.DNSQuery(dnsClient, [6]byte{}, false, dnsResolver, "api.app.example", dns.TypeA, secs(ts))
+			w.DNSAnswer(dnsClient, "api.app.example", dns.TypeA, 60*time.Second, netip.Addr{}, secs(ts+0.01))
+			w.DNSQuery(dnsClient, [6]byte{}, false, dnsResolver, "api.app.example", dns.TypeAAAA, secs(ts+0.02))
+			w.DNSAnswer(dnsClient, "api.app.example", dns.TypeAAAA, 60*time.Second, netip.Addr{}, secs(ts+0.03))
+		}
+		if b := w.det.Stats().Beats; b != 1 {
+			t.Fatalf("%d beats from A+AAAA rounds after each TTL ran out, want 1 (the domain's first name)", b)
+		}
+	})
+	t.Run("a name that answers with an internal address is never polled", func(t *testing.T) {
+		w, out := dnsTestWorker(t)
+		for i := 0; i < 12; i++ {
+			ts := 1000 + 60.2*float64(i)
+			w.DNSQuery(dnsClient, [6]byte{}, false, dnsResolver, "ci.corp.example", dns.TypeA, secs(ts))
+			w.DNSAnswer(dnsClient, "ci.corp.example", dns.TypeA, 60*time.Second, netip.MustParseAddr("10.20.3.9"), secs(ts+0.01))
+		}
+		if len(out) != 0 || w.det.Stats().Beats > 1 {
+			t.Fatalf("internal service: %d beats, %d alerts", w.det.Stats().Beats, len(out))
+		}
+	})
+	t.Run("a lookup before every connection is the connection pair's, not a second alert", func(t *testing.T) {
+		w, out := dnsTestWorker(t)
+		server := netip.MustParseAddr("203.0.113.7")
+		for i := 0; i < 12; i++ {
+			ts := 1000 + 20*float64(i)
+			w.DNSQuery(dnsClient, [6]byte{}, false, dnsResolver, "c2.evil.example", dns.TypeA, secs(ts))
+			w.DNSAnswer(dnsClient, "c2.evil.example", dns.TypeA, 300*time.Second, server, secs(ts+0.01))
+			s := &flow.Session{ClientAddr: dnsClient, ServerAddr: server, Start: secs(ts + 0.02)}
+			s.Key.ServerPort, s.Key.Proto = 443, 6
+			s.Name = "c2.evil.example"
+			w.sessionBeat(s)
+		}
+		var kinds []string
+		for len(out) > 0 {
+			kinds = append(kinds, (<-out).Kind)
+		}
+		if !slices.Equal(kinds, []string{"session"}) || w.c.dnsShadows == 0 {
+			t.Fatalf("alerts %v, shadows %d; want the session pair alone, the DNS pair counted as its shadow", kinds, w.c.dnsShadows)
+		}
+	})
+}
