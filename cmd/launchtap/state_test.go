@@ -15,6 +15,7 @@ import (
 	"github.com/gopacket/gopacket"
 
 	"github.com/launchtap/launchtap/internal/synth"
+	"github.com/launchtap/launchtap/sensor/beacon"
 	"github.com/launchtap/launchtap/sensor/capture"
 )
 
@@ -223,7 +224,7 @@ func TestDemoReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := alertsOf(t, alerts)
-	if len(r.Alerts) != 1 || len(want) != 1 || r.Alerts[0].ID != want[0].ID || r.Alerts[0].Job != synth.DemoBeaconLabel || len(r.Alerts[0].BeatTimes) < 6 {
+	if len(r.Alerts) != 1 || len(want) != 1 || r.Alerts[0].ID != want[0].ID || r.Alerts[0].Job != synth.DemoBeaconLabel || len(r.Alerts[0].BeatTimes) < beacon.DefaultConfig().MinBeats {
 		t.Errorf("alerts %+v: want the planted one (id %v) with its job and beats", r.Alerts, want)
 	}
 	rules := map[string]string{}
