@@ -425,3 +425,49 @@ func BenchmarkFleetObserve(b *testing.B) {
 		tab.observe(&a)
 	}
 }
+
+// mapLedger is a Ledger in memory.
+type mapLedger struct {
+	mu  sync.Mutex
+	ids map[string]bool
+}
+
+func (l *mapLedger) Alerted(id string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ids[id]
+}
+
+func (l *mapLedger) Record(a *alert.Alert, fate, _, _ string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if fate == FateAlerted {
+		l.ids[a.ID] = true
+	}
+}
+
+// With a ledger (--state-dir), update records are delivered although they
+// repeat a delivered id; after a restart the group alert already delivered
+// is a duplicate, and its updates still arrive.
+func TestFleetLedger(t *testing.T) {
+	ledger := &mapLedger{ids: map[string]bool{}}
+	run := func() []alert.Alert {
+		st := fleetStage()
+		st.Ledger = ledger
+		var in []*alert.Alert
+		for i := range 5 {
+			in = append(in, fleetMac(i, "telemetry.vendor.example", 3600))
+		}
+		out := runStage(t, st, in...)
+		checkAccounting(t, st)
+		return out
+	}
+	out := run()
+	if len(out) != 5 || out[2].HostCount != 3 || !out[4].Update {
+		t.Fatalf("first run: %d records; want 2 own, the group alert, 2 updates", len(out))
+	}
+	out = run()
+	if len(out) != 2 || !out[0].Update || out[0].HostCount != 4 || !out[1].Update {
+		t.Errorf("after a restart: %d records, want the 2 updates only", len(out))
+	}
+}
