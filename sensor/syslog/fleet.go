@@ -33,22 +33,25 @@ func fleetHosts(a *alert.Alert) string {
 }
 
 // fleetParams are the fleet grouping's SD-PARAMs (and LEEF attributes),
-// none for an alert in no group.
-func fleetParams(a *alert.Alert) []param {
+// none for an alert in no group: the group's id, count and update flag,
+// which an RFC 5424 message keeps among its most important params, and the
+// host list, which it puts last (dropped first when a datagram must
+// shrink).
+func fleetParams(a *alert.Alert) (head, hosts []param) {
 	if a.GroupID == "" {
-		return nil
+		return nil, nil
 	}
-	p := []param{{"group_id", a.GroupID}}
+	head = []param{{"group_id", a.GroupID}}
 	if a.HostCount > 0 {
-		p = append(p, param{"host_count", strconv.Itoa(a.HostCount)})
+		head = append(head, param{"host_count", strconv.Itoa(a.HostCount)})
 	}
 	if a.Update {
-		p = append(p, param{"update", "true"})
+		head = append(head, param{"update", "true"})
 	}
 	if len(a.Hosts) > 0 {
-		p = append(p, param{"hosts", fleetHosts(a)})
+		hosts = []param{{"hosts", fleetHosts(a)}}
 	}
-	return p
+	return head, hosts
 }
 
 // fleetSummary is the part of the one-line summary that names a group's

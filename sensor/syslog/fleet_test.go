@@ -65,15 +65,19 @@ func TestFleetRFC5424(t *testing.T) {
 			t.Errorf("an alert in no group has %s", k)
 		}
 	}
-	// Small datagrams keep the group's id and count before the host list.
+	// Small datagrams keep the group's id and count; the host list is the
+	// least important param, dropped first.
+	if ps := alertParams(a); ps[len(ps)-1].name != "hosts" {
+		t.Errorf("last param %s, want hosts", ps[len(ps)-1].name)
+	}
 	enc.maxLen = 1000
 	b, _, err = enc.alert(a, 3, testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sd = (*parse5424(t, b).StructuredData)[DefaultSDID]
-	if sd["group_id"] != a.GroupID || sd["host_count"] != "15" {
-		t.Errorf("1000-byte datagram lost the group: %v", sd)
+	if sd["group_id"] != a.GroupID || sd["host_count"] != "15" || sd["hosts"] != "" {
+		t.Errorf("1000-byte datagram: %v; want the group's id and count, the host list dropped", sd)
 	}
 }
 

@@ -238,7 +238,8 @@ func alertParams(a *alert.Alert) []param {
 		{"host_os_confidence", ftoa(a.HostOSConfidence)},
 		{"hostname", a.Hostname},
 	}
-	p = append(p, fleetParams(a)...)
+	fleet, hosts := fleetParams(a)
+	p = append(p, fleet...)
 	en := a.Enrichment
 	status := alert.EnrichNotConfigured
 	if en != nil {
@@ -278,7 +279,7 @@ func alertParams(a *alert.Alert) []param {
 	if len(a.HostEvidence) > 0 {
 		p = append(p, param{"host_evidence", strings.Join(a.HostEvidence, "; ")})
 	}
-	return p
+	return append(p, hosts...)
 }
 
 // Summary is the one-line human summary used as MSG.

@@ -82,7 +82,8 @@ func leefAlert(a *alert.Alert, version string, sev int) string {
 		{"launchd_path", f.job.Path},
 		{"reasons", strings.Join(a.Reasons, "; ")},
 	}
-	for _, p := range fleetParams(a) {
+	fleet, hosts := fleetParams(a)
+	for _, p := range append(fleet, hosts...) {
 		pairs = append(pairs, kv{p.name, p.value})
 	}
 	pairs = append(pairs, kv{"msg", Summary(a)})
