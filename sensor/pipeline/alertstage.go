@@ -47,7 +47,8 @@ const (
 
 // AlertStage owns the organisation's baseline: it judges each alert's
 // destination, enriches the alert, judges the launchd job enrichment names,
-// and delivers. Alerts leave in the order they came, whatever the
+// groups what is left by destination and period across hosts (Fleet;
+// docs/fleet-grouping.md), and delivers. Alerts leave in the order they came, whatever the
 // enrichment concurrency.
 //
 // The detector reports a pair once, so an alert the baseline suppressed is
