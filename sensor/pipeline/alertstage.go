@@ -405,6 +405,7 @@ func (s *AlertStage) deliver(a *alert.Alert, rel *heldAlert, judged *baseline.Ba
 			return
 		}
 	}
+	var masq *baseline.Verdict // counted and logged only if the alert leaves
 	if e := a.Enrichment; e != nil {
 		if !h.enriched {
 			s.Counters.enriched(e.Status)
@@ -426,10 +427,9 @@ func (s *AlertStage) deliver(a *alert.Alert, rel *heldAlert, judged *baseline.Ba
 		if v.Masquerade {
 			// The job explaining the traffic wears a vendor's label but not
 			// its program, plist location or signature: evidence in itself.
-			s.Counters.Masquerades.Add(1)
 			a.Severity = alert.SeverityHigh
 			a.Reasons = append(a.Reasons, fmt.Sprintf("launchd job %s masquerades: %s (masquerading is itself evidence: severity high)", e.Jobs[0].Label, v.Why))
-			s.Log.Info("launchd job masquerades as an approved one", "src", a.SrcIP, "dst", a.DstFQDN, "label", e.Jobs[0].Label, "rule", v.Rule.Name)
+			masq = &v
 		}
 	}
 	if rel != nil {
@@ -462,6 +462,10 @@ func (s *AlertStage) deliver(a *alert.Alert, rel *heldAlert, judged *baseline.Ba
 			return
 		}
 		s.Counters.Emitted.Add(1)
+	}
+	if masq != nil {
+		s.Counters.Masquerades.Add(1)
+		s.Log.Info("launchd job masquerades as an approved one", "src", a.SrcIP, "dst", a.DstFQDN, "label", a.Enrichment.Jobs[0].Label, "rule", masq.Rule.Name)
 	}
 	for _, sink := range s.Sinks {
 		if err := sink.Alert(a); err != nil {

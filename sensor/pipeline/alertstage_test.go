@@ -414,3 +414,24 @@ func TestAlertStageMasquerade(t *testing.T) {
 		t.Errorf("severity %s, approved %v, masquerades %d, reasons %q, why %q", a.Severity, j.Approved, st.Counters.Masquerades.Load(), a.Reasons, j.Why)
 	}
 }
+
+// A masquerade an earlier run already delivered (the ledger knows its id) is
+// not delivered again, so it is not counted or logged again either.
+func TestAlertStageMasqueradeDuplicateNotCounted(t *testing.T) {
+	e := alert.Enrichment{Status: alert.EnrichMatched, Jobs: []alert.Job{{
+		Label: "com.jamf.updater", Path: "/Users/alice/Library/LaunchAgents/com.jamf.updater.plist",
+		Program: "/Users/alice/Library/Application Support/.updater/updater", MatchScore: 0.84,
+	}}}
+	var got int
+	sink := sinkFunc(func(*alert.Alert) error { got++; return nil })
+	st := &AlertStage{Baseline: baseline.NewLive(nil), Enricher: fixedEnricher{e}, Sinks: []Sink{sink},
+		Ledger: &fakeLedger{before: map[string]bool{"0": true}}}
+	in := make(chan *alert.Alert, 2)
+	in <- &alert.Alert{ID: "0", SrcIP: "10.20.1.15", DstFQDN: "cdn.example.net", DstPort: 443, Proto: "tcp"}
+	in <- &alert.Alert{ID: "1", SrcIP: "10.20.1.16", DstFQDN: "cdn.example.net", DstPort: 443, Proto: "tcp"}
+	close(in)
+	st.Run(context.Background(), in)
+	if got != 1 || st.Counters.Masquerades.Load() != 1 || st.Counters.Duplicates.Load() != 1 {
+		t.Errorf("delivered %d, masquerades %d, duplicates %d: want 1, 1, 1", got, st.Counters.Masquerades.Load(), st.Counters.Duplicates.Load())
+	}
+}
