@@ -163,8 +163,6 @@ var metricDefs = []metricDef{
 			e(r.pipe.Names.PairMetaEvictions, "pair_meta")
 			e(r.pipe.Names.DoHHostEvictions, "doh_hosts")
 			e(r.pipe.Names.HelloHoldEvictions, "held_hellos")
-			e(r.pipe.Names.PrefixesRefused, "learned_prefixes")
-			e(r.pipe.Names.ProxiesRefused, "proxies")
 			e(r.fleet.Evictions, "fleet")
 		}},
 	{name: "dns_messages", help: "DNS messages by outcome.", labels: []string{"event"},
@@ -197,6 +195,11 @@ var metricDefs = []metricDef{
 		read: func(r *readings, e func(uint64, ...string)) {
 			e(r.pipe.Names.HelloHeld, "held")
 			e(r.pipe.Names.HelloJoined, "named")
+		}},
+	{name: "refused", help: "Entries a full bounded list refused (it keeps what it has: learned IPv6 prefixes, recognised proxies), by table.", labels: []string{"table"},
+		read: func(r *readings, e func(uint64, ...string)) {
+			e(r.pipe.Names.PrefixesRefused, "learned_prefixes")
+			e(r.pipe.Names.ProxiesRefused, "proxies")
 		}},
 	{name: "pairs_renamed", help: "Address-keyed pairs moved to their name once it was known.",
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Beacon.Rekeyed) }},

@@ -202,12 +202,14 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"baseline_dest":   c.SuppressedDest.Load(),
 			"approved_label":  c.SuppressedLabel.Load(),
 			"already_alerted": c.Duplicates.Load(),
+			"dns_shadow":      st.DNSShadows,
 		},
 		Sessions: map[string]uint64{
-			"started": st.Flow.SessionsStarted,
-			"joined":  st.Flow.SessionsJoined,
-			"ended":   st.Flow.SessionsEnded,
-			"bursts":  st.Flow.Bursts,
+			"started":    st.Flow.SessionsStarted,
+			"joined":     st.Flow.SessionsJoined,
+			"ended":      st.Flow.SessionsEnded,
+			"unanswered": st.Flow.Unanswered,
+			"bursts":     st.Flow.Bursts,
 		},
 		DNS: map[string]uint64{
 			"queries":   st.DNS.Queries,
