@@ -158,6 +158,7 @@ func (c *checkpointer) checkpoint(ctx context.Context) error {
 		x.OneSided += h.OneSided
 		x.NamedDNS += h.NamedDNS
 		x.NamedMAC += h.NamedMAC
+		x.NamedWire += h.NamedWire
 		x.Unnamed += h.Unnamed
 		x.DNSQueries += h.DNSQueries
 		x.Evictions += h.Evictions

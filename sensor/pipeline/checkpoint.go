@@ -31,6 +31,7 @@ type HourCounts struct {
 	OneSided   uint64 // sessions that ended with packets one way only: the span sees one direction
 	NamedDNS   uint64 // session starts named from the client's DNS answers
 	NamedMAC   uint64 // named from answers to the client's MAC (dual stack)
+	NamedWire  uint64 // named from the session's own bytes: TLS SNI, QUIC, HTTP Host, CONNECT
 	Unnamed    uint64
 	DNSQueries uint64
 	Evictions  uint64 // entries evicted from any of the worker's tables
@@ -42,6 +43,7 @@ func (h *HourCounts) add(o *HourCounts) {
 	h.OneSided += o.OneSided
 	h.NamedDNS += o.NamedDNS
 	h.NamedMAC += o.NamedMAC
+	h.NamedWire += o.NamedWire
 	h.Unnamed += o.Unnamed
 	h.DNSQueries += o.DNSQueries
 	h.Evictions += o.Evictions
@@ -112,6 +114,19 @@ func (w *worker) closeHour() {
 func (w *worker) evictions() uint64 {
 	f, d, b, h := w.flows.Stats(), w.dns.Stats(), w.det.Stats(), w.hosts.Stats()
 	return f.Evictions + d.Evictions + b.Evictions + h.Evictions
+}
+
+// namedFromWire moves a session that SessionStart counted unnamed (no DNS
+// answer) to the sessions named by their own bytes, in the current hour.
+func (w *worker) namedFromWire(host netip.Addr) {
+	c := &w.cov
+	c.cur.NamedWire++
+	if c.cur.Unnamed > 0 { // the hour may have turned since the start was counted
+		c.cur.Unnamed--
+	}
+	if h, ok := c.hosts[host]; ok && h.Named < h.Sessions {
+		h.Named++
+	}
 }
 
 // hostSession counts an external session start of host in the current hour.

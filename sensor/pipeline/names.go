@@ -287,8 +287,11 @@ func (w *worker) fire(s *flow.Session, ts int64) {
 	if s.NoBeat {
 		return
 	}
-	if wasPending && s.Name == "" && !s.Proxied {
+	switch {
+	case wasPending && s.Name == "" && !s.Proxied:
 		w.nm.c.Unnamed++
+	case wasPending && s.Name != "":
+		w.namedFromWire(s.ClientAddr)
 	}
 	k := w.pairKey(s, beacon.KindSession)
 	if s.Name != "" && !s.Proxied {

@@ -223,6 +223,19 @@ func TestDoHAndSNIBeacon(t *testing.T) {
 		if st := p.Stats().Names; st.SNI != 40 || st.DoHSessions != 40 {
 			t.Fatalf("%d workers: names %+v", workers, st)
 		}
+		// Coverage: the beacon's sessions were named by their SNI, the DoH
+		// sessions (no DNS answer, no beat) stay unnamed.
+		snap, err := p.Snapshot(context.Background(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var hc HourCounts
+		for i := range snap.Hours {
+			hc.add(&snap.Hours[i])
+		}
+		if hc.Sessions != 80 || hc.NamedWire != 40 || hc.Unnamed != 40 || hc.NamedDNS != 0 {
+			t.Errorf("%d workers: coverage %+v, want 80 sessions: 40 named from the wire, 40 unnamed", workers, hc)
+		}
 	}
 }
 

@@ -103,7 +103,7 @@ ul.reasons { margin: 4px 0; padding-left: 20px; }
 {{range .Gaps}}<tr><td>{{ts .From}}</td><td>{{ts .To}}</td><td class="n">{{printf "%.0f" .Hours}}</td><td>{{.Why}}</td></tr>{{end}}
 </table>{{else}}<p class="ok">None: every hour of the window had packets.</p>{{end}}
 <h3>DNS visibility</h3>
-<p>{{.NamedDNS}} external sessions were named from the client's own DNS answers, {{.NamedMAC}} from its MAC's (dual stack), {{.Unnamed}} had no name ({{.DNSQueries}} DNS queries seen). Unnamed sessions are scored by address, which a CDN rotates.</p>
+<p>{{.NamedDNS}} external sessions were named from the client's own DNS answers, {{.NamedMAC}} from its MAC's (dual stack), {{.NamedWire}} from their own bytes with no DNS answer on the span (TLS SNI, QUIC, HTTP Host, proxy CONNECT: DNS the span does not see, such as DoH or an off-span resolver), {{.Unnamed}} had no name ({{.DNSQueries}} DNS queries seen). Unnamed sessions are scored by address, which a CDN rotates.</p>
 {{if .DNSBlind}}<table><tr><th>host</th><th>name</th><th class="n">sessions</th><th class="n">named</th><th>likely</th></tr>
 {{range .DNSBlind}}<tr><td>{{.IP}}</td><td>{{.Hostname}}</td><td class="n">{{.Sessions}}</td><td class="n bad">{{pct .NamedShare}}</td><td>DNS over HTTPS, a resolver off the span, or long-cached answers</td></tr>{{end}}
 </table>{{else}}<p class="ok">No host with most sessions unnamed.</p>{{end}}

@@ -70,6 +70,7 @@ type Coverage struct {
 	OneSidedShare     float64    `json:"one_sided_share"`
 	NamedDNS          uint64     `json:"named_by_dns"`
 	NamedMAC          uint64     `json:"named_by_mac"`
+	NamedWire         uint64     `json:"named_by_wire"` // TLS SNI, QUIC, HTTP Host, CONNECT: no DNS answer seen
 	Unnamed           uint64     `json:"unnamed"`
 	NamedShare        float64    `json:"named_share"`
 	DNSQueries        uint64     `json:"dns_queries"`
@@ -210,14 +211,15 @@ func (r *Report) coverage(ev *state.Evidence, opt Options) {
 		c.OneSided += h.OneSided
 		c.NamedDNS += h.NamedDNS
 		c.NamedMAC += h.NamedMAC
+		c.NamedWire += h.NamedWire
 		c.Unnamed += h.Unnamed
 		c.DNSQueries += h.DNSQueries
 		c.Evictions += h.Evictions
 		c.Hours = append(c.Hours, HourRow{Hour: time.Unix(h.Start, 0).UTC(), Packets: h.Packets, Drops: h.Drops, Sessions: h.Sessions,
-			OneSided: h.OneSided, Named: h.NamedDNS + h.NamedMAC, Hosts: hostsPerHour[h.Start]})
+			OneSided: h.OneSided, Named: h.NamedDNS + h.NamedMAC + h.NamedWire, Hosts: hostsPerHour[h.Start]})
 	}
 	c.OneSidedShare = share(c.OneSided, c.Sessions)
-	c.NamedShare = share(c.NamedDNS+c.NamedMAC, c.Sessions)
+	c.NamedShare = share(c.NamedDNS+c.NamedMAC+c.NamedWire, c.Sessions)
 	c.ObservedHours = len(observed)
 
 	// Gaps: hours of the window without packets, said why.

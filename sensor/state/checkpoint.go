@@ -44,6 +44,7 @@ type Hour struct {
 	OneSided   uint64 // sessions that ended with one direction never seen
 	NamedDNS   uint64
 	NamedMAC   uint64
+	NamedWire  uint64 // named from the session's own bytes (SNI, QUIC, HTTP Host, CONNECT)
 	Unnamed    uint64
 	DNSQueries uint64
 	Evictions  uint64
@@ -310,11 +311,11 @@ func writeFindings(ctx context.Context, tx *sql.Tx, fates []Finding, clock int64
 
 func writeHours(ctx context.Context, tx *sql.Tx, hours []Hour, hh []HostHour) error {
 	if len(hours) > 0 {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO coverage(hour, packets, bytes, drops, sessions, one_sided, named_dns, named_mac, unnamed, dns_queries, evictions)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(hour) DO UPDATE SET packets = packets + excluded.packets,
+		st, err := tx.PrepareContext(ctx, `INSERT INTO coverage(hour, packets, bytes, drops, sessions, one_sided, named_dns, named_mac, named_wire, unnamed, dns_queries, evictions)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(hour) DO UPDATE SET packets = packets + excluded.packets,
 			bytes = bytes + excluded.bytes, drops = drops + excluded.drops, sessions = sessions + excluded.sessions,
 			one_sided = one_sided + excluded.one_sided, named_dns = named_dns + excluded.named_dns,
-			named_mac = named_mac + excluded.named_mac, unnamed = unnamed + excluded.unnamed,
+			named_mac = named_mac + excluded.named_mac, named_wire = named_wire + excluded.named_wire, unnamed = unnamed + excluded.unnamed,
 			dns_queries = dns_queries + excluded.dns_queries, evictions = evictions + excluded.evictions`)
 		if err != nil {
 			return err
@@ -322,7 +323,7 @@ func writeHours(ctx context.Context, tx *sql.Tx, hours []Hour, hh []HostHour) er
 		defer st.Close()
 		for _, h := range hours {
 			if _, err := st.ExecContext(ctx, h.Start, int64(h.Packets), int64(h.Bytes), int64(h.Drops), int64(h.Sessions), int64(h.OneSided),
-				int64(h.NamedDNS), int64(h.NamedMAC), int64(h.Unnamed), int64(h.DNSQueries), int64(h.Evictions)); err != nil {
+				int64(h.NamedDNS), int64(h.NamedMAC), int64(h.NamedWire), int64(h.Unnamed), int64(h.DNSQueries), int64(h.Evictions)); err != nil {
 				return err
 			}
 		}

@@ -45,14 +45,14 @@ func (s *Store) Evidence(ctx context.Context, since int64) (*Evidence, error) {
 	wrap := func(what string, err error) error { return fmt.Errorf("state: %s: reading %s: %w", s.path, what, err) }
 	sinceHour := since / int64(time.Second) / 3600 * 3600
 
-	rows, err := s.db.QueryContext(ctx, `SELECT hour, packets, bytes, drops, sessions, one_sided, named_dns, named_mac, unnamed, dns_queries, evictions
+	rows, err := s.db.QueryContext(ctx, `SELECT hour, packets, bytes, drops, sessions, one_sided, named_dns, named_mac, named_wire, unnamed, dns_queries, evictions
 		FROM coverage WHERE hour >= ? ORDER BY hour`, sinceHour)
 	if err != nil {
 		return nil, wrap("coverage", err)
 	}
 	for rows.Next() {
 		var h Hour
-		if err := rows.Scan(&h.Start, &h.Packets, &h.Bytes, &h.Drops, &h.Sessions, &h.OneSided, &h.NamedDNS, &h.NamedMAC, &h.Unnamed, &h.DNSQueries, &h.Evictions); err != nil {
+		if err := rows.Scan(&h.Start, &h.Packets, &h.Bytes, &h.Drops, &h.Sessions, &h.OneSided, &h.NamedDNS, &h.NamedMAC, &h.NamedWire, &h.Unnamed, &h.DNSQueries, &h.Evictions); err != nil {
 			rows.Close()
 			return nil, wrap("coverage", err)
 		}

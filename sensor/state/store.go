@@ -264,6 +264,9 @@ var migrations = []string{
 		clock_end   INTEGER NOT NULL  -- of the newest checkpointed
 	);
 	CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+	// 1 → 2: sessions named from the wire (TLS SNI, QUIC, HTTP Host, CONNECT)
+	// when the span saw no DNS answer for them.
+	`ALTER TABLE coverage ADD COLUMN named_wire INTEGER NOT NULL DEFAULT 0;`,
 }
 
 func (s *Store) migrate() error {

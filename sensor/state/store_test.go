@@ -317,3 +317,30 @@ func BenchmarkCheckpoint(b *testing.B) {
 		})
 	}
 }
+
+// A state file of schema 1 (before named_wire) is migrated on open, keeps
+// its rows, and takes the new column.
+func TestMigratesSchema1(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sql.Open("sqlite", filepath.Join(dir, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(migrations[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(fmt.Sprintf("INSERT INTO coverage(hour, sessions, unnamed) VALUES (3600, 7, 2); PRAGMA user_version = 1; PRAGMA application_id = %d", appID)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s := mustOpen(t, dir)
+	defer s.Close()
+	var ver, sessions, wire int64
+	if err := s.db.QueryRow("PRAGMA user_version").Scan(&ver); err != nil || ver != int64(len(migrations)) {
+		t.Fatalf("schema %d (%v), want %d", ver, err, len(migrations))
+	}
+	if err := s.db.QueryRow("SELECT sessions, named_wire FROM coverage WHERE hour = 3600").Scan(&sessions, &wire); err != nil || sessions != 7 || wire != 0 {
+		t.Fatalf("row after migration: sessions %d, named_wire %d, %v", sessions, wire, err)
+	}
+}
