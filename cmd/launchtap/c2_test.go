@@ -2,10 +2,10 @@ package main
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/launchtap/launchtap/internal/testenv"
 )
 
 // c2Alert is the part of an alert TestC2Captures checks.
@@ -32,7 +32,7 @@ type c2Want struct {
 }
 
 // TestC2Captures replays real C2 and keep-alive captures (see
-// ../shared/captures/README.md and testdata/c2/README.md) with --os any and
+// testdata/captures/c2/README.md) with --os any and
 // the --internal each needs, as a user would, and checks every periodic C2
 // channel alerts with the right period by the beat stated, and that the
 // captures with nothing periodic stay silent. ndpi-teamviewer (a benign but
@@ -116,34 +116,8 @@ func TestC2Captures(t *testing.T) {
 	}
 }
 
-// c2Capture finds a capture in testdata/c2 (the small ones are copied there)
-// or in the shared captures folder (../shared/captures/c2 from the
-// repository or any folder above it). Outside CI a missing capture skips the
-// test; with CI=true it fails it.
+// c2Capture is a committed real C2 capture (testdata/captures/c2).
 func c2Capture(t *testing.T, name string) string {
 	t.Helper()
-	local := filepath.Join("..", "..", "testdata", "c2", name)
-	if _, err := os.Stat(local); err == nil {
-		return local
-	}
-	dir, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "..", "shared", "captures", "c2", name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("capture %s is neither in testdata/c2 nor in a shared/captures/c2 folder above the repository, and CI=true requires it", name)
-	}
-	t.Skipf("capture %s not found (testdata/c2 or ../shared/captures/c2)", name)
-	return ""
+	return testenv.Capture(t, "c2", name)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/launchtap/launchtap/bpf"
 	"github.com/launchtap/launchtap/internal/synth"
+	"github.com/launchtap/launchtap/internal/testenv"
 	"github.com/launchtap/launchtap/sensor/capture"
 	"github.com/launchtap/launchtap/sensor/decode"
 	"github.com/launchtap/launchtap/sensor/netset"
@@ -224,22 +225,6 @@ func TestShardMatchesFanoutGenerated(t *testing.T) {
 	}
 }
 
-// sharedCaptures finds the shared real captures beside the repository
-// (../shared/captures from the repository or from the folder holding it).
-func sharedCaptures(t *testing.T) string {
-	t.Helper()
-	for _, dir := range []string{"../../../shared/captures", "../../../../shared/captures"} {
-		if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
-			return dir
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("the shared captures (../shared/captures) are required in CI")
-	}
-	t.Skip("no shared captures (../shared/captures) beside the repository")
-	return ""
-}
-
 // captureInternal are the --internal networks the captures README gives for
 // captures whose monitored host is not in the default networks.
 var captureInternal = map[string]string{
@@ -249,8 +234,10 @@ var captureInternal = map[string]string{
 	"slips-cc1.pcap":        "147.32.0.0/16",
 }
 
-func TestShardMatchesFanoutSharedCaptures(t *testing.T) {
-	root := sharedCaptures(t)
+// Every committed real capture (testdata/captures: pcapng edge cases, real
+// hosts, tunnels, DHCP, the C2 implants) shards alike in Go and in the kernel.
+func TestShardMatchesFanoutRealCaptures(t *testing.T) {
+	root := testenv.Captures()
 	o := fanout(t, defaultInternal)
 	var files []string
 	err := filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
