@@ -77,6 +77,15 @@ func (s *sensor) snapshot(extra func(add func(sample))) snapshot {
 	ctr("evictions", "Entries evicted from a full table, by table.", st.Hosts.BindingEvictions, "host_bindings")
 	ctr("evictions", "Entries evicted from a full table, by table.", st.Flow.Evictions, "sessions")
 	ctr("evictions", "Entries evicted from a full table, by table.", st.Beacon.Evictions, "pairs")
+	for _, e := range []struct {
+		table, class string
+		v            uint64
+	}{
+		{"sessions", "probation", st.Flow.EvictionsProbation}, {"sessions", "protected", st.Flow.EvictionsProtected},
+		{"pairs", "probation", st.Beacon.EvictionsProbation}, {"pairs", "protected", st.Beacon.EvictionsProtected},
+	} {
+		ctr("class_evictions", "Evictions from the scan-resistant tables, by table and class: probation (seen once) or protected (with a history).", e.v, e.table, e.class)
+	}
 	ctr("evictions", "Entries evicted from a full table, by table.", st.DNS.Evictions, "dns_answers")
 	ctr("evictions", "Entries evicted from a full table, by table.", st.DNS.TCPEvictions, "dns_streams")
 	ctr("evictions", "Entries evicted from a full table, by table.", st.DNS.MACEvictions, "dns_mac_answers")
@@ -126,6 +135,8 @@ func labelNames(name string) []string {
 		return []string{"event"}
 	case "evictions":
 		return []string{"table"}
+	case "class_evictions":
+		return []string{"table", "class"}
 	case "suppressed":
 		return []string{"reason"}
 	case "enrichment":

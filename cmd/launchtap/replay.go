@@ -105,27 +105,30 @@ func runReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 // summary is the end-of-run report: to standard error as text and, with
 // --summary, as one JSON object. Field names are a contract for scripts.
 type summary struct {
-	Files         []string                     `json:"files,omitempty"`
-	Warnings      []string                     `json:"warnings,omitempty"`
-	Packets       uint64                       `json:"packets"`
-	Bytes         uint64                       `json:"bytes"`
-	DecodeErrors  map[string]uint64            `json:"decode_errors"`          // by kind; "ok" excluded
-	Decoded       uint64                       `json:"decoded"`                // packets with a TCP/UDP header
-	Decapsulated  map[string]uint64            `json:"decapsulated,omitempty"` // GRE/ERSPAN/VXLAN layers removed, by kind
-	PairsTracked  uint64                       `json:"pairs_tracked"`
-	Evictions     map[string]uint64            `json:"evictions"` // by table
-	Alerts        uint64                       `json:"alerts"`
-	Findings      uint64                       `json:"findings"`   // periodic pairs found, before policy
-	Suppressed    map[string]uint64            `json:"suppressed"` // findings not alerted, by reason
-	Sessions      map[string]uint64            `json:"sessions"`
-	DNS           map[string]uint64            `json:"dns"`
-	Hosts         map[string]uint64            `json:"hosts"`
-	Kernel        map[string]uint64            `json:"kernel,omitempty"`     // live capture: AF_PACKET and pre-filter counters
-	Syslog        map[string]map[string]uint64 `json:"syslog,omitempty"`     // per destination URL: queued, sent, delivered, retried, dropped, spooled, depth
-	Enrichment    map[string]uint64            `json:"enrichment,omitempty"` // alerts by enrichment status
-	Workers       int                          `json:"workers"`
-	ElapsedS      float64                      `json:"elapsed_s"`
-	PacketsPerSec float64                      `json:"packets_per_s"`
+	Files        []string          `json:"files,omitempty"`
+	Warnings     []string          `json:"warnings,omitempty"`
+	Packets      uint64            `json:"packets"`
+	Bytes        uint64            `json:"bytes"`
+	DecodeErrors map[string]uint64 `json:"decode_errors"`          // by kind; "ok" excluded
+	Decoded      uint64            `json:"decoded"`                // packets with a TCP/UDP header
+	Decapsulated map[string]uint64 `json:"decapsulated,omitempty"` // GRE/ERSPAN/VXLAN layers removed, by kind
+	PairsTracked uint64            `json:"pairs_tracked"`
+	Evictions    map[string]uint64 `json:"evictions"` // by table
+	// EvictionsByClass splits the scan-resistant tables' evictions: entries
+	// seen once (probation) and entries with a history (protected).
+	EvictionsByClass map[string]uint64            `json:"evictions_by_class"`
+	Alerts           uint64                       `json:"alerts"`
+	Findings         uint64                       `json:"findings"`   // periodic pairs found, before policy
+	Suppressed       map[string]uint64            `json:"suppressed"` // findings not alerted, by reason
+	Sessions         map[string]uint64            `json:"sessions"`
+	DNS              map[string]uint64            `json:"dns"`
+	Hosts            map[string]uint64            `json:"hosts"`
+	Kernel           map[string]uint64            `json:"kernel,omitempty"`     // live capture: AF_PACKET and pre-filter counters
+	Syslog           map[string]map[string]uint64 `json:"syslog,omitempty"`     // per destination URL: queued, sent, delivered, retried, dropped, spooled, depth
+	Enrichment       map[string]uint64            `json:"enrichment,omitempty"` // alerts by enrichment status
+	Workers          int                          `json:"workers"`
+	ElapsedS         float64                      `json:"elapsed_s"`
+	PacketsPerSec    float64                      `json:"packets_per_s"`
 	// CPUS is the process's user+system CPU time; packets per CPU-second is
 	// the per-core rate, whatever else the machine was doing.
 	CPUS             float64 `json:"cpu_s"`
@@ -152,6 +155,12 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"dns_names":       st.DNSNameEvictions,
 			"hosts":           st.Hosts.Evictions,
 			"held_alerts":     c.HeldEvictions.Load(),
+		},
+		EvictionsByClass: map[string]uint64{
+			"sessions_probation": st.Flow.EvictionsProbation,
+			"sessions_protected": st.Flow.EvictionsProtected,
+			"pairs_probation":    st.Beacon.EvictionsProbation,
+			"pairs_protected":    st.Beacon.EvictionsProtected,
 		},
 		Alerts:   c.Emitted.Load(),
 		Findings: st.Findings,
@@ -232,7 +241,7 @@ func (s *summary) print(w io.Writer) {
 	if len(s.Kernel) > 0 {
 		fmt.Fprintf(w, "  kernel: %s\n", kv(s.Kernel))
 	}
-	fmt.Fprintf(w, "  pairs tracked: %d; evictions: %s\n", s.PairsTracked, kv(s.Evictions))
+	fmt.Fprintf(w, "  pairs tracked: %d; evictions: %s; by class: %s\n", s.PairsTracked, kv(s.Evictions), kv(s.EvictionsByClass))
 	fmt.Fprintf(w, "  alerts: %d (findings %d; suppressed: %s)", s.Alerts, s.Findings, kv(s.Suppressed))
 	if len(s.Enrichment) > 0 {
 		fmt.Fprintf(w, "; enrichment: %s", kv(s.Enrichment))
