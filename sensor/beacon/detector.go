@@ -186,7 +186,7 @@ func NewDetector(cfg Config) *Detector {
 	}
 	d := &Detector{cfg: cfg, window: int64(cfg.GroupWindow), seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 	d.sc.exp = make([]explanation, 0, 8*HistoryLen)
-	lru, err := slru.New[pairID, *pair](cfg.MaxPairs, 0, nil)
+	lru, err := slru.NewHashed[pairID, *pair](cfg.MaxPairs, 0, func(id pairID) uint64 { return id.a }, nil)
 	if err != nil { // unreachable: MaxPairs >= 1 after validation
 		panic(fmt.Sprintf("beacon: %v", err))
 	}

@@ -239,6 +239,8 @@ func NewTracker(cfg Config, internal *netset.Set, h Handler) (*Tracker, error) {
 	// Every removal — close, idle sweep or capacity eviction — passes through
 	// the callback, so a session's end is reported exactly once.
 	var err error
+	// The tables hash with maphash, not with the cache's hash: a crafted
+	// collision there costs one cache miss, in a table a whole probe chain.
 	if t.tcp, err = slru.New(cfg.MaxSessions, 0, t.ended); err != nil {
 		return nil, fmt.Errorf("flow: %w", err)
 	}
