@@ -269,6 +269,18 @@ func (t *Tracker) newSession() *Session {
 	return new(Session)
 }
 
+// Tracking reports whether a session with key k is tracked now (without
+// touching its recency): after a session ended, whether a new one has begun
+// on the same 5-tuple.
+func (t *Tracker) Tracking(k Key) bool {
+	l := t.udp
+	if k.Proto == decode.ProtoTCP {
+		l = t.tcp
+	}
+	_, ok := l.Peek(k)
+	return ok
+}
+
 // Stats returns the tracker's counters.
 func (t *Tracker) Stats() Stats {
 	s := t.stats

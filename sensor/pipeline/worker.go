@@ -33,7 +33,34 @@ type worker struct {
 	c     workerCounters // written by this worker only
 	pub   published      // copied from c once per batch, read by Stats
 	clock int64          // capture time of the latest packet
+
+	batched    BatchFilterCounters // cfg.Filtered when it takes in batches
+	ended      []endedSession      // sessions waiting for the filter's counts
+	endedSince int64               // capture time of the oldest of them
+	takes      []FlowTake
 }
+
+// endedSession is what the detector needs of a session that ended, held
+// until the kernel filter's counts are added.
+type endedSession struct {
+	pair      beacon.PairKey
+	key       flow.Key
+	client    netip.Addr
+	server    netip.Addr
+	start     int64
+	bytesOut  uint64
+	bytesIn   uint64
+	midstream bool
+	restarted bool
+}
+
+// maxPendingEnds bounds the ended sessions a worker holds for the filter's
+// counts; they are taken at the latest a second of capture time after the
+// oldest ended (pendingEndsAge).
+const (
+	maxPendingEnds = 1 << 14
+	pendingEndsAge = int64(time.Second)
+)
 
 type dnsPairKey struct {
 	client [16]byte
@@ -50,6 +77,9 @@ func newWorker(id int, cfg *Config, out chan<- *alert.Alert, macNames *dnstrack.
 		return nil, err
 	}
 	w.dns.ShareByMAC(macNames)
+	if b, ok := cfg.Filtered.(BatchFilterCounters); ok {
+		w.batched = b
+	}
 	w.det = beacon.NewDetector(cfg.Beacon.PerWorker(cfg.Workers))
 	if w.hosts, err = hostid.NewTable(cfg.HostID); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
@@ -65,6 +95,9 @@ func newWorker(id int, cfg *Config, out chan<- *alert.Alert, macNames *dnstrack.
 func (w *worker) handle(p *decode.Packet, kind decode.ErrKind) {
 	w.c.packets++
 	w.clock = p.TS
+	if len(w.ended) > 0 && p.TS-w.endedSince >= pendingEndsAge {
+		w.takeEnded()
+	}
 	w.hosts.Observe(p)
 	if kind != decode.OK {
 		return
@@ -87,7 +120,10 @@ func (w *worker) handleCopy(p *decode.Packet) {
 }
 
 // flush ends every session (end of a capture) so that their sizes are recorded.
-func (w *worker) flush() { w.flows.Flush() }
+func (w *worker) flush() {
+	w.flows.Flush()
+	w.takeEnded()
+}
 
 // SessionStart is a beat: the pair is keyed by the name the host resolved.
 func (w *worker) SessionStart(s *flow.Session) {
@@ -101,6 +137,19 @@ func (w *worker) SessionStart(s *flow.Session) {
 }
 
 func (w *worker) SessionEnd(s *flow.Session) {
+	if w.batched != nil {
+		if len(w.ended) == 0 {
+			w.endedSince = w.clock
+		}
+		w.ended = append(w.ended, endedSession{
+			pair: w.pairKey(s, beacon.KindSession), key: s.Key, client: s.ClientAddr, server: s.ServerAddr,
+			start: s.Start, bytesOut: s.BytesOut, bytesIn: s.BytesIn, midstream: s.Midstream, restarted: s.Restarted,
+		})
+		if len(w.ended) >= maxPendingEnds {
+			w.takeEnded()
+		}
+		return
+	}
 	if f := w.cfg.Filtered; f != nil {
 		k := &s.Key
 		po, bo := f.Take(s.ClientAddr, s.ServerAddr, k.ClientPort, k.ServerPort, k.Proto, s.Restarted)
@@ -114,6 +163,34 @@ func (w *worker) SessionEnd(s *flow.Session) {
 		return
 	}
 	w.det.Sizes(w.pairKey(s, beacon.KindSession), s.Start, s.BytesOut, s.BytesIn)
+}
+
+// takeEnded adds the kernel filter's counts to the sessions that ended since
+// the last call, in one batch, and records their sizes in order.
+func (w *worker) takeEnded() {
+	if len(w.ended) == 0 {
+		return
+	}
+	w.takes = w.takes[:0]
+	for i := range w.ended {
+		e := &w.ended[i]
+		// A session begun on the 5-tuple since this one ended owns the
+		// counts after the kernel's split, as with a restart.
+		restarted := e.restarted || w.flows.Tracking(e.key)
+		k := &e.key
+		w.takes = append(w.takes,
+			FlowTake{Src: e.client, Dst: e.server, SrcPort: k.ClientPort, DstPort: k.ServerPort, Proto: k.Proto, Restarted: restarted},
+			FlowTake{Src: e.server, Dst: e.client, SrcPort: k.ServerPort, DstPort: k.ClientPort, Proto: k.Proto, Restarted: restarted})
+	}
+	w.batched.TakeBatch(w.takes)
+	for i := range w.ended {
+		e := &w.ended[i]
+		if !e.midstream {
+			w.det.Sizes(e.pair, e.start, e.bytesOut+w.takes[2*i].Bytes, e.bytesIn+w.takes[2*i+1].Bytes)
+		}
+		*e = endedSession{}
+	}
+	w.ended = w.ended[:0]
 }
 
 // Burst is a beat of a keep-alive channel inside one long session.
