@@ -208,7 +208,8 @@ func headline(c map[string]uint64) map[string]uint64 {
 	}
 	copyIf("packets", "bytes", "sessions_active", "pairs_tracked", "findings", "alerts",
 		"mdm_lookups", "mdm_failures", "sink_errors",
-		"kernel_drops", "kernel_freezes", "bpf_map_full", "bpf_passed")
+		"kernel_drops", "kernel_freezes", "bpf_map_full", "bpf_passed",
+		"bpf_counted", "capture_seen", "capture_delivered", "capture_undelivered")
 	// The names the issue gives the SENSOR-STATS message.
 	h["pairs"] = c["pairs_tracked"]
 	h["enrichment_failures"] = c["mdm_failures"]

@@ -166,15 +166,20 @@ func reloadOnHUP(ctx context.Context, o *sensorFlags, s *sensor) {
 }
 
 func kernelSummary(cs live.Stats) map[string]uint64 {
+	// seen = delivered + filter_counted + drops + undelivered (+ unaccounted)
 	m := map[string]uint64{
-		"packets":   cs.Packets,
-		"drops":     cs.Drops,
-		"freezes":   cs.Freezes,
-		"delivered": cs.Delivered,
+		"packets":     cs.Packets,
+		"drops":       cs.Drops,
+		"freezes":     cs.Freezes,
+		"delivered":   cs.Delivered,
+		"seen":        cs.Seen,
+		"undelivered": cs.Undelivered,
+		"unaccounted": cs.Unaccounted,
 	}
 	if cs.FilterOn {
 		m["filter_passed"] = cs.Filter.Passed()
 		m["filter_map_full"] = cs.Filter.PassMapFull
+		m["filter_counted"] = cs.Filter.Counted
 	}
 	return m
 }
@@ -194,8 +199,17 @@ func addCaptureStats(capt *live.Capture, add func(sample), log *slog.Logger) {
 		{"kernel_freezes", "Times a ring filled and its queue froze (tp_freeze_q_cnt).", cs.Freezes},
 		{"bpf_map_full", "Packets the pre-filter passed because its flow table was full.", cs.Filter.PassMapFull},
 		{"bpf_passed", "Packets the pre-filter passed to user space.", cs.Filter.Passed()},
+		{"bpf_counted", "Packets the pre-filter counted in the kernel instead of passing them.", cs.Filter.Counted},
+		{"capture_seen", "Packets the capture saw: passed to the sockets plus counted by the pre-filter (seen = delivered + bpf_counted + kernel_drops + undelivered).", cs.Seen},
+		{"capture_delivered", "Packets delivered to the workers.", cs.Delivered},
 	} {
 		add(sample{name: m.name, help: m.help, counter: true, value: float64(m.v)})
+	}
+	add(sample{name: "capture_undelivered", help: "Packets in the rings not yet delivered; after a stop, those left behind.", value: float64(cs.Undelivered)})
+	if fc := capt.Flows(); fc != nil {
+		ts := fc.Stats()
+		add(sample{name: "bpf_flow_syscalls", help: "bpf(2) calls made to take ended sessions' kernel counts (batched: walks of 4096 entries, batch deletes).", counter: true, value: float64(ts.Syscalls)})
+		add(sample{name: "bpf_flow_taken", help: "Ended sessions' flow directions asked of the kernel's flow table.", counter: true, value: float64(ts.Keys)})
 	}
 }
 
