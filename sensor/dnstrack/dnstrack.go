@@ -69,6 +69,7 @@ type Stats struct {
 	Answers           uint64 // A/AAAA records stored
 	Evictions         uint64 // answers dropped because the cache was full
 	Malformed         uint64 // messages miekg/dns could not unpack
+	FastResponses     uint64 // responses read in place, without a whole unpack (also in Responses)
 	Truncated         uint64 // payload cut by the snap length
 	TCPGaps           uint64 // TCP streams abandoned after a missing segment
 	TCPOversize       uint64 // TCP length prefix beyond what a DNS message can be
@@ -109,6 +110,9 @@ type Tracker struct {
 	byMAC   *MACNames // shared across workers; nil: off
 	msg     dns.Msg
 	chain   []string
+	fast    fastResponse
+	chainAt []int
+	found   []found
 	stats   Stats
 	minTTL  int64
 	grace   int64
@@ -211,16 +215,108 @@ func (t *Tracker) message(p *decode.Packet, b []byte) {
 		t.query(p, b)
 		return
 	}
-	if err := t.msg.Unpack(b); err != nil || len(t.msg.Question) == 0 {
+	want := p.SrcPort == 53 // only a server's answers are stored
+	rcode, qname, ok := t.fastResponse(b, want)
+	if ok {
+		t.stats.FastResponses++
+	} else if rcode, qname, ok = t.fullResponse(b, want); !ok {
 		t.stats.Malformed++
 		return
 	}
-	qname := normalize(t.msg.Question[0].Name)
 	t.stats.Responses++ // queries took the path above
-	if t.msg.Rcode != dns.RcodeSuccess || p.SrcPort != 53 {
+	if rcode != dns.RcodeSuccess || !want {
 		return
 	}
 	client := p.Dst.As16()
+	for _, f := range t.found {
+		ttl := int64(f.ttl) * int64(time.Second)
+		if ttl < t.minTTL {
+			ttl = t.minTTL
+		}
+		t.stats.Answers++
+		a := answer{name: qname, expires: p.TS + ttl + t.grace}
+		if t.answers.Add(answerKey{client: client, addr: f.addr.As16()}, a) {
+			t.stats.Evictions++
+		}
+		if t.byMAC != nil && p.HasMAC && usableMAC(p.DstMAC) {
+			t.byMAC.add(p.DstMAC, p.Dst, f.addr, a)
+		}
+	}
+}
+
+// found is an address record on the question's CNAME chain.
+type found struct {
+	addr netip.Addr
+	ttl  uint32
+}
+
+// fastResponse reads response b in place (see fast.go) into t.found when
+// chain is set. ok false: the whole unpack must read it.
+func (t *Tracker) fastResponse(b []byte, chain bool) (rcode int, qname string, ok bool) {
+	t.found = t.found[:0]
+	r := &t.fast
+	if !r.walk(b) {
+		return 0, "", false
+	}
+	if r.rcode != dns.RcodeSuccess || !chain {
+		return r.rcode, "", true
+	}
+	// The chain as name offsets, the question's first: the same fixed point
+	// as fullResponse's.
+	t.chainAt = append(t.chainAt[:0], 12)
+	inChain := func(off int) bool {
+		for _, c := range t.chainAt {
+			if sameName(b, c, off) {
+				return true
+			}
+		}
+		return false
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, a := range r.answers {
+			if a.typ == typeCNAME && inChain(a.name) && !inChain(a.rdata) && len(t.chainAt) < 16 {
+				t.chainAt = append(t.chainAt, a.rdata)
+				changed = true
+			}
+		}
+	}
+	for _, a := range r.answers {
+		var addr netip.Addr
+		switch a.typ {
+		case typeA:
+			addr = netip.AddrFrom4([4]byte(b[a.rdata : a.rdata+4]))
+		case typeAAAA:
+			addr = netip.AddrFrom16([16]byte(b[a.rdata : a.rdata+16]))
+		default:
+			continue
+		}
+		if inChain(a.name) {
+			t.found = append(t.found, found{addr: addr, ttl: a.ttl})
+		}
+	}
+	if len(t.found) > 0 {
+		// The only allocation: the name the answers are stored under.
+		name, _, err := dns.UnpackDomainName(b, 12)
+		if err != nil { // unreachable: walk checked the name
+			return 0, "", false
+		}
+		qname = normalize(name)
+	}
+	return r.rcode, qname, true
+}
+
+// fullResponse unpacks response b with miekg/dns, for what the fast path
+// declines. ok false: the message is malformed.
+func (t *Tracker) fullResponse(b []byte, chain bool) (rcode int, qname string, ok bool) {
+	t.found = t.found[:0]
+	if err := t.msg.Unpack(b); err != nil || len(t.msg.Question) == 0 {
+		return 0, "", false
+	}
+	if t.msg.Rcode != dns.RcodeSuccess || !chain {
+		return t.msg.Rcode, "", true
+	}
+	qname = normalize(t.msg.Question[0].Name)
 	// The name a host asked for heads the CNAME chain; every address at the
 	// chain's end belongs to it. Records off the chain are ignored, so a
 	// response cannot attach an unrelated name to an address.
@@ -248,19 +344,9 @@ func (t *Tracker) message(p *decode.Packet, b []byte) {
 		if !addr.IsValid() || !t.inChain(rr.Header().Name) {
 			continue
 		}
-		ttl := int64(rr.Header().Ttl) * int64(time.Second)
-		if ttl < t.minTTL {
-			ttl = t.minTTL
-		}
-		t.stats.Answers++
-		a := answer{name: qname, expires: p.TS + ttl + t.grace}
-		if t.answers.Add(answerKey{client: client, addr: addr.As16()}, a) {
-			t.stats.Evictions++
-		}
-		if t.byMAC != nil && p.HasMAC && usableMAC(p.DstMAC) {
-			t.byMAC.add(p.DstMAC, p.Dst, addr, a)
-		}
+		t.found = append(t.found, found{addr: addr, ttl: rr.Header().Ttl})
 	}
+	return t.msg.Rcode, qname, true
 }
 
 // query reads a query's first question. Only the question is used, so
