@@ -176,12 +176,13 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"bursts":  st.Flow.Bursts,
 		},
 		DNS: map[string]uint64{
-			"queries":   st.DNS.Queries,
-			"responses": st.DNS.Responses,
-			"answers":   st.DNS.Answers,
-			"malformed": st.DNS.Malformed,
-			"truncated": st.DNS.Truncated,
-			"tcp_gaps":  st.DNS.TCPGaps,
+			"queries":        st.DNS.Queries,
+			"responses":      st.DNS.Responses,
+			"answers":        st.DNS.Answers,
+			"malformed":      st.DNS.Malformed,
+			"fast_responses": st.DNS.FastResponses, // read in place, also in responses
+			"truncated":      st.DNS.Truncated,
+			"tcp_gaps":       st.DNS.TCPGaps,
 		},
 		Hosts: map[string]uint64{
 			"hosts":            uint64(s.pipe.DistinctHosts()), // the workers have stopped
