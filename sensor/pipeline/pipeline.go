@@ -90,7 +90,7 @@ type FilterCounters interface {
 // BatchFilterCounters are FilterCounters that take many flow directions at
 // once. When Config.Filtered has TakeBatch, a worker holds the sessions that
 // ended and takes their counts together, every second of capture time or
-// every maxPendingEnds sessions: a SYN flood ends sessions at the packet
+// every maxPendingEnds (65536) sessions: a SYN flood ends sessions at the packet
 // rate, and one kernel call per direction would cost more than the packets.
 type BatchFilterCounters interface {
 	FilterCounters

@@ -58,7 +58,7 @@ type endedSession struct {
 // counts; they are taken at the latest a second of capture time after the
 // oldest ended (pendingEndsAge).
 const (
-	maxPendingEnds = 1 << 14
+	maxPendingEnds = 1 << 16
 	pendingEndsAge = int64(time.Second)
 )
 
