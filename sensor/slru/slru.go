@@ -79,6 +79,14 @@ type Table[K comparable, V any] struct {
 	seq     uint64
 	onEvict func(K, V)
 	evicted [numSegments]uint64
+
+	// The last key a lookup missed, with its hash, while the index has not
+	// changed since (gen): the Add that usually follows a miss neither
+	// hashes nor probes again.
+	gen      uint64
+	miss     K
+	missHash uint32
+	missGen  uint64
 }
 
 // New returns a table of capacity keys of which at most protectedShare
@@ -104,6 +112,7 @@ func NewHashed[K comparable, V any](capacity int, protectedShare float64, hash f
 		return nil, fmt.Errorf("slru: protected share %v: want (0, 1)", protectedShare)
 	}
 	t := &Table[K, V]{
+		gen:     1, // missGen 0 never matches
 		hash:    hash,
 		cap:     capacity,
 		protCap: min(capacity-1, max(1, int(float64(capacity)*protectedShare))), // 0 for a table of one: nothing is protected
@@ -134,6 +143,7 @@ func (t *Table[K, V]) Evictions(s Segment) uint64 { return t.evicted[s] }
 func (t *Table[K, V]) resize(size int) {
 	t.index = make([]slot, size)
 	t.mask = uint32(size - 1)
+	t.gen++
 	for i := int32(numSegments); i < int32(len(t.ents)); i++ {
 		if e := &t.ents[i]; e.slot >= 0 && t.isLive(i) {
 			t.place(i, uint32(t.hash(e.key)))
@@ -146,6 +156,7 @@ func (t *Table[K, V]) isLive(i int32) bool { return t.ents[i].prev != -1 }
 
 // place puts entry i with hash tag h in the first free cell from its home.
 func (t *Table[K, V]) place(i int32, h uint32) {
+	t.gen++
 	c := h & t.mask
 	for t.index[c].idx != 0 {
 		c = (c + 1) & t.mask
@@ -156,10 +167,14 @@ func (t *Table[K, V]) place(i int32, h uint32) {
 
 // find returns the entry of k, or 0, and k's hash tag.
 func (t *Table[K, V]) find(k K) (int32, uint32) {
+	if t.missGen == t.gen && t.miss == k {
+		return 0, t.missHash
+	}
 	h := uint32(t.hash(k))
 	for c := h & t.mask; ; c = (c + 1) & t.mask {
 		s := t.index[c]
 		if s.idx == 0 {
+			t.miss, t.missHash, t.missGen = k, h, t.gen
 			return 0, h
 		}
 		if s.tag == h && t.ents[s.idx-1].key == k {
@@ -171,6 +186,7 @@ func (t *Table[K, V]) find(k K) (int32, uint32) {
 // unindex empties cell c and shifts back the cells after it that would
 // otherwise be cut off from their home (no tombstones).
 func (t *Table[K, V]) unindex(c uint32) {
+	t.gen++
 	for {
 		t.index[c] = slot{}
 		j := c
