@@ -56,6 +56,22 @@ func Write(w PacketWriter, o Options) error {
 	if perBeat < 1 {
 		perBeat = 1
 	}
+	// The beacon's packets wait here until the scan reaches their time, so
+	// that the capture stays in timestamp order.
+	type held struct {
+		ts   time.Time
+		data []byte
+	}
+	var beacon []held
+	flush := func(until time.Time) error {
+		for len(beacon) > 0 && !beacon[0].ts.After(until) {
+			if err := write(beacon[0].ts, beacon[0].data); err != nil {
+				return err
+			}
+			beacon = beacon[1:]
+		}
+		return nil
+	}
 	for i := 0; i < o.Packets; i++ {
 		ts := o.Start.Add(time.Duration(int64(i) * int64(time.Second) / int64(o.Rate)))
 		if i%perBeat == 0 {
@@ -66,19 +82,23 @@ func Write(w PacketWriter, o Options) error {
 			}{{true, 0x02}, {false, 0x12}, {true, 0x10}, {true, 0x11}, {false, 0x11}} {
 				var b []byte
 				if f.out {
-					b = TCPFrame(frame, Mac, C2, port, 443, f.flags)
+					b = TCPFrame(make([]byte, 54), Mac, C2, port, 443, f.flags)
 				} else {
-					b = TCPFrame(frame, C2, Mac, 443, port, f.flags)
+					b = TCPFrame(make([]byte, 54), C2, Mac, 443, port, f.flags)
 				}
-				if err := write(ts.Add(time.Duration(j)*10*time.Millisecond), b); err != nil {
-					return err
-				}
+				beacon = append(beacon, held{ts.Add(time.Duration(j) * 10 * time.Millisecond), b})
 			}
+		}
+		if err := flush(ts); err != nil {
+			return err
 		}
 		dst := [4]byte{44, byte(i >> 16), byte(i >> 8), byte(i)}
 		if err := write(ts, TCPFrame(frame, Scanner, dst, uint16(1024+i%60000), 80, 0x02)); err != nil {
 			return err
 		}
+	}
+	if err := flush(time.Unix(1<<40, 0)); err != nil {
+		return err
 	}
 	return nil
 }
