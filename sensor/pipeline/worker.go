@@ -34,9 +34,10 @@ type worker struct {
 	pub   published      // copied from c once per batch, read by Stats
 	clock int64          // capture time of the latest packet
 
-	batched    BatchFilterCounters // cfg.Filtered when it takes in batches
-	ended      []endedSession      // sessions waiting for the filter's counts
-	endedSince int64               // capture time of the oldest of them
+	batched    BatchFilterCounters         // cfg.Filtered when it takes in batches
+	ended      []endedSession              // sessions waiting for the filter's counts
+	endedPairs map[beacon.PairKey]struct{} // their pairs, so that a pair's next beat takes them first
+	endedSince int64                       // capture time of the oldest of them
 	takes      []FlowTake
 }
 
@@ -79,6 +80,7 @@ func newWorker(id int, cfg *Config, out chan<- *alert.Alert, macNames *dnstrack.
 	w.dns.ShareByMAC(macNames)
 	if b, ok := cfg.Filtered.(BatchFilterCounters); ok {
 		w.batched = b
+		w.endedPairs = make(map[beacon.PairKey]struct{})
 	}
 	w.det = beacon.NewDetector(cfg.Beacon.PerWorker(cfg.Workers))
 	if w.hosts, err = hostid.NewTable(cfg.HostID); err != nil {
@@ -141,10 +143,14 @@ func (w *worker) SessionEnd(s *flow.Session) {
 		if len(w.ended) == 0 {
 			w.endedSince = w.clock
 		}
+		pk := w.pairKey(s, beacon.KindSession)
 		w.ended = append(w.ended, endedSession{
-			pair: w.pairKey(s, beacon.KindSession), key: s.Key, client: s.ClientAddr, server: s.ServerAddr,
+			pair: pk, key: s.Key, client: s.ClientAddr, server: s.ServerAddr,
 			start: s.Start, bytesOut: s.BytesOut, bytesIn: s.BytesIn, midstream: s.Midstream, restarted: s.Restarted,
 		})
+		if !s.Midstream {
+			w.endedPairs[pk] = struct{}{}
+		}
 		if len(w.ended) >= maxPendingEnds {
 			w.takeEnded()
 		}
@@ -191,6 +197,7 @@ func (w *worker) takeEnded() {
 		*e = endedSession{}
 	}
 	w.ended = w.ended[:0]
+	clear(w.endedPairs)
 }
 
 // Burst is a beat of a keep-alive channel inside one long session.
@@ -238,6 +245,15 @@ func isLocalName(domain string) bool {
 func (w *worker) beat(k beacon.PairKey, dst netip.Addr, ts int64, mac [6]byte, hasMAC bool) {
 	if w.cfg.NoDetection {
 		return
+	}
+	if len(w.endedPairs) > 0 {
+		// The pair's last session has ended but waits for the filter's
+		// counts: its sizes must be in before this beat is scored, as they
+		// are without batching (a client that reconnects on the same
+		// 5-tuple ends one session just as it starts the next).
+		if _, ok := w.endedPairs[k]; ok {
+			w.takeEnded()
+		}
 	}
 	f := w.det.Beat(k, dst, ts)
 	if f == nil {
