@@ -105,34 +105,35 @@ func runReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 // summary is the end-of-run report: to standard error as text and, with
 // --summary, as one JSON object. Field names are a contract for scripts.
 type summary struct {
-	Files        []string          `json:"files,omitempty"`
-	Warnings     []string          `json:"warnings,omitempty"`
-	Packets      uint64            `json:"packets"`
-	Bytes        uint64            `json:"bytes"`
-	DecodeErrors map[string]uint64 `json:"decode_errors"`          // by kind; "ok" excluded
-	Decoded      uint64            `json:"decoded"`                // packets with a TCP/UDP header
-	Decapsulated map[string]uint64 `json:"decapsulated,omitempty"` // GRE/ERSPAN/VXLAN layers removed, by kind
-	PairsTracked uint64            `json:"pairs_tracked"`
-	Evictions    map[string]uint64 `json:"evictions"` // by table
-	// EvictionsByClass splits the scan-resistant tables' evictions: entries
-	// seen once (probation) and entries with a history (protected).
-	EvictionsByClass map[string]uint64            `json:"evictions_by_class"`
-	Alerts           uint64                       `json:"alerts"`
-	Findings         uint64                       `json:"findings"`   // periodic pairs found, before policy
-	Suppressed       map[string]uint64            `json:"suppressed"` // findings not alerted, by reason
-	Sessions         map[string]uint64            `json:"sessions"`
-	DNS              map[string]uint64            `json:"dns"`
-	Hosts            map[string]uint64            `json:"hosts"`
-	Kernel           map[string]uint64            `json:"kernel,omitempty"`     // live capture: AF_PACKET and pre-filter counters
-	Syslog           map[string]map[string]uint64 `json:"syslog,omitempty"`     // per destination URL: queued, sent, delivered, retried, dropped, spooled, depth
-	Enrichment       map[string]uint64            `json:"enrichment,omitempty"` // alerts by enrichment status
-	Workers          int                          `json:"workers"`
-	ElapsedS         float64                      `json:"elapsed_s"`
-	PacketsPerSec    float64                      `json:"packets_per_s"`
+	Files         []string                     `json:"files,omitempty"`
+	Warnings      []string                     `json:"warnings,omitempty"`
+	Packets       uint64                       `json:"packets"`
+	Bytes         uint64                       `json:"bytes"`
+	DecodeErrors  map[string]uint64            `json:"decode_errors"`          // by kind; "ok" excluded
+	Decoded       uint64                       `json:"decoded"`                // packets with a TCP/UDP header
+	Decapsulated  map[string]uint64            `json:"decapsulated,omitempty"` // GRE/ERSPAN/VXLAN layers removed, by kind
+	PairsTracked  uint64                       `json:"pairs_tracked"`
+	Evictions     map[string]uint64            `json:"evictions"` // by table
+	Alerts        uint64                       `json:"alerts"`
+	Findings      uint64                       `json:"findings"`   // periodic pairs found, before policy
+	Suppressed    map[string]uint64            `json:"suppressed"` // findings not alerted, by reason
+	Sessions      map[string]uint64            `json:"sessions"`
+	DNS           map[string]uint64            `json:"dns"`
+	Hosts         map[string]uint64            `json:"hosts"`
+	Kernel        map[string]uint64            `json:"kernel,omitempty"`     // live capture: AF_PACKET and pre-filter counters
+	Syslog        map[string]map[string]uint64 `json:"syslog,omitempty"`     // per destination URL: queued, sent, delivered, retried, dropped, spooled, depth
+	Enrichment    map[string]uint64            `json:"enrichment,omitempty"` // alerts by enrichment status
+	Workers       int                          `json:"workers"`
+	ElapsedS      float64                      `json:"elapsed_s"`
+	PacketsPerSec float64                      `json:"packets_per_s"`
 	// CPUS is the process's user+system CPU time; packets per CPU-second is
 	// the per-core rate, whatever else the machine was doing.
 	CPUS             float64 `json:"cpu_s"`
 	PacketsPerCPUSec float64 `json:"packets_per_cpu_s"`
+
+	// EvictionsByClass splits the scan-resistant tables' evictions: entries
+	// seen once (probation) and entries with a history (protected).
+	EvictionsByClass map[string]uint64 `json:"evictions_by_class"`
 }
 
 func newSummary(s *sensor, files []string, warns []error) *summary {
@@ -156,12 +157,6 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"hosts":           st.Hosts.Evictions,
 			"held_alerts":     c.HeldEvictions.Load(),
 		},
-		EvictionsByClass: map[string]uint64{
-			"sessions_probation": st.Flow.EvictionsProbation,
-			"sessions_protected": st.Flow.EvictionsProtected,
-			"pairs_probation":    st.Beacon.EvictionsProbation,
-			"pairs_protected":    st.Beacon.EvictionsProtected,
-		},
 		Alerts:   c.Emitted.Load(),
 		Findings: st.Findings,
 		Suppressed: map[string]uint64{
@@ -176,13 +171,12 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"bursts":  st.Flow.Bursts,
 		},
 		DNS: map[string]uint64{
-			"queries":        st.DNS.Queries,
-			"responses":      st.DNS.Responses,
-			"answers":        st.DNS.Answers,
-			"malformed":      st.DNS.Malformed,
-			"fast_responses": st.DNS.FastResponses, // read in place, also in responses
-			"truncated":      st.DNS.Truncated,
-			"tcp_gaps":       st.DNS.TCPGaps,
+			"queries":   st.DNS.Queries,
+			"responses": st.DNS.Responses,
+			"answers":   st.DNS.Answers,
+			"malformed": st.DNS.Malformed,
+			"truncated": st.DNS.Truncated,
+			"tcp_gaps":  st.DNS.TCPGaps,
 		},
 		Hosts: map[string]uint64{
 			"hosts":            uint64(s.pipe.DistinctHosts()), // the workers have stopped
@@ -195,7 +189,14 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 		Enrichment: c.EnrichmentStatus(),
 		Workers:    st.Workers,
 		ElapsedS:   st.Elapsed.Seconds(),
+		EvictionsByClass: map[string]uint64{
+			"sessions_probation": st.Flow.EvictionsProbation,
+			"sessions_protected": st.Flow.EvictionsProtected,
+			"pairs_probation":    st.Beacon.EvictionsProbation,
+			"pairs_protected":    st.Beacon.EvictionsProtected,
+		},
 	}
+	sum.DNS["fast_responses"] = st.DNS.FastResponses // read in place; also in responses
 	for k, v := range st.Decapsulated {
 		if decode.Tunnel(k) != decode.TunnelNone && v > 0 {
 			if sum.Decapsulated == nil {
