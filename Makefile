@@ -4,6 +4,7 @@ BIN       ?= bin
 PKGS      ?= ./...
 BENCH_PCAP ?= /tmp/launchtap-bench.pcap
 BENCH_PACKETS ?= 2000000
+FLOOD_PCAP ?= /tmp/launchtap-flood.pcap
 VERSION   ?= $(shell sh deploy/version.sh 2>/dev/null || echo 0.0.0)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
@@ -38,13 +39,17 @@ check: test ## alias of test
 race: ## run the data path, output and enrichment tests under the race detector
 	$(GO) test -race -count=1 -timeout 25m ./sensor/... ./enrich/... ./bpf/...
 
-bench: build ## replay a generated capture of >= 2 M packets; print packets/s per core, bytes per pair, micro-benchmarks
+bench: build ## replay a generated capture and a port-scan flood of >= 2 M packets beside tcpdump; packets/s per core, bytes per pair, micro-benchmarks
 	@test -s $(BENCH_PCAP) || $(BIN)/launchtap-synth -scenario bench -seed 1 -packets $(BENCH_PACKETS) -o $(BENCH_PCAP)
 	@sh deploy/bench-replay.sh $(BIN)/launchtap $(BENCH_PCAP)
+	@echo "== flood: one host scanning $(BENCH_PACKETS) distinct destinations, a beacon interleaved"
+	@$(GO) build -trimpath -o $(BIN)/launchtap-flood ./internal/cmd/launchtap-flood
+	@test -s $(FLOOD_PCAP) || $(BIN)/launchtap-flood -packets $(BENCH_PACKETS) -o $(FLOOD_PCAP)
+	@sh deploy/bench-replay.sh $(BIN)/launchtap $(FLOOD_PCAP)
 	@echo "== state per tracked pair (detector) and per tracked session (flow table)"
 	$(GO) test -run '^$$' -bench 'PairMemory|SessionMemory' -benchtime 1x ./sensor/beacon ./sensor/flow
 	@echo "== per-stage micro-benchmarks (compare runs with benchstat)"
-	$(GO) test -run '^$$' -bench 'Decode|Established|ReadPcap|Beat|DNS|Replay' -benchmem ./sensor/decode ./sensor/flow ./sensor/capture ./sensor/beacon ./sensor/dnstrack ./sensor/pipeline
+	$(GO) test -run '^$$' -bench 'Decode|Established|ReadPcap|Beat|DNS|ResponsePaths|Replay' -benchmem ./sensor/decode ./sensor/flow ./sensor/capture ./sensor/beacon ./sensor/dnstrack ./sensor/pipeline
 
 eval: build ## labelled detection evaluation over several seeds (recall, precision, period error, RITA side by side)
 	$(GO) run ./cmd/launchtap-eval -launchtap $(BIN)/launchtap -compact -check

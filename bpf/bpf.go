@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/rlimit"
@@ -329,12 +331,38 @@ type flowVal = launchtapFlowVal
 // those since. A session that ended on FIN/RST/idle gets Prev+Cur. A session
 // ended because a new one started on the same 5-tuple gets Prev, and the new
 // session starts with Cur.
+//
+// Sessions end at up to the packet rate under a SYN flood, so the flow stage
+// takes them in batches (TakeMany): a few thousand keys cost one walk of the
+// table in chunks and one batch delete, not two syscalls each.
 type FlowCounters struct {
 	m   *ebpf.Map
 	max uint32
 
-	mu      sync.Mutex // guards scratch
+	mu      sync.Mutex // guards the scratch space and the counters below
 	scratch flowVal
+	key     FlowKey
+	want    map[FlowKey]int32 // TakeMany: key → its first index in the request
+	kbuf    []FlowKey         // TakeMany: one chunk of the walk
+	vbuf    []flowVal
+	del     []FlowKey
+	stats   TakeStats
+}
+
+// TakeStats count how FlowCounters reached the kernel table.
+type TakeStats struct {
+	Keys      uint64 // flow directions asked for
+	Found     uint64 // ... that the table held
+	Walks     uint64 // whole-table walks (TakeMany with many keys)
+	Syscalls  uint64 // bpf(2) calls made to take counters (walk chunks, batch deletes, single takes)
+	Fallbacks uint64 // TakeMany calls that fell back to single takes (batch operations unsupported)
+}
+
+// Stats returns the counters of table access.
+func (c *FlowCounters) Stats() TakeStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stats
 }
 
 // MaxEntries is the table's bound.
@@ -344,20 +372,155 @@ func split(v *flowVal) (prev, cur Counts) {
 	return Counts{v.PrevPackets, v.PrevBytes, v.PrevPayload}, Counts{v.Packets, v.Bytes, v.Payload}
 }
 
+// mapElemAttr is union bpf_attr for the BPF_MAP_*_ELEM commands.
+type mapElemAttr struct {
+	mapFD uint32
+	_     uint32
+	key   uint64
+	value uint64
+	flags uint64
+}
+
+// lookupAndDelete takes c.key's entry into c.scratch with one bpf(2) call.
+// Not found is a plain false: no error value is built for the common case
+// of a flow the filter never counted. The key and value are fields of c, on
+// the heap, so the addresses handed to the kernel stay valid.
+func (c *FlowCounters) lookupAndDelete() (bool, error) {
+	attr := mapElemAttr{
+		mapFD: uint32(c.m.FD()),
+		key:   uint64(uintptr(unsafe.Pointer(&c.key))),
+		value: uint64(uintptr(unsafe.Pointer(&c.scratch))),
+	}
+	_, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_MAP_LOOKUP_AND_DELETE_ELEM, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+	runtime.KeepAlive(c)
+	c.stats.Syscalls++
+	switch errno {
+	case 0:
+		return true, nil
+	case unix.ENOENT:
+		return false, nil
+	}
+	return false, fmt.Errorf("bpf: taking flow counters of %s: %w", c.key, errno)
+}
+
 // Take atomically reads and deletes the counters of one flow direction. A
 // direction the filter never counted returns zeros and no error.
 func (c *FlowCounters) Take(k FlowKey) (prev, cur Counts, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	err = c.m.LookupAndDelete(&k, &c.scratch)
-	if errors.Is(err, ebpf.ErrKeyNotExist) {
-		return Counts{}, Counts{}, nil
+	c.key = k
+	c.stats.Keys++
+	ok, err := c.lookupAndDelete()
+	if !ok || err != nil {
+		return Counts{}, Counts{}, err
 	}
-	if err != nil {
-		return Counts{}, Counts{}, fmt.Errorf("bpf: taking flow counters of %s: %w", k, err)
-	}
+	c.stats.Found++
 	prev, cur = split(&c.scratch)
 	return prev, cur, nil
+}
+
+// walkMin is the batch from which TakeMany walks the table rather than
+// taking key by key: a walk reads the whole table (up to FlowEntries entries,
+// 4096 a call), so it pays off once the keys are a fair share of it.
+const (
+	walkChunk = 4096
+	walkShare = 16 // walk when keys >= entries/walkShare
+)
+
+// TakeMany takes the counters of every key in keys into prev[i] and cur[i]
+// (zero for a key the table does not hold) and deletes them, as Take does
+// one by one. A key given twice gets its counts once, at its first index.
+//
+// With many keys it walks the table in chunks of 4096 and deletes what it
+// found in batches: the syscalls are per 4096 entries, not per key. A packet
+// the filter counts for a flow between the walk and the delete is lost to
+// that flow's session (still counted in FilterStats.Counted); the keys are of
+// sessions that have ended, whose last packets are in by then.
+func (c *FlowCounters) TakeMany(keys []FlowKey, prev, cur []Counts) error {
+	if len(prev) < len(keys) || len(cur) < len(keys) {
+		return fmt.Errorf("bpf: TakeMany: %d keys, room for %d and %d counts", len(keys), len(prev), len(cur))
+	}
+	clear(prev[:len(keys)])
+	clear(cur[:len(keys)])
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stats.Keys += uint64(len(keys))
+	if len(keys) < int(c.max)/walkShare {
+		return c.takeEach(keys, prev, cur)
+	}
+	err := c.walk(keys, prev, cur)
+	if errors.Is(err, ebpf.ErrNotSupported) {
+		c.stats.Fallbacks++
+		return c.takeEach(keys, prev, cur)
+	}
+	return err
+}
+
+func (c *FlowCounters) takeEach(keys []FlowKey, prev, cur []Counts) error {
+	var errs []error
+	for i, k := range keys {
+		c.key = k
+		ok, err := c.lookupAndDelete()
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if ok {
+			c.stats.Found++
+			prev[i], cur[i] = split(&c.scratch)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *FlowCounters) walk(keys []FlowKey, prev, cur []Counts) error {
+	if c.want == nil {
+		c.want = make(map[FlowKey]int32, len(keys))
+		c.kbuf = make([]FlowKey, walkChunk)
+		c.vbuf = make([]flowVal, walkChunk)
+	}
+	clear(c.want)
+	for i, k := range keys {
+		if _, dup := c.want[k]; !dup {
+			c.want[k] = int32(i)
+		}
+	}
+	c.del = c.del[:0]
+	c.stats.Walks++
+	var cursor ebpf.MapBatchCursor
+	for {
+		n, err := c.m.BatchLookup(&cursor, c.kbuf, c.vbuf, nil)
+		c.stats.Syscalls++
+		for j := 0; j < n; j++ {
+			if i, ok := c.want[c.kbuf[j]]; ok {
+				prev[i], cur[i] = split(&c.vbuf[j])
+				c.del = append(c.del, c.kbuf[j])
+			}
+		}
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			break // the end of the table
+		}
+		if err != nil {
+			return fmt.Errorf("bpf: walking flow counters: %w", err)
+		}
+	}
+	c.stats.Found += uint64(len(c.del))
+	// BatchDelete stops at the first key it cannot delete (one Sweep took
+	// meanwhile): skip it and go on.
+	for rest := c.del; len(rest) > 0; {
+		chunk := rest[:min(len(rest), walkChunk)]
+		n, err := c.m.BatchDelete(chunk, nil)
+		c.stats.Syscalls++
+		switch {
+		case err == nil:
+			rest = rest[len(chunk):]
+		case errors.Is(err, ebpf.ErrKeyNotExist):
+			rest = rest[min(len(rest), n+1):]
+		default:
+			return fmt.Errorf("bpf: deleting taken flow counters: %w", err)
+		}
+	}
+	return nil
 }
 
 // Peek reads one direction's counters without deleting them.

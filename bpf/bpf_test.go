@@ -590,3 +590,81 @@ func TestXDPVerdicts(t *testing.T) {
 		t.Errorf("counted %d, want 3", st.Counted)
 	}
 }
+
+// TakeMany returns what Take returns, key by key, whether it walks the table
+// (many keys) or takes them one by one (few), and leaves none of them behind.
+func TestTakeMany(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		flows int // counted flows in the table
+		ask   int // of which TakeMany asks for the first ask, plus two absent keys and a duplicate
+		walk  bool
+	}{
+		{"few keys: one by one", 40, 2, false},
+		{"many keys: a walk", 40, 30, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := load(t, Options{FlowEntries: 128}) // walks from 8 keys
+			var want []Counts
+			var keys []FlowKey
+			for i := 0; i < tc.flows; i++ {
+				p := pkt{src: "192.168.1.10", dst: "93.184.216.34", sport: uint16(1000 + i), dport: 443, flags: "A", payload: i}
+				for j := 0; j <= i%4+1; j++ {
+					run(t, o.Filter(), p.bytes(t))
+				}
+				keys = append(keys, p.key())
+				want = append(want, p.counts(uint64(i%4+1)))
+			}
+			ask := append([]FlowKey(nil), keys[:tc.ask]...)
+			absent := pkt{src: "192.168.1.11", dst: "93.184.216.34", sport: 9, dport: 443}
+			ask = append(ask, absent.key(), keys[0], absent.key().Reverse())
+			prev, cur := make([]Counts, len(ask)), make([]Counts, len(ask))
+			before := o.Flows.Stats()
+			if err := o.Flows.TakeMany(ask, prev, cur); err != nil {
+				t.Fatal(err)
+			}
+			st := o.Flows.Stats()
+			for i := range ask {
+				w := Counts{}
+				if i < tc.ask {
+					w = want[i]
+				}
+				if prev[i] != (Counts{}) || cur[i] != w {
+					t.Errorf("key %d (%s): prev %+v cur %+v, want cur %+v", i, ask[i], prev[i], cur[i], w)
+				}
+			}
+			if walked := st.Walks > before.Walks; walked != tc.walk {
+				t.Errorf("walked %v, want %v", walked, tc.walk)
+			}
+			if got := st.Found - before.Found; got != uint64(tc.ask) {
+				t.Errorf("found %d, want %d", got, tc.ask)
+			}
+			if tc.walk && st.Syscalls-before.Syscalls >= uint64(len(ask)) {
+				t.Errorf("a walk for %d keys made %d syscalls", len(ask), st.Syscalls-before.Syscalls)
+			}
+			for i, k := range keys {
+				p, c, err := o.Flows.Peek(k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if gone := p == (Counts{}) && c == (Counts{}); gone != (i < tc.ask) {
+					t.Errorf("flow %d: taken %v, asked %v", i, gone, i < tc.ask)
+				}
+			}
+		})
+	}
+}
+
+// Take of a flow the filter never saw allocates nothing (no error value).
+func TestTakeNotFoundAllocatesNothing(t *testing.T) {
+	o := load(t, Options{})
+	k := pkt{src: "192.168.1.10", dst: "93.184.216.34", sport: 1, dport: 443}.key()
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, _, err := o.Flows.Take(k); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%.1f allocations per Take of an absent key, want 0", allocs)
+	}
+}

@@ -8,8 +8,16 @@ trap 'rm -f "$summary"' EXIT
 cat "$pcap" >/dev/null # warm the page cache
 
 # One worker: the reader decodes and tracks inline, so the run uses one core.
-"$bin" replay --workers 1 --alerts /dev/null --summary "$summary" --log-level warn "$pcap" 2>/dev/null
+rss=""
+if [ -x /usr/bin/time ]; then
+	/usr/bin/time -o "$summary.rss" -f '%M' "$bin" replay --workers 1 --alerts /dev/null --summary "$summary" --log-level warn "$pcap" 2>/dev/null
+	rss=$(tail -n 1 "$summary.rss")
+	rm -f "$summary.rss"
+else
+	"$bin" replay --workers 1 --alerts /dev/null --summary "$summary" --log-level warn "$pcap" 2>/dev/null
+fi
 pkts=$(sed -n 's/^ *"packets": \([0-9]*\),*$/\1/p' "$summary")
+evict=$(tr -d ' \n' <"$summary" | sed -n 's/.*"evictions_by_class":{\([^}]*\)}.*/\1/p' | tr -d '"')
 pps=$(sed -n 's/^ *"packets_per_s": \([0-9.e+]*\),*$/\1/p' "$summary")
 cpups=$(sed -n 's/^ *"packets_per_cpu_s": \([0-9.e+]*\),*$/\1/p' "$summary")
 pairs=$(sed -n 's/^ *"pairs_tracked": \([0-9]*\),*$/\1/p' "$summary")
@@ -30,3 +38,5 @@ awk -v n="$pkts" -v p="$pps" -v c="$cpups" -v r="$ref" -v pairs="$pairs" 'BEGIN{
 	else printf "reference: %s\n", r
 	printf "pairs tracked at the end: %d\n", pairs
 }'
+[ -z "$evict" ] || echo "evictions by class: $evict"
+[ -z "$rss" ] || echo "peak RSS: $((rss / 1024)) MiB"

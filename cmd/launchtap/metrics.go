@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/launchtap/launchtap/bpf"
 	"github.com/launchtap/launchtap/enrich"
 	"github.com/launchtap/launchtap/sensor/capture/live"
 	"github.com/launchtap/launchtap/sensor/decode"
@@ -48,6 +49,7 @@ type readings struct {
 	syslog []syslog.DestCounters // nil without --syslog
 	kernel *live.Stats           // nil under replay
 	ifaces []ifaceKernel         // the kernel's counters per interface (live)
+	flows  *bpf.TakeStats        // the pre-filter's flow-table takes (live, with the filter)
 	state  *stateReading         // nil without --state-dir
 }
 
@@ -164,6 +166,13 @@ var metricDefs = []metricDef{
 			e(r.pipe.Names.DoHHostEvictions, "doh_hosts")
 			e(r.pipe.Names.HelloHoldEvictions, "held_hellos")
 			e(r.fleet.Evictions, "fleet")
+		}},
+	{name: "class_evictions", help: "Evictions from the scan-resistant tables, by table and class: probation (seen once) or protected (with a history).", labels: []string{"table", "class"},
+		read: func(r *readings, e func(uint64, ...string)) {
+			e(r.pipe.Flow.EvictionsProbation, "sessions", "probation")
+			e(r.pipe.Flow.EvictionsProtected, "sessions", "protected")
+			e(r.pipe.Beacon.EvictionsProbation, "pairs", "probation")
+			e(r.pipe.Beacon.EvictionsProtected, "pairs", "protected")
 		}},
 	{name: "dns_messages", help: "DNS messages by outcome.", labels: []string{"event"},
 		read: func(r *readings, e func(uint64, ...string)) {
@@ -339,6 +348,34 @@ var metricDefs = []metricDef{
 		read: func(r *readings, e func(uint64, ...string)) {
 			kernel(r, e, func(k *live.Stats) uint64 { return k.Filter.PassMapFull })
 		}},
+	{name: "bpf_counted", help: "Packets the pre-filter counted in the kernel instead of passing them.", stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			kernel(r, e, func(k *live.Stats) uint64 { return k.Filter.Counted })
+		}},
+	{name: "capture_seen", help: "Packets the capture saw: passed to the sockets plus counted by the pre-filter (seen = delivered + bpf_counted + kernel_drops + undelivered).", stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			kernel(r, e, func(k *live.Stats) uint64 { return k.Seen })
+		}},
+	{name: "capture_delivered", help: "Packets delivered to the workers.", stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			kernel(r, e, func(k *live.Stats) uint64 { return k.Delivered })
+		}},
+	{name: "capture_undelivered", help: "Packets in the rings not yet delivered; after a stop, those left behind.", typ: gauge, stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			kernel(r, e, func(k *live.Stats) uint64 { return k.Undelivered })
+		}},
+	{name: "bpf_flow_syscalls", help: "bpf(2) calls made to take ended sessions' kernel counts (batched: walks of 4096 entries, batch deletes).",
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.flows != nil {
+				e(r.flows.Syscalls)
+			}
+		}},
+	{name: "bpf_flow_taken", help: "Ended sessions' flow directions asked of the kernel's flow table.",
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.flows != nil {
+				e(r.flows.Keys)
+			}
+		}},
 	{name: "bpf_passed", help: "Packets the pre-filter passed to user space.", stats: statsAsIs,
 		read: func(r *readings, e func(uint64, ...string)) {
 			kernel(r, e, func(k *live.Stats) uint64 { return k.Filter.Passed() })
@@ -415,6 +452,10 @@ func captureReadings(capt *live.Capture, log *slog.Logger) func(*readings) {
 			return
 		}
 		r.kernel = &cs
+		if fc := capt.Flows(); fc != nil {
+			ts := fc.Stats()
+			r.flows = &ts
+		}
 		// Per interface, summed over its sockets (one per worker).
 		for _, sk := range cs.Sockets {
 			i := slices.IndexFunc(r.ifaces, func(k ifaceKernel) bool { return k.name == sk.Iface })

@@ -166,6 +166,10 @@ type summary struct {
 	// the per-core rate, whatever else the machine was doing.
 	CPUS             float64 `json:"cpu_s"`
 	PacketsPerCPUSec float64 `json:"packets_per_cpu_s"`
+
+	// EvictionsByClass splits the scan-resistant tables' evictions: entries
+	// seen once (probation) and entries with a history (protected).
+	EvictionsByClass map[string]uint64 `json:"evictions_by_class"`
 }
 
 func newSummary(s *sensor, files []string, warns []error) *summary {
@@ -259,6 +263,12 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 		Enrichment: c.EnrichmentStatus(),
 		Workers:    st.Workers,
 		ElapsedS:   st.Elapsed.Seconds(),
+		EvictionsByClass: map[string]uint64{
+			"sessions_probation": st.Flow.EvictionsProbation,
+			"sessions_protected": st.Flow.EvictionsProtected,
+			"pairs_probation":    st.Beacon.EvictionsProbation,
+			"pairs_protected":    st.Beacon.EvictionsProtected,
+		},
 	}
 	if s.stage.Fleet.MinHosts > 0 {
 		sum.Fleet = map[string]uint64{"groups": f.Groups, "joined": f.Joined, "updates": f.Updates,
@@ -267,6 +277,7 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 	for _, p := range s.pipe.LearnedInternal() {
 		sum.LearnedInternal = append(sum.LearnedInternal, p.String())
 	}
+	sum.DNS["fast_responses"] = st.DNS.FastResponses // read in place; also in responses
 	for k, v := range st.Decapsulated {
 		if decode.Tunnel(k) != decode.TunnelNone && v > 0 {
 			if sum.Decapsulated == nil {
@@ -339,7 +350,7 @@ func (s *summary) print(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "  pairs tracked: %d; evictions: %s\n", s.PairsTracked, kv(s.Evictions))
+	fmt.Fprintf(w, "  pairs tracked: %d; evictions: %s; by class: %s\n", s.PairsTracked, kv(s.Evictions), kv(s.EvictionsByClass))
 	fmt.Fprintf(w, "  alerts: %d (findings %d; suppressed: %s)", s.Alerts, s.Findings, kv(s.Suppressed))
 	if len(s.Enrichment) > 0 {
 		fmt.Fprintf(w, "; enrichment: %s", kv(s.Enrichment))

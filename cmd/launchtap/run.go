@@ -18,6 +18,7 @@ import (
 
 	"github.com/launchtap/launchtap/bpf"
 	"github.com/launchtap/launchtap/sensor/capture/live"
+	"github.com/launchtap/launchtap/sensor/pipeline"
 	"github.com/launchtap/launchtap/sensor/state"
 )
 
@@ -197,15 +198,20 @@ func reloadOnHUP(ctx context.Context, o *sensorFlags, s *sensor) {
 }
 
 func kernelSummary(cs live.Stats) map[string]uint64 {
+	// seen = delivered + filter_counted + drops + undelivered (+ unaccounted)
 	m := map[string]uint64{
-		"packets":   cs.Packets,
-		"drops":     cs.Drops,
-		"freezes":   cs.Freezes,
-		"delivered": cs.Delivered,
+		"packets":     cs.Packets,
+		"drops":       cs.Drops,
+		"freezes":     cs.Freezes,
+		"delivered":   cs.Delivered,
+		"seen":        cs.Seen,
+		"undelivered": cs.Undelivered,
+		"unaccounted": cs.Unaccounted,
 	}
 	if cs.FilterOn {
 		m["filter_passed"] = cs.Filter.Passed()
 		m["filter_map_full"] = cs.Filter.PassMapFull
+		m["filter_counted"] = cs.Filter.Counted
 	}
 	return m
 }
@@ -222,6 +228,10 @@ type filterCounts struct {
 	carried map[bpf.FlowKey]bpf.Counts // bounded by maxCarried
 	errs    uint64
 	lost    uint64 // carried counts dropped because the map was full
+
+	batchMu   sync.Mutex // TakeBatch's buffers, reused
+	keys      []bpf.FlowKey
+	prev, cur []bpf.Counts
 }
 
 const maxCarried = 1 << 16
@@ -236,11 +246,45 @@ func (f *filterCounts) Take(src, dst netip.Addr, sport, dport uint16, proto uint
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err != nil {
-		if f.errs++; f.errs&(f.errs-1) == 0 { // log at powers of two, not per session
-			f.log.Warn("reading the pre-filter's flow counters", "err", err, "errors", f.errs)
-		}
+		f.failed(err)
 		return 0, 0
 	}
+	return f.settle(k, prev, cur, restarted)
+}
+
+// TakeBatch takes the counts of many ended sessions' directions with a few
+// kernel calls (bpf.FlowCounters.TakeMany) instead of one each.
+func (f *filterCounts) TakeBatch(reqs []pipeline.FlowTake) {
+	f.batchMu.Lock()
+	defer f.batchMu.Unlock()
+	f.keys = f.keys[:0]
+	for _, r := range reqs {
+		f.keys = append(f.keys, bpf.NewFlowKey(r.Src, r.Dst, r.SrcPort, r.DstPort, r.Proto))
+	}
+	if n := len(reqs); cap(f.prev) < n {
+		f.prev, f.cur = make([]bpf.Counts, n), make([]bpf.Counts, n)
+	}
+	err := f.fc.TakeMany(f.keys, f.prev[:len(reqs)], f.cur[:len(reqs)])
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err != nil {
+		f.failed(err) // the counts found before the error are still good
+	}
+	for i := range reqs {
+		reqs[i].Pkts, reqs[i].Bytes = f.settle(f.keys[i], f.prev[i], f.cur[i], reqs[i].Restarted)
+	}
+}
+
+// failed logs at powers of two, not per session. f.mu is held.
+func (f *filterCounts) failed(err error) {
+	if f.errs++; f.errs&(f.errs-1) == 0 {
+		f.log.Warn("reading the pre-filter's flow counters", "err", err, "errors", f.errs)
+	}
+}
+
+// settle gives an ended session its counts: prev, what a restart carried
+// over to it, and cur unless a new session on the 5-tuple owns cur. f.mu is held.
+func (f *filterCounts) settle(k bpf.FlowKey, prev, cur bpf.Counts, restarted bool) (uint64, uint64) {
 	got := prev
 	if c, ok := f.carried[k]; ok {
 		got = got.Add(c)

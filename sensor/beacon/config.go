@@ -15,8 +15,10 @@ const HistoryLen = 32
 type Config struct {
 	// MinBeats is the number of beats a pair needs before it can alert (default 5).
 	MinBeats int
-	// MaxPairs bounds the pairs one Detector tracks; the least recently beaten
-	// pair is evicted beyond it (default 1<<20). See PerWorker.
+	// MaxPairs bounds the pairs one Detector tracks (default 1<<20). Beyond
+	// it the least recently beaten pair seen once is evicted; pairs with a
+	// history of beats are protected, up to 7/8 of MaxPairs, and evicted only
+	// by each other. See PerWorker.
 	MaxPairs int
 	// GroupWindow merges beats of one pair that start within this time of the
 	// group's first beat into one beat (default 3 s): a check-in that opens two
@@ -66,7 +68,7 @@ func DefaultConfig() Config {
 // current values as defaults.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MinBeats, "beacon-min-beats", c.MinBeats, "beats a pair needs before it can alert (min 3)")
-	fs.IntVar(&c.MaxPairs, "max-pairs", c.MaxPairs, "pairs tracked by the periodicity detector; least recently seen are evicted")
+	fs.IntVar(&c.MaxPairs, "max-pairs", c.MaxPairs, "pairs tracked by the periodicity detector, in total: divided evenly between workers; beyond it pairs seen once are evicted first, so a scan cannot push out pairs with a history of beats")
 	fs.DurationVar(&c.GroupWindow, "beacon-group-window", c.GroupWindow, "session starts of one pair within this window count as one beat")
 	fs.DurationVar(&c.MinPeriod, "beacon-min-period", c.MinPeriod, "shortest period reported")
 	fs.DurationVar(&c.MaxPeriod, "beacon-max-period", c.MaxPeriod, "longest period reported")

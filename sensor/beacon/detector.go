@@ -7,7 +7,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"github.com/launchtap/launchtap/sensor/slru"
 )
 
 // Kind says what a beat is.
@@ -75,7 +75,7 @@ type Finding struct {
 // Stats are the detector's counters.
 type Stats struct {
 	Pairs      uint64 // tracked now
-	Evictions  uint64 // pairs evicted to stay within MaxPairs
+	Evictions  uint64 // pairs evicted to stay within MaxPairs (both classes below)
 	Findings   uint64 // Findings returned (alerts and re-alerts)
 	Beats      uint64 // Beat calls
 	Grouped    uint64 // Beat calls merged into the pair's current beat
@@ -85,6 +85,12 @@ type Stats struct {
 	SizesLost  uint64 // Sizes calls with no matching pair or beat
 	Collisions uint64 // distinct pairs whose 128-bit IDs collided (the older one is dropped)
 	Rekeyed    uint64 // pairs moved to a new key (an address-keyed pair named), see Rekey
+
+	// The evictions by class: pairs with one beat (probation: what a scan
+	// creates) and pairs with a history of beats (protected: evicted only when
+	// such pairs alone fill their share of MaxPairs).
+	EvictionsProbation uint64
+	EvictionsProtected uint64
 }
 
 const maxDst = 4 // distinct destination addresses kept per pair
@@ -165,7 +171,7 @@ const (
 // Detector scores pairs. One per worker goroutine; not safe for concurrent use.
 type Detector struct {
 	cfg    Config
-	lru    *simplelru.LRU[pairID, *pair]
+	lru    *slru.Table[pairID, *pair] // a pair is promoted at its second beat
 	seeds  [2]maphash.Seed
 	stats  Stats
 	window int64 // GroupWindow, ns
@@ -181,7 +187,7 @@ func NewDetector(cfg Config) *Detector {
 	}
 	d := &Detector{cfg: cfg, window: int64(cfg.GroupWindow), seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 	d.sc.exp = make([]explanation, 0, 8*HistoryLen)
-	lru, err := simplelru.NewLRU[pairID, *pair](cfg.MaxPairs, func(pairID, *pair) { d.stats.Evictions++ })
+	lru, err := slru.NewHashed[pairID, *pair](cfg.MaxPairs, 0, func(id pairID) uint64 { return id.a }, nil)
 	if err != nil { // unreachable: MaxPairs >= 1 after validation
 		panic(fmt.Sprintf("beacon: %v", err))
 	}
@@ -196,6 +202,9 @@ func (d *Detector) Config() Config { return d.cfg }
 func (d *Detector) Stats() Stats {
 	s := d.stats
 	s.Pairs = uint64(d.lru.Len())
+	s.EvictionsProbation = d.lru.Evictions(slru.Probation)
+	s.EvictionsProtected = d.lru.Evictions(slru.Protected)
+	s.Evictions = s.EvictionsProbation + s.EvictionsProtected
 	return s
 }
 
@@ -221,9 +230,12 @@ func (d *Detector) Beat(k PairKey, dst netip.Addr, ts int64) *Finding {
 	p, ok := d.lru.Get(id)
 	if ok && p.key != k {
 		d.stats.Collisions++
+		d.lru.Remove(id) // the new pair starts in probation
 		ok = false
 	}
 	if !ok {
+		// A pair seen once goes to probation: a scan's new pairs evict only
+		// each other, never a pair with a history.
 		d.lru.Add(id, &pair{key: k, first: ts, base: ts, beats: 1})
 		return nil
 	}
@@ -246,6 +258,7 @@ func (d *Detector) Beat(k PairKey, dst netip.Addr, ts int64) *Finding {
 		h.push(0)
 		h.out[0], h.in[0] = p.out0, p.in0
 		p.hist = h
+		d.lru.Promote(id)
 	}
 	h := p.hist
 	if ts-p.base > maxOffset {

@@ -8,7 +8,9 @@
 // and size regularity in plain words.
 //
 // A Detector is owned by one worker goroutine: it has no locks and is not safe
-// for concurrent use. Memory is bounded by Config.MaxPairs (least recently
-// beaten pairs are evicted and counted) and by the fixed HistoryLen beats kept
-// per pair.
+// for concurrent use. Memory is bounded by Config.MaxPairs and by the fixed
+// HistoryLen beats kept per pair. The pair table is a segmented LRU (package
+// slru): pairs seen once are evicted first, so a scan of millions of
+// destinations cannot push out a pair with a history of beats; evictions are
+// counted per class.
 package beacon

@@ -81,6 +81,7 @@ type Stats struct {
 	Answers           uint64 // A/AAAA records stored
 	Evictions         uint64 // answers dropped because the cache was full
 	Malformed         uint64 // messages miekg/dns could not unpack
+	FastResponses     uint64 // responses read in place, without a whole unpack (also in Responses)
 	Truncated         uint64 // payload cut by the snap length
 	TCPGaps           uint64 // TCP streams abandoned after a missing segment
 	TCPOversize       uint64 // TCP length prefix beyond what a DNS message can be
@@ -122,6 +123,10 @@ type Tracker struct {
 	byMAC   *MACNames     // shared across workers; nil: off
 	msg     dns.Msg
 	chain   []string
+	fast    fastResponse
+	chainAt []int
+	found   []found
+	ans     answered // what the last successful response let its client cache
 	stats   Stats
 	minTTL  int64
 	grace   int64
@@ -225,16 +230,130 @@ func (t *Tracker) message(p *decode.Packet, b []byte) {
 		t.query(p, b)
 		return
 	}
-	if err := t.msg.Unpack(b); err != nil || len(t.msg.Question) == 0 {
+	want := p.SrcPort == 53 // only a server's answers are stored
+	rcode, qname, ok := t.fastResponse(b, want)
+	if ok {
+		t.stats.FastResponses++
+	} else if rcode, qname, ok = t.fullResponse(b, want); !ok {
 		t.stats.Malformed++
 		return
 	}
-	qname := normalize(t.msg.Question[0].Name)
 	t.stats.Responses++ // queries took the path above
-	if t.msg.Rcode != dns.RcodeSuccess || p.SrcPort != 53 {
+	if rcode != dns.RcodeSuccess || !want {
 		return
 	}
+	if t.answerH != nil && t.ans.data {
+		t.answerH.DNSAnswer(p.Dst, qname, t.ans.qtype, time.Duration(t.ans.ttl)*time.Second, t.ans.first, p.TS)
+	}
 	client := p.Dst.As16()
+	for _, f := range t.found {
+		ttl := int64(f.ttl) * int64(time.Second)
+		if ttl < t.minTTL {
+			ttl = t.minTTL
+		}
+		t.stats.Answers++
+		a := answer{name: qname, expires: p.TS + ttl + t.grace}
+		if t.answers.Add(answerKey{client: client, addr: f.addr.As16()}, a) {
+			t.stats.Evictions++
+		}
+		if t.byMAC != nil && p.HasMAC && usableMAC(p.DstMAC) {
+			t.byMAC.add(p.DstMAC, p.Dst, f.addr, a)
+		}
+	}
+}
+
+// answered is what a successful response tells its client it may cache,
+// for the AnswerHandler: both response paths fill it.
+type answered struct {
+	ttl   uint32 // smallest on the question's CNAME chain
+	data  bool   // the chain ends in data, not CNAMEs alone
+	first netip.Addr
+	qtype uint16
+}
+
+// found is an address record on the question's CNAME chain.
+type found struct {
+	addr netip.Addr
+	ttl  uint32
+}
+
+// fastResponse reads response b in place (see fast.go) into t.found when
+// chain is set. ok false: the whole unpack must read it.
+func (t *Tracker) fastResponse(b []byte, chain bool) (rcode int, qname string, ok bool) {
+	t.found = t.found[:0]
+	r := &t.fast
+	if !r.walk(b) {
+		return 0, "", false
+	}
+	if r.rcode != dns.RcodeSuccess || !chain {
+		return r.rcode, "", true
+	}
+	// The chain as name offsets, the question's first: the same fixed point
+	// as fullResponse's.
+	t.chainAt = append(t.chainAt[:0], 12)
+	inChain := func(off int) bool {
+		for _, c := range t.chainAt {
+			if sameName(b, c, off) {
+				return true
+			}
+		}
+		return false
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, a := range r.answers {
+			if a.typ == typeCNAME && inChain(a.name) && !inChain(a.rdata) && len(t.chainAt) < 16 {
+				t.chainAt = append(t.chainAt, a.rdata)
+				changed = true
+			}
+		}
+	}
+	qend := skipName(b, 12) // walk checked the question
+	t.ans = answered{ttl: math.MaxUint32, qtype: binary.BigEndian.Uint16(b[qend:])}
+	for _, a := range r.answers {
+		if !inChain(a.name) {
+			continue
+		}
+		t.ans.ttl = min(t.ans.ttl, a.ttl)
+		if a.typ != typeCNAME {
+			t.ans.data = true
+		}
+		var addr netip.Addr
+		switch a.typ {
+		case typeA:
+			addr = netip.AddrFrom4([4]byte(b[a.rdata : a.rdata+4]))
+		case typeAAAA:
+			addr = netip.AddrFrom16([16]byte(b[a.rdata : a.rdata+16]))
+		default:
+			continue
+		}
+		if !t.ans.first.IsValid() {
+			t.ans.first = addr
+		}
+		t.found = append(t.found, found{addr: addr, ttl: a.ttl})
+	}
+	if t.ans.data {
+		// The only allocation: the name the answers are stored under.
+		name, _, err := dns.UnpackDomainName(b, 12)
+		if err != nil { // unreachable: walk checked the name
+			return 0, "", false
+		}
+		qname = normalize(name)
+	}
+	return r.rcode, qname, true
+}
+
+// fullResponse unpacks response b with miekg/dns, for what the fast path
+// declines. ok false: the message is malformed.
+func (t *Tracker) fullResponse(b []byte, chain bool) (rcode int, qname string, ok bool) {
+	t.found = t.found[:0]
+	if err := t.msg.Unpack(b); err != nil || len(t.msg.Question) == 0 {
+		return 0, "", false
+	}
+	if t.msg.Rcode != dns.RcodeSuccess || !chain {
+		return t.msg.Rcode, "", true
+	}
+	qname = normalize(t.msg.Question[0].Name)
 	// The name a host asked for heads the CNAME chain; every address at the
 	// chain's end belongs to it. Records off the chain are ignored, so a
 	// response cannot attach an unrelated name to an address.
@@ -249,29 +368,25 @@ func (t *Tracker) message(p *decode.Packet, b []byte) {
 			}
 		}
 	}
-	if t.answerH != nil {
-		// Only an answer with data (not a NODATA chain of CNAMEs alone)
-		// is something the client caches and may refresh.
-		ttl, data := uint32(math.MaxUint32), false
-		var first netip.Addr
-		for _, rr := range t.msg.Answer {
-			if t.inChain(rr.Header().Name) {
-				ttl = min(ttl, rr.Header().Ttl)
-				if rr.Header().Rrtype != dns.TypeCNAME {
-					data = true
-				}
-				if !first.IsValid() {
-					switch a := rr.(type) {
-					case *dns.A:
-						first, _ = netip.AddrFromSlice(a.A.To4())
-					case *dns.AAAA:
-						first, _ = netip.AddrFromSlice(a.AAAA.To16())
-					}
-				}
-			}
+	// What the client may cache: the smallest TTL on the chain, whether the
+	// chain ends in data (not a NODATA chain of CNAMEs alone), its first
+	// address.
+	t.ans = answered{ttl: math.MaxUint32, qtype: t.msg.Question[0].Qtype}
+	for _, rr := range t.msg.Answer {
+		if !t.inChain(rr.Header().Name) {
+			continue
 		}
-		if data {
-			t.answerH.DNSAnswer(p.Dst, qname, t.msg.Question[0].Qtype, time.Duration(ttl)*time.Second, first, p.TS)
+		t.ans.ttl = min(t.ans.ttl, rr.Header().Ttl)
+		if rr.Header().Rrtype != dns.TypeCNAME {
+			t.ans.data = true
+		}
+		if !t.ans.first.IsValid() {
+			switch a := rr.(type) {
+			case *dns.A:
+				t.ans.first, _ = netip.AddrFromSlice(a.A.To4())
+			case *dns.AAAA:
+				t.ans.first, _ = netip.AddrFromSlice(a.AAAA.To16())
+			}
 		}
 	}
 	for _, rr := range t.msg.Answer {
@@ -287,19 +402,9 @@ func (t *Tracker) message(p *decode.Packet, b []byte) {
 		if !addr.IsValid() || !t.inChain(rr.Header().Name) {
 			continue
 		}
-		ttl := int64(rr.Header().Ttl) * int64(time.Second)
-		if ttl < t.minTTL {
-			ttl = t.minTTL
-		}
-		t.stats.Answers++
-		a := answer{name: qname, expires: p.TS + ttl + t.grace}
-		if t.answers.Add(answerKey{client: client, addr: addr.As16()}, a) {
-			t.stats.Evictions++
-		}
-		if t.byMAC != nil && p.HasMAC && usableMAC(p.DstMAC) {
-			t.byMAC.add(p.DstMAC, p.Dst, addr, a)
-		}
+		t.found = append(t.found, found{addr: addr, ttl: rr.Header().Ttl})
 	}
+	return t.msg.Rcode, qname, true
 }
 
 // query reads a query's first question. Only the question is used, so

@@ -10,8 +10,11 @@
 // a client retrying an unreachable server every second is not a beacon.
 //
 // A Tracker belongs to one pipeline worker and is not safe for concurrent
-// use. Its tables are bounded LRUs; packets of established sessions allocate
-// nothing.
+// use. Its tables are bounded segmented LRUs (package slru): a session that
+// has only been seen one way sits in probation, and one answered by its
+// server is protected, so a SYN flood or a scan churns probation and never
+// ends the sessions that carry beats. Packets of established sessions
+// allocate nothing.
 package flow
 
 import (
@@ -22,10 +25,9 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/simplelru"
-
 	"github.com/launchtap/launchtap/sensor/decode"
 	"github.com/launchtap/launchtap/sensor/netset"
+	"github.com/launchtap/launchtap/sensor/slru"
 )
 
 // Config bounds and times the session tables.
@@ -50,7 +52,7 @@ func DefaultConfig() Config {
 
 // RegisterFlags binds the config to command-line flags.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	fs.IntVar(&c.MaxSessions, "max-sessions", c.MaxSessions, "TCP and UDP sessions tracked per worker (each); the least recently active is evicted beyond it")
+	fs.IntVar(&c.MaxSessions, "max-sessions", c.MaxSessions, "TCP and UDP sessions tracked per worker (each, not split between workers); beyond it the least recently active session seen only one way is evicted first, so a flood cannot push out answered sessions")
 	fs.DurationVar(&c.UDPIdle, "udp-idle", c.UDPIdle, "idle gap after which a UDP 5-tuple's next packet starts a new session")
 	fs.DurationVar(&c.TCPIdle, "tcp-idle", c.TCPIdle, "idle time after which an open TCP session is considered ended")
 	fs.DurationVar(&c.BurstGap, "burst-gap", c.BurstGap, "silence inside a session after which outbound data counts as a new activity burst")
@@ -108,6 +110,7 @@ type Session struct {
 	exch        exchange
 	promoted    int64 // Unix ns of its last move to the front of the LRU (at most one a promoteEvery)
 	Restarted   bool  // ended because a new session began on the same 5-tuple
+	protected   bool  // in its table's protected class: both directions seen
 	finOut      bool
 	finIn       bool
 
@@ -168,10 +171,16 @@ type Stats struct {
 	SessionsJoined  uint64 // picked up mid-stream
 	SessionsEnded   uint64
 	Unanswered      uint64 // TCP sessions that ended without an answered handshake: no beat
-	Evictions       uint64 // sessions ended early because the table was full
+	Evictions       uint64 // sessions ended early because the table was full (both classes below)
 	Bursts          uint64
 	ActiveTCP       uint64
 	ActiveUDP       uint64
+
+	// The evictions by class: sessions seen only one way (probation: what a
+	// scan or SYN flood creates) and sessions answered by their server
+	// (protected: evicted only when answered sessions alone fill the table).
+	EvictionsProbation uint64
+	EvictionsProtected uint64
 }
 
 // Tracker follows the sessions of one worker's hosts.
@@ -191,8 +200,8 @@ type Tracker struct {
 	h        Handler
 	ph       PayloadHandler // h, when it reads first payloads
 	proxies  Proxies
-	tcp      *simplelru.LRU[Key, *Session]
-	udp      *simplelru.LRU[Key, *Session]
+	tcp      *slru.Table[Key, *Session]
+	udp      *slru.Table[Key, *Session]
 	free     []*Session
 	stats    Stats
 
@@ -233,7 +242,7 @@ func (t *Tracker) slot(k *Key) *cacheSlot {
 }
 
 // get finds a session through the cache, then the table l.
-func (t *Tracker) get(l *simplelru.LRU[Key, *Session], k *Key, ts int64) (*Session, bool) {
+func (t *Tracker) get(l *slru.Table[Key, *Session], k *Key, ts int64) (*Session, bool) {
 	sl := t.slot(k)
 	if s := sl.s; s != nil && sl.key == *k {
 		if ts-s.promoted >= promoteEvery {
@@ -257,7 +266,7 @@ func (t *Tracker) promote(s *Session, ts int64) {
 }
 
 // add puts a new session in table l and the cache.
-func (t *Tracker) add(l *simplelru.LRU[Key, *Session], k *Key, s *Session) {
+func (t *Tracker) add(l *slru.Table[Key, *Session], k *Key, s *Session) {
 	if l.Add(*k, s) {
 		t.stats.Evictions++
 	}
@@ -294,10 +303,12 @@ func NewTracker(cfg Config, internal *netset.Set, h Handler) (*Tracker, error) {
 	// Every removal — close, idle sweep or capacity eviction — passes through
 	// the callback, so a session's end is reported exactly once.
 	var err error
-	if t.tcp, err = simplelru.NewLRU[Key, *Session](cfg.MaxSessions, t.ended); err != nil {
+	// The tables hash with maphash, not with the cache's hash: a crafted
+	// collision there costs one cache miss, in a table a whole probe chain.
+	if t.tcp, err = slru.New(cfg.MaxSessions, 0, t.ended); err != nil {
 		return nil, fmt.Errorf("flow: %w", err)
 	}
-	if t.udp, err = simplelru.NewLRU[Key, *Session](cfg.MaxSessions, t.ended); err != nil {
+	if t.udp, err = slru.New(cfg.MaxSessions, 0, t.ended); err != nil {
 		return nil, fmt.Errorf("flow: %w", err)
 	}
 	return t, nil
@@ -328,11 +339,25 @@ func (t *Tracker) newSession() *Session {
 	return new(Session)
 }
 
+// Tracking reports whether a session with key k is tracked now (without
+// touching its recency): after a session ended, whether a new one has begun
+// on the same 5-tuple.
+func (t *Tracker) Tracking(k Key) bool {
+	l := t.udp
+	if k.Proto == decode.ProtoTCP {
+		l = t.tcp
+	}
+	_, ok := l.Peek(k)
+	return ok
+}
+
 // Stats returns the tracker's counters.
 func (t *Tracker) Stats() Stats {
 	s := t.stats
 	s.ActiveTCP = uint64(t.tcp.Len())
 	s.ActiveUDP = uint64(t.udp.Len())
+	s.EvictionsProbation = t.tcp.Evictions(slru.Probation) + t.udp.Evictions(slru.Probation)
+	s.EvictionsProtected = t.tcp.Evictions(slru.Protected) + t.udp.Evictions(slru.Protected)
 	return s
 }
 
@@ -379,6 +404,21 @@ func (t *Tracker) Packet(p *decode.Packet) {
 	}
 }
 
+// protect promotes a session to its table's protected class the first time
+// both directions have been seen: the server answered, so it is no
+// one-packet probe. A restarted or closed session was removed before.
+func (t *Tracker) protect(l *slru.Table[Key, *Session], s *Session, ts int64) {
+	if s.protected || s.PktsOut == 0 || s.PktsIn == 0 {
+		return
+	}
+	s.protected = true
+	if l.Promote(s.Key) {
+		t.stats.Evictions++
+	}
+	// Promote moved it to the front: the sweep's order is by promotion time.
+	t.promote(s, max(s.promoted, ts))
+}
+
 func (t *Tracker) tcpPacket(p *decode.Packet, k *Key, out bool) {
 	flags := p.TCPFlags
 	syn := flags&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn
@@ -417,6 +457,7 @@ func (t *Tracker) tcpPacket(p *decode.Packet, k *Key, out bool) {
 		t.h.SessionStart(s)
 	}
 	t.account(s, p, out)
+	t.protect(t.tcp, s, p.TS)
 	switch {
 	case flags&decode.TCPRst != 0:
 		t.tcp.Remove(*k)
@@ -453,6 +494,7 @@ func (t *Tracker) udpPacket(p *decode.Packet, k *Key, out bool) {
 		return
 	}
 	t.account(s, p, out)
+	t.protect(t.udp, s, p.TS)
 }
 
 func (t *Tracker) open(p *decode.Packet, k *Key, midstream bool) *Session {
@@ -545,9 +587,9 @@ func (t *Tracker) Sweep(now int64) {
 // none of them is more than promoteEvery past its idle time: the sweep stops
 // there. An alive oldest entry whose latest packet is newer than every
 // promotion can go to the front exactly, and the sweep looks on.
-func (t *Tracker) sweep(l *simplelru.LRU[Key, *Session], now, idle int64) {
+func (t *Tracker) sweep(l *slru.Table[Key, *Session], now, idle int64) {
 	for {
-		k, s, ok := l.GetOldest()
+		k, s, ok := l.Oldest()
 		switch {
 		case !ok:
 			return

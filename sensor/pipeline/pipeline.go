@@ -98,6 +98,26 @@ type FilterCounters interface {
 	Take(src, dst netip.Addr, sport, dport uint16, proto uint8, restarted bool) (pkts, bytes uint64)
 }
 
+// BatchFilterCounters are FilterCounters that take many flow directions at
+// once. When Config.Filtered has TakeBatch, a worker holds the sessions that
+// ended and takes their counts together, every second of capture time or
+// every maxPendingEnds (65536) sessions: a SYN flood ends sessions at the packet
+// rate, and one kernel call per direction would cost more than the packets.
+type BatchFilterCounters interface {
+	FilterCounters
+	// TakeBatch fills Pkts and Bytes of every request.
+	TakeBatch(reqs []FlowTake)
+}
+
+// FlowTake asks for one flow direction's counts (see FilterCounters.Take).
+type FlowTake struct {
+	Src, Dst         netip.Addr
+	SrcPort, DstPort uint16
+	Proto            uint8
+	Restarted        bool
+	Pkts, Bytes      uint64 // the answer
+}
+
 // Pipeline runs the data path and hands alerts to Alerts().
 type Pipeline struct {
 	cfg      Config
@@ -386,6 +406,7 @@ func (p *Pipeline) Run(ctx context.Context, srcs []capture.Source) error {
 				// clock the kernel's timestamps follow.
 				idle: func() {
 					w.flows.Sweep(time.Now().UnixNano())
+					w.takeEnded()
 					w.publish()
 					w.serveSnapshot()
 				},

@@ -41,7 +41,36 @@ type worker struct {
 
 	cov     coverage                    // hourly counters for checkpoints
 	snapReq atomic.Pointer[snapshotReq] // a checkpoint's request, served between batches
+	batched    BatchFilterCounters         // cfg.Filtered when it takes in batches
+	ended      []endedSession              // sessions waiting for the filter's counts
+	endedPairs map[beacon.PairKey]struct{} // their pairs, so that a pair's next beat takes them first
+	endedSince int64                       // capture time of the oldest of them
+	takes      []FlowTake
 }
+
+// endedSession is what the detector needs of a session that ended, held
+// until the kernel filter's counts are added.
+type endedSession struct {
+	pair      beacon.PairKey
+	key       flow.Key
+	client    netip.Addr
+	server    netip.Addr
+	start     int64
+	bytesOut  uint64
+	bytesIn   uint64
+	pktsOut   uint32
+	pktsIn    uint32
+	noSize    bool // midstream, never answered, or no beacon candidate
+	restarted bool
+}
+
+// maxPendingEnds bounds the ended sessions a worker holds for the filter's
+// counts; they are taken at the latest a second of capture time after the
+// oldest ended (pendingEndsAge).
+const (
+	maxPendingEnds = 1 << 16
+	pendingEndsAge = int64(time.Second)
+)
 
 type dnsPairKey struct {
 	client [16]byte
@@ -91,6 +120,10 @@ func newWorker(id int, cfg *Config, out chan<- *alert.Alert, macNames *dnstrack.
 	if err = w.newNamer(); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
+	if b, ok := cfg.Filtered.(BatchFilterCounters); ok {
+		w.batched = b
+		w.endedPairs = make(map[beacon.PairKey]struct{})
+	}
 	w.det = beacon.NewDetector(cfg.Beacon.PerWorker(cfg.Workers))
 	if w.hosts, err = hostid.NewTable(cfg.HostID); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
@@ -114,6 +147,9 @@ func (w *worker) handle(p *decode.Packet, kind decode.ErrKind) {
 		w.rollHour(p.TS)
 	}
 	w.cov.cur.Packets++
+	if len(w.ended) > 0 && p.TS-w.endedSince >= pendingEndsAge {
+		w.takeEnded()
+	}
 	w.hosts.Observe(p)
 	if kind != decode.OK {
 		if w.cfg.LearnInternal && isRouterAdvert(p) {
@@ -142,7 +178,10 @@ func (w *worker) handleCopy(p *decode.Packet) {
 }
 
 // flush ends every session (end of a capture) so that their sizes are recorded.
-func (w *worker) flush() { w.flows.Flush() }
+func (w *worker) flush() {
+	w.flows.Flush()
+	w.takeEnded()
+}
 
 // SessionStart is a beat: the pair is keyed by the name the host resolved,
 // or, when it resolved none the span saw, by the name its first payload
@@ -184,6 +223,25 @@ func (w *worker) SessionEnd(s *flow.Session) {
 		// No payload named it: it beats keyed by its address, as at its start.
 		w.fire(s, s.Start)
 	}
+	if w.batched != nil {
+		if len(w.ended) == 0 {
+			w.endedSince = w.clock
+		}
+		pk := w.pairKey(s, beacon.KindSession)
+		noSize := s.Midstream || s.Handshaking || s.NoBeat // no beat, so nothing to size
+		w.ended = append(w.ended, endedSession{
+			pair: pk, key: s.Key, client: s.ClientAddr, server: s.ServerAddr, start: s.Start,
+			bytesOut: s.BytesOut, bytesIn: s.BytesIn, pktsOut: s.PktsOut, pktsIn: s.PktsIn,
+			noSize: noSize, restarted: s.Restarted,
+		})
+		if !noSize {
+			w.endedPairs[pk] = struct{}{}
+		}
+		if len(w.ended) >= maxPendingEnds {
+			w.takeEnded()
+		}
+		return
+	}
 	if f := w.cfg.Filtered; f != nil {
 		k := &s.Key
 		po, bo := f.Take(s.ClientAddr, s.ServerAddr, k.ClientPort, k.ServerPort, k.Proto, s.Restarted)
@@ -200,6 +258,38 @@ func (w *worker) SessionEnd(s *flow.Session) {
 		w.cov.cur.OneSided++ // of the sessions counted at their start
 	}
 	w.det.Sizes(w.pairKey(s, beacon.KindSession), s.Start, s.BytesOut, s.BytesIn)
+}
+
+// takeEnded adds the kernel filter's counts to the sessions that ended since
+// the last call, in one batch, and records their sizes in order.
+func (w *worker) takeEnded() {
+	if len(w.ended) == 0 {
+		return
+	}
+	w.takes = w.takes[:0]
+	for i := range w.ended {
+		e := &w.ended[i]
+		// A session begun on the 5-tuple since this one ended owns the
+		// counts after the kernel's split, as with a restart.
+		restarted := e.restarted || w.flows.Tracking(e.key)
+		k := &e.key
+		w.takes = append(w.takes,
+			FlowTake{Src: e.client, Dst: e.server, SrcPort: k.ClientPort, DstPort: k.ServerPort, Proto: k.Proto, Restarted: restarted},
+			FlowTake{Src: e.server, Dst: e.client, SrcPort: k.ServerPort, DstPort: k.ClientPort, Proto: k.Proto, Restarted: restarted})
+	}
+	w.batched.TakeBatch(w.takes)
+	for i := range w.ended {
+		e := &w.ended[i]
+		if !e.noSize {
+			if uint64(e.pktsOut)+w.takes[2*i].Pkts == 0 || uint64(e.pktsIn)+w.takes[2*i+1].Pkts == 0 {
+				w.cov.cur.OneSided++ // of the sessions counted at their start
+			}
+			w.det.Sizes(e.pair, e.start, e.bytesOut+w.takes[2*i].Bytes, e.bytesIn+w.takes[2*i+1].Bytes)
+		}
+		*e = endedSession{}
+	}
+	w.ended = w.ended[:0]
+	clear(w.endedPairs)
 }
 
 // BurstEnd sizes a keep-alive beat by its first exchange: a check-in
@@ -411,6 +501,15 @@ func isLocalName(domain string) bool {
 func (w *worker) beat(k beacon.PairKey, dst netip.Addr, ts int64, mac [6]byte, hasMAC bool) {
 	if w.cfg.NoDetection {
 		return
+	}
+	if len(w.endedPairs) > 0 {
+		// The pair's last session has ended but waits for the filter's
+		// counts: its sizes must be in before this beat is scored, as they
+		// are without batching (a client that reconnects on the same
+		// 5-tuple ends one session just as it starts the next).
+		if _, ok := w.endedPairs[k]; ok {
+			w.takeEnded()
+		}
 	}
 	f := w.det.Beat(k, dst, ts)
 	if f == nil {

@@ -47,6 +47,10 @@ type Summary struct {
 	FilterMapFull uint64   `json:"filter_map_full"`
 	CountedBytes  uint64   `json:"filter_counted_bytes"`
 	PassedBytes   uint64   `json:"filter_passed_bytes"`
+	// seen = delivered + filter_counted + kernel_drops + undelivered (+ unaccounted)
+	Seen        uint64 `json:"seen"`
+	Undelivered uint64 `json:"undelivered"`
+	Unaccounted uint64 `json:"unaccounted"`
 }
 
 func main() {
@@ -128,6 +132,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		KernelPackets: st.Packets, KernelDrops: st.Drops, KernelFreezes: st.Freezes, Delivered: st.Delivered,
 		FilterPassed: st.Filter.Passed(), FilterCounted: st.Filter.Counted, FilterMapFull: st.Filter.PassMapFull,
 		CountedBytes: st.Filter.CountedBytes, PassedBytes: st.Filter.PassBytes,
+		Seen: st.Seen, Undelivered: st.Undelivered, Unaccounted: st.Unaccounted,
 	}
 	for _, r := range results {
 		s.Decoded += r.decoded

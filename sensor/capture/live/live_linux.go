@@ -28,6 +28,15 @@ const pollInterval = 100 * time.Millisecond
 // idlePolls empty polls (about a second) make Next return capture.ErrIdle.
 const idlePolls = int(time.Second / pollInterval)
 
+// drainFor bounds how long Next keeps delivering what is left in the rings
+// after Stop: a sender that does not stop would otherwise keep it going.
+// What is still in the rings then is counted as undelivered (Stats).
+const drainFor = time.Second
+
+// drainBlockWait is how long the drain waits, once, for the kernel to retire
+// a partly filled block: more than the largest usual --block-timeout.
+const drainBlockWait = 100 * time.Millisecond
+
 // Capture is a running live capture: one Source per worker.
 type Capture struct {
 	log     *slog.Logger
@@ -56,12 +65,14 @@ type sock struct {
 
 // source is one worker's view: one socket per interface.
 type source struct {
-	socks     []sock
-	pfds      []unix.PollFd
-	next      int // round-robin position
-	stop      atomic.Bool
-	busy      atomic.Bool // inside Next: Close waits for it to leave
-	delivered atomic.Uint64
+	socks       []sock
+	pfds        []unix.PollFd
+	next        int // round-robin position
+	stop        atomic.Bool
+	busy        atomic.Bool // inside Next: Close waits for it to leave
+	delivered   atomic.Uint64
+	drainEnd    time.Time // set by Next when it first sees stop
+	drainWaited bool      // drain waited once for a partly filled block
 
 	mu     sync.Mutex // guards closed against Stats reading the sockets
 	closed bool
@@ -386,18 +397,21 @@ func (c *Capture) Stats() (Stats, error) {
 		}
 		st.Filter, st.FilterOn = c.final, true
 	}
+	st.account()
 	return st, errors.Join(errs...)
 }
 
 // Next delivers the next frame from any of the worker's sockets. Data aliases
-// the ring and is valid until the next call. It returns io.EOF after Stop.
+// the ring and is valid until the next call. After Stop it delivers what the
+// rings still hold (for up to drainFor) and then returns io.EOF, so that a
+// stop loses nothing the kernel had already queued.
 func (s *source) Next(f *capture.Frame) error {
 	s.busy.Store(true)
 	defer s.busy.Store(false)
 	n := len(s.socks)
 	for polls := 0; ; polls++ {
 		if s.stop.Load() {
-			return io.EOF
+			return s.drain(f)
 		}
 		if polls == idlePolls {
 			return capture.ErrIdle
@@ -428,10 +442,57 @@ func (s *source) Next(f *capture.Frame) error {
 	}
 }
 
+// drain delivers a frame left in any ring after Stop, or returns io.EOF
+// when every ring is empty or drainFor has passed. The sockets poll with a
+// zero timeout, so an empty ring answers at once.
+func (s *source) drain(f *capture.Frame) error {
+	now := time.Now()
+	if s.drainEnd.IsZero() {
+		s.drainEnd = now.Add(drainFor)
+	}
+	if now.After(s.drainEnd) {
+		return io.EOF
+	}
+	n := len(s.socks)
+	for pass := 0; pass < 2; pass++ {
+		for range n {
+			i := s.next
+			if s.next++; s.next == n {
+				s.next = 0
+			}
+			sk := &s.socks[i]
+			data, ci, err := sk.tp.ZeroCopyReadPacketData()
+			if err == nil {
+				f.Data = data
+				f.TS = ci.Timestamp.UnixNano()
+				f.WireLen = uint32(ci.Length)
+				f.LinkType = sk.link
+				f.Iface = sk.iface
+				s.delivered.Add(1)
+				return nil
+			}
+			if !errors.Is(err, afpacket.ErrTimeout) {
+				return io.EOF
+			}
+		}
+		if pass == 0 && !s.drainWaited {
+			// The block the kernel was filling reaches user space only when
+			// it is full or its timeout passes: wait for that once.
+			s.drainWaited = true
+			if _, err := unix.Poll(s.pfds, int(drainBlockWait/time.Millisecond)); err != nil && !errors.Is(err, unix.EINTR) {
+				return io.EOF
+			}
+			continue
+		}
+		break
+	}
+	return io.EOF
+}
+
 // Close stops the source and closes its sockets once no goroutine is in Next.
 func (s *source) Close() error {
 	s.stop.Store(true)
-	deadline := time.Now().Add(2 * pollInterval)
+	deadline := time.Now().Add(drainFor + 2*pollInterval)
 	for s.busy.Load() && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}

@@ -384,8 +384,91 @@ func testLiveFilter(t *testing.T, xdp bool, replay replayer) {
 	if st.Filter.Counted != nCounted || st.Filter.CountedBytes != bCounted {
 		t.Errorf("filter counted %d packets %d bytes, want %d %d", st.Filter.Counted, st.Filter.CountedBytes, nCounted, bCounted)
 	}
+	if st.Seen != uint64(len(frames)) || st.Undelivered != 0 || st.Unaccounted != 0 {
+		t.Errorf("seen %d, undelivered %d, unaccounted %d; want %d, 0, 0", st.Seen, st.Undelivered, st.Unaccounted, len(frames))
+	}
+	if st.Seen != st.Delivered+st.Filter.Counted+st.Drops+st.Undelivered {
+		t.Errorf("seen %d != delivered %d + counted %d + drops %d + undelivered %d", st.Seen, st.Delivered, st.Filter.Counted, st.Drops, st.Undelivered)
+	}
 	t.Logf("%d frames, %d passed to user space (%.1f%%), %d counted in the kernel", len(frames), len(want),
 		100*float64(len(want))/float64(len(frames)), nCounted)
+}
+
+// Frames still in the rings when the capture stops are delivered before
+// Next returns io.EOF: a stop right after the traffic loses nothing.
+func TestStopDrainsRings(t *testing.T) {
+	livetest.Require(t, "tcpreplay")
+	frames, err := livetest.Traffic(6, 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := livetest.NewVeth(t)
+	file := filepath.Join(t.TempDir(), "traffic.pcap")
+	if err := livetest.WritePcap(file, frames); err != nil {
+		t.Fatal(err)
+	}
+	cfg := NewConfig(v.Host)
+	cfg.Workers, cfg.RingMB = 2, 16
+	cfg.SampleInterval = time.Hour
+	c, err := Open(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := v.Replay(ctx, file, "--pps=5000"); err != nil {
+		t.Fatal(err)
+	}
+	// Nobody has read yet: everything passed is in the rings.
+	c.Stop()
+	var got int
+	for _, s := range c.Sources() {
+		var f capture.Frame
+		for {
+			err := s.Next(&f)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got++
+		}
+	}
+	st, err := c.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uint64(got) != st.Delivered || st.Delivered == 0 || st.Undelivered != 0 || st.Drops != 0 {
+		t.Errorf("after stop: read %d, delivered %d, undelivered %d, drops %d; want all delivered", got, st.Delivered, st.Undelivered, st.Drops)
+	}
+	if st.Seen != uint64(len(frames)) || st.Seen != st.Delivered+st.Filter.Counted+st.Drops+st.Undelivered {
+		t.Errorf("seen %d (of %d sent) != delivered %d + counted %d + drops %d + undelivered %d",
+			st.Seen, len(frames), st.Delivered, st.Filter.Counted, st.Drops, st.Undelivered)
+	}
+}
+
+func TestAccount(t *testing.T) {
+	for _, tc := range []struct {
+		name                           string
+		in                             Stats
+		seen, undelivered, unaccounted uint64
+	}{
+		{"no filter, all delivered", Stats{Packets: 10, Delivered: 10}, 10, 0, 0},
+		{"no filter, drops and a queue", Stats{Packets: 10, Drops: 3, Delivered: 5}, 10, 2, 0},
+		{"filter", Stats{Packets: 6, Delivered: 6, FilterOn: true, Filter: bpf.FilterStats{PassFirst: 6, Counted: 4}}, 10, 0, 0},
+		{"filter counted more than the sockets saw yet", Stats{Packets: 5, Delivered: 5, FilterOn: true, Filter: bpf.FilterStats{PassFirst: 6, Counted: 4}}, 10, 0, 1},
+		{"delivered read after the sockets", Stats{Packets: 5, Delivered: 6}, 5, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := tc.in
+			s.account()
+			if s.Seen != tc.seen || s.Undelivered != tc.undelivered || s.Unaccounted != tc.unaccounted {
+				t.Errorf("seen %d undelivered %d unaccounted %d, want %d %d %d", s.Seen, s.Undelivered, s.Unaccounted, tc.seen, tc.undelivered, tc.unaccounted)
+			}
+		})
+	}
 }
 
 func TestConfigFlags(t *testing.T) {
