@@ -49,6 +49,9 @@ func TestFilteredCountsTakenInBatches(t *testing.T) {
 		pkts := []decode.Packet{
 			{Src: mac, Dst: srv, SrcPort: port, DstPort: sp, TCPFlags: decode.TCPSyn},
 			{Src: srv, Dst: mac, SrcPort: sp, DstPort: port, TCPFlags: decode.TCPSyn | decode.TCPAck},
+			// A first request that names nothing (no TLS, no HTTP): the
+			// session, which no DNS answer named, beats now.
+			{Src: mac, Dst: srv, SrcPort: port, DstPort: sp, TCPFlags: decode.TCPAck | decode.TCPPsh, Payload: []byte("\x00\x01ping"), PayloadLen: 6},
 		}
 		if close {
 			pkts = append(pkts,

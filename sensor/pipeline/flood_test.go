@@ -128,14 +128,21 @@ func beaconUnderScan(t *testing.T, scanned int) ([]*alert.Alert, Stats) {
 		if beat != 2 {
 			continue
 		}
-		// The scan: every SYN a new session and a new pair, all within 50 s.
+		// The scan: every SYN a new session to a new destination, all
+		// within 50 s, and every destination answers (an unanswered SYN is
+		// no session start, so it would make no pair): each is a beat of a
+		// new pair.
 		pkt := decode.Packet{Src: scanner, Proto: decode.ProtoTCP, TCPFlags: decode.TCPSyn, TTL: 64, Window: 1024,
 			SrcMAC: [6]byte{2, 0, 0, 9, 9, 9}, HasMAC: true, SrcPort: 40000, DstPort: 80}
+		answer := decode.Packet{Dst: scanner, Proto: decode.ProtoTCP, TCPFlags: decode.TCPSyn | decode.TCPAck, TTL: 58, Window: 65535,
+			DstMAC: [6]byte{2, 0, 0, 9, 9, 9}, HasMAC: true, SrcPort: 80, DstPort: 40000}
 		step := int64(50*time.Second) / int64(max(1, scanned))
 		for i := 0; i < scanned; i++ {
 			pkt.TS = ts + int64(time.Second) + int64(i)*step
 			pkt.Dst = netip.AddrFrom4([4]byte{44, byte(i >> 16), byte(i >> 8), byte(i)})
 			w.handle(&pkt, decode.OK)
+			answer.TS, answer.Src = pkt.TS+step/2, pkt.Dst
+			w.handle(&answer, decode.OK)
 		}
 	}
 	w.flush()
@@ -174,12 +181,15 @@ func TestBeaconAlertsOnTimeUnderScan(t *testing.T) {
 		t.Errorf("under the scan: host OS %q, severity %q, score %v; without it: %q, %q, %v",
 			got[0].HostOS, got[0].Severity, got[0].Score, quiet[0].HostOS, quiet[0].Severity, quiet[0].Score)
 	}
-	if st.Beacon.EvictionsProbation == 0 || st.Flow.EvictionsProbation == 0 {
-		t.Errorf("scan did not fill the tables: probation evictions pairs %d, sessions %d",
-			st.Beacon.EvictionsProbation, st.Flow.EvictionsProbation)
+	if st.Beacon.EvictionsProbation == 0 || st.Flow.Evictions == 0 {
+		t.Errorf("scan did not fill the tables: probation evictions of pairs %d, session evictions %d",
+			st.Beacon.EvictionsProbation, st.Flow.Evictions)
 	}
-	if st.Beacon.EvictionsProtected != 0 || st.Flow.EvictionsProtected != 0 {
-		t.Errorf("protected evictions: pairs %d, sessions %d, want none", st.Beacon.EvictionsProtected, st.Flow.EvictionsProtected)
+	// Pairs beaten once (the scan's) evict only each other. Answered scan
+	// sessions are protected sessions and may evict each other: the Mac's
+	// sessions are short and its history is in its pair.
+	if st.Beacon.EvictionsProtected != 0 {
+		t.Errorf("protected pair evictions %d, want none", st.Beacon.EvictionsProtected)
 	}
 	if st.Beacon.Pairs > uint64(DefaultConfig().Beacon.MaxPairs) {
 		t.Errorf("%d pairs tracked, bound %d", st.Beacon.Pairs, DefaultConfig().Beacon.MaxPairs)
