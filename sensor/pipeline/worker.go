@@ -39,8 +39,8 @@ type worker struct {
 	pub   published      // copied from c once per batch, read by Stats
 	clock int64          // capture time of the latest packet
 
-	cov     coverage                    // hourly counters for checkpoints
-	snapReq atomic.Pointer[snapshotReq] // a checkpoint's request, served between batches
+	cov        coverage                    // hourly counters for checkpoints
+	snapReq    atomic.Pointer[snapshotReq] // a checkpoint's request, served between batches
 	batched    BatchFilterCounters         // cfg.Filtered when it takes in batches
 	ended      []endedSession              // sessions waiting for the filter's counts
 	endedPairs map[beacon.PairKey]struct{} // their pairs, so that a pair's next beat takes them first
