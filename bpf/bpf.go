@@ -238,7 +238,7 @@ func (o *Objects) SetInternal(ps []netip.Prefix) error {
 type FilterStats struct {
 	PassControl  uint64 // TCP SYN/FIN/RST
 	PassService  uint64 // DNS, DHCP, DHCPv6, mDNS, LLMNR, NTP, VXLAN/Geneve ports
-	PassFirst    uint64 // first packet of a flow direction or UDP session
+	PassFirst    uint64 // first packet of a flow direction or session; a session's first payloads
 	PassSample   uint64 // periodic sample of a long flow
 	PassBurst    uint64 // data after BurstGap of silence in its direction
 	PassOther    uint64 // not TCP/UDP over IP, fragments, tunnels, in-band VLAN tags

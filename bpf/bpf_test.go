@@ -57,7 +57,7 @@ type pkt struct {
 	src, dst     string
 	sport, dport uint16
 	udp          bool
-	flags        string // TCP flags: any of "SAFR"
+	flags        string // TCP flags: any of "SAFRP"
 	payload      int
 	vlan         bool
 }
@@ -108,6 +108,8 @@ func (p pkt) layers(t testing.TB) []gopacket.SerializableLayer {
 				tc.FIN = true
 			case 'R':
 				tc.RST = true
+			case 'P':
+				tc.PSH = true
 			}
 		}
 		tc.SetNetworkLayerForChecksum(ipl)
@@ -207,7 +209,12 @@ func TestFilterVerdicts(t *testing.T) {
 	ack := pkt{src: "192.168.1.10", dst: "93.184.216.34", sport: 50000, dport: 443, flags: "A", payload: 100}
 	bare := pkt{src: ack.src, dst: ack.dst, sport: ack.sport, dport: ack.dport, flags: "A"}
 	ack6 := pkt{src: "fd00::10", dst: "2001:db8::1", sport: 50000, dport: 443, flags: "A", payload: 100}
+	syn := pkt{src: ack.src, dst: ack.dst, sport: ack.sport, dport: ack.dport, flags: "S"}
+	synAck := pkt{src: ack.dst, dst: ack.src, sport: ack.dport, dport: ack.sport, flags: "SA"}
+	serverData := pkt{src: ack.dst, dst: ack.src, sport: ack.dport, dport: ack.sport, flags: "A", payload: 1400}
 	quic := pkt{src: "10.0.0.5", dst: "142.250.1.1", sport: 50001, dport: 443, udp: true, payload: 1200}
+	quicBack := pkt{src: quic.dst, dst: quic.src, sport: quic.dport, dport: quic.sport, udp: true, payload: 1200}
+	udp := pkt{src: "10.0.0.5", dst: "198.51.100.9", sport: 50002, dport: 5000, udp: true, payload: 200}
 	const P, C = true, false
 	tests := []struct {
 		name string
@@ -269,21 +276,59 @@ func TestFilterVerdicts(t *testing.T) {
 		{
 			name: "UDP: first packet passes, a packet after the idle gap starts a session",
 			opts: Options{UDPIdle: time.Second, SampleInterval: time.Hour},
-			seq:  []step{{p: quic}, {p: quic}, {p: quic}, {sleep: 1100 * time.Millisecond}, {p: quic}, {p: quic}},
+			seq:  []step{{p: udp}, {p: udp}, {p: udp}, {sleep: 1100 * time.Millisecond}, {p: udp}, {p: udp}},
 			want: []bool{P, C, C, P, C},
-			prev: quic.counts(2),
+			prev: udp.counts(2),
+			cur:  udp.counts(1),
+		},
+		{
+			name: "QUIC: the first two client datagrams of a session pass, the server's first",
+			opts: Options{UDPIdle: time.Second, SampleInterval: time.Hour},
+			seq: []step{
+				{p: quic}, {p: quic}, {p: quicBack}, {p: quicBack}, {p: quic},
+				{sleep: 1100 * time.Millisecond}, {p: quic}, {p: quic}, {p: quic},
+			},
+			want: []bool{P, P, P, C, C, P, P, C},
+			prev: quic.counts(1),
 			cur:  quic.counts(1),
 		},
 		{
-			name: "a SYN on a counted 5-tuple splits the counts",
+			name: "TLS: the ClientHello (two segments) and the server's first data pass",
+			seq: []step{
+				{p: syn}, {p: synAck}, {p: bare}, {p: ack}, {p: ack}, {p: bare}, {p: ack},
+				{p: serverData}, {p: serverData}, {p: pkt{src: ack.dst, dst: ack.src, sport: ack.dport, dport: ack.sport, flags: "A"}},
+			},
+			want: []bool{P, P, C, P, P, C, C, P, C, C},
+			cur:  bare.counts(2).Add(ack.counts(1)),
+		},
+		{
+			name: "HTTP CONNECT to a proxy passes",
+			seq: []step{
+				{p: pkt{src: "10.0.0.5", dst: "10.0.0.1", sport: 50123, dport: 3128, flags: "S"}},
+				{p: pkt{src: "10.0.0.1", dst: "10.0.0.5", sport: 3128, dport: 50123, flags: "SA"}},
+				{p: pkt{src: "10.0.0.5", dst: "10.0.0.1", sport: 50123, dport: 3128, flags: "A"}},
+				{p: pkt{src: "10.0.0.5", dst: "10.0.0.1", sport: 50123, dport: 3128, flags: "PA", payload: 60}},
+				{p: pkt{src: "10.0.0.1", dst: "10.0.0.5", sport: 3128, dport: 50123, flags: "PA", payload: 39}},
+			},
+			want: []bool{P, P, C, P, P},
+			cur:  pkt{src: "10.0.0.5", dst: "10.0.0.1", sport: 50123, dport: 3128, flags: "A"}.counts(1),
+		},
+		{
+			name: "a session seen from its middle passes one payload per direction",
+			seq:  []step{{p: bare}, {p: ack}, {p: ack}},
+			want: []bool{P, P, C},
+			cur:  ack.counts(1),
+		},
+		{
+			name: "a SYN on a counted 5-tuple splits the counts and starts a session with its first payloads",
 			seq: []step{
 				{p: ack}, {p: ack},
-				{p: pkt{src: ack.src, dst: ack.dst, sport: ack.sport, dport: ack.dport, flags: "S"}},
-				{p: ack}, {p: ack}, {p: ack},
+				{p: syn},
+				{p: ack}, {p: ack}, {p: ack}, {p: ack},
 			},
-			want: []bool{P, C, P, C, C, C},
+			want: []bool{P, C, P, P, P, C, C},
 			prev: ack.counts(1),
-			cur:  ack.counts(3),
+			cur:  ack.counts(2),
 		},
 		{
 			name: "data after the burst gap passes, pure ACKs in the gap are counted",
@@ -569,6 +614,9 @@ func TestXDPVerdicts(t *testing.T) {
 		want uint32
 	}{
 		{pkt{src: "192.168.1.10", dst: "93.184.216.34", sport: 50000, dport: 443, flags: "S"}, pass},
+		// The client's first two payloads (a ClientHello) pass, the rest is dropped.
+		{ack, pass},
+		{ack, pass},
 		{ack, drop},
 		{ack, drop},
 		{pkt{src: "192.168.1.10", dst: "8.8.8.8", sport: 40000, dport: 53, udp: true, payload: 30}, pass},

@@ -35,6 +35,8 @@ type launchtapFlowVal struct {
 	LastPassNs     uint64
 	LastDataNs     uint64
 	LastPassDataNs uint64
+	DataSeen       uint32
+	Client         uint32
 }
 
 type launchtapLpm4 struct {

@@ -5,7 +5,8 @@
 //   launchtap_filter  attached with SO_ATTACH_BPF to every capture socket. It passes
 //                     to user space what the sensor needs (TCP control segments, DNS,
 //                     DHCP, mDNS, NTP, the first packet of each flow direction and of
-//                     each session, the first data after burst_gap_ns of silence, a
+//                     each session, the first payloads of each session (where the
+//                     server name is), the first data after burst_gap_ns of silence, a
 //                     sample per flow direction every sample_ns, everything it does not
 //                     understand) and counts the rest per flow in a bounded hash.
 //
@@ -55,12 +56,14 @@ struct flow_val {
 	__u64 last_pass_ns;      // ... of the last packet passed to user space
 	__u64 last_data_ns;      // ... of the last packet with >= min_burst_len payload bytes
 	__u64 last_pass_data_ns; // ... of the last such packet passed
+	__u32 data_seen;         // packets with data in the current session (stops at 2)
+	__u32 client;            // 1 when this direction opened the session with a SYN
 };
 
 enum stat_idx {
 	STAT_PASS_CTL = 0,    // TCP SYN/FIN/RST
 	STAT_PASS_SERVICE,    // DNS, DHCP, DHCPv6, mDNS, LLMNR, NTP, tunnel ports
-	STAT_PASS_FIRST,      // first packet of a flow direction or of a UDP session
+	STAT_PASS_FIRST,      // first packet of a flow direction or of a session, first payloads
 	STAT_PASS_SAMPLE,     // periodic sample of a long flow
 	STAT_PASS_BURST,      // data after burst_gap_ns of silence in its direction
 	STAT_PASS_OTHER,      // not IP/TCP/UDP, fragments, tunnels, VLAN in-band, unparsable
@@ -301,6 +304,20 @@ static __always_inline int service_port(__u16 port, __u8 proto)
 	return 0;
 }
 
+// first_payloads is how many payload-carrying packets of a session's
+// direction user space must see to name the session from the wire
+// (sensor/pipeline names.go): the TLS ClientHello, HTTP request or CONNECT of
+// the client of a TCP session, which can span two segments, the first data of
+// its server, and the first two client datagrams of UDP/443 (QUIC Initials: the
+// ClientHello can fill two). A TCP direction whose SYN the filter did not see
+// (the session began before the sensor) gets one.
+static __always_inline __u32 first_payloads(const struct l4 *p, const struct flow_val *v)
+{
+	if (p->key.proto == IPPROTO_TCP)
+		return v->client ? 2 : 1;
+	return p->key.dport == 443 ? 2 : 1;
+}
+
 // decide is the pre-filter: 1 to pass the packet whose network header (of
 // the given ethertype) is at off, 0 when it was counted instead.
 static __always_inline int decide(void *ctx, int xdp, __u32 off, __be16 ethertype)
@@ -326,6 +343,7 @@ static __always_inline int decide(void *ctx, int xdp, __u32 off, __be16 ethertyp
 	__u64 now = bpf_ktime_get_ns();
 	int data = p.payload >= min_burst_len;
 	int ctl = proto == IPPROTO_TCP && (p.tcpflags & (TCP_SYN | TCP_FIN | TCP_RST));
+	int syn = ctl && (p.tcpflags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 
 	struct flow_val *v = bpf_map_lookup_elem(&flows, &p.key);
 	if (!v) {
@@ -336,6 +354,8 @@ static __always_inline int decide(void *ctx, int xdp, __u32 off, __be16 ethertyp
 		nv.last_pass_ns = now;
 		nv.last_data_ns = now;
 		nv.last_pass_data_ns = now;
+		nv.data_seen = data;
+		nv.client = syn;
 		if (bpf_map_update_elem(&flows, &p.key, &nv, BPF_NOEXIST) < 0 &&
 		    !bpf_map_lookup_elem(&flows, &p.key)) {
 			stat_add(STAT_PASS_MAP_FULL, 1);
@@ -347,8 +367,7 @@ static __always_inline int decide(void *ctx, int xdp, __u32 off, __be16 ethertyp
 		return 1;
 	}
 
-	int start = (ctl && (p.tcpflags & (TCP_SYN | TCP_ACK)) == TCP_SYN) ||
-		    (proto == IPPROTO_UDP && now - v->last_ns >= udp_gap_ns);
+	int start = syn || (proto == IPPROTO_UDP && now - v->last_ns >= udp_gap_ns);
 	if (start) {
 		// A new session on this 5-tuple: earlier counts belong to the old one.
 		__sync_fetch_and_add(&v->prev_packets, __sync_lock_test_and_set(&v->packets, 0));
@@ -358,11 +377,20 @@ static __always_inline int decide(void *ctx, int xdp, __u32 off, __be16 ethertyp
 		v->last_pass_ns = now;
 		v->last_data_ns = now;
 		v->last_pass_data_ns = now;
+		v->data_seen = data;
+		if (syn)
+			v->client = 1;
 		stat_add(ctl ? STAT_PASS_CTL : STAT_PASS_FIRST, 1);
 		stat_add(STAT_PASS_BYTES, p.iplen);
 		return 1;
 	}
 
+	// A plain read and write, not an atomic add: two CPUs racing on one
+	// direction's first payloads can at worst pass one packet more or less,
+	// and a packet is either passed or counted, so the counts stay exact.
+	__u32 seen = v->data_seen;
+	if (data && seen < 2)
+		v->data_seen = seen + 1;
 	__u64 last_data = v->last_data_ns;
 	v->last_ns = now;
 	if (data)
@@ -372,6 +400,15 @@ static __always_inline int decide(void *ctx, int xdp, __u32 off, __be16 ethertyp
 		if (data)
 			v->last_pass_data_ns = now;
 		stat_add(STAT_PASS_CTL, 1);
+		stat_add(STAT_PASS_BYTES, p.iplen);
+		return 1;
+	}
+	// The first payloads carry the name (SNI, Host, CONNECT) that the
+	// session is known by when DNS did not name it.
+	if (data && seen < first_payloads(&p, v)) {
+		v->last_pass_ns = now;
+		v->last_pass_data_ns = now;
+		stat_add(STAT_PASS_FIRST, 1);
 		stat_add(STAT_PASS_BYTES, p.iplen);
 		return 1;
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -30,7 +31,8 @@ var fastBeacon = []string{"--beacon-min-period", "1s", "--beacon-group-window", 
 // TestRunMatchesReplay plays a capture through a veth pair into `launchtap
 // run` and checks that it alerts exactly as `launchtap replay` on the same
 // file, with the eBPF pre-filter and without, and that the kernel dropped
-// nothing at this rate.
+// nothing at this rate. One beacon is named only by its TLS SNI: the
+// pre-filter must pass its ClientHello for run to name it as replay does.
 func TestRunMatchesReplay(t *testing.T) {
 	livetest.Require(t, "tcpreplay")
 	dir := t.TempDir()
@@ -39,8 +41,8 @@ func TestRunMatchesReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, want, stderr := replay(t, nil, append(append([]string{"replay"}, fastBeacon...), pcap)...)
-	if code != 0 || strings.Count(want, "\n") != 2 {
-		t.Fatalf("replay: exit %d, want the 2 planted alerts, got:\n%s\n%s", code, want, stderr)
+	if code != 0 || strings.Count(want, "\n") != 3 || !strings.Contains(want, `"dst_fqdn":"`+sniOnlyName+`"`) {
+		t.Fatalf("replay: exit %d, want the 3 planted alerts, one named %s from its SNI, got:\n%s\n%s", code, sniOnlyName, want, stderr)
 	}
 
 	for _, mode := range []struct {
@@ -122,10 +124,14 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// sniOnlyName is the beacon destination that only a ClientHello names.
+const sniOnlyName = "sni-only.example.com"
+
 // writeBeaconCapture writes 30 s of traffic: a Mac that resolves
-// c2.example.net and connects to it every 2 s (TCP) and sends a QUIC-like
-// UDP datagram exchange to a second name every 3 s, and a noise host that
-// browses at random.
+// c2.example.net and connects to it every 2 s (TCP), sends a QUIC-like
+// UDP datagram exchange to a second name every 3 s, and connects every 2.5 s
+// to an address it did not resolve, naming sniOnlyName in its ClientHello;
+// and a noise host that browses at random.
 func writeBeaconCapture(path string) error {
 	f, err := os.Create(path)
 	if err != nil {
@@ -143,11 +149,21 @@ func writeBeaconCapture(path string) error {
 	}
 	var evs []event
 	mac, noise := net.IPv4(10, 9, 0, 15).To4(), net.IPv4(10, 9, 0, 77).To4()
+	hello, err := clientHello(sniOnlyName)
+	if err != nil {
+		return err
+	}
 	for i := 0; i < 14; i++ {
 		port := uint16(50000 + i)
 		evs = append(evs, event{time.Duration(i)*2*time.Second + time.Duration(g.rnd.IntN(40))*time.Millisecond, func(at time.Duration) {
 			g.lookup(at, mac, "c2.example.net", net.IPv4(203, 0, 113, 50))
-			g.session(at+20*time.Millisecond, mac, net.IPv4(203, 0, 113, 50), port, 443, 300, 900)
+			g.session(at+20*time.Millisecond, mac, net.IPv4(203, 0, 113, 50), port, 443, make([]byte, 300), 900)
+		}})
+	}
+	for i := 0; i < 11; i++ {
+		port := uint16(53000 + i)
+		evs = append(evs, event{time.Second/4 + time.Duration(i)*2500*time.Millisecond, func(at time.Duration) {
+			g.session(at, mac, net.IPv4(203, 0, 113, 80), port, 443, hello, 2500)
 		}})
 	}
 	for i := 0; i < 9; i++ {
@@ -161,7 +177,7 @@ func writeBeaconCapture(path string) error {
 		at := time.Duration(g.rnd.IntN(28000)) * time.Millisecond
 		host := net.IPv4(192, 0, 2, byte(1+g.rnd.IntN(200)))
 		port := uint16(52000 + i)
-		evs = append(evs, event{at, func(at time.Duration) { g.session(at, noise, host, port, 443, 500, 20000) }})
+		evs = append(evs, event{at, func(at time.Duration) { g.session(at, noise, host, port, 443, make([]byte, 500), 20000) }})
 	}
 	for _, e := range evs {
 		e.fn(e.at)
@@ -224,7 +240,9 @@ func (g *frameGen) lookup(at time.Duration, client net.IP, name string, addr net
 	g.add(at+2*time.Millisecond, resolverIP, client, &layers.UDP{SrcPort: 53, DstPort: port}, rb)
 }
 
-func (g *frameGen) session(at time.Duration, c, s net.IP, cport, sport uint16, out, in int) {
+// session writes a TCP session: the client sends out (in segments of at
+// most 1400 bytes), the server in bytes.
+func (g *frameGen) session(at time.Duration, c, s net.IP, cport, sport uint16, out []byte, in int) {
 	ms := time.Millisecond
 	cp, sp := layers.TCPPort(cport), layers.TCPPort(sport)
 	opts := []layers.TCPOption{
@@ -239,17 +257,48 @@ func (g *frameGen) session(at time.Duration, c, s net.IP, cport, sport uint16, o
 	g.add(at, c, s, &layers.TCP{SrcPort: cp, DstPort: sp, SYN: true, Window: 65535, Seq: 1000, Options: opts}, nil)
 	g.add(at+5*ms, s, c, &layers.TCP{SrcPort: sp, DstPort: cp, SYN: true, ACK: true, Window: 65535, Seq: 5000, Ack: 1001}, nil)
 	g.add(at+6*ms, c, s, &layers.TCP{SrcPort: cp, DstPort: sp, ACK: true, Window: 2048, Seq: 1001, Ack: 5001}, nil)
-	g.add(at+7*ms, c, s, &layers.TCP{SrcPort: cp, DstPort: sp, ACK: true, PSH: true, Window: 2048, Seq: 1001, Ack: 5001}, make([]byte, out))
+	cseq := uint32(1001)
+	for n := 0; n < len(out); n += 1400 {
+		seg := out[n:min(n+1400, len(out))]
+		g.add(at+time.Duration(7+n/1400)*ms, c, s, &layers.TCP{SrcPort: cp, DstPort: sp, ACK: true, PSH: true, Window: 2048, Seq: cseq, Ack: 5001}, seg)
+		cseq += uint32(len(seg))
+	}
 	seq := uint32(5001)
 	for n := 0; n < in; n += 1400 {
 		size := min(1400, in-n)
-		g.add(at+time.Duration(12+n/1400)*ms, s, c, &layers.TCP{SrcPort: sp, DstPort: cp, ACK: true, Window: 500, Seq: seq, Ack: uint32(1001 + out)}, make([]byte, size))
+		g.add(at+time.Duration(12+n/1400)*ms, s, c, &layers.TCP{SrcPort: sp, DstPort: cp, ACK: true, Window: 500, Seq: seq, Ack: cseq}, make([]byte, size))
 		seq += uint32(size)
 	}
 	end := at + time.Duration(20+in/1400)*ms
-	g.add(end, c, s, &layers.TCP{SrcPort: cp, DstPort: sp, ACK: true, FIN: true, Window: 2048, Seq: uint32(1001 + out), Ack: seq}, nil)
-	g.add(end+3*ms, s, c, &layers.TCP{SrcPort: sp, DstPort: cp, ACK: true, FIN: true, Window: 500, Seq: seq, Ack: uint32(1002 + out)}, nil)
-	g.add(end+4*ms, c, s, &layers.TCP{SrcPort: cp, DstPort: sp, ACK: true, Window: 2048, Seq: uint32(1002 + out), Ack: seq + 1}, nil)
+	g.add(end, c, s, &layers.TCP{SrcPort: cp, DstPort: sp, ACK: true, FIN: true, Window: 2048, Seq: cseq, Ack: seq}, nil)
+	g.add(end+3*ms, s, c, &layers.TCP{SrcPort: sp, DstPort: cp, ACK: true, FIN: true, Window: 500, Seq: seq, Ack: cseq + 1}, nil)
+	g.add(end+4*ms, c, s, &layers.TCP{SrcPort: cp, DstPort: sp, ACK: true, Window: 2048, Seq: cseq + 1, Ack: seq + 1}, nil)
+}
+
+// clientHello is the first flight of Go's TLS client naming sni: with its
+// post-quantum key share, longer than one 1400-byte segment.
+func clientHello(sni string) ([]byte, error) {
+	c, s := net.Pipe()
+	defer s.Close()
+	go func() {
+		cl := tls.Client(c, &tls.Config{ServerName: sni, InsecureSkipVerify: true})
+		cl.SetDeadline(time.Now().Add(5 * time.Second))
+		cl.Handshake()
+		c.Close()
+	}()
+	s.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var hello []byte
+	buf := make([]byte, 4096)
+	for {
+		n, err := s.Read(buf)
+		hello = append(hello, buf[:n]...)
+		if len(hello) >= 5 && len(hello) >= 5+int(hello[3])<<8|int(hello[4]) {
+			return hello[:5+int(hello[3])<<8|int(hello[4])], nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("client hello: %w", err)
+		}
+	}
 }
 
 func (g *frameGen) udpExchange(at time.Duration, c, s net.IP, cport, sport uint16) {

@@ -30,9 +30,20 @@ type Config struct {
 	// (link-local addresses always count). Not a flag here: the pipeline's
 	// --internal feeds it. Empty means every source.
 	Internal []netip.Prefix
+	// InternalSet, when set, is asked instead of Internal. The pipeline
+	// hands its own set (*netset.Set) so that the IPv6 prefixes it learns
+	// from router advertisements while it runs count at once: a copy of
+	// the configured prefixes would leave their hosts untracked.
+	InternalSet Networks
 	// Platform, when set, is asked for the authoritative platform of a host
 	// at Lookup (the inventory / MDM enrichment).
 	Platform PlatformLookup
+}
+
+// Networks is a set of networks that can grow while the table is in use;
+// Contains is called per observed packet, so it must not lock or allocate.
+type Networks interface {
+	Contains(netip.Addr) bool
 }
 
 // Defaults.

@@ -213,7 +213,13 @@ func (t *Table) internal(a netip.Addr) bool {
 	if !a.IsValid() || a.IsUnspecified() || a.IsMulticast() {
 		return false
 	}
-	if len(t.cfg.Internal) == 0 || a.IsLinkLocalUnicast() {
+	if a.IsLinkLocalUnicast() {
+		return true
+	}
+	if t.cfg.InternalSet != nil {
+		return t.cfg.InternalSet.Contains(a)
+	}
+	if len(t.cfg.Internal) == 0 {
 		return true
 	}
 	for _, p := range t.cfg.Internal {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/launchtap/launchtap/internal/pkttest"
 	"github.com/launchtap/launchtap/sensor/decode"
+	"github.com/launchtap/launchtap/sensor/netset"
 )
 
 func newTable(t testing.TB, cfg Config) *Table {
@@ -406,6 +407,37 @@ func TestInternalFilter(t *testing.T) {
 	}
 }
 
+// A prefix the set learns after the table was built counts at once, and
+// InternalSet takes the place of Internal.
+func TestInternalSetLearned(t *testing.T) {
+	set := netset.MustParse("10.0.0.0/8")
+	tb := newTable(t, Config{Internal: []netip.Prefix{netip.MustParsePrefix("2001:db8:aa:1::/64")}, InternalSet: set})
+	mac, dst := [6]byte{2, 0, 0, 0, 0, 7}, netip.MustParseAddr("2001:db8:ffff::10")
+	v6 := netip.MustParseAddr("2001:db8:aa:1::15")
+	before := pkttest.Darwin.SYN(baseTS, v6, dst, mac, true, 0, 50000, 443)
+	tb.Observe(&before)
+	if n := len(tb.Hosts()); n != 0 {
+		t.Fatalf("%d hosts before the prefix was learned, want 0 (Internal must not be asked)", n)
+	}
+	if !set.Learn(netip.MustParsePrefix("2001:db8:aa:1::/64")) {
+		t.Fatal("prefix not learned")
+	}
+	after := pkttest.Darwin.SYN(baseTS+int64(time.Second), v6, dst, mac, true, 0, 50001, 443)
+	tb.Observe(&after)
+	if v := tb.Lookup(v6, mac, true); v.OS != MacOS {
+		t.Errorf("host on the learned prefix: %+v, want macos", v)
+	}
+	for i, a := range []string{"fe80::1c2a:3bff:fe00:7", "10.1.2.3"} {
+		p := pkttest.Darwin.SYN(baseTS, netip.MustParseAddr(a), dst, [6]byte{2, 0, 0, 0, 1, byte(i)}, true, 0, 50000, 443)
+		tb.Observe(&p)
+	}
+	ext := pkttest.Darwin.SYN(baseTS, netip.MustParseAddr("198.51.100.7"), dst, [6]byte{2, 0, 0, 0, 0, 9}, true, 0, 50000, 443)
+	tb.Observe(&ext)
+	if n := len(tb.Hosts()); n != 3 {
+		t.Errorf("%d hosts, want 3 (learned, link-local, configured; not the external one)", n)
+	}
+}
+
 func TestConfigValidation(t *testing.T) {
 	for _, c := range []Config{{MaxHosts: -1}, {RouterIPs: 99}, {BindTTL: -1}, {P0fDB: "/nonexistent/p0f.fp"}} {
 		if _, err := NewTable(c); err == nil {
@@ -432,15 +464,29 @@ func BenchmarkObserveNoSignal(b *testing.B) {
 }
 
 func BenchmarkObserveRepeatedSYN(b *testing.B) {
-	tb := newTable(b, Config{})
-	p := pkttest.Darwin.SYN(baseTS, netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("203.0.113.1"), [6]byte{2, 0, 0, 0, 0, 1}, true, 0, 50000, 443)
-	tb.Observe(&p)
-	b.ReportAllocs()
-	for b.Loop() {
-		p.TS += 1000
-		tb.Observe(&p)
+	// The pipeline's set with a learned prefix: the lookup that costs most.
+	set := netset.MustParse(netset.DefaultInternal)
+	set.Learn(netip.MustParsePrefix("2001:db8:aa:1::/64"))
+	for _, bc := range []struct {
+		name string
+		cfg  Config
+		src  string
+	}{
+		{"any", Config{}, "10.0.0.1"},
+		{"learned-v6", Config{InternalSet: set}, "2001:db8:aa:1::15"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			tb := newTable(b, bc.cfg)
+			p := pkttest.Darwin.SYN(baseTS, netip.MustParseAddr(bc.src), netip.MustParseAddr("2001:db8:ffff::1"), [6]byte{2, 0, 0, 0, 0, 1}, true, 0, 50000, 443)
+			tb.Observe(&p)
+			b.ReportAllocs()
+			for b.Loop() {
+				p.TS += 1000
+				tb.Observe(&p)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
+		})
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
 }
 
 func BenchmarkObserveDNSQueryNoMatch(b *testing.B) {

@@ -34,6 +34,19 @@ type wire struct {
 	t      *testing.T
 	frames []capture.Frame
 	port   uint16
+	syn    []layers.TCPOption // options of tcp's client SYN; none: a bare SYN
+}
+
+// darwinSYN are the options of a macOS SYN over IPv6 (MSS 1440, window
+// scale 6, timestamps, SACK permitted), what p0f matches as macOS.
+var darwinSYN = []layers.TCPOption{
+	{OptionType: layers.TCPOptionKindMSS, OptionLength: 4, OptionData: []byte{0x05, 0xa0}},
+	{OptionType: layers.TCPOptionKindNop},
+	{OptionType: layers.TCPOptionKindWindowScale, OptionLength: 3, OptionData: []byte{6}},
+	{OptionType: layers.TCPOptionKindNop}, {OptionType: layers.TCPOptionKindNop},
+	{OptionType: layers.TCPOptionKindTimestamps, OptionLength: 10, OptionData: []byte{0, 0, 0, 1, 0, 0, 0, 0}},
+	{OptionType: layers.TCPOptionKindSACKPermitted, OptionLength: 2},
+	{OptionType: layers.TCPOptionKindEndList},
 }
 
 var (
@@ -87,7 +100,7 @@ func (w *wire) tcp(ts time.Time, c, s netip.Addr, dport uint16, first []byte) {
 	w.port++
 	sp := 40000 + w.port%20000
 	ms := time.Millisecond
-	w.add(ts, c, s, &layers.TCP{SrcPort: layers.TCPPort(sp), DstPort: layers.TCPPort(dport), SYN: true, Window: 65535}, nil)
+	w.add(ts, c, s, &layers.TCP{SrcPort: layers.TCPPort(sp), DstPort: layers.TCPPort(dport), SYN: true, Window: 65535, Seq: 999, Options: w.syn}, nil)
 	w.add(ts.Add(20*ms), s, c, &layers.TCP{SrcPort: layers.TCPPort(dport), DstPort: layers.TCPPort(sp), SYN: true, ACK: true}, nil)
 	w.add(ts.Add(21*ms), c, s, &layers.TCP{SrcPort: layers.TCPPort(sp), DstPort: layers.TCPPort(dport), ACK: true}, nil)
 	at := ts.Add(22 * ms)
@@ -314,10 +327,16 @@ func TestQUICBeacon(t *testing.T) {
 // An office's global IPv6 prefix is not in --internal but is in the router
 // advertisements on the span: learned, the IPv6 beacon alerts; with
 // learning off, it is not seen.
-func TestLearnedPrefixBeacon(t *testing.T) {
-	host, dst := addr("2001:db8:aa:1::15"), addr("2001:db8:ffff::10")
+// routerAdvert announces 2001:db8:aa:1::/64 (on-link, autonomous).
+func routerAdvert() []byte {
 	ra, _ := hex.DecodeString("86000000400007080000000000000000" +
 		"0304" + "40c0" + "00278d00" + "00093a80" + "00000000" + "20010db800aa00010000000000000000")
+	return ra
+}
+
+func TestLearnedPrefixBeacon(t *testing.T) {
+	host, dst := addr("2001:db8:aa:1::15"), addr("2001:db8:ffff::10")
+	ra := routerAdvert()
 	hello := clientHello(t, "v6.vendor.example")
 	w := &wire{t: t}
 	w.add(at(-1), addr("fe80::1"), addr("ff02::1"), gopacket.Payload(ra), nil)
@@ -335,6 +354,31 @@ func TestLearnedPrefixBeacon(t *testing.T) {
 		got, _ = replayNames(t, w, workers, func(c *Config) { c.LearnInternal = false })
 		if len(got) != 0 {
 			t.Fatalf("learning off, %d workers: %s", workers, summarize(got))
+		}
+	}
+}
+
+// A Mac on a learned prefix is a host like one on a configured prefix: its
+// SYNs identify it, so under the default --os macos its beacon alerts as
+// macOS, not as a host of unknown OS.
+func TestLearnedPrefixHostOS(t *testing.T) {
+	host, dst := addr("2001:db8:aa:1::15"), addr("2001:db8:ffff::10")
+	hello := clientHello(t, "v6.vendor.example")
+	w := &wire{t: t, syn: darwinSYN}
+	w.add(at(-1), addr("fe80::1"), addr("ff02::1"), gopacket.Payload(routerAdvert()), nil)
+	for i := range 24 {
+		w.tcp(at(float64(i)*5), host, dst, 443, hello)
+	}
+	for _, workers := range []int{1, 3} {
+		got, p := replayNames(t, w, workers, func(c *Config) { c.OS = DefaultConfig().OS })
+		if len(got) != 1 || got[0].SrcIP != host.String() {
+			t.Fatalf("%d workers: %s", workers, summarize(got))
+		}
+		if a := got[0]; a.HostOS != "macos" || a.HostOSConfidence < 0.5 {
+			t.Errorf("%d workers: host OS %q (confidence %.2f), want macos", workers, a.HostOS, a.HostOSConfidence)
+		}
+		if l := p.LearnedInternal(); len(l) != 1 {
+			t.Fatalf("%d workers: learned %v", workers, l)
 		}
 	}
 }

@@ -46,7 +46,7 @@ type Config struct {
 	DNS    dnstrack.Config
 	Beacon beacon.Config
 
-	HostID hostid.Config // Internal is filled from the pipeline's own
+	HostID hostid.Config // InternalSet is set to the pipeline's own Internal
 
 	// Proxies are the explicit web proxies (--proxy): a client's CONNECT or
 	// absolute-URI request to one is egress to the host it names. Proxies
@@ -163,7 +163,7 @@ func New(cfg Config) (*Pipeline, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	cfg.HostID.Internal = cfg.Internal.Prefixes()
+	cfg.HostID.InternalSet = cfg.Internal
 	cfg.proxies = newProxySet(cfg.Proxies)
 	p := &Pipeline{cfg: cfg, alerts: make(chan *alert.Alert, 1024), stopped: make(chan struct{})}
 	p.macNames = dnstrack.NewMACNames(cfg.DNS.MaxAnswers)

@@ -93,32 +93,62 @@ func summarize(t *testing.T, frame []byte) summary {
 func filterModel(t *testing.T, frames [][]byte) (pass []bool, counted map[bpf.FlowKey][2]bpf.Counts) {
 	service := map[uint16]bool{53: true, 67: true, 68: true, 123: true, 546: true, 547: true, 5353: true, 5355: true, 4789: true, 4790: true, 6081: true}
 	counted = map[bpf.FlowKey][2]bpf.Counts{} // prev, cur
-	exists := map[bpf.FlowKey]bool{}
+	// Per flow direction: packets with data in the session (up to 2) and
+	// whether its SYN opened the session, which decide the first payloads.
+	type dir struct {
+		seen   int
+		client bool
+	}
+	dirs := map[bpf.FlowKey]*dir{}
 	for _, f := range frames {
 		s := summarize(t, f)
 		k := s.key
+		data := s.payload >= 2
+		syn := k.Proto == 6 && s.flags&0x12 == 0x02 // SYN without ACK: a new session
+		d := dirs[k]
 		switch {
 		case !s.l4:
 			pass = append(pass, true)
+			continue
 		case k.SrcPort == 53 || k.DstPort == 53 || (k.Proto == 17 && (service[k.SrcPort] || service[k.DstPort])):
 			pass = append(pass, true)
-		case !exists[k]:
-			exists[k] = true
+			continue
+		case d == nil:
+			dirs[k] = &dir{seen: btoi(data), client: syn}
 			pass = append(pass, true)
-		case k.Proto == 6 && s.flags&0x12 == 0x02: // SYN without ACK: a new session
+			continue
+		case syn:
 			c := counted[k]
 			counted[k] = [2]bpf.Counts{c[0].Add(c[1]), {}}
+			d.seen, d.client = btoi(data), true
 			pass = append(pass, true)
-		case k.Proto == 6 && s.flags&7 != 0:
-			pass = append(pass, true)
-		default:
-			c := counted[k]
-			c[1] = c[1].Add(bpf.Counts{Packets: 1, Bytes: s.iplen, Payload: s.payload})
-			counted[k] = c
-			pass = append(pass, false)
+			continue
 		}
+		seen := d.seen
+		if data && seen < 2 {
+			d.seen++
+		}
+		first := 1
+		if k.Proto == 6 && d.client || k.Proto == 17 && k.DstPort == 443 {
+			first = 2
+		}
+		if k.Proto == 6 && s.flags&7 != 0 || data && seen < first {
+			pass = append(pass, true)
+			continue
+		}
+		c := counted[k]
+		c[1] = c[1].Add(bpf.Counts{Packets: 1, Bytes: s.iplen, Payload: s.payload})
+		counted[k] = c
+		pass = append(pass, false)
 	}
 	return pass, counted
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // capture runs a live capture on a fresh veth while file is replayed into it,
