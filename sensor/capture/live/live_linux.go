@@ -408,7 +408,6 @@ func (c *Capture) Stats() (Stats, error) {
 func (s *source) Next(f *capture.Frame) error {
 	s.busy.Store(true)
 	defer s.busy.Store(false)
-	n := len(s.socks)
 	for polls := 0; ; polls++ {
 		if s.stop.Load() {
 			return s.drain(f)
@@ -416,30 +415,40 @@ func (s *source) Next(f *capture.Frame) error {
 		if polls == idlePolls {
 			return capture.ErrIdle
 		}
-		for range n {
-			i := s.next
-			if s.next++; s.next == n {
-				s.next = 0
-			}
-			sk := &s.socks[i]
-			data, ci, err := sk.tp.ZeroCopyReadPacketData()
-			if err == nil {
-				f.Data = data
-				f.TS = ci.Timestamp.UnixNano()
-				f.WireLen = uint32(ci.Length)
-				f.LinkType = sk.link
-				f.Iface = sk.iface
-				s.delivered.Add(1)
-				return nil
-			}
-			if !errors.Is(err, afpacket.ErrTimeout) {
-				return fmt.Errorf("live: reading socket %d of worker: %w", i, err)
-			}
+		if ok, err := s.readOne(f); ok || err != nil {
+			return err
 		}
 		if _, err := unix.Poll(s.pfds, int(pollInterval/time.Millisecond)); err != nil && !errors.Is(err, unix.EINTR) {
 			return fmt.Errorf("live: poll: %w", err)
 		}
 	}
+}
+
+// readOne reads a frame from the first of the worker's rings, round robin,
+// that has one: ok false and no error when every ring is empty now.
+func (s *source) readOne(f *capture.Frame) (ok bool, err error) {
+	n := len(s.socks)
+	for range n {
+		i := s.next
+		if s.next++; s.next == n {
+			s.next = 0
+		}
+		sk := &s.socks[i]
+		data, ci, err := sk.tp.ZeroCopyReadPacketData()
+		if err == nil {
+			f.Data = data
+			f.TS = ci.Timestamp.UnixNano()
+			f.WireLen = uint32(ci.Length)
+			f.LinkType = sk.link
+			f.Iface = sk.iface
+			s.delivered.Add(1)
+			return true, nil
+		}
+		if !errors.Is(err, afpacket.ErrTimeout) {
+			return false, fmt.Errorf("live: reading socket %d of worker: %w", i, err)
+		}
+	}
+	return false, nil
 }
 
 // drain delivers a frame left in any ring after Stop, or returns io.EOF
@@ -453,27 +462,11 @@ func (s *source) drain(f *capture.Frame) error {
 	if now.After(s.drainEnd) {
 		return io.EOF
 	}
-	n := len(s.socks)
 	for pass := 0; pass < 2; pass++ {
-		for range n {
-			i := s.next
-			if s.next++; s.next == n {
-				s.next = 0
-			}
-			sk := &s.socks[i]
-			data, ci, err := sk.tp.ZeroCopyReadPacketData()
-			if err == nil {
-				f.Data = data
-				f.TS = ci.Timestamp.UnixNano()
-				f.WireLen = uint32(ci.Length)
-				f.LinkType = sk.link
-				f.Iface = sk.iface
-				s.delivered.Add(1)
-				return nil
-			}
-			if !errors.Is(err, afpacket.ErrTimeout) {
-				return io.EOF
-			}
+		if ok, err := s.readOne(f); ok {
+			return nil
+		} else if err != nil {
+			return io.EOF // a socket failing while stopping: nothing more to drain
 		}
 		if pass == 0 && !s.drainWaited {
 			// The block the kernel was filling reaches user space only when
