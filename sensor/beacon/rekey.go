@@ -26,11 +26,22 @@ func (d *Detector) Rekey(from, to PairKey) bool {
 	tp, ok := d.peek(to)
 	if !ok {
 		fp.key = to
-		d.lru.Add(d.id(to), fp)
+		d.store(d.id(to), fp)
 		return true
 	}
 	d.merge(tp, fp)
+	d.lru.Promote(d.id(to)) // it has a history now
 	return true
+}
+
+// store adds p, a pair arriving with its beats (moved or restored), in the
+// table's class for what it holds: a pair with a history is protected, as
+// its second beat would have made it, so a scan cannot push it out.
+func (d *Detector) store(id pairID, p *pair) {
+	d.lru.Add(id, p)
+	if p.hist != nil {
+		d.lru.Promote(id)
+	}
 }
 
 type mergedBeat struct {

@@ -84,7 +84,7 @@ func (d *Detector) Import(s *PairState) error {
 		}
 		p.hist = h
 	}
-	d.lru.Add(d.id(s.Key), p)
+	d.store(d.id(s.Key), p)
 	return nil
 }
 
