@@ -300,6 +300,9 @@ func (w *worker) fire(s *flow.Session, ts int64) {
 			from := beacon.PairKey{Src: s.ClientAddr, DestIP: s.ServerAddr, Port: s.Key.ServerPort, Proto: s.Key.Proto, Kind: kind}
 			to := k
 			to.Kind = kind
+			if _, ok := w.endedPairs[from]; ok {
+				w.takeEnded() // the address pair's ended sessions are sized before it moves
+			}
 			if w.det.Rekey(from, to) {
 				w.nm.meta.Remove(from)
 			}

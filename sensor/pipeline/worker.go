@@ -143,13 +143,13 @@ func newWorker(id int, cfg *Config, out chan<- *alert.Alert, macNames *dnstrack.
 func (w *worker) handle(p *decode.Packet, kind decode.ErrKind) {
 	w.c.packets++
 	w.clock = p.TS
+	if len(w.ended) > 0 && p.TS-w.endedSince >= pendingEndsAge {
+		w.takeEnded() // before the hour turns: their one-sided count is that hour's
+	}
 	if p.TS >= w.cov.end {
 		w.rollHour(p.TS)
 	}
 	w.cov.cur.Packets++
-	if len(w.ended) > 0 && p.TS-w.endedSince >= pendingEndsAge {
-		w.takeEnded()
-	}
 	w.hosts.Observe(p)
 	if kind != decode.OK {
 		if w.cfg.LearnInternal && isRouterAdvert(p) {
