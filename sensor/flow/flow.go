@@ -405,10 +405,15 @@ func (t *Tracker) Packet(p *decode.Packet) {
 }
 
 // protect promotes a session to its table's protected class the first time
-// both directions have been seen: the server answered, so it is no
-// one-packet probe. A restarted or closed session was removed before.
+// both directions have been seen — and, for TCP, the handshake completed and
+// data flowed: a SYN answered by a SYN-ACK or an RST, or a handshake with
+// nothing after it, is what a port scan leaves, and must not push out
+// established sessions. A restarted or closed session was removed before.
 func (t *Tracker) protect(l *slru.Table[Key, *Session], s *Session, ts int64) {
 	if s.protected || s.PktsOut == 0 || s.PktsIn == 0 {
+		return
+	}
+	if s.Key.Proto == decode.ProtoTCP && (s.Handshaking || s.BytesOut+s.BytesIn == 0) {
 		return
 	}
 	s.protected = true
@@ -437,6 +442,17 @@ func (t *Tracker) tcpPacket(p *decode.Packet, k *Key, out bool) {
 		s = t.open(p, k, false)
 		s.Handshaking = true
 		t.add(t.tcp, k, s)
+		t.account(s, p, out)
+		return
+	}
+	if !ok && !out && flags&(decode.TCPSyn|decode.TCPAck|decode.TCPRst) == decode.TCPSyn|decode.TCPAck {
+		// The server answers a SYN the table no longer holds (a flood turned
+		// probation over within the round trip) or the capture missed: the
+		// handshake is as good as seen, and the session starts now, one
+		// round trip after its SYN.
+		s = t.open(p, k, false)
+		t.add(t.tcp, k, s)
+		t.h.SessionStart(s)
 		t.account(s, p, out)
 		return
 	}
