@@ -364,6 +364,10 @@ var metricDefs = []metricDef{
 		read: func(r *readings, e func(uint64, ...string)) {
 			kernel(r, e, func(k *live.Stats) uint64 { return k.Undelivered })
 		}},
+	{name: "capture_unaccounted", help: "Packets seen that are neither delivered, counted in the kernel, dropped nor waiting in a ring (0 when every packet is accounted for).", typ: gauge, stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			kernel(r, e, func(k *live.Stats) uint64 { return k.Unaccounted })
+		}},
 	{name: "bpf_flow_syscalls", help: "bpf(2) calls made to take ended sessions' kernel counts (batched: walks of 4096 entries, batch deletes).",
 		read: func(r *readings, e func(uint64, ...string)) {
 			if r.flows != nil {
