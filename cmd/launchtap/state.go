@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/launchtap/launchtap/sensor/baseline"
 	"github.com/launchtap/launchtap/sensor/beacon"
+	"github.com/launchtap/launchtap/sensor/netset"
 	"github.com/launchtap/launchtap/sensor/pipeline"
 	"github.com/launchtap/launchtap/sensor/state"
 	"github.com/spf13/pflag"
@@ -58,6 +60,7 @@ type checkpointer struct {
 	slack    int64          // pairs beaten this long before a checkpoint are written again (sizes arrive at session end)
 	drops    func() uint64  // kernel drops so far (live); nil in replay
 	baseline *baseline.Live // its rules are recorded for the report's hygiene section
+	internal []netip.Prefix // the configured internal networks, for the report
 
 	mu        sync.Mutex // one checkpoint at a time: the ticker and the final one
 	since     int64      // pairs beaten from here on are written next
@@ -86,7 +89,20 @@ func openState(f *stateFlags, o *sensorFlags, s *sensor) (*checkpointer, error) 
 		return nil, err
 	}
 	ctx := context.Background()
-	var bad int
+	// Learned networks first: they decide which end of a restored pair's
+	// next packets is the internal host.
+	learned, bad, err := st.LearnedNetworks(ctx, netset.MaxLearned)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	lp := make([]pipeline.LearnedPrefix, len(learned))
+	for i, l := range learned {
+		lp[i] = pipeline.LearnedPrefix{Prefix: l.Prefix, First: l.First}
+	}
+	if n := s.pipe.RestoreLearned(lp); n > 0 || bad > 0 {
+		s.log.Info("state: internal networks learned before restored", "file", st.Path(), "prefixes", n, "unreadable", bad)
+	}
 	restored, refused, err := s.pipe.Restore(func(fn func(*beacon.PairState)) error {
 		var err error
 		bad, err = st.Pairs(ctx, maxPairs, fn)
@@ -104,7 +120,8 @@ func openState(f *stateFlags, o *sensorFlags, s *sensor) (*checkpointer, error) 
 	}
 	s.stage.Ledger = st
 	c := &checkpointer{store: st, pipe: s.pipe, log: s.log, sensor: o.sensorName, interval: f.interval, baseline: s.baseline,
-		slack: int64(max(10*time.Minute, 2*o.pipe.Flow.TCPIdle))}
+		internal: o.pipe.Internal.Prefixes(),
+		slack:    int64(max(10*time.Minute, 2*o.pipe.Flow.TCPIdle))}
 	s.state = c
 	return c, nil
 }
@@ -141,7 +158,10 @@ func (c *checkpointer) checkpoint(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cp := &state.Checkpoint{Clock: snap.Clock, Sensor: c.sensor, Version: version, Pairs: snap.Pairs, Hosts: snap.Hosts}
+	cp := &state.Checkpoint{Clock: snap.Clock, Sensor: c.sensor, Version: version, Pairs: snap.Pairs, Hosts: snap.Hosts, Internal: c.internal}
+	for _, l := range snap.Learned {
+		cp.Learned = append(cp.Learned, state.LearnedNetwork{Prefix: l.Prefix, First: l.First})
+	}
 	if c.baseline != nil {
 		d, l := c.baseline.Get().RuleNames()
 		cp.Rules = &state.Rules{Destinations: d, Labels: l}

@@ -1,8 +1,11 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"net/netip"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/launchtap/launchtap/sensor/beacon"
@@ -20,7 +23,63 @@ type Snapshot struct {
 	Hours     []HourCounts
 	HostHours []HostHourCounts
 	Hosts     []hostid.Host
-	Lost      uint64 // hour buckets or host-hours dropped because a worker held too many between snapshots
+	Learned   []LearnedPrefix // internal IPv6 prefixes learned from router advertisements (at most netset.MaxLearned)
+	Lost      uint64          // hour buckets or host-hours dropped because a worker held too many between snapshots
+}
+
+// LearnedPrefix is an internal IPv6 prefix learned from a router
+// advertisement, and when.
+type LearnedPrefix struct {
+	Prefix netip.Prefix
+	First  int64 // capture time it was first learned, Unix ns (this run or an earlier one)
+}
+
+// prefixTimes remembers when each learned prefix was learned. It is written
+// only when netset.Set.Learn adds a prefix (at most netset.MaxLearned
+// times), so its map is bounded as the set is.
+type prefixTimes struct {
+	mu sync.Mutex
+	at map[netip.Prefix]int64
+}
+
+func (t *prefixTimes) note(p netip.Prefix, ts int64) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if old, ok := t.at[p]; !ok || ts < old {
+		t.at[p] = ts
+	}
+}
+
+// LearnedPrefixes lists the prefixes learned from router advertisements, in
+// the order learned, with when.
+func (p *Pipeline) LearnedPrefixes() []LearnedPrefix {
+	l, _ := p.cfg.Internal.Learned()
+	out := make([]LearnedPrefix, 0, len(l))
+	p.cfg.learnedAt.mu.Lock()
+	defer p.cfg.learnedAt.mu.Unlock()
+	for _, pf := range l {
+		out = append(out, LearnedPrefix{Prefix: pf, First: p.cfg.learnedAt.at[pf]})
+	}
+	return out
+}
+
+// RestoreLearned adds prefixes learned by an earlier run to the internal
+// networks, oldest first, so that the hosts in them are internal from the
+// first packet on. Call it before Replay or Run. It returns how many were
+// added; one already inside the set, or beyond netset.MaxLearned, is not.
+func (p *Pipeline) RestoreLearned(ps []LearnedPrefix) (added int) {
+	ps = slices.Clone(ps)
+	slices.SortStableFunc(ps, func(a, b LearnedPrefix) int { return cmp.Compare(a.First, b.First) })
+	for _, l := range ps {
+		if p.cfg.Internal.Learn(l.Prefix) {
+			p.cfg.learnedAt.note(l.Prefix.Masked(), l.First)
+			added++
+		}
+	}
+	return added
 }
 
 // HourCounts are one worker's coverage counters for one hour.
@@ -217,6 +276,7 @@ func (p *Pipeline) Snapshot(ctx context.Context, since int64) (*Snapshot, error)
 		all.Hosts = append(all.Hosts, s.Hosts...)
 		all.Lost += s.Lost
 	}
+	all.Learned = p.LearnedPrefixes()
 	return all, nil
 }
 

@@ -76,7 +76,10 @@ func office(t testing.TB, dir string, hosts, days int) {
 		}
 	}
 	s.Record(finding(5, "sync.vendor.example", 443, 3600, end), string(state.ApprovedLabel), "com.vendor.*", "com.vendor.sync")
-	if _, err := s.Checkpoint(ctx, &state.Checkpoint{Clock: end.UnixNano()}); err != nil {
+	// The office's IPv6 prefix was learned from a router advertisement on
+	// the first morning.
+	if _, err := s.Checkpoint(ctx, &state.Checkpoint{Clock: end.UnixNano(), Internal: []netip.Prefix{netip.MustParsePrefix("10.20.0.0/16")},
+		Learned: []state.LearnedNetwork{{Prefix: netip.MustParsePrefix("2001:db8:20::/64"), First: t0.Add(7 * time.Hour).UnixNano()}}}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -71,7 +72,24 @@ type Checkpoint struct {
 	// Rules are the baseline rules in force (nil: unchanged), so the report
 	// can tell which matched nothing without being given the file.
 	Rules *Rules
+	// Internal are the configured internal networks (nil: unchanged), and
+	// Learned the IPv6 prefixes learned from router advertisements so far:
+	// the report's "what counted as internal".
+	Internal []netip.Prefix
+	Learned  []LearnedNetwork
 }
+
+// LearnedNetwork is an internal IPv6 prefix learned from a router
+// advertisement.
+type LearnedNetwork struct {
+	Prefix netip.Prefix
+	First  int64 // capture time it was first learned, Unix ns
+	Seen   int64 // newest checkpoint (capture time) whose sensor still held it
+}
+
+// maxLearnedRows bounds the learned networks kept: a sensor holds at most 64
+// (netset.MaxLearned); a few generations of renumbering fit besides.
+const maxLearnedRows = 256
 
 // Rules are a baseline's destination and label rules, as its matchers name them.
 type Rules struct {
@@ -207,6 +225,9 @@ func (s *Store) write(ctx context.Context, c *Checkpoint, fates []Finding) error
 	if err := s.writeRun(ctx, tx, c); err != nil {
 		return err
 	}
+	if err := writeLearned(ctx, tx, c); err != nil {
+		return err
+	}
 	rows := s.rows
 	for i, n := range []int{len(c.Pairs), len(fates), len(c.HostHours), len(c.Hosts)} {
 		rows[i] += int64(n)
@@ -235,6 +256,68 @@ func (s *Store) write(ctx context.Context, c *Checkpoint, fates []Finding) error
 	}
 	s.rows = rows // only checkpoints, one at a time, touch it
 	return nil
+}
+
+func writeLearned(ctx context.Context, tx *sql.Tx, c *Checkpoint) error {
+	if c.Internal != nil {
+		list := make([]string, len(c.Internal))
+		for i, p := range c.Internal {
+			list[i] = p.String()
+		}
+		js, err := json.Marshal(list)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES ('internal', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", string(js)); err != nil {
+			return err
+		}
+	}
+	if len(c.Learned) == 0 {
+		return nil
+	}
+	st, err := tx.PrepareContext(ctx, `INSERT INTO learned_networks(prefix, first_ns, seen_ns) VALUES (?, ?, ?)
+		ON CONFLICT(prefix) DO UPDATE SET first_ns = min(first_ns, excluded.first_ns), seen_ns = max(seen_ns, excluded.seen_ns)`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, l := range c.Learned {
+		if !l.Prefix.IsValid() {
+			continue
+		}
+		if _, err := st.ExecContext(ctx, l.Prefix.Masked().String(), l.First, max(c.Clock, l.First)); err != nil {
+			return err
+		}
+	}
+	_, err = tx.ExecContext(ctx, "DELETE FROM learned_networks WHERE prefix IN (SELECT prefix FROM learned_networks ORDER BY seen_ns DESC LIMIT -1 OFFSET ?)", maxLearnedRows)
+	return err
+}
+
+// LearnedNetworks returns at most max learned networks, those most recently
+// held first. A row that does not parse is skipped and counted.
+func (s *Store) LearnedNetworks(ctx context.Context, max int) (out []LearnedNetwork, bad int, err error) {
+	return s.learned(ctx, 0, max)
+}
+
+func (s *Store) learned(ctx context.Context, since int64, max int) (out []LearnedNetwork, bad int, err error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT prefix, first_ns, seen_ns FROM learned_networks WHERE seen_ns >= ? ORDER BY seen_ns DESC, first_ns LIMIT ?", since, max)
+	if err != nil {
+		return nil, 0, fmt.Errorf("state: %s: reading learned networks: %w", s.path, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var txt string
+		var l LearnedNetwork
+		if err := rows.Scan(&txt, &l.First, &l.Seen); err != nil {
+			return out, bad, fmt.Errorf("state: %s: reading learned networks: %w", s.path, err)
+		}
+		if l.Prefix, err = netip.ParsePrefix(txt); err != nil {
+			bad++
+			continue
+		}
+		out = append(out, l)
+	}
+	return out, bad, rows.Err()
 }
 
 func writePairs(ctx context.Context, tx *sql.Tx, pairs []*beacon.PairState) error {
@@ -443,6 +526,7 @@ func (s *Store) prune(ctx context.Context, tx *sql.Tx, clock int64, rows *[numBo
 		{"DELETE FROM host_hours WHERE hour < ?", hourCut},
 		{"DELETE FROM hosts WHERE last_ns < ?", cut},
 		{"DELETE FROM runs WHERE clock_end < ?", cut},
+		{"DELETE FROM learned_networks WHERE seen_ns < ?", cut},
 	} {
 		if _, err := tx.ExecContext(ctx, q.sql, q.arg); err != nil {
 			return err

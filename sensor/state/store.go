@@ -267,6 +267,13 @@ var migrations = []string{
 	// 1 → 2: sessions named from the wire (TLS SNI, QUIC, HTTP Host, CONNECT)
 	// when the span saw no DNS answer for them.
 	`ALTER TABLE coverage ADD COLUMN named_wire INTEGER NOT NULL DEFAULT 0;`,
+	// 2 → 3: the IPv6 prefixes learned from router advertisements, restored
+	// at start so their hosts are internal from the first packet.
+	`CREATE TABLE learned_networks (
+		prefix   TEXT PRIMARY KEY,
+		first_ns INTEGER NOT NULL, -- capture time it was first learned
+		seen_ns  INTEGER NOT NULL  -- newest checkpoint that still held it
+	);`,
 }
 
 func (s *Store) migrate() error {

@@ -1,0 +1,109 @@
+package state
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/launchtap/launchtap/sensor/beacon"
+)
+
+// writeSchema2 leaves a state file as launchtap wrote it at schema 2 (before
+// learned networks), with one pair and one coverage hour in it.
+func writeSchema2(t *testing.T, dir string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(dir, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, m := range migrations[:2] {
+		if _, err := db.Exec(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := pairs(1, t0)[0].MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("INSERT INTO pairs(key, src, last_ns, state) VALUES ('k', '10.0.0.0', ?, ?)", t0, b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(fmt.Sprintf("INSERT INTO coverage(hour, sessions, named_wire) VALUES (3600, 7, 3); PRAGMA user_version = 2; PRAGMA application_id = %d", appID)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A schema-2 file is migrated on open, keeps its rows, and takes what the
+// later schemas add.
+func TestMigratesSchema2(t *testing.T) {
+	dir := t.TempDir()
+	writeSchema2(t, dir)
+	s := mustOpen(t, dir)
+	defer s.Close()
+	ctx := context.Background()
+	var ver, sessions, wire int64
+	if err := s.db.QueryRow("PRAGMA user_version").Scan(&ver); err != nil || ver != int64(len(migrations)) {
+		t.Fatalf("schema %d (%v), want %d", ver, err, len(migrations))
+	}
+	if err := s.db.QueryRow("SELECT sessions, named_wire FROM coverage WHERE hour = 3600").Scan(&sessions, &wire); err != nil || sessions != 7 || wire != 3 {
+		t.Fatalf("row after migration: sessions %d, named_wire %d, %v", sessions, wire, err)
+	}
+	n := 0
+	if _, err := s.Pairs(ctx, 10, func(*beacon.PairState) { n++ }); err != nil || n != 1 {
+		t.Fatalf("pairs after migration: %d, %v", n, err)
+	}
+	c := &Checkpoint{Clock: t0, Learned: []LearnedNetwork{{Prefix: netip.MustParsePrefix("2001:db8:aa:1::/64"), First: t0 - int64(time.Hour)}}}
+	if _, err := s.Checkpoint(ctx, c); err != nil {
+		t.Fatalf("checkpoint after migration: %v", err)
+	}
+}
+
+// Learned networks keep when they were first learned across checkpoints
+// and runs, and the report reads them with the configured networks.
+func TestLearnedNetworks(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir)
+	ctx := context.Background()
+	a, b := netip.MustParsePrefix("2001:db8:aa:1::/64"), netip.MustParsePrefix("2001:db8:bb::/56")
+	internal := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	if _, err := s.Checkpoint(ctx, &Checkpoint{Clock: t0, Internal: internal, Learned: []LearnedNetwork{{Prefix: a, First: t0 - 100}}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = mustOpen(t, dir)
+	defer s.Close()
+	// The next run relearns a at a later time (its restore happened to miss
+	// it) and learns b: a keeps its first time.
+	if _, err := s.Checkpoint(ctx, &Checkpoint{Clock: t0 + 1000, Learned: []LearnedNetwork{{Prefix: a, First: t0 + 500}, {Prefix: b, First: t0 + 600}}}); err != nil {
+		t.Fatal(err)
+	}
+	got, bad, err := s.LearnedNetworks(ctx, 64)
+	if err != nil || bad != 0 {
+		t.Fatal(bad, err)
+	}
+	slices.SortFunc(got, func(x, y LearnedNetwork) int { return x.Prefix.Addr().Compare(y.Prefix.Addr()) })
+	want := []LearnedNetwork{{a, t0 - 100, t0 + 1000}, {b, t0 + 600, t0 + 1000}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("learned %+v, want %+v", got, want)
+	}
+	ev, err := s.Evidence(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ev.Internal, []string{"10.0.0.0/8"}) || len(ev.Learned) != 2 {
+		t.Fatalf("evidence: internal %v, learned %+v", ev.Internal, ev.Learned)
+	}
+	// Past --retain without being held, a learned network is pruned.
+	if _, err := s.Checkpoint(ctx, &Checkpoint{Clock: t0 + int64(DefaultRetain) + 2000}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := s.LearnedNetworks(ctx, 64); len(got) != 0 {
+		t.Fatalf("after retain: %+v", got)
+	}
+}
