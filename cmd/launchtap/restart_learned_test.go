@@ -76,11 +76,11 @@ func (w *learnWire) session(at time.Duration, c, s netip.Addr) {
 		{OptionType: layers.TCPOptionKindNop},
 		{OptionType: layers.TCPOptionKindWindowScale, OptionLength: 3, OptionData: []byte{6}},
 		{OptionType: layers.TCPOptionKindNop}, {OptionType: layers.TCPOptionKindNop},
-		{OptionType: layers.TCPOptionKindTimestamps, OptionLength: 10, OptionData: make([]byte, 8)},
+		{OptionType: layers.TCPOptionKindTimestamps, OptionLength: 10, OptionData: []byte{0, 0, 0x12, 0x34, 0, 0, 0, 0}},
 		{OptionType: layers.TCPOptionKindSACKPermitted, OptionLength: 2},
 		{OptionType: layers.TCPOptionKindEndList},
 	}
-	w.add(at, true, c, s, &layers.TCP{SrcPort: cp, DstPort: sp, SYN: true, Window: 65535, Seq: 1000, Options: opts}, nil)
+	w.add(at, true, c, s, &layers.TCP{SrcPort: cp, DstPort: sp, SYN: true, ECE: true, CWR: true, Window: 65535, Seq: 1000, Options: opts}, nil)
 	w.add(at+5*ms, false, s, c, &layers.TCP{SrcPort: sp, DstPort: cp, SYN: true, ACK: true, Window: 65535, Seq: 5000, Ack: 1001}, nil)
 	w.add(at+6*ms, true, c, s, &layers.TCP{SrcPort: cp, DstPort: sp, ACK: true, Window: 2048, Seq: 1001, Ack: 5001}, nil)
 	w.add(at+7*ms, true, c, s, &layers.TCP{SrcPort: cp, DstPort: sp, ACK: true, PSH: true, Window: 2048, Seq: 1001, Ack: 5001}, make([]byte, 300))
@@ -216,6 +216,23 @@ func TestRestartKeepsLearned(t *testing.T) {
 		// host_os not checked: hostid judges only the configured networks
 		// internal until it reads the pipeline's netset.Set.
 		want: learnedAlert{Src: "2001:db8:aa:1::15", Dst: "2001:db8:ffff::10", Beats: 5},
+	}, {
+		// The Mac's SYNs (Darwin) and its lookup of macOS's time server
+		// (a Mac, not an iPhone) are all before the restart; its beacon is
+		// UDP, which says nothing of the OS.
+		name: "host identified by SYN",
+		build: func(w *learnWire) {
+			host, dst := netip.MustParseAddr("10.9.0.15"), netip.MustParseAddr("198.51.100.9")
+			w.lookup(30*time.Second, host, netip.MustParseAddr("10.9.0.53"), "time-macos.apple.com", netip.MustParseAddr("17.253.4.125"), 300)
+			for i, m := range []time.Duration{1, 4, 9} {
+				w.session(m*time.Minute+time.Duration(i)*time.Second, host, netip.MustParseAddr("192.0.2.80"))
+			}
+			for i := range 14 {
+				w.exchange(time.Duration(i)*beat, host, dst)
+			}
+		},
+		split: 12 * time.Minute,
+		want:  learnedAlert{Src: "10.9.0.15", Dst: "198.51.100.9", OS: "macos", Beats: 5},
 	}} {
 		for _, workers := range []string{"1", "3"} {
 			t.Run(sc.name+"/workers="+workers, func(t *testing.T) {
@@ -229,7 +246,7 @@ func TestRestartKeepsLearned(t *testing.T) {
 				}
 				want := learnedAlerts(t, out)
 				if len(want) != 1 || want[0].Src != sc.want.Src || want[0].Dst != sc.want.Dst || sc.want.OS != "" && want[0].OS != sc.want.OS || want[0].Beats != sc.want.Beats {
-					t.Fatalf("one run alerted %+v, want one alert like %+v", want, sc.want)
+					t.Fatalf("one run alerted %+v, want one alert like %+v\n%s", want, sc.want, out)
 				}
 				sd := t.TempDir()
 				code, out1, err1 := replay(t, nil, append(slices.Clone(args), "--state-dir", sd, a)...)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/launchtap/launchtap/sensor/baseline"
 	"github.com/launchtap/launchtap/sensor/beacon"
+	"github.com/launchtap/launchtap/sensor/hostid"
 	"github.com/launchtap/launchtap/sensor/netset"
 	"github.com/launchtap/launchtap/sensor/pipeline"
 	"github.com/launchtap/launchtap/sensor/state"
@@ -70,6 +71,10 @@ type checkpointer struct {
 	done      sync.WaitGroup
 }
 
+// maxRestoredHosts bounds the host states read at start; each worker's
+// table then keeps its own --max-hosts.
+const maxRestoredHosts = 1 << 18
+
 // openState opens the state directory, restores the pairs into the
 // pipeline and makes the store the alert stage's ledger. It returns nil
 // when --state-dir is empty.
@@ -103,6 +108,25 @@ func openState(f *stateFlags, o *sensorFlags, s *sensor) (*checkpointer, error) 
 	if n := s.pipe.RestoreLearned(lp); n > 0 || bad > 0 {
 		s.log.Info("state: internal networks learned before restored", "file", st.Path(), "prefixes", n, "unreadable", bad)
 	}
+	// Then the host table, so that an alert right after the restart carries
+	// the OS verdict reached before it; each worker's table keeps its bound.
+	var badHosts, badBinds int
+	hosts, hostsRefused, err := s.pipe.RestoreHosts(func(fn func(*hostid.HostState)) error {
+		var err error
+		badHosts, err = st.HostStates(ctx, maxRestoredHosts, fn)
+		return err
+	}, func(fn func(hostid.BindingState)) error {
+		var err error
+		badBinds, err = st.Bindings(ctx, maxRestoredHosts, fn)
+		return err
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if skipped := badHosts + badBinds + hostsRefused; skipped > 0 {
+		s.log.Warn("state: host states skipped (unreadable or refused)", "file", st.Path(), "skipped", skipped)
+	}
 	restored, refused, err := s.pipe.Restore(func(fn func(*beacon.PairState)) error {
 		var err error
 		bad, err = st.Pairs(ctx, maxPairs, fn)
@@ -115,8 +139,8 @@ func openState(f *stateFlags, o *sensorFlags, s *sensor) (*checkpointer, error) 
 	if bad+refused > 0 {
 		s.log.Warn("state: pair states skipped (unreadable or refused)", "file", st.Path(), "skipped", bad+refused)
 	}
-	if restored > 0 {
-		s.log.Info("state restored", "file", st.Path(), "pairs", restored, "through", time.Unix(0, st.Clock(ctx)).UTC().Format(time.RFC3339))
+	if restored+hosts > 0 {
+		s.log.Info("state restored", "file", st.Path(), "pairs", restored, "hosts", hosts, "through", time.Unix(0, st.Clock(ctx)).UTC().Format(time.RFC3339))
 	}
 	s.stage.Ledger = st
 	c := &checkpointer{store: st, pipe: s.pipe, log: s.log, sensor: o.sensorName, interval: f.interval, baseline: s.baseline,
@@ -159,6 +183,7 @@ func (c *checkpointer) checkpoint(ctx context.Context) error {
 		return err
 	}
 	cp := &state.Checkpoint{Clock: snap.Clock, Sensor: c.sensor, Version: version, Pairs: snap.Pairs, Hosts: snap.Hosts, Internal: c.internal}
+	cp.HostStates, cp.Bindings = snap.HostStates, snap.Bindings
 	for _, l := range snap.Learned {
 		cp.Learned = append(cp.Learned, state.LearnedNetwork{Prefix: l.Prefix, First: l.First})
 	}

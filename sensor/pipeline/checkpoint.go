@@ -24,7 +24,13 @@ type Snapshot struct {
 	HostHours []HostHourCounts
 	Hosts     []hostid.Host
 	Learned   []LearnedPrefix // internal IPv6 prefixes learned from router advertisements (at most netset.MaxLearned)
-	Lost      uint64          // hour buckets or host-hours dropped because a worker held too many between snapshots
+	// HostStates are the host tables' hosts observed at or after since, the
+	// copies of one host that several workers hold merged (a dual-stack
+	// Mac's IPv4 and IPv6 are sharded apart); Bindings are the unexpired
+	// address bindings of those hosts.
+	HostStates []*hostid.HostState
+	Bindings   []hostid.BindingState
+	Lost       uint64 // hour buckets or host-hours dropped because a worker held too many between snapshots
 }
 
 // LearnedPrefix is an internal IPv6 prefix learned from a router
@@ -228,6 +234,11 @@ func (w *worker) serveSnapshot() {
 
 func (w *worker) snapshot(since int64) *Snapshot {
 	s := &Snapshot{Clock: w.clock, Hosts: w.hosts.Hosts()}
+	// Every host, not only those observed since: a host one worker saw
+	// lately is merged with the other workers' copies of it before it is
+	// written, so the stored state is whole.
+	w.hosts.Export(func(h *hostid.HostState) { s.HostStates = append(s.HostStates, h) },
+		func(b hostid.BindingState) { s.Bindings = append(s.Bindings, b) })
 	w.det.Export(since, func(p *beacon.PairState) { s.Pairs = append(s.Pairs, p) })
 	c := &w.cov
 	if c.start != 0 {
@@ -274,10 +285,102 @@ func (p *Pipeline) Snapshot(ctx context.Context, since int64) (*Snapshot, error)
 		all.Hours = append(all.Hours, s.Hours...)
 		all.HostHours = append(all.HostHours, s.HostHours...)
 		all.Hosts = append(all.Hosts, s.Hosts...)
+		all.HostStates = append(all.HostStates, s.HostStates...)
+		all.Bindings = append(all.Bindings, s.Bindings...)
 		all.Lost += s.Lost
 	}
 	all.Learned = p.LearnedPrefixes()
+	all.HostStates, all.Bindings = mergeHosts(all.HostStates, all.Bindings, since)
 	return all, nil
+}
+
+// mergeHosts joins the workers' copies of each host, keeps those observed
+// at or after since, and the bindings of the hosts kept (one per address,
+// the longest lasting).
+func mergeHosts(hosts []*hostid.HostState, binds []hostid.BindingState, since int64) ([]*hostid.HostState, []hostid.BindingState) {
+	byKey := make(map[string]*hostid.HostState, len(hosts))
+	var out []*hostid.HostState
+	for _, h := range hosts {
+		k := h.Key()
+		if m, ok := byKey[k]; ok {
+			m.Merge(h)
+			continue
+		}
+		byKey[k] = h
+		out = append(out, h)
+	}
+	out = slices.DeleteFunc(out, func(h *hostid.HostState) bool { return h.Last < since })
+	kept := make(map[[6]byte]bool, len(out))
+	for _, h := range out {
+		if h.MAC != [6]byte{} {
+			kept[h.MAC] = true
+		}
+	}
+	byAddr := make(map[netip.Addr]int, len(binds))
+	var bs []hostid.BindingState
+	for _, b := range binds {
+		if !kept[b.MAC] {
+			continue
+		}
+		if i, ok := byAddr[b.Addr]; ok {
+			if b.Until > bs[i].Until {
+				bs[i] = b
+			}
+			continue
+		}
+		byAddr[b.Addr] = len(bs)
+		bs = append(bs, b)
+	}
+	return out, bs
+}
+
+// RestoreHosts gives each host state to the workers that own its addresses
+// (every worker, for a host seen with none: DHCP from a host without an
+// address reaches them all) and each binding to the worker that owns its
+// address, so that the verdicts of the previous run are there before the
+// first packet. Call it before Replay or Run; a state a table refuses is
+// counted.
+func (p *Pipeline) RestoreHosts(hosts func(fn func(*hostid.HostState)) error, binds func(fn func(hostid.BindingState)) error) (restored, refused int, err error) {
+	n := len(p.workers)
+	owner := func(a netip.Addr) int {
+		if n == 1 {
+			return 0
+		}
+		return shard.Worker(shard.Hash(a), n)
+	}
+	err = hosts(func(h *hostid.HostState) {
+		var to []int
+		if h.IP.IsValid() {
+			to = append(to, owner(h.IP))
+		} else {
+			for _, a := range h.Addrs {
+				if i := owner(a.Addr); !slices.Contains(to, i) {
+					to = append(to, i)
+				}
+			}
+			if len(to) == 0 {
+				for i := range n {
+					to = append(to, i)
+				}
+			}
+		}
+		for _, i := range to {
+			if p.workers[i].hosts.Import(h) != nil {
+				refused++
+				return
+			}
+		}
+		restored++
+	})
+	if err != nil {
+		return restored, refused, err
+	}
+	err = binds(func(b hostid.BindingState) {
+		if p.workers[owner(b.Addr)].hosts.ImportBinding(b) != nil {
+			refused++
+		}
+	})
+	return restored, refused, err
 }
 
 // Restore gives each pair state to the worker that owns its source host.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"time"
@@ -77,6 +78,11 @@ type Checkpoint struct {
 	// the report's "what counted as internal".
 	Internal []netip.Prefix
 	Learned  []LearnedNetwork
+	// HostStates are the host table's hosts observed since the last
+	// checkpoint (each worker's copies of one host merged), and Bindings
+	// the unexpired address bindings of those hosts.
+	HostStates []*hostid.HostState
+	Bindings   []hostid.BindingState
 }
 
 // LearnedNetwork is an internal IPv6 prefix learned from a router
@@ -228,8 +234,11 @@ func (s *Store) write(ctx context.Context, c *Checkpoint, fates []Finding) error
 	if err := writeLearned(ctx, tx, c); err != nil {
 		return err
 	}
+	if err := writeHostStates(ctx, tx, c); err != nil {
+		return err
+	}
 	rows := s.rows
-	for i, n := range []int{len(c.Pairs), len(fates), len(c.HostHours), len(c.Hosts)} {
+	for i, n := range []int{len(c.Pairs), len(fates), len(c.HostHours), len(c.Hosts), len(c.HostStates), len(c.Bindings)} {
 		rows[i] += int64(n)
 	}
 	if err := s.prune(ctx, tx, c.Clock, &rows); err != nil {
@@ -318,6 +327,92 @@ func (s *Store) learned(ctx context.Context, since int64, max int) (out []Learne
 		out = append(out, l)
 	}
 	return out, bad, rows.Err()
+}
+
+func writeHostStates(ctx context.Context, tx *sql.Tx, c *Checkpoint) error {
+	if len(c.HostStates) > 0 {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO host_states(key, last_ns, state) VALUES (?, ?, ?)
+			ON CONFLICT(key) DO UPDATE SET last_ns = excluded.last_ns, state = excluded.state`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, h := range c.HostStates {
+			b, err := h.MarshalBinary()
+			if err != nil {
+				return fmt.Errorf("host %s: %w", h.Key(), err)
+			}
+			if _, err := st.ExecContext(ctx, h.Key(), h.Last, b); err != nil {
+				return err
+			}
+		}
+	}
+	if len(c.Bindings) > 0 {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO host_bindings(ip, mac, until_ns, dhcp) VALUES (?, ?, ?, ?)
+			ON CONFLICT(ip) DO UPDATE SET mac = excluded.mac, until_ns = excluded.until_ns, dhcp = excluded.dhcp`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, b := range c.Bindings {
+			if _, err := st.ExecContext(ctx, b.Addr.String(), net.HardwareAddr(b.MAC[:]).String(), b.Until, b.DHCP); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// HostStates calls fn with the most recently observed max host states,
+// least recently observed first (so an LRU restored in that order keeps its
+// order). A state that does not decode is skipped and counted.
+func (s *Store) HostStates(ctx context.Context, max int, fn func(*hostid.HostState)) (bad int, err error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT state FROM (SELECT state, last_ns FROM host_states ORDER BY last_ns DESC LIMIT ?) ORDER BY last_ns", max)
+	if err != nil {
+		return 0, fmt.Errorf("state: %s: reading host states: %w", s.path, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return bad, fmt.Errorf("state: %s: reading host states: %w", s.path, err)
+		}
+		var h hostid.HostState
+		if err := h.UnmarshalBinary(b); err != nil {
+			bad++
+			continue
+		}
+		fn(&h)
+	}
+	return bad, rows.Err()
+}
+
+// Bindings calls fn with the address bindings still valid at the newest
+// checkpointed capture time, at most max, those lasting longest last. A row
+// that does not parse is skipped and counted.
+func (s *Store) Bindings(ctx context.Context, max int, fn func(hostid.BindingState)) (bad int, err error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT ip, mac, until_ns, dhcp FROM (SELECT * FROM host_bindings WHERE until_ns >= ? ORDER BY until_ns DESC LIMIT ?) ORDER BY until_ns",
+		s.Clock(ctx), max)
+	if err != nil {
+		return 0, fmt.Errorf("state: %s: reading host bindings: %w", s.path, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ip, mac string
+		var b hostid.BindingState
+		if err := rows.Scan(&ip, &mac, &b.Until, &b.DHCP); err != nil {
+			return bad, fmt.Errorf("state: %s: reading host bindings: %w", s.path, err)
+		}
+		a, err1 := netip.ParseAddr(ip)
+		hw, err2 := net.ParseMAC(mac)
+		if err1 != nil || err2 != nil || len(hw) != 6 {
+			bad++
+			continue
+		}
+		b.Addr, b.MAC = a, [6]byte(hw)
+		fn(b)
+	}
+	return bad, rows.Err()
 }
 
 func writePairs(ctx context.Context, tx *sql.Tx, pairs []*beacon.PairState) error {
@@ -527,6 +622,8 @@ func (s *Store) prune(ctx context.Context, tx *sql.Tx, clock int64, rows *[numBo
 		{"DELETE FROM hosts WHERE last_ns < ?", cut},
 		{"DELETE FROM runs WHERE clock_end < ?", cut},
 		{"DELETE FROM learned_networks WHERE seen_ns < ?", cut},
+		{"DELETE FROM host_states WHERE last_ns < ?", cut},
+		{"DELETE FROM host_bindings WHERE until_ns < ?", clock}, // expired: no use to a restart
 	} {
 		if _, err := tx.ExecContext(ctx, q.sql, q.arg); err != nil {
 			return err
@@ -550,7 +647,7 @@ func (s *Store) prune(ctx context.Context, tx *sql.Tx, clock int64, rows *[numBo
 }
 
 // bounded are the tables with a row bound, in the order of Store.rows.
-const numBounded = 4
+const numBounded = 6
 
 var bounded = [numBounded]struct {
 	table, prune string
@@ -560,6 +657,8 @@ var bounded = [numBounded]struct {
 	{"findings", "DELETE FROM findings WHERE id IN (SELECT id FROM findings ORDER BY last_ns DESC LIMIT -1 OFFSET ?)", func(*Store) int64 { return maxFindings }},
 	{"host_hours", "DELETE FROM host_hours WHERE hour < (SELECT hour FROM host_hours ORDER BY hour DESC LIMIT 1 OFFSET ?)", func(*Store) int64 { return maxHostHours }},
 	{"hosts", "DELETE FROM hosts WHERE ip IN (SELECT ip FROM hosts ORDER BY last_ns DESC LIMIT -1 OFFSET ?)", func(*Store) int64 { return maxHosts }},
+	{"host_states", "DELETE FROM host_states WHERE key IN (SELECT key FROM host_states ORDER BY last_ns DESC LIMIT -1 OFFSET ?)", func(*Store) int64 { return maxHosts }},
+	{"host_bindings", "DELETE FROM host_bindings WHERE ip IN (SELECT ip FROM host_bindings ORDER BY until_ns DESC LIMIT -1 OFFSET ?)", func(*Store) int64 { return maxHosts }},
 }
 
 // countRows counts the bounded tables exactly (at open).

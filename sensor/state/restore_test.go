@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/launchtap/launchtap/sensor/beacon"
+	"github.com/launchtap/launchtap/sensor/hostid"
 )
 
 // writeSchema2 leaves a state file as launchtap wrote it at schema 2 (before
@@ -58,9 +59,80 @@ func TestMigratesSchema2(t *testing.T) {
 	if _, err := s.Pairs(ctx, 10, func(*beacon.PairState) { n++ }); err != nil || n != 1 {
 		t.Fatalf("pairs after migration: %d, %v", n, err)
 	}
-	c := &Checkpoint{Clock: t0, Learned: []LearnedNetwork{{Prefix: netip.MustParsePrefix("2001:db8:aa:1::/64"), First: t0 - int64(time.Hour)}}}
+	c := &Checkpoint{Clock: t0, Learned: []LearnedNetwork{{Prefix: netip.MustParsePrefix("2001:db8:aa:1::/64"), First: t0 - int64(time.Hour)}},
+		HostStates: []*hostid.HostState{macHost(1, t0)}, Bindings: []hostid.BindingState{binding(1, t0+int64(time.Hour))}}
 	if _, err := s.Checkpoint(ctx, c); err != nil {
 		t.Fatalf("checkpoint after migration: %v", err)
+	}
+	hs, bs := readHosts(t, s)
+	if len(hs) != 1 || len(bs) != 1 {
+		t.Fatalf("after migration: %d host states, %d bindings", len(hs), len(bs))
+	}
+}
+
+func macHost(i byte, last int64) *hostid.HostState {
+	return &hostid.HostState{MAC: [6]byte{0x3c, 0x22, 0xfb, 0, 0, i}, First: last - int64(time.Hour), Last: last,
+		Addrs:    []hostid.AddrSeen{{Addr: netip.AddrFrom4([4]byte{10, 0, 0, i}), Last: last}},
+		Evidence: []hostid.EvidenceState{{Key: 27, Kind: 0, Claim: 3, Weight: 3, Text: "TCP SYN matches 'Darwin'", Count: 4, First: last - 100, Last: last}},
+		Signals:  []uint32{4}}
+}
+
+func binding(i byte, until int64) hostid.BindingState {
+	return hostid.BindingState{Addr: netip.AddrFrom4([4]byte{10, 0, 0, i}), MAC: [6]byte{0x3c, 0x22, 0xfb, 0, 0, i}, Until: until, DHCP: true}
+}
+
+func readHosts(t *testing.T, s *Store) ([]*hostid.HostState, []hostid.BindingState) {
+	t.Helper()
+	var hs []*hostid.HostState
+	var bs []hostid.BindingState
+	ctx := context.Background()
+	if bad, err := s.HostStates(ctx, 1<<10, func(h *hostid.HostState) { hs = append(hs, h) }); err != nil || bad != 0 {
+		t.Fatal(bad, err)
+	}
+	if bad, err := s.Bindings(ctx, 1<<10, func(b hostid.BindingState) { bs = append(bs, b) }); err != nil || bad != 0 {
+		t.Fatal(bad, err)
+	}
+	return hs, bs
+}
+
+// Host states come back as written, least recently observed first; a
+// later checkpoint's copy replaces the earlier; a binding that expired by
+// the newest checkpoint is not restored; a row that does not decode is
+// skipped and counted.
+func TestHostStates(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir)
+	ctx := context.Background()
+	h1, h2 := macHost(1, t0+10), macHost(2, t0)
+	if _, err := s.Checkpoint(ctx, &Checkpoint{Clock: t0 + 10, HostStates: []*hostid.HostState{h1, h2},
+		Bindings: []hostid.BindingState{binding(1, t0+int64(time.Hour)), binding(2, t0+20)}}); err != nil {
+		t.Fatal(err)
+	}
+	h2b := macHost(2, t0+30)
+	h2b.Hostname, h2b.HostPrio = "alices-mbp", 3
+	if _, err := s.Checkpoint(ctx, &Checkpoint{Clock: t0 + 30, HostStates: []*hostid.HostState{h2b}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.Exec("INSERT INTO host_states(key, last_ns, state) VALUES ('mac junk', ?, '{')", t0); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = mustOpen(t, dir)
+	defer s.Close()
+	var hs []*hostid.HostState
+	bad, err := s.HostStates(ctx, 10, func(h *hostid.HostState) { hs = append(hs, h) })
+	if err != nil || bad != 1 {
+		t.Fatalf("bad %d, err %v", bad, err)
+	}
+	if len(hs) != 2 || hs[0].Key() != h1.Key() || hs[1].Hostname != "alices-mbp" || hs[1].Evidence[0].Count != 4 {
+		t.Fatalf("host states %+v", hs)
+	}
+	var bs []hostid.BindingState
+	if _, err := s.Bindings(ctx, 10, func(b hostid.BindingState) { bs = append(bs, b) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(bs) != 1 || bs[0] != binding(1, t0+int64(time.Hour)) {
+		t.Fatalf("bindings %+v", bs)
 	}
 }
 

@@ -274,6 +274,22 @@ var migrations = []string{
 		first_ns INTEGER NOT NULL, -- capture time it was first learned
 		seen_ns  INTEGER NOT NULL  -- newest checkpoint that still held it
 	);`,
+	// 3 → 4: the host table's evidence and address bindings, restored at
+	// start so an alert just after a restart carries the verdict reached
+	// before it.
+	`CREATE TABLE host_states (
+		key     TEXT PRIMARY KEY,  -- "mac …" or "ip …" (hostid.HostState.Key)
+		last_ns INTEGER NOT NULL,
+		state   BLOB NOT NULL      -- hostid.HostState.MarshalBinary, the workers' copies merged
+	);
+	CREATE INDEX host_states_last ON host_states(last_ns);
+	CREATE TABLE host_bindings (
+		ip       TEXT PRIMARY KEY,
+		mac      TEXT NOT NULL,
+		until_ns INTEGER NOT NULL,
+		dhcp     INTEGER NOT NULL
+	);
+	CREATE INDEX host_bindings_until ON host_bindings(until_ns);`,
 }
 
 func (s *Store) migrate() error {
