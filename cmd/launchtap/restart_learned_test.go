@@ -233,6 +233,19 @@ func TestRestartKeepsLearned(t *testing.T) {
 		},
 		split: 12 * time.Minute,
 		want:  learnedAlert{Src: "10.9.0.15", Dst: "198.51.100.9", OS: "macos", Beats: 5},
+	}, {
+		// The name is resolved once, before the restart, with an hour's
+		// TTL; the sessions after it are to the address it answered.
+		name: "DNS answer",
+		build: func(w *learnWire) {
+			host, dst := netip.MustParseAddr("10.9.0.15"), netip.MustParseAddr("203.0.113.50")
+			w.lookup(-time.Second, host, netip.MustParseAddr("10.9.0.53"), "updates.example.net", dst, 3600)
+			for i := range 12 {
+				w.session(time.Duration(i)*beat, host, dst)
+			}
+		},
+		split: 12 * time.Minute,
+		want:  learnedAlert{Src: "10.9.0.15", Dst: "updates.example.net", Beats: 5},
 	}} {
 		for _, workers := range []string{"1", "3"} {
 			t.Run(sc.name+"/workers="+workers, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/launchtap/launchtap/sensor/baseline"
 	"github.com/launchtap/launchtap/sensor/beacon"
+	"github.com/launchtap/launchtap/sensor/dnstrack"
 	"github.com/launchtap/launchtap/sensor/hostid"
 	"github.com/launchtap/launchtap/sensor/netset"
 	"github.com/launchtap/launchtap/sensor/pipeline"
@@ -75,6 +76,10 @@ type checkpointer struct {
 // table then keeps its own --max-hosts.
 const maxRestoredHosts = 1 << 18
 
+// maxRestoredAnswers bounds the DNS answers read at start, the most
+// recently read; each worker's tracker then keeps its --max-dns-answers.
+const maxRestoredAnswers = 1 << 20
+
 // openState opens the state directory, restores the pairs into the
 // pipeline and makes the store the alert stage's ledger. It returns nil
 // when --state-dir is empty.
@@ -127,6 +132,21 @@ func openState(f *stateFlags, o *sensorFlags, s *sensor) (*checkpointer, error) 
 	if skipped := badHosts + badBinds + hostsRefused; skipped > 0 {
 		s.log.Warn("state: host states skipped (unreadable or refused)", "file", st.Path(), "skipped", skipped)
 	}
+	// And the DNS answers still live, so the sessions of a name resolved
+	// before the restart are named, not scored by address.
+	var badAnswers int
+	answers, answersRefused, err := s.pipe.RestoreDNS(func(fn func(dnstrack.Answer)) error {
+		var err error
+		badAnswers, err = st.DNSAnswers(ctx, maxRestoredAnswers, fn)
+		return err
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if skipped := badAnswers + answersRefused; skipped > 0 {
+		s.log.Warn("state: DNS answers skipped (unreadable or refused)", "file", st.Path(), "skipped", skipped)
+	}
 	restored, refused, err := s.pipe.Restore(func(fn func(*beacon.PairState)) error {
 		var err error
 		bad, err = st.Pairs(ctx, maxPairs, fn)
@@ -139,8 +159,8 @@ func openState(f *stateFlags, o *sensorFlags, s *sensor) (*checkpointer, error) 
 	if bad+refused > 0 {
 		s.log.Warn("state: pair states skipped (unreadable or refused)", "file", st.Path(), "skipped", bad+refused)
 	}
-	if restored+hosts > 0 {
-		s.log.Info("state restored", "file", st.Path(), "pairs", restored, "hosts", hosts, "through", time.Unix(0, st.Clock(ctx)).UTC().Format(time.RFC3339))
+	if restored+hosts+answers > 0 {
+		s.log.Info("state restored", "file", st.Path(), "pairs", restored, "hosts", hosts, "dns_answers", answers, "through", time.Unix(0, st.Clock(ctx)).UTC().Format(time.RFC3339))
 	}
 	s.stage.Ledger = st
 	c := &checkpointer{store: st, pipe: s.pipe, log: s.log, sensor: o.sensorName, interval: f.interval, baseline: s.baseline,
@@ -183,7 +203,7 @@ func (c *checkpointer) checkpoint(ctx context.Context) error {
 		return err
 	}
 	cp := &state.Checkpoint{Clock: snap.Clock, Sensor: c.sensor, Version: version, Pairs: snap.Pairs, Hosts: snap.Hosts, Internal: c.internal}
-	cp.HostStates, cp.Bindings = snap.HostStates, snap.Bindings
+	cp.HostStates, cp.Bindings, cp.DNSAnswers = snap.HostStates, snap.Bindings, snap.DNSAnswers
 	for _, l := range snap.Learned {
 		cp.Learned = append(cp.Learned, state.LearnedNetwork{Prefix: l.Prefix, First: l.First})
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/launchtap/launchtap/sensor/beacon"
+	"github.com/launchtap/launchtap/sensor/dnstrack"
 	"github.com/launchtap/launchtap/sensor/hostid"
 	"github.com/launchtap/launchtap/sensor/shard"
 )
@@ -30,8 +31,16 @@ type Snapshot struct {
 	// address bindings of those hosts.
 	HostStates []*hostid.HostState
 	Bindings   []hostid.BindingState
+	// DNSAnswers are the live DNS answers each worker stored at or after
+	// since, at most maxExportAnswers per worker, the most recently used.
+	DNSAnswers []dnstrack.Answer
 	Lost       uint64 // hour buckets or host-hours dropped because a worker held too many between snapshots
 }
+
+// maxExportAnswers bounds the DNS answers one worker hands a checkpoint: a
+// worker that stored more since the last one (a scan of many names) saves
+// the most recently used.
+const maxExportAnswers = 1 << 14
 
 // LearnedPrefix is an internal IPv6 prefix learned from a router
 // advertisement, and when.
@@ -239,6 +248,7 @@ func (w *worker) snapshot(since int64) *Snapshot {
 	// written, so the stored state is whole.
 	w.hosts.Export(func(h *hostid.HostState) { s.HostStates = append(s.HostStates, h) },
 		func(b hostid.BindingState) { s.Bindings = append(s.Bindings, b) })
+	w.dns.Export(since, w.clock, maxExportAnswers, func(a dnstrack.Answer) { s.DNSAnswers = append(s.DNSAnswers, a) })
 	w.det.Export(since, func(p *beacon.PairState) { s.Pairs = append(s.Pairs, p) })
 	c := &w.cov
 	if c.start != 0 {
@@ -287,6 +297,7 @@ func (p *Pipeline) Snapshot(ctx context.Context, since int64) (*Snapshot, error)
 		all.Hosts = append(all.Hosts, s.Hosts...)
 		all.HostStates = append(all.HostStates, s.HostStates...)
 		all.Bindings = append(all.Bindings, s.Bindings...)
+		all.DNSAnswers = append(all.DNSAnswers, s.DNSAnswers...)
 		all.Lost += s.Lost
 	}
 	all.Learned = p.LearnedPrefixes()
@@ -379,6 +390,26 @@ func (p *Pipeline) RestoreHosts(hosts func(fn func(*hostid.HostState)) error, bi
 		if p.workers[owner(b.Addr)].hosts.ImportBinding(b) != nil {
 			refused++
 		}
+	})
+	return restored, refused, err
+}
+
+// RestoreDNS gives each DNS answer to the worker that owns its client, so a
+// name resolved before a restart still names the client's sessions after
+// it until the answer expires. Call it before Replay or Run; an answer a
+// tracker refuses is counted.
+func (p *Pipeline) RestoreDNS(next func(fn func(dnstrack.Answer)) error) (restored, refused int, err error) {
+	n := len(p.workers)
+	err = next(func(a dnstrack.Answer) {
+		i := 0
+		if n > 1 {
+			i = shard.Worker(shard.Hash(a.Client), n)
+		}
+		if p.workers[i].dns.Import(a) != nil {
+			refused++
+			return
+		}
+		restored++
 	})
 	return restored, refused, err
 }

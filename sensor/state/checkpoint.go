@@ -13,6 +13,7 @@ import (
 
 	"github.com/launchtap/launchtap/sensor/alert"
 	"github.com/launchtap/launchtap/sensor/beacon"
+	"github.com/launchtap/launchtap/sensor/dnstrack"
 	"github.com/launchtap/launchtap/sensor/hostid"
 )
 
@@ -83,6 +84,9 @@ type Checkpoint struct {
 	// the unexpired address bindings of those hosts.
 	HostStates []*hostid.HostState
 	Bindings   []hostid.BindingState
+	// DNSAnswers are the live DNS answers read since the last checkpoint
+	// (at most a bounded number per worker).
+	DNSAnswers []dnstrack.Answer
 }
 
 // LearnedNetwork is an internal IPv6 prefix learned from a router
@@ -237,8 +241,11 @@ func (s *Store) write(ctx context.Context, c *Checkpoint, fates []Finding) error
 	if err := writeHostStates(ctx, tx, c); err != nil {
 		return err
 	}
+	if err := writeDNSAnswers(ctx, tx, c.DNSAnswers); err != nil {
+		return err
+	}
 	rows := s.rows
-	for i, n := range []int{len(c.Pairs), len(fates), len(c.HostHours), len(c.Hosts), len(c.HostStates), len(c.Bindings)} {
+	for i, n := range []int{len(c.Pairs), len(fates), len(c.HostHours), len(c.Hosts), len(c.HostStates), len(c.Bindings), len(c.DNSAnswers)} {
 		rows[i] += int64(n)
 	}
 	if err := s.prune(ctx, tx, c.Clock, &rows); err != nil {
@@ -411,6 +418,54 @@ func (s *Store) Bindings(ctx context.Context, max int, fn func(hostid.BindingSta
 		}
 		b.Addr, b.MAC = a, [6]byte(hw)
 		fn(b)
+	}
+	return bad, rows.Err()
+}
+
+func writeDNSAnswers(ctx context.Context, tx *sql.Tx, answers []dnstrack.Answer) error {
+	if len(answers) == 0 {
+		return nil
+	}
+	st, err := tx.PrepareContext(ctx, `INSERT INTO dns_answers(client, addr, name, expires_ns, at_ns) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT(client, addr) DO UPDATE SET name = excluded.name, expires_ns = excluded.expires_ns, at_ns = excluded.at_ns
+		WHERE excluded.at_ns >= at_ns`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, a := range answers {
+		if _, err := st.ExecContext(ctx, a.Client.String(), a.Addr.String(), a.Name, a.Expires, a.At); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DNSAnswers calls fn with the DNS answers still live at the newest
+// checkpointed capture time, at most max, the most recently read; they
+// come oldest first (so an LRU restored in that order keeps its order). A
+// row that does not parse is skipped and counted.
+func (s *Store) DNSAnswers(ctx context.Context, max int, fn func(dnstrack.Answer)) (bad int, err error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT client, addr, name, expires_ns, at_ns FROM
+		(SELECT * FROM dns_answers WHERE expires_ns >= ? ORDER BY at_ns DESC LIMIT ?) ORDER BY at_ns`, s.Clock(ctx), max)
+	if err != nil {
+		return 0, fmt.Errorf("state: %s: reading DNS answers: %w", s.path, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var client, addr string
+		var a dnstrack.Answer
+		if err := rows.Scan(&client, &addr, &a.Name, &a.Expires, &a.At); err != nil {
+			return bad, fmt.Errorf("state: %s: reading DNS answers: %w", s.path, err)
+		}
+		var err1, err2 error
+		a.Client, err1 = netip.ParseAddr(client)
+		a.Addr, err2 = netip.ParseAddr(addr)
+		if err1 != nil || err2 != nil {
+			bad++
+			continue
+		}
+		fn(a)
 	}
 	return bad, rows.Err()
 }
@@ -601,6 +656,9 @@ const (
 	maxFindings  = 1 << 20
 	maxHostHours = 1 << 22 // 20 000 hosts for 90 days is 43 M: the oldest hours go first
 	maxHosts     = 1 << 18
+	// maxDNSAnswers bounds the DNS answers kept for a restart, the most
+	// recently read first.
+	maxDNSAnswers = 1 << 20
 )
 
 // prune deletes evidence older than Retain before clock and pair states
@@ -624,6 +682,7 @@ func (s *Store) prune(ctx context.Context, tx *sql.Tx, clock int64, rows *[numBo
 		{"DELETE FROM learned_networks WHERE seen_ns < ?", cut},
 		{"DELETE FROM host_states WHERE last_ns < ?", cut},
 		{"DELETE FROM host_bindings WHERE until_ns < ?", clock}, // expired: no use to a restart
+		{"DELETE FROM dns_answers WHERE expires_ns < ?", clock},
 	} {
 		if _, err := tx.ExecContext(ctx, q.sql, q.arg); err != nil {
 			return err
@@ -647,7 +706,7 @@ func (s *Store) prune(ctx context.Context, tx *sql.Tx, clock int64, rows *[numBo
 }
 
 // bounded are the tables with a row bound, in the order of Store.rows.
-const numBounded = 6
+const numBounded = 7
 
 var bounded = [numBounded]struct {
 	table, prune string
@@ -659,6 +718,7 @@ var bounded = [numBounded]struct {
 	{"hosts", "DELETE FROM hosts WHERE ip IN (SELECT ip FROM hosts ORDER BY last_ns DESC LIMIT -1 OFFSET ?)", func(*Store) int64 { return maxHosts }},
 	{"host_states", "DELETE FROM host_states WHERE key IN (SELECT key FROM host_states ORDER BY last_ns DESC LIMIT -1 OFFSET ?)", func(*Store) int64 { return maxHosts }},
 	{"host_bindings", "DELETE FROM host_bindings WHERE ip IN (SELECT ip FROM host_bindings ORDER BY until_ns DESC LIMIT -1 OFFSET ?)", func(*Store) int64 { return maxHosts }},
+	{"dns_answers", "DELETE FROM dns_answers WHERE (client, addr) IN (SELECT client, addr FROM dns_answers ORDER BY at_ns DESC LIMIT -1 OFFSET ?)", func(*Store) int64 { return maxDNSAnswers }},
 }
 
 // countRows counts the bounded tables exactly (at open).

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/launchtap/launchtap/sensor/beacon"
+	"github.com/launchtap/launchtap/sensor/dnstrack"
 	"github.com/launchtap/launchtap/sensor/hostid"
 )
 
@@ -60,13 +61,60 @@ func TestMigratesSchema2(t *testing.T) {
 		t.Fatalf("pairs after migration: %d, %v", n, err)
 	}
 	c := &Checkpoint{Clock: t0, Learned: []LearnedNetwork{{Prefix: netip.MustParsePrefix("2001:db8:aa:1::/64"), First: t0 - int64(time.Hour)}},
-		HostStates: []*hostid.HostState{macHost(1, t0)}, Bindings: []hostid.BindingState{binding(1, t0+int64(time.Hour))}}
+		HostStates: []*hostid.HostState{macHost(1, t0)}, Bindings: []hostid.BindingState{binding(1, t0+int64(time.Hour))},
+		DNSAnswers: []dnstrack.Answer{answer(1, "a.example", t0)}}
 	if _, err := s.Checkpoint(ctx, c); err != nil {
 		t.Fatalf("checkpoint after migration: %v", err)
 	}
 	hs, bs := readHosts(t, s)
 	if len(hs) != 1 || len(bs) != 1 {
 		t.Fatalf("after migration: %d host states, %d bindings", len(hs), len(bs))
+	}
+	if as := readAnswers(t, s); len(as) != 1 {
+		t.Fatalf("after migration: %d DNS answers", len(as))
+	}
+}
+
+func answer(i byte, name string, at int64) dnstrack.Answer {
+	return dnstrack.Answer{Client: netip.AddrFrom4([4]byte{10, 0, 0, i}), Addr: netip.AddrFrom4([4]byte{203, 0, 113, i}), Name: name,
+		At: at, Expires: at + int64(70*time.Minute)}
+}
+
+func readAnswers(t *testing.T, s *Store) []dnstrack.Answer {
+	t.Helper()
+	var as []dnstrack.Answer
+	if bad, err := s.DNSAnswers(context.Background(), 1<<10, func(a dnstrack.Answer) { as = append(as, a) }); err != nil || bad != 0 {
+		t.Fatal(bad, err)
+	}
+	return as
+}
+
+// DNS answers come back oldest first while live at the newest checkpoint;
+// a later answer for the same client and address replaces the earlier, an
+// older one written late does not; expired answers are pruned.
+func TestDNSAnswers(t *testing.T) {
+	s := mustOpen(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	a1, a2 := answer(1, "one.example", t0), answer(2, "two.example", t0+10)
+	if _, err := s.Checkpoint(ctx, &Checkpoint{Clock: t0 + 10, DNSAnswers: []dnstrack.Answer{a2, a1}}); err != nil {
+		t.Fatal(err)
+	}
+	a1b := answer(1, "renamed.example", t0+20)
+	stale := answer(2, "stale.example", t0+5)
+	if _, err := s.Checkpoint(ctx, &Checkpoint{Clock: t0 + 20, DNSAnswers: []dnstrack.Answer{a1b, stale}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAnswers(t, s); !slices.Equal(got, []dnstrack.Answer{a2, a1b}) {
+		t.Fatalf("answers %+v", got)
+	}
+	if _, err := s.Checkpoint(ctx, &Checkpoint{Clock: a1b.Expires + 1}); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	s.db.QueryRow("SELECT count(*) FROM dns_answers").Scan(&n)
+	if got := readAnswers(t, s); len(got) != 0 || n != 0 {
+		t.Fatalf("after expiry: %+v, %d rows", got, n)
 	}
 }
 

@@ -290,6 +290,17 @@ var migrations = []string{
 		dhcp     INTEGER NOT NULL
 	);
 	CREATE INDEX host_bindings_until ON host_bindings(until_ns);`,
+	// 4 → 5: the DNS answers still live, so a name resolved before a
+	// restart still names the sessions after it until the answer expires.
+	`CREATE TABLE dns_answers (
+		client     TEXT NOT NULL,
+		addr       TEXT NOT NULL,
+		name       TEXT NOT NULL,
+		expires_ns INTEGER NOT NULL, -- capture time: TTL (at least --dns-min-ttl) plus --dns-grace
+		at_ns      INTEGER NOT NULL, -- capture time the answer was read
+		PRIMARY KEY (client, addr)
+	) WITHOUT ROWID;
+	CREATE INDEX dns_answers_expires ON dns_answers(expires_ns);`,
 }
 
 func (s *Store) migrate() error {
