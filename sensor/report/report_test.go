@@ -206,6 +206,9 @@ func TestHTMLInChromium(t *testing.T) {
 	}
 	shot := filepath.Join(os.TempDir(), "launchtap-report-screenshot.png")
 	if d := os.Getenv("LAUNCHTAP_SCREENSHOT_DIR"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
 		shot = filepath.Join(d, "report.png")
 	}
 	os.Remove(shot)
@@ -227,8 +230,11 @@ func TestHTMLInChromium(t *testing.T) {
 		}
 	}
 	fi, err := os.Stat(shot)
-	if err != nil || fi.Size() < 20000 {
-		t.Fatalf("screenshot %s: %v (size %d): the page did not render", shot, err, fi.Size())
+	if err != nil {
+		t.Fatalf("screenshot %s: %v: the page did not render", shot, err)
+	}
+	if fi.Size() < 20000 {
+		t.Fatalf("screenshot %s: %d bytes: the page did not render", shot, fi.Size())
 	}
 	t.Logf("screenshot: %s (%d bytes)", shot, fi.Size())
 }
