@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/launchtap/launchtap/sensor/baseline"
 	"github.com/launchtap/launchtap/sensor/beacon"
+	"github.com/launchtap/launchtap/sensor/dnstrack"
+	"github.com/launchtap/launchtap/sensor/hostid"
+	"github.com/launchtap/launchtap/sensor/netset"
 	"github.com/launchtap/launchtap/sensor/pipeline"
 	"github.com/launchtap/launchtap/sensor/state"
 	"github.com/spf13/pflag"
@@ -58,6 +62,7 @@ type checkpointer struct {
 	slack    int64          // pairs beaten this long before a checkpoint are written again (sizes arrive at session end)
 	drops    func() uint64  // kernel drops so far (live); nil in replay
 	baseline *baseline.Live // its rules are recorded for the report's hygiene section
+	internal []netip.Prefix // the configured internal networks, for the report
 
 	mu        sync.Mutex // one checkpoint at a time: the ticker and the final one
 	since     int64      // pairs beaten from here on are written next
@@ -66,6 +71,14 @@ type checkpointer struct {
 	stop      context.CancelFunc
 	done      sync.WaitGroup
 }
+
+// maxRestoredHosts bounds the host states read at start; each worker's
+// table then keeps its own --max-hosts.
+const maxRestoredHosts = 1 << 18
+
+// maxRestoredAnswers bounds the DNS answers read at start, the most
+// recently read; each worker's tracker then keeps its --max-dns-answers.
+const maxRestoredAnswers = 1 << 20
 
 // openState opens the state directory, restores the pairs into the
 // pipeline and makes the store the alert stage's ledger. It returns nil
@@ -86,7 +99,54 @@ func openState(f *stateFlags, o *sensorFlags, s *sensor) (*checkpointer, error) 
 		return nil, err
 	}
 	ctx := context.Background()
-	var bad int
+	// Learned networks first: they decide which end of a restored pair's
+	// next packets is the internal host.
+	learned, bad, err := st.LearnedNetworks(ctx, netset.MaxLearned)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	lp := make([]pipeline.LearnedPrefix, len(learned))
+	for i, l := range learned {
+		lp[i] = pipeline.LearnedPrefix{Prefix: l.Prefix, First: l.First}
+	}
+	if n := s.pipe.RestoreLearned(lp); n > 0 || bad > 0 {
+		s.log.Info("state: internal networks learned before restored", "file", st.Path(), "prefixes", n, "unreadable", bad)
+	}
+	// Then the host table, so that an alert right after the restart carries
+	// the OS verdict reached before it; each worker's table keeps its bound.
+	var badHosts, badBinds int
+	hosts, hostsRefused, err := s.pipe.RestoreHosts(func(fn func(*hostid.HostState)) error {
+		var err error
+		badHosts, err = st.HostStates(ctx, maxRestoredHosts, fn)
+		return err
+	}, func(fn func(hostid.BindingState)) error {
+		var err error
+		badBinds, err = st.Bindings(ctx, maxRestoredHosts, fn)
+		return err
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if skipped := badHosts + badBinds + hostsRefused; skipped > 0 {
+		s.log.Warn("state: host states skipped (unreadable or refused)", "file", st.Path(), "skipped", skipped)
+	}
+	// And the DNS answers still live, so the sessions of a name resolved
+	// before the restart are named, not scored by address.
+	var badAnswers int
+	answers, answersRefused, err := s.pipe.RestoreDNS(func(fn func(dnstrack.Answer)) error {
+		var err error
+		badAnswers, err = st.DNSAnswers(ctx, maxRestoredAnswers, fn)
+		return err
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if skipped := badAnswers + answersRefused; skipped > 0 {
+		s.log.Warn("state: DNS answers skipped (unreadable or refused)", "file", st.Path(), "skipped", skipped)
+	}
 	restored, refused, err := s.pipe.Restore(func(fn func(*beacon.PairState)) error {
 		var err error
 		bad, err = st.Pairs(ctx, maxPairs, fn)
@@ -99,12 +159,13 @@ func openState(f *stateFlags, o *sensorFlags, s *sensor) (*checkpointer, error) 
 	if bad+refused > 0 {
 		s.log.Warn("state: pair states skipped (unreadable or refused)", "file", st.Path(), "skipped", bad+refused)
 	}
-	if restored > 0 {
-		s.log.Info("state restored", "file", st.Path(), "pairs", restored, "through", time.Unix(0, st.Clock(ctx)).UTC().Format(time.RFC3339))
+	if restored+hosts+answers > 0 {
+		s.log.Info("state restored", "file", st.Path(), "pairs", restored, "hosts", hosts, "dns_answers", answers, "through", time.Unix(0, st.Clock(ctx)).UTC().Format(time.RFC3339))
 	}
 	s.stage.Ledger = st
 	c := &checkpointer{store: st, pipe: s.pipe, log: s.log, sensor: o.sensorName, interval: f.interval, baseline: s.baseline,
-		slack: int64(max(10*time.Minute, 2*o.pipe.Flow.TCPIdle))}
+		internal: o.pipe.Internal.Prefixes(),
+		slack:    int64(max(10*time.Minute, 2*o.pipe.Flow.TCPIdle))}
 	s.state = c
 	return c, nil
 }
@@ -141,7 +202,11 @@ func (c *checkpointer) checkpoint(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cp := &state.Checkpoint{Clock: snap.Clock, Sensor: c.sensor, Version: version, Pairs: snap.Pairs, Hosts: snap.Hosts}
+	cp := &state.Checkpoint{Clock: snap.Clock, Sensor: c.sensor, Version: version, Pairs: snap.Pairs, Hosts: snap.Hosts, Internal: c.internal}
+	cp.HostStates, cp.Bindings, cp.DNSAnswers = snap.HostStates, snap.Bindings, snap.DNSAnswers
+	for _, l := range snap.Learned {
+		cp.Learned = append(cp.Learned, state.LearnedNetwork{Prefix: l.Prefix, First: l.First})
+	}
 	if c.baseline != nil {
 		d, l := c.baseline.Get().RuleNames()
 		cp.Rules = &state.Rules{Destinations: d, Labels: l}

@@ -98,6 +98,7 @@ type answerKey struct{ client, addr [16]byte }
 type answer struct {
 	name    string
 	expires int64
+	at      int64 // when the response was read: a checkpoint saves the answers stored since the last
 }
 
 type streamKey struct {
@@ -252,7 +253,7 @@ func (t *Tracker) message(p *decode.Packet, b []byte) {
 			ttl = t.minTTL
 		}
 		t.stats.Answers++
-		a := answer{name: qname, expires: p.TS + ttl + t.grace}
+		a := answer{name: qname, expires: p.TS + ttl + t.grace, at: p.TS}
 		if t.answers.Add(answerKey{client: client, addr: f.addr.As16()}, a) {
 			t.stats.Evictions++
 		}

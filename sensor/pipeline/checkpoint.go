@@ -1,11 +1,15 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"net/netip"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/launchtap/launchtap/sensor/beacon"
+	"github.com/launchtap/launchtap/sensor/dnstrack"
 	"github.com/launchtap/launchtap/sensor/hostid"
 	"github.com/launchtap/launchtap/sensor/shard"
 )
@@ -20,7 +24,77 @@ type Snapshot struct {
 	Hours     []HourCounts
 	HostHours []HostHourCounts
 	Hosts     []hostid.Host
-	Lost      uint64 // hour buckets or host-hours dropped because a worker held too many between snapshots
+	Learned   []LearnedPrefix // internal IPv6 prefixes learned from router advertisements (at most netset.MaxLearned)
+	// HostStates are the host tables' hosts observed at or after since, the
+	// copies of one host that several workers hold merged (a dual-stack
+	// Mac's IPv4 and IPv6 are sharded apart); Bindings are the unexpired
+	// address bindings of those hosts.
+	HostStates []*hostid.HostState
+	Bindings   []hostid.BindingState
+	// DNSAnswers are the live DNS answers each worker stored at or after
+	// since, at most maxExportAnswers per worker, the most recently used.
+	DNSAnswers []dnstrack.Answer
+	Lost       uint64 // hour buckets or host-hours dropped because a worker held too many between snapshots
+}
+
+// maxExportAnswers bounds the DNS answers one worker hands a checkpoint: a
+// worker that stored more since the last one (a scan of many names) saves
+// the most recently used.
+const maxExportAnswers = 1 << 14
+
+// LearnedPrefix is an internal IPv6 prefix learned from a router
+// advertisement, and when.
+type LearnedPrefix struct {
+	Prefix netip.Prefix
+	First  int64 // capture time it was first learned, Unix ns (this run or an earlier one)
+}
+
+// prefixTimes remembers when each learned prefix was learned. It is written
+// only when netset.Set.Learn adds a prefix (at most netset.MaxLearned
+// times), so its map is bounded as the set is.
+type prefixTimes struct {
+	mu sync.Mutex
+	at map[netip.Prefix]int64
+}
+
+func (t *prefixTimes) note(p netip.Prefix, ts int64) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if old, ok := t.at[p]; !ok || ts < old {
+		t.at[p] = ts
+	}
+}
+
+// LearnedPrefixes lists the prefixes learned from router advertisements, in
+// the order learned, with when.
+func (p *Pipeline) LearnedPrefixes() []LearnedPrefix {
+	l, _ := p.cfg.Internal.Learned()
+	out := make([]LearnedPrefix, 0, len(l))
+	p.cfg.learnedAt.mu.Lock()
+	defer p.cfg.learnedAt.mu.Unlock()
+	for _, pf := range l {
+		out = append(out, LearnedPrefix{Prefix: pf, First: p.cfg.learnedAt.at[pf]})
+	}
+	return out
+}
+
+// RestoreLearned adds prefixes learned by an earlier run to the internal
+// networks, oldest first, so that the hosts in them are internal from the
+// first packet on. Call it before Replay or Run. It returns how many were
+// added; one already inside the set, or beyond netset.MaxLearned, is not.
+func (p *Pipeline) RestoreLearned(ps []LearnedPrefix) (added int) {
+	ps = slices.Clone(ps)
+	slices.SortStableFunc(ps, func(a, b LearnedPrefix) int { return cmp.Compare(a.First, b.First) })
+	for _, l := range ps {
+		if p.cfg.Internal.Learn(l.Prefix) {
+			p.cfg.learnedAt.note(l.Prefix.Masked(), l.First)
+			added++
+		}
+	}
+	return added
 }
 
 // HourCounts are one worker's coverage counters for one hour.
@@ -169,6 +243,12 @@ func (w *worker) serveSnapshot() {
 
 func (w *worker) snapshot(since int64) *Snapshot {
 	s := &Snapshot{Clock: w.clock, Hosts: w.hosts.Hosts()}
+	// Every host, not only those observed since: a host one worker saw
+	// lately is merged with the other workers' copies of it before it is
+	// written, so the stored state is whole.
+	w.hosts.Export(func(h *hostid.HostState) { s.HostStates = append(s.HostStates, h) },
+		func(b hostid.BindingState) { s.Bindings = append(s.Bindings, b) })
+	w.dns.Export(since, w.clock, maxExportAnswers, func(a dnstrack.Answer) { s.DNSAnswers = append(s.DNSAnswers, a) })
 	w.det.Export(since, func(p *beacon.PairState) { s.Pairs = append(s.Pairs, p) })
 	c := &w.cov
 	if c.start != 0 {
@@ -215,9 +295,123 @@ func (p *Pipeline) Snapshot(ctx context.Context, since int64) (*Snapshot, error)
 		all.Hours = append(all.Hours, s.Hours...)
 		all.HostHours = append(all.HostHours, s.HostHours...)
 		all.Hosts = append(all.Hosts, s.Hosts...)
+		all.HostStates = append(all.HostStates, s.HostStates...)
+		all.Bindings = append(all.Bindings, s.Bindings...)
+		all.DNSAnswers = append(all.DNSAnswers, s.DNSAnswers...)
 		all.Lost += s.Lost
 	}
+	all.Learned = p.LearnedPrefixes()
+	all.HostStates, all.Bindings = mergeHosts(all.HostStates, all.Bindings, since)
 	return all, nil
+}
+
+// mergeHosts joins the workers' copies of each host, keeps those observed
+// at or after since, and the bindings of the hosts kept (one per address,
+// the longest lasting).
+func mergeHosts(hosts []*hostid.HostState, binds []hostid.BindingState, since int64) ([]*hostid.HostState, []hostid.BindingState) {
+	byKey := make(map[string]*hostid.HostState, len(hosts))
+	var out []*hostid.HostState
+	for _, h := range hosts {
+		k := h.Key()
+		if m, ok := byKey[k]; ok {
+			m.Merge(h)
+			continue
+		}
+		byKey[k] = h
+		out = append(out, h)
+	}
+	out = slices.DeleteFunc(out, func(h *hostid.HostState) bool { return h.Last < since })
+	kept := make(map[[6]byte]bool, len(out))
+	for _, h := range out {
+		if h.MAC != [6]byte{} {
+			kept[h.MAC] = true
+		}
+	}
+	byAddr := make(map[netip.Addr]int, len(binds))
+	var bs []hostid.BindingState
+	for _, b := range binds {
+		if !kept[b.MAC] {
+			continue
+		}
+		if i, ok := byAddr[b.Addr]; ok {
+			if b.Until > bs[i].Until {
+				bs[i] = b
+			}
+			continue
+		}
+		byAddr[b.Addr] = len(bs)
+		bs = append(bs, b)
+	}
+	return out, bs
+}
+
+// RestoreHosts gives each host state to the workers that own its addresses
+// (every worker, for a host seen with none: DHCP from a host without an
+// address reaches them all) and each binding to the worker that owns its
+// address, so that the verdicts of the previous run are there before the
+// first packet. Call it before Replay or Run; a state a table refuses is
+// counted.
+func (p *Pipeline) RestoreHosts(hosts func(fn func(*hostid.HostState)) error, binds func(fn func(hostid.BindingState)) error) (restored, refused int, err error) {
+	n := len(p.workers)
+	owner := func(a netip.Addr) int {
+		if n == 1 {
+			return 0
+		}
+		return shard.Worker(shard.Hash(a), n)
+	}
+	err = hosts(func(h *hostid.HostState) {
+		var to []int
+		if h.IP.IsValid() {
+			to = append(to, owner(h.IP))
+		} else {
+			for _, a := range h.Addrs {
+				if i := owner(a.Addr); !slices.Contains(to, i) {
+					to = append(to, i)
+				}
+			}
+			if len(to) == 0 {
+				for i := range n {
+					to = append(to, i)
+				}
+			}
+		}
+		for _, i := range to {
+			if p.workers[i].hosts.Import(h) != nil {
+				refused++
+				return
+			}
+		}
+		restored++
+	})
+	if err != nil {
+		return restored, refused, err
+	}
+	err = binds(func(b hostid.BindingState) {
+		if p.workers[owner(b.Addr)].hosts.ImportBinding(b) != nil {
+			refused++
+		}
+	})
+	return restored, refused, err
+}
+
+// RestoreDNS gives each DNS answer to the worker that owns its client, so a
+// name resolved before a restart still names the client's sessions after
+// it until the answer expires. Call it before Replay or Run; an answer a
+// tracker refuses is counted.
+func (p *Pipeline) RestoreDNS(next func(fn func(dnstrack.Answer)) error) (restored, refused int, err error) {
+	n := len(p.workers)
+	err = next(func(a dnstrack.Answer) {
+		i := 0
+		if n > 1 {
+			i = shard.Worker(shard.Hash(a.Client), n)
+		}
+		if p.workers[i].dns.Import(a) != nil {
+			refused++
+			return
+		}
+		restored++
+	})
+	return restored, refused, err
 }
 
 // Restore gives each pair state to the worker that owns its source host.

@@ -390,6 +390,7 @@ func learnPrefixes(cfg *Config, p *decode.Packet, buf []ndp.Prefix) (ignored int
 			continue
 		}
 		if cfg.Internal.Learn(pf.Prefix) {
+			cfg.learnedAt.note(pf.Prefix, p.TS)
 			cfg.Log.Info("learned an internal IPv6 prefix from a router advertisement",
 				"prefix", pf.Prefix, "router", p.Src, "router_mac", netMAC(p.SrcMAC), "autonomous", pf.Autonomous)
 		}

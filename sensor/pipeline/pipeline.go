@@ -56,6 +56,7 @@ type Config struct {
 	// advertisements announce to Internal (--learn-internal).
 	LearnInternal bool
 	proxies       *proxySet
+	learnedAt     *prefixTimes // when each learned prefix was learned (checkpoint.go)
 
 	// Filtered returns what a kernel pre-filter counted instead of passing
 	// (live capture with the eBPF filter); nil when every packet is seen.
@@ -165,6 +166,7 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	cfg.HostID.InternalSet = cfg.Internal
 	cfg.proxies = newProxySet(cfg.Proxies)
+	cfg.learnedAt = &prefixTimes{at: map[netip.Prefix]int64{}}
 	p := &Pipeline{cfg: cfg, alerts: make(chan *alert.Alert, 1024), stopped: make(chan struct{})}
 	p.macNames = dnstrack.NewMACNames(cfg.DNS.MaxAnswers)
 	for i := 0; i < cfg.Workers; i++ {

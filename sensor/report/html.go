@@ -98,6 +98,10 @@ ul.reasons { margin: 4px 0; padding-left: 20px; }
 {{if .Runs}}<table><tr><th>from</th><th>to</th><th class="n">hours</th></tr>
 {{range .Runs}}<tr><td>{{ts .From}}</td><td>{{ts .To}}</td><td class="n">{{printf "%.1f" .Hours}}</td></tr>{{end}}
 </table>{{else}}<p class="none">No run recorded in the window.</p>{{end}}
+<h3>Internal networks (the hosts watched)</h3>
+{{if .InternalNetworks}}<table><tr><th>network</th><th>source</th><th>learned</th><th>last held</th></tr>
+{{range .InternalNetworks}}<tr><td>{{.Prefix}}</td><td>{{if eq .Source "learned"}}learned from a router advertisement{{else}}configured (--internal){{end}}</td><td>{{with .Learned}}{{ts .}}{{end}}</td><td>{{with .Held}}{{ts .}}{{end}}</td></tr>{{end}}
+</table>{{else}}<p class="none">Not recorded: no checkpoint by this launchtap version in the window.</p>{{end}}
 <h3>Gaps (hours without packets)</h3>
 {{if .Gaps}}<table><tr><th>from</th><th>to</th><th class="n">hours</th><th>why</th></tr>
 {{range .Gaps}}<tr><td>{{ts .From}}</td><td>{{ts .To}}</td><td class="n">{{printf "%.0f" .Hours}}</td><td>{{.Why}}</td></tr>{{end}}

@@ -83,6 +83,18 @@ type Coverage struct {
 	SeenNotInventory  []string   `json:"macs_not_in_inventory,omitempty"`
 	InventoryCompared bool       `json:"inventory_compared"`
 	Hosts             []HostSpan `json:"hosts"`
+	// InternalNetworks is what counted as internal: the configured networks
+	// and the IPv6 prefixes learned from router advertisements, with when
+	// each was learned. A host outside them is not watched.
+	InternalNetworks []InternalNet `json:"internal_networks"`
+}
+
+// InternalNet is one internal network and where it came from.
+type InternalNet struct {
+	Prefix  string     `json:"prefix"`
+	Source  string     `json:"source"`            // configured, or learned (from a router advertisement)
+	Learned *time.Time `json:"learned,omitempty"` // when it was first learned (capture time)
+	Held    *time.Time `json:"held,omitempty"`    // the newest checkpoint that still held it
 }
 
 // HourRow is one hour's counters.
@@ -193,6 +205,16 @@ func hourOf(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }
 
 func (r *Report) coverage(ev *state.Evidence, opt Options) {
 	c := &r.Coverage
+	c.InternalNetworks = []InternalNet{}
+	for _, p := range ev.Internal {
+		c.InternalNetworks = append(c.InternalNetworks, InternalNet{Prefix: p, Source: "configured"})
+	}
+	learned := slices.Clone(ev.Learned)
+	slices.SortFunc(learned, func(a, b state.LearnedNetwork) int { return cmp.Compare(a.First, b.First) })
+	for _, l := range learned {
+		first, held := time.Unix(0, l.First).UTC(), time.Unix(0, l.Seen).UTC()
+		c.InternalNetworks = append(c.InternalNetworks, InternalNet{Prefix: l.Prefix.String(), Source: "learned", Learned: &first, Held: &held})
+	}
 	for _, run := range ev.Runs {
 		c.Runs = append(c.Runs, Span{From: time.Unix(0, run.Start).UTC(), To: time.Unix(0, run.End).UTC()})
 	}

@@ -76,7 +76,10 @@ func office(t testing.TB, dir string, hosts, days int) {
 		}
 	}
 	s.Record(finding(5, "sync.vendor.example", 443, 3600, end), string(state.ApprovedLabel), "com.vendor.*", "com.vendor.sync")
-	if _, err := s.Checkpoint(ctx, &state.Checkpoint{Clock: end.UnixNano()}); err != nil {
+	// The office's IPv6 prefix was learned from a router advertisement on
+	// the first morning.
+	if _, err := s.Checkpoint(ctx, &state.Checkpoint{Clock: end.UnixNano(), Internal: []netip.Prefix{netip.MustParsePrefix("10.20.0.0/16")},
+		Learned: []state.LearnedNetwork{{Prefix: netip.MustParsePrefix("2001:db8:20::/64"), First: t0.Add(7 * time.Hour).UnixNano()}}}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -203,6 +206,9 @@ func TestHTMLInChromium(t *testing.T) {
 	}
 	shot := filepath.Join(os.TempDir(), "launchtap-report-screenshot.png")
 	if d := os.Getenv("LAUNCHTAP_SCREENSHOT_DIR"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
 		shot = filepath.Join(d, "report.png")
 	}
 	os.Remove(shot)
@@ -224,8 +230,11 @@ func TestHTMLInChromium(t *testing.T) {
 		}
 	}
 	fi, err := os.Stat(shot)
-	if err != nil || fi.Size() < 20000 {
-		t.Fatalf("screenshot %s: %v (size %d): the page did not render", shot, err, fi.Size())
+	if err != nil {
+		t.Fatalf("screenshot %s: %v: the page did not render", shot, err)
+	}
+	if fi.Size() < 20000 {
+		t.Fatalf("screenshot %s: %d bytes: the page did not render", shot, fi.Size())
 	}
 	t.Logf("screenshot: %s (%d bytes)", shot, fi.Size())
 }

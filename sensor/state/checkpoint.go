@@ -6,11 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"strconv"
 	"time"
 
 	"github.com/launchtap/launchtap/sensor/alert"
 	"github.com/launchtap/launchtap/sensor/beacon"
+	"github.com/launchtap/launchtap/sensor/dnstrack"
 	"github.com/launchtap/launchtap/sensor/hostid"
 )
 
@@ -71,7 +74,32 @@ type Checkpoint struct {
 	// Rules are the baseline rules in force (nil: unchanged), so the report
 	// can tell which matched nothing without being given the file.
 	Rules *Rules
+	// Internal are the configured internal networks (nil: unchanged), and
+	// Learned the IPv6 prefixes learned from router advertisements so far:
+	// the report's "what counted as internal".
+	Internal []netip.Prefix
+	Learned  []LearnedNetwork
+	// HostStates are the host table's hosts observed since the last
+	// checkpoint (each worker's copies of one host merged), and Bindings
+	// the unexpired address bindings of those hosts.
+	HostStates []*hostid.HostState
+	Bindings   []hostid.BindingState
+	// DNSAnswers are the live DNS answers read since the last checkpoint
+	// (at most a bounded number per worker).
+	DNSAnswers []dnstrack.Answer
 }
+
+// LearnedNetwork is an internal IPv6 prefix learned from a router
+// advertisement.
+type LearnedNetwork struct {
+	Prefix netip.Prefix
+	First  int64 // capture time it was first learned, Unix ns
+	Seen   int64 // newest checkpoint (capture time) whose sensor still held it
+}
+
+// maxLearnedRows bounds the learned networks kept: a sensor holds at most 64
+// (netset.MaxLearned); a few generations of renumbering fit besides.
+const maxLearnedRows = 256
 
 // Rules are a baseline's destination and label rules, as its matchers name them.
 type Rules struct {
@@ -207,8 +235,17 @@ func (s *Store) write(ctx context.Context, c *Checkpoint, fates []Finding) error
 	if err := s.writeRun(ctx, tx, c); err != nil {
 		return err
 	}
+	if err := writeLearned(ctx, tx, c); err != nil {
+		return err
+	}
+	if err := writeHostStates(ctx, tx, c); err != nil {
+		return err
+	}
+	if err := writeDNSAnswers(ctx, tx, c.DNSAnswers); err != nil {
+		return err
+	}
 	rows := s.rows
-	for i, n := range []int{len(c.Pairs), len(fates), len(c.HostHours), len(c.Hosts)} {
+	for i, n := range []int{len(c.Pairs), len(fates), len(c.HostHours), len(c.Hosts), len(c.HostStates), len(c.Bindings), len(c.DNSAnswers)} {
 		rows[i] += int64(n)
 	}
 	if err := s.prune(ctx, tx, c.Clock, &rows); err != nil {
@@ -235,6 +272,202 @@ func (s *Store) write(ctx context.Context, c *Checkpoint, fates []Finding) error
 	}
 	s.rows = rows // only checkpoints, one at a time, touch it
 	return nil
+}
+
+func writeLearned(ctx context.Context, tx *sql.Tx, c *Checkpoint) error {
+	if c.Internal != nil {
+		list := make([]string, len(c.Internal))
+		for i, p := range c.Internal {
+			list[i] = p.String()
+		}
+		js, err := json.Marshal(list)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES ('internal', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", string(js)); err != nil {
+			return err
+		}
+	}
+	if len(c.Learned) == 0 {
+		return nil
+	}
+	st, err := tx.PrepareContext(ctx, `INSERT INTO learned_networks(prefix, first_ns, seen_ns) VALUES (?, ?, ?)
+		ON CONFLICT(prefix) DO UPDATE SET first_ns = min(first_ns, excluded.first_ns), seen_ns = max(seen_ns, excluded.seen_ns)`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, l := range c.Learned {
+		if !l.Prefix.IsValid() {
+			continue
+		}
+		if _, err := st.ExecContext(ctx, l.Prefix.Masked().String(), l.First, max(c.Clock, l.First)); err != nil {
+			return err
+		}
+	}
+	_, err = tx.ExecContext(ctx, "DELETE FROM learned_networks WHERE prefix IN (SELECT prefix FROM learned_networks ORDER BY seen_ns DESC LIMIT -1 OFFSET ?)", maxLearnedRows)
+	return err
+}
+
+// LearnedNetworks returns at most max learned networks, those most recently
+// held first. A row that does not parse is skipped and counted.
+func (s *Store) LearnedNetworks(ctx context.Context, max int) (out []LearnedNetwork, bad int, err error) {
+	return s.learned(ctx, 0, max)
+}
+
+func (s *Store) learned(ctx context.Context, since int64, max int) (out []LearnedNetwork, bad int, err error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT prefix, first_ns, seen_ns FROM learned_networks WHERE seen_ns >= ? ORDER BY seen_ns DESC, first_ns LIMIT ?", since, max)
+	if err != nil {
+		return nil, 0, fmt.Errorf("state: %s: reading learned networks: %w", s.path, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var txt string
+		var l LearnedNetwork
+		if err := rows.Scan(&txt, &l.First, &l.Seen); err != nil {
+			return out, bad, fmt.Errorf("state: %s: reading learned networks: %w", s.path, err)
+		}
+		if l.Prefix, err = netip.ParsePrefix(txt); err != nil {
+			bad++
+			continue
+		}
+		out = append(out, l)
+	}
+	return out, bad, rows.Err()
+}
+
+func writeHostStates(ctx context.Context, tx *sql.Tx, c *Checkpoint) error {
+	if len(c.HostStates) > 0 {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO host_states(key, last_ns, state) VALUES (?, ?, ?)
+			ON CONFLICT(key) DO UPDATE SET last_ns = excluded.last_ns, state = excluded.state`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, h := range c.HostStates {
+			b, err := h.MarshalBinary()
+			if err != nil {
+				return fmt.Errorf("host %s: %w", h.Key(), err)
+			}
+			if _, err := st.ExecContext(ctx, h.Key(), h.Last, b); err != nil {
+				return err
+			}
+		}
+	}
+	if len(c.Bindings) > 0 {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO host_bindings(ip, mac, until_ns, dhcp) VALUES (?, ?, ?, ?)
+			ON CONFLICT(ip) DO UPDATE SET mac = excluded.mac, until_ns = excluded.until_ns, dhcp = excluded.dhcp`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, b := range c.Bindings {
+			if _, err := st.ExecContext(ctx, b.Addr.String(), net.HardwareAddr(b.MAC[:]).String(), b.Until, b.DHCP); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// HostStates calls fn with the most recently observed max host states,
+// least recently observed first (so an LRU restored in that order keeps its
+// order). A state that does not decode is skipped and counted.
+func (s *Store) HostStates(ctx context.Context, max int, fn func(*hostid.HostState)) (bad int, err error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT state FROM (SELECT state, last_ns FROM host_states ORDER BY last_ns DESC LIMIT ?) ORDER BY last_ns", max)
+	if err != nil {
+		return 0, fmt.Errorf("state: %s: reading host states: %w", s.path, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return bad, fmt.Errorf("state: %s: reading host states: %w", s.path, err)
+		}
+		var h hostid.HostState
+		if err := h.UnmarshalBinary(b); err != nil {
+			bad++
+			continue
+		}
+		fn(&h)
+	}
+	return bad, rows.Err()
+}
+
+// Bindings calls fn with the address bindings still valid at the newest
+// checkpointed capture time, at most max, those lasting longest last. A row
+// that does not parse is skipped and counted.
+func (s *Store) Bindings(ctx context.Context, max int, fn func(hostid.BindingState)) (bad int, err error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT ip, mac, until_ns, dhcp FROM (SELECT * FROM host_bindings WHERE until_ns >= ? ORDER BY until_ns DESC LIMIT ?) ORDER BY until_ns",
+		s.Clock(ctx), max)
+	if err != nil {
+		return 0, fmt.Errorf("state: %s: reading host bindings: %w", s.path, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ip, mac string
+		var b hostid.BindingState
+		if err := rows.Scan(&ip, &mac, &b.Until, &b.DHCP); err != nil {
+			return bad, fmt.Errorf("state: %s: reading host bindings: %w", s.path, err)
+		}
+		a, err1 := netip.ParseAddr(ip)
+		hw, err2 := net.ParseMAC(mac)
+		if err1 != nil || err2 != nil || len(hw) != 6 {
+			bad++
+			continue
+		}
+		b.Addr, b.MAC = a, [6]byte(hw)
+		fn(b)
+	}
+	return bad, rows.Err()
+}
+
+func writeDNSAnswers(ctx context.Context, tx *sql.Tx, answers []dnstrack.Answer) error {
+	if len(answers) == 0 {
+		return nil
+	}
+	st, err := tx.PrepareContext(ctx, `INSERT INTO dns_answers(client, addr, name, expires_ns, at_ns) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT(client, addr) DO UPDATE SET name = excluded.name, expires_ns = excluded.expires_ns, at_ns = excluded.at_ns
+		WHERE excluded.at_ns >= at_ns`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, a := range answers {
+		if _, err := st.ExecContext(ctx, a.Client.String(), a.Addr.String(), a.Name, a.Expires, a.At); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DNSAnswers calls fn with the DNS answers still live at the newest
+// checkpointed capture time, at most max, the most recently read; they
+// come oldest first (so an LRU restored in that order keeps its order). A
+// row that does not parse is skipped and counted.
+func (s *Store) DNSAnswers(ctx context.Context, max int, fn func(dnstrack.Answer)) (bad int, err error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT client, addr, name, expires_ns, at_ns FROM
+		(SELECT * FROM dns_answers WHERE expires_ns >= ? ORDER BY at_ns DESC LIMIT ?) ORDER BY at_ns`, s.Clock(ctx), max)
+	if err != nil {
+		return 0, fmt.Errorf("state: %s: reading DNS answers: %w", s.path, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var client, addr string
+		var a dnstrack.Answer
+		if err := rows.Scan(&client, &addr, &a.Name, &a.Expires, &a.At); err != nil {
+			return bad, fmt.Errorf("state: %s: reading DNS answers: %w", s.path, err)
+		}
+		var err1, err2 error
+		a.Client, err1 = netip.ParseAddr(client)
+		a.Addr, err2 = netip.ParseAddr(addr)
+		if err1 != nil || err2 != nil {
+			bad++
+			continue
+		}
+		fn(a)
+	}
+	return bad, rows.Err()
 }
 
 func writePairs(ctx context.Context, tx *sql.Tx, pairs []*beacon.PairState) error {
@@ -423,6 +656,9 @@ const (
 	maxFindings  = 1 << 20
 	maxHostHours = 1 << 22 // 20 000 hosts for 90 days is 43 M: the oldest hours go first
 	maxHosts     = 1 << 18
+	// maxDNSAnswers bounds the DNS answers kept for a restart, the most
+	// recently read first.
+	maxDNSAnswers = 1 << 20
 )
 
 // prune deletes evidence older than Retain before clock and pair states
@@ -443,6 +679,10 @@ func (s *Store) prune(ctx context.Context, tx *sql.Tx, clock int64, rows *[numBo
 		{"DELETE FROM host_hours WHERE hour < ?", hourCut},
 		{"DELETE FROM hosts WHERE last_ns < ?", cut},
 		{"DELETE FROM runs WHERE clock_end < ?", cut},
+		{"DELETE FROM learned_networks WHERE seen_ns < ?", cut},
+		{"DELETE FROM host_states WHERE last_ns < ?", cut},
+		{"DELETE FROM host_bindings WHERE until_ns < ?", clock}, // expired: no use to a restart
+		{"DELETE FROM dns_answers WHERE expires_ns < ?", clock},
 	} {
 		if _, err := tx.ExecContext(ctx, q.sql, q.arg); err != nil {
 			return err
@@ -466,7 +706,7 @@ func (s *Store) prune(ctx context.Context, tx *sql.Tx, clock int64, rows *[numBo
 }
 
 // bounded are the tables with a row bound, in the order of Store.rows.
-const numBounded = 4
+const numBounded = 7
 
 var bounded = [numBounded]struct {
 	table, prune string
@@ -476,6 +716,9 @@ var bounded = [numBounded]struct {
 	{"findings", "DELETE FROM findings WHERE id IN (SELECT id FROM findings ORDER BY last_ns DESC LIMIT -1 OFFSET ?)", func(*Store) int64 { return maxFindings }},
 	{"host_hours", "DELETE FROM host_hours WHERE hour < (SELECT hour FROM host_hours ORDER BY hour DESC LIMIT 1 OFFSET ?)", func(*Store) int64 { return maxHostHours }},
 	{"hosts", "DELETE FROM hosts WHERE ip IN (SELECT ip FROM hosts ORDER BY last_ns DESC LIMIT -1 OFFSET ?)", func(*Store) int64 { return maxHosts }},
+	{"host_states", "DELETE FROM host_states WHERE key IN (SELECT key FROM host_states ORDER BY last_ns DESC LIMIT -1 OFFSET ?)", func(*Store) int64 { return maxHosts }},
+	{"host_bindings", "DELETE FROM host_bindings WHERE ip IN (SELECT ip FROM host_bindings ORDER BY until_ns DESC LIMIT -1 OFFSET ?)", func(*Store) int64 { return maxHosts }},
+	{"dns_answers", "DELETE FROM dns_answers WHERE (client, addr) IN (SELECT client, addr FROM dns_answers ORDER BY at_ns DESC LIMIT -1 OFFSET ?)", func(*Store) int64 { return maxDNSAnswers }},
 }
 
 // countRows counts the bounded tables exactly (at open).

@@ -33,8 +33,10 @@ type Evidence struct {
 	Hosts     []Host
 	Findings  []Finding // newest last-seen first
 	Runs      []Run
-	Pairs     int    // pair states stored
-	Rules     *Rules // the baseline rules of the latest checkpoint (nil: none recorded)
+	Pairs     int              // pair states stored
+	Rules     *Rules           // the baseline rules of the latest checkpoint (nil: none recorded)
+	Internal  []string         // the configured internal networks of the latest checkpoint (nil: none recorded)
+	Learned   []LearnedNetwork // prefixes learned from router advertisements, held in the window
 	Size      int64
 	Path      string
 }
@@ -133,6 +135,12 @@ func (s *Store) Evidence(ctx context.Context, since int64) (*Evidence, error) {
 		if json.Unmarshal([]byte(v), &r) == nil {
 			ev.Rules = &r
 		}
+	}
+	if v, ok := s.meta(ctx, "internal"); ok {
+		json.Unmarshal([]byte(v), &ev.Internal) // a nicety: a bad value leaves the list out
+	}
+	if ev.Learned, _, err = s.learned(ctx, since, maxLearnedRows); err != nil {
+		return nil, err
 	}
 	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM pairs").Scan(&ev.Pairs); err != nil {
 		return nil, wrap("pairs", err)

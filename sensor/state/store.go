@@ -267,6 +267,40 @@ var migrations = []string{
 	// 1 → 2: sessions named from the wire (TLS SNI, QUIC, HTTP Host, CONNECT)
 	// when the span saw no DNS answer for them.
 	`ALTER TABLE coverage ADD COLUMN named_wire INTEGER NOT NULL DEFAULT 0;`,
+	// 2 → 3: the IPv6 prefixes learned from router advertisements, restored
+	// at start so their hosts are internal from the first packet.
+	`CREATE TABLE learned_networks (
+		prefix   TEXT PRIMARY KEY,
+		first_ns INTEGER NOT NULL, -- capture time it was first learned
+		seen_ns  INTEGER NOT NULL  -- newest checkpoint that still held it
+	);`,
+	// 3 → 4: the host table's evidence and address bindings, restored at
+	// start so an alert just after a restart carries the verdict reached
+	// before it.
+	`CREATE TABLE host_states (
+		key     TEXT PRIMARY KEY,  -- "mac …" or "ip …" (hostid.HostState.Key)
+		last_ns INTEGER NOT NULL,
+		state   BLOB NOT NULL      -- hostid.HostState.MarshalBinary, the workers' copies merged
+	);
+	CREATE INDEX host_states_last ON host_states(last_ns);
+	CREATE TABLE host_bindings (
+		ip       TEXT PRIMARY KEY,
+		mac      TEXT NOT NULL,
+		until_ns INTEGER NOT NULL,
+		dhcp     INTEGER NOT NULL
+	);
+	CREATE INDEX host_bindings_until ON host_bindings(until_ns);`,
+	// 4 → 5: the DNS answers still live, so a name resolved before a
+	// restart still names the sessions after it until the answer expires.
+	`CREATE TABLE dns_answers (
+		client     TEXT NOT NULL,
+		addr       TEXT NOT NULL,
+		name       TEXT NOT NULL,
+		expires_ns INTEGER NOT NULL, -- capture time: TTL (at least --dns-min-ttl) plus --dns-grace
+		at_ns      INTEGER NOT NULL, -- capture time the answer was read
+		PRIMARY KEY (client, addr)
+	) WITHOUT ROWID;
+	CREATE INDEX dns_answers_expires ON dns_answers(expires_ns);`,
 }
 
 func (s *Store) migrate() error {
