@@ -183,3 +183,29 @@ func TestMigratesSchema5(t *testing.T) {
 		t.Fatalf("DoH hosts after migration: %+v", ev.DoHHosts)
 	}
 }
+
+// BenchmarkCheckpointDoHHosts writes hosts on encrypted DNS into a store
+// that already holds them: 4 096 is one worker's whole table (each a read of
+// the stored providers and an upsert).
+func BenchmarkCheckpointDoHHosts(b *testing.B) {
+	for _, n := range []int{100, 4096} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			s := mustOpen(b, b.TempDir())
+			defer s.Close()
+			ctx := context.Background()
+			hs := make([]DoHHost, n)
+			for i := range hs {
+				hs[i] = DoHHost{IP: netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), Providers: []string{"Cloudflare"}, Sessions: 3, First: t0, Last: t0}
+			}
+			if _, err := s.Checkpoint(ctx, &Checkpoint{Clock: t0, DoHHosts: hs}); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := s.Checkpoint(ctx, &Checkpoint{Clock: t0 + int64(i), DoHHosts: hs}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
