@@ -128,7 +128,7 @@ type EncryptedDNSHost struct {
 	IP        string    `json:"ip"`
 	Hostname  string    `json:"hostname,omitempty"`
 	Providers []string  `json:"providers"` // the resolvers' operators (Cloudflare, Google, ...)
-	Sessions  uint64    `json:"sessions"`  // sessions to those resolvers
+	Sessions  uint64    `json:"sessions"`  // sessions to those resolvers, over all the state keeps (as First)
 	First     time.Time `json:"first_seen"`
 	Last      time.Time `json:"last_seen"`
 }
