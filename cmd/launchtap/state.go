@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -256,6 +257,7 @@ func (c *checkpointer) checkpoint(ctx context.Context) error {
 	for _, h := range hh {
 		cp.HostHours = append(cp.HostHours, *h)
 	}
+	cp.DoHHosts = dohHosts(snap.DoHHosts)
 	c.lost += snap.Lost
 	if _, err := c.store.Checkpoint(ctx, cp); err != nil {
 		return err
@@ -264,6 +266,30 @@ func (c *checkpointer) checkpoint(ctx context.Context) error {
 		c.since = snap.Clock - c.slack
 	}
 	return nil
+}
+
+// dohHosts maps the workers' hosts on encrypted DNS to the store's, one
+// per address (a host's sessions all reach the worker that owns it, but a
+// restart with other workers may split one between snapshots).
+func dohHosts(in []pipeline.DoHHost) []state.DoHHost {
+	var out []state.DoHHost
+	at := make(map[netip.Addr]int, len(in))
+	for _, h := range in {
+		first, last := h.First.UnixNano(), h.Last.UnixNano()
+		if i, ok := at[h.Addr]; ok {
+			o := &out[i]
+			if !slices.Contains(o.Providers, h.Provider) {
+				o.Providers = append(o.Providers, h.Provider)
+				slices.Sort(o.Providers)
+			}
+			o.Sessions += h.Sessions
+			o.First, o.Last = min(o.First, first), max(o.Last, last)
+			continue
+		}
+		at[h.Addr] = len(out)
+		out = append(out, state.DoHHost{IP: h.Addr, Providers: []string{h.Provider}, Sessions: h.Sessions, First: first, Last: last})
+	}
+	return out
 }
 
 // finish stops the ticker, writes the last checkpoint (the pipeline has

@@ -34,7 +34,12 @@ type Snapshot struct {
 	// DNSAnswers are the live DNS answers each worker stored at or after
 	// since, at most maxExportAnswers per worker, the most recently used.
 	DNSAnswers []dnstrack.Answer
-	Lost       uint64 // hour buckets or host-hours dropped because a worker held too many between snapshots
+	// DoHHosts are the hosts that started sessions to encrypted-DNS
+	// resolvers since the previous snapshot, Sessions counting only those
+	// new ones (so a store adds them up across checkpoints and runs): the
+	// hosts whose lookups the span cannot see.
+	DoHHosts []DoHHost
+	Lost     uint64 // hour buckets or host-hours dropped because a worker held too many between snapshots
 }
 
 // maxExportAnswers bounds the DNS answers one worker hands a checkpoint: a
@@ -250,6 +255,14 @@ func (w *worker) snapshot(since int64) *Snapshot {
 		func(b hostid.BindingState) { s.Bindings = append(s.Bindings, b) })
 	w.dns.Export(since, w.clock, maxExportAnswers, func(a dnstrack.Answer) { s.DNSAnswers = append(s.DNSAnswers, a) })
 	w.det.Export(since, func(p *beacon.PairState) { s.Pairs = append(s.Pairs, p) })
+	for _, a := range w.nm.doh.Keys() {
+		if h, ok := w.nm.doh.Peek(a); ok && h.Sessions > h.saved {
+			d := *h
+			d.Sessions -= h.saved
+			h.saved = h.Sessions
+			s.DoHHosts = append(s.DoHHosts, d)
+		}
+	}
 	c := &w.cov
 	if c.start != 0 {
 		w.closeHour() // the partial hour: later snapshots add to it
@@ -298,6 +311,7 @@ func (p *Pipeline) Snapshot(ctx context.Context, since int64) (*Snapshot, error)
 		all.HostStates = append(all.HostStates, s.HostStates...)
 		all.Bindings = append(all.Bindings, s.Bindings...)
 		all.DNSAnswers = append(all.DNSAnswers, s.DNSAnswers...)
+		all.DoHHosts = append(all.DoHHosts, s.DoHHosts...)
 		all.Lost += s.Lost
 	}
 	all.Learned = p.LearnedPrefixes()

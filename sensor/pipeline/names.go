@@ -85,6 +85,7 @@ type DoHHost struct {
 	Sessions uint64     `json:"sessions"`
 	First    time.Time  `json:"first"`
 	Last     time.Time  `json:"last"`
+	saved    uint64     // sessions already handed to a Snapshot: each checkpoint adds only the new ones
 }
 
 // namer is a worker's naming state: caller-owned parser scratch and bounded

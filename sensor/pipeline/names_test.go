@@ -249,6 +249,19 @@ func TestDoHAndSNIBeacon(t *testing.T) {
 		if hc.Sessions != 80 || hc.NamedWire != 40 || hc.Unnamed != 40 || hc.NamedDNS != 0 {
 			t.Errorf("%d workers: coverage %+v, want 80 sessions: 40 named from the wire, 40 unnamed", workers, hc)
 		}
+		// The checkpoint gets the DoH host once, its sessions as a delta: a
+		// second snapshot with no new DoH session hands over nothing.
+		if d := snap.DoHHosts; len(d) != 1 || d[0].Addr != host || d[0].Provider != "Cloudflare" || d[0].Sessions != 40 ||
+			!d[0].First.Equal(at(-0.5)) || !d[0].Last.Equal(at(39*3-0.5)) {
+			t.Errorf("%d workers: snapshot DoH hosts %+v", workers, d)
+		}
+		again, err := p.Snapshot(context.Background(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(again.DoHHosts) != 0 {
+			t.Errorf("%d workers: second snapshot DoH hosts %+v, want none (no new sessions)", workers, again.DoHHosts)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -40,6 +41,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"histogram": histogramSVG,
 	"coverage":  func(r *Report) template.HTML { return hoursSVG(&r.Coverage, r.From, r.To) },
 	"mb":        func(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/(1<<20)) },
+	"join":      func(l []string) string { return strings.Join(l, ", ") },
 }).Parse(pageHTML))
 
 const pageHTML = `<!DOCTYPE html>
@@ -90,6 +92,7 @@ ul.reasons { margin: 4px 0; padding-left: 20px; }
 <div class="kpi">sessions named by DNS<b class="{{if lt .NamedShare 0.5}}bad{{end}}">{{pct .NamedShare}}</b></div>
 <div class="kpi">Macs seen{{if .InventoryCompared}} / in MDM{{end}}<b>{{.MacsSeen}}{{if .InventoryCompared}} / {{.MacsInventory}}{{end}}</b></div>
 <div class="kpi">table evictions<b class="{{if .Evictions}}bad{{end}}">{{.Evictions}}</b></div>
+<div class="kpi">hosts on encrypted DNS<b class="{{if .EncryptedDNS}}bad{{end}}">{{len .EncryptedDNS}}</b></div>
 </div>
 {{end}}
 {{coverage .}}
@@ -109,8 +112,14 @@ ul.reasons { margin: 4px 0; padding-left: 20px; }
 <h3>DNS visibility</h3>
 <p>{{.NamedDNS}} external sessions were named from the client's own DNS answers, {{.NamedMAC}} from its MAC's (dual stack), {{.NamedWire}} from their own bytes with no DNS answer on the span (TLS SNI, QUIC, HTTP Host, proxy CONNECT: DNS the span does not see, such as DoH or an off-span resolver), {{.Unnamed}} had no name ({{.DNSQueries}} DNS queries seen). Unnamed sessions are scored by address, which a CDN rotates.</p>
 {{if .DNSBlind}}<table><tr><th>host</th><th>name</th><th class="n">sessions</th><th class="n">named</th><th>likely</th></tr>
-{{range .DNSBlind}}<tr><td>{{.IP}}</td><td>{{.Hostname}}</td><td class="n">{{.Sessions}}</td><td class="n bad">{{pct .NamedShare}}</td><td>DNS over HTTPS, a resolver off the span, or long-cached answers</td></tr>{{end}}
+{{range .DNSBlind}}<tr><td>{{.IP}}</td><td>{{.Hostname}}</td><td class="n">{{.Sessions}}</td><td class="n bad">{{pct .NamedShare}}</td><td>{{with .EncryptedDNS}}encrypted DNS ({{join .}}): see below{{else}}DNS over HTTPS, a resolver off the span, or long-cached answers{{end}}</td></tr>{{end}}
 </table>{{else}}<p class="ok">No host with most sessions unnamed.</p>{{end}}
+<h3>DNS blind spots: hosts using encrypted DNS</h3>
+{{if .EncryptedDNS}}<p class="bad">{{len .EncryptedDNS}} host(s) resolved names over DNS over HTTPS or TLS: the span sees none of their lookups.</p>
+<p>Their sessions are named only from their own bytes (TLS SNI, QUIC, HTTP Host) or scored by address, and a periodic DNS lookup of theirs is not seen at all.</p>
+<table><tr><th>host</th><th>name</th><th>encrypted-DNS provider</th><th class="n">sessions to it</th><th>first seen</th><th>last seen</th></tr>
+{{range .EncryptedDNS}}<tr><td>{{.IP}}</td><td>{{.Hostname}}</td><td>{{join .Providers}}</td><td class="n">{{.Sessions}}</td><td>{{ts .First}}</td><td>{{ts .Last}}</td></tr>{{end}}
+</table>{{else}}<p class="ok">No host seen using an encrypted-DNS resolver (DoH, DoT) in the window.</p>{{end}}
 <h3>Macs seen versus the MDM inventory</h3>
 {{if .InventoryCompared}}
 {{if .InventoryNotSeen}}<p class="bad">{{len .InventoryNotSeen}} inventory Mac(s) never seen: blind spots (off this span, or offline all window).</p>

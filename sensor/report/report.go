@@ -87,6 +87,9 @@ type Coverage struct {
 	// and the IPv6 prefixes learned from router advertisements, with when
 	// each was learned. A host outside them is not watched.
 	InternalNetworks []InternalNet `json:"internal_networks"`
+	// EncryptedDNS are the hosts seen using encrypted-DNS resolvers (DoH,
+	// DoT): the span sees none of their lookups. Most sessions first.
+	EncryptedDNS []EncryptedDNSHost `json:"encrypted_dns_hosts"`
 }
 
 // InternalNet is one internal network and where it came from.
@@ -114,6 +117,20 @@ type HostDNS struct {
 	Hostname   string  `json:"hostname,omitempty"`
 	Sessions   uint64  `json:"sessions"`
 	NamedShare float64 `json:"named_share"`
+	// EncryptedDNS names the encrypted-DNS resolvers the host was seen
+	// using: the reason its sessions went unnamed, not a guess.
+	EncryptedDNS []string `json:"encrypted_dns_providers,omitempty"`
+}
+
+// EncryptedDNSHost is a host that resolved names over DNS over HTTPS or
+// TLS in the window: a blind spot of the span's DNS.
+type EncryptedDNSHost struct {
+	IP        string    `json:"ip"`
+	Hostname  string    `json:"hostname,omitempty"`
+	Providers []string  `json:"providers"` // the resolvers' operators (Cloudflare, Google, ...)
+	Sessions  uint64    `json:"sessions"`  // sessions to those resolvers, over all the state keeps (as First)
+	First     time.Time `json:"first_seen"`
+	Last      time.Time `json:"last_seen"`
 }
 
 // Device is an inventory device.
@@ -294,6 +311,15 @@ func (r *Report) coverage(ev *state.Evidence, opt Options) {
 	for _, h := range ev.Hosts {
 		hostInfo[h.IP] = h
 	}
+	c.EncryptedDNS = []EncryptedDNSHost{}
+	encrypted := map[string][]string{}
+	for _, h := range ev.DoHHosts {
+		ip := h.IP.String()
+		encrypted[ip] = h.Providers
+		c.EncryptedDNS = append(c.EncryptedDNS, EncryptedDNSHost{IP: ip, Hostname: hostInfo[ip].Hostname, Providers: h.Providers,
+			Sessions: h.Sessions, First: time.Unix(0, h.First).UTC(), Last: time.Unix(0, h.Last).UTC()})
+	}
+	slices.SortStableFunc(c.EncryptedDNS, func(a, b EncryptedDNSHost) int { return cmp.Compare(b.Sessions, a.Sessions) })
 	ips := make([]string, 0, len(byHost))
 	for ip := range byHost {
 		ips = append(ips, ip)
@@ -338,7 +364,8 @@ func (r *Report) coverage(ev *state.Evidence, opt Options) {
 		hs.LongestPeriodS = p.Seconds()
 		c.Hosts = append(c.Hosts, hs)
 		if a.sessions >= 20 && share(a.named, a.sessions) < 0.5 {
-			c.DNSBlind = append(c.DNSBlind, HostDNS{IP: ip, Hostname: info.Hostname, Sessions: a.sessions, NamedShare: share(a.named, a.sessions)})
+			c.DNSBlind = append(c.DNSBlind, HostDNS{IP: ip, Hostname: info.Hostname, Sessions: a.sessions, NamedShare: share(a.named, a.sessions),
+				EncryptedDNS: encrypted[ip]})
 		}
 		if hs.OS == "macos" {
 			c.MacsSeen++

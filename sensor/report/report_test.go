@@ -53,6 +53,18 @@ func office(t testing.TB, dir string, hosts, days int) {
 			}
 			cp.Clock = hour.Add(59 * time.Minute).UnixNano()
 		}
+		if hosts > 0 {
+			// Host 7 resolves over DoH all day: the reason its sessions go
+			// unnamed (in an office too small for it, the last host, whose
+			// sessions the SNI names). From the third day on it also tries
+			// Google's.
+			doh := state.DoHHost{IP: netip.MustParseAddr(ip(min(7, hosts-1))), Providers: []string{"Cloudflare"}, Sessions: 96,
+				First: t0.Add(time.Duration(d*24) * time.Hour).UnixNano(), Last: t0.Add(time.Duration(d*24+23) * time.Hour).UnixNano()}
+			if d >= 2 {
+				doh.Providers = append(doh.Providers, "Google")
+			}
+			cp.DoHHosts = []state.DoHHost{doh}
+		}
 		for i := 0; i < hosts; i++ {
 			os := "macos"
 			if i%9 == 8 {
@@ -136,8 +148,12 @@ func TestBuildOffice(t *testing.T) {
 	if c.WindowHours != 7*24 || c.ObservedHours != 7*24-6 {
 		t.Errorf("observed %d of %d hours, want %d of %d", c.ObservedHours, c.WindowHours, 7*24-6, 7*24)
 	}
-	if len(c.DNSBlind) != 1 || c.DNSBlind[0].IP != ip(7) {
-		t.Errorf("DNS-blind hosts %+v, want %s alone", c.DNSBlind, ip(7))
+	if len(c.DNSBlind) != 1 || c.DNSBlind[0].IP != ip(7) || strings.Join(c.DNSBlind[0].EncryptedDNS, ",") != "Cloudflare,Google" {
+		t.Errorf("DNS-blind hosts %+v, want %s alone, on encrypted DNS", c.DNSBlind, ip(7))
+	}
+	if e := c.EncryptedDNS; len(e) != 1 || e[0].IP != ip(7) || e[0].Hostname != "mac-07" || e[0].Sessions != 7*96 ||
+		strings.Join(e[0].Providers, ",") != "Cloudflare,Google" || !e[0].First.Equal(t0) || !e[0].Last.Equal(t0.Add(6*24*time.Hour+23*time.Hour)) {
+		t.Errorf("encrypted-DNS hosts %+v, want %s on Cloudflare and Google, 7 days of sessions", e, ip(7))
 	}
 	if c.MacsInventory != 52 || len(c.InventoryNotSeen) != 2 {
 		t.Errorf("inventory Macs %d, not seen %+v; want 52 and the 2 the span never saw", c.MacsInventory, c.InventoryNotSeen)

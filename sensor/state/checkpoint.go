@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -87,6 +88,19 @@ type Checkpoint struct {
 	// DNSAnswers are the live DNS answers read since the last checkpoint
 	// (at most a bounded number per worker).
 	DNSAnswers []dnstrack.Answer
+	// DoHHosts are the hosts that used encrypted-DNS resolvers since the
+	// last checkpoint, Sessions counting only the sessions since then.
+	DoHHosts []DoHHost
+}
+
+// DoHHost is a host seen using encrypted-DNS resolvers (DoH, DoT): the span
+// cannot see its lookups.
+type DoHHost struct {
+	IP        netip.Addr
+	Providers []string // the resolvers' providers, sorted
+	Sessions  uint64   // sessions to them
+	First     int64    // capture time, Unix ns
+	Last      int64
 }
 
 // LearnedNetwork is an internal IPv6 prefix learned from a router
@@ -244,8 +258,11 @@ func (s *Store) write(ctx context.Context, c *Checkpoint, fates []Finding) error
 	if err := writeDNSAnswers(ctx, tx, c.DNSAnswers); err != nil {
 		return err
 	}
+	if err := writeDoHHosts(ctx, tx, c.DoHHosts); err != nil {
+		return err
+	}
 	rows := s.rows
-	for i, n := range []int{len(c.Pairs), len(fates), len(c.HostHours), len(c.Hosts), len(c.HostStates), len(c.Bindings), len(c.DNSAnswers)} {
+	for i, n := range []int{len(c.Pairs), len(fates), len(c.HostHours), len(c.Hosts), len(c.HostStates), len(c.Bindings), len(c.DNSAnswers), len(c.DoHHosts)} {
 		rows[i] += int64(n)
 	}
 	if err := s.prune(ctx, tx, c.Clock, &rows); err != nil {
@@ -470,6 +487,66 @@ func (s *Store) DNSAnswers(ctx context.Context, max int, fn func(dnstrack.Answer
 	return bad, rows.Err()
 }
 
+// maxProviders bounds the providers kept per DoH host; the sensor's
+// resolver list names fewer.
+const maxProviders = 16
+
+func writeDoHHosts(ctx context.Context, tx *sql.Tx, hosts []DoHHost) error {
+	if len(hosts) == 0 {
+		return nil
+	}
+	// The providers are merged here rather than in SQL: a host that moved
+	// from one resolver to another keeps both.
+	get, err := tx.PrepareContext(ctx, "SELECT providers FROM doh_hosts WHERE ip = ?")
+	if err != nil {
+		return err
+	}
+	defer get.Close()
+	put, err := tx.PrepareContext(ctx, `INSERT INTO doh_hosts(ip, providers, sessions, first_ns, last_ns) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT(ip) DO UPDATE SET providers = excluded.providers, sessions = sessions + excluded.sessions,
+		first_ns = min(first_ns, excluded.first_ns), last_ns = max(last_ns, excluded.last_ns)`)
+	if err != nil {
+		return err
+	}
+	defer put.Close()
+	for _, h := range hosts {
+		if !h.IP.IsValid() {
+			continue
+		}
+		ip := h.IP.String()
+		var old string
+		var providers []string
+		switch err := get.QueryRowContext(ctx, ip).Scan(&old); {
+		case err == nil:
+			json.Unmarshal([]byte(old), &providers) // a bad value is replaced by the new providers
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		providers = mergeProviders(providers, h.Providers)
+		js, err := json.Marshal(providers)
+		if err != nil {
+			return err
+		}
+		if _, err := put.ExecContext(ctx, ip, string(js), int64(h.Sessions), h.First, max(h.First, h.Last)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mergeProviders is the sorted union of a and b without empty names, at
+// most maxProviders.
+func mergeProviders(a, b []string) []string {
+	out := slices.Concat(a, b)
+	out = slices.DeleteFunc(out, func(p string) bool { return p == "" })
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if len(out) > maxProviders {
+		out = out[:maxProviders]
+	}
+	return out
+}
+
 func writePairs(ctx context.Context, tx *sql.Tx, pairs []*beacon.PairState) error {
 	if len(pairs) == 0 {
 		return nil
@@ -659,6 +736,9 @@ const (
 	// maxDNSAnswers bounds the DNS answers kept for a restart, the most
 	// recently read first.
 	maxDNSAnswers = 1 << 20
+	// maxDoHHostRows bounds the hosts on encrypted DNS kept, the most
+	// recently seen first (a sensor holds at most 4096 per worker).
+	maxDoHHostRows = 1 << 16
 )
 
 // prune deletes evidence older than Retain before clock and pair states
@@ -683,6 +763,7 @@ func (s *Store) prune(ctx context.Context, tx *sql.Tx, clock int64, rows *[numBo
 		{"DELETE FROM host_states WHERE last_ns < ?", cut},
 		{"DELETE FROM host_bindings WHERE until_ns < ?", clock}, // expired: no use to a restart
 		{"DELETE FROM dns_answers WHERE expires_ns < ?", clock},
+		{"DELETE FROM doh_hosts WHERE last_ns < ?", cut},
 	} {
 		if _, err := tx.ExecContext(ctx, q.sql, q.arg); err != nil {
 			return err
@@ -706,7 +787,7 @@ func (s *Store) prune(ctx context.Context, tx *sql.Tx, clock int64, rows *[numBo
 }
 
 // bounded are the tables with a row bound, in the order of Store.rows.
-const numBounded = 7
+const numBounded = 8
 
 var bounded = [numBounded]struct {
 	table, prune string
@@ -719,6 +800,7 @@ var bounded = [numBounded]struct {
 	{"host_states", "DELETE FROM host_states WHERE key IN (SELECT key FROM host_states ORDER BY last_ns DESC LIMIT -1 OFFSET ?)", func(*Store) int64 { return maxHosts }},
 	{"host_bindings", "DELETE FROM host_bindings WHERE ip IN (SELECT ip FROM host_bindings ORDER BY until_ns DESC LIMIT -1 OFFSET ?)", func(*Store) int64 { return maxHosts }},
 	{"dns_answers", "DELETE FROM dns_answers WHERE (client, addr) IN (SELECT client, addr FROM dns_answers ORDER BY at_ns DESC LIMIT -1 OFFSET ?)", func(*Store) int64 { return maxDNSAnswers }},
+	{"doh_hosts", "DELETE FROM doh_hosts WHERE ip IN (SELECT ip FROM doh_hosts ORDER BY last_ns DESC LIMIT -1 OFFSET ?)", func(*Store) int64 { return maxDoHHostRows }},
 }
 
 // countRows counts the bounded tables exactly (at open).

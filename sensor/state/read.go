@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/launchtap/launchtap/sensor/alert"
@@ -37,8 +38,11 @@ type Evidence struct {
 	Rules     *Rules           // the baseline rules of the latest checkpoint (nil: none recorded)
 	Internal  []string         // the configured internal networks of the latest checkpoint (nil: none recorded)
 	Learned   []LearnedNetwork // prefixes learned from router advertisements, held in the window
-	Size      int64
-	Path      string
+	DoHHosts  []DoHHost        // hosts that used encrypted-DNS resolvers in the window, by address
+	// Unreadable counts rows left out because this version cannot read them.
+	Unreadable int
+	Size       int64
+	Path       string
 }
 
 // Evidence reads the evidence from since (capture time, Unix ns; 0: all).
@@ -141,6 +145,28 @@ func (s *Store) Evidence(ctx context.Context, since int64) (*Evidence, error) {
 	}
 	if ev.Learned, _, err = s.learned(ctx, since, maxLearnedRows); err != nil {
 		return nil, err
+	}
+	rows, err = s.db.QueryContext(ctx, "SELECT ip, providers, sessions, first_ns, last_ns FROM doh_hosts WHERE last_ns >= ? ORDER BY ip LIMIT ?", since, maxDoHHostRows)
+	if err != nil {
+		return nil, wrap("DoH hosts", err)
+	}
+	for rows.Next() {
+		var ip, pj string
+		var h DoHHost
+		if err := rows.Scan(&ip, &pj, &h.Sessions, &h.First, &h.Last); err != nil {
+			rows.Close()
+			return nil, wrap("DoH hosts", err)
+		}
+		var err1 error
+		if h.IP, err1 = netip.ParseAddr(ip); err1 != nil || json.Unmarshal([]byte(pj), &h.Providers) != nil {
+			ev.Unreadable++
+			continue
+		}
+		ev.DoHHosts = append(ev.DoHHosts, h)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, wrap("DoH hosts", err)
 	}
 	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM pairs").Scan(&ev.Pairs); err != nil {
 		return nil, wrap("pairs", err)
