@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -21,6 +20,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/launchtap/launchtap/internal/livetest"
+	"github.com/launchtap/launchtap/internal/tlstest"
 )
 
 // Short periods so that the capture replays in real time in about half a
@@ -149,7 +149,7 @@ func writeBeaconCapture(path string) error {
 	}
 	var evs []event
 	mac, noise := net.IPv4(10, 9, 0, 15).To4(), net.IPv4(10, 9, 0, 77).To4()
-	hello, err := clientHello(sniOnlyName)
+	hello, err := tlstest.ClientHello(sniOnlyName)
 	if err != nil {
 		return err
 	}
@@ -273,32 +273,6 @@ func (g *frameGen) session(at time.Duration, c, s net.IP, cport, sport uint16, o
 	g.add(end, c, s, &layers.TCP{SrcPort: cp, DstPort: sp, ACK: true, FIN: true, Window: 2048, Seq: cseq, Ack: seq}, nil)
 	g.add(end+3*ms, s, c, &layers.TCP{SrcPort: sp, DstPort: cp, ACK: true, FIN: true, Window: 500, Seq: seq, Ack: cseq + 1}, nil)
 	g.add(end+4*ms, c, s, &layers.TCP{SrcPort: cp, DstPort: sp, ACK: true, Window: 2048, Seq: cseq + 1, Ack: seq + 1}, nil)
-}
-
-// clientHello is the first flight of Go's TLS client naming sni: with its
-// post-quantum key share, longer than one 1400-byte segment.
-func clientHello(sni string) ([]byte, error) {
-	c, s := net.Pipe()
-	defer s.Close()
-	go func() {
-		cl := tls.Client(c, &tls.Config{ServerName: sni, InsecureSkipVerify: true})
-		cl.SetDeadline(time.Now().Add(5 * time.Second))
-		cl.Handshake()
-		c.Close()
-	}()
-	s.SetReadDeadline(time.Now().Add(5 * time.Second))
-	var hello []byte
-	buf := make([]byte, 4096)
-	for {
-		n, err := s.Read(buf)
-		hello = append(hello, buf[:n]...)
-		if len(hello) >= 5 && len(hello) >= 5+int(hello[3])<<8|int(hello[4]) {
-			return hello[:5+int(hello[3])<<8|int(hello[4])], nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("client hello: %w", err)
-		}
-	}
 }
 
 func (g *frameGen) udpExchange(at time.Duration, c, s net.IP, cport, sport uint16) {

@@ -2,40 +2,20 @@ package names
 
 import (
 	"bytes"
-	"crypto/tls"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/launchtap/launchtap/internal/tlstest"
 )
 
-// goHello is the first flight of Go's TLS client naming sni: a real
-// ClientHello, with X25519MLKEM768 key shares that make it span segments.
+// goHello is the first flight of Go's TLS client naming sni (tlstest).
 func goHello(t testing.TB, sni string) []byte {
 	t.Helper()
-	c, s := net.Pipe()
-	defer s.Close()
-	go func() {
-		cl := tls.Client(c, &tls.Config{ServerName: sni, InsecureSkipVerify: true})
-		cl.SetDeadline(time.Now().Add(5 * time.Second))
-		cl.Handshake()
-		c.Close()
-	}()
-	var out []byte
-	buf := make([]byte, 4096)
-	s.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		n, err := s.Read(buf)
-		out = append(out, buf[:n]...)
-		if len(out) >= 5 && len(out) >= 5+(int(out[3])<<8|int(out[4])) || err != nil {
-			break
-		}
-	}
-	return out
+	return tlstest.MustClientHello(t, sni)
 }
 
 func TestHelloSNIGo(t *testing.T) {

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -20,6 +19,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
+	"github.com/launchtap/launchtap/internal/tlstest"
 	"github.com/launchtap/launchtap/sensor/alert"
 	"github.com/launchtap/launchtap/sensor/capture"
 	"github.com/launchtap/launchtap/sensor/decode"
@@ -145,27 +145,10 @@ func (s *wireSource) Next(f *capture.Frame) error {
 
 func (s *wireSource) Close() error { return nil }
 
-// clientHello is the first flight of Go's TLS client naming sni.
+// clientHello is the first flight of Go's TLS client naming sni (tlstest).
 func clientHello(t *testing.T, sni string) []byte {
 	t.Helper()
-	c, s := net.Pipe()
-	defer s.Close()
-	go func() {
-		cl := tls.Client(c, &tls.Config{ServerName: sni, InsecureSkipVerify: true})
-		cl.SetDeadline(time.Now().Add(5 * time.Second))
-		cl.Handshake()
-		c.Close()
-	}()
-	var out []byte
-	buf := make([]byte, 4096)
-	s.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		n, err := s.Read(buf)
-		out = append(out, buf[:n]...)
-		if len(out) >= 5 && len(out) >= 5+(int(out[3])<<8|int(out[4])) || err != nil {
-			return out
-		}
-	}
+	return tlstest.MustClientHello(t, sni)
 }
 
 // replayNames runs a capture through a pipeline with workers workers and
