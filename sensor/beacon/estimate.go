@@ -160,7 +160,15 @@ func (d *Detector) estimate(p *pair) estimate {
 			if m < 1 || m > maxMultiple {
 				continue
 			}
-			r = append(r, math.Abs(x-m*c)/c)
+			// A residual beyond maxJ can only be the edge of a band wider
+			// than maxJ, which is never scored; leaving it out keeps the
+			// order of the others and the bands that are scored.
+			if v := math.Abs(x-m*c) / c; v <= maxJ {
+				r = append(r, v)
+			}
+		}
+		if len(r) < kmin {
+			continue // too few intervals near a multiple: no band to score
 		}
 		slices.Sort(r)
 		for k := min(len(r), ni); k >= kmin; k-- {
