@@ -117,6 +117,11 @@ type Table struct {
 	now      int64
 	stats    Stats
 
+	// gen counts the calls that may reorder or change hosts or binds;
+	// recent is valid while it is unchanged (see sameSender).
+	gen    uint64
+	recent recentSender
+
 	// Scratch space reused across packets so parsing does not allocate.
 	syn   p0f.SYN
 	d4    dhcp.V4
@@ -235,11 +240,13 @@ func usableMAC(m [6]byte) bool { return m != [6]byte{} && m[0]&1 == 0 }
 // macHost returns the host keyed by mac, creating it.
 func (t *Table) macHost(mac [6]byte, ts int64) *host {
 	k := hostKey{mac: mac}
+	t.gen++
 	if h, ok := t.hosts.Get(k); ok {
 		h.touch(ts)
 		return h
 	}
 	h := &host{key: k, first: ts, last: ts}
+	t.gen++
 	if t.hosts.Add(k, h) {
 		t.stats.Evictions++
 	}
@@ -249,6 +256,7 @@ func (t *Table) macHost(mac [6]byte, ts int64) *host {
 // ipHost returns the host keyed by address a, creating it.
 func (t *Table) ipHost(a netip.Addr, ts int64) *host {
 	k := hostKey{ip: a}
+	t.gen++
 	if h, ok := t.hosts.Get(k); ok {
 		if ts-h.last > ipHostIdle*t.bindTTL {
 			// Idle long enough for the address to have been reassigned
@@ -262,6 +270,7 @@ func (t *Table) ipHost(a netip.Addr, ts int64) *host {
 	}
 	h := &host{key: k, first: ts, last: ts}
 	h.ips[0] = ipSeen{a, ts}
+	t.gen++
 	if t.hosts.Add(k, h) {
 		t.stats.Evictions++
 	}
@@ -282,19 +291,69 @@ func (h *host) touch(ts int64) {
 // value), so the frame's MAC is the router's, not the sender's.
 func (t *Table) hostFor(src netip.Addr, mac [6]byte, hasMAC, routed bool, ts int64) *host {
 	if hasMAC && !routed && usableMAC(mac) {
+		if h := t.sameSender(src, mac, ts); h != nil {
+			return h
+		}
 		h := t.macHost(mac, ts)
 		if !h.router && !t.noteIP(h, src, ts) {
 			t.bind(src, mac, ts+t.bindTTL, false)
+			t.remember(src, mac, h)
 			return h
 		}
 	}
+	t.gen++
 	if b, ok := t.binds.Get(src); ok && b.until >= ts {
+		t.gen++
 		if h, ok := t.hosts.Get(hostKey{mac: b.mac}); ok && !h.router {
 			h.touch(ts)
 			return h
 		}
 	}
 	return t.ipHost(src, ts)
+}
+
+// recentSender is the host the latest signal from a MAC with an address
+// went to, and the binding of that address then.
+type recentSender struct {
+	src   netip.Addr
+	mac   [6]byte
+	h     *host
+	gen   uint64
+	until int64
+}
+
+// remember notes that src in frames from mac is h, after hostFor's MAC path
+// left h at the front of hosts and bound src to mac.
+func (t *Table) remember(src netip.Addr, mac [6]byte, h *host) {
+	b, ok := t.binds.Peek(src)
+	if !ok || b.mac != mac || b.dhcp {
+		t.recent.h = nil
+		return
+	}
+	t.recent = recentSender{src: src, mac: mac, h: h, gen: t.gen, until: b.until}
+}
+
+// sameSender is hostFor's MAC path for the sender of the previous signal
+// when nothing reordered or changed the tables since: a scan's SYNs all come
+// from one host. macHost would find h already at the front, noteIP would
+// find src among its addresses and bind would find the binding fresh, so
+// only their updates of times are left to do. It returns nil when any of
+// that does not hold.
+func (t *Table) sameSender(src netip.Addr, mac [6]byte, ts int64) *host {
+	r := &t.recent
+	if r.h == nil || r.gen != t.gen || r.src != src || r.mac != mac || r.h.router ||
+		ts+t.bindTTL-r.until >= t.bindTTL/16 {
+		return nil
+	}
+	h := r.h
+	for i := range h.ips {
+		if h.ips[i].addr == src {
+			h.touch(ts)
+			h.ips[i].last = ts
+			return h
+		}
+	}
+	return nil
 }
 
 // noteIP records that h sent from a, and reports whether that made h a
@@ -364,6 +423,7 @@ func (t *Table) bind(a netip.Addr, mac [6]byte, until int64, fromDHCP bool) {
 		}
 		if b.mac != mac {
 			t.stats.Churn++
+			t.gen++
 			t.hosts.Remove(hostKey{ip: a})
 			if old, ok := t.hosts.Peek(hostKey{mac: b.mac}); ok {
 				for i := range old.ips {
@@ -376,6 +436,7 @@ func (t *Table) bind(a netip.Addr, mac [6]byte, until int64, fromDHCP bool) {
 			until, fromDHCP = b.until, true // traffic does not shorten a lease
 		}
 	}
+	t.gen++
 	if t.binds.Add(a, binding{mac: mac, until: until, dhcp: fromDHCP}) {
 		t.stats.BindingEvictions++
 	}
