@@ -117,8 +117,10 @@ type Table struct {
 	now      int64
 	stats    Stats
 
-	// gen counts the calls that may reorder or change hosts or binds;
-	// recent is valid while it is unchanged (see sameSender).
+	// gen counts the calls that may reorder or change hosts or binds
+	// (Get, Add, Remove; not Peek): code that makes one must bump it, or
+	// sameSender may act on a host moved or gone. recent is valid while
+	// gen is unchanged.
 	gen    uint64
 	recent recentSender
 
