@@ -109,18 +109,16 @@ type Stats struct {
 type Table struct {
 	cfg      Config
 	db       *p0f.DB
-	hosts    *simplelru.LRU[hostKey, *host]
-	binds    *simplelru.LRU[netip.Addr, binding]
+	hosts    genLRU[hostKey, *host]
+	binds    genLRU[netip.Addr, binding]
 	static   []staticNet
 	platform PlatformLookup
 	bindTTL  int64
 	now      int64
 	stats    Stats
 
-	// gen counts the calls that may reorder or change hosts or binds
-	// (Get, Add, Remove; not Peek): code that makes one must bump it, or
-	// sameSender may act on a host moved or gone. recent is valid while
-	// gen is unchanged.
+	// gen counts the calls that reorder or change hosts or binds (their
+	// Get, Add and Remove bump it); recent is valid while it is unchanged.
 	gen    uint64
 	recent recentSender
 
@@ -146,10 +144,11 @@ func NewTable(cfg Config) (*Table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hostid: %w", err)
 	}
-	if t.hosts, err = simplelru.NewLRU[hostKey, *host](c.MaxHosts, nil); err != nil {
+	t.hosts.gen, t.binds.gen = &t.gen, &t.gen
+	if t.hosts.LRU, err = simplelru.NewLRU[hostKey, *host](c.MaxHosts, nil); err != nil {
 		return nil, fmt.Errorf("hostid: host table: %w", err)
 	}
-	if t.binds, err = simplelru.NewLRU[netip.Addr, binding](c.MaxHosts, nil); err != nil {
+	if t.binds.LRU, err = simplelru.NewLRU[netip.Addr, binding](c.MaxHosts, nil); err != nil {
 		return nil, fmt.Errorf("hostid: binding table: %w", err)
 	}
 	if len(c.MacOS) > 0 {
@@ -242,13 +241,11 @@ func usableMAC(m [6]byte) bool { return m != [6]byte{} && m[0]&1 == 0 }
 // macHost returns the host keyed by mac, creating it.
 func (t *Table) macHost(mac [6]byte, ts int64) *host {
 	k := hostKey{mac: mac}
-	t.gen++
 	if h, ok := t.hosts.Get(k); ok {
 		h.touch(ts)
 		return h
 	}
 	h := &host{key: k, first: ts, last: ts}
-	t.gen++
 	if t.hosts.Add(k, h) {
 		t.stats.Evictions++
 	}
@@ -258,7 +255,6 @@ func (t *Table) macHost(mac [6]byte, ts int64) *host {
 // ipHost returns the host keyed by address a, creating it.
 func (t *Table) ipHost(a netip.Addr, ts int64) *host {
 	k := hostKey{ip: a}
-	t.gen++
 	if h, ok := t.hosts.Get(k); ok {
 		if ts-h.last > ipHostIdle*t.bindTTL {
 			// Idle long enough for the address to have been reassigned
@@ -272,7 +268,6 @@ func (t *Table) ipHost(a netip.Addr, ts int64) *host {
 	}
 	h := &host{key: k, first: ts, last: ts}
 	h.ips[0] = ipSeen{a, ts}
-	t.gen++
 	if t.hosts.Add(k, h) {
 		t.stats.Evictions++
 	}
@@ -303,15 +298,36 @@ func (t *Table) hostFor(src netip.Addr, mac [6]byte, hasMAC, routed bool, ts int
 			return h
 		}
 	}
-	t.gen++
 	if b, ok := t.binds.Get(src); ok && b.until >= ts {
-		t.gen++
 		if h, ok := t.hosts.Get(hostKey{mac: b.mac}); ok && !h.router {
 			h.touch(ts)
 			return h
 		}
 	}
 	return t.ipHost(src, ts)
+}
+
+// genLRU is an LRU whose calls that may reorder or change it (Get, Add,
+// Remove) count in gen, so sameSender knows when its shortcut still holds
+// whatever code used the table in between.
+type genLRU[K comparable, V any] struct {
+	*simplelru.LRU[K, V]
+	gen *uint64
+}
+
+func (l genLRU[K, V]) Get(k K) (V, bool) {
+	*l.gen++
+	return l.LRU.Get(k)
+}
+
+func (l genLRU[K, V]) Add(k K, v V) bool {
+	*l.gen++
+	return l.LRU.Add(k, v)
+}
+
+func (l genLRU[K, V]) Remove(k K) bool {
+	*l.gen++
+	return l.LRU.Remove(k)
 }
 
 // recentSender is the host the latest signal from a MAC with an address
@@ -425,7 +441,6 @@ func (t *Table) bind(a netip.Addr, mac [6]byte, until int64, fromDHCP bool) {
 		}
 		if b.mac != mac {
 			t.stats.Churn++
-			t.gen++
 			t.hosts.Remove(hostKey{ip: a})
 			if old, ok := t.hosts.Peek(hostKey{mac: b.mac}); ok {
 				for i := range old.ips {
@@ -438,7 +453,6 @@ func (t *Table) bind(a netip.Addr, mac [6]byte, until int64, fromDHCP bool) {
 			until, fromDHCP = b.until, true // traffic does not shorten a lease
 		}
 	}
-	t.gen++
 	if t.binds.Add(a, binding{mac: mac, until: until, dhcp: fromDHCP}) {
 		t.stats.BindingEvictions++
 	}
