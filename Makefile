@@ -5,6 +5,7 @@ PKGS      ?= ./...
 BENCH_PCAP ?= /tmp/launchtap-bench.pcap
 BENCH_PACKETS ?= 2000000
 FLOOD_PCAP ?= /tmp/launchtap-flood.pcap
+OFFICE_PCAP ?= /tmp/launchtap-office.pcap
 VERSION   ?= $(shell sh deploy/version.sh 2>/dev/null || echo 0.0.0)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
@@ -39,9 +40,12 @@ check: test ## alias of test
 race: ## run the data path, output and enrichment tests under the race detector
 	$(GO) test -race -count=1 -timeout 25m ./sensor/... ./enrich/... ./bpf/...
 
-bench: build ## replay a generated capture and a port-scan flood of >= 2 M packets beside tcpdump; packets/s per core, bytes per pair, micro-benchmarks
+bench: build ## replay a generated capture, a realistic office day and a port-scan flood of >= 2 M packets beside tcpdump; packets/s per core, bytes per pair, micro-benchmarks
 	@test -s $(BENCH_PCAP) || $(BIN)/launchtap-synth -scenario bench -seed 1 -packets $(BENCH_PACKETS) -o $(BENCH_PCAP)
 	@sh deploy/bench-replay.sh $(BIN)/launchtap $(BENCH_PCAP)
+	@echo "== office: 120 hosts over 24 h, DNS before connections, browsing bursts of short TLS sessions (~2 M packets, ~520 B)"
+	@test -s $(OFFICE_PCAP) || $(BIN)/launchtap-synth -scenario office -seed 1 -o $(OFFICE_PCAP)
+	@sh deploy/bench-replay.sh $(BIN)/launchtap $(OFFICE_PCAP)
 	@echo "== flood: one host scanning $(BENCH_PACKETS) distinct destinations, a beacon interleaved"
 	@$(GO) build -trimpath -o $(BIN)/launchtap-flood ./internal/cmd/launchtap-flood
 	@test -s $(FLOOD_PCAP) || $(BIN)/launchtap-flood -packets $(BENCH_PACKETS) -o $(FLOOD_PCAP)

@@ -270,15 +270,21 @@ func (d *Detector) Beat(k PairKey, dst netip.Addr, ts int64) *Finding {
 	if int(h.n) < d.cfg.MinBeats {
 		return nil
 	}
+	// Re-alert on a material change only: a heavily jittered period is only
+	// known to within its jitter, so it must move by more than that, and by
+	// half a history of new beats, so a wobbling estimate cannot flap. Until
+	// those beats are in, no score can change the verdict, so none is
+	// computed (an alerted check-in every few minutes was most of the
+	// scoring of an office day).
+	if p.alerted != 0 && p.beats-p.alertAt < HistoryLen/2 {
+		return nil
+	}
 	d.stats.Scored++
 	est := d.estimate(p)
 	if !d.alertable(&est) {
 		return nil
 	}
-	// Re-alert on a material change only: a heavily jittered period is only
-	// known to within its jitter, so it must move by more than that, and by
-	// half a history of new beats, so a wobbling estimate cannot flap.
-	if p.alerted != 0 && (p.beats-p.alertAt < HistoryLen/2 || d.samePeriod(p, &est)) {
+	if p.alerted != 0 && d.samePeriod(p, &est) {
 		return nil
 	}
 	// Only a pair about to alert looks for a regular sub-sequence in beats

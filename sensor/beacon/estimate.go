@@ -2,7 +2,6 @@ package beacon
 
 import (
 	"math"
-	"slices"
 	"time"
 	"unsafe"
 )
@@ -83,7 +82,7 @@ func (d *Detector) estimate(p *pair) estimate {
 	ds := sc.d[:ni]
 	ss := sc.s[:ni]
 	copy(ss, ds)
-	slices.Sort(ss)
+	sortSmall(ss)
 	kmin := max(d.cfg.MinBeats-1, (3*ni+3)/4) // at most a quarter unexplained
 	maxJ := d.cfg.MaxJitter
 	minP, maxP := d.cfg.MinPeriod.Seconds(), d.cfg.MaxPeriod.Seconds()
@@ -160,9 +159,17 @@ func (d *Detector) estimate(p *pair) estimate {
 			if m < 1 || m > maxMultiple {
 				continue
 			}
-			r = append(r, math.Abs(x-m*c)/c)
+			// A residual beyond maxJ can only be the edge of a band wider
+			// than maxJ, which is never scored; leaving it out keeps the
+			// order of the others and the bands that are scored.
+			if v := math.Abs(x-m*c) / c; v <= maxJ {
+				r = append(r, v)
+			}
 		}
-		slices.Sort(r)
+		if len(r) < kmin {
+			continue // too few intervals near a multiple: no band to score
+		}
+		sortSmall(r)
 		for k := min(len(r), ni); k >= kmin; k-- {
 			j := max(r[k-1], resolution/c, minJitter)
 			if j > maxJ {
@@ -246,7 +253,7 @@ const (
 // medianOf returns the median of v using buf as scratch (v is not changed).
 func medianOf(v, buf []float64) float64 {
 	buf = append(buf[:0], v...)
-	slices.Sort(buf)
+	sortSmall(buf)
 	return median(buf)
 }
 
@@ -271,7 +278,7 @@ func (d *Detector) describe(e *estimate, c float64, folded bool) {
 		}
 		res = append(res, math.Abs(x-m*c)/c)
 	}
-	slices.Sort(res)
+	sortSmall(res)
 	w := res[e.fit-1] + 1e-9
 	if w > 0.1 && !folded {
 		// Jittered: every interval within ±75 % of the median interval near
@@ -285,7 +292,7 @@ func (d *Detector) describe(e *estimate, c float64, folded bool) {
 			}
 		}
 		if len(near) >= 3 {
-			slices.Sort(near)
+			sortSmall(near)
 			c = median(near)
 		}
 		w, folded = 0.75, false
@@ -328,13 +335,13 @@ func (d *Detector) describe(e *estimate, c float64, folded bool) {
 		return
 	}
 	e.lo, e.hi = lo, hi
-	slices.Sort(singles)
+	sortSmall(singles)
 	med := median(singles)
 	dev := sc.r[:0]
 	for _, x := range singles {
 		dev = append(dev, math.Abs(x-med))
 	}
-	slices.Sort(dev)
+	sortSmall(dev)
 	spread := 1.4826 * median(dev)
 	switch {
 	case (hi-lo)/(hi+lo) <= 0.05 || folded:
@@ -643,7 +650,7 @@ func comb(t []float64, s int, d, rate float64) (period float64, caught int, scor
 		return 0, caught, 0
 	}
 	v := sp[:nsp]
-	slices.Sort(v)
+	sortSmall(v)
 	cut := nsp / 8
 	sum := 0.0
 	for _, x := range v[cut : nsp-cut] {
@@ -651,4 +658,20 @@ func comb(t []float64, s int, d, rate float64) (period float64, caught int, scor
 	}
 	period = sum / float64(nsp-2*cut)
 	return period, caught, float64(caught-1) - float64(tries)*pHit
+}
+
+// sortSmall sorts at most HistoryLen values in place by insertion, about
+// twice as fast as slices.Sort at that size, which scoring does several
+// times per beat. The values are intervals, residuals and deviations:
+// never NaN and never -0, so every correct sort gives the same bytes.
+func sortSmall(a []float64) {
+	for i := 1; i < len(a); i++ {
+		x := a[i]
+		j := i
+		for j > 0 && a[j-1] > x {
+			a[j] = a[j-1]
+			j--
+		}
+		a[j] = x
+	}
 }

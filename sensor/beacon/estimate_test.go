@@ -2,6 +2,8 @@ package beacon
 
 import (
 	"math"
+	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -37,5 +39,26 @@ func TestBandProbIsTheWorstCasePoissonMass(t *testing.T) {
 	}
 	if bandProb(0.1, maxMultiple) <= bandProb(0.1, 1) {
 		t.Error("folded bands must be more probable than one band")
+	}
+}
+
+func TestSortSmall(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for n := range HistoryLen + 1 {
+		for range 50 {
+			a := make([]float64, n)
+			for i := range a {
+				a[i] = float64(r.IntN(8)) * 0.25 // with repeats
+				if r.IntN(2) == 0 {
+					a[i] = r.ExpFloat64() * 60
+				}
+			}
+			want := slices.Clone(a)
+			slices.Sort(want)
+			sortSmall(a)
+			if !slices.Equal(a, want) {
+				t.Fatalf("sortSmall gave %v, want %v", a, want)
+			}
+		}
 	}
 }

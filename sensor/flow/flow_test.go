@@ -477,3 +477,44 @@ func TestFloodKeepsAnsweredSessions(t *testing.T) {
 		t.Errorf("last event %q", last)
 	}
 }
+
+// TestKeyHash checks the session tables' hash: every field of the key
+// counts, and two tables hash the same key differently (secrets per table).
+func TestKeyHash(t *testing.T) {
+	h1, h2 := newKeyHash(), newKeyHash()
+	base := Key{Client: netip.MustParseAddr("10.0.0.1").As16(), Server: netip.MustParseAddr("203.0.113.9").As16(),
+		ClientPort: 50000, ServerPort: 443, Proto: decode.ProtoTCP}
+	if h1.sum(base) != h1.sum(base) {
+		t.Fatal("hash is not a function of the key")
+	}
+	if h1.sum(base) == h2.sum(base) {
+		t.Error("two tables hash a key alike")
+	}
+	variants := []func(*Key){
+		func(k *Key) { k.Client[15]++ },
+		func(k *Key) { k.Client[0]++ },
+		func(k *Key) { k.Server[15]++ },
+		func(k *Key) { k.Server[3]++ },
+		func(k *Key) { k.ClientPort++ },
+		func(k *Key) { k.ServerPort++ },
+		func(k *Key) { k.Proto = decode.ProtoUDP },
+	}
+	for i, f := range variants {
+		k := base
+		f(&k)
+		if h1.sum(k) == h1.sum(base) {
+			t.Errorf("variant %d: same hash as the base key", i)
+		}
+	}
+	// A scan: one client, consecutive servers. The low bits pick the
+	// table's cell; they must spread.
+	cells := map[uint64]int{}
+	k := base
+	for i := range 1 << 16 {
+		k.Server = netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}).As16()
+		cells[h1.sum(k)&(1<<16-1)]++
+	}
+	if len(cells) < 40000 { // a uniform hash fills ~41,400 of 65,536
+		t.Errorf("65,536 scanned keys fill %d of 65,536 cells", len(cells))
+	}
+}

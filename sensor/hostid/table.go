@@ -109,13 +109,18 @@ type Stats struct {
 type Table struct {
 	cfg      Config
 	db       *p0f.DB
-	hosts    *simplelru.LRU[hostKey, *host]
-	binds    *simplelru.LRU[netip.Addr, binding]
+	hosts    genLRU[hostKey, *host]
+	binds    genLRU[netip.Addr, binding]
 	static   []staticNet
 	platform PlatformLookup
 	bindTTL  int64
 	now      int64
 	stats    Stats
+
+	// gen counts the calls that reorder or change hosts or binds (their
+	// Get, Add and Remove bump it); recent is valid while it is unchanged.
+	gen    uint64
+	recent recentSender
 
 	// Scratch space reused across packets so parsing does not allocate.
 	syn   p0f.SYN
@@ -139,10 +144,11 @@ func NewTable(cfg Config) (*Table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hostid: %w", err)
 	}
-	if t.hosts, err = simplelru.NewLRU[hostKey, *host](c.MaxHosts, nil); err != nil {
+	t.hosts.gen, t.binds.gen = &t.gen, &t.gen
+	if t.hosts.LRU, err = simplelru.NewLRU[hostKey, *host](c.MaxHosts, nil); err != nil {
 		return nil, fmt.Errorf("hostid: host table: %w", err)
 	}
-	if t.binds, err = simplelru.NewLRU[netip.Addr, binding](c.MaxHosts, nil); err != nil {
+	if t.binds.LRU, err = simplelru.NewLRU[netip.Addr, binding](c.MaxHosts, nil); err != nil {
 		return nil, fmt.Errorf("hostid: binding table: %w", err)
 	}
 	if len(c.MacOS) > 0 {
@@ -282,9 +288,13 @@ func (h *host) touch(ts int64) {
 // value), so the frame's MAC is the router's, not the sender's.
 func (t *Table) hostFor(src netip.Addr, mac [6]byte, hasMAC, routed bool, ts int64) *host {
 	if hasMAC && !routed && usableMAC(mac) {
+		if h := t.sameSender(src, mac, ts); h != nil {
+			return h
+		}
 		h := t.macHost(mac, ts)
 		if !h.router && !t.noteIP(h, src, ts) {
 			t.bind(src, mac, ts+t.bindTTL, false)
+			t.remember(src, mac, h)
 			return h
 		}
 	}
@@ -295,6 +305,73 @@ func (t *Table) hostFor(src netip.Addr, mac [6]byte, hasMAC, routed bool, ts int
 		}
 	}
 	return t.ipHost(src, ts)
+}
+
+// genLRU is an LRU whose calls that may reorder or change it (Get, Add,
+// Remove) count in gen, so sameSender knows when its shortcut still holds
+// whatever code used the table in between.
+type genLRU[K comparable, V any] struct {
+	*simplelru.LRU[K, V]
+	gen *uint64
+}
+
+func (l genLRU[K, V]) Get(k K) (V, bool) {
+	*l.gen++
+	return l.LRU.Get(k)
+}
+
+func (l genLRU[K, V]) Add(k K, v V) bool {
+	*l.gen++
+	return l.LRU.Add(k, v)
+}
+
+func (l genLRU[K, V]) Remove(k K) bool {
+	*l.gen++
+	return l.LRU.Remove(k)
+}
+
+// recentSender is the host the latest signal from a MAC with an address
+// went to, and the binding of that address then.
+type recentSender struct {
+	src   netip.Addr
+	mac   [6]byte
+	h     *host
+	gen   uint64
+	until int64
+}
+
+// remember notes that src in frames from mac is h, after hostFor's MAC path
+// left h at the front of hosts and bound src to mac.
+func (t *Table) remember(src netip.Addr, mac [6]byte, h *host) {
+	b, ok := t.binds.Peek(src)
+	if !ok || b.mac != mac || b.dhcp {
+		t.recent.h = nil
+		return
+	}
+	t.recent = recentSender{src: src, mac: mac, h: h, gen: t.gen, until: b.until}
+}
+
+// sameSender is hostFor's MAC path for the sender of the previous signal
+// when nothing reordered or changed the tables since: a scan's SYNs all come
+// from one host. macHost would find h already at the front, noteIP would
+// find src among its addresses and bind would find the binding fresh, so
+// only their updates of times are left to do. It returns nil when any of
+// that does not hold.
+func (t *Table) sameSender(src netip.Addr, mac [6]byte, ts int64) *host {
+	r := &t.recent
+	if r.h == nil || r.gen != t.gen || r.src != src || r.mac != mac || r.h.router ||
+		ts+t.bindTTL-r.until >= t.bindTTL/16 {
+		return nil
+	}
+	h := r.h
+	for i := range h.ips {
+		if h.ips[i].addr == src {
+			h.touch(ts)
+			h.ips[i].last = ts
+			return h
+		}
+	}
+	return nil
 }
 
 // noteIP records that h sent from a, and reports whether that made h a

@@ -562,3 +562,39 @@ func TestDHCPClientID(t *testing.T) {
 		t.Errorf("hosts %+v, want one bound to the client id's MAC", hs)
 	}
 }
+
+// TestRepeatedSenderKeepsOrder checks the shortcut for a host's repeated
+// SYNs against what the full path does: times and counts move on, and the
+// host table's recency is the same, so a full table evicts the same host.
+func TestRepeatedSenderKeepsOrder(t *testing.T) {
+	tb := newTable(t, Config{MaxHosts: 2})
+	dst := netip.MustParseAddr("203.0.113.1")
+	ip := func(i byte) netip.Addr { return netip.AddrFrom4([4]byte{10, 0, 0, i}) }
+	mac := func(i byte) [6]byte { return [6]byte{2, 0, 0, 0, 0, i} }
+	syn := func(i, hops byte, at int64) {
+		p := pkttest.Darwin.SYN(baseTS+at*sec, ip(i), dst, mac(i), true, hops, 50000, 443)
+		tb.Observe(&p)
+	}
+	syn(1, 0, 0)
+	syn(1, 0, 1) // the shortcut
+	syn(2, 3, 2) // routed: a host keyed by its address, used after A
+	syn(1, 0, 3) // so A takes the full path and moves to the front
+	syn(1, 0, 4)
+	syn(3, 0, 5) // evicts the least recently used: the routed host
+	hosts := map[string]Host{}
+	for _, h := range tb.Hosts() {
+		hosts[h.IP] = h
+	}
+	a, okA := hosts["10.0.0.1"]
+	_, okB := hosts["10.0.0.2"]
+	_, okC := hosts["10.0.0.3"]
+	if !okA || okB || !okC {
+		t.Fatalf("hosts %v: want 10.0.0.1 and 10.0.0.3 (10.0.0.2 evicted)", hosts)
+	}
+	if got, want := a.LastSeen, time.Unix(0, baseTS+4*sec).UTC(); !got.Equal(want) {
+		t.Errorf("last seen %v, want %v", got, want)
+	}
+	if n := a.Signals["tcp_syn"]; n != 4 {
+		t.Errorf("%d SYNs counted, want 4", n)
+	}
+}
