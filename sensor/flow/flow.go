@@ -105,15 +105,19 @@ type Session struct {
 	// server answers (or the client sends data or an ACK, which it can only
 	// do once answered); a session that ends still handshaking was no beat.
 	Handshaking bool
+	answered    bool   // the server sent data since the client's latest request began
+	paceRun     uint8  // requests in a row at the pace (see pace)
 	burstAt     int64  // start of the current burst, Unix ns; 0 = none yet
 	reqOut      uint32 // the burst's first request: payload bytes out before any answer
 	respIn      uint32 // and its answer: bytes in until the client sends again
 	exch        exchange
-	promoted    int64 // Unix ns of its last move to the front of the LRU (at most one a promoteEvery)
-	Restarted   bool  // ended because a new session began on the same 5-tuple
-	protected   bool  // in its table's protected class: both directions seen
+	pace        uint32 // the session's own request spacing, ms (smoothed); 0 = none yet
+	promoted    int64  // Unix ns of its last move to the front of the LRU (at most one a promoteEvery)
+	Restarted   bool   // ended because a new session began on the same 5-tuple
+	protected   bool   // in its table's protected class: both directions seen
 	finOut      bool
 	finIn       bool
+	reqAt       uint32 // the latest request's start, ms since Start (wraps after 49 days; differences stay exact)
 
 	// Name is the destination name the worker resolved for the pair at the
 	// session's start. The tracker carries it for the handler and never reads it.
@@ -123,6 +127,7 @@ type Session struct {
 	// it, except Watch.
 	NameSource uint8      // the handler's code for where Name came from
 	DestPort   uint16     // the port the pair is keyed by, when not ServerPort (a proxied request's)
+	reqBytesIn uint32     // the tracker's (pace), in padding: see reqBytesOut
 	DestAddr   netip.Addr // the address the pair is keyed by when unnamed, when not ServerAddr
 	Pending    bool       // the session's beat waits for its first payload to name it
 	NoBeat     bool       // not a beacon candidate (encrypted DNS, a proxy's own egress, not a proxy request)
@@ -134,6 +139,11 @@ type Session struct {
 	// handler reads the name there. Zero for all but the first packets of a
 	// session, so the per-packet cost is one compare.
 	Watch uint8
+
+	// The low 32 bits of BytesOut and BytesIn when the latest request
+	// began (what the exchange since then carried), each in padding the
+	// struct had, so a Session stays 248 bytes.
+	reqBytesOut uint32
 }
 
 // exchange is how far the current burst's first request/answer has got.
@@ -174,6 +184,7 @@ type Stats struct {
 	Unanswered      uint64 // TCP sessions that ended without an answered handshake: no beat
 	Evictions       uint64 // sessions ended early because the table was full (both classes below)
 	Bursts          uint64
+	PacedBursts     uint64 // of Bursts: requests of a steady loop faster than the burst gap (Tracker.pace)
 	ActiveTCP       uint64
 	ActiveUDP       uint64
 
@@ -566,6 +577,7 @@ func (t *Tracker) open(p *decode.Packet, k *Key, midstream bool) *Session {
 	}
 	s.Last = p.TS
 	s.LastOut = p.TS
+	s.answered = true // the client's first request is one too
 	return s
 }
 
@@ -575,8 +587,13 @@ func (t *Tracker) account(s *Session, p *decode.Packet, out bool) {
 	t.watch(s, p, out)
 	if out {
 		if int(p.PayloadLen) >= t.cfg.MinBurstLen {
+			paced := false
+			if s.answered {
+				s.answered = false
+				paced = t.pace(s, p.TS)
+			}
 			switch {
-			case p.TS-s.LastOut >= t.burstGap && s.PktsOut > 0:
+			case (p.TS-s.LastOut >= t.burstGap || paced) && s.PktsOut > 0:
 				s.Bursts++
 				t.stats.Bursts++
 				if s.burstAt != 0 {
@@ -594,6 +611,9 @@ func (t *Tracker) account(s *Session, p *decode.Packet, out bool) {
 		s.BytesOut += uint64(p.PayloadLen)
 		s.PktsOut++
 	} else {
+		if p.PayloadLen > 0 {
+			s.answered = true
+		}
 		if s.burstAt != 0 && s.exch != exchDone && p.PayloadLen > 0 {
 			s.respIn += p.PayloadLen
 			s.exch = exchAnswer
@@ -604,6 +624,58 @@ func (t *Tracker) account(s *Session, p *decode.Packet, out bool) {
 	if p.TS > s.Last {
 		s.Last = p.TS
 	}
+}
+
+// Keep-alive pings faster than the burst gap never leave the client silent
+// for a whole gap, so the gap alone makes them one endless burst. A session
+// whose requests themselves keep a steady pace is such a loop: each of its
+// requests is a burst. Requests count toward the pace only when they follow
+// an answer (the server spoke since the previous request), are at least
+// paceMin apart, and the exchange before them was small both ways (at most
+// paceMaxBytes): typing, browsing and video fetch at uneven times or move
+// more bytes per exchange, and a bulk transfer never waits for an answer.
+//
+// paceMin is 2 s, not the detector's 1 s minimum period: the live
+// pre-filter (bpf/) passes one packet per flow direction a second of a flow
+// that never pauses, so user space sees a download or fast typing as small
+// exchanges 1.0-1.3 s apart, as even as a ping loop. Twice the sample is
+// above that clock.
+const (
+	paceMin      = 2000 // ms
+	paceMaxBytes = 4096 // bytes each way of one exchange of a ping loop
+	paceTol      = 10   // a request is on pace within 1/paceTol of the smoothed spacing
+	paceRuns     = 4    // requests on pace in a row before they are bursts (from the fifth spacing on)
+)
+
+// pace records a request starting at ts that follows an answer and reports
+// whether it is a burst of a steady request loop. It runs once per request,
+// not per packet, and keeps its state in the session (no allocation).
+func (t *Tracker) pace(s *Session, ts int64) bool {
+	now := uint32((ts - s.Start) / int64(time.Millisecond))
+	gap := now - s.reqAt
+	out, in := uint32(s.BytesOut)-s.reqBytesOut, uint32(s.BytesIn)-s.reqBytesIn
+	s.reqAt, s.reqBytesOut, s.reqBytesIn = now, uint32(s.BytesOut), uint32(s.BytesIn)
+	switch {
+	case gap < paceMin || out > paceMaxBytes || in > paceMaxBytes:
+		s.paceRun, s.pace = 0, 0
+		return false
+	case s.pace != 0 && gap+s.pace/paceTol >= s.pace && gap <= s.pace+s.pace/paceTol:
+		if s.paceRun < 255 {
+			s.paceRun++
+		}
+		// Follow a slow drift (a timer's sleep plus the exchange's own
+		// time), not a jump.
+		s.pace = s.pace - s.pace/4 + gap/4
+	default:
+		s.paceRun, s.pace = 0, gap
+		return false
+	}
+	if s.paceRun < paceRuns || int64(gap)*int64(time.Millisecond) >= t.burstGap {
+		// At the burst gap and above the silence alone makes it a burst.
+		return false
+	}
+	t.stats.PacedBursts++
+	return true
 }
 
 // watch shows the handler a packet with payload of a session it asked to

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/launchtap/launchtap/sensor/decode"
 	"github.com/launchtap/launchtap/sensor/netset"
@@ -178,6 +179,33 @@ func TestTracker(t *testing.T) {
 				"end 203.0.113.10:8888 out=10044 in=823 mid=false"},
 		},
 		{
+			// Pings every 5 s never leave the 8 s burst gap of silence; from
+			// the fifth request on pace each one is a burst of its own.
+			name: "pings faster than the burst gap",
+			pkts: append([]decode.Packet{
+				pkt(0, tcp, ">", cdn, 4444, syn, 0),
+				pkt(0.05, tcp, "<", cdn, 4444, synack, 0),
+			}, pings(5, 7, 23, 23)...),
+			want: []string{"start 203.0.113.10:4444@0", "burst 203.0.113.10:4444@25", "burst-end 203.0.113.10:4444@25 out=23 in=23",
+				"burst 203.0.113.10:4444@30", "burst-end 203.0.113.10:4444@30 out=23 in=23", "burst 203.0.113.10:4444@35"},
+		},
+		{
+			name: "a loop moving more than a ping is no burst",
+			pkts: append([]decode.Packet{
+				pkt(0, tcp, ">", cdn, 4444, syn, 0),
+				pkt(0.05, tcp, "<", cdn, 4444, synack, 0),
+			}, pings(5, 7, 23, 20000)...),
+			want: []string{"start 203.0.113.10:4444@0"},
+		},
+		{
+			name: "requests not waiting for an answer are no burst",
+			pkts: append([]decode.Packet{
+				pkt(0, tcp, ">", cdn, 4444, syn, 0),
+				pkt(0.05, tcp, "<", cdn, 4444, synack, 0),
+			}, pings(5, 7, 23, 0)...),
+			want: []string{"start 203.0.113.10:4444@0"},
+		},
+		{
 			name: "mid-stream join is tracked but no beat",
 			pkts: []decode.Packet{
 				pkt(0, tcp, "<", cdn, 443, ack, 0),  // pure ACK: ignored
@@ -202,6 +230,28 @@ func TestTracker(t *testing.T) {
 				t.Errorf("events:\n%s\nwant:\n%s", got, want)
 			}
 		})
+	}
+}
+
+// pings returns n requests of out bytes every period seconds from period on
+// to cdn:4444, each answered by in bytes (none when in is 0) 30 ms later.
+func pings(period float64, n int, out, in uint32) []decode.Packet {
+	var ps []decode.Packet
+	for i := 1; i <= n; i++ {
+		at := period * float64(i)
+		ps = append(ps, pkt(at, tcp, ">", cdn, 4444, ack, out))
+		if in > 0 {
+			ps = append(ps, pkt(at+0.03, tcp, "<", cdn, 4444, ack, in))
+		}
+	}
+	return ps
+}
+
+// TestSessionSize keeps the per-session state of burst and pace tracking in
+// the struct's padding: a Session is 248 bytes (a 256-byte allocation).
+func TestSessionSize(t *testing.T) {
+	if got := unsafe.Sizeof(Session{}); got > 248 {
+		t.Errorf("Session is %d bytes, want at most 248", got)
 	}
 }
 
