@@ -2,7 +2,9 @@
 // external ones: when each session starts (the beat the detector times), how
 // many payload bytes it carries each way, when it ends, and when a long-lived
 // session wakes up after being quiet (keep-alive beacons that never open a
-// new connection) and how many bytes each such burst carried.
+// new connection) and how many bytes each such burst carried. A session
+// whose requests keep a steady pace faster than the burst gap (keep-alive
+// pings every few seconds) makes each request a burst (Tracker.pace).
 //
 // A TCP session is a beat only once its handshake is answered: SYN
 // retransmissions belong to the connection they retry, and a SYN that is
