@@ -17,6 +17,7 @@ import (
 	"github.com/launchtap/launchtap/sensor/flow"
 	"github.com/launchtap/launchtap/sensor/names"
 	"github.com/launchtap/launchtap/sensor/ndp"
+	"github.com/launchtap/launchtap/sensor/netset"
 )
 
 // Where a destination name came from, in the order they are trusted: the
@@ -384,6 +385,19 @@ func learnPrefixes(cfg *Config, p *decode.Packet, buf []ndp.Prefix) (ignored int
 	if cfg.macs != nil && p.HasMAC {
 		cfg.macs.router(p.SrcMAC) // its frames carry other hosts' addresses
 	}
+	return LearnRouterAdvert(cfg.Internal, p, buf, func(pf ndp.Prefix) {
+		cfg.learnedAt.noteFrom(pf.Prefix, p.TS, LearnedFromRA)
+		cfg.Log.Info("learned an internal IPv6 prefix from a router advertisement",
+			"prefix", pf.Prefix, "router", p.Src, "router_mac", netMAC(p.SrcMAC), "autonomous", pf.Autonomous)
+	})
+}
+
+// LearnRouterAdvert adds to set the global prefixes of the router
+// advertisement p (IsRouterAdvert), calling learned once for each it adds,
+// and returns how many it ignored. It is the one rule for what an
+// advertisement may teach, used by replay, live capture and launchtap hosts.
+// buf is caller-owned scratch.
+func LearnRouterAdvert(set *netset.Set, p *decode.Packet, buf []ndp.Prefix, learned func(ndp.Prefix)) (ignored int, err error) {
 	ps, err := ndp.RouterAdvert(p.Payload, buf)
 	if err != nil {
 		return 0, err
@@ -396,16 +410,16 @@ func learnPrefixes(cfg *Config, p *decode.Packet, buf []ndp.Prefix) (ignored int
 			ignored++
 			continue
 		}
-		if cfg.Internal.Learn(pf.Prefix) {
-			cfg.learnedAt.noteFrom(pf.Prefix, p.TS, LearnedFromRA)
-			cfg.Log.Info("learned an internal IPv6 prefix from a router advertisement",
-				"prefix", pf.Prefix, "router", p.Src, "router_mac", netMAC(p.SrcMAC), "autonomous", pf.Autonomous)
+		if set.Learn(pf.Prefix) && learned != nil {
+			learned(pf)
 		}
 	}
 	return ignored, nil
 }
 
-// isRouterAdvert is the cheap test of whether p is worth learnPrefixes.
+// IsRouterAdvert is the cheap test of whether p is worth LearnRouterAdvert.
+func IsRouterAdvert(p *decode.Packet) bool { return isRouterAdvert(p) }
+
 func isRouterAdvert(p *decode.Packet) bool {
 	return p.Proto == decode.ProtoICMPv6 && len(p.Payload) > 0 && p.Payload[0] == ndp.TypeRouterAdvert
 }
