@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 
@@ -87,14 +88,27 @@ func wantsSYN(p *decode.Packet) bool {
 		p.HasMAC && p.SrcMAC != [6]byte{} && p.SrcMAC[0]&1 == 0 && p0f.GuessDist(p.TTL) == 0
 }
 
+// synMemo is a caller's (a worker's, or the replay reader's) last internal
+// sender noted: a scan's SYNs all come from one host, and noting it again
+// within a second would take a stripe's lock for nothing.
+type synMemo struct {
+	mac   [6]byte
+	src   netip.Addr
+	until int64
+}
+
 // syn reads a SYN that wantsSYN accepted: from an internal address it notes
 // the MAC as an internal host's; from a global IPv6 address outside every
 // internal network, to one outside too, it learns that address's /64 when
 // the MAC is an internal host's (learn), or warns once per /64 that the
 // host's traffic is treated as external (learning off).
-func (m *macLearner) syn(cfg *Config, p *decode.Packet, learn bool) {
+func (m *macLearner) syn(cfg *Config, p *decode.Packet, learn bool, memo *synMemo) {
+	if p.TS < memo.until && p.SrcMAC == memo.mac && p.Src == memo.src {
+		return
+	}
 	if cfg.Internal.Contains(p.Src) {
 		m.note(p.SrcMAC, p.Src)
+		*memo = synMemo{mac: p.SrcMAC, src: p.Src, until: p.TS + int64(time.Second)}
 		return
 	}
 	a := p.Src

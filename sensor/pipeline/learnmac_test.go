@@ -80,28 +80,34 @@ func TestMACLearner(t *testing.T) {
 		pkt   *decode.Packet
 		learn bool
 	}{
-		{"internal host's MAC", func(m *macLearner, cfg *Config) { m.syn(cfg, syn("10.1.1.5", "198.51.100.1", mac, 64), true) },
+		{"internal host's MAC", func(m *macLearner, cfg *Config) {
+			m.syn(cfg, syn("10.1.1.5", "198.51.100.1", mac, 64), true, new(synMemo))
+		},
 			syn("2001:db8:5:1::9", "2001:db8:ffff::1", mac, 64), true},
 		{"unknown MAC", func(*macLearner, *Config) {},
 			syn("2001:db8:5:1::9", "2001:db8:ffff::1", mac, 64), false},
 		{"router by addresses", func(m *macLearner, cfg *Config) {
 			for _, a := range []string{"10.1.1.5", "10.1.1.6", "10.1.1.7", "10.1.1.8", "10.1.1.9"} {
-				m.syn(cfg, syn(a, "198.51.100.1", mac, 64), true)
+				m.syn(cfg, syn(a, "198.51.100.1", mac, 64), true, new(synMemo))
 			}
 		}, syn("2001:db8:5:1::9", "2001:db8:ffff::1", mac, 64), false},
 		{"router advertisement sender", func(m *macLearner, cfg *Config) {
-			m.syn(cfg, syn("10.1.1.5", "198.51.100.1", mac, 64), true)
+			m.syn(cfg, syn("10.1.1.5", "198.51.100.1", mac, 64), true, new(synMemo))
 			m.router(mac)
 		}, syn("2001:db8:5:1::9", "2001:db8:ffff::1", mac, 64), false},
-		{"to an internal address", func(m *macLearner, cfg *Config) { m.syn(cfg, syn("10.1.1.5", "198.51.100.1", mac, 64), true) },
+		{"to an internal address", func(m *macLearner, cfg *Config) {
+			m.syn(cfg, syn("10.1.1.5", "198.51.100.1", mac, 64), true, new(synMemo))
+		},
 			syn("2001:db8:5:1::9", "fd00::1", mac, 64), false},
-		{"not global", func(m *macLearner, cfg *Config) { m.syn(cfg, syn("10.1.1.5", "198.51.100.1", mac, 64), true) },
+		{"not global", func(m *macLearner, cfg *Config) {
+			m.syn(cfg, syn("10.1.1.5", "198.51.100.1", mac, 64), true, new(synMemo))
+		},
 			syn("fe80::9", "2001:db8:ffff::1", mac, 64), false},
 	} {
 		cfg := &Config{Internal: netset.MustParse(netset.DefaultInternal), Log: slog.New(slog.DiscardHandler), learnedAt: &prefixTimes{at: map[netip.Prefix]int64{}}}
 		m := newMACLearner(4, cfg.Log)
 		tc.setup(m, cfg)
-		m.syn(cfg, tc.pkt, true)
+		m.syn(cfg, tc.pkt, true, new(synMemo))
 		l, _ := cfg.Internal.Learned()
 		if learned := len(l) == 1 && l[0].String() == "2001:db8:5:1::/64"; learned != tc.learn || len(l) > 1 {
 			t.Errorf("%s: learned %v, want learned %v", tc.name, l, tc.learn)

@@ -296,6 +296,7 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 		}
 	}
 	var ra [8]ndp.Prefix
+	var memo synMemo
 	var r frameReader
 	err := r.run(ctx, src, func(pkt *decode.Packet, kind decode.ErrKind) {
 		// What changes how later packets are sharded or tracked is learned
@@ -304,7 +305,7 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 			learnPrefixes(&p.cfg, pkt, ra[:0])
 		}
 		if wantsSYN(pkt) {
-			p.cfg.macs.syn(&p.cfg, pkt, p.cfg.LearnInternal)
+			p.cfg.macs.syn(&p.cfg, pkt, p.cfg.LearnInternal, &memo)
 		}
 		if pkt.Proto == decode.ProtoTCP && len(pkt.Payload) >= 8 && pkt.Payload[0] == 'C' {
 			recognizeProxy(&p.cfg, pkt)

@@ -50,6 +50,7 @@ type worker struct {
 	// readerLearns: the sharded replay's reader has given each SYN to
 	// cfg.macs already, in capture order, before sharding it.
 	readerLearns bool
+	synMemo      synMemo
 }
 
 // endedSession is what the detector needs of a session that ended, held
@@ -155,7 +156,7 @@ func (w *worker) handle(p *decode.Packet, kind decode.ErrKind) {
 	}
 	w.cov.cur.Packets++
 	if !w.readerLearns && wantsSYN(p) {
-		w.cfg.macs.syn(w.cfg, p, w.cfg.LearnInternal)
+		w.cfg.macs.syn(w.cfg, p, w.cfg.LearnInternal, &w.synMemo)
 	}
 	w.hosts.Observe(p)
 	if kind != decode.OK {
