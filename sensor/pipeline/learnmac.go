@@ -35,6 +35,7 @@ const (
 type macLearner struct {
 	stripes   [macStripes]macStripe
 	routerIPs int
+	window    int64 // only addresses sent from this recently count towards routerIPs (hostid's --host-bind-ttl)
 	log       *slog.Logger
 
 	warnMu sync.Mutex
@@ -58,15 +59,15 @@ type macStripe struct {
 }
 
 // macSeen is what a MAC has been seen sending from: its latest internal
-// addresses (IPv4, or IPv6 /64s), and whether it is a router's.
+// addresses (IPv4, or IPv6 /64s) with when, and whether it is a router's.
 type macSeen struct {
 	addrs  [macAddrsPerMAC]netip.Addr
-	next   int
+	last   [macAddrsPerMAC]int64
 	router bool
 }
 
-func newMACLearner(routerIPs int, log *slog.Logger) *macLearner {
-	m := &macLearner{routerIPs: routerIPs, log: log}
+func newMACLearner(routerIPs int, window time.Duration, log *slog.Logger) *macLearner {
+	m := &macLearner{routerIPs: routerIPs, window: int64(window), log: log}
 	if m.routerIPs <= 0 || m.routerIPs >= macAddrsPerMAC {
 		m.routerIPs = macAddrsPerMAC - 1
 	}
@@ -107,7 +108,7 @@ func (m *macLearner) syn(cfg *Config, p *decode.Packet, learn bool, memo *synMem
 		return
 	}
 	if cfg.Internal.Contains(p.Src) {
-		m.note(p.SrcMAC, p.Src)
+		m.note(p.SrcMAC, p.Src, p.TS)
 		*memo = synMemo{mac: p.SrcMAC, src: p.Src, until: p.TS + int64(time.Second)}
 		return
 	}
@@ -131,8 +132,10 @@ func (m *macLearner) syn(cfg *Config, p *decode.Packet, learn bool, memo *synMem
 	}
 }
 
-// note records that mac sent from the internal address a.
-func (m *macLearner) note(mac [6]byte, a netip.Addr) {
+// note records that mac sent from the internal address a at ts. A MAC that
+// sent from more addresses within the window than a host uses is a
+// router's, by hostid's rule: a Mac whose lease moves every few hours is not.
+func (m *macLearner) note(mac [6]byte, a netip.Addr, ts int64) {
 	if a.Is6() && !a.Is4In6() {
 		pf, _ := a.Prefix(64)
 		a = pf.Addr()
@@ -148,18 +151,31 @@ func (m *macLearner) note(mac [6]byte, a netip.Addr) {
 	if h.router {
 		return
 	}
-	n := 0
-	for _, b := range h.addrs {
+	// The slot a takes: an empty one, else the least recently used.
+	slot, recent := -1, 0
+	for i, b := range h.addrs {
 		if b == a {
+			h.last[i] = max(h.last[i], ts)
 			return
 		}
-		if b.IsValid() {
-			n++
+		if !b.IsValid() {
+			if slot < 0 || h.addrs[slot].IsValid() {
+				slot = i
+			}
+			continue
+		}
+		if ts-h.last[i] <= m.window {
+			recent++
+		}
+		if slot < 0 || h.addrs[slot].IsValid() && h.last[i] < h.last[slot] {
+			slot = i
 		}
 	}
-	h.addrs[h.next] = a
-	h.next = (h.next + 1) % macAddrsPerMAC
-	if n+1 > m.routerIPs {
+	if h.addrs[slot].IsValid() && ts-h.last[slot] <= m.window {
+		recent-- // replaced below
+	}
+	h.addrs[slot], h.last[slot] = a, ts
+	if recent+1 > m.routerIPs {
 		h.router = true
 	}
 }

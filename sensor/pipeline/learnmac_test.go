@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/launchtap/launchtap/sensor/decode"
 	"github.com/launchtap/launchtap/sensor/netset"
@@ -91,6 +92,17 @@ func TestMACLearner(t *testing.T) {
 				m.syn(cfg, syn(a, "198.51.100.1", mac, 64), true, new(synMemo))
 			}
 		}, syn("2001:db8:5:1::9", "2001:db8:ffff::1", mac, 64), false},
+		{"host re-addressed every hour", func(m *macLearner, cfg *Config) {
+			for i, a := range []string{"10.1.1.5", "10.1.1.6", "10.1.1.7", "10.1.1.8", "10.1.1.9", "10.1.1.10"} {
+				p := syn(a, "198.51.100.1", mac, 64)
+				p.TS = int64(i) * int64(time.Hour)
+				m.syn(cfg, p, true, new(synMemo))
+			}
+		}, func() *decode.Packet {
+			p := syn("2001:db8:5:1::9", "2001:db8:ffff::1", mac, 64)
+			p.TS = 6 * int64(time.Hour)
+			return p
+		}(), true},
 		{"router advertisement sender", func(m *macLearner, cfg *Config) {
 			m.syn(cfg, syn("10.1.1.5", "198.51.100.1", mac, 64), true, new(synMemo))
 			m.router(mac)
@@ -105,7 +117,7 @@ func TestMACLearner(t *testing.T) {
 			syn("fe80::9", "2001:db8:ffff::1", mac, 64), false},
 	} {
 		cfg := &Config{Internal: netset.MustParse(netset.DefaultInternal), Log: slog.New(slog.DiscardHandler), learnedAt: &prefixTimes{at: map[netip.Prefix]int64{}}}
-		m := newMACLearner(4, cfg.Log)
+		m := newMACLearner(4, 30*time.Minute, cfg.Log)
 		tc.setup(m, cfg)
 		m.syn(cfg, tc.pkt, true, new(synMemo))
 		l, _ := cfg.Internal.Learned()

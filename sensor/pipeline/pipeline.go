@@ -171,7 +171,7 @@ func New(cfg Config) (*Pipeline, error) {
 	cfg.HostID.InternalSet = cfg.Internal
 	cfg.proxies = newProxySet(cfg.Proxies)
 	cfg.learnedAt = &prefixTimes{at: map[netip.Prefix]int64{}}
-	cfg.macs = newMACLearner(cmp.Or(cfg.HostID.RouterIPs, hostid.DefaultRouterIPs), cfg.Log)
+	cfg.macs = newMACLearner(cmp.Or(cfg.HostID.RouterIPs, hostid.DefaultRouterIPs), cmp.Or(cfg.HostID.BindTTL, hostid.DefaultBindTTL), cfg.Log)
 	p := &Pipeline{cfg: cfg, alerts: make(chan *alert.Alert, 1024), stopped: make(chan struct{})}
 	p.macNames = dnstrack.NewMACNames(cfg.DNS.MaxAnswers)
 	for i := 0; i < cfg.Workers; i++ {
