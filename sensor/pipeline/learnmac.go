@@ -104,6 +104,9 @@ type synMemo struct {
 // the MAC is an internal host's (learn), or warns once per /64 that the
 // host's traffic is treated as external (learning off).
 func (m *macLearner) syn(cfg *Config, p *decode.Packet, learn bool, memo *synMemo) {
+	if m == nil {
+		return // a Config not made by New
+	}
 	if p.TS < memo.until && p.SrcMAC == memo.mac && p.Src == memo.src {
 		return
 	}
