@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"strings"
@@ -18,6 +19,9 @@ import (
 	"github.com/launchtap/launchtap/sensor/decode"
 	"github.com/launchtap/launchtap/sensor/dnstrack"
 	"github.com/launchtap/launchtap/sensor/hostid"
+	"github.com/launchtap/launchtap/sensor/ndp"
+	"github.com/launchtap/launchtap/sensor/netset"
+	"github.com/launchtap/launchtap/sensor/pipeline"
 )
 
 // hostsCmd is `launchtap hosts [flags] CAPTURE...`: it reads the captures
@@ -48,6 +52,8 @@ func (a *app) hostsCmd() *cobra.Command {
 	h.internal = newCIDRList("internal", "", a.note)
 	fs.Var(h.internal, "internal", "list only hosts in these `CIDRs` (repeatable, comma-separated; default: every source)")
 	setGroup(fs, groupCapture, "internal")
+	fs.BoolVar(&h.learn, "learn-internal", true, "with --internal, also list hosts in the global IPv6 prefixes router advertisements announce, as replay learns them")
+	setGroup(fs, groupCapture, "learn-internal")
 	fs.Var(&h.os, "os", "print only hosts of these `families` (repeatable, comma-separated: macos,ios,windows,linux,other,unknown)")
 	setGroup(fs, groupOutput, "os")
 	return cmd
@@ -57,6 +63,7 @@ type hostsFlags struct {
 	cfg                         hostid.Config
 	ec                          enrich.Config
 	internal                    *cidrList
+	learn                       bool
 	os                          stringList
 	config, logLevel, logFormat string
 }
@@ -80,6 +87,14 @@ func (a *app) runHosts(cmd *cobra.Command, h *hostsFlags, args []string) int {
 	}
 	cfg, ec := h.cfg, h.ec
 	cfg.Internal = h.internal.prefixes
+	// With --internal, the networks grow by the prefixes router
+	// advertisements announce, by replay's rule, so that a Mac on the
+	// office's global IPv6 prefix is a host here as it is there.
+	var internal *netset.Set
+	if len(cfg.Internal) > 0 {
+		internal = netset.New(cfg.Internal)
+		cfg.InternalSet = internal
+	}
 	if err := ec.CheckFlags(); err != nil {
 		return a.usage(cmd, err)
 	}
@@ -112,6 +127,7 @@ func (a *app) runHosts(cmd *cobra.Command, h *hostsFlags, args []string) int {
 		p       decode.Packet
 		packets uint64
 		code    = exitOK
+		ra      [8]ndp.Prefix
 	)
 	for {
 		if packets&0xfff == 0 && ctx.Err() != nil {
@@ -132,6 +148,9 @@ func (a *app) runHosts(cmd *cobra.Command, h *hostsFlags, args []string) int {
 		}
 		packets++
 		if dec.Decode(&f, &p) != decode.OK {
+			if internal != nil && h.learn && pipeline.IsRouterAdvert(&p) {
+				learnRA(log, internal, &p, ra[:0])
+			}
 			continue
 		}
 		table.Observe(&p)
@@ -152,7 +171,7 @@ func (a *app) runHosts(cmd *cobra.Command, h *hostsFlags, args []string) int {
 	enc.SetEscapeHTML(false)
 	printed := 0
 	for _, h := range hosts {
-		if want != nil && !want[h.OS] || !inPrefixes(h.IP, cfg.Internal) {
+		if want != nil && !want[h.OS] || !inPrefixes(h.IP, internal) {
 			continue
 		}
 		if err := enc.Encode(h); err != nil {
@@ -170,7 +189,7 @@ func (a *app) runHosts(cmd *cobra.Command, h *hostsFlags, args []string) int {
 		"syns", st.SYNs, "syns_unmatched", st.SYNUnmatched, "dhcp", st.DHCP, "dhcp_errors", st.DHCPErrors,
 		"dhcpv6", st.DHCPv6, "mdns", st.MDNS, "mdns_errors", st.MDNSErrors, "dns_names", st.DNSNames,
 		"http_user_agents", st.HTTPUserAgents, "routers", st.Routers, "churn", st.Churn,
-		"dns_queries", names.Stats().Queries, "dns_malformed", names.Stats().Malformed)
+		"dns_queries", names.Stats().Queries, "dns_malformed", names.Stats().Malformed, "prefixes_learned", len(learnedOf(internal)))
 	return code
 }
 
@@ -208,22 +227,36 @@ func hostsCompareIP(a, b string) int {
 	return pa.Compare(pb)
 }
 
-// inPrefixes reports whether ip is in one of ps; every address is when ps is
-// empty. The table already keeps to --internal the hosts it learns from a
-// host's own packets; this also drops those learned from others' (a DHCP
-// server's offer, an mDNS answer) and hosts known only by MAC.
-func inPrefixes(ip string, ps []netip.Prefix) bool {
-	if len(ps) == 0 {
+// inPrefixes reports whether ip is in the internal networks; every address
+// is when there are none. The table already keeps to --internal the hosts it
+// learns from a host's own packets; this also drops those learned from
+// others' (a DHCP server's offer, an mDNS answer) and hosts known only by MAC.
+func inPrefixes(ip string, internal *netset.Set) bool {
+	if internal == nil {
 		return true
 	}
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
 		return false
 	}
-	for _, p := range ps {
-		if p.Contains(a.Unmap()) {
-			return true
-		}
+	return internal.Contains(a.Unmap())
+}
+
+// learnRA adds the prefixes of a router advertisement to the internal
+// networks, logging each once; a malformed one is skipped.
+func learnRA(log *slog.Logger, internal *netset.Set, p *decode.Packet, buf []ndp.Prefix) {
+	_, err := pipeline.LearnRouterAdvert(internal, p, buf, func(pf ndp.Prefix) {
+		log.Info("learned an internal IPv6 prefix from a router advertisement", "prefix", pf.Prefix, "router", p.Src)
+	})
+	if err != nil {
+		log.Debug("router advertisement skipped", "router", p.Src, "err", err)
 	}
-	return false
+}
+
+func learnedOf(internal *netset.Set) []netip.Prefix {
+	if internal == nil {
+		return nil
+	}
+	l, _ := internal.Learned()
+	return l
 }

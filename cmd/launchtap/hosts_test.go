@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/launchtap/launchtap/internal/testenv"
 )
@@ -189,5 +191,30 @@ func TestHostsInventory(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("10.20.1.15 not listed: %v", rows)
+	}
+}
+
+// With --internal, launchtap hosts learns the prefixes router advertisements
+// announce as replay does: a Mac on the office's global IPv6 prefix is
+// listed; with --learn-internal=false it is not.
+func TestHostsLearnsRouterAdvertPrefix(t *testing.T) {
+	w := &learnWire{t: t}
+	w.routerAdvert(0)
+	w.session(time.Second, netip.MustParseAddr("2001:db8:aa:1::15"), netip.MustParseAddr("2001:db8:ffff::10"))
+	whole, _, _ := w.write(time.Hour)
+	for _, tc := range []struct {
+		learn string
+		want  int
+	}{{"true", 1}, {"false", 0}} {
+		rows, stderr, code := runHostsJSON(t, "--internal", "10.0.0.0/8", "--learn-internal="+tc.learn, whole)
+		if code != exitOK || len(rows) != tc.want {
+			t.Fatalf("--learn-internal=%s: exit %d, %d rows, want %d; %s", tc.learn, code, len(rows), tc.want, stderr)
+		}
+		if tc.want == 1 && (rows[0].IP != "2001:db8:aa:1::15" || rows[0].OS != "macos") {
+			t.Errorf("row %+v", rows[0])
+		}
+		if learned := strings.Contains(stderr, "prefix=2001:db8:aa:1::/64"); learned != (tc.learn == "true") {
+			t.Errorf("--learn-internal=%s: learned logged %v; %s", tc.learn, learned, stderr)
+		}
 	}
 }

@@ -165,6 +165,7 @@ var metricDefs = []metricDef{
 			e(r.pipe.Names.PairMetaEvictions, "pair_meta")
 			e(r.pipe.Names.DoHHostEvictions, "doh_hosts")
 			e(r.pipe.Names.HelloHoldEvictions, "held_hellos")
+			e(r.pipe.Names.LearnMACEvictions, "internal_macs")
 			e(r.fleet.Evictions, "fleet")
 		}},
 	{name: "class_evictions", help: "Evictions from the scan-resistant tables, by table and class: probation (seen once) or protected (with a history).", labels: []string{"table", "class"},
@@ -224,8 +225,12 @@ var metricDefs = []metricDef{
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Names.DoHHosts) }},
 	{name: "router_adverts", help: "ICMPv6 router advertisements read.",
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Names.RouterAdverts) }},
-	{name: "learned_internal_prefixes", help: "IPv6 prefixes learned as internal from router advertisements.", typ: gauge,
+	{name: "learned_internal_prefixes", help: "IPv6 prefixes learned as internal, from router advertisements and from internal hosts' MACs.", typ: gauge,
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Names.PrefixesLearned) }},
+	{name: "learned_internal_prefixes_from_macs", help: "Of the learned internal IPv6 prefixes, those learned from a global address of a MAC known as an internal host's.", typ: gauge,
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Names.PrefixesFromMACs) }},
+	{name: "internal_host_prefixes_treated_external", help: "Global IPv6 /64s an internal host's MAC sent from while --learn-internal=false: its traffic there is treated as external.",
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Names.ExternalHostWarns) }},
 	{name: "findings", help: "Periodic pairs found, before host-OS policy and baseline.", stats: statsAsIs,
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Findings) }},
 	{name: "alerts", help: "Alerts delivered.", stats: statsAsIs,

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"sort"
-	"strings"
 	"syscall"
 	"time"
 
@@ -157,11 +156,15 @@ type summary struct {
 	// DoHHosts are the hosts seen using encrypted-DNS resolvers: their
 	// lookups are invisible to the span.
 	DoHHosts        []pipeline.DoHHost `json:"doh_hosts,omitempty"`
-	LearnedInternal []string           `json:"learned_internal,omitempty"` // IPv6 prefixes learned from router advertisements
-	Proxies         []pipeline.Proxy   `json:"proxies,omitempty"`          // explicit proxies, configured and recognised
-	Workers         int                `json:"workers"`
-	ElapsedS        float64            `json:"elapsed_s"`
-	PacketsPerSec   float64            `json:"packets_per_s"`
+	LearnedInternal []string           `json:"learned_internal,omitempty"` // IPv6 prefixes learned from router advertisements and internal hosts' MACs
+	// LearnedPrefixes are the same prefixes with how each was learned
+	// ("ra": a router advertisement, "mac": a global address of a MAC known
+	// as an internal host's) and when.
+	LearnedPrefixes []learnedPrefix  `json:"learned_prefixes,omitempty"`
+	Proxies         []pipeline.Proxy `json:"proxies,omitempty"` // explicit proxies, configured and recognised
+	Workers         int              `json:"workers"`
+	ElapsedS        float64          `json:"elapsed_s"`
+	PacketsPerSec   float64          `json:"packets_per_s"`
 	// CPUS is the process's user+system CPU time; packets per CPU-second is
 	// the per-core rate, whatever else the machine was doing.
 	CPUS             float64 `json:"cpu_s"`
@@ -196,6 +199,7 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"pair_meta":       st.Names.PairMetaEvictions,
 			"doh_hosts":       st.Names.DoHHostEvictions,
 			"held_hellos":     st.Names.HelloHoldEvictions,
+			"internal_macs":   st.Names.LearnMACEvictions,
 			"fleet":           f.Evictions,
 		},
 		Alerts:      c.Emitted.Load(),
@@ -255,6 +259,8 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"prefixes_learned":     st.Names.PrefixesLearned,
 			"prefixes_ignored":     st.Names.PrefixesIgnored,
 			"prefixes_refused":     st.Names.PrefixesRefused,
+			"prefixes_from_macs":   st.Names.PrefixesFromMACs,
+			"prefixes_warned":      st.Names.ExternalHostWarns,
 			"proxies_refused":      st.Names.ProxiesRefused,
 			"pairs_renamed":        st.Beacon.Rekeyed,
 		},
@@ -274,8 +280,13 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 		sum.Fleet = map[string]uint64{"groups": f.Groups, "joined": f.Joined, "updates": f.Updates,
 			"raised": f.Raised, "member_alerts": f.MemberAlerts, "destinations": f.Dests}
 	}
-	for _, p := range s.pipe.LearnedInternal() {
-		sum.LearnedInternal = append(sum.LearnedInternal, p.String())
+	for _, l := range s.pipe.LearnedPrefixes() {
+		sum.LearnedInternal = append(sum.LearnedInternal, l.Prefix.String())
+		lp := learnedPrefix{Prefix: l.Prefix.String(), Source: l.Source}
+		if l.First != 0 {
+			lp.First = time.Unix(0, l.First).UTC()
+		}
+		sum.LearnedPrefixes = append(sum.LearnedPrefixes, lp)
 	}
 	sum.DNS["fast_responses"] = st.DNS.FastResponses // read in place; also in responses
 	for k, v := range st.Decapsulated {
@@ -336,8 +347,20 @@ func (s *summary) print(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
-	if len(s.LearnedInternal) > 0 {
-		fmt.Fprintf(w, "  learned internal: %s\n", strings.Join(s.LearnedInternal, ", "))
+	if len(s.LearnedPrefixes) > 0 {
+		fmt.Fprint(w, "  learned internal:")
+		for i, l := range s.LearnedPrefixes {
+			sep := ","
+			if i == 0 {
+				sep = ""
+			}
+			if l.Source != "" {
+				fmt.Fprintf(w, "%s %s (%s)", sep, l.Prefix, l.Source)
+			} else {
+				fmt.Fprintf(w, "%s %s", sep, l.Prefix)
+			}
+		}
+		fmt.Fprintln(w)
 	}
 	if len(s.Proxies) > 0 {
 		fmt.Fprint(w, "  proxies:")
@@ -417,4 +440,11 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// learnedPrefix is a learned internal prefix in the summary.
+type learnedPrefix struct {
+	Prefix string    `json:"prefix"`
+	Source string    `json:"source,omitempty"` // "ra" or "mac"; empty when restored from a state that did not record it
+	First  time.Time `json:"first,omitzero"`
 }

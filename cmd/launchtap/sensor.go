@@ -73,7 +73,7 @@ func newSensorFlags(a *app, fs *pflag.FlagSet) *sensorFlags {
 	fs.BoolVar(&o.groupUpdates, "group-updates", true, "deliver an update record (the group alert's id, update: true) when a host joins a fleet group; false: count it only")
 	setGroup(fs, groupDetection, "group-min-hosts", "group-updates")
 	fs.Var(&o.proxies, "proxy", "explicit web proxies, `addr:port`s (repeatable, comma-separated): a CONNECT or absolute-URI request to one is egress to the host it names (internal proxies are also recognised from CONNECT traffic)")
-	fs.BoolVar(&o.pipe.LearnInternal, "learn-internal", true, "add the global IPv6 prefixes router advertisements announce to the internal networks")
+	fs.BoolVar(&o.pipe.LearnInternal, "learn-internal", true, "add to the internal networks the global IPv6 prefixes router advertisements announce and the /64s internal hosts' MACs send from; off, warn once per such /64")
 	setGroup(fs, groupCapture, "proxy", "learn-internal")
 	setGroup(fs, groupOutput, "sensor-name", "alerts", "summary", "cpu-profile", "metrics-addr", "stats-interval")
 	addGoFlags(fs, groupDetection, o.pipe.Flow.RegisterFlags)

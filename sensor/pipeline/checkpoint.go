@@ -52,14 +52,34 @@ const maxExportAnswers = 1 << 14
 type LearnedPrefix struct {
 	Prefix netip.Prefix
 	First  int64 // capture time it was first learned, Unix ns (this run or an earlier one)
+	// Source is how it was learned: LearnedFromRA or LearnedFromMAC; empty
+	// for a prefix restored from a state that did not record it.
+	Source string
 }
 
 // prefixTimes remembers when each learned prefix was learned. It is written
 // only when netset.Set.Learn adds a prefix (at most netset.MaxLearned
 // times), so its map is bounded as the set is.
 type prefixTimes struct {
-	mu sync.Mutex
-	at map[netip.Prefix]int64
+	mu   sync.Mutex
+	at   map[netip.Prefix]int64
+	from map[netip.Prefix]string
+}
+
+// noteFrom is note for a prefix learned this run, from source.
+func (t *prefixTimes) noteFrom(p netip.Prefix, ts int64, source string) {
+	if t == nil {
+		return
+	}
+	t.note(p, ts)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.from == nil {
+		t.from = map[netip.Prefix]string{}
+	}
+	if _, ok := t.from[p]; !ok {
+		t.from[p] = source
+	}
 }
 
 func (t *prefixTimes) note(p netip.Prefix, ts int64) {
@@ -81,7 +101,7 @@ func (p *Pipeline) LearnedPrefixes() []LearnedPrefix {
 	p.cfg.learnedAt.mu.Lock()
 	defer p.cfg.learnedAt.mu.Unlock()
 	for _, pf := range l {
-		out = append(out, LearnedPrefix{Prefix: pf, First: p.cfg.learnedAt.at[pf]})
+		out = append(out, LearnedPrefix{Prefix: pf, First: p.cfg.learnedAt.at[pf], Source: p.cfg.learnedAt.from[pf]})
 	}
 	return out
 }
@@ -95,7 +115,11 @@ func (p *Pipeline) RestoreLearned(ps []LearnedPrefix) (added int) {
 	slices.SortStableFunc(ps, func(a, b LearnedPrefix) int { return cmp.Compare(a.First, b.First) })
 	for _, l := range ps {
 		if p.cfg.Internal.Learn(l.Prefix) {
-			p.cfg.learnedAt.note(l.Prefix.Masked(), l.First)
+			if l.Source != "" {
+				p.cfg.learnedAt.noteFrom(l.Prefix.Masked(), l.First, l.Source)
+			} else {
+				p.cfg.learnedAt.note(l.Prefix.Masked(), l.First)
+			}
 			added++
 		}
 	}

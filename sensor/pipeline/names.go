@@ -17,6 +17,7 @@ import (
 	"github.com/launchtap/launchtap/sensor/flow"
 	"github.com/launchtap/launchtap/sensor/names"
 	"github.com/launchtap/launchtap/sensor/ndp"
+	"github.com/launchtap/launchtap/sensor/netset"
 )
 
 // Where a destination name came from, in the order they are trusted: the
@@ -69,6 +70,9 @@ type NameStats struct {
 	PrefixesLearned    uint64 // learned by the whole pipeline (not summed per worker)
 	PrefixesIgnored    uint64 // RA prefixes not learned: not global unicast, or longer than /64 or shorter than /48
 	PrefixesRefused    uint64 // learnable prefixes beyond netset.MaxLearned, not kept
+	PrefixesFromMACs   uint64 // of PrefixesLearned, learned from a global address of an internal host's MAC
+	ExternalHostWarns  uint64 // prefixes warned about: an internal host's MAC sent from them, learning off
+	LearnMACEvictions  uint64 // MACs dropped from the table of internal hosts' MACs
 }
 
 // pairMeta is what an alert says about a pair beyond its key.
@@ -378,6 +382,22 @@ func (w *worker) routerAdvert(p *decode.Packet) {
 // sharded by the new rule from the advertisement on (the worker that later
 // handles the advertisement finds nothing new). buf is caller-owned scratch.
 func learnPrefixes(cfg *Config, p *decode.Packet, buf []ndp.Prefix) (ignored int, err error) {
+	if cfg.macs != nil && p.HasMAC {
+		cfg.macs.router(p.SrcMAC) // its frames carry other hosts' addresses
+	}
+	return LearnRouterAdvert(cfg.Internal, p, buf, func(pf ndp.Prefix) {
+		cfg.learnedAt.noteFrom(pf.Prefix, p.TS, LearnedFromRA)
+		cfg.Log.Info("learned an internal IPv6 prefix from a router advertisement",
+			"prefix", pf.Prefix, "router", p.Src, "router_mac", netMAC(p.SrcMAC), "autonomous", pf.Autonomous)
+	})
+}
+
+// LearnRouterAdvert adds to set the global prefixes of the router
+// advertisement p (IsRouterAdvert), calling learned once for each it adds,
+// and returns how many it ignored. It is the one rule for what an
+// advertisement may teach, used by replay, live capture and launchtap hosts.
+// buf is caller-owned scratch.
+func LearnRouterAdvert(set *netset.Set, p *decode.Packet, buf []ndp.Prefix, learned func(ndp.Prefix)) (ignored int, err error) {
 	ps, err := ndp.RouterAdvert(p.Payload, buf)
 	if err != nil {
 		return 0, err
@@ -390,16 +410,16 @@ func learnPrefixes(cfg *Config, p *decode.Packet, buf []ndp.Prefix) (ignored int
 			ignored++
 			continue
 		}
-		if cfg.Internal.Learn(pf.Prefix) {
-			cfg.learnedAt.note(pf.Prefix, p.TS)
-			cfg.Log.Info("learned an internal IPv6 prefix from a router advertisement",
-				"prefix", pf.Prefix, "router", p.Src, "router_mac", netMAC(p.SrcMAC), "autonomous", pf.Autonomous)
+		if set.Learn(pf.Prefix) && learned != nil {
+			learned(pf)
 		}
 	}
 	return ignored, nil
 }
 
-// isRouterAdvert is the cheap test of whether p is worth learnPrefixes.
+// IsRouterAdvert is the cheap test of whether p is worth LearnRouterAdvert.
+func IsRouterAdvert(p *decode.Packet) bool { return isRouterAdvert(p) }
+
 func isRouterAdvert(p *decode.Packet) bool {
 	return p.Proto == decode.ProtoICMPv6 && len(p.Payload) > 0 && p.Payload[0] == ndp.TypeRouterAdvert
 }
@@ -554,7 +574,8 @@ func (ps *proxySet) taughtBy(a netip.AddrPort, client netip.Addr, ts int64) bool
 // Proxies lists the explicit proxies, configured then learned.
 func (p *Pipeline) Proxies() []Proxy { return append([]Proxy(nil), *p.cfg.proxies.list.Load()...) }
 
-// LearnedInternal lists the IPv6 prefixes learned from router advertisements.
+// LearnedInternal lists the IPv6 prefixes learned from router advertisements
+// and from global addresses of internal hosts' MACs (LearnedPrefixes says which).
 func (p *Pipeline) LearnedInternal() []netip.Prefix {
 	l, _ := p.cfg.Internal.Learned()
 	return l

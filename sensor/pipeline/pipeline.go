@@ -8,6 +8,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -52,11 +53,14 @@ type Config struct {
 	// absolute-URI request to one is egress to the host it names. Proxies
 	// on internal addresses are also recognised from CONNECT traffic.
 	Proxies []netip.AddrPort
-	// LearnInternal adds the global IPv6 prefixes that router
-	// advertisements announce to Internal (--learn-internal).
+	// LearnInternal adds to Internal the global IPv6 prefixes that router
+	// advertisements announce, and the /64s of global addresses that MACs
+	// known as internal hosts send from (--learn-internal). Off, such a
+	// host's traffic is warned about once per /64.
 	LearnInternal bool
 	proxies       *proxySet
 	learnedAt     *prefixTimes // when each learned prefix was learned (checkpoint.go)
+	macs          *macLearner  // internal hosts' MACs, whose global addresses teach prefixes
 
 	// Filtered returns what a kernel pre-filter counted instead of passing
 	// (live capture with the eBPF filter); nil when every packet is seen.
@@ -167,6 +171,7 @@ func New(cfg Config) (*Pipeline, error) {
 	cfg.HostID.InternalSet = cfg.Internal
 	cfg.proxies = newProxySet(cfg.Proxies)
 	cfg.learnedAt = &prefixTimes{at: map[netip.Prefix]int64{}}
+	cfg.macs = newMACLearner(cmp.Or(cfg.HostID.RouterIPs, hostid.DefaultRouterIPs), cmp.Or(cfg.HostID.BindTTL, hostid.DefaultBindTTL), cfg.Log)
 	p := &Pipeline{cfg: cfg, alerts: make(chan *alert.Alert, 1024), stopped: make(chan struct{})}
 	p.macNames = dnstrack.NewMACNames(cfg.DNS.MaxAnswers)
 	for i := 0; i < cfg.Workers; i++ {
@@ -230,6 +235,7 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 	cur := make([]*batch, nw)
 	var wg sync.WaitGroup
 	for i, w := range p.workers {
+		w.readerLearns = true
 		work[i] = make(chan *batch, p.cfg.QueueLen)
 		free[i] = make(chan *batch, p.cfg.QueueLen+2)
 		for j := 0; j < p.cfg.QueueLen+2; j++ {
@@ -290,12 +296,16 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 		}
 	}
 	var ra [8]ndp.Prefix
+	var memo synMemo
 	var r frameReader
 	err := r.run(ctx, src, func(pkt *decode.Packet, kind decode.ErrKind) {
 		// What changes how later packets are sharded or tracked is learned
 		// here, in capture order, before the workers see those packets.
 		if p.cfg.LearnInternal && isRouterAdvert(pkt) {
 			learnPrefixes(&p.cfg, pkt, ra[:0])
+		}
+		if wantsSYN(pkt) {
+			p.cfg.macs.syn(&p.cfg, pkt, p.cfg.LearnInternal, &memo)
 		}
 		if pkt.Proto == decode.ProtoTCP && len(pkt.Payload) >= 8 && pkt.Payload[0] == 'C' {
 			recognizeProxy(&p.cfg, pkt)

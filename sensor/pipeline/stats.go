@@ -104,6 +104,9 @@ func (p *Pipeline) Stats() Stats {
 	}
 	learned, refused := p.cfg.Internal.Learned()
 	s.Names.PrefixesLearned, s.Names.PrefixesRefused = uint64(len(learned)), refused
+	s.Names.PrefixesFromMACs = p.cfg.macs.learned.Load()
+	s.Names.ExternalHostWarns = p.cfg.macs.warnings.Load()
+	s.Names.LearnMACEvictions = p.cfg.macs.evictions.Load()
 	s.Names.ProxiesRefused = p.cfg.proxies.refused.Load()
 	s.Names.ProxiesLearned = 0
 	for _, px := range p.Proxies() {

@@ -46,6 +46,11 @@ type worker struct {
 	endedPairs map[beacon.PairKey]struct{} // their pairs, so that a pair's next beat takes them first
 	endedSince int64                       // capture time of the oldest of them
 	takes      []FlowTake
+
+	// readerLearns: the sharded replay's reader has given each SYN to
+	// cfg.macs already, in capture order, before sharding it.
+	readerLearns bool
+	synMemo      synMemo
 }
 
 // endedSession is what the detector needs of a session that ended, held
@@ -150,6 +155,9 @@ func (w *worker) handle(p *decode.Packet, kind decode.ErrKind) {
 		w.rollHour(p.TS)
 	}
 	w.cov.cur.Packets++
+	if !w.readerLearns && wantsSYN(p) {
+		w.cfg.macs.syn(w.cfg, p, w.cfg.LearnInternal, &w.synMemo)
+	}
 	w.hosts.Observe(p)
 	if kind != decode.OK {
 		if w.cfg.LearnInternal && isRouterAdvert(p) {
