@@ -230,6 +230,16 @@ func (d *Detector) sizeEvidence(p *pair, e *estimate) {
 	}
 	mo := medianOf(outs, sc.s[:0])
 	mi := medianOf(ins, sc.s[:0])
+	if p.key.Kind == KindBurst && max(mo, mi) < minInformativeSize {
+		// A burst's size is its first exchange. Within the absolute ±48 B,
+		// "the same size" is true of every keystroke and echo of any
+		// interactive protocol, so repeating it says nothing about a beacon
+		// (typing with reading pauses in one SSH session,
+		// TestTypingWithReadingPausesIsNoBeacon). A session's size is all
+		// its bytes, handshakes included, so a small one that repeats still
+		// tells (QuasarRAT's 236 B out, 141 B in per connection).
+		return
+	}
 	k := 0
 	for i := range outs {
 		if near(outs[i], mo) && near(ins[i], mi) {
@@ -248,6 +258,10 @@ func near(x, med float64) bool { return math.Abs(x-med) <= max(sizeTol*med, size
 const (
 	sizeTol    = 0.15
 	sizeTolMin = 48
+	// minInformativeSize is where the relative tolerance takes over from the
+	// absolute one (48 B / 15 % = 320 B): a burst pair's sizes add evidence
+	// only when one direction's median is at least this large.
+	minInformativeSize = sizeTolMin / sizeTol
 )
 
 // medianOf returns the median of v using buf as scratch (v is not changed).

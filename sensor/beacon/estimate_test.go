@@ -3,6 +3,7 @@ package beacon
 import (
 	"math"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"testing"
 )
@@ -60,5 +61,46 @@ func TestSortSmall(t *testing.T) {
 				t.Fatalf("sortSmall gave %v, want %v", a, want)
 			}
 		}
+	}
+}
+
+// TestTinyBurstSizesAddNoEvidence: a burst whose first exchange is a few
+// dozen bytes each way (a keystroke and its echo) repeats "the same size"
+// within the absolute ±48 B tolerance whatever it carries, so it adds no
+// size evidence; a burst check-in of hundreds of bytes does, and so does a
+// whole session of a couple of hundred bytes.
+func TestTinyBurstSizesAddNoEvidence(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		kind    Kind
+		out, in uint64
+		adds    bool
+	}{
+		{"keystroke echo burst", KindBurst, 44, 68, false},
+		{"burst just under the relative tolerance", KindBurst, 300, 300, false},
+		{"check-in burst", KindBurst, 704, 580, true},
+		{"small request, larger answer burst", KindBurst, 52, 400, true},
+		{"small whole session", KindSession, 236, 141, true},
+		{"keystroke-sized whole session", KindSession, 44, 68, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := NewDetector(DefaultConfig())
+			k := testKey
+			k.Kind = c.kind
+			for i := range 10 {
+				start := sec(1000 + 60*float64(i))
+				d.Beat(k, netip.Addr{}, start)
+				d.Sizes(k, start, c.out, c.in)
+			}
+			p, ok := d.peek(k)
+			if !ok || p.hist == nil {
+				t.Fatal("pair has no history")
+			}
+			var e estimate
+			d.sizeEvidence(p, &e)
+			if got := e.size > 0; got != c.adds {
+				t.Errorf("%d B out, %d B in: size evidence %.2f, want it to add: %v", c.out, c.in, e.size, c.adds)
+			}
+		})
 	}
 }
