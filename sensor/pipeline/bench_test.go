@@ -39,32 +39,38 @@ func BenchmarkReplay(b *testing.B) {
 		noDetect bool
 	}{{"inline", 1, false}, {"inline-nodetect", 1, true}, {"2workers", 2, false}} {
 		b.Run(run.name, func(b *testing.B) {
-			b.ReportAllocs()
-			var packets uint64
-			b.ResetTimer()
-			for done := 0; done < b.N; {
-				cfg := DefaultConfig()
-				cfg.Workers, cfg.NoDetection = run.workers, run.noDetect
-				p, err := New(cfg)
-				if err != nil {
-					b.Fatal(err)
-				}
-				src, err := capture.Options{Stdin: bytes.NewReader(data)}.Open("-")
-				if err != nil {
-					b.Fatal(err)
-				}
-				go func() {
-					for range p.Alerts() {
-					}
-				}()
-				if err := p.Replay(context.Background(), src); err != nil {
-					b.Fatal(err)
-				}
-				n := p.Stats().Frames
-				packets += n
-				done += int(n)
-			}
-			b.ReportMetric(float64(packets)/b.Elapsed().Seconds(), "pkts/s")
+			cfg := DefaultConfig()
+			cfg.Workers, cfg.NoDetection = run.workers, run.noDetect
+			benchReplay(b, cfg, data)
 		})
 	}
+}
+
+// benchReplay replays the capture data with cfg until b.N packets have
+// been read, and reports packets per second. One op is one packet.
+func benchReplay(b *testing.B, cfg Config, data []byte) {
+	b.ReportAllocs()
+	var packets uint64
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		p, err := New(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		src, err := capture.Options{Stdin: bytes.NewReader(data)}.Open("-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		go func() {
+			for range p.Alerts() {
+			}
+		}()
+		if err := p.Replay(context.Background(), src); err != nil {
+			b.Fatal(err)
+		}
+		n := p.Stats().Frames
+		packets += n
+		done += int(n)
+	}
+	b.ReportMetric(float64(packets)/b.Elapsed().Seconds(), "pkts/s")
 }

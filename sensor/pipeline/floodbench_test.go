@@ -2,13 +2,11 @@ package pipeline
 
 import (
 	"bytes"
-	"context"
 	"sync"
 	"testing"
 
 	"github.com/launchtap/launchtap/internal/floodcap"
 	"github.com/launchtap/launchtap/internal/synth"
-	"github.com/launchtap/launchtap/sensor/capture"
 )
 
 var floodBench = sync.OnceValues(func() ([]byte, error) {
@@ -35,30 +33,7 @@ func BenchmarkReplayFlood(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportAllocs()
-	var packets uint64
-	b.ResetTimer()
-	for done := 0; done < b.N; {
-		cfg := DefaultConfig()
-		cfg.Workers = 1
-		p, err := New(cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		src, err := capture.Options{Stdin: bytes.NewReader(data)}.Open("-")
-		if err != nil {
-			b.Fatal(err)
-		}
-		go func() {
-			for range p.Alerts() {
-			}
-		}()
-		if err := p.Replay(context.Background(), src); err != nil {
-			b.Fatal(err)
-		}
-		n := p.Stats().Frames
-		packets += n
-		done += int(n)
-	}
-	b.ReportMetric(float64(packets)/b.Elapsed().Seconds(), "pkts/s")
+	cfg := DefaultConfig()
+	cfg.Workers = 1
+	benchReplay(b, cfg, data)
 }
