@@ -484,21 +484,8 @@ func TestFailedHandshakesAreCountedNotBeats(t *testing.T) {
 // A SYN flood of one-way sessions, many times the table's bound, never ends
 // an answered session: it churns the probation class only.
 func TestFloodKeepsAnsweredSessions(t *testing.T) {
-	r := &recorder{}
-	cfg := DefaultConfig()
-	cfg.MaxSessions = 1024
-	tr, err := NewTracker(cfg, netset.MustParse(netset.DefaultInternal), r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keep := []decode.Packet{
-		pkt(0, tcp, ">", cdn, 443, syn, 0),
-		pkt(0.01, tcp, "<", cdn, 443, synack, 0),
-		pkt(0.02, tcp, ">", cdn, 443, ack, 300),
-	}
-	for i := range keep {
-		tr.Packet(&keep[i])
-	}
+	tr, r := scanTracker(t)
+	const maxSessions = 1024 // scanTracker's bound
 	const n = 100_000
 	for i := 0; i < n; i++ {
 		p := decode.Packet{TS: int64(1e9) + int64(i)*1000, Proto: tcp, TCPFlags: syn,
@@ -512,8 +499,8 @@ func TestFloodKeepsAnsweredSessions(t *testing.T) {
 		}
 	}
 	st := tr.Stats()
-	if st.EvictionsProtected != 0 || st.EvictionsProbation != n-uint64(cfg.MaxSessions)+1 {
-		t.Errorf("evictions: probation %d, protected %d; want %d and 0", st.EvictionsProbation, st.EvictionsProtected, n-cfg.MaxSessions+1)
+	if st.EvictionsProtected != 0 || st.EvictionsProbation != n-maxSessions+1 {
+		t.Errorf("evictions: probation %d, protected %d; want %d and 0", st.EvictionsProbation, st.EvictionsProtected, n-maxSessions+1)
 	}
 	if st.Evictions != st.EvictionsProbation+st.EvictionsProtected {
 		t.Errorf("evictions %d, not the sum of the classes %d + %d", st.Evictions, st.EvictionsProbation, st.EvictionsProtected)
@@ -523,7 +510,7 @@ func TestFloodKeepsAnsweredSessions(t *testing.T) {
 	for i := range end {
 		tr.Packet(&end[i])
 	}
-	if last := r.events[len(r.events)-1]; last != "end "+cdn+":443 out=300 in=0 mid=false" {
+	if last := r.events[len(r.events)-1]; last != "end "+cdn+":443 out=300 in=3000 mid=false" {
 		t.Errorf("last event %q", last)
 	}
 }

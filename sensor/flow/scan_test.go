@@ -9,8 +9,8 @@ import (
 	"github.com/launchtap/launchtap/sensor/netset"
 )
 
-// scanTracker is a tracker with a small table and one established session
-// (data both ways) to cdn:443.
+// scanTracker is a tracker with a small table (1024 sessions) and one
+// established session (data both ways) to cdn:443.
 func scanTracker(t *testing.T) (*Tracker, *recorder) {
 	t.Helper()
 	r := &recorder{}
