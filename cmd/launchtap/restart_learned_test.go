@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"net"
 	"net/netip"
 	"os"
@@ -163,21 +162,7 @@ type learnedAlert struct {
 func learnedAlerts(t *testing.T, jsonl string) []learnedAlert {
 	t.Helper()
 	var out []learnedAlert
-	for _, line := range strings.Split(strings.TrimSpace(jsonl), "\n") {
-		if line == "" {
-			continue
-		}
-		var a struct {
-			ID      string   `json:"id"`
-			SrcIP   string   `json:"src_ip"`
-			DstFQDN string   `json:"dst_fqdn"`
-			DstIPs  []string `json:"dst_ips"`
-			HostOS  string   `json:"host_os"`
-			Beats   int      `json:"beats"`
-		}
-		if err := json.Unmarshal([]byte(line), &a); err != nil {
-			t.Fatalf("%v: %s", err, line)
-		}
+	for _, a := range readAlerts(t, jsonl) {
 		dst := a.DstFQDN
 		if dst == "" && len(a.DstIPs) > 0 {
 			dst = a.DstIPs[len(a.DstIPs)-1]

@@ -68,22 +68,7 @@ type sameAlert struct {
 func alertsOf(t *testing.T, jsonl string) []sameAlert {
 	t.Helper()
 	var out []sameAlert
-	for _, line := range strings.Split(strings.TrimSpace(jsonl), "\n") {
-		if line == "" {
-			continue
-		}
-		var a struct {
-			ID        string    `json:"id"`
-			SrcIP     string    `json:"src_ip"`
-			DstFQDN   string    `json:"dst_fqdn"`
-			PeriodS   float64   `json:"period_s"`
-			Beats     int       `json:"beats"`
-			FirstSeen time.Time `json:"first_seen"`
-			LastSeen  time.Time `json:"last_seen"`
-		}
-		if err := json.Unmarshal([]byte(line), &a); err != nil {
-			t.Fatalf("%v: %s", err, line)
-		}
+	for _, a := range readAlerts(t, jsonl) {
 		out = append(out, sameAlert{a.ID, a.SrcIP, a.DstFQDN, a.PeriodS, a.Beats, a.FirstSeen, a.LastSeen})
 	}
 	slices.SortFunc(out, func(a, b sameAlert) int { return strings.Compare(a.ID, b.ID) })
