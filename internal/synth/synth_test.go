@@ -176,6 +176,13 @@ func checkFrame(t *testing.T, f frame, idx int) gopacket.Packet {
 		if p.Layer(layers.LayerTypeTCP) == nil {
 			t.Fatalf("frame %d: no TCP layer", idx)
 		}
+	case layers.IPProtocolICMPv6:
+		if p.Layer(layers.LayerTypeICMPv6) == nil {
+			t.Fatalf("frame %d: no ICMPv6 layer", idx)
+		}
+		if ip, _ := p.NetworkLayer().(*layers.IPv6); ip.HopLimit != 255 {
+			t.Fatalf("frame %d: neighbor discovery with hop limit %d (RFC 4861 wants 255)", idx, ip.HopLimit)
+		}
 	case layers.IPProtocolUDP:
 		u, _ := p.Layer(layers.LayerTypeUDP).(*layers.UDP)
 		if u == nil {
@@ -327,7 +334,10 @@ func summarize(frames []frame) []pinfo {
 // client bursts after the opening exchange; for DNS channels, A queries
 // for names under the domain.
 func beatsInCapture(pkts []pinfo, l Label) int {
-	src := netip.MustParseAddr(l.SrcIP)
+	srcs := map[netip.Addr]bool{netip.MustParseAddr(l.SrcIP): true}
+	for _, a := range l.SrcIPs {
+		srcs[netip.MustParseAddr(a)] = true
+	}
 	dsts := map[netip.Addr]bool{}
 	for _, d := range l.DstIPs {
 		dsts[netip.MustParseAddr(d)] = true
@@ -344,7 +354,7 @@ func beatsInCapture(pkts []pinfo, l Label) int {
 	syns := map[synKey]bool{} // a retransmitted SYN is the same session
 	for i := range pkts {
 		p := &pkts[i]
-		if p.src != src {
+		if !srcs[p.src] {
 			continue
 		}
 		hit := false
