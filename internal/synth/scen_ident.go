@@ -355,7 +355,13 @@ func (w *world) identTempV6() {
 	start := w.start + 20*sec
 	w.join(h, start, true)
 	w.dad(h, ll, start+100*ms)
-	w.after(start+1200*ms, func(w *world) { w.routerSolicit(h, ll, w.now, w.raManaged, w.raPrefixes...) })
+	w.after(start+1200*ms, func(w *world) {
+		w.routerSolicit(h, ll, w.now, w.raManaged, w.raPrefixes...)
+		if w.raManaged { // mixed-identity: the dock's segment also hands out DHCPv6 addresses
+			dr := w.rngFor("ipv6-temp/dhcpv6")
+			w.dhcpv6(h, ll, w.now+300*ms, duidLLT(h.mac, 0x2b11c0de), 0x0d, randomIID(netip.MustParsePrefix(dockedULAPrefix), dr))
+		}
+	})
 	w.dad(h, stable, start+1300*ms)
 	for t := start + 1400*ms; t < w.end; t += int64(V6TempLifetime) + uniform(r, -3*60*sec, 3*60*sec) {
 		tmp := randomIID(pfx, r)
