@@ -363,3 +363,43 @@ func TestIdentityGenericHostnames(t *testing.T) {
 		t.Errorf("hosts lists %d of the %d generically named devices apart: %v", len(ips), len(generic), ips)
 	}
 }
+
+// TestIdentityInventory replays mixed-identity with the MDM inventory of
+// its five agent Macs (testdata/identity-inventory.json: the docked laptop
+// with both MACs, the churning Mac with a stale address, the two
+// MacBook-Pro Macs with the same hostname and job label): one alert per
+// agent, each enriched with its own device and job. Before issue 11 the
+// enrichment is already right, once per address: 36 alerts.
+func TestIdentityInventory(t *testing.T) {
+	capture, _, _ := identCapture(t, "mixed-identity")
+	code, out, stderr := replay(t, nil, "replay", "--sensor-name", "t", "--stats-interval", "0",
+		"--inventory", "../../testdata/identity-inventory.json", capture)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	want := map[string]struct{ serial, job string }{
+		synth.ChurnAgentFQDN:    {"FVFH31D2Q6L4", synth.ChurnAgentLabel},
+		synth.V6AgentFQDN:       {"C02FK7ZLMD6T", synth.V6AgentLabel},
+		synth.DockedAgentFQDN:   {"H4TQ9W2KPX", synth.DockedAgentLabel},
+		synth.GenericAgentAFQDN: {"C02ZW1ABMD6M", "com.example.agent"},
+		synth.GenericAgentBFQDN: {"C02ZW1ABMD6N", "com.example.agent"},
+	}
+	n := map[string]int{}
+	for _, a := range identAlerts(t, out) {
+		n[a.DstFQDN]++
+		w, ok := want[a.DstFQDN]
+		if !ok {
+			t.Errorf("unexpected alert %s %s -> %s", a.SrcIP, a.SrcMAC, a.DstFQDN)
+			continue
+		}
+		e := a.Enrichment
+		if e == nil || e.Status != "matched" || e.Device == nil || e.Device.Serial != w.serial || len(e.Jobs) == 0 || e.Jobs[0].Label != w.job {
+			t.Errorf("%s from %s: enrichment %+v, want device %s job %s", a.DstFQDN, a.SrcIP, e, w.serial, w.job)
+		}
+	}
+	for fqdn := range want {
+		if n[fqdn] != 1 {
+			t.Errorf("%s: %d alerts, want 1", fqdn, n[fqdn])
+		}
+	}
+}
