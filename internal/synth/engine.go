@@ -223,6 +223,7 @@ type ipHdr struct {
 	tos            uint8 // traffic class for IPv6
 	flow           uint32
 	vlan           uint16
+	routerAlert    bool // IPv6: a hop-by-hop header with the Router Alert option (MLD, RFC 2711)
 }
 
 // l3 fills the link and network layers for h into w.ls and returns the
@@ -242,6 +243,14 @@ func (w *world) l3(h *ipHdr, proto layers.IPProtocol) gopacket.NetworkLayer {
 	if h.src.Is6() {
 		w.ip6 = layers.IPv6{Version: 6, TrafficClass: h.tos, FlowLabel: h.flow, NextHeader: proto, HopLimit: h.ttl,
 			SrcIP: h.src.AsSlice(), DstIP: h.dst.AsSlice()}
+		if h.routerAlert {
+			hbh := &layers.IPv6HopByHop{Options: []*layers.IPv6HopByHopOption{
+				{OptionType: 5, OptionLength: 2, OptionData: []byte{0, 0}}, // Router Alert: MLD
+				{OptionType: 1, OptionLength: 0},                           // PadN to 8 bytes
+			}}
+			hbh.NextHeader = proto
+			w.ip6.HopByHop = hbh
+		}
 		w.ls = append(w.ls, &w.ip6)
 		return &w.ip6
 	}

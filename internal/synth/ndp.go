@@ -12,6 +12,7 @@ import (
 )
 
 // IPv6 on the office segment: the router's Neighbor Discovery (RFC 4861),
+// the MLDv2 reports hosts send joining solicited-node groups (RFC 3810),
 // SLAAC with RFC 8981 temporary addresses, and DHCPv6 (RFC 8415), as the
 // identity scenarios need them on the wire.
 
@@ -19,6 +20,7 @@ var (
 	allNodes     = netip.MustParseAddr("ff02::1")
 	allRouters   = netip.MustParseAddr("ff02::2")
 	dhcp6Servers = netip.MustParseAddr("ff02::1:2")
+	mldv2Routers = netip.MustParseAddr("ff02::16")
 	unspecified6 = netip.IPv6Unspecified()
 	// The gateway's link-local address is its modified EUI-64, as routers
 	// derive it.
@@ -155,14 +157,21 @@ func (w *world) routerSolicit(h *host, ll netip.Addr, t int64, managed bool, pre
 	w.sendNDP(rs, ra)
 }
 
-// dad is Duplicate Address Detection for a at t (RFC 4862 5.4.2): a
-// Neighbor Solicitation from the unspecified address to a's solicited-node
-// group, with no link-layer option. Nobody answers.
+// dad is Duplicate Address Detection for a at t (RFC 4862 5.4.2): the host
+// joins a's solicited-node group (an MLDv2 report from the unspecified
+// address, RFC 3810 5.2, with the Router Alert hop-by-hop option), then a
+// Neighbor Solicitation from the unspecified address to that group, with
+// no link-layer option. Nobody answers.
 func (w *world) dad(h *host, a netip.Addr, t int64) {
 	g := solicitedNode(a)
-	w.sendNDP(ndpMsg{at: t, hdr: ndpHdr(h.mac, multicastMAC(g), unspecified6, g, h.vlan),
+	mld := ipHdr{srcMAC: h.mac, dstMAC: multicastMAC(mldv2Routers), src: unspecified6, dst: mldv2Routers, ttl: 1, vlan: h.vlan, routerAlert: true}
+	report := ndpMsg{at: t, hdr: mld, tc: layers.CreateICMPv6TypeCode(layers.ICMPv6TypeMLDv2MulticastListenerReportMessageV2, 0),
+		body: &layers.MLDv2MulticastListenerReportMessage{NumberOfMulticastAddressRecords: 1,
+			MulticastAddressRecords: []layers.MLDv2MulticastAddressRecord{{RecordType: layers.MLDv2MulticastAddressRecordTypeChangeToExcludeMode, MulticastAddress: g.AsSlice()}}}}
+	ns := ndpMsg{at: t + 300*us + h.rng.Int64N(ms), hdr: ndpHdr(h.mac, multicastMAC(g), unspecified6, g, h.vlan),
 		tc:   layers.CreateICMPv6TypeCode(layers.ICMPv6TypeNeighborSolicitation, 0),
-		body: &layers.ICMPv6NeighborSolicitation{TargetAddress: a.AsSlice()}})
+		body: &layers.ICMPv6NeighborSolicitation{TargetAddress: a.AsSlice()}}
+	w.sendNDP(report, ns)
 }
 
 // neighborExchange is address resolution at t: from asks (multicast to
