@@ -47,7 +47,7 @@
 // from RFC 8981 temporary IPv6 addresses), docked (a MacBook on a dock's
 // Ethernet and on Wi-Fi: two MACs), generic-hostname (a Mac named
 // MacBook-Pro like another). Their labels list every source address and
-// MAC in src_ips and src_macs, and name the device in host_id.
+// MAC in src_ips and src_macs, and name the device in device.
 // Expected only with --os any: windows-beacon, linux-beacon (and C2 styles on
 // non-Mac hosts). Never expected: internal-periodic, apple-ntp, apple-push,
 // apple-softwareupdate, apple-mdm, mdm-checkin, edr-checkin (approved by the

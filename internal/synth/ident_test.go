@@ -185,8 +185,8 @@ func checkDNSFirst(t *testing.T, iw *identWire, l Label, lookupFrom func(src net
 func TestIdentDHCPChurn(t *testing.T) {
 	iw, labels, hosts := readIdentWire(t, "dhcp-churn")
 	l := labelFor(t, labels, ChurnAgentFQDN)
-	if l.Beats < 250 || len(l.SrcIPs) < 15 || !slices.Equal(l.SrcMACs, []string{ChurnMacMAC}) || l.HostID != ChurnMacHost {
-		t.Fatalf("agent label: %d beats from %d addresses, macs %v, host %q", l.Beats, len(l.SrcIPs), l.SrcMACs, l.HostID)
+	if l.Beats < 250 || len(l.SrcIPs) < 15 || !slices.Equal(l.SrcMACs, []string{ChurnMacMAC}) || l.Device != ChurnMacHost {
+		t.Fatalf("agent label: %d beats from %d addresses, macs %v, host %q", l.Beats, len(l.SrcIPs), l.SrcMACs, l.Device)
 	}
 	acked := map[string]time.Time{} // the Mac's addresses, when first bound
 	var naks, releases int

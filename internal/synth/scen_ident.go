@@ -182,7 +182,7 @@ func (w *world) deviceChatter(p *presence, first *host) {
 	r := w.rngFor("chatter/" + first.name)
 	ntpName := "time-macos.apple.com"
 	ntpLab := w.label(Label{Style: "apple-ntp", SrcIP: first.ip.String(), SrcMAC: first.mac.String(), OS: "macos",
-		DstFQDN: ntpName, DstPort: 123, Proto: "udp", PeriodS: 1024, Jitter: 0.05, HostID: first.name,
+		DstFQDN: ntpName, DstPort: 123, Proto: "udp", PeriodS: 1024, Jitter: 0.05, Device: first.name,
 		Note: "timed polls Apple NTP from whichever address the Mac holds: approved by the default baseline"})
 	w.every(p.spans[0].from+5*sec+r.Int64N(20*sec), func(w *world) int64 {
 		if h := p.at(w.now); h != nil {
@@ -196,7 +196,7 @@ func (w *world) deviceChatter(p *presence, first *host) {
 	})
 	courier := courierNames[r.IntN(len(courierNames))]
 	pushLab := w.label(Label{Style: "apple-push", SrcIP: first.ip.String(), SrcMAC: first.mac.String(), OS: "macos",
-		DstFQDN: courier, DstPort: 5223, Proto: "tcp", PeriodS: 900, Jitter: 0.1, HostID: first.name,
+		DstFQDN: courier, DstPort: 5223, Proto: "tcp", PeriodS: 900, Jitter: 0.1, Device: first.name,
 		Note: "APNs keep-alives, one session per address or interface the Mac holds: approved by the default baseline"})
 	for _, s := range p.spans {
 		if s.to-s.from < 5*60*sec {
@@ -211,7 +211,7 @@ func (w *world) deviceChatter(p *presence, first *host) {
 // agentLabel is the label of a device's planted LaunchAgent.
 func (w *world) agentLabel(h *host, style, fqdn, label string, p time.Duration, note string) *labelRec {
 	return w.label(Label{Style: style, SrcIP: h.ip.String(), SrcMAC: h.mac.String(), OS: "macos", DstFQDN: fqdn,
-		DstPort: 443, Proto: "tcp", PeriodS: p.Seconds(), Jitter: 0.0033, ShouldAlert: true, ShouldAlertOSAny: true, HostID: h.name,
+		DstPort: 443, Proto: "tcp", PeriodS: p.Seconds(), Jitter: 0.0033, ShouldAlert: true, ShouldAlertOSAny: true, Device: h.name,
 		Note: fmt.Sprintf("PLANTED: LaunchAgent %s (StartInterval %d) -> %s:443, one host: %s", label, int(p.Seconds()), fqdn, note)})
 }
 

@@ -65,9 +65,10 @@ type Label struct {
 	// SrcIP and SrcMAC are then the first. One label is one host's pair.
 	SrcIPs  []string `json:"src_ips,omitempty"`
 	SrcMACs []string `json:"src_macs,omitempty"`
-	// HostID is the device's identity when it shows more than one MAC or
-	// address: its hostname, the same on every label of the device.
-	HostID           string      `json:"host_id,omitempty"`
+	// Device names the machine (its hostname) on the labels of a device
+	// that shows more than one address or MAC, the same on each of them.
+	// It is ground truth, not the sensor's host_id (a MAC or address).
+	Device           string      `json:"device,omitempty"`
 	OS               string      `json:"os"`
 	DstFQDN          string      `json:"dst_fqdn"`
 	DstIPs           []string    `json:"dst_ips,omitempty"`
