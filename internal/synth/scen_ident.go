@@ -150,9 +150,10 @@ func identBase(w *world) {
 
 // deviceAgent runs an unapproved LaunchAgent (StartInterval p) on a device
 // that moves: each start goes out the interface the device uses then,
-// after a DNS lookup (the cache is flushed on every network change); a
-// start due while the device is away runs when it is back, as launchd
-// coalesces missed StartInterval firings.
+// after a DNS lookup when the cached answer has expired or the network
+// changed (macOS flushes its cache then); a start due while the device is
+// away runs when it is back, as launchd coalesces missed StartInterval
+// firings.
 func (w *world) deviceAgent(p *presence, lab *labelRec, name string, period time.Duration, first int64, out, in int) {
 	beats := map[*host]*beat{}
 	r := w.rngFor("agent/" + name)
@@ -255,7 +256,8 @@ func (w *world) backgroundHost(h *host, cfg browseCfg) {
 	w.browse(h, start+20*sec, cfg)
 }
 
-// churnPool is the DHCP scope the churning Mac's addresses come from.
+// churnAddr is address i of the DHCP scope the churning Mac's addresses
+// come from (10.20.16.20-10.20.17.219, away from every other host's).
 func churnAddr(i int) netip.Addr {
 	return netip.AddrFrom4([4]byte{10, 20, 16 + byte(i/200), byte(20 + i%200)})
 }
