@@ -139,6 +139,7 @@ var metricDefs = []metricDef{
 			e(r.pipe.Flow.SessionsJoined, "joined")
 			e(r.pipe.Flow.SessionsEnded, "ended")
 			e(r.pipe.Flow.Unanswered, "unanswered")
+			e(r.pipe.LocalLink, "local_link")
 		}},
 	{name: "bursts", help: "Activity bursts inside long sessions.",
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Flow.Bursts) }},

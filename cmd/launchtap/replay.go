@@ -228,6 +228,7 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"joined":     st.Flow.SessionsJoined,
 			"ended":      st.Flow.SessionsEnded,
 			"unanswered": st.Flow.Unanswered,
+			"local_link": st.LocalLink, // to multicast, broadcast, link-local: never beats
 			"bursts":     st.Flow.Bursts,
 		},
 		DNS: map[string]uint64{
