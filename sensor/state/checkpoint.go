@@ -35,6 +35,9 @@ type Finding struct {
 	Fate  Fate
 	Rule  string // the baseline rule that approved it ("" when delivered)
 	Label string // the launchd job the MDM named, best match ("" when none)
+	// Sensor is the sensor that judged it: set by the organisation's store
+	// (sensor/hub/orgstore), empty in a sensor's own state.
+	Sensor string
 }
 
 // Hour is the coverage counters of one hour of capture time. Checkpoints
@@ -60,6 +63,7 @@ type HostHour struct {
 	Start    int64 // Unix seconds of the hour
 	Sessions uint64
 	Named    uint64
+	Sensor   string // the sensor that saw it: the organisation's store only
 }
 
 // Checkpoint is what one checkpoint writes; the pending alert fates are
@@ -101,6 +105,7 @@ type DoHHost struct {
 	Sessions  uint64   // sessions to them
 	First     int64    // capture time, Unix ns
 	Last      int64
+	Sensor    string // the sensor that saw it: the organisation's store only
 }
 
 // LearnedNetwork is an internal IPv6 prefix learned from a router
