@@ -69,9 +69,13 @@ type HostHour struct {
 // Checkpoint is what one checkpoint writes; the pending alert fates are
 // added by the store.
 type Checkpoint struct {
-	Clock     int64 // newest capture time the workers had seen, Unix ns
-	Sensor    string
-	Version   string
+	Clock   int64 // newest capture time the workers had seen, Unix ns
+	Sensor  string
+	Version string
+	// Started is when the sensor process started (wall time, Unix ns): with
+	// Sensor it names the run, so the organisation's store
+	// (sensor/hub/orgstore) tells a sensor up but blind from one down.
+	Started   int64
 	Pairs     []*beacon.PairState // pairs beaten since the last checkpoint
 	Hours     []Hour
 	HostHours []HostHour

@@ -37,8 +37,9 @@ type Options struct {
 	// MaxPending bounds the alert fates a Ledger buffers between
 	// checkpoints (default 1<<16); the oldest are dropped and counted.
 	MaxPending int
-	// RunGap is the capture time without a checkpoint after which a
-	// sensor's next checkpoint starts a new run (default 1 h).
+	// RunGap is, for a sensor whose checkpoints do not say when its
+	// process started, the capture time without packets after which its
+	// next checkpoint starts a new run (default 1 h).
 	RunGap time.Duration
 	// DedupWindow is how long (wall time) checkpoint ids are remembered
 	// (default 7 days): far longer than any redelivery.
@@ -46,6 +47,9 @@ type Options struct {
 	// BoundEvery is how often (wall time) the row bounds are checked
 	// (default 1 min).
 	BoundEvery time.Duration
+	// ReadOnly opens for reading the evidence (the report): the schema is
+	// checked, not created or migrated, and Checkpoint is refused.
+	ReadOnly bool
 }
 
 // DefaultMaxRows are the organisation's row bounds per table: sixteen times
@@ -119,6 +123,9 @@ var ErrNewer = errors.New("orgstore: written by a newer launchtap")
 // ErrUnusable is wrapped by Open for a database holding tables of this
 // schema's names that are not launchtap's.
 var ErrUnusable = errors.New("orgstore: not a usable launchtap database")
+
+// ErrReadOnly is returned by the writing methods of a store opened ReadOnly.
+var ErrReadOnly = errors.New("orgstore: opened read-only")
 
 // ErrNoSensor is wrapped by Checkpoint for a checkpoint that names no
 // sensor: whose evidence it is cannot be told.
@@ -267,6 +274,7 @@ var migrations = []string{
 		id          BIGSERIAL PRIMARY KEY,
 		sensor      TEXT NOT NULL,
 		version     TEXT NOT NULL,
+		started     BIGINT NOT NULL, -- wall time the sensor process started (state.Checkpoint.Started; 0: not said)
 		wall_start  BIGINT NOT NULL, -- when the store first heard of the run
 		wall_end    BIGINT NOT NULL,
 		clock_start BIGINT NOT NULL, -- capture time of the first packet
@@ -348,8 +356,10 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("orgstore: %s: %w", s.url, err)
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(schemaLock)); err != nil {
-		return fmt.Errorf("orgstore: %s: %w", s.url, err)
+	if !s.opt.ReadOnly { // a reader changes nothing (and may be on a standby, which takes no locks)
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(schemaLock)); err != nil {
+			return fmt.Errorf("orgstore: %s: %w", s.url, err)
+		}
 	}
 	var have bool
 	if err := tx.QueryRow(ctx, "SELECT to_regclass('launchtap_schema') IS NOT NULL").Scan(&have); err != nil {
@@ -370,6 +380,9 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("orgstore: %s: %w", s.url, err)
 		}
+		if s.opt.ReadOnly && !have {
+			return fmt.Errorf("%w: %s holds no launchtap evidence yet (no hub has written into it)", ErrUnusable, s.url)
+		}
 		if len(clash) > 0 {
 			return fmt.Errorf("%w: %s already holds tables named %s but no launchtap_schema: give launchtap a database of its own",
 				ErrUnusable, s.url, strings.Join(clash, ", "))
@@ -378,6 +391,13 @@ func (s *Store) migrate(ctx context.Context) error {
 	if ver > len(migrations) {
 		return fmt.Errorf("%w: %s has schema version %d, this launchtap reads up to %d: run the newer launchtap",
 			ErrNewer, s.url, ver, len(migrations))
+	}
+	if s.opt.ReadOnly {
+		if ver < len(migrations) {
+			return fmt.Errorf("orgstore: %s has schema version %d, this launchtap reads %d: let the hub (launchtap hub) open it once to migrate it",
+				s.url, ver, len(migrations))
+		}
+		return nil
 	}
 	for ; ver < len(migrations); ver++ {
 		if _, err := tx.Exec(ctx, migrations[ver]); err != nil {

@@ -303,3 +303,49 @@ func TestOpenRefuses(t *testing.T) {
 		t.Errorf("the error shows the password: %s", s)
 	}
 }
+
+// The report opens read-only: it creates nothing in an empty database and
+// writes nothing.
+func TestReadOnly(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.DB(t)
+	if _, err := OpenWith(ctx, url, Options{ReadOnly: true}); !errors.Is(err, ErrUnusable) || !strings.Contains(err.Error(), "no hub has written") {
+		t.Errorf("an empty database read-only: %v", err)
+	}
+	w := open(t, url, Options{})
+	if err := w.Checkpoint(ctx, office("hq", 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	r := open(t, url, Options{ReadOnly: true})
+	if err := r.Checkpoint(ctx, office("hq", 1, 1)); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("checkpoint read-only: %v", err)
+	}
+	if ev, err := r.Evidence(ctx, 0); err != nil || len(ev.Hours) != 1 {
+		t.Errorf("evidence read-only: %v, %+v", err, ev)
+	}
+}
+
+// A checkpoint that says when its process started belongs to that
+// process's run: hours without packets inside it are the sensor up but
+// blind, a restart is a new run even without a gap.
+func TestRuns(t *testing.T) {
+	s := open(t, pgtest.DB(t), Options{})
+	ctx := context.Background()
+	for _, c := range []struct {
+		h0, hours int
+		started   int64
+	}{{0, 2, 1}, {10, 1, 1}, {11, 1, 2}} {
+		cp := office("hq", c.h0, c.hours)
+		cp.Started = c.started
+		if err := s.Checkpoint(ctx, cp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev, err := s.Evidence(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ev.Runs) != 2 || ev.Runs[0].End != t0.Add(10*time.Hour+59*time.Minute).UnixNano() || ev.Runs[1].Start != t0.Add(11*time.Hour).UnixNano() {
+		t.Errorf("runs %+v: want hours 0-10 (one process, blind 2-9) and 11 (the next)", ev.Runs)
+	}
+}

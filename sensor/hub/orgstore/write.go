@@ -31,6 +31,9 @@ func (s *Store) Checkpoint(ctx context.Context, c *state.Checkpoint) error {
 // it came in): an id applied before for that sensor is skipped, and
 // applied reports false. An empty id is always applied.
 func (s *Store) CheckpointOnce(ctx context.Context, id string, c *state.Checkpoint) (applied bool, err error) {
+	if s.opt.ReadOnly {
+		return false, ErrReadOnly
+	}
 	sensor := clean(c.Sensor)
 	if sensor == "" || len(id) > maxIDLen {
 		s.count(func(st *Stats) { st.Rejected++ })
@@ -62,6 +65,9 @@ func (s *Store) CheckpointOnce(ctx context.Context, id string, c *state.Checkpoi
 // as the hub receives them) at once. Each is the sensor's of f.Sensor, else
 // of its alert's Sensor; one that names none is refused.
 func (s *Store) Findings(ctx context.Context, fs []state.Finding) error {
+	if s.opt.ReadOnly {
+		return ErrReadOnly
+	}
 	by := map[string][]state.Finding{}
 	for _, f := range fs {
 		if f.Alert == nil {
@@ -171,26 +177,37 @@ func (s *Store) write(ctx context.Context, id, sensor string, c *state.Checkpoin
 	return true, tx.Commit(ctx)
 }
 
-// writeRun continues the sensor's newest run when the checkpoint follows it
-// (same version, within RunGap of capture time), else starts one.
+// writeRun continues the sensor's run the checkpoint belongs to, else
+// starts one. A checkpoint that says when its process started belongs to
+// that process's run; one that does not continues the sensor's newest run
+// if it follows it (same version, packets within RunGap of capture time).
 func (s *Store) writeRun(ctx context.Context, tx pgx.Tx, sensor string, c *state.Checkpoint) error {
 	if c.Clock == 0 {
 		return nil // no packet yet: nothing ran
 	}
 	now := time.Now().UnixNano()
+	first := firstClock(c)
 	var runID, end int64
 	var version string
-	err := tx.QueryRow(ctx, "SELECT id, version, clock_end FROM runs WHERE sensor = $1 ORDER BY id DESC LIMIT 1", sensor).Scan(&runID, &version, &end)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return err
+	var err error
+	if c.Started != 0 {
+		err = tx.QueryRow(ctx, "SELECT id, version, clock_end FROM runs WHERE sensor = $1 AND started = $2 ORDER BY id DESC LIMIT 1",
+			sensor, c.Started).Scan(&runID, &version, &end)
+	} else {
+		err = tx.QueryRow(ctx, "SELECT id, version, clock_end FROM runs WHERE sensor = $1 ORDER BY id DESC LIMIT 1", sensor).Scan(&runID, &version, &end)
+		if err == nil && (version != clean(c.Version) || first > end+int64(s.opt.RunGap)) {
+			err = pgx.ErrNoRows // a new run
+		}
 	}
-	first := firstClock(c)
-	if err == nil && version == clean(c.Version) && first <= end+int64(s.opt.RunGap) {
+	switch {
+	case err == nil:
 		_, err = tx.Exec(ctx, "UPDATE runs SET wall_end = $1, clock_end = GREATEST(clock_end, $2) WHERE id = $3", now, c.Clock, runID)
 		return err
+	case !errors.Is(err, pgx.ErrNoRows):
+		return err
 	}
-	_, err = tx.Exec(ctx, "INSERT INTO runs(sensor, version, wall_start, wall_end, clock_start, clock_end) VALUES ($1,$2,$3,$3,$4,$5)",
-		sensor, clean(c.Version), now, first, c.Clock)
+	_, err = tx.Exec(ctx, "INSERT INTO runs(sensor, version, started, wall_start, wall_end, clock_start, clock_end) VALUES ($1,$2,$3,$4,$4,$5,$6)",
+		sensor, clean(c.Version), c.Started, now, first, c.Clock)
 	return err
 }
 
