@@ -103,8 +103,8 @@ ul.reasons { margin: 4px 0; padding-left: 20px; }
 <td>{{range $i, $g := .Gaps}}{{if $i}}<br>{{end}}{{ts $g.From}} – {{ts $g.To}}: {{$g.Why}}{{else}}<span class="ok">none</span>{{end}}</td></tr>
 {{end}}</table>{{end}}
 <h3>When the sensor ran</h3>
-{{if .Runs}}<table><tr><th>from</th><th>to</th><th class="n">hours</th></tr>
-{{range .Runs}}<tr><td>{{ts .From}}</td><td>{{ts .To}}</td><td class="n">{{printf "%.1f" .Hours}}</td></tr>{{end}}
+{{if .Runs}}<table><tr>{{if $.Org}}<th>sensor</th>{{end}}<th>from</th><th>to</th><th class="n">hours</th></tr>
+{{range .Runs}}<tr>{{if $.Org}}<td>{{.Sensor}}</td>{{end}}<td>{{ts .From}}</td><td>{{ts .To}}</td><td class="n">{{printf "%.1f" .Hours}}</td></tr>{{end}}
 </table>{{else}}<p class="none">No run recorded in the window.</p>{{end}}
 <h3>Internal networks (the hosts watched)</h3>
 {{if .InternalNetworks}}<table><tr><th>network</th><th>source</th><th>learned</th><th>last held</th></tr>

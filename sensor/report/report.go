@@ -49,9 +49,10 @@ type Report struct {
 
 // Span is a stretch of time.
 type Span struct {
-	From time.Time `json:"from"`
-	To   time.Time `json:"to"`
-	Why  string    `json:"why,omitempty"`
+	From   time.Time `json:"from"`
+	To     time.Time `json:"to"`
+	Why    string    `json:"why,omitempty"`
+	Sensor string    `json:"sensor,omitempty"` // a run's sensor, in the organisation's report
 }
 
 // Hours is the span's length in hours.
@@ -262,7 +263,7 @@ func (r *Report) coverage(ev *state.Evidence, opt Options) {
 		c.InternalNetworks = append(c.InternalNetworks, InternalNet{Prefix: l.Prefix.String(), Source: "learned", Learned: &first, Held: &held})
 	}
 	for _, run := range ev.Runs {
-		c.Runs = append(c.Runs, Span{From: time.Unix(0, run.Start).UTC(), To: time.Unix(0, run.End).UTC()})
+		c.Runs = append(c.Runs, Span{From: time.Unix(0, run.Start).UTC(), To: time.Unix(0, run.End).UTC(), Sensor: run.Sensor})
 	}
 	observed := map[int64]bool{}
 	hostsPerHour := map[int64]int{}
