@@ -97,7 +97,8 @@ func (o *Options) defaults() {
 type Stats struct {
 	Checkpoints uint64 // applied
 	Duplicates  uint64 // skipped: their id was applied before
-	Rejected    uint64 // refused: no sensor named, or an id too long
+	Rejected    uint64 // refused: not a checkpoint, no sensor named, or an id too long
+	BadRows     uint64 // pair or host states skipped: they fail their own checks
 	Errors      uint64 // failed to write (the caller retries)
 	Findings    uint64 // alert fates written
 	Dropped     uint64 // alert fates dropped: a Ledger held MaxPending

@@ -13,6 +13,7 @@ import (
 	"github.com/launchtap/launchtap/internal/pgtest"
 	"github.com/launchtap/launchtap/sensor/alert"
 	"github.com/launchtap/launchtap/sensor/hostid"
+	"github.com/launchtap/launchtap/sensor/pipeline"
 	"github.com/launchtap/launchtap/sensor/state"
 )
 
@@ -349,3 +350,6 @@ func TestRuns(t *testing.T) {
 		t.Errorf("runs %+v: want hours 0-10 (one process, blind 2-9) and 11 (the next)", ev.Runs)
 	}
 }
+
+// The hub's alert stage takes a Ledger as its own.
+var _ pipeline.Ledger = (*Ledger)(nil)

@@ -152,9 +152,7 @@ func (s *Store) write(ctx context.Context, id, sensor string, c *state.Checkpoin
 		return false, fmt.Errorf("run: %w", err)
 	}
 	b := &pgx.Batch{}
-	if err := queuePairs(b, sensor, c); err != nil {
-		return false, err
-	}
+	s.queuePairs(b, sensor, c)
 	if err := queueFindings(b, sensor, fates, c.Clock); err != nil {
 		return false, err
 	}
@@ -163,9 +161,7 @@ func (s *Store) write(ctx context.Context, id, sensor string, c *state.Checkpoin
 	if err := queueMeta(b, sensor, c); err != nil {
 		return false, err
 	}
-	if err := queueHostStates(b, sensor, c); err != nil {
-		return false, err
-	}
+	s.queueHostStates(b, sensor, c)
 	queueDNSAnswers(b, sensor, c)
 	if err := queueDoHHosts(ctx, tx, b, sensor, c); err != nil {
 		return false, fmt.Errorf("DoH hosts: %w", err)
@@ -222,14 +218,18 @@ func firstClock(c *state.Checkpoint) int64 {
 	return first
 }
 
-func queuePairs(b *pgx.Batch, sensor string, c *state.Checkpoint) error {
+// queuePairs queues the pair states; one that does not encode (it fails
+// the detector's own checks: a corrupt checkpoint) is skipped and counted,
+// so the rest of the checkpoint is not refused on every retry.
+func (s *Store) queuePairs(b *pgx.Batch, sensor string, c *state.Checkpoint) {
 	for _, p := range c.Pairs {
 		if p == nil {
 			continue
 		}
 		st, err := p.MarshalBinary()
 		if err != nil {
-			return fmt.Errorf("pair %s: %w", state.PairKeyString(p.Key), err)
+			s.count(func(st *Stats) { st.BadRows++ })
+			continue
 		}
 		key := clean(state.PairKeyString(p.Key))
 		src, _, _ := strings.Cut(key, " ") // the key starts with the pair's source (address or host id)
@@ -237,7 +237,6 @@ func queuePairs(b *pgx.Batch, sensor string, c *state.Checkpoint) error {
 			ON CONFLICT (sensor, key) DO UPDATE SET src = excluded.src, last_ns = excluded.last_ns, state = excluded.state`,
 			sensor, key, src, p.Last(), st)
 	}
-	return nil
 }
 
 func queueFindings(b *pgx.Batch, sensor string, fates []state.Finding, clock int64) error {
@@ -357,14 +356,17 @@ func queueMeta(b *pgx.Batch, sensor string, c *state.Checkpoint) error {
 	return nil
 }
 
-func queueHostStates(b *pgx.Batch, sensor string, c *state.Checkpoint) error {
+// queueHostStates queues the host states and bindings; as queuePairs, one
+// that does not encode is skipped and counted.
+func (s *Store) queueHostStates(b *pgx.Batch, sensor string, c *state.Checkpoint) {
 	for _, h := range c.HostStates {
 		if h == nil {
 			continue
 		}
 		st, err := h.MarshalBinary()
 		if err != nil {
-			return fmt.Errorf("host %s: %w", h.Key(), err)
+			s.count(func(st *Stats) { st.BadRows++ })
+			continue
 		}
 		b.Queue(`INSERT INTO host_states(sensor, key, last_ns, state) VALUES ($1,$2,$3,$4)
 			ON CONFLICT (sensor, key) DO UPDATE SET last_ns = excluded.last_ns, state = excluded.state`,
@@ -378,7 +380,6 @@ func queueHostStates(b *pgx.Batch, sensor string, c *state.Checkpoint) error {
 			ON CONFLICT (sensor, ip) DO UPDATE SET mac = excluded.mac, until_ns = excluded.until_ns, dhcp = excluded.dhcp`,
 			sensor, bd.Addr.String(), net.HardwareAddr(bd.MAC[:]).String(), bd.Until, bd.DHCP)
 	}
-	return nil
 }
 
 func queueDNSAnswers(b *pgx.Batch, sensor string, c *state.Checkpoint) {
