@@ -105,6 +105,7 @@ func fillOrg(t *testing.T, url string) {
 	// The hub's own alert: a roaming Mac seen by hq and branch.
 	roam := orgAlert("hub", "10.0.0.11", "updates.example.org", 443, 7200, orgT0.Add(47*time.Hour))
 	roam.Reasons = []string{"connects every 2 h (8 beats over 14 h) across sensors hq, branch"}
+	roam.HostID, roam.SrcIPs = "3c:22:fb:aa:00:01", []string{"10.0.0.11", "10.0.0.12"}
 	if err := s.Findings(ctx, []state.Finding{{Alert: roam, Fate: state.Alerted}}); err != nil {
 		t.Fatal(err)
 	}

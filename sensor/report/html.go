@@ -143,7 +143,7 @@ ul.reasons { margin: 4px 0; padding-left: 20px; }
 <p>Every periodic (host, destination) found in the window, approved or not.</p>
 {{if .Periodic}}<table><tr><th>status</th>{{if $.Org}}<th>sensor</th>{{end}}<th>host</th><th>destination</th><th class="n">period</th><th class="n">beats</th><th>first seen</th><th>last seen</th><th>launchd job (MDM)</th><th>approved by</th></tr>
 {{range .Periodic}}<tr><td>{{if .Approved}}<span class="ok">approved</span>{{else}}<span class="bad">alerted</span>{{end}}</td>{{if $.Org}}<td>{{.Sensor}}</td>{{end}}
-<td>{{.Src}}{{if .Hostname}}<br>{{.Hostname}}{{end}}</td><td>{{.Dest}}:{{.Port}}/{{.Proto}}{{if ne .Kind "session"}} ({{.Kind}}){{end}}</td>
+<td>{{.Src}}{{if .Hostname}}<br>{{.Hostname}}{{end}}{{if and .HostID (ne .HostID .Src)}}<br><code>{{.HostID}}</code>{{end}}</td><td>{{.Dest}}:{{.Port}}/{{.Proto}}{{if ne .Kind "session"}} ({{.Kind}}){{end}}</td>
 <td class="n">{{secs .PeriodS}}</td><td class="n">{{.Beats}}</td><td>{{ts .First}}</td><td>{{ts .Last}}</td>
 <td>{{.Job}}</td><td>{{if .Rule}}{{if eq .Status "approved_label"}}label rule {{else}}destination rule {{end}}<code>{{.Rule}}</code>{{else if .Approved}}the MDM's approval{{end}}</td></tr>
 {{end}}</table>{{else}}<p class="none">No periodic communicator found in the window.</p>{{end}}

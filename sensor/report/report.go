@@ -188,6 +188,7 @@ type Communicator struct {
 	ID         string    `json:"id"`
 	Sensor     string    `json:"sensor,omitempty"` // the organisation's report: the sensor (or hub) that judged it
 	Src        string    `json:"src_ip"`
+	HostID     string    `json:"host_id,omitempty"` // the host's identity (its MAC where seen): stable across addresses and sensors
 	Hostname   string    `json:"hostname,omitempty"`
 	Dest       string    `json:"destination"`
 	Port       uint16    `json:"port"`
@@ -555,7 +556,7 @@ func communicator(f *state.Finding) Communicator {
 	if dest == "" {
 		dest = strings.Join(a.DstIPs, ", ")
 	}
-	c := Communicator{ID: a.ID, Sensor: f.Sensor, Src: a.SrcIP, Hostname: a.Hostname, Dest: dest, Port: a.DstPort, Proto: a.Proto, Kind: a.Kind,
+	c := Communicator{ID: a.ID, Sensor: f.Sensor, Src: a.SrcIP, HostID: a.HostID, Hostname: a.Hostname, Dest: dest, Port: a.DstPort, Proto: a.Proto, Kind: a.Kind,
 		PeriodS: a.PeriodS, Beats: a.Beats, First: a.FirstSeen, Last: a.LastSeen, Status: string(f.Fate),
 		Approved: f.Fate != state.Alerted, Rule: f.Rule, Job: f.Label}
 	if e := a.Enrichment; e != nil && e.Status == alert.EnrichMatched && len(e.Jobs) > 0 {
