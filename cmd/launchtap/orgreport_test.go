@@ -198,6 +198,25 @@ func TestReportDB(t *testing.T) {
 	}
 	chromiumtest.SelfContained(t, string(page))
 	chromiumtest.Load(t, html, "org-report.png")
+
+	// One office of the organisation.
+	code, out, stderr = replay(t, nil, "report", "--db", url, "--since", "all", "--sensor", "lab")
+	if code != 0 {
+		t.Fatalf("report --db --sensor lab: exit %d\n%s", code, stderr)
+	}
+	var lr report.Report
+	if err := json.Unmarshal([]byte(out), &lr); err != nil {
+		t.Fatal(err)
+	}
+	if len(lr.Coverage.Sensors) != 1 || lr.Coverage.Sensors[0].Sensor != "lab" || len(lr.Coverage.Hosts) != 2 || len(lr.Periodic) != 2 ||
+		lr.Coverage.WindowHours != 24 || lr.Coverage.ObservedHours != 24 { // the window is lab's: day two
+		t.Errorf("lab alone: sensors %+v, %d hosts, %d communicators, %d of %d hours", lr.Coverage.Sensors, len(lr.Coverage.Hosts), len(lr.Periodic),
+			lr.Coverage.ObservedHours, lr.Coverage.WindowHours)
+	}
+	code, _, stderr = replay(t, nil, "report", "--db", url, "--sensor", "hq,attic")
+	if code != exitFailure || !strings.Contains(stderr, `no sensor "attic"`) || !strings.Contains(stderr, "branch, hq, lab") {
+		t.Errorf("an unknown sensor: exit %d, %q", code, stderr)
+	}
 }
 
 // --db and --state-dir name two different sources: a usage error; a
@@ -206,6 +225,10 @@ func TestReportDBErrors(t *testing.T) {
 	code, _, stderr := replay(t, nil, "report", "--db", "postgres://x@127.0.0.1/none", "--state-dir", t.TempDir())
 	if code != exitUsage || !strings.Contains(stderr, "not both") {
 		t.Errorf("--db with --state-dir: exit %d, %q", code, stderr)
+	}
+	code, _, stderr = replay(t, nil, "report", "--sensor", "hq", "--state-dir", t.TempDir())
+	if code != exitUsage || !strings.Contains(stderr, "give --db too") {
+		t.Errorf("--sensor without --db: exit %d, %q", code, stderr)
 	}
 	url := pgtest.DB(t)
 	code, _, stderr = replay(t, nil, "report", "--db", url)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,8 +26,9 @@ type reportFlags struct {
 	minBeats                                          int
 	// db is the organisation's PostgreSQL database (the hub's), read
 	// instead of a state directory.
-	db     string
-	dirSet bool // --state-dir given: with --db, a usage error
+	db      string
+	sensors []string // --sensor: only these sensors of the organisation's database
+	dirSet  bool     // --state-dir given: with --db, a usage error
 }
 
 func (a *app) reportCmd() *cobra.Command {
@@ -57,6 +59,7 @@ func (a *app) reportCmd() *cobra.Command {
 	fs.StringVar(&f.invPath, "inventory", "", "MDM inventory JSON `file` to compare the Macs seen with")
 	fs.StringVar(&f.basePath, "baseline", "", "organisation baseline YAML `file` to judge (merged with the built-in default); default: the rules the sensor last checkpointed")
 	fs.StringVar(&f.db, "db", "", "read the organisation's evidence from the hub's PostgreSQL database at `url` (postgres://user@host/db) instead of a state directory")
+	fs.StringSliceVar(&f.sensors, "sensor", nil, "with --db, report only the sensor `name`d (repeat or separate with commas)")
 	fs.IntVar(&f.minBeats, "beacon-min-beats", beacon.DefaultConfig().MinBeats, "beats the sensor needs to alert: bounds the longest period a host's observation could show")
 	return cmd
 }
@@ -99,6 +102,9 @@ func runReport(ctx context.Context, f *reportFlags, stdout, stderr io.Writer) in
 	}
 	if f.db != "" && f.dirSet {
 		return fail(exitUsage, errors.New("give --db (the organisation's database) or --state-dir (one sensor's), not both"))
+	}
+	if f.db == "" && len(f.sensors) > 0 {
+		return fail(exitUsage, errors.New("--sensor picks sensors of the organisation's database: give --db too"))
 	}
 	src, err := openEvidence(ctx, f)
 	if err != nil {
@@ -167,15 +173,44 @@ type evidenceSource interface {
 
 func openEvidence(ctx context.Context, f *reportFlags) (evidenceSource, error) {
 	if f.db != "" {
-		ctx, cancel := context.WithTimeout(ctx, 30*time.Second) // connecting, not reading
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second) // connecting, not reading
 		defer cancel()
-		return orgstore.OpenWith(ctx, f.db, orgstore.Options{ReadOnly: true})
+		st, err := orgstore.OpenWith(cctx, f.db, orgstore.Options{ReadOnly: true})
+		if err != nil {
+			return nil, err
+		}
+		if len(f.sensors) == 0 {
+			return st, nil
+		}
+		known, err := st.Sensors(ctx)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		for _, n := range f.sensors {
+			if !slices.Contains(known, n) {
+				st.Close()
+				return nil, fmt.Errorf("no sensor %q in %s (its sensors: %s)", n, st.URL(), strings.Join(known, ", "))
+			}
+		}
+		return orgSource{st, f.sensors}, nil
 	}
 	st, err := state.Open(f.dir, state.Options{ReadOnly: true})
 	if err != nil {
 		return nil, err
 	}
 	return stateSource{st}, nil
+}
+
+// orgSource is some sensors of the organisation's database.
+type orgSource struct {
+	*orgstore.Store
+	sensors []string
+}
+
+func (s orgSource) Clock(ctx context.Context) (int64, error) { return s.ClockOf(ctx, s.sensors) }
+func (s orgSource) Evidence(ctx context.Context, since int64) (*state.Evidence, error) {
+	return s.EvidenceOf(ctx, since, s.sensors)
 }
 
 // stateSource is a state directory as an evidenceSource.

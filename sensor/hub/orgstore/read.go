@@ -26,10 +26,15 @@ const (
 // coverage hours summed over the sensors (an hour is observed when any
 // sensor saw packets in it) and each sensor's own hours in Sensors.
 func (s *Store) Evidence(ctx context.Context, since int64) (*state.Evidence, error) {
+	return s.EvidenceOf(ctx, since, nil)
+}
+
+// EvidenceOf is Evidence of the named sensors only (nil: all).
+func (s *Store) EvidenceOf(ctx context.Context, since int64, sensors []string) (*state.Evidence, error) {
 	wrap := func(what string, err error) error {
 		return fmt.Errorf("orgstore: %s: reading %s: %w", s.url, what, err)
 	}
-	clock, err := s.Clock(ctx)
+	clock, err := s.ClockOf(ctx, sensors)
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +43,7 @@ func (s *Store) Evidence(ctx context.Context, since int64) (*state.Evidence, err
 
 	// Each sensor's hours, and the organisation's sums.
 	rows, err := s.pool.Query(ctx, `SELECT sensor, hour, packets, bytes, drops, sessions, one_sided, named_dns, named_mac, named_wire, unnamed, dns_queries, evictions
-		FROM coverage WHERE hour >= $1 ORDER BY sensor, hour`, sinceHour)
+		FROM coverage WHERE hour >= $1 AND ($2::text[] IS NULL OR sensor = ANY($2)) ORDER BY sensor, hour`, sinceHour, sensors)
 	if err != nil {
 		return nil, wrap("coverage", err)
 	}
@@ -84,11 +89,12 @@ func (s *Store) Evidence(ctx context.Context, since int64) (*state.Evidence, err
 		ev.Hours = append(ev.Hours, *h)
 	}
 	slices.SortFunc(ev.Hours, func(a, b state.Hour) int { return cmp.Compare(a.Start, b.Start) })
-	if err := s.sensorMeta(ctx, ev); err != nil {
+	if err := s.sensorMeta(ctx, ev, sensors); err != nil {
 		return nil, err
 	}
 
-	rows, err = s.pool.Query(ctx, "SELECT sensor, ip, hour, sessions, named FROM host_hours WHERE hour >= $1 ORDER BY sensor, ip, hour", sinceHour)
+	rows, err = s.pool.Query(ctx, `SELECT sensor, ip, hour, sessions, named FROM host_hours WHERE hour >= $1
+		AND ($2::text[] IS NULL OR sensor = ANY($2)) ORDER BY sensor, ip, hour`, sinceHour, sensors)
 	if err != nil {
 		return nil, wrap("host hours", err)
 	}
@@ -107,7 +113,8 @@ func (s *Store) Evidence(ctx context.Context, since int64) (*state.Evidence, err
 		return nil, wrap("host hours", err)
 	}
 
-	rows, err = s.pool.Query(ctx, "SELECT sensor, ip, mac, hostname, os, confidence, evidence, first_ns, last_ns FROM hosts WHERE last_ns >= $1 ORDER BY sensor, ip", since)
+	rows, err = s.pool.Query(ctx, `SELECT sensor, ip, mac, hostname, os, confidence, evidence, first_ns, last_ns FROM hosts WHERE last_ns >= $1
+		AND ($2::text[] IS NULL OR sensor = ANY($2)) ORDER BY sensor, ip`, since, sensors)
 	if err != nil {
 		return nil, wrap("hosts", err)
 	}
@@ -126,8 +133,8 @@ func (s *Store) Evidence(ctx context.Context, since int64) (*state.Evidence, err
 		return nil, wrap("hosts", err)
 	}
 
-	rows, err = s.pool.Query(ctx, "SELECT sensor, fate, rule, label, alert, beat_times FROM findings WHERE last_ns >= $1 ORDER BY last_ns DESC, sensor, id LIMIT $2",
-		since, maxReadFindings)
+	rows, err = s.pool.Query(ctx, `SELECT sensor, fate, rule, label, alert, beat_times FROM findings WHERE last_ns >= $1
+		AND ($3::text[] IS NULL OR sensor = ANY($3)) ORDER BY last_ns DESC, sensor, id LIMIT $2`, since, maxReadFindings, sensors)
 	if err != nil {
 		return nil, wrap("findings", err)
 	}
@@ -156,7 +163,8 @@ func (s *Store) Evidence(ctx context.Context, since int64) (*state.Evidence, err
 		return nil, wrap("findings", err)
 	}
 
-	rows, err = s.pool.Query(ctx, "SELECT sensor, version, clock_start, clock_end, wall_start, wall_end FROM runs WHERE clock_end >= $1 ORDER BY clock_start, sensor", since)
+	rows, err = s.pool.Query(ctx, `SELECT sensor, version, clock_start, clock_end, wall_start, wall_end FROM runs WHERE clock_end >= $1
+		AND ($2::text[] IS NULL OR sensor = ANY($2)) ORDER BY clock_start, sensor`, since, sensors)
 	if err != nil {
 		return nil, wrap("runs", err)
 	}
@@ -183,7 +191,7 @@ func (s *Store) Evidence(ctx context.Context, since int64) (*state.Evidence, err
 	// The learned prefixes of all sensors, one row per prefix: first learned
 	// by any, last held by any.
 	rows, err = s.pool.Query(ctx, `SELECT prefix, min(first_ns), max(seen_ns) FROM learned_networks WHERE seen_ns >= $1
-		GROUP BY prefix ORDER BY max(seen_ns) DESC, min(first_ns) LIMIT 1024`, since)
+		AND ($2::text[] IS NULL OR sensor = ANY($2)) GROUP BY prefix ORDER BY max(seen_ns) DESC, min(first_ns) LIMIT 1024`, since, sensors)
 	if err != nil {
 		return nil, wrap("learned networks", err)
 	}
@@ -205,7 +213,8 @@ func (s *Store) Evidence(ctx context.Context, since int64) (*state.Evidence, err
 		return nil, wrap("learned networks", err)
 	}
 
-	rows, err = s.pool.Query(ctx, "SELECT sensor, ip, providers, sessions, first_ns, last_ns FROM doh_hosts WHERE last_ns >= $1 ORDER BY sensor, ip LIMIT $2", since, maxReadDoHHosts)
+	rows, err = s.pool.Query(ctx, `SELECT sensor, ip, providers, sessions, first_ns, last_ns FROM doh_hosts WHERE last_ns >= $1
+		AND ($3::text[] IS NULL OR sensor = ANY($3)) ORDER BY sensor, ip LIMIT $2`, since, maxReadDoHHosts, sensors)
 	if err != nil {
 		return nil, wrap("DoH hosts", err)
 	}
@@ -229,7 +238,7 @@ func (s *Store) Evidence(ctx context.Context, since int64) (*state.Evidence, err
 	if err := rows.Err(); err != nil {
 		return nil, wrap("DoH hosts", err)
 	}
-	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM pairs").Scan(&ev.Pairs); err != nil {
+	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM pairs WHERE $1::text[] IS NULL OR sensor = ANY($1)", sensors).Scan(&ev.Pairs); err != nil {
 		return nil, wrap("pairs", err)
 	}
 	return ev, nil
@@ -238,8 +247,9 @@ func (s *Store) Evidence(ctx context.Context, since int64) (*state.Evidence, err
 // sensorMeta reads each sensor's newest clock, and the baseline rules and
 // internal networks of all: the union, since the report judges the
 // organisation's baseline against every sensor's findings.
-func (s *Store) sensorMeta(ctx context.Context, ev *state.Evidence) error {
-	rows, err := s.pool.Query(ctx, "SELECT sensor, key, value FROM meta WHERE key IN ('clock', 'rules', 'internal') ORDER BY sensor, key")
+func (s *Store) sensorMeta(ctx context.Context, ev *state.Evidence, sensors []string) error {
+	rows, err := s.pool.Query(ctx, `SELECT sensor, key, value FROM meta WHERE key IN ('clock', 'rules', 'internal')
+		AND ($1::text[] IS NULL OR sensor = ANY($1)) ORDER BY sensor, key`, sensors)
 	if err != nil {
 		return fmt.Errorf("orgstore: %s: reading meta: %w", s.url, err)
 	}

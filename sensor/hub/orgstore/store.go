@@ -421,10 +421,27 @@ func (s *Store) Size(ctx context.Context) int64 {
 	return n
 }
 
+// Sensors are the names of the sensors that checkpointed, sorted.
+func (s *Store) Sensors(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, "SELECT sensor FROM meta WHERE key = 'clock' ORDER BY sensor")
+	if err != nil {
+		return nil, fmt.Errorf("orgstore: %s: %w", s.url, err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("orgstore: %s: %w", s.url, err)
+	}
+	return names, nil
+}
+
 // Clock is the newest capture time any sensor checkpointed (0: none).
-func (s *Store) Clock(ctx context.Context) (int64, error) {
+func (s *Store) Clock(ctx context.Context) (int64, error) { return s.ClockOf(ctx, nil) }
+
+// ClockOf is the newest capture time any of the named sensors (nil: all)
+// checkpointed.
+func (s *Store) ClockOf(ctx context.Context, sensors []string) (int64, error) {
 	var n *int64
-	if err := s.pool.QueryRow(ctx, "SELECT max(value::bigint) FROM meta WHERE key = 'clock'").Scan(&n); err != nil {
+	if err := s.pool.QueryRow(ctx, "SELECT max(value::bigint) FROM meta WHERE key = 'clock' AND ($1::text[] IS NULL OR sensor = ANY($1))", sensors).Scan(&n); err != nil {
 		return 0, fmt.Errorf("orgstore: %s: %w", s.url, err)
 	}
 	if n == nil {

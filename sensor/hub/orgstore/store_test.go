@@ -114,6 +114,20 @@ func TestCheckpointAndEvidence(t *testing.T) {
 	if st := s.Stats(); st.Checkpoints != 2 || st.Findings != 2 || st.Errors != 0 {
 		t.Errorf("stats %+v", st)
 	}
+	if names, err := s.Sensors(ctx); err != nil || strings.Join(names, ",") != "branch,hq" {
+		t.Errorf("sensors %v, %v", names, err)
+	}
+	hq, err := s.EvidenceOf(ctx, 0, []string{"hq"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hq.Hours) != 4 || hq.Hours[3].Packets != 1000 || len(hq.Sensors) != 1 || len(hq.Hosts) != 2 || len(hq.Findings) != 0 ||
+		len(hq.Runs) != 1 || hq.Clock != t0.Add(3*time.Hour+59*time.Minute).UnixNano() {
+		t.Errorf("hq alone: %d hours, %d sensors, %d hosts, %d findings, %d runs, clock %d", len(hq.Hours), len(hq.Sensors), len(hq.Hosts), len(hq.Findings), len(hq.Runs), hq.Clock)
+	}
+	if none, err := s.EvidenceOf(ctx, 0, []string{}); err != nil || len(none.Hours)+len(none.Hosts)+len(none.Sensors) != 0 {
+		t.Errorf("no sensor: %v, %+v", err, none)
+	}
 }
 
 // A checkpoint delivered twice (the hub redelivers after a crash) counts
