@@ -85,19 +85,24 @@ func fillOrg(t *testing.T, url string) {
 				c.DoHHosts = []state.DoHHost{{IP: netip.MustParseAddr(ip(0)), Providers: o.providers, Sessions: 12,
 					First: orgT0.Add(time.Duration(h0) * time.Hour).UnixNano(), Last: c.Clock}}
 			}
-			if h0+6 >= o.to { // the last checkpoint carries the fates
+			if h0+6 >= o.to { // the last checkpoint carries the sensor's fates
 				end := time.Unix(0, c.Clock).UTC()
-				l := s.Ledger(o.name)
 				for i := range o.hosts {
-					l.Record(orgAlert(o.name, ip(i), "time.apple.com", 123, 1024, end), string(state.ApprovedDestination), "time.apple.com", "")
+					c.Findings = append(c.Findings, state.Finding{Alert: orgAlert(o.name, ip(i), "time.apple.com", 123, 1024, end),
+						Fate: state.ApprovedDestination, Rule: "time.apple.com"})
 				}
 				if o.name == "branch" {
 					a := orgAlert(o.name, ip(1), "cdn7.example.net", 443, 300, end)
 					a.Reasons = []string{"connects every 5 min (8 beats over 35 min)", "timing is machine-exact"}
-					l.Record(a, string(state.Alerted), "", "")
+					c.Findings = append(c.Findings, state.Finding{Alert: a, Fate: state.Alerted})
 				}
 			}
-			if err := s.Checkpoint(ctx, c); err != nil {
+			// As the hub gets it: the JSON the sensor published.
+			js, err := json.Marshal(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.CheckpointJSON(ctx, o.name, js); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -106,7 +111,11 @@ func fillOrg(t *testing.T, url string) {
 	roam := orgAlert("hub", "10.0.0.11", "updates.example.org", 443, 7200, orgT0.Add(47*time.Hour))
 	roam.Reasons = []string{"connects every 2 h (8 beats over 14 h) across sensors hq, branch"}
 	roam.HostID, roam.SrcIPs = "3c:22:fb:aa:00:01", []string{"10.0.0.11", "10.0.0.12"}
-	if err := s.Findings(ctx, []state.Finding{{Alert: roam, Fate: state.Alerted}}); err != nil {
+	hub := s.Ledger("hub")
+	if !hub.Alerted(roam.ID) {
+		hub.Record(roam, string(state.Alerted), "", "")
+	}
+	if err := hub.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 }

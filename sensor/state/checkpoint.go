@@ -40,6 +40,44 @@ type Finding struct {
 	Sensor string
 }
 
+// findingJSON is a Finding as JSON: the alert's beat times are not in the
+// alert's own JSON (alert.Alert.BeatTimes), so they travel beside it.
+type findingJSON struct {
+	Alert     *alert.Alert
+	BeatTimes []int64 `json:",omitempty"` // Unix ns
+	Fate      Fate
+	Rule      string `json:",omitempty"`
+	Label     string `json:",omitempty"`
+	Sensor    string `json:",omitempty"`
+}
+
+// MarshalJSON encodes the finding with its alert's beat times.
+func (f Finding) MarshalJSON() ([]byte, error) {
+	j := findingJSON{Alert: f.Alert, Fate: f.Fate, Rule: f.Rule, Label: f.Label, Sensor: f.Sensor}
+	if f.Alert != nil {
+		for _, t := range f.Alert.BeatTimes {
+			j.BeatTimes = append(j.BeatTimes, t.UnixNano())
+		}
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON decodes what MarshalJSON encodes.
+func (f *Finding) UnmarshalJSON(b []byte) error {
+	var j findingJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*f = Finding{Alert: j.Alert, Fate: j.Fate, Rule: j.Rule, Label: j.Label, Sensor: j.Sensor}
+	if f.Alert != nil {
+		f.Alert.BeatTimes = nil
+		for _, t := range j.BeatTimes {
+			f.Alert.BeatTimes = append(f.Alert.BeatTimes, time.Unix(0, t).UTC())
+		}
+	}
+	return nil
+}
+
 // Hour is the coverage counters of one hour of capture time. Checkpoints
 // add to the stored hour, so a capture split across runs sums as one.
 type Hour struct {
@@ -99,6 +137,10 @@ type Checkpoint struct {
 	// DoHHosts are the hosts that used encrypted-DNS resolvers since the
 	// last checkpoint, Sessions counting only the sessions since then.
 	DoHHosts []DoHHost
+	// Findings are set by Store.Checkpoint: the alert fates it wrote, so a
+	// checkpoint sent on to the hub (sensor/hub/orgstore) carries them.
+	// The store takes its fates from Record, never from here.
+	Findings []Finding
 }
 
 // DoHHost is a host seen using encrypted-DNS resolvers (DoH, DoT): the span
@@ -234,6 +276,7 @@ func (s *Store) Checkpoint(ctx context.Context, c *Checkpoint) (Info, error) {
 	}
 	info.Errors = s.last.Errors
 	s.last = info
+	c.Findings = fates
 	return info, nil
 }
 

@@ -45,7 +45,7 @@ func DecodeCheckpoint(sensor string, js []byte) (*state.Checkpoint, string, erro
 	if c.Clock < 0 || c.Started < 0 {
 		return nil, "", fmt.Errorf("%w: negative clock", ErrBadCheckpoint)
 	}
-	for _, n := range []int{len(c.Pairs), len(c.Hours), len(c.HostHours), len(c.Hosts), len(c.Learned), len(c.HostStates),
+	for _, n := range []int{len(c.Pairs), len(c.Findings), len(c.Hours), len(c.HostHours), len(c.Hosts), len(c.Learned), len(c.HostStates),
 		len(c.Bindings), len(c.DNSAnswers), len(c.DoHHosts), len(c.Internal)} {
 		if n > maxListLen {
 			return nil, "", fmt.Errorf("%w: a list of %d entries (at most %d)", ErrBadCheckpoint, n, maxListLen)

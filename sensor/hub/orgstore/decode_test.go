@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/launchtap/launchtap/internal/pgtest"
 	"github.com/launchtap/launchtap/sensor/beacon"
@@ -103,4 +104,34 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A sensor's checkpoint carries the fates its state wrote (approved ones
+// too); the hub's store keeps them under the sensor, beats and all.
+func TestCheckpointJSONFindings(t *testing.T) {
+	s := open(t, pgtest.DB(t), Options{})
+	ctx := context.Background()
+	c := office("branch", 0, 1)
+	c.Findings = []state.Finding{
+		{Alert: finding("branch", "f1", t0.Add(50*time.Minute)), Fate: state.Alerted, Label: "com.evil.agent"},
+		{Alert: finding("branch", "f2", t0.Add(50*time.Minute)), Fate: state.ApprovedDestination, Rule: "*.example.net"},
+	}
+	if ok, err := s.CheckpointJSON(ctx, "branch", checkpointJSON(t, c)); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	ev, err := s.Evidence(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ev.Findings) != 2 {
+		t.Fatalf("findings %+v", ev.Findings)
+	}
+	for _, f := range ev.Findings {
+		if f.Sensor != "branch" || len(f.Alert.BeatTimes) != 8 || (f.Alert.ID == "f2") != (f.Rule == "*.example.net") {
+			t.Errorf("finding %s: sensor %q, %d beats, rule %q", f.Alert.ID, f.Sensor, len(f.Alert.BeatTimes), f.Rule)
+		}
+	}
+	if !s.Ledger("branch").Alerted("f1") {
+		t.Error("the sensor's delivered alert is not known as delivered")
+	}
 }

@@ -15,7 +15,8 @@ import (
 // Ledger is one sensor's alert memory in the organisation's store: what
 // the hub's alert stage (pipeline.AlertStage's Ledger) asks before
 // delivering and tells after judging. Fates are buffered (bounded) and
-// written with that sensor's next Checkpoint, as sensor/state does.
+// written with that sensor's next Checkpoint, as sensor/state does, or by
+// Flush.
 type Ledger struct {
 	s      *Store
 	sensor string
@@ -96,6 +97,21 @@ func (l *Ledger) Record(a *alert.Alert, fate, rule, label string) {
 		l.s.count(func(st *Stats) { st.Dropped++ })
 	}
 	l.pending = append(l.pending, state.Finding{Alert: a, Fate: state.Fate(fate), Rule: rule, Label: label, Sensor: l.sensor})
+}
+
+// Flush writes the fates recorded since the last checkpoint or flush now,
+// for a ledger whose name never checkpoints (the hub's own alerts). On
+// error they stay pending.
+func (l *Ledger) Flush(ctx context.Context) error {
+	fates := l.take()
+	if len(fates) == 0 {
+		return nil
+	}
+	if err := l.s.Findings(ctx, fates); err != nil {
+		l.putBack(fates)
+		return err
+	}
+	return nil
 }
 
 // Pending is the fates waiting for the next checkpoint.

@@ -56,7 +56,7 @@ func (s *Store) CheckpointOnce(ctx context.Context, id string, c *state.Checkpoi
 		s.count(func(st *Stats) { st.Duplicates++ })
 		return false, nil
 	}
-	s.count(func(st *Stats) { st.Checkpoints++; st.Findings += uint64(len(fates)) })
+	s.count(func(st *Stats) { st.Checkpoints++; st.Findings += uint64(len(fates) + len(c.Findings)) })
 	s.maybeBound(ctx)
 	return true, nil
 }
@@ -153,7 +153,9 @@ func (s *Store) write(ctx context.Context, id, sensor string, c *state.Checkpoin
 	}
 	b := &pgx.Batch{}
 	s.queuePairs(b, sensor, c)
-	if err := queueFindings(b, sensor, fates, c.Clock); err != nil {
+	// The fates the hub's own ledger recorded for this name, and those the
+	// sensor's state wrote with this checkpoint.
+	if err := queueFindings(b, sensor, slices.Concat(fates, c.Findings), c.Clock); err != nil {
 		return false, err
 	}
 	queueHours(b, sensor, c)
