@@ -56,10 +56,7 @@ type worker struct {
 	endedSince int64                       // capture time of the oldest of them
 	takes      []FlowTake
 
-	// readerLearns: the sharded replay's reader has given each SYN to
-	// cfg.macs already, in capture order, before sharding it.
-	readerLearns bool
-	synMemo      synMemo
+	synMemo synMemo
 }
 
 // endedSession is what the detector needs of a session that ended, held
@@ -161,6 +158,14 @@ func newWorker(id int, cfg *Config, out chan<- *alert.Alert, macNames *dnstrack.
 // read is the per-packet path of a worker that reads its own packets: it
 // resolves the packet's host, then handles it.
 func (w *worker) read(p *decode.Packet, kind decode.ErrKind) {
+	// What changes how the packet is owned is learned first, in the order
+	// the sharded replay's reader learns it.
+	if w.cfg.LearnInternal && isRouterAdvert(p) {
+		learnPrefixes(w.cfg, p, w.nm.ra[:0])
+	}
+	if wantsSYN(p) {
+		w.cfg.macs.syn(w.cfg, p, w.cfg.LearnInternal, &w.synMemo)
+	}
 	w.handle(p, kind, w.own.host(p))
 }
 
@@ -186,9 +191,6 @@ func (w *worker) handle(p *decode.Packet, kind decode.ErrKind, h owned) {
 		w.rollHour(p.TS)
 	}
 	w.cov.cur.Packets++
-	if !w.readerLearns && wantsSYN(p) {
-		w.cfg.macs.syn(w.cfg, p, w.cfg.LearnInternal, &w.synMemo)
-	}
 	w.hosts.Observe(p)
 	if kind != decode.OK {
 		if w.cfg.LearnInternal && isRouterAdvert(p) {
