@@ -15,6 +15,7 @@ import (
 	"github.com/launchtap/launchtap/sensor/hostid/mdns"
 	"github.com/launchtap/launchtap/sensor/hostid/p0f"
 	"github.com/launchtap/launchtap/sensor/ndp"
+	"github.com/launchtap/launchtap/sensor/slru"
 )
 
 // Networks says which addresses are internal hosts'.
@@ -93,6 +94,28 @@ type binding struct {
 
 const ringSize = 8 // recent addresses kept per MAC for the router rule
 
+const memoSize = 256 // entries of each per-packet shortcut (a power of two)
+
+type resolvedMemo struct {
+	addr netip.Addr
+	key  Key
+	gen  uint64
+}
+
+type sentMemo struct {
+	addr netip.Addr
+	mac  [6]byte
+	gen  uint64
+	at   int64
+}
+
+// memoSlot picks an address's shortcut entry from its low bytes, which
+// differ between the hosts of a subnet.
+func memoSlot(a netip.Addr) int {
+	b := a.As16()
+	return int(b[15]^b[14]*7^b[13]*31) & (memoSize - 1)
+}
+
 type seenAddr struct {
 	addr netip.Addr
 	last int64
@@ -113,27 +136,25 @@ type macInfo struct {
 type Binder struct {
 	cfg     Config
 	bindTTL int64
-	binds   *simplelru.LRU[netip.Addr, binding]
-	macs    *simplelru.LRU[[6]byte, *macInfo]
-	keys    *simplelru.LRU[string, [6]byte]
-	static  map[[6]byte][6]byte // joins from the inventory: MAC → canonical MAC
-	stats   Stats
-	gen     uint64 // bumped by any change Resolve depends on
+	// binds and macs are scan-resistant: an entry seen again (a host that
+	// keeps sending) is protected from a flood of spoofed sources that are
+	// each seen once.
+	binds  *slru.Table[netip.Addr, binding]
+	macs   *slru.Table[[6]byte, *macInfo]
+	keys   *simplelru.LRU[string, [6]byte]
+	static map[[6]byte][6]byte // joins from the inventory: MAC → canonical MAC
+	stats  Stats
+	gen    uint64 // bumped by any change Resolve depends on
 
-	memo struct { // the latest Resolve
-		addr netip.Addr
-		key  Key
-		gen  uint64
-	}
-	sent struct { // the latest binding refreshed by traffic
-		addr netip.Addr
-		mac  [6]byte
-		gen  uint64
-		at   int64
-	}
-	v4 dhcp.V4
-	v6 dhcp.V6
-	md mdns.Info
+	// Per-packet shortcuts, direct-mapped by address and valid while gen
+	// is: what an address resolved to, and when traffic last refreshed its
+	// binding. A span's packets come from a working set of hosts; the
+	// tables above are probed only when it changes.
+	resolved [memoSize]resolvedMemo
+	sent     [memoSize]sentMemo
+	v4       dhcp.V4
+	v6       dhcp.V6
+	md       mdns.Info
 }
 
 // NewBinder returns a Binder with cfg's bounds (zero fields take defaults).
@@ -158,14 +179,14 @@ func NewBinder(cfg Config) (*Binder, error) {
 	}
 	b := &Binder{cfg: cfg, bindTTL: int64(cfg.BindTTL), static: map[[6]byte][6]byte{}}
 	var err error
-	if b.binds, err = simplelru.NewLRU(cfg.MaxBindings, func(a netip.Addr, _ binding) {
+	if b.binds, err = slru.New(cfg.MaxBindings, slru.DefaultProtectedShare, func(a netip.Addr, _ binding) {
 		b.stats.BindingEvictions++
 		b.gen++
 		b.notify(Change{Addr: a, Host: AddrKey(a), Gone: true})
 	}); err != nil {
 		return nil, fmt.Errorf("host: bindings: %w", err)
 	}
-	if b.macs, err = simplelru.NewLRU(cfg.MaxMACs, b.evictMAC); err != nil {
+	if b.macs, err = slru.New(cfg.MaxMACs, slru.DefaultProtectedShare, b.evictMAC); err != nil {
 		return nil, fmt.Errorf("host: macs: %w", err)
 	}
 	if b.keys, err = simplelru.NewLRU(cfg.MaxJoinKeys, func(string, [6]byte) { b.stats.JoinKeyEvictions++ }); err != nil {
@@ -261,7 +282,7 @@ func (b *Binder) Canonical(m [6]byte) [6]byte {
 // from another MAC, released or evicted: whoever holds an address next
 // announces it (DHCP, NDP) or sends from it before anything is said about it.
 func (b *Binder) Resolve(a netip.Addr) Key {
-	m := &b.memo
+	m := &b.resolved[memoSlot(a)]
 	if m.gen == b.gen && m.addr == a && m.addr.IsValid() {
 		b.count(m.key)
 		return m.key
@@ -285,10 +306,26 @@ func (b *Binder) resolve(a netip.Addr) Key {
 	if !ok {
 		return AddrKey(a)
 	}
-	if mi, ok := b.macs.Peek(bd.mac); ok && mi.router {
+	mi, ok := b.macs.Peek(bd.mac)
+	switch {
+	case !ok:
+		return MACKey(b.Canonical(bd.mac))
+	case mi.router:
 		return AddrKey(a)
+	case mi.joined:
+		return MACKey(b.canonicalOf(mi.canon))
 	}
-	return MACKey(b.Canonical(bd.mac))
+	return MACKey(b.canonicalOf(bd.mac))
+}
+
+// canonicalOf is m's inventory join, if any, else m.
+func (b *Binder) canonicalOf(m [6]byte) [6]byte {
+	if len(b.static) > 0 {
+		if c, ok := b.static[m]; ok {
+			return c
+		}
+	}
+	return m
 }
 
 // Learn reads what p says about which MAC holds which address and which
@@ -329,7 +366,7 @@ func (b *Binder) learnSender(p *decode.Packet) {
 	if !p.HasMAC || p0f.GuessDist(p.TTL) != 0 || !UsableMAC(p.SrcMAC) {
 		return
 	}
-	s := &b.sent
+	s := &b.sent[memoSlot(p.Src)]
 	if s.gen == b.gen && s.addr == p.Src && s.mac == p.SrcMAC && p.TS-s.at < b.bindTTL/16 && s.addr.IsValid() {
 		return // refreshed a moment ago and nothing changed since
 	}
@@ -353,9 +390,10 @@ func (b *Binder) bind(a netip.Addr, mac [6]byte, ts int64) {
 	if b.noteAddr(mac, mi, a, ts) {
 		return
 	}
-	if old, ok := b.binds.Get(a); ok {
+	if old, ok := b.binds.Peek(a); ok {
 		if old.mac == mac {
-			return // known: Get kept it recent
+			b.binds.Promote(a) // seen again: a host's, not a flood's
+			return
 		}
 		b.stats.Moved++
 	}
@@ -367,6 +405,7 @@ func (b *Binder) bind(a netip.Addr, mac [6]byte, ts int64) {
 // mac returns the MAC's record, creating it.
 func (b *Binder) mac(m [6]byte) *macInfo {
 	if mi, ok := b.macs.Get(m); ok {
+		b.macs.Promote(m)
 		return mi
 	}
 	mi := &macInfo{canon: m, members: 1}
@@ -608,21 +647,4 @@ func allDigits(s string) bool {
 		}
 	}
 	return true
-}
-
-// MACs returns the MACs known to belong to the host of canonical MAC c: c
-// and those joined to it. It walks the table: for alerts, not packets.
-func (b *Binder) MACs(c [6]byte) [][6]byte {
-	out := [][6]byte{c}
-	for m, canon := range b.static {
-		if canon == c {
-			out = append(out, m)
-		}
-	}
-	for _, m := range b.macs.Keys() {
-		if mi, ok := b.macs.Peek(m); ok && mi.joined && mi.canon == c && m != c {
-			out = append(out, m)
-		}
-	}
-	return out
 }
