@@ -59,8 +59,7 @@ func (o *owners) host(p *decode.Packet) owned {
 			return owned{key: host.MACKey(o.binder.Canonical(m))}
 		}
 	}
-	sp := shardPacket(p, o.cfg.Internal)
-	a := shard.Owner(&sp)
+	a := ownerOf(p, o.cfg.Internal)
 	end := ownerSrc
 	if a != p.Src {
 		end = ownerDst
