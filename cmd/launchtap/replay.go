@@ -277,8 +277,8 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"pairs_renamed":        st.Beacon.Rekeyed,
 		},
 		Identity: map[string]uint64{
-			"packets_by_mac":     st.Identity.ByMAC,
-			"packets_by_address": st.Identity.ByAddr,
+			"lookups_by_mac":     st.Identity.ByMAC,
+			"lookups_by_address": st.Identity.ByAddr,
 			"bindings":           uint64(st.Identity.Bindings),
 			"macs":               uint64(st.Identity.MACs),
 			"moved":              st.Identity.Moved,

@@ -81,8 +81,8 @@ type Stats struct {
 	Joins            uint64 `json:"joins"`    // MACs joined to another MAC's host
 	JoinsRefused     uint64 `json:"joins_refused"`
 	JoinsGeneric     uint64 `json:"joins_generic"` // joins not made: a default name many devices share
-	ByMAC            uint64 `json:"by_mac"`        // packets whose owner resolved to a MAC-keyed host
-	ByAddr           uint64 `json:"by_addr"`       // packets whose owner stayed keyed by its address
+	ByMAC            uint64 `json:"by_mac"`        // Resolve calls answered with a MAC-keyed host
+	ByAddr           uint64 `json:"by_addr"`       // Resolve calls answered with the address itself
 	DHCPErrors       uint64 `json:"dhcp_errors"`
 	NDPErrors        uint64 `json:"ndp_errors"`
 	MDNSErrors       uint64 `json:"mdns_errors"`
@@ -124,6 +124,7 @@ type seenAddr struct {
 // macInfo is what is known of one MAC.
 type macInfo struct {
 	ips     [ringSize]seenAddr
+	named   [numAnnounce]int64 // when the MAC last announced a name or DUID, by where, Unix ns
 	router  bool
 	joined  bool    // canon is another MAC's host
 	canon   [6]byte // the host this MAC belongs to (itself unless joined)
@@ -495,7 +496,8 @@ func (b *Binder) learnDHCP(p *decode.Packet) bool {
 	case m.Op == 1 && (m.Type == dhcpRequest || m.Type == dhcpInform) && m.CIAddr.IsValid() && !m.CIAddr.IsUnspecified():
 		b.bind(m.CIAddr, m.CHAddr, p.TS)
 	}
-	if m.Op == 1 && len(m.Hostname) > 0 {
+	if m.Op == 1 && len(m.Hostname) > 0 && b.announces(m.CHAddr, byDHCPName, p.TS) {
+		b.announced(m.CHAddr, byDHCPName, p.TS)
 		b.joinByName(string(m.Hostname), m.CHAddr)
 	}
 	return true
@@ -507,6 +509,9 @@ func (b *Binder) learnDHCP6(p *decode.Packet) {
 	if !p.HasMAC || !p.Src.IsLinkLocalUnicast() || !UsableMAC(p.SrcMAC) {
 		return
 	}
+	if !b.announces(p.SrcMAC, byDUID, p.TS) {
+		return
+	}
 	m := &b.v6
 	if err := dhcp.ParseV6(p.Payload, m); err != nil {
 		b.stats.DHCPErrors++
@@ -515,6 +520,7 @@ func (b *Binder) learnDHCP6(p *decode.Packet) {
 	if len(m.ClientDUID) < 4 || len(m.ClientDUID) > 130 {
 		return
 	}
+	b.announced(p.SrcMAC, byDUID, p.TS)
 	// One DUID per system (RFC 8415 §11): every interface of a Mac sends
 	// the same one.
 	b.join("duid:"+hex.EncodeToString(m.ClientDUID), p.SrcMAC)
@@ -524,9 +530,15 @@ func (b *Binder) learnMDNS(p *decode.Packet) {
 	if !p.HasMAC || !UsableMAC(p.SrcMAC) || p0f.GuessDist(p.TTL) != 0 {
 		return
 	}
+	if !b.announces(p.SrcMAC, byMDNS, p.TS) {
+		return
+	}
 	if err := mdns.Parse(p.Payload, p.Src, &b.md); err != nil {
 		b.stats.MDNSErrors++
 		return
+	}
+	if b.md.Response {
+		b.announced(p.SrcMAC, byMDNS, p.TS) // queries say nothing of the sender
 	}
 	// Only a record of the sender's own address names the sender (a sleep
 	// proxy answers for other hosts).
@@ -559,6 +571,28 @@ func (b *Binder) learnNDP(p *decode.Packet) {
 		b.bind(p.Src, n.LinkAddr, p.TS)
 	}
 }
+
+// announces reports whether a name or DUID mac announces at ts is worth
+// reading: not when it announced one within the last bind TTL. A Mac
+// repeats its mDNS announcements every few seconds in a burst and at every
+// wake; the join they make is made by the first.
+func (b *Binder) announces(mac [6]byte, by announce, ts int64) bool {
+	mi, ok := b.macs.Peek(mac)
+	return !ok || mi.named[by] == 0 || ts < mi.named[by] || ts-mi.named[by] >= b.bindTTL
+}
+
+// announced notes that mac announced a name or DUID at ts.
+func (b *Binder) announced(mac [6]byte, by announce, ts int64) { b.mac(mac).named[by] = ts }
+
+// announce is where a MAC announces what joins it to other MACs.
+type announce uint8
+
+const (
+	byDHCPName announce = iota
+	byDUID
+	byMDNS
+	numAnnounce
+)
 
 // joinByName joins mac to the host that announced the same name before,
 // unless the name is a default that many devices share.
@@ -616,6 +650,9 @@ func (b *Binder) joinMAC(mac, other [6]byte) error {
 	return nil
 }
 
+// nameForm writes the separators people and systems use in one way.
+var nameForm = strings.NewReplacer(" ", "-", "_", "-", "'", "", "’", "")
+
 // GenericName reports a host name many devices carry unchanged (a model's
 // default before the owner's name is added, a numbered variant of it): it
 // ties no two MACs to one host.
@@ -627,7 +664,7 @@ func GenericName(name string) bool {
 	if i := strings.LastIndexByte(name, ' '); i > 0 && allDigits(name[i+1:]) {
 		name = name[:i]
 	}
-	switch strings.NewReplacer(" ", "-", "_", "-", "'", "", "’", "").Replace(name) {
+	switch nameForm.Replace(name) {
 	case "macbook", "macbook-pro", "macbook-air", "macbookpro", "macbookair", "imac", "imac-pro",
 		"mac-mini", "macmini", "mac-pro", "mac-studio", "mac", "iphone", "ipad", "ipod", "apple-tv",
 		"appletv", "homepod", "watch", "localhost", "unknown", "android", "windows", "desktop",
