@@ -225,7 +225,7 @@ func (w *worker) SessionStart(s *flow.Session) {
 	var ok bool
 	s.Name, ok = w.dns.Name(s.ClientAddr, s.ServerAddr, s.Start)
 	w.cov.cur.Sessions++
-	s.HostMAC = w.hostOf(s.ClientAddr).MAC
+	s.HostMAC, s.HostKnown = w.hostOf(s.ClientAddr).MAC, true
 	switch {
 	case ok:
 		w.cov.cur.NamedDNS++
@@ -338,6 +338,11 @@ func (w *worker) BurstEnd(s *flow.Session, start int64, reqOut, respIn uint64) {
 func (w *worker) Burst(s *flow.Session, ts int64) {
 	if s.NoBeat || s.Pending {
 		return
+	}
+	if !s.HostKnown {
+		// Joined mid-stream (the sensor started, or the session was
+		// evicted and came back): no SessionStart named its host.
+		s.HostMAC, s.HostKnown = w.hostOf(s.ClientAddr).MAC, true
 	}
 	w.beat(w.pairKey(s, beacon.KindBurst), s.ClientAddr, s.ServerAddr, ts, s.ClientMAC, s.HasMAC)
 }
