@@ -255,8 +255,10 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 		go func(w *worker, in <-chan *batch, back chan<- *batch) {
 			defer wg.Done()
 			for b := range in {
+				w.batch = b
 				for j := range b.pkts {
-					w.handle(&b.pkts[j], b.kinds[j], b.hosts[j])
+					w.idx = j
+					w.handle(&b.pkts[j], b.kinds[j])
 				}
 				w.publish()
 				w.serveSnapshot()
