@@ -48,7 +48,9 @@ type Config struct {
 
 // Change is a change of what Resolve answers for Addr, or of the host a
 // MAC belongs to (Addr invalid): Host is the new answer; Gone says there is
-// no entry any more (an address is its own host again, a MAC its own).
+// no entry any more (an address is its own host again, a MAC its own). For
+// an address, MAC is the MAC it is (or was) bound to. Another Binder takes
+// a Change with Apply.
 type Change struct {
 	Addr netip.Addr
 	MAC  [6]byte
@@ -82,6 +84,7 @@ type Stats struct {
 	JoinsGeneric     uint64 `json:"joins_generic"` // joins not made: a default name many devices share
 	ByMAC            uint64 `json:"by_mac"`        // packets whose owner resolved to a MAC-keyed host
 	ByAddr           uint64 `json:"by_addr"`       // packets whose owner stayed keyed by its address
+	Applied          uint64 `json:"applied"`       // changes taken from other binders (Apply) that changed something
 	DHCPErrors       uint64 `json:"dhcp_errors"`
 	NDPErrors        uint64 `json:"ndp_errors"`
 	MDNSErrors       uint64 `json:"mdns_errors"`
@@ -119,6 +122,9 @@ type Binder struct {
 	static  map[[6]byte][6]byte // joins from the inventory: MAC → canonical MAC
 	stats   Stats
 	gen     uint64 // bumped by any change Resolve depends on
+	// applying: inside Apply, whose changes (and the evictions they cause)
+	// are another binder's news, not this one's to tell
+	applying bool
 
 	memo struct { // the latest Resolve
 		addr netip.Addr
@@ -158,10 +164,10 @@ func NewBinder(cfg Config) (*Binder, error) {
 	}
 	b := &Binder{cfg: cfg, bindTTL: int64(cfg.BindTTL), static: map[[6]byte][6]byte{}}
 	var err error
-	if b.binds, err = simplelru.NewLRU(cfg.MaxBindings, func(a netip.Addr, _ binding) {
+	if b.binds, err = simplelru.NewLRU(cfg.MaxBindings, func(a netip.Addr, bd binding) {
 		b.stats.BindingEvictions++
 		b.gen++
-		b.notify(Change{Addr: a, Host: AddrKey(a), Gone: true})
+		b.notify(Change{Addr: a, MAC: bd.mac, Host: AddrKey(a), Gone: true})
 	}); err != nil {
 		return nil, fmt.Errorf("host: bindings: %w", err)
 	}
@@ -193,7 +199,7 @@ func (b *Binder) evictMAC(mac [6]byte, m *macInfo) {
 }
 
 func (b *Binder) notify(c Change) {
-	if b.cfg.Notify != nil {
+	if b.cfg.Notify != nil && !b.applying {
 		b.cfg.Notify(c)
 	}
 }
@@ -207,7 +213,7 @@ func (b *Binder) retell(mac [6]byte, mi *macInfo) {
 	for _, s := range mi.ips {
 		if bd, ok := b.binds.Peek(s.addr); ok && bd.mac == mac {
 			k := b.resolve(s.addr)
-			b.notify(Change{Addr: s.addr, Host: k, Gone: !k.IsMAC()})
+			b.notify(Change{Addr: s.addr, MAC: mac, Host: k, Gone: !k.IsMAC()})
 		}
 	}
 }
@@ -361,7 +367,7 @@ func (b *Binder) bind(a netip.Addr, mac [6]byte, ts int64) {
 	}
 	b.binds.Add(a, binding{mac: mac})
 	b.gen++
-	b.notify(Change{Addr: a, Host: b.resolve(a)})
+	b.notify(Change{Addr: a, MAC: mac, Host: b.resolve(a)})
 }
 
 // mac returns the MAC's record, creating it.

@@ -1,0 +1,97 @@
+package host
+
+// Apply records a change another Binder made (its Config.Notify), so that
+// this one resolves the address or MAC the same way: live capture's workers
+// each own a Binder, and the worker the kernel now steers an address to must
+// resolve it as the worker that learned the binding did. Apply does not
+// notify — the change is already being told — nor does it run the router
+// rule: the addresses another binder applies to one MAC are not evidence
+// that it forwards traffic. Applying a change twice, or one this binder made
+// itself, changes nothing.
+func (b *Binder) Apply(c Change) {
+	b.applying = true
+	defer func() { b.applying = false }()
+	switch {
+	case c.Addr.IsValid() && (c.Gone || !c.Host.IsMAC()):
+		if _, ok := b.binds.Peek(c.Addr); ok {
+			b.binds.Remove(c.Addr)
+			b.stats.BindingEvictions-- // the callback counted it
+			b.applied()
+		}
+	case c.Addr.IsValid():
+		b.applyBinding(c)
+	case !UsableMAC(c.MAC):
+	case c.Gone || c.Host.MAC == c.MAC:
+		b.unjoin(c.MAC)
+	default:
+		b.applyJoin(c.MAC, c.Host.MAC)
+	}
+}
+
+func (b *Binder) applied() {
+	b.gen++
+	b.stats.Applied++
+}
+
+// applyBinding binds c.Addr to the MAC it was bound to, or, when this
+// binder would resolve that MAC to another host (a join it has not heard
+// of, a MAC it takes for a router), to the host's own MAC: what Resolve
+// answers must be c.Host, as the kernel's hosts map says.
+func (b *Binder) applyBinding(c Change) {
+	mac := c.MAC
+	if !UsableMAC(mac) {
+		mac = c.Host.MAC
+	}
+	if !UsableMAC(mac) {
+		return
+	}
+	if bd, ok := b.binds.Peek(c.Addr); ok && bd.mac == mac && b.resolve(c.Addr) == c.Host {
+		return
+	}
+	b.binds.Add(c.Addr, binding{mac: mac})
+	b.applied()
+	if b.resolve(c.Addr) != c.Host && UsableMAC(c.Host.MAC) {
+		b.binds.Add(c.Addr, binding{mac: c.Host.MAC})
+		if mi, ok := b.macs.Peek(c.Host.MAC); ok && mi.router {
+			mi.router = false // the binder that told has seen it as a host since
+		}
+		b.unjoin(c.Host.MAC) // ... and as a host of its own
+		b.gen++
+	}
+}
+
+// applyJoin makes mac part of canon's host, whatever this binder knew of
+// either: the binder that joined them had the evidence. Inventory joins
+// stand, as in joinMAC.
+func (b *Binder) applyJoin(mac, canon [6]byte) {
+	if _, ok := b.static[mac]; ok || !UsableMAC(canon) {
+		return
+	}
+	if mi := b.mac(mac); mi.joined && mi.canon == canon {
+		return
+	}
+	b.unjoin(mac)
+	ci := b.mac(canon)
+	mi, ok := b.macs.Peek(mac) // adding canon may have evicted it
+	if !ok {
+		return
+	}
+	mi.joined, mi.canon = true, canon
+	if ci.members < 255 {
+		ci.members++
+	}
+	b.applied()
+}
+
+// unjoin makes mac its own host again.
+func (b *Binder) unjoin(mac [6]byte) {
+	mi, ok := b.macs.Peek(mac)
+	if !ok || !mi.joined {
+		return
+	}
+	if c, ok := b.macs.Peek(mi.canon); ok && c.members > 1 {
+		c.members--
+	}
+	mi.joined, mi.canon = false, mac
+	b.applied()
+}
