@@ -95,3 +95,17 @@ func (b *Binder) unjoin(mac [6]byte) {
 	mi.joined, mi.canon = false, mac
 	b.applied()
 }
+
+// SetNotify sets Config.Notify: live capture sets it once the kernel map
+// the changes go to exists, before the binder's read loop starts.
+func (b *Binder) SetNotify(f func(Change)) { b.cfg.Notify = f }
+
+// Static returns the inventory's joins (JoinStatic) as the Changes they
+// were: a map filled after the binder was made must hear them too.
+func (b *Binder) Static() []Change {
+	out := make([]Change, 0, len(b.static))
+	for m, c := range b.static {
+		out = append(out, Change{MAC: m, Host: MACKey(c)})
+	}
+	return out
+}

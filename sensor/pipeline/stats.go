@@ -71,8 +71,11 @@ type Stats struct {
 	// bindings, joins, routers, and packets keyed by MAC or by address.
 	Identity          host.Stats
 	HostSeenEvictions uint64 // hosts whose recent beat addresses were forgotten
-	Workers           int
-	Elapsed           time.Duration // wall time since the run started
+	// LiveHosts count the host changes live workers shared with each other
+	// and wrote to the kernel fanout's hosts map (livehosts.go).
+	LiveHosts HostsCounters
+	Workers   int
+	Elapsed   time.Duration // wall time since the run started
 }
 
 // DecodeErrors sums the decoder verdicts that are real errors (not "ok",
@@ -130,6 +133,7 @@ func (p *Pipeline) Stats() Stats {
 	s.addRead(&p.reader.c)
 	addCounters(&s.Identity, &p.reader.ident)
 	p.reader.mu.Unlock()
+	s.LiveHosts = p.live.Load().counters()
 	if start := p.start.Load(); start != 0 {
 		s.Elapsed = time.Since(time.Unix(0, start))
 	}
