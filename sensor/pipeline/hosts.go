@@ -54,6 +54,11 @@ const (
 // sensor/shard's).
 func (o *owners) host(p *decode.Packet) owned {
 	o.binder.Learn(p)
+	return o.resolve(p)
+}
+
+// resolve is the host that owns p by what the binder knows now.
+func (o *owners) resolve(p *decode.Packet) owned {
 	if p.Proto == decode.ProtoUDP && (p.DstPort == 67 || p.DstPort == 68) {
 		if m, ok := shard.DHCPClientMAC(p.Payload); ok && host.UsableMAC(m) {
 			return owned{key: host.MACKey(o.binder.Canonical(m))}
