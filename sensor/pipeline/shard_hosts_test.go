@@ -81,7 +81,7 @@ func hostFrames() []capture.Frame {
 			opts = optHostname(name)
 		}
 		client(mac, dhcpMsg(1, 1, "0.0.0.0", "0.0.0.0", mac, opts...)) // DISCOVER: names no address
-		server(a, dhcpMsg(2, 2, a, "0.0.0.0", mac))                     // OFFER
+		server(a, dhcpMsg(2, 2, a, "0.0.0.0", mac))                    // OFFER
 		client(mac, dhcpMsg(1, 3, "0.0.0.0", "0.0.0.0", mac, append(opts, opt50(a)...)...))
 		server(a, dhcpMsg(2, 5, a, "0.0.0.0", mac)) // ACK
 	}
