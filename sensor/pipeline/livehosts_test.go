@@ -1,0 +1,174 @@
+package pipeline
+
+import (
+	"errors"
+	"log/slog"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/launchtap/launchtap/sensor/host"
+	"github.com/launchtap/launchtap/sensor/shard"
+)
+
+// fakeHosts is a HostsMap in memory, recording its calls.
+type fakeHosts struct {
+	m             map[[16]byte]uint32
+	updates, dels int
+	failUpdate    bool
+	updateSizes   []int
+}
+
+func (f *fakeHosts) Update(keys [][16]byte, vals []uint32) (int, error) {
+	f.updates++
+	f.updateSizes = append(f.updateSizes, len(keys))
+	if f.failUpdate {
+		return 0, errors.New("map full")
+	}
+	for i, k := range keys {
+		f.m[k] = vals[i]
+	}
+	return len(keys), nil
+}
+
+func (f *fakeHosts) Delete(keys [][16]byte) error {
+	f.dels++
+	for _, k := range keys {
+		delete(f.m, k)
+	}
+	return nil
+}
+
+func TestLiveHostsWrite(t *testing.T) {
+	a := netip.MustParseAddr("192.168.1.50")
+	m1, m2, canon := [6]byte{0x3c, 0, 0, 0, 0, 1}, [6]byte{0x3c, 0, 0, 0, 0, 2}, [6]byte{0x3c, 0, 0, 0, 0, 9}
+	tests := []struct {
+		name  string
+		batch []host.Change
+		want  map[[16]byte]uint32
+	}{
+		{"binding", []host.Change{{Addr: a, MAC: m1, Host: host.MACKey(m1)}},
+			map[[16]byte]uint32{shard.MapKey(a, [6]byte{}): shard.HashKey(host.MACKey(m1))}},
+		{"the latest change of a key wins", []host.Change{
+			{Addr: a, MAC: m1, Host: host.MACKey(m1)},
+			{Addr: a, MAC: m1, Host: host.AddrKey(a), Gone: true},
+			{Addr: a, MAC: m2, Host: host.MACKey(m2)}},
+			map[[16]byte]uint32{shard.MapKey(a, [6]byte{}): shard.HashKey(host.MACKey(m2))}},
+		{"bound then gone", []host.Change{
+			{Addr: a, MAC: m1, Host: host.MACKey(m1)},
+			{Addr: a, MAC: m1, Host: host.AddrKey(a), Gone: true}},
+			map[[16]byte]uint32{}},
+		{"join, and a join ended", []host.Change{
+			{MAC: m1, Host: host.MACKey(canon)},
+			{MAC: m2, Host: host.MACKey(canon)},
+			{MAC: m2, Host: host.MACKey(m2), Gone: true}},
+			map[[16]byte]uint32{shard.MapKey(netip.Addr{}, m1): shard.HashKey(host.MACKey(canon))}},
+		{"a router's address: its own host", []host.Change{
+			{Addr: a, MAC: m1, Host: host.MACKey(m1)},
+			{Addr: a, MAC: m1, Host: host.AddrKey(a)}},
+			map[[16]byte]uint32{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeHosts{m: map[[16]byte]uint32{}}
+			h := newLiveHosts(f, 0, slog.New(slog.DiscardHandler))
+			h.write(tc.batch)
+			if len(f.m) != len(tc.want) {
+				t.Fatalf("map %v, want %v", f.m, tc.want)
+			}
+			for k, v := range tc.want {
+				if f.m[k] != v {
+					t.Errorf("key %x: %#x, want %#x", k, f.m[k], v)
+				}
+			}
+			if f.updates > 1 || f.dels > 1 {
+				t.Errorf("%d update and %d delete calls for one batch", f.updates, f.dels)
+			}
+		})
+	}
+}
+
+// Every worker's inbox gets every change in the writer's order, the
+// teller's inbox too; the kernel gets them batched; what does not fit is
+// counted, not waited for.
+func TestLiveHostsFanOut(t *testing.T) {
+	f := &fakeHosts{m: map[[16]byte]uint32{}}
+	h := newLiveHosts(f, 3, slog.New(slog.DiscardHandler))
+	var sent []host.Change
+	for i := range 50 {
+		c := host.Change{Addr: netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), MAC: [6]byte{0x3c, 0, 0, 0, 0, byte(i)}}
+		c.Host = host.MACKey(c.MAC)
+		sent = append(sent, c)
+		h.notify(c)
+	}
+	h.start([]host.Change{{MAC: [6]byte{0x3c, 1, 1, 1, 1, 1}, Host: host.MACKey([6]byte{0x3c, 2, 2, 2, 2, 2})}})
+	h.stop()
+	for w, in := range h.inboxes {
+		if len(in) != len(sent) {
+			t.Fatalf("worker %d: %d changes in its inbox, want %d", w, len(in), len(sent))
+		}
+		for i := range sent {
+			if c := <-in; c != sent[i] {
+				t.Fatalf("worker %d: change %d is %+v, want %+v (order)", w, i, c, sent[i])
+			}
+		}
+	}
+	if len(f.m) != 51 {
+		t.Errorf("kernel map holds %d entries, want 50 bindings and the inventory join", len(f.m))
+	}
+	c := h.counters()
+	if c.Changes != 50 || c.Updates != 51 || c.QueueDrops != 0 || c.InboxDrops != 0 || c.WriteCalls < 2 {
+		t.Errorf("counters %+v", c)
+	}
+
+	// A full queue and full inboxes drop and count.
+	h = newLiveHosts(nil, 1, slog.New(slog.DiscardHandler))
+	for range hostQueueLen + 5 {
+		h.notify(sent[0])
+	}
+	if got := h.counters().QueueDrops; got != 5 {
+		t.Errorf("queue drops %d, want 5", got)
+	}
+	h.start(nil)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(h.queue) > 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	h.stop()
+	if c := h.counters(); c.InboxDrops != hostQueueLen-hostInboxLen || len(h.inboxes[0]) != hostInboxLen {
+		t.Errorf("inbox drops %d with %d in the inbox; want %d dropped", c.InboxDrops, len(h.inboxes[0]), hostQueueLen-hostInboxLen)
+	}
+}
+
+// A failing map is counted, and the changes still reach the workers.
+func TestLiveHostsWriteFailure(t *testing.T) {
+	f := &fakeHosts{m: map[[16]byte]uint32{}, failUpdate: true}
+	h := newLiveHosts(f, 1, slog.New(slog.DiscardHandler))
+	c := host.Change{Addr: netip.MustParseAddr("10.0.0.1"), MAC: [6]byte{0x3c, 0, 0, 0, 0, 1}, Host: host.MACKey([6]byte{0x3c, 0, 0, 0, 0, 1})}
+	h.notify(c)
+	h.start(nil)
+	h.stop()
+	if got := h.counters(); got.Failures != 1 || got.Updates != 0 {
+		t.Errorf("counters %+v: want one failure", got)
+	}
+	if len(h.inboxes[0]) != 1 {
+		t.Error("the change did not reach the worker")
+	}
+}
+
+// drainInbox applies what is waiting, and only that.
+func TestDrainInbox(t *testing.T) {
+	b, err := host.NewBinder(host.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := make(chan host.Change, 4)
+	a := netip.MustParseAddr("10.0.0.1")
+	m := [6]byte{0x3c, 0, 0, 0, 0, 1}
+	in <- host.Change{Addr: a, MAC: m, Host: host.MACKey(m)}
+	drainInbox(in, b)
+	if got := b.Resolve(a); got != host.MACKey(m) {
+		t.Errorf("after drain %s resolves to %v", a, got)
+	}
+	drainInbox(in, b) // empty: returns at once
+}
