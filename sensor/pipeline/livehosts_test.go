@@ -4,9 +4,11 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/launchtap/launchtap/bpf"
 	"github.com/launchtap/launchtap/sensor/host"
 	"github.com/launchtap/launchtap/sensor/shard"
 )
@@ -171,4 +173,37 @@ func TestDrainInbox(t *testing.T) {
 		t.Errorf("after drain %s resolves to %v", a, got)
 	}
 	drainInbox(in, b) // empty: returns at once
+}
+
+// BenchmarkLiveHostsNotifyToMap measures the moment between a binder
+// telling a change and the kernel's hosts map holding it: what live capture
+// may steer by the old answer meanwhile (docs/sharding.md). Needs root.
+func BenchmarkLiveHostsNotifyToMap(b *testing.B) {
+	o, err := bpf.Load(bpf.Options{})
+	if err != nil {
+		b.Skipf("cannot load the eBPF programs here: %v", err)
+	}
+	defer o.Close()
+	h := newLiveHosts(o.Hosts(), 4, slog.New(slog.DiscardHandler))
+	h.start(nil)
+	defer h.stop()
+	lat := make([]time.Duration, 0, b.N)
+	for i := range b.N {
+		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		m := [6]byte{0x3c, 0, 0, byte(i >> 16), byte(i >> 8), byte(i)}
+		t0 := time.Now()
+		h.notify(host.Change{Addr: a, MAC: m, Host: host.MACKey(m)})
+		for {
+			if _, ok, _ := o.Hosts().Lookup(shard.MapKey(a, [6]byte{})); ok {
+				break
+			}
+		}
+		lat = append(lat, time.Since(t0))
+		for _, in := range h.inboxes {
+			<-in
+		}
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }
