@@ -9,6 +9,16 @@ package host
 // that it forwards traffic. Applying a change twice, or one this binder made
 // itself, changes nothing.
 func (b *Binder) Apply(c Change) {
+	if c.Key != "" {
+		// An announcement: every binder acts on it in the one order they
+		// all hear, and tells the join it makes like one it learned.
+		if UsableMAC(c.MAC) && len(c.Key) <= maxJoinKey {
+			b.announced = true
+			b.join(c.Key, c.MAC)
+			b.announced = false
+		}
+		return
+	}
 	b.applying = true
 	defer func() { b.applying = false }()
 	switch {
@@ -96,9 +106,12 @@ func (b *Binder) unjoin(mac [6]byte) {
 	b.applied()
 }
 
-// SetNotify sets Config.Notify: live capture sets it once the kernel map
-// the changes go to exists, before the binder's read loop starts.
-func (b *Binder) SetNotify(f func(Change)) { b.cfg.Notify = f }
+// SetNotify sets Config.Notify and Config.ShareKeys: live capture sets
+// them once the kernel map the changes go to exists, before the binder's
+// read loop starts.
+func (b *Binder) SetNotify(f func(Change), shareKeys bool) {
+	b.cfg.Notify, b.cfg.ShareKeys = f, shareKeys
+}
 
 // Static returns the inventory's joins (JoinStatic) as the Changes they
 // were: a map filled after the binder was made must hear them too.
@@ -109,3 +122,7 @@ func (b *Binder) Static() []Change {
 	}
 	return out
 }
+
+// maxJoinKey bounds an announced join key: "duid:" and a 130-byte DUID in
+// hex, the longest this binder makes.
+const maxJoinKey = len("duid:") + 2*130

@@ -151,3 +151,42 @@ func TestApplyIdempotentAndAuthoritative(t *testing.T) {
 	b.Apply(Change{MAC: [6]byte{1, 0, 0x5e, 0, 0, 1}, Host: MACKey(macA)})
 	b.Apply(Change{Addr: netip.MustParseAddr("10.20.9.10"), Host: Key{}})
 }
+
+// With ShareKeys, two MACs announcing one hostname to two binders join on
+// both, the same way, when each hears the other's announcement in one
+// shared order (its own included); without it neither joins.
+func TestApplyAnnouncements(t *testing.T) {
+	for _, share := range []bool{true, false} {
+		var bus []Change
+		tell := func(c Change) { bus = append(bus, c) }
+		b1 := newBinder(t, Config{Notify: tell, ShareKeys: share})
+		b2 := newBinder(t, Config{Notify: tell, ShareKeys: share})
+		b1.Learn(request(1*sec, macA, "annas-mbp"))
+		b2.Learn(request(2*sec, macA2, "annas-mbp"))
+		b2.Learn(ack(3*sec, "10.20.4.24", macA2))
+		joins := 0
+		for i := 0; i < len(bus); i++ { // the writer's order; applying may tell more
+			if c := bus[i]; c.Key == "" && !c.Addr.IsValid() && !c.Gone {
+				joins++
+			}
+			b1.Apply(bus[i])
+			b2.Apply(bus[i])
+		}
+		for _, b := range []*Binder{b1, b2} {
+			got := b.Canonical(macA2)
+			if share && got != macA || !share && got != macA2 {
+				t.Errorf("share %v: host of the dock's MAC is %s", share, MACString(got))
+			}
+		}
+		if share && (joins == 0 || b1.Resolve(addr("10.20.4.24")) != MACKey(macA) || b2.Resolve(addr("10.20.4.24")) != MACKey(macA)) {
+			t.Errorf("share: %d joins told; 10.20.4.24 resolves to %v and %v", joins, b1.Resolve(addr("10.20.4.24")), b2.Resolve(addr("10.20.4.24")))
+		}
+	}
+	// A forged announcement is bounded and ignored.
+	b := newBinder(t, Config{ShareKeys: true})
+	b.Apply(Change{MAC: macA, Key: string(make([]byte, 400))})
+	b.Apply(Change{MAC: [6]byte{}, Key: "name:x"})
+	if b.Stats().JoinKeys != 0 {
+		t.Errorf("bad announcements recorded: %+v", b.Stats())
+	}
+}

@@ -44,6 +44,12 @@ type Config struct {
 	// resolves to, so that live capture can give the kernel's fanout
 	// program the same answers (sensor/shard).
 	Notify func(Change)
+	// ShareKeys, with Notify, makes the binder tell each join key a MAC
+	// announces (Change.Key) instead of acting on it, and act when the
+	// change comes back through Apply: live capture's workers each hear
+	// some announcements, and two MACs announcing one hostname on two
+	// workers must still join, the same way on every worker.
+	ShareKeys bool
 }
 
 // Change is a change of what Resolve answers for Addr, or of the host a
@@ -56,6 +62,10 @@ type Change struct {
 	MAC  [6]byte
 	Host Key
 	Gone bool
+	// Key, when set, is a join key (a hostname, a DHCPv6 DUID) that MAC
+	// announced (Config.ShareKeys): no change of what anything resolves
+	// to yet.
+	Key string
 }
 
 // Defaults of Config.
@@ -125,6 +135,8 @@ type Binder struct {
 	// applying: inside Apply, whose changes (and the evictions they cause)
 	// are another binder's news, not this one's to tell
 	applying bool
+	// announced: inside Apply of an announcement, acting on it
+	announced bool
 
 	memo struct { // the latest Resolve
 		addr netip.Addr
@@ -546,6 +558,10 @@ var errJoin = errors.New("host: join refused")
 // join records that mac announced key (a host name or DUID) and joins it to
 // the host of the MAC that announced key first.
 func (b *Binder) join(key string, mac [6]byte) {
+	if b.cfg.ShareKeys && b.cfg.Notify != nil && !b.announced {
+		b.cfg.Notify(Change{MAC: mac, Key: key})
+		return
+	}
 	first, ok := b.keys.Get(key)
 	if !ok {
 		b.keys.Add(key, mac)

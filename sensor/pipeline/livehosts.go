@@ -54,6 +54,11 @@ type HostsCounters struct {
 // the inbox is not empty, a length read without a lock: a change is in the
 // inbox of the worker the kernel will steer its address to before the
 // kernel steers anything by it.
+//
+// Join keys (hostnames, DUIDs) go the same way (host.Config.ShareKeys): a
+// docked Mac's two MACs announce its hostname on the two workers their
+// DHCP messages are steered to, and every binder, hearing both in the one
+// order, makes the same join and tells it.
 type liveHosts struct {
 	kernel  HostsMap // nil: the workers only share changes
 	queue   chan host.Change
@@ -181,6 +186,9 @@ func (h *liveHosts) write(batch []host.Change) {
 	clear(h.index)
 	h.keys, h.vals, h.dels = h.keys[:0], h.vals[:0], h.dels[:0]
 	for _, c := range batch {
+		if c.Key != "" {
+			continue // an announcement: binders act on it, the kernel on the join it makes
+		}
 		k, v, del := hostsEntry(c)
 		if i, ok := h.index[k]; ok {
 			// An earlier change of the same key in this batch: mark it
@@ -288,7 +296,7 @@ func (p *Pipeline) startLiveHosts() *liveHosts {
 	}
 	lh := newLiveHosts(p.cfg.Hosts, len(p.workers), log.With("component", "hosts"))
 	for _, w := range p.workers {
-		w.own.binder.SetNotify(lh.notify)
+		w.own.binder.SetNotify(lh.notify, true)
 	}
 	// Every binder made the same inventory joins; the kernel hears them once.
 	lh.start(p.workers[0].own.binder.Static())

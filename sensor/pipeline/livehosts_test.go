@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"encoding/binary"
 	"errors"
 	"log/slog"
 	"net/netip"
@@ -9,7 +10,9 @@ import (
 	"time"
 
 	"github.com/launchtap/launchtap/bpf"
+	"github.com/launchtap/launchtap/sensor/decode"
 	"github.com/launchtap/launchtap/sensor/host"
+	"github.com/launchtap/launchtap/sensor/netset"
 	"github.com/launchtap/launchtap/sensor/shard"
 )
 
@@ -206,4 +209,67 @@ func BenchmarkLiveHostsNotifyToMap(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// A docked Mac's two MACs announce one DHCP hostname to two workers (their
+// DHCP is steered by MAC): through the writer's one order every worker's
+// binder joins them, and the kernel's map learns the join and the dock's
+// address.
+func TestLiveHostsJoinAcrossWorkers(t *testing.T) {
+	f := &fakeHosts{m: map[[16]byte]uint32{}}
+	h := newLiveHosts(f, 2, slog.New(slog.DiscardHandler))
+	var bs []*host.Binder
+	for range 2 {
+		b, err := host.NewBinder(host.Config{Internal: netset.MustParse("10.0.0.0/8")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.SetNotify(h.notify, true)
+		bs = append(bs, b)
+	}
+	wifi, dock := [6]byte{0x3c, 0x22, 0xfb, 0, 0, 1}, [6]byte{0x3c, 0x22, 0xfb, 0, 0, 2}
+	dockAddr := netip.MustParseAddr("10.0.0.61")
+	request := func(mac [6]byte) *decode.Packet {
+		msg := make([]byte, 240)
+		msg[0], msg[1], msg[2] = 1, 1, 6
+		copy(msg[28:], mac[:])
+		binary.BigEndian.PutUint32(msg[236:], 0x63825363)
+		msg = append(msg, 53, 1, 3, 12, 12)
+		msg = append(append(msg, "bobs-macbook"...), 255)
+		return &decode.Packet{TS: 1e9, Src: netip.IPv4Unspecified(), Dst: netip.MustParseAddr("255.255.255.255"),
+			SrcMAC: mac, HasMAC: true, TTL: 64, Proto: decode.ProtoUDP, SrcPort: 68, DstPort: 67, Payload: msg}
+	}
+	bs[0].Learn(request(wifi))
+	bs[1].Learn(request(dock))
+	bs[1].Learn(&decode.Packet{TS: 2e9, Src: dockAddr, Dst: netip.MustParseAddr("93.184.216.34"), SrcMAC: dock, HasMAC: true,
+		TTL: 64, Proto: decode.ProtoTCP, SrcPort: 50000, DstPort: 443})
+	h.start(nil)
+	// The workers drain their inboxes until nothing more is told.
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		for i, b := range bs {
+			drainInbox(h.inboxes[i], b)
+		}
+		time.Sleep(10 * time.Millisecond)
+		if len(h.queue) == 0 && len(h.inboxes[0]) == 0 && len(h.inboxes[1]) == 0 {
+			break
+		}
+	}
+	h.stop()
+	for i, b := range bs {
+		drainInbox(h.inboxes[i], b)
+		if got := b.Canonical(dock); got != wifi {
+			t.Errorf("worker %d: the dock's host is %s, want the Wi-Fi MAC's", i, host.MACString(got))
+		}
+		if got := b.Resolve(dockAddr); got != host.MACKey(wifi) {
+			t.Errorf("worker %d: %s resolves to %v", i, dockAddr, got)
+		}
+	}
+	want := shard.HashKey(host.MACKey(wifi))
+	if v, ok := f.m[shard.MapKey(netip.Addr{}, dock)]; !ok || v != want {
+		t.Errorf("kernel: dock MAC → %#x, %v; want %#x", v, ok, want)
+	}
+	if v := f.m[shard.MapKey(dockAddr, [6]byte{})]; v != want {
+		t.Errorf("kernel: %s → %#x, want %#x", dockAddr, v, want)
+	}
 }

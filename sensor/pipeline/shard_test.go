@@ -216,7 +216,7 @@ func newDiffer(t *testing.T, o *bpf.Objects, internal []netip.Prefix, inventory 
 	d := newBinderDiffer(t, o.Fanout(), internal, inventory...)
 	d.push = newLiveHosts(o.Hosts(), 0, slog.New(slog.DiscardHandler))
 	d.push.write(d.own.binder.Static())
-	d.own.binder.SetNotify(func(c host.Change) { d.told = append(d.told, c) })
+	d.own.binder.SetNotify(func(c host.Change) { d.told = append(d.told, c) }, false)
 	return d
 }
 
