@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/launchtap/launchtap/bpf"
+	"github.com/launchtap/launchtap/sensor/capture"
 	"github.com/launchtap/launchtap/sensor/decode"
 	"github.com/launchtap/launchtap/sensor/host"
 	"github.com/launchtap/launchtap/sensor/netset"
@@ -271,5 +273,84 @@ func TestLiveHostsJoinAcrossWorkers(t *testing.T) {
 	}
 	if v := f.m[shard.MapKey(dockAddr, [6]byte{})]; v != want {
 		t.Errorf("kernel: %s → %#x, want %#x", dockAddr, v, want)
+	}
+}
+
+// Live workers fed as the kernel steers (each frame to the worker of its
+// host) share what they learn: when the changes have gone round, every
+// worker resolves every address alike, and the kernel's map holds exactly
+// the hash of that answer for each bound address.
+func TestRunSharesHostChanges(t *testing.T) {
+	frames := hostFrames()
+	cfg := DefaultConfig()
+	cfg.Workers = 2
+	cfg.OS = "any"
+	cfg.HostMACs = [][][6]byte{hostsInventory}
+	f := &fakeHosts{m: map[[16]byte]uint32{}}
+	cfg.Hosts = f
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for range p.Alerts() {
+		}
+	}()
+	// Steer as the kernel would once told: by the host replay resolves.
+	ideal := newBinderDiffer(t, nil, defaultInternal, hostsInventory)
+	srcs := []*memSource{{}, {}}
+	var dec decode.Decoder
+	var pkt decode.Packet
+	addrs := map[netip.Addr]bool{}
+	for _, fr := range frames {
+		if k := dec.Decode(&fr, &pkt); k != decode.OK && !hasIP(k) {
+			continue
+		}
+		h := ideal.own.host(&pkt)
+		for _, a := range []netip.Addr{pkt.Src, pkt.Dst} {
+			if cfg.Internal.Contains(a) {
+				addrs[a] = true
+			}
+		}
+		w := shard.Worker(shard.HashKey(h.key), 2)
+		srcs[w].frames = append(srcs[w].frames, fr)
+	}
+	if len(srcs[0].frames) == 0 || len(srcs[1].frames) == 0 {
+		t.Fatal("every frame on one worker: the test shares nothing")
+	}
+	if err := p.Run(context.Background(), []capture.Source{srcs[0], srcs[1]}); err != nil {
+		t.Fatal(err)
+	}
+	lh := p.live.Load()
+	// The workers have stopped: go round until nothing more is told.
+	for range 100 {
+		for i, w := range p.workers {
+			drainInbox(lh.inboxes[i], w.own.binder)
+		}
+		if len(lh.queue) == 0 {
+			break
+		}
+		lh.batch = lh.batch[:0]
+		for len(lh.queue) > 0 {
+			lh.batch = append(lh.batch, <-lh.queue)
+		}
+		lh.flush()
+	}
+	for a := range addrs {
+		k0, k1 := p.workers[0].own.binder.Resolve(a), p.workers[1].own.binder.Resolve(a)
+		if k0 != k1 {
+			t.Errorf("%s: worker 0 resolves %v, worker 1 %v", a, k0, k1)
+		}
+		v, ok := f.m[shard.MapKey(a, [6]byte{})]
+		switch {
+		case k0.IsMAC() && (!ok || v != shard.HashKey(k0)):
+			t.Errorf("%s resolves to %v; kernel map %#x, %v", a, k0, v, ok)
+		case !k0.IsMAC() && ok:
+			t.Errorf("%s is its own host; kernel map holds %#x", a, v)
+		}
+	}
+	applied := p.workers[0].own.binder.Stats().Applied + p.workers[1].own.binder.Stats().Applied
+	if c := p.Stats().LiveHosts; c.Changes == 0 || c.Updates == 0 || c.QueueDrops != 0 || c.InboxDrops != 0 || applied == 0 {
+		t.Errorf("live hosts %+v, applied %d", c, applied)
 	}
 }
