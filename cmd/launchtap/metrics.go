@@ -398,7 +398,7 @@ var metricDefs = []metricDef{
 				e(h.Failures, "failed")
 			}
 		}},
-	{name: "host_changes", help: "Address bindings and MAC joins live workers' binders learned and shared with the other workers and the kernel.",
+	{name: "host_changes", help: "Address bindings, MAC joins and join keys (hostnames, DUIDs) live workers' binders learned and shared with the other workers and the kernel.",
 		read: func(r *readings, e func(uint64, ...string)) {
 			if r.kernel != nil {
 				e(r.pipe.LiveHosts.Changes)
