@@ -4,11 +4,20 @@ package host
 // this one resolves the address or MAC the same way: live capture's workers
 // each own a Binder, and the worker the kernel now steers an address to must
 // resolve it as the worker that learned the binding did. Apply does not
-// notify — the change is already being told — nor does it run the router
-// rule: the addresses another binder applies to one MAC are not evidence
-// that it forwards traffic. Applying a change twice, or one this binder made
-// itself, changes nothing.
+// notify a binding or a join — the change is already being told — nor does
+// it run the router rule: the addresses another binder applies to one MAC
+// are not evidence that it forwards traffic. Applying such a change twice,
+// or one this binder made itself, changes nothing.
+//
+// Two kinds of change this binder acts on as if it had learned them, and
+// tells what follows: a join key announced (Config.ShareKeys), which may
+// complete a join; and a router found, whose addresses this binder knows of
+// are told as their own hosts again.
 func (b *Binder) Apply(c Change) {
+	if c.Router {
+		b.applyRouter(c.MAC)
+		return
+	}
 	if c.Key != "" {
 		// An announcement: every binder acts on it in the one order they
 		// all hear, and tells the join it makes like one it learned.
@@ -45,8 +54,9 @@ func (b *Binder) applied() {
 
 // applyBinding binds c.Addr to the MAC it was bound to, or, when this
 // binder would resolve that MAC to another host (a join it has not heard
-// of, a MAC it takes for a router), to the host's own MAC: what Resolve
-// answers must be c.Host, as the kernel's hosts map says.
+// of), to the host's own MAC: what Resolve answers must be c.Host, as the
+// kernel's hosts map says. A MAC this binder found to be a router's stays
+// one (the finder told everyone; the teller has not heard it yet).
 func (b *Binder) applyBinding(c Change) {
 	mac := c.MAC
 	if !UsableMAC(mac) {
@@ -60,14 +70,34 @@ func (b *Binder) applyBinding(c Change) {
 	}
 	b.binds.Add(c.Addr, binding{mac: mac})
 	b.applied()
+	if mi, ok := b.macs.Peek(mac); ok && mi.router {
+		// The teller has not heard yet that the MAC is a router's: say
+		// again that the address is its own host.
+		if b.cfg.Notify != nil {
+			b.cfg.Notify(Change{Addr: c.Addr, MAC: mac, Host: AddrKey(c.Addr), Gone: true})
+		}
+		return
+	}
 	if b.resolve(c.Addr) != c.Host && UsableMAC(c.Host.MAC) {
 		b.binds.Add(c.Addr, binding{mac: c.Host.MAC})
-		if mi, ok := b.macs.Peek(c.Host.MAC); ok && mi.router {
-			mi.router = false // the binder that told has seen it as a host since
-		}
-		b.unjoin(c.Host.MAC) // ... and as a host of its own
+		b.unjoin(c.Host.MAC) // the teller holds it for a host of its own
 		b.gen++
 	}
+}
+
+// applyRouter marks mac a router's, as noteAddr does, and tells that the
+// addresses this binder saw it send from are their own hosts.
+func (b *Binder) applyRouter(mac [6]byte) {
+	if !UsableMAC(mac) {
+		return
+	}
+	mi := b.mac(mac)
+	if mi.router {
+		return
+	}
+	mi.router = true
+	b.applied()
+	b.retell(mac, mi)
 }
 
 // applyJoin makes mac part of canon's host, whatever this binder knew of

@@ -190,3 +190,32 @@ func TestApplyAnnouncements(t *testing.T) {
 		t.Errorf("bad announcements recorded: %+v", b.Stats())
 	}
 }
+
+// A router found by one binder is a router to all: applying it marks the
+// MAC and tells its addresses as their own hosts; a binding another binder
+// still makes to it is answered the same way.
+func TestApplyRouter(t *testing.T) {
+	var told []Change
+	b := newBinder(t, Config{Notify: func(c Change) { told = append(told, c) }})
+	b.Learn(tcp(1*sec, "10.20.1.1", "93.184.216.34", macR, 64)) // bound here, as a host
+	told = told[:0]
+	b.Apply(Change{MAC: macR, Host: MACKey(macR), Router: true})
+	if got := b.Resolve(addr("10.20.1.1")); got != AddrKey(addr("10.20.1.1")) {
+		t.Errorf("after the router was found elsewhere: 10.20.1.1 resolves to %v", got)
+	}
+	if len(told) != 1 || told[0].Addr != addr("10.20.1.1") || !told[0].Gone {
+		t.Errorf("told %+v; want 10.20.1.1 gone", told)
+	}
+	told = told[:0]
+	b.Apply(Change{MAC: macR, Host: MACKey(macR), Router: true}) // again: nothing
+	b.Apply(Change{Addr: addr("10.20.1.9"), MAC: macR, Host: MACKey(macR)})
+	if got := b.Resolve(addr("10.20.1.9")); got != AddrKey(addr("10.20.1.9")) {
+		t.Errorf("a binding to the router: 10.20.1.9 resolves to %v", got)
+	}
+	if len(told) != 1 || told[0].Addr != addr("10.20.1.9") || !told[0].Gone {
+		t.Errorf("told %+v; want 10.20.1.9 gone again", told)
+	}
+	if b.Stats().Routers != 0 {
+		t.Error("an applied router counted as found here")
+	}
+}

@@ -66,6 +66,10 @@ type Change struct {
 	// announced (Config.ShareKeys): no change of what anything resolves
 	// to yet.
 	Key string
+	// Router says MAC was found forwarding other hosts' traffic: every
+	// address bound to it is its own host from now on (the changes of the
+	// addresses the finder knew follow).
+	Router bool
 }
 
 // Defaults of Config.
@@ -437,6 +441,7 @@ func (b *Binder) noteAddr(mac [6]byte, mi *macInfo, a netip.Addr, ts int64) bool
 	mi.router = true
 	b.stats.Routers++
 	b.gen++
+	b.notify(Change{MAC: mac, Host: MACKey(mac), Router: true})
 	b.retell(mac, mi)
 	return true
 }

@@ -186,8 +186,8 @@ func (h *liveHosts) write(batch []host.Change) {
 	clear(h.index)
 	h.keys, h.vals, h.dels = h.keys[:0], h.vals[:0], h.dels[:0]
 	for _, c := range batch {
-		if c.Key != "" {
-			continue // an announcement: binders act on it, the kernel on the join it makes
+		if c.Key != "" || c.Router {
+			continue // binders act on it, the kernel on the changes that follow
 		}
 		k, v, del := hostsEntry(c)
 		if i, ok := h.index[k]; ok {
