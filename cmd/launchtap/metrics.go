@@ -421,6 +421,35 @@ var metricDefs = []metricDef{
 		read: func(r *readings, e func(uint64, ...string)) {
 			kernel(r, e, func(k *live.Stats) uint64 { return k.Filter.Passed() })
 		}},
+	{name: "fanout_hosts", help: "Writes to the kernel fanout's hosts map (live capture with several workers), by result: updated, deleted, failed.", labels: []string{"result"},
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.kernel != nil {
+				h := &r.pipe.LiveHosts
+				e(h.Updates, "updated")
+				e(h.Deletes, "deleted")
+				e(h.Failures, "failed")
+			}
+		}},
+	{name: "host_changes", help: "Address bindings, MAC joins and join keys (hostnames, DUIDs) live workers' binders learned and shared with the other workers and the kernel.",
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.kernel != nil {
+				e(r.pipe.LiveHosts.Changes)
+			}
+		}},
+	{name: "host_changes_applied", help: "Host changes a live worker took from another worker's binder (or its own, in the kernel's order) that changed what it resolves.",
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.kernel != nil {
+				e(r.pipe.Identity.Applied)
+			}
+		}},
+	{name: "host_changes_dropped", help: "Host changes not shared because a queue was full, by where: queue (to the kernel map and the workers), inbox (one worker's).", labels: []string{"where"},
+		stats: statsSum,
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.kernel != nil {
+				e(r.pipe.LiveHosts.QueueDrops, "queue")
+				e(r.pipe.LiveHosts.InboxDrops, "inbox")
+			}
+		}},
 }
 
 // kernel emits one of the live capture's counters, nothing under replay.

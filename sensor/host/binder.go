@@ -45,16 +45,35 @@ type Config struct {
 	// resolves to, so that live capture can give the kernel's fanout
 	// program the same answers (sensor/shard).
 	Notify func(Change)
+	// ShareKeys, with Notify, makes the binder tell each join key a MAC
+	// announces (Change.Key) instead of acting on it, and act when the
+	// change comes back through Apply: live capture's workers each hear
+	// some announcements, and two MACs announcing one hostname on two
+	// workers must still join, the same way on every worker.
+	ShareKeys bool
 }
 
 // Change is a change of what Resolve answers for Addr, or of the host a
 // MAC belongs to (Addr invalid): Host is the new answer; Gone says there is
-// no entry any more (an address is its own host again, a MAC its own).
+// no entry any more (an address is its own host again, a MAC its own). For
+// an address, MAC is the MAC it is (or was) bound to. Another Binder takes
+// a Change with Apply.
 type Change struct {
 	Addr netip.Addr
 	MAC  [6]byte
 	Host Key
 	Gone bool
+	// Key, when set, is a join key (a hostname, a DHCPv6 DUID) that MAC
+	// announced (Config.ShareKeys): no change of what anything resolves
+	// to yet.
+	Key string
+	// Router says MAC was found forwarding other hosts' traffic: every
+	// address bound to it is its own host from now on (the changes of the
+	// addresses the finder knew follow); NotRouter that it is a host again
+	// (its addresses aged below --router-ips).
+	Router, NotRouter bool
+	// TS is when a join key was announced (Key), for the name's freshness.
+	TS int64
 }
 
 // Defaults of Config.
@@ -101,6 +120,7 @@ type Stats struct {
 	JoinsGeneric     uint64 `json:"joins_generic"` // joins not made: a default name many devices share
 	ByMAC            uint64 `json:"by_mac"`        // Resolve calls answered with a MAC-keyed host
 	ByAddr           uint64 `json:"by_addr"`       // Resolve calls answered with the address itself
+	Applied          uint64 `json:"applied"`       // changes taken from other binders (Apply) that changed something
 	DHCPErrors       uint64 `json:"dhcp_errors"`
 	NDPErrors        uint64 `json:"ndp_errors"`
 	MDNSErrors       uint64 `json:"mdns_errors"`
@@ -175,6 +195,12 @@ type Binder struct {
 	static  map[[6]byte][6]byte // joins from the inventory: MAC → canonical MAC
 	stats   Stats
 	gen     uint64 // bumped by any change Resolve depends on
+	now     int64  // the latest packet's capture time, Unix ns
+	// applying: inside Apply, whose changes (and the evictions they cause)
+	// are another binder's news, not this one's to tell
+	applying bool
+	// acting: inside Apply of an announcement, acting on it
+	acting bool
 
 	// Per-packet shortcuts, direct-mapped by address and valid while gen
 	// is: what an address resolved to, and when traffic last refreshed its
@@ -209,10 +235,10 @@ func NewBinder(cfg Config) (*Binder, error) {
 	}
 	b := &Binder{cfg: cfg, bindTTL: int64(cfg.BindTTL), static: map[[6]byte][6]byte{}, members: map[[6]byte][][6]byte{}}
 	var err error
-	if b.binds, err = slru.New(cfg.MaxBindings, slru.DefaultProtectedShare, func(a netip.Addr, _ binding) {
+	if b.binds, err = slru.New(cfg.MaxBindings, slru.DefaultProtectedShare, func(a netip.Addr, bd binding) {
 		b.stats.BindingEvictions++
 		b.gen++
-		b.notify(Change{Addr: a, Host: AddrKey(a), Gone: true})
+		b.notify(Change{Addr: a, MAC: bd.mac, Host: AddrKey(a), Gone: true})
 	}); err != nil {
 		return nil, fmt.Errorf("host: bindings: %w", err)
 	}
@@ -241,7 +267,7 @@ func (b *Binder) evictMAC(mac [6]byte, m *macInfo) {
 }
 
 func (b *Binder) notify(c Change) {
-	if b.cfg.Notify != nil {
+	if b.cfg.Notify != nil && !b.applying {
 		b.cfg.Notify(c)
 	}
 }
@@ -278,7 +304,7 @@ func (b *Binder) retell(mac [6]byte, mi *macInfo) {
 	for _, s := range mi.ips {
 		if bd, ok := b.binds.Peek(s.addr); ok && bd.mac == mac {
 			k := b.resolve(s.addr)
-			b.notify(Change{Addr: s.addr, Host: k, Gone: !k.IsMAC()})
+			b.notify(Change{Addr: s.addr, MAC: mac, Host: k, Gone: !k.IsMAC()})
 		}
 	}
 }
@@ -375,6 +401,7 @@ func (b *Binder) canonicalOf(m [6]byte) [6]byte {
 // Learn reads what p says about which MAC holds which address and which
 // MACs are one host. Packets that say nothing cost a few comparisons.
 func (b *Binder) Learn(p *decode.Packet) {
+	b.now = max(b.now, p.TS)
 	switch p.Proto {
 	case decode.ProtoUDP:
 		switch {
@@ -451,7 +478,7 @@ func (b *Binder) bind(a netip.Addr, mac [6]byte, ts int64, lease bool) {
 	}
 	b.binds.Add(a, binding{mac: mac, last: ts, lease: lease})
 	b.gen++
-	b.notify(Change{Addr: a, Host: b.resolve(a)})
+	b.notify(Change{Addr: a, MAC: mac, Host: b.resolve(a)})
 }
 
 // mac returns the MAC's record, creating it.
@@ -516,6 +543,7 @@ func (b *Binder) noteAddr(mac [6]byte, mi *macInfo, a netip.Addr, ts int64) bool
 			b.stats.Routers++
 		}
 		b.gen++
+		b.notify(Change{MAC: mac, Host: MACKey(mac), Router: router, NotRouter: !router})
 		b.retell(mac, mi)
 	}
 	return router
@@ -686,8 +714,13 @@ var errJoin = errors.New("host: join refused")
 
 // join records that mac announced key (a host name or DUID) at ts and joins
 // it to the host of the MAC that announced key first, while that MAC still
-// announces it (nameFresh).
+// announces it (nameFresh). With Config.ShareKeys it tells the announcement
+// instead, and acts when it comes back through Apply.
 func (b *Binder) join(key string, mac [6]byte, ts int64) {
+	if b.cfg.ShareKeys && b.cfg.Notify != nil && !b.acting {
+		b.cfg.Notify(Change{MAC: mac, Key: key, TS: ts})
+		return
+	}
 	first, ok := b.keys.Get(key)
 	switch {
 	case !ok || ts-first.at >= nameFresh:

@@ -232,7 +232,7 @@ func TestJoinStatic(t *testing.T) {
 		t.Errorf("Resolve = %s, want the inventory's first MAC", got)
 	}
 	// (The server's own address, sent from at TTL 64, is bound too.)
-	want := []Change{{MAC: macA2, Host: MACKey(macA)}, {Addr: addr("10.20.1.77"), Host: MACKey(macA)}, {Addr: addr("10.20.0.1"), Host: MACKey(macR)}}
+	want := []Change{{MAC: macA2, Host: MACKey(macA)}, {Addr: addr("10.20.1.77"), MAC: macA2, Host: MACKey(macA)}, {Addr: addr("10.20.0.1"), MAC: macR, Host: MACKey(macR)}}
 	if len(changes) != len(want) || changes[0] != want[0] || changes[1] != want[1] || changes[2] != want[2] {
 		t.Errorf("changes %+v, want %+v", changes, want)
 	}

@@ -56,6 +56,11 @@ const (
 // by the host.
 func (o *owners) host(p *decode.Packet) owned {
 	o.binder.Learn(p)
+	return o.resolve(p)
+}
+
+// resolve is the host that owns p by what the binder knows now.
+func (o *owners) resolve(p *decode.Packet) owned {
 	if m, ok := dhcpClient(p); ok {
 		return owned{key: host.MACKey(o.binder.Canonical(m))}
 	}

@@ -73,8 +73,11 @@ type Stats struct {
 	Identity          host.Stats
 	HostSeenEvictions uint64 // hosts whose recent beat addresses were forgotten
 	LocalLink         uint64 // sessions to multicast, broadcast or link-local addresses, not scored
-	Workers           int
-	Elapsed           time.Duration // wall time since the run started
+	// LiveHosts count the host changes live workers shared with each other
+	// and wrote to the kernel fanout's hosts map (livehosts.go).
+	LiveHosts HostsCounters
+	Workers   int
+	Elapsed   time.Duration // wall time since the run started
 }
 
 // DecodeErrors sums the decoder verdicts that are real errors (not "ok",
@@ -133,6 +136,7 @@ func (p *Pipeline) Stats() Stats {
 	s.addRead(&p.reader.c)
 	addCounters(&s.Identity, &p.reader.ident)
 	p.reader.mu.Unlock()
+	s.LiveHosts = p.live.Load().counters()
 	if start := p.start.Load(); start != 0 {
 		s.Elapsed = time.Since(time.Unix(0, start))
 	}
