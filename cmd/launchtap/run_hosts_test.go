@@ -222,6 +222,11 @@ func writeDockCapture(path string, wifiAddr, dockAddr netip.Addr, dock [6]byte) 
 		msg = append(msg, 255)
 		if op == 1 {
 			g.add(at, net.IPv4zero, net.IPv4bcast, &layers.UDP{SrcPort: 68, DstPort: 67}, msg)
+			// A client broadcasts its request from its own MAC (the sensor
+			// learns nothing from one whose chaddr is not the sender).
+			fr := g.frames[len(g.frames)-1].data
+			copy(fr[0:6], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+			copy(fr[6:12], chaddr[:])
 			return
 		}
 		g.add(at, resolverIP, net.IP(yiaddr.AsSlice()), &layers.UDP{SrcPort: 67, DstPort: 68}, msg)
