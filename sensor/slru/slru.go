@@ -76,6 +76,7 @@ type Table[K comparable, V any] struct {
 	count   [numSegments]int
 	cap     int
 	protCap int
+	probCap int // 0: probation may use all the room protected leaves
 	seq     uint64
 	onEvict func(K, V)
 	evicted [numSegments]uint64
@@ -124,6 +125,17 @@ func NewHashed[K comparable, V any](capacity int, protectedShare float64, hash f
 	}
 	t.resize(16)
 	return t, nil
+}
+
+// LimitProbation bounds probation at n keys (n >= 1; 0 lifts the bound): a
+// new key evicts the least recently used probation key once probation holds
+// n, even while the table has room. Without it probation may take all the
+// room protected does not use, and a flood of keys seen once cycles through
+// the whole capacity: every new key then misses the CPU caches on its
+// index cell, its victim and the victim's value. Bounded, the flood's
+// working set stays small and protected keys are untouched either way.
+func (t *Table[K, V]) LimitProbation(n int) {
+	t.probCap = max(0, n)
 }
 
 // Len is the number of keys held.
@@ -274,13 +286,17 @@ func (t *Table[K, V]) Add(k K, v V) (evicted bool) {
 		t.touch(i)
 		return false
 	}
-	if t.n >= t.cap {
+	switch {
+	case t.n >= t.cap:
 		// Protected never holds the whole capacity, so probation has a victim.
 		victim := Probation
 		if t.count[Probation] == 0 {
 			victim = Protected
 		}
 		t.evict(victim)
+		evicted = true
+	case t.probCap > 0 && t.count[Probation] >= t.probCap:
+		t.evict(Probation)
 		evicted = true
 	}
 	if t.free != 0 {
