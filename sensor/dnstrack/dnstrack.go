@@ -22,6 +22,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/launchtap/launchtap/sensor/decode"
+	"github.com/launchtap/launchtap/sensor/slru"
 )
 
 // Config bounds the answer cache and the TCP reassembly.
@@ -117,7 +118,8 @@ const maxTCPMessage = 2 + 65535
 // Tracker parses DNS and answers name lookups for one worker.
 type Tracker struct {
 	cfg     Config
-	answers *simplelru.LRU[answerKey, answer]
+	answers *slru.Table[answerKey, answer] // a plain LRU (nothing promoted), as MACNames'
+
 	streams *simplelru.LRU[streamKey, *stream]
 	queries QueryHandler
 	answerH AnswerHandler // queries, when it implements it; else nil
@@ -141,7 +143,7 @@ func New(cfg Config, q QueryHandler) (*Tracker, error) {
 	t := &Tracker{cfg: cfg, queries: q, minTTL: int64(cfg.MinTTL), grace: int64(cfg.Grace)}
 	t.answerH, _ = q.(AnswerHandler)
 	var err error
-	if t.answers, err = simplelru.NewLRU[answerKey, answer](cfg.MaxAnswers, nil); err != nil {
+	if t.answers, err = slru.New[answerKey, answer](cfg.MaxAnswers, 0, nil); err != nil {
 		return nil, fmt.Errorf("dnstrack: %w", err)
 	}
 	if t.streams, err = simplelru.NewLRU[streamKey, *stream](cfg.MaxTCPStreams, nil); err != nil {

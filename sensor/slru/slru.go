@@ -413,6 +413,20 @@ func (t *Table[K, V]) RemoveOldest() bool {
 // segments (as a single LRU would order them), without changing recency.
 func (t *Table[K, V]) Values() []V {
 	out := make([]V, 0, t.n)
+	t.walk(func(e *entry[K, V]) { out = append(out, e.val) })
+	return out
+}
+
+// Keys returns every key in the order Values returns their values.
+func (t *Table[K, V]) Keys() []K {
+	out := make([]K, 0, t.n)
+	t.walk(func(e *entry[K, V]) { out = append(out, e.key) })
+	return out
+}
+
+// walk calls fn with every entry, least recently used first across both
+// segments.
+func (t *Table[K, V]) walk(fn func(*entry[K, V])) {
 	a, b := t.back(Probation), t.back(Protected)
 	// From a segment's back toward its front: prev leads to newer entries,
 	// and to the segment's head (its index) past the newest.
@@ -424,12 +438,11 @@ func (t *Table[K, V]) Values() []V {
 	}
 	for a != 0 || b != 0 {
 		if b == 0 || a != 0 && t.ents[a].seq < t.ents[b].seq {
-			out = append(out, t.ents[a].val)
+			fn(&t.ents[a])
 			a = newer(a, Probation)
 		} else {
-			out = append(out, t.ents[b].val)
+			fn(&t.ents[b])
 			b = newer(b, Protected)
 		}
 	}
-	return out
 }

@@ -353,6 +353,9 @@ func TestValuesOldestFirst(t *testing.T) {
 	if got := tb.Values(); !slices.Equal(got, want) {
 		t.Errorf("Values %v, want %v", got, want)
 	}
+	if got := tb.Keys(); !slices.Equal(got, want) {
+		t.Errorf("Keys %v, want %v", got, want)
+	}
 	for len(want) > 0 {
 		k, _, _ := tb.Oldest()
 		if k != want[0] {
