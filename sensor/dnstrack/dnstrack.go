@@ -119,9 +119,9 @@ const maxTCPMessage = 2 + 65535
 
 // Tracker parses DNS and answers name lookups for one worker.
 type Tracker struct {
-	cfg     Config
-	answers *slru.Table[answerKey, answer] // a plain LRU (nothing promoted), as MACNames'
-
+	cfg Config
+	// answers is a plain LRU (nothing is promoted), as MACNames' tables are.
+	answers  *slru.Table[answerKey, answer]
 	streams  *simplelru.LRU[streamKey, *stream]
 	queries  QueryHandler
 	answerH  AnswerHandler // queries, when it implements it; else nil
