@@ -21,8 +21,8 @@ func TestSteadyNeverHidesARealert(t *testing.T) {
 			rng := rand.New(rand.NewPCG(7, 8))
 			dst := netip.MustParseAddr("203.0.113.10")
 			steady, checked := 0, 0
-			for pairNo := 0; pairNo < 400; pairNo++ {
-				k := PairKey{Src: netip.AddrFrom4([4]byte{10, 0, byte(pairNo >> 8), byte(pairNo)}), Dest: "x.example", Port: 443, Proto: 6}
+			keys := benchKeys(400)
+			for pairNo, k := range keys {
 				period := 30 + rng.Float64()*600
 				jitter := []float64{0, 0.02, 0.1, 0.25}[rng.IntN(4)]
 				ts := int64(1e12)
