@@ -217,6 +217,10 @@ var metricDefs = []metricDef{
 			e(r.pipe.Names.PrefixesRefused, "learned_prefixes")
 			e(r.pipe.Names.ProxiesRefused, "proxies")
 		}},
+	{name: "dns_name_cache_misses", help: "DNS question names unpacked because the cache of recent ones lacked them.",
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.DNS.NameCacheMisses) }},
+	{name: "rescores_skipped", help: "Rescorings skipped: an alerted pair whose intervals cannot move its period.",
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Beacon.Steady) }},
 	{name: "pairs_renamed", help: "Address-keyed pairs moved to their name once it was known.",
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Beacon.Rekeyed) }},
 	{name: "proxy_requests", help: "CONNECT and absolute-URI requests to explicit proxies beaten as egress.",
