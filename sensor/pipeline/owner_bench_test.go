@@ -11,10 +11,12 @@ import (
 	"github.com/launchtap/launchtap/sensor/shard"
 )
 
-// BenchmarkOwnerHostFlood: the bench capture with one spoofed frame
-// (new internal source, new MAC, TTL 64) every `every` packets. One op is
-// one legit packet.
-func BenchmarkOwnerHostFlood(b *testing.B) {
+// BenchmarkOwnerHost measures what host identity adds to each packet the
+// sharded reader resolves — the owner rule, learning bindings and joins,
+// resolving the owner to its host — over the bench capture ("none"), and
+// with one spoofed frame (a new internal source, a new MAC, TTL 64) every
+// 64, 8 or 1 packets. One op is one packet of the capture.
+func BenchmarkOwnerHost(b *testing.B) {
 	data, err := benchCapture()
 	if err != nil {
 		b.Fatal(err)
