@@ -70,7 +70,7 @@ func (b *Binder) applyBinding(c Change) {
 	if bd, ok := b.binds.Peek(c.Addr); ok && bd.mac == mac && b.resolve(c.Addr) == c.Host {
 		return
 	}
-	b.binds.Add(c.Addr, binding{mac: mac, last: b.now})
+	b.binds.Add(c.Addr, binding{mac: mac, last: b.now, remote: true})
 	b.applied()
 	if mi, ok := b.macs.Peek(mac); ok && mi.router {
 		// The teller has not heard yet that the MAC is a router's: say
@@ -81,7 +81,7 @@ func (b *Binder) applyBinding(c Change) {
 		return
 	}
 	if b.resolve(c.Addr) != c.Host && UsableMAC(c.Host.MAC) {
-		b.binds.Add(c.Addr, binding{mac: c.Host.MAC, last: b.now})
+		b.binds.Add(c.Addr, binding{mac: c.Host.MAC, last: b.now, remote: true})
 		b.leave(c.Host.MAC) // the teller holds it for a host of its own
 		b.gen++
 	}
@@ -95,9 +95,9 @@ func (b *Binder) applyRouter(mac [6]byte, router bool) {
 	}
 	mi := b.mac(mac)
 	if mi.router == router {
-		return
+		return // (the finder hears its own news too: it keeps its evidence)
 	}
-	mi.router = router
+	mi.router, mi.remoteRouter = router, router
 	b.applied()
 	b.retell(mac, mi)
 }

@@ -130,6 +130,10 @@ type binding struct {
 	mac   [6]byte
 	last  int64 // when the holder was last seen with it (within refreshEvery), Unix ns
 	lease bool  // last set by a DHCP lease
+	// remote: another binder learned it (Apply) and sees the holder's
+	// traffic; this one cannot tell whether the holder is quiet, so only a
+	// lease moves it.
+	remote bool
 }
 
 const ringSize = 8 // recent addresses kept per MAC for the router rule
@@ -167,6 +171,9 @@ type macInfo struct {
 	named  [numAnnounce]int64 // when the MAC last announced a name or DUID, by where, Unix ns
 	last   int64              // when the MAC was last seen binding or announcing, Unix ns
 	router bool
+	// remoteRouter: another binder found the MAC a router's (Apply); this
+	// one has not the evidence to clear it, only the finder's NotRouter does.
+	remoteRouter bool
 }
 
 // joinKey is who announced a name or DUID first, and when last.
@@ -464,13 +471,13 @@ func (b *Binder) bind(a netip.Addr, mac [6]byte, ts int64, lease bool) {
 	}
 	if old, ok := b.binds.Peek(a); ok {
 		if old.mac == mac {
-			if ts-old.last >= refreshEvery || lease != old.lease {
+			if ts-old.last >= refreshEvery || lease != old.lease || old.remote {
 				b.binds.Add(a, binding{mac: mac, last: max(old.last, ts), lease: lease || old.lease && ts-old.last < b.bindTTL})
 			}
 			b.binds.Promote(a) // seen again: a host's, not a flood's
 			return
 		}
-		if !lease && ts-old.last < conflictQuiet {
+		if !lease && (old.remote || ts-old.last < conflictQuiet) {
 			b.stats.Conflicts++
 			return
 		}
@@ -499,6 +506,9 @@ func (b *Binder) mac(m [6]byte) *macInfo {
 // (a laptop that roamed through several networks in one half hour) is a
 // host again.
 func (b *Binder) noteAddr(mac [6]byte, mi *macInfo, a netip.Addr, ts int64) bool {
+	if mi.remoteRouter {
+		return true // the finder's to clear
+	}
 	oldest, found := 0, false
 	for i := range mi.ips {
 		if mi.ips[i].addr == a {
@@ -778,11 +788,11 @@ func (b *Binder) dropQuietMember(canon [6]byte, ts int64) bool {
 	oldest := ts - b.bindTTL
 	found := false
 	for _, m := range b.members[canon] {
-		last := int64(0)
-		if mi, ok := b.macs.Peek(m); ok {
-			last = mi.last
+		mi, ok := b.macs.Peek(m)
+		if !ok || mi.last == 0 {
+			continue // not seen here (another worker's): not known to be quiet
 		}
-		if last <= oldest {
+		if last := mi.last; last <= oldest {
 			quiet, oldest, found = m, last, true
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/launchtap/launchtap/sensor/beacon"
 	"github.com/launchtap/launchtap/sensor/dnstrack"
+	"github.com/launchtap/launchtap/sensor/host"
 	"github.com/launchtap/launchtap/sensor/hostid"
 	"github.com/launchtap/launchtap/sensor/shard"
 )
@@ -399,9 +400,19 @@ func (p *Pipeline) RestoreHosts(hosts func(fn func(*hostid.HostState)) error, bi
 	}
 	err = hosts(func(h *hostid.HostState) {
 		var to []int
-		if h.IP.IsValid() {
+		switch {
+		case h.IP.IsValid():
 			to = append(to, owner(h.IP))
-		} else {
+		case host.UsableMAC(h.MAC) && !h.Router:
+			// A host with its own MAC is sharded by it (sensor/host), and by
+			// its addresses until the first of its frames binds them again.
+			to = append(to, shard.Worker(shard.HashKey(host.MACKey(h.MAC)), n))
+			for _, a := range h.Addrs {
+				if i := owner(a.Addr); !slices.Contains(to, i) {
+					to = append(to, i)
+				}
+			}
+		default:
 			for _, a := range h.Addrs {
 				if i := owner(a.Addr); !slices.Contains(to, i) {
 					to = append(to, i)
@@ -425,27 +436,34 @@ func (p *Pipeline) RestoreHosts(hosts func(fn func(*hostid.HostState)) error, bi
 		return restored, refused, err
 	}
 	err = binds(func(b hostid.BindingState) {
-		if p.workers[owner(b.Addr)].hosts.ImportBinding(b) != nil {
-			refused++
+		to := []int{owner(b.Addr)}
+		if host.UsableMAC(b.MAC) {
+			if i := shard.Worker(shard.HashKey(host.MACKey(b.MAC)), n); i != to[0] {
+				to = append(to, i)
+			}
+		}
+		for _, i := range to {
+			if p.workers[i].hosts.ImportBinding(b) != nil {
+				refused++
+				return
+			}
 		}
 	})
 	return restored, refused, err
 }
 
-// RestoreDNS gives each DNS answer to the worker that owns its client, so a
-// name resolved before a restart still names the client's sessions after
-// it until the answer expires. Call it before Replay or Run; an answer a
-// tracker refuses is counted.
+// RestoreDNS gives each DNS answer to every worker, so a name resolved
+// before a restart still names the client's sessions after it until the
+// answer expires: the client's host is sharded by its MAC, which the answer
+// does not name (each worker's table keeps its bound). Call it before
+// Replay or Run; an answer a tracker refuses is counted.
 func (p *Pipeline) RestoreDNS(next func(fn func(dnstrack.Answer)) error) (restored, refused int, err error) {
-	n := len(p.workers)
 	err = next(func(a dnstrack.Answer) {
-		i := 0
-		if n > 1 {
-			i = shard.Worker(shard.Hash(a.Client), n)
-		}
-		if p.workers[i].dns.Import(a) != nil {
-			refused++
-			return
+		for _, w := range p.workers {
+			if w.dns.Import(a) != nil {
+				refused++
+				return
+			}
 		}
 		restored++
 	})

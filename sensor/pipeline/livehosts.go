@@ -186,7 +186,7 @@ func (h *liveHosts) write(batch []host.Change) {
 	clear(h.index)
 	h.keys, h.vals, h.dels = h.keys[:0], h.vals[:0], h.dels[:0]
 	for _, c := range batch {
-		if c.Key != "" || c.Router {
+		if c.Key != "" || c.Router || c.NotRouter {
 			continue // binders act on it, the kernel on the changes that follow
 		}
 		k, v, del := hostsEntry(c)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/launchtap/launchtap/sensor/decode"
+	"github.com/launchtap/launchtap/sensor/host"
 	"github.com/launchtap/launchtap/sensor/netset"
 )
 
@@ -104,5 +105,22 @@ func TestNewValidates(t *testing.T) {
 	cfg.OS = "beos"
 	if _, err := New(cfg); err == nil {
 		t.Fatal("New accepted --os beos")
+	}
+}
+
+// Live workers' binders mirror each other's bindings and joins: the stats
+// count a join or binding they all hold once, and sum what each did alone.
+func TestAddIdentityMirrored(t *testing.T) {
+	worker := host.Stats{Joins: 1, Joined: 1, Bindings: 2, JoinKeys: 1, ByMAC: 10, Conflicts: 1}
+	var live, sharded host.Stats
+	for range 2 {
+		addIdentity(&live, &worker, true)
+		addIdentity(&sharded, &worker, false)
+	}
+	if live.Joins != 1 || live.Joined != 1 || live.Bindings != 2 || live.JoinKeys != 1 || live.ByMAC != 20 || live.Conflicts != 2 {
+		t.Errorf("mirrored: %+v", live)
+	}
+	if sharded.Joins != 2 || sharded.Bindings != 4 || sharded.ByMAC != 20 {
+		t.Errorf("not mirrored: %+v", sharded)
 	}
 }

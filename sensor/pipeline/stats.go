@@ -98,6 +98,7 @@ func (s *Stats) DecodeErrors() uint64 {
 func (p *Pipeline) Stats() Stats {
 	var s Stats
 	s.Workers = len(p.workers)
+	mirrored := p.live.Load() != nil
 	for _, w := range p.workers {
 		w.pub.mu.Lock()
 		c := w.pub.c
@@ -106,7 +107,7 @@ func (p *Pipeline) Stats() Stats {
 		addCounters(&s.Beacon, &w.pub.beacon)
 		addCounters(&s.Hosts, &w.pub.hosts)
 		addCounters(&s.Names, &w.pub.names)
-		addCounters(&s.Identity, &w.pub.ident)
+		addIdentity(&s.Identity, &w.pub.ident, mirrored)
 		w.pub.mu.Unlock()
 		s.Packets += c.packets
 		s.Findings += c.findings
@@ -145,6 +146,23 @@ func (p *Pipeline) Stats() Stats {
 
 // addCounters adds every integer field of src to dst (same struct type).
 // Stats paths only: the reflection never runs per packet.
+// addIdentity adds one binder's counters to dst. Live workers' binders
+// mirror each other's bindings and joins (mirrored): those are counted as
+// the most any binder holds, not once per worker; what each binder did
+// alone (its lookups, conflicts, errors) is summed.
+func addIdentity(dst, src *host.Stats, mirrored bool) {
+	d := *dst
+	addCounters(dst, src)
+	if !mirrored {
+		return
+	}
+	dst.Bindings, dst.MACs, dst.JoinKeys, dst.Joined = max(d.Bindings, src.Bindings), max(d.MACs, src.MACs),
+		max(d.JoinKeys, src.JoinKeys), max(d.Joined, src.Joined)
+	dst.Joins, dst.JoinsRefused, dst.JoinEvictions = max(d.Joins, src.Joins), max(d.JoinsRefused, src.JoinsRefused),
+		max(d.JoinEvictions, src.JoinEvictions)
+	dst.BindingEvictions, dst.JoinKeyEvictions = max(d.BindingEvictions, src.BindingEvictions), max(d.JoinKeyEvictions, src.JoinKeyEvictions)
+}
+
 func addCounters[T any](dst, src *T) {
 	d, s := reflect.ValueOf(dst).Elem(), reflect.ValueOf(src).Elem()
 	for i := 0; i < d.NumField(); i++ {
