@@ -320,7 +320,7 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 		}
 		sum.LearnedPrefixes = append(sum.LearnedPrefixes, lp)
 	}
-	sum.DNS["fast_responses"] = st.DNS.FastResponses // read in place; also in responses
+	sum.DNS["fast_responses"] = st.DNS.FastResponses      // read in place; also in responses
 	sum.DNS["name_cache_misses"] = st.DNS.NameCacheMisses // question names unpacked (not in the cache of recent ones)
 	for k, v := range st.Decapsulated {
 		if decode.Tunnel(k) != decode.TunnelNone && v > 0 {
