@@ -631,6 +631,9 @@ func protoName(p uint8) string {
 	return strconv.Itoa(int(p))
 }
 
+// FormatMAC is m in the lower-case colon form host ids use.
+func FormatMAC(m [6]byte) string { return macString(m) }
+
 func macString(m [6]byte) string {
 	const hex = "0123456789abcdef"
 	b := make([]byte, 0, 17)

@@ -1,0 +1,559 @@
+// Package proc is one hub process (launchtap hub): it claims a share of the
+// observation partitions through leases in a JetStream key-value bucket,
+// reads each claimed partition's beats and host evidence from the
+// LAUNCHTAP_OBS stream, feeds them to a merge.Engine, and hands the
+// engine's alerts to the caller (the alert stage the sensor uses).
+//
+// A process rebuilds a partition's state by reading the partition from the
+// start of the stream's retention each time it claims it: detection state
+// is a function of the stream, so the process that takes a dead one's
+// partitions over finds the same findings, and the alert ledger (a
+// key-value bucket of delivered alert ids) keeps them from being delivered
+// twice. Fleet prevalence is counted per partition and shared through a
+// third bucket, so every process's alerts count the whole fleet.
+package proc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/launchtap/launchtap/sensor/alert"
+	"github.com/launchtap/launchtap/sensor/hub/merge"
+	"github.com/launchtap/launchtap/sensor/hub/obs"
+	"github.com/launchtap/launchtap/sensor/pipeline"
+)
+
+// Buckets this package adds to the hub's (obs names the shared ones).
+const (
+	// PrevalenceBucket holds each partition's prevalence counts per day,
+	// under d<day>.p<partition>.
+	PrevalenceBucket = "launchtap_prevalence"
+	// AlertsBucket is the hub's alert ledger: the ids delivered, under a.<id>.
+	AlertsBucket = "launchtap_hub_alerts"
+)
+
+// Stream and bucket limits, when this process creates them (docs/many-sensors.md).
+const (
+	StreamMaxAge          = 7 * 24 * time.Hour
+	DefaultStreamMaxBytes = 16 << 30
+	StreamDuplicates      = 5 * time.Minute
+	PrevalenceTTL         = 3 * 24 * time.Hour
+	AlertsTTL             = 30 * 24 * time.Hour
+	AlertsMaxBytes        = 256 << 20
+	maxPrevalenceJSON     = 900 << 10 // under NATS's default 1 MiB payload
+)
+
+// Config configures a Process.
+type Config struct {
+	ID       string // unique among the hub's processes (default: host name and pid)
+	Replicas int    // replicas of the stream and buckets this process creates (default 1; 3 on a 3-node cluster)
+	// StreamMaxBytes bounds the observation stream when this process
+	// creates it (default DefaultStreamMaxBytes); the oldest go first.
+	StreamMaxBytes int64
+	LeaseTTL       time.Duration
+	Renew          time.Duration
+	// PrevalenceEvery is how often the partitions' prevalence counts are
+	// published (default 5 s).
+	PrevalenceEvery time.Duration
+	// Queue bounds the frames read ahead of the engine (default 1024).
+	Queue  int
+	Engine merge.Config
+	Log    *slog.Logger
+}
+
+// Stats are a process's counters.
+type Stats struct {
+	Frames      uint64            // frames read
+	Records     map[string]uint64 // records by kind
+	Malformed   uint64            // frames or records that did not decode (skipped)
+	Refused     uint64            // records the engine refused (no host, destination or time)
+	Owned       int               // partitions held now
+	Gained      uint64            // partitions claimed
+	Lost        uint64            // partitions released or taken over
+	Published   uint64            // prevalence tables published
+	Truncated   uint64            // prevalence tables cut to fit a message
+	RemoteDests int               // destinations in other processes' prevalence tables
+	Engine      merge.Counters
+	Pairs       uint64 // the detector's pairs
+	PairEvicts  uint64
+	Hosts       int // merged hosts
+}
+
+type item struct {
+	part int
+	data []byte
+	ctl  func()
+}
+
+// Process is one running hub process.
+type Process struct {
+	cfg    Config
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	leases *Leases
+	eng    *merge.Engine
+	in     chan item
+	out    chan<- *alert.Alert
+	ledger *Ledger
+	log    *slog.Logger
+
+	// Engine goroutine only.
+	active map[int]bool
+	rd     obs.Reader
+	beat   obs.Beat
+	host   obs.Host
+	mb     merge.Beat
+	mh     merge.Host
+
+	consMu sync.Mutex
+	cons   map[int]*partReader
+
+	remoteMu sync.Mutex
+	remote   map[string]merge.PartitionCounts // by key
+
+	frames, malformed, refused, published, truncated atomic.Uint64
+	records                                          [8]atomic.Uint64
+	snapMu                                           sync.Mutex
+	snap                                             Stats
+
+	wg      sync.WaitGroup
+	engDone chan struct{}
+}
+
+type partReader struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Start connects a process to the hub's JetStream over nc, creating the
+// stream and buckets when missing, and runs it until ctx ends. Alerts go
+// to out, which Wait closes once the process has stopped.
+func Start(ctx context.Context, nc *nats.Conn, cfg Config, out chan<- *alert.Alert) (*Process, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Replicas <= 0 {
+		cfg.Replicas = 1
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = DefaultLeaseTTL
+	}
+	if cfg.PrevalenceEvery <= 0 {
+		cfg.PrevalenceEvery = 5 * time.Second
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = 1024
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("hub: jetstream: %w", err)
+	}
+	p := &Process{cfg: cfg, nc: nc, js: js, in: make(chan item, cfg.Queue), out: out, log: cfg.Log,
+		active: map[int]bool{}, cons: map[int]*partReader{}, remote: map[string]merge.PartitionCounts{}, engDone: make(chan struct{})}
+	setup, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if cfg.StreamMaxBytes <= 0 {
+		cfg.StreamMaxBytes = DefaultStreamMaxBytes
+	}
+	if err := EnsureStream(setup, js, cfg.Replicas, cfg.StreamMaxBytes); err != nil {
+		return nil, err
+	}
+	leaseKV, err := js.CreateOrUpdateKeyValue(setup, jetstream.KeyValueConfig{Bucket: obs.LeasesBucket, TTL: cfg.LeaseTTL,
+		Storage: jetstream.FileStorage, Replicas: cfg.Replicas, Description: "launchtap hub: partition leases (m.<process>, p.<partition>)"})
+	if err != nil {
+		return nil, fmt.Errorf("hub: leases bucket: %w", err)
+	}
+	prevKV, err := js.CreateOrUpdateKeyValue(setup, jetstream.KeyValueConfig{Bucket: PrevalenceBucket, TTL: PrevalenceTTL,
+		Storage: jetstream.FileStorage, Replicas: cfg.Replicas, Description: "launchtap hub: fleet prevalence per day and partition"})
+	if err != nil {
+		return nil, fmt.Errorf("hub: prevalence bucket: %w", err)
+	}
+	alertKV, err := js.CreateOrUpdateKeyValue(setup, jetstream.KeyValueConfig{Bucket: AlertsBucket, TTL: AlertsTTL, MaxBytes: AlertsMaxBytes,
+		Storage: jetstream.FileStorage, Replicas: cfg.Replicas, Description: "launchtap hub: delivered alert ids"})
+	if err != nil {
+		return nil, fmt.Errorf("hub: alerts bucket: %w", err)
+	}
+	p.ledger = &Ledger{kv: alertKV, log: cfg.Log}
+	ecfg := cfg.Engine
+	ecfg.Remote = p.remotePrevalence
+	ecfg.Log = cfg.Log
+	if p.eng, err = merge.New(ecfg, func(a *alert.Alert) { out <- a }); err != nil {
+		return nil, err
+	}
+	p.leases, err = NewLeases(leaseKV, LeaseConfig{ID: cfg.ID, Partitions: obs.Partitions, TTL: cfg.LeaseTTL, Renew: cfg.Renew, Log: cfg.Log,
+		Gain: func(part int) { p.gain(ctx, part) }, Lose: p.lose})
+	if err != nil {
+		return nil, err
+	}
+	watch, err := prevKV.WatchAll(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("hub: watching prevalence: %w", err)
+	}
+	p.wg.Add(2)
+	go func() { defer p.wg.Done(); p.watchPrevalence(watch) }()
+	go func() { defer p.wg.Done(); p.leases.Run(ctx, true) }()
+	go p.runEngine(ctx, prevKV)
+	return p, nil
+}
+
+// EnsureStream creates the observation stream when it does not exist; an
+// existing stream is used as it is.
+func EnsureStream(ctx context.Context, js jetstream.JetStream, replicas int, maxBytes int64) error {
+	if _, err := js.Stream(ctx, obs.Stream); err == nil {
+		return nil
+	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("hub: stream %s: %w", obs.Stream, err)
+	}
+	_, err := js.CreateStream(ctx, jetstream.StreamConfig{
+		Name: obs.Stream, Subjects: []string{obs.StreamSubjects}, Storage: jetstream.FileStorage,
+		Duplicates: StreamDuplicates, MaxAge: StreamMaxAge, MaxBytes: maxBytes, Discard: jetstream.DiscardOld,
+		Replicas: replicas, Description: "launchtap: sensors' observations (docs/many-sensors.md)",
+	})
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return fmt.Errorf("hub: creating stream %s: %w", obs.Stream, err)
+	}
+	return nil
+}
+
+// Ledger is the alert stage's pipeline.Ledger for the hub: which alert ids
+// were delivered, shared by every hub process.
+func (p *Process) Ledger() *Ledger { return p.ledger }
+
+// Owned is the partitions this process holds now.
+func (p *Process) Owned() []int { return p.leases.Owned() }
+
+// Wait waits for the process to stop (its context ended) and closes out.
+func (p *Process) Wait() {
+	p.wg.Wait()
+	<-p.engDone
+	close(p.out)
+}
+
+// gain starts reading partition part from the start of the stream.
+func (p *Process) gain(ctx context.Context, part int) {
+	select {
+	case p.in <- item{ctl: func() { p.active[part] = true }}:
+	case <-p.engDone:
+		return
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	r := &partReader{cancel: cancel, done: make(chan struct{})}
+	p.consMu.Lock()
+	p.cons[part] = r
+	p.consMu.Unlock()
+	go func() {
+		defer close(r.done)
+		p.readPartition(rctx, part)
+	}()
+}
+
+// lose stops reading part and, behind what was read of it, forgets its
+// prevalence: its new owner counts it.
+func (p *Process) lose(part int) {
+	p.consMu.Lock()
+	r := p.cons[part]
+	delete(p.cons, part)
+	p.consMu.Unlock()
+	if r == nil {
+		return
+	}
+	r.cancel()
+	<-r.done
+	select {
+	case p.in <- item{ctl: func() { delete(p.active, part); p.eng.DropPartition(part) }}:
+	case <-p.engDone:
+	}
+}
+
+func (p *Process) readPartition(ctx context.Context, part int) {
+	for ctx.Err() == nil {
+		cons, err := p.js.OrderedConsumer(ctx, obs.Stream, jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{obs.PartitionSubject(part)}, DeliverPolicy: jetstream.DeliverAllPolicy})
+		if errors.Is(err, nats.ErrConnectionClosed) {
+			return // the process is stopping
+		}
+		if err != nil {
+			p.log.Warn("hub: cannot read partition; retrying", "partition", part, "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		it, err := cons.Messages()
+		if err != nil {
+			p.log.Warn("hub: cannot read partition; retrying", "partition", part, "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		stop := context.AfterFunc(ctx, it.Stop)
+		for {
+			m, err := it.Next()
+			if err != nil {
+				break
+			}
+			select {
+			case p.in <- item{part: part, data: m.Data()}:
+			case <-ctx.Done():
+			}
+		}
+		stop()
+		it.Stop()
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// runEngine is the one goroutine that owns the engine.
+func (p *Process) runEngine(ctx context.Context, prevKV jetstream.KeyValue) {
+	defer close(p.engDone)
+	tick := time.NewTicker(p.cfg.PrevalenceEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case it := <-p.in:
+			if it.ctl != nil {
+				it.ctl()
+				continue
+			}
+			p.frame(it.part, it.data)
+		case <-tick.C:
+			p.publishPrevalence(ctx, prevKV)
+			p.updateSnapshot()
+		case <-ctx.Done():
+			p.updateSnapshot()
+			return
+		}
+	}
+}
+
+// frame feeds one frame's beats and hosts to the engine.
+func (p *Process) frame(part int, data []byte) {
+	p.frames.Add(1)
+	if err := p.rd.Reset(data); err != nil {
+		p.malformed.Add(1)
+		p.log.Debug("hub: malformed frame skipped", "partition", part, "err", err)
+		return
+	}
+	for p.rd.Next() {
+		k := p.rd.Kind()
+		p.records[k&7].Add(1)
+		var err error
+		switch k {
+		case obs.KindBeat:
+			if err = p.rd.Decode(&p.beat); err == nil {
+				b := &p.beat
+				p.mb = merge.Beat{Sensor: b.Sensor, HostID: b.HostID, MAC: b.MAC, SrcIP: b.SrcIP, Dest: b.Dest, DestIP: b.DestIP,
+					Port: b.Port, Proto: b.Proto, Kind: b.Kind, TS: b.TS, BytesOut: b.BytesOut, BytesIn: b.BytesIn}
+				if p.eng.Beat(part, &p.mb) != nil {
+					p.refused.Add(1)
+				}
+			}
+		case obs.KindHost:
+			if err = p.rd.Decode(&p.host); err == nil {
+				h := &p.host
+				p.mh = merge.Host{Sensor: h.Sensor, HostID: h.HostID, Hostname: h.Hostname, Serial: h.Serial, MACs: h.MACs,
+					Addrs: h.Addrs, OS: h.OS, Confidence: h.Confidence, TS: h.TS}
+				if p.eng.Host(part, &p.mh) != nil {
+					p.refused.Add(1)
+				}
+			}
+		default:
+			// Names and findings are the sensor's own view; the hub
+			// merges beats and decides for itself.
+		}
+		if err != nil {
+			p.malformed.Add(1)
+			p.log.Debug("hub: malformed record skipped", "partition", part, "kind", k, "err", err)
+		}
+	}
+	if err := p.rd.Err(); err != nil {
+		p.malformed.Add(1)
+		p.log.Debug("hub: malformed frame cut short", "partition", part, "err", err)
+	}
+}
+
+func prevKey(day int64, part int) string {
+	return "d" + strconv.FormatInt(day, 10) + ".p" + strconv.Itoa(part)
+}
+
+// publishPrevalence publishes the tables of this process's partitions that
+// changed since the last time.
+func (p *Process) publishPrevalence(ctx context.Context, kv jetstream.KeyValue) {
+	for _, pc := range p.eng.Changed() {
+		if !p.active[pc.Part] {
+			continue
+		}
+		b, cut := marshalCounts(pc)
+		if cut {
+			p.truncated.Add(1)
+		}
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := kv.Put(pctx, prevKey(pc.Day, pc.Part), b)
+		cancel()
+		if err != nil {
+			p.log.Warn("hub: cannot publish prevalence", "partition", pc.Part, "err", err)
+			continue
+		}
+		p.published.Add(1)
+	}
+}
+
+// marshalCounts encodes pc, keeping its most prevalent destinations when
+// all would not fit in one message.
+func marshalCounts(pc merge.PartitionCounts) ([]byte, bool) {
+	b, _ := json.Marshal(pc)
+	if len(b) <= maxPrevalenceJSON {
+		return b, false
+	}
+	type dc struct {
+		d string
+		n uint64
+	}
+	all := make([]dc, 0, len(pc.Dests))
+	for d, n := range pc.Dests {
+		all = append(all, dc{d, n})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].n > all[j].n || (all[i].n == all[j].n && all[i].d < all[j].d) })
+	for keep := len(all) / 2; keep > 0; keep /= 2 {
+		pc.Dests = make(map[string]uint64, keep)
+		for _, x := range all[:keep] {
+			pc.Dests[x.d] = x.n
+		}
+		if b, _ = json.Marshal(pc); len(b) <= maxPrevalenceJSON {
+			break
+		}
+	}
+	return b, true
+}
+
+// watchPrevalence keeps the other processes' tables.
+func (p *Process) watchPrevalence(w jetstream.KeyWatcher) {
+	defer w.Stop()
+	for e := range w.Updates() {
+		if e == nil {
+			continue // the initial values are in
+		}
+		p.remoteMu.Lock()
+		if e.Operation() != jetstream.KeyValuePut {
+			delete(p.remote, e.Key())
+		} else {
+			var pc merge.PartitionCounts
+			if err := json.Unmarshal(e.Value(), &pc); err != nil || prevKey(pc.Day, pc.Part) != e.Key() {
+				p.malformed.Add(1)
+			} else {
+				p.remote[e.Key()] = pc
+			}
+		}
+		p.remoteMu.Unlock()
+	}
+}
+
+// remotePrevalence sums the published tables of the partitions this
+// process does not hold (engine goroutine: active is its own).
+func (p *Process) remotePrevalence(day int64, dest string) (hosts, fleet uint64) {
+	p.remoteMu.Lock()
+	defer p.remoteMu.Unlock()
+	for _, pc := range p.remote {
+		if pc.Day != day || p.active[pc.Part] {
+			continue
+		}
+		hosts += pc.Dests[dest]
+		fleet += pc.Fleet
+	}
+	return hosts, fleet
+}
+
+// Stats returns the counters (the engine's as of the last snapshot, at
+// most PrevalenceEvery old).
+func (p *Process) Stats() Stats {
+	p.snapMu.Lock()
+	s := p.snap
+	p.snapMu.Unlock()
+	s.Frames, s.Malformed, s.Refused = p.frames.Load(), p.malformed.Load(), p.refused.Load()
+	s.Published, s.Truncated = p.published.Load(), p.truncated.Load()
+	s.Records = map[string]uint64{}
+	for k := obs.KindBeat; k <= obs.KindCheckpoint; k++ {
+		if n := p.records[k&7].Load(); n > 0 {
+			s.Records[k.String()] = n
+		}
+	}
+	s.Owned = len(p.leases.Owned())
+	s.Gained, s.Lost = p.leases.Counts()
+	p.remoteMu.Lock()
+	for _, pc := range p.remote {
+		s.RemoteDests += len(pc.Dests)
+	}
+	p.remoteMu.Unlock()
+	return s
+}
+
+// updateSnapshot copies the engine's counters for Stats (engine goroutine).
+func (p *Process) updateSnapshot() {
+	c, d := p.eng.Stats()
+	p.snapMu.Lock()
+	p.snap.Engine, p.snap.Pairs, p.snap.PairEvicts, p.snap.Hosts = c, d.Pairs, d.Evictions, p.eng.HostCount()
+	p.snapMu.Unlock()
+}
+
+// Ledger records the alert ids the hub delivered in AlertsBucket, so a
+// process that rebuilds a partition another delivered from does not
+// deliver its alerts again. It is the alert stage's pipeline.Ledger.
+type Ledger struct {
+	kv  jetstream.KeyValue
+	log *slog.Logger
+}
+
+func ledgerKey(id string) string {
+	// Alert ids are hex; anything else is made a valid key.
+	return "a." + strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, id)
+}
+
+// Alerted reports an id delivered before. When the bucket cannot be read
+// it says no: an alert delivered twice is better than one lost.
+func (l *Ledger) Alerted(id string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	e, err := l.kv.Get(ctx, ledgerKey(id))
+	if err != nil {
+		if !errors.Is(err, jetstream.ErrKeyNotFound) {
+			l.log.Warn("hub: alert ledger unreadable: delivering", "id", id, "err", err)
+		}
+		return false
+	}
+	return string(e.Value()) == pipeline.FateAlerted
+}
+
+// Record notes a delivered alert (other fates are not shared: a
+// suppressed alert is judged again by whichever process finds it).
+func (l *Ledger) Record(a *alert.Alert, fate, _, _ string) {
+	if fate != pipeline.FateAlerted {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := l.kv.Put(ctx, ledgerKey(a.ID), []byte(fate)); err != nil {
+		l.log.Warn("hub: cannot record alert in the ledger", "id", a.ID, "err", err)
+	}
+}
