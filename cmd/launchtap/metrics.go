@@ -19,6 +19,7 @@ import (
 	"github.com/launchtap/launchtap/enrich"
 	"github.com/launchtap/launchtap/sensor/capture/live"
 	"github.com/launchtap/launchtap/sensor/decode"
+	"github.com/launchtap/launchtap/sensor/hub/proc"
 	"github.com/launchtap/launchtap/sensor/pipeline"
 	"github.com/launchtap/launchtap/sensor/syslog"
 )
@@ -51,6 +52,7 @@ type readings struct {
 	ifaces []ifaceKernel         // the kernel's counters per interface (live)
 	flows  *bpf.TakeStats        // the pre-filter's flow-table takes (live, with the filter)
 	state  *stateReading         // nil without --state-dir
+	hub    *proc.Stats           // a hub process's counters; nil on a sensor
 }
 
 // ifaceKernel is one interface's kernel counters, summed over its sockets.
@@ -389,6 +391,84 @@ var metricDefs = []metricDef{
 		read: func(r *readings, e func(uint64, ...string)) {
 			kernel(r, e, func(k *live.Stats) uint64 { return k.Filter.Passed() })
 		}},
+	// The hub (launchtap hub; docs/many-sensors.md): absent from a sensor.
+	{name: "hub_frames", help: "Hub: observation frames read from the stream.", stats: statsAsIs,
+		read: hubRead(func(h *proc.Stats, e func(uint64, ...string)) { e(h.Frames) })},
+	{name: "hub_records", help: "Hub: observation records read, by kind.", labels: []string{"kind"},
+		read: hubRead(func(h *proc.Stats, e func(uint64, ...string)) {
+			for k, v := range h.Records {
+				e(v, k)
+			}
+		})},
+	{name: "hub_malformed", help: "Hub: frames, records and prevalence tables that did not decode (skipped).", stats: statsAsIs,
+		read: hubRead(func(h *proc.Stats, e func(uint64, ...string)) { e(h.Malformed) })},
+	{name: "hub_refused", help: "Hub: records refused: no host, destination or time.",
+		read: hubRead(func(h *proc.Stats, e func(uint64, ...string)) { e(h.Refused) })},
+	{name: "hub_partitions", help: "Hub: observation partitions this process holds now.", typ: gauge, stats: statsAsIs,
+		read: hubRead(func(h *proc.Stats, e func(uint64, ...string)) { e(uint64(h.Owned)) })},
+	{name: "hub_partition_changes", help: "Hub: partition leases gained and lost (released, or taken over), by event.", labels: []string{"event"},
+		read: hubRead(func(h *proc.Stats, e func(uint64, ...string)) {
+			e(h.Gained, "gained")
+			e(h.Lost, "lost")
+		})},
+	{name: "hub_hosts", help: "Hub: merged hosts tracked now.", typ: gauge, stats: statsAsIs,
+		read: hubRead(func(h *proc.Stats, e func(uint64, ...string)) { e(uint64(h.Hosts)) })},
+	{name: "hub_host_merges", help: "Hub: hosts merged into another by a shared MAC, serial or hostname.",
+		read: hubRead(func(h *proc.Stats, e func(uint64, ...string)) { e(h.Engine.Merges) })},
+	{name: "hub_beats", help: "Hub: beats merged, and of them those older than their pair's latest (another sensor's order), by order.", labels: []string{"order"},
+		read: hubRead(func(h *proc.Stats, e func(uint64, ...string)) {
+			e(h.Engine.Beats-h.Engine.LateBeats, "in_order")
+			e(h.Engine.LateBeats, "late")
+		})},
+	{name: "hub_pairs", help: "Hub: pairs of merged hosts scored by the detector now.", typ: gauge,
+		read: hubRead(func(h *proc.Stats, e func(uint64, ...string)) { e(h.Pairs) })},
+	{name: "hub_findings", help: "Hub: periodic pairs found on merged beats, and of them those the host-OS policy suppressed, by outcome.", labels: []string{"outcome"},
+		read: hubRead(func(h *proc.Stats, e func(uint64, ...string)) {
+			e(h.Engine.Alerts, "alerted")
+			e(h.Engine.SuppressedOS, "host_os")
+		})},
+	{name: "hub_evictions", help: "Hub: entries a full table evicted or refused, by table.", labels: []string{"table"}, stats: statsSum,
+		read: hubRead(func(h *proc.Stats, e func(uint64, ...string)) {
+			e(h.Engine.HostEvictions, "hosts")
+			e(h.PairEvicts, "pairs")
+			e(h.Engine.KeysDropped, "host_keys")
+			e(h.Engine.PairsUntracked, "host_pairs")
+			e(h.Engine.DestsDropped, "prevalence_dests")
+			e(h.Engine.DaysExpired, "prevalence_days")
+			e(h.Engine.Saturated, "prevalence_saturated")
+			e(h.Truncated, "prevalence_truncated")
+		})},
+	{name: "hub_prevalence_published", help: "Hub: prevalence tables of this process's partitions published for the others.",
+		read: hubRead(func(h *proc.Stats, e func(uint64, ...string)) { e(h.Published) })},
+}
+
+// hubRead reads a hub metric, nothing on a sensor.
+func hubRead(read func(h *proc.Stats, e func(uint64, ...string))) func(*readings, func(uint64, ...string)) {
+	return func(r *readings, e func(uint64, ...string)) {
+		if r.hub != nil {
+			read(r.hub, e)
+		}
+	}
+}
+
+// hubShared are the sensor's metrics a hub process reports too: its alert
+// stage's and outputs'.
+var hubShared = map[string]bool{"alerts": true, "released": true, "masquerades": true, "fleet": true, "fleet_destinations": true,
+	"sink_errors": true, "mdm_lookups": true, "mdm_failures": true, "enrichment": true, "syslog_messages": true, "syslog_queue_depth": true}
+
+// hubSnapshot reads a hub process: its own metrics and its alert stage's.
+func (s *sensor) hubSnapshot(st proc.Stats) snapshot {
+	r := readings{alerts: &s.stage.Counters, fleet: s.stage.FleetCounters(), enrich: s.enrich.Stats(), hub: &st}
+	if s.syslog != nil {
+		r.syslog = s.syslog.Counters().Destinations
+	}
+	defs := make([]metricDef, 0, len(hubShared)+16)
+	for _, d := range metricDefs {
+		if hubShared[d.name] || strings.HasPrefix(d.name, "hub_") {
+			defs = append(defs, d)
+		}
+	}
+	return r.snapshot(defs)
 }
 
 // kernel emits one of the live capture's counters, nothing under replay.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/launchtap/launchtap/sensor/capture/live"
 	"github.com/launchtap/launchtap/sensor/decode"
+	"github.com/launchtap/launchtap/sensor/hub/proc"
 	"github.com/launchtap/launchtap/sensor/pipeline"
 	"github.com/launchtap/launchtap/sensor/syslog"
 )
@@ -46,6 +47,13 @@ func TestMetricNamesArePinned(t *testing.T) {
 	fmt.Fprintln(&b, strings.Join(sortedKeys(s.snapshot(nil).stats), " "))
 	fmt.Fprintln(&b, "# stats line and SENSOR-STATS keys under `launchtap run`")
 	fmt.Fprintln(&b, strings.Join(sortedKeys(s.snapshot(kernel).stats), " "))
+	hub := proc.Stats{Records: map[string]uint64{"beat": 1, "host": 1}}
+	fmt.Fprintln(&b, "# Prometheus series under `launchtap hub` with one --syslog destination")
+	for _, line := range promSeries(t, func() snapshot { return s.hubSnapshot(hub) }) {
+		fmt.Fprintln(&b, line)
+	}
+	fmt.Fprintln(&b, "# stats line keys under `launchtap hub`")
+	fmt.Fprintln(&b, strings.Join(sortedKeys(s.hubSnapshot(hub).stats), " "))
 	got := b.String()
 
 	if *update {

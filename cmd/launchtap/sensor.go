@@ -209,6 +209,21 @@ func (o *sensorFlags) prepare(stderr io.Writer) error {
 // build assembles the sensor (prepare first); stdout receives alerts when
 // --alerts is "-".
 func (o *sensorFlags) build(stdout, stderr io.Writer) (*sensor, error) {
+	s, err := o.buildStage(stdout, stderr)
+	if err != nil {
+		return nil, err
+	}
+	// The inventory's platform, when it knows the host, outranks passive evidence.
+	o.pipe.HostID.Platform = platformFunc(s.enrich.Platform)
+	if s.pipe, err = pipeline.New(o.pipe); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// buildStage assembles the alert stage and its outputs, all of a sensor but
+// the data path: what the hub runs on its merged findings.
+func (o *sensorFlags) buildStage(stdout, stderr io.Writer) (*sensor, error) {
 	if o.log == nil {
 		if err := o.prepare(stderr); err != nil {
 			return nil, err
@@ -257,11 +272,6 @@ func (o *sensorFlags) build(stdout, stderr io.Writer) (*sensor, error) {
 		Fleet:       o.fleet,
 		Sinks:       sinks,
 		Log:         log,
-	}
-	// The inventory's platform, when it knows the host, outranks passive evidence.
-	o.pipe.HostID.Platform = platformFunc(s.enrich.Platform)
-	if s.pipe, err = pipeline.New(o.pipe); err != nil {
-		return nil, err
 	}
 	return s, nil
 }

@@ -141,8 +141,17 @@ type hubHost struct {
 	os       hostid.Platform
 	conf     float64
 	osTS     int64
-	pairs    map[beacon.PairKey]uint8 // pair (keyed for this host) → sensors that beat it
-	hostID   string                   // stable name: first MAC, else serial, else first identity
+	pairs    map[beacon.PairKey]pairMeta // by pair, keyed for this host
+	hostID   string                      // stable name: first MAC, else serial, else first identity
+}
+
+// pairMeta is what the engine keeps of a merged host's pair beside the
+// detector's state.
+type pairMeta struct {
+	last    int64  // latest beat, Unix ns
+	day     int32  // day (since the epoch) its destination was last counted in the prevalence
+	epoch   uint32 // Engine.epoch when it was
+	sensors uint8  // the sensors that beat it, bits of hubHost.sensors
 }
 
 // Engine merges, detects and counts. Not safe for concurrent use.
@@ -153,6 +162,7 @@ type Engine struct {
 	idx   map[identKey]uint64
 	next  uint64
 	prev  prevalence
+	epoch uint32 // bumped by DropPartition: pairs count their prevalence again
 	c     Counters
 	out   func(*alert.Alert)
 }
@@ -270,22 +280,39 @@ func (e *Engine) Beat(part int, b *Beat) error {
 	h.addAddr(b.SrcIP)
 	bit := h.sensorBit(b.Sensor)
 	k := pairKey(h.id, b.Dest, b.DestIP, b.Port, b.Proto, b.Kind)
-	if m, ok := h.pairs[k]; ok || len(h.pairs) < maxPairs {
-		if h.pairs == nil {
-			h.pairs = make(map[beacon.PairKey]uint8, 4)
-		}
-		h.pairs[k] = m | bit
-	} else {
+	m, tracked := h.pairs[k]
+	if !tracked && len(h.pairs) >= maxPairs {
 		e.c.PairsUntracked++
 	}
-	e.prev.add(part, b.TS, destOf(b.Dest, b.DestIP), h.id, &e.c)
-	late := e.det.Stats().Late
-	f := e.det.Late(k, b.DestIP, b.TS)
+	m.sensors |= bit
+	// A host's first beat to a destination on a day counts it in the
+	// prevalence; the pair remembers that, so its later beats that day cost
+	// nothing there. epoch is bumped when a partition's counts are dropped.
+	day := int32(b.TS / int64(24*time.Hour))
+	if m.day != day || m.epoch != e.epoch {
+		e.prev.add(part, b.TS, destOf(b.Dest, b.DestIP), h.id, &e.c)
+		m.day, m.epoch = day, e.epoch
+	}
+	// Beat drops what is older than the pair's latest; Late merges it, at
+	// the cost of a lookup more, so only a beat the pair knows to be older
+	// goes there (one from an untracked pair is older than its first
+	// beat at worst, which Beat takes).
+	var f *beacon.Finding
+	if tracked && b.TS < m.last-int64(e.cfg.Beacon.GroupWindow) {
+		e.c.LateBeats++
+		f = e.det.Late(k, b.DestIP, b.TS)
+	} else {
+		f = e.det.Beat(k, b.DestIP, b.TS)
+	}
+	m.last = max(m.last, b.TS)
+	if tracked || len(h.pairs) < maxPairs {
+		if h.pairs == nil {
+			h.pairs = make(map[beacon.PairKey]pairMeta, 4)
+		}
+		h.pairs[k] = m
+	}
 	if b.BytesOut|b.BytesIn != 0 {
 		e.det.Sizes(k, b.TS, b.BytesOut, b.BytesIn)
-	}
-	if e.det.Stats().Late != late {
-		e.c.LateBeats++
 	}
 	if f != nil {
 		e.finding(part, h, f)
@@ -377,20 +404,26 @@ func (e *Engine) mergeHosts(a, b *hubHost) *hubHost {
 	for k, m := range b.pairs {
 		var bits uint8
 		for i := 0; i < maxSensors; i++ {
-			if m&(1<<i) != 0 {
+			if m.sensors&(1<<i) != 0 {
 				bits |= remap[i]
 			}
 		}
 		nk := pairKey(a.id, k.Dest, k.DestIP, k.Port, k.Proto, k.Kind)
 		e.det.Rekey(k, nk)
-		if _, ok := a.pairs[nk]; ok || len(a.pairs) < maxPairs {
-			if a.pairs == nil {
-				a.pairs = map[beacon.PairKey]uint8{}
-			}
-			a.pairs[nk] |= bits
-		} else {
+		am, ok := a.pairs[nk]
+		if !ok && len(a.pairs) >= maxPairs {
 			e.c.PairsUntracked++
+			continue
 		}
+		if a.pairs == nil {
+			a.pairs = map[beacon.PairKey]pairMeta{}
+		}
+		am.sensors |= bits
+		am.last = max(am.last, m.last)
+		if !ok {
+			am.day, am.epoch = m.day, m.epoch
+		}
+		a.pairs[nk] = am
 	}
 	if a.hostname == "" {
 		a.hostname = b.hostname
@@ -464,7 +497,10 @@ func (e *Engine) Host(part int, o *Host) error {
 
 // DropPartition forgets the prevalence counted for part: another process
 // owns it now and counts it.
-func (e *Engine) DropPartition(part int) { e.prev.drop(part) }
+func (e *Engine) DropPartition(part int) {
+	e.prev.drop(part)
+	e.epoch++
+}
 
 func (h *hubHost) addMAC(m [6]byte) {
 	if slices.Contains(h.macs, m) {
@@ -570,7 +606,7 @@ func (e *Engine) finding(part int, h *hubHost, f *beacon.Finding) {
 	for _, t := range f.BeatTimes {
 		a.BeatTimes = append(a.BeatTimes, time.Unix(0, t).UTC())
 	}
-	mask := h.pairs[k]
+	mask := h.pairs[k].sensors
 	for i, s := range h.sensors {
 		if mask&(1<<i) != 0 {
 			a.Sensors = append(a.Sensors, s)

@@ -11,15 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/launchtap/launchtap/internal/jstest"
 	"github.com/launchtap/launchtap/internal/synth"
 	"github.com/launchtap/launchtap/sensor/alert"
 	"github.com/launchtap/launchtap/sensor/baseline"
-	"github.com/launchtap/launchtap/sensor/beacon"
 	"github.com/launchtap/launchtap/sensor/hub/merge"
 	"github.com/launchtap/launchtap/sensor/hub/obs"
 	"github.com/launchtap/launchtap/sensor/pipeline"
@@ -97,38 +94,6 @@ func (h *hub) kill() {
 	h.stop()
 }
 
-// publisher stands for a sensor's publisher: frames of records to their
-// partition's subject, with the frame's message id.
-type publisher struct {
-	t      *testing.T
-	js     jetstream.JetStream
-	sensor string
-}
-
-func newPublisher(t *testing.T, url, sensor string) *publisher {
-	js, err := jetstream.New(jstest.Connect(t, url))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &publisher{t: t, js: js, sensor: sensor}
-}
-
-func (p *publisher) publish(hostID string, recs ...obs.Record) {
-	p.t.Helper()
-	var w obs.Writer
-	for _, r := range recs {
-		if err := w.Add(r); err != nil {
-			p.t.Fatal(err)
-		}
-	}
-	frame := w.Bytes()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := p.js.Publish(ctx, obs.Subject(recs[0].Type(), hostID), frame, jetstream.WithMsgID(obs.MsgID(p.sensor, frame))); err != nil {
-		p.t.Fatal(err)
-	}
-}
-
 func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -168,34 +133,6 @@ func allOwned(hubs ...*hub) func() bool {
 	}
 }
 
-type discard struct{}
-
-func (discard) WritePacket(gopacket.CaptureInfo, []byte) error { return nil }
-
-// roamingRecords are what each office's sensor tells the hub of the
-// roaming Mac: its host evidence and its beats (the scenario's ground truth).
-func roamingRecords(t *testing.T, office int) (*obs.Host, []*obs.Beat) {
-	t.Helper()
-	labels, err := synth.Generate(synth.RoamingOffices[office], 1, discard{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := slices.IndexFunc(labels, func(l synth.Label) bool { return l.DstFQDN == synth.RoamingFQDN })
-	var mac [6]byte
-	fmt.Sscanf(synth.RoamingMAC, "%02x:%02x:%02x:%02x:%02x:%02x", &mac[0], &mac[1], &mac[2], &mac[3], &mac[4], &mac[5])
-	sensor := fmt.Sprintf("office-%c", 'a'+office)
-	bt := labels[i].BeatTimes
-	h := &obs.Host{Sensor: sensor, HostID: synth.RoamingMAC, Hostname: synth.RoamingHostname, MACs: [][6]byte{mac},
-		Addrs: []netip.Addr{netip.MustParseAddr(synth.RoamingIP(office))}, OS: "macos", Confidence: 0.9, TS: bt[0].UnixNano() - int64(time.Hour)}
-	var beats []*obs.Beat
-	for n, ts := range bt {
-		beats = append(beats, &obs.Beat{Sensor: sensor, HostID: synth.RoamingMAC, MAC: mac, SrcIP: netip.MustParseAddr(synth.RoamingIP(office + 2*(n/2))),
-			Dest: synth.RoamingFQDN, DestIP: netip.MustParseAddr("198.51.100.77"), Port: 443, Proto: 6, Kind: beacon.KindSession,
-			TS: ts.UnixNano(), BytesOut: 1200, BytesIn: 2600})
-	}
-	return h, beats
-}
-
 // TestRoamingMacOnCluster: two sensors publish their halves of the roaming
 // Mac's day to a 3-node JetStream cluster, one after the other and each
 // frame twice (a retry); two hub processes share the partitions. Exactly
@@ -213,12 +150,12 @@ func TestRoamingMacOnCluster(t *testing.T) {
 	}
 	beats := func() uint64 { return h1.p.Stats().Engine.Beats + h2.p.Stats().Engine.Beats }
 
-	hostA, beatsA := roamingRecords(t, 0)
-	pa := newPublisher(t, c.Servers[2].URL(), "office-a")
-	pa.publish(hostA.HostID, hostA)
+	hostA, beatsA := jstest.Roaming(t, 0)
+	pa := jstest.NewPublisher(t, c.Servers[2].URL(), "office-a")
+	pa.Publish(hostA.HostID, hostA)
 	for _, b := range beatsA {
-		pa.publish(b.HostID, b)
-		pa.publish(b.HostID, b) // retried: stored once
+		pa.Publish(b.HostID, b)
+		pa.Publish(b.HostID, b) // retried: stored once
 	}
 	waitFor(t, 20*time.Second, "office A's beats consumed", func() bool { return beats() == uint64(len(beatsA)) })
 	time.Sleep(300 * time.Millisecond)
@@ -226,12 +163,12 @@ func TestRoamingMacOnCluster(t *testing.T) {
 		t.Fatalf("office A alone: %d alerts, want 0", len(got))
 	}
 
-	hostB, beatsB := roamingRecords(t, 1)
-	pb := newPublisher(t, c.Servers[0].URL(), "office-b")
-	pb.publish(hostB.HostID, hostB)
+	hostB, beatsB := jstest.Roaming(t, 1)
+	pb := jstest.NewPublisher(t, c.Servers[0].URL(), "office-b")
+	pb.Publish(hostB.HostID, hostB)
 	for _, b := range beatsB {
-		pb.publish(b.HostID, b)
-		pb.publish(b.HostID, b)
+		pb.Publish(b.HostID, b)
+		pb.Publish(b.HostID, b)
 	}
 	waitFor(t, 20*time.Second, "one hub alert", func() bool { return len(sink.alerts()) >= 1 })
 	waitFor(t, 20*time.Second, "office B's beats consumed", func() bool { return beats() == uint64(len(beatsA)+len(beatsB)) })
@@ -257,7 +194,7 @@ func TestKilledProcessTakeover(t *testing.T) {
 	sink := &collector{}
 	hubs := []*hub{startHub(t, s.URL(), testConfig("h1"), sink, nil), startHub(t, s.URL(), testConfig("h2"), sink, nil), startHub(t, s.URL(), testConfig("h3"), sink, nil)}
 	waitFor(t, 20*time.Second, "three processes share the 64 partitions evenly", allOwned(hubs...))
-	pub := newPublisher(t, s.URL(), "office-a")
+	pub := jstest.NewPublisher(t, s.URL(), "office-a")
 	const hosts = 24
 	t0 := time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC).UnixNano()
 	const period = int64(15 * time.Minute)
@@ -265,13 +202,13 @@ func TestKilledProcessTakeover(t *testing.T) {
 	hostID := func(i int) string { m := mac(i); return merge.FormatMAC(m) }
 	send := func(i, from, to int) {
 		for n := from; n < to; n++ {
-			pub.publish(hostID(i), &obs.Beat{Sensor: "office-a", HostID: hostID(i), MAC: mac(i), SrcIP: netip.AddrFrom4([4]byte{10, 20, 9, byte(i)}),
+			pub.Publish(hostID(i), &obs.Beat{Sensor: "office-a", HostID: hostID(i), MAC: mac(i), SrcIP: netip.AddrFrom4([4]byte{10, 20, 9, byte(i)}),
 				Dest: fmt.Sprintf("c2-%02d.example", i), Port: 443, Proto: 6, TS: t0 + int64(n)*period + int64(i)*int64(time.Second)})
 		}
 	}
 	for i := 0; i < hosts; i++ {
 		m := mac(i)
-		pub.publish(hostID(i), &obs.Host{Sensor: "office-a", HostID: hostID(i), MACs: [][6]byte{m}, OS: "macos", Confidence: 0.9, TS: t0})
+		pub.Publish(hostID(i), &obs.Host{Sensor: "office-a", HostID: hostID(i), MACs: [][6]byte{m}, OS: "macos", Confidence: 0.9, TS: t0})
 		if i%2 == 0 {
 			send(i, 0, 6) // alerts before the kill
 		} else {
@@ -335,7 +272,7 @@ func TestPrevalenceAcrossProcesses(t *testing.T) {
 	}
 	h1, h2 := startHub(t, s.URL(), testConfig("h1"), sink, org), startHub(t, s.URL(), testConfig("h2"), sink, org)
 	waitFor(t, 20*time.Second, "two processes share all 64 partitions", allOwned(h1, h2))
-	pub := newPublisher(t, s.URL(), "office-a")
+	pub := jstest.NewPublisher(t, s.URL(), "office-a")
 	const hosts, vendor, implant = 100, 60, 77
 	t0 := time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC).UnixNano()
 	mac := func(i int) [6]byte { return [6]byte{0x3c, 0x22, 0xfb, 0x64, 0, byte(i)} }
@@ -344,13 +281,13 @@ func TestPrevalenceAcrossProcesses(t *testing.T) {
 		return &obs.Beat{Sensor: "office-a", HostID: id(i), MAC: mac(i), SrcIP: netip.AddrFrom4([4]byte{10, 20, 8, byte(i)}), Dest: dest, Port: 443, Proto: 6, TS: ts}
 	}
 	for i := 0; i < hosts; i++ {
-		pub.publish(id(i), &obs.Host{Sensor: "office-a", HostID: id(i), MACs: [][6]byte{mac(i)}, OS: "macos", Confidence: 0.9, TS: t0},
+		pub.Publish(id(i), &obs.Host{Sensor: "office-a", HostID: id(i), MACs: [][6]byte{mac(i)}, OS: "macos", Confidence: 0.9, TS: t0},
 			beat(i, "www.news.example", t0+int64(i)*int64(time.Second)))
 	}
 	const period = int64(20 * time.Minute)
 	for n := 0; n < 3; n++ {
 		for i := 0; i < vendor; i++ {
-			pub.publish(id(i), beat(i, "telemetry.approved-vendor.example", t0+int64(time.Hour)+int64(n)*period+int64(i)*int64(time.Second)))
+			pub.Publish(id(i), beat(i, "telemetry.approved-vendor.example", t0+int64(time.Hour)+int64(n)*period+int64(i)*int64(time.Second)))
 		}
 	}
 	// Every process has counted and published its partitions before the
@@ -362,11 +299,11 @@ func TestPrevalenceAcrossProcesses(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	for n := 3; n < 10; n++ {
 		for i := 0; i < vendor; i++ {
-			pub.publish(id(i), beat(i, "telemetry.approved-vendor.example", t0+int64(time.Hour)+int64(n)*period+int64(i)*int64(time.Second)))
+			pub.Publish(id(i), beat(i, "telemetry.approved-vendor.example", t0+int64(time.Hour)+int64(n)*period+int64(i)*int64(time.Second)))
 		}
 	}
 	for n := 0; n < 10; n++ {
-		pub.publish(id(implant), beat(implant, "cdn-sync.implant.example", t0+int64(time.Hour)+int64(n)*period+int64(implant)*int64(time.Second)))
+		pub.Publish(id(implant), beat(implant, "cdn-sync.implant.example", t0+int64(time.Hour)+int64(n)*period+int64(implant)*int64(time.Second)))
 	}
 	waitFor(t, 20*time.Second, "the implant's alert", func() bool { return len(sink.alerts()) >= 1 })
 	waitFor(t, 20*time.Second, "the vendor's findings suppressed", func() bool {

@@ -1,0 +1,291 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/launchtap/launchtap/sensor/alert"
+	"github.com/launchtap/launchtap/sensor/hub/merge"
+	"github.com/launchtap/launchtap/sensor/hub/proc"
+	"github.com/launchtap/launchtap/sensor/netset"
+	"github.com/launchtap/launchtap/sensor/pipeline"
+)
+
+// hubFlags are the hub's own flags; the alert stage's (baseline,
+// enrichment, syslog, alerts, fleet grouping, detection thresholds) are a
+// sensorFlags, registered and built as replay and run do.
+type hubFlags struct {
+	url            string
+	creds, ca      string
+	id             string
+	replicas       int
+	leaseTTL       time.Duration
+	mergeHostnames bool
+	maxHosts       int
+	maxDests       int
+	streamMaxBytes int64
+}
+
+func (a *app) hubCmd() *cobra.Command {
+	var (
+		o *sensorFlags
+		h *hubFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "hub --nats URL [flags]",
+		Short: "merge many sensors' observations: one host across sensors, fleet prevalence, one alert stage",
+		Long: "Runs one hub process: it reads the observations sensors publish (launchtap run|replay --hub-url)\n" +
+			"from NATS JetStream, merges each host's identities across sensors (MAC, inventory serial,\n" +
+			"hostname), runs the sensor's periodicity detector on the merged beats, counts fleet prevalence\n" +
+			"per destination and day, and delivers alerts through the sensor's alert stage (baseline, MDM\n" +
+			"enrichment, JSON Lines, syslog). Several processes share the work by host identity: each claims\n" +
+			"a share of 64 partitions through leases, and a process that stops hands its share to the others\n" +
+			"within 25 s. SIGHUP reloads the baseline and the file inventory. See docs/many-sensors.md.",
+		Example: "  launchtap hub --nats nats://127.0.0.1:4222 --baseline /etc/launchtap/baseline.yaml\n" +
+			"  launchtap hub --nats tls://nats1:4222,tls://nats2:4222 --nats-creds hub.creds --nats-ca ca.pem --hub-replicas 3",
+		Args: cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			a.code = a.runHub(cmd, o, h)
+		},
+	}
+	o, h = newHubFlags(a, cmd.Flags())
+	return cmd
+}
+
+// newHubFlags registers the hub's flags: its own, and of the sensor's those
+// the alert stage and the detector use (no capture, flow or DNS flags: the
+// sensors decided those).
+func newHubFlags(a *app, fs *pflag.FlagSet) (*sensorFlags, *hubFlags) {
+	o := &sensorFlags{pipe: pipeline.DefaultConfig(), notes: func() []string { return a.notes }}
+	o.internal = newCIDRList("internal", netset.DefaultInternal, a.note)
+	host, _ := os.Hostname()
+	h := &hubFlags{}
+	addLogFlags(fs, &o.config, &o.logLevel, &o.logFormat)
+	fs.StringVar(&h.url, "nats", "", "NATS `URL`s of the JetStream cluster (comma-separated: nats://host:4222, tls://...)")
+	fs.StringVar(&h.creds, "nats-creds", "", "NATS credentials `file` (user JWT and nkey seed)")
+	fs.StringVar(&h.ca, "nats-ca", "", "PEM `file` of the CA that signed the NATS servers' certificates (implies TLS)")
+	fs.StringVar(&h.id, "hub-id", fmt.Sprintf("%s-%d", sanitizeID(host), os.Getpid()), "this process's `id`, unique among the hub's processes (its partition leases carry it)")
+	fs.IntVar(&h.replicas, "hub-replicas", 1, "replicas of the stream and buckets when the hub creates them (3 on a 3-node cluster)")
+	fs.DurationVar(&h.leaseTTL, "lease-ttl", proc.DefaultLeaseTTL, "how long a partition lease lives unrenewed: a stopped process's partitions move after it")
+	fs.BoolVar(&h.mergeHostnames, "merge-hostnames", true, "merge hosts that report the same hostname (never default names such as MacBook-Pro); MACs and serials always merge")
+	fs.IntVar(&h.maxHosts, "max-hub-hosts", merge.DefaultMaxHosts, "merged hosts one hub process tracks; beyond it the least recently active is forgotten")
+	fs.IntVar(&h.maxDests, "max-prevalence-dests", merge.DefaultMaxDests, "destinations whose fleet prevalence one hub process counts per day")
+	fs.Int64Var(&h.streamMaxBytes, "stream-max-bytes", proc.DefaultStreamMaxBytes, "bytes the observation stream keeps when the hub creates it (the oldest go first; it also keeps at most 7 days)")
+	setGroup(fs, groupHub, "nats", "nats-creds", "nats-ca", "hub-id", "hub-replicas", "lease-ttl", "merge-hostnames", "stream-max-bytes")
+	setGroup(fs, groupState, "max-hub-hosts", "max-prevalence-dests")
+	fs.Var(&o.pipe.OS, "os", "which hosts alert: macos (unknown-OS hosts at low severity) or any")
+	fs.Float64Var(&o.pipe.UnknownMinScore, "unknown-min-score", pipeline.DefaultUnknownMinScore, "with --os macos, the score (0..1) a beacon from a host of unknown OS needs to alert, at low severity")
+	fs.StringVar(&o.baselinePath, "baseline", "", "organisation baseline YAML `file` (rules, approved_destinations, approved_labels; see docs/baseline.md), merged with the built-in default")
+	fs.IntVar(&o.fleet.MinHosts, "group-min-hosts", pipeline.DefaultFleetMinHosts, "hosts beating to one destination at one period that become one fleet group alert (0: off; docs/fleet-grouping.md)")
+	fs.BoolVar(&o.groupUpdates, "group-updates", true, "deliver an update record when a host joins a fleet group; false: count it only")
+	setGroup(fs, groupDetection, "os", "unknown-min-score", "baseline", "group-min-hosts", "group-updates")
+	fs.StringVar(&o.sensorName, "sensor-name", "hub-"+host, "name put in alerts' sensor field and syslog HOSTNAME")
+	fs.StringVar(&o.alertsPath, "alerts", "-", "write alerts as JSON Lines to `file` (- for standard output)")
+	fs.StringVar(&o.summaryPath, "summary", "", "also write the final summary as one JSON object to `file`")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `host:port` at /metrics (empty: off)")
+	fs.DurationVar(&o.statsEvery, "stats-interval", time.Minute, "how often to log a stats line (0: never)")
+	setGroup(fs, groupOutput, "sensor-name", "alerts", "summary", "metrics-addr", "stats-interval")
+	addGoFlags(fs, groupDetection, o.pipe.Beacon.RegisterFlags)
+	addGoFlags(fs, groupEnrichment, o.enrich.RegisterFlags)
+	addGoFlags(fs, groupOutput, o.syslog.RegisterFlags)
+	return o, h
+}
+
+// sanitizeID makes a host name a lease id token (no dots or spaces).
+func sanitizeID(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r == '.' || r == ' ' || r == '*' || r == '>' {
+			return '-'
+		}
+		return r
+	}, s)
+	if s == "" {
+		return "hub"
+	}
+	return s
+}
+
+func (h *hubFlags) check() error {
+	switch {
+	case h.url == "":
+		return errors.New("nats: the JetStream URL is required (e.g. --nats nats://127.0.0.1:4222)")
+	case h.replicas < 1 || h.replicas > 5:
+		return fmt.Errorf("hub-replicas: %d is not within 1..5", h.replicas)
+	case h.leaseTTL < 2*time.Second || h.leaseTTL > 5*time.Minute:
+		return fmt.Errorf("lease-ttl: %v is not within 2s..5m", h.leaseTTL)
+	case h.maxHosts < 1:
+		return fmt.Errorf("max-hub-hosts: %d: want at least 1", h.maxHosts)
+	case h.maxDests < 1:
+		return fmt.Errorf("max-prevalence-dests: %d: want at least 1", h.maxDests)
+	case h.streamMaxBytes < 1<<20:
+		return fmt.Errorf("stream-max-bytes: %d: want at least 1 MiB", h.streamMaxBytes)
+	}
+	if sanitizeID(h.id) != h.id {
+		return fmt.Errorf("hub-id: %q: no dots, spaces or wildcards", h.id)
+	}
+	return nil
+}
+
+// connect dials the cluster with the credentials and CA the flags name; it
+// keeps reconnecting for as long as the process runs.
+func (h *hubFlags) connect(o *sensorFlags) (*nats.Conn, error) {
+	opts := []nats.Option{nats.Name("launchtap hub " + h.id), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				o.log.Warn("hub: disconnected from NATS; reconnecting", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { o.log.Info("hub: reconnected to NATS", "url", nc.ConnectedUrlRedacted()) }),
+	}
+	if h.creds != "" {
+		opts = append(opts, nats.UserCredentials(h.creds))
+	}
+	if h.ca != "" {
+		opts = append(opts, nats.RootCAs(h.ca))
+	}
+	nc, err := nats.Connect(h.url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("nats: connecting to %s: %w", h.url, err)
+	}
+	return nc, nil
+}
+
+// runHub is the hub command once its flags are parsed.
+func (a *app) runHub(cmd *cobra.Command, o *sensorFlags, h *hubFlags) int {
+	ctx, stdout, stderr := cmd.Context(), a.stdout, a.stderr
+	if err := h.check(); err != nil {
+		return a.usage(cmd, err)
+	}
+	if err := o.prepare(stderr); err != nil {
+		return a.usage(cmd, err)
+	}
+	s, err := o.buildStage(stdout, stderr)
+	if err != nil {
+		return a.fail(cmd, err, exitUsage)
+	}
+	nc, err := h.connect(o)
+	if err != nil {
+		s.finish(ctx)
+		return a.fail(cmd, err, exitFailure)
+	}
+	defer nc.Close()
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	out := make(chan *alert.Alert, 1024)
+	start := time.Now()
+	p, err := proc.Start(runCtx, nc, proc.Config{
+		ID: h.id, Replicas: h.replicas, LeaseTTL: h.leaseTTL, StreamMaxBytes: h.streamMaxBytes, Log: s.log,
+		Engine: merge.Config{Beacon: o.pipe.Beacon, Name: o.sensorName, OS: o.pipe.OS, UnknownMinScore: o.pipe.UnknownMinScore,
+			MaxHosts: h.maxHosts, MaxDests: h.maxDests, MergeHostnames: h.mergeHostnames},
+	}, out)
+	if err != nil {
+		s.finish(ctx)
+		return a.fail(cmd, err, exitFailure)
+	}
+	s.stage.Ledger = p.Ledger()
+	s.done.Add(1)
+	go func() {
+		defer s.done.Done()
+		s.stage.Run(ctx, out)
+	}()
+	snap := func() snapshot { return s.hubSnapshot(p.Stats()) }
+	if o.metricsAddr != "" {
+		addr, err := serveMetrics(runCtx, o.metricsAddr, snap, s.log)
+		if err != nil {
+			stop()
+			p.Wait()
+			s.finish(ctx)
+			return a.fail(cmd, err, exitUsage)
+		}
+		s.log.Info("serving Prometheus metrics", "addr", addr, "path", "/metrics")
+	}
+	if o.statsEvery > 0 {
+		go logStats(runCtx, o.statsEvery, snap, s.log, s.syslog)
+	}
+	go reloadOnHUP(runCtx, o, s)
+	s.log.Info("hub running", "id", h.id, "nats", nc.ConnectedUrlRedacted(), "sensor_name", o.sensorName)
+	<-ctx.Done()
+	stop()
+	p.Wait() // releases the leases, closes out
+	code := exitOK
+	if err := s.finish(context.Background()); err != nil {
+		a.fail(cmd, err, exitFailure)
+		code = exitFailure
+	}
+	sum := newHubSummary(s, p.Stats(), time.Since(start))
+	sum.print(stderr)
+	if o.summaryPath != "" {
+		if err := sum.writeJSON(o.summaryPath); err != nil {
+			a.fail(cmd, err, exitFailure)
+			code = exitFailure
+		}
+	}
+	return code
+}
+
+// hubSummary is the hub's end-of-run report (stderr, and --summary as JSON).
+type hubSummary struct {
+	Frames     uint64            `json:"frames"`
+	Records    map[string]uint64 `json:"records"`
+	Malformed  uint64            `json:"malformed"`
+	Refused    uint64            `json:"refused"`
+	Hosts      int               `json:"hosts"`
+	Merges     uint64            `json:"host_merges"`
+	LateBeats  uint64            `json:"late_beats"`
+	Findings   uint64            `json:"findings"`
+	Alerts     uint64            `json:"alerts"`
+	Suppressed map[string]uint64 `json:"suppressed"`
+	Evictions  map[string]uint64 `json:"evictions"`
+	Partitions map[string]uint64 `json:"partitions"`
+	ElapsedS   float64           `json:"elapsed_s"`
+	ObsPerSec  float64           `json:"observations_per_s"`
+}
+
+func newHubSummary(s *sensor, st proc.Stats, el time.Duration) *hubSummary {
+	c := &s.stage.Counters
+	e := st.Engine
+	sum := &hubSummary{
+		Frames: st.Frames, Records: st.Records, Malformed: st.Malformed, Refused: st.Refused, Hosts: st.Hosts,
+		Merges: e.Merges, LateBeats: e.LateBeats, Findings: e.Findings, Alerts: c.Emitted.Load(),
+		Suppressed: map[string]uint64{"host_os": e.SuppressedOS, "baseline_dest": c.SuppressedDest.Load(),
+			"approved_label": c.SuppressedLabel.Load(), "already_alerted": c.Duplicates.Load()},
+		Evictions: map[string]uint64{"hosts": e.HostEvictions, "pairs": st.PairEvicts, "host_keys": e.KeysDropped,
+			"host_pairs": e.PairsUntracked, "prevalence_dests": e.DestsDropped, "prevalence_days": e.DaysExpired},
+		Partitions: map[string]uint64{"gained": st.Gained, "lost": st.Lost, "owned": uint64(st.Owned)},
+		ElapsedS:   round3(el.Seconds()),
+	}
+	if el > 0 {
+		sum.ObsPerSec = round3(float64(e.Beats+e.Hosts) / el.Seconds())
+	}
+	return sum
+}
+
+func (h *hubSummary) print(w io.Writer) {
+	fmt.Fprintf(w, "hub: %d frames, %d beats, %d host records (%d malformed, %d refused); %d hosts (%d merged); %d late beats\n",
+		h.Frames, h.Records["beat"], h.Records["host"], h.Malformed, h.Refused, h.Hosts, h.Merges, h.LateBeats)
+	fmt.Fprintf(w, "  alerts: %d (findings %d; suppressed: %s)\n", h.Alerts, h.Findings, kv(h.Suppressed))
+	fmt.Fprintf(w, "  evictions: %s; partitions: %s\n", kv(h.Evictions), kv(h.Partitions))
+	fmt.Fprintf(w, "  elapsed %.1fs, %s observations/s\n", h.ElapsedS, strconv.FormatFloat(h.ObsPerSec, 'f', -1, 64))
+}
+
+func (h *hubSummary) writeJSON(path string) error {
+	b, err := json.MarshalIndent(h, "", "  ")
+	if err != nil {
+		return fmt.Errorf("summary: %w", err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("summary: %w", err)
+	}
+	return nil
+}
