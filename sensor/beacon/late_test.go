@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/launchtap/launchtap/sensor/host"
 )
 
 // TestLate feeds the beats of one 2-hour schedule in the orders a hub
@@ -11,7 +13,7 @@ import (
 // on the same evidence as the beats in order, where Beat drops the late ones.
 func TestLate(t *testing.T) {
 	dst := netip.MustParseAddr("198.51.100.77")
-	k := PairKey{Src: netip.MustParseAddr("10.20.7.50"), Dest: "sync.roamer-agent.example", Port: 443, Proto: 6}
+	k := PairKey{Host: host.AddrKey(netip.MustParseAddr("10.20.7.50")), Dest: "sync.roamer-agent.example", Port: 443, Proto: 6}
 	const period = 2 * int64(time.Hour)
 	for _, tc := range []struct {
 		name     string

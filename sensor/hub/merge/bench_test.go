@@ -8,6 +8,7 @@ import (
 
 	"github.com/launchtap/launchtap/internal/jstest"
 	"github.com/launchtap/launchtap/sensor/alert"
+	"github.com/launchtap/launchtap/sensor/host"
 )
 
 // BenchmarkEngine measures the beats one hub process merges and scores per
@@ -34,7 +35,7 @@ func benchEngine(b *testing.B, jitter int64) {
 	for h := 0; h < hosts; h++ {
 		m := [6]byte{0x3c, 0x22, 0xfb, 0, byte(h >> 8), byte(h)}
 		for d := 0; d < dests; d++ {
-			beats[h*dests+d] = Beat{Sensor: fmt.Sprint("office-", h%4), HostID: macString(m), MAC: m,
+			beats[h*dests+d] = Beat{Sensor: fmt.Sprint("office-", h%4), HostID: host.MACString(m), MAC: m,
 				SrcIP: netip.AddrFrom4([4]byte{10, 20, byte(h >> 8), byte(h)}), Dest: names[d], DestIP: netip.AddrFrom4([4]byte{198, 51, 100, byte(d)}),
 				Port: 443, Proto: 6, BytesOut: 900, BytesIn: 1500}
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/launchtap/launchtap/sensor/alert"
 	"github.com/launchtap/launchtap/sensor/beacon"
+	"github.com/launchtap/launchtap/sensor/host"
 	"github.com/launchtap/launchtap/sensor/hostid"
 )
 
@@ -216,16 +217,16 @@ func (e *Engine) unindex(h *hubHost) {
 	}
 }
 
-// pairKey is the detector's key for a pair of merged host h: the detector
-// keys pairs by a source address, and a merged host has many; its id, as a
-// unique-local IPv6 address, stands for all of them.
+// pairKey is the detector's key for a pair of merged host h: a sensor's
+// host.Key is one MAC or one address, and a merged host may have several
+// of each; its hub id, as a unique-local IPv6 address, stands for all.
 func pairKey(h uint64, dest string, destIP netip.Addr, port uint16, proto uint8, kind beacon.Kind) beacon.PairKey {
 	var a [16]byte
 	copy(a[:], "\xfd\x6c\x74\x68\x75\x62\x00\x00") // fd6c:7468:7562::/48, "lthub"
 	for i := 0; i < 8; i++ {
 		a[8+i] = byte(h >> (56 - 8*i))
 	}
-	k := beacon.PairKey{Src: netip.AddrFrom16(a), Dest: dest, Port: port, Proto: proto, Kind: kind}
+	k := beacon.PairKey{Host: host.AddrKey(netip.AddrFrom16(a)), Dest: dest, Port: port, Proto: proto, Kind: kind}
 	if dest == "" {
 		k.DestIP = destIP
 	}
@@ -374,7 +375,7 @@ func (e *Engine) index(h *hubHost, k identKey) {
 func keyName(k identKey) string {
 	switch k.kind {
 	case keyMAC:
-		return macString(k.mac)
+		return host.MACString(k.mac)
 	case keySerial:
 		return "serial:" + k.v
 	case keyHostname:
@@ -592,11 +593,18 @@ func (e *Engine) finding(part int, h *hubHost, f *beacon.Finding) {
 		Reasons:          append(f.Reasons, extra...),
 		DstIPs:           make([]string, 0, len(f.DstIPs)),
 	}
-	if n := len(h.addrs); n > 0 {
-		a.SrcIP = h.addrs[n-1].String()
+	a.HostID = h.hostID
+	for _, ad := range h.addrs {
+		a.SrcIPs = append(a.SrcIPs, ad.String())
 	}
-	if len(h.macs) > 0 {
-		a.SrcMAC = macString(h.macs[0])
+	if n := len(a.SrcIPs); n > 0 {
+		a.SrcIP = a.SrcIPs[n-1]
+	}
+	for _, m := range h.macs {
+		a.SrcMACs = append(a.SrcMACs, host.MACString(m))
+	}
+	if len(a.SrcMACs) > 0 {
+		a.SrcMAC = a.SrcMACs[0]
 	}
 	for _, ip := range f.DstIPs {
 		if ip.IsValid() {
@@ -665,21 +673,6 @@ func protoName(p uint8) string {
 		return "udp"
 	}
 	return strconv.Itoa(int(p))
-}
-
-// FormatMAC is m in the lower-case colon form host ids use.
-func FormatMAC(m [6]byte) string { return macString(m) }
-
-func macString(m [6]byte) string {
-	const hex = "0123456789abcdef"
-	b := make([]byte, 0, 17)
-	for i, x := range m {
-		if i > 0 {
-			b = append(b, ':')
-		}
-		b = append(b, hex[x>>4], hex[x&0xf])
-	}
-	return string(b)
 }
 
 // parseMAC reads aa:bb:cc:dd:ee:ff (either case, : or -).

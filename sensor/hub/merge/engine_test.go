@@ -13,6 +13,7 @@ import (
 	"github.com/launchtap/launchtap/internal/synth"
 	"github.com/launchtap/launchtap/sensor/alert"
 	"github.com/launchtap/launchtap/sensor/beacon"
+	"github.com/launchtap/launchtap/sensor/host"
 )
 
 func newEngine(t testing.TB, cfg Config) (*Engine, *[]*alert.Alert) {
@@ -143,7 +144,7 @@ func TestMergeBySerial(t *testing.T) {
 	t0 := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC).UnixNano()
 	const period = int64(30 * time.Minute)
 	beat := func(sensor string, mac [6]byte, ip string, i int) {
-		b := Beat{Sensor: sensor, HostID: macString(mac), MAC: mac, SrcIP: netip.MustParseAddr(ip), Dest: "c2.example", Port: 443, Proto: 6, TS: t0 + int64(i)*period}
+		b := Beat{Sensor: sensor, HostID: host.MACString(mac), MAC: mac, SrcIP: netip.MustParseAddr(ip), Dest: "c2.example", Port: 443, Proto: 6, TS: t0 + int64(i)*period}
 		if err := e.Beat(3, &b); err != nil {
 			t.Fatal(err)
 		}
@@ -158,8 +159,8 @@ func TestMergeBySerial(t *testing.T) {
 		t.Fatalf("%d alerts, %d hosts before the serial is known; want 0 and 2", len(*got), e.HostCount())
 	}
 	for _, h := range []*Host{
-		{Sensor: "office-a", HostID: macString(wifi), MACs: [][6]byte{wifi}, Serial: "C02XK1ZZJG5H", OS: "macos", Confidence: 0.9, TS: t0},
-		{Sensor: "office-b", HostID: macString(dock), MACs: [][6]byte{dock}, Serial: "c02xk1zzjg5h", OS: "macos", Confidence: 0.8, TS: t0},
+		{Sensor: "office-a", HostID: host.MACString(wifi), MACs: [][6]byte{wifi}, Serial: "C02XK1ZZJG5H", OS: "macos", Confidence: 0.9, TS: t0},
+		{Sensor: "office-b", HostID: host.MACString(dock), MACs: [][6]byte{dock}, Serial: "c02xk1zzjg5h", OS: "macos", Confidence: 0.8, TS: t0},
 	} {
 		if err := e.Host(3, h); err != nil {
 			t.Fatal(err)
@@ -251,7 +252,7 @@ func TestHostsBounded(t *testing.T) {
 	e, _ := newEngine(t, Config{MaxHosts: 10})
 	for i := 0; i < 25; i++ {
 		mac := [6]byte{2, 0, 0, 0, 0, byte(i)}
-		b := Beat{Sensor: "s", HostID: macString(mac), MAC: mac, Dest: "x.example", Port: 443, Proto: 6, TS: int64(i + 1)}
+		b := Beat{Sensor: "s", HostID: host.MACString(mac), MAC: mac, Dest: "x.example", Port: 443, Proto: 6, TS: int64(i + 1)}
 		if err := e.Beat(0, &b); err != nil {
 			t.Fatal(err)
 		}
@@ -273,8 +274,8 @@ func TestParseMAC(t *testing.T) {
 		if ok != tc.ok {
 			t.Errorf("%q: ok %v", tc.in, ok)
 		}
-		if ok && macString(m) != "3c:22:fb:16:00:01" {
-			t.Errorf("%q: %s", tc.in, macString(m))
+		if ok && host.MACString(m) != "3c:22:fb:16:00:01" {
+			t.Errorf("%q: %s", tc.in, host.MACString(m))
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/launchtap/launchtap/sensor/alert"
 	"github.com/launchtap/launchtap/sensor/baseline"
+	"github.com/launchtap/launchtap/sensor/host"
 	"github.com/launchtap/launchtap/sensor/pipeline"
 )
 
@@ -49,7 +50,7 @@ func TestFleetPrevalence(t *testing.T) {
 	mac := func(i int) [6]byte { return [6]byte{0x3c, 0x22, 0xfb, 0x64, 0, byte(i)} }
 	for i := 0; i < hosts; i++ {
 		m := mac(i)
-		if err := e.Host(i%64, &Host{Sensor: fmt.Sprint("office-", i%3), HostID: macString(m), MACs: [][6]byte{m}, OS: "macos", Confidence: 0.9, TS: t0}); err != nil {
+		if err := e.Host(i%64, &Host{Sensor: fmt.Sprint("office-", i%3), HostID: host.MACString(m), MACs: [][6]byte{m}, OS: "macos", Confidence: 0.9, TS: t0}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -57,7 +58,7 @@ func TestFleetPrevalence(t *testing.T) {
 	// minutes from the second hour on, interleaved as many sensors publish.
 	for i := 0; i < hosts; i++ {
 		m := mac(i)
-		b := Beat{Sensor: fmt.Sprint("office-", i%3), HostID: macString(m), MAC: m, SrcIP: netip.AddrFrom4([4]byte{10, 20, 8, byte(i)}),
+		b := Beat{Sensor: fmt.Sprint("office-", i%3), HostID: host.MACString(m), MAC: m, SrcIP: netip.AddrFrom4([4]byte{10, 20, 8, byte(i)}),
 			Dest: "www.news.example", Port: 443, Proto: 6, TS: t0 + int64(i)*int64(time.Second)}
 		if err := e.Beat(i%64, &b); err != nil {
 			t.Fatal(err)
@@ -76,7 +77,7 @@ func TestFleetPrevalence(t *testing.T) {
 				continue
 			}
 			m := mac(i)
-			b := Beat{Sensor: fmt.Sprint("office-", i%3), HostID: macString(m), MAC: m, SrcIP: netip.AddrFrom4([4]byte{10, 20, 8, byte(i)}),
+			b := Beat{Sensor: fmt.Sprint("office-", i%3), HostID: host.MACString(m), MAC: m, SrcIP: netip.AddrFrom4([4]byte{10, 20, 8, byte(i)}),
 				Dest: dest, Port: 443, Proto: 6, TS: t0 + int64(time.Hour) + int64(n)*period + int64(i)*int64(time.Second)}
 			if err := e.Beat(i%64, &b); err != nil {
 				t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/launchtap/launchtap/internal/jstest"
 	"github.com/launchtap/launchtap/sensor/alert"
+	"github.com/launchtap/launchtap/sensor/host"
 	"github.com/launchtap/launchtap/sensor/hub/merge"
 	"github.com/launchtap/launchtap/sensor/hub/obs"
 )
@@ -38,7 +39,7 @@ func BenchmarkHub(b *testing.B) {
 	ids := make([]string, hosts)
 	parts := make([]int, hosts)
 	for h := range ids {
-		ids[h] = merge.FormatMAC([6]byte{0x3c, 0x22, 0xfb, 0, byte(h >> 8), byte(h)})
+		ids[h] = host.MACString([6]byte{0x3c, 0x22, 0xfb, 0, byte(h >> 8), byte(h)})
 		parts[h] = obs.Partition(ids[h])
 	}
 	var w [obs.Partitions]obs.Writer

@@ -17,6 +17,7 @@ import (
 	"github.com/launchtap/launchtap/internal/synth"
 	"github.com/launchtap/launchtap/sensor/alert"
 	"github.com/launchtap/launchtap/sensor/baseline"
+	"github.com/launchtap/launchtap/sensor/host"
 	"github.com/launchtap/launchtap/sensor/hub/merge"
 	"github.com/launchtap/launchtap/sensor/hub/obs"
 	"github.com/launchtap/launchtap/sensor/pipeline"
@@ -199,7 +200,7 @@ func TestKilledProcessTakeover(t *testing.T) {
 	t0 := time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC).UnixNano()
 	const period = int64(15 * time.Minute)
 	mac := func(i int) [6]byte { return [6]byte{0x3c, 0x22, 0xfb, 0x10, 0, byte(i)} }
-	hostID := func(i int) string { m := mac(i); return merge.FormatMAC(m) }
+	hostID := func(i int) string { m := mac(i); return host.MACString(m) }
 	send := func(i, from, to int) {
 		for n := from; n < to; n++ {
 			pub.Publish(hostID(i), &obs.Beat{Sensor: "office-a", HostID: hostID(i), MAC: mac(i), SrcIP: netip.AddrFrom4([4]byte{10, 20, 9, byte(i)}),
@@ -276,7 +277,7 @@ func TestPrevalenceAcrossProcesses(t *testing.T) {
 	const hosts, vendor, implant = 100, 60, 77
 	t0 := time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC).UnixNano()
 	mac := func(i int) [6]byte { return [6]byte{0x3c, 0x22, 0xfb, 0x64, 0, byte(i)} }
-	id := func(i int) string { return merge.FormatMAC(mac(i)) }
+	id := func(i int) string { return host.MACString(mac(i)) }
 	beat := func(i int, dest string, ts int64) *obs.Beat {
 		return &obs.Beat{Sensor: "office-a", HostID: id(i), MAC: mac(i), SrcIP: netip.AddrFrom4([4]byte{10, 20, 8, byte(i)}), Dest: dest, Port: 443, Proto: 6, TS: ts}
 	}
