@@ -22,6 +22,7 @@ type workerCounters struct {
 	copiedDHCP       uint64 // DHCP messages the host table saw as copies (counted by worker 0)
 	copiedDHCPErrors uint64
 	read             readCounts // live mode: the worker reads and decodes its own source
+	hub              HubStats
 }
 
 // published is a worker's latest snapshot, copied once per batch so that
@@ -37,6 +38,10 @@ type published struct {
 }
 
 func (w *worker) publish() {
+	if w.hub != nil {
+		w.hub.flush()
+		w.c.hub = w.hub.c
+	}
 	fs, ds, bs, hs := w.flows.Stats(), w.dns.Stats(), w.det.Stats(), w.hosts.Stats()
 	w.nm.c.DoHHosts = uint64(w.nm.doh.Len())
 	w.nm.c.HelloHeld, w.nm.c.HelloJoined, w.nm.c.HelloHoldEvictions = w.nm.hold.held, w.nm.hold.joined, w.nm.hold.evicted
@@ -62,6 +67,7 @@ type Stats struct {
 	Beacon           beacon.Stats
 	Hosts            hostid.Stats
 	Names            NameStats // names from the wire, proxies, encrypted DNS, learned prefixes
+	Hub              HubStats  // what the workers handed the hub (--hub-url)
 	Workers          int
 	Elapsed          time.Duration // wall time since the run started
 }
@@ -101,6 +107,7 @@ func (p *Pipeline) Stats() Stats {
 		s.Hosts.DHCP -= c.copiedDHCP
 		s.Hosts.DHCPErrors -= c.copiedDHCPErrors
 		s.addRead(&c.read)
+		addCounters(&s.Hub, &c.hub)
 	}
 	learned, refused := p.cfg.Internal.Learned()
 	s.Names.PrefixesLearned, s.Names.PrefixesRefused = uint64(len(learned)), refused
