@@ -38,8 +38,10 @@ const (
 	// oldest is sent unsized when it is full.
 	hubPending = 1 << 14
 	// hubSizeWait is how long (capture time) a beat waits for its sizes:
-	// a session longer than that is sent unsized, so the hub is not late.
-	hubSizeWait = int64(5 * 60 * 1e9)
+	// a session longer than that (or a burst not followed by another
+	// within it: a burst is sized when the next begins) is sent unsized,
+	// so the hub is never later than this.
+	hubSizeWait = int64(10 * 60 * 1e9)
 )
 
 type hubKey struct {
