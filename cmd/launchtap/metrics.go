@@ -51,6 +51,7 @@ type readings struct {
 	ifaces []ifaceKernel         // the kernel's counters per interface (live)
 	flows  *bpf.TakeStats        // the pre-filter's flow-table takes (live, with the filter)
 	state  *stateReading         // nil without --state-dir
+	hub    *hubReading           // nil without --hub-url
 }
 
 // ifaceKernel is one interface's kernel counters, summed over its sockets.
@@ -273,6 +274,89 @@ var metricDefs = []metricDef{
 				e(r.state.errors)
 			}
 		}},
+	{name: "hub_beats", help: "Beats the workers handed the hub publisher, by outcome: queued (sized or not), unsized (sent without sizes: the session outlived the wait), dropped (the publisher's queue was full).",
+		labels: []string{"outcome"}, stats: statsPerLabel,
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				h := r.pipe.Hub
+				e(h.Beats, "queued")
+				e(h.Unsized, "unsized")
+				e(h.Dropped+h.FindingsDropped, "dropped")
+			}
+		}},
+	{name: "hub_records", help: "Observations packed into frames for the hub, by event: packed, queue_full (dropped: the publisher's queue was full), refused (not encodable, logged).",
+		labels: []string{"event"},
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				e(r.hub.pub.Records, "packed")
+				e(r.hub.pub.QueueDrops, "queue_full")
+				e(r.hub.pub.Refused, "refused")
+			}
+		}},
+	{name: "hub_frames", help: "Frames of observations, by event: stored (in the outbox), sent (acknowledged by JetStream), duplicate (acknowledged as already stored: sent again after a lost acknowledgement), outbox_error (the outbox could not store it: lost).",
+		labels: []string{"event"},
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				e(r.hub.pub.Frames, "stored")
+				e(r.hub.pub.Sent, "sent")
+				e(r.hub.pub.Duplicates, "duplicate")
+				e(r.hub.pub.OutboxErrors, "outbox_error")
+			}
+		}},
+	{name: "hub_sent_records", help: "Observations JetStream acknowledged.", stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				e(r.hub.pub.SentRecords)
+			}
+		}},
+	{name: "hub_send_errors", help: "Sends to the hub that failed (unreachable, timed out); the frames stay in the outbox and are sent again.", stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				e(r.hub.pub.PublishErrors)
+			}
+		}},
+	{name: "hub_connected", help: "1 while the link to the hub's NATS servers is up.", typ: gauge, stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				var up uint64
+				if r.hub.pub.Connected {
+					up = 1
+				}
+				e(up)
+			}
+		}},
+	{name: "hub_outbox_frames", help: "Frames in the hub outbox not yet acknowledged.", typ: gauge, stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				e(r.hub.pub.Outbox.Pending)
+			}
+		}},
+	{name: "hub_outbox_bytes", help: "Bytes the hub outbox takes on disk.", typ: gauge,
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				e(r.hub.pub.Outbox.PendingBytes)
+			}
+		}},
+	{name: "hub_outbox_dropped", help: "Frames the hub outbox dropped unsent to stay within --hub-outbox-max-bytes (the oldest first).", stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				e(r.hub.pub.Outbox.Dropped)
+			}
+		}},
+	{name: "hub_outbox_corrupt", help: "Unreadable records the hub outbox skipped (a torn write at a power cut, a damaged disk).",
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				e(r.hub.pub.Outbox.Corrupt)
+			}
+		}},
+	{name: "hub_baseline_loads", help: "Organisation baselines received from the hub, by result: loaded, invalid (the one in force kept).",
+		labels: []string{"result"},
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				e(r.hub.reloads, "loaded")
+				e(r.hub.rejected, "invalid")
+			}
+		}},
 	{name: "masquerades", help: "Alerts whose launchd job took an approved label but not the rest of the rule (program, plist location, team ID).",
 		read: func(r *readings, e func(uint64, ...string)) { e(r.alerts.Masquerades.Load()) }},
 	{name: "fleet", help: "Fleet grouping (docs/fleet-grouping.md), by event: groups formed, host alerts joined to a group, update records, group alerts raised in severity, member hosts' own alerts.",
@@ -407,6 +491,9 @@ func (s *sensor) snapshot(extra func(*readings)) snapshot {
 	}
 	if s.state != nil {
 		r.state = s.state.reading()
+	}
+	if s.hub != nil {
+		r.hub = s.hub.reading()
 	}
 	if extra != nil {
 		extra(&r)

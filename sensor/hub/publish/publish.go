@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/launchtap/launchtap/sensor/hub/link"
 	"github.com/launchtap/launchtap/sensor/hub/obs"
 	"github.com/launchtap/launchtap/sensor/hub/outbox"
 )
@@ -282,6 +283,7 @@ func (p *Publisher) send(ctx context.Context, js jetstream.JetStream, nc *nats.C
 	defer close(p.stopped)
 	ob := p.cfg.Outbox
 	backoff := time.Duration(0)
+	ready := false // the stream is known to exist
 	idle := time.NewTicker(250 * time.Millisecond)
 	defer idle.Stop()
 	for {
@@ -310,6 +312,13 @@ func (p *Publisher) send(ctx context.Context, js jetstream.JetStream, nc *nats.C
 			case <-idle.C:
 			}
 			continue
+		}
+		if !ready {
+			// The first sensor to reach a new cluster creates the stream.
+			ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			_, err := link.EnsureStream(ectx, js)
+			cancel()
+			ready = err == nil
 		}
 		if err := p.publish(ctx, js, es); err != nil {
 			ob.Rewind()
