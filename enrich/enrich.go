@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -334,6 +335,33 @@ func (s *Service) Platform(ip netip.Addr, mac [6]byte) (hostid.Platform, bool) {
 		}
 	}
 	return "", false
+}
+
+// DeviceMACs lists, for each device of the file inventory with more than
+// one MAC, its MACs: the sensor joins them into one host from the start (a
+// laptop's Wi-Fi and its dock's Ethernet). Remote providers are asked per
+// alert and list no devices.
+func (s *Service) DeviceMACs() [][][6]byte {
+	if s.file == nil {
+		return nil
+	}
+	inv := s.file.Current()
+	if inv == nil {
+		return nil
+	}
+	var out [][][6]byte
+	for _, h := range inv.Hosts {
+		var macs [][6]byte
+		for _, m := range h.MACs {
+			if hw, err := net.ParseMAC(m); err == nil && len(hw) == 6 {
+				macs = append(macs, [6]byte(hw))
+			}
+		}
+		if len(macs) > 1 {
+			out = append(out, macs)
+		}
+	}
+	return out
 }
 
 // cacheKey includes the MAC when known so a DHCP address handed to another

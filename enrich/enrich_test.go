@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -343,5 +344,35 @@ func TestReloadPicksUpNewDevice(t *testing.T) {
 	s.Enrich(context.Background(), a) // the last good inventory stays
 	if a.Enrichment.Status != alert.EnrichMatched || s.Stats().InventoryReloadErrors != 1 {
 		t.Fatalf("%+v %+v", a.Enrichment, s.Stats())
+	}
+}
+
+// TestDeviceMACs: a device listed with two MACs (a laptop's Wi-Fi and its
+// dock's Ethernet) is handed to the sensor as one host; one with a single
+// MAC needs no join.
+func TestDeviceMACs(t *testing.T) {
+	inv := `{"devices": [
+	  {"serial": "C02DOCKED01", "hostname": "bobs-mbp", "platform": "darwin", "mac_addresses": ["3c:22:fb:00:00:01", "A0:CE:C8:00:00:02"]},
+	  {"serial": "C02SINGLE01", "hostname": "eves-mbp", "platform": "darwin", "mac_addresses": ["3c:22:fb:00:00:03"]}]}`
+	path := filepath.Join(t.TempDir(), "inventory.json")
+	if err := os.WriteFile(path, []byte(inv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Inventory: path}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got := s.DeviceMACs()
+	want := [][][6]byte{{{0x3c, 0x22, 0xfb, 0, 0, 1}, {0xa0, 0xce, 0xc8, 0, 0, 2}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("DeviceMACs = %x, want %x", got, want)
+	}
+	empty, err := New(Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if empty.DeviceMACs() != nil {
+		t.Error("no inventory, yet device MACs")
 	}
 }

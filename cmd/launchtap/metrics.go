@@ -168,6 +168,10 @@ var metricDefs = []metricDef{
 			e(r.pipe.Names.HelloHoldEvictions, "held_hellos")
 			e(r.pipe.Names.LearnMACEvictions, "internal_macs")
 			e(r.fleet.Evictions, "fleet")
+			e(r.pipe.Identity.BindingEvictions, "host_identity_bindings")
+			e(r.pipe.Identity.MACEvictions, "host_identity_macs")
+			e(r.pipe.Identity.JoinKeyEvictions, "host_identity_join_keys")
+			e(r.pipe.HostSeenEvictions, "host_seen")
 		}},
 	{name: "class_evictions", help: "Evictions from the scan-resistant tables, by table and class: probation (seen once) or protected (with a history).", labels: []string{"table", "class"},
 		read: func(r *readings, e func(uint64, ...string)) {
@@ -232,6 +236,29 @@ var metricDefs = []metricDef{
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Names.PrefixesFromMACs) }},
 	{name: "internal_host_prefixes_treated_external", help: "Global IPv6 /64s an internal host's MAC sent from while --learn-internal=false: its traffic there is treated as external.",
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Names.ExternalHostWarns) }},
+	{name: "host_identity_packets", help: "Packets by how their owner was keyed: by the MAC of the host it is bound to, or by its address (unbound, or bound only to a router's MAC).", labels: []string{"by"},
+		read: func(r *readings, e func(uint64, ...string)) {
+			e(r.pipe.Identity.ByMAC, "mac")
+			e(r.pipe.Identity.ByAddr, "address")
+		}},
+	{name: "host_identity_bindings", help: "Address-to-MAC bindings held now.", typ: gauge,
+		read: func(r *readings, e func(uint64, ...string)) { e(uint64(r.pipe.Identity.Bindings)) }},
+	{name: "host_identity_moves", help: "Addresses bound to another MAC than before (DHCP re-addressing, a lease handed to another host).",
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Identity.Moved) }},
+	{name: "host_identity_joins", help: "MACs joined to another MAC's host (hostname, DUID, inventory), and joins not made, by outcome.", labels: []string{"outcome"},
+		read: func(r *readings, e func(uint64, ...string)) {
+			e(r.pipe.Identity.Joins, "joined")
+			e(r.pipe.Identity.JoinsRefused, "refused")
+			e(r.pipe.Identity.JoinsGeneric, "generic_name")
+		}},
+	{name: "host_identity_routers", help: "MACs found sending from more addresses than a host uses: routers, whose frames name no host.",
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Identity.Routers) }},
+	{name: "host_identity_errors", help: "DHCP, NDP and mDNS messages host identity could not read, by kind (counted and skipped).", labels: []string{"kind"},
+		read: func(r *readings, e func(uint64, ...string)) {
+			e(r.pipe.Identity.DHCPErrors, "dhcp")
+			e(r.pipe.Identity.NDPErrors, "ndp")
+			e(r.pipe.Identity.MDNSErrors, "mdns")
+		}},
 	{name: "findings", help: "Periodic pairs found, before host-OS policy and baseline.", stats: statsAsIs,
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Findings) }},
 	{name: "alerts", help: "Alerts delivered.", stats: statsAsIs,

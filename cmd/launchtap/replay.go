@@ -154,6 +154,13 @@ type summary struct {
 	// Names counts destination names read from the wire (sni, quic, http,
 	// connect), proxy requests, encrypted-DNS sessions and learned prefixes.
 	Names map[string]uint64 `json:"names"`
+	// Identity counts how packets were tied to hosts (docs/host-identity.md):
+	// address bindings, MAC joins, routers, and packets keyed by MAC or by
+	// address. IdentityBy says which: "mac" (the span sees end hosts' MACs),
+	// "address" (only routers' MACs or none: beyond the first hop, or no
+	// Ethernet) or "mixed".
+	Identity   map[string]uint64 `json:"identity"`
+	IdentityBy string            `json:"identity_by"`
 	// DoHHosts are the hosts seen using encrypted-DNS resolvers: their
 	// lookups are invisible to the span.
 	DoHHosts        []pipeline.DoHHost `json:"doh_hosts,omitempty"`
@@ -202,6 +209,10 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"held_hellos":     st.Names.HelloHoldEvictions,
 			"internal_macs":   st.Names.LearnMACEvictions,
 			"fleet":           f.Evictions,
+			"host_bindings":   st.Identity.BindingEvictions,
+			"host_macs":       st.Identity.MACEvictions,
+			"host_join_keys":  st.Identity.JoinKeyEvictions,
+			"host_seen":       st.HostSeenEvictions,
 		},
 		Alerts:      c.Emitted.Load(),
 		Masquerades: c.Masquerades.Load(),
@@ -265,6 +276,22 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"proxies_refused":      st.Names.ProxiesRefused,
 			"pairs_renamed":        st.Beacon.Rekeyed,
 		},
+		Identity: map[string]uint64{
+			"packets_by_mac":     st.Identity.ByMAC,
+			"packets_by_address": st.Identity.ByAddr,
+			"bindings":           uint64(st.Identity.Bindings),
+			"macs":               uint64(st.Identity.MACs),
+			"moved":              st.Identity.Moved,
+			"released":           st.Identity.Released,
+			"joins":              st.Identity.Joins,
+			"joins_refused":      st.Identity.JoinsRefused,
+			"joins_generic":      st.Identity.JoinsGeneric,
+			"routers":            st.Identity.Routers,
+			"dhcp_errors":        st.Identity.DHCPErrors,
+			"ndp_errors":         st.Identity.NDPErrors,
+			"mdns_errors":        st.Identity.MDNSErrors,
+		},
+		IdentityBy: identityBy(st.Identity.ByMAC, st.Identity.ByAddr),
 		DoHHosts:   s.pipe.DoHHosts(), // the workers have stopped
 		Proxies:    s.pipe.Proxies(),
 		Enrichment: c.EnrichmentStatus(),
@@ -323,6 +350,18 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 	return sum
 }
 
+// identityBy says how hosts were keyed: by MAC when nearly every owned
+// packet resolved to one, by address when none did.
+func identityBy(byMAC, byAddr uint64) string {
+	switch {
+	case byMAC == 0:
+		return "address"
+	case byAddr <= byMAC/20:
+		return "mac"
+	}
+	return "mixed"
+}
+
 func (s *summary) print(w io.Writer) {
 	fmt.Fprintf(w, "launchtap: %d packets (%s) in %s, %.0f packets/s, %d workers, %.0f packets per CPU-second\n",
 		s.Packets, humanBytes(s.Bytes), (time.Duration(s.ElapsedS * float64(time.Second))).Round(time.Millisecond), s.PacketsPerSec, s.Workers, s.PacketsPerCPUSec)
@@ -333,6 +372,10 @@ func (s *summary) print(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  sessions: %s; dns: %s\n", kv(s.Sessions), kv(s.DNS))
 	fmt.Fprintf(w, "  hosts: %s\n", kv(s.Hosts))
+	fmt.Fprintf(w, "  identity by %s: %s\n", s.IdentityBy, kv(s.Identity))
+	if s.IdentityBy == "address" && s.Packets > 0 {
+		fmt.Fprintln(w, "  identity: no end host's MAC was seen (a span beyond the first hop, or no Ethernet): hosts are keyed by their addresses, and a host that changes address is a new host")
+	}
 	if len(s.Kernel) > 0 {
 		fmt.Fprintf(w, "  kernel: %s\n", kv(s.Kernel))
 	}

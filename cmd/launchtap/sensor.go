@@ -282,6 +282,7 @@ func (o *sensorFlags) build(stdout, stderr io.Writer) (*sensor, error) {
 	}
 	// The inventory's platform, when it knows the host, outranks passive evidence.
 	o.pipe.HostID.Platform = platformFunc(s.enrich.Platform)
+	o.pipe.HostMACs = s.enrich.DeviceMACs() // a device's MACs are one host
 	if s.pipe, err = pipeline.New(o.pipe); err != nil {
 		return nil, err
 	}

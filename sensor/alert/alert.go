@@ -7,12 +7,20 @@ import "time"
 
 // Alert is one periodic-egress finding. See docs/alert-schema.md.
 type Alert struct {
-	TS        time.Time `json:"ts"`           // capture time at which the alert fired
-	ID        string    `json:"id"`           // stable per pair and period: sensor-independent hash
-	Sensor    string    `json:"sensor"`       // the sensor's name (hostname by default)
-	Severity  Severity  `json:"severity"`     // high, medium or low
-	SrcIP     string    `json:"src_ip"`       // internal host
-	SrcMAC    string    `json:"src_mac"`      // its MAC where the span sees it, else ""
+	TS       time.Time `json:"ts"`       // capture time at which the alert fired
+	ID       string    `json:"id"`       // stable per pair and period: sensor-independent hash
+	Sensor   string    `json:"sensor"`   // the sensor's name (hostname by default)
+	Severity Severity  `json:"severity"` // high, medium or low
+	SrcIP    string    `json:"src_ip"`   // internal host
+	SrcMAC   string    `json:"src_mac"`  // its MAC where the span sees it, else ""
+	// HostID is the host's stable identity (docs/host-identity.md): its
+	// canonical MAC where the span sees end hosts' MACs — the same through
+	// DHCP re-addressing, IPv6 temporary addresses and the two MACs of a
+	// docked laptop — else its address. SrcIPs and SrcMACs are the
+	// addresses and MACs its beats came from (bounded, most recent last).
+	HostID    string    `json:"host_id"`
+	SrcIPs    []string  `json:"src_ips"`
+	SrcMACs   []string  `json:"src_macs"`
 	DstFQDN   string    `json:"dst_fqdn"`     // name the source resolved for the destination, "" if none
 	DstIPs    []string  `json:"dst_ips"`      // addresses the pair reached (bounded, most recent last)
 	DstPort   uint16    `json:"dst_port"`     // destination port

@@ -5,12 +5,14 @@ import (
 	"runtime"
 	"syscall"
 	"testing"
+
+	"github.com/launchtap/launchtap/sensor/host"
 )
 
 func benchKeys(n int) []PairKey {
 	keys := make([]PairKey, n)
 	for i := range keys {
-		keys[i] = PairKey{Src: netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}),
+		keys[i] = PairKey{Host: host.AddrKey(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})),
 			Dest: "cdn.example.net", Port: 443, Proto: 6}
 	}
 	return keys
@@ -85,7 +87,7 @@ func pairMemory(b *testing.B, hist bool) {
 		dst := netip.MustParseAddr("203.0.113.10")
 		dest := "cdn.example.net" // names are shared strings in the pipeline too
 		for i := 0; i < n; i++ {
-			k := PairKey{Src: netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), Dest: dest, Port: 443, Proto: 6}
+			k := PairKey{Host: host.AddrKey(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})), Dest: dest, Port: 443, Proto: 6}
 			d.Beat(k, dst, 1e9)
 			if hist {
 				d.Beat(k, dst, 61e9)

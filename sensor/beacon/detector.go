@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/launchtap/launchtap/sensor/host"
 	"github.com/launchtap/launchtap/sensor/slru"
 )
 
@@ -33,11 +34,13 @@ func (k Kind) String() string {
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
-// PairKey identifies what is scored: internal source, destination (the FQDN
-// the source resolved — lower-case, no trailing dot — or, when none, the
-// destination address), port, protocol, kind.
+// PairKey identifies what is scored: the internal host (sensor/host: its
+// MAC where the span sees it, so its beats survive address changes; else its
+// address), destination (the FQDN the host resolved — lower-case, no
+// trailing dot — or, when none, the destination address), port, protocol,
+// kind.
 type PairKey struct {
-	Src    netip.Addr
+	Host   host.Key
 	Dest   string
 	DestIP netip.Addr // set only when Dest == ""
 	Port   uint16

@@ -5,13 +5,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/launchtap/launchtap/sensor/host"
 	"github.com/launchtap/launchtap/sensor/slru"
 )
 
 // scanPairs beats n pairs once each (a scan): they churn probation.
 func scanPairs(d *Detector, ts int64, n int) {
 	for i := 0; i < n; i++ {
-		k := PairKey{Src: netip.MustParseAddr("10.0.0.9"), DestIP: netip.AddrFrom4([4]byte{44, byte(i >> 16), byte(i >> 8), byte(i)}), Port: 80, Proto: 6}
+		k := PairKey{Host: host.AddrKey(netip.MustParseAddr("10.0.0.9")), DestIP: netip.AddrFrom4([4]byte{44, byte(i >> 16), byte(i >> 8), byte(i)}), Port: 80, Proto: 6}
 		d.Beat(k, k.DestIP, ts+int64(i))
 	}
 }
@@ -23,8 +24,8 @@ func TestPairsWithHistoryStayProtected(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MaxPairs = 64
 	src, dst := netip.MustParseAddr("10.0.0.5"), netip.MustParseAddr("198.51.100.7")
-	byAddr := PairKey{Src: src, DestIP: dst, Port: 443, Proto: 6}
-	named := PairKey{Src: src, Dest: "c2.example", Port: 443, Proto: 6}
+	byAddr := PairKey{Host: host.AddrKey(src), DestIP: dst, Port: 443, Proto: 6}
+	named := PairKey{Host: host.AddrKey(src), Dest: "c2.example", Port: 443, Proto: 6}
 	beat := func(d *Detector, k PairKey, n int) {
 		for i := 0; i < n; i++ {
 			d.Beat(k, dst, int64(i)*int64(time.Minute))

@@ -4,13 +4,15 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/launchtap/launchtap/sensor/host"
 )
 
 func TestRekey(t *testing.T) {
 	dst := netip.MustParseAddr("203.0.113.10")
 	src := netip.MustParseAddr("10.0.0.5")
-	byAddr := PairKey{Src: src, DestIP: dst, Port: 443, Proto: 6}
-	named := PairKey{Src: src, Dest: "updates.example.com", Port: 443, Proto: 6}
+	byAddr := PairKey{Host: host.AddrKey(src), DestIP: dst, Port: 443, Proto: 6}
+	named := PairKey{Host: host.AddrKey(src), Dest: "updates.example.com", Port: 443, Proto: 6}
 	const period = 300 * int64(time.Second)
 	for _, tc := range []struct {
 		name            string
@@ -64,7 +66,7 @@ func TestRekey(t *testing.T) {
 // one pair once merged.
 func TestRekeyThenAlert(t *testing.T) {
 	src := netip.MustParseAddr("10.0.0.5")
-	named := PairKey{Src: src, Dest: "updates.example.com", Port: 443, Proto: 6}
+	named := PairKey{Host: host.AddrKey(src), Dest: "updates.example.com", Port: 443, Proto: 6}
 	d := NewDetector(DefaultConfig())
 	const period = 300 * int64(time.Second)
 	var f *Finding
@@ -72,7 +74,7 @@ func TestRekeyThenAlert(t *testing.T) {
 		dst := netip.AddrFrom4([4]byte{203, 0, 113, byte(i % 5)})
 		k := named
 		if i%2 == 0 {
-			k = PairKey{Src: src, DestIP: dst, Port: 443, Proto: 6}
+			k = PairKey{Host: host.AddrKey(src), DestIP: dst, Port: 443, Proto: 6}
 		}
 		d.Beat(k, dst, int64(i)*period)
 		if k != named {

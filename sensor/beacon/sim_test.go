@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"time"
+
+	"github.com/launchtap/launchtap/sensor/host"
 )
 
 // Timestamp simulators for the beacon styles and benign patterns. They
@@ -129,7 +131,7 @@ func slicesSortF(t []float64) {
 	}
 }
 
-var testKey = PairKey{Src: netip.MustParseAddr("10.20.1.15"), Dest: "cdn.example.net", Port: 443, Proto: 6}
+var testKey = PairKey{Host: host.AddrKey(netip.MustParseAddr("10.20.1.15")), Dest: "cdn.example.net", Port: 443, Proto: 6}
 
 // run feeds times through a fresh detector and returns every finding with
 // the beat number (1-based, counting grouped beats once) it fired at.

@@ -7,6 +7,8 @@ import (
 	"math"
 	"net/netip"
 	"time"
+
+	"github.com/launchtap/launchtap/sensor/host"
 )
 
 // PairState is one pair's durable state: its beat history and what it last
@@ -102,8 +104,8 @@ func (s *PairState) check() error {
 		return errors.New("beacon: pair state: a beat before the first")
 	case s.Times[n-1]-s.Times[0] > maxOffset:
 		return errors.New("beacon: pair state: history spans more than the detector keeps")
-	case !s.Key.Src.IsValid():
-		return errors.New("beacon: pair state: no source address")
+	case !s.Key.Host.IsValid():
+		return errors.New("beacon: pair state: no source host")
 	case math.IsNaN(float64(s.Alerted)) || s.Alerted < 0:
 		return errors.New("beacon: pair state: bad alerted period")
 	}
@@ -125,7 +127,7 @@ func (s *PairState) MarshalBinary() ([]byte, error) {
 	}
 	b := make([]byte, 0, 64+len(s.Key.Dest)+8*len(s.Times))
 	b = append(b, stateVersion)
-	b = appendAddr(b, s.Key.Src)
+	b = appendHost(b, s.Key.Host)
 	b = binary.AppendUvarint(b, uint64(len(s.Key.Dest)))
 	b = append(b, s.Key.Dest...)
 	b = appendAddr(b, s.Key.DestIP)
@@ -150,6 +152,18 @@ func (s *PairState) MarshalBinary() ([]byte, error) {
 	return b, nil
 }
 
+// appendHost writes a host key as appendAddr writes an address, or, for a
+// MAC-keyed host, the tag hostMAC and the six bytes: state written before
+// hosts had MACs reads back unchanged.
+func appendHost(b []byte, k host.Key) []byte {
+	if k.IsMAC() {
+		return append(append(b, hostMAC), k.MAC[:]...)
+	}
+	return appendAddr(b, k.Addr)
+}
+
+const hostMAC = 6
+
 func appendAddr(b []byte, a netip.Addr) []byte {
 	switch {
 	case !a.IsValid():
@@ -173,7 +187,7 @@ func (s *PairState) UnmarshalBinary(b []byte) error {
 		return fmt.Errorf("%w: encoding version %d, want %d", ErrBadState, v, stateVersion)
 	}
 	*s = PairState{}
-	s.Key.Src = r.addr()
+	s.Key.Host = r.host()
 	if n := r.uvarint(); n <= 255 && r.ok(int(n)) {
 		s.Key.Dest = string(r.b[:n])
 		r.b = r.b[n:]
@@ -282,4 +296,20 @@ func (r *reader) addr() netip.Addr {
 	}
 	r.err = true
 	return netip.Addr{}
+}
+
+func (r *reader) host() host.Key {
+	if len(r.b) > 0 && r.b[0] == hostMAC {
+		r.b = r.b[1:]
+		if !r.ok(6) {
+			return host.Key{}
+		}
+		m := [6]byte(r.b[:6])
+		r.b = r.b[6:]
+		if !host.UsableMAC(m) {
+			r.err = true
+		}
+		return host.MACKey(m)
+	}
+	return host.AddrKey(r.addr())
 }

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"reflect"
 	"testing"
+
+	"github.com/launchtap/launchtap/sensor/host"
 )
 
 // A detector restored from another's exported state must go on exactly as
@@ -13,7 +15,7 @@ import (
 func TestExportImportContinuesAsOneDetector(t *testing.T) {
 	for _, split := range []int{1, 2, 5, 6, 9, 33, 40} {
 		r := rand.New(rand.NewPCG(uint64(split), 7))
-		keys := []PairKey{testKey, {Src: netip.MustParseAddr("10.0.0.9"), DestIP: netip.MustParseAddr("198.51.100.7"), Port: 8443, Proto: 6}}
+		keys := []PairKey{testKey, {Host: host.AddrKey(netip.MustParseAddr("10.0.0.9")), DestIP: netip.MustParseAddr("198.51.100.7"), Port: 8443, Proto: 6}}
 		type ev struct {
 			k   PairKey
 			dst netip.Addr
@@ -144,7 +146,7 @@ func BenchmarkExport(b *testing.B) {
 	d := NewDetector(DefaultConfig())
 	for i := 0; i < n; i++ {
 		k := testKey
-		k.Src = netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		k.Host = host.AddrKey(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}))
 		for j := 0; j < 8; j++ {
 			ts := sec(1000 + float64(j)*60)
 			if i < n/100 {

@@ -94,15 +94,19 @@ type Session struct {
 	ServerAddr netip.Addr
 	ClientMAC  [6]byte
 	HasMAC     bool
-	Start      int64 // Unix ns of the SYN, the first UDP packet, or (Midstream) the first packet seen
-	Last       int64 // Unix ns of the latest packet either way
-	LastOut    int64 // Unix ns of the latest outbound packet carrying data
-	BytesOut   uint64
-	BytesIn    uint64
-	PktsOut    uint32
-	PktsIn     uint32
-	Bursts     uint32
-	Midstream  bool // first seen after its start: not a beat, but tracked for bursts and bytes
+	// HostMAC is the client's host's canonical MAC (sensor/host), set by
+	// the handler at SessionStart; zero when the host is keyed by its
+	// address (ClientAddr).
+	HostMAC   [6]byte
+	Start     int64 // Unix ns of the SYN, the first UDP packet, or (Midstream) the first packet seen
+	Last      int64 // Unix ns of the latest packet either way
+	LastOut   int64 // Unix ns of the latest outbound packet carrying data
+	BytesOut  uint64
+	BytesIn   uint64
+	PktsOut   uint32
+	PktsIn    uint32
+	Bursts    uint32
+	Midstream bool // first seen after its start: not a beat, but tracked for bursts and bytes
 	// Handshaking: a TCP SYN not yet answered. SessionStart comes when the
 	// server answers (or the client sends data or an ACK, which it can only
 	// do once answered); a session that ends still handshaking was no beat.
@@ -144,7 +148,7 @@ type Session struct {
 
 	// The low 32 bits of BytesOut and BytesIn when the latest request
 	// began (what the exchange since then carried), each in padding the
-	// struct had, so a Session stays 248 bytes.
+	// struct had, so a Session stays 256 bytes.
 	reqBytesOut uint32
 }
 

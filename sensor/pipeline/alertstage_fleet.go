@@ -156,12 +156,16 @@ func (t *fleetTable) counters() FleetCounters {
 	return c
 }
 
-// fleetHostID is who the alert is about, for counting hosts: the MAC where
-// the span sees it, which stays with a Mac through DHCP re-addressing,
-// else the address. Behind a router every host shows the router's MAC, so
-// they count as one host and alert one by one, as without grouping.
+// fleetHostID is who the alert is about, for counting hosts: its host_id
+// (sensor/host), which stays with a Mac through DHCP re-addressing and
+// across a docked laptop's MACs, and is the address behind a router. An
+// alert without one (made by hand, or restored from before host identity)
+// falls back to its MAC, else its address.
 func fleetHostID(a *alert.Alert) string {
-	if a.SrcMAC != "" {
+	switch {
+	case a.HostID != "":
+		return a.HostID
+	case a.SrcMAC != "":
 		return a.SrcMAC
 	}
 	return a.SrcIP

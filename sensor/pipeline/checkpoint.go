@@ -459,7 +459,7 @@ func (p *Pipeline) Restore(next func(fn func(*beacon.PairState)) error) (restore
 	err = next(func(st *beacon.PairState) {
 		i := 0
 		if n > 1 {
-			i = shard.Worker(shard.Hash(st.Key.Src), n)
+			i = shard.Worker(shard.HashKey(st.Key.Host), n)
 		}
 		if p.workers[i].det.Import(st) != nil {
 			refused++

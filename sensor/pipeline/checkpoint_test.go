@@ -12,6 +12,7 @@ import (
 
 	"github.com/launchtap/launchtap/sensor/alert"
 	"github.com/launchtap/launchtap/sensor/baseline"
+	"github.com/launchtap/launchtap/sensor/host"
 	"github.com/launchtap/launchtap/sensor/shard"
 
 	"github.com/launchtap/launchtap/sensor/beacon"
@@ -164,12 +165,12 @@ func TestRestoreUsesShardRule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := beacon.PairKey{Src: netip.MustParseAddr("10.0.0.7"), Dest: "x.example", Port: 443, Proto: 6}
+	k := beacon.PairKey{Host: host.AddrKey(netip.MustParseAddr("10.0.0.7")), Dest: "x.example", Port: 443, Proto: 6}
 	st := &beacon.PairState{Key: k, First: 1e18, Beats: 1, Times: []int64{1e18}, Out: []uint16{0}, In: []uint16{0}}
 	if n, _, err := p.Restore(func(fn func(*beacon.PairState)) error { fn(st); return nil }); n != 1 || err != nil {
 		t.Fatalf("restored %d, %v", n, err)
 	}
-	want := shard.Worker(shard.Hash(k.Src), cfg.Workers)
+	want := shard.Worker(shard.HashKey(k.Host), cfg.Workers)
 	for i, w := range p.workers {
 		if got := w.det.Stats().Pairs; (i == want) != (got == 1) {
 			t.Errorf("worker %d holds %d pairs; want the pair on worker %d only", i, got, want)

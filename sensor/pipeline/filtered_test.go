@@ -60,7 +60,7 @@ func TestFilteredCountsTakenInBatches(t *testing.T) {
 		}
 		for i := range pkts {
 			pkts[i].TS, pkts[i].Proto = ts+int64(i)*int64(time.Millisecond), decode.ProtoTCP
-			w.handle(&pkts[i], decode.OK)
+			w.read(&pkts[i], decode.OK)
 		}
 	}
 	for i := 0; i < 3; i++ {

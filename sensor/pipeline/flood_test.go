@@ -45,12 +45,12 @@ func TestFloodStaysBounded(t *testing.T) {
 			TCPFlags: decode.TCPSyn,
 			TTL:      64, Window: 65535, TCPOptions: opts,
 		}
-		w.handle(&pkt, decode.OK)
+		w.read(&pkt, decode.OK)
 		if i%2 == 0 {
 			ans := pkt
 			ans.Src, ans.Dst, ans.SrcPort, ans.DstPort = pkt.Dst, pkt.Src, pkt.DstPort, pkt.SrcPort
 			ans.SrcMAC, ans.DstMAC, ans.TCPFlags = [6]byte{2, 0, 0, 0, 0, 2}, pkt.SrcMAC, decode.TCPSyn|decode.TCPAck
-			w.handle(&ans, decode.OK)
+			w.read(&ans, decode.OK)
 		}
 	}
 	w.publish()
@@ -102,7 +102,7 @@ func feedBeaconSession(w *worker, ts int64, port uint16) {
 		} else {
 			p.DstMAC = srcMAC
 		}
-		w.handle(p, decode.OK)
+		w.read(p, decode.OK)
 	}
 }
 
@@ -140,9 +140,9 @@ func beaconUnderScan(t *testing.T, scanned int) ([]*alert.Alert, Stats) {
 		for i := 0; i < scanned; i++ {
 			pkt.TS = ts + int64(time.Second) + int64(i)*step
 			pkt.Dst = netip.AddrFrom4([4]byte{44, byte(i >> 16), byte(i >> 8), byte(i)})
-			w.handle(&pkt, decode.OK)
+			w.read(&pkt, decode.OK)
 			answer.TS, answer.Src = pkt.TS+step/2, pkt.Dst
-			w.handle(&answer, decode.OK)
+			w.read(&answer, decode.OK)
 		}
 	}
 	w.flush()

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"net"
 	"net/netip"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
@@ -73,19 +72,12 @@ func newHubOut(sink HubSink, sensor string) *hubOut {
 	return h
 }
 
-// HostID is a host's identity as the hub keys it: its MAC (lower-case,
-// colon-separated) where the span sees it, else its address.
-func HostID(addr netip.Addr, mac [6]byte, hasMAC bool) string {
-	if hasMAC {
-		return net.HardwareAddr(mac[:]).String()
-	}
-	return addr.String()
-}
-
-// beat records a beat: DNS beats have no size and leave at once; sessions
-// and bursts wait for sized.
-func (h *hubOut) beat(k beacon.PairKey, dst netip.Addr, ts int64, mac [6]byte, hasMAC bool) {
-	b := obs.Beat{Sensor: h.sensor, HostID: HostID(k.Src, mac, hasMAC), SrcIP: k.Src, Dest: k.Dest,
+// beat records a beat of host k.Host from address src (in a frame from mac
+// when hasMAC): DNS beats have no size and leave at once; sessions and
+// bursts wait for sized. The host id is the pair's host (host.Key), the
+// identity the hub merges on.
+func (h *hubOut) beat(k beacon.PairKey, src, dst netip.Addr, ts int64, mac [6]byte, hasMAC bool) {
+	b := obs.Beat{Sensor: h.sensor, HostID: k.Host.String(), SrcIP: src, Dest: k.Dest,
 		DestIP: dst, Port: k.Port, Proto: k.Proto, Kind: k.Kind, TS: ts}
 	if hasMAC {
 		b.MAC = mac
@@ -149,9 +141,9 @@ func (h *hubOut) finish() {
 	h.flush()
 }
 
-func (h *hubOut) finding(f *beacon.Finding, mac [6]byte, hasMAC bool) {
+func (h *hubOut) finding(f *beacon.Finding, src netip.Addr) {
 	k := f.Key
-	o := obs.Finding{Sensor: h.sensor, HostID: HostID(k.Src, mac, hasMAC), SrcIP: k.Src, Dest: k.Dest, DestIP: k.DestIP,
+	o := obs.Finding{Sensor: h.sensor, HostID: k.Host.String(), SrcIP: src, Dest: k.Dest, DestIP: k.DestIP,
 		Port: k.Port, Proto: k.Proto, Kind: k.Kind, PeriodS: f.PeriodS, Jitter: f.Jitter, Score: f.Score,
 		Beats: uint32(f.Beats), First: f.First, Last: f.Last}
 	if len(f.DstIPs) > 0 && k.Dest != "" {

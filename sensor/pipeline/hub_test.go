@@ -4,8 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 
@@ -105,8 +106,10 @@ func TestHubBeats(t *testing.T) {
 			if b.Sensor != "tap-test" || !b.SrcIP.IsValid() || b.HostID == "" {
 				t.Fatalf("beat %+v lacks its sensor, address or host", b)
 			}
-			if b.MAC != ([6]byte{}) && !strings.Contains(b.HostID, ":") {
-				t.Fatalf("beat with a MAC keyed %q", b.HostID)
+			if _, err := netip.ParseAddr(b.HostID); err != nil {
+				if hw, err := net.ParseMAC(b.HostID); err != nil || len(hw) != 6 || hw.String() != b.HostID {
+					t.Fatalf("beat keyed %q: neither a MAC in lower-case colon form nor an address", b.HostID)
+				}
 			}
 			if b.Kind != beacon.KindDNS && b.BytesOut == 0 && b.BytesIn == 0 {
 				zero++

@@ -302,7 +302,7 @@ func (w *worker) fire(s *flow.Session, ts int64) {
 	if s.Name != "" && !s.Proxied {
 		// Beats keyed by the address before the name was known join the name.
 		for _, kind := range []beacon.Kind{beacon.KindSession, beacon.KindBurst} {
-			from := beacon.PairKey{Src: s.ClientAddr, DestIP: s.ServerAddr, Port: s.Key.ServerPort, Proto: s.Key.Proto, Kind: kind}
+			from := beacon.PairKey{Host: sessionHost(s), DestIP: s.ServerAddr, Port: s.Key.ServerPort, Proto: s.Key.Proto, Kind: kind}
 			to := k
 			to.Kind = kind
 			if _, ok := w.endedPairs[from]; ok {
@@ -318,7 +318,7 @@ func (w *worker) fire(s *flow.Session, ts int64) {
 	if s.Proxied {
 		dst = s.DestAddr // the proxy is not where the beacon goes
 	}
-	w.beat(k, dst, ts, s.ClientMAC, s.HasMAC)
+	w.beat(k, s.ClientAddr, dst, ts, s.ClientMAC, s.HasMAC)
 }
 
 // noteMeta records where a pair's name came from and the proxy it goes
@@ -439,6 +439,7 @@ func (w *worker) connectToInternal(p *decode.Packet) {
 	var s flow.Session
 	s.ClientAddr, s.ServerAddr = p.Src, p.Dst
 	s.ClientMAC, s.HasMAC = p.SrcMAC, p.HasMAC
+	s.HostMAC = w.hostOf(p.Src).MAC
 	s.Key = flow.Key{Client: p.Src.As16(), Server: p.Dst.As16(), ClientPort: p.SrcPort, ServerPort: p.DstPort, Proto: decode.ProtoTCP}
 	s.Start = p.TS
 	s.Proxied, s.Pending = true, true

@@ -34,11 +34,11 @@ func feedSession(w *worker, port uint16, exs []exchange) {
 		} else {
 			p.DstMAC, p.SrcPort, p.DstPort, p.TTL = srcMAC, port, 50123, 50
 		}
-		w.handle(&p, decode.OK)
+		w.read(&p, decode.OK)
 	}
 	syn := pkttest.Darwin.SYN(0, mac, c2, srcMAC, true, 0, 50123, port)
 	syn.TS = 0
-	w.handle(&syn, decode.OK)
+	w.read(&syn, decode.OK)
 	send(decode.Packet{Src: c2, Dst: mac, TCPFlags: decode.TCPSyn | decode.TCPAck}, 0.02)
 	for _, e := range exs {
 		send(decode.Packet{Src: mac, Dst: c2, TCPFlags: decode.TCPAck | decode.TCPPsh, PayloadLen: e.out}, e.at)

@@ -25,10 +25,12 @@ import (
 	"github.com/launchtap/launchtap/sensor/decode"
 	"github.com/launchtap/launchtap/sensor/dnstrack"
 	"github.com/launchtap/launchtap/sensor/flow"
+	"github.com/launchtap/launchtap/sensor/host"
 	"github.com/launchtap/launchtap/sensor/hostid"
 	"github.com/launchtap/launchtap/sensor/names"
 	"github.com/launchtap/launchtap/sensor/ndp"
 	"github.com/launchtap/launchtap/sensor/netset"
+	"github.com/launchtap/launchtap/sensor/shard"
 )
 
 // Config is everything the data path needs.
@@ -48,6 +50,9 @@ type Config struct {
 	Beacon beacon.Config
 
 	HostID hostid.Config // InternalSet is set to the pipeline's own Internal
+	// HostMACs are the inventory's devices, each with the MACs it lists:
+	// each device's MACs are one host from the start (sensor/host).
+	HostMACs [][][6]byte
 
 	// Proxies are the explicit web proxies (--proxy): a client's CONNECT or
 	// absolute-URI request to one is egress to the host it names. Proxies
@@ -135,8 +140,9 @@ type Pipeline struct {
 	macNames *dnstrack.MACNames // shared by the workers' DNS trackers
 
 	reader struct { // counters of the replay read loop, published every 1024 frames
-		mu sync.Mutex
-		c  readCounts
+		mu    sync.Mutex
+		c     readCounts
+		ident host.Stats // its binder's: the sharded reader resolves hosts
 	}
 	start atomic.Int64 // Unix ns when Replay or Run began; read by Stats from other goroutines
 
@@ -209,8 +215,8 @@ func (p *Pipeline) Replay(ctx context.Context, src capture.Source) error {
 func (p *Pipeline) replayInline(ctx context.Context, src capture.Source) error {
 	w := p.workers[0]
 	var r frameReader
-	err := r.run(ctx, src, w.handle, readHooks{tick: func(r *frameReader) {
-		p.publishReader(r.counts())
+	err := r.run(ctx, src, w.read, readHooks{tick: func(r *frameReader) {
+		p.publishReader(r.counts(), host.Stats{})
 		w.publish()
 		w.serveSnapshot()
 	}})
@@ -222,10 +228,10 @@ func (p *Pipeline) replayInline(ctx context.Context, src capture.Source) error {
 // batch is a slice of decoded packets for one worker, with an arena holding
 // the payload bytes that later stages read (the frame buffer is reused).
 type batch struct {
-	pkts   []decode.Packet
-	kinds  []decode.ErrKind
-	copies []bool // a copy of a packet another worker also handles and counts
-	arena  []byte
+	pkts  []decode.Packet
+	kinds []decode.ErrKind
+	hosts []owned // each packet's host, resolved by the reader
+	arena []byte
 }
 
 const arenaSize = 256 << 10
@@ -244,10 +250,10 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 		free[i] = make(chan *batch, p.cfg.QueueLen+2)
 		for j := 0; j < p.cfg.QueueLen+2; j++ {
 			free[i] <- &batch{
-				pkts:   make([]decode.Packet, 0, p.cfg.BatchSize),
-				kinds:  make([]decode.ErrKind, 0, p.cfg.BatchSize),
-				copies: make([]bool, 0, p.cfg.BatchSize),
-				arena:  make([]byte, 0, arenaSize),
+				pkts:  make([]decode.Packet, 0, p.cfg.BatchSize),
+				kinds: make([]decode.ErrKind, 0, p.cfg.BatchSize),
+				hosts: make([]owned, 0, p.cfg.BatchSize),
+				arena: make([]byte, 0, arenaSize),
 			}
 		}
 		wg.Add(1)
@@ -255,15 +261,11 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 			defer wg.Done()
 			for b := range in {
 				for j := range b.pkts {
-					if b.copies[j] {
-						w.handleCopy(&b.pkts[j])
-					} else {
-						w.handle(&b.pkts[j], b.kinds[j])
-					}
+					w.handle(&b.pkts[j], b.kinds[j], b.hosts[j])
 				}
 				w.publish()
 				w.serveSnapshot()
-				b.pkts, b.kinds, b.copies, b.arena = b.pkts[:0], b.kinds[:0], b.copies[:0], b.arena[:0]
+				b.pkts, b.kinds, b.hosts, b.arena = b.pkts[:0], b.kinds[:0], b.hosts[:0], b.arena[:0]
 				back <- b
 			}
 			w.flush()
@@ -277,7 +279,7 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 			cur[i] = nil
 		}
 	}
-	enqueue := func(i int, pkt *decode.Packet, kind decode.ErrKind, copied bool) {
+	enqueue := func(i int, pkt *decode.Packet, kind decode.ErrKind, h owned) {
 		b := cur[i]
 		if b == nil {
 			b = <-free[i]
@@ -294,7 +296,7 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 		q.Payload = b.keep(pkt.Payload[:keep])
 		q.TCPOptions = b.keep(pkt.TCPOptions)
 		b.kinds = append(b.kinds, kind)
-		b.copies = append(b.copies, copied)
+		b.hosts = append(b.hosts, h)
 		if len(b.pkts) == cap(b.pkts) {
 			send(i)
 		}
@@ -302,7 +304,11 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 	var ra [8]ndp.Prefix
 	var memo synMemo
 	var r frameReader
-	err := r.run(ctx, src, func(pkt *decode.Packet, kind decode.ErrKind) {
+	own, err := newOwners(&p.cfg)
+	if err != nil {
+		return fmt.Errorf("pipeline: %w", err)
+	}
+	err = r.run(ctx, src, func(pkt *decode.Packet, kind decode.ErrKind) {
 		// What changes how later packets are sharded or tracked is learned
 		// here, in capture order, before the workers see those packets.
 		if p.cfg.LearnInternal && isRouterAdvert(pkt) {
@@ -314,17 +320,10 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 		if pkt.Proto == decode.ProtoTCP && len(pkt.Payload) >= 8 && pkt.Payload[0] == 'C' {
 			recognizeProxy(&p.cfg, pkt)
 		}
-		if unplaced(pkt) {
-			// A host still without an address: every worker learns its MAC.
-			// Worker 0 counts it; the others only learn from it.
-			for i := range nw {
-				enqueue(i, pkt, kind, i > 0)
-			}
-			return
-		}
-		enqueue(shardOf(pkt, p.cfg.Internal, nw), pkt, kind, false)
+		h := own.host(pkt)
+		enqueue(shard.Worker(shard.HashKey(h.key), nw), pkt, kind, h)
 	}, readHooks{tick: func(r *frameReader) {
-		p.publishReader(r.counts())
+		p.publishReader(r.counts(), own.binder.Stats())
 		if p.snapWanted.Swap(false) {
 			// A checkpoint waits: every worker gets a batch, empty if need
 			// be, so that one with no traffic answers too.
@@ -412,7 +411,7 @@ func (p *Pipeline) Run(ctx context.Context, srcs []capture.Source) error {
 		go func(i int, w *worker, src capture.Source) {
 			defer wg.Done()
 			var r frameReader
-			err := r.run(ctx, src, w.handle, readHooks{
+			err := r.run(ctx, src, w.read, readHooks{
 				tick: func(r *frameReader) {
 					w.c.read = r.counts()
 					w.publish()

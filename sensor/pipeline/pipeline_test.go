@@ -106,12 +106,3 @@ func TestNewValidates(t *testing.T) {
 		t.Fatal("New accepted --os beos")
 	}
 }
-
-func TestUnplaced(t *testing.T) {
-	discover := decode.Packet{Proto: decode.ProtoUDP, SrcPort: 68, DstPort: 67, Payload: dhcp("0.0.0.0", "0.0.0.0", "")}
-	request := decode.Packet{Proto: decode.ProtoUDP, SrcPort: 68, DstPort: 67, Payload: dhcp("0.0.0.0", "0.0.0.0", "10.1.2.3")}
-	offer := decode.Packet{Proto: decode.ProtoUDP, SrcPort: 67, DstPort: 68, Payload: dhcp("10.1.2.3", "0.0.0.0", "")}
-	if !unplaced(&discover) || unplaced(&request) || unplaced(&offer) {
-		t.Fatal("only a DHCP message from a client without an address is unplaced")
-	}
-}

@@ -28,14 +28,6 @@ func HostKey(p *decode.Packet, internal *netset.Set) netip.Addr {
 	return shard.Owner(&sp)
 }
 
-// unplaced reports a DHCPv4 message from a client that has no address yet
-// (shard.Unplaced): no worker owns it, so every worker's host table gets it
-// and the one that later owns the address has the evidence.
-func unplaced(p *decode.Packet) bool {
-	sp := shard.Packet{Proto: p.Proto, SrcPort: p.SrcPort, DstPort: p.DstPort, Payload: p.Payload}
-	return shard.Unplaced(&sp)
-}
-
 // shardHash is the fanout hash of p: what launchtap_fanout returns for the
 // frame p was decoded from.
 func shardHash(p *decode.Packet, internal *netset.Set) uint32 {

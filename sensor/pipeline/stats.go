@@ -9,20 +9,20 @@ import (
 	"github.com/launchtap/launchtap/sensor/decode"
 	"github.com/launchtap/launchtap/sensor/dnstrack"
 	"github.com/launchtap/launchtap/sensor/flow"
+	"github.com/launchtap/launchtap/sensor/host"
 	"github.com/launchtap/launchtap/sensor/hostid"
 )
 
 // workerCounters are written by one worker goroutine only.
 type workerCounters struct {
-	packets          uint64 // decoded packets handled
-	findings         uint64
-	suppressedOS     uint64
-	dnsShadows       uint64 // DNS-poll findings that only repeat a connection pair's lookups
-	dnsNameEvictions uint64 // DNS-channel state forgotten (names per domain, polled names: a table was full)
-	copiedDHCP       uint64 // DHCP messages the host table saw as copies (counted by worker 0)
-	copiedDHCPErrors uint64
-	read             readCounts // live mode: the worker reads and decodes its own source
-	hub              HubStats
+	packets           uint64 // decoded packets handled
+	findings          uint64
+	suppressedOS      uint64
+	dnsShadows        uint64     // DNS-poll findings that only repeat a connection pair's lookups
+	dnsNameEvictions  uint64     // DNS-channel state forgotten (names per domain, polled names: a table was full)
+	hostSeenEvictions uint64     // hosts whose recent beat addresses were forgotten (the table was full)
+	read              readCounts // live mode: the worker reads and decodes its own source
+	hub               HubStats
 }
 
 // published is a worker's latest snapshot, copied once per batch so that
@@ -35,6 +35,7 @@ type published struct {
 	beacon beacon.Stats
 	hosts  hostid.Stats
 	names  NameStats
+	ident  host.Stats // the worker's own binder (one-worker replay, live)
 }
 
 func (w *worker) publish() {
@@ -43,10 +44,14 @@ func (w *worker) publish() {
 		w.c.hub = w.hub.c
 	}
 	fs, ds, bs, hs := w.flows.Stats(), w.dns.Stats(), w.det.Stats(), w.hosts.Stats()
+	var is host.Stats
+	if w.own != nil {
+		is = w.own.binder.Stats()
+	}
 	w.nm.c.DoHHosts = uint64(w.nm.doh.Len())
 	w.nm.c.HelloHeld, w.nm.c.HelloJoined, w.nm.c.HelloHoldEvictions = w.nm.hold.held, w.nm.hold.joined, w.nm.hold.evicted
 	w.pub.mu.Lock()
-	w.pub.c, w.pub.flow, w.pub.dns, w.pub.beacon, w.pub.hosts, w.pub.names = w.c, fs, ds, bs, hs, w.nm.c
+	w.pub.c, w.pub.flow, w.pub.dns, w.pub.beacon, w.pub.hosts, w.pub.names, w.pub.ident = w.c, fs, ds, bs, hs, w.nm.c, is
 	w.pub.mu.Unlock()
 }
 
@@ -67,9 +72,13 @@ type Stats struct {
 	Beacon           beacon.Stats
 	Hosts            hostid.Stats
 	Names            NameStats // names from the wire, proxies, encrypted DNS, learned prefixes
-	Hub              HubStats  // what the workers handed the hub (--hub-url)
-	Workers          int
-	Elapsed          time.Duration // wall time since the run started
+	// Identity counts how packets' owners resolved to hosts (sensor/host):
+	// bindings, joins, routers, and packets keyed by MAC or by address.
+	Identity          host.Stats
+	HostSeenEvictions uint64   // hosts whose recent beat addresses were forgotten
+	Hub               HubStats // what the workers handed the hub (--hub-url)
+	Workers           int
+	Elapsed           time.Duration // wall time since the run started
 }
 
 // DecodeErrors sums the decoder verdicts that are real errors (not "ok",
@@ -98,14 +107,14 @@ func (p *Pipeline) Stats() Stats {
 		addCounters(&s.Beacon, &w.pub.beacon)
 		addCounters(&s.Hosts, &w.pub.hosts)
 		addCounters(&s.Names, &w.pub.names)
+		addCounters(&s.Identity, &w.pub.ident)
 		w.pub.mu.Unlock()
 		s.Packets += c.packets
 		s.Findings += c.findings
 		s.SuppressedOS += c.suppressedOS
 		s.DNSShadows += c.dnsShadows
 		s.DNSNameEvictions += c.dnsNameEvictions
-		s.Hosts.DHCP -= c.copiedDHCP
-		s.Hosts.DHCPErrors -= c.copiedDHCPErrors
+		s.HostSeenEvictions += c.hostSeenEvictions
 		s.addRead(&c.read)
 		addCounters(&s.Hub, &c.hub)
 	}
@@ -126,6 +135,7 @@ func (p *Pipeline) Stats() Stats {
 	s.DNS.MACOwnerEvictions = p.macNames.OwnerEvictions()
 	p.reader.mu.Lock()
 	s.addRead(&p.reader.c)
+	addCounters(&s.Identity, &p.reader.ident)
 	p.reader.mu.Unlock()
 	if start := p.start.Load(); start != 0 {
 		s.Elapsed = time.Since(time.Unix(0, start))
@@ -161,9 +171,9 @@ func (s *Stats) addRead(c *readCounts) {
 }
 
 // publishReader records the replay read loop's counters.
-func (p *Pipeline) publishReader(c readCounts) {
+func (p *Pipeline) publishReader(c readCounts, ident host.Stats) {
 	p.reader.mu.Lock()
-	p.reader.c = c
+	p.reader.c, p.reader.ident = c, ident
 	p.reader.mu.Unlock()
 }
 

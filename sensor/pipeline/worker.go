@@ -18,6 +18,7 @@ import (
 	"github.com/launchtap/launchtap/sensor/decode"
 	"github.com/launchtap/launchtap/sensor/dnstrack"
 	"github.com/launchtap/launchtap/sensor/flow"
+	"github.com/launchtap/launchtap/sensor/host"
 	"github.com/launchtap/launchtap/sensor/hostid"
 )
 
@@ -34,6 +35,14 @@ type worker struct {
 	dnsNew   *simplelru.LRU[dnsPairKey, *dnsChannel] // names changing under (client, registered domain)
 	dnsPolls *simplelru.LRU[dnsPairKey, *dnsChannel] // one name asked again and again, by (client, name)
 	nm       namer                                   // names from the wire, proxies, DoH (names.go)
+
+	// own resolves each packet's owner to its host when this worker reads
+	// its own packets (one-worker replay, live); a sharded replay's reader
+	// resolves them before sharding. cur is the host of the packet in hand.
+	own      *owners
+	cur      owned                               // the host of the packet in hand
+	curOwner netip.Addr                          // its address on that packet (zero for DHCP, owned by a MAC)
+	seen     *simplelru.LRU[host.Key, *hostSeen] // addresses and MACs hosts beat from, for alerts
 
 	c     workerCounters // written by this worker only
 	pub   published      // copied from c once per batch, read by Stats
@@ -80,7 +89,7 @@ const (
 )
 
 type dnsPairKey struct {
-	client [16]byte
+	client host.Key
 	domain string
 }
 
@@ -132,6 +141,9 @@ func newWorker(id int, cfg *Config, out chan<- *alert.Alert, macNames *dnstrack.
 		w.endedPairs = make(map[beacon.PairKey]struct{})
 	}
 	w.det = beacon.NewDetector(cfg.Beacon.PerWorker(cfg.Workers))
+	if w.own, err = newOwners(cfg); err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
 	if w.hosts, err = hostid.NewTable(cfg.HostID); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
@@ -142,15 +154,34 @@ func newWorker(id int, cfg *Config, out chan<- *alert.Alert, macNames *dnstrack.
 	if w.dnsPolls, err = simplelru.NewLRU[dnsPairKey, *dnsChannel](max(16, cfg.DNS.MaxAnswers/4), evicted); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
+	if w.seen, err = simplelru.NewLRU(max(16, cfg.DNS.MaxAnswers/4), func(host.Key, *hostSeen) { w.c.hostSeenEvictions++ }); err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
 	if cfg.Hub != nil {
 		w.hub = newHubOut(cfg.Hub, cfg.Sensor)
 	}
 	return w, nil
 }
 
+// read is the per-packet path of a worker that reads its own packets: it
+// resolves the packet's host, then handles it.
+func (w *worker) read(p *decode.Packet, kind decode.ErrKind) {
+	w.handle(p, kind, w.own.host(p))
+}
+
 // handle is the per-packet path once a packet is decoded (kind is the
-// decoder's verdict: OK, or an IP-only result whose addresses are valid).
-func (w *worker) handle(p *decode.Packet, kind decode.ErrKind) {
+// decoder's verdict: OK, or an IP-only result whose addresses are valid) and
+// its owner resolved to host h.
+func (w *worker) handle(p *decode.Packet, kind decode.ErrKind, h owned) {
+	w.cur = h
+	switch h.end {
+	case ownerSrc:
+		w.curOwner = p.Src
+	case ownerDst:
+		w.curOwner = p.Dst
+	default:
+		w.curOwner = netip.Addr{}
+	}
 	w.c.packets++
 	w.clock = p.TS
 	if len(w.ended) > 0 && p.TS-w.endedSince >= pendingEndsAge {
@@ -179,17 +210,6 @@ func (w *worker) handle(p *decode.Packet, kind decode.ErrKind) {
 	w.flows.Packet(p)
 }
 
-// handleCopy gives the host table a packet that another worker handles and
-// counts (DHCP from a host without an address yet, which every worker must
-// learn): the table's DHCP counters are kept as if it had not seen it.
-func (w *worker) handleCopy(p *decode.Packet) {
-	before := w.hosts.Stats()
-	w.hosts.Observe(p)
-	after := w.hosts.Stats()
-	w.c.copiedDHCP += after.DHCP - before.DHCP
-	w.c.copiedDHCPErrors += after.DHCPErrors - before.DHCPErrors
-}
-
 // flush ends every session (end of a capture) so that their sizes are recorded.
 func (w *worker) flush() {
 	w.flows.Flush()
@@ -206,6 +226,7 @@ func (w *worker) SessionStart(s *flow.Session) {
 	var ok bool
 	s.Name, ok = w.dns.Name(s.ClientAddr, s.ServerAddr, s.Start)
 	w.cov.cur.Sessions++
+	s.HostMAC = w.hostOf(s.ClientAddr).MAC
 	switch {
 	case ok:
 		w.cov.cur.NamedDNS++
@@ -227,7 +248,7 @@ func (w *worker) SessionStart(s *flow.Session) {
 // dnsShadow), then starts its beat (startSession).
 func (w *worker) sessionBeat(s *flow.Session) {
 	if s.Name != "" {
-		if ch, ok := w.dnsPolls.Peek(dnsPairKey{client: s.ClientAddr.As16(), domain: s.Name}); ok {
+		if ch, ok := w.dnsPolls.Peek(dnsPairKey{client: sessionHost(s), domain: s.Name}); ok {
 			ch.conns++
 		}
 	}
@@ -328,11 +349,11 @@ func (w *worker) Burst(s *flow.Session, ts int64) {
 	if s.NoBeat || s.Pending {
 		return
 	}
-	w.beat(w.pairKey(s, beacon.KindBurst), s.ServerAddr, ts, s.ClientMAC, s.HasMAC)
+	w.beat(w.pairKey(s, beacon.KindBurst), s.ClientAddr, s.ServerAddr, ts, s.ClientMAC, s.HasMAC)
 }
 
 func (w *worker) pairKey(s *flow.Session, kind beacon.Kind) beacon.PairKey {
-	k := beacon.PairKey{Src: s.ClientAddr, Dest: s.Name, Port: s.Key.ServerPort, Proto: s.Key.Proto, Kind: kind}
+	k := beacon.PairKey{Host: sessionHost(s), Dest: s.Name, Port: s.Key.ServerPort, Proto: s.Key.Proto, Kind: kind}
 	if s.DestPort != 0 {
 		k.Port = s.DestPort
 	}
@@ -379,7 +400,7 @@ func (w *worker) dnsLabels(client netip.Addr, mac [6]byte, hasMAC bool, resolver
 	if domain == name {
 		return
 	}
-	k := dnsPairKey{client: client.As16(), domain: domain}
+	k := dnsPairKey{client: w.hostOf(client), domain: domain}
 	ch, ok := w.dnsNew.Get(k)
 	if ok && ch.name == name {
 		return
@@ -390,7 +411,7 @@ func (w *worker) dnsLabels(client netip.Addr, mac [6]byte, hasMAC bool, resolver
 	}
 	ch.name, ch.resolver = name, resolver
 	ch.addType(qtype)
-	w.beat(beacon.PairKey{Src: client, Dest: domain, Port: 53, Proto: decode.ProtoUDP, Kind: beacon.KindDNS}, resolver, ts, mac, hasMAC)
+	w.beat(beacon.PairKey{Host: k.client, Dest: domain, Port: 53, Proto: decode.ProtoUDP, Kind: beacon.KindDNS}, client, resolver, ts, mac, hasMAC)
 }
 
 // dnsPoll beats the name's pair when the same name is asked again as no
@@ -398,7 +419,7 @@ func (w *worker) dnsLabels(client netip.Addr, mac [6]byte, hasMAC bool, resolver
 // the table) and becomes a beat only when a repeat shows it was the first
 // poll, so one-off lookups never make a pair.
 func (w *worker) dnsPoll(client netip.Addr, mac [6]byte, hasMAC bool, resolver netip.Addr, name string, qtype uint16, ts int64) {
-	k := dnsPairKey{client: client.As16(), domain: name}
+	k := dnsPairKey{client: w.hostOf(client), domain: name}
 	ch, ok := w.dnsPolls.Get(k)
 	if !ok {
 		w.dnsPolls.Add(k, &dnsChannel{name: name, pending: ts, resolver: resolver, types: [4]uint16{qtype}})
@@ -413,14 +434,14 @@ func (w *worker) dnsPoll(client netip.Addr, mac [6]byte, hasMAC bool, resolver n
 	}
 	ch.resolver = resolver
 	ch.addType(qtype)
-	pk := beacon.PairKey{Src: client, Dest: name, Port: 53, Proto: decode.ProtoUDP, Kind: beacon.KindDNS}
+	pk := beacon.PairKey{Host: k.client, Dest: name, Port: 53, Proto: decode.ProtoUDP, Kind: beacon.KindDNS}
 	if ch.pending != 0 {
 		ch.polls++
-		w.beat(pk, resolver, ch.pending, mac, hasMAC)
+		w.beat(pk, client, resolver, ch.pending, mac, hasMAC)
 		ch.pending = 0
 	}
 	ch.polls++
-	w.beat(pk, resolver, ts, mac, hasMAC)
+	w.beat(pk, client, resolver, ts, mac, hasMAC)
 }
 
 // dnsShadow reports whether a DNS-poll pair only repeats the lookup a
@@ -434,14 +455,14 @@ func (w *worker) dnsShadow(k beacon.PairKey) bool {
 	if k.Kind != beacon.KindDNS {
 		return false
 	}
-	ch, ok := w.dnsPolls.Peek(dnsPairKey{client: k.Src.As16(), domain: k.Dest})
+	ch, ok := w.dnsPolls.Peek(dnsPairKey{client: k.Host, domain: k.Dest})
 	return ok && ch.conns > 0 && 2*ch.conns <= 3*ch.polls
 }
 
 // DNSAnswer records how long the client may cache the name it asked, so a
 // repeat of the same lookup can be told from a cache refresh.
 func (w *worker) DNSAnswer(client netip.Addr, name string, qtype uint16, ttl time.Duration, addr netip.Addr, ts int64) {
-	ch, ok := w.dnsPolls.Peek(dnsPairKey{client: client.As16(), domain: name})
+	ch, ok := w.dnsPolls.Peek(dnsPairKey{client: w.hostOf(client), domain: name})
 	if !ok {
 		return
 	}
@@ -491,10 +512,10 @@ func cachedType(t uint16) bool {
 func (w *worker) describeDNS(a *alert.Alert, k beacon.PairKey) {
 	a.DNSDomain, _ = publicsuffix.EffectiveTLDPlusOne(k.Dest)
 	what := "polls " + k.Dest
-	ch, ok := w.dnsPolls.Peek(dnsPairKey{client: k.Src.As16(), domain: k.Dest})
+	ch, ok := w.dnsPolls.Peek(dnsPairKey{client: k.Host, domain: k.Dest})
 	if !ok {
 		what = "asks changing names under " + k.Dest
-		if ch, ok = w.dnsNew.Peek(dnsPairKey{client: k.Src.As16(), domain: k.Dest}); !ok {
+		if ch, ok = w.dnsNew.Peek(dnsPairKey{client: k.Host, domain: k.Dest}); !ok {
 			return // forgotten since (the table is bounded): the alert still stands
 		}
 	}
@@ -523,10 +544,13 @@ func isLocalName(domain string) bool {
 	return false
 }
 
-func (w *worker) beat(k beacon.PairKey, dst netip.Addr, ts int64, mac [6]byte, hasMAC bool) {
+// beat is one beat of pair k, sent from src (in a frame from mac when
+// hasMAC) to dst at ts.
+func (w *worker) beat(k beacon.PairKey, src, dst netip.Addr, ts int64, mac [6]byte, hasMAC bool) {
 	if w.cfg.NoDetection {
 		return
 	}
+	w.sawHost(k.Host, src, mac, hasMAC, ts)
 	if len(w.endedPairs) > 0 {
 		// The pair's last session has ended but waits for the filter's
 		// counts: its sizes must be in before this beat is scored, as they
@@ -537,7 +561,7 @@ func (w *worker) beat(k beacon.PairKey, dst netip.Addr, ts int64, mac [6]byte, h
 		}
 	}
 	if w.hub != nil {
-		w.hub.beat(k, dst, ts, mac, hasMAC)
+		w.hub.beat(k, src, dst, ts, mac, hasMAC)
 	}
 	f := w.det.Beat(k, dst, ts)
 	if f == nil {
@@ -545,13 +569,13 @@ func (w *worker) beat(k beacon.PairKey, dst netip.Addr, ts int64, mac [6]byte, h
 	}
 	w.c.findings++
 	if w.hub != nil {
-		w.hub.finding(f, mac, hasMAC)
+		w.hub.finding(f, src)
 	}
 	if w.dnsShadow(f.Key) {
 		w.c.dnsShadows++
 		return
 	}
-	a := w.alertFor(f, mac, hasMAC)
+	a := w.alertFor(f, src, mac, hasMAC)
 	if a == nil {
 		return
 	}
@@ -561,8 +585,8 @@ func (w *worker) beat(k beacon.PairKey, dst netip.Addr, ts int64, mac [6]byte, h
 // alertFor turns a finding into an alert, applying the host-OS policy: by
 // default only macOS hosts alert, and hosts of unknown OS alert at low
 // severity; --os any lets every host alert.
-func (w *worker) alertFor(f *beacon.Finding, mac [6]byte, hasMAC bool) *alert.Alert {
-	v := w.hosts.Lookup(f.Key.Src, mac, hasMAC)
+func (w *worker) alertFor(f *beacon.Finding, src netip.Addr, mac [6]byte, hasMAC bool) *alert.Alert {
+	v := w.hosts.Lookup(src, mac, hasMAC)
 	severity := alert.SeverityMedium
 	if f.Score >= 0.8 && v.OS == hostid.MacOS && v.Confidence >= 0.7 {
 		severity = alert.SeverityHigh
@@ -574,7 +598,7 @@ func (w *worker) alertFor(f *beacon.Finding, mac [6]byte, hasMAC bool) *alert.Al
 		case hostid.Unknown:
 			if f.Score < w.cfg.UnknownMinScore {
 				w.c.suppressedOS++
-				w.cfg.Log.Debug("finding suppressed: host OS unknown and the beacon not strong enough", "src", f.Key.Src,
+				w.cfg.Log.Debug("finding suppressed: host OS unknown and the beacon not strong enough", "host", f.Key.Host, "src", src,
 					"dest", destName(f.Key), "score", f.Score, "min", w.cfg.UnknownMinScore)
 				return nil
 			}
@@ -583,7 +607,7 @@ func (w *worker) alertFor(f *beacon.Finding, mac [6]byte, hasMAC bool) *alert.Al
 				f.Score, w.cfg.UnknownMinScore))
 		default:
 			w.c.suppressedOS++
-			w.cfg.Log.Debug("finding suppressed: host is not macOS", "src", f.Key.Src, "dest", destName(f.Key), "os", v.OS)
+			w.cfg.Log.Debug("finding suppressed: host is not macOS", "host", f.Key.Host, "src", src, "dest", destName(f.Key), "os", v.OS)
 			return nil
 		}
 	}
@@ -591,7 +615,8 @@ func (w *worker) alertFor(f *beacon.Finding, mac [6]byte, hasMAC bool) *alert.Al
 		TS:               time.Unix(0, f.Last).UTC(),
 		Sensor:           w.cfg.Sensor,
 		Severity:         severity,
-		SrcIP:            f.Key.Src.String(),
+		SrcIP:            src.String(),
+		HostID:           f.Key.Host.String(),
 		DstFQDN:          f.Key.Dest,
 		DstPort:          f.Key.Port,
 		Proto:            protoName(f.Key.Proto),
@@ -618,6 +643,7 @@ func (w *worker) alertFor(f *beacon.Finding, mac [6]byte, hasMAC bool) *alert.Al
 	case hasMAC:
 		a.SrcMAC = netMAC(mac)
 	}
+	w.describeHost(a, f)
 	for _, ip := range f.DstIPs {
 		if ip.IsValid() {
 			a.DstIPs = append(a.DstIPs, ip.String())
@@ -642,7 +668,7 @@ func (w *worker) alertFor(f *beacon.Finding, mac [6]byte, hasMAC bool) *alert.Al
 // so a SIEM can deduplicate re-deliveries and re-alerts of the same finding.
 func alertID(f *beacon.Finding) string {
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%s|%s|%s|%d|%d|%d|%d", f.Key.Src, f.Key.Dest, f.Key.DestIP, f.Key.Port, f.Key.Proto, f.Key.Kind, int64(f.PeriodS+0.5))
+	fmt.Fprintf(h, "%s|%s|%s|%d|%d|%d|%d", f.Key.Host, f.Key.Dest, f.Key.DestIP, f.Key.Port, f.Key.Proto, f.Key.Kind, int64(f.PeriodS+0.5))
 	return strconv.FormatUint(h.Sum64(), 16)
 }
 

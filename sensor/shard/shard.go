@@ -10,11 +10,10 @@
 // requires the same hash for every frame replay would shard.
 //
 // The owner of a packet, read from its innermost IP header:
-//   - DHCPv4 (UDP to port 67 or 68): the address being bound — yiaddr,
-//     else ciaddr, else the requested-IP option (50) — since the client has
-//     none yet. A message naming none (DISCOVER, a REQUEST without option
-//     50) falls through to the rules below; replay also copies it to every
-//     worker (Unplaced).
+//   - DHCPv4 (UDP to port 67 or 68) whose chaddr is not an Ethernet
+//     address (DHCPClientMAC; those belong to the client's MAC, below): the
+//     address being bound — yiaddr, else ciaddr, else the requested-IP
+//     option (50). A message naming none falls through to the rules below.
 //   - exactly one end internal: that end;
 //   - both internal: the end with the higher port (the ephemeral, client
 //     side; ports are zero for protocols without them), ties broken by the
@@ -23,14 +22,31 @@
 //     the SYNs, mDNS and DHCPv6 host identification reads — meets on one
 //     worker.
 //
-// The hash is 32-bit FNV-1a over the owner's 16-byte form (IPv4 as
-// IPv4-mapped IPv6), and a packet goes to worker hash % workers, as
-// PACKET_FANOUT_EBPF maps the program's return value to a socket.
+// The owner is then resolved to its host (sensor/host): a Mac is one host
+// whatever address it holds. A DHCPv4 message belongs to its client's
+// hardware address (chaddr), so that a lease's whole exchange — DISCOVER
+// included, which names no address — meets the host's other traffic. Any
+// other packet's owner address is looked up among the bindings learned in
+// capture order (DHCP leases, NDP, the traffic hosts send): bound to a MAC,
+// the packet belongs to that MAC's host (the MAC a join made canonical: a
+// docked laptop's two MACs are one host); unbound, to the address itself.
+//
+// The hash is 32-bit FNV-1a over the host key (HashKey): its canonical
+// MAC's six bytes, or the address's 16-byte form (IPv4 as IPv4-mapped IPv6)
+// for an address-keyed host. A packet goes to worker hash % workers, as
+// PACKET_FANOUT_EBPF maps the program's return value to a socket. Replay
+// resolves hosts in its reader; live capture gives the kernel program the
+// same answers in its hosts map (MapKey: an address, or a MAC that joined
+// another host), which user space keeps in step with the bindings
+// (host.Config.Notify); the program hashes the address or chaddr itself
+// when the map has no entry.
 package shard
 
 import (
 	"encoding/binary"
 	"net/netip"
+
+	"github.com/launchtap/launchtap/sensor/host"
 )
 
 // Packet is what the rule reads from one packet, all from its innermost IP
@@ -103,19 +119,6 @@ func Worker(hash uint32, n int) int {
 	return int(hash % uint32(n))
 }
 
-// Unplaced reports a DHCPv4 message to the server from a client that names
-// no address (DISCOVER, a REQUEST without option 50): no host owns it yet.
-// Replay hands it to every worker, so that the one that later owns the
-// address has the evidence; live capture cannot copy a packet and steers it
-// by the address rules alone.
-func Unplaced(p *Packet) bool {
-	if p.Proto != protoUDP || p.DstPort != dhcpServer {
-		return false
-	}
-	_, ok := DHCPAddr(p.Payload)
-	return !ok
-}
-
 // MaxDHCPOptions bounds the option entries (pads included) DHCPAddr reads
 // looking for option 50: the kernel program must bound its loop, and the
 // two must agree. Clients put option 50 among the first dozen.
@@ -124,6 +127,7 @@ const MaxDHCPOptions = 64
 // BOOTP layout: the fixed header and the magic cookie before the options.
 const (
 	bootpCiaddr = 12
+	bootpChaddr = 28
 	bootpYiaddr = 16
 	bootpCookie = 236
 	bootpFixed  = 240
@@ -169,4 +173,46 @@ func DHCPAddr(b []byte) (netip.Addr, bool) {
 		i += 2 + n
 	}
 	return netip.Addr{}, false
+}
+
+// DHCPClientMAC returns the client hardware address (chaddr) of a DHCPv4
+// message when it is an Ethernet address (htype 1, hlen 6) and the message
+// has the DHCP magic cookie.
+func DHCPClientMAC(b []byte) ([6]byte, bool) {
+	if len(b) < bootpFixed || binary.BigEndian.Uint32(b[bootpCookie:]) != dhcpMagic || b[1] != 1 || b[2] != 6 {
+		return [6]byte{}, false
+	}
+	return [6]byte(b[bootpChaddr : bootpChaddr+6]), true
+}
+
+// MapKey is the kernel hosts map's key for an owner address, or, for
+// a MAC (addr invalid), ff:ff:ff:ff:ff:ff:ff:ff:ff:ff followed by the six
+// MAC bytes: a multicast address, which no owner can be.
+func MapKey(addr netip.Addr, mac [6]byte) [16]byte {
+	if addr.IsValid() {
+		return addr.As16()
+	}
+	var k [16]byte
+	for i := range 10 {
+		k[i] = 0xff
+	}
+	copy(k[10:], mac[:])
+	return k
+}
+
+// HashKey is the hash of the host that owns a packet (sensor/host): FNV-1a
+// over its MAC's six bytes for a MAC-keyed host, else Hash of its address.
+// Replay resolves the owner address to its host in capture order; live
+// capture gives the kernel program the same bindings (address → HashKey) in
+// a map, and the program hashes the address itself when none is bound.
+func HashKey(k host.Key) uint32 {
+	if !k.IsMAC() {
+		return Hash(k.Addr)
+	}
+	h := uint32(2166136261)
+	for _, c := range k.MAC {
+		h ^= uint32(c)
+		h *= 16777619
+	}
+	return h
 }

@@ -6,6 +6,8 @@ import (
 	"hash/fnv"
 	"net/netip"
 	"testing"
+
+	"github.com/launchtap/launchtap/sensor/host"
 )
 
 func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
@@ -188,13 +190,63 @@ func TestDHCPAddr(t *testing.T) {
 	}
 }
 
-func TestUnplaced(t *testing.T) {
-	discover := pkt("0.0.0.0", "255.255.255.255", 68, 67, 17, dhcpMsg("0.0.0.0", "0.0.0.0", 53, 1, 1))
-	request := pkt("0.0.0.0", "255.255.255.255", 68, 67, 17, dhcpMsg("0.0.0.0", "0.0.0.0", opt50("10.0.0.3")...))
-	offer := pkt("10.0.0.1", "255.255.255.255", 67, 68, 17, dhcpMsg("10.0.0.3", "0.0.0.0"))
-	garbage := pkt("10.0.0.9", "10.0.0.1", 68, 67, 17, []byte("not dhcp"))
-	if !Unplaced(&discover) || Unplaced(&request) || Unplaced(&offer) || !Unplaced(&garbage) {
-		t.Error("Unplaced: want true for the discover and the garbage only")
+func TestDHCPClientMAC(t *testing.T) {
+	mac := [6]byte{0x3c, 0x22, 0xfb, 0x1a, 0x2b, 0x3c}
+	eth := dhcpMsg("0.0.0.0", "0.0.0.0", 53, 1, 1)
+	eth[1], eth[2] = 1, 6
+	copy(eth[bootpChaddr:], mac[:])
+	notEth := append([]byte(nil), eth...)
+	notEth[1] = 6 // IEEE 802 token ring
+	noCookie := append([]byte(nil), eth...)
+	noCookie[bootpCookie] = 0
+	tests := []struct {
+		name string
+		b    []byte
+		ok   bool
+	}{
+		{"ethernet", eth, true},
+		{"other hardware", notEth, false},
+		{"no cookie", noCookie, false},
+		{"short", eth[:bootpFixed-1], false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, ok := DHCPClientMAC(tt.b)
+			if ok != tt.ok || (ok && m != mac) {
+				t.Errorf("DHCPClientMAC = %x, %v; want %x, %v", m, ok, mac, tt.ok)
+			}
+		})
+	}
+}
+
+func TestHashKey(t *testing.T) {
+	a := addr("10.20.1.15")
+	if HashKey(host.AddrKey(a)) != Hash(a) {
+		t.Error("an address-keyed host must hash as its address")
+	}
+	m1, m2 := [6]byte{2, 0, 0, 0, 0, 1}, [6]byte{2, 0, 0, 0, 0, 2}
+	if HashKey(host.MACKey(m1)) == HashKey(host.MACKey(m2)) {
+		t.Error("neighbouring MACs hash alike")
+	}
+	// FNV-1a of the six bytes, as the kernel program computes it.
+	h := uint32(2166136261)
+	for _, c := range m1 {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	if HashKey(host.MACKey(m1)) != h {
+		t.Error("MAC hash is not FNV-1a over its bytes")
+	}
+}
+
+func TestMapKey(t *testing.T) {
+	a := addr("10.20.1.15")
+	if MapKey(a, [6]byte{}) != a.As16() {
+		t.Error("an address's map key is its 16-byte form")
+	}
+	m := [6]byte{0x3c, 0x22, 0xfb, 0x1a, 0x2b, 0x3c}
+	k := MapKey(netip.Addr{}, m)
+	if !netip.AddrFrom16(k).IsMulticast() || [6]byte(k[10:]) != m {
+		t.Errorf("MAC map key %x: want ff… then the MAC", k)
 	}
 }
 

@@ -562,7 +562,7 @@ func writePairs(ctx context.Context, tx *sql.Tx, pairs []*beacon.PairState) erro
 		if err != nil {
 			return fmt.Errorf("pair %s: %w", PairKeyString(p.Key), err)
 		}
-		if _, err := st.ExecContext(ctx, PairKeyString(p.Key), p.Key.Src.String(), p.Last(), b); err != nil {
+		if _, err := st.ExecContext(ctx, PairKeyString(p.Key), p.Key.Host.String(), p.Last(), b); err != nil {
 			return err
 		}
 	}
@@ -575,7 +575,7 @@ func PairKeyString(k beacon.PairKey) string {
 	if dest == "" {
 		dest = k.DestIP.String()
 	}
-	return fmt.Sprintf("%s %s %d/%d %s", k.Src, dest, k.Port, k.Proto, k.Kind)
+	return fmt.Sprintf("%s %s %d/%d %s", k.Host, dest, k.Port, k.Proto, k.Kind)
 }
 
 func writeFindings(ctx context.Context, tx *sql.Tx, fates []Finding, clock int64) error {

@@ -19,6 +19,7 @@ import (
 	"github.com/launchtap/launchtap/sensor/alert"
 	"github.com/launchtap/launchtap/sensor/beacon"
 	"github.com/launchtap/launchtap/sensor/dnstrack"
+	"github.com/launchtap/launchtap/sensor/host"
 	"github.com/launchtap/launchtap/sensor/hostid"
 )
 
@@ -28,7 +29,7 @@ var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC).UnixNano()
 func pairs(n int, clock int64) []*beacon.PairState {
 	out := make([]*beacon.PairState, n)
 	for i := range out {
-		k := beacon.PairKey{Src: netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), Dest: fmt.Sprintf("d%d.example.com", i%97), Port: 443, Proto: 6}
+		k := beacon.PairKey{Host: host.AddrKey(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})), Dest: fmt.Sprintf("d%d.example.com", i%97), Port: 443, Proto: 6}
 		var times []int64
 		for j := 0; j < 12; j++ {
 			times = append(times, clock-int64(12-j)*int64(time.Minute))

@@ -117,6 +117,10 @@ func cefAlert(a *alert.Alert, version string, sev int) string {
 		{"src", a.SrcIP},
 		{"smac", a.SrcMAC},
 		{"shost", a.Hostname},
+		// CEF has no key for a host identity that outlives addresses: a
+		// vendor-prefixed custom key, as the standard allows.
+		{"launchtapHostId", a.HostID},
+		{"launchtapSrcIps", strings.Join(a.SrcIPs, ",")},
 		{"suser", f.user},
 		{"dhost", a.DstFQDN},
 		{"dst", f.dst},

@@ -226,6 +226,7 @@ func alertParams(a *alert.Alert) []param {
 		{"severity", string(a.Severity)},
 		{"src_ip", a.SrcIP},
 		{"src_mac", a.SrcMAC},
+		{"host_id", a.HostID},
 		{"dst_fqdn", a.DstFQDN},
 		{"dst_ip", lastIP},
 		{"dst_port", strconv.Itoa(int(a.DstPort))},
@@ -262,6 +263,8 @@ func alertParams(a *alert.Alert) []param {
 		param{"bytes_out_median", ftoa(a.BytesOutMedian)},
 		param{"bytes_in_median", ftoa(a.BytesInMedian)},
 		param{"sensor", a.Sensor},
+		param{"src_ips", strings.Join(a.SrcIPs, ",")},
+		param{"src_macs", strings.Join(a.SrcMACs, ",")},
 	)
 	if en != nil {
 		p = append(p, param{"enrichment_provider", en.Provider})

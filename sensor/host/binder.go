@@ -1,0 +1,628 @@
+package host
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+
+	"github.com/launchtap/launchtap/sensor/decode"
+	"github.com/launchtap/launchtap/sensor/hostid/dhcp"
+	"github.com/launchtap/launchtap/sensor/hostid/mdns"
+	"github.com/launchtap/launchtap/sensor/hostid/p0f"
+	"github.com/launchtap/launchtap/sensor/ndp"
+)
+
+// Networks says which addresses are internal hosts'.
+type Networks interface {
+	Contains(netip.Addr) bool
+}
+
+// Config bounds a Binder and sets its rules.
+type Config struct {
+	// BindTTL is how long a binding learned from traffic stays valid
+	// without being seen again (a DHCP lease lasts its lease time).
+	BindTTL time.Duration
+	// RouterIPs: a MAC sending from more distinct recent IPv4 addresses (or
+	// IPv6 /64s) than this forwards other hosts' traffic.
+	RouterIPs int
+	// MaxBindings bounds address bindings, MaxMACs the MACs known (with
+	// their joins), MaxJoinKeys the hostnames and DUIDs remembered for
+	// joining.
+	MaxBindings, MaxMACs, MaxJoinKeys int
+	// MaxMACsPerHost bounds how many MACs one host may gather by joins
+	// (Ethernet, Wi-Fi, a dock, a rotated private Wi-Fi address).
+	MaxMACsPerHost int
+	// Internal are the internal networks; link-local addresses are always
+	// a host's own.
+	Internal Networks
+	// Notify, when set, is told every change of what an address or a MAC
+	// resolves to, so that live capture can give the kernel's fanout
+	// program the same answers (sensor/shard).
+	Notify func(Change)
+}
+
+// Change is a change of what Resolve answers for Addr, or of the host a
+// MAC belongs to (Addr invalid): Host is the new answer; Gone says there is
+// no entry any more (an address is its own host again, a MAC its own).
+type Change struct {
+	Addr netip.Addr
+	MAC  [6]byte
+	Host Key
+	Gone bool
+}
+
+// Defaults of Config.
+const (
+	DefaultBindTTL        = 30 * time.Minute
+	DefaultRouterIPs      = 4
+	DefaultMaxBindings    = 1 << 16
+	DefaultMaxMACs        = 1 << 16
+	DefaultMaxJoinKeys    = 1 << 14
+	DefaultMaxMACsPerHost = 4
+)
+
+// Stats are a Binder's counters.
+type Stats struct {
+	Bindings         int    `json:"bindings"`
+	BindingEvictions uint64 `json:"binding_evictions"`
+	MACs             int    `json:"macs"`
+	MACEvictions     uint64 `json:"mac_evictions"`
+	JoinKeys         int    `json:"join_keys"`
+	JoinKeyEvictions uint64 `json:"join_key_evictions"`
+	Routers          uint64 `json:"routers"`  // MACs found forwarding others' traffic
+	Moved            uint64 `json:"moved"`    // addresses bound to another MAC than before
+	Released         uint64 `json:"released"` // bindings ended by a DHCP RELEASE
+	Joins            uint64 `json:"joins"`    // MACs joined to another MAC's host
+	JoinsRefused     uint64 `json:"joins_refused"`
+	JoinsGeneric     uint64 `json:"joins_generic"` // joins not made: a default name many devices share
+	ByMAC            uint64 `json:"by_mac"`        // packets whose owner resolved to a MAC-keyed host
+	ByAddr           uint64 `json:"by_addr"`       // packets whose owner stayed keyed by its address
+	DHCPErrors       uint64 `json:"dhcp_errors"`
+	NDPErrors        uint64 `json:"ndp_errors"`
+	MDNSErrors       uint64 `json:"mdns_errors"`
+}
+
+type binding struct {
+	mac [6]byte
+}
+
+const ringSize = 8 // recent addresses kept per MAC for the router rule
+
+type seenAddr struct {
+	addr netip.Addr
+	last int64
+}
+
+// macInfo is what is known of one MAC.
+type macInfo struct {
+	ips     [ringSize]seenAddr
+	router  bool
+	joined  bool    // canon is another MAC's host
+	canon   [6]byte // the host this MAC belongs to (itself unless joined)
+	members uint8   // MACs whose host is this one, itself included
+}
+
+// Binder maps the addresses packets belong to onto hosts, learning in
+// capture order from DHCP leases, NDP, mDNS and the traffic hosts send. It
+// is owned by one read loop and not safe for concurrent use.
+type Binder struct {
+	cfg     Config
+	bindTTL int64
+	binds   *simplelru.LRU[netip.Addr, binding]
+	macs    *simplelru.LRU[[6]byte, *macInfo]
+	keys    *simplelru.LRU[string, [6]byte]
+	static  map[[6]byte][6]byte // joins from the inventory: MAC → canonical MAC
+	stats   Stats
+	gen     uint64 // bumped by any change Resolve depends on
+
+	memo struct { // the latest Resolve
+		addr netip.Addr
+		key  Key
+		gen  uint64
+	}
+	sent struct { // the latest binding refreshed by traffic
+		addr netip.Addr
+		mac  [6]byte
+		gen  uint64
+		at   int64
+	}
+	v4 dhcp.V4
+	v6 dhcp.V6
+	md mdns.Info
+}
+
+// NewBinder returns a Binder with cfg's bounds (zero fields take defaults).
+func NewBinder(cfg Config) (*Binder, error) {
+	if cfg.BindTTL <= 0 {
+		cfg.BindTTL = DefaultBindTTL
+	}
+	if cfg.RouterIPs <= 0 {
+		cfg.RouterIPs = DefaultRouterIPs
+	}
+	if cfg.MaxBindings <= 0 {
+		cfg.MaxBindings = DefaultMaxBindings
+	}
+	if cfg.MaxMACs <= 0 {
+		cfg.MaxMACs = DefaultMaxMACs
+	}
+	if cfg.MaxJoinKeys <= 0 {
+		cfg.MaxJoinKeys = DefaultMaxJoinKeys
+	}
+	if cfg.MaxMACsPerHost <= 0 {
+		cfg.MaxMACsPerHost = DefaultMaxMACsPerHost
+	}
+	b := &Binder{cfg: cfg, bindTTL: int64(cfg.BindTTL), static: map[[6]byte][6]byte{}}
+	var err error
+	if b.binds, err = simplelru.NewLRU(cfg.MaxBindings, func(a netip.Addr, _ binding) {
+		b.stats.BindingEvictions++
+		b.gen++
+		b.notify(Change{Addr: a, Host: AddrKey(a), Gone: true})
+	}); err != nil {
+		return nil, fmt.Errorf("host: bindings: %w", err)
+	}
+	if b.macs, err = simplelru.NewLRU(cfg.MaxMACs, b.evictMAC); err != nil {
+		return nil, fmt.Errorf("host: macs: %w", err)
+	}
+	if b.keys, err = simplelru.NewLRU(cfg.MaxJoinKeys, func(string, [6]byte) { b.stats.JoinKeyEvictions++ }); err != nil {
+		return nil, fmt.Errorf("host: join keys: %w", err)
+	}
+	return b, nil
+}
+
+// evictMAC forgets a MAC: its addresses resolve to nothing better than
+// themselves until they are bound again, and a join it was part of ends.
+func (b *Binder) evictMAC(mac [6]byte, m *macInfo) {
+	b.stats.MACEvictions++
+	b.gen++
+	if m.joined {
+		if c, ok := b.macs.Peek(m.canon); ok && c.members > 1 {
+			c.members--
+		}
+		b.notify(Change{MAC: mac, Host: MACKey(mac), Gone: true})
+	}
+	for _, s := range m.ips {
+		if bd, ok := b.binds.Peek(s.addr); ok && bd.mac == mac {
+			b.binds.Remove(s.addr) // counted as an eviction, and told
+		}
+	}
+}
+
+func (b *Binder) notify(c Change) {
+	if b.cfg.Notify != nil {
+		b.cfg.Notify(c)
+	}
+}
+
+// retell tells Notify again what each recent address of mac resolves to,
+// after the MAC's host changed (a join, a router found).
+func (b *Binder) retell(mac [6]byte, mi *macInfo) {
+	if b.cfg.Notify == nil {
+		return
+	}
+	for _, s := range mi.ips {
+		if bd, ok := b.binds.Peek(s.addr); ok && bd.mac == mac {
+			k := b.resolve(s.addr)
+			b.notify(Change{Addr: s.addr, Host: k, Gone: !k.IsMAC()})
+		}
+	}
+}
+
+// Stats returns the counters.
+func (b *Binder) Stats() Stats {
+	s := b.stats
+	s.Bindings, s.MACs, s.JoinKeys = b.binds.Len(), b.macs.Len(), b.keys.Len()
+	return s
+}
+
+// JoinStatic joins the MACs an inventory lists for one device into one host,
+// keyed by the first usable one. Joins from the inventory outlive the
+// learned ones: they are not evicted.
+func (b *Binder) JoinStatic(macs [][6]byte) {
+	var canon [6]byte
+	for _, m := range macs {
+		if !UsableMAC(m) {
+			continue
+		}
+		if canon == [6]byte{} {
+			canon = m
+			continue
+		}
+		if _, ok := b.static[m]; !ok && m != canon && len(b.static) < b.cfg.MaxMACs {
+			b.static[m] = canon
+			b.stats.Joins++
+			b.gen++
+			b.notify(Change{MAC: m, Host: MACKey(canon)})
+		}
+	}
+}
+
+// Canonical is the MAC whose host m belongs to.
+func (b *Binder) Canonical(m [6]byte) [6]byte {
+	if c, ok := b.static[m]; ok {
+		return c
+	}
+	if mi, ok := b.macs.Peek(m); ok && mi.joined {
+		if c, ok := b.static[mi.canon]; ok { // joined to a MAC the inventory joined since
+			return c
+		}
+		return mi.canon
+	}
+	return m
+}
+
+// Resolve is the host that address a, the owner of a packet, belongs to:
+// the host of the MAC it is bound to, or the address itself when it is bound
+// to none (or to a router's MAC). A binding lasts until the address is seen
+// from another MAC, released or evicted: whoever holds an address next
+// announces it (DHCP, NDP) or sends from it before anything is said about it.
+func (b *Binder) Resolve(a netip.Addr) Key {
+	m := &b.memo
+	if m.gen == b.gen && m.addr == a && m.addr.IsValid() {
+		b.count(m.key)
+		return m.key
+	}
+	k := b.resolve(a)
+	m.addr, m.key, m.gen = a, k, b.gen
+	b.count(k)
+	return k
+}
+
+func (b *Binder) count(k Key) {
+	if k.IsMAC() {
+		b.stats.ByMAC++
+	} else {
+		b.stats.ByAddr++
+	}
+}
+
+func (b *Binder) resolve(a netip.Addr) Key {
+	bd, ok := b.binds.Peek(a)
+	if !ok {
+		return AddrKey(a)
+	}
+	if mi, ok := b.macs.Peek(bd.mac); ok && mi.router {
+		return AddrKey(a)
+	}
+	return MACKey(b.Canonical(bd.mac))
+}
+
+// Learn reads what p says about which MAC holds which address and which
+// MACs are one host. Packets that say nothing cost a few comparisons.
+func (b *Binder) Learn(p *decode.Packet) {
+	switch p.Proto {
+	case decode.ProtoUDP:
+		switch {
+		case p.DstPort == dhcp.ServerPort || p.DstPort == dhcp.ClientPort:
+			if !b.learnDHCP(p) {
+				return // a release: its sender gives the address up
+			}
+		case p.DstPort == dhcp.Server6Port:
+			b.learnDHCP6(p)
+		case p.SrcPort == mdns.Port && p.DstPort == mdns.Port:
+			b.learnMDNS(p)
+		}
+	case decode.ProtoICMPv6:
+		if len(p.Payload) > 0 && (p.Payload[0] == ndp.TypeNeighborSolict || p.Payload[0] == ndp.TypeNeighborAdvert) {
+			b.learnNDP(p)
+		}
+	}
+	b.learnSender(p)
+}
+
+// own reports whether a is an address a host on the span's networks holds.
+func (b *Binder) own(a netip.Addr) bool {
+	if !a.IsValid() || a.IsUnspecified() || a.IsMulticast() {
+		return false
+	}
+	return a.IsLinkLocalUnicast() || (b.cfg.Internal != nil && b.cfg.Internal.Contains(a))
+}
+
+// learnSender binds the source of a frame its sender put on the wire
+// itself — its TTL still the initial value, so no router forwarded it — to
+// the frame's source MAC.
+func (b *Binder) learnSender(p *decode.Packet) {
+	if !p.HasMAC || p0f.GuessDist(p.TTL) != 0 || !UsableMAC(p.SrcMAC) {
+		return
+	}
+	s := &b.sent
+	if s.gen == b.gen && s.addr == p.Src && s.mac == p.SrcMAC && p.TS-s.at < b.bindTTL/16 && s.addr.IsValid() {
+		return // refreshed a moment ago and nothing changed since
+	}
+	if !b.own(p.Src) {
+		return
+	}
+	b.bind(p.Src, p.SrcMAC, p.TS)
+	s.addr, s.mac, s.gen, s.at = p.Src, p.SrcMAC, b.gen, p.TS
+}
+
+// bind records that a is held by mac as of ts, noting the address against
+// mac for the router rule.
+func (b *Binder) bind(a netip.Addr, mac [6]byte, ts int64) {
+	if !a.IsValid() || a.IsUnspecified() || !UsableMAC(mac) {
+		return
+	}
+	mi := b.mac(mac)
+	if mi.router {
+		return
+	}
+	if b.noteAddr(mac, mi, a, ts) {
+		return
+	}
+	if old, ok := b.binds.Get(a); ok {
+		if old.mac == mac {
+			return // known: Get kept it recent
+		}
+		b.stats.Moved++
+	}
+	b.binds.Add(a, binding{mac: mac})
+	b.gen++
+	b.notify(Change{Addr: a, Host: b.resolve(a)})
+}
+
+// mac returns the MAC's record, creating it.
+func (b *Binder) mac(m [6]byte) *macInfo {
+	if mi, ok := b.macs.Get(m); ok {
+		return mi
+	}
+	mi := &macInfo{canon: m, members: 1}
+	b.macs.Add(m, mi)
+	return mi
+}
+
+// noteAddr records that mi sent from a and reports whether that made it a
+// router: more distinct recent IPv4 addresses (or IPv6 /64s) than any host
+// uses means the MAC forwards other hosts' traffic. The rule is
+// hostid's, with the same bound (--router-ips).
+func (b *Binder) noteAddr(mac [6]byte, mi *macInfo, a netip.Addr, ts int64) bool {
+	oldest := 0
+	for i := range mi.ips {
+		if mi.ips[i].addr == a {
+			mi.ips[i].last = ts
+			return false
+		}
+		if mi.ips[i].last < mi.ips[oldest].last {
+			oldest = i
+		}
+	}
+	mi.ips[oldest] = seenAddr{a, ts}
+	if a.IsLinkLocalUnicast() {
+		return false // every host has its own besides its global ones
+	}
+	var v4, n6 int
+	var v6 [ringSize]netip.Prefix
+	for _, s := range mi.ips {
+		if !s.addr.IsValid() || s.addr.IsLinkLocalUnicast() || ts-s.last > b.bindTTL {
+			continue
+		}
+		if s.addr.Is4() || s.addr.Is4In6() {
+			v4++
+			continue
+		}
+		p, _ := s.addr.Prefix(64)
+		dup := false
+		for _, q := range v6[:n6] {
+			dup = dup || q == p
+		}
+		if !dup {
+			v6[n6] = p
+			n6++
+		}
+	}
+	if v4 <= b.cfg.RouterIPs && n6 <= b.cfg.RouterIPs {
+		return false
+	}
+	mi.router = true
+	b.stats.Routers++
+	b.gen++
+	b.retell(mac, mi)
+	return true
+}
+
+// DHCP message types (option 53) the binder acts on.
+const (
+	dhcpRequest = 3
+	dhcpACK     = 5
+	dhcpRelease = 7
+	dhcpInform  = 8
+)
+
+// learnDHCP learns from a DHCPv4 message and reports whether its sender
+// still holds the address it sends from (false for a RELEASE).
+func (b *Binder) learnDHCP(p *decode.Packet) bool {
+	m := &b.v4
+	if err := dhcp.ParseV4(p.Payload, m); err != nil {
+		b.stats.DHCPErrors++
+		return true
+	}
+	if !m.HasCHAd || !UsableMAC(m.CHAddr) {
+		return true
+	}
+	switch {
+	case m.Op == 2 && m.Type == dhcpACK && m.YIAddr.IsValid() && !m.YIAddr.IsUnspecified():
+		b.bind(m.YIAddr, m.CHAddr, p.TS)
+	case m.Op == 1 && m.Type == dhcpRelease:
+		if bd, ok := b.binds.Peek(m.CIAddr); ok && bd.mac == m.CHAddr {
+			b.binds.Remove(m.CIAddr)
+			b.stats.Released++
+			b.stats.BindingEvictions-- // the callback counted it
+			b.gen++
+		}
+		return false
+	case m.Op == 1 && (m.Type == dhcpRequest || m.Type == dhcpInform) && m.CIAddr.IsValid() && !m.CIAddr.IsUnspecified():
+		b.bind(m.CIAddr, m.CHAddr, p.TS)
+	}
+	if m.Op == 1 && len(m.Hostname) > 0 {
+		b.joinByName(string(m.Hostname), m.CHAddr)
+	}
+	return true
+}
+
+func (b *Binder) learnDHCP6(p *decode.Packet) {
+	// A client speaks for itself from its link-local address; a relay's
+	// frame carries the relay's MAC.
+	if !p.HasMAC || !p.Src.IsLinkLocalUnicast() || !UsableMAC(p.SrcMAC) {
+		return
+	}
+	m := &b.v6
+	if err := dhcp.ParseV6(p.Payload, m); err != nil {
+		b.stats.DHCPErrors++
+		return
+	}
+	if len(m.ClientDUID) < 4 || len(m.ClientDUID) > 130 {
+		return
+	}
+	// One DUID per system (RFC 8415 §11): every interface of a Mac sends
+	// the same one.
+	b.join("duid:"+hex.EncodeToString(m.ClientDUID), p.SrcMAC)
+}
+
+func (b *Binder) learnMDNS(p *decode.Packet) {
+	if !p.HasMAC || !UsableMAC(p.SrcMAC) || p0f.GuessDist(p.TTL) != 0 {
+		return
+	}
+	if err := mdns.Parse(p.Payload, p.Src, &b.md); err != nil {
+		b.stats.MDNSErrors++
+		return
+	}
+	// Only a record of the sender's own address names the sender (a sleep
+	// proxy answers for other hosts).
+	if b.md.SelfAddr && !b.md.OtherAddr && b.md.Hostname != "" {
+		b.joinByName(b.md.Hostname, p.SrcMAC)
+	}
+}
+
+func (b *Binder) learnNDP(p *decode.Packet) {
+	n, err := ndp.ParseNeighbor(p.Payload)
+	if err != nil {
+		b.stats.NDPErrors++
+		return
+	}
+	if !p.HasMAC || p0f.GuessDist(p.TTL) != 0 { // NDP is sent with hop limit 255 and never forwarded
+		return
+	}
+	switch {
+	case n.Type == ndp.TypeNeighborSolict && p.Src.IsUnspecified():
+		// Duplicate address detection: the sender is about to use Target
+		// (a new temporary address, typically).
+		if b.own(n.Target) {
+			b.bind(n.Target, p.SrcMAC, p.TS)
+		}
+	case n.Type == ndp.TypeNeighborAdvert && n.HasLinkAddr && !n.Router:
+		if b.own(n.Target) {
+			b.bind(n.Target, n.LinkAddr, p.TS)
+		}
+	case n.Type == ndp.TypeNeighborSolict && n.HasLinkAddr && b.own(p.Src):
+		b.bind(p.Src, n.LinkAddr, p.TS)
+	}
+}
+
+// joinByName joins mac to the host that announced the same name before,
+// unless the name is a default that many devices share.
+func (b *Binder) joinByName(name string, mac [6]byte) {
+	name = strings.ToLower(strings.TrimSuffix(strings.TrimSuffix(name, "."), ".local"))
+	if len(name) == 0 || len(name) > 253 {
+		return
+	}
+	if GenericName(name) {
+		b.stats.JoinsGeneric++
+		return
+	}
+	b.join("name:"+name, mac)
+}
+
+var errJoin = errors.New("host: join refused")
+
+// join records that mac announced key (a host name or DUID) and joins it to
+// the host of the MAC that announced key first.
+func (b *Binder) join(key string, mac [6]byte) {
+	first, ok := b.keys.Get(key)
+	if !ok {
+		b.keys.Add(key, mac)
+		return
+	}
+	if first == mac {
+		return
+	}
+	if err := b.joinMAC(mac, first); err != nil {
+		b.stats.JoinsRefused++
+	}
+}
+
+// joinMAC makes mac part of other's host. A MAC already part of another
+// host, or the canonical MAC of a host with members, keeps its host: two
+// claims on one MAC mean at least one is wrong, and the first came first.
+func (b *Binder) joinMAC(mac, other [6]byte) error {
+	canon := b.Canonical(other)
+	if canon == b.Canonical(mac) {
+		return nil
+	}
+	if _, ok := b.static[mac]; ok {
+		return errJoin
+	}
+	mi, ci := b.mac(mac), b.mac(canon)
+	if mi.router || ci.router || mi.joined || mi.members > 1 || int(ci.members) >= b.cfg.MaxMACsPerHost {
+		return errJoin
+	}
+	mi.joined, mi.canon = true, canon
+	ci.members++
+	b.stats.Joins++
+	b.gen++
+	b.notify(Change{MAC: mac, Host: MACKey(canon)})
+	b.retell(mac, mi)
+	return nil
+}
+
+// GenericName reports a host name many devices carry unchanged (a model's
+// default before the owner's name is added, a numbered variant of it): it
+// ties no two MACs to one host.
+func GenericName(name string) bool {
+	name = strings.ToLower(name)
+	if i := strings.LastIndexByte(name, '-'); i > 0 && allDigits(name[i+1:]) {
+		name = name[:i] // macOS renames a clash "MacBook-Pro-2"
+	}
+	if i := strings.LastIndexByte(name, ' '); i > 0 && allDigits(name[i+1:]) {
+		name = name[:i]
+	}
+	switch strings.NewReplacer(" ", "-", "_", "-", "'", "", "’", "").Replace(name) {
+	case "macbook", "macbook-pro", "macbook-air", "macbookpro", "macbookair", "imac", "imac-pro",
+		"mac-mini", "macmini", "mac-pro", "mac-studio", "mac", "iphone", "ipad", "ipod", "apple-tv",
+		"appletv", "homepod", "watch", "localhost", "unknown", "android", "windows", "desktop",
+		"laptop", "pc", "host", "linux", "ubuntu", "debian", "raspberrypi", "chromebook", "printer", "":
+		return true
+	}
+	return false
+}
+
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// MACs returns the MACs known to belong to the host of canonical MAC c: c
+// and those joined to it. It walks the table: for alerts, not packets.
+func (b *Binder) MACs(c [6]byte) [][6]byte {
+	out := [][6]byte{c}
+	for m, canon := range b.static {
+		if canon == c {
+			out = append(out, m)
+		}
+	}
+	for _, m := range b.macs.Keys() {
+		if mi, ok := b.macs.Peek(m); ok && mi.joined && mi.canon == c && m != c {
+			out = append(out, m)
+		}
+	}
+	return out
+}
