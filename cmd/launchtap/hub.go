@@ -6,26 +6,30 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/launchtap/launchtap/sensor/alert"
+	"github.com/launchtap/launchtap/sensor/baseline"
+	"github.com/launchtap/launchtap/sensor/hub/link"
 	"github.com/launchtap/launchtap/sensor/hub/merge"
 	"github.com/launchtap/launchtap/sensor/hub/proc"
 	"github.com/launchtap/launchtap/sensor/netset"
 	"github.com/launchtap/launchtap/sensor/pipeline"
 )
 
-// hubFlags are the hub's own flags; the alert stage's (baseline,
+// hubProcFlags are the hub's own flags; the alert stage's (baseline,
 // enrichment, syslog, alerts, fleet grouping, detection thresholds) are a
 // sensorFlags, registered and built as replay and run do.
-type hubFlags struct {
+type hubProcFlags struct {
 	url            string
 	creds, ca      string
 	id             string
@@ -34,13 +38,12 @@ type hubFlags struct {
 	mergeHostnames bool
 	maxHosts       int
 	maxDests       int
-	streamMaxBytes int64
 }
 
 func (a *app) hubCmd() *cobra.Command {
 	var (
 		o *sensorFlags
-		h *hubFlags
+		h *hubProcFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "hub --nats URL [flags]",
@@ -66,11 +69,12 @@ func (a *app) hubCmd() *cobra.Command {
 // newHubFlags registers the hub's flags: its own, and of the sensor's those
 // the alert stage and the detector use (no capture, flow or DNS flags: the
 // sensors decided those).
-func newHubFlags(a *app, fs *pflag.FlagSet) (*sensorFlags, *hubFlags) {
-	o := &sensorFlags{pipe: pipeline.DefaultConfig(), notes: func() []string { return a.notes }}
+func newHubFlags(a *app, fs *pflag.FlagSet) (*sensorFlags, *hubProcFlags) {
+	// No --hub-url: a hub process does not publish to itself.
+	o := &sensorFlags{pipe: pipeline.DefaultConfig(), notes: func() []string { return a.notes }, hub: &hubFlags{}}
 	o.internal = newCIDRList("internal", netset.DefaultInternal, a.note)
 	host, _ := os.Hostname()
-	h := &hubFlags{}
+	h := &hubProcFlags{}
 	addLogFlags(fs, &o.config, &o.logLevel, &o.logFormat)
 	fs.StringVar(&h.url, "nats", "", "NATS `URL`s of the JetStream cluster (comma-separated: nats://host:4222, tls://...)")
 	fs.StringVar(&h.creds, "nats-creds", "", "NATS credentials `file` (user JWT and nkey seed)")
@@ -81,8 +85,7 @@ func newHubFlags(a *app, fs *pflag.FlagSet) (*sensorFlags, *hubFlags) {
 	fs.BoolVar(&h.mergeHostnames, "merge-hostnames", true, "merge hosts that report the same hostname (never default names such as MacBook-Pro); MACs and serials always merge")
 	fs.IntVar(&h.maxHosts, "max-hub-hosts", merge.DefaultMaxHosts, "merged hosts one hub process tracks; beyond it the least recently active is forgotten")
 	fs.IntVar(&h.maxDests, "max-prevalence-dests", merge.DefaultMaxDests, "destinations whose fleet prevalence one hub process counts per day")
-	fs.Int64Var(&h.streamMaxBytes, "stream-max-bytes", proc.DefaultStreamMaxBytes, "bytes the observation stream keeps when the hub creates it (the oldest go first; it also keeps at most 7 days)")
-	setGroup(fs, groupHub, "nats", "nats-creds", "nats-ca", "hub-id", "hub-replicas", "lease-ttl", "merge-hostnames", "stream-max-bytes")
+	setGroup(fs, groupHub, "nats", "nats-creds", "nats-ca", "hub-id", "hub-replicas", "lease-ttl", "merge-hostnames")
 	setGroup(fs, groupState, "max-hub-hosts", "max-prevalence-dests")
 	fs.Var(&o.pipe.OS, "os", "which hosts alert: macos (unknown-OS hosts at low severity) or any")
 	fs.Float64Var(&o.pipe.UnknownMinScore, "unknown-min-score", pipeline.DefaultUnknownMinScore, "with --os macos, the score (0..1) a beacon from a host of unknown OS needs to alert, at low severity")
@@ -116,7 +119,7 @@ func sanitizeID(s string) string {
 	return s
 }
 
-func (h *hubFlags) check() error {
+func (h *hubProcFlags) check() error {
 	switch {
 	case h.url == "":
 		return errors.New("nats: the JetStream URL is required (e.g. --nats nats://127.0.0.1:4222)")
@@ -128,8 +131,6 @@ func (h *hubFlags) check() error {
 		return fmt.Errorf("max-hub-hosts: %d: want at least 1", h.maxHosts)
 	case h.maxDests < 1:
 		return fmt.Errorf("max-prevalence-dests: %d: want at least 1", h.maxDests)
-	case h.streamMaxBytes < 1<<20:
-		return fmt.Errorf("stream-max-bytes: %d: want at least 1 MiB", h.streamMaxBytes)
 	}
 	if sanitizeID(h.id) != h.id {
 		return fmt.Errorf("hub-id: %q: no dots, spaces or wildcards", h.id)
@@ -137,32 +138,8 @@ func (h *hubFlags) check() error {
 	return nil
 }
 
-// connect dials the cluster with the credentials and CA the flags name; it
-// keeps reconnecting for as long as the process runs.
-func (h *hubFlags) connect(o *sensorFlags) (*nats.Conn, error) {
-	opts := []nats.Option{nats.Name("launchtap hub " + h.id), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil {
-				o.log.Warn("hub: disconnected from NATS; reconnecting", "err", err)
-			}
-		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) { o.log.Info("hub: reconnected to NATS", "url", nc.ConnectedUrlRedacted()) }),
-	}
-	if h.creds != "" {
-		opts = append(opts, nats.UserCredentials(h.creds))
-	}
-	if h.ca != "" {
-		opts = append(opts, nats.RootCAs(h.ca))
-	}
-	nc, err := nats.Connect(h.url, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("nats: connecting to %s: %w", h.url, err)
-	}
-	return nc, nil
-}
-
 // runHub is the hub command once its flags are parsed.
-func (a *app) runHub(cmd *cobra.Command, o *sensorFlags, h *hubFlags) int {
+func (a *app) runHub(cmd *cobra.Command, o *sensorFlags, h *hubProcFlags) int {
 	ctx, stdout, stderr := cmd.Context(), a.stdout, a.stderr
 	if err := h.check(); err != nil {
 		return a.usage(cmd, err)
@@ -174,18 +151,19 @@ func (a *app) runHub(cmd *cobra.Command, o *sensorFlags, h *hubFlags) int {
 	if err != nil {
 		return a.fail(cmd, err, exitUsage)
 	}
-	nc, err := h.connect(o)
+	conn, err := link.Dial(link.Options{URL: h.url, Creds: h.creds, CA: h.ca, Name: "launchtap hub " + h.id, Log: s.log})
 	if err != nil {
 		s.finish(ctx)
-		return a.fail(cmd, err, exitFailure)
+		return a.fail(cmd, err, exitUsage)
 	}
-	defer nc.Close()
+	defer conn.Close()
+	nc := conn.NC
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	out := make(chan *alert.Alert, 1024)
 	start := time.Now()
 	p, err := proc.Start(runCtx, nc, proc.Config{
-		ID: h.id, Replicas: h.replicas, LeaseTTL: h.leaseTTL, StreamMaxBytes: h.streamMaxBytes, Log: s.log,
+		ID: h.id, Replicas: h.replicas, LeaseTTL: h.leaseTTL, Log: s.log,
 		Engine: merge.Config{Beacon: o.pipe.Beacon, Name: o.sensorName, OS: o.pipe.OS, UnknownMinScore: o.pipe.UnknownMinScore,
 			MaxHosts: h.maxHosts, MaxDests: h.maxDests, MergeHostnames: h.mergeHostnames},
 	}, out)
@@ -214,6 +192,12 @@ func (a *app) runHub(cmd *cobra.Command, o *sensorFlags, h *hubFlags) int {
 		go logStats(runCtx, o.statsEvery, snap, s.log, s.syslog)
 	}
 	go reloadOnHUP(runCtx, o, s)
+	if o.baselinePath != "" {
+		// The sensors load the organisation baseline from the hub: the file
+		// now, and again whenever SIGHUP reloads it.
+		publishBaseline(runCtx, conn, o.baselinePath, s.log)
+		go publishBaselineOnHUP(runCtx, conn, o.baselinePath, s.log)
+	}
 	s.log.Info("hub running", "id", h.id, "nats", nc.ConnectedUrlRedacted(), "sensor_name", o.sensorName)
 	<-ctx.Done()
 	stop()
@@ -288,4 +272,41 @@ func (h *hubSummary) writeJSON(path string) error {
 		return fmt.Errorf("summary: %w", err)
 	}
 	return nil
+}
+
+// publishBaseline puts the baseline file in the hub's baseline bucket for
+// the sensors, when it parses (a file that does not is not handed on: the
+// sensors keep the last good one).
+func publishBaseline(ctx context.Context, conn *link.Conn, path string, log *slog.Logger) {
+	data, err := os.ReadFile(path)
+	if err == nil {
+		_, err = baseline.Parse(data)
+	}
+	if err != nil {
+		log.Error("hub: baseline not published to the sensors", "file", path, "err", err)
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	rev, err := link.PublishBaseline(pctx, conn.JS, data)
+	if err != nil {
+		log.Error("hub: baseline not published to the sensors", "file", path, "err", err)
+		return
+	}
+	log.Info("hub: baseline published to the sensors", "file", path, "revision", rev)
+}
+
+// publishBaselineOnHUP publishes the baseline again on every SIGHUP.
+func publishBaselineOnHUP(ctx context.Context, conn *link.Conn, path string, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			publishBaseline(ctx, conn, path, log)
+		}
+	}
 }

@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/launchtap/launchtap/internal/jstest"
+	"github.com/launchtap/launchtap/internal/hubtest"
+	"github.com/launchtap/launchtap/internal/natstest"
 	"github.com/launchtap/launchtap/internal/synth"
 )
 
@@ -29,10 +30,10 @@ func TestHubCommand(t *testing.T) {
 		{"approved by the baseline", "approved_destinations:\n  - " + synth.RoamingFQDN + "\n", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := jstest.Start(t)
+			s := natstest.Server(t)
 			dir := t.TempDir()
-			args := []string{"hub", "--nats", s.URL(), "--stats-interval", "100ms", "--lease-ttl", "2s", "--hub-id", "t1",
-				"--stream-max-bytes", "67108864", "--sensor-name", "hub-test", "--summary", filepath.Join(dir, "summary.json")}
+			args := []string{"hub", "--nats", s.URLs(), "--stats-interval", "100ms", "--lease-ttl", "2s", "--hub-id", "t1",
+				"--sensor-name", "hub-test", "--summary", filepath.Join(dir, "summary.json")}
 			if tc.baseline != "" {
 				bf := filepath.Join(dir, "baseline.yaml")
 				if err := os.WriteFile(bf, []byte(tc.baseline), 0o644); err != nil {
@@ -46,8 +47,8 @@ func TestHubCommand(t *testing.T) {
 			code := make(chan int, 1)
 			go func() { code <- dispatch(ctx, args, strings.NewReader(""), &stdout, &stderr) }()
 			for office := 0; office < 2; office++ {
-				h, beats := jstest.Roaming(t, office)
-				p := jstest.NewPublisher(t, s.URL(), h.Sensor)
+				h, beats := hubtest.Roaming(t, office)
+				p := hubtest.NewPublisher(t, s.URLs(), h.Sensor)
 				p.Publish(h.HostID, h)
 				for _, b := range beats {
 					p.Publish(b.HostID, b)
@@ -56,7 +57,7 @@ func TestHubCommand(t *testing.T) {
 			deadline := time.Now().Add(30 * time.Second)
 			for {
 				// 2 host frames and 8 beat frames read, per the stats line.
-				if strings.Count(stdout.String(), "\n") >= tc.alerts && strings.Contains(stderr.String(), "hub_frames=10") {
+				if strings.Count(stdout.String(), "\n") >= tc.alerts && strings.Contains(stderr.String(), "hub_process_frames=10") {
 					break
 				}
 				if time.Now().After(deadline) {
@@ -94,8 +95,8 @@ func TestHubCommand(t *testing.T) {
 	}
 }
 
-// TestHubFlagErrors: bad hub flags are usage errors naming the flag.
-func TestHubFlagErrors(t *testing.T) {
+// TestHubProcessFlagErrors: bad hub flags are usage errors naming the flag.
+func TestHubProcessFlagErrors(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
 		want string

@@ -52,7 +52,8 @@ type readings struct {
 	ifaces []ifaceKernel         // the kernel's counters per interface (live)
 	flows  *bpf.TakeStats        // the pre-filter's flow-table takes (live, with the filter)
 	state  *stateReading         // nil without --state-dir
-	hub    *proc.Stats           // a hub process's counters; nil on a sensor
+	hub    *hubReading           // nil without --hub-url
+	hubd   *proc.Stats           // a hub process's counters (launchtap hub); nil on a sensor
 }
 
 // ifaceKernel is one interface's kernel counters, summed over its sockets.
@@ -302,6 +303,89 @@ var metricDefs = []metricDef{
 				e(r.state.errors)
 			}
 		}},
+	{name: "hub_beats", help: "Beats the workers handed the hub publisher, by outcome: queued (sized or not), unsized (sent without sizes: the session outlived the wait), dropped (the publisher's queue was full).",
+		labels: []string{"outcome"}, stats: statsPerLabel,
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				h := r.pipe.Hub
+				e(h.Beats, "queued")
+				e(h.Unsized, "unsized")
+				e(h.Dropped+h.FindingsDropped, "dropped")
+			}
+		}},
+	{name: "hub_records", help: "Observations packed into frames for the hub, by event: packed, queue_full (dropped: the publisher's queue was full), refused (not encodable, logged).",
+		labels: []string{"event"},
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				e(r.hub.pub.Records, "packed")
+				e(r.hub.pub.QueueDrops, "queue_full")
+				e(r.hub.pub.Refused, "refused")
+			}
+		}},
+	{name: "hub_frames", help: "Frames of observations, by event: stored (in the outbox), sent (acknowledged by JetStream), duplicate (acknowledged as already stored: sent again after a lost acknowledgement), outbox_error (the outbox could not store it: lost).",
+		labels: []string{"event"},
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				e(r.hub.pub.Frames, "stored")
+				e(r.hub.pub.Sent, "sent")
+				e(r.hub.pub.Duplicates, "duplicate")
+				e(r.hub.pub.OutboxErrors, "outbox_error")
+			}
+		}},
+	{name: "hub_sent_records", help: "Observations JetStream acknowledged.", stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				e(r.hub.pub.SentRecords)
+			}
+		}},
+	{name: "hub_send_errors", help: "Sends to the hub that failed (unreachable, timed out); the frames stay in the outbox and are sent again.", stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				e(r.hub.pub.PublishErrors)
+			}
+		}},
+	{name: "hub_connected", help: "1 while the link to the hub's NATS servers is up.", typ: gauge, stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				var up uint64
+				if r.hub.pub.Connected {
+					up = 1
+				}
+				e(up)
+			}
+		}},
+	{name: "hub_outbox_frames", help: "Frames in the hub outbox not yet acknowledged.", typ: gauge, stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				e(r.hub.pub.Outbox.Pending)
+			}
+		}},
+	{name: "hub_outbox_bytes", help: "Bytes the hub outbox takes on disk.", typ: gauge,
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				e(r.hub.pub.Outbox.PendingBytes)
+			}
+		}},
+	{name: "hub_outbox_dropped", help: "Frames the hub outbox dropped unsent to stay within --hub-outbox-max-bytes (the oldest first).", stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				e(r.hub.pub.Outbox.Dropped)
+			}
+		}},
+	{name: "hub_outbox_corrupt", help: "Unreadable records the hub outbox skipped (a torn write at a power cut, a damaged disk).",
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				e(r.hub.pub.Outbox.Corrupt)
+			}
+		}},
+	{name: "hub_baseline_loads", help: "Organisation baselines received from the hub, by result: loaded, invalid (the one in force kept).",
+		labels: []string{"result"},
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				e(r.hub.reloads, "loaded")
+				e(r.hub.rejected, "invalid")
+			}
+		}},
 	{name: "masquerades", help: "Alerts whose launchd job took an approved label but not the rest of the rule (program, plist location, team ID).",
 		read: func(r *readings, e func(uint64, ...string)) { e(r.alerts.Masquerades.Load()) }},
 	{name: "fleet", help: "Fleet grouping (docs/fleet-grouping.md), by event: groups formed, host alerts joined to a group, update records, group alerts raised in severity, member hosts' own alerts.",
@@ -418,44 +502,44 @@ var metricDefs = []metricDef{
 		read: func(r *readings, e func(uint64, ...string)) {
 			kernel(r, e, func(k *live.Stats) uint64 { return k.Filter.Passed() })
 		}},
-	// The hub (launchtap hub; docs/many-sensors.md): absent from a sensor.
-	{name: "hub_frames", help: "Hub: observation frames read from the stream.", stats: statsAsIs,
-		read: hubRead(func(h *proc.Stats, e func(uint64, ...string)) { e(h.Frames) })},
-	{name: "hub_records", help: "Hub: observation records read, by kind.", labels: []string{"kind"},
-		read: hubRead(func(h *proc.Stats, e func(uint64, ...string)) {
+	// A hub process (launchtap hub; docs/many-sensors.md): absent from a sensor.
+	{name: "hub_process_frames", help: "Hub process: observation frames read from the stream.", stats: statsAsIs,
+		read: hubProcRead(func(h *proc.Stats, e func(uint64, ...string)) { e(h.Frames) })},
+	{name: "hub_process_records", help: "Hub process: observation records read, by kind.", labels: []string{"kind"},
+		read: hubProcRead(func(h *proc.Stats, e func(uint64, ...string)) {
 			for k, v := range h.Records {
 				e(v, k)
 			}
 		})},
-	{name: "hub_malformed", help: "Hub: frames, records and prevalence tables that did not decode (skipped).", stats: statsAsIs,
-		read: hubRead(func(h *proc.Stats, e func(uint64, ...string)) { e(h.Malformed) })},
-	{name: "hub_refused", help: "Hub: records refused: no host, destination or time.",
-		read: hubRead(func(h *proc.Stats, e func(uint64, ...string)) { e(h.Refused) })},
-	{name: "hub_partitions", help: "Hub: observation partitions this process holds now.", typ: gauge, stats: statsAsIs,
-		read: hubRead(func(h *proc.Stats, e func(uint64, ...string)) { e(uint64(h.Owned)) })},
-	{name: "hub_partition_changes", help: "Hub: partition leases gained and lost (released, or taken over), by event.", labels: []string{"event"},
-		read: hubRead(func(h *proc.Stats, e func(uint64, ...string)) {
+	{name: "hub_process_malformed", help: "Hub process: frames, records and prevalence tables that did not decode (skipped).", stats: statsAsIs,
+		read: hubProcRead(func(h *proc.Stats, e func(uint64, ...string)) { e(h.Malformed) })},
+	{name: "hub_process_refused", help: "Hub process: records refused: no host, destination or time.",
+		read: hubProcRead(func(h *proc.Stats, e func(uint64, ...string)) { e(h.Refused) })},
+	{name: "hub_process_partitions", help: "Hub process: observation partitions this process holds now.", typ: gauge, stats: statsAsIs,
+		read: hubProcRead(func(h *proc.Stats, e func(uint64, ...string)) { e(uint64(h.Owned)) })},
+	{name: "hub_process_partition_changes", help: "Hub process: partition leases gained and lost (released, or taken over), by event.", labels: []string{"event"},
+		read: hubProcRead(func(h *proc.Stats, e func(uint64, ...string)) {
 			e(h.Gained, "gained")
 			e(h.Lost, "lost")
 		})},
-	{name: "hub_hosts", help: "Hub: merged hosts tracked now.", typ: gauge, stats: statsAsIs,
-		read: hubRead(func(h *proc.Stats, e func(uint64, ...string)) { e(uint64(h.Hosts)) })},
-	{name: "hub_host_merges", help: "Hub: hosts merged into another by a shared MAC, serial or hostname.",
-		read: hubRead(func(h *proc.Stats, e func(uint64, ...string)) { e(h.Engine.Merges) })},
-	{name: "hub_beats", help: "Hub: beats merged, and of them those older than their pair's latest (another sensor's order), by order.", labels: []string{"order"},
-		read: hubRead(func(h *proc.Stats, e func(uint64, ...string)) {
+	{name: "hub_process_hosts", help: "Hub process: merged hosts tracked now.", typ: gauge, stats: statsAsIs,
+		read: hubProcRead(func(h *proc.Stats, e func(uint64, ...string)) { e(uint64(h.Hosts)) })},
+	{name: "hub_process_host_merges", help: "Hub process: hosts merged into another by a shared MAC, serial or hostname.",
+		read: hubProcRead(func(h *proc.Stats, e func(uint64, ...string)) { e(h.Engine.Merges) })},
+	{name: "hub_process_beats", help: "Hub process: beats merged, and of them those older than their pair's latest (another sensor's order), by order.", labels: []string{"order"},
+		read: hubProcRead(func(h *proc.Stats, e func(uint64, ...string)) {
 			e(h.Engine.Beats-h.Engine.LateBeats, "in_order")
 			e(h.Engine.LateBeats, "late")
 		})},
-	{name: "hub_pairs", help: "Hub: pairs of merged hosts scored by the detector now.", typ: gauge,
-		read: hubRead(func(h *proc.Stats, e func(uint64, ...string)) { e(h.Pairs) })},
-	{name: "hub_findings", help: "Hub: periodic pairs found on merged beats, and of them those the host-OS policy suppressed, by outcome.", labels: []string{"outcome"},
-		read: hubRead(func(h *proc.Stats, e func(uint64, ...string)) {
+	{name: "hub_process_pairs", help: "Hub process: pairs of merged hosts scored by the detector now.", typ: gauge,
+		read: hubProcRead(func(h *proc.Stats, e func(uint64, ...string)) { e(h.Pairs) })},
+	{name: "hub_process_findings", help: "Hub process: periodic pairs found on merged beats, and of them those the host-OS policy suppressed, by outcome.", labels: []string{"outcome"},
+		read: hubProcRead(func(h *proc.Stats, e func(uint64, ...string)) {
 			e(h.Engine.Alerts, "alerted")
 			e(h.Engine.SuppressedOS, "host_os")
 		})},
-	{name: "hub_evictions", help: "Hub: entries a full table evicted or refused, by table.", labels: []string{"table"}, stats: statsSum,
-		read: hubRead(func(h *proc.Stats, e func(uint64, ...string)) {
+	{name: "hub_process_evictions", help: "Hub process: entries a full table evicted or refused, by table.", labels: []string{"table"}, stats: statsSum,
+		read: hubProcRead(func(h *proc.Stats, e func(uint64, ...string)) {
 			e(h.Engine.HostEvictions, "hosts")
 			e(h.PairEvicts, "pairs")
 			e(h.Engine.KeysDropped, "host_keys")
@@ -465,15 +549,15 @@ var metricDefs = []metricDef{
 			e(h.Engine.Saturated, "prevalence_saturated")
 			e(h.Truncated, "prevalence_truncated")
 		})},
-	{name: "hub_prevalence_published", help: "Hub: prevalence tables of this process's partitions published for the others.",
-		read: hubRead(func(h *proc.Stats, e func(uint64, ...string)) { e(h.Published) })},
+	{name: "hub_process_prevalence_published", help: "Hub process: prevalence tables of this process's partitions published for the others.",
+		read: hubProcRead(func(h *proc.Stats, e func(uint64, ...string)) { e(h.Published) })},
 }
 
-// hubRead reads a hub metric, nothing on a sensor.
-func hubRead(read func(h *proc.Stats, e func(uint64, ...string))) func(*readings, func(uint64, ...string)) {
+// hubProcRead reads a hub process's metric, nothing on a sensor.
+func hubProcRead(read func(h *proc.Stats, e func(uint64, ...string))) func(*readings, func(uint64, ...string)) {
 	return func(r *readings, e func(uint64, ...string)) {
-		if r.hub != nil {
-			read(r.hub, e)
+		if r.hubd != nil {
+			read(r.hubd, e)
 		}
 	}
 }
@@ -485,13 +569,13 @@ var hubShared = map[string]bool{"alerts": true, "released": true, "masquerades":
 
 // hubSnapshot reads a hub process: its own metrics and its alert stage's.
 func (s *sensor) hubSnapshot(st proc.Stats) snapshot {
-	r := readings{alerts: &s.stage.Counters, fleet: s.stage.FleetCounters(), enrich: s.enrich.Stats(), hub: &st}
+	r := readings{alerts: &s.stage.Counters, fleet: s.stage.FleetCounters(), enrich: s.enrich.Stats(), hubd: &st}
 	if s.syslog != nil {
 		r.syslog = s.syslog.Counters().Destinations
 	}
 	defs := make([]metricDef, 0, len(hubShared)+16)
 	for _, d := range metricDefs {
-		if hubShared[d.name] || strings.HasPrefix(d.name, "hub_") {
+		if hubShared[d.name] || strings.HasPrefix(d.name, "hub_process_") {
 			defs = append(defs, d)
 		}
 	}
@@ -514,6 +598,9 @@ func (s *sensor) snapshot(extra func(*readings)) snapshot {
 	}
 	if s.state != nil {
 		r.state = s.state.reading()
+	}
+	if s.hub != nil {
+		r.hub = s.hub.reading()
 	}
 	if extra != nil {
 		extra(&r)

@@ -119,7 +119,8 @@ func sortedKeys(m map[string]uint64) []string {
 // fullReadings has every source present, each counter a distinct value.
 func fullReadings() *readings {
 	r := &readings{alerts: new(pipeline.AlertCounters), kernel: &live.Stats{Packets: 900, Drops: 7, Freezes: 3},
-		state: &stateReading{bytes: 4096, at: time.Unix(1.8e9, 0), durationMs: 12, errors: 1}}
+		state: &stateReading{bytes: 4096, at: time.Unix(1.8e9, 0), durationMs: 12, errors: 1},
+		hub:   &hubReading{reloads: 1}}
 	for k := range r.pipe.Decode {
 		r.pipe.Decode[k] = uint64(10 + k) // OK, then every error kind
 	}

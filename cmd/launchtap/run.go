@@ -77,6 +77,7 @@ func (a *app) runLive(cmd *cobra.Command, o *sensorFlags, sf *stateFlags, lc *li
 	if fc := capt.Flows(); fc != nil {
 		o.pipe.Filtered = newFilterCounts(fc, o.log)
 	}
+	o.hub.stateDir = sf.dir
 	s, err := o.build(stdout, stderr)
 	if err != nil {
 		return a.fail(cmd, err, exitUsage)

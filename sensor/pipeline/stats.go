@@ -22,6 +22,7 @@ type workerCounters struct {
 	dnsNameEvictions  uint64     // DNS-channel state forgotten (names per domain, polled names: a table was full)
 	hostSeenEvictions uint64     // hosts whose recent beat addresses were forgotten (the table was full)
 	read              readCounts // live mode: the worker reads and decodes its own source
+	hub               HubStats
 }
 
 // published is a worker's latest snapshot, copied once per batch so that
@@ -38,6 +39,10 @@ type published struct {
 }
 
 func (w *worker) publish() {
+	if w.hub != nil {
+		w.hub.flush()
+		w.c.hub = w.hub.c
+	}
 	fs, ds, bs, hs := w.flows.Stats(), w.dns.Stats(), w.det.Stats(), w.hosts.Stats()
 	var is host.Stats
 	if w.own != nil {
@@ -70,7 +75,8 @@ type Stats struct {
 	// Identity counts how packets' owners resolved to hosts (sensor/host):
 	// bindings, joins, routers, and packets keyed by MAC or by address.
 	Identity          host.Stats
-	HostSeenEvictions uint64 // hosts whose recent beat addresses were forgotten
+	HostSeenEvictions uint64   // hosts whose recent beat addresses were forgotten
+	Hub               HubStats // what the workers handed the hub (--hub-url)
 	Workers           int
 	Elapsed           time.Duration // wall time since the run started
 }
@@ -110,6 +116,7 @@ func (p *Pipeline) Stats() Stats {
 		s.DNSNameEvictions += c.dnsNameEvictions
 		s.HostSeenEvictions += c.hostSeenEvictions
 		s.addRead(&c.read)
+		addCounters(&s.Hub, &c.hub)
 	}
 	learned, refused := p.cfg.Internal.Learned()
 	s.Names.PrefixesLearned, s.Names.PrefixesRefused = uint64(len(learned)), refused

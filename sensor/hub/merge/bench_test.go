@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/launchtap/launchtap/internal/jstest"
+	"github.com/launchtap/launchtap/internal/hubtest"
 	"github.com/launchtap/launchtap/sensor/alert"
 	"github.com/launchtap/launchtap/sensor/host"
 )
@@ -43,7 +43,7 @@ func benchEngine(b *testing.B, jitter int64) {
 	t0 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC).UnixNano()
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := jstest.CPUTime()
+	cpu := hubtest.CPUTime()
 	for i := 0; i < b.N; i++ {
 		k := i % len(beats)
 		round := int64(i / len(beats))
@@ -58,5 +58,5 @@ func benchEngine(b *testing.B, jitter int64) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "obs/s")
-	b.ReportMetric(float64(b.N)/(jstest.CPUTime()-cpu).Seconds(), "obs/cpu-s")
+	b.ReportMetric(float64(b.N)/(hubtest.CPUTime()-cpu).Seconds(), "obs/cpu-s")
 }

@@ -10,9 +10,11 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/launchtap/launchtap/internal/jstest"
+	"github.com/launchtap/launchtap/internal/hubtest"
+	"github.com/launchtap/launchtap/internal/natstest"
 	"github.com/launchtap/launchtap/sensor/alert"
 	"github.com/launchtap/launchtap/sensor/host"
+	"github.com/launchtap/launchtap/sensor/hub/link"
 	"github.com/launchtap/launchtap/sensor/hub/merge"
 	"github.com/launchtap/launchtap/sensor/hub/obs"
 )
@@ -25,14 +27,14 @@ import (
 // of the whole process (the in-process server's work included), which a
 // shared machine's load does not distort.
 func BenchmarkHub(b *testing.B) {
-	s := jstest.Start(b)
-	nc := jstest.Connect(b, s.URL())
+	s := natstest.Server(b)
+	nc := hubtest.Connect(b, s.URLs())
 	js, err := jetstream.New(nc)
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := EnsureStream(ctx, js, 1, 8<<30); err != nil {
+	if _, err := link.EnsureStream(ctx, js); err != nil {
 		b.Fatal(err)
 	}
 	const hosts, dests, perFrame = 4000, 20, 128
@@ -93,14 +95,14 @@ func BenchmarkHub(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	start, cpu := time.Now(), jstest.CPUTime()
+	start, cpu := time.Now(), hubtest.CPUTime()
 	for p.Stats().Engine.Beats < uint64(b.N) {
 		if time.Since(start) > 10*time.Minute {
 			b.Fatalf("read %d of %d beats in 10 minutes", p.Stats().Engine.Beats, b.N)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	el, used := time.Since(start), jstest.CPUTime()-cpu
+	el, used := time.Since(start), hubtest.CPUTime()-cpu
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/el.Seconds(), "obs/s")
 	// The process's CPU time, the in-process nats-server's included: what

@@ -30,6 +30,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/launchtap/launchtap/sensor/alert"
+	"github.com/launchtap/launchtap/sensor/hub/link"
 	"github.com/launchtap/launchtap/sensor/hub/merge"
 	"github.com/launchtap/launchtap/sensor/hub/obs"
 	"github.com/launchtap/launchtap/sensor/pipeline"
@@ -44,7 +45,8 @@ const (
 	AlertsBucket = "launchtap_hub_alerts"
 )
 
-// Stream and bucket limits, when this process creates them (docs/many-sensors.md).
+// Bucket limits, when this process creates them (docs/many-sensors.md);
+// the stream is created as the sensors do (link.EnsureStream).
 const (
 	StreamMaxAge          = 7 * 24 * time.Hour
 	DefaultStreamMaxBytes = 16 << 30
@@ -58,12 +60,9 @@ const (
 // Config configures a Process.
 type Config struct {
 	ID       string // unique among the hub's processes (default: host name and pid)
-	Replicas int    // replicas of the stream and buckets this process creates (default 1; 3 on a 3-node cluster)
-	// StreamMaxBytes bounds the observation stream when this process
-	// creates it (default DefaultStreamMaxBytes); the oldest go first.
-	StreamMaxBytes int64
-	LeaseTTL       time.Duration
-	Renew          time.Duration
+	Replicas int    // replicas of the buckets this process creates (default 1; 3 on a 3-node cluster)
+	LeaseTTL time.Duration
+	Renew    time.Duration
 	// PrevalenceEvery is how often the partitions' prevalence counts are
 	// published (default 5 s).
 	PrevalenceEvery time.Duration
@@ -164,10 +163,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config, out chan<- *alert.Ale
 		active: map[int]bool{}, cons: map[int]*partReader{}, remote: map[string]merge.PartitionCounts{}, engDone: make(chan struct{})}
 	setup, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if cfg.StreamMaxBytes <= 0 {
-		cfg.StreamMaxBytes = DefaultStreamMaxBytes
-	}
-	if err := EnsureStream(setup, js, cfg.Replicas, cfg.StreamMaxBytes); err != nil {
+	if _, err := link.EnsureStream(setup, js); err != nil {
 		return nil, err
 	}
 	leaseKV, err := js.CreateOrUpdateKeyValue(setup, jetstream.KeyValueConfig{Bucket: obs.LeasesBucket, TTL: cfg.LeaseTTL,
@@ -206,25 +202,6 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config, out chan<- *alert.Ale
 	go func() { defer p.wg.Done(); p.leases.Run(ctx, true) }()
 	go p.runEngine(ctx, prevKV)
 	return p, nil
-}
-
-// EnsureStream creates the observation stream when it does not exist; an
-// existing stream is used as it is.
-func EnsureStream(ctx context.Context, js jetstream.JetStream, replicas int, maxBytes int64) error {
-	if _, err := js.Stream(ctx, obs.Stream); err == nil {
-		return nil
-	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return fmt.Errorf("hub: stream %s: %w", obs.Stream, err)
-	}
-	_, err := js.CreateStream(ctx, jetstream.StreamConfig{
-		Name: obs.Stream, Subjects: []string{obs.StreamSubjects}, Storage: jetstream.FileStorage,
-		Duplicates: StreamDuplicates, MaxAge: StreamMaxAge, MaxBytes: maxBytes, Discard: jetstream.DiscardOld,
-		Replicas: replicas, Description: "launchtap: sensors' observations (docs/many-sensors.md)",
-	})
-	if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		return fmt.Errorf("hub: creating stream %s: %w", obs.Stream, err)
-	}
-	return nil
 }
 
 // Ledger is the alert stage's pipeline.Ledger for the hub: which alert ids

@@ -13,8 +13,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/launchtap/launchtap/internal/jstest"
+	"github.com/launchtap/launchtap/internal/hubtest"
+	"github.com/launchtap/launchtap/internal/natstest"
 	"github.com/launchtap/launchtap/internal/synth"
+	"github.com/launchtap/launchtap/internal/testenv"
 	"github.com/launchtap/launchtap/sensor/alert"
 	"github.com/launchtap/launchtap/sensor/baseline"
 	"github.com/launchtap/launchtap/sensor/host"
@@ -52,13 +54,13 @@ type hub struct {
 }
 
 func testConfig(id string) Config {
-	return Config{ID: id, StreamMaxBytes: 256 << 20, LeaseTTL: 2 * time.Second, Renew: 400 * time.Millisecond, PrevalenceEvery: 100 * time.Millisecond,
+	return Config{ID: id, LeaseTTL: 2 * time.Second, Renew: 400 * time.Millisecond, PrevalenceEvery: 100 * time.Millisecond,
 		Engine: merge.Config{Name: "hub-" + id}, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 }
 
 func startHub(t *testing.T, url string, cfg Config, sink *collector, b *baseline.Baseline) *hub {
 	t.Helper()
-	nc := jstest.Connect(t, url)
+	nc := hubtest.Connect(t, url)
 	ctx, cancel := context.WithCancel(context.Background())
 	out := make(chan *alert.Alert, 64)
 	p, err := Start(ctx, nc, cfg, out)
@@ -135,24 +137,25 @@ func allOwned(hubs ...*hub) func() bool {
 }
 
 // TestRoamingMacOnCluster: two sensors publish their halves of the roaming
-// Mac's day to a 3-node JetStream cluster, one after the other and each
+// Mac's day to a 3-node JetStream cluster (Debian's nats-server as one
+// member where it is installed, always under CI), one after the other and each
 // frame twice (a retry); two hub processes share the partitions. Exactly
 // one hub alert, naming both sensors; with one sensor's half alone, none.
 func TestRoamingMacOnCluster(t *testing.T) {
-	c := jstest.StartCluster(t)
+	c := natstest.NewCluster(t, 3, natstest.DebianBinary() != "" || testenv.CI())
 	sink := &collector{}
 	cfg1, cfg2 := testConfig("h1"), testConfig("h2")
 	cfg1.Replicas, cfg2.Replicas = 3, 3
-	h1 := startHub(t, c.Servers[0].URL(), cfg1, sink, nil)
-	h2 := startHub(t, c.Servers[1].URL(), cfg2, sink, nil)
+	h1 := startHub(t, c.Members[0].URL(), cfg1, sink, nil)
+	h2 := startHub(t, c.Members[1].URL(), cfg2, sink, nil)
 	waitFor(t, 20*time.Second, "the two processes share the 64 partitions evenly", allOwned(h1, h2))
 	if n1, n2 := len(h1.p.Owned()), len(h2.p.Owned()); n1 != 32 || n2 != 32 {
 		t.Errorf("partitions %d and %d, want 32 each", n1, n2)
 	}
 	beats := func() uint64 { return h1.p.Stats().Engine.Beats + h2.p.Stats().Engine.Beats }
 
-	hostA, beatsA := jstest.Roaming(t, 0)
-	pa := jstest.NewPublisher(t, c.Servers[2].URL(), "office-a")
+	hostA, beatsA := hubtest.Roaming(t, 0)
+	pa := hubtest.NewPublisher(t, c.Members[2].URL(), "office-a")
 	pa.Publish(hostA.HostID, hostA)
 	for _, b := range beatsA {
 		pa.Publish(b.HostID, b)
@@ -164,8 +167,8 @@ func TestRoamingMacOnCluster(t *testing.T) {
 		t.Fatalf("office A alone: %d alerts, want 0", len(got))
 	}
 
-	hostB, beatsB := jstest.Roaming(t, 1)
-	pb := jstest.NewPublisher(t, c.Servers[0].URL(), "office-b")
+	hostB, beatsB := hubtest.Roaming(t, 1)
+	pb := hubtest.NewPublisher(t, c.Members[0].URL(), "office-b")
 	pb.Publish(hostB.HostID, hostB)
 	for _, b := range beatsB {
 		pb.Publish(b.HostID, b)
@@ -191,11 +194,11 @@ func TestRoamingMacOnCluster(t *testing.T) {
 // stream, and every host alerts exactly once: those alerted before the
 // kill are not alerted again, those completed after it are alerted.
 func TestKilledProcessTakeover(t *testing.T) {
-	s := jstest.Start(t)
+	s := natstest.Server(t)
 	sink := &collector{}
-	hubs := []*hub{startHub(t, s.URL(), testConfig("h1"), sink, nil), startHub(t, s.URL(), testConfig("h2"), sink, nil), startHub(t, s.URL(), testConfig("h3"), sink, nil)}
+	hubs := []*hub{startHub(t, s.URLs(), testConfig("h1"), sink, nil), startHub(t, s.URLs(), testConfig("h2"), sink, nil), startHub(t, s.URLs(), testConfig("h3"), sink, nil)}
 	waitFor(t, 20*time.Second, "three processes share the 64 partitions evenly", allOwned(hubs...))
-	pub := jstest.NewPublisher(t, s.URL(), "office-a")
+	pub := hubtest.NewPublisher(t, s.URLs(), "office-a")
 	const hosts = 24
 	t0 := time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC).UnixNano()
 	const period = int64(15 * time.Minute)
@@ -265,15 +268,15 @@ func TestDefaultTakeoverWithinAMinute(t *testing.T) {
 // 60 reach an approved vendor, 1 an implant: the implant's alert, from
 // whichever process holds its host, counts the whole fleet.
 func TestPrevalenceAcrossProcesses(t *testing.T) {
-	s := jstest.Start(t)
+	s := natstest.Server(t)
 	sink := &collector{}
 	org, err := baseline.Parse([]byte("approved_destinations:\n  - telemetry.approved-vendor.example\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h1, h2 := startHub(t, s.URL(), testConfig("h1"), sink, org), startHub(t, s.URL(), testConfig("h2"), sink, org)
+	h1, h2 := startHub(t, s.URLs(), testConfig("h1"), sink, org), startHub(t, s.URLs(), testConfig("h2"), sink, org)
 	waitFor(t, 20*time.Second, "two processes share all 64 partitions", allOwned(h1, h2))
-	pub := jstest.NewPublisher(t, s.URL(), "office-a")
+	pub := hubtest.NewPublisher(t, s.URLs(), "office-a")
 	const hosts, vendor, implant = 100, 60, 77
 	t0 := time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC).UnixNano()
 	mac := func(i int) [6]byte { return [6]byte{0x3c, 0x22, 0xfb, 0x64, 0, byte(i)} }

@@ -1,4 +1,4 @@
-package jstest
+package hubtest
 
 import (
 	"context"
