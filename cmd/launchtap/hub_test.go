@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,8 @@ import (
 	"github.com/launchtap/launchtap/internal/hubtest"
 	"github.com/launchtap/launchtap/internal/natstest"
 	"github.com/launchtap/launchtap/internal/synth"
+	"github.com/launchtap/launchtap/internal/testenv"
+	"github.com/launchtap/launchtap/sensor/alert"
 )
 
 // TestHubCommand runs launchtap hub against a real JetStream server while
@@ -110,5 +113,96 @@ func TestHubProcessFlagErrors(t *testing.T) {
 		if code := dispatch(context.Background(), tc.args, strings.NewReader(""), &bytes.Buffer{}, &stderr); code != exitUsage || !strings.Contains(stderr.String(), tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want usage error naming %s", tc.args, code, stderr.String(), tc.want)
 		}
+	}
+}
+
+// roamingCaptures writes the two offices' halves of the roaming Mac's day.
+func roamingCaptures(t *testing.T) [2]string {
+	t.Helper()
+	var files [2]string
+	for i, name := range synth.RoamingOffices {
+		files[i] = filepath.Join(t.TempDir(), name+".pcapng")
+		if _, _, err := synth.WriteFile(files[i], "", name, 1, synth.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return files
+}
+
+// TestRoamingSensorsToHub is the test end to end: a 3-node
+// JetStream cluster (Debian's nats-server as a member where installed,
+// always under CI), two hub processes, and two sensors replaying the two
+// halves of the roaming Mac's day with --hub-url. Each sensor alone alerts
+// nothing; the hub delivers exactly one alert, naming both sensors, with
+// the Mac's host id, both offices' addresses and its one MAC.
+func TestRoamingSensorsToHub(t *testing.T) {
+	c := natstest.NewCluster(t, 3, natstest.DebianBinary() != "" || testenv.CI())
+	files := roamingCaptures(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type hubRun struct {
+		stdout, stderr syncBuffer
+		code           chan int
+	}
+	hubs := make([]*hubRun, 2)
+	for i := range hubs {
+		h := &hubRun{code: make(chan int, 1)}
+		hubs[i] = h
+		args := []string{"hub", "--nats", c.Members[i].URL(), "--hub-id", fmt.Sprint("h", i), "--hub-replicas", "3", "--lease-ttl", "3s",
+			"--stats-interval", "100ms", "--sensor-name", "hub"}
+		go func() { h.code <- dispatch(ctx, args, strings.NewReader(""), &h.stdout, &h.stderr) }()
+	}
+	for i, f := range files {
+		sensor := fmt.Sprintf("office-%c", 'a'+i)
+		code, stdout, stderr := replay(t, nil, "replay", "--sensor-name", sensor, "--stats-interval", "0",
+			"--hub-url", c.Members[2-i].URL(), "--hub-outbox", filepath.Join(dir, sensor), f)
+		if code != exitOK {
+			t.Fatalf("%s: exit %d: %s", sensor, code, stderr)
+		}
+		if n := len(readAlerts(t, stdout)); n != 0 {
+			t.Fatalf("%s alone: %d alerts, want none:\n%s", sensor, n, stdout)
+		}
+	}
+	alerts := func() []alert.Alert {
+		var all []alert.Alert
+		for _, h := range hubs {
+			all = append(all, readAlerts(t, h.stdout.String())...)
+		}
+		return all
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for len(alerts()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no hub alert in 60 s; hub logs:\n%s\n%s", hubs[0].stderr.String(), hubs[1].stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // a second alert would be out by now
+	cancel()
+	for _, h := range hubs {
+		if code := <-h.code; code != exitOK {
+			t.Errorf("hub exit %d:\n%s", code, h.stderr.String())
+		}
+	}
+	got := alerts()
+	if len(got) != 1 {
+		for _, a := range got {
+			t.Logf("alert %s %s %s sensors %v", a.HostID, a.SrcIP, a.DstFQDN, a.Sensors)
+		}
+		t.Fatalf("%d hub alerts, want exactly 1", len(got))
+	}
+	a := got[0]
+	if a.DstFQDN != synth.RoamingFQDN || a.HostID != synth.RoamingMAC || !slices.Equal(a.Sensors, []string{"office-a", "office-b"}) ||
+		!slices.Equal(a.SrcMACs, []string{synth.RoamingMAC}) || a.HostOS != "macos" {
+		t.Errorf("alert: dst %s host_id %s sensors %v src_macs %v host_os %s", a.DstFQDN, a.HostID, a.Sensors, a.SrcMACs, a.HostOS)
+	}
+	for s := 0; s < synth.RoamingStints; s++ {
+		if !slices.Contains(a.SrcIPs, synth.RoamingIP(s)) {
+			t.Errorf("src_ips %v lacks stint %d's %s", a.SrcIPs, s, synth.RoamingIP(s))
+		}
+	}
+	if a.PeriodS < 7100 || a.PeriodS > 7300 {
+		t.Errorf("period %v, want about 7200", a.PeriodS)
 	}
 }

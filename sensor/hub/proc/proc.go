@@ -161,25 +161,37 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config, out chan<- *alert.Ale
 	}
 	p := &Process{cfg: cfg, nc: nc, js: js, in: make(chan item, cfg.Queue), out: out, log: cfg.Log,
 		active: map[int]bool{}, cons: map[int]*partReader{}, remote: map[string]merge.PartitionCounts{}, engDone: make(chan struct{})}
-	setup, cancel := context.WithTimeout(ctx, 30*time.Second)
+	// Setting up may meet a cluster still electing leaders, or another
+	// process creating the same stream and buckets at the same moment: each
+	// step is tried again until it succeeds or a minute has passed.
+	setup, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if _, err := link.EnsureStream(setup, js); err != nil {
+	if err := retry(setup, cfg.Log, "stream", func(c context.Context) error { _, err := link.EnsureStream(c, js); return err }); err != nil {
 		return nil, err
 	}
-	leaseKV, err := js.CreateOrUpdateKeyValue(setup, jetstream.KeyValueConfig{Bucket: obs.LeasesBucket, TTL: cfg.LeaseTTL,
+	bucket := func(name string, kc jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+		var kv jetstream.KeyValue
+		err := retry(setup, cfg.Log, name, func(c context.Context) error {
+			var err error
+			kv, err = js.CreateOrUpdateKeyValue(c, kc)
+			return err
+		})
+		return kv, err
+	}
+	leaseKV, err := bucket("leases bucket", jetstream.KeyValueConfig{Bucket: obs.LeasesBucket, TTL: cfg.LeaseTTL,
 		Storage: jetstream.FileStorage, Replicas: cfg.Replicas, Description: "launchtap hub: partition leases (m.<process>, p.<partition>)"})
 	if err != nil {
-		return nil, fmt.Errorf("hub: leases bucket: %w", err)
+		return nil, err
 	}
-	prevKV, err := js.CreateOrUpdateKeyValue(setup, jetstream.KeyValueConfig{Bucket: PrevalenceBucket, TTL: PrevalenceTTL,
+	prevKV, err := bucket("prevalence bucket", jetstream.KeyValueConfig{Bucket: PrevalenceBucket, TTL: PrevalenceTTL,
 		Storage: jetstream.FileStorage, Replicas: cfg.Replicas, Description: "launchtap hub: fleet prevalence per day and partition"})
 	if err != nil {
-		return nil, fmt.Errorf("hub: prevalence bucket: %w", err)
+		return nil, err
 	}
-	alertKV, err := js.CreateOrUpdateKeyValue(setup, jetstream.KeyValueConfig{Bucket: AlertsBucket, TTL: AlertsTTL, MaxBytes: AlertsMaxBytes,
+	alertKV, err := bucket("alerts bucket", jetstream.KeyValueConfig{Bucket: AlertsBucket, TTL: AlertsTTL, MaxBytes: AlertsMaxBytes,
 		Storage: jetstream.FileStorage, Replicas: cfg.Replicas, Description: "launchtap hub: delivered alert ids"})
 	if err != nil {
-		return nil, fmt.Errorf("hub: alerts bucket: %w", err)
+		return nil, err
 	}
 	p.ledger = &Ledger{kv: alertKV, log: cfg.Log}
 	ecfg := cfg.Engine
@@ -202,6 +214,23 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config, out chan<- *alert.Ale
 	go func() { defer p.wg.Done(); p.leases.Run(ctx, true) }()
 	go p.runEngine(ctx, prevKV)
 	return p, nil
+}
+
+// retry runs fn, with 10 s each time, until it succeeds or ctx ends.
+func retry(ctx context.Context, log *slog.Logger, what string, fn func(context.Context) error) error {
+	for {
+		c, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := fn(c)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("hub: %s: %w", what, err)
+		}
+		log.Warn("hub: setting up; trying again", "what", what, "err", err)
+		sleep(ctx, time.Second)
+	}
 }
 
 // Ledger is the alert stage's pipeline.Ledger for the hub: which alert ids
