@@ -335,3 +335,84 @@ func TestBaselineWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestServerDown stops the cluster member the sensor is connected to while
+// it publishes: the client moves to another member, the stream (three
+// replicas) keeps its quorum, and every beat is stored once.
+func TestServerDown(t *testing.T) {
+	c := natstest.NewCluster(t, 3, false)
+	f := start(t, c.Members[0].URL()+","+c.Members[1].URL(), t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := link.EnsureStream(ctx, f.conn.JS); err != nil {
+		t.Fatal(err)
+	}
+	want := beats("tap-a", 0, 6000)
+	f.send(want[:2000])
+	time.Sleep(200 * time.Millisecond)
+	down := 0
+	if f.conn.NC.ConnectedUrl() == c.Members[1].URL() {
+		down = 1
+	}
+	c.Stop(down)
+	f.send(want[2000:])
+	f.close(45 * time.Second)
+	st := f.pub.Stats()
+	if st.Outbox.Pending != 0 || st.Records != 6000 {
+		t.Fatalf("stats %+v", st)
+	}
+	t.Logf("member %d stopped: frames %d, sent %d, duplicates %d, send errors %d", down, st.Frames, st.Sent, st.Duplicates, st.PublishErrors)
+	up := c.Members[1-down].URL() + "," + c.Members[2].URL()
+	got, _ := stored(t, up)
+	exactlyOnce(t, got, want)
+}
+
+// TestTLSAndCreds publishes over TLS (the server's CA given, as --hub-ca)
+// as a user of an operator-signed account (its credentials file, as
+// --hub-creds); without the credentials or the CA the server refuses.
+func TestTLSAndCreds(t *testing.T) {
+	s := natstest.SecureServer(t)
+	conn, err := link.Dial(link.Options{URL: s.URL, CA: s.CA, Creds: s.Creds, Name: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ob, err := outbox.Open(t.TempDir(), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New(Config{Sensor: "tap-a", Outbox: ob, FlushEvery: 50 * time.Millisecond})
+	p.Start(conn.JS, conn.NC)
+	want := beats("tap-a", 0, 500)
+	for !p.Beats(want) {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Stats(); st.SentRecords != 500 {
+		t.Fatalf("over TLS with credentials: %d records acknowledged, want 500 (%+v)", st.SentRecords, st)
+	}
+
+	for _, tc := range []struct {
+		name string
+		o    link.Options
+	}{
+		{"no credentials", link.Options{URL: s.URL, CA: s.CA}},
+		{"no CA", link.Options{URL: s.URL, Creds: s.Creds}},
+	} {
+		c, err := link.Dial(tc.o)
+		if err != nil {
+			t.Fatal(err) // Dial retries in the background
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err = c.JS.AccountInfo(ctx)
+		cancel()
+		c.Close()
+		if err == nil {
+			t.Errorf("%s: the server answered", tc.name)
+		}
+	}
+}
