@@ -422,3 +422,28 @@ func TestTLSAndCreds(t *testing.T) {
 		}
 	}
 }
+
+// Records offered after Close are refused and counted, never a panic.
+func TestAfterClose(t *testing.T) {
+	ob, err := outbox.Open(t.TempDir(), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New(Config{Sensor: "tap-a", Outbox: ob})
+	c := natstest.Server(t)
+	conn, err := link.Dial(link.Options{URL: c.URLs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	p.Start(conn.JS, conn.NC)
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if p.Beats(beats("tap-a", 0, 3)) || p.Add(&obs.Coverage{Sensor: "tap-a"}) {
+		t.Fatal("accepted after Close")
+	}
+	if st := p.Stats(); st.QueueDrops != 4 {
+		t.Fatalf("%d refused records counted, want 4", st.QueueDrops)
+	}
+}
