@@ -72,7 +72,7 @@ type Publisher struct {
 
 	packed  chan struct{} // closed when the packer has put everything in the outbox
 	stopped chan struct{} // closed when the sender has returned
-	closeMu sync.RWMutex // Close against senders on the queues
+	closeMu sync.RWMutex  // Close against senders on the queues
 	closed  bool
 	stop    context.CancelFunc
 }
