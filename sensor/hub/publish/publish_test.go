@@ -447,3 +447,38 @@ func TestAfterClose(t *testing.T) {
 		t.Fatalf("%d refused records counted, want 4", st.QueueDrops)
 	}
 }
+
+// TestLostAcks loses the stream's acknowledgements while the frames still
+// arrive (the link fails on the way back): the sensor cannot know they were
+// stored, sends them again once the link is back, and the stream stores
+// each once, acknowledging the repeats as duplicates.
+func TestLostAcks(t *testing.T) {
+	c := natstest.Server(t)
+	proxy := natstest.NewProxy(t, fmt.Sprintf("127.0.0.1:%d", c.Members[0].Port))
+	f := start(t, proxy.URL(), t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := link.EnsureStream(ctx, f.conn.JS); err != nil {
+		t.Fatal(err)
+	}
+	want := beats("tap-a", 0, 6000)
+	f.send(want[:2000])
+	time.Sleep(300 * time.Millisecond)
+	proxy.Mute()
+	f.send(want[2000:4000])
+	time.Sleep(3 * time.Second) // the acknowledgements time out (2 s)
+	if st := f.pub.Stats(); st.PublishErrors == 0 || st.Outbox.Pending == 0 {
+		t.Fatalf("acknowledgements lost: %d send errors, %d pending; want both > 0", st.PublishErrors, st.Outbox.Pending)
+	}
+	proxy.Cut() // the client notices and reconnects
+	proxy.Restore()
+	f.send(want[4000:])
+	f.close(30 * time.Second)
+	st := f.pub.Stats()
+	t.Logf("frames %d, sent %d, duplicates %d, send errors %d", st.Frames, st.Sent, st.Duplicates, st.PublishErrors)
+	if st.Duplicates == 0 || st.Outbox.Pending != 0 {
+		t.Fatalf("stats %+v: want frames acknowledged as duplicates, none pending", st)
+	}
+	got, _ := stored(t, c.URLs())
+	exactlyOnce(t, got, want)
+}
