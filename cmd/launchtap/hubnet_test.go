@@ -199,3 +199,45 @@ func TestHubFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestBaselinePublish: a valid file is published (and read back from the
+// bucket); an invalid one is refused and the bucket keeps the valid one.
+func TestBaselinePublish(t *testing.T) {
+	srv := natstest.Server(t)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "org.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	yaml := "rules:\n  - name: org-updater\n    destinations: [updates.corp.example]\n"
+	if err := os.WriteFile(good, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte("rules: [ {"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := replay(t, nil, "baseline", "publish", "--hub-url", srv.URLs(), good)
+	if code != exitOK || !strings.Contains(stdout, "revision 1 of launchtap_baseline/baseline") {
+		t.Fatalf("exit %d, %q, %q", code, stdout, stderr)
+	}
+	code, _, stderr = replay(t, nil, "baseline", "publish", "--hub-url", srv.URLs(), bad)
+	if code != exitFailure || !strings.Contains(stderr, "not published") {
+		t.Fatalf("invalid file: exit %d, %q", code, stderr)
+	}
+	if code, _, _ := replay(t, nil, "baseline", "publish", good); code != exitUsage {
+		t.Fatalf("without --hub-url: exit %d, want usage", code)
+	}
+	conn, err := link.Dial(link.Options{URL: srv.URLs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	kv, err := link.BaselineBucket(ctx, conn.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := kv.Get(ctx, obs.BaselineKey)
+	if err != nil || string(e.Value()) != yaml || e.Revision() != 1 {
+		t.Fatalf("bucket holds %v, %v", e, err)
+	}
+}

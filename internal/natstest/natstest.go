@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -248,6 +249,10 @@ type Proxy struct {
 	mu     sync.Mutex
 	cut    bool
 	conns  map[net.Conn]struct{}
+	// mute discards what the server sends (its acknowledgements) while
+	// what the client sends still arrives: messages stored, their
+	// acknowledgements lost.
+	mute atomic.Bool
 }
 
 // NewProxy listens on a free local port and forwards to target (host:port).
@@ -286,22 +291,38 @@ func (p *Proxy) serve() {
 		}
 		p.conns[c], p.conns[u] = struct{}{}, struct{}{}
 		p.mu.Unlock()
-		go p.pipe(c, u)
-		go p.pipe(u, c)
+		go p.pipe(c, u, true)
+		go p.pipe(u, c, false)
 	}
 }
 
-func (p *Proxy) pipe(dst, src net.Conn) {
-	_, _ = io.Copy(dst, src)
+func (p *Proxy) pipe(dst, src net.Conn, fromServer bool) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !(fromServer && p.mute.Load()) {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
 	dst.Close()
 	src.Close()
 }
+
+// Mute discards the server's replies from now on (see Proxy.mute); Cut
+// and Restore end it.
+func (p *Proxy) Mute() { p.mute.Store(true) }
 
 // Cut closes every connection and refuses new ones until Restore.
 func (p *Proxy) Cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.cut = true
+	p.mute.Store(false)
 	for c := range p.conns {
 		c.Close()
 	}

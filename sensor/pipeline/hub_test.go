@@ -141,3 +141,10 @@ func TestHubSinkFull(t *testing.T) {
 		t.Fatalf("hub stats %+v with %d beats and %d findings", st.Hub, st.Beacon.Beats, st.Findings)
 	}
 }
+
+// discardHub takes everything and keeps nothing: what the data path pays
+// for --hub-url, without the publisher.
+type discardHub struct{}
+
+func (discardHub) Beats([]obs.Beat) bool    { return true }
+func (discardHub) Finding(obs.Finding) bool { return true }

@@ -72,7 +72,7 @@ type Publisher struct {
 
 	packed  chan struct{} // closed when the packer has put everything in the outbox
 	stopped chan struct{} // closed when the sender has returned
-	closeMu sync.Mutex
+	closeMu sync.RWMutex  // Close against senders on the queues
 	closed  bool
 	stop    context.CancelFunc
 }
@@ -99,6 +99,12 @@ func New(cfg Config) *Publisher {
 // Beats queues a batch of beats without blocking; false (counted) when the
 // queue is full. It implements pipeline.HubSink.
 func (p *Publisher) Beats(b []obs.Beat) bool {
+	p.closeMu.RLock()
+	defer p.closeMu.RUnlock()
+	if p.closed {
+		p.queueDrops.Add(uint64(len(b)))
+		return false
+	}
 	select {
 	case p.beats <- b:
 		return true
@@ -114,8 +120,8 @@ func (p *Publisher) Finding(f obs.Finding) bool { return p.Add(&f) }
 // Add queues any record without blocking; false (counted) when the queue is
 // full or the publisher is closing.
 func (p *Publisher) Add(r obs.Record) bool {
-	p.closeMu.Lock()
-	defer p.closeMu.Unlock()
+	p.closeMu.RLock()
+	defer p.closeMu.RUnlock()
 	if p.closed {
 		p.queueDrops.Add(1)
 		return false

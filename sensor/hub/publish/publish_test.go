@@ -83,31 +83,37 @@ func stored(t *testing.T, url string) (map[string]int, uint64) {
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := conn.JS.Stream(ctx, obs.Stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
+	var s jetstream.Stream
+	var info *jetstream.StreamInfo
+	for try := 0; ; try++ {
+		if s, err = conn.JS.Stream(ctx, obs.Stream); err == nil {
+			if info, err = s.Info(ctx); err == nil {
+				break
+			}
+		}
+		if try == 100 {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	n := info.State.Msgs
 	got := map[string]int{}
-	if n == 0 {
-		return got, 0
-	}
-	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var r obs.Reader
 	var b obs.Beat
-	for i := uint64(0); i < n; i++ {
-		m, err := c.Next(jetstream.FetchMaxWait(10 * time.Second))
-		if err != nil {
-			t.Fatalf("message %d of %d: %v", i, n, err)
+	for seq := info.State.FirstSeq; seq < info.State.FirstSeq+n; seq++ {
+		// A cluster that just lost a member may be electing the stream's
+		// leader: ask again until it answers.
+		var m *jetstream.RawStreamMsg
+		for try := 0; ; try++ {
+			if m, err = s.GetMsg(ctx, seq); err == nil {
+				break
+			}
+			if try == 100 {
+				t.Fatalf("message %d: %v", seq, err)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		if err := r.Reset(m.Data()); err != nil {
+		if err := r.Reset(m.Data); err != nil {
 			t.Fatal(err)
 		}
 		for r.Next() {
@@ -117,8 +123,8 @@ func stored(t *testing.T, url string) (map[string]int, uint64) {
 			if err := r.Decode(&b); err != nil {
 				t.Fatal(err)
 			}
-			if want := obs.Subject(obs.KindBeat, b.HostID); m.Subject() != want {
-				t.Fatalf("beat of %s on %s, want %s", b.HostID, m.Subject(), want)
+			if want := obs.Subject(obs.KindBeat, b.HostID); m.Subject != want {
+				t.Fatalf("beat of %s on %s, want %s", b.HostID, m.Subject, want)
 			}
 			got[fmt.Sprintf("%s@%d", b.HostID, b.TS)]++
 		}
@@ -334,4 +340,145 @@ func TestBaselineWatch(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestServerDown stops the cluster member the sensor is connected to while
+// it publishes: the client moves to another member, the stream (three
+// replicas) keeps its quorum, and every beat is stored once.
+func TestServerDown(t *testing.T) {
+	c := natstest.NewCluster(t, 3, false)
+	f := start(t, c.Members[0].URL()+","+c.Members[1].URL(), t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := link.EnsureStream(ctx, f.conn.JS); err != nil {
+		t.Fatal(err)
+	}
+	want := beats("tap-a", 0, 6000)
+	f.send(want[:2000])
+	time.Sleep(200 * time.Millisecond)
+	down := 0
+	if f.conn.NC.ConnectedUrl() == c.Members[1].URL() {
+		down = 1
+	}
+	c.Stop(down)
+	f.send(want[2000:])
+	f.close(45 * time.Second)
+	st := f.pub.Stats()
+	if st.Outbox.Pending != 0 || st.Records != 6000 {
+		t.Fatalf("stats %+v", st)
+	}
+	t.Logf("member %d stopped: frames %d, sent %d, duplicates %d, send errors %d", down, st.Frames, st.Sent, st.Duplicates, st.PublishErrors)
+	up := c.Members[1-down].URL() + "," + c.Members[2].URL()
+	got, _ := stored(t, up)
+	exactlyOnce(t, got, want)
+}
+
+// TestTLSAndCreds publishes over TLS (the server's CA given, as --hub-ca)
+// as a user of an operator-signed account (its credentials file, as
+// --hub-creds); without the credentials or the CA the server refuses.
+func TestTLSAndCreds(t *testing.T) {
+	s := natstest.SecureServer(t)
+	conn, err := link.Dial(link.Options{URL: s.URL, CA: s.CA, Creds: s.Creds, Name: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ob, err := outbox.Open(t.TempDir(), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New(Config{Sensor: "tap-a", Outbox: ob, FlushEvery: 50 * time.Millisecond})
+	p.Start(conn.JS, conn.NC)
+	want := beats("tap-a", 0, 500)
+	for !p.Beats(want) {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Stats(); st.SentRecords != 500 {
+		t.Fatalf("over TLS with credentials: %d records acknowledged, want 500 (%+v)", st.SentRecords, st)
+	}
+
+	for _, tc := range []struct {
+		name string
+		o    link.Options
+	}{
+		{"no credentials", link.Options{URL: s.URL, CA: s.CA}},
+		{"no CA", link.Options{URL: s.URL, Creds: s.Creds}},
+	} {
+		c, err := link.Dial(tc.o)
+		if err != nil {
+			t.Fatal(err) // Dial retries in the background
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err = c.JS.AccountInfo(ctx)
+		cancel()
+		c.Close()
+		if err == nil {
+			t.Errorf("%s: the server answered", tc.name)
+		}
+	}
+}
+
+// Records offered after Close are refused and counted, never a panic.
+func TestAfterClose(t *testing.T) {
+	ob, err := outbox.Open(t.TempDir(), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New(Config{Sensor: "tap-a", Outbox: ob})
+	c := natstest.Server(t)
+	conn, err := link.Dial(link.Options{URL: c.URLs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	p.Start(conn.JS, conn.NC)
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if p.Beats(beats("tap-a", 0, 3)) || p.Add(&obs.Coverage{Sensor: "tap-a"}) {
+		t.Fatal("accepted after Close")
+	}
+	if st := p.Stats(); st.QueueDrops != 4 {
+		t.Fatalf("%d refused records counted, want 4", st.QueueDrops)
+	}
+}
+
+// TestLostAcks loses the stream's acknowledgements while the frames still
+// arrive (the link fails on the way back): the sensor cannot know they were
+// stored, sends them again once the link is back, and the stream stores
+// each once, acknowledging the repeats as duplicates.
+func TestLostAcks(t *testing.T) {
+	c := natstest.Server(t)
+	proxy := natstest.NewProxy(t, fmt.Sprintf("127.0.0.1:%d", c.Members[0].Port))
+	f := start(t, proxy.URL(), t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := link.EnsureStream(ctx, f.conn.JS); err != nil {
+		t.Fatal(err)
+	}
+	want := beats("tap-a", 0, 6000)
+	f.send(want[:2000])
+	time.Sleep(300 * time.Millisecond)
+	proxy.Mute()
+	f.send(want[2000:4000])
+	time.Sleep(3 * time.Second) // the acknowledgements time out (2 s)
+	if st := f.pub.Stats(); st.PublishErrors == 0 || st.Outbox.Pending == 0 {
+		t.Fatalf("acknowledgements lost: %d send errors, %d pending; want both > 0", st.PublishErrors, st.Outbox.Pending)
+	}
+	proxy.Cut() // the client notices and reconnects
+	proxy.Restore()
+	f.send(want[4000:])
+	f.close(30 * time.Second)
+	st := f.pub.Stats()
+	t.Logf("frames %d, sent %d, duplicates %d, send errors %d", st.Frames, st.Sent, st.Duplicates, st.PublishErrors)
+	if st.Duplicates == 0 || st.Outbox.Pending != 0 {
+		t.Fatalf("stats %+v: want frames acknowledged as duplicates, none pending", st)
+	}
+	got, _ := stored(t, c.URLs())
+	exactlyOnce(t, got, want)
 }
