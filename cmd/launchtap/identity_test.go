@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"net/netip"
 	"path/filepath"
 	"slices"
@@ -17,36 +16,9 @@ import (
 // with default flags, each planted LaunchAgent is exactly one alert, named,
 // on one host whatever its addresses and interfaces did.
 //
-// CONTRACT (issue 11, being built on main): alerts gain host_id (the host's
-// MAC in lower-case colon form where the span sees end hosts' MACs, else its
-// address), src_ips (the host's recent addresses) and src_macs (its MACs);
-// src_ip stays, the latest address. identAlert decodes them by their JSON
-// names so these tests compile before and after alert.Alert has them; the
-// assertions on them are marked CONTRACT below.
-
-// identAlert is an alert with the issue 11 identity fields.
-type identAlert struct {
-	alert.Alert
-	HostID  string   `json:"host_id"`  // CONTRACT
-	SrcIPs  []string `json:"src_ips"`  // CONTRACT
-	SrcMACs []string `json:"src_macs"` // CONTRACT
-}
-
-func identAlerts(t *testing.T, jsonl string) []identAlert {
-	t.Helper()
-	var out []identAlert
-	for line := range strings.SplitSeq(strings.TrimSpace(jsonl), "\n") {
-		if line == "" {
-			continue
-		}
-		var a identAlert
-		if err := json.Unmarshal([]byte(line), &a); err != nil {
-			t.Fatalf("alert line %q: %v", line, err)
-		}
-		out = append(out, a)
-	}
-	return out
-}
+// Alerts carry host_id (the host's MAC in lower-case colon form where the
+// span sees end hosts' MACs, else its address), src_ips (the addresses its
+// beats came from) and src_macs (its MACs); src_ip is the latest address.
 
 // identCapture writes scenario (seed 1) and returns its path, its labels
 // and its host labels.
@@ -163,8 +135,8 @@ func TestIdentityOneAlertPerAgent(t *testing.T) {
 				if code != 0 {
 					t.Fatalf("workers %q: exit %d: %s", workers, code, stderr)
 				}
-				got := identAlerts(t, out)
-				by := map[string][]identAlert{}
+				got := readAlerts(t, out)
+				by := map[string][]alert.Alert{}
 				for _, a := range got {
 					by[a.DstFQDN] = append(by[a.DstFQDN], a)
 				}
@@ -191,32 +163,32 @@ func TestIdentityOneAlertPerAgent(t *testing.T) {
 					if !slices.Contains(addrs, a.SrcIP) || !slices.Contains(macs, a.SrcMAC) {
 						t.Errorf("workers %q: %s: src_ip %s src_mac %s are not the agent's host's (%v, %v)", workers, fqdn, a.SrcIP, a.SrcMAC, addrs, macs)
 					}
-					// CONTRACT: host_id is the host's MAC: one of the
+					// host_id is the host's MAC: one of the
 					// docked laptop's two, the Mac's one otherwise; the
 					// same with any worker count.
 					if !slices.Contains(macs, a.HostID) {
-						t.Errorf("workers %q: %s: CONTRACT host_id %q, want one of %v", workers, fqdn, a.HostID, macs)
+						t.Errorf("workers %q: %s: host_id %q, want one of %v", workers, fqdn, a.HostID, macs)
 					}
 					if prev, ok := ids[fqdn]; ok && prev != a.HostID {
-						t.Errorf("%s: CONTRACT host_id %q with one worker count, %q with another", fqdn, prev, a.HostID)
+						t.Errorf("%s: host_id %q with one worker count, %q with another", fqdn, prev, a.HostID)
 					}
 					ids[fqdn] = a.HostID
-					// CONTRACT: src_ips are the host's addresses: the latest
+					// src_ips are the host's addresses: the latest
 					// (src_ip) among them, none of another host's; both of
 					// the docked laptop's.
 					if !slices.Contains(a.SrcIPs, a.SrcIP) {
-						t.Errorf("workers %q: %s: CONTRACT src_ips %v lack src_ip %s", workers, fqdn, a.SrcIPs, a.SrcIP)
+						t.Errorf("workers %q: %s: src_ips %v lack src_ip %s", workers, fqdn, a.SrcIPs, a.SrcIP)
 					}
 					other := foreign(hosts, labels, macs)
 					for _, ip := range a.SrcIPs {
 						if other[ip] {
-							t.Errorf("workers %q: %s: CONTRACT src_ips %v hold %s, another host's", workers, fqdn, a.SrcIPs, ip)
+							t.Errorf("workers %q: %s: src_ips %v hold %s, another host's", workers, fqdn, a.SrcIPs, ip)
 						}
 					}
 					if fqdn == tc.docked && (!slices.Contains(a.SrcIPs, synth.DockedEthIP) || !slices.Contains(a.SrcIPs, synth.DockedWiFiIP)) {
-						t.Errorf("workers %q: %s: CONTRACT src_ips %v, want both %s and %s", workers, fqdn, a.SrcIPs, synth.DockedEthIP, synth.DockedWiFiIP)
+						t.Errorf("workers %q: %s: src_ips %v, want both %s and %s", workers, fqdn, a.SrcIPs, synth.DockedEthIP, synth.DockedWiFiIP)
 					}
-					// CONTRACT: src_macs are the host's MACs: both of the
+					// src_macs are the host's MACs: both of the
 					// docked laptop's, the one of any other Mac.
 					wantMACs := []string{l.SrcMAC}
 					if fqdn == tc.docked {
@@ -225,7 +197,7 @@ func TestIdentityOneAlertPerAgent(t *testing.T) {
 					gotMACs := slices.Sorted(slices.Values(a.SrcMACs))
 					slices.Sort(wantMACs)
 					if !slices.Equal(gotMACs, wantMACs) {
-						t.Errorf("workers %q: %s: CONTRACT src_macs %v, want %v", workers, fqdn, a.SrcMACs, wantMACs)
+						t.Errorf("workers %q: %s: src_macs %v, want %v", workers, fqdn, a.SrcMACs, wantMACs)
 					}
 				}
 			}
@@ -263,7 +235,7 @@ func TestIdentityAddressHandedOn(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, a := range identAlerts(t, out) {
+	for _, a := range readAlerts(t, out) {
 		if a.SrcMAC == synth.ChurnWindowsMAC || a.HostID == synth.ChurnWindowsMAC || slices.Contains(a.SrcMACs, synth.ChurnWindowsMAC) {
 			t.Errorf("alert for the Windows laptop: %s %s -> %s (os %s)", a.SrcIP, a.SrcMAC, a.DstFQDN, a.HostOS)
 		}
@@ -313,7 +285,7 @@ func TestIdentityGenericHostnames(t *testing.T) {
 	}
 	own := map[string]string{synth.GenericAgentAFQDN: synth.GenericMacAMAC, synth.GenericAgentBFQDN: synth.GenericMacBMAC}
 	hostIDs := map[string][]string{} // host_id -> agents
-	for _, a := range identAlerts(t, out) {
+	for _, a := range readAlerts(t, out) {
 		hostIDs[a.HostID] = append(hostIDs[a.HostID], a.DstFQDN)
 		mac, ok := own[a.DstFQDN]
 		if !ok {
@@ -323,18 +295,18 @@ func TestIdentityGenericHostnames(t *testing.T) {
 		if a.SrcMAC != mac {
 			t.Errorf("%s: src_mac %s, want %s", a.DstFQDN, a.SrcMAC, mac)
 		}
-		// CONTRACT: the host is this Mac alone.
+		// the host is this Mac alone.
 		if a.HostID != mac || !slices.Equal(a.SrcMACs, []string{mac}) {
-			t.Errorf("%s: CONTRACT host_id %q src_macs %v, want %s alone", a.DstFQDN, a.HostID, a.SrcMACs, mac)
+			t.Errorf("%s: host_id %q src_macs %v, want %s alone", a.DstFQDN, a.HostID, a.SrcMACs, mac)
 		}
 	}
 	for fqdn := range own {
 		t.Errorf("no alert for %s", fqdn)
 	}
-	// CONTRACT: one host per agent: no host_id carries two agents.
+	// one host per agent: no host_id carries two agents.
 	for id, agents := range hostIDs {
 		if id != "" && len(agents) > 1 {
-			t.Errorf("CONTRACT host_id %q carries %d alerts: %v", id, len(agents), agents)
+			t.Errorf("host_id %q carries %d alerts: %v", id, len(agents), agents)
 		}
 	}
 	rows, stderr, code := runHostsJSON(t, capture)
@@ -385,7 +357,7 @@ func TestIdentityInventory(t *testing.T) {
 		synth.GenericAgentBFQDN: {"C02ZW1ABMD6N", "com.example.agent"},
 	}
 	n := map[string]int{}
-	for _, a := range identAlerts(t, out) {
+	for _, a := range readAlerts(t, out) {
 		n[a.DstFQDN]++
 		w, ok := want[a.DstFQDN]
 		if !ok {

@@ -142,6 +142,7 @@ var metricDefs = []metricDef{
 			e(r.pipe.Flow.SessionsJoined, "joined")
 			e(r.pipe.Flow.SessionsEnded, "ended")
 			e(r.pipe.Flow.Unanswered, "unanswered")
+			e(r.pipe.LocalLink, "local_link")
 		}},
 	{name: "bursts", help: "Activity bursts inside long sessions.",
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Flow.Bursts) }},
@@ -238,7 +239,7 @@ var metricDefs = []metricDef{
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Names.PrefixesFromMACs) }},
 	{name: "internal_host_prefixes_treated_external", help: "Global IPv6 /64s an internal host's MAC sent from while --learn-internal=false: its traffic there is treated as external.",
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Names.ExternalHostWarns) }},
-	{name: "host_identity_packets", help: "Packets by how their owner was keyed: by the MAC of the host it is bound to, or by its address (unbound, or bound only to a router's MAC).", labels: []string{"by"},
+	{name: "host_identity_lookups", help: "Owner addresses resolved to hosts (every packet when replay shards, each session start and lookup otherwise), by how keyed: by the MAC of the host it is bound to, or by its address (unbound, or bound only to a router's MAC).", labels: []string{"by"},
 		read: func(r *readings, e func(uint64, ...string)) {
 			e(r.pipe.Identity.ByMAC, "mac")
 			e(r.pipe.Identity.ByAddr, "address")

@@ -229,6 +229,7 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"joined":     st.Flow.SessionsJoined,
 			"ended":      st.Flow.SessionsEnded,
 			"unanswered": st.Flow.Unanswered,
+			"local_link": st.LocalLink, // to multicast, broadcast, link-local: never beats
 			"bursts":     st.Flow.Bursts,
 		},
 		DNS: map[string]uint64{
@@ -277,8 +278,8 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"pairs_renamed":        st.Beacon.Rekeyed,
 		},
 		Identity: map[string]uint64{
-			"packets_by_mac":     st.Identity.ByMAC,
-			"packets_by_address": st.Identity.ByAddr,
+			"lookups_by_mac":     st.Identity.ByMAC,
+			"lookups_by_address": st.Identity.ByAddr,
 			"bindings":           uint64(st.Identity.Bindings),
 			"macs":               uint64(st.Identity.MACs),
 			"moved":              st.Identity.Moved,

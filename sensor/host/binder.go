@@ -15,6 +15,7 @@ import (
 	"github.com/launchtap/launchtap/sensor/hostid/mdns"
 	"github.com/launchtap/launchtap/sensor/hostid/p0f"
 	"github.com/launchtap/launchtap/sensor/ndp"
+	"github.com/launchtap/launchtap/sensor/slru"
 )
 
 // Networks says which addresses are internal hosts'.
@@ -80,8 +81,8 @@ type Stats struct {
 	Joins            uint64 `json:"joins"`    // MACs joined to another MAC's host
 	JoinsRefused     uint64 `json:"joins_refused"`
 	JoinsGeneric     uint64 `json:"joins_generic"` // joins not made: a default name many devices share
-	ByMAC            uint64 `json:"by_mac"`        // packets whose owner resolved to a MAC-keyed host
-	ByAddr           uint64 `json:"by_addr"`       // packets whose owner stayed keyed by its address
+	ByMAC            uint64 `json:"by_mac"`        // Resolve calls answered with a MAC-keyed host
+	ByAddr           uint64 `json:"by_addr"`       // Resolve calls answered with the address itself
 	DHCPErrors       uint64 `json:"dhcp_errors"`
 	NDPErrors        uint64 `json:"ndp_errors"`
 	MDNSErrors       uint64 `json:"mdns_errors"`
@@ -93,6 +94,28 @@ type binding struct {
 
 const ringSize = 8 // recent addresses kept per MAC for the router rule
 
+const memoSize = 256 // entries of each per-packet shortcut (a power of two)
+
+type resolvedMemo struct {
+	addr netip.Addr
+	key  Key
+	gen  uint64
+}
+
+type sentMemo struct {
+	addr netip.Addr
+	mac  [6]byte
+	gen  uint64
+	at   int64
+}
+
+// memoSlot picks an address's shortcut entry from its low bytes, which
+// differ between the hosts of a subnet.
+func memoSlot(a netip.Addr) int {
+	b := a.As16()
+	return int(b[15]^b[14]*7^b[13]*31) & (memoSize - 1)
+}
+
 type seenAddr struct {
 	addr netip.Addr
 	last int64
@@ -101,6 +124,7 @@ type seenAddr struct {
 // macInfo is what is known of one MAC.
 type macInfo struct {
 	ips     [ringSize]seenAddr
+	named   [numAnnounce]int64 // when the MAC last announced a name or DUID, by where, Unix ns
 	router  bool
 	joined  bool    // canon is another MAC's host
 	canon   [6]byte // the host this MAC belongs to (itself unless joined)
@@ -113,27 +137,25 @@ type macInfo struct {
 type Binder struct {
 	cfg     Config
 	bindTTL int64
-	binds   *simplelru.LRU[netip.Addr, binding]
-	macs    *simplelru.LRU[[6]byte, *macInfo]
-	keys    *simplelru.LRU[string, [6]byte]
-	static  map[[6]byte][6]byte // joins from the inventory: MAC → canonical MAC
-	stats   Stats
-	gen     uint64 // bumped by any change Resolve depends on
+	// binds and macs are scan-resistant: an entry seen again (a host that
+	// keeps sending) is protected from a flood of spoofed sources that are
+	// each seen once.
+	binds  *slru.Table[netip.Addr, binding]
+	macs   *slru.Table[[6]byte, *macInfo]
+	keys   *simplelru.LRU[string, [6]byte]
+	static map[[6]byte][6]byte // joins from the inventory: MAC → canonical MAC
+	stats  Stats
+	gen    uint64 // bumped by any change Resolve depends on
 
-	memo struct { // the latest Resolve
-		addr netip.Addr
-		key  Key
-		gen  uint64
-	}
-	sent struct { // the latest binding refreshed by traffic
-		addr netip.Addr
-		mac  [6]byte
-		gen  uint64
-		at   int64
-	}
-	v4 dhcp.V4
-	v6 dhcp.V6
-	md mdns.Info
+	// Per-packet shortcuts, direct-mapped by address and valid while gen
+	// is: what an address resolved to, and when traffic last refreshed its
+	// binding. A span's packets come from a working set of hosts; the
+	// tables above are probed only when it changes.
+	resolved [memoSize]resolvedMemo
+	sent     [memoSize]sentMemo
+	v4       dhcp.V4
+	v6       dhcp.V6
+	md       mdns.Info
 }
 
 // NewBinder returns a Binder with cfg's bounds (zero fields take defaults).
@@ -158,14 +180,14 @@ func NewBinder(cfg Config) (*Binder, error) {
 	}
 	b := &Binder{cfg: cfg, bindTTL: int64(cfg.BindTTL), static: map[[6]byte][6]byte{}}
 	var err error
-	if b.binds, err = simplelru.NewLRU(cfg.MaxBindings, func(a netip.Addr, _ binding) {
+	if b.binds, err = slru.New(cfg.MaxBindings, slru.DefaultProtectedShare, func(a netip.Addr, _ binding) {
 		b.stats.BindingEvictions++
 		b.gen++
 		b.notify(Change{Addr: a, Host: AddrKey(a), Gone: true})
 	}); err != nil {
 		return nil, fmt.Errorf("host: bindings: %w", err)
 	}
-	if b.macs, err = simplelru.NewLRU(cfg.MaxMACs, b.evictMAC); err != nil {
+	if b.macs, err = slru.New(cfg.MaxMACs, slru.DefaultProtectedShare, b.evictMAC); err != nil {
 		return nil, fmt.Errorf("host: macs: %w", err)
 	}
 	if b.keys, err = simplelru.NewLRU(cfg.MaxJoinKeys, func(string, [6]byte) { b.stats.JoinKeyEvictions++ }); err != nil {
@@ -261,7 +283,7 @@ func (b *Binder) Canonical(m [6]byte) [6]byte {
 // from another MAC, released or evicted: whoever holds an address next
 // announces it (DHCP, NDP) or sends from it before anything is said about it.
 func (b *Binder) Resolve(a netip.Addr) Key {
-	m := &b.memo
+	m := &b.resolved[memoSlot(a)]
 	if m.gen == b.gen && m.addr == a && m.addr.IsValid() {
 		b.count(m.key)
 		return m.key
@@ -285,10 +307,26 @@ func (b *Binder) resolve(a netip.Addr) Key {
 	if !ok {
 		return AddrKey(a)
 	}
-	if mi, ok := b.macs.Peek(bd.mac); ok && mi.router {
+	mi, ok := b.macs.Peek(bd.mac)
+	switch {
+	case !ok:
+		return MACKey(b.Canonical(bd.mac))
+	case mi.router:
 		return AddrKey(a)
+	case mi.joined:
+		return MACKey(b.canonicalOf(mi.canon))
 	}
-	return MACKey(b.Canonical(bd.mac))
+	return MACKey(b.canonicalOf(bd.mac))
+}
+
+// canonicalOf is m's inventory join, if any, else m.
+func (b *Binder) canonicalOf(m [6]byte) [6]byte {
+	if len(b.static) > 0 {
+		if c, ok := b.static[m]; ok {
+			return c
+		}
+	}
+	return m
 }
 
 // Learn reads what p says about which MAC holds which address and which
@@ -329,7 +367,7 @@ func (b *Binder) learnSender(p *decode.Packet) {
 	if !p.HasMAC || p0f.GuessDist(p.TTL) != 0 || !UsableMAC(p.SrcMAC) {
 		return
 	}
-	s := &b.sent
+	s := &b.sent[memoSlot(p.Src)]
 	if s.gen == b.gen && s.addr == p.Src && s.mac == p.SrcMAC && p.TS-s.at < b.bindTTL/16 && s.addr.IsValid() {
 		return // refreshed a moment ago and nothing changed since
 	}
@@ -353,9 +391,10 @@ func (b *Binder) bind(a netip.Addr, mac [6]byte, ts int64) {
 	if b.noteAddr(mac, mi, a, ts) {
 		return
 	}
-	if old, ok := b.binds.Get(a); ok {
+	if old, ok := b.binds.Peek(a); ok {
 		if old.mac == mac {
-			return // known: Get kept it recent
+			b.binds.Promote(a) // seen again: a host's, not a flood's
+			return
 		}
 		b.stats.Moved++
 	}
@@ -367,6 +406,7 @@ func (b *Binder) bind(a netip.Addr, mac [6]byte, ts int64) {
 // mac returns the MAC's record, creating it.
 func (b *Binder) mac(m [6]byte) *macInfo {
 	if mi, ok := b.macs.Get(m); ok {
+		b.macs.Promote(m)
 		return mi
 	}
 	mi := &macInfo{canon: m, members: 1}
@@ -456,7 +496,8 @@ func (b *Binder) learnDHCP(p *decode.Packet) bool {
 	case m.Op == 1 && (m.Type == dhcpRequest || m.Type == dhcpInform) && m.CIAddr.IsValid() && !m.CIAddr.IsUnspecified():
 		b.bind(m.CIAddr, m.CHAddr, p.TS)
 	}
-	if m.Op == 1 && len(m.Hostname) > 0 {
+	if m.Op == 1 && len(m.Hostname) > 0 && b.announces(m.CHAddr, byDHCPName, p.TS) {
+		b.announced(m.CHAddr, byDHCPName, p.TS)
 		b.joinByName(string(m.Hostname), m.CHAddr)
 	}
 	return true
@@ -468,6 +509,9 @@ func (b *Binder) learnDHCP6(p *decode.Packet) {
 	if !p.HasMAC || !p.Src.IsLinkLocalUnicast() || !UsableMAC(p.SrcMAC) {
 		return
 	}
+	if !b.announces(p.SrcMAC, byDUID, p.TS) {
+		return
+	}
 	m := &b.v6
 	if err := dhcp.ParseV6(p.Payload, m); err != nil {
 		b.stats.DHCPErrors++
@@ -476,6 +520,7 @@ func (b *Binder) learnDHCP6(p *decode.Packet) {
 	if len(m.ClientDUID) < 4 || len(m.ClientDUID) > 130 {
 		return
 	}
+	b.announced(p.SrcMAC, byDUID, p.TS)
 	// One DUID per system (RFC 8415 §11): every interface of a Mac sends
 	// the same one.
 	b.join("duid:"+hex.EncodeToString(m.ClientDUID), p.SrcMAC)
@@ -485,9 +530,15 @@ func (b *Binder) learnMDNS(p *decode.Packet) {
 	if !p.HasMAC || !UsableMAC(p.SrcMAC) || p0f.GuessDist(p.TTL) != 0 {
 		return
 	}
+	if !b.announces(p.SrcMAC, byMDNS, p.TS) {
+		return
+	}
 	if err := mdns.Parse(p.Payload, p.Src, &b.md); err != nil {
 		b.stats.MDNSErrors++
 		return
+	}
+	if b.md.Response {
+		b.announced(p.SrcMAC, byMDNS, p.TS) // queries say nothing of the sender
 	}
 	// Only a record of the sender's own address names the sender (a sleep
 	// proxy answers for other hosts).
@@ -520,6 +571,28 @@ func (b *Binder) learnNDP(p *decode.Packet) {
 		b.bind(p.Src, n.LinkAddr, p.TS)
 	}
 }
+
+// announces reports whether a name or DUID mac announces at ts is worth
+// reading: not when it announced one within the last bind TTL. A Mac
+// repeats its mDNS announcements every few seconds in a burst and at every
+// wake; the join they make is made by the first.
+func (b *Binder) announces(mac [6]byte, by announce, ts int64) bool {
+	mi, ok := b.macs.Peek(mac)
+	return !ok || mi.named[by] == 0 || ts < mi.named[by] || ts-mi.named[by] >= b.bindTTL
+}
+
+// announced notes that mac announced a name or DUID at ts.
+func (b *Binder) announced(mac [6]byte, by announce, ts int64) { b.mac(mac).named[by] = ts }
+
+// announce is where a MAC announces what joins it to other MACs.
+type announce uint8
+
+const (
+	byDHCPName announce = iota
+	byDUID
+	byMDNS
+	numAnnounce
+)
 
 // joinByName joins mac to the host that announced the same name before,
 // unless the name is a default that many devices share.
@@ -577,6 +650,9 @@ func (b *Binder) joinMAC(mac, other [6]byte) error {
 	return nil
 }
 
+// nameForm writes the separators people and systems use in one way.
+var nameForm = strings.NewReplacer(" ", "-", "_", "-", "'", "", "’", "")
+
 // GenericName reports a host name many devices carry unchanged (a model's
 // default before the owner's name is added, a numbered variant of it): it
 // ties no two MACs to one host.
@@ -588,7 +664,7 @@ func GenericName(name string) bool {
 	if i := strings.LastIndexByte(name, ' '); i > 0 && allDigits(name[i+1:]) {
 		name = name[:i]
 	}
-	switch strings.NewReplacer(" ", "-", "_", "-", "'", "", "’", "").Replace(name) {
+	switch nameForm.Replace(name) {
 	case "macbook", "macbook-pro", "macbook-air", "macbookpro", "macbookair", "imac", "imac-pro",
 		"mac-mini", "macmini", "mac-pro", "mac-studio", "mac", "iphone", "ipad", "ipod", "apple-tv",
 		"appletv", "homepod", "watch", "localhost", "unknown", "android", "windows", "desktop",
@@ -608,21 +684,4 @@ func allDigits(s string) bool {
 		}
 	}
 	return true
-}
-
-// MACs returns the MACs known to belong to the host of canonical MAC c: c
-// and those joined to it. It walks the table: for alerts, not packets.
-func (b *Binder) MACs(c [6]byte) [][6]byte {
-	out := [][6]byte{c}
-	for m, canon := range b.static {
-		if canon == c {
-			out = append(out, m)
-		}
-	}
-	for _, m := range b.macs.Keys() {
-		if mi, ok := b.macs.Peek(m); ok && mi.joined && mi.canon == c && m != c {
-			out = append(out, m)
-		}
-	}
-	return out
 }

@@ -312,3 +312,21 @@ func FuzzLearn(f *testing.F) {
 		}
 	})
 }
+
+// A flood of spoofed internal sources, each seen once, churns probation:
+// the binding of a host that keeps sending survives it.
+func TestFloodKeepsBindings(t *testing.T) {
+	b := newBinder(t, Config{MaxBindings: 64, MaxMACs: 64, RouterIPs: 1 << 20})
+	b.Learn(tcp(1*sec, "10.20.1.15", "203.0.113.10", macA, 64))
+	b.Learn(tcp(2*sec+int64(DefaultBindTTL), "10.20.1.15", "203.0.113.10", macA, 64)) // seen again: protected
+	for i := range 10_000 {
+		src := netip.AddrFrom4([4]byte{10, 20, byte(100 + i>>8), byte(i)})
+		b.Learn(tcp(3*sec+int64(DefaultBindTTL)+int64(i), src.String(), "203.0.113.10", [6]byte{2, 0, 0, 0, byte(i >> 8), byte(i)}, 64))
+	}
+	if got := b.Resolve(addr("10.20.1.15")); got != MACKey(macA) {
+		t.Errorf("after the flood the Mac resolves to %s", got)
+	}
+	if s := b.Stats(); s.Bindings > 64 || s.MACs > 64 || s.BindingEvictions == 0 {
+		t.Errorf("stats %+v: want bounded tables and counted evictions", s)
+	}
+}

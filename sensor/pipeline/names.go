@@ -120,6 +120,14 @@ func (w *worker) newNamer() error {
 // startSession decides how a new session beats: now, keyed by the DNS
 // name (or the address), or once its first payload names it; or never.
 func (w *worker) startSession(s *flow.Session) {
+	if !s.ServerAddr.IsGlobalUnicast() {
+		// Multicast and broadcast (mDNS announcements, DHCP, SSDP) reach
+		// the local link, not a destination: a host re-announcing itself
+		// as it changes address is no beacon.
+		w.c.localLink++
+		s.NoBeat = true
+		return
+	}
 	px := w.cfg.proxies
 	if px.isProxyAddr(s.ClientAddr) {
 		w.nm.c.ProxyEgress++

@@ -245,7 +245,6 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 	cur := make([]*batch, nw)
 	var wg sync.WaitGroup
 	for i, w := range p.workers {
-		w.readerLearns = true
 		work[i] = make(chan *batch, p.cfg.QueueLen)
 		free[i] = make(chan *batch, p.cfg.QueueLen+2)
 		for j := 0; j < p.cfg.QueueLen+2; j++ {

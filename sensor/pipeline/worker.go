@@ -36,12 +36,15 @@ type worker struct {
 	dnsPolls *simplelru.LRU[dnsPairKey, *dnsChannel] // one name asked again and again, by (client, name)
 	nm       namer                                   // names from the wire, proxies, DoH (names.go)
 
-	// own resolves each packet's owner to its host when this worker reads
-	// its own packets (one-worker replay, live); a sharded replay's reader
-	// resolves them before sharding. cur is the host of the packet in hand.
+	// own learns and resolves hosts when this worker reads its own packets
+	// (one-worker replay, live: selfRead, hosts resolved on demand by
+	// hostOf); a sharded replay's reader resolves every packet's host
+	// before sharding it, and cur and curOwner say what it found.
 	own      *owners
-	cur      owned                               // the host of the packet in hand
-	curOwner netip.Addr                          // its address on that packet (zero for DHCP, owned by a MAC)
+	selfRead bool
+	pkt      *decode.Packet                      // the packet in hand
+	cur      owned                               // its host, as the sharded reader resolved it
+	curOwner netip.Addr                          // the host's address on the packet (zero for DHCP, owned by a MAC)
 	seen     *simplelru.LRU[host.Key, *hostSeen] // addresses and MACs hosts beat from, for alerts
 
 	c     workerCounters // written by this worker only
@@ -56,10 +59,7 @@ type worker struct {
 	endedSince int64                       // capture time of the oldest of them
 	takes      []FlowTake
 
-	// readerLearns: the sharded replay's reader has given each SYN to
-	// cfg.macs already, in capture order, before sharding it.
-	readerLearns bool
-	synMemo      synMemo
+	synMemo synMemo
 
 	hub *hubOut // nil without Config.Hub
 }
@@ -166,14 +166,24 @@ func newWorker(id int, cfg *Config, out chan<- *alert.Alert, macNames *dnstrack.
 // read is the per-packet path of a worker that reads its own packets: it
 // resolves the packet's host, then handles it.
 func (w *worker) read(p *decode.Packet, kind decode.ErrKind) {
-	w.handle(p, kind, w.own.host(p))
+	// What changes how the packet is owned is learned first, in the order
+	// the sharded replay's reader learns it.
+	if w.cfg.LearnInternal && isRouterAdvert(p) {
+		learnPrefixes(w.cfg, p, w.nm.ra[:0])
+	}
+	if wantsSYN(p) {
+		w.cfg.macs.syn(w.cfg, p, w.cfg.LearnInternal, &w.synMemo)
+	}
+	w.own.binder.Learn(p)
+	w.selfRead = true
+	w.handle(p, kind, owned{})
 }
 
 // handle is the per-packet path once a packet is decoded (kind is the
 // decoder's verdict: OK, or an IP-only result whose addresses are valid) and
 // its owner resolved to host h.
 func (w *worker) handle(p *decode.Packet, kind decode.ErrKind, h owned) {
-	w.cur = h
+	w.pkt, w.cur = p, h
 	switch h.end {
 	case ownerSrc:
 		w.curOwner = p.Src
@@ -191,9 +201,6 @@ func (w *worker) handle(p *decode.Packet, kind decode.ErrKind, h owned) {
 		w.rollHour(p.TS)
 	}
 	w.cov.cur.Packets++
-	if !w.readerLearns && wantsSYN(p) {
-		w.cfg.macs.syn(w.cfg, p, w.cfg.LearnInternal, &w.synMemo)
-	}
 	w.hosts.Observe(p)
 	if kind != decode.OK {
 		if w.cfg.LearnInternal && isRouterAdvert(p) {
