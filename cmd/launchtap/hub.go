@@ -32,6 +32,7 @@ import (
 type hubProcFlags struct {
 	url            string
 	creds, ca      string
+	listen, store  string // --nats-listen, --nats-store: an embedded server
 	id             string
 	replicas       int
 	leaseTTL       time.Duration
@@ -77,6 +78,8 @@ func newHubFlags(a *app, fs *pflag.FlagSet) (*sensorFlags, *hubProcFlags) {
 	h := &hubProcFlags{}
 	addLogFlags(fs, &o.config, &o.logLevel, &o.logFormat)
 	fs.StringVar(&h.url, "nats", "", "NATS `URL`s of the JetStream cluster (comma-separated: nats://host:4222, tls://...)")
+	fs.StringVar(&h.listen, "nats-listen", "", "run a JetStream server inside the hub on `host:port` (one box, or a demo; sensors reach it with --hub-url) instead of --nats")
+	fs.StringVar(&h.store, "nats-store", "", "`dir` the embedded server (--nats-listen) keeps its stream and buckets in")
 	fs.StringVar(&h.creds, "nats-creds", "", "NATS credentials `file` (user JWT and nkey seed)")
 	fs.StringVar(&h.ca, "nats-ca", "", "PEM `file` of the CA that signed the NATS servers' certificates (implies TLS)")
 	fs.StringVar(&h.id, "hub-id", fmt.Sprintf("%s-%d", sanitizeID(host), os.Getpid()), "this process's `id`, unique among the hub's processes (its partition leases carry it)")
@@ -85,7 +88,7 @@ func newHubFlags(a *app, fs *pflag.FlagSet) (*sensorFlags, *hubProcFlags) {
 	fs.BoolVar(&h.mergeHostnames, "merge-hostnames", true, "merge hosts that report the same hostname (never default names such as MacBook-Pro); MACs and serials always merge")
 	fs.IntVar(&h.maxHosts, "max-hub-hosts", merge.DefaultMaxHosts, "merged hosts one hub process tracks; beyond it the least recently active is forgotten")
 	fs.IntVar(&h.maxDests, "max-prevalence-dests", merge.DefaultMaxDests, "destinations whose fleet prevalence one hub process counts per day")
-	setGroup(fs, groupHub, "nats", "nats-creds", "nats-ca", "hub-id", "hub-replicas", "lease-ttl", "merge-hostnames")
+	setGroup(fs, groupHub, "nats", "nats-listen", "nats-store", "nats-creds", "nats-ca", "hub-id", "hub-replicas", "lease-ttl", "merge-hostnames")
 	setGroup(fs, groupState, "max-hub-hosts", "max-prevalence-dests")
 	fs.Var(&o.pipe.OS, "os", "which hosts alert: macos (unknown-OS hosts at low severity) or any")
 	fs.Float64Var(&o.pipe.UnknownMinScore, "unknown-min-score", pipeline.DefaultUnknownMinScore, "with --os macos, the score (0..1) a beacon from a host of unknown OS needs to alert, at low severity")
@@ -121,8 +124,12 @@ func sanitizeID(s string) string {
 
 func (h *hubProcFlags) check() error {
 	switch {
-	case h.url == "":
-		return errors.New("nats: the JetStream URL is required (e.g. --nats nats://127.0.0.1:4222)")
+	case h.url == "" && h.listen == "":
+		return errors.New("nats: the JetStream URL is required (e.g. --nats nats://127.0.0.1:4222), or --nats-listen to run one inside the hub")
+	case h.url != "" && h.listen != "":
+		return errors.New("nats-listen: runs the hub's own server; not with --nats")
+	case h.store != "" && h.listen == "":
+		return errors.New("nats-store: needs --nats-listen")
 	case h.replicas < 1 || h.replicas > 5:
 		return fmt.Errorf("hub-replicas: %d is not within 1..5", h.replicas)
 	case h.leaseTTL < 2*time.Second || h.leaseTTL > 5*time.Minute:
@@ -150,6 +157,16 @@ func (a *app) runHub(cmd *cobra.Command, o *sensorFlags, h *hubProcFlags) int {
 	s, err := o.buildStage(stdout, stderr)
 	if err != nil {
 		return a.fail(cmd, err, exitUsage)
+	}
+	if h.listen != "" {
+		srv, url, err := embeddedNATS(h.listen, h.store)
+		if err != nil {
+			s.finish(ctx)
+			return a.usage(cmd, err)
+		}
+		defer srv.Shutdown()
+		h.url = url
+		s.log.Info("hub: JetStream server running inside the hub", "url", url, "store", h.store)
 	}
 	conn, err := link.Dial(link.Options{URL: h.url, Creds: h.creds, CA: h.ca, Name: "launchtap hub " + h.id, Log: s.log})
 	if err != nil {

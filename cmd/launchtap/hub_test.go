@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -204,5 +205,83 @@ func TestRoamingSensorsToHub(t *testing.T) {
 	}
 	if a.PeriodS < 7100 || a.PeriodS > 7300 {
 		t.Errorf("period %v, want about 7200", a.PeriodS)
+	}
+}
+
+// TestHubDemo runs docs/many-sensors.md's three commands: a hub with its own
+// JetStream server, then the two offices' sensors on the bundled halves of
+// the roaming Mac's day. The sensors print nothing; the hub one alert.
+func TestHubDemo(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var hubOut, hubErr syncBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- dispatch(ctx, []string{"hub", "--nats-listen", addr, "--nats-store", filepath.Join(dir, "hub"), "--stats-interval", "0"},
+			strings.NewReader(""), &hubOut, &hubErr)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(hubErr.String(), "hub running") {
+		if time.Now().After(deadline) {
+			t.Fatalf("hub not running after 30 s:\n%s", hubErr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, office := range []string{"a", "b"} {
+		c, stdout, stderr := replay(t, nil, "replay", "--sensor-name", "office-"+office, "--hub-url", "nats://"+addr, "--stats-interval", "0",
+			"--hub-outbox", filepath.Join(dir, "outbox-"+office), filepath.Join("..", "..", "testdata", "roaming-"+office+".pcapng.gz"))
+		if c != exitOK || stdout != "" {
+			t.Fatalf("office %s: exit %d, alerts %q: %s", office, c, stdout, stderr)
+		}
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for hubOut.String() == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no hub alert after 30 s:\n%s", hubErr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	cancel()
+	if c := <-code; c != exitOK {
+		t.Fatalf("hub exit %d:\n%s", c, hubErr.String())
+	}
+	got := readAlerts(t, hubOut.String())
+	if len(got) != 1 || got[0].HostID != synth.RoamingMAC || !slices.Equal(got[0].Sensors, []string{"office-a", "office-b"}) {
+		t.Fatalf("hub alerts:\n%s", hubOut.String())
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestBundledRoamingCaptures: testdata's roaming captures are what the
+// generator writes, so the demo and the tests read the same day.
+func TestBundledRoamingCaptures(t *testing.T) {
+	for _, name := range synth.RoamingOffices {
+		want, err := os.ReadFile(filepath.Join("..", "..", "testdata", name+".pcapng.gz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(t.TempDir(), name+".pcapng.gz")
+		if _, _, err := synth.WriteFile(f, "", name, 1, synth.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("testdata/%s.pcapng.gz differs from launchtap-synth -scenario %s -seed 1: regenerate it", name, name)
+		}
 	}
 }

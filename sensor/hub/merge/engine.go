@@ -144,6 +144,10 @@ type hubHost struct {
 	osTS     int64
 	pairs    map[beacon.PairKey]pairMeta // by pair, keyed for this host
 	hostID   string                      // stable name: first MAC, else serial, else first identity
+	// part is the partition the host's prevalence is counted under: its
+	// identities may hash to several (a sensor that keyed it by address
+	// before it saw its MAC), and it must count once.
+	part int
 }
 
 // pairMeta is what the engine keeps of a merged host's pair beside the
@@ -164,8 +168,11 @@ type Engine struct {
 	next  uint64
 	prev  prevalence
 	epoch uint32 // bumped by DropPartition: pairs count their prevalence again
-	c     Counters
-	out   func(*alert.Alert)
+	// dropped are the partitions given up (DropPartition) and not read
+	// since; a beat of one clears it.
+	dropped map[int]bool
+	c       Counters
+	out     func(*alert.Alert)
 }
 
 // New returns an Engine that hands its alerts to out (called from the
@@ -274,7 +281,10 @@ func (e *Engine) Beat(part int, b *Beat) error {
 		return ErrNoHost
 	}
 	e.c.Beats++
-	h := e.resolve(keys, b.TS)
+	if e.dropped[part] {
+		delete(e.dropped, part) // read again: held again
+	}
+	h := e.resolve(keys, part)
 	if b.MAC != ([6]byte{}) {
 		h.addMAC(b.MAC)
 	}
@@ -291,7 +301,7 @@ func (e *Engine) Beat(part int, b *Beat) error {
 	// nothing there. epoch is bumped when a partition's counts are dropped.
 	day := int32(b.TS / int64(24*time.Hour))
 	if m.day != day || m.epoch != e.epoch {
-		e.prev.add(part, b.TS, destOf(b.Dest, b.DestIP), h.id, &e.c)
+		e.prev.add(e.home(h, part), b.TS, destOf(b.Dest, b.DestIP), h.id, &e.c)
 		m.day, m.epoch = day, e.epoch
 	}
 	// Beat drops what is older than the pair's latest; Late merges it, at
@@ -324,7 +334,7 @@ func (e *Engine) Beat(part int, b *Beat) error {
 // resolve returns the host the keys name, creating it, and indexes every
 // key to it. Keys naming two hosts merge them (a beat's MAC and host id
 // disagree only when a sensor re-keyed its host).
-func (e *Engine) resolve(keys []identKey, ts int64) *hubHost {
+func (e *Engine) resolve(keys []identKey, part int) *hubHost {
 	var h *hubHost
 	for _, k := range keys {
 		id, ok := e.idx[k]
@@ -344,7 +354,7 @@ func (e *Engine) resolve(keys []identKey, ts int64) *hubHost {
 		}
 	}
 	if h == nil {
-		h = &hubHost{id: e.next}
+		h = &hubHost{id: e.next, part: part}
 		e.next++
 		e.hosts.Add(h.id, h)
 	}
@@ -472,7 +482,7 @@ func (e *Engine) Host(part int, o *Host) error {
 		return ErrNoHost
 	}
 	e.c.Hosts++
-	h := e.resolve(keys, o.TS)
+	h := e.resolve(keys, part)
 	for _, m := range o.MACs {
 		if m != ([6]byte{}) {
 			h.addMAC(m)
@@ -501,6 +511,20 @@ func (e *Engine) Host(part int, o *Host) error {
 func (e *Engine) DropPartition(part int) {
 	e.prev.drop(part)
 	e.epoch++
+	if e.dropped == nil {
+		e.dropped = map[int]bool{}
+	}
+	e.dropped[part] = true
+}
+
+// home is the partition h's prevalence is counted under: where it was first
+// seen, unless this process gave that partition up, then part (one it
+// holds: its beats arrive there).
+func (e *Engine) home(h *hubHost, part int) int {
+	if e.dropped[h.part] {
+		h.part = part
+	}
+	return h.part
 }
 
 func (h *hubHost) addMAC(m [6]byte) {

@@ -147,3 +147,24 @@ func TestPrevalenceBounds(t *testing.T) {
 		t.Errorf("dests %d (dropped %d), want at most 5", e.prev.dests, c.DestsDropped)
 	}
 }
+
+// TestPrevalenceOneHostTwoPartitions: a host whose beats arrive on two
+// partitions (a sensor keyed it by address before it saw its MAC) counts
+// once in the fleet and once per destination.
+func TestPrevalenceOneHostTwoPartitions(t *testing.T) {
+	e, _ := newEngine(t, Config{})
+	m := [6]byte{0x3c, 0x22, 0xfb, 0, 0, 9}
+	ts := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC).UnixNano()
+	for i, part := range []int{5, 41, 5, 41} {
+		b := Beat{Sensor: "office-a", HostID: fmt.Sprint("10.20.7.", 50+i%2), MAC: m, Dest: fmt.Sprint("d", i/2, ".example"), Port: 443, Proto: 6, TS: ts + int64(i)}
+		if err := e.Beat(part, &b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h, f := e.prev.count(ts/int64(24*time.Hour), "d0.example"); h != 1 || f != 1 {
+		t.Fatalf("d0: %d hosts of %d, want 1 of 1", h, f)
+	}
+	if e.HostCount() != 1 {
+		t.Fatalf("%d hosts, want 1", e.HostCount())
+	}
+}
