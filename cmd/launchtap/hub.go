@@ -21,6 +21,7 @@ import (
 	"github.com/launchtap/launchtap/sensor/baseline"
 	"github.com/launchtap/launchtap/sensor/hub/link"
 	"github.com/launchtap/launchtap/sensor/hub/merge"
+	"github.com/launchtap/launchtap/sensor/hub/orgstore"
 	"github.com/launchtap/launchtap/sensor/hub/proc"
 	"github.com/launchtap/launchtap/sensor/netset"
 	"github.com/launchtap/launchtap/sensor/pipeline"
@@ -37,6 +38,7 @@ type hubProcFlags struct {
 	replicas       int
 	leaseTTL       time.Duration
 	mergeHostnames bool
+	db             string // --db: the organisation's store
 	maxHosts       int
 	maxDests       int
 }
@@ -85,10 +87,11 @@ func newHubFlags(a *app, fs *pflag.FlagSet) (*sensorFlags, *hubProcFlags) {
 	fs.StringVar(&h.id, "hub-id", fmt.Sprintf("%s-%d", sanitizeID(host), os.Getpid()), "this process's `id`, unique among the hub's processes (its partition leases carry it)")
 	fs.IntVar(&h.replicas, "hub-replicas", 1, "replicas of the stream and buckets when the hub creates them (3 on a 3-node cluster)")
 	fs.DurationVar(&h.leaseTTL, "lease-ttl", proc.DefaultLeaseTTL, "how long a partition lease lives unrenewed: a stopped process's partitions move after it")
+	fs.StringVar(&h.db, "db", "", "the organisation's PostgreSQL `URL` (postgres://user@host/db): every sensor's checkpoints and the hub's alert fates, for launchtap report --db (docs/many-sensors.md)")
 	fs.BoolVar(&h.mergeHostnames, "merge-hostnames", true, "merge hosts that report the same hostname (never default names such as MacBook-Pro); MACs and serials always merge")
 	fs.IntVar(&h.maxHosts, "max-hub-hosts", merge.DefaultMaxHosts, "merged hosts one hub process tracks; beyond it the least recently active is forgotten")
 	fs.IntVar(&h.maxDests, "max-prevalence-dests", merge.DefaultMaxDests, "destinations whose fleet prevalence one hub process counts per day")
-	setGroup(fs, groupHub, "nats", "nats-listen", "nats-store", "nats-creds", "nats-ca", "hub-id", "hub-replicas", "lease-ttl", "merge-hostnames")
+	setGroup(fs, groupHub, "db", "nats", "nats-listen", "nats-store", "nats-creds", "nats-ca", "hub-id", "hub-replicas", "lease-ttl", "merge-hostnames")
 	setGroup(fs, groupState, "max-hub-hosts", "max-prevalence-dests")
 	fs.Var(&o.pipe.OS, "os", "which hosts alert: macos (unknown-OS hosts at low severity) or any")
 	fs.Float64Var(&o.pipe.UnknownMinScore, "unknown-min-score", pipeline.DefaultUnknownMinScore, "with --os macos, the score (0..1) a beacon from a host of unknown OS needs to alert, at low severity")
@@ -177,9 +180,28 @@ func (a *app) runHub(cmd *cobra.Command, o *sensorFlags, h *hubProcFlags) int {
 	nc := conn.NC
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
+	var org *orgstore.Store
+	var checkpoint func(ctx context.Context, sensor string, js []byte) error
+	if h.db != "" {
+		octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		org, err = orgstore.Open(octx, h.db)
+		cancel()
+		if err != nil {
+			s.finish(ctx)
+			return a.fail(cmd, err, exitFailure)
+		}
+		defer org.Close()
+		checkpoint = func(ctx context.Context, sensor string, js []byte) error {
+			_, err := org.CheckpointJSON(ctx, sensor, js)
+			if errors.Is(err, orgstore.ErrBadCheckpoint) || errors.Is(err, orgstore.ErrNoSensor) {
+				return fmt.Errorf("%w: %w", proc.ErrSkip, err)
+			}
+			return err
+		}
+	}
 	out := make(chan *alert.Alert, 1024)
 	start := time.Now()
-	p, err := proc.Start(runCtx, nc, proc.Config{
+	p, err := proc.Start(runCtx, nc, proc.Config{Checkpoint: checkpoint,
 		ID: h.id, Replicas: h.replicas, LeaseTTL: h.leaseTTL, Log: s.log,
 		Engine: merge.Config{Beacon: o.pipe.Beacon, Name: o.sensorName, OS: o.pipe.OS, UnknownMinScore: o.pipe.UnknownMinScore,
 			MaxHosts: h.maxHosts, MaxDests: h.maxDests, MergeHostnames: h.mergeHostnames},
@@ -189,6 +211,14 @@ func (a *app) runHub(cmd *cobra.Command, o *sensorFlags, h *hubProcFlags) int {
 		return a.fail(cmd, err, exitFailure)
 	}
 	s.stage.Ledger = p.Ledger()
+	var orgLedger *orgstore.Ledger
+	if org != nil {
+		// The hub's fates go to the organisation's report too, under the
+		// hub's name; either ledger knowing an id delivered is enough.
+		orgLedger = org.Ledger(o.sensorName)
+		s.stage.Ledger = bothLedgers{p.Ledger(), orgLedger}
+		go flushEvery(runCtx, orgLedger, 10*time.Second, s.log)
+	}
 	s.done.Add(1)
 	go func() {
 		defer s.done.Done()
@@ -224,6 +254,14 @@ func (a *app) runHub(cmd *cobra.Command, o *sensorFlags, h *hubProcFlags) int {
 		a.fail(cmd, err, exitFailure)
 		code = exitFailure
 	}
+	if orgLedger != nil {
+		fctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := orgLedger.Flush(fctx); err != nil {
+			a.fail(cmd, fmt.Errorf("db: the hub's last alert fates: %w", err), exitFailure)
+			code = exitFailure
+		}
+		cancel()
+	}
 	sum := newHubSummary(s, p.Stats(), time.Since(start))
 	sum.print(stderr)
 	if o.summaryPath != "" {
@@ -249,8 +287,11 @@ type hubSummary struct {
 	Suppressed map[string]uint64 `json:"suppressed"`
 	Evictions  map[string]uint64 `json:"evictions"`
 	Partitions map[string]uint64 `json:"partitions"`
-	ElapsedS   float64           `json:"elapsed_s"`
-	ObsPerSec  float64           `json:"observations_per_s"`
+	// Checkpoints counts the sensors' checkpoints handed to --db: stored,
+	// failed.
+	Checkpoints map[string]uint64 `json:"checkpoints,omitempty"`
+	ElapsedS    float64           `json:"elapsed_s"`
+	ObsPerSec   float64           `json:"observations_per_s"`
 }
 
 func newHubSummary(s *sensor, st proc.Stats, el time.Duration) *hubSummary {
@@ -265,6 +306,9 @@ func newHubSummary(s *sensor, st proc.Stats, el time.Duration) *hubSummary {
 			"host_pairs": e.PairsUntracked, "prevalence_dests": e.DestsDropped, "prevalence_days": e.DaysExpired},
 		Partitions: map[string]uint64{"gained": st.Gained, "lost": st.Lost, "owned": uint64(st.Owned)},
 		ElapsedS:   round3(el.Seconds()),
+	}
+	if st.Checkpoints+st.CkptErrors > 0 {
+		sum.Checkpoints = map[string]uint64{"stored": st.Checkpoints, "failed": st.CkptErrors}
 	}
 	if el > 0 {
 		sum.ObsPerSec = round3(float64(e.Beats+e.Hosts) / el.Seconds())
@@ -324,6 +368,33 @@ func publishBaselineOnHUP(ctx context.Context, conn *link.Conn, path string, log
 			return
 		case <-hup:
 			publishBaseline(ctx, conn, path, log)
+		}
+	}
+}
+
+// bothLedgers is the hub's ledger with --db: the hub processes' bucket and
+// the organisation's store.
+type bothLedgers struct{ a, b pipeline.Ledger }
+
+func (l bothLedgers) Alerted(id string) bool { return l.a.Alerted(id) || l.b.Alerted(id) }
+
+func (l bothLedgers) Record(a *alert.Alert, fate, rule, label string) {
+	l.a.Record(a, fate, rule, label)
+	l.b.Record(a, fate, rule, label)
+}
+
+// flushEvery writes the hub's alert fates to the organisation's store.
+func flushEvery(ctx context.Context, l *orgstore.Ledger, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := l.Flush(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("hub: alert fates not written to the organisation's store; kept for the next try", "err", err)
+			}
 		}
 	}
 }

@@ -15,9 +15,11 @@ import (
 
 	"github.com/launchtap/launchtap/internal/hubtest"
 	"github.com/launchtap/launchtap/internal/natstest"
+	"github.com/launchtap/launchtap/internal/pgtest"
 	"github.com/launchtap/launchtap/internal/synth"
 	"github.com/launchtap/launchtap/internal/testenv"
 	"github.com/launchtap/launchtap/sensor/alert"
+	"github.com/launchtap/launchtap/sensor/report"
 )
 
 // TestHubCommand runs launchtap hub against a real JetStream server while
@@ -283,5 +285,72 @@ func TestBundledRoamingCaptures(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("testdata/%s.pcapng.gz differs from launchtap-synth -scenario %s -seed 1: regenerate it", name, name)
 		}
+	}
+}
+
+// TestHubToPostgres: two sensors replay the roaming halves with --hub-url;
+// a hub with --db stores their checkpoints and its own alert's fate in the
+// organisation's database; launchtap report --db then lists both sensors'
+// coverage and the hub's alert.
+func TestHubToPostgres(t *testing.T) {
+	db := pgtest.DB(t)
+	srv := natstest.Server(t)
+	files := roamingCaptures(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var hubOut, hubErr syncBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- dispatch(ctx, []string{"hub", "--nats", srv.URLs(), "--db", db, "--sensor-name", "hub", "--stats-interval", "100ms",
+			"--summary", filepath.Join(dir, "summary.json")}, strings.NewReader(""), &hubOut, &hubErr)
+	}()
+	for i, f := range files {
+		sensor := fmt.Sprintf("office-%c", 'a'+i)
+		if c, _, stderr := replay(t, nil, "replay", "--sensor-name", sensor, "--stats-interval", "0", "--hub-url", srv.URLs(),
+			"--hub-outbox", filepath.Join(dir, sensor), f); c != exitOK {
+			t.Fatalf("%s: exit %d: %s", sensor, c, stderr)
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for hubOut.String() == "" || !strings.Contains(hubErr.String(), "hub_process_frames=") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no hub alert in 60 s:\n%s", hubErr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second) // the checkpoints are stored
+	cancel()
+	if c := <-code; c != exitOK {
+		t.Fatalf("hub exit %d:\n%s", c, hubErr.String())
+	}
+	var sum hubSummary
+	data, _ := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if err := json.Unmarshal(data, &sum); err != nil || sum.Checkpoints["stored"] < 2 || sum.Checkpoints["failed"] != 0 {
+		t.Fatalf("hub summary: %s (%v)", data, err)
+	}
+	c, stdout, stderr := replay(t, nil, "report", "--db", db, "--since", "all", "--json", "-")
+	if c != exitOK {
+		t.Fatalf("report --db: exit %d: %s", c, stderr)
+	}
+	var rep report.Report
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	var sensors []string
+	for _, sc := range rep.Coverage.Sensors {
+		sensors = append(sensors, sc.Sensor)
+	}
+	if !slices.Contains(sensors, "office-a") || !slices.Contains(sensors, "office-b") {
+		t.Errorf("report's sensors %v, want both offices", sensors)
+	}
+	found := false
+	for _, a := range rep.Alerts {
+		if a.Sensor == "hub" && a.Dest == synth.RoamingFQDN && a.HostID == synth.RoamingMAC {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the hub's roaming-Mac alert is not in the organisation's report: %+v", rep.Alerts)
 	}
 }

@@ -550,6 +550,11 @@ var metricDefs = []metricDef{
 			e(h.Engine.Saturated, "prevalence_saturated")
 			e(h.Truncated, "prevalence_truncated")
 		})},
+	{name: "hub_process_checkpoints", help: "Hub process: sensor checkpoints handed to the organisation's store (--db), by outcome: stored, failed (redelivered, or refused as no checkpoint).", labels: []string{"outcome"},
+		read: hubProcRead(func(h *proc.Stats, e func(uint64, ...string)) {
+			e(h.Checkpoints, "stored")
+			e(h.CkptErrors, "failed")
+		})},
 	{name: "hub_process_prevalence_published", help: "Hub process: prevalence tables of this process's partitions published for the others.",
 		read: hubProcRead(func(h *proc.Stats, e func(uint64, ...string)) { e(h.Published) })},
 }

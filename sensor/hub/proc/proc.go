@@ -67,10 +67,25 @@ type Config struct {
 	// published (default 5 s).
 	PrevalenceEvery time.Duration
 	// Queue bounds the frames read ahead of the engine (default 1024).
-	Queue  int
-	Engine merge.Config
-	Log    *slog.Logger
+	Queue int
+	// Checkpoint, when set, is given every sensor checkpoint in the stream
+	// (the sensor and its state.Checkpoint JSON) — the organisation's store
+	// (hubstore). The hub processes share one durable consumer of them, so
+	// each is handed to one process; it is acknowledged when Checkpoint
+	// returns nil or an error wrapping ErrSkip (bytes that are no
+	// checkpoint: counted, never retried), and redelivered after any other
+	// error (the store is down).
+	Checkpoint func(ctx context.Context, sensor string, json []byte) error
+	Engine     merge.Config
+	Log        *slog.Logger
 }
+
+// ErrSkip marks a checkpoint Config.Checkpoint refuses for good.
+var ErrSkip = errors.New("hub: checkpoint refused")
+
+// CheckpointConsumer is the durable consumer hub processes share to hand
+// each sensor checkpoint to the store once.
+const CheckpointConsumer = "launchtap-hub-checkpoints"
 
 // Stats are a process's counters.
 type Stats struct {
@@ -81,6 +96,8 @@ type Stats struct {
 	Owned       int               // partitions held now
 	Gained      uint64            // partitions claimed
 	Lost        uint64            // partitions released or taken over
+	Checkpoints uint64            // sensor checkpoints handed to the store
+	CkptErrors  uint64            // checkpoints the store failed (redelivered) or refused (skipped)
 	Published   uint64            // prevalence tables published
 	Truncated   uint64            // prevalence tables cut to fit a message
 	RemoteDests int               // destinations in other processes' prevalence tables
@@ -123,6 +140,7 @@ type Process struct {
 	remote   map[string]merge.PartitionCounts // by key
 
 	frames, malformed, refused, published, truncated atomic.Uint64
+	checkpoints, ckptErrors                          atomic.Uint64
 	records                                          [8]atomic.Uint64
 	snapMu                                           sync.Mutex
 	snap                                             Stats
@@ -208,6 +226,22 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config, out chan<- *alert.Ale
 	watch, err := prevKV.WatchAll(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("hub: watching prevalence: %w", err)
+	}
+	if cfg.Checkpoint != nil {
+		var cons jetstream.Consumer
+		err := retry(setup, cfg.Log, "checkpoint consumer", func(c context.Context) error {
+			var err error
+			cons, err = js.CreateOrUpdateConsumer(c, obs.Stream, jetstream.ConsumerConfig{
+				Durable: CheckpointConsumer, FilterSubject: obs.Subject(obs.KindCheckpoint, ""), AckPolicy: jetstream.AckExplicitPolicy,
+				AckWait: 2 * time.Minute, MaxAckPending: 64, DeliverPolicy: jetstream.DeliverAllPolicy,
+				Description: "launchtap hub: sensor checkpoints for the organisation's store"})
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		p.wg.Add(1)
+		go func() { defer p.wg.Done(); p.readCheckpoints(ctx, cons) }()
 	}
 	p.wg.Add(2)
 	go func() { defer p.wg.Done(); p.watchPrevalence(watch) }()
@@ -395,6 +429,70 @@ func (p *Process) frame(part int, data []byte) {
 	}
 }
 
+// readCheckpoints hands the sensors' checkpoints to Config.Checkpoint.
+func (p *Process) readCheckpoints(ctx context.Context, cons jetstream.Consumer) {
+	var rd obs.Reader
+	var ck obs.Checkpoint
+	for ctx.Err() == nil {
+		it, err := cons.Messages()
+		if err != nil {
+			if errors.Is(err, nats.ErrConnectionClosed) {
+				return
+			}
+			p.log.Warn("hub: cannot read checkpoints; retrying", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		stop := context.AfterFunc(ctx, it.Stop)
+		for {
+			m, err := it.Next()
+			if err != nil {
+				break
+			}
+			if err := p.checkpoint(ctx, &rd, &ck, m.Data()); err != nil {
+				p.ckptErrors.Add(1)
+				p.log.Warn("hub: checkpoint not stored; it will be delivered again", "err", err)
+				_ = m.NakWithDelay(5 * time.Second)
+				continue
+			}
+			_ = m.Ack()
+		}
+		stop()
+		it.Stop()
+	}
+}
+
+// checkpoint stores a frame's checkpoints; an error asks for the frame again.
+func (p *Process) checkpoint(ctx context.Context, rd *obs.Reader, ck *obs.Checkpoint, data []byte) error {
+	if err := rd.Reset(data); err != nil {
+		p.malformed.Add(1)
+		return nil // never readable: acknowledged, counted
+	}
+	for rd.Next() {
+		if rd.Kind() != obs.KindCheckpoint {
+			continue
+		}
+		if err := rd.Decode(ck); err != nil {
+			p.malformed.Add(1)
+			continue
+		}
+		err := p.cfg.Checkpoint(ctx, ck.Sensor, ck.JSON)
+		switch {
+		case err == nil:
+			p.checkpoints.Add(1)
+		case errors.Is(err, ErrSkip):
+			p.ckptErrors.Add(1)
+			p.log.Warn("hub: sensor checkpoint refused", "sensor", ck.Sensor, "err", err)
+		default:
+			return err
+		}
+	}
+	if rd.Err() != nil {
+		p.malformed.Add(1)
+	}
+	return nil
+}
+
 func prevKey(day int64, part int) string {
 	return "d" + strconv.FormatInt(day, 10) + ".p" + strconv.Itoa(part)
 }
@@ -494,6 +592,7 @@ func (p *Process) Stats() Stats {
 	p.snapMu.Unlock()
 	s.Frames, s.Malformed, s.Refused = p.frames.Load(), p.malformed.Load(), p.refused.Load()
 	s.Published, s.Truncated = p.published.Load(), p.truncated.Load()
+	s.Checkpoints, s.CkptErrors = p.checkpoints.Load(), p.ckptErrors.Load()
 	s.Records = map[string]uint64{}
 	for k := obs.KindBeat; k <= obs.KindCheckpoint; k++ {
 		if n := p.records[k&7].Load(); n > 0 {
