@@ -558,15 +558,27 @@ func (p *Process) watchPrevalence(w jetstream.KeyWatcher) {
 		if e.Operation() != jetstream.KeyValuePut {
 			delete(p.remote, e.Key())
 		} else {
-			var pc merge.PartitionCounts
-			if err := json.Unmarshal(e.Value(), &pc); err != nil || prevKey(pc.Day, pc.Part) != e.Key() {
+			if pc, err := parseCounts(e.Key(), e.Value()); err != nil {
 				p.malformed.Add(1)
+				p.log.Debug("hub: prevalence table skipped", "key", e.Key(), "err", err)
 			} else {
 				p.remote[e.Key()] = pc
 			}
 		}
 		p.remoteMu.Unlock()
 	}
+}
+
+// parseCounts reads a prevalence table another process published under key.
+func parseCounts(key string, val []byte) (merge.PartitionCounts, error) {
+	var pc merge.PartitionCounts
+	if err := json.Unmarshal(val, &pc); err != nil {
+		return pc, fmt.Errorf("hub: prevalence table %s: %w", key, err)
+	}
+	if pc.Part < 0 || pc.Part >= obs.Partitions || prevKey(pc.Day, pc.Part) != key {
+		return pc, fmt.Errorf("hub: prevalence table %s names partition %d of day %d", key, pc.Part, pc.Day)
+	}
+	return pc, nil
 }
 
 // remotePrevalence sums the published tables of the partitions this
