@@ -76,7 +76,6 @@ func newHubFlags(a *app, fs *pflag.FlagSet) (*sensorFlags, *hubProcFlags) {
 	// No --hub-url: a hub process does not publish to itself.
 	o := &sensorFlags{pipe: pipeline.DefaultConfig(), notes: func() []string { return a.notes }, hub: &hubFlags{}}
 	o.internal = newCIDRList("internal", netset.DefaultInternal, a.note)
-	host, _ := os.Hostname()
 	h := &hubProcFlags{}
 	addLogFlags(fs, &o.config, &o.logLevel, &o.logFormat)
 	fs.StringVar(&h.url, "nats", "", "NATS `URL`s of the JetStream cluster (comma-separated: nats://host:4222, tls://...)")
@@ -84,7 +83,7 @@ func newHubFlags(a *app, fs *pflag.FlagSet) (*sensorFlags, *hubProcFlags) {
 	fs.StringVar(&h.store, "nats-store", "", "`dir` the embedded server (--nats-listen) keeps its stream and buckets in")
 	fs.StringVar(&h.creds, "nats-creds", "", "NATS credentials `file` (user JWT and nkey seed)")
 	fs.StringVar(&h.ca, "nats-ca", "", "PEM `file` of the CA that signed the NATS servers' certificates (implies TLS)")
-	fs.StringVar(&h.id, "hub-id", fmt.Sprintf("%s-%d", sanitizeID(host), os.Getpid()), "this process's `id`, unique among the hub's processes (its partition leases carry it)")
+	fs.StringVar(&h.id, "hub-id", "", "this process's `id`, unique among the hub's processes (its partition leases carry it; default HOSTNAME-PID)")
 	fs.IntVar(&h.replicas, "hub-replicas", 1, "replicas of the stream and buckets when the hub creates them (3 on a 3-node cluster)")
 	fs.DurationVar(&h.leaseTTL, "lease-ttl", proc.DefaultLeaseTTL, "how long a partition lease lives unrenewed: a stopped process's partitions move after it")
 	fs.StringVar(&h.db, "db", "", "the organisation's PostgreSQL `URL` (postgres://user@host/db): every sensor's checkpoints and the hub's alert fates, for launchtap report --db (docs/many-sensors.md)")
@@ -99,7 +98,7 @@ func newHubFlags(a *app, fs *pflag.FlagSet) (*sensorFlags, *hubProcFlags) {
 	fs.IntVar(&o.fleet.MinHosts, "group-min-hosts", pipeline.DefaultFleetMinHosts, "hosts beating to one destination at one period that become one fleet group alert (0: off; docs/fleet-grouping.md)")
 	fs.BoolVar(&o.groupUpdates, "group-updates", true, "deliver an update record when a host joins a fleet group; false: count it only")
 	setGroup(fs, groupDetection, "os", "unknown-min-score", "baseline", "group-min-hosts", "group-updates")
-	fs.StringVar(&o.sensorName, "sensor-name", "hub-"+host, "name put in alerts' sensor field and syslog HOSTNAME")
+	fs.StringVar(&o.sensorName, "sensor-name", "", "name put in alerts' sensor field and syslog HOSTNAME (default hub-HOSTNAME)")
 	fs.StringVar(&o.alertsPath, "alerts", "-", "write alerts as JSON Lines to `file` (- for standard output)")
 	fs.StringVar(&o.summaryPath, "summary", "", "also write the final summary as one JSON object to `file`")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `host:port` at /metrics (empty: off)")
@@ -126,6 +125,10 @@ func sanitizeID(s string) string {
 }
 
 func (h *hubProcFlags) check() error {
+	if h.id == "" {
+		host, _ := os.Hostname()
+		h.id = fmt.Sprintf("%s-%d", sanitizeID(host), os.Getpid())
+	}
 	switch {
 	case h.url == "" && h.listen == "":
 		return errors.New("nats: the JetStream URL is required (e.g. --nats nats://127.0.0.1:4222), or --nats-listen to run one inside the hub")
@@ -153,6 +156,10 @@ func (a *app) runHub(cmd *cobra.Command, o *sensorFlags, h *hubProcFlags) int {
 	ctx, stdout, stderr := cmd.Context(), a.stdout, a.stderr
 	if err := h.check(); err != nil {
 		return a.usage(cmd, err)
+	}
+	if o.sensorName == "" {
+		host, _ := os.Hostname()
+		o.sensorName = "hub-" + host
 	}
 	if err := o.prepare(stderr); err != nil {
 		return a.usage(cmd, err)
