@@ -563,6 +563,13 @@ func (p *Process) watchPrevalence(w jetstream.KeyWatcher) {
 				p.log.Debug("hub: prevalence table skipped", "key", e.Key(), "err", err)
 			} else {
 				p.remote[e.Key()] = pc
+				// The bucket's TTL removes old tables without telling
+				// watchers: drop what is older than the days counted.
+				for k, o := range p.remote {
+					if o.Day < pc.Day-int64(PrevalenceTTL/(24*time.Hour)) {
+						delete(p.remote, k)
+					}
+				}
 			}
 		}
 		p.remoteMu.Unlock()
