@@ -318,9 +318,13 @@ func (p *Process) lose(part int) {
 }
 
 func (p *Process) readPartition(ctx context.Context, part int) {
+	var next uint64 // the stream sequence to resume from after an error; 0: the start
 	for ctx.Err() == nil {
-		cons, err := p.js.OrderedConsumer(ctx, obs.Stream, jetstream.OrderedConsumerConfig{
-			FilterSubjects: []string{obs.PartitionSubject(part)}, DeliverPolicy: jetstream.DeliverAllPolicy})
+		cc := jetstream.OrderedConsumerConfig{FilterSubjects: []string{obs.PartitionSubject(part)}, DeliverPolicy: jetstream.DeliverAllPolicy}
+		if next > 0 {
+			cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, next
+		}
+		cons, err := p.js.OrderedConsumer(ctx, obs.Stream, cc)
 		if errors.Is(err, nats.ErrConnectionClosed) {
 			return // the process is stopping
 		}
@@ -343,6 +347,9 @@ func (p *Process) readPartition(ctx context.Context, part int) {
 			}
 			select {
 			case p.in <- item{part: part, data: m.Data()}:
+				if md, err := m.Metadata(); err == nil {
+					next = md.Sequence.Stream + 1
+				}
 			case <-ctx.Done():
 			}
 		}

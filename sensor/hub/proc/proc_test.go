@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -319,5 +320,42 @@ func TestPrevalenceAcrossProcesses(t *testing.T) {
 	}
 	if p := got[0].Prevalence; p == nil || p.Hosts != 1 || p.FleetHosts != hosts {
 		t.Errorf("implant prevalence %+v, want 1 of %d hosts", got[0].Prevalence, hosts)
+	}
+}
+
+// TestLinkCutResumes: the hub's link to JetStream is cut while sensors keep
+// publishing, then restored: the hub reads on from where it was, so every
+// beat is taken exactly once (none lost, none read twice) and the host
+// alerts once.
+func TestLinkCutResumes(t *testing.T) {
+	s := natstest.Server(t)
+	proxy := natstest.NewProxy(t, strings.TrimPrefix(s.Members[0].URL(), "nats://"))
+	sink := &collector{}
+	h := startHub(t, proxy.URL(), testConfig("h1"), sink, nil)
+	waitFor(t, 20*time.Second, "the process holds every partition", allOwned(h))
+	pub := hubtest.NewPublisher(t, s.URLs(), "office-a")
+	mac := [6]byte{0x3c, 0x22, 0xfb, 0x20, 0, 1}
+	id := host.MACString(mac)
+	t0 := time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC).UnixNano()
+	send := func(from, to int) {
+		for n := from; n < to; n++ {
+			pub.Publish(id, &obs.Beat{Sensor: "office-a", HostID: id, MAC: mac, Dest: "c2.example", Port: 443, Proto: 6,
+				TS: t0 + int64(n)*int64(10*time.Minute)})
+		}
+	}
+	pub.Publish(id, &obs.Host{Sensor: "office-a", HostID: id, MACs: [][6]byte{mac}, OS: "macos", Confidence: 0.9, TS: t0})
+	send(0, 3)
+	waitFor(t, 20*time.Second, "3 beats read", func() bool { return h.p.Stats().Engine.Beats == 3 })
+	proxy.Cut()
+	send(3, 8)
+	time.Sleep(time.Second)
+	proxy.Restore()
+	waitFor(t, 60*time.Second, "8 beats read", func() bool { return h.p.Stats().Engine.Beats >= 8 })
+	time.Sleep(time.Second)
+	if n := h.p.Stats().Engine.Beats; n != 8 {
+		t.Errorf("%d beats read, want 8: the partition was read again", n)
+	}
+	if got := sink.alerts(); len(got) != 1 {
+		t.Errorf("%d alerts, want 1", len(got))
 	}
 }
