@@ -215,6 +215,10 @@ func (a *app) runHub(cmd *cobra.Command, o *sensorFlags, h *hubProcFlags) int {
 	}, out)
 	if err != nil {
 		s.finish(ctx)
+		if ctx.Err() != nil {
+			s.log.Warn("hub interrupted while starting")
+			return exitOK
+		}
 		return a.fail(cmd, err, exitFailure)
 	}
 	s.stage.Ledger = p.Ledger()

@@ -38,7 +38,7 @@ func TestHubCommand(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := natstest.Server(t)
 			dir := t.TempDir()
-			args := []string{"hub", "--nats", s.URLs(), "--stats-interval", "100ms", "--lease-ttl", "2s", "--hub-id", "t1",
+			args := []string{"hub", "--nats", s.URLs(), "--stats-interval", "100ms", "--hub-id", "t1",
 				"--sensor-name", "hub-test", "--summary", filepath.Join(dir, "summary.json")}
 			if tc.baseline != "" {
 				bf := filepath.Join(dir, "baseline.yaml")
@@ -152,9 +152,18 @@ func TestRoamingSensorsToHub(t *testing.T) {
 	for i := range hubs {
 		h := &hubRun{code: make(chan int, 1)}
 		hubs[i] = h
-		args := []string{"hub", "--nats", c.Members[i].URL(), "--hub-id", fmt.Sprint("h", i), "--hub-replicas", "3", "--lease-ttl", "3s",
+		args := []string{"hub", "--nats", c.Members[i].URL(), "--hub-id", fmt.Sprint("h", i), "--hub-replicas", "3",
 			"--stats-interval", "100ms", "--sensor-name", "hub"}
 		go func() { h.code <- dispatch(ctx, args, strings.NewReader(""), &h.stdout, &h.stderr) }()
+	}
+	running := time.Now().Add(90 * time.Second)
+	for _, h := range hubs {
+		for !strings.Contains(h.stderr.String(), "hub running") {
+			if time.Now().After(running) {
+				t.Fatalf("hub not running after 90 s:\n%s", h.stderr.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 	for i, f := range files {
 		sensor := fmt.Sprintf("office-%c", 'a'+i)
