@@ -209,7 +209,10 @@ func TestRoamingSensorsToHub(t *testing.T) {
 		!slices.Equal(a.SrcMACs, []string{synth.RoamingMAC}) || a.HostOS != "macos" {
 		t.Errorf("alert: dst %s host_id %s sensors %v src_macs %v host_os %s", a.DstFQDN, a.HostID, a.Sensors, a.SrcMACs, a.HostOS)
 	}
-	for s := 0; s < synth.RoamingStints; s++ {
+	// The alert fires on office B's first beat (office A's four came
+	// first): by then the hub has seen office A's two leases and B's first;
+	// B's second lease may come after it.
+	for _, s := range []int{0, 1, 2} {
 		if !slices.Contains(a.SrcIPs, synth.RoamingIP(s)) {
 			t.Errorf("src_ips %v lacks stint %d's %s", a.SrcIPs, s, synth.RoamingIP(s))
 		}
