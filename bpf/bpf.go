@@ -87,6 +87,9 @@ type Objects struct {
 	xdpMu sync.Mutex
 	xdp   *ebpf.Program // loaded on first use: it needs Linux 5.18
 
+	hostsOnce sync.Once
+	hosts     *Hosts
+
 	// Flows reads and removes the per-flow counters of packets the filter kept
 	// from user space.
 	Flows *FlowCounters

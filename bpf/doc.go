@@ -11,7 +11,9 @@
 //
 // User space: Load, then Objects.Filter/Fanout/XDP to attach,
 // Objects.Flows (FlowCounters.Take/Sweep) for the per-flow counts,
-// Objects.Stats for the decisions. The steering rule and hash the fanout
+// Objects.Stats for the decisions, Objects.Hosts for the hosts map through
+// which user space tells the fanout which host an address or a MAC belongs
+// to (shard.MapKey → shard.HashKey). The steering rule and hash the fanout
 // program computes are defined once, in sensor/shard.
 // `make generate` (go generate ./bpf/...) rebuilds them; CI checks that the
 // committed files match.

@@ -39,6 +39,11 @@ type launchtapFlowVal struct {
 	Client         uint32
 }
 
+type launchtapHostKey struct {
+	_ structs.HostLayout
+	B [16]uint8
+}
+
 type launchtapLpm4 struct {
 	_         structs.HostLayout
 	Prefixlen uint32
@@ -72,6 +77,7 @@ const (
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	launchtapMapFlows            = "flows"
+	launchtapMapHosts            = "hosts"
 	launchtapMapInternal4        = "internal4"
 	launchtapMapInternal6        = "internal6"
 	launchtapMapStats            = "stats"
@@ -136,6 +142,7 @@ type launchtapProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type launchtapMapSpecs struct {
 	Flows     *ebpf.MapSpec `ebpf:"flows"`
+	Hosts     *ebpf.MapSpec `ebpf:"hosts"`
 	Internal4 *ebpf.MapSpec `ebpf:"internal4"`
 	Internal6 *ebpf.MapSpec `ebpf:"internal6"`
 	Stats     *ebpf.MapSpec `ebpf:"stats"`
@@ -172,6 +179,7 @@ func (o *launchtapObjects) Close() error {
 // It can be passed to loadLaunchtapObjects or ebpf.CollectionSpec.LoadAndAssign.
 type launchtapMaps struct {
 	Flows     *ebpf.Map `ebpf:"flows"`
+	Hosts     *ebpf.Map `ebpf:"hosts"`
 	Internal4 *ebpf.Map `ebpf:"internal4"`
 	Internal6 *ebpf.Map `ebpf:"internal6"`
 	Stats     *ebpf.Map `ebpf:"stats"`
@@ -180,6 +188,7 @@ type launchtapMaps struct {
 func (m *launchtapMaps) Close() error {
 	return _LaunchtapClose(
 		m.Flows,
+		m.Hosts,
 		m.Internal4,
 		m.Internal6,
 		m.Stats,

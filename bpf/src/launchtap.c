@@ -17,9 +17,12 @@
 // The per-CPU map is kept for the global counters.
 //   launchtap_xdp     the same filter as an XDP program, for dedicated tap ports.
 //   launchtap_fanout  attached with PACKET_FANOUT_DATA to the PACKET_FANOUT_EBPF group.
-//                     It returns shard.Of (sensor/shard, the one definition of the rule
-//                     and hash replay uses too): a hash of the internal host's address,
-//                     so that both directions of a host's traffic reach the same worker;
+//                     It returns shard.HashKey of the packet's host (sensor/shard, the
+//                     one definition of the rule and hash replay uses too): the owner
+//                     address, or a DHCPv4 message's client MAC, looked up in the hosts
+//                     map user space keeps in step with its binders (an address bound
+//                     to a Mac's MAC hashes as the MAC), so that both directions of a
+//                     host's traffic, whatever address it holds, reach the same worker;
 //                     the kernel takes it modulo the number of sockets in the group.
 //
 // Both programs start from skb->protocol (the ethertype after the kernel
@@ -43,6 +46,12 @@ struct flow_key {
 	__u16 dport;
 	__u8 proto;
 	__u8 pad[3];
+};
+
+// host_key is shard.MapKey: a 16-byte address (IPv4 mapped), or ten 0xff
+// bytes and a MAC.
+struct host_key {
+	__u8 b[16];
 };
 
 struct flow_val {
@@ -87,6 +96,22 @@ struct {
 	__type(value, __u64);
 	__uint(max_entries, STAT_MAX);
 } stats SEC(".maps");
+
+// HOSTS_MAX is host.DefaultMaxBindings + host.DefaultMaxMACs: every address
+// binding and every MAC join a binder can hold at once.
+#define HOSTS_MAX 131072
+
+// hosts holds what user space's binders resolved (sensor/host, via
+// shard.MapKey): an owner address bound to a host's MAC, or a MAC joined to
+// another MAC's host, mapped to shard.HashKey of that host. An LRU, so that
+// an update never fails for room: what falls out is the entry no packet
+// looked up for longest, and its address hashes as itself again.
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct host_key);
+	__type(value, __u32);
+	__uint(max_entries, HOSTS_MAX);
+} hosts SEC(".maps");
 
 struct lpm4 {
 	__u32 prefixlen;
@@ -703,31 +728,63 @@ static __always_inline __u32 addr_hash(const __u8 *a)
 // read looking for option 50.
 #define DHCP_MAX_OPTS 64
 
-// dhcp_addr is shard.DHCPAddr for a UDP packet to port 67 or 68: the client
-// address a DHCPv4 message names (yiaddr, else ciaddr, else option 50),
-// written IPv4-mapped to a. The message ends where the UDP length, the IP
-// length or the packet ends, whichever is first, as the decoder's payload.
-static __always_inline int dhcp_addr(struct __sk_buff *skb, const struct l4 *p, __u8 *a)
+// dhcp_msg finds a DHCPv4 message in a UDP packet to port 67 or 68: 1 with
+// *start and *end its bounds when it has the fixed header and the magic
+// cookie. The message ends where the UDP length, the IP length or the packet
+// ends, whichever is first, as the decoder's payload.
+static __always_inline int dhcp_msg(struct __sk_buff *skb, const struct l4 *p, __u32 *start, __u32 *end)
 {
 	if (p->key.proto != IPPROTO_UDP || !p->ports || (p->key.dport != 67 && p->key.dport != 68))
 		return 0;
-	__u32 end = skb->len;
+	__u32 e = skb->len;
 	// An IP length of zero (IPv4) or a payload length of zero (IPv6) is
 	// segmentation offload's: the packet's end is the datagram's.
 	if (p->is6 ? p->iplen > 40 : p->iplen > 0) {
-		if (p->ipoff + p->iplen < end)
-			end = p->ipoff + p->iplen;
+		if (p->ipoff + p->iplen < e)
+			e = p->ipoff + p->iplen;
 	}
-	if (p->ulen >= 8 && p->l4off + p->ulen < end)
-		end = p->l4off + p->ulen;
-	__u32 start = p->l4off + 8;
-	if (end < start + 240)
+	if (p->ulen >= 8 && p->l4off + p->ulen < e)
+		e = p->l4off + p->ulen;
+	__u32 s = p->l4off + 8;
+	if (e < s + 240)
 		return 0;
-	__u8 h[8]; // ciaddr, yiaddr
 	__u8 m[4];
-	if (bpf_skb_load_bytes(skb, start + 12, h, 8) < 0 || bpf_skb_load_bytes(skb, start + 236, m, 4) < 0)
+	if (bpf_skb_load_bytes(skb, s + 236, m, 4) < 0)
 		return 0;
 	if (m[0] != 0x63 || m[1] != 0x82 || m[2] != 0x53 || m[3] != 0x63)
+		return 0;
+	*start = s;
+	*end = e;
+	return 1;
+}
+
+// dhcp_client_mac is shard.DHCPClientMAC with host.UsableMAC: the client's
+// Ethernet hardware address (htype 1, hlen 6), written to k as shard.MapKey
+// of the MAC, when it can name a host (not zero, not a group address).
+static __always_inline int dhcp_client_mac(struct __sk_buff *skb, __u32 start, struct host_key *k)
+{
+	__u8 h[4]; // op, htype, hlen, hops
+	if (bpf_skb_load_bytes(skb, start, h, 4) < 0 || h[1] != 1 || h[2] != 6)
+		return 0;
+	if (bpf_skb_load_bytes(skb, start + 28, &k->b[10], 6) < 0)
+		return 0;
+	if (k->b[10] & 1)
+		return 0;
+	if (!(k->b[10] | k->b[11] | k->b[12] | k->b[13] | k->b[14] | k->b[15]))
+		return 0;
+#pragma unroll
+	for (int i = 0; i < 10; i++)
+		k->b[i] = 0xff;
+	return 1;
+}
+
+// dhcp_addr is shard.DHCPAddr for the message at start..end: the client
+// address it names (yiaddr, else ciaddr, else option 50), written
+// IPv4-mapped to a.
+static __always_inline int dhcp_addr(struct __sk_buff *skb, __u32 start, __u32 end, __u8 *a)
+{
+	__u8 h[8]; // ciaddr, yiaddr
+	if (bpf_skb_load_bytes(skb, start + 12, h, 8) < 0)
 		return 0;
 	if (h[4] | h[5] | h[6] | h[7]) {
 		__builtin_memcpy(a + 12, &h[4], 4);
@@ -760,9 +817,33 @@ static __always_inline int dhcp_addr(struct __sk_buff *skb, const struct l4 *p, 
 	return 0;
 }
 
-// launchtap_fanout returns shard.Of for the packet: the hash of the address
-// that owns it (see sensor/shard for the rule), read from the innermost IP
-// header after VLAN tags, MPLS, PPPoE and up to three encapsulations.
+// mac_hash is shard.HashKey of a MAC-keyed host: FNV-1a over the six MAC
+// bytes (the last six of a MAC's host_key).
+static __always_inline __u32 mac_hash(const struct host_key *k)
+{
+	__u32 h = 2166136261U;
+#pragma unroll
+	for (int i = 10; i < 16; i++) {
+		h ^= k->b[i];
+		h *= 16777619U;
+	}
+	return h;
+}
+
+// host_hash is shard.HashKey of the host that owns address a: what user
+// space bound it to in hosts, else the address itself (shard.Hash).
+static __always_inline __u32 host_hash(const struct host_key *a)
+{
+	__u32 *v = bpf_map_lookup_elem(&hosts, a);
+	if (v)
+		return *v;
+	return addr_hash(a->b);
+}
+
+// launchtap_fanout returns shard.HashKey of the host that owns the packet
+// (see sensor/shard for the rule), read from the innermost IP header after
+// VLAN tags, MPLS, PPPoE and up to three encapsulations: a DHCPv4 message's
+// client MAC, else the owner address, each through the hosts map.
 SEC("socket")
 int launchtap_fanout(struct __sk_buff *skb)
 {
@@ -787,9 +868,21 @@ int launchtap_fanout(struct __sk_buff *skb)
 		p = in;
 	}
 
-	__u8 dhcp[16] = {[10] = 0xff, [11] = 0xff};
-	if (dhcp_addr(skb, &p, dhcp))
-		return addr_hash(dhcp);
+	struct host_key k = {.b = {[10] = 0xff, [11] = 0xff}};
+	__u32 start, end;
+	if (dhcp_msg(skb, &p, &start, &end)) {
+		// A lease's whole exchange belongs to the client's MAC (its host,
+		// when the MAC joined another).
+		struct host_key m;
+		if (dhcp_client_mac(skb, start, &m)) {
+			__u32 *v = bpf_map_lookup_elem(&hosts, &m);
+			if (v)
+				return *v;
+			return mac_hash(&m);
+		}
+		if (dhcp_addr(skb, start, end, k.b))
+			return host_hash(&k);
+	}
 
 	const __u8 *src = p.key.src, *dst = p.key.dst;
 	int si = is_internal(src), di = is_internal(dst);
@@ -804,5 +897,6 @@ int launchtap_fanout(struct __sk_buff *skb)
 		else
 			pick = addr_less(src, dst) ? src : dst;
 	}
-	return addr_hash(pick);
+	__builtin_memcpy(k.b, pick, 16);
+	return host_hash(&k);
 }

@@ -174,6 +174,7 @@ var metricDefs = []metricDef{
 			e(r.pipe.Identity.BindingEvictions, "host_identity_bindings")
 			e(r.pipe.Identity.MACEvictions, "host_identity_macs")
 			e(r.pipe.Identity.JoinKeyEvictions, "host_identity_join_keys")
+			e(r.pipe.Identity.JoinEvictions, "host_identity_joins")
 			e(r.pipe.HostSeenEvictions, "host_seen")
 		}},
 	{name: "class_evictions", help: "Evictions from the scan-resistant tables, by table and class: probation (seen once) or protected (with a history).", labels: []string{"table", "class"},
@@ -219,6 +220,10 @@ var metricDefs = []metricDef{
 			e(r.pipe.Names.PrefixesRefused, "learned_prefixes")
 			e(r.pipe.Names.ProxiesRefused, "proxies")
 		}},
+	{name: "dns_name_cache_misses", help: "DNS question names unpacked because the cache of recent ones lacked them.",
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.DNS.NameCacheMisses) }},
+	{name: "rescores_skipped", help: "Rescorings skipped: an alerted pair whose intervals cannot move its period.",
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Beacon.Steady) }},
 	{name: "pairs_renamed", help: "Address-keyed pairs moved to their name once it was known.",
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Beacon.Rekeyed) }},
 	{name: "proxy_requests", help: "CONNECT and absolute-URI requests to explicit proxies beaten as egress.",
@@ -254,6 +259,8 @@ var metricDefs = []metricDef{
 			e(r.pipe.Identity.JoinsRefused, "refused")
 			e(r.pipe.Identity.JoinsGeneric, "generic_name")
 		}},
+	{name: "host_identity_conflicts", help: "Frames claiming a bound address from another MAC while its holder was active (spoofing, or an address conflict): the address did not move.",
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Identity.Conflicts) }},
 	{name: "host_identity_routers", help: "MACs found sending from more addresses than a host uses: routers, whose frames name no host.",
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Identity.Routers) }},
 	{name: "host_identity_errors", help: "DHCP, NDP and mDNS messages host identity could not read, by kind (counted and skipped).", labels: []string{"kind"},
@@ -261,6 +268,7 @@ var metricDefs = []metricDef{
 			e(r.pipe.Identity.DHCPErrors, "dhcp")
 			e(r.pipe.Identity.NDPErrors, "ndp")
 			e(r.pipe.Identity.MDNSErrors, "mdns")
+			e(r.pipe.Identity.DHCPMismatch, "dhcp_mismatch")
 		}},
 	{name: "findings", help: "Periodic pairs found, before host-OS policy and baseline.", stats: statsAsIs,
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Findings) }},
@@ -502,6 +510,35 @@ var metricDefs = []metricDef{
 	{name: "bpf_passed", help: "Packets the pre-filter passed to user space.", stats: statsAsIs,
 		read: func(r *readings, e func(uint64, ...string)) {
 			kernel(r, e, func(k *live.Stats) uint64 { return k.Filter.Passed() })
+		}},
+	{name: "fanout_hosts", help: "Writes to the kernel fanout's hosts map (live capture with several workers), by result: updated, deleted, failed.", labels: []string{"result"},
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.kernel != nil {
+				h := &r.pipe.LiveHosts
+				e(h.Updates, "updated")
+				e(h.Deletes, "deleted")
+				e(h.Failures, "failed")
+			}
+		}},
+	{name: "host_changes", help: "Address bindings, MAC joins and join keys (hostnames, DUIDs) live workers' binders learned and shared with the other workers and the kernel.",
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.kernel != nil {
+				e(r.pipe.LiveHosts.Changes)
+			}
+		}},
+	{name: "host_changes_applied", help: "Host changes a live worker took from another worker's binder (or its own, in the kernel's order) that changed what it resolves.",
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.kernel != nil {
+				e(r.pipe.Identity.Applied)
+			}
+		}},
+	{name: "host_changes_dropped", help: "Host changes not shared because a queue was full, by where: queue (to the kernel map and the workers), inbox (one worker's).", labels: []string{"where"},
+		stats: statsSum,
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.kernel != nil {
+				e(r.pipe.LiveHosts.QueueDrops, "queue")
+				e(r.pipe.LiveHosts.InboxDrops, "inbox")
+			}
 		}},
 	// A hub process (launchtap hub; docs/many-sensors.md): absent from a sensor.
 	{name: "hub_process_frames", help: "Hub process: observation frames read from the stream.", stats: statsAsIs,

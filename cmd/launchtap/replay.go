@@ -212,6 +212,7 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"host_bindings":   st.Identity.BindingEvictions,
 			"host_macs":       st.Identity.MACEvictions,
 			"host_join_keys":  st.Identity.JoinKeyEvictions,
+			"host_joins":      st.Identity.JoinEvictions,
 			"host_seen":       st.HostSeenEvictions,
 		},
 		Alerts:      c.Emitted.Load(),
@@ -288,6 +289,9 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"joins_refused":      st.Identity.JoinsRefused,
 			"joins_generic":      st.Identity.JoinsGeneric,
 			"routers":            st.Identity.Routers,
+			"conflicts":          st.Identity.Conflicts,
+			"dhcp_mismatch":      st.Identity.DHCPMismatch,
+			"joined":             uint64(st.Identity.Joined),
 			"dhcp_errors":        st.Identity.DHCPErrors,
 			"ndp_errors":         st.Identity.NDPErrors,
 			"mdns_errors":        st.Identity.MDNSErrors,
@@ -317,7 +321,8 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 		}
 		sum.LearnedPrefixes = append(sum.LearnedPrefixes, lp)
 	}
-	sum.DNS["fast_responses"] = st.DNS.FastResponses // read in place; also in responses
+	sum.DNS["fast_responses"] = st.DNS.FastResponses      // read in place; also in responses
+	sum.DNS["name_cache_misses"] = st.DNS.NameCacheMisses // question names unpacked (not in the cache of recent ones)
 	for k, v := range st.Decapsulated {
 		if decode.Tunnel(k) != decode.TunnelNone && v > 0 {
 			if sum.Decapsulated == nil {

@@ -78,6 +78,9 @@ func (a *app) runLive(cmd *cobra.Command, o *sensorFlags, sf *stateFlags, lc *li
 		o.pipe.Filtered = newFilterCounts(fc, o.log)
 	}
 	o.hub.stateDir = sf.dir
+	if h := capt.Hosts(); h != nil {
+		o.pipe.Hosts = h // the workers' binders tell the fanout each host's addresses
+	}
 	s, err := o.build(stdout, stderr)
 	if err != nil {
 		return a.fail(cmd, err, exitUsage)

@@ -1,6 +1,7 @@
 package beacon
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"runtime"
 	"syscall"
@@ -58,6 +59,70 @@ func BenchmarkBeatRescore(b *testing.B) {
 	for b.Loop() {
 		k := i % len(keys)
 		ts[k] += step(i)
+		d.Beat(keys[k], dst, ts[k])
+		i++
+	}
+	b.ReportMetric(float64(cpuNs()-c0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "beats/s")
+}
+
+// BenchmarkBeatRescoreBrowsing: every beat rescores a pair with a full
+// history of exponential (Poisson) intervals, as a person's visits to a site
+// make them — most of the scoring of an office day, and never a beacon.
+func BenchmarkBeatRescoreBrowsing(b *testing.B) {
+	d := NewDetector(DefaultConfig())
+	keys := benchKeys(1024)
+	dst := netip.MustParseAddr("203.0.113.10")
+	rng := rand.New(rand.NewPCG(1, 2))
+	step := func() int64 { return int64((5 + rng.ExpFloat64()*300) * 1e9) }
+	ts := make([]int64, len(keys))
+	for r := 0; r < HistoryLen; r++ {
+		for k := range keys {
+			ts[k] += step()
+			d.Beat(keys[k], dst, ts[k])
+		}
+	}
+	if f := d.Stats().Findings; f != 0 {
+		b.Fatalf("%d findings from Poisson beats", f)
+	}
+	b.ReportAllocs()
+	i := 0
+	c0 := cpuNs()
+	for b.Loop() {
+		k := i % len(keys)
+		ts[k] += step()
+		d.Beat(keys[k], dst, ts[k])
+		i++
+	}
+	b.ReportMetric(float64(cpuNs()-c0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "beats/s")
+}
+
+// BenchmarkBeatAlerted: every beat is an alerted pair's, a check-in every
+// 5 min ± 5 %, past the half history of beats after its alert: the
+// re-alert rule asks at each beat whether the period moved.
+func BenchmarkBeatAlerted(b *testing.B) {
+	d := NewDetector(DefaultConfig())
+	keys := benchKeys(1024)
+	dst := netip.MustParseAddr("203.0.113.10")
+	rng := rand.New(rand.NewPCG(3, 4))
+	step := func() int64 { return int64((285 + rng.Float64()*30) * 1e9) }
+	ts := make([]int64, len(keys))
+	for r := 0; r < 2*HistoryLen; r++ {
+		for k := range keys {
+			ts[k] += step()
+			d.Beat(keys[k], dst, ts[k])
+		}
+	}
+	if f := d.Stats().Findings; f != uint64(len(keys)) {
+		b.Fatalf("%d findings, want one per pair (%d)", f, len(keys))
+	}
+	b.ReportAllocs()
+	i := 0
+	c0 := cpuNs()
+	for b.Loop() {
+		k := i % len(keys)
+		ts[k] += step()
 		d.Beat(keys[k], dst, ts[k])
 		i++
 	}

@@ -89,6 +89,7 @@ type Stats struct {
 	SizesLost  uint64 // Sizes calls with no matching pair or beat
 	Collisions uint64 // distinct pairs whose 128-bit IDs collided (the older one is dropped)
 	Rekeyed    uint64 // pairs moved to a new key (an address-keyed pair named), see Rekey
+	Steady     uint64 // rescorings skipped: an alerted pair whose intervals cannot move its period (see steady)
 
 	// The evictions by class: pairs with one beat (probation: what a scan
 	// creates) and pairs with a history of beats (protected: evicted only when
@@ -289,6 +290,10 @@ func (d *Detector) score(k PairKey, p *pair) *Finding {
 	if p.alerted != 0 && p.beats-p.alertAt < HistoryLen/2 {
 		return nil
 	}
+	if p.alerted != 0 && d.steady(p) {
+		d.stats.Steady++
+		return nil
+	}
 	d.stats.Scored++
 	est := d.estimate(p)
 	if !d.alertable(&est) {
@@ -308,6 +313,51 @@ func (d *Detector) score(k PairKey, p *pair) *Finding {
 	p.alerted, p.alertAt = float32(est.period), p.beats
 	d.stats.Findings++
 	return d.finding(k, p, &est)
+}
+
+// steadyMargin absorbs the rounding of means and midranges of intervals,
+// which can land a few ulps outside the intervals' range.
+const steadyMargin = 1e-9
+
+// steady reports whether no estimate of alerted pair p's history can
+// re-alert it: every interval is either within Realert of the alerted
+// period (at least four of them, spanning less than a ratio of 1.5) or a
+// silence longer than maxMultiple+½ times the longest of those allowed
+// (fewer silences than a band must explain). Then every candidate period
+// estimate tries lies among the near intervals, each of them is one period
+// of it and no silence is any multiple of it, so whatever explanation wins,
+// the period it describes is a mean, median or midrange of near intervals:
+// within Realert of the alerted one, where Beat returns nil whether or not
+// the pair is still alertable. An alerted check-in every few minutes was
+// most of an office day's scoring; this is one pass over the intervals.
+// The intervals are computed exactly as estimate computes them.
+func (d *Detector) steady(p *pair) bool {
+	h, a := p.hist, float64(p.alerted)
+	lo := a * (1 - d.cfg.Realert) * (1 + steadyMargin)
+	hi := a * (1 + d.cfg.Realert) * (1 - steadyMargin)
+	lo = max(lo, d.cfg.MinPeriod.Seconds())
+	silence := (maxMultiple + 0.5) * hi * (1 + steadyMargin)
+	n := int(h.n)
+	ni := n - 1
+	kmin := max(d.cfg.MinBeats-1, (3*ni+3)/4) // as estimate's
+	near, silences := 0, 0
+	xmin, xmax := math.Inf(1), 0.0
+	prev := float64(h.t[h.at(0)]) / 1000
+	for i := 1; i < n; i++ {
+		t := float64(h.t[h.at(i)]) / 1000
+		x := t - prev
+		prev = t
+		switch {
+		case x >= lo && x <= hi:
+			near++
+			xmin, xmax = min(xmin, x), max(xmax, x)
+		case x > silence:
+			silences++
+		default:
+			return false
+		}
+	}
+	return near >= 4 && silences < kmin && xmax < 1.5*(1-steadyMargin)*xmin
 }
 
 // groupWindow is how close to the pair's latest beat a start must be to be

@@ -26,7 +26,6 @@ type scratch struct {
 	d   [HistoryLen]float64 // intervals, chronological
 	s   [HistoryLen]float64 // sorted intervals
 	r   [HistoryLen]float64 // sorted residuals
-	m   [HistoryLen]int8    // multiple assigned to each interval, 0 = not explained
 	cnd [8]float64
 	exp []explanation // candidate explanations of the current pair
 }
@@ -133,38 +132,12 @@ func (d *Detector) estimate(p *pair) estimate {
 		nc++
 	}
 	for _, c := range sc.cnd[:nc] {
-		for iter := 0; iter < 2; iter++ {
-			sum, cnt := 0.0, 0
-			for i, x := range ds {
-				m := math.Round(x / c)
-				if m < 1 || m > maxMultiple || math.Abs(x-m*c) > maxJ*c {
-					sc.m[i] = 0
-					continue
-				}
-				sc.m[i] = int8(m)
-				sum += x
-				cnt += int(m)
-			}
-			if cnt == 0 {
-				break
-			}
-			c = sum / float64(cnt)
+		if !mayFold(ss, c, maxJ, kmin) {
+			continue // as len(r) < kmin below, without the passes
 		}
+		c, r := foldResiduals(ds, c, maxJ, sc.r[:0])
 		if c < 0.9*minP || c > 1.1*maxP {
 			continue
-		}
-		r := sc.r[:0]
-		for _, x := range ds {
-			m := math.Round(x / c)
-			if m < 1 || m > maxMultiple {
-				continue
-			}
-			// A residual beyond maxJ can only be the edge of a band wider
-			// than maxJ, which is never scored; leaving it out keeps the
-			// order of the others and the bands that are scored.
-			if v := math.Abs(x-m*c) / c; v <= maxJ {
-				r = append(r, v)
-			}
 		}
 		if len(r) < kmin {
 			continue // too few intervals near a multiple: no band to score
@@ -204,6 +177,65 @@ func (d *Detector) estimate(p *pair) estimate {
 		best.evidence += best.size
 	}
 	return best
+}
+
+// foldResiduals refines candidate fundamental c twice to the mean spacing
+// of the intervals ds near its first maxMultiple multiples, then returns it
+// with those intervals' residuals within maxJ (relative to c, appended to
+// r, unsorted).
+func foldResiduals(ds []float64, c, maxJ float64, r []float64) (float64, []float64) {
+	for iter := 0; iter < 2; iter++ {
+		sum, cnt := 0.0, 0
+		for _, x := range ds {
+			m := math.Round(x / c)
+			if m < 1 || m > maxMultiple || math.Abs(x-m*c) > maxJ*c {
+				continue
+			}
+			sum += x
+			cnt += int(m)
+		}
+		if cnt == 0 {
+			break
+		}
+		c = sum / float64(cnt)
+	}
+	for _, x := range ds {
+		m := math.Round(x / c)
+		if m < 1 || m > maxMultiple {
+			continue
+		}
+		// A residual beyond maxJ can only be the edge of a band wider
+		// than maxJ, which is never scored; leaving it out keeps the
+		// order of the others and the bands that are scored.
+		if v := math.Abs(x-m*c) / c; v <= maxJ {
+			r = append(r, v)
+		}
+	}
+	return c, r
+}
+
+// mayFold reports whether candidate fundamental c can end with kmin
+// residuals to score, given the intervals sorted. Each refinement pass makes
+// c a mean of x/m over intervals x within maxJ·c of a multiple m·c, which
+// lies within a factor 1±maxJ of c, and a residual is kept only for an
+// interval within maxJ·c of one of the first maxMultiple multiples: every
+// interval that can count lies in [(1-maxJ)³c, (maxMultiple+maxJ)(1+maxJ)²c]
+// (widened by a margin for rounding). A person's visits to a site make the
+// smallest intervals candidates with most others far beyond their fifth
+// multiple; this spares them the passes.
+func mayFold(sorted []float64, c, maxJ float64, kmin int) bool {
+	lo := c * (1 - maxJ) * (1 - maxJ) * (1 - maxJ) * (1 - 1e-9)
+	hi := c * (maxMultiple + maxJ) * (1 + maxJ) * (1 + maxJ) * (1 + 1e-9)
+	n := 0
+	for _, x := range sorted {
+		if x > hi {
+			break
+		}
+		if x >= lo {
+			n++
+		}
+	}
+	return n >= kmin
 }
 
 // sameSizeProb is the chance assumed for a non-beacon session to land within

@@ -104,3 +104,44 @@ func TestTinyBurstSizesAddNoEvidence(t *testing.T) {
 		})
 	}
 }
+
+// TestMayFoldNeverSkipsAScoredCandidate: whenever mayFold rules a candidate
+// out, its refinement would have kept fewer than kmin residuals, over
+// Poisson, jittered-clock and clustered intervals and every jitter bound.
+func TestMayFoldNeverSkipsAScoredCandidate(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	skipped, tried := 0, 0
+	for trial := 0; trial < 20000; trial++ {
+		n := 2 + rng.IntN(HistoryLen-2)
+		ds := make([]float64, n)
+		for i := range ds {
+			switch trial % 3 {
+			case 0: // a person's visits
+				ds[i] = 1 + rng.ExpFloat64()*300
+			case 1: // a clock with jitter and missed beats
+				ds[i] = 60 * float64(1+rng.IntN(3)) * (1 + 0.3*(2*rng.Float64()-1))
+			default: // bursts and pauses
+				ds[i] = []float64{2, 30, 900}[rng.IntN(3)] * (0.5 + rng.Float64())
+			}
+		}
+		sorted := append([]float64(nil), ds...)
+		slices.Sort(sorted)
+		maxJ := []float64{0.5, 0.25, 0.1, 0.02}[rng.IntN(4)]
+		kmin := 2 + rng.IntN(n-1)
+		c := sorted[rng.IntN(n)]
+		if rng.IntN(4) == 0 {
+			c *= 0.2 + 3*rng.Float64()
+		}
+		tried++
+		if mayFold(sorted, c, maxJ, kmin) {
+			continue
+		}
+		skipped++
+		if _, r := foldResiduals(ds, c, maxJ, nil); len(r) >= kmin {
+			t.Fatalf("candidate %.3f (maxJ %v, kmin %d) ruled out, but %d residuals kept: %v", c, maxJ, kmin, len(r), ds)
+		}
+	}
+	if skipped < tried/10 {
+		t.Fatalf("only %d of %d candidates ruled out: the test no longer exercises mayFold", skipped, tried)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"encoding/binary"
 	"flag"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"net/netip"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/launchtap/launchtap/sensor/decode"
+	"github.com/launchtap/launchtap/sensor/slru"
 )
 
 // Config bounds the answer cache and the TCP reassembly.
@@ -91,6 +93,7 @@ type Stats struct {
 	MACEvictions      uint64 // answers dropped from the shared MAC table (MACNames.Evictions; filled by its owner, not per tracker)
 	MACOwnerEvictions uint64 // MACs dropped from the shared router-detection table (MACNames.OwnerEvictions; filled like MACEvictions)
 	Entries           uint64
+	NameCacheMisses   uint64 // question names unpacked because the cache of recent ones lacked them (questionName)
 }
 
 type answerKey struct{ client, addr [16]byte }
@@ -116,21 +119,24 @@ const maxTCPMessage = 2 + 65535
 
 // Tracker parses DNS and answers name lookups for one worker.
 type Tracker struct {
-	cfg     Config
-	answers *simplelru.LRU[answerKey, answer]
-	streams *simplelru.LRU[streamKey, *stream]
-	queries QueryHandler
-	answerH AnswerHandler // queries, when it implements it; else nil
-	byMAC   *MACNames     // shared across workers; nil: off
-	msg     dns.Msg
-	chain   []string
-	fast    fastResponse
-	chainAt []int
-	found   []found
-	ans     answered // what the last successful response let its client cache
-	stats   Stats
-	minTTL  int64
-	grace   int64
+	cfg Config
+	// answers is a plain LRU (nothing is promoted), as MACNames' tables are.
+	answers  *slru.Table[answerKey, answer]
+	streams  *simplelru.LRU[streamKey, *stream]
+	queries  QueryHandler
+	answerH  AnswerHandler // queries, when it implements it; else nil
+	byMAC    *MACNames     // shared across workers; nil: off
+	msg      dns.Msg
+	chain    []string
+	fast     fastResponse
+	chainAt  []int
+	found    []found
+	ans      answered             // what the last successful response let its client cache
+	names    *[nameSlots]nameSlot // recent question names (questionName)
+	nameSeed maphash.Seed
+	stats    Stats
+	minTTL   int64
+	grace    int64
 }
 
 // New builds a tracker; q may be nil.
@@ -138,10 +144,11 @@ func New(cfg Config, q QueryHandler) (*Tracker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("dnstrack: %w", err)
 	}
-	t := &Tracker{cfg: cfg, queries: q, minTTL: int64(cfg.MinTTL), grace: int64(cfg.Grace)}
+	t := &Tracker{cfg: cfg, queries: q, minTTL: int64(cfg.MinTTL), grace: int64(cfg.Grace),
+		names: new([nameSlots]nameSlot), nameSeed: maphash.MakeSeed()}
 	t.answerH, _ = q.(AnswerHandler)
 	var err error
-	if t.answers, err = simplelru.NewLRU[answerKey, answer](cfg.MaxAnswers, nil); err != nil {
+	if t.answers, err = slru.New[answerKey, answer](cfg.MaxAnswers, 0, nil); err != nil {
 		return nil, fmt.Errorf("dnstrack: %w", err)
 	}
 	if t.streams, err = simplelru.NewLRU[streamKey, *stream](cfg.MaxTCPStreams, nil); err != nil {
@@ -417,7 +424,7 @@ func (t *Tracker) query(p *decode.Packet, b []byte) {
 		t.stats.Malformed++ // no question
 		return
 	}
-	name, off, err := dns.UnpackDomainName(b, 12)
+	name, off, err := t.questionName(b)
 	var qtype uint16
 	switch {
 	case err != nil:
@@ -433,8 +440,48 @@ func (t *Tracker) query(p *decode.Packet, b []byte) {
 	// its type is accepted (type 0 when missing).
 	t.stats.Queries++
 	if t.queries != nil && p.DstPort == 53 {
-		t.queries.DNSQuery(p.Src, p.SrcMAC, p.HasMAC, p.Dst, normalize(name), qtype, p.TS)
+		t.queries.DNSQuery(p.Src, p.SrcMAC, p.HasMAC, p.Dst, name, qtype, p.TS)
 	}
+}
+
+// nameSlots is the size of the cache of question names (a power of two):
+// a worker's hosts ask for the same few hundred names all day.
+const nameSlots = 512
+
+// nameSlot is a question name in wire form and as DNSQuery gets it.
+type nameSlot struct{ wire, name string }
+
+// questionName returns the normalized name of the question at offset 12
+// of b and the offset after it, as dns.UnpackDomainName and normalize do.
+// An uncompressed name (a query's always is) is looked up by its wire
+// form in a small direct-mapped cache first, so a name asked before is
+// neither unpacked nor allocated again; a slot's previous name is simply
+// replaced (the misses are counted).
+func (t *Tracker) questionName(b []byte) (string, int, error) {
+	end := 12
+	for end < len(b) && b[end] != 0 {
+		if b[end]&0xc0 != 0 { // a pointer or a reserved label type: unpack
+			end = len(b)
+			break
+		}
+		end += 1 + int(b[end])
+	}
+	if end >= len(b) {
+		name, off, err := dns.UnpackDomainName(b, 12)
+		return normalize(name), off, err
+	}
+	wire := b[12 : end+1]
+	sl := &t.names[maphash.Bytes(t.nameSeed, wire)&(nameSlots-1)]
+	if sl.wire == string(wire) { // compared in place: no allocation
+		return sl.name, end + 1, nil
+	}
+	name, off, err := dns.UnpackDomainName(b, 12)
+	if err != nil {
+		return "", off, err
+	}
+	t.stats.NameCacheMisses++
+	sl.wire, sl.name = string(wire), normalize(name)
+	return sl.name, off, nil
 }
 
 func (t *Tracker) inChain(name string) bool {

@@ -421,3 +421,74 @@ func TestAnswersReportTheChainsShortestTTL(t *testing.T) {
 		t.Fatalf("answers %q, want %q", a.got, want)
 	}
 }
+
+// FuzzQuestionName: the cached question-name path gives what an unpack and
+// normalize give, on the first sight of a message (a miss) and on the
+// second (a hit), and after another name took the slot.
+func FuzzQuestionName(f *testing.F) {
+	for _, name := range []string{"cdn.example.net.", "X.Example.", `a\.b.example.`, ".", "xn--bcher-kva.example."} {
+		m := new(dns.Msg)
+		m.SetQuestion(name, dns.TypeA)
+		b, _ := m.Pack()
+		f.Add(b, "other.example.")
+	}
+	f.Add([]byte{0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 12, 0, 1}, "x.") // a pointer to itself
+	f.Add([]byte{0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, 'a', 'b'}, "x.")    // cut inside a label
+	f.Fuzz(func(t *testing.T, b []byte, other string) {
+		if len(b) < 12 {
+			return
+		}
+		tr := newTracker(t, nil)
+		raw, wantOff, wantErr := dns.UnpackDomainName(b, 12)
+		want := normalize(raw)
+		check := func(when string) {
+			t.Helper()
+			got, off, err := tr.questionName(b)
+			if (err != nil) != (wantErr != nil) || err == nil && (got != want || off != wantOff) {
+				t.Fatalf("%s: questionName = %q, %d, %v; unpack %q, %d, %v", when, got, off, err, want, wantOff, wantErr)
+			}
+		}
+		check("first")
+		check("cached")
+		m := new(dns.Msg)
+		m.SetQuestion(dns.Fqdn(other), dns.TypeA)
+		if ob, err := m.Pack(); err == nil {
+			for i := 0; i < nameSlots; i++ { // whichever slot it hashes to, fill it with other
+				ob[1] = byte(i)
+				tr.questionName(ob)
+			}
+		}
+		check("after another name")
+	})
+}
+
+// TestQuestionNameCache: a repeated query is not unpacked again, and a
+// name whose slot was taken by another is unpacked and stored again.
+func TestQuestionNameCache(t *testing.T) {
+	var got queries
+	tr := newTracker(t, &got)
+	ask := func(name string) {
+		m := new(dns.Msg)
+		m.SetQuestion(name, dns.TypeA)
+		b, _ := m.Pack()
+		p := decode.Packet{Proto: decode.ProtoUDP, Src: client, Dst: resolver, SrcPort: 5353, DstPort: 53, Payload: b, PayloadLen: uint32(len(b))}
+		tr.Packet(&p)
+	}
+	ask("WWW.Example.com.")
+	ask("www.example.com.")
+	ask("WWW.Example.com.")
+	if st := tr.Stats(); st.NameCacheMisses != 2 || st.Queries != 3 {
+		t.Errorf("misses %d, queries %d; want 2 and 3 (the two spellings, each once)", st.NameCacheMisses, st.Queries)
+	}
+	for i := 0; i < 4*nameSlots; i++ {
+		ask(fmt.Sprintf("n%d.example.", i))
+	}
+	if st := tr.Stats(); st.NameCacheMisses != 2+4*nameSlots {
+		t.Errorf("misses %d after %d distinct names, want %d", st.NameCacheMisses, 4*nameSlots, 2+4*nameSlots)
+	}
+	// Its slot was most likely taken meanwhile; hit or miss, the name is the same.
+	ask("WWW.Example.com.")
+	if last, want := got[len(got)-1], client.String()+" www.example.com"; last != want {
+		t.Errorf("reported %q, want %q", last, want)
+	}
+}

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"github.com/launchtap/launchtap/sensor/slru"
 )
 
 // MACNames remembers answers by the client's MAC address, shared by every
@@ -24,8 +24,8 @@ type MACNames struct {
 	evictions      atomic.Uint64
 	ownerEvictions atomic.Uint64 // MACs forgotten from owners (their client count restarts)
 
-	mu     sync.Mutex // guards owners
-	owners *simplelru.LRU[[6]byte, *macOwner]
+	mu     sync.Mutex                      // guards owners
+	owners *slru.Table[[6]byte, *macOwner] // a plain LRU, as the stripes
 }
 
 // maxClientsPerMAC is how many client addresses one MAC may resolve for
@@ -41,9 +41,14 @@ type macOwner struct {
 
 const macStripes = 64
 
+// macStripe is one lock's share of the answers: a plain LRU (an slru.Table
+// whose keys are never promoted, so all of them age in one list). Its index
+// is open-addressed and its entries one slice, where a map and a linked
+// list of entries spread every answer over several cache lines: refreshing
+// an answer, which most responses do, cost several cache misses.
 type macStripe struct {
 	mu  sync.Mutex
-	lru *simplelru.LRU[macKey, answer]
+	lru *slru.Table[macKey, answer]
 }
 
 type macKey struct {
@@ -56,9 +61,9 @@ func NewMACNames(bound int) *MACNames {
 	m := &MACNames{}
 	per := max(1, bound/macStripes)
 	for i := range m.stripes {
-		m.stripes[i].lru, _ = simplelru.NewLRU[macKey, answer](per, nil) // per >= 1: cannot fail
+		m.stripes[i].lru, _ = slru.New[macKey, answer](per, 0, nil) // per >= 1: cannot fail
 	}
-	m.owners, _ = simplelru.NewLRU[[6]byte, *macOwner](max(16, bound/4), func([6]byte, *macOwner) { m.ownerEvictions.Add(1) })
+	m.owners, _ = slru.New(max(16, bound/4), 0, func([6]byte, *macOwner) { m.ownerEvictions.Add(1) })
 	return m
 }
 

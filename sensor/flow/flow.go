@@ -55,7 +55,7 @@ func DefaultConfig() Config {
 
 // RegisterFlags binds the config to command-line flags.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	fs.IntVar(&c.MaxSessions, "max-sessions", c.MaxSessions, "TCP and UDP sessions tracked per worker (each, not split between workers); beyond it the least recently active session seen only one way is evicted first, so a flood cannot push out answered sessions")
+	fs.IntVar(&c.MaxSessions, "max-sessions", c.MaxSessions, "TCP and UDP sessions tracked per worker (each, not split between workers); beyond it the least recently active session seen only one way is evicted first, so a flood cannot push out answered sessions; sessions seen only one way hold at most a sixteenth of it (at least 4096)")
 	fs.DurationVar(&c.UDPIdle, "udp-idle", c.UDPIdle, "idle gap after which a UDP 5-tuple's next packet starts a new session")
 	fs.DurationVar(&c.TCPIdle, "tcp-idle", c.TCPIdle, "idle time after which an open TCP session is considered ended")
 	fs.DurationVar(&c.BurstGap, "burst-gap", c.BurstGap, "silence inside a session after which outbound data counts as a new activity burst")
@@ -95,9 +95,11 @@ type Session struct {
 	ClientMAC  [6]byte
 	HasMAC     bool
 	// HostMAC is the client's host's canonical MAC (sensor/host), set by
-	// the handler at SessionStart; zero when the host is keyed by its
+	// the handler at SessionStart (or, for a session joined mid-stream, at
+	// its first burst) when HostKnown; zero when the host is keyed by its
 	// address (ClientAddr).
 	HostMAC   [6]byte
+	HostKnown bool
 	Start     int64 // Unix ns of the SYN, the first UDP packet, or (Midstream) the first packet seen
 	Last      int64 // Unix ns of the latest packet either way
 	LastOut   int64 // Unix ns of the latest outbound packet carrying data
@@ -199,6 +201,18 @@ type Stats struct {
 	// (protected: evicted only when answered sessions alone fill the table).
 	EvictionsProbation uint64
 	EvictionsProtected uint64
+}
+
+// ProbationLimit is how many sessions seen only one way (a SYN not yet
+// answered, a one-way UDP exchange) a table of maxSessions holds: a
+// sixteenth, but at least 4096 (or all). A SYN flood or a scan cycles
+// through these alone; kept this small, its entries, their index and their
+// sessions stay in the CPU's caches (262,144 sessions of about 350 bytes
+// touched each do not), which doubled the flood's packets per CPU-second.
+// A real handshake that a flood pushes out before its answer is started by
+// the SYN-ACK, one round trip late (TestSynAckStartsAnEvictedHandshake).
+func ProbationLimit(maxSessions int) int {
+	return max(maxSessions/16, min(maxSessions, 4096))
 }
 
 // Tracker follows the sessions of one worker's hosts.
@@ -362,6 +376,8 @@ func NewTracker(cfg Config, internal *netset.Set, h Handler) (*Tracker, error) {
 	if t.udp, err = slru.NewHashed(cfg.MaxSessions, 0, newKeyHash().sum, t.ended); err != nil {
 		return nil, fmt.Errorf("flow: %w", err)
 	}
+	t.tcp.LimitProbation(ProbationLimit(cfg.MaxSessions))
+	t.udp.LimitProbation(ProbationLimit(cfg.MaxSessions))
 	return t, nil
 }
 

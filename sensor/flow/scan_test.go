@@ -7,6 +7,7 @@ import (
 
 	"github.com/launchtap/launchtap/sensor/decode"
 	"github.com/launchtap/launchtap/sensor/netset"
+	"github.com/launchtap/launchtap/sensor/slru"
 )
 
 // scanTracker is a tracker with a small table (1024 sessions) and one
@@ -85,4 +86,48 @@ func TestSynAckStartsAnEvictedHandshake(t *testing.T) {
 		}
 	}
 	t.Errorf("no session start for the Mac's session: %q", r.events)
+}
+
+// A SYN flood into a large table cycles through ProbationLimit sessions
+// only, and the established session stays.
+func TestFloodStaysWithinProbationLimit(t *testing.T) {
+	r := &recorder{}
+	cfg := DefaultConfig()
+	cfg.MaxSessions = 1 << 16
+	tr, err := NewTracker(cfg, netset.MustParse(netset.DefaultInternal), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := []decode.Packet{
+		pkt(0, tcp, ">", cdn, 443, syn, 0),
+		pkt(0.01, tcp, "<", cdn, 443, synack, 0),
+		pkt(0.02, tcp, ">", cdn, 443, ack, 300),
+		pkt(0.03, tcp, "<", cdn, 443, ack, 3000),
+	}
+	for i := range keep {
+		tr.Packet(&keep[i])
+	}
+	limit := ProbationLimit(cfg.MaxSessions)
+	if limit != 4096 {
+		t.Fatalf("ProbationLimit(%d) = %d, want 4096", cfg.MaxSessions, limit)
+	}
+	const syns = 20000
+	for i := 0; i < syns; i++ {
+		q := decode.Packet{TS: int64(1e9) + int64(i)*10_000, Proto: tcp, TCPFlags: syn,
+			Src: netip.MustParseAddr(other), Dst: netip.AddrFrom4([4]byte{44, byte(i >> 16), byte(i >> 8), byte(i)}), SrcPort: 40000, DstPort: 80}
+		tr.Packet(&q)
+		if n := tr.tcp.LenOf(slru.Probation); n > limit {
+			t.Fatalf("after %d SYNs: %d sessions in probation, limit %d", i+1, n, limit)
+		}
+	}
+	st := tr.Stats()
+	if st.ActiveTCP != uint64(limit)+1 || st.EvictionsProbation != syns-uint64(limit) || st.EvictionsProtected != 0 {
+		t.Errorf("active %d, evictions %d probation / %d protected; want %d, %d, 0",
+			st.ActiveTCP, st.EvictionsProbation, st.EvictionsProtected, limit+1, syns-limit)
+	}
+	for _, e := range r.events {
+		if strings.HasPrefix(e, "end "+cdn) {
+			t.Fatalf("the established session ended during the flood: %s", e)
+		}
+	}
 }

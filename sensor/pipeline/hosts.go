@@ -56,6 +56,11 @@ const (
 // by the host.
 func (o *owners) host(p *decode.Packet) owned {
 	o.binder.Learn(p)
+	return o.resolve(p)
+}
+
+// resolve is the host that owns p by what the binder knows now.
+func (o *owners) resolve(p *decode.Packet) owned {
 	if m, ok := dhcpClient(p); ok {
 		return owned{key: host.MACKey(o.binder.Canonical(m))}
 	}
@@ -88,7 +93,7 @@ func ownerEnd(p *decode.Packet, internal *netset.Set) (netip.Addr, uint8) {
 // not for every packet —, with the binder that has just learned from the
 // packet: the answer the sharded reader gave for the same packet.
 func (w *worker) hostOf(a netip.Addr) host.Key {
-	if w.selfRead {
+	if w.selfRead && w.pkt != nil {
 		if _, ok := dhcpClient(w.pkt); ok {
 			return host.AddrKey(a)
 		}
@@ -97,8 +102,12 @@ func (w *worker) hostOf(a netip.Addr) host.Key {
 		}
 		return w.own.binder.Resolve(a)
 	}
-	if w.cur.key.IsMAC() && w.curOwner == a {
-		return w.cur.key
+	if w.batch == nil {
+		return host.AddrKey(a) // no packet in hand (a test calling a handler)
+	}
+	h, p := &w.batch.hosts[w.idx], &w.batch.pkts[w.idx]
+	if h.key.IsMAC() && (h.end == ownerSrc && p.Src == a || h.end == ownerDst && p.Dst == a) {
+		return h.key
 	}
 	return host.AddrKey(a)
 }

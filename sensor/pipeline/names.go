@@ -447,7 +447,7 @@ func (w *worker) connectToInternal(p *decode.Packet) {
 	var s flow.Session
 	s.ClientAddr, s.ServerAddr = p.Src, p.Dst
 	s.ClientMAC, s.HasMAC = p.SrcMAC, p.HasMAC
-	s.HostMAC = w.hostOf(p.Src).MAC
+	s.HostMAC, s.HostKnown = w.hostOf(p.Src).MAC, true
 	s.Key = flow.Key{Client: p.Src.As16(), Server: p.Dst.As16(), ClientPort: p.SrcPort, ServerPort: p.DstPort, Proto: decode.ProtoTCP}
 	s.Start = p.TS
 	s.Proxied, s.Pending = true, true

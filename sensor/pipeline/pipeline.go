@@ -67,6 +67,13 @@ type Config struct {
 	learnedAt     *prefixTimes // when each learned prefix was learned (checkpoint.go)
 	macs          *macLearner  // internal hosts' MACs, whose global addresses teach prefixes
 
+	// Hosts is the kernel fanout's hosts map (live capture with several
+	// workers): the workers' binders keep it in step with what they learn,
+	// so that the kernel steers each host's packets, whatever address it
+	// holds, to one worker (livehosts.go). Nil: workers still share what
+	// they learn.
+	Hosts HostsMap
+
 	// Filtered returns what a kernel pre-filter counted instead of passing
 	// (live capture with the eBPF filter); nil when every packet is seen.
 	Filtered FilterCounters
@@ -144,7 +151,8 @@ type Pipeline struct {
 		c     readCounts
 		ident host.Stats // its binder's: the sharded reader resolves hosts
 	}
-	start atomic.Int64 // Unix ns when Replay or Run began; read by Stats from other goroutines
+	start atomic.Int64              // Unix ns when Replay or Run began; read by Stats from other goroutines
+	live  atomic.Pointer[liveHosts] // live capture's host-change sharing, for Stats
 
 	stopped    chan struct{} // closed when Replay or Run has returned and the workers with it
 	snapMu     sync.Mutex    // one Snapshot at a time
@@ -259,8 +267,10 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 		go func(w *worker, in <-chan *batch, back chan<- *batch) {
 			defer wg.Done()
 			for b := range in {
+				w.batch = b
 				for j := range b.pkts {
-					w.handle(&b.pkts[j], b.kinds[j], b.hosts[j])
+					w.idx = j
+					w.handle(&b.pkts[j], b.kinds[j])
 				}
 				w.publish()
 				w.serveSnapshot()
@@ -404,13 +414,25 @@ func (p *Pipeline) Run(ctx context.Context, srcs []capture.Source) error {
 	defer close(p.alerts)
 	defer close(p.stopped)
 	errs := make([]error, len(srcs))
+	lh := p.startLiveHosts()
 	var wg sync.WaitGroup
 	for i, w := range p.workers {
 		wg.Add(1)
 		go func(i int, w *worker, src capture.Source) {
 			defer wg.Done()
 			var r frameReader
-			err := r.run(ctx, src, w.read, readHooks{
+			each, drain := w.read, func() {}
+			if lh != nil {
+				in, b := lh.inboxes[i], w.own.binder
+				drain = func() { drainInbox(in, b) }
+				each = func(pkt *decode.Packet, kind decode.ErrKind) {
+					if len(in) > 0 { // no lock: a length read
+						drainInbox(in, b)
+					}
+					w.read(pkt, kind)
+				}
+			}
+			err := r.run(ctx, src, each, readHooks{
 				tick: func(r *frameReader) {
 					w.c.read = r.counts()
 					w.publish()
@@ -419,6 +441,7 @@ func (p *Pipeline) Run(ctx context.Context, srcs []capture.Source) error {
 				// A quiet link: end the sessions that went idle, by the wall
 				// clock the kernel's timestamps follow.
 				idle: func() {
+					drain()
 					w.flows.Sweep(time.Now().UnixNano())
 					w.takeEnded()
 					w.publish()
@@ -433,5 +456,8 @@ func (p *Pipeline) Run(ctx context.Context, srcs []capture.Source) error {
 		}(i, w, srcs[i])
 	}
 	wg.Wait()
+	if lh != nil {
+		lh.stop()
+	}
 	return errors.Join(errs...)
 }

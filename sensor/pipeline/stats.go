@@ -76,11 +76,14 @@ type Stats struct {
 	// Identity counts how packets' owners resolved to hosts (sensor/host):
 	// bindings, joins, routers, and packets keyed by MAC or by address.
 	Identity          host.Stats
-	HostSeenEvictions uint64   // hosts whose recent beat addresses were forgotten
-	LocalLink         uint64   // sessions to multicast, broadcast or link-local addresses, not scored
-	Hub               HubStats // what the workers handed the hub (--hub-url)
-	Workers           int
-	Elapsed           time.Duration // wall time since the run started
+	HostSeenEvictions uint64 // hosts whose recent beat addresses were forgotten
+	LocalLink         uint64 // sessions to multicast, broadcast or link-local addresses, not scored
+	// LiveHosts count the host changes live workers shared with each other
+	// and wrote to the kernel fanout's hosts map (livehosts.go).
+	LiveHosts HostsCounters
+	Hub       HubStats // what the workers handed the hub (--hub-url)
+	Workers   int
+	Elapsed   time.Duration // wall time since the run started
 }
 
 // DecodeErrors sums the decoder verdicts that are real errors (not "ok",
@@ -140,6 +143,7 @@ func (p *Pipeline) Stats() Stats {
 	s.addRead(&p.reader.c)
 	addCounters(&s.Identity, &p.reader.ident)
 	p.reader.mu.Unlock()
+	s.LiveHosts = p.live.Load().counters()
 	if start := p.start.Load(); start != 0 {
 		s.Elapsed = time.Since(time.Unix(0, start))
 	}

@@ -39,12 +39,14 @@ type worker struct {
 	// own learns and resolves hosts when this worker reads its own packets
 	// (one-worker replay, live: selfRead, hosts resolved on demand by
 	// hostOf); a sharded replay's reader resolves every packet's host
-	// before sharding it, and cur and curOwner say what it found.
+	// before sharding it, and batch.hosts[idx] says what it found. (Indexes,
+	// not pointers or addresses, are written per packet: no GC write
+	// barrier on the hot path.)
 	own      *owners
 	selfRead bool
-	pkt      *decode.Packet                      // the packet in hand
-	cur      owned                               // its host, as the sharded reader resolved it
-	curOwner netip.Addr                          // the host's address on the packet (zero for DHCP, owned by a MAC)
+	pkt      *decode.Packet                      // the packet in hand, when selfRead (the read loop's one packet)
+	batch    *batch                              // the batch in hand, when sharded
+	idx      int                                 // the packet in hand in batch
 	seen     *simplelru.LRU[host.Key, *hostSeen] // addresses and MACs hosts beat from, for alerts
 
 	c     workerCounters // written by this worker only
@@ -176,22 +178,15 @@ func (w *worker) read(p *decode.Packet, kind decode.ErrKind) {
 	}
 	w.own.binder.Learn(p)
 	w.selfRead = true
-	w.handle(p, kind, owned{})
+	if w.pkt != p {
+		w.pkt = p
+	}
+	w.handle(p, kind)
 }
 
 // handle is the per-packet path once a packet is decoded (kind is the
-// decoder's verdict: OK, or an IP-only result whose addresses are valid) and
-// its owner resolved to host h.
-func (w *worker) handle(p *decode.Packet, kind decode.ErrKind, h owned) {
-	w.pkt, w.cur = p, h
-	switch h.end {
-	case ownerSrc:
-		w.curOwner = p.Src
-	case ownerDst:
-		w.curOwner = p.Dst
-	default:
-		w.curOwner = netip.Addr{}
-	}
+// decoder's verdict: OK, or an IP-only result whose addresses are valid).
+func (w *worker) handle(p *decode.Packet, kind decode.ErrKind) {
 	w.c.packets++
 	w.clock = p.TS
 	if len(w.ended) > 0 && p.TS-w.endedSince >= pendingEndsAge {
@@ -233,7 +228,7 @@ func (w *worker) SessionStart(s *flow.Session) {
 	var ok bool
 	s.Name, ok = w.dns.Name(s.ClientAddr, s.ServerAddr, s.Start)
 	w.cov.cur.Sessions++
-	s.HostMAC = w.hostOf(s.ClientAddr).MAC
+	s.HostMAC, s.HostKnown = w.hostOf(s.ClientAddr).MAC, true
 	switch {
 	case ok:
 		w.cov.cur.NamedDNS++
@@ -355,6 +350,11 @@ func (w *worker) sizes(k beacon.PairKey, start int64, out, in uint64) {
 func (w *worker) Burst(s *flow.Session, ts int64) {
 	if s.NoBeat || s.Pending {
 		return
+	}
+	if !s.HostKnown {
+		// Joined mid-stream (the sensor started, or the session was
+		// evicted and came back): no SessionStart named its host.
+		s.HostMAC, s.HostKnown = w.hostOf(s.ClientAddr).MAC, true
 	}
 	w.beat(w.pairKey(s, beacon.KindBurst), s.ClientAddr, s.ServerAddr, ts, s.ClientMAC, s.HasMAC)
 }

@@ -107,7 +107,8 @@ func Hash(a netip.Addr) uint32 {
 }
 
 // Of is Hash(Owner(p)): the value the kernel's fanout program returns for
-// the frame p was read from.
+// the frame p was read from when no host is bound to the owner and p is not
+// a DHCPv4 message from an Ethernet client (HashKey of the host otherwise).
 func Of(p *Packet) uint32 { return Hash(Owner(p)) }
 
 // Worker maps a hash to one of n workers exactly as PACKET_FANOUT_EBPF maps

@@ -76,6 +76,7 @@ type Table[K comparable, V any] struct {
 	count   [numSegments]int
 	cap     int
 	protCap int
+	probCap int // 0: probation may use all the room protected leaves
 	seq     uint64
 	onEvict func(K, V)
 	evicted [numSegments]uint64
@@ -124,6 +125,17 @@ func NewHashed[K comparable, V any](capacity int, protectedShare float64, hash f
 	}
 	t.resize(16)
 	return t, nil
+}
+
+// LimitProbation bounds probation at n keys (n >= 1; 0 lifts the bound): a
+// new key evicts the least recently used probation key once probation holds
+// n, even while the table has room. Without it probation may take all the
+// room protected does not use, and a flood of keys seen once cycles through
+// the whole capacity: every new key then misses the CPU caches on its
+// index cell, its victim and the victim's value. Bounded, the flood's
+// working set stays small and protected keys are untouched either way.
+func (t *Table[K, V]) LimitProbation(n int) {
+	t.probCap = max(0, n)
 }
 
 // Len is the number of keys held.
@@ -274,13 +286,17 @@ func (t *Table[K, V]) Add(k K, v V) (evicted bool) {
 		t.touch(i)
 		return false
 	}
-	if t.n >= t.cap {
+	switch {
+	case t.n >= t.cap:
 		// Protected never holds the whole capacity, so probation has a victim.
 		victim := Probation
 		if t.count[Probation] == 0 {
 			victim = Protected
 		}
 		t.evict(victim)
+		evicted = true
+	case t.probCap > 0 && t.count[Probation] >= t.probCap:
+		t.evict(Probation)
 		evicted = true
 	}
 	if t.free != 0 {
@@ -397,6 +413,20 @@ func (t *Table[K, V]) RemoveOldest() bool {
 // segments (as a single LRU would order them), without changing recency.
 func (t *Table[K, V]) Values() []V {
 	out := make([]V, 0, t.n)
+	t.walk(func(e *entry[K, V]) { out = append(out, e.val) })
+	return out
+}
+
+// Keys returns every key in the order Values returns their values.
+func (t *Table[K, V]) Keys() []K {
+	out := make([]K, 0, t.n)
+	t.walk(func(e *entry[K, V]) { out = append(out, e.key) })
+	return out
+}
+
+// walk calls fn with every entry, least recently used first across both
+// segments.
+func (t *Table[K, V]) walk(fn func(*entry[K, V])) {
 	a, b := t.back(Probation), t.back(Protected)
 	// From a segment's back toward its front: prev leads to newer entries,
 	// and to the segment's head (its index) past the newest.
@@ -408,12 +438,11 @@ func (t *Table[K, V]) Values() []V {
 	}
 	for a != 0 || b != 0 {
 		if b == 0 || a != 0 && t.ents[a].seq < t.ents[b].seq {
-			out = append(out, t.ents[a].val)
+			fn(&t.ents[a])
 			a = newer(a, Probation)
 		} else {
-			out = append(out, t.ents[b].val)
+			fn(&t.ents[b])
 			b = newer(b, Protected)
 		}
 	}
-	return out
 }

@@ -190,6 +190,7 @@ func equal(a, b []int) bool {
 type model struct {
 	segs      [2][]int
 	cap, prot int
+	prob      int // LimitProbation; 0 none
 	removed   []int
 }
 
@@ -225,6 +226,8 @@ func (m *model) add(k int) {
 			v = Protected
 		}
 		m.removed = append(m.removed, m.take(v, len(m.segs[v])-1))
+	} else if m.prob > 0 && len(m.segs[Probation]) >= m.prob {
+		m.removed = append(m.removed, m.take(Probation, len(m.segs[Probation])-1))
 	}
 	m.front(Probation, k)
 }
@@ -248,7 +251,7 @@ func (m *model) promote(k int) {
 // good hash and with one that sends every key to the same cell (the index's
 // backward-shift deletion at its worst).
 func TestAgainstModel(t *testing.T) {
-	for _, name := range []string{"maphash", "one-cell", "two-cells"} {
+	for _, name := range []string{"maphash", "one-cell", "two-cells", "probation-limit"} {
 		t.Run(name, func(t *testing.T) {
 			rng := uint64(1)
 			next := func(n int) int {
@@ -266,13 +269,19 @@ func TestAgainstModel(t *testing.T) {
 				tb, err = New[int, int](37, 0.5, onRemove)
 			case "one-cell":
 				tb, err = NewHashed[int, int](37, 0.5, func(int) uint64 { return 7 }, onRemove)
-			default:
+			case "two-cells":
 				tb, err = NewHashed[int, int](37, 0.5, func(k int) uint64 { return uint64(k & 1) }, onRemove)
+			default:
+				tb, err = New[int, int](37, 0.5, onRemove)
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
 			m := &model{cap: 37, prot: 18}
+			if name == "probation-limit" {
+				tb.LimitProbation(9)
+				m.prob = 9
+			}
 			for op := 0; op < 20000; op++ {
 				k := next(80)
 				switch next(6) {
@@ -343,6 +352,9 @@ func TestValuesOldestFirst(t *testing.T) {
 	want := []int{3, 4, 5, 2, 1}
 	if got := tb.Values(); !slices.Equal(got, want) {
 		t.Errorf("Values %v, want %v", got, want)
+	}
+	if got := tb.Keys(); !slices.Equal(got, want) {
+		t.Errorf("Keys %v, want %v", got, want)
 	}
 	for len(want) > 0 {
 		k, _, _ := tb.Oldest()

@@ -4,9 +4,12 @@
 // cgo-free afpacket), one AF_PACKET socket per interface, and every interface's
 // sockets form one fanout group. With several workers the group uses
 // PACKET_FANOUT_EBPF and bpf's launchtap_fanout program, which hashes the
-// internal host's address: both directions of a host's traffic reach the same
-// worker, so per-host state can be sharded without locks. The program computes
-// sensor/shard's rule and hash, which replay applies to decoded packets.
+// internal host: both directions of a host's traffic, whatever address it
+// holds, reach the same worker, so per-host state can be sharded without
+// locks. The program computes sensor/shard's rule and hash, which replay
+// applies to decoded packets; the bindings of addresses to hosts it reads
+// from its hosts map (Capture.Hosts), which sensor/pipeline keeps in step
+// with what the workers learn.
 //
 // With Config.BPF the sockets also carry bpf's pre-filter, which keeps
 // mid-session payload in the kernel and counts it per flow (Capture.Flows);

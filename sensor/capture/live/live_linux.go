@@ -315,6 +315,16 @@ func (c *Capture) Flows() *bpf.FlowCounters {
 	return c.objs.Flows
 }
 
+// Hosts is the fanout program's hosts map, through which the workers'
+// binders tell the kernel which host an address or MAC belongs to; nil when
+// the capture does not steer with eBPF (one worker).
+func (c *Capture) Hosts() *bpf.Hosts {
+	if c.objs == nil || len(c.sources) < 2 {
+		return nil
+	}
+	return c.objs.Hosts()
+}
+
 // Stop makes every source's Next return io.EOF within ~100 ms. It is safe from
 // any goroutine (a signal handler's).
 func (c *Capture) Stop() {

@@ -27,6 +27,9 @@ func (c *Capture) Workers() int { return 0 }
 // Flows is nil off Linux.
 func (c *Capture) Flows() *bpf.FlowCounters { return nil }
 
+// Hosts is nil off Linux.
+func (c *Capture) Hosts() *bpf.Hosts { return nil }
+
 // Stats is empty off Linux.
 func (c *Capture) Stats() (Stats, error) { return Stats{}, nil }
 
