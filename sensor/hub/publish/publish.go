@@ -54,6 +54,7 @@ type Stats struct {
 	SentRecords   uint64 // their records
 	Duplicates    uint64 // acknowledged frames the stream already had (sent again after a lost acknowledgement)
 	PublishErrors uint64 // sends that failed (the hub unreachable, a timeout); retried
+	Rejected      uint64 // frames the stream refused for good (larger than its message limit), logged and dropped
 	Connected     bool   // the link is up
 	Outbox        outbox.Stats
 }
@@ -68,6 +69,7 @@ type Publisher struct {
 
 	records, queueDrops, refused, outboxErrors, frames atomic.Uint64
 	sent, sentRecords, duplicates, publishErrors       atomic.Uint64
+	rejected                                           atomic.Uint64
 	connected                                          atomic.Bool
 
 	packed  chan struct{} // closed when the packer has put everything in the outbox
@@ -186,6 +188,7 @@ func (p *Publisher) Stats() Stats {
 	return Stats{Records: p.records.Load(), QueueDrops: p.queueDrops.Load(), Refused: p.refused.Load(),
 		OutboxErrors: p.outboxErrors.Load(), Frames: p.frames.Load(), Sent: p.sent.Load(),
 		SentRecords: p.sentRecords.Load(), Duplicates: p.duplicates.Load(), PublishErrors: p.publishErrors.Load(),
+		Rejected: p.rejected.Load(),
 		Connected: p.connected.Load(), Outbox: p.cfg.Outbox.Stats()}
 }
 
@@ -345,6 +348,14 @@ func (p *Publisher) send(ctx context.Context, js jetstream.JetStream, nc *nats.C
 	}
 }
 
+// permanent reports an error the stream will give the same frame again:
+// one larger than its message limit (a stream an operator created with a
+// smaller one).
+func permanent(err error) bool {
+	var api *jetstream.APIError
+	return errors.As(err, &api) && api.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum
+}
+
 // publish sends es and waits for every acknowledgement.
 func (p *Publisher) publish(ctx context.Context, js jetstream.JetStream, es []outbox.Entry) error {
 	futures := make([]jetstream.PubAckFuture, 0, len(es))
@@ -360,7 +371,8 @@ func (p *Publisher) publish(ctx context.Context, js jetstream.JetStream, es []ou
 		}
 		futures = append(futures, f)
 	}
-	var sent, records, dups uint64
+	var sent, records, dups, rejected uint64
+	var rejectErr error
 	for i, f := range futures {
 		select {
 		case ack := <-f.Ok():
@@ -372,6 +384,13 @@ func (p *Publisher) publish(ctx context.Context, js jetstream.JetStream, es []ou
 				dups++
 			}
 		case ferr := <-f.Err():
+			if permanent(ferr) {
+				// Sending it again would fail again and hold up every frame
+				// behind it.
+				rejected++
+				rejectErr = ferr
+				continue
+			}
 			if err == nil {
 				err = ferr
 			}
@@ -387,6 +406,10 @@ func (p *Publisher) publish(ctx context.Context, js jetstream.JetStream, es []ou
 		p.sent.Add(sent)
 		p.sentRecords.Add(records)
 		p.duplicates.Add(dups)
+		if rejected > 0 {
+			p.rejected.Add(rejected)
+			p.log.Error("hub: the stream refused frames; they are dropped", "frames", rejected, "err", rejectErr)
+		}
 	}
 	return err
 }

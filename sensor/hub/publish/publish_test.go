@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -478,6 +479,34 @@ func TestLostAcks(t *testing.T) {
 	t.Logf("frames %d, sent %d, duplicates %d, send errors %d", st.Frames, st.Sent, st.Duplicates, st.PublishErrors)
 	if st.Duplicates == 0 || st.Outbox.Pending != 0 {
 		t.Fatalf("stats %+v: want frames acknowledged as duplicates, none pending", st)
+	}
+	got, _ := stored(t, c.URLs())
+	exactlyOnce(t, got, want)
+}
+
+// TestRejectedFrame: a stream an operator made with a smaller message limit
+// refuses a large frame for good; it is dropped and counted rather than
+// holding up the frames behind it.
+func TestRejectedFrame(t *testing.T) {
+	c := natstest.Server(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	f := start(t, c.URLs(), t.TempDir())
+	cfg := link.StreamConfig(1, 1<<30)
+	cfg.MaxMsgSize = 64 << 10
+	if _, err := f.conn.JS.CreateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	big := &obs.Checkpoint{Sensor: "tap-a", JSON: []byte(`"` + strings.Repeat("x", 200<<10) + `"`)}
+	if !f.pub.Add(big) {
+		t.Fatal("queue full")
+	}
+	want := beats("tap-a", 0, 300)
+	f.send(want)
+	f.close(20 * time.Second)
+	st := f.pub.Stats()
+	if st.Rejected != 1 || st.Outbox.Pending != 0 {
+		t.Fatalf("stats %+v: want 1 frame rejected, none pending", st)
 	}
 	got, _ := stored(t, c.URLs())
 	exactlyOnce(t, got, want)
