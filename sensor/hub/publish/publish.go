@@ -188,7 +188,7 @@ func (p *Publisher) Stats() Stats {
 	return Stats{Records: p.records.Load(), QueueDrops: p.queueDrops.Load(), Refused: p.refused.Load(),
 		OutboxErrors: p.outboxErrors.Load(), Frames: p.frames.Load(), Sent: p.sent.Load(),
 		SentRecords: p.sentRecords.Load(), Duplicates: p.duplicates.Load(), PublishErrors: p.publishErrors.Load(),
-		Rejected: p.rejected.Load(),
+		Rejected:  p.rejected.Load(),
 		Connected: p.connected.Load(), Outbox: p.cfg.Outbox.Stats()}
 }
 
