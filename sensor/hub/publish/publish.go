@@ -156,6 +156,9 @@ func (p *Publisher) Close(ctx context.Context) error {
 		close(p.recs)
 	}
 	p.closeMu.Unlock()
+	if p.stop == nil { // never started: nothing was packed
+		return p.cfg.Outbox.Close()
+	}
 	<-p.packed
 	p.poke()
 	// Wait for the outbox to drain, or ctx.

@@ -511,3 +511,21 @@ func TestRejectedFrame(t *testing.T) {
 	got, _ := stored(t, c.URLs())
 	exactlyOnce(t, got, want)
 }
+
+func TestCloseUnstarted(t *testing.T) {
+	ob, err := outbox.Open(t.TempDir(), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New(Config{Sensor: "tap-a", Outbox: ob})
+	done := make(chan error, 1)
+	go func() { done <- p.Close(context.Background()) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close of a publisher never started hangs")
+	}
+}
