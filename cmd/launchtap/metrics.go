@@ -308,7 +308,7 @@ var metricDefs = []metricDef{
 				h := r.pipe.Hub
 				e(h.Beats, "queued")
 				e(h.Unsized, "unsized")
-				e(h.Dropped+h.FindingsDropped, "dropped")
+				e(h.Dropped+h.FindingsDropped+h.HostsDropped, "dropped")
 			}
 		}},
 	{name: "hub_records", help: "Observations packed into frames for the hub, by event: packed, queue_full (dropped: the publisher's queue was full), refused (not encodable, logged).",

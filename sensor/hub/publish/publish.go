@@ -119,6 +119,9 @@ func (p *Publisher) Beats(b []obs.Beat) bool {
 // Finding queues a finding; see Beats.
 func (p *Publisher) Finding(f obs.Finding) bool { return p.Add(&f) }
 
+// Host queues a host's evidence; see Beats.
+func (p *Publisher) Host(h obs.Host) bool { return p.Add(&h) }
+
 // Add queues any record without blocking; false (counted) when the queue is
 // full or the publisher is closing.
 func (p *Publisher) Add(r obs.Record) bool {
