@@ -140,6 +140,7 @@ var metricDefs = []metricDef{
 			e(r.pipe.Flow.SessionsJoined, "joined")
 			e(r.pipe.Flow.SessionsEnded, "ended")
 			e(r.pipe.Flow.Unanswered, "unanswered")
+			e(r.pipe.LocalLink, "local_link")
 		}},
 	{name: "bursts", help: "Activity bursts inside long sessions.",
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Flow.Bursts) }},
@@ -171,6 +172,7 @@ var metricDefs = []metricDef{
 			e(r.pipe.Identity.BindingEvictions, "host_identity_bindings")
 			e(r.pipe.Identity.MACEvictions, "host_identity_macs")
 			e(r.pipe.Identity.JoinKeyEvictions, "host_identity_join_keys")
+			e(r.pipe.Identity.JoinEvictions, "host_identity_joins")
 			e(r.pipe.HostSeenEvictions, "host_seen")
 		}},
 	{name: "class_evictions", help: "Evictions from the scan-resistant tables, by table and class: probation (seen once) or protected (with a history).", labels: []string{"table", "class"},
@@ -236,7 +238,7 @@ var metricDefs = []metricDef{
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Names.PrefixesFromMACs) }},
 	{name: "internal_host_prefixes_treated_external", help: "Global IPv6 /64s an internal host's MAC sent from while --learn-internal=false: its traffic there is treated as external.",
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Names.ExternalHostWarns) }},
-	{name: "host_identity_packets", help: "Packets by how their owner was keyed: by the MAC of the host it is bound to, or by its address (unbound, or bound only to a router's MAC).", labels: []string{"by"},
+	{name: "host_identity_lookups", help: "Owner addresses resolved to hosts (every packet when replay shards, each session start and lookup otherwise), by how keyed: by the MAC of the host it is bound to, or by its address (unbound, or bound only to a router's MAC).", labels: []string{"by"},
 		read: func(r *readings, e func(uint64, ...string)) {
 			e(r.pipe.Identity.ByMAC, "mac")
 			e(r.pipe.Identity.ByAddr, "address")
@@ -251,6 +253,8 @@ var metricDefs = []metricDef{
 			e(r.pipe.Identity.JoinsRefused, "refused")
 			e(r.pipe.Identity.JoinsGeneric, "generic_name")
 		}},
+	{name: "host_identity_conflicts", help: "Frames claiming a bound address from another MAC while its holder was active (spoofing, or an address conflict): the address did not move.",
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Identity.Conflicts) }},
 	{name: "host_identity_routers", help: "MACs found sending from more addresses than a host uses: routers, whose frames name no host.",
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Identity.Routers) }},
 	{name: "host_identity_errors", help: "DHCP, NDP and mDNS messages host identity could not read, by kind (counted and skipped).", labels: []string{"kind"},
@@ -258,6 +262,7 @@ var metricDefs = []metricDef{
 			e(r.pipe.Identity.DHCPErrors, "dhcp")
 			e(r.pipe.Identity.NDPErrors, "ndp")
 			e(r.pipe.Identity.MDNSErrors, "mdns")
+			e(r.pipe.Identity.DHCPMismatch, "dhcp_mismatch")
 		}},
 	{name: "findings", help: "Periodic pairs found, before host-OS policy and baseline.", stats: statsAsIs,
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Findings) }},

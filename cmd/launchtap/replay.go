@@ -212,6 +212,7 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"host_bindings":   st.Identity.BindingEvictions,
 			"host_macs":       st.Identity.MACEvictions,
 			"host_join_keys":  st.Identity.JoinKeyEvictions,
+			"host_joins":      st.Identity.JoinEvictions,
 			"host_seen":       st.HostSeenEvictions,
 		},
 		Alerts:      c.Emitted.Load(),
@@ -229,6 +230,7 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"joined":     st.Flow.SessionsJoined,
 			"ended":      st.Flow.SessionsEnded,
 			"unanswered": st.Flow.Unanswered,
+			"local_link": st.LocalLink, // to multicast, broadcast, link-local: never beats
 			"bursts":     st.Flow.Bursts,
 		},
 		DNS: map[string]uint64{
@@ -277,8 +279,8 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"pairs_renamed":        st.Beacon.Rekeyed,
 		},
 		Identity: map[string]uint64{
-			"packets_by_mac":     st.Identity.ByMAC,
-			"packets_by_address": st.Identity.ByAddr,
+			"lookups_by_mac":     st.Identity.ByMAC,
+			"lookups_by_address": st.Identity.ByAddr,
 			"bindings":           uint64(st.Identity.Bindings),
 			"macs":               uint64(st.Identity.MACs),
 			"moved":              st.Identity.Moved,
@@ -287,6 +289,9 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"joins_refused":      st.Identity.JoinsRefused,
 			"joins_generic":      st.Identity.JoinsGeneric,
 			"routers":            st.Identity.Routers,
+			"conflicts":          st.Identity.Conflicts,
+			"dhcp_mismatch":      st.Identity.DHCPMismatch,
+			"joined":             uint64(st.Identity.Joined),
 			"dhcp_errors":        st.Identity.DHCPErrors,
 			"ndp_errors":         st.Identity.NDPErrors,
 			"mdns_errors":        st.Identity.MDNSErrors,

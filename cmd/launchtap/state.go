@@ -60,6 +60,7 @@ type checkpointer struct {
 	pipe     *pipeline.Pipeline
 	log      *slog.Logger
 	sensor   string
+	started  int64 // wall time this process started, Unix ns: names the run for the hub
 	interval time.Duration
 	slack    int64          // pairs beaten this long before a checkpoint are written again (sizes arrive at session end)
 	drops    func() uint64  // kernel drops so far (live); nil in replay
@@ -165,7 +166,7 @@ func openState(f *stateFlags, o *sensorFlags, s *sensor) (*checkpointer, error) 
 		s.log.Info("state restored", "file", st.Path(), "pairs", restored, "hosts", hosts, "dns_answers", answers, "through", time.Unix(0, st.Clock(ctx)).UTC().Format(time.RFC3339))
 	}
 	s.stage.Ledger = st
-	c := &checkpointer{store: st, hub: s.hub, pipe: s.pipe, log: s.log, sensor: o.sensorName, interval: f.interval, baseline: s.baseline,
+	c := &checkpointer{store: st, hub: s.hub, pipe: s.pipe, log: s.log, sensor: o.sensorName, started: time.Now().UnixNano(), interval: f.interval, baseline: s.baseline,
 		internal: o.pipe.Internal.Prefixes(),
 		slack:    int64(max(10*time.Minute, 2*o.pipe.Flow.TCPIdle))}
 	s.state = c
@@ -186,7 +187,7 @@ func hubCheckpointer(f *stateFlags, o *sensorFlags, s *sensor) (*checkpointer, e
 		return nil, fmt.Errorf("checkpoint-interval: %v is below the minimum of 1s", f.interval)
 	}
 	s.hub.checkpointed = true
-	return &checkpointer{hub: s.hub, pipe: s.pipe, log: s.log, sensor: o.sensorName, interval: f.interval,
+	return &checkpointer{hub: s.hub, pipe: s.pipe, log: s.log, sensor: o.sensorName, started: time.Now().UnixNano(), interval: f.interval,
 		baseline: s.baseline, internal: o.pipe.Internal.Prefixes(),
 		slack: int64(max(10*time.Minute, 2*o.pipe.Flow.TCPIdle))}, nil
 }
@@ -223,7 +224,7 @@ func (c *checkpointer) checkpoint(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cp := &state.Checkpoint{Clock: snap.Clock, Sensor: c.sensor, Version: version, Pairs: snap.Pairs, Hosts: snap.Hosts, Internal: c.internal}
+	cp := &state.Checkpoint{Clock: snap.Clock, Sensor: c.sensor, Version: version, Started: c.started, Pairs: snap.Pairs, Hosts: snap.Hosts, Internal: c.internal}
 	cp.HostStates, cp.Bindings, cp.DNSAnswers = snap.HostStates, snap.Bindings, snap.DNSAnswers
 	for _, l := range snap.Learned {
 		cp.Learned = append(cp.Learned, state.LearnedNetwork{Prefix: l.Prefix, First: l.First})

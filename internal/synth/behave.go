@@ -12,8 +12,14 @@ func addr4(b [3]byte, last byte) netip.Addr {
 
 // join emits what a host does when it joins the network at t: DHCP, Bonjour
 // announcement, captive-portal / connectivity probe.
-func (w *world) join(h *host, t int64, full bool) {
-	w.dhcp(h, t, full)
+func (w *world) join(h *host, t int64, full bool) { w.joinWith(h, t, dhcpOpts{full: full}) }
+
+// joinWith is join with the DHCP exchange varied (a NAK first, a lease).
+func (w *world) joinWith(h *host, t int64, opt dhcpOpts) {
+	w.dhcpWith(h, t, opt)
+	if opt.nak.IsValid() {
+		t += 2600 * ms // the NAK and the client's back-off before its DISCOVER
+	}
 	w.arpJoin(h, t+45*ms) // after the DHCP ACK (at most ~36 ms after t)
 	t += 50*ms + h.rng.Int64N(200*ms)
 	switch h.os {
@@ -177,14 +183,27 @@ func (w *world) appleChatter(h *host, start int64) {
 // pushCourier holds one long APNs session on TCP 5223 with a small
 // keep-alive exchange every ~15 min (benign, approved: *.push.apple.com).
 func (w *world) pushCourier(h *host, t int64) {
-	r := h.rng
-	name := []string{"1-courier.push.apple.com", "15-courier.push.apple.com", "36-courier.push.apple.com"}[r.IntN(3)]
+	name := courierNames[h.rng.IntN(len(courierNames))]
 	lab := w.label(Label{Style: "apple-push", SrcIP: h.ip.String(), SrcMAC: h.mac.String(), OS: h.os.String(),
 		DstFQDN: name, DstPort: 5223, Proto: "tcp", PeriodS: 900, Jitter: 0.1,
 		Note: "APNs keep-alive inside one long TCP session: approved by the default baseline"})
+	w.courierSession(h, t, 0, name, lab)
+}
+
+var courierNames = []string{"1-courier.push.apple.com", "15-courier.push.apple.com", "36-courier.push.apple.com"}
+
+// courierSession is the APNs session of pushCourier, ending by until (the
+// host is re-addressed or changes interface then; 0: the host's own end),
+// its keep-alives recorded as beats of lab.
+func (w *world) courierSession(h *host, t, until int64, name string, lab *labelRec) {
+	r := h.rng
+	src, mac := h.ip, h.mac
 	span := w.end - t
 	if h.until > 0 {
 		span = h.until - t
+	}
+	if until > 0 {
+		span = until - t
 	}
 	w.tcpSession(h, name, 5223, t, func(c *tcpConn) {
 		c.tls(900, 5200, false)
@@ -196,7 +215,7 @@ func (w *world) pushCourier(h *host, t int64) {
 			}
 			el += gap
 			c.send(true, 53, tlsHead(0x17, 0), gap)
-			c.acts[len(c.acts)-1].mark = lab.beat
+			c.acts[len(c.acts)-1].mark = func(w *world) { lab.beatFrom(w, src, mac) }
 			c.send(false, 53, tlsHead(0x17, 0), c.p.rtt)
 		}
 		c.close(false, 30*sec)
@@ -233,10 +252,15 @@ func (b *beat) fire(w *world, t int64) {
 	}
 	b.n++
 	first := true
+	// The source is taken when the beat's sessions are made (below), as the
+	// sessions take theirs: a host re-addressed before the first packet
+	// leaves still sends it from the address the session opened with.
+	var from netip.Addr
+	fromMAC := b.h.mac
 	mark := func(w *world) {
 		if first {
 			first = false
-			b.lab.beat(w)
+			b.lab.beatFrom(w, from, fromMAC)
 		}
 	}
 	conns := max(b.conns, 1)
@@ -264,6 +288,9 @@ func (b *beat) fire(w *world, t int64) {
 		}
 		if ok {
 			b.lab.addIP(addr)
+			if !from.IsValid() {
+				from = b.h.srcFor(addr)
+			}
 		}
 	}
 }

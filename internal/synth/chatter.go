@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
@@ -53,7 +54,22 @@ func (h *host) darwinVersion() string {
 
 // dhcp emits the host's DHCPv4 exchange at t: DISCOVER/OFFER/REQUEST/ACK when
 // full, else an INIT-REBOOT REQUEST/ACK (as on wake).
-func (w *world) dhcp(h *host, t int64, full bool) {
+func (w *world) dhcp(h *host, t int64, full bool) { w.dhcpWith(h, t, dhcpOpts{full: full}) }
+
+// dhcpOpts varies a DHCPv4 exchange beyond the plain join.
+type dhcpOpts struct {
+	full bool
+	// nak, when valid, is the address the host held before: it first asks
+	// for it again (INIT-REBOOT REQUEST) and the server NAKs, because the
+	// lease is gone; then the exchange proceeds (RFC 2131 3.2, 4.3.2).
+	nak netip.Addr
+	// lease is the lease time the server grants (0: one day).
+	lease uint32
+}
+
+// dhcpWith is dhcp with options; h.ip is the address the server assigns.
+func (w *world) dhcpWith(h *host, t int64, opt dhcpOpts) {
+	full := opt.full
 	r := h.rng
 	xid := r.Uint32()
 	var prl []byte
@@ -71,6 +87,7 @@ func (w *world) dhcp(h *host, t int64, full bool) {
 		prl = h.prl
 	}
 	clientID := append([]byte{1}, h.mac...)
+	reqIP := h.ip
 	reqOpts := func(msg layers.DHCPMsgType, withReqIP bool) layers.DHCPOptions {
 		o := layers.DHCPOptions{layers.NewDHCPOption(layers.DHCPOptMessageType, []byte{byte(msg)})}
 		lease := []byte{0, 0x76, 0xa7, 0x00} // 7776000 s, what Apple asks for
@@ -81,7 +98,7 @@ func (w *world) dhcp(h *host, t int64, full bool) {
 				layers.NewDHCPOption(layers.DHCPOptMaxMessageSize, []byte{0x05, 0xdc}),
 				layers.NewDHCPOption(layers.DHCPOptClientID, clientID))
 			if withReqIP {
-				o = append(o, layers.NewDHCPOption(layers.DHCPOptRequestIP, h.ip.AsSlice()))
+				o = append(o, layers.NewDHCPOption(layers.DHCPOptRequestIP, reqIP.AsSlice()))
 			}
 			o = append(o,
 				layers.NewDHCPOption(layers.DHCPOptLeaseTime, lease),
@@ -89,7 +106,7 @@ func (w *world) dhcp(h *host, t int64, full bool) {
 		case osWindows:
 			o = append(o, layers.NewDHCPOption(layers.DHCPOptClientID, clientID))
 			if withReqIP {
-				o = append(o, layers.NewDHCPOption(layers.DHCPOptRequestIP, h.ip.AsSlice()))
+				o = append(o, layers.NewDHCPOption(layers.DHCPOptRequestIP, reqIP.AsSlice()))
 			}
 			fqdn := append([]byte{0, 0, 0}, []byte(h.name+".corp.example")...)
 			o = append(o,
@@ -99,7 +116,7 @@ func (w *world) dhcp(h *host, t int64, full bool) {
 				layers.NewDHCPOption(layers.DHCPOptParamsRequest, prl))
 		default:
 			if withReqIP {
-				o = append(o, layers.NewDHCPOption(layers.DHCPOptRequestIP, h.ip.AsSlice()))
+				o = append(o, layers.NewDHCPOption(layers.DHCPOptRequestIP, reqIP.AsSlice()))
 			}
 			o = append(o,
 				layers.NewDHCPOption(layers.DHCPOptHostname, []byte(h.name)),
@@ -107,11 +124,15 @@ func (w *world) dhcp(h *host, t int64, full bool) {
 		}
 		return o
 	}
+	lease := []byte{0, 1, 0x51, 0x80}
+	if opt.lease > 0 {
+		lease = binary.BigEndian.AppendUint32(nil, opt.lease)
+	}
 	srvOpts := func(msg layers.DHCPMsgType) layers.DHCPOptions {
 		return layers.DHCPOptions{
 			layers.NewDHCPOption(layers.DHCPOptMessageType, []byte{byte(msg)}),
 			layers.NewDHCPOption(layers.DHCPOptServerID, dhcpServerIP.AsSlice()),
-			layers.NewDHCPOption(layers.DHCPOptLeaseTime, []byte{0, 1, 0x51, 0x80}),
+			layers.NewDHCPOption(layers.DHCPOptLeaseTime, lease),
 			layers.NewDHCPOption(layers.DHCPOptSubnetMask, netmask),
 			layers.NewDHCPOption(layers.DHCPOptRouter, gatewayIP.AsSlice()),
 			layers.NewDHCPOption(layers.DHCPOptDNS, resolverIP.AsSlice()),
@@ -147,6 +168,31 @@ func (w *world) dhcp(h *host, t int64, full bool) {
 	add := func(at int64, hd ipHdr, sp, dp uint16, b []byte) {
 		d = append(d, dgram{at: at, hdr: hd, sport: sp, dport: dp, payload: b})
 	}
+	if opt.nak.IsValid() {
+		// The server answers an INIT-REBOOT request for a lease it no longer
+		// holds with a broadcast NAK; the client then starts over with a
+		// DISCOVER under a new transaction id.
+		reqIP, full = opt.nak, false
+		add(t, cliHdr, 68, 67, client(layers.DHCPMsgTypeRequest, 0, true))
+		t += 2*ms + r.Int64N(5*ms)
+		nak := &layers.DHCPv4{Operation: layers.DHCPOpReply, HardwareType: layers.LinkTypeEthernet,
+			HardwareLen: 6, Xid: xid, ClientIP: net.IPv4zero.To4(), YourClientIP: net.IPv4zero.To4(),
+			NextServerIP: net.IPv4zero.To4(), RelayAgentIP: net.IPv4zero.To4(), ClientHWAddr: h.mac,
+			Options: layers.DHCPOptions{
+				layers.NewDHCPOption(layers.DHCPOptMessageType, []byte{byte(layers.DHCPMsgTypeNak)}),
+				layers.NewDHCPOption(layers.DHCPOptServerID, dhcpServerIP.AsSlice()),
+				layers.NewDHCPOption(layers.DHCPOptMessage, []byte("requested address not available")),
+			}}
+		nakHdr := srvHdr
+		nakHdr.dst, nakHdr.dstMAC = bcastIP, bcastMAC
+		add(t, nakHdr, 67, 68, w.serializeDHCP(nak))
+		srvHdr.id++
+		cliHdr.id++
+		t += 1000*ms + r.Int64N(1500*ms) // Apple's client waits before DISCOVER
+		xid = r.Uint32()
+		reqIP = h.ip
+		full = true
+	}
 	if full {
 		add(t, cliHdr, 68, 67, client(layers.DHCPMsgTypeDiscover, 0, false))
 		t += 2*ms + r.Int64N(5*ms)
@@ -161,6 +207,25 @@ func (w *world) dhcp(h *host, t int64, full bool) {
 	srvHdr.id++
 	add(t, srvHdr, 67, 68, server(layers.DHCPMsgTypeAck))
 	w.sendDgrams(d, nil)
+}
+
+// dhcpRelease emits the DHCPRELEASE a host unicasts to the server for the
+// address it held (ciaddr), as when it leaves the network for good.
+func (w *world) dhcpRelease(h *host, t int64, held netip.Addr) {
+	r := h.rng
+	d := &layers.DHCPv4{Operation: layers.DHCPOpRequest, HardwareType: layers.LinkTypeEthernet,
+		HardwareLen: 6, Xid: r.Uint32(), ClientIP: held.AsSlice(), YourClientIP: net.IPv4zero.To4(),
+		NextServerIP: net.IPv4zero.To4(), RelayAgentIP: net.IPv4zero.To4(), ClientHWAddr: h.mac,
+		Options: layers.DHCPOptions{
+			layers.NewDHCPOption(layers.DHCPOptMessageType, []byte{byte(layers.DHCPMsgTypeRelease)}),
+			layers.NewDHCPOption(layers.DHCPOptServerID, dhcpServerIP.AsSlice()),
+			layers.NewDHCPOption(layers.DHCPOptClientID, append([]byte{1}, h.mac...)),
+		}}
+	hd := ipHdr{srcMAC: h.mac, dstMAC: dhcpServerMAC, src: held, dst: dhcpServerIP, ttl: 64, id: uint16(r.Uint32()), vlan: h.vlan}
+	if h.os == osWindows {
+		hd.ttl = 128
+	}
+	w.sendDgrams([]dgram{{at: t, hdr: hd, sport: 68, dport: 67, payload: w.serializeDHCP(d)}}, nil)
 }
 
 func (w *world) serializeDHCP(d *layers.DHCPv4) []byte {
@@ -189,6 +254,9 @@ func (w *world) mdnsAnnounce(h *host, t int64) {
 	}
 	local := h.name + ".local."
 	inst := h.name
+	if h.local != "" {
+		local, inst = h.local+".local.", h.local
+	}
 	const flush = dns.ClassINET | 0x8000
 	m := new(dns.Msg)
 	m.Response = true

@@ -41,7 +41,13 @@
 // multi-connection (2-3 sessions per beat), missed-beats, quic-udp443,
 // cdn-rotation, dns-channel (dst_fqdn is the registered domain, dst_port 53:
 // the beats are the queries), per-beat-names (dst_fqdn is the registered
-// domain), long-session-bursts (beats are bursts inside one TCP session).
+// domain), long-session-bursts (beats are bursts inside one TCP session),
+// and the host-identity styles of issue 11 (one alert each, on one host):
+// dhcp-churn (a Mac re-addressed by DHCP every 2-3 h), ipv6-temp (beats
+// from RFC 8981 temporary IPv6 addresses), docked (a MacBook on a dock's
+// Ethernet and on Wi-Fi: two MACs), generic-hostname (a Mac named
+// MacBook-Pro like another). Their labels list every source address and
+// MAC in src_ips and src_macs, and name the device in device.
 // Expected only with --os any: windows-beacon, linux-beacon (and C2 styles on
 // non-Mac hosts). Never expected: internal-periodic, apple-ntp, apple-push,
 // apple-softwareupdate, apple-mdm, mdm-checkin, edr-checkin (approved by the
@@ -58,4 +64,16 @@
 // model, MAC, addresses, when a host left); the hosts-mix scenario holds the
 // hard cases: iPad with a Mac User-Agent, older macOS DHCP lists, dhcpcd and
 // Samba spoofers, DHCP churn and private Wi-Fi MAC rotation.
+//
+// # Host identity (issue 11)
+//
+// dhcp-churn, ipv6-temp, docked and mixed-identity (all three at once with
+// 20 background hosts) put one beaconing LaunchAgent on a Mac whose address
+// or interface changes under it, with what the span sees of that: DHCPv4
+// NAKs, RELEASEs and new leases (options 12 and 61), router advertisements
+// of a global prefix outside the default internal networks, duplicate
+// address detection and neighbour solicitations, DHCPv6 under one DUID on
+// two interfaces, Bonjour announcements per interface. A TCP session keeps
+// the address and MAC it opened from, as a real stack does.
+// docs/identity-captures.md describes each and what the sensor must make of it.
 package synth

@@ -77,10 +77,14 @@ type world struct {
 
 	net       *network
 	labels    []*labelRec
-	cleartext bool   // browsing includes cleartext HTTP with User-Agents
-	dnsTCP    bool   // some lookups are truncated and retried over TCP
-	lossy     bool   // some SYNs are lost and retransmitted
-	pool      []byte // deterministic random payload bytes
+	cleartext bool // browsing includes cleartext HTTP with User-Agents
+	// The router's advertisements: prefixes the scenario's parts announce,
+	// and whether addresses also come from DHCPv6 (the M and O flags).
+	raPrefixes []netip.Prefix
+	raManaged  bool
+	dnsTCP     bool   // some lookups are truncated and retried over TCP
+	lossy      bool   // some SYNs are lost and retransmitted
+	pool       []byte // deterministic random payload bytes
 
 	// serialization scratch, reused for every frame
 	sbuf  gopacket.SerializeBuffer
@@ -219,6 +223,7 @@ type ipHdr struct {
 	tos            uint8 // traffic class for IPv6
 	flow           uint32
 	vlan           uint16
+	routerAlert    bool // IPv6: a hop-by-hop header with the Router Alert option (MLD, RFC 2711)
 }
 
 // l3 fills the link and network layers for h into w.ls and returns the
@@ -238,6 +243,14 @@ func (w *world) l3(h *ipHdr, proto layers.IPProtocol) gopacket.NetworkLayer {
 	if h.src.Is6() {
 		w.ip6 = layers.IPv6{Version: 6, TrafficClass: h.tos, FlowLabel: h.flow, NextHeader: proto, HopLimit: h.ttl,
 			SrcIP: h.src.AsSlice(), DstIP: h.dst.AsSlice()}
+		if h.routerAlert {
+			hbh := &layers.IPv6HopByHop{Options: []*layers.IPv6HopByHopOption{
+				{OptionType: 5, OptionLength: 2, OptionData: []byte{0, 0}}, // Router Alert: MLD
+				{OptionType: 1, OptionLength: 0},                           // PadN to 8 bytes
+			}}
+			hbh.NextHeader = proto
+			w.ip6.HopByHop = hbh
+		}
 		w.ls = append(w.ls, &w.ip6)
 		return &w.ip6
 	}
@@ -357,6 +370,8 @@ func lognormal(r *rand.Rand, median float64, sigma float64, lo, hi int) int {
 type labelRec struct {
 	Label
 	times []int64
+	src   []string // beatFrom's addresses, in order of first use
+	macs  []string
 }
 
 func (w *world) label(l Label) *labelRec {
@@ -372,6 +387,26 @@ func (l *labelRec) beat(w *world) {
 		return
 	}
 	l.times = append(l.times, w.now)
+}
+
+// beatFrom records one beat sent from address a and MAC m: a host that
+// moves between addresses or interfaces lists each in SrcIPs and SrcMACs.
+func (l *labelRec) beatFrom(w *world, a netip.Addr, m net.HardwareAddr) {
+	if l == nil {
+		return
+	}
+	l.beat(w)
+	l.src = appendNew(l.src, a.String())
+	l.macs = appendNew(l.macs, m.String())
+}
+
+func appendNew(list []string, s string) []string {
+	for _, x := range list {
+		if x == s {
+			return list
+		}
+	}
+	return append(list, s)
 }
 
 func (l *labelRec) addIP(a netip.Addr) {
@@ -392,6 +427,9 @@ func (w *world) finishLabels() []Label {
 	for _, r := range w.labels {
 		l := r.Label
 		l.Beats = len(r.times)
+		if len(r.src) > 1 || len(r.macs) > 1 {
+			l.SrcIPs, l.SrcMACs = r.src, r.macs
+		}
 		sort.Strings(l.DstIPs)
 		if n := len(r.times); n > 0 {
 			f := time.Unix(0, r.times[0]).UTC()

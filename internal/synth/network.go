@@ -74,6 +74,7 @@ type host struct {
 	// Overrides of the OS defaults, for spoofing and older releases.
 	prl   []byte // DHCP option 55
 	avahi string // a non-Apple host announcing _device-info model= (Samba's MacSamba)
+	local string // its Bonjour name when not its hostname (renamed after a conflict: "MacBook-Pro-2")
 	note  string // for HostLabel
 }
 
@@ -288,6 +289,14 @@ func (s *service) peer(a netip.Addr) peer {
 // addrFor is h's address in p's family.
 func (h *host) addrFor(p *peer) netip.Addr {
 	if p.ip.Is6() {
+		return h.ip6
+	}
+	return h.ip
+}
+
+// srcFor is h's current address in dst's family.
+func (h *host) srcFor(dst netip.Addr) netip.Addr {
+	if dst.Is6() {
 		return h.ip6
 	}
 	return h.ip

@@ -55,10 +55,20 @@ type Options struct {
 // Jitter is a fraction of the period: for additive (Sliver-style) jitter
 // P+U(0,J) it is J/P.
 type Label struct {
-	Scenario         string      `json:"scenario"`
-	Style            string      `json:"style"`
-	SrcIP            string      `json:"src_ip"`
-	SrcMAC           string      `json:"src_mac"`
+	Scenario string `json:"scenario"`
+	Style    string `json:"style"`
+	SrcIP    string `json:"src_ip"`
+	SrcMAC   string `json:"src_mac"`
+	// SrcIPs and SrcMACs are every address and MAC the pair's beats left
+	// from, in order of first use, when there are more than one (a host
+	// re-addressed by DHCP or IPv6 privacy addresses, or a docked laptop);
+	// SrcIP and SrcMAC are then the first. One label is one host's pair.
+	SrcIPs  []string `json:"src_ips,omitempty"`
+	SrcMACs []string `json:"src_macs,omitempty"`
+	// Device names the machine (its hostname) on the labels of a device
+	// that shows more than one address or MAC, the same on each of them.
+	// It is ground truth, not the sensor's host_id (a MAC or address).
+	Device           string      `json:"device,omitempty"`
 	OS               string      `json:"os"`
 	DstFQDN          string      `json:"dst_fqdn"`
 	DstIPs           []string    `json:"dst_ips,omitempty"`

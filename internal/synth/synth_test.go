@@ -167,6 +167,13 @@ func checkFrame(t *testing.T, f frame, idx int) gopacket.Packet {
 			t.Fatalf("frame %d: IPv6 payload length %d, frame carries %d", idx, ip.Length, n)
 		}
 		l4, proto = ip.Payload, ip.NextHeader
+		if hbh, ok := p.Layer(layers.LayerTypeIPv6HopByHop).(*layers.IPv6HopByHop); ok && proto == layers.IPProtocolIPv6HopByHop {
+			// MLD reports carry the Router Alert option (RFC 2711, 3810).
+			if ip.HopLimit != 1 || len(hbh.Options) == 0 || hbh.Options[0].OptionType != 5 {
+				t.Fatalf("frame %d: hop-by-hop header %+v with hop limit %d; want an MLD report's Router Alert, hop limit 1", idx, hbh.Options, ip.HopLimit)
+			}
+			l4, proto = hbh.Payload, hbh.NextHeader
+		}
 		pseudo = pseudoSum(ip.SrcIP, ip.DstIP, uint8(proto), len(l4))
 	default:
 		t.Fatalf("frame %d: no IP layer", idx)
@@ -175,6 +182,16 @@ func checkFrame(t *testing.T, f frame, idx int) gopacket.Packet {
 	case layers.IPProtocolTCP:
 		if p.Layer(layers.LayerTypeTCP) == nil {
 			t.Fatalf("frame %d: no TCP layer", idx)
+		}
+	case layers.IPProtocolICMPv6:
+		if p.Layer(layers.LayerTypeICMPv6) == nil {
+			t.Fatalf("frame %d: no ICMPv6 layer", idx)
+		}
+		ic := p.Layer(layers.LayerTypeICMPv6).(*layers.ICMPv6)
+		if ty := ic.TypeCode.Type(); ty >= layers.ICMPv6TypeRouterSolicitation && ty <= layers.ICMPv6TypeRedirect {
+			if ip, _ := p.NetworkLayer().(*layers.IPv6); ip.HopLimit != 255 {
+				t.Fatalf("frame %d: neighbor discovery with hop limit %d (RFC 4861 wants 255)", idx, ip.HopLimit)
+			}
 		}
 	case layers.IPProtocolUDP:
 		u, _ := p.Layer(layers.LayerTypeUDP).(*layers.UDP)
@@ -327,7 +344,10 @@ func summarize(frames []frame) []pinfo {
 // client bursts after the opening exchange; for DNS channels, A queries
 // for names under the domain.
 func beatsInCapture(pkts []pinfo, l Label) int {
-	src := netip.MustParseAddr(l.SrcIP)
+	srcs := map[netip.Addr]bool{netip.MustParseAddr(l.SrcIP): true}
+	for _, a := range l.SrcIPs {
+		srcs[netip.MustParseAddr(a)] = true
+	}
 	dsts := map[netip.Addr]bool{}
 	for _, d := range l.DstIPs {
 		dsts[netip.MustParseAddr(d)] = true
@@ -344,7 +364,7 @@ func beatsInCapture(pkts []pinfo, l Label) int {
 	syns := map[synKey]bool{} // a retransmitted SYN is the same session
 	for i := range pkts {
 		p := &pkts[i]
-		if p.src != src {
+		if !srcs[p.src] {
 			continue
 		}
 		hit := false

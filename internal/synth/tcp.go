@@ -3,6 +3,8 @@ package synth
 import (
 	"encoding/binary"
 	"math/rand/v2"
+	"net"
+	"net/netip"
 	"sort"
 
 	"github.com/gopacket/gopacket/layers"
@@ -47,6 +49,8 @@ type pkt struct {
 type tcpConn struct {
 	h            *host
 	p            peer
+	src          netip.Addr       // h's address when the session opened
+	srcMAC       net.HardwareAddr // and the interface it left by
 	rng          *rand.Rand
 	cport, sport uint16
 	cnext, snext uint32
@@ -79,7 +83,9 @@ type tcpConn struct {
 // newConn prepares a session from h to p:port. Callers append acts and
 // schedule it with w.at.
 func newConn(w *world, h *host, p peer, port uint16) *tcpConn {
-	c := &tcpConn{h: h, p: p, rng: h.rng, cport: h.ephemeral(), sport: port}
+	// A host that is re-addressed (DHCP, IPv6 temporary addresses, a dock)
+	// keeps the session on the address it opened from, as a real stack does.
+	c := &tcpConn{h: h, p: p, src: h.addrFor(&p), srcMAC: h.mac, rng: h.rng, cport: h.ephemeral(), sport: port}
 	c.cnext = c.rng.Uint32()
 	c.snext = c.rng.Uint32()
 	c.srvTS = c.rng.Uint32()
@@ -277,6 +283,7 @@ func (c *tcpConn) emit(w *world, k *pkt) {
 			tos = 2 // ECT(0) on data segments once ECN is negotiated
 		}
 		hd = c.h.clientHdr(&c.p, true, tos)
+		hd.src, hd.srcMAC = c.src, c.srcMAC
 		hd.flow = c.flow
 		if c.h.os == osLinux {
 			c.cliID++
@@ -304,6 +311,7 @@ func (c *tcpConn) emit(w *world, k *pkt) {
 		}
 	} else {
 		hd = c.h.hdrFrom(&c.p)
+		hd.dst, hd.dstMAC = c.src, c.srcMAC
 		hd.df = true
 		hd.flow = c.srvFlow
 		if c.ecn && k.n > 0 {

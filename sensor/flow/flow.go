@@ -95,9 +95,11 @@ type Session struct {
 	ClientMAC  [6]byte
 	HasMAC     bool
 	// HostMAC is the client's host's canonical MAC (sensor/host), set by
-	// the handler at SessionStart; zero when the host is keyed by its
+	// the handler at SessionStart (or, for a session joined mid-stream, at
+	// its first burst) when HostKnown; zero when the host is keyed by its
 	// address (ClientAddr).
 	HostMAC   [6]byte
+	HostKnown bool
 	Start     int64 // Unix ns of the SYN, the first UDP packet, or (Midstream) the first packet seen
 	Last      int64 // Unix ns of the latest packet either way
 	LastOut   int64 // Unix ns of the latest outbound packet carrying data

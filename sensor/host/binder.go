@@ -15,6 +15,7 @@ import (
 	"github.com/launchtap/launchtap/sensor/hostid/mdns"
 	"github.com/launchtap/launchtap/sensor/hostid/p0f"
 	"github.com/launchtap/launchtap/sensor/ndp"
+	"github.com/launchtap/launchtap/sensor/slru"
 )
 
 // Networks says which addresses are internal hosts'.
@@ -66,6 +67,20 @@ const (
 	DefaultMaxMACsPerHost = 4
 )
 
+// Timing of the rules that resist spoofing.
+const (
+	// conflictQuiet: an address bound to a MAC that sent from it this
+	// recently does not move to another MAC on traffic alone (anyone can
+	// put any source address in a frame); a DHCP lease moves it at once.
+	conflictQuiet = int64(2 * time.Minute)
+	// refreshEvery bounds how stale a binding's last-seen time may be.
+	refreshEvery = int64(10 * time.Second)
+	// nameFresh: a name or DUID joins a MAC to the host that announced it
+	// only while that host still announces it; a name last heard longer
+	// ago is free for the next device (two Johns' MacBooks a week apart).
+	nameFresh = int64(24 * time.Hour)
+)
+
 // Stats are a Binder's counters.
 type Stats struct {
 	Bindings         int    `json:"bindings"`
@@ -74,24 +89,52 @@ type Stats struct {
 	MACEvictions     uint64 `json:"mac_evictions"`
 	JoinKeys         int    `json:"join_keys"`
 	JoinKeyEvictions uint64 `json:"join_key_evictions"`
-	Routers          uint64 `json:"routers"`  // MACs found forwarding others' traffic
+	Routers          uint64 `json:"routers"`       // MACs found forwarding others' traffic
+	Conflicts        uint64 `json:"conflicts"`     // frames claiming a bound address from another MAC while its holder is active: not moved
+	DHCPMismatch     uint64 `json:"dhcp_mismatch"` // DHCP client messages whose chaddr is not the frame's sender, and replies not from port 67: not learned from
+	Joined           int    `json:"joined"`        // MACs joined to another's host now (learned joins)
+	JoinEvictions    uint64 `json:"join_evictions"`
 	Moved            uint64 `json:"moved"`    // addresses bound to another MAC than before
 	Released         uint64 `json:"released"` // bindings ended by a DHCP RELEASE
 	Joins            uint64 `json:"joins"`    // MACs joined to another MAC's host
 	JoinsRefused     uint64 `json:"joins_refused"`
 	JoinsGeneric     uint64 `json:"joins_generic"` // joins not made: a default name many devices share
-	ByMAC            uint64 `json:"by_mac"`        // packets whose owner resolved to a MAC-keyed host
-	ByAddr           uint64 `json:"by_addr"`       // packets whose owner stayed keyed by its address
+	ByMAC            uint64 `json:"by_mac"`        // Resolve calls answered with a MAC-keyed host
+	ByAddr           uint64 `json:"by_addr"`       // Resolve calls answered with the address itself
 	DHCPErrors       uint64 `json:"dhcp_errors"`
 	NDPErrors        uint64 `json:"ndp_errors"`
 	MDNSErrors       uint64 `json:"mdns_errors"`
 }
 
 type binding struct {
-	mac [6]byte
+	mac   [6]byte
+	last  int64 // when the holder was last seen with it (within refreshEvery), Unix ns
+	lease bool  // last set by a DHCP lease
 }
 
 const ringSize = 8 // recent addresses kept per MAC for the router rule
+
+const memoSize = 256 // entries of each per-packet shortcut (a power of two)
+
+type resolvedMemo struct {
+	addr netip.Addr
+	key  Key
+	gen  uint64
+}
+
+type sentMemo struct {
+	addr netip.Addr
+	mac  [6]byte
+	gen  uint64
+	at   int64
+}
+
+// memoSlot picks an address's shortcut entry from its low bytes, which
+// differ between the hosts of a subnet.
+func memoSlot(a netip.Addr) int {
+	b := a.As16()
+	return int(b[15]^b[14]*7^b[13]*31) & (memoSize - 1)
+}
 
 type seenAddr struct {
 	addr netip.Addr
@@ -100,11 +143,16 @@ type seenAddr struct {
 
 // macInfo is what is known of one MAC.
 type macInfo struct {
-	ips     [ringSize]seenAddr
-	router  bool
-	joined  bool    // canon is another MAC's host
-	canon   [6]byte // the host this MAC belongs to (itself unless joined)
-	members uint8   // MACs whose host is this one, itself included
+	ips    [ringSize]seenAddr
+	named  [numAnnounce]int64 // when the MAC last announced a name or DUID, by where, Unix ns
+	last   int64              // when the MAC was last seen binding or announcing, Unix ns
+	router bool
+}
+
+// joinKey is who announced a name or DUID first, and when last.
+type joinKey struct {
+	mac [6]byte
+	at  int64
 }
 
 // Binder maps the addresses packets belong to onto hosts, learning in
@@ -113,27 +161,30 @@ type macInfo struct {
 type Binder struct {
 	cfg     Config
 	bindTTL int64
-	binds   *simplelru.LRU[netip.Addr, binding]
-	macs    *simplelru.LRU[[6]byte, *macInfo]
-	keys    *simplelru.LRU[string, [6]byte]
+	// binds and macs are scan-resistant: an entry seen again (a host that
+	// keeps sending) is protected from a flood of spoofed sources that are
+	// each seen once.
+	binds *slru.Table[netip.Addr, binding]
+	macs  *slru.Table[[6]byte, *macInfo]
+	keys  *simplelru.LRU[string, joinKey]
+	// joins are the learned joins, member MAC → canonical MAC, and members
+	// the other way; bounded apart from macs, so that a flood of new MACs
+	// cannot undo a join.
+	joins   *simplelru.LRU[[6]byte, [6]byte]
+	members map[[6]byte][][6]byte
 	static  map[[6]byte][6]byte // joins from the inventory: MAC → canonical MAC
 	stats   Stats
 	gen     uint64 // bumped by any change Resolve depends on
 
-	memo struct { // the latest Resolve
-		addr netip.Addr
-		key  Key
-		gen  uint64
-	}
-	sent struct { // the latest binding refreshed by traffic
-		addr netip.Addr
-		mac  [6]byte
-		gen  uint64
-		at   int64
-	}
-	v4 dhcp.V4
-	v6 dhcp.V6
-	md mdns.Info
+	// Per-packet shortcuts, direct-mapped by address and valid while gen
+	// is: what an address resolved to, and when traffic last refreshed its
+	// binding. A span's packets come from a working set of hosts; the
+	// tables above are probed only when it changes.
+	resolved [memoSize]resolvedMemo
+	sent     [memoSize]sentMemo
+	v4       dhcp.V4
+	v6       dhcp.V6
+	md       mdns.Info
 }
 
 // NewBinder returns a Binder with cfg's bounds (zero fields take defaults).
@@ -156,35 +207,32 @@ func NewBinder(cfg Config) (*Binder, error) {
 	if cfg.MaxMACsPerHost <= 0 {
 		cfg.MaxMACsPerHost = DefaultMaxMACsPerHost
 	}
-	b := &Binder{cfg: cfg, bindTTL: int64(cfg.BindTTL), static: map[[6]byte][6]byte{}}
+	b := &Binder{cfg: cfg, bindTTL: int64(cfg.BindTTL), static: map[[6]byte][6]byte{}, members: map[[6]byte][][6]byte{}}
 	var err error
-	if b.binds, err = simplelru.NewLRU(cfg.MaxBindings, func(a netip.Addr, _ binding) {
+	if b.binds, err = slru.New(cfg.MaxBindings, slru.DefaultProtectedShare, func(a netip.Addr, _ binding) {
 		b.stats.BindingEvictions++
 		b.gen++
 		b.notify(Change{Addr: a, Host: AddrKey(a), Gone: true})
 	}); err != nil {
 		return nil, fmt.Errorf("host: bindings: %w", err)
 	}
-	if b.macs, err = simplelru.NewLRU(cfg.MaxMACs, b.evictMAC); err != nil {
+	if b.macs, err = slru.New(cfg.MaxMACs, slru.DefaultProtectedShare, b.evictMAC); err != nil {
 		return nil, fmt.Errorf("host: macs: %w", err)
 	}
-	if b.keys, err = simplelru.NewLRU(cfg.MaxJoinKeys, func(string, [6]byte) { b.stats.JoinKeyEvictions++ }); err != nil {
+	if b.keys, err = simplelru.NewLRU(cfg.MaxJoinKeys, func(string, joinKey) { b.stats.JoinKeyEvictions++ }); err != nil {
 		return nil, fmt.Errorf("host: join keys: %w", err)
+	}
+	if b.joins, err = simplelru.NewLRU(max(16, cfg.MaxMACs/4), b.unjoin); err != nil {
+		return nil, fmt.Errorf("host: joins: %w", err)
 	}
 	return b, nil
 }
 
 // evictMAC forgets a MAC: its addresses resolve to nothing better than
-// themselves until they are bound again, and a join it was part of ends.
+// themselves until they are bound again. Its joins are kept (joins).
 func (b *Binder) evictMAC(mac [6]byte, m *macInfo) {
 	b.stats.MACEvictions++
 	b.gen++
-	if m.joined {
-		if c, ok := b.macs.Peek(m.canon); ok && c.members > 1 {
-			c.members--
-		}
-		b.notify(Change{MAC: mac, Host: MACKey(mac), Gone: true})
-	}
 	for _, s := range m.ips {
 		if bd, ok := b.binds.Peek(s.addr); ok && bd.mac == mac {
 			b.binds.Remove(s.addr) // counted as an eviction, and told
@@ -195,6 +243,29 @@ func (b *Binder) evictMAC(mac [6]byte, m *macInfo) {
 func (b *Binder) notify(c Change) {
 	if b.cfg.Notify != nil {
 		b.cfg.Notify(c)
+	}
+}
+
+// unjoin ends member's join (the joins table evicted it, or a quieter
+// member made room): it is its own host again.
+func (b *Binder) unjoin(member, canon [6]byte) {
+	ms := b.members[canon]
+	for i, m := range ms {
+		if m == member {
+			ms = append(ms[:i], ms[i+1:]...)
+			break
+		}
+	}
+	if len(ms) == 0 {
+		delete(b.members, canon)
+	} else {
+		b.members[canon] = ms
+	}
+	b.stats.JoinEvictions++
+	b.gen++
+	b.notify(Change{MAC: member, Host: MACKey(member), Gone: true})
+	if mi, ok := b.macs.Peek(member); ok {
+		b.retell(member, mi)
 	}
 }
 
@@ -215,7 +286,7 @@ func (b *Binder) retell(mac [6]byte, mi *macInfo) {
 // Stats returns the counters.
 func (b *Binder) Stats() Stats {
 	s := b.stats
-	s.Bindings, s.MACs, s.JoinKeys = b.binds.Len(), b.macs.Len(), b.keys.Len()
+	s.Bindings, s.MACs, s.JoinKeys, s.Joined = b.binds.Len(), b.macs.Len(), b.keys.Len(), b.joins.Len()
 	return s
 }
 
@@ -246,11 +317,8 @@ func (b *Binder) Canonical(m [6]byte) [6]byte {
 	if c, ok := b.static[m]; ok {
 		return c
 	}
-	if mi, ok := b.macs.Peek(m); ok && mi.joined {
-		if c, ok := b.static[mi.canon]; ok { // joined to a MAC the inventory joined since
-			return c
-		}
-		return mi.canon
+	if c, ok := b.joins.Peek(m); ok {
+		return b.canonicalOf(c) // joined to a MAC the inventory joined since
 	}
 	return m
 }
@@ -261,7 +329,7 @@ func (b *Binder) Canonical(m [6]byte) [6]byte {
 // from another MAC, released or evicted: whoever holds an address next
 // announces it (DHCP, NDP) or sends from it before anything is said about it.
 func (b *Binder) Resolve(a netip.Addr) Key {
-	m := &b.memo
+	m := &b.resolved[memoSlot(a)]
 	if m.gen == b.gen && m.addr == a && m.addr.IsValid() {
 		b.count(m.key)
 		return m.key
@@ -288,7 +356,20 @@ func (b *Binder) resolve(a netip.Addr) Key {
 	if mi, ok := b.macs.Peek(bd.mac); ok && mi.router {
 		return AddrKey(a)
 	}
+	if b.joins.Len() == 0 && len(b.static) == 0 {
+		return MACKey(bd.mac)
+	}
 	return MACKey(b.Canonical(bd.mac))
+}
+
+// canonicalOf is m's inventory join, if any, else m.
+func (b *Binder) canonicalOf(m [6]byte) [6]byte {
+	if len(b.static) > 0 {
+		if c, ok := b.static[m]; ok {
+			return c
+		}
+	}
+	return m
 }
 
 // Learn reads what p says about which MAC holds which address and which
@@ -329,37 +410,46 @@ func (b *Binder) learnSender(p *decode.Packet) {
 	if !p.HasMAC || p0f.GuessDist(p.TTL) != 0 || !UsableMAC(p.SrcMAC) {
 		return
 	}
-	s := &b.sent
-	if s.gen == b.gen && s.addr == p.Src && s.mac == p.SrcMAC && p.TS-s.at < b.bindTTL/16 && s.addr.IsValid() {
+	s := &b.sent[memoSlot(p.Src)]
+	if s.gen == b.gen && s.addr == p.Src && s.mac == p.SrcMAC && p.TS-s.at < refreshEvery && s.addr.IsValid() {
 		return // refreshed a moment ago and nothing changed since
 	}
 	if !b.own(p.Src) {
 		return
 	}
-	b.bind(p.Src, p.SrcMAC, p.TS)
+	b.bind(p.Src, p.SrcMAC, p.TS, false)
 	s.addr, s.mac, s.gen, s.at = p.Src, p.SrcMAC, b.gen, p.TS
 }
 
 // bind records that a is held by mac as of ts, noting the address against
-// mac for the router rule.
-func (b *Binder) bind(a netip.Addr, mac [6]byte, ts int64) {
+// mac for the router rule. A lease (a DHCP server's ACK) moves an address
+// from another MAC at once; traffic moves it only once its holder has been
+// quiet for conflictQuiet, so that one spoofed frame cannot take a host's
+// sessions.
+func (b *Binder) bind(a netip.Addr, mac [6]byte, ts int64, lease bool) {
 	if !a.IsValid() || a.IsUnspecified() || !UsableMAC(mac) {
 		return
 	}
 	mi := b.mac(mac)
-	if mi.router {
-		return
-	}
+	mi.last = max(mi.last, ts)
 	if b.noteAddr(mac, mi, a, ts) {
 		return
 	}
-	if old, ok := b.binds.Get(a); ok {
+	if old, ok := b.binds.Peek(a); ok {
 		if old.mac == mac {
-			return // known: Get kept it recent
+			if ts-old.last >= refreshEvery || lease != old.lease {
+				b.binds.Add(a, binding{mac: mac, last: max(old.last, ts), lease: lease || old.lease && ts-old.last < b.bindTTL})
+			}
+			b.binds.Promote(a) // seen again: a host's, not a flood's
+			return
+		}
+		if !lease && ts-old.last < conflictQuiet {
+			b.stats.Conflicts++
+			return
 		}
 		b.stats.Moved++
 	}
-	b.binds.Add(a, binding{mac: mac})
+	b.binds.Add(a, binding{mac: mac, last: ts, lease: lease})
 	b.gen++
 	b.notify(Change{Addr: a, Host: b.resolve(a)})
 }
@@ -367,31 +457,37 @@ func (b *Binder) bind(a netip.Addr, mac [6]byte, ts int64) {
 // mac returns the MAC's record, creating it.
 func (b *Binder) mac(m [6]byte) *macInfo {
 	if mi, ok := b.macs.Get(m); ok {
+		b.macs.Promote(m)
 		return mi
 	}
-	mi := &macInfo{canon: m, members: 1}
+	mi := &macInfo{}
 	b.macs.Add(m, mi)
 	return mi
 }
 
-// noteAddr records that mi sent from a and reports whether that made it a
-// router: more distinct recent IPv4 addresses (or IPv6 /64s) than any host
-// uses means the MAC forwards other hosts' traffic. The rule is
-// hostid's, with the same bound (--router-ips).
+// noteAddr records that mi sent from a and reports whether it is a router:
+// more distinct recent IPv4 addresses (or IPv6 /64s) than any host uses
+// means the MAC forwards other hosts' traffic. The rule is hostid's, with
+// the same bound (--router-ips). A MAC whose addresses age below the bound
+// (a laptop that roamed through several networks in one half hour) is a
+// host again.
 func (b *Binder) noteAddr(mac [6]byte, mi *macInfo, a netip.Addr, ts int64) bool {
-	oldest := 0
+	oldest, found := 0, false
 	for i := range mi.ips {
 		if mi.ips[i].addr == a {
-			mi.ips[i].last = ts
-			return false
+			mi.ips[i].last = max(mi.ips[i].last, ts)
+			found = true
+			break
 		}
 		if mi.ips[i].last < mi.ips[oldest].last {
 			oldest = i
 		}
 	}
-	mi.ips[oldest] = seenAddr{a, ts}
-	if a.IsLinkLocalUnicast() {
-		return false // every host has its own besides its global ones
+	if !found {
+		mi.ips[oldest] = seenAddr{a, ts}
+	}
+	if (found || a.IsLinkLocalUnicast()) && !mi.router {
+		return false // nothing new: every host has a link-local address besides its global ones
 	}
 	var v4, n6 int
 	var v6 [ringSize]netip.Prefix
@@ -413,14 +509,16 @@ func (b *Binder) noteAddr(mac [6]byte, mi *macInfo, a netip.Addr, ts int64) bool
 			n6++
 		}
 	}
-	if v4 <= b.cfg.RouterIPs && n6 <= b.cfg.RouterIPs {
-		return false
+	router := v4 > b.cfg.RouterIPs || n6 > b.cfg.RouterIPs
+	if router != mi.router {
+		mi.router = router
+		if router {
+			b.stats.Routers++
+		}
+		b.gen++
+		b.retell(mac, mi)
 	}
-	mi.router = true
-	b.stats.Routers++
-	b.gen++
-	b.retell(mac, mi)
-	return true
+	return router
 }
 
 // DHCP message types (option 53) the binder acts on.
@@ -442,9 +540,20 @@ func (b *Binder) learnDHCP(p *decode.Packet) bool {
 	if !m.HasCHAd || !UsableMAC(m.CHAddr) {
 		return true
 	}
+	// Anyone can write any chaddr: a client message counts only from the
+	// client itself (not relayed, the frame from chaddr), a reply only from
+	// a server's port.
+	switch {
+	case m.Op == 1 && (m.GIAddr.IsValid() && !m.GIAddr.IsUnspecified() || !p.HasMAC || p.SrcMAC != m.CHAddr):
+		b.stats.DHCPMismatch++
+		return true
+	case m.Op == 2 && p.SrcPort != dhcp.ServerPort:
+		b.stats.DHCPMismatch++
+		return true
+	}
 	switch {
 	case m.Op == 2 && m.Type == dhcpACK && m.YIAddr.IsValid() && !m.YIAddr.IsUnspecified():
-		b.bind(m.YIAddr, m.CHAddr, p.TS)
+		b.bind(m.YIAddr, m.CHAddr, p.TS, true)
 	case m.Op == 1 && m.Type == dhcpRelease:
 		if bd, ok := b.binds.Peek(m.CIAddr); ok && bd.mac == m.CHAddr {
 			b.binds.Remove(m.CIAddr)
@@ -454,10 +563,11 @@ func (b *Binder) learnDHCP(p *decode.Packet) bool {
 		}
 		return false
 	case m.Op == 1 && (m.Type == dhcpRequest || m.Type == dhcpInform) && m.CIAddr.IsValid() && !m.CIAddr.IsUnspecified():
-		b.bind(m.CIAddr, m.CHAddr, p.TS)
+		b.bind(m.CIAddr, m.CHAddr, p.TS, false)
 	}
-	if m.Op == 1 && len(m.Hostname) > 0 {
-		b.joinByName(string(m.Hostname), m.CHAddr)
+	if m.Op == 1 && len(m.Hostname) > 0 && b.announces(m.CHAddr, byDHCPName, p.TS) {
+		b.announced(m.CHAddr, byDHCPName, p.TS)
+		b.joinByName(string(m.Hostname), m.CHAddr, p.TS)
 	}
 	return true
 }
@@ -468,6 +578,9 @@ func (b *Binder) learnDHCP6(p *decode.Packet) {
 	if !p.HasMAC || !p.Src.IsLinkLocalUnicast() || !UsableMAC(p.SrcMAC) {
 		return
 	}
+	if !b.announces(p.SrcMAC, byDUID, p.TS) {
+		return
+	}
 	m := &b.v6
 	if err := dhcp.ParseV6(p.Payload, m); err != nil {
 		b.stats.DHCPErrors++
@@ -476,23 +589,30 @@ func (b *Binder) learnDHCP6(p *decode.Packet) {
 	if len(m.ClientDUID) < 4 || len(m.ClientDUID) > 130 {
 		return
 	}
+	b.announced(p.SrcMAC, byDUID, p.TS)
 	// One DUID per system (RFC 8415 §11): every interface of a Mac sends
 	// the same one.
-	b.join("duid:"+hex.EncodeToString(m.ClientDUID), p.SrcMAC)
+	b.join("duid:"+hex.EncodeToString(m.ClientDUID), p.SrcMAC, p.TS)
 }
 
 func (b *Binder) learnMDNS(p *decode.Packet) {
 	if !p.HasMAC || !UsableMAC(p.SrcMAC) || p0f.GuessDist(p.TTL) != 0 {
 		return
 	}
+	if !b.announces(p.SrcMAC, byMDNS, p.TS) {
+		return
+	}
 	if err := mdns.Parse(p.Payload, p.Src, &b.md); err != nil {
 		b.stats.MDNSErrors++
 		return
 	}
+	if b.md.Response {
+		b.announced(p.SrcMAC, byMDNS, p.TS) // queries say nothing of the sender
+	}
 	// Only a record of the sender's own address names the sender (a sleep
 	// proxy answers for other hosts).
 	if b.md.SelfAddr && !b.md.OtherAddr && b.md.Hostname != "" {
-		b.joinByName(b.md.Hostname, p.SrcMAC)
+		b.joinByName(b.md.Hostname, p.SrcMAC, p.TS)
 	}
 }
 
@@ -510,20 +630,47 @@ func (b *Binder) learnNDP(p *decode.Packet) {
 		// Duplicate address detection: the sender is about to use Target
 		// (a new temporary address, typically).
 		if b.own(n.Target) {
-			b.bind(n.Target, p.SrcMAC, p.TS)
+			b.bind(n.Target, p.SrcMAC, p.TS, false)
 		}
-	case n.Type == ndp.TypeNeighborAdvert && n.HasLinkAddr && !n.Router:
+	case n.Type == ndp.TypeNeighborAdvert && n.HasLinkAddr && !n.Router && n.LinkAddr == p.SrcMAC:
+		// A host speaking for itself; a proxy (a Bonjour Sleep Proxy, proxy
+		// ND) advertising another host's address is not that host.
 		if b.own(n.Target) {
-			b.bind(n.Target, n.LinkAddr, p.TS)
+			b.bind(n.Target, n.LinkAddr, p.TS, false)
 		}
-	case n.Type == ndp.TypeNeighborSolict && n.HasLinkAddr && b.own(p.Src):
-		b.bind(p.Src, n.LinkAddr, p.TS)
+	case n.Type == ndp.TypeNeighborSolict && n.HasLinkAddr && n.LinkAddr == p.SrcMAC && b.own(p.Src):
+		b.bind(p.Src, n.LinkAddr, p.TS, false)
 	}
 }
 
+// announces reports whether a name or DUID mac announces at ts is worth
+// reading: not when it announced one within the last bind TTL. A Mac
+// repeats its mDNS announcements every few seconds in a burst and at every
+// wake; the join they make is made by the first.
+func (b *Binder) announces(mac [6]byte, by announce, ts int64) bool {
+	mi, ok := b.macs.Peek(mac)
+	return !ok || mi.named[by] == 0 || ts < mi.named[by] || ts-mi.named[by] >= b.bindTTL
+}
+
+// announced notes that mac announced a name or DUID at ts.
+func (b *Binder) announced(mac [6]byte, by announce, ts int64) {
+	mi := b.mac(mac)
+	mi.named[by], mi.last = ts, max(mi.last, ts)
+}
+
+// announce is where a MAC announces what joins it to other MACs.
+type announce uint8
+
+const (
+	byDHCPName announce = iota
+	byDUID
+	byMDNS
+	numAnnounce
+)
+
 // joinByName joins mac to the host that announced the same name before,
 // unless the name is a default that many devices share.
-func (b *Binder) joinByName(name string, mac [6]byte) {
+func (b *Binder) joinByName(name string, mac [6]byte, ts int64) {
 	name = strings.ToLower(strings.TrimSuffix(strings.TrimSuffix(name, "."), ".local"))
 	if len(name) == 0 || len(name) > 253 {
 		return
@@ -532,23 +679,25 @@ func (b *Binder) joinByName(name string, mac [6]byte) {
 		b.stats.JoinsGeneric++
 		return
 	}
-	b.join("name:"+name, mac)
+	b.join("name:"+name, mac, ts)
 }
 
 var errJoin = errors.New("host: join refused")
 
-// join records that mac announced key (a host name or DUID) and joins it to
-// the host of the MAC that announced key first.
-func (b *Binder) join(key string, mac [6]byte) {
+// join records that mac announced key (a host name or DUID) at ts and joins
+// it to the host of the MAC that announced key first, while that MAC still
+// announces it (nameFresh).
+func (b *Binder) join(key string, mac [6]byte, ts int64) {
 	first, ok := b.keys.Get(key)
-	if !ok {
-		b.keys.Add(key, mac)
+	switch {
+	case !ok || ts-first.at >= nameFresh:
+		b.keys.Add(key, joinKey{mac: mac, at: ts})
+		return
+	case first.mac == mac:
+		b.keys.Add(key, joinKey{mac: mac, at: max(first.at, ts)})
 		return
 	}
-	if first == mac {
-		return
-	}
-	if err := b.joinMAC(mac, first); err != nil {
+	if err := b.joinMAC(mac, first.mac, ts); err != nil {
 		b.stats.JoinsRefused++
 	}
 }
@@ -556,7 +705,9 @@ func (b *Binder) join(key string, mac [6]byte) {
 // joinMAC makes mac part of other's host. A MAC already part of another
 // host, or the canonical MAC of a host with members, keeps its host: two
 // claims on one MAC mean at least one is wrong, and the first came first.
-func (b *Binder) joinMAC(mac, other [6]byte) error {
+// A host full of MACs makes room by dropping a member quiet for a bind TTL
+// (a private Wi-Fi address rotated away); with none quiet, it refuses.
+func (b *Binder) joinMAC(mac, other [6]byte, ts int64) error {
 	canon := b.Canonical(other)
 	if canon == b.Canonical(mac) {
 		return nil
@@ -564,18 +715,52 @@ func (b *Binder) joinMAC(mac, other [6]byte) error {
 	if _, ok := b.static[mac]; ok {
 		return errJoin
 	}
-	mi, ci := b.mac(mac), b.mac(canon)
-	if mi.router || ci.router || mi.joined || mi.members > 1 || int(ci.members) >= b.cfg.MaxMACsPerHost {
+	if _, ok := b.joins.Peek(mac); ok || len(b.members[mac]) > 0 {
 		return errJoin
 	}
-	mi.joined, mi.canon = true, canon
-	ci.members++
+	if mi, ok := b.macs.Peek(mac); ok && mi.router {
+		return errJoin
+	}
+	if ci, ok := b.macs.Peek(canon); ok && ci.router {
+		return errJoin
+	}
+	if 1+len(b.members[canon]) >= b.cfg.MaxMACsPerHost && !b.dropQuietMember(canon, ts) {
+		return errJoin
+	}
+	b.joins.Add(mac, canon)
+	b.members[canon] = append(b.members[canon], mac)
 	b.stats.Joins++
 	b.gen++
 	b.notify(Change{MAC: mac, Host: MACKey(canon)})
-	b.retell(mac, mi)
+	if mi, ok := b.macs.Peek(mac); ok {
+		b.retell(mac, mi)
+	}
 	return nil
 }
+
+// dropQuietMember ends the join of canon's member seen longest ago, if that
+// was a bind TTL or more before ts, and reports whether it did.
+func (b *Binder) dropQuietMember(canon [6]byte, ts int64) bool {
+	var quiet [6]byte
+	oldest := ts - b.bindTTL
+	found := false
+	for _, m := range b.members[canon] {
+		last := int64(0)
+		if mi, ok := b.macs.Peek(m); ok {
+			last = mi.last
+		}
+		if last <= oldest {
+			quiet, oldest, found = m, last, true
+		}
+	}
+	if found {
+		b.joins.Remove(quiet) // unjoin, through the table's callback
+	}
+	return found
+}
+
+// nameForm writes the separators people and systems use in one way.
+var nameForm = strings.NewReplacer(" ", "-", "_", "-", "'", "", "’", "")
 
 // GenericName reports a host name many devices carry unchanged (a model's
 // default before the owner's name is added, a numbered variant of it): it
@@ -588,7 +773,7 @@ func GenericName(name string) bool {
 	if i := strings.LastIndexByte(name, ' '); i > 0 && allDigits(name[i+1:]) {
 		name = name[:i]
 	}
-	switch strings.NewReplacer(" ", "-", "_", "-", "'", "", "’", "").Replace(name) {
+	switch nameForm.Replace(name) {
 	case "macbook", "macbook-pro", "macbook-air", "macbookpro", "macbookair", "imac", "imac-pro",
 		"mac-mini", "macmini", "mac-pro", "mac-studio", "mac", "iphone", "ipad", "ipod", "apple-tv",
 		"appletv", "homepod", "watch", "localhost", "unknown", "android", "windows", "desktop",
@@ -608,21 +793,4 @@ func allDigits(s string) bool {
 		}
 	}
 	return true
-}
-
-// MACs returns the MACs known to belong to the host of canonical MAC c: c
-// and those joined to it. It walks the table: for alerts, not packets.
-func (b *Binder) MACs(c [6]byte) [][6]byte {
-	out := [][6]byte{c}
-	for m, canon := range b.static {
-		if canon == c {
-			out = append(out, m)
-		}
-	}
-	for _, m := range b.macs.Keys() {
-		if mi, ok := b.macs.Peek(m); ok && mi.joined && mi.canon == c && m != c {
-			out = append(out, m)
-		}
-	}
-	return out
 }

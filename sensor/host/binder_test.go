@@ -280,35 +280,98 @@ func TestGenericName(t *testing.T) {
 	}
 }
 
-// FuzzLearn: whatever the payload of a DHCP, DHCPv6, mDNS or NDP packet,
-// learning from it never panics and every address still resolves.
+// FuzzLearn: whatever DHCP, DHCPv6, mDNS and NDP packets say, in any
+// order, learning from them never panics, the tables keep their bounds and
+// every address resolves to a usable MAC or to itself.
 func FuzzLearn(f *testing.F) {
-	f.Add(uint8(0), dhcp4(2, 5, "10.20.1.15", "0.0.0.0", macA))
-	f.Add(uint8(0), dhcp4(1, 3, "0.0.0.0", "0.0.0.0", macA, hostname("alices-mbp")...))
-	f.Add(uint8(1), []byte{1, 0xab, 0xcd, 0xef, 0, 1, 0, 4, 0, 3, 0, 1})
-	f.Add(uint8(2), mdnsAnnounce(f, 0, "10.20.1.15", macA, "alices-mbp").Payload)
-	f.Add(uint8(3), dad(0, macA, "2001:db8:1::7").Payload)
-	f.Fuzz(func(t *testing.T, kind uint8, payload []byte) {
-		b := newBinder(t, Config{MaxBindings: 8, MaxMACs: 8, MaxJoinKeys: 8})
-		var p *decode.Packet
-		switch kind % 4 {
-		case 0:
-			p = udp(1, "10.20.1.15", "10.20.0.1", macA, 68, 67, 64, payload)
-		case 1:
-			p = udp(1, "fe80::1", "ff02::1:2", macA, 546, 547, 1, payload)
-		case 2:
-			p = udp(1, "10.20.1.15", "224.0.0.251", macA, 5353, 5353, 255, payload)
-		default:
-			p = &decode.Packet{TS: 1, Src: addr("::"), Dst: addr("ff02::1"), SrcMAC: macA, HasMAC: true, TTL: 255,
-				Proto: decode.ProtoICMPv6, Payload: payload}
+	f.Add([]byte{0}, dhcp4(2, 5, "10.20.1.15", "0.0.0.0", macA))
+	f.Add([]byte{4}, dhcp4(1, 3, "0.0.0.0", "0.0.0.0", macA, hostname("alices-mbp")...))
+	f.Add([]byte{1}, []byte{1, 0xab, 0xcd, 0xef, 0, 1, 0, 4, 0, 3, 0, 1})
+	f.Add([]byte{2}, mdnsAnnounce(f, 0, "10.20.1.15", macA, "alices-mbp").Payload)
+	f.Add([]byte{3, 7}, dad(0, macA, "2001:db8:1::7").Payload)
+	f.Add([]byte{3, 4, 0, 1, 2}, append(dad(0, macA, "2001:db8:1::7").Payload, 2, 1, 0x3c, 0x22, 0xfb, 0x1a, 0x2b, 0x3c))
+	f.Fuzz(func(t *testing.T, script []byte, payload []byte) {
+		const bound = 8
+		b := newBinder(t, Config{MaxBindings: bound, MaxMACs: bound, MaxJoinKeys: bound, MaxMACsPerHost: 2})
+		macs := [][6]byte{macA, macA2, macW}
+		srcs := []string{"10.20.1.15", "10.20.1.16", "fe80::1"}
+		for i, op := range script {
+			if i == 16 {
+				break
+			}
+			mac, src := macs[int(op>>2)%len(macs)], srcs[int(op>>4)%len(srcs)]
+			var p *decode.Packet
+			switch op & 3 {
+			case 0:
+				sport, dport := uint16(68), uint16(67)
+				if op&0x40 != 0 {
+					sport, dport = 67, 68
+				}
+				p = udp(int64(i)*sec, src, "10.20.0.1", mac, sport, dport, 64, payload)
+			case 1:
+				p = udp(int64(i)*sec, src, "ff02::1:2", mac, 546, 547, 1, payload)
+			case 2:
+				p = udp(int64(i)*sec, src, "224.0.0.251", mac, 5353, 5353, 255, payload)
+			default:
+				body := append([]byte(nil), payload...)
+				if len(body) > 0 {
+					body[0] = 135 + op>>7 // a solicitation or an advertisement
+				}
+				p = &decode.Packet{TS: int64(i) * sec, Src: addr(src), Dst: addr("ff02::1"), SrcMAC: mac, HasMAC: true, TTL: 255,
+					Proto: decode.ProtoICMPv6, Payload: body}
+			}
+			b.Learn(p)
 		}
-		if len(payload) > 0 && kind%4 == 3 {
-			p.Payload[0] = 135 + kind%2
+		s := b.Stats()
+		if s.Bindings > bound || s.MACs > bound || s.JoinKeys > bound {
+			t.Fatalf("tables past their bounds: %+v", s)
 		}
-		b.Learn(p)
-		b.Learn(p)
-		if k := b.Resolve(addr("10.20.1.15")); !k.IsValid() {
-			t.Fatalf("Resolve gave an invalid key %+v", k)
+		for _, a := range srcs {
+			k := b.Resolve(addr(a))
+			if k.IsMAC() && !UsableMAC(k.MAC) || !k.IsMAC() && k.Addr != addr(a) {
+				t.Fatalf("Resolve(%s) = %+v", a, k)
+			}
 		}
 	})
+}
+
+// A flood of spoofed internal sources, each seen once, churns probation:
+// the binding of a host that keeps sending survives it.
+func TestFloodKeepsBindings(t *testing.T) {
+	b := newBinder(t, Config{MaxBindings: 64, MaxMACs: 64, RouterIPs: 1 << 20})
+	b.Learn(tcp(1*sec, "10.20.1.15", "203.0.113.10", macA, 64))
+	b.Learn(tcp(2*sec+int64(DefaultBindTTL), "10.20.1.15", "203.0.113.10", macA, 64)) // seen again: protected
+	for i := range 10_000 {
+		src := netip.AddrFrom4([4]byte{10, 20, byte(100 + i>>8), byte(i)})
+		b.Learn(tcp(3*sec+int64(DefaultBindTTL)+int64(i), src.String(), "203.0.113.10", [6]byte{2, 0, 0, 0, byte(i >> 8), byte(i)}, 64))
+	}
+	if got := b.Resolve(addr("10.20.1.15")); got != MACKey(macA) {
+		t.Errorf("after the flood the Mac resolves to %s", got)
+	}
+	if s := b.Stats(); s.Bindings > 64 || s.MACs > 64 || s.BindingEvictions == 0 {
+		t.Errorf("stats %+v: want bounded tables and counted evictions", s)
+	}
+}
+
+// A Mac rotating its private Wi-Fi address every two weeks stays one host:
+// each new MAC announces the Mac's name while the name is still fresh, and
+// takes the place of the member that went quiet.
+func TestRotatingPrivateAddress(t *testing.T) {
+	b := newBinder(t, Config{})
+	first := [6]byte{0x3a, 0x10, 0, 0, 0, 0}
+	const hour = int64(3600e9)
+	ts := int64(1e9)
+	for i := range 6 {
+		m := [6]byte{0x3a, 0x10, 0, 0, 0, byte(i)}
+		for range 14 * 24 / 6 { // announces every 6 hours for two weeks
+			b.Learn(mdnsAnnounce(t, ts, "10.20.1.15", m, "alices-mbp"))
+			ts += 6 * hour
+		}
+		if c := b.Canonical(m); c != first {
+			t.Errorf("rotation %d: host %s, want %s", i, MACString(c), MACString(first))
+		}
+	}
+	if s := b.Stats(); s.Joins != 5 || s.JoinEvictions < 2 {
+		t.Errorf("stats %+v: want 5 joins, quiet members dropped to make room", s)
+	}
 }

@@ -3,11 +3,15 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
+	"github.com/launchtap/launchtap/internal/pkttest"
 	"github.com/launchtap/launchtap/internal/synth"
 	"github.com/launchtap/launchtap/sensor/capture"
+	"github.com/launchtap/launchtap/sensor/shard"
 )
 
 var benchCapture = sync.OnceValues(func() ([]byte, error) {
@@ -77,4 +81,37 @@ func benchReplay(b *testing.B, cfg Config, data []byte) {
 		done += int(n)
 	}
 	b.ReportMetric(float64(packets)/b.Elapsed().Seconds(), "pkts/s")
+}
+
+// BenchmarkOwnerHost measures what host identity adds to every packet: the
+// owner rule, learning bindings and joins, and resolving the owner to its
+// host. One op is one packet of the bench capture; compare with
+// BenchmarkReplay/inline's ns/op for its share of the whole data path.
+func BenchmarkOwnerHost(b *testing.B) {
+	data, err := benchCapture()
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(b.TempDir(), "bench.pcap")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	pkts, err := pkttest.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Workers = 1
+	p, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	own := p.workers[0].own
+	b.ReportAllocs()
+	b.ResetTimer()
+	var sink uint32
+	for i := 0; i < b.N; i++ {
+		sink += shard.HashKey(own.host(&pkts[i%len(pkts)]).key)
+	}
+	_ = sink
 }

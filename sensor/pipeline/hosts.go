@@ -8,6 +8,7 @@ import (
 	"github.com/launchtap/launchtap/sensor/decode"
 	"github.com/launchtap/launchtap/sensor/flow"
 	"github.com/launchtap/launchtap/sensor/host"
+	"github.com/launchtap/launchtap/sensor/netset"
 	"github.com/launchtap/launchtap/sensor/shard"
 )
 
@@ -51,29 +52,57 @@ const (
 )
 
 // host learns from p, then returns the host that owns it (the rule is
-// sensor/shard's).
+// sensor/shard's). The sharded reader calls it for every packet, to shard
+// by the host.
 func (o *owners) host(p *decode.Packet) owned {
 	o.binder.Learn(p)
-	if p.Proto == decode.ProtoUDP && (p.DstPort == 67 || p.DstPort == 68) {
-		if m, ok := shard.DHCPClientMAC(p.Payload); ok && host.UsableMAC(m) {
-			return owned{key: host.MACKey(o.binder.Canonical(m))}
-		}
+	if m, ok := dhcpClient(p); ok {
+		return owned{key: host.MACKey(o.binder.Canonical(m))}
 	}
-	sp := shardPacket(p, o.cfg.Internal)
-	a := shard.Owner(&sp)
-	end := ownerSrc
-	if a != p.Src {
-		end = ownerDst
-	}
+	a, end := ownerEnd(p, o.cfg.Internal)
 	return owned{key: o.binder.Resolve(a), end: end}
 }
 
+// dhcpClient returns the client MAC of a DHCPv4 message, which owns it.
+func dhcpClient(p *decode.Packet) ([6]byte, bool) {
+	if p.Proto != decode.ProtoUDP || (p.DstPort != 67 && p.DstPort != 68) {
+		return [6]byte{}, false
+	}
+	m, ok := shard.DHCPClientMAC(p.Payload)
+	return m, ok && host.UsableMAC(m)
+}
+
+// ownerEnd is p's owner address and which end of p it is.
+func ownerEnd(p *decode.Packet, internal *netset.Set) (netip.Addr, uint8) {
+	a := ownerOf(p, internal)
+	if a == p.Src {
+		return a, ownerSrc
+	}
+	return a, ownerDst
+}
+
 // hostOf is the host of address a, an end of the packet in hand: the
-// packet's host when a is its owner end and that host has a MAC, else the
-// address itself (the other end of a packet is some other host).
+// packet's host when a is its owner end, else the address itself (the other
+// end of a packet is some other host). A worker that reads its own packets
+// resolves it here, on demand — when a session starts or a lookup is made,
+// not for every packet —, with the binder that has just learned from the
+// packet: the answer the sharded reader gave for the same packet.
 func (w *worker) hostOf(a netip.Addr) host.Key {
-	if w.cur.key.IsMAC() && w.curOwner == a {
-		return w.cur.key
+	if w.selfRead && w.pkt != nil {
+		if _, ok := dhcpClient(w.pkt); ok {
+			return host.AddrKey(a)
+		}
+		if o, _ := ownerEnd(w.pkt, w.cfg.Internal); o != a {
+			return host.AddrKey(a)
+		}
+		return w.own.binder.Resolve(a)
+	}
+	if w.batch == nil {
+		return host.AddrKey(a) // no packet in hand (a test calling a handler)
+	}
+	h, p := &w.batch.hosts[w.idx], &w.batch.pkts[w.idx]
+	if h.key.IsMAC() && (h.end == ownerSrc && p.Src == a || h.end == ownerDst && p.Dst == a) {
+		return h.key
 	}
 	return host.AddrKey(a)
 }

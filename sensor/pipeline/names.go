@@ -120,6 +120,14 @@ func (w *worker) newNamer() error {
 // startSession decides how a new session beats: now, keyed by the DNS
 // name (or the address), or once its first payload names it; or never.
 func (w *worker) startSession(s *flow.Session) {
+	if !s.ServerAddr.IsGlobalUnicast() {
+		// Multicast and broadcast (mDNS announcements, DHCP, SSDP) reach
+		// the local link, not a destination: a host re-announcing itself
+		// as it changes address is no beacon.
+		w.c.localLink++
+		s.NoBeat = true
+		return
+	}
 	px := w.cfg.proxies
 	if px.isProxyAddr(s.ClientAddr) {
 		w.nm.c.ProxyEgress++
@@ -439,7 +447,7 @@ func (w *worker) connectToInternal(p *decode.Packet) {
 	var s flow.Session
 	s.ClientAddr, s.ServerAddr = p.Src, p.Dst
 	s.ClientMAC, s.HasMAC = p.SrcMAC, p.HasMAC
-	s.HostMAC = w.hostOf(p.Src).MAC
+	s.HostMAC, s.HostKnown = w.hostOf(p.Src).MAC, true
 	s.Key = flow.Key{Client: p.Src.As16(), Server: p.Dst.As16(), ClientPort: p.SrcPort, ServerPort: p.DstPort, Proto: decode.ProtoTCP}
 	s.Start = p.TS
 	s.Proxied, s.Pending = true, true

@@ -245,7 +245,6 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 	cur := make([]*batch, nw)
 	var wg sync.WaitGroup
 	for i, w := range p.workers {
-		w.readerLearns = true
 		work[i] = make(chan *batch, p.cfg.QueueLen)
 		free[i] = make(chan *batch, p.cfg.QueueLen+2)
 		for j := 0; j < p.cfg.QueueLen+2; j++ {
@@ -260,8 +259,10 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 		go func(w *worker, in <-chan *batch, back chan<- *batch) {
 			defer wg.Done()
 			for b := range in {
+				w.batch = b
 				for j := range b.pkts {
-					w.handle(&b.pkts[j], b.kinds[j], b.hosts[j])
+					w.idx = j
+					w.handle(&b.pkts[j], b.kinds[j])
 				}
 				w.publish()
 				w.serveSnapshot()

@@ -27,7 +27,7 @@ func dhcp(yiaddr, ciaddr string, opt50 string) []byte {
 	return append(b, 255)
 }
 
-func TestHostKey(t *testing.T) {
+func TestOwnerOf(t *testing.T) {
 	tests := []struct {
 		name         string
 		src, dst     string
@@ -51,8 +51,8 @@ func TestHostKey(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := decode.Packet{Src: addr(tt.src), Dst: addr(tt.dst), SrcPort: tt.sport, DstPort: tt.dport, Proto: tt.proto, Payload: tt.payload}
-			if got := HostKey(&p, internal); got.String() != tt.want {
-				t.Errorf("HostKey = %s, want %s", got, tt.want)
+			if got := ownerOf(&p, internal); got.String() != tt.want {
+				t.Errorf("ownerOf = %s, want %s", got, tt.want)
 			}
 		})
 	}

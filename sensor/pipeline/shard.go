@@ -20,10 +20,11 @@ func shardPacket(p *decode.Packet, internal *netset.Set) shard.Packet {
 	}
 }
 
-// HostKey is the address a packet is sharded by: the internal host it
-// belongs to, in both directions (the rule is shard.Owner's). Live capture
-// steers with the same rule in the kernel's fanout program.
-func HostKey(p *decode.Packet, internal *netset.Set) netip.Addr {
+// ownerOf is the address of the internal host a packet belongs to, in both
+// directions (the rule is shard.Owner's); owners.host resolves it to the
+// host. Live capture steers with the same rule in the kernel's fanout
+// program.
+func ownerOf(p *decode.Packet, internal *netset.Set) netip.Addr {
 	sp := shardPacket(p, internal)
 	return shard.Owner(&sp)
 }

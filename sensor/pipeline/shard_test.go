@@ -90,7 +90,7 @@ func (d *differ) frame(name string, f *capture.Frame) {
 		if d.mismatches <= 10 {
 			p := &d.pkt
 			d.t.Errorf("%s: kernel %#x, replay %#x (owner %s) for %v %s:%d > %s:%d proto %d tunnel %v vlan %d fragment %v: % x",
-				name, got, want, HostKey(p, d.internal), kind, p.Src, p.SrcPort, p.Dst, p.DstPort, p.Proto, p.Tunnel, p.VLAN, p.Fragment, eth[:min(len(eth), 96)])
+				name, got, want, ownerOf(p, d.internal), kind, p.Src, p.SrcPort, p.Dst, p.DstPort, p.Proto, p.Tunnel, p.VLAN, p.Fragment, eth[:min(len(eth), 96)])
 		}
 	}
 }

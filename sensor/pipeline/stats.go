@@ -21,6 +21,7 @@ type workerCounters struct {
 	dnsShadows        uint64     // DNS-poll findings that only repeat a connection pair's lookups
 	dnsNameEvictions  uint64     // DNS-channel state forgotten (names per domain, polled names: a table was full)
 	hostSeenEvictions uint64     // hosts whose recent beat addresses were forgotten (the table was full)
+	localLink         uint64     // sessions to multicast, broadcast or link-local addresses: never beats
 	read              readCounts // live mode: the worker reads and decodes its own source
 	hub               HubStats
 }
@@ -76,6 +77,7 @@ type Stats struct {
 	// bindings, joins, routers, and packets keyed by MAC or by address.
 	Identity          host.Stats
 	HostSeenEvictions uint64   // hosts whose recent beat addresses were forgotten
+	LocalLink         uint64   // sessions to multicast, broadcast or link-local addresses, not scored
 	Hub               HubStats // what the workers handed the hub (--hub-url)
 	Workers           int
 	Elapsed           time.Duration // wall time since the run started
@@ -115,6 +117,7 @@ func (p *Pipeline) Stats() Stats {
 		s.DNSShadows += c.dnsShadows
 		s.DNSNameEvictions += c.dnsNameEvictions
 		s.HostSeenEvictions += c.hostSeenEvictions
+		s.LocalLink += c.localLink
 		s.addRead(&c.read)
 		addCounters(&s.Hub, &c.hub)
 	}

@@ -36,12 +36,17 @@ type worker struct {
 	dnsPolls *simplelru.LRU[dnsPairKey, *dnsChannel] // one name asked again and again, by (client, name)
 	nm       namer                                   // names from the wire, proxies, DoH (names.go)
 
-	// own resolves each packet's owner to its host when this worker reads
-	// its own packets (one-worker replay, live); a sharded replay's reader
-	// resolves them before sharding. cur is the host of the packet in hand.
+	// own learns and resolves hosts when this worker reads its own packets
+	// (one-worker replay, live: selfRead, hosts resolved on demand by
+	// hostOf); a sharded replay's reader resolves every packet's host
+	// before sharding it, and batch.hosts[idx] says what it found. (Indexes,
+	// not pointers or addresses, are written per packet: no GC write
+	// barrier on the hot path.)
 	own      *owners
-	cur      owned                               // the host of the packet in hand
-	curOwner netip.Addr                          // its address on that packet (zero for DHCP, owned by a MAC)
+	selfRead bool
+	pkt      *decode.Packet                      // the packet in hand, when selfRead (the read loop's one packet)
+	batch    *batch                              // the batch in hand, when sharded
+	idx      int                                 // the packet in hand in batch
 	seen     *simplelru.LRU[host.Key, *hostSeen] // addresses and MACs hosts beat from, for alerts
 
 	c     workerCounters // written by this worker only
@@ -56,10 +61,7 @@ type worker struct {
 	endedSince int64                       // capture time of the oldest of them
 	takes      []FlowTake
 
-	// readerLearns: the sharded replay's reader has given each SYN to
-	// cfg.macs already, in capture order, before sharding it.
-	readerLearns bool
-	synMemo      synMemo
+	synMemo synMemo
 
 	hub *hubOut // nil without Config.Hub
 }
@@ -166,22 +168,25 @@ func newWorker(id int, cfg *Config, out chan<- *alert.Alert, macNames *dnstrack.
 // read is the per-packet path of a worker that reads its own packets: it
 // resolves the packet's host, then handles it.
 func (w *worker) read(p *decode.Packet, kind decode.ErrKind) {
-	w.handle(p, kind, w.own.host(p))
+	// What changes how the packet is owned is learned first, in the order
+	// the sharded replay's reader learns it.
+	if w.cfg.LearnInternal && isRouterAdvert(p) {
+		learnPrefixes(w.cfg, p, w.nm.ra[:0])
+	}
+	if wantsSYN(p) {
+		w.cfg.macs.syn(w.cfg, p, w.cfg.LearnInternal, &w.synMemo)
+	}
+	w.own.binder.Learn(p)
+	w.selfRead = true
+	if w.pkt != p {
+		w.pkt = p
+	}
+	w.handle(p, kind)
 }
 
 // handle is the per-packet path once a packet is decoded (kind is the
-// decoder's verdict: OK, or an IP-only result whose addresses are valid) and
-// its owner resolved to host h.
-func (w *worker) handle(p *decode.Packet, kind decode.ErrKind, h owned) {
-	w.cur = h
-	switch h.end {
-	case ownerSrc:
-		w.curOwner = p.Src
-	case ownerDst:
-		w.curOwner = p.Dst
-	default:
-		w.curOwner = netip.Addr{}
-	}
+// decoder's verdict: OK, or an IP-only result whose addresses are valid).
+func (w *worker) handle(p *decode.Packet, kind decode.ErrKind) {
 	w.c.packets++
 	w.clock = p.TS
 	if len(w.ended) > 0 && p.TS-w.endedSince >= pendingEndsAge {
@@ -191,9 +196,6 @@ func (w *worker) handle(p *decode.Packet, kind decode.ErrKind, h owned) {
 		w.rollHour(p.TS)
 	}
 	w.cov.cur.Packets++
-	if !w.readerLearns && wantsSYN(p) {
-		w.cfg.macs.syn(w.cfg, p, w.cfg.LearnInternal, &w.synMemo)
-	}
 	w.hosts.Observe(p)
 	if kind != decode.OK {
 		if w.cfg.LearnInternal && isRouterAdvert(p) {
@@ -226,7 +228,7 @@ func (w *worker) SessionStart(s *flow.Session) {
 	var ok bool
 	s.Name, ok = w.dns.Name(s.ClientAddr, s.ServerAddr, s.Start)
 	w.cov.cur.Sessions++
-	s.HostMAC = w.hostOf(s.ClientAddr).MAC
+	s.HostMAC, s.HostKnown = w.hostOf(s.ClientAddr).MAC, true
 	switch {
 	case ok:
 		w.cov.cur.NamedDNS++
@@ -348,6 +350,11 @@ func (w *worker) sizes(k beacon.PairKey, start int64, out, in uint64) {
 func (w *worker) Burst(s *flow.Session, ts int64) {
 	if s.NoBeat || s.Pending {
 		return
+	}
+	if !s.HostKnown {
+		// Joined mid-stream (the sensor started, or the session was
+		// evicted and came back): no SessionStart named its host.
+		s.HostMAC, s.HostKnown = w.hostOf(s.ClientAddr).MAC, true
 	}
 	w.beat(w.pairKey(s, beacon.KindBurst), s.ClientAddr, s.ServerAddr, ts, s.ClientMAC, s.HasMAC)
 }

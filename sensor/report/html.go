@@ -78,8 +78,8 @@ ul.reasons { margin: 4px 0; padding-left: 20px; }
 </style>
 </head>
 <body>
-<h1>launchtap evidence report</h1>
-<p class="meta">Window {{ts .From}} – {{ts .To}} (capture time) · generated {{ts .Generated}} · state {{.StateFile}} ({{mb .StateSize}})</p>
+<h1>launchtap evidence report{{if .Org}}: the organisation, {{len .Coverage.Sensors}} sensor(s){{end}}</h1>
+<p class="meta">Window {{ts .From}} – {{ts .To}} (capture time) · generated {{ts .Generated}} · {{if .Org}}database{{else}}state{{end}} {{.StateFile}} ({{mb .StateSize}})</p>
 
 <h2>1. Coverage and blind spots</h2>
 {{with .Coverage}}
@@ -97,9 +97,14 @@ ul.reasons { margin: 4px 0; padding-left: 20px; }
 {{end}}
 {{coverage .}}
 {{with .Coverage}}
+{{if .Sensors}}<h3>Each sensor's coverage</h3>
+<table><tr><th>sensor</th><th>version</th><th>last checkpoint</th><th class="n">observed</th><th class="n">packets</th><th class="n">kernel drops</th><th class="n">sessions</th><th class="n">named</th><th class="n">one-sided</th><th class="n">hosts</th><th class="n">Macs</th><th class="n">periodic</th><th class="n">alerts</th><th>gaps</th></tr>
+{{range .Sensors}}<tr><td><b>{{.Sensor}}</b></td><td>{{.Version}}</td><td>{{ts .LastCheckpoint}}</td><td class="n{{if lt .ObservedHours .WindowHours}} bad{{end}}">{{.ObservedHours}} / {{.WindowHours}} h</td><td class="n">{{.Packets}}</td><td class="n{{if .Drops}} bad{{end}}">{{.Drops}}</td><td class="n">{{.Sessions}}</td><td class="n{{if lt .NamedShare 0.5}} bad{{end}}">{{pct .NamedShare}}</td><td class="n">{{pct .OneSidedShare}}</td><td class="n">{{.Hosts}}</td><td class="n">{{.MacsSeen}}</td><td class="n">{{.Periodic}}</td><td class="n{{if .Alerts}} bad{{end}}">{{.Alerts}}</td>
+<td>{{range $i, $g := .Gaps}}{{if $i}}<br>{{end}}{{ts $g.From}} – {{ts $g.To}}: {{$g.Why}}{{else}}<span class="ok">none</span>{{end}}</td></tr>
+{{end}}</table>{{end}}
 <h3>When the sensor ran</h3>
-{{if .Runs}}<table><tr><th>from</th><th>to</th><th class="n">hours</th></tr>
-{{range .Runs}}<tr><td>{{ts .From}}</td><td>{{ts .To}}</td><td class="n">{{printf "%.1f" .Hours}}</td></tr>{{end}}
+{{if .Runs}}<table><tr>{{if $.Org}}<th>sensor</th>{{end}}<th>from</th><th>to</th><th class="n">hours</th></tr>
+{{range .Runs}}<tr>{{if $.Org}}<td>{{.Sensor}}</td>{{end}}<td>{{ts .From}}</td><td>{{ts .To}}</td><td class="n">{{printf "%.1f" .Hours}}</td></tr>{{end}}
 </table>{{else}}<p class="none">No run recorded in the window.</p>{{end}}
 <h3>Internal networks (the hosts watched)</h3>
 {{if .InternalNetworks}}<table><tr><th>network</th><th>source</th><th>learned</th><th>last held</th></tr>
@@ -112,13 +117,13 @@ ul.reasons { margin: 4px 0; padding-left: 20px; }
 <h3>DNS visibility</h3>
 <p>{{.NamedDNS}} external sessions were named from the client's own DNS answers, {{.NamedMAC}} from its MAC's (dual stack), {{.NamedWire}} from their own bytes with no DNS answer on the span (TLS SNI, QUIC, HTTP Host, proxy CONNECT: DNS the span does not see, such as DoH or an off-span resolver), {{.Unnamed}} had no name ({{.DNSQueries}} DNS queries seen). Unnamed sessions are scored by address, which a CDN rotates.</p>
 {{if .DNSBlind}}<table><tr><th>host</th><th>name</th><th class="n">sessions</th><th class="n">named</th><th>likely</th></tr>
-{{range .DNSBlind}}<tr><td>{{.IP}}</td><td>{{.Hostname}}</td><td class="n">{{.Sessions}}</td><td class="n bad">{{pct .NamedShare}}</td><td>{{with .EncryptedDNS}}encrypted DNS ({{join .}}): see below{{else}}DNS over HTTPS, a resolver off the span, or long-cached answers{{end}}</td></tr>{{end}}
+{{range .DNSBlind}}<tr><td>{{if .Sensor}}{{.Sensor}}: {{end}}{{.IP}}</td><td>{{.Hostname}}</td><td class="n">{{.Sessions}}</td><td class="n bad">{{pct .NamedShare}}</td><td>{{with .EncryptedDNS}}encrypted DNS ({{join .}}): see below{{else}}DNS over HTTPS, a resolver off the span, or long-cached answers{{end}}</td></tr>{{end}}
 </table>{{else}}<p class="ok">No host with most sessions unnamed.</p>{{end}}
 <h3>DNS blind spots: hosts using encrypted DNS</h3>
 {{if .EncryptedDNS}}<p class="bad">{{len .EncryptedDNS}} host(s) resolved names over DNS over HTTPS or TLS: the span sees none of their lookups.</p>
 <p>Their sessions are named only from their own bytes (TLS SNI, QUIC, HTTP Host) or scored by address, and a periodic DNS lookup of theirs is not seen at all.</p>
 <table><tr><th>host</th><th>name</th><th>encrypted-DNS provider</th><th class="n">sessions to it</th><th>first seen</th><th>last seen</th></tr>
-{{range .EncryptedDNS}}<tr><td>{{.IP}}</td><td>{{.Hostname}}</td><td>{{join .Providers}}</td><td class="n">{{.Sessions}}</td><td>{{ts .First}}</td><td>{{ts .Last}}</td></tr>{{end}}
+{{range .EncryptedDNS}}<tr><td>{{if .Sensor}}{{.Sensor}}: {{end}}{{.IP}}</td><td>{{.Hostname}}</td><td>{{join .Providers}}</td><td class="n">{{.Sessions}}</td><td>{{ts .First}}</td><td>{{ts .Last}}</td></tr>{{end}}
 </table>{{else}}<p class="ok">No host seen using an encrypted-DNS resolver (DoH, DoT) in the window.</p>{{end}}
 <h3>Macs seen versus the MDM inventory</h3>
 {{if .InventoryCompared}}
@@ -129,16 +134,16 @@ ul.reasons { margin: 4px 0; padding-left: 20px; }
 {{if .SeenNotInventory}}<p>Macs seen but not in the inventory: {{range $i, $h := .SeenNotInventory}}{{if $i}}, {{end}}{{$h}}{{end}}.</p>{{end}}
 {{else}}<p class="none">No inventory given (launchtap report --inventory FILE).</p>{{end}}
 <h3>Per host: observation and the longest period it could show</h3>
-<table><tr><th>host</th><th>name</th><th>OS</th><th>first seen</th><th>last seen</th><th class="n">active h</th><th class="n">unbroken h</th><th class="n">longest period</th></tr>
-{{range .Hosts}}<tr><td>{{.IP}}</td><td>{{.Hostname}}</td><td>{{.OS}}{{if .Confidence}} ({{printf "%.2f" .Confidence}}){{end}}</td><td>{{ts .First}}</td><td>{{ts .Last}}</td><td class="n">{{.ActiveHours}}</td><td class="n">{{printf "%.0f" .ContinuousHours}}</td><td class="n" title="{{.PeriodLimitedBy}}">{{secs .LongestPeriodS}}</td></tr>
+<table><tr>{{if $.Org}}<th>sensor</th>{{end}}<th>host</th><th>name</th><th>OS</th><th>first seen</th><th>last seen</th><th class="n">active h</th><th class="n">unbroken h</th><th class="n">longest period</th></tr>
+{{range .Hosts}}<tr>{{if $.Org}}<td>{{.Sensor}}</td>{{end}}<td>{{.IP}}</td><td>{{.Hostname}}</td><td>{{.OS}}{{if .Confidence}} ({{printf "%.2f" .Confidence}}){{end}}</td><td>{{ts .First}}</td><td>{{ts .Last}}</td><td class="n">{{.ActiveHours}}</td><td class="n">{{printf "%.0f" .ContinuousHours}}</td><td class="n" title="{{.PeriodLimitedBy}}">{{secs .LongestPeriodS}}</td></tr>
 {{end}}</table>
 {{end}}
 
 <h2>2. Periodic communicators</h2>
 <p>Every periodic (host, destination) found in the window, approved or not.</p>
-{{if .Periodic}}<table><tr><th>status</th><th>host</th><th>destination</th><th class="n">period</th><th class="n">beats</th><th>first seen</th><th>last seen</th><th>launchd job (MDM)</th><th>approved by</th></tr>
-{{range .Periodic}}<tr><td>{{if .Approved}}<span class="ok">approved</span>{{else}}<span class="bad">alerted</span>{{end}}</td>
-<td>{{.Src}}{{if .Hostname}}<br>{{.Hostname}}{{end}}</td><td>{{.Dest}}:{{.Port}}/{{.Proto}}{{if ne .Kind "session"}} ({{.Kind}}){{end}}</td>
+{{if .Periodic}}<table><tr><th>status</th>{{if $.Org}}<th>sensor</th>{{end}}<th>host</th><th>destination</th><th class="n">period</th><th class="n">beats</th><th>first seen</th><th>last seen</th><th>launchd job (MDM)</th><th>approved by</th></tr>
+{{range .Periodic}}<tr><td>{{if .Approved}}<span class="ok">approved</span>{{else}}<span class="bad">alerted</span>{{end}}</td>{{if $.Org}}<td>{{.Sensor}}</td>{{end}}
+<td>{{.Src}}{{if .Hostname}}<br>{{.Hostname}}{{end}}{{if and .HostID (ne .HostID .Src)}}<br><code>{{.HostID}}</code>{{end}}</td><td>{{.Dest}}:{{.Port}}/{{.Proto}}{{if ne .Kind "session"}} ({{.Kind}}){{end}}</td>
 <td class="n">{{secs .PeriodS}}</td><td class="n">{{.Beats}}</td><td>{{ts .First}}</td><td>{{ts .Last}}</td>
 <td>{{.Job}}</td><td>{{if .Rule}}{{if eq .Status "approved_label"}}label rule {{else}}destination rule {{end}}<code>{{.Rule}}</code>{{else if .Approved}}the MDM's approval{{end}}</td></tr>
 {{end}}</table>{{else}}<p class="none">No periodic communicator found in the window.</p>{{end}}
@@ -146,7 +151,7 @@ ul.reasons { margin: 4px 0; padding-left: 20px; }
 <h2>3. Alerts</h2>
 {{range .Alerts}}<div class="alert">
 <h3>{{.Src}}{{if .Hostname}} ({{.Hostname}}){{end}} → {{.Dest}}:{{.Port}}/{{.Proto}} every {{secs .PeriodS}} <span class="{{if eq .Severity "high"}}bad{{end}}">[{{.Severity}}, score {{printf "%.2f" .Score}}]</span></h3>
-<p class="meta">id {{.ID}} · {{.Beats}} beats · first {{ts .First}} · last {{ts .Last}}{{if .Job}} · launchd job <b>{{.Job}}</b>{{if .JobProgram}} ({{.JobProgram}}){{end}}{{end}}</p>
+<p class="meta">{{if .Sensor}}sensor <b>{{.Sensor}}</b> · {{end}}id {{.ID}} · {{.Beats}} beats · first {{ts .First}} · last {{ts .Last}}{{if .Job}} · launchd job <b>{{.Job}}</b>{{if .JobProgram}} ({{.JobProgram}}){{end}}{{end}}</p>
 <div class="pics"><div>{{timeline .BeatTimes}}</div><div>{{histogram .Intervals .PeriodS}}</div></div>
 <ul class="reasons">{{range .Reasons}}<li>{{.}}</li>{{end}}</ul>
 </div>{{else}}<p class="none">No alert in the window.</p>{{end}}
@@ -161,7 +166,7 @@ ul.reasons { margin: 4px 0; padding-left: 20px; }
 <h3>Approvals by launchd label alone</h3>
 {{if .LabelApprovals}}<p>These were approved because the MDM named an approved job; their destination is not approved. A label is the weakest evidence: any program can use it.</p>
 <table><tr><th>host</th><th>destination</th><th class="n">period</th><th>job</th><th>rule</th></tr>
-{{range .LabelApprovals}}<tr><td>{{.Src}} {{.Hostname}}</td><td>{{.Dest}}:{{.Port}}</td><td class="n">{{secs .PeriodS}}</td><td>{{.Job}}</td><td><code>{{.Rule}}</code></td></tr>{{end}}
+{{range .LabelApprovals}}<tr><td>{{if .Sensor}}{{.Sensor}}: {{end}}{{.Src}} {{.Hostname}}</td><td>{{.Dest}}:{{.Port}}</td><td class="n">{{secs .PeriodS}}</td><td>{{.Job}}</td><td><code>{{.Rule}}</code></td></tr>{{end}}
 </table>{{else}}<p class="ok">None.</p>{{end}}
 {{end}}
 </body>

@@ -49,9 +49,10 @@ type Report struct {
 
 // Span is a stretch of time.
 type Span struct {
-	From time.Time `json:"from"`
-	To   time.Time `json:"to"`
-	Why  string    `json:"why,omitempty"`
+	From   time.Time `json:"from"`
+	To     time.Time `json:"to"`
+	Why    string    `json:"why,omitempty"`
+	Sensor string    `json:"sensor,omitempty"` // a run's sensor, in the organisation's report
 }
 
 // Hours is the span's length in hours.
@@ -90,6 +91,30 @@ type Coverage struct {
 	// EncryptedDNS are the hosts seen using encrypted-DNS resolvers (DoH,
 	// DoT): the span sees none of their lookups. Most sessions first.
 	EncryptedDNS []EncryptedDNSHost `json:"encrypted_dns_hosts"`
+	// Sensors is each sensor's coverage in the organisation's report
+	// (launchtap report --db), by name; absent from one sensor's report.
+	Sensors []SensorCoverage `json:"sensors,omitempty"`
+}
+
+// SensorCoverage is what one sensor of the organisation saw and where it
+// was blind, in the report's window.
+type SensorCoverage struct {
+	Sensor         string    `json:"sensor"`
+	Version        string    `json:"version,omitempty"`        // of its newest run
+	LastCheckpoint time.Time `json:"last_checkpoint,omitzero"` // the newest capture time it checkpointed
+	Runs           []Span    `json:"runs"`                     // capture time its runs covered
+	Gaps           []Span    `json:"gaps"`                     // hours of the window it saw no packets, said why
+	ObservedHours  int       `json:"observed_hours"`
+	WindowHours    int       `json:"window_hours"`
+	Packets        uint64    `json:"packets"`
+	Drops          uint64    `json:"kernel_drops"`
+	Sessions       uint64    `json:"external_sessions"`
+	OneSidedShare  float64   `json:"one_sided_share"`
+	NamedShare     float64   `json:"named_share"`
+	Hosts          int       `json:"hosts"`     // hosts with external sessions or Macs seen
+	MacsSeen       int       `json:"macs_seen"` // of them, Macs
+	Periodic       int       `json:"periodic_communicators"`
+	Alerts         int       `json:"alerts"`
 }
 
 // InternalNet is one internal network and where it came from.
@@ -113,6 +138,7 @@ type HourRow struct {
 
 // HostDNS is a host whose external sessions mostly got no name.
 type HostDNS struct {
+	Sensor     string  `json:"sensor,omitempty"` // the organisation's report: the sensor that saw it
 	IP         string  `json:"ip"`
 	Hostname   string  `json:"hostname,omitempty"`
 	Sessions   uint64  `json:"sessions"`
@@ -125,6 +151,7 @@ type HostDNS struct {
 // EncryptedDNSHost is a host that resolved names over DNS over HTTPS or
 // TLS in the window: a blind spot of the span's DNS.
 type EncryptedDNSHost struct {
+	Sensor    string    `json:"sensor,omitempty"` // the organisation's report: the sensor that saw it
 	IP        string    `json:"ip"`
 	Hostname  string    `json:"hostname,omitempty"`
 	Providers []string  `json:"providers"` // the resolvers' operators (Cloudflare, Google, ...)
@@ -142,6 +169,7 @@ type Device struct {
 
 // HostSpan is one host's observation.
 type HostSpan struct {
+	Sensor           string    `json:"sensor,omitempty"` // the organisation's report: the sensor that saw it
 	IP               string    `json:"ip"`
 	Hostname         string    `json:"hostname,omitempty"`
 	OS               string    `json:"os"`
@@ -158,7 +186,9 @@ type HostSpan struct {
 // Communicator is a periodic (host, destination) pair found in the window.
 type Communicator struct {
 	ID         string    `json:"id"`
+	Sensor     string    `json:"sensor,omitempty"` // the organisation's report: the sensor (or hub) that judged it
 	Src        string    `json:"src_ip"`
+	HostID     string    `json:"host_id,omitempty"` // the host's identity (its MAC where seen): stable across addresses and sensors
 	Hostname   string    `json:"hostname,omitempty"`
 	Dest       string    `json:"destination"`
 	Port       uint16    `json:"port"`
@@ -214,6 +244,7 @@ func Build(ev *state.Evidence, opt Options) *Report {
 	r := &Report{Generated: time.Now().UTC(), From: from.UTC(), To: to.UTC(), StateFile: ev.Path, StateSize: ev.Size}
 	r.coverage(ev, opt)
 	r.findings(ev)
+	r.sensors(ev)
 	r.hygiene(ev, opt)
 	return r
 }
@@ -233,7 +264,7 @@ func (r *Report) coverage(ev *state.Evidence, opt Options) {
 		c.InternalNetworks = append(c.InternalNetworks, InternalNet{Prefix: l.Prefix.String(), Source: "learned", Learned: &first, Held: &held})
 	}
 	for _, run := range ev.Runs {
-		c.Runs = append(c.Runs, Span{From: time.Unix(0, run.Start).UTC(), To: time.Unix(0, run.End).UTC()})
+		c.Runs = append(c.Runs, Span{From: time.Unix(0, run.Start).UTC(), To: time.Unix(0, run.End).UTC(), Sensor: run.Sensor})
 	}
 	observed := map[int64]bool{}
 	hostsPerHour := map[int64]int{}
@@ -264,30 +295,24 @@ func (r *Report) coverage(ev *state.Evidence, opt Options) {
 	// Gaps: hours of the window without packets, said why.
 	start, end := hourOf(r.From), hourOf(r.To.Add(-time.Nanosecond)) // the hour To ends, not one it starts
 	c.WindowHours = int(end.Sub(start).Hours()) + 1
-	running := func(t time.Time) bool {
-		for _, s := range c.Runs {
-			if !t.Add(time.Hour).Before(s.From) && !t.After(s.To) {
-				return true
+	c.Gaps = gaps(start, end, observed, c.Runs)
+	// Each sensor's own hours, in the organisation's report: a host is
+	// observed only when its own sensor was.
+	bySensor := map[string]map[int64]bool{}
+	for _, sc := range ev.Sensors {
+		obs := map[int64]bool{}
+		for _, h := range sc.Hours {
+			if h.Packets > 0 {
+				obs[h.Start] = true
 			}
 		}
-		return false
+		bySensor[sc.Sensor] = obs
 	}
-	var gap *Span
-	for t := start; !t.After(end); t = t.Add(time.Hour) {
-		if observed[t.Unix()] {
-			gap = nil
-			continue
+	observedBy := func(sensor string) map[int64]bool {
+		if o, ok := bySensor[sensor]; ok && sensor != "" {
+			return o
 		}
-		why := "sensor not running"
-		if running(t) {
-			why = "sensor running, no packets (span or tap down?)"
-		}
-		if gap != nil && gap.Why == why {
-			gap.To = t.Add(time.Hour)
-			continue
-		}
-		c.Gaps = append(c.Gaps, Span{From: t, To: t.Add(time.Hour), Why: why})
-		gap = &c.Gaps[len(c.Gaps)-1]
+		return observed
 	}
 
 	// Per host: sessions and names, active hours, and the longest stretch
@@ -296,12 +321,15 @@ func (r *Report) coverage(ev *state.Evidence, opt Options) {
 		sessions, named uint64
 		hours           []int64
 	}
+	// Hosts are keyed by sensor and address: two offices may number their
+	// Macs alike.
 	byHost := map[string]*agg{}
 	for _, h := range ev.HostHours {
-		a := byHost[h.IP]
+		k := hostKey(h.Sensor, h.IP)
+		a := byHost[k]
 		if a == nil {
 			a = &agg{}
-			byHost[h.IP] = a
+			byHost[k] = a
 		}
 		a.sessions += h.Sessions
 		a.named += h.Named
@@ -309,31 +337,33 @@ func (r *Report) coverage(ev *state.Evidence, opt Options) {
 	}
 	hostInfo := map[string]state.Host{}
 	for _, h := range ev.Hosts {
-		hostInfo[h.IP] = h
+		hostInfo[hostKey(h.Sensor, h.IP)] = h
 	}
 	c.EncryptedDNS = []EncryptedDNSHost{}
 	encrypted := map[string][]string{}
 	for _, h := range ev.DoHHosts {
-		ip := h.IP.String()
-		encrypted[ip] = h.Providers
-		c.EncryptedDNS = append(c.EncryptedDNS, EncryptedDNSHost{IP: ip, Hostname: hostInfo[ip].Hostname, Providers: h.Providers,
+		ip, k := h.IP.String(), hostKey(h.Sensor, h.IP.String())
+		encrypted[k] = h.Providers
+		c.EncryptedDNS = append(c.EncryptedDNS, EncryptedDNSHost{Sensor: h.Sensor, IP: ip, Hostname: hostInfo[k].Hostname, Providers: h.Providers,
 			Sessions: h.Sessions, First: time.Unix(0, h.First).UTC(), Last: time.Unix(0, h.Last).UTC()})
 	}
 	slices.SortStableFunc(c.EncryptedDNS, func(a, b EncryptedDNSHost) int { return cmp.Compare(b.Sessions, a.Sessions) })
-	ips := make([]string, 0, len(byHost))
-	for ip := range byHost {
-		ips = append(ips, ip)
+	keys := make([]string, 0, len(byHost))
+	for k := range byHost {
+		keys = append(keys, k)
 	}
 	for _, h := range ev.Hosts {
-		if byHost[h.IP] == nil && h.OS == "macos" {
-			ips = append(ips, h.IP) // a Mac seen without external sessions
-			byHost[h.IP] = &agg{}
+		if k := hostKey(h.Sensor, h.IP); byHost[k] == nil && h.OS == "macos" {
+			keys = append(keys, k) // a Mac seen without external sessions
+			byHost[k] = &agg{}
 		}
 	}
-	slices.Sort(ips)
-	for _, ip := range ips {
-		a, info := byHost[ip], hostInfo[ip]
-		hs := HostSpan{IP: ip, Hostname: info.Hostname, OS: cmp.Or(info.OS, "unknown"), Confidence: info.Confidence,
+	slices.Sort(keys)
+	for _, k := range keys {
+		a, info := byHost[k], hostInfo[k]
+		sensor, ip, _ := strings.Cut(k, "\x00")
+		observed := observedBy(sensor)
+		hs := HostSpan{Sensor: sensor, IP: ip, Hostname: info.Hostname, OS: cmp.Or(info.OS, "unknown"), Confidence: info.Confidence,
 			ActiveHours: len(a.hours), SessionsObserved: a.sessions}
 		if info.First != 0 {
 			hs.First, hs.Last = time.Unix(0, info.First).UTC(), time.Unix(0, info.Last).UTC()
@@ -364,8 +394,8 @@ func (r *Report) coverage(ev *state.Evidence, opt Options) {
 		hs.LongestPeriodS = p.Seconds()
 		c.Hosts = append(c.Hosts, hs)
 		if a.sessions >= 20 && share(a.named, a.sessions) < 0.5 {
-			c.DNSBlind = append(c.DNSBlind, HostDNS{IP: ip, Hostname: info.Hostname, Sessions: a.sessions, NamedShare: share(a.named, a.sessions),
-				EncryptedDNS: encrypted[ip]})
+			c.DNSBlind = append(c.DNSBlind, HostDNS{Sensor: sensor, IP: ip, Hostname: info.Hostname, Sessions: a.sessions, NamedShare: share(a.named, a.sessions),
+				EncryptedDNS: encrypted[k]})
 		}
 		if hs.OS == "macos" {
 			c.MacsSeen++
@@ -420,6 +450,99 @@ func (r *Report) coverage(ev *state.Evidence, opt Options) {
 	}
 }
 
+// hostKey names a host in one sensor's network ("" for a sensor's own
+// report).
+func hostKey(sensor, ip string) string { return sensor + "\x00" + ip }
+
+// gaps are the hours from start to end (inclusive) without packets, runs
+// of one reason merged, each said why.
+func gaps(start, end time.Time, observed map[int64]bool, runs []Span) []Span {
+	running := func(t time.Time) bool {
+		for _, s := range runs {
+			if t.Add(time.Hour).After(s.From) && !t.After(s.To) { // the hour [t, t+1h) overlaps the run
+				return true
+			}
+		}
+		return false
+	}
+	var out []Span
+	var gap *Span
+	for t := start; !t.After(end); t = t.Add(time.Hour) {
+		if observed[t.Unix()] {
+			gap = nil
+			continue
+		}
+		why := "sensor not running"
+		if running(t) {
+			why = "sensor running, no packets (span or tap down?)"
+		}
+		if gap != nil && gap.Why == why {
+			gap.To = t.Add(time.Hour)
+			continue
+		}
+		out = append(out, Span{From: t, To: t.Add(time.Hour), Why: why})
+		gap = &out[len(out)-1]
+	}
+	return out
+}
+
+// sensors fills each sensor's coverage, in the organisation's report.
+func (r *Report) sensors(ev *state.Evidence) {
+	if len(ev.Sensors) == 0 {
+		return
+	}
+	start, end := hourOf(r.From), hourOf(r.To.Add(-time.Nanosecond))
+	for _, sc := range ev.Sensors {
+		s := SensorCoverage{Sensor: sc.Sensor, Version: sc.Version, Runs: []Span{}, WindowHours: r.Coverage.WindowHours}
+		if sc.Clock > 0 {
+			s.LastCheckpoint = time.Unix(0, sc.Clock).UTC()
+		}
+		for _, run := range ev.Runs {
+			if run.Sensor == sc.Sensor {
+				s.Runs = append(s.Runs, Span{From: time.Unix(0, run.Start).UTC(), To: time.Unix(0, run.End).UTC()})
+			}
+		}
+		observed := map[int64]bool{}
+		var oneSided, named uint64
+		for _, h := range sc.Hours {
+			if h.Packets > 0 {
+				observed[h.Start] = true
+			}
+			s.Packets += h.Packets
+			s.Drops += h.Drops
+			s.Sessions += h.Sessions
+			oneSided += h.OneSided
+			named += h.NamedDNS + h.NamedMAC + h.NamedWire
+		}
+		s.ObservedHours = len(observed)
+		s.OneSidedShare, s.NamedShare = share(oneSided, s.Sessions), share(named, s.Sessions)
+		s.Gaps = gaps(start, end, observed, s.Runs)
+		if s.Gaps == nil {
+			s.Gaps = []Span{}
+		}
+		for _, h := range r.Coverage.Hosts {
+			if h.Sensor == sc.Sensor {
+				s.Hosts++
+				if h.OS == "macos" {
+					s.MacsSeen++
+				}
+			}
+		}
+		for _, p := range r.Periodic {
+			if p.Sensor == sc.Sensor {
+				s.Periodic++
+				if !p.Approved {
+					s.Alerts++
+				}
+			}
+		}
+		r.Coverage.Sensors = append(r.Coverage.Sensors, s)
+	}
+}
+
+// Org reports an organisation's report: several sensors, each named.
+func (r *Report) Org() bool { return len(r.Coverage.Sensors) > 0 }
+
 func share(n, of uint64) float64 {
 	if of == 0 {
 		return 0
@@ -433,7 +556,7 @@ func communicator(f *state.Finding) Communicator {
 	if dest == "" {
 		dest = strings.Join(a.DstIPs, ", ")
 	}
-	c := Communicator{ID: a.ID, Src: a.SrcIP, Hostname: a.Hostname, Dest: dest, Port: a.DstPort, Proto: a.Proto, Kind: a.Kind,
+	c := Communicator{ID: a.ID, Sensor: f.Sensor, Src: a.SrcIP, HostID: a.HostID, Hostname: a.Hostname, Dest: dest, Port: a.DstPort, Proto: a.Proto, Kind: a.Kind,
 		PeriodS: a.PeriodS, Beats: a.Beats, First: a.FirstSeen, Last: a.LastSeen, Status: string(f.Fate),
 		Approved: f.Fate != state.Alerted, Rule: f.Rule, Job: f.Label}
 	if e := a.Enrichment; e != nil && e.Status == alert.EnrichMatched && len(e.Jobs) > 0 {
@@ -470,7 +593,7 @@ func (r *Report) findings(ev *state.Evidence) {
 			}
 			return 1
 		}
-		return cmp.Or(strings.Compare(a.Src, b.Src), strings.Compare(a.Dest, b.Dest), cmp.Compare(a.Port, b.Port))
+		return cmp.Or(strings.Compare(a.Src, b.Src), strings.Compare(a.Dest, b.Dest), cmp.Compare(a.Port, b.Port), strings.Compare(a.Sensor, b.Sensor))
 	})
 	slices.SortStableFunc(r.Alerts, func(a, b Alert) int { return b.Last.Compare(a.Last) })
 }

@@ -35,6 +35,47 @@ type Finding struct {
 	Fate  Fate
 	Rule  string // the baseline rule that approved it ("" when delivered)
 	Label string // the launchd job the MDM named, best match ("" when none)
+	// Sensor is the sensor that judged it: set by the organisation's store
+	// (sensor/hub/orgstore), empty in a sensor's own state.
+	Sensor string
+}
+
+// findingJSON is a Finding as JSON: the alert's beat times are not in the
+// alert's own JSON (alert.Alert.BeatTimes), so they travel beside it.
+type findingJSON struct {
+	Alert     *alert.Alert
+	BeatTimes []int64 `json:",omitempty"` // Unix ns
+	Fate      Fate
+	Rule      string `json:",omitempty"`
+	Label     string `json:",omitempty"`
+	Sensor    string `json:",omitempty"`
+}
+
+// MarshalJSON encodes the finding with its alert's beat times.
+func (f Finding) MarshalJSON() ([]byte, error) {
+	j := findingJSON{Alert: f.Alert, Fate: f.Fate, Rule: f.Rule, Label: f.Label, Sensor: f.Sensor}
+	if f.Alert != nil {
+		for _, t := range f.Alert.BeatTimes {
+			j.BeatTimes = append(j.BeatTimes, t.UnixNano())
+		}
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON decodes what MarshalJSON encodes.
+func (f *Finding) UnmarshalJSON(b []byte) error {
+	var j findingJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*f = Finding{Alert: j.Alert, Fate: j.Fate, Rule: j.Rule, Label: j.Label, Sensor: j.Sensor}
+	if f.Alert != nil {
+		f.Alert.BeatTimes = nil
+		for _, t := range j.BeatTimes {
+			f.Alert.BeatTimes = append(f.Alert.BeatTimes, time.Unix(0, t).UTC())
+		}
+	}
+	return nil
 }
 
 // Hour is the coverage counters of one hour of capture time. Checkpoints
@@ -60,14 +101,19 @@ type HostHour struct {
 	Start    int64 // Unix seconds of the hour
 	Sessions uint64
 	Named    uint64
+	Sensor   string // the sensor that saw it: the organisation's store only
 }
 
 // Checkpoint is what one checkpoint writes; the pending alert fates are
 // added by the store.
 type Checkpoint struct {
-	Clock     int64 // newest capture time the workers had seen, Unix ns
-	Sensor    string
-	Version   string
+	Clock   int64 // newest capture time the workers had seen, Unix ns
+	Sensor  string
+	Version string
+	// Started is when the sensor process started (wall time, Unix ns): with
+	// Sensor it names the run, so the organisation's store
+	// (sensor/hub/orgstore) tells a sensor up but blind from one down.
+	Started   int64
 	Pairs     []*beacon.PairState // pairs beaten since the last checkpoint
 	Hours     []Hour
 	HostHours []HostHour
@@ -91,6 +137,10 @@ type Checkpoint struct {
 	// DoHHosts are the hosts that used encrypted-DNS resolvers since the
 	// last checkpoint, Sessions counting only the sessions since then.
 	DoHHosts []DoHHost
+	// Findings are set by Store.Checkpoint: the alert fates it wrote, so a
+	// checkpoint sent on to the hub (sensor/hub/orgstore) carries them.
+	// The store takes its fates from Record, never from here.
+	Findings []Finding
 }
 
 // DoHHost is a host seen using encrypted-DNS resolvers (DoH, DoT): the span
@@ -101,6 +151,7 @@ type DoHHost struct {
 	Sessions  uint64   // sessions to them
 	First     int64    // capture time, Unix ns
 	Last      int64
+	Sensor    string // the sensor that saw it: the organisation's store only
 }
 
 // LearnedNetwork is an internal IPv6 prefix learned from a router
@@ -225,6 +276,7 @@ func (s *Store) Checkpoint(ctx context.Context, c *Checkpoint) (Info, error) {
 	}
 	info.Errors = s.last.Errors
 	s.last = info
+	c.Findings = fates
 	return info, nil
 }
 

@@ -23,7 +23,17 @@ type Host struct {
 	IP, MAC, Hostname, OS string
 	Confidence            float64
 	Evidence              []string
-	First, Last           int64 // Unix ns
+	First, Last           int64  // Unix ns
+	Sensor                string // the sensor that saw it: the organisation's store only
+}
+
+// SensorCoverage is one sensor's hours and newest checkpoint, in the
+// organisation's store.
+type SensorCoverage struct {
+	Sensor  string
+	Version string // of its newest run
+	Clock   int64  // newest capture time it checkpointed, Unix ns
+	Hours   []Hour
 }
 
 // Evidence is everything the report reads for a window.
@@ -39,6 +49,10 @@ type Evidence struct {
 	Internal  []string         // the configured internal networks of the latest checkpoint (nil: none recorded)
 	Learned   []LearnedNetwork // prefixes learned from router advertisements, held in the window
 	DoHHosts  []DoHHost        // hosts that used encrypted-DNS resolvers in the window, by address
+	// Sensors is each sensor's own coverage, for the organisation's report
+	// (sensor/hub/orgstore); nil in a sensor's own state, whose Hours are
+	// the one sensor's.
+	Sensors []SensorCoverage
 	// Unreadable counts rows left out because this version cannot read them.
 	Unreadable int
 	Size       int64
