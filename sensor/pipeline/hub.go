@@ -12,7 +12,7 @@ import (
 	"github.com/launchtap/launchtap/sensor/hub/obs"
 )
 
-// HubSink takes what the workers tell the hub (--hub-url). Both methods
+// HubSink takes what the workers tell the hub (--hub-url). Its methods
 // must not block: they return false when the sink's queue is full, and the
 // worker counts what it could not hand over.
 type HubSink interface {
@@ -28,7 +28,7 @@ type HubSink interface {
 // HubStats count what the workers handed the hub sink.
 type HubStats struct {
 	Beats           uint64 // beats handed over
-	Unsized         uint64 // of those, sent without their sizes (the session outlived hubSizeWait or the table)
+	Unsized         uint64 // of those, sent without their sizes (the session outlived hubSizeWait or the table, or the capture ended)
 	Dropped         uint64 // beats the sink's queue had no room for
 	Findings        uint64 // findings handed over (or dropped, below)
 	FindingsDropped uint64
