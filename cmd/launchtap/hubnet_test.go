@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/launchtap/launchtap/internal/livetest"
 	"github.com/launchtap/launchtap/internal/natstest"
 	"github.com/launchtap/launchtap/sensor/hub/link"
 	"github.com/launchtap/launchtap/sensor/hub/obs"
@@ -239,5 +240,47 @@ func TestBaselinePublish(t *testing.T) {
 	e, err := kv.Get(ctx, obs.BaselineKey)
 	if err != nil || string(e.Value()) != yaml || e.Revision() != 1 {
 		t.Fatalf("bucket holds %v, %v", e, err)
+	}
+}
+
+// TestRunToHub: `launchtap run` on a veth pair with --hub-url (and no state
+// directory) hands the hub every alert it writes and the beats behind them,
+// as replay does.
+func TestRunToHub(t *testing.T) {
+	livetest.Require(t, "tcpreplay")
+	srv := natstest.Server(t)
+	dir := t.TempDir()
+	pcap := filepath.Join(dir, "beacon.pcap")
+	if err := writeBeaconCapture(pcap); err != nil {
+		t.Fatal(err)
+	}
+	v := livetest.NewVeth(t)
+	args := append([]string{"run", "-i", v.Host, "--workers", "2", "--state-dir", "", "--sensor-name", "tap-live",
+		"--hub-url", srv.URLs(), "--hub-outbox", filepath.Join(dir, "outbox"), "--checkpoint-interval", "1s"}, fastBeacon...)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb syncBuffer
+	done := make(chan int)
+	go func() { done <- dispatch(ctx, args, nil, &out, &errb) }()
+	waitFor(t, &errb, "capturing", 10*time.Second)
+	if msg, err := v.Replay(ctx, pcap); err != nil {
+		t.Fatalf("%v\n%s", err, msg)
+	}
+	time.Sleep(time.Second)
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("run: exit %d\n%s", code, errb.String())
+	}
+	alerts := strings.Count(out.String(), "\n")
+	kinds := map[obs.Kind]int{}
+	for _, r := range streamRecords(t, srv.URLs()) {
+		kinds[r.Type()]++
+		if b, ok := r.(*obs.Beat); ok && b.Sensor != "tap-live" {
+			t.Fatalf("beat from sensor %q", b.Sensor)
+		}
+	}
+	t.Logf("records by kind %v; %d alerts written", kinds, alerts)
+	if alerts == 0 || kinds[obs.KindAlert] != alerts || kinds[obs.KindBeat] == 0 || kinds[obs.KindCoverage] == 0 || kinds[obs.KindCheckpoint] == 0 {
+		t.Fatalf("the hub got %v for %d alerts written\n%s", kinds, alerts, errb.String())
 	}
 }

@@ -319,7 +319,7 @@ var metricDefs = []metricDef{
 				h := r.pipe.Hub
 				e(h.Beats, "queued")
 				e(h.Unsized, "unsized")
-				e(h.Dropped+h.FindingsDropped, "dropped")
+				e(h.Dropped+h.FindingsDropped+h.HostsDropped, "dropped")
 			}
 		}},
 	{name: "hub_records", help: "Observations packed into frames for the hub, by event: packed, queue_full (dropped: the publisher's queue was full), refused (not encodable, logged).",
@@ -331,7 +331,7 @@ var metricDefs = []metricDef{
 				e(r.hub.pub.Refused, "refused")
 			}
 		}},
-	{name: "hub_frames", help: "Frames of observations, by event: stored (in the outbox), sent (acknowledged by JetStream), duplicate (acknowledged as already stored: sent again after a lost acknowledgement), outbox_error (the outbox could not store it: lost).",
+	{name: "hub_frames", help: "Frames of observations, by event: stored (in the outbox), sent (acknowledged by JetStream), duplicate (acknowledged as already stored: sent again after a lost acknowledgement), outbox_error (the outbox could not store it: lost), rejected (refused for good by the stream: larger than its message limit; dropped).",
 		labels: []string{"event"},
 		read: func(r *readings, e func(uint64, ...string)) {
 			if r.hub != nil {
@@ -339,6 +339,7 @@ var metricDefs = []metricDef{
 				e(r.hub.pub.Sent, "sent")
 				e(r.hub.pub.Duplicates, "duplicate")
 				e(r.hub.pub.OutboxErrors, "outbox_error")
+				e(r.hub.pub.Rejected, "rejected")
 			}
 		}},
 	{name: "hub_sent_records", help: "Observations JetStream acknowledged.", stats: statsAsIs,

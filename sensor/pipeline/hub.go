@@ -2,14 +2,17 @@ package pipeline
 
 import (
 	"net/netip"
+	"slices"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/launchtap/launchtap/sensor/beacon"
+	"github.com/launchtap/launchtap/sensor/host"
+	"github.com/launchtap/launchtap/sensor/hostid"
 	"github.com/launchtap/launchtap/sensor/hub/obs"
 )
 
-// HubSink takes what the workers tell the hub (--hub-url). Both methods
+// HubSink takes what the workers tell the hub (--hub-url). Its methods
 // must not block: they return false when the sink's queue is full, and the
 // worker counts what it could not hand over.
 type HubSink interface {
@@ -17,15 +20,20 @@ type HubSink interface {
 	Beats([]obs.Beat) bool
 	// Finding takes a pair the worker's detector judged periodic.
 	Finding(obs.Finding) bool
+	// Host takes what the worker knows of a host that beats, keyed as its
+	// beats are.
+	Host(obs.Host) bool
 }
 
 // HubStats count what the workers handed the hub sink.
 type HubStats struct {
 	Beats           uint64 // beats handed over
-	Unsized         uint64 // of those, sent without their sizes (the session outlived hubSizeWait or the table)
+	Unsized         uint64 // of those, sent without their sizes (the session outlived hubSizeWait or the table, or the capture ended)
 	Dropped         uint64 // beats the sink's queue had no room for
 	Findings        uint64 // findings handed over (or dropped, below)
 	FindingsDropped uint64
+	Hosts           uint64 // host records handed over (or dropped, below)
+	HostsDropped    uint64
 }
 
 // Bounds of a worker's beats waiting for the hub.
@@ -41,7 +49,23 @@ const (
 	// within it: a burst is sized when the next begins) is sent unsized,
 	// so the hub is never later than this.
 	hubSizeWait = int64(10 * 60 * 1e9)
+	// hubHostEvery is how often (capture time) a beating host's evidence
+	// is sent again; sooner when it beats from a new address.
+	hubHostEvery = int64(30 * 60 * 1e9)
+	// hubHosts bounds the hosts whose last sending is remembered.
+	hubHosts = 1 << 12
 )
+
+// hubHostSent is when a host's evidence was last sent, and the addresses
+// it beat from (a dual-stack Mac beats from two, and is not sent again for
+// alternating between them).
+type hubHostSent struct {
+	at    int64
+	addrs [hubHostAddrs]netip.Addr // most recent first
+}
+
+// hubHostAddrs bounds the addresses remembered and sent per host.
+const hubHostAddrs = 4
 
 type hubKey struct {
 	pair beacon.PairKey
@@ -57,6 +81,7 @@ type hubOut struct {
 	buf     []obs.Beat
 	pending *simplelru.LRU[hubKey, obs.Beat]
 	taking  bool // sized is removing a beat it sends itself
+	hosts   *simplelru.LRU[host.Key, hubHostSent]
 	c       HubStats
 }
 
@@ -69,7 +94,47 @@ func newHubOut(sink HubSink, sensor string) *hubOut {
 		h.c.Unsized++
 		h.emit(b)
 	})
+	h.hosts, _ = simplelru.NewLRU[host.Key, hubHostSent](hubHosts, nil)
 	return h
+}
+
+// host sends the evidence of host k, beating from src, when it was not sent
+// in the last hubHostEvery or src is new; verdict is called only then (it
+// allocates).
+func (h *hubOut) host(k host.Key, src netip.Addr, mac [6]byte, hasMAC bool, ts int64, verdict func() hostid.Verdict) {
+	last, ok := h.hosts.Get(k)
+	known := ok && slices.Contains(last.addrs[:], src)
+	if known && ts-last.at < hubHostEvery && ts >= last.at {
+		return
+	}
+	sent := hubHostSent{at: ts, addrs: [hubHostAddrs]netip.Addr{src}}
+	n := 1
+	for _, a := range last.addrs {
+		if a.IsValid() && a != src && n < hubHostAddrs {
+			sent.addrs[n] = a
+			n++
+		}
+	}
+	h.hosts.Add(k, sent)
+	v := verdict()
+	r := obs.Host{Sensor: h.sensor, HostID: k.String(), Hostname: v.Hostname, OS: string(v.OS),
+		Confidence: min(max(v.Confidence, 0), 1), TS: ts}
+	for i := n - 1; i >= 0; i-- {
+		r.Addrs = append(r.Addrs, sent.addrs[i]) // most recent last, as obs.Host wants
+	}
+	if len(r.Hostname) > obs.MaxString {
+		r.Hostname = r.Hostname[:obs.MaxString]
+	}
+	if k.IsMAC() {
+		r.MACs = append(r.MACs, k.MAC)
+	}
+	if hasMAC && mac != k.MAC && k.IsMAC() {
+		r.MACs = append(r.MACs, mac) // another MAC of the host (a dock, Wi-Fi)
+	}
+	h.c.Hosts++
+	if !h.sink.Host(r) {
+		h.c.HostsDropped++
+	}
 }
 
 // beat records a beat of host k.Host from address src (in a frame from mac

@@ -19,7 +19,18 @@ type hubSink struct {
 	mu       sync.Mutex
 	beats    []obs.Beat
 	findings []obs.Finding
+	hosts    []obs.Host
 	full     bool
+}
+
+func (s *hubSink) Host(h obs.Host) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.full {
+		return false
+	}
+	s.hosts = append(s.hosts, h)
+	return true
 }
 
 func (s *hubSink) Beats(b []obs.Beat) bool {
@@ -121,6 +132,24 @@ func TestHubBeats(t *testing.T) {
 				}
 			}
 		}
+		// Every beating host's evidence, keyed as its beats, sent once per
+		// address and interval, not once per beat.
+		hostRecs := map[string]bool{}
+		for _, h := range sink.hosts {
+			hostRecs[h.HostID] = true
+			var w obs.Writer
+			if err := w.Add(&h); err != nil {
+				t.Fatalf("host %+v does not encode: %v", h, err)
+			}
+		}
+		for _, b := range sink.beats {
+			if !hostRecs[b.HostID] {
+				t.Fatalf("%d workers: host %s beats but its evidence was not sent", workers, b.HostID)
+			}
+		}
+		if len(sink.hosts) == 0 || len(sink.hosts) > len(sink.beats)/2 || st.Hub.Hosts != uint64(len(sink.hosts)) {
+			t.Fatalf("%d workers: %d host records (counted %d) for %d beats", workers, len(sink.hosts), st.Hub.Hosts, len(sink.beats))
+		}
 		// A burst is sized when the next one begins, often later than the
 		// hub waits: only sessions are expected sized.
 		if sessions == 0 || sized < sessions*9/10 || st.Hub.Unsized > uint64(zero) {
@@ -137,7 +166,8 @@ func TestHubSinkFull(t *testing.T) {
 	if !slices.Equal(alerts, alone) {
 		t.Fatal("alerts with a full hub sink differ from without")
 	}
-	if st.Hub.Beats != 0 || st.Hub.Dropped != st.Beacon.Beats || st.Hub.FindingsDropped != st.Findings {
+	if st.Hub.Beats != 0 || st.Hub.Dropped != st.Beacon.Beats || st.Hub.FindingsDropped != st.Findings ||
+		st.Hub.Hosts == 0 || st.Hub.HostsDropped != st.Hub.Hosts {
 		t.Fatalf("hub stats %+v with %d beats and %d findings", st.Hub, st.Beacon.Beats, st.Findings)
 	}
 }
@@ -148,3 +178,4 @@ type discardHub struct{}
 
 func (discardHub) Beats([]obs.Beat) bool    { return true }
 func (discardHub) Finding(obs.Finding) bool { return true }
+func (discardHub) Host(obs.Host) bool       { return true }

@@ -569,6 +569,7 @@ func (w *worker) beat(k beacon.PairKey, src, dst netip.Addr, ts int64, mac [6]by
 	}
 	if w.hub != nil {
 		w.hub.beat(k, src, dst, ts, mac, hasMAC)
+		w.hub.host(k.Host, src, mac, hasMAC, ts, func() hostid.Verdict { return w.hosts.Lookup(src, mac, hasMAC) })
 	}
 	f := w.det.Beat(k, dst, ts)
 	if f == nil {

@@ -151,6 +151,10 @@ const (
 	StreamDuplicates = 10 * time.Minute
 )
 
+// MaxMsgSize is the stream's message limit: a full frame and its headers
+// (the limit counts both), within NATS's default 1 MiB max_payload.
+const MaxMsgSize = obs.MaxFrame + 8<<10
+
 // StreamConfig is the observation stream as launchtap creates it, with
 // replicas copies (1 for a single server, 3 for a cluster) and at most
 // maxBytes stored.
@@ -164,7 +168,7 @@ func StreamConfig(replicas int, maxBytes int64) jetstream.StreamConfig {
 		Discard:     jetstream.DiscardOld,
 		MaxAge:      StreamMaxAge,
 		MaxBytes:    maxBytes,
-		MaxMsgSize:  obs.MaxFrame,
+		MaxMsgSize:  MaxMsgSize,
 		Duplicates:  StreamDuplicates,
 		Replicas:    replicas,
 	}

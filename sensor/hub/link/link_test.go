@@ -35,7 +35,7 @@ func TestStreamConfig(t *testing.T) {
 	if c.Name != obs.Stream || len(c.Subjects) != 1 || c.Subjects[0] != obs.StreamSubjects || c.Replicas != 3 {
 		t.Errorf("stream %s %v replicas %d", c.Name, c.Subjects, c.Replicas)
 	}
-	if c.Duplicates < 2*time.Minute || c.MaxAge <= 0 || c.MaxBytes <= 0 || c.MaxMsgSize != obs.MaxFrame {
+	if c.Duplicates < 2*time.Minute || c.MaxAge <= 0 || c.MaxBytes <= 0 || c.MaxMsgSize <= obs.MaxFrame || c.MaxMsgSize > 1<<20 {
 		t.Errorf("limits: duplicates %v, age %v, bytes %d, message %d", c.Duplicates, c.MaxAge, c.MaxBytes, c.MaxMsgSize)
 	}
 }

@@ -27,6 +27,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // Entry is one frame and where it goes.
@@ -153,6 +155,10 @@ func (o *Outbox) load() error {
 	}
 	if o.headF, err = os.OpenFile(filepath.Join(o.dir, "head"), os.O_CREATE|os.O_RDWR, 0o640); err != nil {
 		return fmt.Errorf("outbox: %w", err)
+	}
+	// One process per outbox: two would send and drop each other's frames.
+	if err := unix.Flock(int(o.headF.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return fmt.Errorf("outbox: %s is in use by another process (%w); give each sensor its own --hub-outbox", o.dir, err)
 	}
 	o.head = o.readHead()
 	o.read = o.head

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -191,4 +192,14 @@ func TestRefused(t *testing.T) {
 	if err := o.Append(entry(1)); err != ErrClosed {
 		t.Fatalf("append after close: %v", err)
 	}
+}
+
+func TestOneProcess(t *testing.T) {
+	dir := t.TempDir()
+	o := mustOpen(t, dir, 0)
+	if _, err := Open(dir, 0, nil); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second open: %v, want in use", err)
+	}
+	o.Close()
+	mustOpen(t, dir, 0).Close()
 }

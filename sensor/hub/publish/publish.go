@@ -54,6 +54,7 @@ type Stats struct {
 	SentRecords   uint64 // their records
 	Duplicates    uint64 // acknowledged frames the stream already had (sent again after a lost acknowledgement)
 	PublishErrors uint64 // sends that failed (the hub unreachable, a timeout); retried
+	Rejected      uint64 // frames the stream refused for good (larger than its message limit), logged and dropped
 	Connected     bool   // the link is up
 	Outbox        outbox.Stats
 }
@@ -68,6 +69,7 @@ type Publisher struct {
 
 	records, queueDrops, refused, outboxErrors, frames atomic.Uint64
 	sent, sentRecords, duplicates, publishErrors       atomic.Uint64
+	rejected                                           atomic.Uint64
 	connected                                          atomic.Bool
 
 	packed  chan struct{} // closed when the packer has put everything in the outbox
@@ -117,6 +119,9 @@ func (p *Publisher) Beats(b []obs.Beat) bool {
 // Finding queues a finding; see Beats.
 func (p *Publisher) Finding(f obs.Finding) bool { return p.Add(&f) }
 
+// Host queues a host's evidence; see Beats.
+func (p *Publisher) Host(h obs.Host) bool { return p.Add(&h) }
+
 // Add queues any record without blocking; false (counted) when the queue is
 // full or the publisher is closing.
 func (p *Publisher) Add(r obs.Record) bool {
@@ -154,6 +159,9 @@ func (p *Publisher) Close(ctx context.Context) error {
 		close(p.recs)
 	}
 	p.closeMu.Unlock()
+	if p.stop == nil { // never started: nothing was packed
+		return p.cfg.Outbox.Close()
+	}
 	<-p.packed
 	p.poke()
 	// Wait for the outbox to drain, or ctx.
@@ -186,6 +194,7 @@ func (p *Publisher) Stats() Stats {
 	return Stats{Records: p.records.Load(), QueueDrops: p.queueDrops.Load(), Refused: p.refused.Load(),
 		OutboxErrors: p.outboxErrors.Load(), Frames: p.frames.Load(), Sent: p.sent.Load(),
 		SentRecords: p.sentRecords.Load(), Duplicates: p.duplicates.Load(), PublishErrors: p.publishErrors.Load(),
+		Rejected:  p.rejected.Load(),
 		Connected: p.connected.Load(), Outbox: p.cfg.Outbox.Stats()}
 }
 
@@ -345,6 +354,14 @@ func (p *Publisher) send(ctx context.Context, js jetstream.JetStream, nc *nats.C
 	}
 }
 
+// permanent reports an error the stream will give the same frame again:
+// one larger than its message limit (a stream an operator created with a
+// smaller one).
+func permanent(err error) bool {
+	var api *jetstream.APIError
+	return errors.As(err, &api) && api.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum
+}
+
 // publish sends es and waits for every acknowledgement.
 func (p *Publisher) publish(ctx context.Context, js jetstream.JetStream, es []outbox.Entry) error {
 	futures := make([]jetstream.PubAckFuture, 0, len(es))
@@ -360,7 +377,8 @@ func (p *Publisher) publish(ctx context.Context, js jetstream.JetStream, es []ou
 		}
 		futures = append(futures, f)
 	}
-	var sent, records, dups uint64
+	var sent, records, dups, rejected uint64
+	var rejectErr error
 	for i, f := range futures {
 		select {
 		case ack := <-f.Ok():
@@ -372,6 +390,13 @@ func (p *Publisher) publish(ctx context.Context, js jetstream.JetStream, es []ou
 				dups++
 			}
 		case ferr := <-f.Err():
+			if permanent(ferr) {
+				// Sending it again would fail again and hold up every frame
+				// behind it.
+				rejected++
+				rejectErr = ferr
+				continue
+			}
 			if err == nil {
 				err = ferr
 			}
@@ -387,6 +412,10 @@ func (p *Publisher) publish(ctx context.Context, js jetstream.JetStream, es []ou
 		p.sent.Add(sent)
 		p.sentRecords.Add(records)
 		p.duplicates.Add(dups)
+		if rejected > 0 {
+			p.rejected.Add(rejected)
+			p.log.Error("hub: the stream refused frames; they are dropped", "frames", rejected, "err", rejectErr)
+		}
 	}
 	return err
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/launchtap/launchtap/internal/natstest"
+	"github.com/launchtap/launchtap/internal/testenv"
 	"github.com/launchtap/launchtap/sensor/beacon"
 	"github.com/launchtap/launchtap/sensor/hub/link"
 	"github.com/launchtap/launchtap/sensor/hub/obs"
@@ -156,7 +158,9 @@ func exactlyOnce(t *testing.T, got map[string]int, want []obs.Beat) {
 // TestCluster publishes to a three-server JetStream cluster, one member
 // Debian's nats-server where installed, and reads every beat back once.
 func TestCluster(t *testing.T) {
-	c := natstest.NewCluster(t, 3, natstest.DebianBinary() != "")
+	// Under CI=true, where .ci/run installs Debian's nats-server, the
+	// cross-version member is required.
+	c := natstest.NewCluster(t, 3, natstest.DebianBinary() != "" || testenv.CI())
 	for _, m := range c.Members {
 		t.Logf("%s: nats-server %s%s", m.Name, m.Version(t), map[bool]string{true: " (Debian's binary)"}[m.Binary != ""])
 	}
@@ -481,4 +485,50 @@ func TestLostAcks(t *testing.T) {
 	}
 	got, _ := stored(t, c.URLs())
 	exactlyOnce(t, got, want)
+}
+
+// TestRejectedFrame: a stream an operator made with a smaller message limit
+// refuses a large frame for good; it is dropped and counted rather than
+// holding up the frames behind it.
+func TestRejectedFrame(t *testing.T) {
+	c := natstest.Server(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	f := start(t, c.URLs(), t.TempDir())
+	cfg := link.StreamConfig(1, 1<<30)
+	cfg.MaxMsgSize = 64 << 10
+	if _, err := f.conn.JS.CreateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	big := &obs.Checkpoint{Sensor: "tap-a", JSON: []byte(`"` + strings.Repeat("x", 200<<10) + `"`)}
+	if !f.pub.Add(big) {
+		t.Fatal("queue full")
+	}
+	want := beats("tap-a", 0, 300)
+	f.send(want)
+	f.close(20 * time.Second)
+	st := f.pub.Stats()
+	if st.Rejected != 1 || st.Outbox.Pending != 0 {
+		t.Fatalf("stats %+v: want 1 frame rejected, none pending", st)
+	}
+	got, _ := stored(t, c.URLs())
+	exactlyOnce(t, got, want)
+}
+
+func TestCloseUnstarted(t *testing.T) {
+	ob, err := outbox.Open(t.TempDir(), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New(Config{Sensor: "tap-a", Outbox: ob})
+	done := make(chan error, 1)
+	go func() { done <- p.Close(context.Background()) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close of a publisher never started hangs")
+	}
 }
