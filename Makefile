@@ -52,6 +52,8 @@ bench: build ## replay a generated capture, a realistic office day and a port-sc
 	@sh deploy/bench-replay.sh $(BIN)/launchtap $(FLOOD_PCAP)
 	@echo "== state per tracked pair (detector) and per tracked session (flow table)"
 	$(GO) test -run '^$$' -bench 'PairMemory|SessionMemory' -benchtime 1x ./sensor/beacon ./sensor/flow
+	@echo "== hub: observations one launchtap hub process reads from JetStream, merges and scores (target >= 200 k/s), and its merge engine alone"
+	$(GO) test -run '^$$' -bench 'BenchmarkHub$$|BenchmarkEngine' -benchtime 1000000x ./sensor/hub/proc ./sensor/hub/merge
 	@echo "== per-stage micro-benchmarks (compare runs with benchstat)"
 	$(GO) test -run '^$$' -bench 'Decode|Established|ReadPcap|Beat|DNS|ResponsePaths|Replay' -benchmem ./sensor/decode ./sensor/flow ./sensor/capture ./sensor/beacon ./sensor/dnstrack ./sensor/pipeline
 

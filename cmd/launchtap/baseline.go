@@ -34,6 +34,7 @@ func (a *app) baselineCmd() *cobra.Command {
 	}
 	check.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only warnings and errors, not the rules")
 	parent.AddCommand(check)
+	parent.AddCommand(a.baselinePublishCmd())
 	return parent
 }
 

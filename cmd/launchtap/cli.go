@@ -36,6 +36,7 @@ const (
 	groupOutput     group = "output"
 	groupLive       group = "live"
 	groupState      group = "state"
+	groupHub        group = "hub"
 )
 
 var groups = []struct {
@@ -50,6 +51,7 @@ var groups = []struct {
 	{groupEnrichment, "Enrichment (inventory and MDM)"},
 	{groupOutput, "Output (alerts, syslog, logs, metrics)"},
 	{groupState, "State (the state directory; table bounds per worker, the least recently used entry evicted)"},
+	{groupHub, "Hub (NATS JetStream, partition leases; docs/many-sensors.md)"},
 }
 
 const groupAnnotation = "launchtap-group"
@@ -264,7 +266,7 @@ func (a *app) rootCmd() *cobra.Command {
 	}
 	root.SetVersionTemplate("launchtap {{.Version}}\n")
 	root.SetHelpFunc(func(cmd *cobra.Command, _ []string) { a.printHelp(cmd, cmd.OutOrStdout()) })
-	root.AddCommand(a.replayCmd(), a.runCmd(), a.hostsCmd(), a.baselineCmd(), a.reportCmd(), a.versionCmd(), a.manCmd())
+	root.AddCommand(a.replayCmd(), a.runCmd(), a.hostsCmd(), a.baselineCmd(), a.reportCmd(), a.hubCmd(), a.versionCmd(), a.manCmd())
 	// The completion command takes its output writer when it is made.
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)

@@ -24,7 +24,7 @@ func flagsTable() string {
 		defs []string // the default under each of cmds
 	}
 	rows := map[string]*row{}
-	for _, name := range []string{"replay", "run", "hosts", "report"} {
+	for _, name := range []string{"replay", "run", "hosts", "report", "hub"} {
 		cmd, _, err := root.Find([]string{name})
 		if err != nil {
 			panic(err)

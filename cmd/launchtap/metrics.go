@@ -19,6 +19,7 @@ import (
 	"github.com/launchtap/launchtap/enrich"
 	"github.com/launchtap/launchtap/sensor/capture/live"
 	"github.com/launchtap/launchtap/sensor/decode"
+	"github.com/launchtap/launchtap/sensor/hub/proc"
 	"github.com/launchtap/launchtap/sensor/pipeline"
 	"github.com/launchtap/launchtap/sensor/syslog"
 )
@@ -51,6 +52,8 @@ type readings struct {
 	ifaces []ifaceKernel         // the kernel's counters per interface (live)
 	flows  *bpf.TakeStats        // the pre-filter's flow-table takes (live, with the filter)
 	state  *stateReading         // nil without --state-dir
+	hub    *hubReading           // nil without --hub-url
+	hubd   *proc.Stats           // a hub process's counters (launchtap hub); nil on a sensor
 }
 
 // ifaceKernel is one interface's kernel counters, summed over its sockets.
@@ -309,6 +312,90 @@ var metricDefs = []metricDef{
 				e(r.state.errors)
 			}
 		}},
+	{name: "hub_beats", help: "Beats the workers handed the hub publisher, by outcome: queued (sized or not), unsized (sent without sizes: the session outlived the wait), dropped (the publisher's queue was full).",
+		labels: []string{"outcome"}, stats: statsPerLabel,
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				h := r.pipe.Hub
+				e(h.Beats, "queued")
+				e(h.Unsized, "unsized")
+				e(h.Dropped+h.FindingsDropped+h.HostsDropped, "dropped")
+			}
+		}},
+	{name: "hub_records", help: "Observations packed into frames for the hub, by event: packed, queue_full (dropped: the publisher's queue was full), refused (not encodable, logged).",
+		labels: []string{"event"},
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				e(r.hub.pub.Records, "packed")
+				e(r.hub.pub.QueueDrops, "queue_full")
+				e(r.hub.pub.Refused, "refused")
+			}
+		}},
+	{name: "hub_frames", help: "Frames of observations, by event: stored (in the outbox), sent (acknowledged by JetStream), duplicate (acknowledged as already stored: sent again after a lost acknowledgement), outbox_error (the outbox could not store it: lost), rejected (refused for good by the stream: larger than its message limit; dropped).",
+		labels: []string{"event"},
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				e(r.hub.pub.Frames, "stored")
+				e(r.hub.pub.Sent, "sent")
+				e(r.hub.pub.Duplicates, "duplicate")
+				e(r.hub.pub.OutboxErrors, "outbox_error")
+				e(r.hub.pub.Rejected, "rejected")
+			}
+		}},
+	{name: "hub_sent_records", help: "Observations JetStream acknowledged.", stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				e(r.hub.pub.SentRecords)
+			}
+		}},
+	{name: "hub_send_errors", help: "Sends to the hub that failed (unreachable, timed out); the frames stay in the outbox and are sent again.", stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				e(r.hub.pub.PublishErrors)
+			}
+		}},
+	{name: "hub_connected", help: "1 while the link to the hub's NATS servers is up.", typ: gauge, stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				var up uint64
+				if r.hub.pub.Connected {
+					up = 1
+				}
+				e(up)
+			}
+		}},
+	{name: "hub_outbox_frames", help: "Frames in the hub outbox not yet acknowledged.", typ: gauge, stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				e(r.hub.pub.Outbox.Pending)
+			}
+		}},
+	{name: "hub_outbox_bytes", help: "Bytes the hub outbox takes on disk.", typ: gauge,
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				e(r.hub.pub.Outbox.PendingBytes)
+			}
+		}},
+	{name: "hub_outbox_dropped", help: "Frames the hub outbox dropped unsent to stay within --hub-outbox-max-bytes (the oldest first).", stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				e(r.hub.pub.Outbox.Dropped)
+			}
+		}},
+	{name: "hub_outbox_corrupt", help: "Unreadable records the hub outbox skipped (a torn write at a power cut, a damaged disk).",
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				e(r.hub.pub.Outbox.Corrupt)
+			}
+		}},
+	{name: "hub_baseline_loads", help: "Organisation baselines received from the hub, by result: loaded, invalid (the one in force kept).",
+		labels: []string{"result"},
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.hub != nil {
+				e(r.hub.reloads, "loaded")
+				e(r.hub.rejected, "invalid")
+			}
+		}},
 	{name: "masquerades", help: "Alerts whose launchd job took an approved label but not the rest of the rule (program, plist location, team ID).",
 		read: func(r *readings, e func(uint64, ...string)) { e(r.alerts.Masquerades.Load()) }},
 	{name: "fleet", help: "Fleet grouping (docs/fleet-grouping.md), by event: groups formed, host alerts joined to a group, update records, group alerts raised in severity, member hosts' own alerts.",
@@ -454,6 +541,89 @@ var metricDefs = []metricDef{
 				e(r.pipe.LiveHosts.InboxDrops, "inbox")
 			}
 		}},
+	// A hub process (launchtap hub; docs/many-sensors.md): absent from a sensor.
+	{name: "hub_process_frames", help: "Hub process: observation frames read from the stream.", stats: statsAsIs,
+		read: hubProcRead(func(h *proc.Stats, e func(uint64, ...string)) { e(h.Frames) })},
+	{name: "hub_process_records", help: "Hub process: observation records read, by kind.", labels: []string{"kind"},
+		read: hubProcRead(func(h *proc.Stats, e func(uint64, ...string)) {
+			for k, v := range h.Records {
+				e(v, k)
+			}
+		})},
+	{name: "hub_process_malformed", help: "Hub process: frames, records and prevalence tables that did not decode (skipped).", stats: statsAsIs,
+		read: hubProcRead(func(h *proc.Stats, e func(uint64, ...string)) { e(h.Malformed) })},
+	{name: "hub_process_refused", help: "Hub process: records refused: no host, destination or time.",
+		read: hubProcRead(func(h *proc.Stats, e func(uint64, ...string)) { e(h.Refused) })},
+	{name: "hub_process_partitions", help: "Hub process: observation partitions this process holds now.", typ: gauge, stats: statsAsIs,
+		read: hubProcRead(func(h *proc.Stats, e func(uint64, ...string)) { e(uint64(h.Owned)) })},
+	{name: "hub_process_partition_changes", help: "Hub process: partition leases gained and lost (released, or taken over), by event.", labels: []string{"event"},
+		read: hubProcRead(func(h *proc.Stats, e func(uint64, ...string)) {
+			e(h.Gained, "gained")
+			e(h.Lost, "lost")
+		})},
+	{name: "hub_process_hosts", help: "Hub process: merged hosts tracked now.", typ: gauge, stats: statsAsIs,
+		read: hubProcRead(func(h *proc.Stats, e func(uint64, ...string)) { e(uint64(h.Hosts)) })},
+	{name: "hub_process_host_merges", help: "Hub process: hosts merged into another by a shared MAC, serial or hostname.",
+		read: hubProcRead(func(h *proc.Stats, e func(uint64, ...string)) { e(h.Engine.Merges) })},
+	{name: "hub_process_beats", help: "Hub process: beats merged, and of them those older than their pair's latest (another sensor's order), by order.", labels: []string{"order"},
+		read: hubProcRead(func(h *proc.Stats, e func(uint64, ...string)) {
+			e(h.Engine.Beats-h.Engine.LateBeats, "in_order")
+			e(h.Engine.LateBeats, "late")
+		})},
+	{name: "hub_process_pairs", help: "Hub process: pairs of merged hosts scored by the detector now.", typ: gauge,
+		read: hubProcRead(func(h *proc.Stats, e func(uint64, ...string)) { e(h.Pairs) })},
+	{name: "hub_process_findings", help: "Hub process: periodic pairs found on merged beats, and of them those the host-OS policy suppressed, by outcome.", labels: []string{"outcome"},
+		read: hubProcRead(func(h *proc.Stats, e func(uint64, ...string)) {
+			e(h.Engine.Alerts, "alerted")
+			e(h.Engine.SuppressedOS, "host_os")
+		})},
+	{name: "hub_process_evictions", help: "Hub process: entries a full table evicted or refused, by table.", labels: []string{"table"}, stats: statsSum,
+		read: hubProcRead(func(h *proc.Stats, e func(uint64, ...string)) {
+			e(h.Engine.HostEvictions, "hosts")
+			e(h.PairEvicts, "pairs")
+			e(h.Engine.KeysDropped, "host_keys")
+			e(h.Engine.PairsUntracked, "host_pairs")
+			e(h.Engine.DestsDropped, "prevalence_dests")
+			e(h.Engine.DaysExpired, "prevalence_days")
+			e(h.Engine.Saturated, "prevalence_saturated")
+			e(h.Truncated, "prevalence_truncated")
+		})},
+	{name: "hub_process_checkpoints", help: "Hub process: sensor checkpoints handed to the organisation's store (--db), by outcome: stored, failed (redelivered, or refused as no checkpoint).", labels: []string{"outcome"},
+		read: hubProcRead(func(h *proc.Stats, e func(uint64, ...string)) {
+			e(h.Checkpoints, "stored")
+			e(h.CkptErrors, "failed")
+		})},
+	{name: "hub_process_prevalence_published", help: "Hub process: prevalence tables of this process's partitions published for the others.",
+		read: hubProcRead(func(h *proc.Stats, e func(uint64, ...string)) { e(h.Published) })},
+}
+
+// hubProcRead reads a hub process's metric, nothing on a sensor.
+func hubProcRead(read func(h *proc.Stats, e func(uint64, ...string))) func(*readings, func(uint64, ...string)) {
+	return func(r *readings, e func(uint64, ...string)) {
+		if r.hubd != nil {
+			read(r.hubd, e)
+		}
+	}
+}
+
+// hubShared are the sensor's metrics a hub process reports too: its alert
+// stage's and outputs'.
+var hubShared = map[string]bool{"alerts": true, "released": true, "masquerades": true, "fleet": true, "fleet_destinations": true,
+	"sink_errors": true, "mdm_lookups": true, "mdm_failures": true, "enrichment": true, "syslog_messages": true, "syslog_queue_depth": true}
+
+// hubSnapshot reads a hub process: its own metrics and its alert stage's.
+func (s *sensor) hubSnapshot(st proc.Stats) snapshot {
+	r := readings{alerts: &s.stage.Counters, fleet: s.stage.FleetCounters(), enrich: s.enrich.Stats(), hubd: &st}
+	if s.syslog != nil {
+		r.syslog = s.syslog.Counters().Destinations
+	}
+	defs := make([]metricDef, 0, len(hubShared)+16)
+	for _, d := range metricDefs {
+		if hubShared[d.name] || strings.HasPrefix(d.name, "hub_process_") {
+			defs = append(defs, d)
+		}
+	}
+	return r.snapshot(defs)
 }
 
 // kernel emits one of the live capture's counters, nothing under replay.
@@ -472,6 +642,9 @@ func (s *sensor) snapshot(extra func(*readings)) snapshot {
 	}
 	if s.state != nil {
 		r.state = s.state.reading()
+	}
+	if s.hub != nil {
+		r.hub = s.hub.reading()
 	}
 	if extra != nil {
 		extra(&r)

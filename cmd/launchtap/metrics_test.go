@@ -18,6 +18,7 @@ import (
 
 	"github.com/launchtap/launchtap/sensor/capture/live"
 	"github.com/launchtap/launchtap/sensor/decode"
+	"github.com/launchtap/launchtap/sensor/hub/proc"
 	"github.com/launchtap/launchtap/sensor/pipeline"
 	"github.com/launchtap/launchtap/sensor/syslog"
 )
@@ -46,6 +47,13 @@ func TestMetricNamesArePinned(t *testing.T) {
 	fmt.Fprintln(&b, strings.Join(sortedKeys(s.snapshot(nil).stats), " "))
 	fmt.Fprintln(&b, "# stats line and SENSOR-STATS keys under `launchtap run`")
 	fmt.Fprintln(&b, strings.Join(sortedKeys(s.snapshot(kernel).stats), " "))
+	hub := proc.Stats{Records: map[string]uint64{"beat": 1, "host": 1}}
+	fmt.Fprintln(&b, "# Prometheus series under `launchtap hub` with one --syslog destination")
+	for _, line := range promSeries(t, func() snapshot { return s.hubSnapshot(hub) }) {
+		fmt.Fprintln(&b, line)
+	}
+	fmt.Fprintln(&b, "# stats line keys under `launchtap hub`")
+	fmt.Fprintln(&b, strings.Join(sortedKeys(s.hubSnapshot(hub).stats), " "))
 	got := b.String()
 
 	if *update {
@@ -111,7 +119,8 @@ func sortedKeys(m map[string]uint64) []string {
 // fullReadings has every source present, each counter a distinct value.
 func fullReadings() *readings {
 	r := &readings{alerts: new(pipeline.AlertCounters), kernel: &live.Stats{Packets: 900, Drops: 7, Freezes: 3},
-		state: &stateReading{bytes: 4096, at: time.Unix(1.8e9, 0), durationMs: 12, errors: 1}}
+		state: &stateReading{bytes: 4096, at: time.Unix(1.8e9, 0), durationMs: 12, errors: 1},
+		hub:   &hubReading{reloads: 1}}
 	for k := range r.pipe.Decode {
 		r.pipe.Decode[k] = uint64(10 + k) // OK, then every error kind
 	}

@@ -52,6 +52,7 @@ func (a *app) runReplay(cmd *cobra.Command, o *sensorFlags, sf *stateFlags, args
 	if err := o.prepare(stderr); err != nil {
 		return a.usage(cmd, err)
 	}
+	o.hub.stateDir = sf.dir
 	s, err := o.build(stdout, stderr)
 	if err != nil {
 		return a.fail(cmd, err, exitUsage)

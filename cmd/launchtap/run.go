@@ -77,6 +77,7 @@ func (a *app) runLive(cmd *cobra.Command, o *sensorFlags, sf *stateFlags, lc *li
 	if fc := capt.Flows(); fc != nil {
 		o.pipe.Filtered = newFilterCounts(fc, o.log)
 	}
+	o.hub.stateDir = sf.dir
 	if h := capt.Hosts(); h != nil {
 		o.pipe.Hosts = h // the workers' binders tell the fanout each host's addresses
 	}

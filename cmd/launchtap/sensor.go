@@ -49,6 +49,7 @@ type sensorFlags struct {
 	notes        func() []string // warnings from parsing, logged by prepare
 	proxies      stringList      // --proxy, repeatable
 	groupUpdates bool            // --group-updates
+	hub          *hubFlags       // --hub-*
 }
 
 func newSensorFlags(a *app, fs *pflag.FlagSet) *sensorFlags {
@@ -83,6 +84,7 @@ func newSensorFlags(a *app, fs *pflag.FlagSet) *sensorFlags {
 	addGoFlags(fs, groupEnrichment, o.enrich.RegisterFlags)
 	addGoFlags(fs, groupOutput, o.syslog.RegisterFlags)
 	cidrFlags(fs, a.note, "macos")
+	o.hub = registerHubFlags(fs)
 	return o
 }
 
@@ -151,6 +153,7 @@ type sensor struct {
 	enrich   *enrich.Service
 	syslog   *syslog.Emitter // nil without --syslog
 	state    *checkpointer   // nil without --state-dir
+	hub      *hubSide        // nil without --hub-url
 	closers  []func(context.Context) error
 	done     sync.WaitGroup
 
@@ -197,6 +200,9 @@ func (o *sensorFlags) prepare(stderr io.Writer) error {
 	if err := o.syslog.CheckFlags(); err != nil {
 		return err
 	}
+	if err := o.hub.check(); err != nil {
+		return err
+	}
 	o.fleet.NoUpdates = !o.groupUpdates
 	if err := o.fleet.Validate(); err != nil {
 		return err
@@ -209,6 +215,22 @@ func (o *sensorFlags) prepare(stderr io.Writer) error {
 // build assembles the sensor (prepare first); stdout receives alerts when
 // --alerts is "-".
 func (o *sensorFlags) build(stdout, stderr io.Writer) (*sensor, error) {
+	s, err := o.buildStage(stdout, stderr)
+	if err != nil {
+		return nil, err
+	}
+	// The inventory's platform, when it knows the host, outranks passive evidence.
+	o.pipe.HostID.Platform = platformFunc(s.enrich.Platform)
+	o.pipe.HostMACs = s.enrich.DeviceMACs() // a device's MACs are one host
+	if s.pipe, err = pipeline.New(o.pipe); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// buildStage assembles the alert stage and its outputs, all of a sensor but
+// the data path: what the hub runs on its merged findings.
+func (o *sensorFlags) buildStage(stdout, stderr io.Writer) (*sensor, error) {
 	if o.log == nil {
 		if err := o.prepare(stderr); err != nil {
 			return nil, err
@@ -250,6 +272,19 @@ func (o *sensorFlags) build(stdout, stderr io.Writer) (*sensor, error) {
 		// Closed first (closers run last to first): flushes what the alert stage delivered.
 		s.closers = append(s.closers, s.syslog.Close)
 	}
+	if s.hub, err = openHub(o.hub, o.sensorName, log); err != nil {
+		return nil, err
+	}
+	if s.hub != nil {
+		sinks = append(sinks, s.hub)
+		o.pipe.Hub = s.hub.pub
+		s.closers = append(s.closers, func(context.Context) error {
+			if s.hub.checkpointed {
+				return nil // closed by the checkpointer, after the last checkpoint
+			}
+			return s.hub.close()
+		})
+	}
 	s.stage = &pipeline.AlertStage{
 		Baseline:    s.baseline,
 		Enricher:    s.enrich,
@@ -258,11 +293,8 @@ func (o *sensorFlags) build(stdout, stderr io.Writer) (*sensor, error) {
 		Sinks:       sinks,
 		Log:         log,
 	}
-	// The inventory's platform, when it knows the host, outranks passive evidence.
-	o.pipe.HostID.Platform = platformFunc(s.enrich.Platform)
-	o.pipe.HostMACs = s.enrich.DeviceMACs() // a device's MACs are one host
-	if s.pipe, err = pipeline.New(o.pipe); err != nil {
-		return nil, err
+	if s.hub != nil {
+		s.hub.watchBaseline(s.baseline, s.stage)
 	}
 	return s, nil
 }

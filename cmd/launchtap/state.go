@@ -55,7 +55,8 @@ func (f *stateFlags) check() error {
 // at shutdown; it never touches the data path except to ask the workers,
 // between batches, for a copy.
 type checkpointer struct {
-	store    *state.Store
+	store    *state.Store // nil: the hub alone (--hub-url without --state-dir)
+	hub      *hubSide     // nil without --hub-url
 	pipe     *pipeline.Pipeline
 	log      *slog.Logger
 	sensor   string
@@ -87,7 +88,7 @@ const maxRestoredAnswers = 1 << 20
 // when --state-dir is empty.
 func openState(f *stateFlags, o *sensorFlags, s *sensor) (*checkpointer, error) {
 	if f.dir == "" {
-		return nil, nil
+		return hubCheckpointer(f, o, s)
 	}
 	if err := f.check(); err != nil {
 		return nil, err
@@ -165,11 +166,30 @@ func openState(f *stateFlags, o *sensorFlags, s *sensor) (*checkpointer, error) 
 		s.log.Info("state restored", "file", st.Path(), "pairs", restored, "hosts", hosts, "dns_answers", answers, "through", time.Unix(0, st.Clock(ctx)).UTC().Format(time.RFC3339))
 	}
 	s.stage.Ledger = st
-	c := &checkpointer{store: st, pipe: s.pipe, log: s.log, sensor: o.sensorName, started: time.Now().UnixNano(), interval: f.interval, baseline: s.baseline,
+	c := &checkpointer{store: st, hub: s.hub, pipe: s.pipe, log: s.log, sensor: o.sensorName, started: time.Now().UnixNano(), interval: f.interval, baseline: s.baseline,
 		internal: o.pipe.Internal.Prefixes(),
 		slack:    int64(max(10*time.Minute, 2*o.pipe.Flow.TCPIdle))}
 	s.state = c
+	if s.hub != nil {
+		s.hub.checkpointed = true
+	}
 	return c, nil
+}
+
+// hubCheckpointer checkpoints for the hub alone (--hub-url without
+// --state-dir): the coverage, host evidence and names it publishes; nil
+// without a hub.
+func hubCheckpointer(f *stateFlags, o *sensorFlags, s *sensor) (*checkpointer, error) {
+	if s.hub == nil {
+		return nil, nil
+	}
+	if f.interval < time.Second {
+		return nil, fmt.Errorf("checkpoint-interval: %v is below the minimum of 1s", f.interval)
+	}
+	s.hub.checkpointed = true
+	return &checkpointer{hub: s.hub, pipe: s.pipe, log: s.log, sensor: o.sensorName, started: time.Now().UnixNano(), interval: f.interval,
+		baseline: s.baseline, internal: o.pipe.Internal.Prefixes(),
+		slack: int64(max(10*time.Minute, 2*o.pipe.Flow.TCPIdle))}, nil
 }
 
 // start checkpoints every interval until finish.
@@ -260,8 +280,15 @@ func (c *checkpointer) checkpoint(ctx context.Context) error {
 	}
 	cp.DoHHosts = dohHosts(snap.DoHHosts)
 	c.lost += snap.Lost
-	if _, err := c.store.Checkpoint(ctx, cp); err != nil {
-		return err
+	if c.hub != nil {
+		if n := c.hub.pub.Checkpoint(cp); n > 0 {
+			c.log.Warn("hub: queue full, part of a checkpoint not sent", "records", n)
+		}
+	}
+	if c.store != nil {
+		if _, err := c.store.Checkpoint(ctx, cp); err != nil {
+			return err
+		}
 	}
 	if snap.Clock > 0 {
 		c.since = snap.Clock - c.slack
@@ -304,13 +331,18 @@ func (c *checkpointer) finish() error {
 	}
 	c.done.Wait()
 	err := c.checkpoint(context.Background())
-	if err == nil {
-		i := c.store.Last()
-		c.log.Info("state checkpointed", "file", c.store.Path(), "pairs", i.Pairs, "findings", i.Findings,
-			"duration", i.Duration.Round(time.Millisecond), "size", humanBytes(uint64(i.Size)))
+	if c.store != nil {
+		if err == nil {
+			i := c.store.Last()
+			c.log.Info("state checkpointed", "file", c.store.Path(), "pairs", i.Pairs, "findings", i.Findings,
+				"duration", i.Duration.Round(time.Millisecond), "size", humanBytes(uint64(i.Size)))
+		}
+		if cerr := c.store.Close(); err == nil {
+			err = cerr
+		}
 	}
-	if cerr := c.store.Close(); err == nil {
-		err = cerr
+	if herr := c.hub.close(); err == nil {
+		err = herr
 	}
 	return err
 }

@@ -70,6 +70,12 @@ type Alert struct {
 	Hosts     []FleetHost `json:"hosts,omitempty"`      // the first hosts to join, in joining order (bounded)
 	Update    bool        `json:"update,omitempty"`     // repeats a delivered group alert (same id) with hosts added
 
+	// Hub alerts (docs/many-sensors.md): the sensors whose beats the hub
+	// merged into this pair, and the destination's fleet prevalence.
+	// Absent on a sensor's own alerts.
+	Sensors    []string    `json:"sensors,omitempty"`
+	Prevalence *Prevalence `json:"prevalence,omitempty"`
+
 	// Beat times are carried for enrichment (StartCalendarInterval matching) and
 	// are not serialised: a SIEM does not need them and they would bloat every line.
 	BeatTimes []time.Time `json:"-"`
@@ -90,6 +96,16 @@ type FleetHost struct {
 	// AlertID is the id of the host's own alert when one was delivered
 	// before the group formed; "" for hosts that joined an existing group.
 	AlertID string `json:"alert_id,omitempty"`
+}
+
+// Prevalence is how many hosts of the fleet reached an alert's destination
+// on the day (UTC, capture time) it alerted: one Mac of 800 is not the
+// finding 780 are.
+type Prevalence struct {
+	Day        string  `json:"day"`         // YYYY-MM-DD
+	Hosts      uint64  `json:"hosts"`       // distinct hosts that reached the destination that day
+	FleetHosts uint64  `json:"fleet_hosts"` // distinct hosts the hub saw that day
+	Fraction   float64 `json:"fraction"`    // hosts / fleet_hosts
 }
 
 // Enrichment statuses.

@@ -199,6 +199,9 @@ func NewLive(b *Baseline) *Live {
 // Get returns the current baseline.
 func (l *Live) Get() *Baseline { return l.p.Load() }
 
+// Set makes b current (a baseline from elsewhere than a file: the hub's).
+func (l *Live) Set(b *Baseline) { l.p.Store(b) }
+
 // Reload loads file and makes it current; on error the old one stays.
 func (l *Live) Reload(file string) error {
 	b, err := Load(file)

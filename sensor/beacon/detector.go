@@ -83,6 +83,7 @@ type Stats struct {
 	Beats      uint64 // Beat calls
 	Grouped    uint64 // Beat calls merged into the pair's current beat
 	OutOfOrder uint64 // Beat calls older than the pair's latest beat, dropped
+	Late       uint64 // Late calls older than the pair's latest beat, merged in time order
 	Scored     uint64 // rescorings (pairs with at least MinBeats beats)
 	Sizes      uint64 // Sizes calls matched to a beat
 	SizesLost  uint64 // Sizes calls with no matching pair or beat
@@ -271,7 +272,13 @@ func (d *Detector) Beat(k PairKey, dst netip.Addr, ts int64) *Finding {
 	h.push(uint32((ts - p.base) / int64(time.Millisecond)))
 	h.addDst(dst)
 	p.beats++
-	if int(h.n) < d.cfg.MinBeats {
+	return d.score(k, p)
+}
+
+// score scores pair k after a beat was added to its history and returns a
+// Finding when it should be (re-)alerted now.
+func (d *Detector) score(k PairKey, p *pair) *Finding {
+	if int(p.hist.n) < d.cfg.MinBeats {
 		return nil
 	}
 	// Re-alert on a material change only: a heavily jittered period is only

@@ -37,10 +37,14 @@ func BenchmarkReplay(b *testing.B) {
 		name     string
 		workers  int
 		noDetect bool
-	}{{"inline", 1, false}, {"inline-nodetect", 1, true}, {"2workers", 2, false}} {
+		hub      bool // beats handed to a hub sink that discards them (--hub-url's cost)
+	}{{"inline", 1, false, false}, {"inline-nodetect", 1, true, false}, {"inline-hub", 1, false, true}, {"2workers", 2, false, false}} {
 		b.Run(run.name, func(b *testing.B) {
 			cfg := DefaultConfig()
 			cfg.Workers, cfg.NoDetection = run.workers, run.noDetect
+			if run.hub {
+				cfg.Hub = discardHub{}
+			}
 			benchReplay(b, cfg, data)
 		})
 	}

@@ -82,6 +82,10 @@ type Config struct {
 	// exists to measure what detection costs the data path (BenchmarkReplay).
 	NoDetection bool
 
+	// Hub receives beats and findings for the hub (--hub-url); nil keeps
+	// everything on this box at no cost to the data path.
+	Hub HubSink
+
 	BatchSize int // packets handed to a worker at once in sharded replay
 	QueueLen  int // batches queued per worker before the reader waits
 

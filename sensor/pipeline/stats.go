@@ -23,6 +23,7 @@ type workerCounters struct {
 	hostSeenEvictions uint64     // hosts whose recent beat addresses were forgotten (the table was full)
 	localLink         uint64     // sessions to multicast, broadcast or link-local addresses: never beats
 	read              readCounts // live mode: the worker reads and decodes its own source
+	hub               HubStats
 }
 
 // published is a worker's latest snapshot, copied once per batch so that
@@ -39,6 +40,10 @@ type published struct {
 }
 
 func (w *worker) publish() {
+	if w.hub != nil {
+		w.hub.flush()
+		w.c.hub = w.hub.c
+	}
 	fs, ds, bs, hs := w.flows.Stats(), w.dns.Stats(), w.det.Stats(), w.hosts.Stats()
 	var is host.Stats
 	if w.own != nil {
@@ -76,6 +81,7 @@ type Stats struct {
 	// LiveHosts count the host changes live workers shared with each other
 	// and wrote to the kernel fanout's hosts map (livehosts.go).
 	LiveHosts HostsCounters
+	Hub       HubStats // what the workers handed the hub (--hub-url)
 	Workers   int
 	Elapsed   time.Duration // wall time since the run started
 }
@@ -117,6 +123,7 @@ func (p *Pipeline) Stats() Stats {
 		s.HostSeenEvictions += c.hostSeenEvictions
 		s.LocalLink += c.localLink
 		s.addRead(&c.read)
+		addCounters(&s.Hub, &c.hub)
 	}
 	learned, refused := p.cfg.Internal.Learned()
 	s.Names.PrefixesLearned, s.Names.PrefixesRefused = uint64(len(learned)), refused

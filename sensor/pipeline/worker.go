@@ -62,6 +62,8 @@ type worker struct {
 	takes      []FlowTake
 
 	synMemo synMemo
+
+	hub *hubOut // nil without Config.Hub
 }
 
 // endedSession is what the detector needs of a session that ended, held
@@ -157,6 +159,9 @@ func newWorker(id int, cfg *Config, out chan<- *alert.Alert, macNames *dnstrack.
 	if w.seen, err = simplelru.NewLRU(max(16, cfg.DNS.MaxAnswers/4), func(host.Key, *hostSeen) { w.c.hostSeenEvictions++ }); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
+	if cfg.Hub != nil {
+		w.hub = newHubOut(cfg.Hub, cfg.Sensor)
+	}
 	return w, nil
 }
 
@@ -211,6 +216,9 @@ func (w *worker) handle(p *decode.Packet, kind decode.ErrKind) {
 func (w *worker) flush() {
 	w.flows.Flush()
 	w.takeEnded()
+	if w.hub != nil {
+		w.hub.finish()
+	}
 }
 
 // SessionStart is a beat: the pair is keyed by the name the host resolved,
@@ -288,7 +296,7 @@ func (w *worker) SessionEnd(s *flow.Session) {
 	if s.PktsIn == 0 || s.PktsOut == 0 {
 		w.cov.cur.OneSided++ // of the sessions counted at their start
 	}
-	w.det.Sizes(w.pairKey(s, beacon.KindSession), s.Start, s.BytesOut, s.BytesIn)
+	w.sizes(w.pairKey(s, beacon.KindSession), s.Start, s.BytesOut, s.BytesIn)
 }
 
 // takeEnded adds the kernel filter's counts to the sessions that ended since
@@ -315,7 +323,7 @@ func (w *worker) takeEnded() {
 			if uint64(e.pktsOut)+w.takes[2*i].Pkts == 0 || uint64(e.pktsIn)+w.takes[2*i+1].Pkts == 0 {
 				w.cov.cur.OneSided++ // of the sessions counted at their start
 			}
-			w.det.Sizes(e.pair, e.start, e.bytesOut+w.takes[2*i].Bytes, e.bytesIn+w.takes[2*i+1].Bytes)
+			w.sizes(e.pair, e.start, e.bytesOut+w.takes[2*i].Bytes, e.bytesIn+w.takes[2*i+1].Bytes)
 		}
 		*e = endedSession{}
 	}
@@ -326,7 +334,16 @@ func (w *worker) takeEnded() {
 // BurstEnd sizes a keep-alive beat by its first exchange: a check-in
 // repeats its request and the answer to it.
 func (w *worker) BurstEnd(s *flow.Session, start int64, reqOut, respIn uint64) {
-	w.det.Sizes(w.pairKey(s, beacon.KindBurst), start, reqOut, respIn)
+	w.sizes(w.pairKey(s, beacon.KindBurst), start, reqOut, respIn)
+}
+
+// sizes gives the detector (and the hub, with --hub-url) the sizes of the
+// beat that began at start.
+func (w *worker) sizes(k beacon.PairKey, start int64, out, in uint64) {
+	w.det.Sizes(k, start, out, in)
+	if w.hub != nil {
+		w.hub.sized(k, start, out, in)
+	}
 }
 
 // Burst is a beat of a keep-alive channel inside one long session.
@@ -550,11 +567,18 @@ func (w *worker) beat(k beacon.PairKey, src, dst netip.Addr, ts int64, mac [6]by
 			w.takeEnded()
 		}
 	}
+	if w.hub != nil {
+		w.hub.beat(k, src, dst, ts, mac, hasMAC)
+		w.hub.host(k.Host, src, mac, hasMAC, ts, func() hostid.Verdict { return w.hosts.Lookup(src, mac, hasMAC) })
+	}
 	f := w.det.Beat(k, dst, ts)
 	if f == nil {
 		return
 	}
 	w.c.findings++
+	if w.hub != nil {
+		w.hub.finding(f, src)
+	}
 	if w.dnsShadow(f.Key) {
 		w.c.dnsShadows++
 		return
