@@ -52,27 +52,13 @@ func streamRecords(t *testing.T, url string) []obs.Record {
 			t.Fatal(err)
 		}
 		for _, r := range recs {
-			if want := obs.Subject(r.Type(), hostKey(r)); m.Subject() != want {
+			if want := obs.SubjectOf(r); m.Subject() != want {
 				t.Fatalf("%s record on %s, want %s", r.Type(), m.Subject(), want)
 			}
 		}
 		out = append(out, recs...)
 	}
 	return out
-}
-
-func hostKey(r obs.Record) string {
-	switch m := r.(type) {
-	case *obs.Beat:
-		return m.HostID
-	case *obs.Host:
-		return m.HostID
-	case *obs.Name:
-		return m.HostID
-	case *obs.Finding:
-		return m.HostID
-	}
-	return ""
 }
 
 // TestReplayToHub replays the demo capture with --hub-url (no state

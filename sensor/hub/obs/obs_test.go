@@ -208,6 +208,25 @@ func TestSubject(t *testing.T) {
 	}
 }
 
+// TestSubjectOf: a host-keyed record goes to its host's partition, the
+// rest to the sensor subject.
+func TestSubjectOf(t *testing.T) {
+	for _, tc := range []struct {
+		r    Record
+		want string
+	}{
+		{&Beat{HostID: "aa:bb:cc:00:11:22"}, "launchtap.obs.55.beat"},
+		{&Host{HostID: "10.0.0.1"}, "launchtap.obs.13.host"},
+		{&Name{HostID: "10.0.0.1"}, "launchtap.obs.13.name"},
+		{&Finding{HostID: "10.0.0.1"}, "launchtap.obs.13.finding"},
+		{&Coverage{}, "launchtap.obs.sensor.coverage"},
+	} {
+		if got := SubjectOf(tc.r); got != tc.want {
+			t.Errorf("SubjectOf(%T) = %q, want %q", tc.r, got, tc.want)
+		}
+	}
+}
+
 // TestPartitionIsFNV1a keeps Partition the FNV-1a the contract names, which
 // hub processes in other languages or versions compute too.
 func TestPartitionIsFNV1a(t *testing.T) {

@@ -44,6 +44,23 @@ func Subject(k Kind, hostID string) string {
 	return SubjectPrefix + "." + SensorPartition + "." + k.String()
 }
 
+// SubjectOf is where record r is published: Subject of its kind and, for a
+// host-keyed record, its host id.
+func SubjectOf(r Record) string {
+	host := ""
+	switch m := r.(type) {
+	case *Beat:
+		host = m.HostID
+	case *Host:
+		host = m.HostID
+	case *Name:
+		host = m.HostID
+	case *Finding:
+		host = m.HostID
+	}
+	return Subject(r.Type(), host)
+}
+
 // PartitionSubject is the filter of every host-keyed kind of partition p:
 // launchtap.obs.<p>.*.
 func PartitionSubject(p int) string {

@@ -219,7 +219,7 @@ func (p *Publisher) pack() {
 		p.poke()
 	}
 	add := func(r obs.Record) {
-		subject := obs.Subject(r.Type(), hostOf(r))
+		subject := obs.SubjectOf(r)
 		w := open[subject]
 		if w == nil {
 			if len(open) >= 4*obs.Partitions {
@@ -273,21 +273,6 @@ func (p *Publisher) flushAll(open map[string]*obs.Writer, put func(string, *obs.
 			delete(open, s)
 		}
 	}
-}
-
-// hostOf is the host id a host-keyed record is partitioned by.
-func hostOf(r obs.Record) string {
-	switch m := r.(type) {
-	case *obs.Beat:
-		return m.HostID
-	case *obs.Host:
-		return m.HostID
-	case *obs.Name:
-		return m.HostID
-	case *obs.Finding:
-		return m.HostID
-	}
-	return ""
 }
 
 // send empties the outbox into the stream in order: a batch of frames is
