@@ -25,8 +25,10 @@ type Networks interface {
 
 // Config bounds a Binder and sets its rules.
 type Config struct {
-	// BindTTL is how long a binding learned from traffic stays valid
-	// without being seen again (a DHCP lease lasts its lease time).
+	// BindTTL (--host-bind-ttl) is the window of the router rule, how
+	// often a MAC's name or DUID announcements are read, and how long a
+	// host's member MAC must be quiet to give its place up. Bindings do not
+	// expire by it: they last until moved, released or evicted.
 	BindTTL time.Duration
 	// RouterIPs: a MAC sending from more distinct recent IPv4 addresses (or
 	// IPv6 /64s) than this forwards other hosts' traffic.

@@ -59,7 +59,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.P0fDB, "p0f-db", c.P0fDB, "TCP SYN signature `file` in p0f v3 p0f.fp format (default: the embedded launchtap database)")
 	fs.Var(&c.MacOS, "macos", "comma-separated `CIDRs` known to hold only macOS hosts (static override)")
 	fs.IntVar(&c.MaxHosts, "max-hosts", DefaultMaxHosts, "bound on the host table per worker; oldest hosts are evicted")
-	fs.DurationVar(&c.BindTTL, "host-bind-ttl", DefaultBindTTL, "how long an IP↔MAC binding learned from traffic stays valid")
+	fs.DurationVar(&c.BindTTL, "host-bind-ttl", DefaultBindTTL, "how long an IP↔MAC binding learned from traffic stays valid for host identification; also the window of the router rule and of host identity's name joins (docs/host-identity.md)")
 	fs.IntVar(&c.RouterIPs, "router-ips", DefaultRouterIPs, "distinct recent IPv4 addresses (or IPv6 /64s) after which a MAC is treated as a router")
 }
 
