@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/binary"
 	"encoding/json"
 	"math/rand/v2"
@@ -145,27 +144,14 @@ func TestRunReaddressedMacOneAlert(t *testing.T) {
 	summary := filepath.Join(dir, "run.json")
 	args := append([]string{"run", "-i", v.Host, "--workers", "2", "--summary", summary,
 		"--state-dir", t.TempDir()}, fastBeacon...)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errb syncBuffer
-	done := make(chan int)
-	go func() { done <- dispatch(ctx, args, nil, &out, &errb) }()
-	waitFor(t, &errb, "capturing", 10*time.Second)
-	if msg, err := v.Replay(ctx, pcap); err != nil {
-		t.Fatalf("%v\n%s", err, msg)
-	}
-	time.Sleep(time.Second) // let the rings hand over their last blocks
-	cancel()
-	if code := <-done; code != 0 {
-		t.Fatalf("run: exit %d\n%s", code, errb.String())
-	}
-	live := hostAlerts(t, out.String())
+	out, runErr := runLive(t, v, pcap, args)
+	live := hostAlerts(t, out)
 	check("run", live)
 	if len(live) == 1 && len(replayed) == 1 && live[0].HostID != replayed[0].HostID {
 		t.Errorf("run host_id %s, replay %s", live[0].HostID, replayed[0].HostID)
 	}
 	if t.Failed() {
-		t.Logf("run stderr:\n%s", errb.String())
+		t.Logf("run stderr:\n%s", runErr)
 	}
 }
 
@@ -301,22 +287,9 @@ func TestRunDockedMacOneAlert(t *testing.T) {
 
 	v := livetest.NewVeth(t)
 	args := append([]string{"run", "-i", v.Host, "--workers", "2", "--state-dir", t.TempDir()}, fastBeacon...)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errb syncBuffer
-	done := make(chan int)
-	go func() { done <- dispatch(ctx, args, nil, &out, &errb) }()
-	waitFor(t, &errb, "capturing", 10*time.Second)
-	if msg, err := v.Replay(ctx, pcap); err != nil {
-		t.Fatalf("%v\n%s", err, msg)
-	}
-	time.Sleep(time.Second)
-	cancel()
-	if code := <-done; code != 0 {
-		t.Fatalf("run: exit %d\n%s", code, errb.String())
-	}
-	parse("run", out.String())
+	out, runErr := runLive(t, v, pcap, args)
+	parse("run", out)
 	if t.Failed() {
-		t.Logf("run stderr:\n%s", errb.String())
+		t.Logf("run stderr:\n%s", runErr)
 	}
 }

@@ -53,24 +53,11 @@ func TestRunMatchesReplay(t *testing.T) {
 			v := livetest.NewVeth(t)
 			summary := filepath.Join(dir, mode.name+".json")
 			args := append(append([]string{"run", "-i", v.Host, "--workers", "2", "--summary", summary, "--state-dir", t.TempDir()}, fastBeacon...), mode.flags...)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			var out, errb syncBuffer
-			done := make(chan int)
-			go func() { done <- dispatch(ctx, args, nil, &out, &errb) }()
-			waitFor(t, &errb, "capturing", 10*time.Second)
-			if msg, err := v.Replay(ctx, pcap); err != nil {
-				t.Fatalf("%v\n%s", err, msg)
-			}
-			time.Sleep(time.Second) // let the rings hand over their last blocks
-			cancel()
-			if code := <-done; code != 0 {
-				t.Fatalf("run: exit %d\n%s", code, errb.String())
-			}
+			out, runErr := runLive(t, v, pcap, args)
 			// Beats at the first alert and the period carry tcpreplay's
 			// timing error (its sleeps overshoot on a busy machine): the
 			// pairs and verdicts must match, periods within 15 %.
-			a, b := alertKeys(t, want), alertKeys(t, out.String())
+			a, b := alertKeys(t, want), alertKeys(t, out)
 			for i := range a {
 				a[i].Beats = 0
 			}
@@ -78,7 +65,7 @@ func TestRunMatchesReplay(t *testing.T) {
 				b[i].Beats = 0
 			}
 			if !sameAlerts(a, b, 0.15) {
-				t.Errorf("run alerts differ from replay:\nreplay:\n%+v\nrun:\n%+v\nstderr:\n%s", a, b, errb.String())
+				t.Errorf("run alerts differ from replay:\nreplay:\n%+v\nrun:\n%+v\nstderr:\n%s", a, b, runErr)
 			}
 			var sum struct {
 				Packets uint64            `json:"packets"`
@@ -94,6 +81,28 @@ func TestRunMatchesReplay(t *testing.T) {
 			t.Logf("%s: %d packets to user space, kernel %v", mode.name, sum.Packets, sum.Kernel)
 		})
 	}
+}
+
+// runLive runs args (a `launchtap run` on v's host end) until it captures,
+// replays pcap into v, lets the rings hand over their last blocks, stops
+// the run and returns what it wrote; a run that fails fails the test.
+func runLive(t *testing.T, v *livetest.Veth, pcap string, args []string) (stdout, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb syncBuffer
+	done := make(chan int)
+	go func() { done <- dispatch(ctx, args, nil, &out, &errb) }()
+	waitFor(t, &errb, "capturing", 10*time.Second)
+	if msg, err := v.Replay(ctx, pcap); err != nil {
+		t.Fatalf("%v\n%s", err, msg)
+	}
+	time.Sleep(time.Second) // let the rings hand over their last blocks
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("run: exit %d\n%s", code, errb.String())
+	}
+	return out.String(), errb.String()
 }
 
 func waitFor(t *testing.T, b *syncBuffer, s string, d time.Duration) {
