@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -274,12 +273,8 @@ func (a *app) runHub(cmd *cobra.Command, o *sensorFlags, h *hubProcFlags) int {
 		cancel()
 	}
 	sum := newHubSummary(s, p.Stats(), time.Since(start))
-	sum.print(stderr)
-	if o.summaryPath != "" {
-		if err := sum.writeJSON(o.summaryPath); err != nil {
-			a.fail(cmd, err, exitFailure)
-			code = exitFailure
-		}
+	if !a.summarize(cmd, sum, stderr, o.summaryPath) {
+		code = exitFailure
 	}
 	return code
 }
@@ -333,17 +328,6 @@ func (h *hubSummary) print(w io.Writer) {
 	fmt.Fprintf(w, "  alerts: %d (findings %d; suppressed: %s)\n", h.Alerts, h.Findings, kv(h.Suppressed))
 	fmt.Fprintf(w, "  evictions: %s; partitions: %s\n", kv(h.Evictions), kv(h.Partitions))
 	fmt.Fprintf(w, "  elapsed %.1fs, %s observations/s\n", h.ElapsedS, strconv.FormatFloat(h.ObsPerSec, 'f', -1, 64))
-}
-
-func (h *hubSummary) writeJSON(path string) error {
-	b, err := json.MarshalIndent(h, "", "  ")
-	if err != nil {
-		return fmt.Errorf("summary: %w", err)
-	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("summary: %w", err)
-	}
-	return nil
 }
 
 // publishBaseline puts the baseline file in the hub's baseline bucket for

@@ -164,12 +164,8 @@ func (a *app) runLive(cmd *cobra.Command, o *sensorFlags, sf *stateFlags, lc *li
 	if cs, err := capt.Stats(); err == nil {
 		sum.Packets, sum.Kernel = cs.Delivered, kernelSummary(cs)
 	}
-	sum.print(stderr)
-	if o.summaryPath != "" {
-		if err := sum.writeJSON(o.summaryPath); err != nil {
-			a.fail(cmd, err, exitFailure)
-			code = exitFailure
-		}
+	if !a.summarize(cmd, sum, stderr, o.summaryPath) {
+		code = exitFailure
 	}
 	return code
 }
