@@ -619,32 +619,9 @@ func (w *worker) alertFor(f *beacon.Finding, src netip.Addr, mac [6]byte, hasMAC
 			return nil
 		}
 	}
-	a := &alert.Alert{
-		TS:               time.Unix(0, f.Last).UTC(),
-		Sensor:           w.cfg.Sensor,
-		Severity:         severity,
-		SrcIP:            src.String(),
-		HostID:           f.Key.Host.String(),
-		DstFQDN:          f.Key.Dest,
-		DstPort:          f.Key.Port,
-		Proto:            protoName(f.Key.Proto),
-		Kind:             f.Key.Kind.String(),
-		PeriodS:          f.PeriodS,
-		Jitter:           f.Jitter,
-		Beats:            f.Beats,
-		Missed:           f.Missed,
-		FirstSeen:        time.Unix(0, f.First).UTC(),
-		LastSeen:         time.Unix(0, f.Last).UTC(),
-		Score:            f.Score,
-		BytesOutMedian:   f.BytesOutMedian,
-		BytesInMedian:    f.BytesInMedian,
-		HostOS:           string(v.OS),
-		HostOSConfidence: v.Confidence,
-		Hostname:         v.Hostname,
-		HostEvidence:     v.Evidence,
-		Reasons:          append(f.Reasons, extra...),
-		DstIPs:           make([]string, 0, len(f.DstIPs)),
-	}
+	a := alert.FromFinding(f, w.cfg.Sensor, severity, extra)
+	a.SrcIP, a.HostID = src.String(), f.Key.Host.String()
+	a.HostOS, a.HostOSConfidence, a.Hostname, a.HostEvidence = string(v.OS), v.Confidence, v.Hostname, v.Evidence
 	switch {
 	case v.MAC != "":
 		a.SrcMAC = v.MAC
@@ -652,16 +629,8 @@ func (w *worker) alertFor(f *beacon.Finding, src netip.Addr, mac [6]byte, hasMAC
 		a.SrcMAC = netMAC(mac)
 	}
 	w.describeHost(a, f)
-	for _, ip := range f.DstIPs {
-		if ip.IsValid() {
-			a.DstIPs = append(a.DstIPs, ip.String())
-		}
-	}
 	if f.Key.Kind == beacon.KindDNS {
 		w.describeDNS(a, f.Key)
-	}
-	for _, t := range f.BeatTimes {
-		a.BeatTimes = append(a.BeatTimes, time.Unix(0, t).UTC())
 	}
 	m := w.meta(f.Key)
 	a.DstNameSource = nameSource(m.source)
@@ -685,16 +654,6 @@ func destName(k beacon.PairKey) string {
 		return k.Dest
 	}
 	return k.DestIP.String()
-}
-
-func protoName(p uint8) string {
-	switch p {
-	case decode.ProtoTCP:
-		return "tcp"
-	case decode.ProtoUDP:
-		return "udp"
-	}
-	return strconv.Itoa(int(p))
 }
 
 func netMAC(m [6]byte) string {

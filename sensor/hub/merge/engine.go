@@ -594,29 +594,8 @@ func (e *Engine) finding(part int, h *hubHost, f *beacon.Finding) {
 		}
 	}
 	k := f.Key
-	a := &alert.Alert{
-		TS:               time.Unix(0, f.Last).UTC(),
-		Sensor:           e.cfg.Name,
-		Severity:         sev,
-		DstFQDN:          k.Dest,
-		DstPort:          k.Port,
-		Proto:            protoName(k.Proto),
-		Kind:             k.Kind.String(),
-		PeriodS:          f.PeriodS,
-		Jitter:           f.Jitter,
-		Beats:            f.Beats,
-		Missed:           f.Missed,
-		FirstSeen:        time.Unix(0, f.First).UTC(),
-		LastSeen:         time.Unix(0, f.Last).UTC(),
-		Score:            f.Score,
-		BytesOutMedian:   f.BytesOutMedian,
-		BytesInMedian:    f.BytesInMedian,
-		HostOS:           string(os),
-		HostOSConfidence: h.conf,
-		Hostname:         h.hostname,
-		Reasons:          append(f.Reasons, extra...),
-		DstIPs:           make([]string, 0, len(f.DstIPs)),
-	}
+	a := alert.FromFinding(f, e.cfg.Name, sev, extra)
+	a.HostOS, a.HostOSConfidence, a.Hostname = string(os), h.conf, h.hostname
 	a.HostID = h.hostID
 	for _, ad := range h.addrs {
 		a.SrcIPs = append(a.SrcIPs, ad.String())
@@ -629,14 +608,6 @@ func (e *Engine) finding(part int, h *hubHost, f *beacon.Finding) {
 	}
 	if len(a.SrcMACs) > 0 {
 		a.SrcMAC = a.SrcMACs[0]
-	}
-	for _, ip := range f.DstIPs {
-		if ip.IsValid() {
-			a.DstIPs = append(a.DstIPs, ip.String())
-		}
-	}
-	for _, t := range f.BeatTimes {
-		a.BeatTimes = append(a.BeatTimes, time.Unix(0, t).UTC())
 	}
 	mask := h.pairs[k].sensors
 	for i, s := range h.sensors {
@@ -687,16 +658,6 @@ func destOf(name string, ip netip.Addr) string {
 		return name
 	}
 	return ip.String()
-}
-
-func protoName(p uint8) string {
-	switch p {
-	case 6:
-		return "tcp"
-	case 17:
-		return "udp"
-	}
-	return strconv.Itoa(int(p))
 }
 
 // parseMAC reads aa:bb:cc:dd:ee:ff (either case, : or -).
