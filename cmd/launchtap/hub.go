@@ -7,10 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -354,17 +352,7 @@ func publishBaseline(ctx context.Context, conn *link.Conn, path string, log *slo
 
 // publishBaselineOnHUP publishes the baseline again on every SIGHUP.
 func publishBaselineOnHUP(ctx context.Context, conn *link.Conn, path string, log *slog.Logger) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-			publishBaseline(ctx, conn, path, log)
-		}
-	}
+	onHUP(ctx, func() { publishBaseline(ctx, conn, path, log) })
 }
 
 // bothLedgers is the hub's ledger with --db: the hub processes' bucket and
