@@ -2,12 +2,10 @@ package main
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"net"
 	"net/netip"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -29,18 +27,7 @@ type hostAlert struct {
 
 func hostAlerts(t *testing.T, jsonl string) []hostAlert {
 	t.Helper()
-	var out []hostAlert
-	for _, l := range strings.Split(strings.TrimSpace(jsonl), "\n") {
-		if l == "" {
-			continue
-		}
-		var a hostAlert
-		if err := json.Unmarshal([]byte(l), &a); err != nil {
-			t.Fatalf("%v: %s", err, l)
-		}
-		out = append(out, a)
-	}
-	return out
+	return jsonLines[hostAlert](t, jsonl)
 }
 
 // readdressAddrs picks the Mac's two addresses: the first on the worker its
@@ -243,17 +230,7 @@ func TestRunDockedMacOneAlert(t *testing.T) {
 		DstFQDN string   `json:"dst_fqdn"`
 	}
 	parse := func(who, jsonl string) []macAlert {
-		var out []macAlert
-		for _, l := range strings.Split(strings.TrimSpace(jsonl), "\n") {
-			if l == "" {
-				continue
-			}
-			var a macAlert
-			if err := json.Unmarshal([]byte(l), &a); err != nil {
-				t.Fatalf("%s: %v: %s", who, err, l)
-			}
-			out = append(out, a)
-		}
+		out := jsonLines[macAlert](t, jsonl)
 		if len(out) != 1 || out[0].HostID != host.MACString(wifi) || out[0].DstFQDN != "c2.example.net" ||
 			!slices.Contains(out[0].SrcMACs, host.MACString(wifi)) || !slices.Contains(out[0].SrcMACs, host.MACString(dock)) {
 			t.Errorf("%s: alerts %+v; want one, host_id %s, src_macs both %s and %s", who, out, host.MACString(wifi), host.MACString(wifi), host.MACString(dock))
