@@ -595,29 +595,21 @@ func (w *worker) beat(k beacon.PairKey, src, dst netip.Addr, ts int64, mac [6]by
 // severity; --os any lets every host alert.
 func (w *worker) alertFor(f *beacon.Finding, src netip.Addr, mac [6]byte, hasMAC bool) *alert.Alert {
 	v := w.hosts.Lookup(src, mac, hasMAC)
-	severity := alert.SeverityMedium
-	if f.Score >= 0.8 && v.OS == hostid.MacOS && v.Confidence >= 0.7 {
-		severity = alert.SeverityHigh
+	severity, why, ok := w.cfg.OS.Judge(f.Score, alert.HostOS{MacOS: v.OS == hostid.MacOS, Unknown: v.OS == hostid.Unknown, Confidence: v.Confidence},
+		w.cfg.UnknownMinScore)
+	if !ok {
+		w.c.suppressedOS++
+		if v.OS == hostid.Unknown {
+			w.cfg.Log.Debug("finding suppressed: host OS unknown and the beacon not strong enough", "host", f.Key.Host, "src", src,
+				"dest", destName(f.Key), "score", f.Score, "min", w.cfg.UnknownMinScore)
+		} else {
+			w.cfg.Log.Debug("finding suppressed: host is not macOS", "host", f.Key.Host, "src", src, "dest", destName(f.Key), "os", v.OS)
+		}
+		return nil
 	}
 	var extra []string
-	if w.cfg.OS != alert.OSPolicyAny {
-		switch v.OS {
-		case hostid.MacOS:
-		case hostid.Unknown:
-			if f.Score < w.cfg.UnknownMinScore {
-				w.c.suppressedOS++
-				w.cfg.Log.Debug("finding suppressed: host OS unknown and the beacon not strong enough", "host", f.Key.Host, "src", src,
-					"dest", destName(f.Key), "score", f.Score, "min", w.cfg.UnknownMinScore)
-				return nil
-			}
-			severity = alert.SeverityLow
-			extra = append(extra, fmt.Sprintf("source host's OS is not known: alerted because the beacon is strong (score %.2f >= %.2f), at low severity",
-				f.Score, w.cfg.UnknownMinScore))
-		default:
-			w.c.suppressedOS++
-			w.cfg.Log.Debug("finding suppressed: host is not macOS", "host", f.Key.Host, "src", src, "dest", destName(f.Key), "os", v.OS)
-			return nil
-		}
+	if why != "" {
+		extra = append(extra, why)
 	}
 	a := alert.FromFinding(f, w.cfg.Sensor, severity, extra)
 	a.SrcIP, a.HostID = src.String(), f.Key.Host.String()

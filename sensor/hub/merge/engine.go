@@ -572,26 +572,15 @@ func (e *Engine) finding(part int, h *hubHost, f *beacon.Finding) {
 	if os == "" {
 		os = hostid.Unknown
 	}
-	sev := alert.SeverityMedium
-	if f.Score >= 0.8 && os == hostid.MacOS && h.conf >= 0.7 {
-		sev = alert.SeverityHigh
+	sev, why, ok := e.cfg.OS.Judge(f.Score, alert.HostOS{MacOS: os == hostid.MacOS, Unknown: os == hostid.Unknown, Confidence: h.conf},
+		e.cfg.UnknownMinScore)
+	if !ok {
+		e.c.SuppressedOS++
+		return
 	}
 	var extra []string
-	if e.cfg.OS != alert.OSPolicyAny {
-		switch os {
-		case hostid.MacOS:
-		case hostid.Unknown:
-			if f.Score < e.cfg.UnknownMinScore {
-				e.c.SuppressedOS++
-				return
-			}
-			sev = alert.SeverityLow
-			extra = append(extra, fmt.Sprintf("source host's OS is not known: alerted because the beacon is strong (score %.2f >= %.2f), at low severity",
-				f.Score, e.cfg.UnknownMinScore))
-		default:
-			e.c.SuppressedOS++
-			return
-		}
+	if why != "" {
+		extra = append(extra, why)
 	}
 	k := f.Key
 	a := alert.FromFinding(f, e.cfg.Name, sev, extra)
