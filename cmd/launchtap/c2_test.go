@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"strings"
 	"testing"
 
 	"github.com/launchtap/launchtap/internal/testenv"
@@ -69,17 +67,7 @@ func TestC2Captures(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 			}
-			var alerts []c2Alert
-			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-				if line == "" {
-					continue
-				}
-				var a c2Alert
-				if err := json.Unmarshal([]byte(line), &a); err != nil {
-					t.Fatalf("alert is not JSON: %v: %s", err, line)
-				}
-				alerts = append(alerts, a)
-			}
+			alerts := jsonLines[c2Alert](t, out)
 			if c.silent {
 				if len(alerts) > 0 {
 					t.Fatalf("nothing periodic, yet %d alert(s):\n%s", len(alerts), out)

@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -274,12 +271,8 @@ func (a *app) runHub(cmd *cobra.Command, o *sensorFlags, h *hubProcFlags) int {
 		cancel()
 	}
 	sum := newHubSummary(s, p.Stats(), time.Since(start))
-	sum.print(stderr)
-	if o.summaryPath != "" {
-		if err := sum.writeJSON(o.summaryPath); err != nil {
-			a.fail(cmd, err, exitFailure)
-			code = exitFailure
-		}
+	if !a.summarize(cmd, sum, stderr, o.summaryPath) {
+		code = exitFailure
 	}
 	return code
 }
@@ -335,17 +328,6 @@ func (h *hubSummary) print(w io.Writer) {
 	fmt.Fprintf(w, "  elapsed %.1fs, %s observations/s\n", h.ElapsedS, strconv.FormatFloat(h.ObsPerSec, 'f', -1, 64))
 }
 
-func (h *hubSummary) writeJSON(path string) error {
-	b, err := json.MarshalIndent(h, "", "  ")
-	if err != nil {
-		return fmt.Errorf("summary: %w", err)
-	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("summary: %w", err)
-	}
-	return nil
-}
-
 // publishBaseline puts the baseline file in the hub's baseline bucket for
 // the sensors, when it parses (a file that does not is not handed on: the
 // sensors keep the last good one).
@@ -370,17 +352,7 @@ func publishBaseline(ctx context.Context, conn *link.Conn, path string, log *slo
 
 // publishBaselineOnHUP publishes the baseline again on every SIGHUP.
 func publishBaselineOnHUP(ctx context.Context, conn *link.Conn, path string, log *slog.Logger) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-			publishBaseline(ctx, conn, path, log)
-		}
-	}
+	onHUP(ctx, func() { publishBaseline(ctx, conn, path, log) })
 }
 
 // bothLedgers is the hub's ledger with --db: the hub processes' bucket and

@@ -243,21 +243,8 @@ func TestRunToHub(t *testing.T) {
 	v := livetest.NewVeth(t)
 	args := append([]string{"run", "-i", v.Host, "--workers", "2", "--state-dir", "", "--sensor-name", "tap-live",
 		"--hub-url", srv.URLs(), "--hub-outbox", filepath.Join(dir, "outbox"), "--checkpoint-interval", "1s"}, fastBeacon...)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errb syncBuffer
-	done := make(chan int)
-	go func() { done <- dispatch(ctx, args, nil, &out, &errb) }()
-	waitFor(t, &errb, "capturing", 10*time.Second)
-	if msg, err := v.Replay(ctx, pcap); err != nil {
-		t.Fatalf("%v\n%s", err, msg)
-	}
-	time.Sleep(time.Second)
-	cancel()
-	if code := <-done; code != 0 {
-		t.Fatalf("run: exit %d\n%s", code, errb.String())
-	}
-	alerts := strings.Count(out.String(), "\n")
+	out, runErr := runLive(t, v, pcap, args)
+	alerts := strings.Count(out, "\n")
 	kinds := map[obs.Kind]int{}
 	for _, r := range streamRecords(t, srv.URLs()) {
 		kinds[r.Type()]++
@@ -267,6 +254,6 @@ func TestRunToHub(t *testing.T) {
 	}
 	t.Logf("records by kind %v; %d alerts written", kinds, alerts)
 	if alerts == 0 || kinds[obs.KindAlert] != alerts || kinds[obs.KindBeat] == 0 || kinds[obs.KindCoverage] == 0 || kinds[obs.KindCheckpoint] == 0 {
-		t.Fatalf("the hub got %v for %d alerts written\n%s", kinds, alerts, errb.String())
+		t.Fatalf("the hub got %v for %d alerts written\n%s", kinds, alerts, runErr)
 	}
 }

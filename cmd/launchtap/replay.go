@@ -118,12 +118,8 @@ func (a *app) runReplay(cmd *cobra.Command, o *sensorFlags, sf *stateFlags, args
 		code = exitFailure
 	}
 	sum := newSummary(s, src.Files(), src.Warnings())
-	sum.print(stderr)
-	if o.summaryPath != "" {
-		if err := sum.writeJSON(o.summaryPath); err != nil {
-			a.fail(cmd, err, exitFailure)
-			code = exitFailure
-		}
+	if !a.summarize(cmd, sum, stderr, o.summaryPath) {
+		code = exitFailure
 	}
 	return code
 }
@@ -440,8 +436,23 @@ func (s *summary) print(w io.Writer) {
 	}
 }
 
-func (s *summary) writeJSON(path string) error {
-	b, err := json.MarshalIndent(s, "", "  ")
+// summarize prints sum, a command's end-of-run summary, to w and, with a
+// --summary path, writes it there as one JSON object; false when that
+// fails, which it reports.
+func (a *app) summarize(cmd *cobra.Command, sum interface{ print(io.Writer) }, w io.Writer, path string) bool {
+	sum.print(w)
+	if path == "" {
+		return true
+	}
+	if err := writeSummaryJSON(path, sum); err != nil {
+		a.fail(cmd, err, exitFailure)
+		return false
+	}
+	return true
+}
+
+func writeSummaryJSON(path string, sum any) error {
+	b, err := json.MarshalIndent(sum, "", "  ")
 	if err != nil {
 		return fmt.Errorf("summary: %w", err)
 	}

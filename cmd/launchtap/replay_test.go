@@ -144,20 +144,28 @@ type alertKey struct {
 	PeriodS  float64 `json:"period_s"`
 }
 
-// alertKeys parses JSON Lines alerts into keys sorted by ID.
-func alertKeys(t *testing.T, jsonl string) []alertKey {
+// jsonLines parses JSON Lines alerts into a T each, in order; a line that
+// is not JSON fails the test.
+func jsonLines[T any](t *testing.T, jsonl string) []T {
 	t.Helper()
-	var keys []alertKey
+	var out []T
 	for _, l := range strings.Split(strings.TrimSpace(jsonl), "\n") {
 		if l == "" {
 			continue
 		}
-		var a alertKey
+		var a T
 		if err := json.Unmarshal([]byte(l), &a); err != nil {
-			t.Fatalf("%v: %s", err, l)
+			t.Fatalf("alert is not JSON: %v: %s", err, l)
 		}
-		keys = append(keys, a)
+		out = append(out, a)
 	}
+	return out
+}
+
+// alertKeys parses JSON Lines alerts into keys sorted by ID.
+func alertKeys(t *testing.T, jsonl string) []alertKey {
+	t.Helper()
+	keys := jsonLines[alertKey](t, jsonl)
 	sort.Slice(keys, func(i, j int) bool { return keys[i].ID < keys[j].ID })
 	return keys
 }

@@ -164,12 +164,8 @@ func (a *app) runLive(cmd *cobra.Command, o *sensorFlags, sf *stateFlags, lc *li
 	if cs, err := capt.Stats(); err == nil {
 		sum.Packets, sum.Kernel = cs.Delivered, kernelSummary(cs)
 	}
-	sum.print(stderr)
-	if o.summaryPath != "" {
-		if err := sum.writeJSON(o.summaryPath); err != nil {
-			a.fail(cmd, err, exitFailure)
-			code = exitFailure
-		}
+	if !a.summarize(cmd, sum, stderr, o.summaryPath) {
+		code = exitFailure
 	}
 	return code
 }
@@ -177,15 +173,7 @@ func (a *app) runLive(cmd *cobra.Command, o *sensorFlags, sf *stateFlags, lc *li
 // reloadOnHUP re-reads the baseline file and the file inventory on SIGHUP.
 // A bad file keeps the old one and says why.
 func reloadOnHUP(ctx context.Context, o *sensorFlags, s *sensor) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-		}
+	onHUP(ctx, func() {
 		if o.baselinePath != "" {
 			if err := s.baseline.Reload(o.baselinePath); err != nil {
 				s.log.Error("baseline reload failed; keeping the previous one", "err", err)
@@ -197,6 +185,21 @@ func reloadOnHUP(ctx context.Context, o *sensorFlags, s *sensor) {
 		}
 		if err := s.enrich.Reload(); err != nil {
 			s.log.Error("inventory reload failed; keeping the previous one", "err", err)
+		}
+	})
+}
+
+// onHUP calls fn on every SIGHUP until ctx is done.
+func onHUP(ctx context.Context, fn func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			fn()
 		}
 	}
 }

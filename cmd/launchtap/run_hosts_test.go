@@ -1,21 +1,15 @@
 package main
 
 import (
-	"context"
 	"encoding/binary"
-	"encoding/json"
-	"math/rand/v2"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/launchtap/launchtap/internal/livetest"
 	"github.com/launchtap/launchtap/sensor/host"
@@ -33,18 +27,7 @@ type hostAlert struct {
 
 func hostAlerts(t *testing.T, jsonl string) []hostAlert {
 	t.Helper()
-	var out []hostAlert
-	for _, l := range strings.Split(strings.TrimSpace(jsonl), "\n") {
-		if l == "" {
-			continue
-		}
-		var a hostAlert
-		if err := json.Unmarshal([]byte(l), &a); err != nil {
-			t.Fatalf("%v: %s", err, l)
-		}
-		out = append(out, a)
-	}
-	return out
+	return jsonLines[hostAlert](t, jsonl)
 }
 
 // readdressAddrs picks the Mac's two addresses: the first on the worker its
@@ -68,39 +51,31 @@ func readdressAddrs(mac [6]byte) (first, second netip.Addr) {
 // every 2 s, that the DHCP server re-addresses after three beats: an ACK with the new
 // address for its MAC, then the same beacon from there.
 func writeReaddressCapture(path string, first, second netip.Addr) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	w := pcapgo.NewWriter(f)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		return err
-	}
-	g := &frameGen{w: w, t0: time.Unix(1_750_000_000, 0), rnd: rand.New(rand.NewPCG(3, 4))}
-	move := 5 * time.Second // three beats from the first address: too few to alert alone
-	ack := func(at time.Duration, yiaddr netip.Addr) {
-		msg := make([]byte, 240, 260)
-		msg[0], msg[1], msg[2] = 2, 1, 6
-		copy(msg[16:], yiaddr.AsSlice())
-		copy(msg[28:], macSensorHost)
-		binary.BigEndian.PutUint32(msg[236:], 0x63825363)
-		msg = append(msg, 53, 1, 5, 51, 4, 0, 0, 0x0e, 0x10, 255)
-		g.add(at, resolverIP, net.IP(yiaddr.AsSlice()), &layers.UDP{SrcPort: 67, DstPort: 68}, msg)
-	}
-	ack(0, first)
-	ack(move, second)
-	for i := range 16 {
-		at := time.Second/2 + time.Duration(i)*2*time.Second + time.Duration(g.rnd.IntN(40))*time.Millisecond
-		from := first
-		if at > move {
-			from = second
+	return writeFrames(path, 3, 4, func(g *frameGen) error {
+		move := 5 * time.Second // three beats from the first address: too few to alert alone
+		ack := func(at time.Duration, yiaddr netip.Addr) {
+			msg := make([]byte, 240, 260)
+			msg[0], msg[1], msg[2] = 2, 1, 6
+			copy(msg[16:], yiaddr.AsSlice())
+			copy(msg[28:], macSensorHost)
+			binary.BigEndian.PutUint32(msg[236:], 0x63825363)
+			msg = append(msg, 53, 1, 5, 51, 4, 0, 0, 0x0e, 0x10, 255)
+			g.add(at, resolverIP, net.IP(yiaddr.AsSlice()), &layers.UDP{SrcPort: 67, DstPort: 68}, msg)
 		}
-		c := net.IP(from.AsSlice())
-		g.lookup(at, c, "c2.example.net", net.IPv4(203, 0, 113, 50))
-		g.session(at+20*time.Millisecond, c, net.IPv4(203, 0, 113, 50), uint16(50000+i), 443, make([]byte, 300), 900)
-	}
-	return g.flush()
+		ack(0, first)
+		ack(move, second)
+		for i := range 16 {
+			at := time.Second/2 + time.Duration(i)*2*time.Second + time.Duration(g.rnd.IntN(40))*time.Millisecond
+			from := first
+			if at > move {
+				from = second
+			}
+			c := net.IP(from.AsSlice())
+			g.lookup(at, c, "c2.example.net", net.IPv4(203, 0, 113, 50))
+			g.session(at+20*time.Millisecond, c, net.IPv4(203, 0, 113, 50), uint16(50000+i), 443, make([]byte, 300), 900)
+		}
+		return nil
+	})
 }
 
 // TestRunReaddressedMacOneAlert: a Mac re-addressed by DHCP while it
@@ -145,27 +120,14 @@ func TestRunReaddressedMacOneAlert(t *testing.T) {
 	summary := filepath.Join(dir, "run.json")
 	args := append([]string{"run", "-i", v.Host, "--workers", "2", "--summary", summary,
 		"--state-dir", t.TempDir()}, fastBeacon...)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errb syncBuffer
-	done := make(chan int)
-	go func() { done <- dispatch(ctx, args, nil, &out, &errb) }()
-	waitFor(t, &errb, "capturing", 10*time.Second)
-	if msg, err := v.Replay(ctx, pcap); err != nil {
-		t.Fatalf("%v\n%s", err, msg)
-	}
-	time.Sleep(time.Second) // let the rings hand over their last blocks
-	cancel()
-	if code := <-done; code != 0 {
-		t.Fatalf("run: exit %d\n%s", code, errb.String())
-	}
-	live := hostAlerts(t, out.String())
+	out, runErr := runLive(t, v, pcap, args)
+	live := hostAlerts(t, out)
 	check("run", live)
 	if len(live) == 1 && len(replayed) == 1 && live[0].HostID != replayed[0].HostID {
 		t.Errorf("run host_id %s, replay %s", live[0].HostID, replayed[0].HostID)
 	}
 	if t.Failed() {
-		t.Logf("run stderr:\n%s", errb.String())
+		t.Logf("run stderr:\n%s", runErr)
 	}
 }
 
@@ -188,72 +150,64 @@ func dockMAC() [6]byte {
 // Wi-Fi (three beats), then docked: the dock's MAC requests a lease under
 // the same DHCP hostname, and the beacon goes on from the dock's address.
 func writeDockCapture(path string, wifiAddr, dockAddr netip.Addr, dock [6]byte) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	w := pcapgo.NewWriter(f)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		return err
-	}
-	g := &frameGen{w: w, t0: time.Unix(1_750_000_000, 0), rnd: rand.New(rand.NewPCG(5, 6))}
-	// fromDock moves the frames added since n from the Wi-Fi MAC to the dock's.
-	fromDock := func(n int) {
-		for _, fr := range g.frames[n:] {
-			if net.HardwareAddr(fr.data[6:12]).String() == macSensorHost.String() {
-				copy(fr.data[6:12], dock[:])
-			}
-			if net.HardwareAddr(fr.data[0:6]).String() == macSensorHost.String() {
-				copy(fr.data[0:6], dock[:])
+	return writeFrames(path, 5, 6, func(g *frameGen) error {
+		// fromDock moves the frames added since n from the Wi-Fi MAC to the dock's.
+		fromDock := func(n int) {
+			for _, fr := range g.frames[n:] {
+				if net.HardwareAddr(fr.data[6:12]).String() == macSensorHost.String() {
+					copy(fr.data[6:12], dock[:])
+				}
+				if net.HardwareAddr(fr.data[0:6]).String() == macSensorHost.String() {
+					copy(fr.data[0:6], dock[:])
+				}
 			}
 		}
-	}
-	dhcp := func(at time.Duration, op, typ byte, chaddr [6]byte, yiaddr netip.Addr) {
-		msg := make([]byte, 240, 280)
-		msg[0], msg[1], msg[2] = op, 1, 6
-		copy(msg[16:], yiaddr.AsSlice())
-		copy(msg[28:], chaddr[:])
-		binary.BigEndian.PutUint32(msg[236:], 0x63825363)
-		msg = append(msg, 53, 1, typ)
-		if op == 1 {
-			msg = append(append(msg, 12, 9), "annas-mbp"...)
+		dhcp := func(at time.Duration, op, typ byte, chaddr [6]byte, yiaddr netip.Addr) {
+			msg := make([]byte, 240, 280)
+			msg[0], msg[1], msg[2] = op, 1, 6
+			copy(msg[16:], yiaddr.AsSlice())
+			copy(msg[28:], chaddr[:])
+			binary.BigEndian.PutUint32(msg[236:], 0x63825363)
+			msg = append(msg, 53, 1, typ)
+			if op == 1 {
+				msg = append(append(msg, 12, 9), "annas-mbp"...)
+			}
+			msg = append(msg, 255)
+			if op == 1 {
+				g.add(at, net.IPv4zero, net.IPv4bcast, &layers.UDP{SrcPort: 68, DstPort: 67}, msg)
+				// A client broadcasts its request from its own MAC (the sensor
+				// learns nothing from one whose chaddr is not the sender).
+				fr := g.frames[len(g.frames)-1].data
+				copy(fr[0:6], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+				copy(fr[6:12], chaddr[:])
+				return
+			}
+			g.add(at, resolverIP, net.IP(yiaddr.AsSlice()), &layers.UDP{SrcPort: 67, DstPort: 68}, msg)
 		}
-		msg = append(msg, 255)
-		if op == 1 {
-			g.add(at, net.IPv4zero, net.IPv4bcast, &layers.UDP{SrcPort: 68, DstPort: 67}, msg)
-			// A client broadcasts its request from its own MAC (the sensor
-			// learns nothing from one whose chaddr is not the sender).
-			fr := g.frames[len(g.frames)-1].data
-			copy(fr[0:6], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
-			copy(fr[6:12], chaddr[:])
-			return
-		}
-		g.add(at, resolverIP, net.IP(yiaddr.AsSlice()), &layers.UDP{SrcPort: 67, DstPort: 68}, msg)
-	}
-	wifi := [6]byte(macSensorHost)
-	dock0 := 5 * time.Second
-	dhcp(0, 1, 3, wifi, netip.IPv4Unspecified())
-	dhcp(2*time.Millisecond, 2, 5, wifi, wifiAddr)
-	n := len(g.frames)
-	dhcp(dock0, 1, 3, dock, netip.IPv4Unspecified())
-	fromDock(n)
-	dhcp(dock0+2*time.Millisecond, 2, 5, dock, dockAddr)
-	for i := range 16 {
-		at := time.Second/2 + time.Duration(i)*2*time.Second + time.Duration(g.rnd.IntN(40))*time.Millisecond
-		from := wifiAddr
-		if at > dock0 {
-			from = dockAddr
-		}
+		wifi := [6]byte(macSensorHost)
+		dock0 := 5 * time.Second
+		dhcp(0, 1, 3, wifi, netip.IPv4Unspecified())
+		dhcp(2*time.Millisecond, 2, 5, wifi, wifiAddr)
 		n := len(g.frames)
-		c := net.IP(from.AsSlice())
-		g.lookup(at, c, "c2.example.net", net.IPv4(203, 0, 113, 50))
-		g.session(at+20*time.Millisecond, c, net.IPv4(203, 0, 113, 50), uint16(50000+i), 443, make([]byte, 300), 900)
-		if from == dockAddr {
-			fromDock(n)
+		dhcp(dock0, 1, 3, dock, netip.IPv4Unspecified())
+		fromDock(n)
+		dhcp(dock0+2*time.Millisecond, 2, 5, dock, dockAddr)
+		for i := range 16 {
+			at := time.Second/2 + time.Duration(i)*2*time.Second + time.Duration(g.rnd.IntN(40))*time.Millisecond
+			from := wifiAddr
+			if at > dock0 {
+				from = dockAddr
+			}
+			n := len(g.frames)
+			c := net.IP(from.AsSlice())
+			g.lookup(at, c, "c2.example.net", net.IPv4(203, 0, 113, 50))
+			g.session(at+20*time.Millisecond, c, net.IPv4(203, 0, 113, 50), uint16(50000+i), 443, make([]byte, 300), 900)
+			if from == dockAddr {
+				fromDock(n)
+			}
 		}
-	}
-	return g.flush()
+		return nil
+	})
 }
 
 // TestRunDockedMacOneAlert: a Mac that docks while it beacons — its Wi-Fi
@@ -276,17 +230,7 @@ func TestRunDockedMacOneAlert(t *testing.T) {
 		DstFQDN string   `json:"dst_fqdn"`
 	}
 	parse := func(who, jsonl string) []macAlert {
-		var out []macAlert
-		for _, l := range strings.Split(strings.TrimSpace(jsonl), "\n") {
-			if l == "" {
-				continue
-			}
-			var a macAlert
-			if err := json.Unmarshal([]byte(l), &a); err != nil {
-				t.Fatalf("%s: %v: %s", who, err, l)
-			}
-			out = append(out, a)
-		}
+		out := jsonLines[macAlert](t, jsonl)
 		if len(out) != 1 || out[0].HostID != host.MACString(wifi) || out[0].DstFQDN != "c2.example.net" ||
 			!slices.Contains(out[0].SrcMACs, host.MACString(wifi)) || !slices.Contains(out[0].SrcMACs, host.MACString(dock)) {
 			t.Errorf("%s: alerts %+v; want one, host_id %s, src_macs both %s and %s", who, out, host.MACString(wifi), host.MACString(wifi), host.MACString(dock))
@@ -301,22 +245,9 @@ func TestRunDockedMacOneAlert(t *testing.T) {
 
 	v := livetest.NewVeth(t)
 	args := append([]string{"run", "-i", v.Host, "--workers", "2", "--state-dir", t.TempDir()}, fastBeacon...)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errb syncBuffer
-	done := make(chan int)
-	go func() { done <- dispatch(ctx, args, nil, &out, &errb) }()
-	waitFor(t, &errb, "capturing", 10*time.Second)
-	if msg, err := v.Replay(ctx, pcap); err != nil {
-		t.Fatalf("%v\n%s", err, msg)
-	}
-	time.Sleep(time.Second)
-	cancel()
-	if code := <-done; code != 0 {
-		t.Fatalf("run: exit %d\n%s", code, errb.String())
-	}
-	parse("run", out.String())
+	out, runErr := runLive(t, v, pcap, args)
+	parse("run", out)
 	if t.Failed() {
-		t.Logf("run stderr:\n%s", errb.String())
+		t.Logf("run stderr:\n%s", runErr)
 	}
 }

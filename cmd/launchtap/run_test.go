@@ -53,24 +53,11 @@ func TestRunMatchesReplay(t *testing.T) {
 			v := livetest.NewVeth(t)
 			summary := filepath.Join(dir, mode.name+".json")
 			args := append(append([]string{"run", "-i", v.Host, "--workers", "2", "--summary", summary, "--state-dir", t.TempDir()}, fastBeacon...), mode.flags...)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			var out, errb syncBuffer
-			done := make(chan int)
-			go func() { done <- dispatch(ctx, args, nil, &out, &errb) }()
-			waitFor(t, &errb, "capturing", 10*time.Second)
-			if msg, err := v.Replay(ctx, pcap); err != nil {
-				t.Fatalf("%v\n%s", err, msg)
-			}
-			time.Sleep(time.Second) // let the rings hand over their last blocks
-			cancel()
-			if code := <-done; code != 0 {
-				t.Fatalf("run: exit %d\n%s", code, errb.String())
-			}
+			out, runErr := runLive(t, v, pcap, args)
 			// Beats at the first alert and the period carry tcpreplay's
 			// timing error (its sleeps overshoot on a busy machine): the
 			// pairs and verdicts must match, periods within 15 %.
-			a, b := alertKeys(t, want), alertKeys(t, out.String())
+			a, b := alertKeys(t, want), alertKeys(t, out)
 			for i := range a {
 				a[i].Beats = 0
 			}
@@ -78,7 +65,7 @@ func TestRunMatchesReplay(t *testing.T) {
 				b[i].Beats = 0
 			}
 			if !sameAlerts(a, b, 0.15) {
-				t.Errorf("run alerts differ from replay:\nreplay:\n%+v\nrun:\n%+v\nstderr:\n%s", a, b, errb.String())
+				t.Errorf("run alerts differ from replay:\nreplay:\n%+v\nrun:\n%+v\nstderr:\n%s", a, b, runErr)
 			}
 			var sum struct {
 				Packets uint64            `json:"packets"`
@@ -94,6 +81,28 @@ func TestRunMatchesReplay(t *testing.T) {
 			t.Logf("%s: %d packets to user space, kernel %v", mode.name, sum.Packets, sum.Kernel)
 		})
 	}
+}
+
+// runLive runs args (a `launchtap run` on v's host end) until it captures,
+// replays pcap into v, lets the rings hand over their last blocks, stops
+// the run and returns what it wrote; a run that fails fails the test.
+func runLive(t *testing.T, v *livetest.Veth, pcap string, args []string) (stdout, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb syncBuffer
+	done := make(chan int)
+	go func() { done <- dispatch(ctx, args, nil, &out, &errb) }()
+	waitFor(t, &errb, "capturing", 10*time.Second)
+	if msg, err := v.Replay(ctx, pcap); err != nil {
+		t.Fatalf("%v\n%s", err, msg)
+	}
+	time.Sleep(time.Second) // let the rings hand over their last blocks
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("run: exit %d\n%s", code, errb.String())
+	}
+	return out.String(), errb.String()
 }
 
 func waitFor(t *testing.T, b *syncBuffer, s string, d time.Duration) {
@@ -133,6 +142,53 @@ const sniOnlyName = "sni-only.example.com"
 // to an address it did not resolve, naming sniOnlyName in its ClientHello;
 // and a noise host that browses at random.
 func writeBeaconCapture(path string) error {
+	return writeFrames(path, 1, 2, func(g *frameGen) error {
+		type event struct {
+			at time.Duration
+			fn func(at time.Duration)
+		}
+		var evs []event
+		mac, noise := net.IPv4(10, 9, 0, 15).To4(), net.IPv4(10, 9, 0, 77).To4()
+		hello, err := tlstest.ClientHello(sniOnlyName)
+		if err != nil {
+			return err
+		}
+		for i := 0; i < 14; i++ {
+			port := uint16(50000 + i)
+			evs = append(evs, event{time.Duration(i)*2*time.Second + time.Duration(g.rnd.IntN(40))*time.Millisecond, func(at time.Duration) {
+				g.lookup(at, mac, "c2.example.net", net.IPv4(203, 0, 113, 50))
+				g.session(at+20*time.Millisecond, mac, net.IPv4(203, 0, 113, 50), port, 443, make([]byte, 300), 900)
+			}})
+		}
+		for i := 0; i < 11; i++ {
+			port := uint16(53000 + i)
+			evs = append(evs, event{time.Second/4 + time.Duration(i)*2500*time.Millisecond, func(at time.Duration) {
+				g.session(at, mac, net.IPv4(203, 0, 113, 80), port, 443, hello, 2500)
+			}})
+		}
+		for i := 0; i < 9; i++ {
+			port := uint16(51000 + i)
+			evs = append(evs, event{time.Second/2 + time.Duration(i)*3*time.Second, func(at time.Duration) {
+				g.lookup(at, mac, "q.example.org", net.IPv4(198, 51, 100, 9))
+				g.udpExchange(at+10*time.Millisecond, mac, net.IPv4(198, 51, 100, 9), port, 443)
+			}})
+		}
+		for i := 0; i < 25; i++ {
+			at := time.Duration(g.rnd.IntN(28000)) * time.Millisecond
+			host := net.IPv4(192, 0, 2, byte(1+g.rnd.IntN(200)))
+			port := uint16(52000 + i)
+			evs = append(evs, event{at, func(at time.Duration) { g.session(at, noise, host, port, 443, make([]byte, 500), 20000) }})
+		}
+		for _, e := range evs {
+			e.fn(e.at)
+		}
+		return nil
+	})
+}
+
+// writeFrames writes to a pcap file at path the frames that fill adds to
+// a frameGen whose randomness is seeded with seed1 and seed2.
+func writeFrames(path string, seed1, seed2 uint64, fill func(g *frameGen) error) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -142,45 +198,9 @@ func writeBeaconCapture(path string) error {
 	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
 		return err
 	}
-	g := &frameGen{w: w, t0: time.Unix(1_750_000_000, 0), rnd: rand.New(rand.NewPCG(1, 2))}
-	type event struct {
-		at time.Duration
-		fn func(at time.Duration)
-	}
-	var evs []event
-	mac, noise := net.IPv4(10, 9, 0, 15).To4(), net.IPv4(10, 9, 0, 77).To4()
-	hello, err := tlstest.ClientHello(sniOnlyName)
-	if err != nil {
+	g := &frameGen{w: w, t0: time.Unix(1_750_000_000, 0), rnd: rand.New(rand.NewPCG(seed1, seed2))}
+	if err := fill(g); err != nil {
 		return err
-	}
-	for i := 0; i < 14; i++ {
-		port := uint16(50000 + i)
-		evs = append(evs, event{time.Duration(i)*2*time.Second + time.Duration(g.rnd.IntN(40))*time.Millisecond, func(at time.Duration) {
-			g.lookup(at, mac, "c2.example.net", net.IPv4(203, 0, 113, 50))
-			g.session(at+20*time.Millisecond, mac, net.IPv4(203, 0, 113, 50), port, 443, make([]byte, 300), 900)
-		}})
-	}
-	for i := 0; i < 11; i++ {
-		port := uint16(53000 + i)
-		evs = append(evs, event{time.Second/4 + time.Duration(i)*2500*time.Millisecond, func(at time.Duration) {
-			g.session(at, mac, net.IPv4(203, 0, 113, 80), port, 443, hello, 2500)
-		}})
-	}
-	for i := 0; i < 9; i++ {
-		port := uint16(51000 + i)
-		evs = append(evs, event{time.Second/2 + time.Duration(i)*3*time.Second, func(at time.Duration) {
-			g.lookup(at, mac, "q.example.org", net.IPv4(198, 51, 100, 9))
-			g.udpExchange(at+10*time.Millisecond, mac, net.IPv4(198, 51, 100, 9), port, 443)
-		}})
-	}
-	for i := 0; i < 25; i++ {
-		at := time.Duration(g.rnd.IntN(28000)) * time.Millisecond
-		host := net.IPv4(192, 0, 2, byte(1+g.rnd.IntN(200)))
-		port := uint16(52000 + i)
-		evs = append(evs, event{at, func(at time.Duration) { g.session(at, noise, host, port, 443, make([]byte, 500), 20000) }})
-	}
-	for _, e := range evs {
-		e.fn(e.at)
 	}
 	return g.flush()
 }

@@ -36,6 +36,33 @@ func ParseOSPolicy(s string) (OSPolicy, error) {
 	return "", fmt.Errorf("%q is not macos or any", s)
 }
 
+// HostOS is what a finding's source host is known to run, as the OS
+// policy asks it.
+type HostOS struct {
+	MacOS      bool    // macOS
+	Unknown    bool    // not known; neither: known and not macOS
+	Confidence float64 // in the OS
+}
+
+// Judge is the severity p gives a finding of score from a host of os, and
+// for a host of unknown OS alerted because the beacon is strong, the reason
+// the alert says so; ok is false where p suppresses the finding: a host
+// known not to run macOS, or of unknown OS with score below unknownMin.
+func (p OSPolicy) Judge(score float64, os HostOS, unknownMin float64) (sev Severity, reason string, ok bool) {
+	sev = SeverityMedium
+	if score >= 0.8 && os.MacOS && os.Confidence >= 0.7 {
+		sev = SeverityHigh
+	}
+	if p == OSPolicyAny || os.MacOS {
+		return sev, "", true
+	}
+	if !os.Unknown || score < unknownMin {
+		return "", "", false
+	}
+	return SeverityLow, fmt.Sprintf("source host's OS is not known: alerted because the beacon is strong (score %.2f >= %.2f), at low severity",
+		score, unknownMin), true
+}
+
 // String returns the policy's name.
 func (p OSPolicy) String() string { return string(p) }
 

@@ -19,6 +19,37 @@ func benchKeys(n int) []PairKey {
 	return keys
 }
 
+// warmBeats beats every pair of keys rounds times, the n-th beat step(n)
+// after the pair's last, and returns the pairs' last times.
+func warmBeats(d *Detector, keys []PairKey, dst netip.Addr, rounds int, step func(int) int64) []int64 {
+	ts := make([]int64, len(keys))
+	for r := 0; r < rounds; r++ {
+		for k := range keys {
+			ts[k] += step(r*len(keys) + k)
+			d.Beat(keys[k], dst, ts[k])
+		}
+	}
+	return ts
+}
+
+// timeBeats is the timed loop: the pairs of keys beat in turn after ts,
+// the i-th beat step(i) after the pair's last; it reports cpu-ns/op and
+// beats/s.
+func timeBeats(b *testing.B, d *Detector, keys []PairKey, dst netip.Addr, ts []int64, step func(int) int64) {
+	b.Helper()
+	b.ReportAllocs()
+	i := 0
+	c0 := cpuNs()
+	for b.Loop() {
+		k := i % len(keys)
+		ts[k] += step(i)
+		d.Beat(keys[k], dst, ts[k])
+		i++
+	}
+	b.ReportMetric(float64(cpuNs()-c0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "beats/s")
+}
+
 // BenchmarkBeatNewPairs: every beat is a pair's first (lookup, insert,
 // eviction at the bound) — the cost of one-off connections.
 func BenchmarkBeatNewPairs(b *testing.B) {
@@ -46,24 +77,8 @@ func BenchmarkBeatRescore(b *testing.B) {
 	dst := netip.MustParseAddr("203.0.113.10")
 	// Poisson-ish spacing so nothing alerts and every beat is rescored.
 	step := func(i int) int64 { return int64(60e9 + (i*7919%120)*1e9) }
-	ts := make([]int64, len(keys))
-	for r := 0; r < HistoryLen; r++ {
-		for k := range keys {
-			ts[k] += step(r*len(keys) + k)
-			d.Beat(keys[k], dst, ts[k])
-		}
-	}
-	b.ReportAllocs()
-	i := 0
-	c0 := cpuNs()
-	for b.Loop() {
-		k := i % len(keys)
-		ts[k] += step(i)
-		d.Beat(keys[k], dst, ts[k])
-		i++
-	}
-	b.ReportMetric(float64(cpuNs()-c0)/float64(b.N), "cpu-ns/op")
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "beats/s")
+	ts := warmBeats(d, keys, dst, HistoryLen, step)
+	timeBeats(b, d, keys, dst, ts, step)
 }
 
 // BenchmarkBeatRescoreBrowsing: every beat rescores a pair with a full
@@ -74,28 +89,12 @@ func BenchmarkBeatRescoreBrowsing(b *testing.B) {
 	keys := benchKeys(1024)
 	dst := netip.MustParseAddr("203.0.113.10")
 	rng := rand.New(rand.NewPCG(1, 2))
-	step := func() int64 { return int64((5 + rng.ExpFloat64()*300) * 1e9) }
-	ts := make([]int64, len(keys))
-	for r := 0; r < HistoryLen; r++ {
-		for k := range keys {
-			ts[k] += step()
-			d.Beat(keys[k], dst, ts[k])
-		}
-	}
+	step := func(int) int64 { return int64((5 + rng.ExpFloat64()*300) * 1e9) }
+	ts := warmBeats(d, keys, dst, HistoryLen, step)
 	if f := d.Stats().Findings; f != 0 {
 		b.Fatalf("%d findings from Poisson beats", f)
 	}
-	b.ReportAllocs()
-	i := 0
-	c0 := cpuNs()
-	for b.Loop() {
-		k := i % len(keys)
-		ts[k] += step()
-		d.Beat(keys[k], dst, ts[k])
-		i++
-	}
-	b.ReportMetric(float64(cpuNs()-c0)/float64(b.N), "cpu-ns/op")
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "beats/s")
+	timeBeats(b, d, keys, dst, ts, step)
 }
 
 // BenchmarkBeatAlerted: every beat is an alerted pair's, a check-in every
@@ -106,28 +105,12 @@ func BenchmarkBeatAlerted(b *testing.B) {
 	keys := benchKeys(1024)
 	dst := netip.MustParseAddr("203.0.113.10")
 	rng := rand.New(rand.NewPCG(3, 4))
-	step := func() int64 { return int64((285 + rng.Float64()*30) * 1e9) }
-	ts := make([]int64, len(keys))
-	for r := 0; r < 2*HistoryLen; r++ {
-		for k := range keys {
-			ts[k] += step()
-			d.Beat(keys[k], dst, ts[k])
-		}
-	}
+	step := func(int) int64 { return int64((285 + rng.Float64()*30) * 1e9) }
+	ts := warmBeats(d, keys, dst, 2*HistoryLen, step)
 	if f := d.Stats().Findings; f != uint64(len(keys)) {
 		b.Fatalf("%d findings, want one per pair (%d)", f, len(keys))
 	}
-	b.ReportAllocs()
-	i := 0
-	c0 := cpuNs()
-	for b.Loop() {
-		k := i % len(keys)
-		ts[k] += step()
-		d.Beat(keys[k], dst, ts[k])
-		i++
-	}
-	b.ReportMetric(float64(cpuNs()-c0)/float64(b.N), "cpu-ns/op")
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "beats/s")
+	timeBeats(b, d, keys, dst, ts, step)
 }
 
 // BenchmarkPairMemory tracks 1 M pairs and reports heap bytes per pair,

@@ -486,7 +486,7 @@ func TestFailedHandshakesAreCountedNotBeats(t *testing.T) {
 // A SYN flood of one-way sessions, many times the table's bound, never ends
 // an answered session: it churns the probation class only.
 func TestFloodKeepsAnsweredSessions(t *testing.T) {
-	tr, r := scanTracker(t)
+	tr, r := scanTracker(t, 1024)
 	const maxSessions = 1024 // scanTracker's bound
 	const n = 100_000
 	for i := 0; i < n; i++ {

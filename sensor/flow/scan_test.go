@@ -10,17 +10,25 @@ import (
 	"github.com/launchtap/launchtap/sensor/slru"
 )
 
-// scanTracker is a tracker with a small table (1024 sessions) and one
-// established session (data both ways) to cdn:443.
-func scanTracker(t *testing.T) (*Tracker, *recorder) {
+// sizedTracker is a tracker of the default config but for a table of
+// maxSessions sessions.
+func sizedTracker(t *testing.T, maxSessions int) (*Tracker, *recorder) {
 	t.Helper()
 	r := &recorder{}
 	cfg := DefaultConfig()
-	cfg.MaxSessions = 1024
+	cfg.MaxSessions = maxSessions
 	tr, err := NewTracker(cfg, netset.MustParse(netset.DefaultInternal), r)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return tr, r
+}
+
+// scanTracker is a tracker with a table of maxSessions sessions and one
+// established session (data both ways) to cdn:443.
+func scanTracker(t *testing.T, maxSessions int) (*Tracker, *recorder) {
+	t.Helper()
+	tr, r := sizedTracker(t, maxSessions)
 	keep := []decode.Packet{
 		pkt(0, tcp, ">", cdn, 443, syn, 0),
 		pkt(0.01, tcp, "<", cdn, 443, synack, 0),
@@ -37,7 +45,7 @@ func scanTracker(t *testing.T) (*Tracker, *recorder) {
 // (closed) — churns probation only: it never ends an established session.
 func TestAnsweredScanKeepsEstablishedSessions(t *testing.T) {
 	for _, answer := range []uint8{synack, rst | ack} {
-		tr, r := scanTracker(t)
+		tr, r := scanTracker(t, 1024)
 		for i := 0; i < 5000; i++ {
 			dst := netip.AddrFrom4([4]byte{44, byte(i >> 16), byte(i >> 8), byte(i)})
 			p := decode.Packet{TS: int64(1e9) + int64(i)*1000, Proto: tcp, TCPFlags: syn,
@@ -62,13 +70,7 @@ func TestAnsweredScanKeepsEstablishedSessions(t *testing.T) {
 // Mac's half-open session, but the server's SYN-ACK still starts it: the
 // beat is kept, one round trip late.
 func TestSynAckStartsAnEvictedHandshake(t *testing.T) {
-	r := &recorder{}
-	cfg := DefaultConfig()
-	cfg.MaxSessions = 1024
-	tr, err := NewTracker(cfg, netset.MustParse(netset.DefaultInternal), r)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr, r := sizedTracker(t, 1024)
 	p := pkt(1, tcp, ">", cdn, 443, syn, 0)
 	tr.Packet(&p)
 	for i := 0; i < 2000; i++ { // 2000 SYNs in 100 ms
@@ -91,25 +93,11 @@ func TestSynAckStartsAnEvictedHandshake(t *testing.T) {
 // A SYN flood into a large table cycles through ProbationLimit sessions
 // only, and the established session stays.
 func TestFloodStaysWithinProbationLimit(t *testing.T) {
-	r := &recorder{}
-	cfg := DefaultConfig()
-	cfg.MaxSessions = 1 << 16
-	tr, err := NewTracker(cfg, netset.MustParse(netset.DefaultInternal), r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keep := []decode.Packet{
-		pkt(0, tcp, ">", cdn, 443, syn, 0),
-		pkt(0.01, tcp, "<", cdn, 443, synack, 0),
-		pkt(0.02, tcp, ">", cdn, 443, ack, 300),
-		pkt(0.03, tcp, "<", cdn, 443, ack, 3000),
-	}
-	for i := range keep {
-		tr.Packet(&keep[i])
-	}
-	limit := ProbationLimit(cfg.MaxSessions)
+	const maxSessions = 1 << 16
+	tr, r := scanTracker(t, maxSessions)
+	limit := ProbationLimit(maxSessions)
 	if limit != 4096 {
-		t.Fatalf("ProbationLimit(%d) = %d, want 4096", cfg.MaxSessions, limit)
+		t.Fatalf("ProbationLimit(%d) = %d, want 4096", maxSessions, limit)
 	}
 	const syns = 20000
 	for i := 0; i < syns; i++ {

@@ -1,8 +1,6 @@
 package pipeline
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
@@ -62,26 +60,9 @@ func replayHub(t *testing.T, workers int, sink HubSink) ([]string, Stats) {
 	if sink != nil {
 		cfg.Hub = sink
 	}
-	p, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var alerts []string
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for a := range p.Alerts() {
-			b, _ := json.Marshal(a)
-			alerts = append(alerts, string(b))
-		}
-	}()
-	err = p.Replay(context.Background(), &memSource{frames: readAll(t, "../../testdata/demo.pcapng")})
-	<-done
-	if err != nil {
-		t.Fatal(err)
-	}
+	alerts, st := runConfig(t, cfg, readAll(t, "../../testdata/demo.pcapng"), false)
 	slices.Sort(alerts)
-	return alerts, p.Stats()
+	return alerts, st
 }
 
 // TestHubBeats replays the demo capture with a hub sink: the hub gets every

@@ -61,6 +61,16 @@ func runPipeline(t *testing.T, frames []capture.Frame, live bool) ([]string, Sta
 	cfg := DefaultConfig()
 	cfg.Workers = 1
 	cfg.OS = "any"
+	alerts, st := runConfig(t, cfg, frames, live)
+	st.Elapsed = 0
+	return alerts, st
+}
+
+// runConfig runs frames through a pipeline of cfg by replay or by the live
+// entry point and returns the alerts (as JSON, in the order written) and
+// the stats.
+func runConfig(t *testing.T, cfg Config, frames []capture.Frame, live bool) ([]string, Stats) {
+	t.Helper()
 	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -84,9 +94,7 @@ func runPipeline(t *testing.T, frames []capture.Frame, live bool) ([]string, Sta
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := p.Stats()
-	st.Elapsed = 0
-	return alerts, st
+	return alerts, p.Stats()
 }
 
 // Replay and live capture run one read loop: the same frames give the same

@@ -595,56 +595,25 @@ func (w *worker) beat(k beacon.PairKey, src, dst netip.Addr, ts int64, mac [6]by
 // severity; --os any lets every host alert.
 func (w *worker) alertFor(f *beacon.Finding, src netip.Addr, mac [6]byte, hasMAC bool) *alert.Alert {
 	v := w.hosts.Lookup(src, mac, hasMAC)
-	severity := alert.SeverityMedium
-	if f.Score >= 0.8 && v.OS == hostid.MacOS && v.Confidence >= 0.7 {
-		severity = alert.SeverityHigh
+	severity, why, ok := w.cfg.OS.Judge(f.Score, alert.HostOS{MacOS: v.OS == hostid.MacOS, Unknown: v.OS == hostid.Unknown, Confidence: v.Confidence},
+		w.cfg.UnknownMinScore)
+	if !ok {
+		w.c.suppressedOS++
+		if v.OS == hostid.Unknown {
+			w.cfg.Log.Debug("finding suppressed: host OS unknown and the beacon not strong enough", "host", f.Key.Host, "src", src,
+				"dest", destName(f.Key), "score", f.Score, "min", w.cfg.UnknownMinScore)
+		} else {
+			w.cfg.Log.Debug("finding suppressed: host is not macOS", "host", f.Key.Host, "src", src, "dest", destName(f.Key), "os", v.OS)
+		}
+		return nil
 	}
 	var extra []string
-	if w.cfg.OS != alert.OSPolicyAny {
-		switch v.OS {
-		case hostid.MacOS:
-		case hostid.Unknown:
-			if f.Score < w.cfg.UnknownMinScore {
-				w.c.suppressedOS++
-				w.cfg.Log.Debug("finding suppressed: host OS unknown and the beacon not strong enough", "host", f.Key.Host, "src", src,
-					"dest", destName(f.Key), "score", f.Score, "min", w.cfg.UnknownMinScore)
-				return nil
-			}
-			severity = alert.SeverityLow
-			extra = append(extra, fmt.Sprintf("source host's OS is not known: alerted because the beacon is strong (score %.2f >= %.2f), at low severity",
-				f.Score, w.cfg.UnknownMinScore))
-		default:
-			w.c.suppressedOS++
-			w.cfg.Log.Debug("finding suppressed: host is not macOS", "host", f.Key.Host, "src", src, "dest", destName(f.Key), "os", v.OS)
-			return nil
-		}
+	if why != "" {
+		extra = append(extra, why)
 	}
-	a := &alert.Alert{
-		TS:               time.Unix(0, f.Last).UTC(),
-		Sensor:           w.cfg.Sensor,
-		Severity:         severity,
-		SrcIP:            src.String(),
-		HostID:           f.Key.Host.String(),
-		DstFQDN:          f.Key.Dest,
-		DstPort:          f.Key.Port,
-		Proto:            protoName(f.Key.Proto),
-		Kind:             f.Key.Kind.String(),
-		PeriodS:          f.PeriodS,
-		Jitter:           f.Jitter,
-		Beats:            f.Beats,
-		Missed:           f.Missed,
-		FirstSeen:        time.Unix(0, f.First).UTC(),
-		LastSeen:         time.Unix(0, f.Last).UTC(),
-		Score:            f.Score,
-		BytesOutMedian:   f.BytesOutMedian,
-		BytesInMedian:    f.BytesInMedian,
-		HostOS:           string(v.OS),
-		HostOSConfidence: v.Confidence,
-		Hostname:         v.Hostname,
-		HostEvidence:     v.Evidence,
-		Reasons:          append(f.Reasons, extra...),
-		DstIPs:           make([]string, 0, len(f.DstIPs)),
-	}
+	a := alert.FromFinding(f, w.cfg.Sensor, severity, extra)
+	a.SrcIP, a.HostID = src.String(), f.Key.Host.String()
+	a.HostOS, a.HostOSConfidence, a.Hostname, a.HostEvidence = string(v.OS), v.Confidence, v.Hostname, v.Evidence
 	switch {
 	case v.MAC != "":
 		a.SrcMAC = v.MAC
@@ -652,16 +621,8 @@ func (w *worker) alertFor(f *beacon.Finding, src netip.Addr, mac [6]byte, hasMAC
 		a.SrcMAC = netMAC(mac)
 	}
 	w.describeHost(a, f)
-	for _, ip := range f.DstIPs {
-		if ip.IsValid() {
-			a.DstIPs = append(a.DstIPs, ip.String())
-		}
-	}
 	if f.Key.Kind == beacon.KindDNS {
 		w.describeDNS(a, f.Key)
-	}
-	for _, t := range f.BeatTimes {
-		a.BeatTimes = append(a.BeatTimes, time.Unix(0, t).UTC())
 	}
 	m := w.meta(f.Key)
 	a.DstNameSource = nameSource(m.source)
@@ -685,16 +646,6 @@ func destName(k beacon.PairKey) string {
 		return k.Dest
 	}
 	return k.DestIP.String()
-}
-
-func protoName(p uint8) string {
-	switch p {
-	case decode.ProtoTCP:
-		return "tcp"
-	case decode.ProtoUDP:
-		return "udp"
-	}
-	return strconv.Itoa(int(p))
 }
 
 func netMAC(m [6]byte) string {

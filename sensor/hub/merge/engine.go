@@ -572,51 +572,19 @@ func (e *Engine) finding(part int, h *hubHost, f *beacon.Finding) {
 	if os == "" {
 		os = hostid.Unknown
 	}
-	sev := alert.SeverityMedium
-	if f.Score >= 0.8 && os == hostid.MacOS && h.conf >= 0.7 {
-		sev = alert.SeverityHigh
+	sev, why, ok := e.cfg.OS.Judge(f.Score, alert.HostOS{MacOS: os == hostid.MacOS, Unknown: os == hostid.Unknown, Confidence: h.conf},
+		e.cfg.UnknownMinScore)
+	if !ok {
+		e.c.SuppressedOS++
+		return
 	}
 	var extra []string
-	if e.cfg.OS != alert.OSPolicyAny {
-		switch os {
-		case hostid.MacOS:
-		case hostid.Unknown:
-			if f.Score < e.cfg.UnknownMinScore {
-				e.c.SuppressedOS++
-				return
-			}
-			sev = alert.SeverityLow
-			extra = append(extra, fmt.Sprintf("source host's OS is not known: alerted because the beacon is strong (score %.2f >= %.2f), at low severity",
-				f.Score, e.cfg.UnknownMinScore))
-		default:
-			e.c.SuppressedOS++
-			return
-		}
+	if why != "" {
+		extra = append(extra, why)
 	}
 	k := f.Key
-	a := &alert.Alert{
-		TS:               time.Unix(0, f.Last).UTC(),
-		Sensor:           e.cfg.Name,
-		Severity:         sev,
-		DstFQDN:          k.Dest,
-		DstPort:          k.Port,
-		Proto:            protoName(k.Proto),
-		Kind:             k.Kind.String(),
-		PeriodS:          f.PeriodS,
-		Jitter:           f.Jitter,
-		Beats:            f.Beats,
-		Missed:           f.Missed,
-		FirstSeen:        time.Unix(0, f.First).UTC(),
-		LastSeen:         time.Unix(0, f.Last).UTC(),
-		Score:            f.Score,
-		BytesOutMedian:   f.BytesOutMedian,
-		BytesInMedian:    f.BytesInMedian,
-		HostOS:           string(os),
-		HostOSConfidence: h.conf,
-		Hostname:         h.hostname,
-		Reasons:          append(f.Reasons, extra...),
-		DstIPs:           make([]string, 0, len(f.DstIPs)),
-	}
+	a := alert.FromFinding(f, e.cfg.Name, sev, extra)
+	a.HostOS, a.HostOSConfidence, a.Hostname = string(os), h.conf, h.hostname
 	a.HostID = h.hostID
 	for _, ad := range h.addrs {
 		a.SrcIPs = append(a.SrcIPs, ad.String())
@@ -629,14 +597,6 @@ func (e *Engine) finding(part int, h *hubHost, f *beacon.Finding) {
 	}
 	if len(a.SrcMACs) > 0 {
 		a.SrcMAC = a.SrcMACs[0]
-	}
-	for _, ip := range f.DstIPs {
-		if ip.IsValid() {
-			a.DstIPs = append(a.DstIPs, ip.String())
-		}
-	}
-	for _, t := range f.BeatTimes {
-		a.BeatTimes = append(a.BeatTimes, time.Unix(0, t).UTC())
 	}
 	mask := h.pairs[k].sensors
 	for i, s := range h.sensors {
@@ -687,16 +647,6 @@ func destOf(name string, ip netip.Addr) string {
 		return name
 	}
 	return ip.String()
-}
-
-func protoName(p uint8) string {
-	switch p {
-	case 6:
-		return "tcp"
-	case 17:
-		return "udp"
-	}
-	return strconv.Itoa(int(p))
 }
 
 // parseMAC reads aa:bb:cc:dd:ee:ff (either case, : or -).

@@ -54,6 +54,21 @@ func start(t *testing.T, url, dir string) *fixture {
 	return &fixture{t: t, dir: dir, conn: conn, pub: p}
 }
 
+// startBehindProxy starts a server, a proxy to its first member and a
+// fixture that publishes through the proxy to the stream it makes.
+func startBehindProxy(t *testing.T) (*natstest.Cluster, *natstest.Proxy, *fixture) {
+	t.Helper()
+	c := natstest.Server(t)
+	proxy := natstest.NewProxy(t, fmt.Sprintf("127.0.0.1:%d", c.Members[0].Port))
+	f := start(t, proxy.URL(), t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := link.EnsureStream(ctx, f.conn.JS); err != nil {
+		t.Fatal(err)
+	}
+	return c, proxy, f
+}
+
 func (f *fixture) send(bs []obs.Beat) {
 	f.t.Helper()
 	for len(bs) > 0 {
@@ -189,14 +204,7 @@ func TestCluster(t *testing.T) {
 // what could not be sent and sends it when the link returns; nothing is
 // lost and nothing stored twice.
 func TestLinkCut(t *testing.T) {
-	c := natstest.Server(t)
-	proxy := natstest.NewProxy(t, fmt.Sprintf("127.0.0.1:%d", c.Members[0].Port))
-	f := start(t, proxy.URL(), t.TempDir())
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := link.EnsureStream(ctx, f.conn.JS); err != nil {
-		t.Fatal(err)
-	}
+	c, proxy, f := startBehindProxy(t)
 	want := beats("tap-a", 0, 9000)
 	f.send(want[:3000])
 	time.Sleep(200 * time.Millisecond)
@@ -457,14 +465,7 @@ func TestAfterClose(t *testing.T) {
 // stored, sends them again once the link is back, and the stream stores
 // each once, acknowledging the repeats as duplicates.
 func TestLostAcks(t *testing.T) {
-	c := natstest.Server(t)
-	proxy := natstest.NewProxy(t, fmt.Sprintf("127.0.0.1:%d", c.Members[0].Port))
-	f := start(t, proxy.URL(), t.TempDir())
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := link.EnsureStream(ctx, f.conn.JS); err != nil {
-		t.Fatal(err)
-	}
+	c, proxy, f := startBehindProxy(t)
 	want := beats("tap-a", 0, 6000)
 	f.send(want[:2000])
 	time.Sleep(300 * time.Millisecond)
