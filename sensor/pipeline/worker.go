@@ -42,12 +42,13 @@ type worker struct {
 	// before sharding it, and batch.hosts[idx] says what it found. (Indexes,
 	// not pointers or addresses, are written per packet: no GC write
 	// barrier on the hot path.)
-	own      *owners
-	selfRead bool
-	pkt      *decode.Packet                      // the packet in hand, when selfRead (the read loop's one packet)
-	batch    *batch                              // the batch in hand, when sharded
-	idx      int                                 // the packet in hand in batch
-	seen     *simplelru.LRU[host.Key, *hostSeen] // addresses and MACs hosts beat from, for alerts
+	own        *owners
+	selfRead   bool
+	pkt        *decode.Packet                      // the packet in hand, when selfRead (the read loop's one packet)
+	batch      *batch                              // the batch in hand, when sharded
+	idx        int                                 // the packet in hand in batch
+	seen       *simplelru.LRU[host.Key, *hostSeen] // addresses and MACs hosts beat from, for alerts
+	regDomains regDomains                          // registered domains of recent DNS names
 
 	c     workerCounters // written by this worker only
 	pub   published      // copied from c once per batch, read by Stats
@@ -393,8 +394,8 @@ func (w *worker) DNSQuery(client netip.Addr, mac [6]byte, hasMAC bool, resolver 
 	if !w.cfg.Internal.Contains(client) || name == "" {
 		return
 	}
-	domain, err := publicsuffix.EffectiveTLDPlusOne(name)
-	if err != nil || isLocalName(domain) {
+	domain, ok := w.regDomains.of(name)
+	if !ok || isLocalName(domain) {
 		return
 	}
 	w.dnsLabels(client, mac, hasMAC, resolver, domain, name, qtype, ts)
