@@ -258,6 +258,7 @@ var metricDefs = []metricDef{
 			e(r.pipe.Identity.Joins, "joined")
 			e(r.pipe.Identity.JoinsRefused, "refused")
 			e(r.pipe.Identity.JoinsGeneric, "generic_name")
+			e(r.pipe.Identity.JoinsShared, "shared")
 		}},
 	{name: "host_identity_conflicts", help: "Frames claiming a bound address from another MAC while its holder was active (spoofing, or an address conflict): the address did not move.",
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Identity.Conflicts) }},

@@ -284,6 +284,7 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"joins":              st.Identity.Joins,
 			"joins_refused":      st.Identity.JoinsRefused,
 			"joins_generic":      st.Identity.JoinsGeneric,
+			"joins_shared":       st.Identity.JoinsShared,
 			"routers":            st.Identity.Routers,
 			"conflicts":          st.Identity.Conflicts,
 			"dhcp_mismatch":      st.Identity.DHCPMismatch,

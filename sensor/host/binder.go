@@ -112,7 +112,7 @@ type Stats struct {
 	JoinKeyEvictions uint64 `json:"join_key_evictions"`
 	Routers          uint64 `json:"routers"`       // MACs found forwarding others' traffic
 	Conflicts        uint64 `json:"conflicts"`     // frames claiming a bound address from another MAC while its holder is active: not moved
-	DHCPMismatch     uint64 `json:"dhcp_mismatch"` // DHCP client messages whose chaddr is not the frame's sender, and replies not from port 67: not learned from
+	DHCPMismatch     uint64 `json:"dhcp_mismatch"` // DHCP client messages (not relayed) whose chaddr is not the frame's sender, and replies not from port 67: not learned from
 	Joined           int    `json:"joined"`        // MACs joined to another's host now (learned joins)
 	JoinEvictions    uint64 `json:"join_evictions"`
 	Moved            uint64 `json:"moved"`    // addresses bound to another MAC than before
@@ -120,6 +120,7 @@ type Stats struct {
 	Joins            uint64 `json:"joins"`    // MACs joined to another MAC's host
 	JoinsRefused     uint64 `json:"joins_refused"`
 	JoinsGeneric     uint64 `json:"joins_generic"` // joins not made: a default name many devices share
+	JoinsShared      uint64 `json:"joins_shared"`  // joins not made (or ended): a name or DUID more MACs announce than one host has
 	ByMAC            uint64 `json:"by_mac"`        // Resolve calls answered with a MAC-keyed host
 	ByAddr           uint64 `json:"by_addr"`       // Resolve calls answered with the address itself
 	Applied          uint64 `json:"applied"`       // changes taken from other binders (Apply) that changed something
@@ -180,8 +181,32 @@ type macInfo struct {
 
 // joinKey is who announced a name or DUID first, and when last.
 type joinKey struct {
-	mac [6]byte
-	at  int64
+	mac    [6]byte
+	at     int64
+	seen   [maxKeyMACs][6]byte // distinct MACs that announced it
+	n      uint8
+	shared bool // more MACs than one host has: cloned machines, not one host
+}
+
+// maxKeyMACs is how many distinct MACs may announce one name or DUID before
+// it is taken for shared (cloned virtual machines keep their image's DUID
+// and often its host name).
+const maxKeyMACs = DefaultMaxMACsPerHost + 1
+
+// saw records that mac announced the key and reports whether it is shared.
+func (k *joinKey) saw(mac [6]byte) bool {
+	for _, m := range k.seen[:k.n] {
+		if m == mac {
+			return k.shared
+		}
+	}
+	if int(k.n) < len(k.seen) {
+		k.seen[k.n] = mac
+		k.n++
+		return k.shared
+	}
+	k.shared = true
+	return true
 }
 
 // Binder maps the addresses packets belong to onto hosts, learning in
@@ -584,7 +609,9 @@ func (b *Binder) learnDHCP(p *decode.Packet) bool {
 	// client itself (not relayed, the frame from chaddr), a reply only from
 	// a server's port.
 	switch {
-	case m.Op == 1 && (m.GIAddr.IsValid() && !m.GIAddr.IsUnspecified() || !p.HasMAC || p.SrcMAC != m.CHAddr):
+	case m.Op == 1 && m.GIAddr.IsValid() && !m.GIAddr.IsUnspecified():
+		return true // relayed: the frame is the relay's; the lease it brings back binds
+	case m.Op == 1 && (!p.HasMAC || p.SrcMAC != m.CHAddr):
 		b.stats.DHCPMismatch++
 		return true
 	case m.Op == 2 && p.SrcPort != dhcp.ServerPort:
@@ -631,7 +658,16 @@ func (b *Binder) learnDHCP6(p *decode.Packet) {
 	}
 	b.announced(p.SrcMAC, byDUID, p.TS)
 	// One DUID per system (RFC 8415 §11): every interface of a Mac sends
-	// the same one.
+	// the same one. A DUID that names a link-layer address (DUID-LL/LLT)
+	// names the interface it was made from: it joins only when that
+	// interface is one of the two being joined — a cloned machine's copy
+	// names an interface the clone does not have.
+	if anchor, ok := dhcp.DUIDMAC(m.ClientDUID); ok && anchor != p.SrcMAC {
+		if mi, seen := b.macs.Peek(anchor); !seen || mi.last == 0 || p.TS-mi.last >= nameFresh {
+			b.stats.JoinsShared++
+			return
+		}
+	}
 	b.join("duid:"+hex.EncodeToString(m.ClientDUID), p.SrcMAC, p.TS)
 }
 
@@ -736,12 +772,31 @@ func (b *Binder) join(key string, mac [6]byte, ts int64) {
 	first, ok := b.keys.Get(key)
 	switch {
 	case !ok || ts-first.at >= nameFresh:
-		b.keys.Add(key, joinKey{mac: mac, at: ts})
+		k := joinKey{mac: mac, at: ts}
+		k.saw(mac)
+		b.keys.Add(key, k)
+		return
+	case first.shared:
+		b.stats.JoinsShared++
 		return
 	case first.mac == mac:
-		b.keys.Add(key, joinKey{mac: mac, at: max(first.at, ts)})
+		first.at = max(first.at, ts)
+		b.keys.Add(key, first)
 		return
 	}
+	if first.saw(mac) {
+		// A fifth MAC with one name or DUID: clones of one image, not one
+		// machine. The joins it made end, and it makes no more.
+		b.stats.JoinsShared++
+		for _, m := range first.seen[:first.n] {
+			if c, ok := b.joins.Peek(m); ok && c == b.Canonical(first.mac) {
+				b.leave(m)
+			}
+		}
+		b.keys.Add(key, first)
+		return
+	}
+	b.keys.Add(key, first)
 	if err := b.joinMAC(mac, first.mac, ts); err != nil {
 		b.stats.JoinsRefused++
 	}

@@ -375,3 +375,31 @@ func TestRotatingPrivateAddress(t *testing.T) {
 		t.Errorf("stats %+v: want 5 joins, quiet members dropped to make room", s)
 	}
 }
+
+// Cloned virtual machines keep their image's DUID (naming an interface
+// none of them has) and often its host name: they stay separate hosts.
+func TestClonesAreNotOneHost(t *testing.T) {
+	clone := func(i int) [6]byte { return [6]byte{0x52, 0x54, 0x00, 0, 0, byte(i)} }
+	imageDUID := []byte{0, 1, 0, 1, 0x28, 0x83, 0x36, 0xa5, 0x18, 0xf7, 0x78, 0x6f, 0x96, 0xee}
+	b := newBinder(t, Config{})
+	for i := range 6 {
+		b.Learn(dhcp6(int64(i+1)*sec, "fe80::"+string(rune('1'+i)), clone(i), imageDUID))
+	}
+	for i := range 6 {
+		if c := b.Canonical(clone(i)); c != clone(i) {
+			t.Errorf("clone %d joined to %s by a DUID naming none of them", i, MACString(c))
+		}
+	}
+	b = newBinder(t, Config{})
+	for i := range 6 {
+		b.Learn(request(int64(i+1)*sec, clone(i), "win-7h2k9qx"))
+	}
+	for i := range 6 {
+		if c := b.Canonical(clone(i)); c != clone(i) {
+			t.Errorf("clone %d still joined to %s after six MACs claimed one name", i, MACString(c))
+		}
+	}
+	if s := b.Stats(); s.JoinsShared == 0 {
+		t.Errorf("stats %+v: the shared name is not counted", s)
+	}
+}
