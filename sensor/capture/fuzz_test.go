@@ -54,6 +54,7 @@ func fuzzOpen(t *testing.T, data []byte) {
 	if s := streamOf(r.srcs[0]); cap(s.big) > MaxBlockLen || s.br.Size() > maxReadBuf {
 		t.Fatalf("buffers grew to %d and %d bytes", cap(s.big), s.br.Size())
 	}
+	compareMapped(t, data)
 }
 
 func streamOf(src Source) *stream {

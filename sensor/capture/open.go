@@ -24,7 +24,8 @@ type Options struct {
 	Stdin  io.Reader    // read for "-"; nil means os.Stdin
 	Logger *slog.Logger // warns about skipped directory entries; nil means slog.Default()
 
-	readBuf int // tests: read buffer per input instead of readBufSize's
+	readBuf int  // tests: read buffer per input instead of readBufSize's
+	noMap   bool // tests: read files with read(2), never through a mapping
 }
 
 // Open opens capture inputs as one Source (a *Reader) delivering frames in
@@ -95,6 +96,7 @@ func (o Options) Open(paths ...string) (*Reader, error) {
 	var (
 		names  []string
 		srcs   []Source
+		maps   []*mapping
 		perDir = map[string]int{}
 	)
 	fail := func(err error) (*Reader, error) {
@@ -106,6 +108,7 @@ func (o Options) Open(paths ...string) (*Reader, error) {
 	for _, in := range ins {
 		var (
 			src  Source
+			mm   *mapping
 			name = in.path
 			err  error
 		)
@@ -117,7 +120,7 @@ func (o Options) Open(paths ...string) (*Reader, error) {
 			}
 			src, err = openStream(StdinName, rd, func() error { return nil }, size)
 		} else {
-			src, err = openFile(in.path, size)
+			src, mm, err = openFile(in.path, size, !o.noMap)
 		}
 		if in.dir != "" && errors.Is(err, ErrNotCapture) {
 			log.Warn("capture: skipping file that is not a capture", "path", in.path, "err", err)
@@ -128,6 +131,7 @@ func (o Options) Open(paths ...string) (*Reader, error) {
 		}
 		names = append(names, name)
 		srcs = append(srcs, src)
+		maps = append(maps, mm)
 		perDir[in.dir]++
 	}
 	for _, d := range dirs {
@@ -135,7 +139,9 @@ func (o Options) Open(paths ...string) (*Reader, error) {
 			return fail(fmt.Errorf("capture: %s: directory holds no capture file: %w", d, ErrNotCapture))
 		}
 	}
-	return newReader(names, srcs), nil
+	r := newReader(names, srcs)
+	r.maps = maps
+	return r, nil
 }
 
 // readBufSize shares readBudget among n inputs, within [minReadBuf,
@@ -175,17 +181,33 @@ func listDir(dir string, log *slog.Logger) ([]string, error) {
 	return files, nil
 }
 
-func openFile(path string, size int) (Source, error) {
+// openFile opens a capture file: mapped into memory when it is a plain
+// (not gzip-compressed) regular file and mapping is allowed, else read
+// through a buffer. The mapping is returned for Reader.FaultError.
+func openFile(path string, size int, mapOK bool) (Source, *mapping, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("capture: %w", err)
+		return nil, nil, fmt.Errorf("capture: %w", err)
+	}
+	if mapOK {
+		if mm := mapFile(f, size); mm != nil {
+			if m := mm.data; m[0] != 0x1f || m[1] != 0x8b {
+				src, err := openFormat(&stream{name: path, mem: mm.data, mm: mm}, mm.close, false)
+				if err != nil {
+					mm.close()
+					return nil, nil, err
+				}
+				return src, mm, nil
+			}
+			unmap(mm.data) //nolint:errcheck // gzip: read through the decompressor instead
+		}
 	}
 	src, err := openStream(path, f, f.Close, size)
 	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	return src, nil
+	return src, nil, nil
 }
 
 // openStream sniffs gzip, then the capture format, and reads the header.
@@ -206,10 +228,17 @@ func openStream(name string, rd io.Reader, closeFn func() error, size int) (Sour
 			return closeFn()
 		}
 	}
-	m, err := br.Peek(4)
+	return openFormat(&stream{name: name, br: br}, closeAll, gzipped)
+}
+
+// openFormat reads the capture header at the start of s. closeAll releases
+// what s reads from.
+func openFormat(s *stream, closeAll func() error, gzipped bool) (Source, error) {
+	name := s.name
+	m, err := s.peek(4)
 	if len(m) < 4 {
 		switch {
-		case err == nil, err == io.EOF, errors.Is(err, io.ErrUnexpectedEOF):
+		case err == nil, err == io.EOF, errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, errShort):
 			return nil, fmt.Errorf("capture: %s: %w (only %d bytes)", name, ErrNotCapture, len(m))
 		case gzipped:
 			// Corrupt compressed data before any capture header.
@@ -217,7 +246,6 @@ func openStream(name string, rd io.Reader, closeFn func() error, size int) (Sour
 		}
 		return nil, fmt.Errorf("capture: %s: %w", name, err)
 	}
-	s := &stream{name: name, br: br}
 	switch binary.BigEndian.Uint32(m) {
 	case magicMicro, magicNano, magicModified,
 		binary.LittleEndian.Uint32([]byte{0xa1, 0xb2, 0xc3, 0xd4}),

@@ -20,9 +20,10 @@ import (
 type Reader struct {
 	names []string
 	srcs  []Source
-	cur   []Frame   // the pending frame of each input; Data aliases that input's buffer
-	heap  []int     // inputs with a pending frame, a min-heap on (TS, input)
-	ifmap [][]int32 // per input: its interface index → merged index, -1 unassigned
+	maps  []*mapping // per input: its memory mapping, nil when read(2) reads it
+	cur   []Frame    // the pending frame of each input; Data aliases that input's buffer
+	heap  []int      // inputs with a pending frame, a min-heap on (TS, input)
+	ifmap [][]int32  // per input: its interface index → merged index, -1 unassigned
 	nIf   int32
 	last  int // input whose frame went out last and must advance next; -1 none
 	warns []error

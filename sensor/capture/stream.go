@@ -40,17 +40,40 @@ const (
 var errShort = errors.New("unexpected end of input")
 
 // stream is the decompressed byte stream of one input with the offset of
-// everything consumed so far.
+// everything consumed so far. A plain file is read through a memory mapping
+// (mem; no copy, about half the CPU of read(2) on a page-cached file) until
+// the mapping is used up, then through br from the same offset, so that a
+// file that grew after it was opened is still read to its end.
 type stream struct {
 	name string
 	br   *bufio.Reader
 	off  int64
 	big  []byte // for records larger than br's buffer; grows, is reused
+
+	mem []byte   // the mapped file while it is read through the mapping, else nil
+	mm  *mapping // what mem came from (the Source unmaps it on Close)
+}
+
+// inMem reports whether the next n bytes are in the mapping. When a mapped
+// stream runs out of mapping it goes on through br from the same offset.
+func (s *stream) inMem(n int) bool {
+	if s.mem == nil {
+		return false
+	}
+	if int64(n) <= int64(len(s.mem))-s.off {
+		return true
+	}
+	s.mem = nil
+	s.br = bufio.NewReaderSize(s.mm.rest(s.off), s.mm.bufSize)
+	return false
 }
 
 // peek returns the next n bytes without consuming them. io.EOF means the
 // stream ended cleanly before any of them; errShort that it ended inside.
 func (s *stream) peek(n int) ([]byte, error) {
+	if s.inMem(n) {
+		return s.mem[s.off : s.off+int64(n)], nil
+	}
 	b, err := s.br.Peek(n)
 	if len(b) == n {
 		return b, nil
@@ -61,6 +84,14 @@ func (s *stream) peek(n int) ([]byte, error) {
 // take consumes n bytes and returns them. The slice is valid until the next
 // call on s.
 func (s *stream) take(n int) ([]byte, error) {
+	if s.mem != nil {
+		if end := s.off + int64(n); end <= int64(len(s.mem)) {
+			b := s.mem[s.off:end:end]
+			s.off = end
+			return b, nil
+		}
+		s.inMem(n) // the mapping is used up: on through br
+	}
 	if n <= s.br.Size() {
 		b, err := s.br.Peek(n)
 		if len(b) < n {
@@ -84,6 +115,11 @@ func (s *stream) take(n int) ([]byte, error) {
 
 // skip consumes n bytes without looking at them.
 func (s *stream) skip(n int64) error {
+	if s.mem != nil && n <= int64(len(s.mem))-s.off {
+		s.off += n
+		return nil
+	}
+	s.inMem(len(s.mem) + 1) // past the mapping's end: on through br
 	for n > 0 {
 		step := n
 		if step > 1<<30 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime/debug"
 
 	"github.com/launchtap/launchtap/sensor/capture"
 	"github.com/launchtap/launchtap/sensor/decode"
@@ -51,8 +52,21 @@ type readHooks struct {
 // the cut was handled). each gets every packet whose IP fields are valid:
 // decoded to the transport, or IP-only (fragments, other transports), which
 // host identification still reads.
-func (r *frameReader) run(ctx context.Context, src capture.Source, each func(*decode.Packet, decode.ErrKind), h readHooks) error {
+func (r *frameReader) run(ctx context.Context, src capture.Source, each func(*decode.Packet, decode.ErrKind), h readHooks) (err error) {
 	defer h.tick(r)
+	if fr, ok := src.(faultReporter); ok {
+		// Frames of a mapped capture file alias the page cache: a file
+		// truncated under us faults where its bytes are read, anywhere on
+		// this goroutine. That ends the input with an error, not the process.
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer func() {
+			if v := recover(); v != nil {
+				if err = fr.FaultError(v); err == nil {
+					panic(v)
+				}
+			}
+		}()
+	}
 	for {
 		if err := src.Next(&r.frame); err != nil {
 			if h.idle != nil && errors.Is(err, capture.ErrIdle) {
@@ -79,6 +93,12 @@ func (r *frameReader) run(ctx context.Context, src capture.Source, each func(*de
 			}
 		}
 	}
+}
+
+// faultReporter is a Source whose frames can alias a memory-mapped file
+// (*capture.Reader): it tells a fault in its mappings from any other panic.
+type faultReporter interface {
+	FaultError(recovered any) error
 }
 
 // hasIP reports decoder results whose IP fields are valid though there is no

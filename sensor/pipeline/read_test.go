@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/launchtap/launchtap/sensor/capture"
@@ -177,6 +180,64 @@ func TestReadLoopCancel(t *testing.T) {
 		}
 		if st := p.Stats(); st.Frames != 1024 {
 			t.Errorf("live=%v: stopped after %d frames, want 1024 (ctx is checked every 1024)", live, st.Frames)
+		}
+	}
+}
+
+// shrinkingSource truncates its mapped capture file to cut bytes after the
+// first frame, as another process could while launchtap replays it.
+type shrinkingSource struct {
+	*capture.Reader
+	path string
+	cut  int64
+	done bool
+}
+
+func (s *shrinkingSource) Next(f *capture.Frame) error {
+	err := s.Reader.Next(f)
+	if err == nil && !s.done {
+		s.done = true
+		if terr := os.Truncate(s.path, s.cut); terr != nil {
+			return terr
+		}
+	}
+	return err
+}
+
+// A capture file that shrinks while it is replayed through its mapping ends
+// the replay with an error naming it, whichever path reads it; nothing
+// crashes.
+func TestReplayFileShrinks(t *testing.T) {
+	data, err := os.ReadFile("../../testdata/demo.pcapng")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, workers := range []int{1, 2} {
+		path := filepath.Join(t.TempDir(), "demo.pcapng")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r, err := capture.Options{}.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := DefaultConfig()
+		cfg.Workers = workers
+		p, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			for range p.Alerts() {
+			}
+		}()
+		err = p.Replay(context.Background(), &shrinkingSource{Reader: r, path: path, cut: 8192})
+		r.Close()
+		if err == nil || !strings.Contains(err.Error(), "shrank") || !strings.Contains(err.Error(), path) {
+			t.Errorf("%d workers: replay ended with %v, want the file named as shrunk", workers, err)
+		}
+		if n := p.Stats().Frames; n == 0 || n > 100 {
+			t.Errorf("%d workers: %d frames read before the cut", workers, n)
 		}
 	}
 }

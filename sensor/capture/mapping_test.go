@@ -1,0 +1,167 @@
+package capture
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"testing"
+)
+
+// readFile opens path (mapped unless noMap) and returns every frame and how
+// the input ended.
+func readFile(t *testing.T, path string, noMap bool) ([]string, *Reader, error) {
+	t.Helper()
+	r, err := Options{noMap: noMap}.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer r.Close()
+	var out []string
+	var f Frame
+	for {
+		if err := r.Next(&f); err != nil {
+			return out, r, err
+		}
+		out = append(out, fmt.Sprintf("%d/%d/%d/%d/%x", f.TS, f.WireLen, f.LinkType, f.Iface, f.Data))
+	}
+}
+
+// compareMapped checks that a file read through its mapping gives what
+// read(2) gives: the same frames and the same end.
+func compareMapped(t *testing.T, data []byte) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "c")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	viaMap, r, mapErr := readFile(t, path, false)
+	viaRead, _, readErr := readFile(t, path, true)
+	if fmt.Sprint(mapErr) != fmt.Sprint(readErr) {
+		t.Fatalf("mapped: %v; read: %v", mapErr, readErr)
+	}
+	if len(viaMap) != len(viaRead) {
+		t.Fatalf("mapped: %d frames; read: %d", len(viaMap), len(viaRead))
+	}
+	for i := range viaMap {
+		if viaMap[i] != viaRead[i] {
+			t.Fatalf("frame %d: mapped %s, read %s", i, viaMap[i], viaRead[i])
+		}
+	}
+	if r != nil && len(data) >= minMapped && data[0] != 0x1f && r.maps[0] == nil {
+		t.Fatal("a plain file was not mapped")
+	}
+}
+
+func TestMappedMatchesRead(t *testing.T) {
+	inputs := append(craftedPcaps(), craftedPcapngs()...)
+	for _, b := range craftedPcaps() {
+		inputs = append(inputs, gz(t, b))
+	}
+	files, _ := sharedCaptureFiles()
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs = append(inputs, b)
+	}
+	for i, b := range inputs {
+		t.Run(fmt.Sprint(i), func(t *testing.T) { compareMapped(t, b) })
+	}
+}
+
+// A capture file that grows after it was opened (a capture still being
+// written) is read to its new end: past the mapping, through read(2).
+func TestMappedFileGrows(t *testing.T) {
+	le := binary.LittleEndian
+	first := pcapBytes(le, magicMicro, 1, rec{ts: 1e9, data: []byte("one")})
+	whole := pcapBytes(le, magicMicro, 1, rec{ts: 1e9, data: []byte("one")}, rec{ts: 2e9, data: []byte("two")})
+	path := filepath.Join(t.TempDir(), "grows.pcap")
+	if err := os.WriteFile(path, first, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if r.(*Reader).maps[0] == nil {
+		t.Fatal("not mapped")
+	}
+	var f Frame
+	if err := r.Next(&f); err != nil || string(f.Data) != "one" {
+		t.Fatalf("first frame %q, %v", f.Data, err)
+	}
+	if err := os.WriteFile(path, whole, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Next(&f); err != nil || string(f.Data) != "two" {
+		t.Fatalf("appended frame %q, %v", f.Data, err)
+	}
+	if err := r.Next(&f); err != io.EOF {
+		t.Fatalf("end: %v", err)
+	}
+}
+
+// A mapped file truncated under the reader faults on the next access to a
+// page past its new end; with SetPanicOnFault the fault is recovered and
+// FaultError names the file. (The data path's read loop does this.)
+func TestMappedFileTruncatedFaults(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("SIGBUS on access past a truncated mapping is Linux's behaviour")
+	}
+	le := binary.LittleEndian
+	var recs []rec
+	for i := range 64 {
+		recs = append(recs, rec{ts: int64(i+1) * 1e9, data: bytes.Repeat([]byte{byte(i)}, 1000)})
+	}
+	path := filepath.Join(t.TempDir(), "shrinks.pcap")
+	if err := os.WriteFile(path, pcapBytes(le, magicMicro, 1, recs...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	r := src.(*Reader)
+	var f Frame
+	if err := r.Next(&f); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 100); err != nil {
+		t.Fatal(err)
+	}
+	got := func() (err error) {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer func() {
+			if v := recover(); v != nil {
+				if err = r.FaultError(v); err == nil {
+					panic(v)
+				}
+			}
+		}()
+		var sum int
+		for {
+			if err := r.Next(&f); err != nil {
+				return err
+			}
+			for _, b := range f.Data {
+				sum += int(b)
+			}
+		}
+	}()
+	if !errors.Is(got, errChanged) || !strings.Contains(got.Error(), path) {
+		t.Fatalf("got %v, want the file named and errChanged", got)
+	}
+	if r.FaultError("not a fault") != nil {
+		t.Fatal("FaultError claimed a value that is not a fault")
+	}
+}
