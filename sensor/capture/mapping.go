@@ -21,7 +21,8 @@ import (
 // of the process.
 type mapping struct {
 	f       *os.File
-	bufSize int // read buffer for what follows the mapping
+	bufSize int   // read buffer for what follows the mapping
+	seekAt  int64 // the stream's offset at which to follow it next
 
 	mu   sync.Mutex // guards data against FaultError racing Close
 	data []byte
@@ -36,9 +37,22 @@ const (
 // errChanged is wrapped by the error for a fault in a mapped file.
 var errChanged = errors.New("file shrank while it was read")
 
+// rest returns the file positioned at off, to read on past the mapping.
 func (m *mapping) rest(off int64) io.Reader {
-	return io.NewSectionReader(m.f, off, math.MaxInt64-off)
+	m.follow(off)
+	return m.f
 }
+
+// follow moves the file's offset to off, the bytes read so far. Reading
+// through the mapping does not move it, and the offset is what progress
+// shows (launchtap replay's, or any tool reading /proc/PID/fdinfo): one
+// lseek per followEvery bytes keeps it near.
+func (m *mapping) follow(off int64) {
+	m.f.Seek(off, io.SeekStart) //nolint:errcheck // a regular file; only progress reads the offset
+	m.seekAt = off + followEvery
+}
+
+const followEvery = 1 << 20
 
 // contains reports whether addr lies in the mapped bytes.
 func (m *mapping) contains(addr uintptr) bool {

@@ -88,6 +88,9 @@ func (s *stream) take(n int) ([]byte, error) {
 		if end := s.off + int64(n); end <= int64(len(s.mem)) {
 			b := s.mem[s.off:end:end]
 			s.off = end
+			if end >= s.mm.seekAt {
+				s.mm.follow(end)
+			}
 			return b, nil
 		}
 		s.inMem(n) // the mapping is used up: on through br
