@@ -46,6 +46,19 @@ func readAll(t testing.TB, src Source) ([]got, error) {
 	}
 }
 
+// sameFrames fails t unless two reads (named an and bn) gave the same frames.
+func sameFrames(t testing.TB, an, bn string, a, b []got) {
+	t.Helper()
+	if len(a) != len(b) {
+		t.Fatalf("%s: %d frames, %s: %d", an, len(a), bn, len(b))
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("frame %d: %s %+v, %s %+v", i, an, a[i], bn, b[i])
+		}
+	}
+}
+
 func openAll(t testing.TB, o Options, paths ...string) ([]got, *Reader, error) {
 	t.Helper()
 	r, err := o.Open(paths...)
@@ -173,14 +186,7 @@ func TestGopacketBothByteOrders(t *testing.T) {
 			if lerr != io.EOF || berr != io.EOF {
 				t.Fatalf("le: %v, be: %v", lerr, berr)
 			}
-			if len(lf) != len(bf) {
-				t.Fatalf("le %d frames, be %d", len(lf), len(bf))
-			}
-			for i := range lf {
-				if lf[i] != bf[i] {
-					t.Errorf("frame %d: le %+v, be %+v", i, lf[i], bf[i])
-				}
-			}
+			sameFrames(t, "le", "be", lf, bf)
 		})
 	}
 }

@@ -14,25 +14,6 @@ import (
 	"testing"
 )
 
-// readFile opens path (mapped unless noMap) and returns every frame and how
-// the input ended.
-func readFile(t *testing.T, path string, noMap bool) ([]string, *Reader, error) {
-	t.Helper()
-	r, err := Options{noMap: noMap}.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer r.Close()
-	var out []string
-	var f Frame
-	for {
-		if err := r.Next(&f); err != nil {
-			return out, r, err
-		}
-		out = append(out, fmt.Sprintf("%d/%d/%d/%d/%x", f.TS, f.WireLen, f.LinkType, f.Iface, f.Data))
-	}
-}
-
 // compareMapped checks that a file read through its mapping gives what
 // read(2) gives: the same frames and the same end.
 func compareMapped(t *testing.T, data []byte) {
@@ -41,19 +22,21 @@ func compareMapped(t *testing.T, data []byte) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	viaMap, r, mapErr := readFile(t, path, false)
-	viaRead, _, readErr := readFile(t, path, true)
+	read := func(noMap bool) ([]got, *Reader, error) {
+		r, err := Options{noMap: noMap}.Open(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		t.Cleanup(func() { r.Close() })
+		frames, err := readAll(t, r)
+		return frames, r, err
+	}
+	viaMap, r, mapErr := read(false)
+	viaRead, _, readErr := read(true)
 	if fmt.Sprint(mapErr) != fmt.Sprint(readErr) {
 		t.Fatalf("mapped: %v; read: %v", mapErr, readErr)
 	}
-	if len(viaMap) != len(viaRead) {
-		t.Fatalf("mapped: %d frames; read: %d", len(viaMap), len(viaRead))
-	}
-	for i := range viaMap {
-		if viaMap[i] != viaRead[i] {
-			t.Fatalf("frame %d: mapped %s, read %s", i, viaMap[i], viaRead[i])
-		}
-	}
+	sameFrames(t, "mapped", "read", viaMap, viaRead)
 	if r != nil && len(data) >= minMapped && data[0] != 0x1f && r.maps[0] == nil {
 		t.Fatal("a plain file was not mapped")
 	}
