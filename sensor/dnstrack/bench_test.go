@@ -1,7 +1,6 @@
 package dnstrack
 
 import (
-	"net/netip"
 	"syscall"
 	"testing"
 
@@ -53,35 +52,6 @@ func BenchmarkResponsePaths(b *testing.B) {
 			})
 		}
 	}
-}
-
-// BenchmarkMACNamesAdd stores answers by MAC as an office's responses do:
-// 120 hosts, each resolving among 512 addresses, in a scattered order, into
-// the default-sized shared table (nothing is evicted).
-func BenchmarkMACNamesAdd(b *testing.B) {
-	const hosts, addrs = 120, 512
-	m := NewMACNames(DefaultConfig().MaxAnswers)
-	macs := make([][6]byte, hosts)
-	clients := make([]netip.Addr, hosts)
-	for i := range macs {
-		macs[i] = [6]byte{0x02, 0, 0, 0, byte(i >> 8), byte(i)}
-		clients[i] = netip.AddrFrom4([4]byte{10, 30, byte(i >> 8), byte(i)})
-	}
-	servers := make([]netip.Addr, addrs)
-	for i := range servers {
-		servers[i] = netip.AddrFrom4([4]byte{203, 0, byte(i >> 8), byte(i)})
-	}
-	a := answer{name: "www.example.com"}
-	b.ReportAllocs()
-	i := uint32(0)
-	c0 := cpuNs()
-	for b.Loop() {
-		i = i*1664525 + 1013904223
-		h := int(i>>8) % hosts
-		a.expires = int64(i)
-		m.add(macs[h], clients[h], servers[int(i>>20)%addrs], a)
-	}
-	b.ReportMetric(float64(cpuNs()-c0)/float64(b.N), "cpu-ns/op")
 }
 
 // cpuNs is this process's user+system CPU time: on a shared machine the

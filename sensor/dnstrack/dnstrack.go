@@ -90,8 +90,8 @@ type Stats struct {
 	TCPEvictions      uint64
 	Lookups, Hits     uint64
 	MACHits           uint64 // names found by the client's MAC (dual-stack hosts)
-	MACEvictions      uint64 // answers dropped from the shared MAC table (MACNames.Evictions; filled by its owner, not per tracker)
-	MACOwnerEvictions uint64 // MACs dropped from the shared router-detection table (MACNames.OwnerEvictions; filled like MACEvictions)
+	MACEvictions      uint64 // always 0: answers are no longer copied into a table by MAC (NameByMAC reads the answers)
+	MACOwnerEvictions uint64 // MACs dropped from the table of the client addresses each MAC resolved for
 	Entries           uint64
 	NameCacheMisses   uint64 // question names unpacked because the cache of recent ones lacked them (questionName)
 }
@@ -120,23 +120,25 @@ const maxTCPMessage = 2 + 65535
 // Tracker parses DNS and answers name lookups for one worker.
 type Tracker struct {
 	cfg Config
-	// answers is a plain LRU (nothing is promoted), as MACNames' tables are.
-	answers  *slru.Table[answerKey, answer]
-	streams  *simplelru.LRU[streamKey, *stream]
-	queries  QueryHandler
-	answerH  AnswerHandler // queries, when it implements it; else nil
-	byMAC    *MACNames     // shared across workers; nil: off
-	msg      dns.Msg
-	chain    []string
-	fast     fastResponse
-	chainAt  []int
-	found    []found
-	ans      answered             // what the last successful response let its client cache
-	names    *[nameSlots]nameSlot // recent question names (questionName)
-	nameSeed maphash.Seed
-	stats    Stats
-	minTTL   int64
-	grace    int64
+	// answers is a plain LRU (nothing is promoted).
+	answers    *slru.Table[answerKey, answer]
+	streams    *simplelru.LRU[streamKey, *stream]
+	queries    QueryHandler
+	answerH    AnswerHandler                     // queries, when it implements it; else nil
+	macs       *slru.Table[[6]byte, *macClients] // client addresses each MAC resolved for (NameByMAC)
+	lastMAC    [6]byte                           // the last MAC and client noted in macs
+	lastClient [16]byte
+	msg        dns.Msg
+	chain      []string
+	fast       fastResponse
+	chainAt    []int
+	found      []found
+	ans        answered             // what the last successful response let its client cache
+	names      *[nameSlots]nameSlot // recent question names (questionName)
+	nameSeed   maphash.Seed
+	stats      Stats
+	minTTL     int64
+	grace      int64
 }
 
 // New builds a tracker; q may be nil.
@@ -154,12 +156,11 @@ func New(cfg Config, q QueryHandler) (*Tracker, error) {
 	if t.streams, err = simplelru.NewLRU[streamKey, *stream](cfg.MaxTCPStreams, nil); err != nil {
 		return nil, fmt.Errorf("dnstrack: %w", err)
 	}
+	if t.macs, err = newMACClients(cfg.MaxAnswers, func() { t.stats.MACOwnerEvictions++ }); err != nil {
+		return nil, fmt.Errorf("dnstrack: %w", err)
+	}
 	return t, nil
 }
-
-// ShareByMAC makes the tracker also record answers by the client's MAC in m
-// (shared by all workers) and use them in NameByMAC.
-func (t *Tracker) ShareByMAC(m *MACNames) { t.byMAC = m }
 
 // Stats returns the tracker's counters.
 func (t *Tracker) Stats() Stats {
@@ -254,6 +255,9 @@ func (t *Tracker) message(p *decode.Packet, b []byte) {
 		t.answerH.DNSAnswer(p.Dst, qname, t.ans.qtype, time.Duration(t.ans.ttl)*time.Second, t.ans.first, p.TS)
 	}
 	client := p.Dst.As16()
+	if len(t.found) > 0 && p.HasMAC && usableMAC(p.DstMAC) {
+		t.noteClient(p.DstMAC, p.Dst)
+	}
 	for _, f := range t.found {
 		ttl := int64(f.ttl) * int64(time.Second)
 		if ttl < t.minTTL {
@@ -263,9 +267,6 @@ func (t *Tracker) message(p *decode.Packet, b []byte) {
 		a := answer{name: qname, expires: p.TS + ttl + t.grace, at: p.TS}
 		if t.answers.Add(answerKey{client: client, addr: f.addr.As16()}, a) {
 			t.stats.Evictions++
-		}
-		if t.byMAC != nil && p.HasMAC && usableMAC(p.DstMAC) {
-			t.byMAC.add(p.DstMAC, p.Dst, f.addr, a)
 		}
 	}
 }
@@ -508,20 +509,6 @@ func (t *Tracker) Name(client, addr netip.Addr, ts int64) (string, bool) {
 	}
 	t.stats.Hits++
 	return a.name, true
-}
-
-// NameByMAC returns the name the host with this MAC last resolved to addr
-// from any of its addresses. It serves IPv6 sessions of dual-stack hosts
-// that looked the name up over IPv4.
-func (t *Tracker) NameByMAC(mac [6]byte, addr netip.Addr, ts int64) (string, bool) {
-	if t.byMAC == nil || !usableMAC(mac) {
-		return "", false
-	}
-	name, ok := t.byMAC.name(mac, addr, ts)
-	if ok {
-		t.stats.MACHits++
-	}
-	return name, ok
 }
 
 // normalize lower-cases a DNS name and drops the root dot.

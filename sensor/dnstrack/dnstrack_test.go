@@ -197,59 +197,68 @@ func FuzzPacket(f *testing.F) {
 	})
 }
 
+// A dual-stack host resolves over IPv4 and connects over IPv6: its MAC
+// finds the name its IPv4 address resolved.
 func TestNameByMAC(t *testing.T) {
-	shared := NewMACNames(1024)
-	resolving, other := newTracker(t, nil), newTracker(t, nil) // two workers
-	resolving.ShareByMAC(shared)
-	other.ShareByMAC(shared)
+	tr := newTracker(t, nil)
 	hostMAC := [6]byte{0x3c, 0x22, 0xfb, 1, 2, 3}
 	p := udpResponse(0, response(t, "cdn.example.net.", 300))
 	p.HasMAC, p.DstMAC = true, hostMAC
-	resolving.Packet(&p)
-	if name, ok := other.NameByMAC(hostMAC, edge2, int64(time.Second)); !ok || name != "cdn.example.net" {
-		t.Fatalf("NameByMAC from another worker = %q, %v", name, ok)
+	tr.Packet(&p)
+	for _, c := range []struct {
+		name string
+		mac  [6]byte
+		ts   int64
+		want string
+	}{
+		{"the resolving host's MAC", hostMAC, int64(time.Second), "cdn.example.net"},
+		{"another host's MAC", [6]byte{0x3c, 0x22, 0xfb, 9, 9, 9}, int64(time.Second), ""},
+		{"a broadcast MAC", [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, int64(time.Second), ""},
+		{"after TTL and grace", hostMAC, int64(time.Hour), ""},
+	} {
+		if name, _ := tr.NameByMAC(c.mac, edge2, c.ts); name != c.want {
+			t.Errorf("%s: NameByMAC = %q, want %q", c.name, name, c.want)
+		}
 	}
-	if _, ok := other.NameByMAC([6]byte{0x3c, 0x22, 0xfb, 9, 9, 9}, edge2, 0); ok {
-		t.Error("another host's MAC got the name")
-	}
-	if _, ok := other.NameByMAC([6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, edge2, 0); ok {
-		t.Error("a broadcast MAC names no host")
-	}
-	if _, ok := other.NameByMAC(hostMAC, edge2, int64(time.Hour)); ok {
-		t.Error("answer outlived TTL+grace")
-	}
-	if st := other.Stats(); st.MACHits != 1 {
+	if st := tr.Stats(); st.MACHits != 1 {
 		t.Errorf("MACHits = %d, want 1", st.MACHits)
 	}
 }
 
-func TestMACNamesBounded(t *testing.T) {
-	const bound, n = macStripes, 200 // one answer per stripe
-	m := NewMACNames(bound)
+// The newest live answer any of the MAC's addresses received wins.
+func TestNameByMACNewest(t *testing.T) {
+	tr := newTracker(t, nil)
+	hostMAC := [6]byte{0x3c, 0x22, 0xfb, 1, 2, 3}
+	for i, name := range []string{"old.example.", "new.example."} {
+		p := udpResponse(int64(i)*int64(time.Second), response(t, name, 300))
+		p.HasMAC, p.DstMAC = true, hostMAC
+		p.Dst = netip.AddrFrom4([4]byte{10, 20, 5, byte(i + 1)})
+		tr.Packet(&p)
+	}
+	if name, ok := tr.NameByMAC(hostMAC, edge2, 2*int64(time.Second)); !ok || name != "new.example" {
+		t.Fatalf("NameByMAC = %q, %v; want the newer answer", name, ok)
+	}
+}
+
+func TestMACClientsBounded(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxAnswers = 64 // the MAC table holds max(16, 64/4) = 16
+	tr, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
 	for i := range n {
-		m.add([6]byte{0x3c, 0x22, 0xfb, 0, byte(i >> 8), byte(i)}, client, edge2, answer{name: "x.example", expires: 1})
+		tr.noteClient([6]byte{0x3c, 0x22, 0xfb, 0, byte(i >> 8), byte(i)}, client)
 	}
-	kept := 0
-	for i := range m.stripes {
-		kept += m.stripes[i].lru.Len()
-	}
-	if kept > bound {
-		t.Errorf("%d answers kept, bound %d", kept, bound)
-	}
-	if got := m.Evictions(); got != uint64(n-kept) {
-		t.Errorf("Evictions = %d, want %d (added %d, kept %d)", got, n-kept, n, kept)
-	}
-	// The router-detection table holds max(16, bound/4) MACs; the rest are evicted and counted.
-	if owners := m.owners.Len(); owners != 16 || m.OwnerEvictions() != uint64(n-owners) {
-		t.Errorf("owners kept %d, evictions %d; want 16, %d", owners, m.OwnerEvictions(), n-16)
+	if kept := tr.macs.Len(); kept != 16 || tr.Stats().MACOwnerEvictions != uint64(n-kept) {
+		t.Errorf("kept %d MACs, evictions %d; want 16, %d", kept, tr.Stats().MACOwnerEvictions, n-16)
 	}
 }
 
 // A router's MAC carries answers for many hosts; it must never name a session.
 func TestNameByMACIgnoresRouters(t *testing.T) {
-	shared := NewMACNames(1024)
 	tr := newTracker(t, nil)
-	tr.ShareByMAC(shared)
 	router := [6]byte{0x00, 0x1c, 0x73, 0, 0, 1}
 	for i := 0; i <= maxClientsPerMAC; i++ {
 		p := udpResponse(0, response(t, "cdn.example.net.", 300))

@@ -2,152 +2,93 @@ package dnstrack
 
 import (
 	"net/netip"
-	"sync"
-	"sync/atomic"
 
 	"github.com/launchtap/launchtap/sensor/slru"
 )
 
-// MACNames remembers answers by the client's MAC address, shared by every
-// worker. A dual-stack host often resolves a name over IPv4 and connects
-// over IPv6: the two addresses are sharded to different workers, but the MAC
-// is the same. It is consulted only for IPv6 sessions whose own address
-// resolved nothing, so the locks are taken on DNS responses and on those
-// session starts, never per packet.
+// A dual-stack host often resolves a name over IPv4 and connects over IPv6:
+// the session's own address resolved nothing. NameByMAC finds the name
+// through the client addresses the session's MAC received answers on.
+// Workers are sharded by host (a MAC's addresses share a worker), so each
+// tracker keeps its own table of them and looks the name up in its own
+// answers: nothing is copied per answer and no lock is shared.
 //
 // A MAC that receives answers for many client addresses is a router's (the
 // span sees routed traffic with the router as the frame's destination): its
 // answers would name one host's sessions after another host's lookups, so
 // such a MAC is never used.
-type MACNames struct {
-	stripes        [macStripes]macStripe
-	evictions      atomic.Uint64
-	ownerEvictions atomic.Uint64 // MACs forgotten from owners (their client count restarts)
-
-	mu     sync.Mutex                      // guards owners
-	owners *slru.Table[[6]byte, *macOwner] // a plain LRU, as the stripes
-}
 
 // maxClientsPerMAC is how many client addresses one MAC may resolve for
 // before it counts as a router: a dual-stack host has an IPv4 address and a
 // few (temporary) IPv6 ones.
 const maxClientsPerMAC = 4
 
-type macOwner struct {
+type macClients struct {
 	clients [maxClientsPerMAC][16]byte
 	n       int
 	router  bool
 }
 
-const macStripes = 64
-
-// macStripe is one lock's share of the answers: a plain LRU (an slru.Table
-// whose keys are never promoted, so all of them age in one list). Its index
-// is open-addressed and its entries one slice, where a map and a linked
-// list of entries spread every answer over several cache lines: refreshing
-// an answer, which most responses do, cost several cache misses.
-type macStripe struct {
-	mu  sync.Mutex
-	lru *slru.Table[macKey, answer]
+// newMACClients bounds the table of MACs at a quarter of the answers (at
+// least 16), as many MACs as hosts that resolve; a plain LRU.
+func newMACClients(maxAnswers int, evicted func()) (*slru.Table[[6]byte, *macClients], error) {
+	return slru.New(max(16, maxAnswers/4), 0, func([6]byte, *macClients) { evicted() })
 }
 
-type macKey struct {
-	mac  [6]byte
-	addr [16]byte
-}
-
-// NewMACNames bounds the table at bound answers (at least one per stripe).
-func NewMACNames(bound int) *MACNames {
-	m := &MACNames{}
-	per := max(1, bound/macStripes)
-	for i := range m.stripes {
-		m.stripes[i].lru, _ = slru.New[macKey, answer](per, 0, nil) // per >= 1: cannot fail
-	}
-	m.owners, _ = slru.New(max(16, bound/4), 0, func([6]byte, *macOwner) { m.ownerEvictions.Add(1) })
-	return m
-}
-
-func (m *MACNames) stripe(k *macKey) *macStripe {
-	h := uint32(2166136261)
-	for _, c := range k.mac {
-		h = (h ^ uint32(c)) * 16777619
-	}
-	for _, c := range k.addr[12:] {
-		h = (h ^ uint32(c)) * 16777619
-	}
-	return &m.stripes[h%macStripes]
-}
-
-// hostMAC records that mac received an answer for client and reports
-// whether mac still looks like one host's rather than a router's.
-func (m *MACNames) hostMAC(mac [6]byte, client netip.Addr) bool {
+// noteClient records that mac received an answer for client. The last MAC
+// and client noted are remembered: a host's run of responses costs one
+// comparison each.
+func (t *Tracker) noteClient(mac [6]byte, client netip.Addr) {
 	c := client.As16()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	o, ok := m.owners.Get(mac)
+	if t.lastMAC == mac && t.lastClient == c {
+		return
+	}
+	t.lastMAC, t.lastClient = mac, c
+	o, ok := t.macs.Get(mac)
 	if !ok {
-		o = &macOwner{}
-		m.owners.Add(mac, o)
+		o = &macClients{}
+		t.macs.Add(mac, o)
 	}
 	if o.router {
-		return false
+		return
 	}
 	for i := 0; i < o.n; i++ {
 		if o.clients[i] == c {
-			return true
+			return
 		}
 	}
 	if o.n == maxClientsPerMAC {
 		o.router = true
-		return false
+		return
 	}
 	o.clients[o.n] = c
 	o.n++
-	return true
 }
 
-func (m *MACNames) isRouter(mac [6]byte) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	o, ok := m.owners.Peek(mac)
-	return ok && o.router
-}
-
-func (m *MACNames) add(mac [6]byte, client, addr netip.Addr, a answer) {
-	if !m.hostMAC(mac, client) {
-		return
-	}
-	k := macKey{mac: mac, addr: addr.As16()}
-	s := m.stripe(&k)
-	s.mu.Lock()
-	evicted := s.lru.Add(k, a)
-	s.mu.Unlock()
-	if evicted {
-		m.evictions.Add(1)
-	}
-}
-
-func (m *MACNames) name(mac [6]byte, addr netip.Addr, ts int64) (string, bool) {
-	if m.isRouter(mac) {
+// NameByMAC returns the name the host with this MAC last resolved to addr
+// from any of its addresses, if that answer is still live at ts. It serves
+// IPv6 sessions of dual-stack hosts that looked the name up over IPv4.
+func (t *Tracker) NameByMAC(mac [6]byte, addr netip.Addr, ts int64) (string, bool) {
+	if !usableMAC(mac) {
 		return "", false
 	}
-	k := macKey{mac: mac, addr: addr.As16()}
-	s := m.stripe(&k)
-	s.mu.Lock()
-	a, ok := s.lru.Get(k)
-	s.mu.Unlock()
-	if !ok || ts > a.expires {
+	o, ok := t.macs.Peek(mac)
+	if !ok || o.router {
 		return "", false
 	}
-	return a.name, true
+	var best answer
+	a16 := addr.As16()
+	for _, c := range o.clients[:o.n] {
+		if a, ok := t.answers.Peek(answerKey{client: c, addr: a16}); ok && ts <= a.expires && a.at >= best.at {
+			best = a
+		}
+	}
+	if best.name == "" {
+		return "", false
+	}
+	t.stats.MACHits++
+	return best.name, true
 }
-
-// Evictions counts answers dropped because the table was full.
-func (m *MACNames) Evictions() uint64 { return m.evictions.Load() }
-
-// OwnerEvictions counts MACs whose client addresses were forgotten because
-// the router-detection table was full.
-func (m *MACNames) OwnerEvictions() uint64 { return m.ownerEvictions.Load() }
 
 // usableMAC is a unicast, non-zero MAC: one that names a host.
 func usableMAC(m [6]byte) bool { return m != [6]byte{} && m[0]&1 == 0 }

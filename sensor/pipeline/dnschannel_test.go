@@ -11,7 +11,6 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/launchtap/launchtap/sensor/alert"
-	"github.com/launchtap/launchtap/sensor/dnstrack"
 	"github.com/launchtap/launchtap/sensor/flow"
 )
 
@@ -21,7 +20,7 @@ func dnsTestWorker(t *testing.T) (*worker, chan *alert.Alert) {
 	cfg.OS = "any"
 	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	out := make(chan *alert.Alert, 64)
-	w, err := newWorker(0, &cfg, out, dnstrack.NewMACNames(1024))
+	w, err := newWorker(0, &cfg, out)
 	if err != nil {
 		t.Fatal(err)
 	}

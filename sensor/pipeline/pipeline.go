@@ -141,10 +141,9 @@ type FlowTake struct {
 
 // Pipeline runs the data path and hands alerts to Alerts().
 type Pipeline struct {
-	cfg      Config
-	workers  []*worker
-	alerts   chan *alert.Alert
-	macNames *dnstrack.MACNames // shared by the workers' DNS trackers
+	cfg     Config
+	workers []*worker
+	alerts  chan *alert.Alert
 
 	reader struct { // counters of the replay read loop, published every 1024 frames
 		mu    sync.Mutex
@@ -191,9 +190,8 @@ func New(cfg Config) (*Pipeline, error) {
 	cfg.learnedAt = &prefixTimes{at: map[netip.Prefix]int64{}}
 	cfg.macs = newMACLearner(cmp.Or(cfg.HostID.RouterIPs, hostid.DefaultRouterIPs), cmp.Or(cfg.HostID.BindTTL, hostid.DefaultBindTTL), cfg.Log)
 	p := &Pipeline{cfg: cfg, alerts: make(chan *alert.Alert, 1024), stopped: make(chan struct{})}
-	p.macNames = dnstrack.NewMACNames(cfg.DNS.MaxAnswers)
 	for i := 0; i < cfg.Workers; i++ {
-		w, err := newWorker(i, &p.cfg, p.alerts, p.macNames)
+		w, err := newWorker(i, &p.cfg, p.alerts)
 		if err != nil {
 			return nil, err
 		}

@@ -137,9 +137,6 @@ func (p *Pipeline) Stats() Stats {
 			s.Names.ProxiesLearned++
 		}
 	}
-	// The MAC table is shared: its evictions are counted once, not per worker.
-	s.DNS.MACEvictions = p.macNames.Evictions()
-	s.DNS.MACOwnerEvictions = p.macNames.OwnerEvictions()
 	p.reader.mu.Lock()
 	s.addRead(&p.reader.c)
 	addCounters(&s.Identity, &p.reader.ident)

@@ -125,7 +125,7 @@ func (c *dnsChannel) addType(t uint16) {
 	}
 }
 
-func newWorker(id int, cfg *Config, out chan<- *alert.Alert, macNames *dnstrack.MACNames) (*worker, error) {
+func newWorker(id int, cfg *Config, out chan<- *alert.Alert) (*worker, error) {
 	w := &worker{id: id, cfg: cfg, out: out}
 	var err error
 	if w.flows, err = flow.NewTracker(cfg.Flow, cfg.Internal, w); err != nil {
@@ -134,7 +134,6 @@ func newWorker(id int, cfg *Config, out chan<- *alert.Alert, macNames *dnstrack.
 	if w.dns, err = dnstrack.New(cfg.DNS, w); err != nil {
 		return nil, err
 	}
-	w.dns.ShareByMAC(macNames)
 	w.flows.TrackProxies(cfg.proxies)
 	if err = w.newNamer(); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
