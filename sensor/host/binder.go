@@ -805,6 +805,12 @@ func (b *Binder) join(key string, mac [6]byte, ts int64) {
 	case first.mac == mac:
 		first.at = max(first.at, ts)
 		b.keys.Add(key, first)
+		// The holder still announcing what joined its host's members
+		// keeps their joins as fresh as the name (a checkpoint ages them
+		// by it).
+		for _, m := range b.members[b.Canonical(mac)] {
+			b.confirm(m, ts)
+		}
 		return
 	}
 	if first.saw(mac) {

@@ -209,3 +209,16 @@ func TestRestoreConfirmKeepsJoinFresh(t *testing.T) {
 		t.Errorf("export joins %+v, want the join confirmed at %d", s.Joins, later+int64(time.Second))
 	}
 }
+
+// TestRestoreHolderConfirmsJoins: the MAC holding the name announcing it
+// again confirms the joins of its host's members too: the name they joined
+// by is still its.
+func TestRestoreHolderConfirmsJoins(t *testing.T) {
+	t0 := int64(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC).UnixNano())
+	b := dockedBinder(t, t0)
+	later := t0 + int64(20*time.Hour)
+	b.Learn(request(later, macA, "Priyas-MacBook-Pro"))
+	if s := b.Export(); len(s.Joins) != 1 || s.Joins[0].Last != later {
+		t.Errorf("export joins %+v, want the join confirmed at %d", s.Joins, later)
+	}
+}
