@@ -139,3 +139,39 @@ func TestMigratesSchema6(t *testing.T) {
 		t.Fatalf("binder state after migration and a checkpoint: %+v", got)
 	}
 }
+
+// BenchmarkCheckpointIdentity measures replacing the binder's state: an
+// office of 1 000 hosts (250 joined docks, 2 000 bindings: IPv4 and an
+// IPv6 address each) and the binder's bounds (16 384 joins, 65 536
+// bindings).
+func BenchmarkCheckpointIdentity(b *testing.B) {
+	for _, n := range [][2]int{{250, 2000}, {1 << 14, 1 << 16}} {
+		b.Run(fmt.Sprintf("joins%d+bindings%d", n[0], n[1]), func(b *testing.B) {
+			s := mustOpen(b, b.TempDir())
+			defer s.Close()
+			id := &host.Saved{Clock: t0}
+			for i := range n[0] {
+				id.Joins = append(id.Joins, host.Join{Member: [6]byte{2, 0, 0, byte(i >> 16), byte(i >> 8), byte(i)},
+					Host: [6]byte{4, 0, 0, byte(i >> 16), byte(i >> 8), byte(i)}, Last: t0})
+			}
+			for i := range n[1] {
+				id.Bindings = append(id.Bindings, host.Binding{Addr: netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}),
+					MAC: [6]byte{2, 0, 0, byte(i >> 16), byte(i >> 8), byte(i)}, Last: t0})
+			}
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := s.Checkpoint(ctx, &Checkpoint{Clock: t0 + int64(i), Identity: id}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			start := time.Now()
+			got, bad, err := s.Identity(ctx, 1<<16)
+			if err != nil || bad != 0 || len(got.Joins) != n[0] || len(got.Bindings) != n[1] {
+				b.Fatalf("read back %d joins, %d bindings, %d bad, %v", len(got.Joins), len(got.Bindings), bad, err)
+			}
+			b.ReportMetric(float64(time.Since(start).Microseconds())/1000, "ms-to-read")
+		})
+	}
+}
