@@ -260,3 +260,57 @@ func BenchmarkExport(b *testing.B) {
 		}
 	})
 }
+
+// FuzzRestore restores arbitrary joins and bindings (a state file written by
+// anything) into a binder with an inventory join: it must not panic, and
+// the binder's invariants must hold — no host past its most MACs, no member
+// that is canonical for others, the inventory's joins intact, no join or
+// binding to a router's MAC.
+func FuzzRestore(f *testing.F) {
+	f.Add([]byte{0, 2, 0, 0, 0, 0, 1, 4, 0, 0, 0, 0, 1, 0}, []byte{10, 20, 1, 2, 2, 0, 0, 0, 0, 1, 0, 1})
+	f.Add([]byte{0, 2, 0, 0, 0, 0, 1, 0, 2, 0, 0, 0, 0, 1, 5, 0, 2, 0, 0, 0, 0, 9, 2, 0, 0, 0, 0, 1, 0}, []byte{})
+	f.Add([]byte{1, 0, 0, 0x5e, 0, 1, 1, 2, 0, 0, 0, 0, 7, 200}, []byte{10, 20, 0, 1, 0, 0, 0x5e, 0, 1, 1, 3, 0})
+	f.Fuzz(func(t *testing.T, joins, binds []byte) {
+		t0 := int64(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC).UnixNano())
+		router := [6]byte{0, 0, 0x5e, 0, 1, 1}
+		inv := [][6]byte{{2, 0, 0, 0, 0, 9}, {2, 0, 0, 0, 0, 1}}
+		b := newBinder(t, Config{})
+		b.JoinStatic(inv)
+		s := Saved{Clock: t0, Routers: [][6]byte{router}}
+		for ; len(joins) >= 14; joins = joins[14:] {
+			j := Join{Last: t0 - int64(joins[13])*int64(time.Hour)}
+			copy(j.Member[:], joins[1:7])
+			copy(j.Host[:], joins[7:13])
+			s.Joins = append(s.Joins, j)
+		}
+		for ; len(binds) >= 12; binds = binds[12:] {
+			bd := Binding{Addr: netip.AddrFrom4([4]byte(binds[0:4])), Last: t0 - int64(binds[10])*int64(time.Minute), Lease: binds[11]&1 == 1}
+			copy(bd.MAC[:], binds[4:10])
+			s.Bindings = append(s.Bindings, bd)
+		}
+		b.Restore(s)
+		st := b.Stats()
+		if got := st.RestoredJoins + st.RestoredBindings + st.RestoreRefused + st.RestoreAged; got != uint64(len(s.Joins)+len(s.Bindings)) {
+			t.Fatalf("counted %d of %d entries", got, len(s.Joins)+len(s.Bindings))
+		}
+		if b.Canonical(inv[1]) != inv[0] {
+			t.Fatalf("the inventory's join was undone")
+		}
+		for _, m := range b.joins.Keys() {
+			j, _ := b.joins.Peek(m)
+			if len(b.members[m]) > 0 || m == router || j.canon == router {
+				t.Fatalf("join %v → %v: a member canonical for others, or a router's", MACKey(m), MACKey(j.canon))
+			}
+		}
+		for c, ms := range b.members {
+			if 1+len(ms) > b.cfg.MaxMACsPerHost {
+				t.Fatalf("host %v has %d MACs", MACKey(c), 1+len(ms))
+			}
+		}
+		for _, a := range b.binds.Keys() {
+			if bd, _ := b.binds.Peek(a); bd.mac == router {
+				t.Fatalf("%s bound to the router's MAC", a)
+			}
+		}
+	})
+}
