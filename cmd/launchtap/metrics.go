@@ -260,6 +260,16 @@ var metricDefs = []metricDef{
 			e(r.pipe.Identity.JoinsGeneric, "generic_name")
 			e(r.pipe.Identity.JoinsShared, "shared")
 		}},
+	{name: "host_identity_restored", help: "Learned joins and address bindings restored from the state directory at start (docs/host-identity.md), those that still stood after the first packet, by kind.", typ: gauge, labels: []string{"kind"},
+		read: func(r *readings, e func(uint64, ...string)) {
+			e(r.pipe.Identity.RestoredJoins, "joins")
+			e(r.pipe.Identity.RestoredBindings, "bindings")
+		}},
+	{name: "host_identity_restore_skipped", help: "Joins and address bindings in the state directory not restored at start, by reason: refused (against a rule of the binder: a MAC already part of a host, a router's MAC, an inventory join, a host with its most MACs) or aged (older than the join or bind window at the checkpoint's or the first packet's time).", labels: []string{"reason"},
+		read: func(r *readings, e func(uint64, ...string)) {
+			e(r.pipe.Identity.RestoreRefused, "refused")
+			e(r.pipe.Identity.RestoreAged, "aged")
+		}},
 	{name: "host_identity_conflicts", help: "Frames claiming a bound address from another MAC while its holder was active (spoofing, or an address conflict): the address did not move.",
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Identity.Conflicts) }},
 	{name: "host_identity_routers", help: "MACs found sending from more addresses than a host uses: routers, whose frames name no host.",

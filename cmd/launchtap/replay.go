@@ -292,6 +292,10 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"dhcp_errors":        st.Identity.DHCPErrors,
 			"ndp_errors":         st.Identity.NDPErrors,
 			"mdns_errors":        st.Identity.MDNSErrors,
+			"restored_joins":     st.Identity.RestoredJoins,
+			"restored_bindings":  st.Identity.RestoredBindings,
+			"restore_refused":    st.Identity.RestoreRefused,
+			"restore_aged":       st.Identity.RestoreAged,
 		},
 		IdentityBy: identityBy(st.Identity.ByMAC, st.Identity.ByAddr),
 		DoHHosts:   s.pipe.DoHHosts(), // the workers have stopped

@@ -79,6 +79,10 @@ type checkpointer struct {
 // table then keeps its own --max-hosts.
 const maxRestoredHosts = 1 << 18
 
+// maxRestoredIdentity bounds the host joins and bindings read at start
+// (each); each binder then keeps its own bounds.
+const maxRestoredIdentity = 1 << 16
+
 // maxRestoredAnswers bounds the DNS answers read at start, the most
 // recently read; each worker's tracker then keeps its --max-dns-answers.
 const maxRestoredAnswers = 1 << 20
@@ -135,6 +139,18 @@ func openState(f *stateFlags, o *sensorFlags, s *sensor) (*checkpointer, error) 
 	if skipped := badHosts + badBinds + hostsRefused; skipped > 0 {
 		s.log.Warn("state: host states skipped (unreadable or refused)", "file", st.Path(), "skipped", skipped)
 	}
+	// The host binder's joins and bindings, so that a docked Mac keeps the
+	// canonical MAC (host_id) it had, whichever of its MACs speaks first now.
+	id, badIdentity, err := st.Identity(ctx, maxRestoredIdentity)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	ir := s.pipe.RestoreIdentity(id)
+	if skipped := badIdentity + ir.Refused + ir.Aged; skipped > 0 {
+		s.log.Warn("state: host joins and bindings skipped (unreadable, refused or aged)", "file", st.Path(),
+			"unreadable", badIdentity, "refused", ir.Refused, "aged", ir.Aged)
+	}
 	// And the DNS answers still live, so the sessions of a name resolved
 	// before the restart are named, not scored by address.
 	var badAnswers int
@@ -162,8 +178,9 @@ func openState(f *stateFlags, o *sensorFlags, s *sensor) (*checkpointer, error) 
 	if bad+refused > 0 {
 		s.log.Warn("state: pair states skipped (unreadable or refused)", "file", st.Path(), "skipped", bad+refused)
 	}
-	if restored+hosts+answers > 0 {
-		s.log.Info("state restored", "file", st.Path(), "pairs", restored, "hosts", hosts, "dns_answers", answers, "through", time.Unix(0, st.Clock(ctx)).UTC().Format(time.RFC3339))
+	if restored+hosts+answers+ir.Joins+ir.Bindings > 0 {
+		s.log.Info("state restored", "file", st.Path(), "pairs", restored, "hosts", hosts, "dns_answers", answers,
+			"host_joins", ir.Joins, "host_bindings", ir.Bindings, "through", time.Unix(0, st.Clock(ctx)).UTC().Format(time.RFC3339))
 	}
 	s.stage.Ledger = st
 	c := &checkpointer{store: st, hub: s.hub, pipe: s.pipe, log: s.log, sensor: o.sensorName, started: time.Now().UnixNano(), interval: f.interval, baseline: s.baseline,
@@ -226,6 +243,7 @@ func (c *checkpointer) checkpoint(ctx context.Context) error {
 	}
 	cp := &state.Checkpoint{Clock: snap.Clock, Sensor: c.sensor, Version: version, Started: c.started, Pairs: snap.Pairs, Hosts: snap.Hosts, Internal: c.internal}
 	cp.HostStates, cp.Bindings, cp.DNSAnswers = snap.HostStates, snap.Bindings, snap.DNSAnswers
+	cp.Identity = &snap.Identity
 	for _, l := range snap.Learned {
 		cp.Learned = append(cp.Learned, state.LearnedNetwork{Prefix: l.Prefix, First: l.First})
 	}

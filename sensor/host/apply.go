@@ -43,7 +43,7 @@ func (b *Binder) Apply(c Change) {
 	case c.Gone || c.Host.MAC == c.MAC:
 		b.leave(c.MAC)
 	default:
-		b.applyJoin(c.MAC, c.Host.MAC)
+		b.applyJoin(c.MAC, c.Host.MAC, c.TS)
 	}
 }
 
@@ -105,15 +105,19 @@ func (b *Binder) applyRouter(mac [6]byte, router bool) {
 // applyJoin makes mac part of canon's host, whatever this binder knew of
 // either: the binder that joined them had the evidence. Inventory joins
 // stand, as in joinMAC.
-func (b *Binder) applyJoin(mac, canon [6]byte) {
+func (b *Binder) applyJoin(mac, canon [6]byte, ts int64) {
 	if _, ok := b.static[mac]; ok || !UsableMAC(canon) {
 		return
 	}
-	if c, ok := b.joins.Peek(mac); ok && c == canon {
+	if ts <= 0 {
+		ts = b.now
+	}
+	if c, ok := b.joins.Peek(mac); ok && c.canon == canon {
+		b.confirm(mac, ts)
 		return
 	}
 	b.leave(mac)
-	b.joins.Add(mac, canon)
+	b.joins.Add(mac, joinRec{canon: canon, at: ts})
 	b.members[canon] = append(b.members[canon], mac)
 	b.applied()
 }

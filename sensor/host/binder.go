@@ -74,7 +74,8 @@ type Change struct {
 	// addresses the finder knew follow); NotRouter that it is a host again
 	// (its addresses aged below --router-ips).
 	Router, NotRouter bool
-	// TS is when a join key was announced (Key), for the name's freshness.
+	// TS is when a join key was announced (Key), for the name's
+	// freshness, or when a join was made (Host another MAC's).
 	TS int64
 }
 
@@ -124,6 +125,14 @@ type Stats struct {
 	ByMAC            uint64 `json:"by_mac"`        // Resolve calls answered with a MAC-keyed host
 	ByAddr           uint64 `json:"by_addr"`       // Resolve calls answered with the address itself
 	Applied          uint64 `json:"applied"`       // changes taken from other binders (Apply) that changed something
+	// What Restore took from a checkpoint: joins and bindings restored,
+	// refused (they would break a rule: a host's MAC bound, a router's
+	// MAC, an inventory join), and aged (older than the binder's windows at
+	// the checkpoint's time or the first packet's).
+	RestoredJoins    uint64 `json:"restored_joins"`
+	RestoredBindings uint64 `json:"restored_bindings"`
+	RestoreRefused   uint64 `json:"restore_refused"`
+	RestoreAged      uint64 `json:"restore_aged"`
 	DHCPErrors       uint64 `json:"dhcp_errors"`
 	NDPErrors        uint64 `json:"ndp_errors"`
 	MDNSErrors       uint64 `json:"mdns_errors"`
@@ -179,6 +188,14 @@ type macInfo struct {
 	remoteRouter bool
 }
 
+// joinRec is a learned join: the canonical MAC of the host the member
+// joined, and when the join was made or last confirmed (a member announcing
+// what joined it again), Unix ns.
+type joinRec struct {
+	canon [6]byte
+	at    int64
+}
+
 // joinKey is who announced a name or DUID first, and when last.
 type joinKey struct {
 	mac    [6]byte
@@ -224,7 +241,7 @@ type Binder struct {
 	// joins are the learned joins, member MAC → canonical MAC, and members
 	// the other way; bounded apart from macs, so that a flood of new MACs
 	// cannot undo a join.
-	joins   *simplelru.LRU[[6]byte, [6]byte]
+	joins   *simplelru.LRU[[6]byte, joinRec]
 	members map[[6]byte][][6]byte
 	static  map[[6]byte][6]byte // joins from the inventory: MAC → canonical MAC
 	stats   Stats
@@ -235,6 +252,9 @@ type Binder struct {
 	applying bool
 	// acting: inside Apply of an announcement, acting on it
 	acting bool
+	// restored are what Restore restored, until the first packet ages them
+	// by its time (restore.go); nil once it has.
+	restored *restoredSet
 
 	// Per-packet shortcuts, direct-mapped by address and valid while gen
 	// is: what an address resolved to, and when traffic last refreshed its
@@ -308,8 +328,8 @@ func (b *Binder) notify(c Change) {
 
 // unjoin ends member's join (the joins table evicted it, or a quieter
 // member made room): it is its own host again.
-func (b *Binder) unjoin(member, canon [6]byte) {
-	ms := b.members[canon]
+func (b *Binder) unjoin(member [6]byte, j joinRec) {
+	ms := b.members[j.canon]
 	for i, m := range ms {
 		if m == member {
 			ms = append(ms[:i], ms[i+1:]...)
@@ -317,9 +337,9 @@ func (b *Binder) unjoin(member, canon [6]byte) {
 		}
 	}
 	if len(ms) == 0 {
-		delete(b.members, canon)
+		delete(b.members, j.canon)
 	} else {
-		b.members[canon] = ms
+		b.members[j.canon] = ms
 	}
 	b.stats.JoinEvictions++
 	b.gen++
@@ -378,7 +398,7 @@ func (b *Binder) Canonical(m [6]byte) [6]byte {
 		return c
 	}
 	if c, ok := b.joins.Peek(m); ok {
-		return b.canonicalOf(c) // joined to a MAC the inventory joined since
+		return b.canonicalOf(c.canon) // joined to a MAC the inventory joined since
 	}
 	return m
 }
@@ -435,6 +455,9 @@ func (b *Binder) canonicalOf(m [6]byte) [6]byte {
 // Learn reads what p says about which MAC holds which address and which
 // MACs are one host. Packets that say nothing cost a few comparisons.
 func (b *Binder) Learn(p *decode.Packet) {
+	if b.restored != nil {
+		b.ageRestored(p.TS)
+	}
 	b.now = max(b.now, p.TS)
 	switch p.Proto {
 	case decode.ProtoUDP:
@@ -782,6 +805,12 @@ func (b *Binder) join(key string, mac [6]byte, ts int64) {
 	case first.mac == mac:
 		first.at = max(first.at, ts)
 		b.keys.Add(key, first)
+		// The holder still announcing what joined its host's members
+		// keeps their joins as fresh as the name (a checkpoint ages them
+		// by it).
+		for _, m := range b.members[b.Canonical(mac)] {
+			b.confirm(m, ts)
+		}
 		return
 	}
 	if first.saw(mac) {
@@ -789,7 +818,7 @@ func (b *Binder) join(key string, mac [6]byte, ts int64) {
 		// machine. The joins it made end, and it makes no more.
 		b.stats.JoinsShared++
 		for _, m := range first.seen[:first.n] {
-			if c, ok := b.joins.Peek(m); ok && c == b.Canonical(first.mac) {
+			if c, ok := b.joins.Peek(m); ok && c.canon == b.Canonical(first.mac) {
 				b.leave(m)
 			}
 		}
@@ -810,6 +839,8 @@ func (b *Binder) join(key string, mac [6]byte, ts int64) {
 func (b *Binder) joinMAC(mac, other [6]byte, ts int64) error {
 	canon := b.Canonical(other)
 	if canon == b.Canonical(mac) {
+		b.confirm(mac, ts)
+		b.confirm(other, ts)
 		return nil
 	}
 	if _, ok := b.static[mac]; ok {
@@ -827,15 +858,24 @@ func (b *Binder) joinMAC(mac, other [6]byte, ts int64) error {
 	if 1+len(b.members[canon]) >= b.cfg.MaxMACsPerHost && !b.dropQuietMember(canon, ts) {
 		return errJoin
 	}
-	b.joins.Add(mac, canon)
+	b.joins.Add(mac, joinRec{canon: canon, at: ts})
 	b.members[canon] = append(b.members[canon], mac)
 	b.stats.Joins++
 	b.gen++
-	b.notify(Change{MAC: mac, Host: MACKey(canon)})
+	b.notify(Change{MAC: mac, Host: MACKey(canon), TS: ts})
 	if mi, ok := b.macs.Peek(mac); ok {
 		b.retell(mac, mi)
 	}
 	return nil
+}
+
+// confirm notes that mac's join, if it has one, still holds at ts: a
+// checkpoint keeps a join as long as it is confirmed (restore.go).
+func (b *Binder) confirm(mac [6]byte, ts int64) {
+	if j, ok := b.joins.Peek(mac); ok && ts > j.at {
+		j.at = ts
+		b.joins.Add(mac, j)
+	}
 }
 
 // dropQuietMember ends the join of canon's member seen longest ago, if that

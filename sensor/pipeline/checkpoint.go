@@ -41,6 +41,11 @@ type Snapshot struct {
 	// hosts whose lookups the span cannot see.
 	DoHHosts []DoHHost
 	Lost     uint64 // hour buckets or host-hours dropped because a worker held too many between snapshots
+	// Identity is the host binder's state — its learned joins, the
+	// bindings its keys rest on, routers' MACs — from the binder that
+	// resolves hosts: a sharded replay's reader, else the workers' (live
+	// workers' binders mirror each other's, merged here).
+	Identity host.Saved
 }
 
 // maxExportAnswers bounds the DNS answers one worker hands a checkpoint: a
@@ -280,6 +285,9 @@ func (w *worker) snapshot(since int64) *Snapshot {
 		func(b hostid.BindingState) { s.Bindings = append(s.Bindings, b) })
 	w.dns.Export(since, w.clock, maxExportAnswers, func(a dnstrack.Answer) { s.DNSAnswers = append(s.DNSAnswers, a) })
 	w.det.Export(since, func(p *beacon.PairState) { s.Pairs = append(s.Pairs, p) })
+	if w.own != nil {
+		s.Identity = w.own.binder.Export()
+	}
 	for _, a := range w.nm.doh.Keys() {
 		if h, ok := w.nm.doh.Peek(a); ok && h.Sessions > h.saved {
 			d := *h
@@ -312,6 +320,7 @@ func (p *Pipeline) Snapshot(ctx context.Context, since int64) (*Snapshot, error)
 	}
 	p.snapWanted.Store(true)
 	all := &Snapshot{}
+	var ids []host.Saved
 	for got := 0; got < len(p.workers); {
 		var s *Snapshot
 		select {
@@ -338,7 +347,17 @@ func (p *Pipeline) Snapshot(ctx context.Context, since int64) (*Snapshot, error)
 		all.DNSAnswers = append(all.DNSAnswers, s.DNSAnswers...)
 		all.DoHHosts = append(all.DoHHosts, s.DoHHosts...)
 		all.Lost += s.Lost
+		ids = append(ids, s.Identity)
 	}
+	p.reader.mu.Lock()
+	if r := p.reader.saved; r != nil {
+		// A sharded replay: the reader's binder resolves hosts, saved as
+		// it handed the workers the batches they answered after; the
+		// workers' binders sit idle with what was restored.
+		ids = []host.Saved{*r}
+	}
+	p.reader.mu.Unlock()
+	all.Identity = mergeIdentity(ids)
 	all.Learned = p.LearnedPrefixes()
 	all.HostStates, all.Bindings = mergeHosts(all.HostStates, all.Bindings, since)
 	return all, nil
@@ -450,6 +469,87 @@ func (p *Pipeline) RestoreHosts(hosts func(fn func(*hostid.HostState)) error, bi
 		}
 	})
 	return restored, refused, err
+}
+
+// saveReaderIdentity keeps the sharded reader's binder state for the next
+// Snapshot; the reader calls it when a snapshot is wanted and at its end.
+func (p *Pipeline) saveReaderIdentity(b *host.Binder) {
+	s := b.Export()
+	p.reader.mu.Lock()
+	p.reader.saved = &s
+	p.reader.mu.Unlock()
+}
+
+// mergeIdentity is the union of binders' states: for each member its
+// latest join, for each address its latest binding, every router. Live
+// workers' binders mirror each other (livehosts.go), so the union is one
+// binder's size.
+func mergeIdentity(ids []host.Saved) host.Saved {
+	if len(ids) == 1 {
+		return ids[0]
+	}
+	var out host.Saved
+	joins := map[[6]byte]int{}
+	binds := map[netip.Addr]int{}
+	routers := map[[6]byte]bool{}
+	for _, id := range ids {
+		out.Clock = max(out.Clock, id.Clock)
+		for _, j := range id.Joins {
+			if i, ok := joins[j.Member]; ok {
+				if j.Last > out.Joins[i].Last {
+					out.Joins[i] = j
+				}
+				continue
+			}
+			joins[j.Member] = len(out.Joins)
+			out.Joins = append(out.Joins, j)
+		}
+		for _, b := range id.Bindings {
+			if i, ok := binds[b.Addr]; ok {
+				if b.Last > out.Bindings[i].Last {
+					out.Bindings[i] = b
+				}
+				continue
+			}
+			binds[b.Addr] = len(out.Bindings)
+			out.Bindings = append(out.Bindings, b)
+		}
+		for _, m := range id.Routers {
+			if !routers[m] {
+				routers[m] = true
+				out.Routers = append(out.Routers, m)
+			}
+		}
+	}
+	return out
+}
+
+// IdentityRestore counts what RestoreIdentity restored.
+type IdentityRestore struct {
+	Joins, Bindings int // restored
+	Refused         int // would break one of the binder's rules
+	Aged            int // older than the binder's windows at the checkpoint's time
+}
+
+// RestoreIdentity gives every binder that resolves hosts — each worker's,
+// and a sharded replay's reader, made when Replay starts — the joins and
+// bindings a checkpoint kept, through the binder's own rules, so that a
+// docked Mac's host keeps the canonical MAC it had before the restart. All
+// take it in one order and end alike. Call it before Replay or Run, after
+// the inventory's joins (Config.HostMACs) are in.
+func (p *Pipeline) RestoreIdentity(s host.Saved) IdentityRestore {
+	p.cfg.identity = &s
+	var st host.Stats
+	for i, w := range p.workers {
+		if w.own == nil {
+			continue
+		}
+		w.own.binder.Restore(s)
+		if i == 0 {
+			st = w.own.binder.Stats()
+		}
+	}
+	return IdentityRestore{Joins: int(st.RestoredJoins), Bindings: int(st.RestoredBindings), Refused: int(st.RestoreRefused), Aged: int(st.RestoreAged)}
 }
 
 // RestoreDNS gives each DNS answer to every worker, so a name resolved

@@ -34,6 +34,9 @@ func newOwners(cfg *Config) (*owners, error) {
 	for _, macs := range cfg.HostMACs {
 		b.JoinStatic(macs)
 	}
+	if cfg.identity != nil {
+		b.Restore(*cfg.identity)
+	}
 	return &owners{cfg: cfg, binder: b}, nil
 }
 

@@ -298,8 +298,10 @@ func (p *Pipeline) startLiveHosts() *liveHosts {
 	for _, w := range p.workers {
 		w.own.binder.SetNotify(lh.notify, true)
 	}
-	// Every binder made the same inventory joins; the kernel hears them once.
-	lh.start(p.workers[0].own.binder.Static())
+	// Every binder made the same inventory joins and restored the same
+	// checkpoint; the kernel hears them once.
+	b := p.workers[0].own.binder
+	lh.start(append(b.Static(), b.Restored()...))
 	p.live.Store(lh)
 	return lh
 }

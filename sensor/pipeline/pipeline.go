@@ -66,6 +66,7 @@ type Config struct {
 	proxies       *proxySet
 	learnedAt     *prefixTimes // when each learned prefix was learned (checkpoint.go)
 	macs          *macLearner  // internal hosts' MACs, whose global addresses teach prefixes
+	identity      *host.Saved  // the binder state RestoreIdentity restored, for binders made later (checkpoint.go)
 
 	// Hosts is the kernel fanout's hosts map (live capture with several
 	// workers): the workers' binders keep it in step with what they learn,
@@ -148,7 +149,8 @@ type Pipeline struct {
 	reader struct { // counters of the replay read loop, published every 1024 frames
 		mu    sync.Mutex
 		c     readCounts
-		ident host.Stats // its binder's: the sharded reader resolves hosts
+		ident host.Stats  // its binder's: the sharded reader resolves hosts
+		saved *host.Saved // its binder's state, for a checkpoint (checkpoint.go)
 	}
 	start atomic.Int64              // Unix ns when Replay or Run began; read by Stats from other goroutines
 	live  atomic.Pointer[liveHosts] // live capture's host-change sharing, for Stats
@@ -332,6 +334,7 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 	}, readHooks{tick: func(r *frameReader) {
 		p.publishReader(r.counts(), own.binder.Stats())
 		if p.snapWanted.Swap(false) {
+			p.saveReaderIdentity(own.binder)
 			// A checkpoint waits: every worker gets a batch, empty if need
 			// be, so that one with no traffic answers too.
 			for i := range nw {
@@ -343,6 +346,7 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 			}
 		}
 	}})
+	p.saveReaderIdentity(own.binder) // for the final checkpoint
 	for i := range work {
 		send(i)
 		close(work[i])

@@ -105,6 +105,7 @@ func (p *Pipeline) Stats() Stats {
 	var s Stats
 	s.Workers = len(p.workers)
 	mirrored := p.live.Load() != nil
+	var restored host.Stats // the workers' binders' restore counters, the most of any
 	for _, w := range p.workers {
 		w.pub.mu.Lock()
 		c := w.pub.c
@@ -114,6 +115,7 @@ func (p *Pipeline) Stats() Stats {
 		addCounters(&s.Hosts, &w.pub.hosts)
 		addCounters(&s.Names, &w.pub.names)
 		addIdentity(&s.Identity, &w.pub.ident, mirrored)
+		restoredMax(&restored, &w.pub.ident)
 		w.pub.mu.Unlock()
 		s.Packets += c.packets
 		s.Findings += c.findings
@@ -139,7 +141,14 @@ func (p *Pipeline) Stats() Stats {
 	}
 	p.reader.mu.Lock()
 	s.addRead(&p.reader.c)
-	addCounters(&s.Identity, &p.reader.ident)
+	if r := &p.reader.ident; r.ByMAC+r.ByAddr > 0 {
+		// A sharded replay: the reader's binder resolves hosts; the
+		// workers' sit idle with only what RestoreIdentity gave them.
+		s.Identity = *r
+	} else {
+		s.Identity.RestoredJoins, s.Identity.RestoredBindings = restored.RestoredJoins, restored.RestoredBindings
+		s.Identity.RestoreRefused, s.Identity.RestoreAged = restored.RestoreRefused, restored.RestoreAged
+	}
 	p.reader.mu.Unlock()
 	s.LiveHosts = p.live.Load().counters()
 	if start := p.start.Load(); start != 0 {
@@ -165,6 +174,14 @@ func addIdentity(dst, src *host.Stats, mirrored bool) {
 	dst.Joins, dst.JoinsRefused, dst.JoinEvictions = max(d.Joins, src.Joins), max(d.JoinsRefused, src.JoinsRefused),
 		max(d.JoinEvictions, src.JoinEvictions)
 	dst.BindingEvictions, dst.JoinKeyEvictions = max(d.BindingEvictions, src.BindingEvictions), max(d.JoinKeyEvictions, src.JoinKeyEvictions)
+}
+
+// restoredMax keeps in acc the most any binder counted of a restore:
+// every worker's binder restores the same checkpoint, so their sum would
+// count it once per binder.
+func restoredMax(acc, s *host.Stats) {
+	acc.RestoredJoins, acc.RestoredBindings = max(acc.RestoredJoins, s.RestoredJoins), max(acc.RestoredBindings, s.RestoredBindings)
+	acc.RestoreRefused, acc.RestoreAged = max(acc.RestoreRefused, s.RestoreRefused), max(acc.RestoreAged, s.RestoreAged)
 }
 
 func addCounters[T any](dst, src *T) {

@@ -15,6 +15,7 @@ import (
 	"github.com/launchtap/launchtap/sensor/alert"
 	"github.com/launchtap/launchtap/sensor/beacon"
 	"github.com/launchtap/launchtap/sensor/dnstrack"
+	"github.com/launchtap/launchtap/sensor/host"
 	"github.com/launchtap/launchtap/sensor/hostid"
 )
 
@@ -137,6 +138,11 @@ type Checkpoint struct {
 	// DoHHosts are the hosts that used encrypted-DNS resolvers since the
 	// last checkpoint, Sessions counting only the sessions since then.
 	DoHHosts []DoHHost
+	// Identity is the host binder's state (joins, the bindings they rest
+	// on, routers' MACs): nil leaves the stored one as it is. It is the
+	// sensor's own, for its restart: the hub joins hosts across sensors by
+	// its own rules, so it is not sent there.
+	Identity *host.Saved `json:"-"`
 	// Findings are set by Store.Checkpoint: the alert fates it wrote, so a
 	// checkpoint sent on to the hub (sensor/hub/orgstore) carries them.
 	// The store takes its fates from Record, never from here.
@@ -311,6 +317,9 @@ func (s *Store) write(ctx context.Context, c *Checkpoint, fates []Finding) error
 		return err
 	}
 	if err := writeDoHHosts(ctx, tx, c.DoHHosts); err != nil {
+		return err
+	}
+	if err := writeIdentity(ctx, tx, c.Identity); err != nil {
 		return err
 	}
 	rows := s.rows

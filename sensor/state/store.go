@@ -311,6 +311,25 @@ var migrations = []string{
 		last_ns   INTEGER NOT NULL
 	);
 	CREATE INDEX doh_hosts_last ON doh_hosts(last_ns);`,
+	// 6 → 7: the host binder's learned joins, the address bindings its
+	// keys rest on and the MACs it found to be routers', so that a docked
+	// Mac keeps its host_id across a restart (sensor/host Saved). Each
+	// checkpoint replaces them: they are the binder's whole state, bounded
+	// by its own tables.
+	`CREATE TABLE host_joins (
+		member  TEXT PRIMARY KEY, -- MAC, aa:bb:cc:dd:ee:ff
+		host    TEXT NOT NULL,    -- the canonical MAC of the host it joined
+		last_ns INTEGER NOT NULL  -- capture time the join was made or last confirmed
+	);
+	CREATE TABLE host_addr_bindings (
+		ip      TEXT PRIMARY KEY,
+		mac     TEXT NOT NULL,
+		last_ns INTEGER NOT NULL, -- capture time the holder was last seen with it
+		lease   INTEGER NOT NULL  -- 1: last set by a DHCP lease
+	);
+	CREATE TABLE host_routers (
+		mac TEXT PRIMARY KEY      -- a MAC found forwarding other hosts' traffic
+	);`,
 }
 
 func (s *Store) migrate() error {
