@@ -377,6 +377,7 @@ type TakeStats struct {
 	Walks     uint64 // whole-table walks (TakeMany with many keys)
 	Syscalls  uint64 // bpf(2) calls made to take counters (walk chunks, batch deletes, single takes)
 	Fallbacks uint64 // TakeMany calls that fell back to single takes (batch operations unsupported)
+	Skipped   uint64 // flow directions not asked for: the filter cannot have counted them (Skip)
 }
 
 // Stats returns the counters of table access.
@@ -384,6 +385,18 @@ func (c *FlowCounters) Stats() TakeStats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.stats
+}
+
+// Skip records n ended flow directions whose counters were not asked for
+// because the filter cannot have counted any of their packets (a TCP
+// direction without a non-control segment, a lone UDP datagram).
+func (c *FlowCounters) Skip(n int) {
+	if n <= 0 {
+		return
+	}
+	c.mu.Lock()
+	c.stats.Skipped += uint64(n)
+	c.mu.Unlock()
 }
 
 // MaxEntries is the table's bound.
