@@ -293,15 +293,24 @@ func TestFilterVerdicts(t *testing.T) {
 			cur:  quic.counts(1),
 		},
 		{
-			// The handshake's last ACK makes the client's entry (and passes);
-			// the SYN's mark makes it a client's: two payloads pass.
+			// The handshake's last ACK makes the client's entry, as its SYN
+			// would have (the server answered): it is counted, and the SYN's
+			// mark makes the direction a client's: two payloads pass.
 			name: "TLS: the ClientHello (two segments) and the server's first data pass",
 			seq: []step{
 				{p: syn}, {p: synAck}, {p: bare}, {p: ack}, {p: ack}, {p: bare}, {p: ack},
 				{p: serverData}, {p: serverData}, {p: pkt{src: ack.dst, dst: ack.src, sport: ack.dport, dport: ack.sport, flags: "A"}},
 			},
-			want: []bool{P, P, P, P, P, C, C, P, C, C},
-			cur:  bare.counts(1).Add(ack.counts(1)),
+			want: []bool{P, P, C, P, P, C, C, P, C, C},
+			cur:  bare.counts(2).Add(ack.counts(1)),
+		},
+		{
+			// Without the SYN-ACK (a tap that sees one direction), user space
+			// may not know the session was answered: the ACK passes.
+			name: "a handshake the filter saw no answer to passes its last ACK",
+			seq:  []step{{p: syn}, {p: bare}, {p: ack}, {p: ack}, {p: ack}},
+			want: []bool{P, P, P, P, C},
+			cur:  ack.counts(1),
 		},
 		{
 			name: "HTTP CONNECT to a proxy passes",
@@ -312,7 +321,8 @@ func TestFilterVerdicts(t *testing.T) {
 				{p: pkt{src: "10.0.0.5", dst: "10.0.0.1", sport: 50123, dport: 3128, flags: "PA", payload: 60}},
 				{p: pkt{src: "10.0.0.1", dst: "10.0.0.5", sport: 3128, dport: 50123, flags: "PA", payload: 39}},
 			},
-			want: []bool{P, P, P, P, P},
+			want: []bool{P, P, C, P, P},
+			cur:  pkt{src: "10.0.0.5", dst: "10.0.0.1", sport: 50123, dport: 3128, flags: "A"}.counts(1),
 		},
 		{
 			name: "a session seen from its middle passes one payload per direction",

@@ -61,8 +61,8 @@ type launchtapLpm6 struct {
 type launchtapMarkVal struct {
 	_    structs.HostLayout
 	Ns   uint64
+	Kind uint32
 	Data uint32
-	Pad  uint32
 }
 
 type launchtapStatIdx uint32

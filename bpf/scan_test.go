@@ -145,7 +145,7 @@ func TestRestartOnNewSYN(t *testing.T) {
 	with := func(p pkt, flags string, payload int) step { p.flags, p.payload = flags, payload; return step{p: p} }
 	const P, C = true, false
 	seq := []step{
-		with(c, "S", 0), with(s, "SA", 0), with(c, "A", 0),
+		with(c, "S", 0), with(s, "SA", 0), with(c, "A", 0), // the answered handshake's ACK is counted
 		with(c, "PA", 200), with(c, "PA", 200), with(s, "PA", 1400), // first payloads
 		with(c, "PA", 200), with(s, "PA", 1400), with(s, "PA", 1400), with(c, "A", 0), // counted: 2 client, 2 server
 		with(c, "S", 0), with(s, "SA", 0), // the port comes back: splits
@@ -153,7 +153,7 @@ func TestRestartOnNewSYN(t *testing.T) {
 		with(c, "PA", 200), with(c, "PA", 200), with(s, "PA", 1400), // first payloads
 		with(c, "A", 0), with(s, "PA", 1400), // counted: 1 client, 1 server
 	}
-	want := []bool{P, P, P, P, P, P, C, C, C, C, P, P, P, P, P, P, P, C, C}
+	want := []bool{P, P, C, P, P, P, C, C, C, C, P, P, P, P, P, P, P, C, C}
 	got := verdicts(t, o, seq)
 	for i := range want {
 		if got[i] != want[i] {
@@ -168,28 +168,35 @@ func TestRestartOnNewSYN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cp.Packets != 2 || cc.Packets != 1 || sp.Packets != 2 || sc.Packets != 1 {
-		t.Errorf("client prev %d cur %d, server prev %d cur %d; want 2 1 2 1", cp.Packets, cc.Packets, sp.Packets, sc.Packets)
+	if cp.Packets != 3 || cc.Packets != 1 || sp.Packets != 2 || sc.Packets != 1 {
+		t.Errorf("client prev %d cur %d, server prev %d cur %d; want 3 1 2 1", cp.Packets, cc.Packets, sp.Packets, sc.Packets)
 	}
 }
 
-// The client flag comes from the SYN's mark. A mark pushed out of the LRU
-// by a flood costs the session its second ClientHello segment (it is taken
-// for one that began before the sensor), never a count.
+// The client flag comes from the SYN's mark, and the server's SYN-ACK mark
+// lets the handshake's last ACK be counted. Marks pushed out of the LRU by a
+// flood cost the session its second ClientHello segment (it is taken for one
+// that began before the sensor) and pass its ACK, never a count.
 func TestSYNMark(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		flood int // SYNs to other ports between the SYN and the handshake's ACK
-		want  []bool
-		hits  uint64
+		name     string
+		answered bool // the server's SYN-ACK comes before the flood
+		flood    int  // SYNs to other ports between the SYN and the handshake's ACK
+		want     []bool
+		hits     uint64
 	}{
-		{"marked", 100, []bool{true, true, true, false}, 1},
-		{"mark aged out", 3 * MinMarks, []bool{true, true, false, false}, 0},
+		{"answered", true, 100, []bool{false, true, true, false}, 1},
+		{"answered, marks aged out", true, 3 * MinMarks, []bool{true, true, false, false}, 0},
+		{"no answer seen", false, 100, []bool{true, true, true, false}, 1},
+		{"no answer seen, mark aged out", false, 3 * MinMarks, []bool{true, true, false, false}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := load(t, Options{FlowEntries: 1024, SampleInterval: time.Hour})
 			c := pkt{src: "192.168.1.10", dst: "93.184.216.34", sport: 50000, dport: 443}
 			run(t, o.Filter(), pkt{src: c.src, dst: c.dst, sport: c.sport, dport: c.dport, flags: "S"}.bytes(t))
+			if tc.answered {
+				run(t, o.Filter(), pkt{src: c.dst, dst: c.src, sport: c.dport, dport: c.sport, flags: "SA"}.bytes(t))
+			}
 			scan := pkt{src: "10.9.9.9", dst: "44.0.0.1", sport: 40000, flags: "S"}
 			for i := 0; i < tc.flood; i++ {
 				scan.dst = fmt.Sprintf("44.%d.%d.1", i/250%250, i%250)
@@ -220,8 +227,12 @@ func TestSYNMark(t *testing.T) {
 					counted++
 				}
 			}
-			if cur != hello.counts(counted) {
-				t.Errorf("counts %+v, want %+v", cur, hello.counts(counted))
+			want := hello.counts(counted)
+			if !got[0] { // the handshake's ACK
+				want = hello.counts(counted - 1).Add(ack.counts(1))
+			}
+			if cur != want {
+				t.Errorf("counts %+v, want %+v", cur, want)
 			}
 		})
 	}

@@ -16,7 +16,8 @@
 //                     datagram. A port scan (SYN, then RST or nothing; one datagram
 //                     per port) passes whole and leaves the hash alone, so user space
 //                     has no counts to take for it and the hash keeps room for real
-//                     sessions.
+//                     sessions. A handshake the server answered is counted from its
+//                     last ACK on, as if its SYN and SYN-ACK had made the entries.
 //
 // The flow table is one hash shared by all CPUs, updated with atomic adds, not a
 // per-CPU hash: a flow's packets can arrive on several CPUs (veth, RPS, a
@@ -82,9 +83,15 @@ struct flow_val {
 // mark_val is a direction's entry in marks: what the filter remembers of a
 // direction it passed without a flow entry.
 struct mark_val {
-	__u64 ns;   // bpf_ktime_get_ns of the SYN or of the first datagram
+	__u64 ns;   // bpf_ktime_get_ns of the SYN, SYN-ACK or first datagram
+	__u32 kind; // MARK_*
 	__u32 data; // the first datagram had >= min_burst_len payload bytes
-	__u32 pad;
+};
+
+enum mark_kind {
+	MARK_SYN = 1, // the direction sent a SYN: a TCP client
+	MARK_SYNACK,  // the direction sent a SYN-ACK: a TCP server that answered
+	MARK_UDP,     // the direction's first UDP datagram
 };
 
 enum stat_idx {
@@ -112,12 +119,13 @@ struct {
 } flows SEC(".maps");
 
 // marks remembers flow directions the filter passed without a flow entry:
-// a TCP direction that sent a SYN (its first_payloads are a client's), a UDP
-// direction's first datagram (the second makes the entry). An LRU, so that a
-// flood never makes an insert fail, it only ages the marks: a mark lost costs
-// the direction one passed packet less (a TCP client is treated as a session
-// that began before the sensor) or one more (a UDP datagram seen as first
-// again), never a count.
+// a TCP direction that sent a SYN (its first_payloads are a client's) or a
+// SYN-ACK (the handshake was answered, see decide), a UDP direction's first
+// datagram (the second makes the entry). An LRU, so that a flood never makes
+// an insert fail, it only ages the marks: a mark lost costs the direction a
+// packet or two passed that would have been counted, or one payload segment
+// less passed (a TCP client is treated as a session that began before the
+// sensor), never a count.
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__type(key, struct flow_key);
@@ -389,12 +397,14 @@ static __always_inline int pass(enum stat_idx idx, const struct l4 *p)
 // decide is the pre-filter: 1 to pass the packet whose network header (of
 // the given ethertype) is at off, 0 when it was counted instead.
 //
-// What it keeps for user space's sessions (sensor/flow): no packet of a
-// session's direction is counted before user space has seen that session's
-// first non-control TCP segment, or its first two UDP datagrams, in that
-// direction. So a session user space saw no such packet of (a scan's SYN and
-// RST, a single datagram each way) has no counts in the kernel, and user space
-// asks for none (flow.Session.MayBeCounted).
+// What it keeps for user space's sessions (sensor/flow): nothing of a
+// session's direction is counted before user space has seen, of that session,
+// the server's SYN-ACK or a TCP segment of the direction that is not a SYN,
+// FIN or RST, or the direction's first two UDP datagrams (any datagram back
+// counts as two: the first may predate the session). So a session user space
+// saw none of these of (a scan's SYN and RST, a lone datagram out) has no
+// counts in the kernel, and user space asks for none
+// (flow.Session.MayBeCounted).
 static __always_inline int decide(void *ctx, int xdp, __u32 off, __be16 ethertype)
 {
 	struct l4 p;
@@ -422,10 +432,10 @@ static __always_inline int decide(void *ctx, int xdp, __u32 off, __be16 ethertyp
 	if (!v) {
 		if (ctl) {
 			// Nothing to count yet: the direction's entry is made by its
-			// first segment that is not a SYN, FIN or RST (the handshake's
-			// last ACK). A SYN is remembered for that entry's client flag.
-			if (syn) {
-				struct mark_val nm = {.ns = now};
+			// first segment that is not a SYN, FIN or RST. A SYN or SYN-ACK
+			// is remembered for that entry.
+			if (p.tcpflags & TCP_SYN) {
+				struct mark_val nm = {.ns = now, .kind = syn ? MARK_SYN : MARK_SYNACK};
 				bpf_map_update_elem(&marks, &p.key, &nm, BPF_ANY);
 			}
 			stat_add(STAT_PASS_NO_ENTRY, 1);
@@ -435,25 +445,50 @@ static __always_inline int decide(void *ctx, int xdp, __u32 off, __be16 ethertyp
 		__u32 first_data = 0;
 		if (!tcp) {
 			// A UDP direction's first datagram passes and is remembered;
-			// the second, within the idle gap, makes the entry (and passes).
-			if (!m || now - m->ns >= udp_gap_ns) {
-				struct mark_val nm = {.ns = now, .data = data};
+			// the second, within the idle gap, makes the entry and passes
+			// too: user space, which saw two, knows to take counts.
+			if (!m || m->kind != MARK_UDP || now - m->ns >= udp_gap_ns) {
+				struct mark_val nm = {.ns = now, .kind = MARK_UDP, .data = data};
 				bpf_map_update_elem(&marks, &p.key, &nm, BPF_ANY);
 				stat_add(STAT_PASS_NO_ENTRY, 1);
 				return pass(STAT_PASS_FIRST, &p);
 			}
 			first_data = m->data;
 		}
-		// First packet of this direction that can be followed by counted
-		// ones: user space opens or joins a session.
+		// A TCP direction whose SYN or SYN-ACK the filter passed, of a
+		// handshake the server answered (user space saw the SYN-ACK, so it
+		// knows to take counts): the entry is made as that packet would
+		// have made it, and this packet is judged like any after it (the
+		// handshake's last ACK is counted). Otherwise this packet passes:
+		// the first of a direction user space may not know.
+		int answered = 0;
+		__u32 client = 0;
+		__u64 since = now;
+		if (tcp && m) {
+			client = m->kind == MARK_SYN;
+			answered = m->kind == MARK_SYNACK;
+			if (client) {
+				struct flow_key rk;
+				__builtin_memcpy(rk.src, p.key.dst, 16);
+				__builtin_memcpy(rk.dst, p.key.src, 16);
+				rk.sport = p.key.dport;
+				rk.dport = p.key.sport;
+				rk.proto = p.key.proto;
+				__builtin_memset(rk.pad, 0, sizeof(rk.pad));
+				struct mark_val *rm = bpf_map_lookup_elem(&marks, &rk);
+				answered = (rm && rm->kind == MARK_SYNACK) || bpf_map_lookup_elem(&flows, &rk);
+			}
+			if (answered)
+				since = m->ns;
+		}
 		struct flow_val nv;
 		__builtin_memset(&nv, 0, sizeof(nv));
-		nv.last_ns = now;
-		nv.last_pass_ns = now;
-		nv.last_data_ns = now;
-		nv.last_pass_data_ns = now;
-		nv.data_seen = data + first_data;
-		nv.client = tcp && m;
+		nv.last_ns = since;
+		nv.last_pass_ns = since;
+		nv.last_data_ns = since;
+		nv.last_pass_data_ns = since;
+		nv.data_seen = answered ? 0 : data + first_data;
+		nv.client = client;
 		if (bpf_map_update_elem(&flows, &p.key, &nv, BPF_NOEXIST) < 0 &&
 		    !bpf_map_lookup_elem(&flows, &p.key))
 			return pass(STAT_PASS_MAP_FULL, &p);
@@ -461,27 +496,31 @@ static __always_inline int decide(void *ctx, int xdp, __u32 off, __be16 ethertyp
 			stat_add(STAT_MARK_HIT, 1);
 			bpf_map_delete_elem(&marks, &p.key);
 		}
-		return pass(STAT_PASS_FIRST, &p);
-	}
-
-	// A SYN (the client) or SYN-ACK (the server), or a UDP packet after the
-	// idle gap, starts a new session in this direction on a 5-tuple that had
-	// one: earlier counts belong to the old one. Splitting at the SYN-ACK too
-	// keeps the server's counts of the old session with it.
-	int start = (ctl && (p.tcpflags & TCP_SYN)) || (!tcp && now - v->last_ns >= udp_gap_ns);
-	if (start) {
-		__sync_fetch_and_add(&v->prev_packets, __sync_lock_test_and_set(&v->packets, 0));
-		__sync_fetch_and_add(&v->prev_bytes, __sync_lock_test_and_set(&v->bytes, 0));
-		__sync_fetch_and_add(&v->prev_payload, __sync_lock_test_and_set(&v->payload, 0));
-		v->last_ns = now;
-		v->last_pass_ns = now;
-		v->last_data_ns = now;
-		v->last_pass_data_ns = now;
-		v->data_seen = data;
-		if (tcp)
-			v->client = syn;
-		v->fresh = 1;
-		return pass(ctl ? STAT_PASS_CTL : STAT_PASS_FIRST, &p);
+		if (!answered)
+			return pass(STAT_PASS_FIRST, &p);
+		v = bpf_map_lookup_elem(&flows, &p.key);
+		if (!v) // taken meanwhile
+			return pass(STAT_PASS_FIRST, &p);
+	} else {
+		// A SYN (the client) or SYN-ACK (the server), or a UDP packet after
+		// the idle gap, starts a new session in this direction on a 5-tuple
+		// that had one: earlier counts belong to the old one. Splitting at
+		// the SYN-ACK too keeps the server's counts of the old session with it.
+		int start = (ctl && (p.tcpflags & TCP_SYN)) || (!tcp && now - v->last_ns >= udp_gap_ns);
+		if (start) {
+			__sync_fetch_and_add(&v->prev_packets, __sync_lock_test_and_set(&v->packets, 0));
+			__sync_fetch_and_add(&v->prev_bytes, __sync_lock_test_and_set(&v->bytes, 0));
+			__sync_fetch_and_add(&v->prev_payload, __sync_lock_test_and_set(&v->payload, 0));
+			v->last_ns = now;
+			v->last_pass_ns = now;
+			v->last_data_ns = now;
+			v->last_pass_data_ns = now;
+			v->data_seen = data;
+			if (tcp)
+				v->client = syn;
+			v->fresh = 1;
+			return pass(ctl ? STAT_PASS_CTL : STAT_PASS_FIRST, &p);
+		}
 	}
 
 	// A plain read and write, not an atomic add: two CPUs racing on one

@@ -96,15 +96,16 @@ func filterModel(t *testing.T, frames [][]byte) (pass []bool, counted map[bpf.Fl
 	// Per flow direction with an entry: packets with data in the session (up
 	// to 2), whether its SYN opened the session, which decide the first
 	// payloads, and whether a session start awaits its first non-control
-	// packet. Directions without an entry have a mark after a SYN (TCP) or
-	// their first datagram (UDP).
+	// packet. Directions without an entry have a mark after a SYN or SYN-ACK
+	// (TCP) or their first datagram (UDP).
 	type dir struct {
 		seen   int
 		client bool
 		fresh  bool
 	}
+	type mark struct{ synack, data bool }
 	dirs := map[bpf.FlowKey]*dir{}
-	marks := map[bpf.FlowKey]bool{} // direction → its first datagram had data
+	marks := map[bpf.FlowKey]mark{}
 	for _, f := range frames {
 		s := summarize(t, f)
 		k := s.key
@@ -120,21 +121,29 @@ func filterModel(t *testing.T, frames [][]byte) (pass []bool, counted map[bpf.Fl
 			pass = append(pass, true)
 			continue
 		case d == nil && ctl:
-			if syn {
-				marks[k] = false
+			if s.flags&0x02 != 0 {
+				marks[k] = mark{synack: !syn}
 			}
 			pass = append(pass, true)
 			continue
 		case d == nil && k.Proto == 17 && !hasMark(marks, k):
-			marks[k] = data
+			marks[k] = mark{data: data}
 			pass = append(pass, true)
 			continue
 		case d == nil:
-			firstData, marked := marks[k]
+			m, marked := marks[k]
 			delete(marks, k)
-			dirs[k] = &dir{seen: btoi(data) + btoi(firstData), client: k.Proto == 6 && marked}
-			pass = append(pass, true)
-			continue
+			rm, rmarked := marks[k.Reverse()]
+			// A TCP direction of an answered handshake: judged below as if
+			// its SYN or SYN-ACK had made the entry.
+			answered := k.Proto == 6 && marked && (m.synack || rmarked && rm.synack || dirs[k.Reverse()] != nil)
+			d = &dir{client: k.Proto == 6 && marked && !m.synack}
+			dirs[k] = d
+			if !answered {
+				d.seen = btoi(data) + btoi(m.data)
+				pass = append(pass, true)
+				continue
+			}
 		case ctl && s.flags&0x02 != 0: // SYN or SYN-ACK on a direction with an entry
 			c := counted[k]
 			counted[k] = [2]bpf.Counts{c[0].Add(c[1]), {}}
@@ -165,7 +174,7 @@ func filterModel(t *testing.T, frames [][]byte) (pass []bool, counted map[bpf.Fl
 	return pass, counted
 }
 
-func hasMark(marks map[bpf.FlowKey]bool, k bpf.FlowKey) bool {
+func hasMark[M any](marks map[bpf.FlowKey]M, k bpf.FlowKey) bool {
 	_, ok := marks[k]
 	return ok
 }
