@@ -311,8 +311,9 @@ func (w *worker) takeEnded() {
 	for i := range w.ended {
 		e := &w.ended[i]
 		// A session begun on the 5-tuple since this one ended owns the
-		// counts after the kernel's split, as with a restart.
-		restarted := e.restarted || w.flows.Tracking(e.key)
+		// counts after the kernel's split, as with a restart. (An uncounted
+		// session has no such counts: no need to look.)
+		restarted := e.restarted || !e.uncounted && w.flows.Tracking(e.key)
 		k := &e.key
 		w.takes = append(w.takes,
 			FlowTake{Src: e.client, Dst: e.server, SrcPort: k.ClientPort, DstPort: k.ServerPort, Proto: k.Proto, Restarted: restarted, Uncounted: e.uncounted},
