@@ -587,6 +587,9 @@ func BenchmarkPrograms(b *testing.B) {
 	}{
 		{"filter/counted", o.Filter(), mid.bytes(b)},
 		{"filter/dns", o.Filter(), pkt{src: "192.168.1.10", dst: "8.8.8.8", sport: 40000, dport: 53, udp: true, payload: 40}.bytes(b)},
+		// A scan's SYN: no flow entry, a mark written to the LRU (here the
+		// same key again, as BPF_PROG_TEST_RUN repeats one packet).
+		{"filter/scan-syn", o.Filter(), pkt{src: "10.9.9.9", dst: "44.0.0.1", sport: 40000, dport: 22, flags: "S"}.bytes(b)},
 		{"fanout/v4", o.Fanout(), mid.bytes(b)},
 		{"fanout/v6", o.Fanout(), pkt{src: "fd00::10", dst: "2001:db8::1", sport: 50000, dport: 443, flags: "A", payload: 1400}.bytes(b)},
 	} {
