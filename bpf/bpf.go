@@ -21,6 +21,8 @@ const (
 	DefaultFlowEntries    = 1 << 16
 	DefaultBurstGap       = 8 * time.Second
 	DefaultMinBurstLen    = 2
+	// MinMarks is the least number of marks (see Options.FlowEntries).
+	MinMarks = 4096
 )
 
 // DefaultInternal are the networks treated as internal when Options.Internal is
@@ -52,6 +54,8 @@ type Options struct {
 	UDPIdle time.Duration
 	// FlowEntries bounds the flow table. When it is full the filter
 	// passes packets instead of counting them and counts a map-full event.
+	// The marks of directions passed without an entry (SYNs, first UDP
+	// datagrams; an LRU) hold half as many, at least MinMarks.
 	FlowEntries uint32
 	// Internal networks, for the fanout program's choice of the host to hash.
 	Internal []netip.Prefix
@@ -126,6 +130,7 @@ func Load(opts Options) (*Objects, error) {
 		}
 	}
 	spec.Maps[launchtapMapFlows].MaxEntries = opts.FlowEntries
+	spec.Maps[launchtapMapMarks].MaxEntries = max(MinMarks, opts.FlowEntries/2)
 	o := &Objects{spec: spec}
 	if err := spec.LoadAndAssign(&o.objs, nil); err != nil {
 		var ve *ebpf.VerifierError
@@ -163,6 +168,7 @@ func (o *Objects) XDP() (*ebpf.Program, error) {
 	}
 	err := o.spec.LoadAndAssign(&x, &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{
 		launchtapMapFlows:     o.objs.Flows,
+		launchtapMapMarks:     o.objs.Marks,
 		launchtapMapStats:     o.objs.Stats,
 		launchtapMapInternal4: o.objs.Internal4,
 		launchtapMapInternal6: o.objs.Internal6,
@@ -249,6 +255,13 @@ type FilterStats struct {
 	Counted      uint64 // kept in the kernel, counted per flow
 	PassBytes    uint64 // IP bytes of passed TCP/UDP packets (PassOther not included)
 	CountedBytes uint64 // IP bytes of counted packets
+	// PassNoEntry: of PassControl and PassFirst, the packets passed without
+	// making a flow entry: TCP control segments of a direction that has none
+	// (a port scan's SYNs and RSTs) and UDP directions' first datagrams.
+	PassNoEntry uint64
+	// MarkHits: flow entries made that found their direction's mark (a SYN,
+	// a first datagram). Fewer than expected means the marks age out.
+	MarkHits uint64
 }
 
 // Passed is the number of packets the filter passed to user space.
@@ -270,6 +283,8 @@ func (o *Objects) Stats() (FilterStats, error) {
 		launchtapStatIdxSTAT_COUNTED:       &s.Counted,
 		launchtapStatIdxSTAT_PASS_BYTES:    &s.PassBytes,
 		launchtapStatIdxSTAT_COUNTED_BYTES: &s.CountedBytes,
+		launchtapStatIdxSTAT_PASS_NO_ENTRY: &s.PassNoEntry,
+		launchtapStatIdxSTAT_MARK_HIT:      &s.MarkHits,
 	}
 	var per []uint64
 	for i, p := range dst {
@@ -329,9 +344,12 @@ type flowVal = launchtapFlowVal
 // not pass. The flow stage takes a direction's counters when its session ends,
 // which deletes the entry; Sweep removes entries nobody took.
 //
-// The filter splits counts at session starts it sees (TCP SYN without ACK, a UDP
-// packet after the idle gap): Prev holds the counts of the session before, Cur
-// those since. A session that ended on FIN/RST/idle gets Prev+Cur. A session
+// The filter splits counts at session starts it sees (a TCP SYN in the client's
+// direction, a SYN-ACK in the server's, a UDP packet after the idle gap): Prev
+// holds the counts of the session before, Cur those since. It counts nothing
+// of a session's direction before it passed the session's first non-control
+// TCP segment or first two UDP datagrams there, so a session whose user-space
+// view has none of them has nothing to take. A session that ended on FIN/RST/idle gets Prev+Cur. A session
 // ended because a new one started on the same 5-tuple gets Prev, and the new
 // session starts with Cur.
 //
@@ -359,6 +377,7 @@ type TakeStats struct {
 	Walks     uint64 // whole-table walks (TakeMany with many keys)
 	Syscalls  uint64 // bpf(2) calls made to take counters (walk chunks, batch deletes, single takes)
 	Fallbacks uint64 // TakeMany calls that fell back to single takes (batch operations unsupported)
+	Skipped   uint64 // flow directions not asked for: the filter cannot have counted them (Skip)
 }
 
 // Stats returns the counters of table access.
@@ -366,6 +385,18 @@ func (c *FlowCounters) Stats() TakeStats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.stats
+}
+
+// Skip records n ended flow directions whose counters were not asked for
+// because the filter cannot have counted any of their packets (a TCP
+// direction without a non-control segment, a lone UDP datagram).
+func (c *FlowCounters) Skip(n int) {
+	if n <= 0 {
+		return
+	}
+	c.mu.Lock()
+	c.stats.Skipped += uint64(n)
+	c.mu.Unlock()
 }
 
 // MaxEntries is the table's bound.

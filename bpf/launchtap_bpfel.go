@@ -37,6 +37,8 @@ type launchtapFlowVal struct {
 	LastPassDataNs uint64
 	DataSeen       uint32
 	Client         uint32
+	Fresh          uint32
+	Pad            uint32
 }
 
 type launchtapHostKey struct {
@@ -56,6 +58,13 @@ type launchtapLpm6 struct {
 	Addr      [16]uint8
 }
 
+type launchtapMarkVal struct {
+	_    structs.HostLayout
+	Ns   uint64
+	Kind uint32
+	Data uint32
+}
+
 type launchtapStatIdx uint32
 
 const (
@@ -69,7 +78,9 @@ const (
 	launchtapStatIdxSTAT_COUNTED       launchtapStatIdx = 7
 	launchtapStatIdxSTAT_PASS_BYTES    launchtapStatIdx = 8
 	launchtapStatIdxSTAT_COUNTED_BYTES launchtapStatIdx = 9
-	launchtapStatIdxSTAT_MAX           launchtapStatIdx = 10
+	launchtapStatIdxSTAT_PASS_NO_ENTRY launchtapStatIdx = 10
+	launchtapStatIdxSTAT_MARK_HIT      launchtapStatIdx = 11
+	launchtapStatIdxSTAT_MAX           launchtapStatIdx = 12
 )
 
 // Names of all BPF objects in the ELF.
@@ -80,6 +91,7 @@ const (
 	launchtapMapHosts            = "hosts"
 	launchtapMapInternal4        = "internal4"
 	launchtapMapInternal6        = "internal6"
+	launchtapMapMarks            = "marks"
 	launchtapMapStats            = "stats"
 	launchtapProgLaunchtapFanout = "launchtap_fanout"
 	launchtapProgLaunchtapFilter = "launchtap_filter"
@@ -145,6 +157,7 @@ type launchtapMapSpecs struct {
 	Hosts     *ebpf.MapSpec `ebpf:"hosts"`
 	Internal4 *ebpf.MapSpec `ebpf:"internal4"`
 	Internal6 *ebpf.MapSpec `ebpf:"internal6"`
+	Marks     *ebpf.MapSpec `ebpf:"marks"`
 	Stats     *ebpf.MapSpec `ebpf:"stats"`
 }
 
@@ -182,6 +195,7 @@ type launchtapMaps struct {
 	Hosts     *ebpf.Map `ebpf:"hosts"`
 	Internal4 *ebpf.Map `ebpf:"internal4"`
 	Internal6 *ebpf.Map `ebpf:"internal6"`
+	Marks     *ebpf.Map `ebpf:"marks"`
 	Stats     *ebpf.Map `ebpf:"stats"`
 }
 
@@ -191,6 +205,7 @@ func (m *launchtapMaps) Close() error {
 		m.Hosts,
 		m.Internal4,
 		m.Internal6,
+		m.Marks,
 		m.Stats,
 	)
 }

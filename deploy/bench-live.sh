@@ -166,6 +166,12 @@ run_one() { # KIND BIN FILTER RATE
 	stop_capture "$1"
 	cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$hz" -v w="${wall:-0}" 'BEGIN{ if (w > 0) printf "%.0f", 100*(b-a)/hz/w; else print "?" }')
 	printf '%-12s %-6s %10s %12s %12s %10s %8s\n' "$(basename "$2")" "$3" "$r" "${achieved:-?}" "${sent:-?}" "$drops" "$cpu"
+	if [ "$1" = launchtap ]; then # the summary's accounting: seen = delivered + counted + drops + undelivered
+		awk -F: '/"kernel": *\{/ {k=1} k && /^ *"[a-z_]+": *[0-9]+/ {n=$1; gsub(/[ "]/, "", n); v=$2; gsub(/[^0-9]/, "", v); m[n]=v}
+			k && /\}/ {k=0}
+			END {printf "    seen %s = delivered %s + counted %s + drops %s + undelivered %s (unaccounted %s); passed %s, of which no entry %s, map-full %s\n",
+				m["seen"], m["delivered"], m["filter_counted"]+0, m["drops"], m["undelivered"], m["unaccounted"], m["filter_passed"]+0, m["filter_no_entry"]+0, m["filter_map_full"]+0}' "$cap_out"
+	fi
 	if [ "$drops" = 0 ]; then echo "$(basename "$2") $3 ${achieved:-0} $cpu" >>"$best"; fi
 }
 # Rates in the outer loop: the capturers run back to back at each rate and so see

@@ -4,11 +4,20 @@
 //
 //   launchtap_filter  attached with SO_ATTACH_BPF to every capture socket. It passes
 //                     to user space what the sensor needs (TCP control segments, DNS,
-//                     DHCP, mDNS, NTP, the first packet of each flow direction and of
-//                     each session, the first payloads of each session (where the
-//                     server name is), the first data after burst_gap_ns of silence, a
-//                     sample per flow direction every sample_ns, everything it does not
-//                     understand) and counts the rest per flow in a bounded hash.
+//                     DHCP, mDNS, NTP, the first non-control segment of each TCP
+//                     direction and session, the first two datagrams of each UDP
+//                     direction and session, the first payloads of each session (where
+//                     the server name is), the first data after burst_gap_ns of
+//                     silence, a sample per flow direction every sample_ns, everything
+//                     it does not understand) and counts the rest per flow in a
+//                     bounded hash. A flow direction enters that hash only once it
+//                     has something to count: a TCP direction at its first segment
+//                     that is not a SYN, FIN or RST, a UDP direction at its second
+//                     datagram. A port scan (SYN, then RST or nothing; one datagram
+//                     per port) passes whole and leaves the hash alone, so user space
+//                     has no counts to take for it and the hash keeps room for real
+//                     sessions. A handshake the server answered is counted from its
+//                     last ACK on, as if its SYN and SYN-ACK had made the entries.
 //
 // The flow table is one hash shared by all CPUs, updated with atomic adds, not a
 // per-CPU hash: a flow's packets can arrive on several CPUs (veth, RPS, a
@@ -67,6 +76,22 @@ struct flow_val {
 	__u64 last_pass_data_ns; // ... of the last such packet passed
 	__u32 data_seen;         // packets with data in the current session (stops at 2)
 	__u32 client;            // 1 when this direction opened the session with a SYN
+	__u32 fresh;             // a session started here: pass its next non-control packet
+	__u32 pad;
+};
+
+// mark_val is a direction's entry in marks: what the filter remembers of a
+// direction it passed without a flow entry.
+struct mark_val {
+	__u64 ns;   // bpf_ktime_get_ns of the SYN, SYN-ACK or first datagram
+	__u32 kind; // MARK_*
+	__u32 data; // the first datagram had >= min_burst_len payload bytes
+};
+
+enum mark_kind {
+	MARK_SYN = 1, // the direction sent a SYN: a TCP client
+	MARK_SYNACK,  // the direction sent a SYN-ACK: a TCP server that answered
+	MARK_UDP,     // the direction's first UDP datagram
 };
 
 enum stat_idx {
@@ -80,6 +105,9 @@ enum stat_idx {
 	STAT_COUNTED,         // counted in the flow table instead of passed
 	STAT_PASS_BYTES,      // IP bytes of passed TCP/UDP packets
 	STAT_COUNTED_BYTES,   // IP bytes of counted packets
+	STAT_PASS_NO_ENTRY,   // of the passes above: a TCP control segment or a UDP direction's
+	                      // first datagram, passed without making a flow entry (scans)
+	STAT_MARK_HIT,        // flow entries made that found their direction's mark (SYN, first datagram)
 	STAT_MAX,
 };
 
@@ -89,6 +117,21 @@ struct {
 	__type(value, struct flow_val);
 	__uint(max_entries, 65536); // resized by the loader
 } flows SEC(".maps");
+
+// marks remembers flow directions the filter passed without a flow entry:
+// a TCP direction that sent a SYN (its first_payloads are a client's) or a
+// SYN-ACK (the handshake was answered, see decide), a UDP direction's first
+// datagram (the second makes the entry). An LRU, so that a flood never makes
+// an insert fail, it only ages the marks: a mark lost costs the direction a
+// packet or two passed that would have been counted, or one payload segment
+// less passed (a TCP client is treated as a session that began before the
+// sensor), never a count.
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct flow_key);
+	__type(value, struct mark_val);
+	__uint(max_entries, 32768); // resized by the loader
+} marks SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -335,7 +378,7 @@ static __always_inline int service_port(__u16 port, __u8 proto)
 // the client of a TCP session, which can span two segments, the first data of
 // its server, and the first two client datagrams of UDP/443 (QUIC Initials: the
 // ClientHello can fill two). A TCP direction whose SYN the filter did not see
-// (the session began before the sensor) gets one.
+// (the session began before the sensor, or its mark aged out of marks) gets one.
 static __always_inline __u32 first_payloads(const struct l4 *p, const struct flow_val *v)
 {
 	if (p->key.proto == IPPROTO_TCP)
@@ -343,8 +386,25 @@ static __always_inline __u32 first_payloads(const struct l4 *p, const struct flo
 	return p->key.dport == 443 ? 2 : 1;
 }
 
+// pass counts a passed TCP/UDP packet under idx and returns 1.
+static __always_inline int pass(enum stat_idx idx, const struct l4 *p)
+{
+	stat_add(idx, 1);
+	stat_add(STAT_PASS_BYTES, p->iplen);
+	return 1;
+}
+
 // decide is the pre-filter: 1 to pass the packet whose network header (of
 // the given ethertype) is at off, 0 when it was counted instead.
+//
+// What it keeps for user space's sessions (sensor/flow): nothing of a
+// session's direction is counted before user space has seen, of that session,
+// the server's SYN-ACK or a TCP segment of the direction that is not a SYN,
+// FIN or RST, or the direction's first two UDP datagrams (any datagram back
+// counts as two: the first may predate the session). So a session user space
+// saw none of these of (a scan's SYN and RST, a lone datagram out) has no
+// counts in the kernel, and user space asks for none
+// (flow.Session.MayBeCounted).
 static __always_inline int decide(void *ctx, int xdp, __u32 off, __be16 ethertype)
 {
 	struct l4 p;
@@ -359,55 +419,108 @@ static __always_inline int decide(void *ctx, int xdp, __u32 off, __be16 ethertyp
 	}
 
 	__u8 proto = p.key.proto;
-	if (service_port(p.key.sport, proto) || service_port(p.key.dport, proto)) {
-		stat_add(STAT_PASS_SERVICE, 1);
-		stat_add(STAT_PASS_BYTES, p.iplen);
-		return 1;
-	}
+	if (service_port(p.key.sport, proto) || service_port(p.key.dport, proto))
+		return pass(STAT_PASS_SERVICE, &p);
 
 	__u64 now = bpf_ktime_get_ns();
 	int data = p.payload >= min_burst_len;
-	int ctl = proto == IPPROTO_TCP && (p.tcpflags & (TCP_SYN | TCP_FIN | TCP_RST));
+	int tcp = proto == IPPROTO_TCP;
+	int ctl = tcp && (p.tcpflags & (TCP_SYN | TCP_FIN | TCP_RST));
 	int syn = ctl && (p.tcpflags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 
 	struct flow_val *v = bpf_map_lookup_elem(&flows, &p.key);
 	if (!v) {
-		// First packet of this direction: user space opens or joins a session.
+		if (ctl) {
+			// Nothing to count yet: the direction's entry is made by its
+			// first segment that is not a SYN, FIN or RST. A SYN or SYN-ACK
+			// is remembered for that entry.
+			if (p.tcpflags & TCP_SYN) {
+				struct mark_val nm = {.ns = now, .kind = syn ? MARK_SYN : MARK_SYNACK};
+				bpf_map_update_elem(&marks, &p.key, &nm, BPF_ANY);
+			}
+			stat_add(STAT_PASS_NO_ENTRY, 1);
+			return pass(STAT_PASS_CTL, &p);
+		}
+		struct mark_val *m = bpf_map_lookup_elem(&marks, &p.key);
+		__u32 first_data = 0;
+		if (!tcp) {
+			// A UDP direction's first datagram passes and is remembered;
+			// the second, within the idle gap, makes the entry and passes
+			// too: user space, which saw two, knows to take counts.
+			if (!m || m->kind != MARK_UDP || now - m->ns >= udp_gap_ns) {
+				struct mark_val nm = {.ns = now, .kind = MARK_UDP, .data = data};
+				bpf_map_update_elem(&marks, &p.key, &nm, BPF_ANY);
+				stat_add(STAT_PASS_NO_ENTRY, 1);
+				return pass(STAT_PASS_FIRST, &p);
+			}
+			first_data = m->data;
+		}
+		// A TCP direction whose SYN or SYN-ACK the filter passed, of a
+		// handshake the server answered (user space saw the SYN-ACK, so it
+		// knows to take counts): the entry is made as that packet would
+		// have made it, and this packet is judged like any after it (the
+		// handshake's last ACK is counted). Otherwise this packet passes:
+		// the first of a direction user space may not know.
+		int answered = 0;
+		__u32 client = 0;
+		__u64 since = now;
+		if (tcp && m) {
+			client = m->kind == MARK_SYN;
+			answered = m->kind == MARK_SYNACK;
+			if (client) {
+				struct flow_key rk;
+				__builtin_memcpy(rk.src, p.key.dst, 16);
+				__builtin_memcpy(rk.dst, p.key.src, 16);
+				rk.sport = p.key.dport;
+				rk.dport = p.key.sport;
+				rk.proto = p.key.proto;
+				__builtin_memset(rk.pad, 0, sizeof(rk.pad));
+				struct mark_val *rm = bpf_map_lookup_elem(&marks, &rk);
+				answered = (rm && rm->kind == MARK_SYNACK) || bpf_map_lookup_elem(&flows, &rk);
+			}
+			if (answered)
+				since = m->ns;
+		}
 		struct flow_val nv;
 		__builtin_memset(&nv, 0, sizeof(nv));
-		nv.last_ns = now;
-		nv.last_pass_ns = now;
-		nv.last_data_ns = now;
-		nv.last_pass_data_ns = now;
-		nv.data_seen = data;
-		nv.client = syn;
+		nv.last_ns = since;
+		nv.last_pass_ns = since;
+		nv.last_data_ns = since;
+		nv.last_pass_data_ns = since;
+		nv.data_seen = answered ? 0 : data + first_data;
+		nv.client = client;
 		if (bpf_map_update_elem(&flows, &p.key, &nv, BPF_NOEXIST) < 0 &&
-		    !bpf_map_lookup_elem(&flows, &p.key)) {
-			stat_add(STAT_PASS_MAP_FULL, 1);
-			stat_add(STAT_PASS_BYTES, p.iplen);
-			return 1;
+		    !bpf_map_lookup_elem(&flows, &p.key))
+			return pass(STAT_PASS_MAP_FULL, &p);
+		if (m) {
+			stat_add(STAT_MARK_HIT, 1);
+			bpf_map_delete_elem(&marks, &p.key);
 		}
-		stat_add(ctl ? STAT_PASS_CTL : STAT_PASS_FIRST, 1);
-		stat_add(STAT_PASS_BYTES, p.iplen);
-		return 1;
-	}
-
-	int start = syn || (proto == IPPROTO_UDP && now - v->last_ns >= udp_gap_ns);
-	if (start) {
-		// A new session on this 5-tuple: earlier counts belong to the old one.
-		__sync_fetch_and_add(&v->prev_packets, __sync_lock_test_and_set(&v->packets, 0));
-		__sync_fetch_and_add(&v->prev_bytes, __sync_lock_test_and_set(&v->bytes, 0));
-		__sync_fetch_and_add(&v->prev_payload, __sync_lock_test_and_set(&v->payload, 0));
-		v->last_ns = now;
-		v->last_pass_ns = now;
-		v->last_data_ns = now;
-		v->last_pass_data_ns = now;
-		v->data_seen = data;
-		if (syn)
-			v->client = 1;
-		stat_add(ctl ? STAT_PASS_CTL : STAT_PASS_FIRST, 1);
-		stat_add(STAT_PASS_BYTES, p.iplen);
-		return 1;
+		if (!answered)
+			return pass(STAT_PASS_FIRST, &p);
+		v = bpf_map_lookup_elem(&flows, &p.key);
+		if (!v) // taken meanwhile
+			return pass(STAT_PASS_FIRST, &p);
+	} else {
+		// A SYN (the client) or SYN-ACK (the server), or a UDP packet after
+		// the idle gap, starts a new session in this direction on a 5-tuple
+		// that had one: earlier counts belong to the old one. Splitting at
+		// the SYN-ACK too keeps the server's counts of the old session with it.
+		int start = (ctl && (p.tcpflags & TCP_SYN)) || (!tcp && now - v->last_ns >= udp_gap_ns);
+		if (start) {
+			__sync_fetch_and_add(&v->prev_packets, __sync_lock_test_and_set(&v->packets, 0));
+			__sync_fetch_and_add(&v->prev_bytes, __sync_lock_test_and_set(&v->bytes, 0));
+			__sync_fetch_and_add(&v->prev_payload, __sync_lock_test_and_set(&v->payload, 0));
+			v->last_ns = now;
+			v->last_pass_ns = now;
+			v->last_data_ns = now;
+			v->last_pass_data_ns = now;
+			v->data_seen = data;
+			if (tcp)
+				v->client = syn;
+			v->fresh = 1;
+			return pass(ctl ? STAT_PASS_CTL : STAT_PASS_FIRST, &p);
+		}
 	}
 
 	// A plain read and write, not an atomic add: two CPUs racing on one
@@ -424,27 +537,31 @@ static __always_inline int decide(void *ctx, int xdp, __u32 off, __be16 ethertyp
 		v->last_pass_ns = now;
 		if (data)
 			v->last_pass_data_ns = now;
-		stat_add(STAT_PASS_CTL, 1);
-		stat_add(STAT_PASS_BYTES, p.iplen);
-		return 1;
+		return pass(STAT_PASS_CTL, &p);
+	}
+	// The first packet of a session begun on a 5-tuple that had one, as the
+	// first of a direction without an entry above: user space sees it before
+	// anything of the session is counted.
+	if (v->fresh) {
+		v->fresh = 0;
+		v->last_pass_ns = now;
+		if (data)
+			v->last_pass_data_ns = now;
+		return pass(STAT_PASS_FIRST, &p);
 	}
 	// The first payloads carry the name (SNI, Host, CONNECT) that the
 	// session is known by when DNS did not name it.
 	if (data && seen < first_payloads(&p, v)) {
 		v->last_pass_ns = now;
 		v->last_pass_data_ns = now;
-		stat_add(STAT_PASS_FIRST, 1);
-		stat_add(STAT_PASS_BYTES, p.iplen);
-		return 1;
+		return pass(STAT_PASS_FIRST, &p);
 	}
 	// Data after burst_gap of silence in this direction: user space's flow
 	// stage counts it as an activity burst (keep-alive beat), so it must see it.
 	if (data && now - last_data >= burst_gap_ns) {
 		v->last_pass_ns = now;
 		v->last_pass_data_ns = now;
-		stat_add(STAT_PASS_BURST, 1);
-		stat_add(STAT_PASS_BYTES, p.iplen);
-		return 1;
+		return pass(STAT_PASS_BURST, &p);
 	}
 	// A periodic sample keeps the session alive in user space (idle timeouts).
 	// A data sample is skipped when user space has seen no data of this
@@ -453,9 +570,7 @@ static __always_inline int decide(void *ctx, int xdp, __u32 off, __be16 ethertyp
 		v->last_pass_ns = now;
 		if (data)
 			v->last_pass_data_ns = now;
-		stat_add(STAT_PASS_SAMPLE, 1);
-		stat_add(STAT_PASS_BYTES, p.iplen);
-		return 1;
+		return pass(STAT_PASS_SAMPLE, &p);
 	}
 	__sync_fetch_and_add(&v->packets, 1);
 	__sync_fetch_and_add(&v->bytes, p.iplen);

@@ -487,6 +487,14 @@ var metricDefs = []metricDef{
 		read: func(r *readings, e func(uint64, ...string)) {
 			kernel(r, e, func(k *live.Stats) uint64 { return k.Filter.PassMapFull })
 		}},
+	{name: "bpf_pass_no_entry", help: "Packets the pre-filter passed without making a flow entry: TCP SYNs, FINs and RSTs of a direction without one, UDP directions' first datagrams (a port scan's packets). Included in bpf_passed.", stats: statsAsIs,
+		read: func(r *readings, e func(uint64, ...string)) {
+			kernel(r, e, func(k *live.Stats) uint64 { return k.Filter.PassNoEntry })
+		}},
+	{name: "bpf_mark_hits", help: "Flow entries the pre-filter made that found their direction's mark (its SYN, its first UDP datagram); marks aged out of their LRU make this fall behind.",
+		read: func(r *readings, e func(uint64, ...string)) {
+			kernel(r, e, func(k *live.Stats) uint64 { return k.Filter.MarkHits })
+		}},
 	{name: "bpf_counted", help: "Packets the pre-filter counted in the kernel instead of passing them.", stats: statsAsIs,
 		read: func(r *readings, e func(uint64, ...string)) {
 			kernel(r, e, func(k *live.Stats) uint64 { return k.Filter.Counted })
@@ -517,6 +525,12 @@ var metricDefs = []metricDef{
 		read: func(r *readings, e func(uint64, ...string)) {
 			if r.flows != nil {
 				e(r.flows.Keys)
+			}
+		}},
+	{name: "bpf_flow_skipped", help: "Ended sessions' flow directions not asked of the kernel: the pre-filter cannot have counted their packets (no TCP segment but SYN, FIN or RST; a lone UDP datagram).",
+		read: func(r *readings, e func(uint64, ...string)) {
+			if r.flows != nil {
+				e(r.flows.Skipped)
 			}
 		}},
 	{name: "bpf_passed", help: "Packets the pre-filter passed to user space.", stats: statsAsIs,

@@ -218,6 +218,7 @@ func kernelSummary(cs live.Stats) map[string]uint64 {
 	if cs.FilterOn {
 		m["filter_passed"] = cs.Filter.Passed()
 		m["filter_map_full"] = cs.Filter.PassMapFull
+		m["filter_no_entry"] = cs.Filter.PassNoEntry
 		m["filter_counted"] = cs.Filter.Counted
 	}
 	return m
@@ -238,6 +239,7 @@ type filterCounts struct {
 
 	batchMu   sync.Mutex // TakeBatch's buffers, reused
 	keys      []bpf.FlowKey
+	asked     []int32 // keys[j] is of reqs[asked[j]]
 	prev, cur []bpf.Counts
 }
 
@@ -260,25 +262,48 @@ func (f *filterCounts) Take(src, dst netip.Addr, sport, dport uint16, proto uint
 }
 
 // TakeBatch takes the counts of many ended sessions' directions with a few
-// kernel calls (bpf.FlowCounters.TakeMany) instead of one each.
+// kernel calls (bpf.FlowCounters.TakeMany) instead of one each. Directions
+// the filter cannot have counted (FlowTake.Uncounted: under a port scan,
+// nearly all) are not asked of the kernel; they get only what a restart
+// carried over to them.
 func (f *filterCounts) TakeBatch(reqs []pipeline.FlowTake) {
 	f.batchMu.Lock()
 	defer f.batchMu.Unlock()
-	f.keys = f.keys[:0]
-	for _, r := range reqs {
-		f.keys = append(f.keys, bpf.NewFlowKey(r.Src, r.Dst, r.SrcPort, r.DstPort, r.Proto))
+	f.keys, f.asked = f.keys[:0], f.asked[:0]
+	for i := range reqs {
+		r := &reqs[i]
+		r.Pkts, r.Bytes = 0, 0
+		if !r.Uncounted {
+			f.keys = append(f.keys, bpf.NewFlowKey(r.Src, r.Dst, r.SrcPort, r.DstPort, r.Proto))
+			f.asked = append(f.asked, int32(i))
+		}
 	}
-	if n := len(reqs); cap(f.prev) < n {
+	n := len(f.keys)
+	if cap(f.prev) < n {
 		f.prev, f.cur = make([]bpf.Counts, n), make([]bpf.Counts, n)
 	}
-	err := f.fc.TakeMany(f.keys, f.prev[:len(reqs)], f.cur[:len(reqs)])
+	var err error
+	if n > 0 {
+		err = f.fc.TakeMany(f.keys, f.prev[:n], f.cur[:n])
+	}
+	f.fc.Skip(len(reqs) - n)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err != nil {
 		f.failed(err) // the counts found before the error are still good
 	}
+	for j, i := range f.asked {
+		r := &reqs[i]
+		r.Pkts, r.Bytes = f.settle(f.keys[j], f.prev[j], f.cur[j], r.Restarted)
+	}
+	if len(f.carried) == 0 || n == len(reqs) {
+		return
+	}
 	for i := range reqs {
-		reqs[i].Pkts, reqs[i].Bytes = f.settle(f.keys[i], f.prev[i], f.cur[i], reqs[i].Restarted)
+		if r := &reqs[i]; r.Uncounted {
+			k := bpf.NewFlowKey(r.Src, r.Dst, r.SrcPort, r.DstPort, r.Proto)
+			r.Pkts, r.Bytes = f.settle(k, bpf.Counts{}, bpf.Counts{}, r.Restarted)
+		}
 	}
 }
 
@@ -300,6 +325,8 @@ func (f *filterCounts) settle(k bpf.FlowKey, prev, cur bpf.Counts, restarted boo
 	switch {
 	case !restarted:
 		got = got.Add(cur)
+	case cur == bpf.Counts{}:
+		// Nothing of the session that began is counted yet.
 	case len(f.carried) < maxCarried:
 		f.carried[k] = cur
 	default:

@@ -119,6 +119,7 @@ type Session struct {
 	reqOut      uint32 // the burst's first request: payload bytes out before any answer
 	respIn      uint32 // and its answer: bytes in until the client sends again
 	exch        exchange
+	countable   bool   // a SYN-ACK or a TCP segment other than a SYN, FIN or RST was seen (MayBeCounted); in padding
 	pace        uint32 // the session's own request spacing, ms (smoothed); 0 = none yet
 	promoted    int64  // Unix ns of its last move to the front of the LRU (at most one a promoteEvery)
 	Restarted   bool   // ended because a new session began on the same 5-tuple
@@ -397,6 +398,21 @@ func (t *Tracker) ended(k Key, s *Session) {
 	t.free = append(t.free, s)
 }
 
+// MayBeCounted reports whether the live pre-filter (bpf/) can hold counts of
+// packets of the session that the tracker did not see. It counts nothing of
+// a TCP session before it passed the server's SYN-ACK or a segment that is
+// not a SYN, FIN or RST, nor of a UDP direction before it passed two
+// datagrams of it; so a session without such packets (a port scan's SYN and
+// RST, a lone datagram out) has nothing to take from it. An inbound datagram
+// counts as two: the first of its direction may have come before the
+// session, untracked.
+func (s *Session) MayBeCounted() bool {
+	if s.Key.Proto == decode.ProtoTCP {
+		return s.countable
+	}
+	return s.PktsOut >= 2 || s.PktsIn > 0
+}
+
 func (t *Tracker) newSession() *Session {
 	if n := len(t.free); n > 0 {
 		s := t.free[n-1]
@@ -518,6 +534,7 @@ func (t *Tracker) tcpPacket(p *decode.Packet, k *Key, out bool) {
 		// handshake is as good as seen, and the session starts now, one
 		// round trip after its SYN.
 		s = t.open(p, k, false)
+		s.countable = true
 		t.add(t.tcp, k, s)
 		t.h.SessionStart(s)
 		t.account(s, p, out)
@@ -533,6 +550,9 @@ func (t *Tracker) tcpPacket(p *decode.Packet, k *Key, out bool) {
 		}
 		s = t.open(p, k, true)
 		t.add(t.tcp, k, s)
+	}
+	if flags&(decode.TCPSyn|decode.TCPFin|decode.TCPRst) == 0 || flags&(decode.TCPSyn|decode.TCPAck|decode.TCPRst) == decode.TCPSyn|decode.TCPAck {
+		s.countable = true
 	}
 	if s.Handshaking && flags&decode.TCPRst == 0 &&
 		(!out && flags&(decode.TCPSyn|decode.TCPAck) == decode.TCPSyn|decode.TCPAck || out && flags&decode.TCPAck != 0 || p.PayloadLen > 0) {

@@ -137,7 +137,11 @@ type FlowTake struct {
 	SrcPort, DstPort uint16
 	Proto            uint8
 	Restarted        bool
-	Pkts, Bytes      uint64 // the answer
+	// Uncounted: the filter cannot have counted packets of the session
+	// (flow.Session.MayBeCounted), so there is nothing to ask the kernel;
+	// only counts a restart carried over are due.
+	Uncounted   bool
+	Pkts, Bytes uint64 // the answer
 }
 
 // Pipeline runs the data path and hands alerts to Alerts().

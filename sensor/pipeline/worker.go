@@ -81,6 +81,7 @@ type endedSession struct {
 	pktsIn    uint32
 	noSize    bool // midstream, never answered, or no beacon candidate
 	restarted bool
+	uncounted bool // !flow.Session.MayBeCounted: nothing in the kernel
 }
 
 // maxPendingEnds bounds the ended sessions a worker holds for the filter's
@@ -271,7 +272,7 @@ func (w *worker) SessionEnd(s *flow.Session) {
 		w.ended = append(w.ended, endedSession{
 			pair: pk, key: s.Key, client: s.ClientAddr, server: s.ServerAddr, start: s.Start,
 			bytesOut: s.BytesOut, bytesIn: s.BytesIn, pktsOut: s.PktsOut, pktsIn: s.PktsIn,
-			noSize: noSize, restarted: s.Restarted,
+			noSize: noSize, restarted: s.Restarted, uncounted: !s.MayBeCounted(),
 		})
 		if !noSize {
 			w.endedPairs[pk] = struct{}{}
@@ -309,12 +310,13 @@ func (w *worker) takeEnded() {
 	for i := range w.ended {
 		e := &w.ended[i]
 		// A session begun on the 5-tuple since this one ended owns the
-		// counts after the kernel's split, as with a restart.
-		restarted := e.restarted || w.flows.Tracking(e.key)
+		// counts after the kernel's split, as with a restart. (An uncounted
+		// session has no such counts: no need to look.)
+		restarted := e.restarted || !e.uncounted && w.flows.Tracking(e.key)
 		k := &e.key
 		w.takes = append(w.takes,
-			FlowTake{Src: e.client, Dst: e.server, SrcPort: k.ClientPort, DstPort: k.ServerPort, Proto: k.Proto, Restarted: restarted},
-			FlowTake{Src: e.server, Dst: e.client, SrcPort: k.ServerPort, DstPort: k.ClientPort, Proto: k.Proto, Restarted: restarted})
+			FlowTake{Src: e.client, Dst: e.server, SrcPort: k.ClientPort, DstPort: k.ServerPort, Proto: k.Proto, Restarted: restarted, Uncounted: e.uncounted},
+			FlowTake{Src: e.server, Dst: e.client, SrcPort: k.ServerPort, DstPort: k.ClientPort, Proto: k.Proto, Restarted: restarted, Uncounted: e.uncounted})
 	}
 	w.batched.TakeBatch(w.takes)
 	for i := range w.ended {

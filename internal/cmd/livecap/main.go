@@ -45,6 +45,7 @@ type Summary struct {
 	FilterPassed  uint64   `json:"filter_passed"`
 	FilterCounted uint64   `json:"filter_counted"`
 	FilterMapFull uint64   `json:"filter_map_full"`
+	FilterNoEntry uint64   `json:"filter_no_entry"`
 	CountedBytes  uint64   `json:"filter_counted_bytes"`
 	PassedBytes   uint64   `json:"filter_passed_bytes"`
 	// seen = delivered + filter_counted + kernel_drops + undelivered (+ unaccounted)
@@ -131,7 +132,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Seconds: time.Since(t0).Seconds(), CPUSeconds: cpuTime() - cpu0,
 		KernelPackets: st.Packets, KernelDrops: st.Drops, KernelFreezes: st.Freezes, Delivered: st.Delivered,
 		FilterPassed: st.Filter.Passed(), FilterCounted: st.Filter.Counted, FilterMapFull: st.Filter.PassMapFull,
-		CountedBytes: st.Filter.CountedBytes, PassedBytes: st.Filter.PassBytes,
+		FilterNoEntry: st.Filter.PassNoEntry,
+		CountedBytes:  st.Filter.CountedBytes, PassedBytes: st.Filter.PassBytes,
 		Seen: st.Seen, Undelivered: st.Undelivered, Unaccounted: st.Unaccounted,
 	}
 	for _, r := range results {

@@ -93,18 +93,25 @@ func summarize(t *testing.T, frame []byte) summary {
 func filterModel(t *testing.T, frames [][]byte) (pass []bool, counted map[bpf.FlowKey][2]bpf.Counts) {
 	service := map[uint16]bool{53: true, 67: true, 68: true, 123: true, 546: true, 547: true, 5353: true, 5355: true, 4789: true, 4790: true, 6081: true}
 	counted = map[bpf.FlowKey][2]bpf.Counts{} // prev, cur
-	// Per flow direction: packets with data in the session (up to 2) and
-	// whether its SYN opened the session, which decide the first payloads.
+	// Per flow direction with an entry: packets with data in the session (up
+	// to 2), whether its SYN opened the session, which decide the first
+	// payloads, and whether a session start awaits its first non-control
+	// packet. Directions without an entry have a mark after a SYN or SYN-ACK
+	// (TCP) or their first datagram (UDP).
 	type dir struct {
 		seen   int
 		client bool
+		fresh  bool
 	}
+	type mark struct{ synack, data bool }
 	dirs := map[bpf.FlowKey]*dir{}
+	marks := map[bpf.FlowKey]mark{}
 	for _, f := range frames {
 		s := summarize(t, f)
 		k := s.key
 		data := s.payload >= 2
-		syn := k.Proto == 6 && s.flags&0x12 == 0x02 // SYN without ACK: a new session
+		ctl := k.Proto == 6 && s.flags&7 != 0
+		syn := ctl && s.flags&0x12 == 0x02 // SYN without ACK: the client starts a session
 		d := dirs[k]
 		switch {
 		case !s.l4:
@@ -113,14 +120,34 @@ func filterModel(t *testing.T, frames [][]byte) (pass []bool, counted map[bpf.Fl
 		case k.SrcPort == 53 || k.DstPort == 53 || (k.Proto == 17 && (service[k.SrcPort] || service[k.DstPort])):
 			pass = append(pass, true)
 			continue
-		case d == nil:
-			dirs[k] = &dir{seen: btoi(data), client: syn}
+		case d == nil && ctl:
+			if s.flags&0x02 != 0 {
+				marks[k] = mark{synack: !syn}
+			}
 			pass = append(pass, true)
 			continue
-		case syn:
+		case d == nil && k.Proto == 17 && !hasMark(marks, k):
+			marks[k] = mark{data: data}
+			pass = append(pass, true)
+			continue
+		case d == nil:
+			m, marked := marks[k]
+			delete(marks, k)
+			rm, rmarked := marks[k.Reverse()]
+			// A TCP direction of an answered handshake: judged below as if
+			// its SYN or SYN-ACK had made the entry.
+			answered := k.Proto == 6 && marked && (m.synack || rmarked && rm.synack || dirs[k.Reverse()] != nil)
+			d = &dir{client: k.Proto == 6 && marked && !m.synack}
+			dirs[k] = d
+			if !answered {
+				d.seen = btoi(data) + btoi(m.data)
+				pass = append(pass, true)
+				continue
+			}
+		case ctl && s.flags&0x02 != 0: // SYN or SYN-ACK on a direction with an entry
 			c := counted[k]
 			counted[k] = [2]bpf.Counts{c[0].Add(c[1]), {}}
-			d.seen, d.client = btoi(data), true
+			d.seen, d.client, d.fresh = btoi(data), syn, true
 			pass = append(pass, true)
 			continue
 		}
@@ -132,7 +159,10 @@ func filterModel(t *testing.T, frames [][]byte) (pass []bool, counted map[bpf.Fl
 		if k.Proto == 6 && d.client || k.Proto == 17 && k.DstPort == 443 {
 			first = 2
 		}
-		if k.Proto == 6 && s.flags&7 != 0 || data && seen < first {
+		if ctl || d.fresh || data && seen < first {
+			if !ctl {
+				d.fresh = false
+			}
 			pass = append(pass, true)
 			continue
 		}
@@ -142,6 +172,11 @@ func filterModel(t *testing.T, frames [][]byte) (pass []bool, counted map[bpf.Fl
 		pass = append(pass, false)
 	}
 	return pass, counted
+}
+
+func hasMark[M any](marks map[bpf.FlowKey]M, k bpf.FlowKey) bool {
+	_, ok := marks[k]
+	return ok
 }
 
 func btoi(b bool) int {
