@@ -304,10 +304,14 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 			b = <-free[i]
 			cur[i] = b
 		}
+		// The bytes are copied before the packet joins the batch: a copy
+		// that faults (a mapped capture truncated under us) must leave the
+		// batch whole, as the workers read it after the reader stopped.
+		payload := b.keep(pkt.Payload[:keep])
+		opts := b.keep(pkt.TCPOptions)
 		b.pkts = append(b.pkts, *pkt)
 		q := &b.pkts[len(b.pkts)-1]
-		q.Payload = b.keep(pkt.Payload[:keep])
-		q.TCPOptions = b.keep(pkt.TCPOptions)
+		q.Payload, q.TCPOptions = payload, opts
 		b.kinds = append(b.kinds, kind)
 		b.hosts = append(b.hosts, h)
 		if len(b.pkts) == cap(b.pkts) {
