@@ -76,20 +76,19 @@ func (s *Store) Identity(ctx context.Context, max int) (id host.Saved, bad int, 
 		return id, bad, wrap(err)
 	}
 	for rows.Next() {
-		var m, h string
-		var j host.Join
-		if err := rows.Scan(&m, &h, &j.Last); err != nil {
+		var m, h, last any
+		if err := rows.Scan(&m, &h, &last); err != nil {
 			rows.Close()
 			return id, bad, wrap(err)
 		}
-		var ok1, ok2 bool
-		j.Member, ok1 = parseMAC(m)
-		j.Host, ok2 = parseMAC(h)
-		if !ok1 || !ok2 {
+		member, ok1 := parseMAC(m)
+		canon, ok2 := parseMAC(h)
+		ts, ok3 := last.(int64)
+		if !ok1 || !ok2 || !ok3 {
 			bad++
 			continue
 		}
-		id.Joins = append(id.Joins, j)
+		id.Joins = append(id.Joins, host.Join{Member: member, Host: canon, Last: ts})
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -100,20 +99,20 @@ func (s *Store) Identity(ctx context.Context, max int) (id host.Saved, bad int, 
 		return id, bad, wrap(err)
 	}
 	for rows.Next() {
-		var ip, m string
-		var b host.Binding
-		if err := rows.Scan(&ip, &m, &b.Last, &b.Lease); err != nil {
+		var ip, m, last, lease any
+		if err := rows.Scan(&ip, &m, &last, &lease); err != nil {
 			rows.Close()
 			return id, bad, wrap(err)
 		}
-		a, err := netip.ParseAddr(ip)
-		mac, ok := parseMAC(m)
-		if err != nil || !ok {
+		a, ok1 := parseAddr(ip)
+		mac, ok2 := parseMAC(m)
+		ts, ok3 := last.(int64)
+		l, ok4 := lease.(int64)
+		if !ok1 || !ok2 || !ok3 || !ok4 || l != 0 && l != 1 {
 			bad++
 			continue
 		}
-		b.Addr, b.MAC = a, mac
-		id.Bindings = append(id.Bindings, b)
+		id.Bindings = append(id.Bindings, host.Binding{Addr: a, MAC: mac, Last: ts, Lease: l == 1})
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -125,7 +124,7 @@ func (s *Store) Identity(ctx context.Context, max int) (id host.Saved, bad int, 
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var m string
+		var m any
 		if err := rows.Scan(&m); err != nil {
 			return id, bad, wrap(err)
 		}
@@ -139,11 +138,29 @@ func (s *Store) Identity(ctx context.Context, max int) (id host.Saved, bad int, 
 	return id, bad, rows.Err()
 }
 
+// Stored columns are scanned as they are (SQLite keeps any type in any
+// column): a value of the wrong type makes its row unreadable, counted,
+// not the whole read.
+
 // parseMAC reads a stored MAC: six bytes that name a host.
-func parseMAC(s string) ([6]byte, bool) {
+func parseMAC(v any) ([6]byte, bool) {
+	s, ok := v.(string)
+	if !ok {
+		return [6]byte{}, false
+	}
 	hw, err := net.ParseMAC(s)
 	if err != nil || len(hw) != 6 || !host.UsableMAC([6]byte(hw)) {
 		return [6]byte{}, false
 	}
 	return [6]byte(hw), true
+}
+
+// parseAddr reads a stored IP address.
+func parseAddr(v any) (netip.Addr, bool) {
+	s, ok := v.(string)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	a, err := netip.ParseAddr(s)
+	return a, err == nil
 }

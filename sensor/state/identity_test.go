@@ -85,14 +85,19 @@ func TestIdentityBadRows(t *testing.T) {
 		"INSERT INTO host_addr_bindings(ip, mac, last_ns, lease) VALUES ('10.20.300.1', 'f0:18:98:6a:21:07', 1, 0)",
 		"INSERT INTO host_addr_bindings(ip, mac, last_ns, lease) VALUES ('10.20.3.1', '01:00:5e:00:00:01', 1, 0)",
 		"INSERT INTO host_routers(mac) VALUES ('00:1c:73')",
+		// Values of the wrong type (SQLite stores them as given).
+		"INSERT INTO host_joins(member, host, last_ns) VALUES ('00:e0:4c:68:0a:40', 'f0:18:98:6a:21:07', 'soon')",
+		"INSERT INTO host_addr_bindings(ip, mac, last_ns, lease) VALUES ('10.20.3.2', 'f0:18:98:6a:21:07', 1, 2)",
+		"INSERT INTO host_addr_bindings(ip, mac, last_ns, lease) VALUES ('10.20.3.3', 'f0:18:98:6a:21:07', 1.5, 0)",
+		"INSERT INTO host_routers(mac) VALUES (X'001c73000001')",
 	} {
 		if _, err := s.db.Exec(q); err != nil {
 			t.Fatal(err)
 		}
 	}
 	got, bad := readIdentity(t, s)
-	if bad != 6 || len(got.Joins) != 1 || len(got.Bindings) != 2 || len(got.Routers) != 1 {
-		t.Fatalf("read %+v with %d bad, want the checkpoint's rows and 6 bad", got, bad)
+	if bad != 10 || len(got.Joins) != 1 || len(got.Bindings) != 2 || len(got.Routers) != 1 {
+		t.Fatalf("read %+v with %d bad, want the checkpoint's rows and 10 bad", got, bad)
 	}
 }
 
