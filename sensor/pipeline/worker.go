@@ -233,8 +233,11 @@ func (w *worker) SessionStart(s *flow.Session) {
 	switch {
 	case ok:
 		w.cov.cur.NamedDNS++
-	case s.HasMAC && s.ClientAddr.Is6() && !s.ClientAddr.Is4In6():
-		// A dual-stack host may have resolved the name from its IPv4 address.
+	case s.HasMAC && s.HostMAC != [6]byte{} && s.ClientAddr.Is6() && !s.ClientAddr.Is4In6():
+		// A dual-stack host may have resolved the name from its IPv4
+		// address. Only a host known by its MAC: a frame's MAC that keys
+		// no host (a router's, in front of hosts known by address) would
+		// lend one host's lookups to another's sessions.
 		if s.Name, ok = w.dns.NameByMAC(s.ClientMAC, s.ServerAddr, s.Start); ok {
 			w.cov.cur.NamedMAC++
 		} else {
