@@ -129,34 +129,37 @@ func (a *app) runHosts(cmd *cobra.Command, h *hostsFlags, args []string) int {
 		code    = exitOK
 		ra      [8]ndp.Prefix
 	)
-	for {
-		if packets&0xfff == 0 && ctx.Err() != nil {
-			log.Warn("interrupted; printing the hosts seen so far")
-			break
-		}
-		err := src.Next(&f)
-		if err != nil {
-			var trunc *capture.TruncatedError
-			switch {
-			case errors.Is(err, io.EOF):
-			case errors.As(err, &trunc):
-				log.Warn("capture truncated: frames before the cut were processed", "err", err.Error())
-			default:
-				code = a.fail(cmd, err, exitFailure)
+	// Guard: frames of a mapped file alias it; a file truncated meanwhile
+	// ends the read with an error, not the process.
+	err = src.Guard(func() error {
+		for {
+			if packets&0xfff == 0 && ctx.Err() != nil {
+				log.Warn("interrupted; printing the hosts seen so far")
+				return nil
 			}
-			break
-		}
-		packets++
-		if dec.Decode(&f, &p) != decode.OK {
-			if internal != nil && h.learn && pipeline.IsRouterAdvert(&p) {
-				learnRA(log, internal, &p, ra[:0])
+			if err := src.Next(&f); err != nil {
+				return err
 			}
-			continue
+			packets++
+			if dec.Decode(&f, &p) != decode.OK {
+				if internal != nil && h.learn && pipeline.IsRouterAdvert(&p) {
+					learnRA(log, internal, &p, ra[:0])
+				}
+				continue
+			}
+			table.Observe(&p)
+			if dnstrack.IsDNS(&p) {
+				names.Packet(&p)
+			}
 		}
-		table.Observe(&p)
-		if dnstrack.IsDNS(&p) {
-			names.Packet(&p)
-		}
+	})
+	var trunc *capture.TruncatedError
+	switch {
+	case err == nil, errors.Is(err, io.EOF):
+	case errors.As(err, &trunc):
+		log.Warn("capture truncated: frames before the cut were processed", "err", err.Error())
+	default:
+		code = a.fail(cmd, err, exitFailure)
 	}
 	for _, w := range src.Warnings() {
 		log.Warn("capture truncated: frames before the cut were processed", "err", w.Error())

@@ -53,6 +53,16 @@ func (p *progressSource) Next(f *capture.Frame) error {
 	return nil
 }
 
+// Guard passes the capture reader's fault guard on (capture.Reader.Guard):
+// the wrapper must not hide it, or a file truncated while a replay shows
+// progress would end the process.
+func (p *progressSource) Guard(read func() error) error {
+	if g, ok := p.Source.(interface{ Guard(func() error) error }); ok {
+		return g.Guard(read)
+	}
+	return read()
+}
+
 // progress draws one line on a terminal: capture time reached, how much of
 // the input files was read, packets and packets/s.
 type progress struct {

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -84,5 +86,53 @@ func TestHumanCount(t *testing.T) {
 		if got := humanCount(n); got != want {
 			t.Errorf("humanCount(%v) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// The progress wrapper passes the capture reader's fault guard on: a mapped
+// file truncated during a replay that shows progress ends the read with an
+// error naming it, not the process.
+func TestProgressKeepsFaultGuard(t *testing.T) {
+	defer func(f func(io.Writer) bool) { isTerminal = f }(isTerminal)
+	isTerminal = func(io.Writer) bool { return true }
+	data, err := os.ReadFile("../../testdata/demo.pcapng")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "demo.pcapng")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := capture.Options{}.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	in, stop := startProgress(r, r.Files(), io.Discard)
+	defer stop()
+	g, ok := in.(interface{ Guard(func() error) error })
+	if !ok {
+		t.Fatal("the progress wrapper hides the reader's Guard")
+	}
+	var f capture.Frame
+	if err := in.Next(&f); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 8192); err != nil {
+		t.Fatal(err)
+	}
+	err = g.Guard(func() error {
+		sum := 0
+		for {
+			if err := in.Next(&f); err != nil {
+				return err
+			}
+			for _, b := range f.Data {
+				sum += int(b)
+			}
+		}
+	})
+	if err == nil || !strings.Contains(err.Error(), "shrank") {
+		t.Fatalf("read ended with %v, want the file named as shrunk", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime/debug"
 	"sync"
 )
 
@@ -37,22 +38,28 @@ const (
 // errChanged is wrapped by the error for a fault in a mapped file.
 var errChanged = errors.New("file shrank while it was read")
 
-// rest returns the file positioned at off, to read on past the mapping.
-func (m *mapping) rest(off int64) io.Reader {
-	m.follow(off)
-	return m.f
-}
-
-// follow moves the file's offset to off, the bytes read so far. Reading
-// through the mapping does not move it, and the offset is what progress
-// shows (launchtap replay's, or any tool reading /proc/PID/fdinfo): one
-// lseek per followEvery bytes keeps it near.
-func (m *mapping) follow(off int64) {
+// follow moves the file's offset to off, the bytes read so far, and
+// returns the file's size now. Reading through the mapping does not move
+// the offset, and the offset is what progress shows (launchtap replay's, or
+// any tool reading /proc/PID/fdinfo): one lseek per followEvery bytes keeps
+// it near. The size tells a file that shrank (whose mapped pages past its
+// new end fault, or read as zeros up to the end of the last page).
+func (m *mapping) follow(off int64) (size int64) {
 	m.f.Seek(off, io.SeekStart) //nolint:errcheck // a regular file; only progress reads the offset
 	m.seekAt = off + followEvery
+	fi, err := m.f.Stat()
+	if err != nil {
+		return math.MaxInt64 // cannot tell: read on; a fault is still caught
+	}
+	return fi.Size()
 }
 
 const followEvery = 1 << 20
+
+// errReader fails every read with err.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 // contains reports whether addr lies in the mapped bytes.
 func (m *mapping) contains(addr uintptr) bool {
@@ -78,6 +85,23 @@ func (m *mapping) close() error {
 		err = cerr
 	}
 	return err
+}
+
+// Guard runs read, which reads frames from r and works on their bytes, on
+// this goroutine with debug.SetPanicOnFault: a fault in one of r's mapped
+// files (another process truncated it) ends read with an error naming the
+// file instead of ending the process. Any other panic goes on. What read
+// was doing when the fault hit is left as it was: callers end the input.
+func (r *Reader) Guard(read func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if v := recover(); v != nil {
+			if err = r.FaultError(v); err == nil {
+				panic(v)
+			}
+		}
+	}()
+	return read()
 }
 
 // FaultError turns a value recovered from a memory fault (run with

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -94,8 +93,8 @@ func TestMappedFileGrows(t *testing.T) {
 }
 
 // A mapped file truncated under the reader faults on the next access to a
-// page past its new end; with SetPanicOnFault the fault is recovered and
-// FaultError names the file. (The data path's read loop does this.)
+// page past its new end; Guard recovers the fault into an error naming the
+// file (the data path's read loop runs under it).
 func TestMappedFileTruncatedFaults(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("SIGBUS on access past a truncated mapping is Linux's behaviour")
@@ -119,18 +118,10 @@ func TestMappedFileTruncatedFaults(t *testing.T) {
 	if err := r.Next(&f); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Truncate(path, 100); err != nil {
+	if err := os.Truncate(path, 8192); err != nil {
 		t.Fatal(err)
 	}
-	got := func() (err error) {
-		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-		defer func() {
-			if v := recover(); v != nil {
-				if err = r.FaultError(v); err == nil {
-					panic(v)
-				}
-			}
-		}()
+	got := r.Guard(func() error {
 		var sum int
 		for {
 			if err := r.Next(&f); err != nil {
@@ -140,11 +131,61 @@ func TestMappedFileTruncatedFaults(t *testing.T) {
 				sum += int(b)
 			}
 		}
-	}()
+	})
 	if !errors.Is(got, errChanged) || !strings.Contains(got.Error(), path) {
 		t.Fatalf("got %v, want the file named and errChanged", got)
 	}
 	if r.FaultError("not a fault") != nil {
 		t.Fatal("FaultError claimed a value that is not a fault")
+	}
+}
+
+// A mapped file truncated inside its last page does not fault: the rest of
+// the page reads as zeros. They must not become frames, and the input must
+// end with the error, not cleanly.
+func TestMappedFileTruncatedInPage(t *testing.T) {
+	le := binary.LittleEndian
+	var recs []rec
+	for i := range 3 {
+		recs = append(recs, rec{ts: int64(i+1) * 1e9, data: bytes.Repeat([]byte{byte(i + 1)}, 900)})
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+	}{
+		{"pcap", pcapBytes(le, magicMicro, 1, recs...)},
+		{"pcapng", craftedPcapngs()[0]},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "small")
+			if err := os.WriteFile(path, c.data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r, err := Options{}.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			var f Frame
+			if err := r.Next(&f); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(path, 100); err != nil {
+				t.Fatal(err)
+			}
+			for {
+				err := r.Next(&f)
+				if err == nil {
+					if f.TS == 0 && len(f.Data) == 0 {
+						t.Fatal("zeros past the new end came out as a frame")
+					}
+					continue
+				}
+				if !errors.Is(err, errChanged) || !strings.Contains(err.Error(), path) {
+					t.Fatalf("ended with %v, want the file named as shrunk", err)
+				}
+				return
+			}
+		})
 	}
 }

@@ -4,26 +4,28 @@ package capture
 
 import (
 	"os"
-	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // mapFile maps f read-only, or returns nil when it is not a regular file of
-// at least minMapped bytes or the system refuses (the caller then reads it).
+// minMapped to maxMapped bytes or the system refuses (the caller then reads
+// it).
 func mapFile(f *os.File, bufSize int) *mapping {
 	fi, err := f.Stat()
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() < minMapped || fi.Size() > maxMapped {
 		return nil
 	}
-	data, err := syscall.Mmap(int(f.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
+	data, err := unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		return nil
 	}
 	// Read ahead aggressively and drop pages behind: one pass, in order.
-	_ = syscall.Madvise(data, syscall.MADV_SEQUENTIAL)
+	_ = unix.Madvise(data, unix.MADV_SEQUENTIAL)
 	return &mapping{f: f, bufSize: bufSize, data: data}
 }
 
-func unmap(b []byte) error { return syscall.Munmap(b) }
+func unmap(b []byte) error { return unix.Munmap(b) }
 
 func addrOf(b []byte) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(b)) }

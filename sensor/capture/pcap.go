@@ -2,6 +2,7 @@ package capture
 
 import (
 	"encoding/binary"
+	"fmt"
 	"io"
 )
 
@@ -67,6 +68,11 @@ func (r *pcapReader) Next(f *Frame) error {
 	frac := int64(r.bo.Uint32(h[4:]))
 	capLen := r.bo.Uint32(h[8:])
 	wireLen := r.bo.Uint32(h[12:])
+	if capLen == 0 && wireLen == 0 && sec == 0 && frac == 0 && s.shrank() {
+		// Zeros past the end of a file truncated under us, not a record.
+		r.done = fmt.Errorf("capture: %s: at byte offset %d: %w", s.name, start, errChanged)
+		return r.done
+	}
 	if capLen > MaxRecordLen {
 		r.done = s.corrupt(start, "captured length %d exceeds the %d-byte limit", capLen, MaxRecordLen)
 		return r.done

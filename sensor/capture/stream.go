@@ -63,8 +63,13 @@ func (s *stream) inMem(n int) bool {
 	if int64(n) <= int64(len(s.mem))-s.off {
 		return true
 	}
+	var rest io.Reader = s.mm.f
+	if s.mm.follow(s.off) < int64(len(s.mem)) {
+		// It shrank: what the mapping gave near its end may be zeros.
+		rest = errReader{errChanged}
+	}
 	s.mem = nil
-	s.br = bufio.NewReaderSize(s.mm.rest(s.off), s.mm.bufSize)
+	s.br = bufio.NewReaderSize(rest, s.mm.bufSize)
 	return false
 }
 
@@ -89,7 +94,9 @@ func (s *stream) take(n int) ([]byte, error) {
 			b := s.mem[s.off:end:end]
 			s.off = end
 			if end >= s.mm.seekAt {
-				s.mm.follow(end)
+				if size := s.mm.follow(end); size < int64(len(s.mem)) {
+					s.mem = s.mem[:max(size, end)] // shrank: stop where it ends now
+				}
 			}
 			return b, nil
 		}
@@ -167,8 +174,22 @@ func (s *stream) fail(off int64, what string, err error) error {
 	return fmt.Errorf("capture: %s: reading at byte offset %d: %w", s.name, off, err)
 }
 
+// shrank reports whether a mapped file is now shorter than its mapping:
+// another process truncated it, and the rest of its last page reads as
+// zeros. Records that look wrong ask this before they are called corrupt.
+func (s *stream) shrank() bool {
+	if s.mem == nil {
+		return false
+	}
+	fi, err := s.mm.f.Stat()
+	return err == nil && fi.Size() < int64(len(s.mem))
+}
+
 // corrupt reports a record that cannot be parsed; the input cannot continue.
 func (s *stream) corrupt(off int64, format string, args ...any) error {
+	if s.shrank() {
+		return fmt.Errorf("capture: %s: at byte offset %d: %w", s.name, off, errChanged)
+	}
 	return fmt.Errorf("capture: %s: corrupt record at byte offset %d: %s", s.name, off, fmt.Sprintf(format, args...))
 }
 

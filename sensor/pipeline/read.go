@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"runtime/debug"
 
 	"github.com/launchtap/launchtap/sensor/capture"
 	"github.com/launchtap/launchtap/sensor/decode"
@@ -52,21 +51,18 @@ type readHooks struct {
 // the cut was handled). each gets every packet whose IP fields are valid:
 // decoded to the transport, or IP-only (fragments, other transports), which
 // host identification still reads.
-func (r *frameReader) run(ctx context.Context, src capture.Source, each func(*decode.Packet, decode.ErrKind), h readHooks) (err error) {
+func (r *frameReader) run(ctx context.Context, src capture.Source, each func(*decode.Packet, decode.ErrKind), h readHooks) error {
 	defer h.tick(r)
-	if fr, ok := src.(faultReporter); ok {
+	if g, ok := src.(guardedSource); ok {
 		// Frames of a mapped capture file alias the page cache: a file
 		// truncated under us faults where its bytes are read, anywhere on
 		// this goroutine. That ends the input with an error, not the process.
-		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-		defer func() {
-			if v := recover(); v != nil {
-				if err = fr.FaultError(v); err == nil {
-					panic(v)
-				}
-			}
-		}()
+		return g.Guard(func() error { return r.loop(ctx, src, each, h) })
 	}
+	return r.loop(ctx, src, each, h)
+}
+
+func (r *frameReader) loop(ctx context.Context, src capture.Source, each func(*decode.Packet, decode.ErrKind), h readHooks) error {
 	for {
 		if err := src.Next(&r.frame); err != nil {
 			if h.idle != nil && errors.Is(err, capture.ErrIdle) {
@@ -95,10 +91,11 @@ func (r *frameReader) run(ctx context.Context, src capture.Source, each func(*de
 	}
 }
 
-// faultReporter is a Source whose frames can alias a memory-mapped file
-// (*capture.Reader): it tells a fault in its mappings from any other panic.
-type faultReporter interface {
-	FaultError(recovered any) error
+// guardedSource is a Source whose frames can alias a memory-mapped file
+// (*capture.Reader, and wrappers that pass Guard on): Guard runs the loop
+// so that a fault in the mapping becomes an error.
+type guardedSource interface {
+	Guard(read func() error) error
 }
 
 // hasIP reports decoder results whose IP fields are valid though there is no

@@ -27,7 +27,7 @@ func main() {
 	names := flag.String("names", "sensor/names/testdata/fuzz", "the names package's fuzz corpus directory")
 	ndp := flag.String("ndp", "sensor/ndp/testdata/fuzz", "the ndp package's fuzz corpus directory")
 	flag.Parse()
-	src, err := capture.Open(flag.Args()...)
+	src, err := capture.Options{}.Open(flag.Args()...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -57,31 +57,33 @@ func main() {
 		f   capture.Frame
 		p   decode.Packet
 	)
-	for {
-		if err := src.Next(&f); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
+	err = src.Guard(func() error {
+		for {
+			if err := src.Next(&f); err != nil {
+				return err
 			}
-			log.Fatal(err)
-		}
-		k := dec.Decode(&f, &p)
-		b := p.Payload
-		switch {
-		case k == decode.ErrOtherTransport && p.Proto == decode.ProtoICMPv6 && len(b) > 0:
-			switch b[0] {
-			case 134:
-				keep(*ndp, "FuzzRouterAdvert", b)
-			case 135, 136:
-				keep(*ndp, "FuzzNeighbor", b)
+			k := dec.Decode(&f, &p)
+			b := p.Payload
+			switch {
+			case k == decode.ErrOtherTransport && p.Proto == decode.ProtoICMPv6 && len(b) > 0:
+				switch b[0] {
+				case 134:
+					keep(*ndp, "FuzzRouterAdvert", b)
+				case 135, 136:
+					keep(*ndp, "FuzzNeighbor", b)
+				}
+			case k != decode.OK || len(b) == 0:
+			case p.Proto == decode.ProtoTCP && len(b) > 5 && b[0] == 22 && b[1] == 3 && b[5] == 1:
+				keep(*names, "FuzzHelloSNI", b)
+			case p.Proto == decode.ProtoTCP && len(b) > 8 && (string(b[:4]) == "GET " || string(b[:5]) == "POST " || string(b[:8]) == "CONNECT "):
+				keep(*names, "FuzzParseRequest", b)
+			case p.Proto == decode.ProtoUDP && p.DstPort == 443 && b[0]&0xc0 == 0xc0:
+				keep(*names, "FuzzQUIC", b)
 			}
-		case k != decode.OK || len(b) == 0:
-		case p.Proto == decode.ProtoTCP && len(b) > 5 && b[0] == 22 && b[1] == 3 && b[5] == 1:
-			keep(*names, "FuzzHelloSNI", b)
-		case p.Proto == decode.ProtoTCP && len(b) > 8 && (string(b[:4]) == "GET " || string(b[:5]) == "POST " || string(b[:8]) == "CONNECT "):
-			keep(*names, "FuzzParseRequest", b)
-		case p.Proto == decode.ProtoUDP && p.DstPort == 443 && b[0]&0xc0 == 0xc0:
-			keep(*names, "FuzzQUIC", b)
 		}
+	})
+	if !errors.Is(err, io.EOF) {
+		log.Fatal(err)
 	}
 	fmt.Println(kept)
 }
