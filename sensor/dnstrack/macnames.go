@@ -9,7 +9,9 @@ import (
 // A dual-stack host often resolves a name over IPv4 and connects over IPv6:
 // the session's own address resolved nothing. NameByMAC finds the name
 // through the client addresses the session's MAC received answers on.
-// Workers are sharded by host (a MAC's addresses share a worker), so each
+// Workers are sharded by host (a MAC's addresses share a worker once the
+// binder holds them; live, the first packets of a new address may reach
+// another worker for the moment before the kernel's map has it), so each
 // tracker keeps its own table of them and looks the name up in its own
 // answers: nothing is copied per answer and no lock is shared.
 //
