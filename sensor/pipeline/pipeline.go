@@ -86,7 +86,12 @@ type Config struct {
 	// everything on this box at no cost to the data path.
 	Hub HubSink
 
-	BatchSize int // packets handed to a worker at once in sharded replay
+	// BatchSize is how many packets per worker a batch of sharded replay
+	// holds. Larger batches mean fewer hand-offs but let workers drift
+	// further apart in capture time, and the order in which their alerts
+	// reach the alert stage (fleet grouping) with them: at 1024 the office
+	// capture's fleet group was carried by another of its three alerts.
+	BatchSize int
 	QueueLen  int // batches queued per worker before the reader waits
 
 	Log *slog.Logger
