@@ -255,7 +255,8 @@ type batch struct {
 
 const arenaSize = 256 << 10
 
-func newBatch(workers, size int) *batch {
+func newBatch(workers, perWorker int) *batch {
+	size := perWorker * workers
 	b := &batch{
 		pkts:  make([]decode.Packet, size),
 		kinds: make([]decode.ErrKind, size),
@@ -263,8 +264,11 @@ func newBatch(workers, size int) *batch {
 		mine:  make([][]int32, workers),
 		arena: make([]byte, 0, arenaSize*workers),
 	}
+	// Twice a worker's share: a skewed span (one busy host) grows a
+	// worker's list once, and the batch keeps it; room for every packet
+	// in every list would grow with the square of the workers.
 	for i := range b.mine {
-		b.mine[i] = make([]int32, 0, size)
+		b.mine[i] = make([]int32, 0, min(size, 2*perWorker))
 	}
 	return b
 }
@@ -288,7 +292,7 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 	nb := p.cfg.QueueLen + 2
 	free := make(chan *batch, nb)
 	for range nb {
-		free <- newBatch(nw, size)
+		free <- newBatch(nw, p.cfg.BatchSize)
 	}
 	work := make([]chan *batch, nw)
 	var wg sync.WaitGroup
