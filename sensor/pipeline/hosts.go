@@ -154,10 +154,12 @@ func (o *owners) stats() host.Stats {
 // batchHost is what a batch keeps of a packet's host for the worker
 // (hostOf): the host's MAC, zero when the host is its owner address itself,
 // and which end of the packet that address is. An address-keyed host needs
-// no more: hostOf answers with the address it is asked about.
+// no more: hostOf answers with the address it is asked about. The decoder's
+// verdict on the packet rides along: eight bytes a packet in all.
 type batchHost struct {
-	mac [6]byte
-	end uint8
+	mac  [6]byte
+	end  uint8
+	kind decode.ErrKind
 }
 
 // resolve is the host that owns p by what the binder knows now.

@@ -245,9 +245,8 @@ func (p *Pipeline) replayInline(ctx context.Context, src capture.Source) error {
 // the frame buffer is reused.
 type batch struct {
 	pkts  []decode.Packet // n of them in use
-	kinds []decode.ErrKind
-	hosts []batchHost // each packet's host, resolved by the reader
-	mine  [][]int32   // by worker: the indexes of its packets
+	hosts []batchHost     // each packet's host, resolved by the reader, and decoder verdict
+	mine  [][]int32       // by worker: the indexes of its packets
 	arena []byte
 	n     int
 	left  atomic.Int32 // workers not yet done with it; the last one frees it
@@ -259,7 +258,6 @@ func newBatch(workers, perWorker int) *batch {
 	size := perWorker * workers
 	b := &batch{
 		pkts:  make([]decode.Packet, size),
-		kinds: make([]decode.ErrKind, size),
 		hosts: make([]batchHost, size),
 		mine:  make([][]int32, workers),
 		arena: make([]byte, 0, arenaSize*workers),
@@ -305,7 +303,7 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 				w.batch = b
 				for _, j := range b.mine[w.id] {
 					w.idx = int(j)
-					w.handle(&b.pkts[j], b.kinds[j])
+					w.handle(&b.pkts[j], b.hosts[j].kind)
 				}
 				w.batch = nil // the reader refills it once every worker is done
 				w.publish()
@@ -363,7 +361,8 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 		pkt.Payload = cur.keep(pkt.Payload[:keep])
 		pkt.TCPOptions = cur.keep(opts)
 		n := cur.n
-		cur.kinds[n], cur.hosts[n] = kind, h
+		h.kind = kind
+		cur.hosts[n] = h
 		cur.mine[i] = append(cur.mine[i], int32(n))
 		cur.n++
 		if cur.n == size {
