@@ -202,6 +202,14 @@ func TestResolve(t *testing.T) {
 			if got := b.Resolve(addr(tt.addr)); got != tt.want {
 				t.Errorf("Resolve(%s) = %s, want %s", tt.addr, got, tt.want)
 			}
+			before := b.Stats()
+			if got := b.ResolveMAC(addr(tt.addr)); got != tt.want.MAC {
+				t.Errorf("ResolveMAC(%s) = %s, want %s", tt.addr, MACString(got), MACString(tt.want.MAC))
+			}
+			after := b.Stats()
+			if after.ByMAC+after.ByAddr != before.ByMAC+before.ByAddr+1 || (after.ByMAC > before.ByMAC) != tt.want.IsMAC() {
+				t.Errorf("ResolveMAC counted by_mac %d → %d, by_addr %d → %d", before.ByMAC, after.ByMAC, before.ByAddr, after.ByAddr)
+			}
 			if tt.check != nil {
 				tt.check(t, b)
 			}
@@ -401,5 +409,23 @@ func TestClonesAreNotOneHost(t *testing.T) {
 	}
 	if s := b.Stats(); s.JoinsShared == 0 {
 		t.Errorf("stats %+v: the shared name is not counted", s)
+	}
+}
+
+// TestMemoSlotIPv4 checks that the IPv4 shortcut picks the slot the 16-byte
+// form would: which entry an address takes decides which refreshes the
+// sender shortcut skips, so it must not change with the representation.
+func TestMemoSlotIPv4(t *testing.T) {
+	for i := 0; i < 1<<16; i++ {
+		n := uint32(i) * 2654435761
+		a := netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
+		b := a.As16()
+		want := int(b[15]^b[14]*7^b[13]*31) & (memoSize - 1)
+		if got := memoSlot(a); got != want {
+			t.Fatalf("memoSlot(%v) = %d, want %d", a, got, want)
+		}
+		if got := memoSlot(netip.AddrFrom16(b)); got != want {
+			t.Fatalf("memoSlot(%v) = %d, want %d", netip.AddrFrom16(b), got, want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"encoding/binary"
 	"net/netip"
 
 	"github.com/launchtap/launchtap/sensor/alert"
@@ -20,6 +21,11 @@ import (
 type owners struct {
 	cfg    *Config
 	binder *host.Binder
+
+	// flows is the sharded reader's flowMemo table (shard), allocated on
+	// first use; memoMAC and memoAddr count the answers it gave.
+	flows             *[flowMemoSize]flowMemo
+	memoMAC, memoAddr uint64
 }
 
 func newOwners(cfg *Config) (*owners, error) {
@@ -62,6 +68,103 @@ func (o *owners) host(p *decode.Packet) owned {
 	return o.resolve(p)
 }
 
+// shard learns from p, records in dst the host that owns it (host's
+// answer, in the form a batch keeps), and returns the host's shard hash
+// (shard.HashKey). It is host for the sharded reader, which calls it for
+// every packet: nothing larger than a MAC is copied on the way, and the
+// answer for an IPv4 flow direction is kept (flowMemo) while the binder's
+// answers stand.
+func (o *owners) shard(p *decode.Packet, dst *batchHost) uint32 {
+	o.binder.Learn(p)
+	if !p.Src.Is4() || !p.Dst.Is4() || shard.IsDHCP(p.Proto, p.DstPort) {
+		return o.resolveShard(p, dst)
+	}
+	if o.flows == nil {
+		o.flows = new([flowMemoSize]flowMemo)
+	}
+	s4, d4 := p.Src.As4(), p.Dst.As4()
+	src, dstAddr := binary.BigEndian.Uint32(s4[:]), binary.BigEndian.Uint32(d4[:])
+	ports := uint32(p.SrcPort)<<16 | uint32(p.DstPort)
+	m := &o.flows[flowSlot(src, dstAddr, ports)]
+	gen := o.binder.Generation() + 1 // 0 marks an empty entry
+	if m.gen == gen && m.src == src && m.dst == dstAddr && m.ports == ports {
+		*dst = m.host
+		if m.host.mac != [6]byte{} {
+			o.memoMAC++
+		} else {
+			o.memoAddr++
+		}
+		return m.hash
+	}
+	h := o.resolveShard(p, dst)
+	*m = flowMemo{src: src, dst: dstAddr, ports: ports, host: *dst, hash: h, gen: gen}
+	return h
+}
+
+// resolveShard is shard's answer by what the binder knows now.
+func (o *owners) resolveShard(p *decode.Packet, dst *batchHost) uint32 {
+	if m, ok := dhcpClient(p); ok {
+		m = o.binder.Canonical(m)
+		dst.mac, dst.end = m, ownerNone
+		return shard.HashMAC(m)
+	}
+	a, end := ownerEnd(p, o.cfg.Internal)
+	m := o.binder.ResolveMAC(a)
+	dst.mac, dst.end = m, end
+	if m == [6]byte{} {
+		return shard.Hash(a)
+	}
+	return shard.HashMAC(m)
+}
+
+// flowMemo is the host the packets of one IPv4 flow direction belong to
+// and its shard hash, as the binder answered at generation gen-1. Below
+// the DHCP rule the owner of a packet is a function of its addresses and
+// ports (shard.DstOwns) and of whether each address is internal, which for
+// an IPv4 address never changes (learned prefixes are IPv6); the host it
+// resolves to changes only with the binder's generation. IPv6 flows take
+// the whole path: a learned prefix can make one of their ends internal.
+type flowMemo struct {
+	src, dst uint32
+	ports    uint32
+	host     batchHost
+	hash     uint32
+	gen      uint64
+}
+
+// flowMemoSize is the number of flow directions kept, direct-mapped:
+// 32 KiB, more than a span's concurrently active flows.
+const (
+	flowMemoBits = 10
+	flowMemoSize = 1 << flowMemoBits
+)
+
+func flowSlot(src, dst, ports uint32) int {
+	h := (uint64(src)<<32 | uint64(dst)) * 0x9e3779b97f4a7c15
+	h ^= uint64(ports) * 0xc2b2ae3d27d4eb4f
+	return int(h >> (64 - flowMemoBits))
+}
+
+// stats are the binder's counters with the answers flowMemo gave counted
+// as the Resolve calls they stand for.
+func (o *owners) stats() host.Stats {
+	s := o.binder.Stats()
+	s.ByMAC += o.memoMAC
+	s.ByAddr += o.memoAddr
+	return s
+}
+
+// batchHost is what a batch keeps of a packet's host for the worker
+// (hostOf): the host's MAC, zero when the host is its owner address itself,
+// and which end of the packet that address is. An address-keyed host needs
+// no more: hostOf answers with the address it is asked about. The decoder's
+// verdict on the packet rides along: eight bytes a packet in all.
+type batchHost struct {
+	mac  [6]byte
+	end  uint8
+	kind decode.ErrKind
+}
+
 // resolve is the host that owns p by what the binder knows now.
 func (o *owners) resolve(p *decode.Packet) owned {
 	if m, ok := dhcpClient(p); ok {
@@ -80,13 +183,21 @@ func dhcpClient(p *decode.Packet) ([6]byte, bool) {
 	return m, ok && host.UsableMAC(m)
 }
 
-// ownerEnd is p's owner address and which end of p it is.
+// ownerEnd is p's owner address (ownerOf's) and which end of p it is. The
+// sharded reader asks it of every packet: all but DHCP go to the rule's
+// fields directly, without filling a shard.Packet.
 func ownerEnd(p *decode.Packet, internal *netset.Set) (netip.Addr, uint8) {
-	a := ownerOf(p, internal)
-	if a == p.Src {
-		return a, ownerSrc
+	if shard.IsDHCP(p.Proto, p.DstPort) {
+		a := ownerOf(p, internal)
+		if a == p.Src {
+			return a, ownerSrc
+		}
+		return a, ownerDst
 	}
-	return a, ownerDst
+	if shard.DstOwns(p.Src, p.Dst, internal.Contains(p.Src), internal.Contains(p.Dst), p.SrcPort, p.DstPort) && p.Dst != p.Src {
+		return p.Dst, ownerDst
+	}
+	return p.Src, ownerSrc
 }
 
 // hostOf is the host of address a, an end of the packet in hand: the
@@ -109,8 +220,8 @@ func (w *worker) hostOf(a netip.Addr) host.Key {
 		return host.AddrKey(a) // no packet in hand (a test calling a handler)
 	}
 	h, p := &w.batch.hosts[w.idx], &w.batch.pkts[w.idx]
-	if h.key.IsMAC() && (h.end == ownerSrc && p.Src == a || h.end == ownerDst && p.Dst == a) {
-		return h.key
+	if h.mac != [6]byte{} && (h.end == ownerSrc && p.Src == a || h.end == ownerDst && p.Dst == a) {
+		return host.MACKey(h.mac)
 	}
 	return host.AddrKey(a)
 }

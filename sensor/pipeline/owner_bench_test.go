@@ -8,14 +8,14 @@ import (
 
 	"github.com/launchtap/launchtap/internal/pkttest"
 	"github.com/launchtap/launchtap/sensor/decode"
-	"github.com/launchtap/launchtap/sensor/shard"
 )
 
 // BenchmarkOwnerHost measures what host identity adds to each packet the
-// sharded reader resolves — the owner rule, learning bindings and joins,
-// resolving the owner to its host — over the bench capture ("none"), and
-// with one spoofed frame (a new internal source, a new MAC, TTL 64) every
-// 64, 8 or 1 packets. One op is one packet of the capture.
+// sharded reader resolves (owners.shard) — the owner rule, learning
+// bindings and joins, resolving the owner to its host, its shard hash —
+// over the bench capture ("none"), and with one spoofed frame (a new
+// internal source, a new MAC, TTL 64) every 64, 8 or 1 packets. One op is
+// one packet of the capture.
 func BenchmarkOwnerHost(b *testing.B) {
 	data, err := benchCapture()
 	if err != nil {
@@ -42,7 +42,10 @@ func BenchmarkOwnerHost(b *testing.B) {
 				Dst: netip.MustParseAddr("203.0.113.9")}
 			b.ReportAllocs()
 			b.ResetTimer()
-			var sink uint32
+			var (
+				sink uint32
+				h    batchHost
+			)
 			for i := 0; i < b.N; i++ {
 				q := &pkts[i%len(pkts)]
 				if every > 0 && i%every == 0 {
@@ -50,9 +53,9 @@ func BenchmarkOwnerHost(b *testing.B) {
 					spoof.Src = netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)})
 					spoof.SrcMAC = [6]byte{0x02, 0, byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}
 					spoof.TS = q.TS
-					sink += shard.HashKey(own.host(&spoof).key)
+					sink += own.shard(&spoof, &h)
 				}
-				sink += shard.HashKey(own.host(q).key)
+				sink += own.shard(q, &h)
 			}
 			_ = sink
 		})

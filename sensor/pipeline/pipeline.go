@@ -87,7 +87,12 @@ type Config struct {
 	// everything on this box at no cost to the data path.
 	Hub HubSink
 
-	BatchSize int // packets handed to a worker at once in sharded replay
+	// BatchSize is how many packets per worker a batch of sharded replay
+	// holds. Larger batches mean fewer hand-offs but let workers drift
+	// further apart in capture time, and the order in which their alerts
+	// reach the alert stage (fleet grouping) with them: at 1024 the office
+	// capture's fleet group was carried by another of its three alerts.
+	BatchSize int
 	QueueLen  int // batches queued per worker before the reader waits
 
 	Log *slog.Logger
@@ -237,94 +242,104 @@ func (p *Pipeline) replayInline(ctx context.Context, src capture.Source) error {
 	return err
 }
 
-// batch is a slice of decoded packets for one worker, with an arena holding
-// the payload bytes that later stages read (the frame buffer is reused).
+// batch is a run of packets in capture order that every worker reads, each
+// the packets sharded to it (mine) and no other. The reader decodes each
+// packet into its place, so a packet is not copied on its way to a worker;
+// what it keeps of the payload and TCP options is copied into the arena, as
+// the frame buffer is reused.
 type batch struct {
-	pkts  []decode.Packet
-	kinds []decode.ErrKind
-	hosts []owned // each packet's host, resolved by the reader
+	pkts  []decode.Packet // n of them in use
+	hosts []batchHost     // each packet's host, resolved by the reader, and decoder verdict
+	mine  [][]int32       // by worker: the indexes of its packets
 	arena []byte
+	n     int
+	left  atomic.Int32 // workers not yet done with it; the last one frees it
 }
 
 const arenaSize = 256 << 10
 
+func newBatch(workers, perWorker int) *batch {
+	size := perWorker * workers
+	b := &batch{
+		pkts:  make([]decode.Packet, size),
+		hosts: make([]batchHost, size),
+		mine:  make([][]int32, workers),
+		arena: make([]byte, 0, arenaSize*workers),
+	}
+	// Twice a worker's share: a skewed span (one busy host) grows a
+	// worker's list once, and the batch keeps it; room for every packet
+	// in every list would grow with the square of the workers.
+	for i := range b.mine {
+		b.mine[i] = make([]int32, 0, min(size, 2*perWorker))
+	}
+	return b
+}
+
+func (b *batch) reset() {
+	b.n = 0
+	b.arena = b.arena[:0]
+	for i := range b.mine {
+		b.mine[i] = b.mine[i][:0]
+	}
+}
+
 // replaySharded decodes in this goroutine and hands each packet to the
-// worker that owns its internal host.
+// worker that owns its internal host. Workers share the batches: each is
+// filled once, read by every worker for its own packets and freed by the
+// last. A batch holds BatchSize packets per worker and its arena
+// arenaSize bytes per worker, so each worker gets about a BatchSize at a time.
 func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error {
 	nw := len(p.workers)
+	size := p.cfg.BatchSize * nw
+	nb := p.cfg.QueueLen + 2
+	free := make(chan *batch, nb)
+	for range nb {
+		free <- newBatch(nw, p.cfg.BatchSize)
+	}
 	work := make([]chan *batch, nw)
-	free := make([]chan *batch, nw)
-	cur := make([]*batch, nw)
 	var wg sync.WaitGroup
 	for i, w := range p.workers {
-		work[i] = make(chan *batch, p.cfg.QueueLen)
-		free[i] = make(chan *batch, p.cfg.QueueLen+2)
-		for j := 0; j < p.cfg.QueueLen+2; j++ {
-			free[i] <- &batch{
-				pkts:  make([]decode.Packet, 0, p.cfg.BatchSize),
-				kinds: make([]decode.ErrKind, 0, p.cfg.BatchSize),
-				hosts: make([]owned, 0, p.cfg.BatchSize),
-				arena: make([]byte, 0, arenaSize),
-			}
-		}
+		work[i] = make(chan *batch, nb) // room for every batch: sending never waits
 		wg.Add(1)
-		go func(w *worker, in <-chan *batch, back chan<- *batch) {
+		go func(w *worker, in <-chan *batch) {
 			defer wg.Done()
 			for b := range in {
 				w.batch = b
-				for j := range b.pkts {
-					w.idx = j
-					w.handle(&b.pkts[j], b.kinds[j])
+				for _, j := range b.mine[w.id] {
+					w.idx = int(j)
+					w.handle(&b.pkts[j], b.hosts[j].kind)
 				}
+				w.batch = nil // the reader refills it once every worker is done
 				w.publish()
 				w.serveSnapshot()
-				b.pkts, b.kinds, b.hosts, b.arena = b.pkts[:0], b.kinds[:0], b.hosts[:0], b.arena[:0]
-				back <- b
+				if b.left.Add(-1) == 0 {
+					b.reset()
+					free <- b
+				}
 			}
 			w.flush()
 			w.publish()
-		}(w, work[i], free[i])
+		}(w, work[i])
 	}
-	var follow helloFollow // the reader's: continuations of ClientHellos to keep
-	send := func(i int) {
-		if cur[i] != nil && len(cur[i].pkts) > 0 {
-			work[i] <- cur[i]
-			cur[i] = nil
+	cur := <-free
+	send := func() {
+		cur.left.Store(int32(nw))
+		for i := range work {
+			work[i] <- cur
 		}
+		cur = <-free
 	}
-	enqueue := func(i int, pkt *decode.Packet, kind decode.ErrKind, h owned) {
-		b := cur[i]
-		if b == nil {
-			b = <-free[i]
-			cur[i] = b
-		}
-		keep := follow.keep(pkt, keptPayload(pkt))
-		if len(b.arena)+keep+len(pkt.TCPOptions) > cap(b.arena) {
-			send(i)
-			b = <-free[i]
-			cur[i] = b
-		}
-		// The bytes are copied before the packet joins the batch: a copy
-		// that faults (a mapped capture truncated under us) must leave the
-		// batch whole, as the workers read it after the reader stopped.
-		payload := b.keep(pkt.Payload[:keep])
-		opts := b.keep(pkt.TCPOptions)
-		b.pkts = append(b.pkts, *pkt)
-		q := &b.pkts[len(b.pkts)-1]
-		q.Payload, q.TCPOptions = payload, opts
-		b.kinds = append(b.kinds, kind)
-		b.hosts = append(b.hosts, h)
-		if len(b.pkts) == cap(b.pkts) {
-			send(i)
-		}
-	}
-	var ra [8]ndp.Prefix
-	var memo synMemo
-	var r frameReader
+	var (
+		follow helloFollow // the reader's: continuations of ClientHellos to keep
+		ra     [8]ndp.Prefix
+		memo   synMemo
+		r      frameReader
+	)
 	own, err := newOwners(&p.cfg)
 	if err != nil {
 		return fmt.Errorf("pipeline: %w", err)
 	}
+	r.into = &cur.pkts[0]
 	err = r.run(ctx, src, func(pkt *decode.Packet, kind decode.ErrKind) {
 		// What changes how later packets are sharded or tracked is learned
 		// here, in capture order, before the workers see those packets.
@@ -337,26 +352,49 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 		if pkt.Proto == decode.ProtoTCP && len(pkt.Payload) >= 8 && pkt.Payload[0] == 'C' {
 			recognizeProxy(&p.cfg, pkt)
 		}
-		h := own.host(pkt)
-		enqueue(shard.Worker(shard.HashKey(h.key), nw), pkt, kind, h)
+		var h batchHost
+		i := shard.Worker(own.shard(pkt, &h), nw)
+		keep := follow.keep(pkt, keptPayload(pkt))
+		opts := keptOptions(pkt)
+		if len(cur.arena)+keep+len(opts) > cap(cur.arena) {
+			q := pkt // decoded into cur's next place; the next batch takes it
+			send()
+			cur.pkts[0] = *q
+			pkt = &cur.pkts[0]
+		}
+		// The packet joins the batch (n, mine) only once its bytes are
+		// copied: a copy that faults (a mapped capture truncated under us)
+		// leaves the batch whole for the workers, who read it after the
+		// reader stopped.
+		pkt.Payload = cur.keep(pkt.Payload[:keep])
+		pkt.TCPOptions = cur.keep(opts)
+		n := cur.n
+		h.kind = kind
+		cur.hosts[n] = h
+		cur.mine[i] = append(cur.mine[i], int32(n))
+		cur.n++
+		if cur.n == size {
+			send()
+		}
+		r.into = &cur.pkts[cur.n]
 	}, readHooks{tick: func(r *frameReader) {
-		p.publishReader(r.counts(), own.binder.Stats())
+		p.publishReader(r.counts(), own.stats())
 		if p.snapWanted.Swap(false) {
 			p.saveReaderIdentity(own.binder)
 			// A checkpoint waits: every worker gets a batch, empty if need
 			// be, so that one with no traffic answers too.
-			for i := range nw {
-				if cur[i] == nil {
-					cur[i] = <-free[i]
-				}
-				work[i] <- cur[i]
-				cur[i] = nil
-			}
+			send()
+			r.into = &cur.pkts[0]
 		}
 	}})
 	p.saveReaderIdentity(own.binder) // for the final checkpoint
+	if cur.n > 0 {
+		cur.left.Store(int32(nw))
+		for i := range work {
+			work[i] <- cur
+		}
+	}
 	for i := range work {
-		send(i)
 		close(work[i])
 	}
 	wg.Wait()
@@ -370,6 +408,16 @@ func (b *batch) keep(data []byte) []byte {
 	n := len(b.arena)
 	b.arena = append(b.arena, data...)
 	return b.arena[n:len(b.arena):len(b.arena)]
+}
+
+// keptOptions are the TCP options a sharded worker needs: a SYN's, which
+// host identification fingerprints (p0f); no later stage reads another
+// segment's.
+func keptOptions(p *decode.Packet) []byte {
+	if p.TCPFlags&decode.TCPSyn == 0 {
+		return nil
+	}
+	return p.TCPOptions
 }
 
 // keptPayload is how many payload bytes a sharded worker needs: all of a

@@ -15,9 +15,13 @@ import (
 // frame, hands on each packet whose IP fields are valid, and keeps the
 // counters the stats report.
 type frameReader struct {
-	dec    decode.Decoder
-	frame  capture.Frame
-	pkt    decode.Packet
+	dec   decode.Decoder
+	frame capture.Frame
+	pkt   decode.Packet
+	// into, when set, is where the next frame is decoded instead of pkt:
+	// the sharded reader decodes each packet into its place in a batch
+	// and moves into on to the next place once it has kept one.
+	into   *decode.Packet
 	frames uint64
 	bytes  uint64
 }
@@ -79,8 +83,12 @@ func (r *frameReader) loop(ctx context.Context, src capture.Source, each func(*d
 		}
 		r.frames++
 		r.bytes += uint64(r.frame.WireLen)
-		if kind := r.dec.Decode(&r.frame, &r.pkt); kind == decode.OK || hasIP(kind) {
-			each(&r.pkt, kind)
+		pkt := r.into
+		if pkt == nil {
+			pkt = &r.pkt
+		}
+		if kind := r.dec.Decode(&r.frame, pkt); kind == decode.OK || hasIP(kind) {
+			each(pkt, kind)
 		}
 		if r.frames&1023 == 0 {
 			h.tick(r)

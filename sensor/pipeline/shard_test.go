@@ -76,10 +76,12 @@ type differ struct {
 	dec      decode.Decoder
 	pkt      decode.Packet
 	own      *owners
+	ref      *owners // learns the same frames; resolves by owners.host
 	told     []host.Change
 	push     *liveHosts // writes told to the kernel's map; nil for a program without one
 
 	compared, skipped, mismatches int
+	memoMismatches                int
 	taught                        int // frames whose own content moved their owner to another host
 }
 
@@ -109,7 +111,19 @@ func (d *differ) frame(name string, f *capture.Frame) {
 	if d.push != nil {
 		d.check(name, "before it teaches", got, before, eth)
 	}
-	h := d.own.host(p).key
+	// Replay's path (owners.shard, with its flow memo) must give the host
+	// the rule's reference path (owners.host, run by a second binder over
+	// the same frames) gives.
+	var bh batchHost
+	hash := d.own.shard(p, &bh)
+	h := d.ref.host(p).key
+	if hash != shard.HashKey(h) || bh.mac != h.MAC {
+		d.memoMismatches++
+		if d.memoMismatches <= 10 {
+			d.t.Errorf("%s: owners.shard gave hash %#x, MAC %s; owners.host host %v (hash %#x)",
+				name, hash, host.MACString(bh.mac), h, shard.HashKey(h))
+		}
+	}
 	if d.push != nil && len(d.told) > 0 {
 		d.push.write(d.told)
 	}
@@ -229,7 +243,11 @@ func newBinderDiffer(t *testing.T, prog *ebpf.Program, internal []netip.Prefix, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &differ{t: t, prog: prog, internal: cfg.Internal, own: own}
+	ref, err := newOwners(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &differ{t: t, prog: prog, internal: cfg.Internal, own: own, ref: ref}
 }
 
 var defaultInternal = netset.MustParse(netset.DefaultInternal).Prefixes()

@@ -68,28 +68,43 @@ const (
 
 // Owner is the address that owns p's state (see the package comment).
 func Owner(p *Packet) netip.Addr {
-	if p.Proto == protoUDP && (p.DstPort == dhcpServer || p.DstPort == dhcpClient) {
+	if IsDHCP(p.Proto, p.DstPort) {
 		if a, ok := DHCPAddr(p.Payload); ok {
 			return a
 		}
 	}
-	switch {
-	case p.SrcInternal && !p.DstInternal:
-		return p.Src
-	case p.DstInternal && !p.SrcInternal:
-		return p.Dst
-	case p.SrcInternal && p.DstInternal:
-		switch {
-		case p.SrcPort > p.DstPort:
-			return p.Src
-		case p.SrcPort < p.DstPort:
-			return p.Dst
-		case p.Src.Less(p.Dst):
-			return p.Src
-		}
+	if DstOwns(p.Src, p.Dst, p.SrcInternal, p.DstInternal, p.SrcPort, p.DstPort) {
 		return p.Dst
 	}
 	return p.Src
+}
+
+// IsDHCP reports whether a packet of IP protocol proto to port dport is a
+// DHCPv4 message, which Owner reads the bound address from first.
+func IsDHCP(proto uint8, dport uint16) bool {
+	return proto == protoUDP && (dport == dhcpServer || dport == dhcpClient)
+}
+
+// DstOwns is the rule of Owner below DHCP: whether the destination owns a
+// packet rather than the source. The sharded replay's reader asks it of
+// every packet that is not DHCP with the packet's own fields, which costs
+// less than filling a Packet.
+func DstOwns(src, dst netip.Addr, srcInternal, dstInternal bool, sport, dport uint16) bool {
+	switch {
+	case srcInternal && !dstInternal:
+		return false
+	case dstInternal && !srcInternal:
+		return true
+	case srcInternal && dstInternal:
+		switch {
+		case sport > dport:
+			return false
+		case sport < dport:
+			return true
+		}
+		return !src.Less(dst)
+	}
+	return false
 }
 
 // Hash is the hash of the owner's address: FNV-1a over its 16-byte form.
@@ -97,6 +112,17 @@ func Owner(p *Packet) netip.Addr {
 // bits still differ between neighbouring addresses, which is what taking it
 // modulo the worker count needs.
 func Hash(a netip.Addr) uint32 {
+	if a.Is4() {
+		// The same bytes as As16's (::ffff:a.b.c.d), without copying As16's
+		// result, which costs a failed store-to-load forward per call.
+		b := a.As4()
+		h := v4MappedPrefixHash
+		for _, c := range b {
+			h ^= uint32(c)
+			h *= 16777619
+		}
+		return h
+	}
 	b := a.As16()
 	h := uint32(2166136261)
 	for _, c := range b {
@@ -105,6 +131,17 @@ func Hash(a netip.Addr) uint32 {
 	}
 	return h
 }
+
+// v4MappedPrefixHash is FNV-1a's state after the twelve bytes that put an
+// IPv4 address in IPv6 form (ten zeros, two 0xff).
+var v4MappedPrefixHash = func() uint32 {
+	h := uint32(2166136261)
+	for _, c := range [12]byte{10: 0xff, 11: 0xff} {
+		h ^= uint32(c)
+		h *= 16777619
+	}
+	return h
+}()
 
 // Of is Hash(Owner(p)): the value the kernel's fanout program returns for
 // the frame p was read from when no host is bound to the owner and p is not
@@ -210,8 +247,13 @@ func HashKey(k host.Key) uint32 {
 	if !k.IsMAC() {
 		return Hash(k.Addr)
 	}
+	return HashMAC(k.MAC)
+}
+
+// HashMAC is HashKey of the host with canonical MAC m.
+func HashMAC(m [6]byte) uint32 {
 	h := uint32(2166136261)
-	for _, c := range k.MAC {
+	for _, c := range m {
 		h ^= uint32(c)
 		h *= 16777619
 	}

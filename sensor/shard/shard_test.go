@@ -120,8 +120,11 @@ func TestHashValues(t *testing.T) {
 	}
 	for i := 0; i < 1000; i++ {
 		a := netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), byte(i * 7)})
-		if i%2 == 1 {
+		switch i % 4 {
+		case 1, 3:
 			a = netip.AddrFrom16([16]byte{0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, byte(i >> 8), byte(i), byte(i * 3)})
+		case 2:
+			a = netip.AddrFrom16(a.As16()) // IPv4-mapped: hashed in the same 16-byte form
 		}
 		h := fnv.New32a()
 		b := a.As16()
