@@ -21,9 +21,10 @@ import (
 // in a capture mapping; such a fault ends the input with an error instead
 // of the process.
 type mapping struct {
-	f       *os.File
-	bufSize int   // read buffer for what follows the mapping
-	seekAt  int64 // the stream's offset at which to follow it next
+	f        *os.File
+	bufSize  int   // read buffer for what follows the mapping
+	seekAt   int64 // the stream's offset at which to follow it next
+	released int64 // data[:released] is out of the resident set
 
 	mu   sync.Mutex // guards data against FaultError racing Close
 	data []byte
@@ -44,9 +45,18 @@ var errChanged = errors.New("file shrank while it was read")
 // any tool reading /proc/PID/fdinfo): one lseek per followEvery bytes keeps
 // it near. The size tells a file that shrank (whose mapped pages past its
 // new end fault, or read as zeros up to the end of the last page).
+//
+// It also releases the pages read more than followEvery ago: they stay in
+// the page cache, but out of the process's resident set, which would
+// otherwise grow by the whole file (RSS counts mapped file pages) and hide
+// what the sensor's own tables use. A page touched again faults back in.
 func (m *mapping) follow(off int64) (size int64) {
 	m.f.Seek(off, io.SeekStart) //nolint:errcheck // a regular file; only progress reads the offset
 	m.seekAt = off + followEvery
+	if done := (off - followEvery) &^ (releaseAlign - 1); done > m.released {
+		release(m.data[m.released:done])
+		m.released = done
+	}
 	fi, err := m.f.Stat()
 	if err != nil {
 		return math.MaxInt64 // cannot tell: read on; a fault is still caught
@@ -54,7 +64,10 @@ func (m *mapping) follow(off int64) (size int64) {
 	return fi.Size()
 }
 
-const followEvery = 1 << 20
+const (
+	followEvery  = 1 << 20
+	releaseAlign = 64 << 10 // a multiple of any page size
+)
 
 // errReader fails every read with err.
 type errReader struct{ err error }

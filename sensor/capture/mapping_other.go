@@ -11,4 +11,6 @@ func mapFile(*os.File, int) *mapping { return nil }
 
 func unmap([]byte) error { return nil }
 
+func release([]byte) {}
+
 func addrOf(b []byte) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(b)) }

@@ -189,3 +189,29 @@ func TestMappedFileTruncatedInPage(t *testing.T) {
 		})
 	}
 }
+
+// Pages read through the mapping are released as the reader moves on, so
+// the resident set does not grow by the size of the file.
+func TestMappedPagesReleased(t *testing.T) {
+	le := binary.LittleEndian
+	var recs []rec
+	for i := range 3000 {
+		recs = append(recs, rec{ts: int64(i+1) * 1e6, data: bytes.Repeat([]byte{byte(i)}, 1000)})
+	}
+	path := filepath.Join(t.TempDir(), "big.pcap")
+	if err := os.WriteFile(path, pcapBytes(le, magicMicro, 1, recs...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Options{}.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	frames, err := readAll(t, r)
+	if err != io.EOF || len(frames) != len(recs) {
+		t.Fatalf("%d frames, %v", len(frames), err)
+	}
+	if m := r.maps[0]; m == nil || m.released < followEvery {
+		t.Fatalf("released %d of a %d-byte mapping", m.released, len(m.data))
+	}
+}

@@ -28,4 +28,12 @@ func mapFile(f *os.File, bufSize int) *mapping {
 
 func unmap(b []byte) error { return unix.Munmap(b) }
 
+// release drops b's pages from the process's page tables (a shared file
+// mapping: the file and the page cache keep them).
+func release(b []byte) {
+	if len(b) > 0 {
+		_ = unix.Madvise(b, unix.MADV_DONTNEED)
+	}
+}
+
 func addrOf(b []byte) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(b)) }
