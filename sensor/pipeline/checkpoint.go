@@ -489,30 +489,16 @@ func mergeIdentity(ids []host.Saved) host.Saved {
 		return ids[0]
 	}
 	var out host.Saved
-	joins := map[[6]byte]int{}
-	binds := map[netip.Addr]int{}
+	joins := map[[6]byte]newest{}
+	binds := map[netip.Addr]newest{}
 	routers := map[[6]byte]bool{}
 	for _, id := range ids {
 		out.Clock = max(out.Clock, id.Clock)
 		for _, j := range id.Joins {
-			if i, ok := joins[j.Member]; ok {
-				if j.Last > out.Joins[i].Last {
-					out.Joins[i] = j
-				}
-				continue
-			}
-			joins[j.Member] = len(out.Joins)
-			out.Joins = append(out.Joins, j)
+			out.Joins = keepNewest(out.Joins, joins, j.Member, j, j.Last)
 		}
 		for _, b := range id.Bindings {
-			if i, ok := binds[b.Addr]; ok {
-				if b.Last > out.Bindings[i].Last {
-					out.Bindings[i] = b
-				}
-				continue
-			}
-			binds[b.Addr] = len(out.Bindings)
-			out.Bindings = append(out.Bindings, b)
+			out.Bindings = keepNewest(out.Bindings, binds, b.Addr, b, b.Last)
 		}
 		for _, m := range id.Routers {
 			if !routers[m] {
@@ -522,6 +508,28 @@ func mergeIdentity(ids []host.Saved) host.Saved {
 		}
 	}
 	return out
+}
+
+// keepNewest adds v (last seen at last) to list under key k, where at
+// indexes list by key: appended when k is new, else in place of k's entry
+// when v is newer.
+func keepNewest[K comparable, V any](list []V, at map[K]newest, k K, v V, last int64) []V {
+	n, ok := at[k]
+	if !ok {
+		at[k] = newest{len(list), last}
+		return append(list, v)
+	}
+	if last > n.last {
+		list[n.i] = v
+		at[k] = newest{n.i, last}
+	}
+	return list
+}
+
+// newest is where keepNewest keeps a key's entry, and its time.
+type newest struct {
+	i    int
+	last int64
 }
 
 // IdentityRestore counts what RestoreIdentity restored.

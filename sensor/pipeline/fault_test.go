@@ -1,15 +1,12 @@
 package pipeline
 
 import (
-	"context"
 	"encoding/binary"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/launchtap/launchtap/sensor/capture"
 )
 
 // straddlePcap is a filler frame, then a DNS response whose headers end
@@ -53,25 +50,7 @@ func straddlePcap() []byte {
 // Run in a child process, as the failure is the process dying.
 func TestReplayShardedFaultMidCopy(t *testing.T) {
 	if os.Getenv("LAUNCHTAP_FAULT_CHILD") == "1" {
-		path := filepath.Join(t.TempDir(), "s.pcap")
-		if err := os.WriteFile(path, straddlePcap(), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		r, err := capture.Options{}.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := DefaultConfig()
-		cfg.Workers = 2
-		p, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		go func() {
-			for range p.Alerts() {
-			}
-		}()
-		err = p.Replay(context.Background(), &shrinkingSource{Reader: r, path: path, cut: 8192})
+		_, err := replayShrinking(t, filepath.Join(t.TempDir(), "s.pcap"), straddlePcap(), 8192, 2)
 		if err == nil || !strings.Contains(err.Error(), "shrank") {
 			t.Fatalf("replay returned %v, want the file named as shrunk", err)
 		}

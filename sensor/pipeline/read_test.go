@@ -214,30 +214,39 @@ func TestReplayFileShrinks(t *testing.T) {
 	}
 	for _, workers := range []int{1, 2} {
 		path := filepath.Join(t.TempDir(), "demo.pcapng")
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		r, err := capture.Options{}.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := DefaultConfig()
-		cfg.Workers = workers
-		p, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		go func() {
-			for range p.Alerts() {
-			}
-		}()
-		err = p.Replay(context.Background(), &shrinkingSource{Reader: r, path: path, cut: 8192})
-		r.Close()
+		st, err := replayShrinking(t, path, data, 8192, workers)
 		if err == nil || !strings.Contains(err.Error(), "shrank") || !strings.Contains(err.Error(), path) {
 			t.Errorf("%d workers: replay ended with %v, want the file named as shrunk", workers, err)
 		}
-		if n := p.Stats().Frames; n == 0 || n > 100 {
+		if n := st.Frames; n == 0 || n > 100 {
 			t.Errorf("%d workers: %d frames read before the cut", workers, n)
 		}
 	}
+}
+
+// replayShrinking writes data to path and replays it with the given
+// workers, the file cut to cut bytes after the first frame was read. It
+// returns how the replay ended and the pipeline's counters.
+func replayShrinking(t *testing.T, path string, data []byte, cut int64, workers int) (Stats, error) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := capture.Options{}.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cfg := DefaultConfig()
+	cfg.Workers = workers
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for range p.Alerts() {
+		}
+	}()
+	err = p.Replay(context.Background(), &shrinkingSource{Reader: r, path: path, cut: cut})
+	return p.Stats(), err
 }
