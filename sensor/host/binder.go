@@ -605,26 +605,7 @@ func (b *Binder) noteAddr(mac [6]byte, mi *macInfo, a netip.Addr, ts int64) bool
 	if (found || a.IsLinkLocalUnicast()) && !mi.router {
 		return false // nothing new: every host has a link-local address besides its global ones
 	}
-	var v4, n6 int
-	var v6 [ringSize]netip.Prefix
-	for _, s := range mi.ips {
-		if !s.addr.IsValid() || s.addr.IsLinkLocalUnicast() || ts-s.last > b.bindTTL {
-			continue
-		}
-		if s.addr.Is4() || s.addr.Is4In6() {
-			v4++
-			continue
-		}
-		p, _ := s.addr.Prefix(64)
-		dup := false
-		for _, q := range v6[:n6] {
-			dup = dup || q == p
-		}
-		if !dup {
-			v6[n6] = p
-			n6++
-		}
-	}
+	v4, n6 := RecentAddrs(len(mi.ips), func(i int) (netip.Addr, int64) { return mi.ips[i].addr, mi.ips[i].last }, ts, b.bindTTL)
 	router := v4 > b.cfg.RouterIPs || n6 > b.cfg.RouterIPs
 	if router != mi.router {
 		mi.router = router

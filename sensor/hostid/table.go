@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/launchtap/launchtap/sensor/decode"
+	hostkey "github.com/launchtap/launchtap/sensor/host"
 	"github.com/launchtap/launchtap/sensor/hostid/dhcp"
 	"github.com/launchtap/launchtap/sensor/hostid/httpua"
 	"github.com/launchtap/launchtap/sensor/hostid/mdns"
@@ -397,27 +398,7 @@ func (t *Table) noteIP(h *host, a netip.Addr, ts int64) (router bool) {
 		return false
 	}
 	h.ips[oldest] = ipSeen{a, ts}
-	var v4 int
-	var v6 [ringSize]netip.Prefix
-	n6 := 0
-	for _, s := range h.ips {
-		if !s.addr.IsValid() || ts-s.last > t.bindTTL {
-			continue
-		}
-		if s.addr.Is4() {
-			v4++
-			continue
-		}
-		p, _ := s.addr.Prefix(64)
-		dup := false
-		for _, q := range v6[:n6] {
-			dup = dup || q == p
-		}
-		if !dup {
-			v6[n6] = p
-			n6++
-		}
-	}
+	v4, n6 := hostkey.RecentAddrs(len(h.ips), func(i int) (netip.Addr, int64) { return h.ips[i].addr, h.ips[i].last }, ts, t.bindTTL)
 	if v4 <= t.cfg.RouterIPs && n6 <= t.cfg.RouterIPs {
 		return false
 	}
