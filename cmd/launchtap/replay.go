@@ -144,6 +144,10 @@ type summary struct {
 	Sessions     map[string]uint64            `json:"sessions"`
 	DNS          map[string]uint64            `json:"dns"`
 	Hosts        map[string]uint64            `json:"hosts"`
+	// Beats counts the periodicity detector's work: beats offered, merged
+	// into a pair's current beat, dropped as out of order, rescorings done
+	// and rescorings skipped because they could not change the verdict.
+	Beats map[string]uint64 `json:"beats"`
 	Kernel       map[string]uint64            `json:"kernel,omitempty"`     // live capture: AF_PACKET and pre-filter counters
 	Syslog       map[string]map[string]uint64 `json:"syslog,omitempty"`     // per destination URL: queued, sent, delivered, retried, dropped, spooled, depth
 	Enrichment   map[string]uint64            `json:"enrichment,omitempty"` // alerts by enrichment status
@@ -236,6 +240,15 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"malformed": st.DNS.Malformed,
 			"truncated": st.DNS.Truncated,
 			"tcp_gaps":  st.DNS.TCPGaps,
+		},
+		Beats: map[string]uint64{
+			"beats":        st.Beacon.Beats,
+			"grouped":      st.Beacon.Grouped,
+			"out_of_order": st.Beacon.OutOfOrder,
+			"late":         st.Beacon.Late,
+			"scored":       st.Beacon.Scored,
+			"steady":       st.Beacon.Steady,
+			"collisions":   st.Beacon.Collisions,
 		},
 		Hosts: map[string]uint64{
 			"hosts":            uint64(s.pipe.DistinctHosts()), // the workers have stopped
@@ -379,6 +392,7 @@ func (s *summary) print(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  sessions: %s; dns: %s\n", kv(s.Sessions), kv(s.DNS))
 	fmt.Fprintf(w, "  hosts: %s\n", kv(s.Hosts))
+	fmt.Fprintf(w, "  beats: %s\n", kv(s.Beats))
 	fmt.Fprintf(w, "  identity by %s: %s\n", s.IdentityBy, kv(s.Identity))
 	if s.IdentityBy == "address" && s.Packets > 0 {
 		fmt.Fprintln(w, "  identity: no end host's MAC was seen (a span beyond the first hop, or no Ethernet): hosts are keyed by their addresses, and a host that changes address is a new host")
