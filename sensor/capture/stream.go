@@ -93,6 +93,9 @@ func (s *stream) take(n int) ([]byte, error) {
 		if end := s.off + int64(n); end <= int64(len(s.mem)) {
 			b := s.mem[s.off:end:end]
 			s.off = end
+			if end+hintLen <= int64(len(s.mem)) {
+				prefetch(&s.mem[end], hintLen)
+			}
 			if end >= s.mm.seekAt {
 				if size := s.mm.follow(end); size < int64(len(s.mem)) {
 					s.mem = s.mem[:max(size, end)] // shrank: stop where it ends now
