@@ -182,6 +182,36 @@ type Detector struct {
 	stats  Stats
 	window int64 // GroupWindow, ns
 	sc     scratch
+
+	// addrPairs counts the tracked pairs keyed by destination address, by
+	// a hash of the address (addrSlot). Rekey is asked at every named
+	// session start whether the host beat the address before the name was
+	// known, which it almost never did; a zero here answers without
+	// hashing the key or probing the table. Collisions only cost a probe.
+	addrPairs [1 << addrSlotBits]uint32
+}
+
+const addrSlotBits = 12
+
+// addrSlot is where addrPairs counts pairs keyed by address a.
+func addrSlot(a netip.Addr) uint32 {
+	b := a.As16()
+	x := binary.LittleEndian.Uint64(b[:8]) ^ binary.LittleEndian.Uint64(b[8:])*0x9e3779b97f4a7c15
+	return uint32((x * 0xbf58476d1ce4e5b9) >> (64 - addrSlotBits))
+}
+
+// admitted counts p in addrPairs as it enters the table; forget, called
+// for every pair that leaves it, uncounts it.
+func (d *Detector) admitted(p *pair) {
+	if p.key.Dest == "" {
+		d.addrPairs[addrSlot(p.key.DestIP)]++
+	}
+}
+
+func (d *Detector) forget(_ pairID, p *pair) {
+	if p.key.Dest == "" {
+		d.addrPairs[addrSlot(p.key.DestIP)]--
+	}
 }
 
 // NewDetector returns a detector with cfg. Invalid settings are replaced by
@@ -193,7 +223,7 @@ func NewDetector(cfg Config) *Detector {
 	}
 	d := &Detector{cfg: cfg, window: int64(cfg.GroupWindow), seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 	d.sc.exp = make([]explanation, 0, 8*HistoryLen)
-	lru, err := slru.NewHashed[pairID, *pair](cfg.MaxPairs, 0, func(id pairID) uint64 { return id.a }, nil)
+	lru, err := slru.NewHashed[pairID, *pair](cfg.MaxPairs, 0, func(id pairID) uint64 { return id.a }, d.forget)
 	if err != nil { // unreachable: MaxPairs >= 1 after validation
 		panic(fmt.Sprintf("beacon: %v", err))
 	}
@@ -259,7 +289,9 @@ func (d *Detector) Beat(k PairKey, dst netip.Addr, ts int64) *Finding {
 	if !ok {
 		// A pair seen once goes to probation: a scan's new pairs evict only
 		// each other, never a pair with a history.
-		d.lru.Add(id, &pair{key: k, first: ts, base: ts, beats: 1})
+		p := &pair{key: k, first: ts, base: ts, beats: 1}
+		d.lru.Add(id, p)
+		d.admitted(p)
 		return nil
 	}
 	last := p.lastBeat()

@@ -14,7 +14,7 @@ import (
 // each other are one beat) and to keeps its alert state. It reports whether
 // from was tracked. It never scores: the next beat does.
 func (d *Detector) Rekey(from, to PairKey) bool {
-	if from == to {
+	if from == to || from.Dest == "" && d.addrPairs[addrSlot(from.DestIP)] == 0 {
 		return false
 	}
 	fp, ok := d.peek(from)
@@ -39,6 +39,7 @@ func (d *Detector) Rekey(from, to PairKey) bool {
 // its second beat would have made it, so a scan cannot push it out.
 func (d *Detector) store(id pairID, p *pair) {
 	d.lru.Add(id, p)
+	d.admitted(p) // a pair it replaced on a collision stays counted: a probe more
 	if p.hist != nil {
 		d.lru.Promote(id)
 	}

@@ -1,6 +1,7 @@
 package beacon
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 	"time"
@@ -91,5 +92,43 @@ func TestRekeyThenAlert(t *testing.T) {
 		if p.alerted == 0 {
 			t.Fatal("the merged pair never alerted")
 		}
+	}
+}
+
+// TestAddrPairsCountTable checks Rekey's shortcut against the table: after
+// beats, evictions, renames and removals, addrPairs holds exactly the
+// address-keyed pairs tracked, so a zero never hides one.
+func TestAddrPairsCountTable(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxPairs = 64 // small: most pairs are evicted along the way
+	d := NewDetector(cfg)
+	rng := rand.New(rand.NewPCG(1, 2))
+	src := host.AddrKey(netip.MustParseAddr("10.0.0.5"))
+	for i := range 20000 {
+		dst := netip.AddrFrom4([4]byte{203, 0, 113, byte(rng.IntN(40))})
+		k := PairKey{Host: src, DestIP: dst, Port: 443, Proto: 6, Kind: Kind(rng.IntN(2))}
+		ts := int64(i) * int64(time.Second)
+		switch rng.IntN(4) {
+		case 0, 1:
+			d.Beat(k, dst, ts)
+		case 2:
+			named := k
+			named.DestIP, named.Dest = netip.Addr{}, "n"+dst.String()
+			d.Rekey(k, named)
+		case 3:
+			d.Beat(PairKey{Host: src, Dest: "other.example", Port: 443, Proto: 6}, dst, ts)
+		}
+	}
+	var want [len(d.addrPairs)]uint32
+	for _, p := range d.lru.Values() {
+		if p.key.Dest == "" {
+			want[addrSlot(p.key.DestIP)]++
+		}
+	}
+	if want != d.addrPairs {
+		t.Fatal("addrPairs does not count the address-keyed pairs tracked")
+	}
+	if d.Stats().Evictions == 0 || d.Stats().Rekeyed == 0 {
+		t.Fatalf("the test made no evictions or renames: %+v", d.Stats())
 	}
 }
