@@ -20,6 +20,7 @@ const DefaultInternal = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,f
 // integer operations.
 type Set struct {
 	v4       []v4net
+	v4first  [256]v4cover // what v4 holds of each first octet: most lookups stop here
 	v6       []netip.Prefix
 	prefixes []netip.Prefix
 
@@ -36,6 +37,18 @@ type Set struct {
 const MaxLearned = 64
 
 type v4net struct{ value, mask uint32 }
+
+// v4cover is how much of the addresses with one first octet the IPv4
+// prefixes hold. The internal networks are a few short prefixes and most
+// addresses a sensor looks up (every packet's two ends) are external ones
+// whose first octet none of them starts with.
+type v4cover uint8
+
+const (
+	v4None v4cover = iota
+	v4Some         // a prefix longer than /8 starts with it: scan v4
+	v4All          // a prefix of /8 or shorter holds it
+)
 
 // Parse reads a comma-separated list of CIDRs (a bare address is a /32 or /128).
 func Parse(list string) (*Set, error) {
@@ -86,6 +99,14 @@ func New(ps []netip.Prefix) *Set {
 				m = ^uint32(0) << (32 - p.Bits())
 			}
 			s.v4 = append(s.v4, v4net{v & m, m})
+			first := v >> 24
+			if p.Bits() <= 8 {
+				for o := first; o < first+1<<(8-p.Bits()); o++ {
+					s.v4first[o] = v4All
+				}
+			} else if s.v4first[first] == v4None {
+				s.v4first[first] = v4Some
+			}
 		} else {
 			s.v6 = append(s.v6, p)
 		}
@@ -98,6 +119,12 @@ func New(ps []netip.Prefix) *Set {
 func (s *Set) Contains(a netip.Addr) bool {
 	if a.Is4() || a.Is4In6() {
 		b := a.As4()
+		switch s.v4first[b[0]] {
+		case v4None:
+			return false
+		case v4All:
+			return true
+		}
 		v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 		for _, n := range s.v4 {
 			if v&n.mask == n.value {

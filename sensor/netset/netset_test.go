@@ -1,6 +1,7 @@
 package netset
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 )
@@ -94,5 +95,31 @@ func TestLearn(t *testing.T) {
 	}
 	if s.String() != MustParse(DefaultInternal).String() {
 		t.Fatal("learned prefixes changed the configured list")
+	}
+}
+
+// TestContainsMatchesPrefixes checks the first-octet shortcut against the
+// prefixes themselves, for random sets of short and long IPv4 prefixes.
+func TestContainsMatchesPrefixes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	addr := func() netip.Addr {
+		return netip.AddrFrom4([4]byte{byte(rng.IntN(16)), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256))})
+	}
+	for range 200 {
+		var ps []netip.Prefix
+		for range rng.IntN(5) {
+			ps = append(ps, netip.PrefixFrom(addr(), rng.IntN(33)).Masked())
+		}
+		s := New(ps)
+		for range 2000 {
+			a := addr()
+			want := false
+			for _, p := range ps {
+				want = want || p.Contains(a)
+			}
+			if got := s.Contains(a); got != want {
+				t.Fatalf("%v.Contains(%v) = %v, want %v", ps, a, got, want)
+			}
+		}
 	}
 }
