@@ -192,7 +192,9 @@ func openFile(path string, size int, mapOK bool) (Source, *mapping, error) {
 	if mapOK {
 		if mm := mapFile(f, size); mm != nil {
 			if m := mm.data; m[0] != 0x1f || m[1] != 0x8b {
-				src, err := openFormat(&stream{name: path, mem: mm.data, mm: mm}, mm.close, false)
+				st := &stream{name: path, mm: mm}
+				st.setMem(mm.data)
+				src, err := openFormat(st, mm.close, false)
 				if err != nil {
 					mm.close()
 					return nil, nil, err

@@ -82,6 +82,7 @@ func (r *pcapReader) Next(f *Frame) error {
 		r.done = s.fail(start, "record data", err)
 		return r.done
 	}
+	s.hint()
 	if wireLen < capLen {
 		wireLen = capLen
 	}

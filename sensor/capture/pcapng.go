@@ -195,6 +195,7 @@ func (r *ngReader) next(f *Frame) error {
 		if err != nil {
 			return s.fail(start, "block", err)
 		}
+		s.hint()
 		if t := bo.Uint32(b[n-4:]); t != n {
 			return s.corrupt(start, "block length %d, trailing length %d", n, t)
 		}

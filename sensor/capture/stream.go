@@ -50,8 +50,9 @@ type stream struct {
 	off  int64
 	big  []byte // for records larger than br's buffer; grows, is reused
 
-	mem []byte   // the mapped file while it is read through the mapping, else nil
-	mm  *mapping // what mem came from (the Source unmaps it on Close)
+	mem  []byte   // the mapped file while it is read through the mapping, else nil (set by setMem)
+	mm   *mapping // what mem came from (the Source unmaps it on Close)
+	fast int64    // take hands out mem[off:off+n] at once while off+n < fast (0: never)
 }
 
 // inMem reports whether the next n bytes are in the mapping. When a mapped
@@ -68,7 +69,7 @@ func (s *stream) inMem(n int) bool {
 		// It shrank: what the mapping gave near its end may be zeros.
 		rest = errReader{errChanged}
 	}
-	s.mem = nil
+	s.setMem(nil)
 	s.br = bufio.NewReaderSize(rest, s.mm.bufSize)
 	return false
 }
@@ -87,19 +88,47 @@ func (s *stream) peek(n int) ([]byte, error) {
 }
 
 // take consumes n bytes and returns them. The slice is valid until the next
-// call on s.
+// call on s. The common case, a record inside the mapping short of the next
+// follow point, is small enough to inline into the readers' Next.
 func (s *stream) take(n int) ([]byte, error) {
+	off := s.off
+	if end := off + int64(n); end < s.fast {
+		s.off = end
+		return s.mem[off:end:end], nil
+	}
+	return s.takeSlow(n)
+}
+
+// hint asks the CPU to load the next hintLen bytes of the mapping (see
+// hintLen), called once a record is taken.
+func (s *stream) hint() {
+	if s.off+hintLen <= int64(len(s.mem)) {
+		prefetch(&s.mem[s.off], hintLen)
+	}
+}
+
+// setMem makes mem the mapped bytes still to read through (nil: none) and
+// resets where take's fast path must stop: the mapping's end or the next
+// follow point, whichever comes first.
+func (s *stream) setMem(mem []byte) {
+	s.mem = mem
+	s.fast = 0
+	if mem != nil {
+		s.fast = min(int64(len(mem)), s.mm.seekAt)
+	}
+}
+
+func (s *stream) takeSlow(n int) ([]byte, error) {
 	if s.mem != nil {
 		if end := s.off + int64(n); end <= int64(len(s.mem)) {
 			b := s.mem[s.off:end:end]
 			s.off = end
-			if end+hintLen <= int64(len(s.mem)) {
-				prefetch(&s.mem[end], hintLen)
-			}
 			if end >= s.mm.seekAt {
-				if size := s.mm.follow(end); size < int64(len(s.mem)) {
-					s.mem = s.mem[:max(size, end)] // shrank: stop where it ends now
+				mem := s.mem
+				if size := s.mm.follow(end); size < int64(len(mem)) {
+					mem = mem[:max(size, end)] // shrank: stop where it ends now
 				}
+				s.setMem(mem)
 			}
 			return b, nil
 		}
