@@ -9,7 +9,7 @@ OFFICE_PCAP ?= /tmp/launchtap-office.pcap
 VERSION   ?= $(shell sh deploy/version.sh 2>/dev/null || echo 0.0.0)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
-.PHONY: help build demo test check race bench eval generate fuzz package man lint-package clean
+.PHONY: help build demo test check race bench eval generate fuzz package man lint-package pgo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -59,6 +59,18 @@ bench: build ## replay a generated capture, a realistic office day and a port-sc
 
 eval: build ## labelled detection evaluation over several seeds (recall, precision, period error, RITA side by side)
 	$(GO) run ./cmd/launchtap-eval -launchtap $(BIN)/launchtap -compact -check
+
+pgo: build ## refresh cmd/launchtap/default.pgo, the CPU profile Go builds launchtap with (PGO), from replays of the bench, office and flood captures and the demo
+	@test -s $(BENCH_PCAP) || $(BIN)/launchtap-synth -scenario bench -seed 1 -packets $(BENCH_PACKETS) -o $(BENCH_PCAP)
+	@test -s $(OFFICE_PCAP) || $(BIN)/launchtap-synth -scenario office -seed 1 -o $(OFFICE_PCAP)
+	@$(GO) build -trimpath -o $(BIN)/launchtap-flood ./internal/cmd/launchtap-flood
+	@test -s $(FLOOD_PCAP) || $(BIN)/launchtap-flood -packets $(BENCH_PACKETS) -o $(FLOOD_PCAP)
+	@rm -f $(BIN)/pgo-*.prof
+	@for f in $(BENCH_PCAP) $(OFFICE_PCAP) $(FLOOD_PCAP) testdata/demo.pcapng; do \
+	  $(BIN)/launchtap replay --workers 1 --alerts /dev/null --log-level warn --cpu-profile $(BIN)/pgo-$$(basename $$f).prof $$f 2>/dev/null || exit 1; \
+	done
+	$(GO) tool pprof -proto $(BIN)/pgo-*.prof >cmd/launchtap/default.pgo
+	@echo "cmd/launchtap/default.pgo refreshed: rebuild (make build) to use it" >&2
 
 generate: ## regenerate the eBPF objects (needs clang, llvm) and the detector's band table
 	$(GO) generate ./bpf/... ./sensor/beacon
