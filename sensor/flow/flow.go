@@ -87,6 +87,16 @@ type Key struct {
 	pad uint8
 }
 
+// equal is k == *o word by word. == on the 38-byte struct calls memequal,
+// a function call on every packet the session cache answers (2.5 % of an
+// office replay's instructions); this inlines to a few compares.
+func (k *Key) equal(o *Key) bool {
+	le := binary.LittleEndian
+	d := (le.Uint64(k.Client[:8]) ^ le.Uint64(o.Client[:8])) | (le.Uint64(k.Client[8:]) ^ le.Uint64(o.Client[8:])) |
+		(le.Uint64(k.Server[:8]) ^ le.Uint64(o.Server[:8])) | (le.Uint64(k.Server[8:]) ^ le.Uint64(o.Server[8:]))
+	return d == 0 && k.ClientPort == o.ClientPort && k.ServerPort == o.ServerPort && k.Proto == o.Proto && k.pad == o.pad
+}
+
 // Session is one tracked TCP connection or UDP exchange.
 type Session struct {
 	Key        Key
@@ -309,7 +319,7 @@ func (h *keyHash) sum(k Key) uint64 {
 // get finds a session through the cache, then the table l.
 func (t *Tracker) get(l *slru.Table[Key, *Session], k *Key, ts int64) (*Session, bool) {
 	sl := t.slot(k)
-	if s := sl.s; s != nil && sl.key == *k {
+	if s := sl.s; s != nil && sl.key.equal(k) {
 		if ts-s.promoted >= promoteEvery {
 			l.Get(*k)
 			t.promote(s, ts)

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"runtime"
 	"strings"
@@ -555,5 +556,31 @@ func TestKeyHash(t *testing.T) {
 	}
 	if len(cells) < 40000 { // a uniform hash fills ~41,400 of 65,536
 		t.Errorf("65,536 scanned keys fill %d of 65,536 cells", len(cells))
+	}
+}
+
+// TestKeyEqual checks the word-by-word compare against == for random keys
+// and copies of them with each bit of any byte flipped.
+func TestKeyEqual(t *testing.T) {
+	keyBytes := func(k *Key) *[38]byte { return (*[38]byte)(unsafe.Pointer(k)) }
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 50 {
+		var base Key
+		for i := range keyBytes(&base) {
+			keyBytes(&base)[i] = byte(rng.Uint32())
+		}
+		base.pad = 0
+		if k := base; !base.equal(&k) {
+			t.Fatal("a key is not equal to its copy")
+		}
+		for i := range len(keyBytes(&base)) {
+			for bit := range 8 {
+				k := base
+				keyBytes(&k)[i] ^= 1 << bit
+				if got, want := base.equal(&k), base == k; got != want {
+					t.Fatalf("%x: byte %d bit %d flipped: equal %v, == %v", *keyBytes(&base), i, bit, got, want)
+				}
+			}
+		}
 	}
 }
