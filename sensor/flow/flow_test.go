@@ -559,7 +559,7 @@ func TestKeyHash(t *testing.T) {
 	}
 }
 
-// TestKeyEqual checks the word-by-word compare against == for random keys
+// TestKeyEqual checks the field-by-field compare against == for random keys
 // and copies of them with each bit of any byte flipped.
 func TestKeyEqual(t *testing.T) {
 	keyBytes := func(k *Key) *[38]byte { return (*[38]byte)(unsafe.Pointer(k)) }
