@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math/bits"
 )
 
 // pcap file magics as they read in big-endian order.
@@ -64,10 +65,7 @@ func (r *pcapReader) Next(f *Frame) error {
 		}
 		return r.done
 	}
-	sec := int64(r.bo.Uint32(h))
-	frac := int64(r.bo.Uint32(h[4:]))
-	capLen := r.bo.Uint32(h[8:])
-	wireLen := r.bo.Uint32(h[12:])
+	sec, frac, capLen, wireLen := r.bo.recordHeader(h)
 	if capLen == 0 && wireLen == 0 && sec == 0 && frac == 0 && s.shrank() {
 		// Zeros past the end of a file truncated under us, not a record.
 		r.done = fmt.Errorf("capture: %s: at byte offset %d: %w", s.name, start, errChanged)
@@ -92,6 +90,18 @@ func (r *pcapReader) Next(f *Frame) error {
 	f.LinkType = r.link
 	f.Iface = 0
 	return nil
+}
+
+// recordHeader reads a pcap record header's four fields (seconds, fraction,
+// captured and original length): one byte-order test and four loads, where
+// four calls of Uint32 tested it, and checked h's length, each time.
+func (e endian) recordHeader(h []byte) (sec, frac int64, capLen, wireLen uint32) {
+	h = h[:16]
+	a, b := binary.LittleEndian.Uint64(h), binary.LittleEndian.Uint64(h[8:])
+	if e == bigEndian {
+		a, b = bits.RotateLeft64(bits.ReverseBytes64(a), 32), bits.RotateLeft64(bits.ReverseBytes64(b), 32)
+	}
+	return int64(uint32(a)), int64(a >> 32), uint32(b), uint32(b >> 32)
 }
 
 func (r *pcapReader) Close() error {
