@@ -25,7 +25,7 @@ var isTerminal = func(w io.Writer) bool {
 	if !ok {
 		return false
 	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	_, err := unix.IoctlGetTermios(int(f.Fd()), ioctlReadTermios)
 	return err == nil
 }
 
@@ -107,7 +107,7 @@ func (p *progress) findFiles(names []string) {
 		if n == capture.StdinName || syscall.Stat(n, &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 			continue
 		}
-		want[[2]uint64{st.Dev, st.Ino}] = st.Size
+		want[[2]uint64{uint64(st.Dev), st.Ino}] = st.Size
 		p.total += st.Size
 	}
 	ents, err := os.ReadDir("/proc/self/fd")
@@ -123,9 +123,9 @@ func (p *progress) findFiles(names []string) {
 		if syscall.Fstat(fd, &st) != nil {
 			continue
 		}
-		k := [2]uint64{st.Dev, st.Ino}
+		k := [2]uint64{uint64(st.Dev), st.Ino}
 		if size, ok := want[k]; ok {
-			p.files = append(p.files, inputFile{fd: fd, dev: st.Dev, ino: st.Ino, size: size})
+			p.files = append(p.files, inputFile{fd: fd, dev: uint64(st.Dev), ino: st.Ino, size: size})
 			delete(want, k)
 		}
 	}
@@ -141,7 +141,7 @@ func (p *progress) read() int64 {
 	var n int64
 	for _, f := range p.files {
 		var st syscall.Stat_t
-		if syscall.Fstat(f.fd, &st) != nil || st.Dev != f.dev || st.Ino != f.ino {
+		if syscall.Fstat(f.fd, &st) != nil || uint64(st.Dev) != f.dev || st.Ino != f.ino {
 			n += f.size // closed: read to its end
 			continue
 		}
