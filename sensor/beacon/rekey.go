@@ -38,8 +38,11 @@ func (d *Detector) Rekey(from, to PairKey) bool {
 // table's class for what it holds: a pair with a history is protected, as
 // its second beat would have made it, so a scan cannot push it out.
 func (d *Detector) store(id pairID, p *pair) {
+	if old, ok := d.lru.Peek(id); ok {
+		d.forget(id, old) // Add replaces a held id's value without removing it
+	}
 	d.lru.Add(id, p)
-	d.admitted(p) // a pair it replaced on a collision stays counted: a probe more
+	d.admitted(p)
 	if p.hist != nil {
 		d.lru.Promote(id)
 	}
