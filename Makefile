@@ -67,9 +67,11 @@ pgo: build ## refresh cmd/launchtap/default.pgo, the CPU profile Go builds launc
 	@test -s $(FLOOD_PCAP) || $(BIN)/launchtap-flood -packets $(BENCH_PACKETS) -o $(FLOOD_PCAP)
 	@rm -f $(BIN)/pgo-*.prof
 	@for f in $(BENCH_PCAP) $(OFFICE_PCAP) $(FLOOD_PCAP) testdata/demo.pcapng; do \
-	  $(BIN)/launchtap replay --workers 1 --alerts /dev/null --log-level warn --cpu-profile $(BIN)/pgo-$$(basename $$f).prof $$f 2>/dev/null || exit 1; \
+	  $(BIN)/launchtap replay --workers 1 --alerts /dev/null --log-level warn --cpu-profile $(BIN)/pgo-$$(basename $$f).prof $$f || exit 1; \
 	done
-	$(GO) tool pprof -proto $(BIN)/pgo-*.prof >cmd/launchtap/default.pgo
+	@# Through a temporary file: an empty default.pgo builds without complaint, and without PGO.
+	$(GO) tool pprof -proto $(BIN)/pgo-*.prof >$(BIN)/default.pgo.tmp
+	@test -s $(BIN)/default.pgo.tmp && mv $(BIN)/default.pgo.tmp cmd/launchtap/default.pgo
 	@echo "cmd/launchtap/default.pgo refreshed: rebuild (make build) to use it" >&2
 
 generate: ## regenerate the eBPF objects (needs clang, llvm) and the detector's band table
