@@ -56,14 +56,17 @@ func (r *pcapReader) Next(f *Frame) error {
 	}
 	s := r.s
 	start := s.off
-	h, err := s.take(r.hdrLen)
-	if err != nil {
-		if err == io.EOF {
-			r.done = io.EOF
-		} else {
-			r.done = s.fail(start, "record header", err)
+	h, ok := s.takeFast(r.hdrLen)
+	if !ok {
+		var err error
+		if h, err = s.takeSlow(r.hdrLen); err != nil {
+			if err == io.EOF {
+				r.done = io.EOF
+			} else {
+				r.done = s.fail(start, "record header", err)
+			}
+			return r.done
 		}
-		return r.done
 	}
 	sec, frac, capLen, wireLen := r.bo.recordHeader(h)
 	if capLen == 0 && wireLen == 0 && sec == 0 && frac == 0 && s.shrank() {
@@ -75,10 +78,13 @@ func (r *pcapReader) Next(f *Frame) error {
 		r.done = s.corrupt(start, "captured length %d exceeds the %d-byte limit", capLen, MaxRecordLen)
 		return r.done
 	}
-	data, err := s.take(int(capLen))
-	if err != nil {
-		r.done = s.fail(start, "record data", err)
-		return r.done
+	data, ok := s.takeFast(int(capLen))
+	if !ok {
+		var err error
+		if data, err = s.takeSlow(int(capLen)); err != nil {
+			r.done = s.fail(start, "record data", err)
+			return r.done
+		}
 	}
 	s.hint()
 	if wireLen < capLen {

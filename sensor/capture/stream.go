@@ -88,15 +88,24 @@ func (s *stream) peek(n int) ([]byte, error) {
 }
 
 // take consumes n bytes and returns them. The slice is valid until the next
-// call on s. The common case, a record inside the mapping short of the next
-// follow point, is small enough to inline into the readers' Next.
+// call on s.
 func (s *stream) take(n int) ([]byte, error) {
+	if b, ok := s.takeFast(n); ok {
+		return b, nil
+	}
+	return s.takeSlow(n)
+}
+
+// takeFast is take's common case, a record inside the mapping short of the
+// next follow point: small enough to inline into the readers' Next, which
+// call takeSlow when it declines (a function that calls one is not).
+func (s *stream) takeFast(n int) ([]byte, bool) {
 	off := s.off
 	if end := off + int64(n); end < s.fast {
 		s.off = end
-		return s.mem[off:end:end], nil
+		return s.mem[off:end:end], true
 	}
-	return s.takeSlow(n)
+	return nil, false
 }
 
 // hint asks the CPU to load the next hintLen bytes of the mapping (see
