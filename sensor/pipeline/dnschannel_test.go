@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -127,4 +128,36 @@ func TestDNSChannelBeats(t *testing.T) {
 			t.Fatalf("alerts %v, shadows %d; want the session pair alone, the DNS pair counted as its shadow", kinds, w.c.dnsShadows)
 		}
 	})
+}
+
+// TestDNSChannelTablesBounded: each DNS-channel table holds at most its
+// bound, evicts the least recently used channel for a new one and counts
+// every eviction.
+func TestDNSChannelTablesBounded(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DNS.MaxAnswers = 64 // tables of 16 channels
+	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	w, err := newWorker(0, &cfg, make(chan *alert.Alert, 64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const keep = "keep.sub.kept.example"
+	for i := range 40 {
+		w.DNSQuery(dnsClient, [6]byte{}, false, dnsResolver, keep, dns.TypeA, secs(float64(1000+i)))
+		w.DNSQuery(dnsClient, [6]byte{}, false, dnsResolver, fmt.Sprintf("n%d.d%d.example", i, i), dns.TypeA, secs(float64(1000+i)))
+	}
+	// 41 names and 41 domains each went into a table of 16.
+	if w.dnsPolls.Len() != 16 || w.dnsNew.Len() != 16 || w.c.dnsNameEvictions != 2*(41-16) {
+		t.Fatalf("tables hold %d and %d channels, %d evictions; want 16, 16, %d", w.dnsPolls.Len(), w.dnsNew.Len(), w.c.dnsNameEvictions, 2*(41-16))
+	}
+	h := w.hostOf(dnsClient)
+	if _, ok := w.dnsPolls.Peek(w.dnsKey(h, keep)); !ok {
+		t.Error("the name asked all along was evicted")
+	}
+	if _, ok := w.dnsNew.Peek(w.dnsKey(h, "kept.example")); !ok {
+		t.Error("the domain asked all along was evicted")
+	}
+	if _, ok := w.dnsPolls.Peek(w.dnsKey(h, "n0.d0.example")); ok {
+		t.Error("the oldest name was kept")
+	}
 }
