@@ -161,3 +161,40 @@ func TestDNSChannelTablesBounded(t *testing.T) {
 		t.Error("the oldest name was kept")
 	}
 }
+
+// TestPollMemoForgetsEvicted: a channel remembered for the lookups after a
+// query is not found there once it has left dnsPolls, and a new channel of
+// the same name is the one found.
+func TestPollMemoForgetsEvicted(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DNS.MaxAnswers = 64 // tables of 16 channels
+	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	w, err := newWorker(0, &cfg, make(chan *alert.Alert, 64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "c2.evil.example"
+	w.DNSQuery(dnsClient, [6]byte{}, false, dnsResolver, name, dns.TypeA, secs(1000))
+	k := w.dnsKey(w.hostOf(dnsClient), name)
+	first, ok := w.peekPoll(k)
+	if !ok {
+		t.Fatal("the channel of the name just asked is not found")
+	}
+	// Other lookups fill the table and push it out (added straight to the
+	// table: the memo keeps its slot).
+	for i := range 16 {
+		w.dnsPolls.Add(w.dnsKey(w.hostOf(dnsClient), fmt.Sprintf("n%d.example", i)), &dnsChannel{})
+	}
+	if _, ok := w.dnsPolls.Peek(k); ok {
+		t.Fatal("the table kept the oldest channel")
+	}
+	if ch, ok := w.peekPoll(k); ok {
+		t.Fatalf("an evicted channel was found: %p (was %p)", ch, first)
+	}
+	w.DNSQuery(dnsClient, [6]byte{}, false, dnsResolver, name, dns.TypeA, secs(1100))
+	w.DNSAnswer(dnsClient, name, dns.TypeA, 60*time.Second, netip.MustParseAddr("198.51.100.7"), secs(1100.01))
+	ch, ok := w.dnsPolls.Peek(k)
+	if !ok || ch == first || ch.expires == 0 || first.expires != 0 {
+		t.Fatalf("the answer went to channel %p (expires %d), want the new one %p", first, first.expires, ch)
+	}
+}

@@ -36,6 +36,7 @@ type worker struct {
 	out      chan<- *alert.Alert
 	dnsNew   *slru.Table[dnsPairKey, *dnsChannel] // names changing under (client, registered domain)
 	dnsPolls *slru.Table[dnsPairKey, *dnsChannel] // one name asked again and again, by (client, name)
+	polls    pollMemo                             // dnsPolls' channels used last
 	nm       namer                                // names from the wire, proxies, DoH (names.go)
 
 	// own learns and resolves hosts when this worker reads its own packets
@@ -148,10 +149,11 @@ func newWorker(id int, cfg *Config, out chan<- *alert.Alert) (*worker, error) {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
 	w.regDomains.seed = maphash.MakeSeed()
-	if w.dnsNew, err = newDNSNames(max(16, cfg.DNS.MaxAnswers/4), w.regDomains.seed); err != nil {
+	if w.dnsNew, err = newDNSNames(max(16, cfg.DNS.MaxAnswers/4), w.regDomains.seed, nil); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
-	if w.dnsPolls, err = newDNSNames(max(16, cfg.DNS.MaxAnswers/4), w.regDomains.seed); err != nil {
+	gone := func(dnsPairKey, *dnsChannel) { w.polls.gen++ }
+	if w.dnsPolls, err = newDNSNames(max(16, cfg.DNS.MaxAnswers/4), w.regDomains.seed, gone); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
 	if w.seen, err = simplelru.NewLRU(max(16, cfg.DNS.MaxAnswers/4), func(host.Key, *hostSeen) { w.c.hostSeenEvictions++ }); err != nil {
@@ -251,7 +253,7 @@ func (w *worker) SessionStart(s *flow.Session) {
 // dnsShadow), then starts its beat (startSession).
 func (w *worker) sessionBeat(s *flow.Session) {
 	if s.Name != "" {
-		if ch, ok := w.dnsPolls.Peek(w.dnsKey(sessionHost(s), s.Name)); ok {
+		if ch, ok := w.peekPoll(w.dnsKey(sessionHost(s), s.Name)); ok {
 			ch.conns++
 		}
 	}
@@ -437,11 +439,14 @@ func (w *worker) dnsPoll(k dnsPairKey, client netip.Addr, mac [6]byte, hasMAC bo
 	name := k.domain
 	ch, ok := w.dnsPolls.Get(k)
 	if !ok {
-		if w.dnsPolls.Add(k, &dnsChannel{name: name, pending: ts, resolver: resolver, types: [4]uint16{qtype}}) {
+		ch = &dnsChannel{name: name, pending: ts, resolver: resolver, types: [4]uint16{qtype}}
+		if w.dnsPolls.Add(k, ch) {
 			w.c.dnsNameEvictions++
 		}
+		w.polls.remember(k, ch)
 		return
 	}
+	w.polls.remember(k, ch)
 	if ch.internal {
 		return // like connections to internal hosts, never a beacon
 	}
@@ -472,14 +477,14 @@ func (w *worker) dnsShadow(k beacon.PairKey) bool {
 	if k.Kind != beacon.KindDNS {
 		return false
 	}
-	ch, ok := w.dnsPolls.Peek(w.dnsKey(k.Host, k.Dest))
+	ch, ok := w.peekPoll(w.dnsKey(k.Host, k.Dest))
 	return ok && ch.conns > 0 && 2*ch.conns <= 3*ch.polls
 }
 
 // DNSAnswer records how long the client may cache the name it asked, so a
 // repeat of the same lookup can be told from a cache refresh.
 func (w *worker) DNSAnswer(client netip.Addr, name string, qtype uint16, ttl time.Duration, addr netip.Addr, ts int64) {
-	ch, ok := w.dnsPolls.Peek(w.dnsKey(w.hostOf(client), name))
+	ch, ok := w.peekPoll(w.dnsKey(w.hostOf(client), name))
 	if !ok {
 		return
 	}
