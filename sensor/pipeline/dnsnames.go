@@ -51,7 +51,7 @@ func newDNSNames(capacity int, seed maphash.Seed, onRemove func(dnsPairKey, *dns
 // memo is right while nothing has left since it was made (gen).
 type pollMemo struct {
 	slots [pollMemoSlots]pollMemoSlot
-	gen   uint64 // bumped whenever a channel leaves dnsPolls
+	gen   uint64 // bumped whenever a channel leaves dnsPolls or dnsNew (lastQuery's too)
 }
 
 type pollMemoSlot struct {

@@ -27,17 +27,18 @@ import (
 // worker owns the state of the hosts sharded to it: nothing in it is shared,
 // so nothing in it is locked.
 type worker struct {
-	id       int
-	cfg      *Config
-	flows    *flow.Tracker
-	dns      *dnstrack.Tracker
-	det      *beacon.Detector
-	hosts    *hostid.Table
-	out      chan<- *alert.Alert
-	dnsNew   *slru.Table[dnsPairKey, *dnsChannel] // names changing under (client, registered domain)
-	dnsPolls *slru.Table[dnsPairKey, *dnsChannel] // one name asked again and again, by (client, name)
-	polls    pollMemo                             // dnsPolls' channels used last
-	nm       namer                                // names from the wire, proxies, DoH (names.go)
+	id        int
+	cfg       *Config
+	flows     *flow.Tracker
+	dns       *dnstrack.Tracker
+	det       *beacon.Detector
+	hosts     *hostid.Table
+	out       chan<- *alert.Alert
+	dnsNew    *slru.Table[dnsPairKey, *dnsChannel] // names changing under (client, registered domain)
+	dnsPolls  *slru.Table[dnsPairKey, *dnsChannel] // one name asked again and again, by (client, name)
+	polls     pollMemo                             // dnsPolls' channels used last
+	lastQuery lastQuery                            // what DNSQuery last did to dnsNew and dnsPolls (only it may Get or Add there)
+	nm        namer                                // names from the wire, proxies, DoH (names.go)
 
 	// own learns and resolves hosts when this worker reads its own packets
 	// (one-worker replay, live: selfRead, hosts resolved on demand by
@@ -149,10 +150,10 @@ func newWorker(id int, cfg *Config, out chan<- *alert.Alert) (*worker, error) {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
 	w.regDomains.seed = maphash.MakeSeed()
-	if w.dnsNew, err = newDNSNames(max(16, cfg.DNS.MaxAnswers/4), w.regDomains.seed, nil); err != nil {
+	gone := func(dnsPairKey, *dnsChannel) { w.polls.gen++ }
+	if w.dnsNew, err = newDNSNames(max(16, cfg.DNS.MaxAnswers/4), w.regDomains.seed, gone); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
-	gone := func(dnsPairKey, *dnsChannel) { w.polls.gen++ }
 	if w.dnsPolls, err = newDNSNames(max(16, cfg.DNS.MaxAnswers/4), w.regDomains.seed, gone); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
@@ -394,7 +395,8 @@ func (w *worker) pairKey(s *flow.Session, kind beacon.Kind) beacon.PairKey {
 //
 // Both tables are keyed by the client's host, resolved once, and the
 // regDomains cache gives the name's and the domain's hashes with the
-// domain: a repeated name costs two probes and no string hashing.
+// domain: a name costs two probes and no string hashing, and the same name
+// asked again at once by the same host (A, then AAAA) none (lastQuery).
 func (w *worker) DNSQuery(client netip.Addr, mac [6]byte, hasMAC bool, resolver netip.Addr, name string, qtype uint16, ts int64) {
 	w.hosts.ObserveDNSQuery(client, mac, hasMAC, name, ts)
 	w.cov.cur.DNSQueries++
@@ -406,25 +408,57 @@ func (w *worker) DNSQuery(client netip.Addr, mac [6]byte, hasMAC bool, resolver 
 		return
 	}
 	h := w.hostOf(client)
-	if rd.domain != name {
-		w.dnsLabels(dnsPairKey{client: h, domain: rd.domain, hash: rd.domHash}, client, mac, hasMAC, resolver, name, qtype, ts)
+	lk := dnsPairKey{client: h, domain: rd.domain, hash: rd.domHash}
+	pk := dnsPairKey{client: h, domain: name, hash: rd.nameHash}
+	if q := &w.lastQuery; q.poll != nil && q.gen == w.polls.gen && q.host == h && q.name == name {
+		// Only queries add to the tables or reorder them (everything else
+		// Peeks): the last one left both its keys in place as their
+		// tables' most recently used, unless a channel has left since, so
+		// Gets would find these channels and move nothing.
+		if q.labels != nil {
+			w.labelsAsked(q.labels, lk, client, mac, hasMAC, resolver, name, qtype, ts)
+		}
+		w.polls.remember(pk, q.poll)
+		w.pollAsked(q.poll, pk, client, mac, hasMAC, resolver, qtype, ts)
+		return
 	}
-	w.dnsPoll(dnsPairKey{client: h, domain: name, hash: rd.nameHash}, client, mac, hasMAC, resolver, qtype, ts)
+	var labels *dnsChannel
+	if rd.domain != name {
+		labels = w.dnsLabels(lk, client, mac, hasMAC, resolver, name, qtype, ts)
+	}
+	poll := w.dnsPoll(pk, client, mac, hasMAC, resolver, qtype, ts)
+	w.lastQuery = lastQuery{host: h, name: name, labels: labels, poll: poll, gen: w.polls.gen}
+}
+
+// lastQuery is the last query that reached the DNS-channel tables, with
+// the channels it left there (labels nil for an apex) and the memos'
+// generation then.
+type lastQuery struct {
+	host         host.Key
+	name         string
+	labels, poll *dnsChannel
+	gen          uint64
 }
 
 // dnsLabels beats the pair of k's domain when the name asked under it
-// changed. The apex carries no data: it neither beats nor resets the last
-// name (DNSQuery does not call it).
-func (w *worker) dnsLabels(k dnsPairKey, client netip.Addr, mac [6]byte, hasMAC bool, resolver netip.Addr, name string, qtype uint16, ts int64) {
+// changed, and returns the domain's channel. The apex carries no data: it
+// neither beats nor resets the last name (DNSQuery does not call it).
+func (w *worker) dnsLabels(k dnsPairKey, client netip.Addr, mac [6]byte, hasMAC bool, resolver netip.Addr, name string, qtype uint16, ts int64) *dnsChannel {
 	ch, ok := w.dnsNew.Get(k)
-	if ok && ch.name == name {
-		return
-	}
 	if !ok {
-		ch = &dnsChannel{}
+		ch = &dnsChannel{} // no name: the one asked is a change
 		if w.dnsNew.Add(k, ch) {
 			w.c.dnsNameEvictions++
 		}
+	}
+	w.labelsAsked(ch, k, client, mac, hasMAC, resolver, name, qtype, ts)
+	return ch
+}
+
+// labelsAsked is dnsLabels once k's channel ch is found.
+func (w *worker) labelsAsked(ch *dnsChannel, k dnsPairKey, client netip.Addr, mac [6]byte, hasMAC bool, resolver netip.Addr, name string, qtype uint16, ts int64) {
+	if ch.name == name {
+		return
 	}
 	ch.name, ch.resolver = name, resolver
 	ch.addType(qtype)
@@ -434,19 +468,25 @@ func (w *worker) dnsLabels(k dnsPairKey, client netip.Addr, mac [6]byte, hasMAC 
 // dnsPoll beats the pair of k's name when the same name is asked again as
 // no cache would. The first lookup of a name is held back (one time stamp in
 // the table) and becomes a beat only when a repeat shows it was the first
-// poll, so one-off lookups never make a pair.
-func (w *worker) dnsPoll(k dnsPairKey, client netip.Addr, mac [6]byte, hasMAC bool, resolver netip.Addr, qtype uint16, ts int64) {
-	name := k.domain
+// poll, so one-off lookups never make a pair. It returns the name's channel.
+func (w *worker) dnsPoll(k dnsPairKey, client netip.Addr, mac [6]byte, hasMAC bool, resolver netip.Addr, qtype uint16, ts int64) *dnsChannel {
 	ch, ok := w.dnsPolls.Get(k)
 	if !ok {
-		ch = &dnsChannel{name: name, pending: ts, resolver: resolver, types: [4]uint16{qtype}}
+		ch = &dnsChannel{name: k.domain, pending: ts, resolver: resolver, types: [4]uint16{qtype}}
 		if w.dnsPolls.Add(k, ch) {
 			w.c.dnsNameEvictions++
 		}
 		w.polls.remember(k, ch)
-		return
+		return ch
 	}
 	w.polls.remember(k, ch)
+	w.pollAsked(ch, k, client, mac, hasMAC, resolver, qtype, ts)
+	return ch
+}
+
+// pollAsked is dnsPoll once k's channel ch, asked before, is found.
+func (w *worker) pollAsked(ch *dnsChannel, k dnsPairKey, client netip.Addr, mac [6]byte, hasMAC bool, resolver netip.Addr, qtype uint16, ts int64) {
+	name := k.domain
 	if ch.internal {
 		return // like connections to internal hosts, never a beacon
 	}
