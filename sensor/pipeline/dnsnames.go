@@ -3,6 +3,7 @@ package pipeline
 import (
 	"encoding/binary"
 	"hash/maphash"
+	"math/bits"
 
 	"github.com/launchtap/launchtap/sensor/host"
 	"github.com/launchtap/launchtap/sensor/slru"
@@ -27,19 +28,31 @@ func (w *worker) dnsKey(client host.Key, name string) dnsPairKey {
 
 // newDNSNames builds a DNS-channel table: a plain LRU (nothing is promoted)
 // of capacity channels; onRemove (may be nil) is told of each that leaves.
-// A probe hashes the name's hash and the host's address bytes with the
-// worker's seed: a generic hash of a struct holding a string, as a Go map or
-// maphash.Comparable would take, costs several times as much.
+// A probe mixes the name's hash (seeded) with the host's MAC and address
+// under secrets drawn from the worker's seed, two 64-bit multiplies as
+// wyhash mixes: a generic hash of a struct holding a string, as a Go map or
+// maphash.Comparable would take, or even maphash.Bytes of those fields,
+// costs several times as much.
 func newDNSNames(capacity int, seed maphash.Seed, onRemove func(dnsPairKey, *dnsChannel)) (*slru.Table[dnsPairKey, *dnsChannel], error) {
+	var s [4]uint64
+	for i := range s {
+		s[i] = maphash.Comparable(seed, i) | 1
+	}
 	return slru.NewHashed[dnsPairKey, *dnsChannel](capacity, 0, func(k dnsPairKey) uint64 {
-		var b [8 + 6 + 16 + 1]byte
-		binary.LittleEndian.PutUint64(b[:], k.hash)
-		copy(b[8:], k.client.MAC[:])
+		m := k.client.MAC
+		mac := uint64(m[0])<<40 | uint64(m[1])<<32 | uint64(m[2])<<24 | uint64(m[3])<<16 | uint64(m[4])<<8 | uint64(m[5])
 		a := k.client.Addr.As16()
-		copy(b[14:], a[:])
-		b[30] = byte(k.client.Addr.BitLen()) // an IPv4 address and its IPv4-mapped IPv6 form differ
-		return maphash.Bytes(seed, b[:])
+		// The bit length tells an IPv4 address from its IPv4-mapped form.
+		hi := binary.BigEndian.Uint64(a[:8]) ^ uint64(k.client.Addr.BitLen())<<48
+		lo := binary.BigEndian.Uint64(a[8:])
+		return mum(k.hash^s[0], mac^s[1]) ^ mum(hi^s[2], lo^s[3])
 	}, onRemove)
+}
+
+// mum folds the 128-bit product of a and b.
+func mum(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
 }
 
 // pollMemo remembers the dnsPolls channels a worker used last, for the
