@@ -30,9 +30,9 @@ func (w *worker) dnsKey(client host.Key, name string) dnsPairKey {
 // of capacity channels; onRemove (may be nil) is told of each that leaves.
 // A probe mixes the name's hash (seeded) with the host's MAC and address
 // under secrets drawn from the worker's seed, two 64-bit multiplies as
-// wyhash mixes: a generic hash of a struct holding a string, as a Go map or
-// maphash.Comparable would take, or even maphash.Bytes of those fields,
-// costs several times as much.
+// wyhash mixes: cheaper than the generic hash of a struct holding a string
+// that a Go map or maphash.Comparable takes, or maphash.Bytes of the same
+// fields (a cold probe: 86 → 73 ns).
 func newDNSNames(capacity int, seed maphash.Seed, onRemove func(dnsPairKey, *dnsChannel)) (*slru.Table[dnsPairKey, *dnsChannel], error) {
 	var s [4]uint64
 	for i := range s {
@@ -58,8 +58,8 @@ func mum(a, b uint64) uint64 {
 // pollMemo remembers the dnsPolls channels a worker used last, for the
 // lookups that follow a query by moments and need no recency: its answer
 // (DNSAnswer) and the sessions to the name (sessionBeat). A hit is one
-// compare in a small array where a probe of dnsPolls, far larger than the
-// CPU's caches, costs several misses. A channel stays in dnsPolls under its
+// compare in a small array where a probe of dnsPolls (thousands of channels
+// on an office network) costs several cache misses. A channel stays in dnsPolls under its
 // key until it leaves the table (nothing replaces a held key's value), so a
 // memo is right while nothing has left since it was made (gen).
 type pollMemo struct {
