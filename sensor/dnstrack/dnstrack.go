@@ -342,12 +342,14 @@ func (t *Tracker) fastResponse(b []byte, chain bool) (rcode int, qname string, o
 		t.found = append(t.found, found{addr: addr, ttl: a.ttl})
 	}
 	if t.ans.data {
-		// The only allocation: the name the answers are stored under.
-		name, _, err := dns.UnpackDomainName(b, 12)
+		// The name the answers are stored under: usually the query's,
+		// which the cache of question names holds, so nothing is
+		// unpacked or allocated.
+		name, _, err := t.questionName(b)
 		if err != nil { // unreachable: walk checked the name
 			return 0, "", false
 		}
-		qname = normalize(name)
+		qname = name
 	}
 	return r.rcode, qname, true
 }
@@ -446,7 +448,8 @@ func (t *Tracker) query(p *decode.Packet, b []byte) {
 }
 
 // nameSlots is the size of the cache of question names (a power of two):
-// a worker's hosts ask for the same few hundred names all day.
+// a worker's hosts ask for the same few hundred names all day. Queries and
+// the responses to them share it.
 const nameSlots = 512
 
 // nameSlot is a question name in wire form and as DNSQuery gets it.

@@ -100,11 +100,26 @@ func label(b []byte, off int) (lbl []byte, next int, ok bool) {
 	}
 }
 
+// follow returns the offset of the label the name at off starts with, past
+// its pointers (the name checked by skipName).
+func follow(b []byte, off int) int {
+	for b[off]&0xC0 == 0xC0 {
+		off = int(b[off]&0x3F)<<8 | int(b[off+1])
+	}
+	return off
+}
+
 // sameName compares two names of b (already checked by skipName) label by
 // label, ASCII case-insensitively: what strings.EqualFold says of their
-// presentation forms.
+// presentation forms. Where both reach the same offset, the rest is the same
+// octets: a compressed response names an owner by a pointer to the name it
+// repeats, so most comparisons end at their first label.
 func sameName(b []byte, x, y int) bool {
 	for {
+		x, y = follow(b, x), follow(b, y)
+		if x == y {
+			return true
+		}
 		lx, nx, okx := label(b, x)
 		ly, ny, oky := label(b, y)
 		if okx != oky {

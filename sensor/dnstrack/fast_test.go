@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/launchtap/launchtap/sensor/decode"
 )
 
 // responses are seed messages for the fast path: what resolvers send, and
@@ -92,17 +95,29 @@ func TestFastResponse(t *testing.T) {
 	}
 }
 
-func TestFastResponseAllocatesOnlyTheName(t *testing.T) {
+// TestFastResponseAllocatesNothing: a response whose name the cache of
+// question names holds (its query's, asked just before) is read and stored
+// without an allocation or an unpack.
+func TestFastResponseAllocatesNothing(t *testing.T) {
 	tr := newTracker(t, nil)
-	b := response(t, "cdn.example.net.", 60)
+	q := new(dns.Msg)
+	q.SetQuestion("CDN.example.net.", dns.TypeA)
+	qb, err := q.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Packet(&decode.Packet{Proto: decode.ProtoUDP, Src: client, Dst: resolver, SrcPort: 53000, DstPort: 53, Payload: qb, PayloadLen: uint32(len(qb))})
+	b := response(t, "CDN.example.net.", 60)
 	p := udpResponse(0, b)
 	tr.Packet(&p)
-	if tr.Stats().FastResponses != 1 {
-		t.Fatal("the response did not take the fast path")
+	if s := tr.Stats(); s.FastResponses != 1 || s.NameCacheMisses != 1 {
+		t.Fatalf("stats %+v: want the response on the fast path, its name the query's (one miss)", s)
 	}
-	allocs := testing.AllocsPerRun(100, func() { tr.Packet(&p) })
-	if allocs > 1 {
-		t.Errorf("%.1f allocations per response, want at most 1 (the stored name)", allocs)
+	if name, ok := tr.Name(client, edge1, 0); !ok || name != "cdn.example.net" {
+		t.Fatalf("Name = %q, %v; want the question's name, normalized", name, ok)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { tr.Packet(&p) }); allocs != 0 {
+		t.Errorf("%.1f allocations per response, want none", allocs)
 	}
 	nx := udpResponse(0, responses(t)["nxdomain with soa"])
 	if allocs := testing.AllocsPerRun(100, func() { tr.Packet(&nx) }); allocs != 0 {
@@ -139,6 +154,34 @@ func FuzzResponsePaths(f *testing.F) {
 		// What the client may cache, for DNS-channel beats, agrees too.
 		if rc == dns.RcodeSuccess && fastAns != tr.ans {
 			t.Fatalf("cached answer: fast path %+v, whole unpack %+v", fastAns, tr.ans)
+		}
+	})
+}
+
+// FuzzSameName: two names the fast path accepts are the same name exactly
+// when their unpacked presentation forms are equal but for ASCII case, as
+// the whole unpack's chain compares them, however each is compressed.
+func FuzzSameName(f *testing.F) {
+	for _, k := range []string{"cname chain", "compressed, authority, glue, edns cookie and padding"} {
+		b := responses(f)[k]
+		for _, x := range []uint16{12, 28, 40, 60} {
+			f.Add(b, uint16(12), x)
+		}
+	}
+	// The same name as labels, as a pointer to them, and as a label in front
+	// of a pointer to their tail; another name's tail at the same offset.
+	f.Add([]byte("\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03Foo\x07example\x00\xc0\x0c\x03foo\xc0\x10\x03bar\xc0\x10"), uint16(12), uint16(33))
+	f.Fuzz(func(t *testing.T, b []byte, x, y uint16) {
+		if skipName(b, int(x)) < 0 || skipName(b, int(y)) < 0 {
+			return
+		}
+		nx, _, errx := dns.UnpackDomainName(b, int(x))
+		ny, _, erry := dns.UnpackDomainName(b, int(y))
+		if errx != nil || erry != nil {
+			t.Fatalf("skipName accepted names the whole unpack rejects: %v, %v", errx, erry)
+		}
+		if got, want := sameName(b, int(x), int(y)), strings.EqualFold(nx, ny); got != want {
+			t.Fatalf("sameName(%q, %q) = %v, want %v", nx, ny, got, want)
 		}
 	})
 }

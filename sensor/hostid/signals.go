@@ -2,6 +2,7 @@ package hostid
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"github.com/launchtap/launchtap/sensor/hostid/p0f"
 )
@@ -182,8 +183,18 @@ func knownDomain(name string) bool {
 	if d := strings.LastIndexByte(name[:dot], '.'); d >= 0 {
 		name = name[d+1:]
 	}
+	// A name of ASCII octets (what every name read off the wire is:
+	// miekg/dns escapes the others) folds to a rule only at the rule's
+	// length, so EqualFold, not inlined, runs for at most one or two rules.
+	ascii := true
+	for i := 0; i < len(name); i++ {
+		if name[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
 	for _, r := range ruleDomains {
-		if strings.EqualFold(name, r) {
+		if (!ascii || len(name) == len(r)) && strings.EqualFold(name, r) {
 			return true
 		}
 	}

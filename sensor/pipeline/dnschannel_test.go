@@ -1,8 +1,10 @@
 package pipeline
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"testing"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/launchtap/launchtap/sensor/alert"
 	"github.com/launchtap/launchtap/sensor/flow"
+	"github.com/launchtap/launchtap/sensor/slru"
 )
 
 func dnsTestWorker(t *testing.T) (*worker, chan *alert.Alert) {
@@ -127,4 +130,163 @@ func TestDNSChannelBeats(t *testing.T) {
 			t.Fatalf("alerts %v, shadows %d; want the session pair alone, the DNS pair counted as its shadow", kinds, w.c.dnsShadows)
 		}
 	})
+}
+
+// TestDNSChannelTablesBounded: each DNS-channel table holds at most its
+// bound, evicts the least recently used channel for a new one and counts
+// every eviction.
+func TestDNSChannelTablesBounded(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DNS.MaxAnswers = 64 // tables of 16 channels
+	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	w, err := newWorker(0, &cfg, make(chan *alert.Alert, 64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const keep = "keep.sub.kept.example"
+	for i := range 40 {
+		w.DNSQuery(dnsClient, [6]byte{}, false, dnsResolver, keep, dns.TypeA, secs(float64(1000+i)))
+		w.DNSQuery(dnsClient, [6]byte{}, false, dnsResolver, fmt.Sprintf("n%d.d%d.example", i, i), dns.TypeA, secs(float64(1000+i)))
+	}
+	// 41 names and 41 domains each went into a table of 16.
+	if w.dnsPolls.Len() != 16 || w.dnsNew.Len() != 16 || w.c.dnsNameEvictions != 2*(41-16) {
+		t.Fatalf("tables hold %d and %d channels, %d evictions; want 16, 16, %d", w.dnsPolls.Len(), w.dnsNew.Len(), w.c.dnsNameEvictions, 2*(41-16))
+	}
+	h := w.hostOf(dnsClient)
+	if _, ok := w.dnsPolls.Peek(w.dnsKey(h, keep)); !ok {
+		t.Error("the name asked all along was evicted")
+	}
+	if _, ok := w.dnsNew.Peek(w.dnsKey(h, "kept.example")); !ok {
+		t.Error("the domain asked all along was evicted")
+	}
+	if _, ok := w.dnsPolls.Peek(w.dnsKey(h, "n0.d0.example")); ok {
+		t.Error("the oldest name was kept")
+	}
+}
+
+// TestPollMemoForgetsEvicted: a channel remembered for the lookups after a
+// query is not found there once it has left dnsPolls, and a new channel of
+// the same name is the one found.
+func TestPollMemoForgetsEvicted(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DNS.MaxAnswers = 64 // tables of 16 channels
+	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	w, err := newWorker(0, &cfg, make(chan *alert.Alert, 64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "c2.evil.example"
+	w.DNSQuery(dnsClient, [6]byte{}, false, dnsResolver, name, dns.TypeA, secs(1000))
+	k := w.dnsKey(w.hostOf(dnsClient), name)
+	first, ok := w.peekPoll(k)
+	if !ok {
+		t.Fatal("the channel of the name just asked is not found")
+	}
+	// Other lookups fill the table and push it out (added straight to the
+	// table: the memo keeps its slot).
+	for i := range 16 {
+		w.dnsPolls.Add(w.dnsKey(w.hostOf(dnsClient), fmt.Sprintf("n%d.example", i)), &dnsChannel{})
+	}
+	if _, ok := w.dnsPolls.Peek(k); ok {
+		t.Fatal("the table kept the oldest channel")
+	}
+	if ch, ok := w.peekPoll(k); ok {
+		t.Fatalf("an evicted channel was found: %p (was %p)", ch, first)
+	}
+	w.DNSQuery(dnsClient, [6]byte{}, false, dnsResolver, name, dns.TypeA, secs(1100))
+	w.DNSAnswer(dnsClient, name, dns.TypeA, 60*time.Second, netip.MustParseAddr("198.51.100.7"), secs(1100.01))
+	ch, ok := w.dnsPolls.Peek(k)
+	if !ok || ch == first || ch.expires == 0 || first.expires != 0 {
+		t.Fatalf("the answer went to channel %p (expires %d), want the new one %p", first, first.expires, ch)
+	}
+}
+
+// TestDNSMemosChangeNothing: a worker whose memos (lastQuery, pollMemo) are
+// forgotten before every call ends with the same channels, in the same
+// order of recency, the same beats and evictions as one that uses them,
+// over a run of lookups that repeat, answer, connect and overflow small
+// tables.
+func TestDNSMemosChangeNothing(t *testing.T) {
+	newW := func() *worker {
+		cfg := DefaultConfig()
+		cfg.DNS.MaxAnswers = 64 // tables of 16 channels
+		cfg.OS = "any"
+		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		w, err := newWorker(0, &cfg, make(chan *alert.Alert, 4096))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	memo, plain := newW(), newW()
+	forget := func(w *worker) { w.lastQuery, w.polls = lastQuery{}, pollMemo{gen: w.polls.gen + 1} }
+	rng := rand.New(rand.NewPCG(1, 2))
+	hosts := []netip.Addr{dnsClient, netip.MustParseAddr("10.20.1.51"), netip.MustParseAddr("10.20.1.52")}
+	beacon := netip.MustParseAddr("10.20.1.60")
+	types := []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeTXT}
+	ts := secs(1000)
+	var c netip.Addr
+	var name string
+	for i := range 20000 {
+		ts += int64(rng.IntN(3000)) * int64(time.Millisecond)
+		if i == 0 || rng.IntN(2) == 0 { // else the same host asks the same name again
+			c, name = hosts[rng.IntN(len(hosts))], fmt.Sprintf("n%d.d%d.example", rng.IntN(12), rng.IntN(4))
+			if rng.IntN(8) == 0 {
+				name = fmt.Sprintf("d%d.example", rng.IntN(4)) // an apex
+			}
+		}
+		qt := types[rng.IntN(len(types))]
+		for _, w := range []*worker{memo, plain} {
+			if w == plain {
+				forget(w)
+			}
+			if i%10 == 0 { // a beacon polling its name, and connecting after each poll
+				w.DNSQuery(beacon, [6]byte{}, false, dnsResolver, "poll.evil.example", dns.TypeTXT, secs(float64(i/2)))
+				if w == plain {
+					forget(w)
+				}
+				s := &flow.Session{ClientAddr: beacon, ServerAddr: netip.MustParseAddr("203.0.113.9"), Start: secs(float64(i/2) + 0.1), Name: "poll.evil.example"}
+				s.Key.ServerPort, s.Key.Proto = 443, 6
+				w.sessionBeat(s)
+				if w == plain {
+					forget(w)
+				}
+			}
+			switch rng := rand.New(rand.NewPCG(uint64(i), 3)); rng.IntN(4) {
+			case 0:
+				w.DNSAnswer(c, name, qt, time.Duration(1+rng.IntN(5))*time.Second, netip.MustParseAddr("198.51.100.7"), ts)
+			case 1:
+				s := &flow.Session{ClientAddr: c, ServerAddr: netip.MustParseAddr("198.51.100.7"), Start: ts, Name: name}
+				s.Key.ServerPort, s.Key.Proto = 443, 6
+				w.sessionBeat(s)
+			default:
+				w.DNSQuery(c, [6]byte{}, false, dnsResolver, name, qt, ts)
+			}
+		}
+	}
+	for _, tb := range []struct {
+		name       string
+		memo, main *slru.Table[dnsPairKey, *dnsChannel]
+	}{{"dnsNew", memo.dnsNew, plain.dnsNew}, {"dnsPolls", memo.dnsPolls, plain.dnsPolls}} {
+		mk, pk := tb.memo.Keys(), tb.main.Keys()
+		if len(mk) != len(pk) {
+			t.Fatalf("%s: %d channels with memos, %d without", tb.name, len(mk), len(pk))
+		}
+		mv, pv := tb.memo.Values(), tb.main.Values()
+		for i := range mk {
+			if mk[i].client != pk[i].client || mk[i].domain != pk[i].domain || *mv[i] != *pv[i] {
+				t.Fatalf("%s: %dth least recently used: %v %+v with memos, %v %+v without", tb.name, i, mk[i], *mv[i], pk[i], *pv[i])
+			}
+		}
+	}
+	if memo.c.dnsNameEvictions == 0 || memo.c.dnsNameEvictions != plain.c.dnsNameEvictions {
+		t.Errorf("evictions %d with memos, %d without; want equal, not 0", memo.c.dnsNameEvictions, plain.c.dnsNameEvictions)
+	}
+	if ms, ps := memo.det.Stats(), plain.det.Stats(); ms.Beats == 0 || ms != ps {
+		t.Errorf("detector %+v with memos, %+v without", ms, ps)
+	}
+	t.Logf("beats %d, findings %d, shadows %d, evictions %d", memo.det.Stats().Beats, memo.c.findings, memo.c.dnsShadows, memo.c.dnsNameEvictions)
+	if memo.c.findings != plain.c.findings || memo.c.dnsShadows != plain.c.dnsShadows {
+		t.Errorf("findings %d, shadows %d with memos; %d, %d without", memo.c.findings, memo.c.dnsShadows, plain.c.findings, plain.c.dnsShadows)
+	}
 }

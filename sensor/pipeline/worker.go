@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"hash/fnv"
+	"hash/maphash"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -20,21 +21,24 @@ import (
 	"github.com/launchtap/launchtap/sensor/flow"
 	"github.com/launchtap/launchtap/sensor/host"
 	"github.com/launchtap/launchtap/sensor/hostid"
+	"github.com/launchtap/launchtap/sensor/slru"
 )
 
 // worker owns the state of the hosts sharded to it: nothing in it is shared,
 // so nothing in it is locked.
 type worker struct {
-	id       int
-	cfg      *Config
-	flows    *flow.Tracker
-	dns      *dnstrack.Tracker
-	det      *beacon.Detector
-	hosts    *hostid.Table
-	out      chan<- *alert.Alert
-	dnsNew   *simplelru.LRU[dnsPairKey, *dnsChannel] // names changing under (client, registered domain)
-	dnsPolls *simplelru.LRU[dnsPairKey, *dnsChannel] // one name asked again and again, by (client, name)
-	nm       namer                                   // names from the wire, proxies, DoH (names.go)
+	id        int
+	cfg       *Config
+	flows     *flow.Tracker
+	dns       *dnstrack.Tracker
+	det       *beacon.Detector
+	hosts     *hostid.Table
+	out       chan<- *alert.Alert
+	dnsNew    *slru.Table[dnsPairKey, *dnsChannel] // names changing under (client, registered domain)
+	dnsPolls  *slru.Table[dnsPairKey, *dnsChannel] // one name asked again and again, by (client, name)
+	polls     pollMemo                             // dnsPolls' channels used last
+	lastQuery lastQuery                            // what DNSQuery last did to dnsNew and dnsPolls (only it may Get or Add there)
+	nm        namer                                // names from the wire, proxies, DoH (names.go)
 
 	// own learns and resolves hosts when this worker reads its own packets
 	// (one-worker replay, live: selfRead, hosts resolved on demand by
@@ -92,11 +96,6 @@ const (
 	pendingEndsAge = int64(time.Second)
 )
 
-type dnsPairKey struct {
-	client host.Key
-	domain string
-}
-
 // dnsChannel is what a client's lookups of one name, or under one
 // registered domain, looked like lately: enough to tell a beat of a DNS
 // channel from a cached lookup, and to say in the alert what the channel
@@ -150,11 +149,12 @@ func newWorker(id int, cfg *Config, out chan<- *alert.Alert) (*worker, error) {
 	if w.hosts, err = hostid.NewTable(cfg.HostID); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
-	evicted := func(dnsPairKey, *dnsChannel) { w.c.dnsNameEvictions++ }
-	if w.dnsNew, err = simplelru.NewLRU[dnsPairKey, *dnsChannel](max(16, cfg.DNS.MaxAnswers/4), evicted); err != nil {
+	w.regDomains.seed = maphash.MakeSeed()
+	gone := func(dnsPairKey, *dnsChannel) { w.polls.gen++ }
+	if w.dnsNew, err = newDNSNames(max(16, cfg.DNS.MaxAnswers/4), w.regDomains.seed, gone); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
-	if w.dnsPolls, err = simplelru.NewLRU[dnsPairKey, *dnsChannel](max(16, cfg.DNS.MaxAnswers/4), evicted); err != nil {
+	if w.dnsPolls, err = newDNSNames(max(16, cfg.DNS.MaxAnswers/4), w.regDomains.seed, gone); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
 	if w.seen, err = simplelru.NewLRU(max(16, cfg.DNS.MaxAnswers/4), func(host.Key, *hostSeen) { w.c.hostSeenEvictions++ }); err != nil {
@@ -254,7 +254,7 @@ func (w *worker) SessionStart(s *flow.Session) {
 // dnsShadow), then starts its beat (startSession).
 func (w *worker) sessionBeat(s *flow.Session) {
 	if s.Name != "" {
-		if ch, ok := w.dnsPolls.Peek(dnsPairKey{client: sessionHost(s), domain: s.Name}); ok {
+		if ch, ok := w.peekPoll(w.dnsKey(sessionHost(s), s.Name)); ok {
 			ch.conns++
 		}
 	}
@@ -392,51 +392,101 @@ func (w *worker) pairKey(s *flow.Session, kind beacon.Kind) beacon.PairKey {
 //
 // A host that asks for an address it then caches, or asks again after a
 // pause, is scored by its connections instead.
+//
+// Both tables are keyed by the client's host, resolved once, and the
+// regDomains cache gives the name's and the domain's hashes with the
+// domain: a name costs two probes and no string hashing, and the same name
+// asked again at once by the same host (A, then AAAA) none (lastQuery).
 func (w *worker) DNSQuery(client netip.Addr, mac [6]byte, hasMAC bool, resolver netip.Addr, name string, qtype uint16, ts int64) {
 	w.hosts.ObserveDNSQuery(client, mac, hasMAC, name, ts)
 	w.cov.cur.DNSQueries++
 	if !w.cfg.Internal.Contains(client) || name == "" {
 		return
 	}
-	domain, ok := w.regDomains.of(name)
-	if !ok || isLocalName(domain) {
+	rd := w.regDomains.of(name)
+	if !rd.ok || rd.local {
 		return
 	}
-	w.dnsLabels(client, mac, hasMAC, resolver, domain, name, qtype, ts)
-	w.dnsPoll(client, mac, hasMAC, resolver, name, qtype, ts)
+	h := w.hostOf(client)
+	lk := dnsPairKey{client: h, domain: rd.domain, hash: rd.domHash}
+	pk := dnsPairKey{client: h, domain: name, hash: rd.nameHash}
+	if q := &w.lastQuery; q.poll != nil && q.gen == w.polls.gen && q.host == h && q.name == name {
+		// Only queries add to the tables or reorder them (everything else
+		// Peeks): the last one left both its keys in place as their
+		// tables' most recently used, unless a channel has left since, so
+		// Gets would find these channels and move nothing.
+		if q.labels != nil {
+			w.labelsAsked(q.labels, lk, client, mac, hasMAC, resolver, name, qtype, ts)
+		}
+		w.polls.remember(pk, q.poll)
+		w.pollAsked(q.poll, pk, client, mac, hasMAC, resolver, qtype, ts)
+		return
+	}
+	var labels *dnsChannel
+	if rd.domain != name {
+		labels = w.dnsLabels(lk, client, mac, hasMAC, resolver, name, qtype, ts)
+	}
+	poll := w.dnsPoll(pk, client, mac, hasMAC, resolver, qtype, ts)
+	w.lastQuery = lastQuery{host: h, name: name, labels: labels, poll: poll, gen: w.polls.gen}
 }
 
-// dnsLabels beats the domain's pair when the name asked under it changed.
-// The apex carries no data: it neither beats nor resets the last name.
-func (w *worker) dnsLabels(client netip.Addr, mac [6]byte, hasMAC bool, resolver netip.Addr, domain, name string, qtype uint16, ts int64) {
-	if domain == name {
-		return
-	}
-	k := dnsPairKey{client: w.hostOf(client), domain: domain}
+// lastQuery is the last query that reached the DNS-channel tables, with
+// the channels it left there (labels nil for an apex) and the memos'
+// generation then.
+type lastQuery struct {
+	host         host.Key
+	name         string
+	labels, poll *dnsChannel
+	gen          uint64
+}
+
+// dnsLabels beats the pair of k's domain when the name asked under it
+// changed, and returns the domain's channel. The apex carries no data: it
+// neither beats nor resets the last name (DNSQuery does not call it).
+func (w *worker) dnsLabels(k dnsPairKey, client netip.Addr, mac [6]byte, hasMAC bool, resolver netip.Addr, name string, qtype uint16, ts int64) *dnsChannel {
 	ch, ok := w.dnsNew.Get(k)
-	if ok && ch.name == name {
-		return
-	}
 	if !ok {
-		ch = &dnsChannel{}
-		w.dnsNew.Add(k, ch)
+		ch = &dnsChannel{} // no name: the one asked is a change
+		if w.dnsNew.Add(k, ch) {
+			w.c.dnsNameEvictions++
+		}
+	}
+	w.labelsAsked(ch, k, client, mac, hasMAC, resolver, name, qtype, ts)
+	return ch
+}
+
+// labelsAsked is dnsLabels once k's channel ch is found.
+func (w *worker) labelsAsked(ch *dnsChannel, k dnsPairKey, client netip.Addr, mac [6]byte, hasMAC bool, resolver netip.Addr, name string, qtype uint16, ts int64) {
+	if ch.name == name {
+		return
 	}
 	ch.name, ch.resolver = name, resolver
 	ch.addType(qtype)
-	w.beat(beacon.PairKey{Host: k.client, Dest: domain, Port: 53, Proto: decode.ProtoUDP, Kind: beacon.KindDNS}, client, resolver, ts, mac, hasMAC)
+	w.beat(beacon.PairKey{Host: k.client, Dest: k.domain, Port: 53, Proto: decode.ProtoUDP, Kind: beacon.KindDNS}, client, resolver, ts, mac, hasMAC)
 }
 
-// dnsPoll beats the name's pair when the same name is asked again as no
-// cache would. The first lookup of a name is held back (one time stamp in
+// dnsPoll beats the pair of k's name when the same name is asked again as
+// no cache would. The first lookup of a name is held back (one time stamp in
 // the table) and becomes a beat only when a repeat shows it was the first
-// poll, so one-off lookups never make a pair.
-func (w *worker) dnsPoll(client netip.Addr, mac [6]byte, hasMAC bool, resolver netip.Addr, name string, qtype uint16, ts int64) {
-	k := dnsPairKey{client: w.hostOf(client), domain: name}
+// poll, so one-off lookups never make a pair. It returns the name's channel.
+func (w *worker) dnsPoll(k dnsPairKey, client netip.Addr, mac [6]byte, hasMAC bool, resolver netip.Addr, qtype uint16, ts int64) *dnsChannel {
 	ch, ok := w.dnsPolls.Get(k)
 	if !ok {
-		w.dnsPolls.Add(k, &dnsChannel{name: name, pending: ts, resolver: resolver, types: [4]uint16{qtype}})
-		return
+		ch = &dnsChannel{name: k.domain, pending: ts, resolver: resolver, types: [4]uint16{qtype}}
+		if w.dnsPolls.Add(k, ch) {
+			w.c.dnsNameEvictions++
+		}
+		w.polls.remember(k, ch)
+		return ch
 	}
+	w.polls.remember(k, ch)
+	w.pollAsked(ch, k, client, mac, hasMAC, resolver, qtype, ts)
+	return ch
+}
+
+// pollAsked is dnsPoll once k's channel ch, asked before, is found.
+func (w *worker) pollAsked(ch *dnsChannel, k dnsPairKey, client netip.Addr, mac [6]byte, hasMAC bool, resolver netip.Addr, qtype uint16, ts int64) {
+	name := k.domain
 	if ch.internal {
 		return // like connections to internal hosts, never a beacon
 	}
@@ -467,14 +517,14 @@ func (w *worker) dnsShadow(k beacon.PairKey) bool {
 	if k.Kind != beacon.KindDNS {
 		return false
 	}
-	ch, ok := w.dnsPolls.Peek(dnsPairKey{client: k.Host, domain: k.Dest})
+	ch, ok := w.peekPoll(w.dnsKey(k.Host, k.Dest))
 	return ok && ch.conns > 0 && 2*ch.conns <= 3*ch.polls
 }
 
 // DNSAnswer records how long the client may cache the name it asked, so a
 // repeat of the same lookup can be told from a cache refresh.
 func (w *worker) DNSAnswer(client netip.Addr, name string, qtype uint16, ttl time.Duration, addr netip.Addr, ts int64) {
-	ch, ok := w.dnsPolls.Peek(dnsPairKey{client: w.hostOf(client), domain: name})
+	ch, ok := w.peekPoll(w.dnsKey(w.hostOf(client), name))
 	if !ok {
 		return
 	}
@@ -524,10 +574,11 @@ func cachedType(t uint16) bool {
 func (w *worker) describeDNS(a *alert.Alert, k beacon.PairKey) {
 	a.DNSDomain, _ = publicsuffix.EffectiveTLDPlusOne(k.Dest)
 	what := "polls " + k.Dest
-	ch, ok := w.dnsPolls.Peek(dnsPairKey{client: k.Host, domain: k.Dest})
+	key := w.dnsKey(k.Host, k.Dest)
+	ch, ok := w.dnsPolls.Peek(key)
 	if !ok {
 		what = "asks changing names under " + k.Dest
-		if ch, ok = w.dnsNew.Peek(dnsPairKey{client: k.Host, domain: k.Dest}); !ok {
+		if ch, ok = w.dnsNew.Peek(key); !ok {
 			return // forgotten since (the table is bounded): the alert still stands
 		}
 	}
