@@ -91,6 +91,11 @@ type Stats struct {
 	Collisions uint64 // distinct pairs whose 128-bit IDs collided (the older one is dropped)
 	Rekeyed    uint64 // pairs moved to a new key (an address-keyed pair named), see Rekey
 	Steady     uint64 // rescorings skipped: an alerted pair whose intervals cannot move its period (see steady)
+	// Unalertable counts the rescorings (of Scored) stopped once the search
+	// over explanations found no timing evidence that can alert (below
+	// TimingEvidence): the pair is neither described nor its sizes weighed
+	// (see estimateAbove).
+	Unalertable uint64
 
 	// The evictions by class: pairs with one beat (probation: what a scan
 	// creates) and pairs with a history of beats (protected: evicted only when
@@ -313,7 +318,11 @@ func (d *Detector) score(k PairKey, p *pair) *Finding {
 		return nil
 	}
 	d.stats.Scored++
-	est := d.estimate(p)
+	est, ok := d.estimateAbove(p, d.cfg.TimingEvidence)
+	if !ok {
+		d.stats.Unalertable++
+		return nil
+	}
 	if !d.alertable(&est) {
 		return nil
 	}
