@@ -127,30 +127,30 @@ func (a *app) runReplay(cmd *cobra.Command, o *sensorFlags, sf *stateFlags, args
 // summary is the end-of-run report: to standard error as text and, with
 // --summary, as one JSON object. Field names are a contract for scripts.
 type summary struct {
-	Files        []string                     `json:"files,omitempty"`
-	Warnings     []string                     `json:"warnings,omitempty"`
-	Packets      uint64                       `json:"packets"`
-	Bytes        uint64                       `json:"bytes"`
-	DecodeErrors map[string]uint64            `json:"decode_errors"`          // by kind; "ok" excluded
-	Decoded      uint64                       `json:"decoded"`                // packets with a TCP/UDP header
-	Decapsulated map[string]uint64            `json:"decapsulated,omitempty"` // GRE/ERSPAN/VXLAN layers removed, by kind
-	PairsTracked uint64                       `json:"pairs_tracked"`
-	Evictions    map[string]uint64            `json:"evictions"` // by table
-	Alerts       uint64                       `json:"alerts"`
-	Findings     uint64                       `json:"findings"`        // periodic pairs found, before policy
-	Suppressed   map[string]uint64            `json:"suppressed"`      // findings not alerted, by reason
-	Masquerades  uint64                       `json:"masquerades"`     // alerts whose launchd job poses as an approved one
-	Fleet        map[string]uint64            `json:"fleet,omitempty"` // fleet grouping by event (docs/fleet-grouping.md); absent when off
-	Sessions     map[string]uint64            `json:"sessions"`
-	DNS          map[string]uint64            `json:"dns"`
-	Hosts        map[string]uint64            `json:"hosts"`
+	Files        []string          `json:"files,omitempty"`
+	Warnings     []string          `json:"warnings,omitempty"`
+	Packets      uint64            `json:"packets"`
+	Bytes        uint64            `json:"bytes"`
+	DecodeErrors map[string]uint64 `json:"decode_errors"`          // by kind; "ok" excluded
+	Decoded      uint64            `json:"decoded"`                // packets with a TCP/UDP header
+	Decapsulated map[string]uint64 `json:"decapsulated,omitempty"` // GRE/ERSPAN/VXLAN layers removed, by kind
+	PairsTracked uint64            `json:"pairs_tracked"`
+	Evictions    map[string]uint64 `json:"evictions"` // by table
+	Alerts       uint64            `json:"alerts"`
+	Findings     uint64            `json:"findings"`        // periodic pairs found, before policy
+	Suppressed   map[string]uint64 `json:"suppressed"`      // findings not alerted, by reason
+	Masquerades  uint64            `json:"masquerades"`     // alerts whose launchd job poses as an approved one
+	Fleet        map[string]uint64 `json:"fleet,omitempty"` // fleet grouping by event (docs/fleet-grouping.md); absent when off
+	Sessions     map[string]uint64 `json:"sessions"`
+	DNS          map[string]uint64 `json:"dns"`
+	Hosts        map[string]uint64 `json:"hosts"`
 	// Beats counts the periodicity detector's work: beats offered, merged
 	// into a pair's current beat, dropped as out of order, rescorings done
 	// and rescorings skipped because they could not change the verdict.
-	Beats map[string]uint64 `json:"beats"`
-	Kernel       map[string]uint64            `json:"kernel,omitempty"`     // live capture: AF_PACKET and pre-filter counters
-	Syslog       map[string]map[string]uint64 `json:"syslog,omitempty"`     // per destination URL: queued, sent, delivered, retried, dropped, spooled, depth
-	Enrichment   map[string]uint64            `json:"enrichment,omitempty"` // alerts by enrichment status
+	Beats      map[string]uint64            `json:"beats"`
+	Kernel     map[string]uint64            `json:"kernel,omitempty"`     // live capture: AF_PACKET and pre-filter counters
+	Syslog     map[string]map[string]uint64 `json:"syslog,omitempty"`     // per destination URL: queued, sent, delivered, retried, dropped, spooled, depth
+	Enrichment map[string]uint64            `json:"enrichment,omitempty"` // alerts by enrichment status
 	// Names counts destination names read from the wire (sni, quic, http,
 	// connect), proxy requests, encrypted-DNS sessions and learned prefixes.
 	Names map[string]uint64 `json:"names"`
@@ -248,6 +248,7 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"late":         st.Beacon.Late,
 			"scored":       st.Beacon.Scored,
 			"steady":       st.Beacon.Steady,
+			"unalertable":  st.Beacon.Unalertable,
 			"collisions":   st.Beacon.Collisions,
 		},
 		Hosts: map[string]uint64{
