@@ -245,9 +245,14 @@ func foldResiduals(ds []float64, c, maxJ float64, r []float64) (float64, []float
 // of the first maxMultiple multiples of c, or c when there are none.
 func refine(ds []float64, c, maxJ float64) float64 {
 	sum, cnt := 0.0, 0
+	tol := maxJ * c
 	for _, x := range ds {
-		m := math.Round(x / c)
-		if m < 1 || m > maxMultiple || math.Abs(x-m*c) > maxJ*c {
+		q := x / c
+		if q < 0.5 || q >= maxMultiple+0.5 {
+			continue // rounds to no multiple from 1 to maxMultiple
+		}
+		m := roundHalf(q)
+		if math.Abs(x-m*c) > tol {
 			continue
 		}
 		sum += x
@@ -263,10 +268,11 @@ func refine(ds []float64, c, maxJ float64) float64 {
 // intervals ds near one of the first maxMultiple multiples of c.
 func residuals(ds []float64, c, maxJ float64, r []float64) (float64, []float64) {
 	for _, x := range ds {
-		m := math.Round(x / c)
-		if m < 1 || m > maxMultiple {
+		q := x / c
+		if q < 0.5 || q >= maxMultiple+0.5 {
 			continue
 		}
+		m := roundHalf(q)
 		// A residual beyond maxJ can only be the edge of a band wider
 		// than maxJ, which is never scored; leaving it out keeps the
 		// order of the others and the bands that are scored.
@@ -276,6 +282,14 @@ func residuals(ds []float64, c, maxJ float64, r []float64) (float64, []float64) 
 	}
 	return c, r
 }
+
+// roundHalf is math.Round(q) for 0.5 <= q < 2⁵², in an addition and two
+// conversions: q+0.5 is exact while it stays in q's binade (0.5 is a
+// multiple of q's ulp), so truncating it rounds half away from zero; past
+// it, the sum lies between a power of two, an integer, and that plus ½,
+// and so does its rounding. (Below 0.5 it is wrong: 0.49999999999999994
+// plus ½ rounds to 1.)
+func roundHalf(q float64) float64 { return float64(int64(q + 0.5)) }
 
 // mayFold reports whether candidate fundamental c can end with kmin
 // residuals to score, given the intervals sorted. Each refinement pass makes
@@ -384,7 +398,9 @@ func (d *Detector) describe(e *estimate, c float64, folded bool) {
 	for _, x := range ds {
 		m := 1.0
 		if folded {
-			m = max(1, math.Round(x/c))
+			if q := x / c; q >= 0.5 {
+				m = roundHalf(q) // else m is 1 all the same
+			}
 		}
 		res = append(res, math.Abs(x-m*c)/c)
 	}
@@ -413,7 +429,9 @@ func (d *Detector) describe(e *estimate, c float64, folded bool) {
 	for _, x := range ds {
 		m := 1.0
 		if folded {
-			m = max(1, math.Round(x/c))
+			if q := x / c; q >= 0.5 {
+				m = roundHalf(q) // else m is 1 all the same
+			}
 		}
 		if math.Abs(x-c) <= d.cfg.MaxJitter*c {
 			e.wlo, e.whi = min(e.wlo, x), max(e.whi, x)
@@ -439,8 +457,8 @@ func (d *Detector) describe(e *estimate, c float64, folded bool) {
 	// so they come sorted: m grows with x, and so does x-c.
 	singles := sc.u[:0]
 	for _, x := range ss {
-		if folded && max(1, math.Round(x/c)) > 1 {
-			break
+		if folded && x/c >= 1.5 {
+			break // rounds to 2 or more: a multiple, as is every x after it
 		}
 		if math.Abs(x-c) > w*c {
 			if x > c {

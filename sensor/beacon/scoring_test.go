@@ -324,3 +324,27 @@ func TestSelection(t *testing.T) {
 		}
 	}
 }
+
+func TestRoundHalf(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 5))
+	vals := []float64{0.5, 1.5, 2.5, 5.5, 1 << 51, 1<<52 - 0.5, 1<<52 - 1, math.Nextafter(1<<52, 0)}
+	for k := 0; k < 70; k++ {
+		for _, h := range []float64{float64(k) + 0.5, math.Ldexp(1, k-1)} {
+			if h < 0.5 || h >= 1<<52 {
+				continue
+			}
+			vals = append(vals, h, math.Nextafter(h, 0), math.Nextafter(h, 1<<53))
+		}
+	}
+	for range 200000 {
+		vals = append(vals, 0.5+r.Float64()*6, 0.5+r.ExpFloat64()*1e6, math.Ldexp(1+r.Float64(), r.IntN(52)))
+	}
+	for _, v := range vals {
+		if v < 0.5 || v >= 1<<52 {
+			continue
+		}
+		if got, want := roundHalf(v), math.Round(v); math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("roundHalf(%v) = %v, want %v", v, got, want)
+		}
+	}
+}
