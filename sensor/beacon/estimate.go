@@ -404,7 +404,7 @@ func (d *Detector) describe(e *estimate, c float64, folded bool) {
 		}
 		res = append(res, math.Abs(x-m*c)/c)
 	}
-	selectNth(res, e.fit-1)
+	sortFrom(res, e.fit-1) // only res[e.fit-1] is read
 	w := res[e.fit-1] + 1e-9
 	if w > 0.1 && !folded {
 		// Jittered: every interval within ±75 % of the median interval near
@@ -855,54 +855,27 @@ func sortSmall(a []float64) {
 }
 
 // sortFrom leaves in a[from:] what a full sort would put there, sorted, and
-// the smaller values, in no order, before it: a selection, then a sort of
-// the tail only (scoring reads the few largest residuals).
+// the smaller values, in no order, before it. Scoring reads only the few
+// largest residuals: the tail is sorted, then every value before it larger
+// than the tail's smallest takes that one's place and sinks to its own (in
+// random order, about l·ln(n/l) of n values do, for a tail of l).
 func sortFrom(a []float64, from int) {
 	if from <= 0 {
 		sortSmall(a)
 		return
 	}
-	selectNth(a, from)
-	sortSmall(a[from+1:])
-}
-
-// selectNth reorders a so that a[k] holds what a sort would put there, no
-// value before it greater and none after it smaller (quickselect with a
-// median-of-three pivot and three-way partitions, so repeated values cost
-// nothing; insertion sort below 12 values). The values are never NaN.
-func selectNth(a []float64, k int) {
-	lo, hi := 0, len(a)-1
-	for hi-lo >= 12 {
-		x, y, z := a[lo], a[lo+(hi-lo)/2], a[hi]
-		if x > y {
-			x, y = y, x
+	sortSmall(a[from:])
+	for i := 0; i < from; i++ {
+		x := a[i]
+		if x <= a[from] {
+			continue
 		}
-		p := max(x, min(y, z)) // median of three
-		lt, i, gt := lo, lo, hi
-		for i <= gt {
-			switch v := a[i]; {
-			case v < p:
-				a[lt], a[i] = v, a[lt]
-				lt++
-				i++
-			case v > p:
-				a[i], a[gt] = a[gt], v
-				gt--
-			default:
-				i++
-			}
+		a[i] = a[from]
+		j := from
+		for j+1 < len(a) && a[j+1] < x {
+			a[j] = a[j+1]
+			j++
 		}
-		// a[lo:lt] < p, a[lt:gt+1] == p, a[gt+1:hi+1] > p
-		switch {
-		case k < lt:
-			hi = lt - 1
-		case k > gt:
-			lo = gt + 1
-		default:
-			return
-		}
-	}
-	if lo <= hi {
-		sortSmall(a[lo : hi+1])
+		a[j] = x
 	}
 }
