@@ -187,6 +187,12 @@ type Detector struct {
 	stats  Stats
 	window int64 // GroupWindow, ns
 	sc     scratch
+
+	// Per-estimate constants of the configuration, computed once: the
+	// period bounds in seconds, and the search penalty by intervals in the
+	// history (a logarithm, once a beat, was 4 % of estimating browsing).
+	minP, maxP float64
+	penalty    [HistoryLen]float64
 }
 
 // NewDetector returns a detector with cfg. Invalid settings are replaced by
@@ -198,6 +204,10 @@ func NewDetector(cfg Config) *Detector {
 	}
 	d := &Detector{cfg: cfg, window: int64(cfg.GroupWindow), seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 	d.sc.exp = make([]explanation, 0, 8*HistoryLen)
+	d.minP, d.maxP = cfg.MinPeriod.Seconds(), cfg.MaxPeriod.Seconds()
+	for ni := range d.penalty {
+		d.penalty[ni] = searchPenalty(ni, cfg.MinBeats)
+	}
 	lru, err := slru.NewHashed[pairID, *pair](cfg.MaxPairs, 0, func(id pairID) uint64 { return id.a }, nil)
 	if err != nil { // unreachable: MaxPairs >= 1 after validation
 		panic(fmt.Sprintf("beacon: %v", err))
@@ -366,7 +376,7 @@ func (d *Detector) steady(p *pair) bool {
 	silence := (maxMultiple + 0.5) * hi * (1 + steadyMargin)
 	n := int(h.n)
 	ni := n - 1
-	kmin := max(d.cfg.MinBeats-1, (3*ni+3)/4) // as estimate's
+	kmin := minFit(ni, d.cfg.MinBeats) // as estimate's
 	near, silences := 0, 0
 	xmin, xmax := math.Inf(1), 0.0
 	prev := float64(h.t[h.at(0)]) / 1000

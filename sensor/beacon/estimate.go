@@ -116,10 +116,10 @@ func (d *Detector) estimateAbove(p *pair, floor float64) (e estimate, described 
 	ss := sc.s[:ni]
 	copy(ss, ds)
 	sortSmall(ss)
-	kmin := max(d.cfg.MinBeats-1, (3*ni+3)/4) // at most a quarter unexplained
+	kmin := minFit(ni, d.cfg.MinBeats)
 	maxJ := d.cfg.MaxJitter
-	minP, maxP := d.cfg.MinPeriod.Seconds(), d.cfg.MaxPeriod.Seconds()
-	penalty := math.Log10(float64(ni) * float64(ni-kmin+1) * 2)
+	minP, maxP := d.minP, d.maxP
+	penalty := d.penalty[ni]
 
 	best := estimate{n: ni, span: sc.t[ni] - sc.t[0], evidence: math.Inf(-1)}
 	bestC := 0.0
@@ -234,6 +234,16 @@ candidates:
 		best.evidence += best.size
 	}
 	return best, true
+}
+
+// minFit is the fewest of ni intervals an explanation must cover: at most a
+// quarter unexplained, and MinBeats-1 at least.
+func minFit(ni, minBeats int) int { return max(minBeats-1, (3*ni+3)/4) }
+
+// searchPenalty is the evidence estimate takes off the best explanation's
+// for having searched many (log10 of ni·(ni-kmin+1)·2), per history length.
+func searchPenalty(ni, minBeats int) float64 {
+	return math.Log10(float64(ni) * float64(ni-minFit(ni, minBeats)+1) * 2)
 }
 
 // foldResiduals refines candidate fundamental c twice to the mean spacing
@@ -559,7 +569,7 @@ func median(s []float64) float64 {
 
 func (d *Detector) alertable(e *estimate) bool {
 	return e.evidence >= d.cfg.Evidence && e.timing >= d.cfg.TimingEvidence && e.fit >= d.cfg.MinBeats-1 &&
-		e.period >= 0.9*d.cfg.MinPeriod.Seconds() && e.period <= 1.1*d.cfg.MaxPeriod.Seconds() &&
+		e.period >= 0.9*d.minP && e.period <= 1.1*d.maxP &&
 		e.jitter <= d.cfg.MaxJitter
 }
 
