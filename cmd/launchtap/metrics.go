@@ -224,6 +224,8 @@ var metricDefs = []metricDef{
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.DNS.NameCacheMisses) }},
 	{name: "rescores_skipped", help: "Rescorings skipped: an alerted pair whose intervals cannot move its period.",
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Beacon.Steady) }},
+	{name: "rescores_unalertable", help: "Rescorings stopped after the search for a period: timing evidence below --beacon-timing-evidence, so the pair cannot alert; neither described nor its sizes weighed.",
+		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Beacon.Unalertable) }},
 	{name: "pairs_renamed", help: "Address-keyed pairs moved to their name once it was known.",
 		read: func(r *readings, e func(uint64, ...string)) { e(r.pipe.Beacon.Rekeyed) }},
 	{name: "proxy_requests", help: "CONNECT and absolute-URI requests to explicit proxies beaten as egress.",

@@ -248,6 +248,7 @@ func newSummary(s *sensor, files []string, warns []error) *summary {
 			"late":         st.Beacon.Late,
 			"scored":       st.Beacon.Scored,
 			"steady":       st.Beacon.Steady,
+			"unalertable":  st.Beacon.Unalertable,
 			"collisions":   st.Beacon.Collisions,
 		},
 		Hosts: map[string]uint64{

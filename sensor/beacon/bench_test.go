@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -158,4 +159,27 @@ func cpuNs() int64 {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// BenchmarkEstimate: score's estimate (stopped where it cannot alert) of
+// 256 histories of each style of scoring_test.go, 32 beats or fewer, one
+// after another — the per-rescoring cost that the Beat benchmarks mix with
+// lookups and bookkeeping.
+func BenchmarkEstimate(b *testing.B) {
+	for _, st := range scoringStyles {
+		b.Run(strings.ReplaceAll(st.name, " ", "_"), func(b *testing.B) {
+			d := NewDetector(DefaultConfig())
+			r := rand.New(rand.NewPCG(21, 22))
+			ps := make([]*pair, 256)
+			for i := range ps {
+				ps[i] = styledHistory(r, st, max(d.cfg.MinBeats, HistoryLen-i%8))
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				d.estimateAbove(ps[i%len(ps)], d.cfg.TimingEvidence)
+				i++
+			}
+		})
+	}
 }

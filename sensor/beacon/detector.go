@@ -91,6 +91,11 @@ type Stats struct {
 	Collisions uint64 // distinct pairs whose 128-bit IDs collided (the older one is dropped)
 	Rekeyed    uint64 // pairs moved to a new key (an address-keyed pair named), see Rekey
 	Steady     uint64 // rescorings skipped: an alerted pair whose intervals cannot move its period (see steady)
+	// Unalertable counts the rescorings (of Scored) stopped once the search
+	// over explanations found no timing evidence that can alert (below
+	// TimingEvidence): the pair is neither described nor its sizes weighed
+	// (see estimateAbove).
+	Unalertable uint64
 
 	// The evictions by class: pairs with one beat (probation: what a scan
 	// creates) and pairs with a history of beats (protected: evicted only when
@@ -189,6 +194,12 @@ type Detector struct {
 	// known, which it almost never did; a zero here answers without
 	// hashing the key or probing the table. Collisions only cost a probe.
 	addrPairs [1 << addrSlotBits]uint32
+
+	// Per-estimate constants of the configuration, computed once: the
+	// period bounds in seconds, and the search penalty by intervals in the
+	// history (a logarithm, once a beat, was 4 % of estimating browsing).
+	minP, maxP float64
+	penalty    [HistoryLen]float64
 }
 
 const addrSlotBits = 12
@@ -223,6 +234,10 @@ func NewDetector(cfg Config) *Detector {
 	}
 	d := &Detector{cfg: cfg, window: int64(cfg.GroupWindow), seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 	d.sc.exp = make([]explanation, 0, 8*HistoryLen)
+	d.minP, d.maxP = cfg.MinPeriod.Seconds(), cfg.MaxPeriod.Seconds()
+	for ni := range d.penalty {
+		d.penalty[ni] = searchPenalty(ni, cfg.MinBeats)
+	}
 	lru, err := slru.NewHashed[pairID, *pair](cfg.MaxPairs, 0, func(id pairID) uint64 { return id.a }, d.forget)
 	if err != nil { // unreachable: MaxPairs >= 1 after validation
 		panic(fmt.Sprintf("beacon: %v", err))
@@ -345,7 +360,11 @@ func (d *Detector) score(k PairKey, p *pair) *Finding {
 		return nil
 	}
 	d.stats.Scored++
-	est := d.estimate(p)
+	est, ok := d.estimateAbove(p, d.cfg.TimingEvidence)
+	if !ok {
+		d.stats.Unalertable++
+		return nil
+	}
 	if !d.alertable(&est) {
 		return nil
 	}
@@ -389,7 +408,7 @@ func (d *Detector) steady(p *pair) bool {
 	silence := (maxMultiple + 0.5) * hi * (1 + steadyMargin)
 	n := int(h.n)
 	ni := n - 1
-	kmin := max(d.cfg.MinBeats-1, (3*ni+3)/4) // as estimate's
+	kmin := minFit(ni, d.cfg.MinBeats) // as estimate's
 	near, silences := 0, 0
 	xmin, xmax := math.Inf(1), 0.0
 	prev := float64(h.t[h.at(0)]) / 1000

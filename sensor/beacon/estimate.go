@@ -22,12 +22,34 @@ const (
 // scratch holds the per-detector buffers scoring reuses, so rescoring a pair
 // allocates nothing until a Finding is built.
 type scratch struct {
-	t   [HistoryLen]float64 // beat times, s, oldest first
-	d   [HistoryLen]float64 // intervals, chronological
-	s   [HistoryLen]float64 // sorted intervals
-	r   [HistoryLen]float64 // sorted residuals
-	cnd [8]float64
-	exp []explanation // candidate explanations of the current pair
+	t    [HistoryLen]float64 // beat times, s, oldest first
+	d    [HistoryLen]float64 // intervals, chronological
+	s    [HistoryLen]float64 // sorted intervals
+	r    [HistoryLen]float64 // residuals
+	u    [HistoryLen]float64 // describe's sorted singles
+	cnd  [8]float64
+	seen [8]float64    // candidate fundamentals after their first refinement
+	memo bandMemo      // the last band looked up
+	exp  []explanation // candidate explanations of the current pair
+}
+
+// bandMemo remembers the last bandLogsQ lookup: consecutive k of one family
+// mostly share a band (the floor of resolution or minJitter, or a residual
+// shared by several intervals), and the lookup costs a logarithm.
+type bandMemo struct {
+	j          float64
+	m          int
+	lq, l1q, q float64
+}
+
+// band is bandLogsQ(j, m) through the memo.
+func (sc *scratch) band(j float64, m int) (lq, l1q, q float64) {
+	b := &sc.memo
+	if j != b.j || m != b.m {
+		b.j, b.m = j, m
+		b.lq, b.l1q, b.q = bandLogsQ(j, m)
+	}
+	return b.lq, b.l1q, b.q
 }
 
 // explanation is one candidate period: centre c, k intervals explained,
@@ -69,6 +91,18 @@ type estimate struct {
 // exponential intervals fall in such bands", with the band probability
 // maximised over the unknown Poisson rate, so the test is scale-free.
 func (d *Detector) estimate(p *pair) estimate {
+	e, _ := d.estimateAbove(p, math.Inf(-1))
+	return e
+}
+
+// estimateAbove is estimate, stopped once the search over explanations has
+// found the timing evidence below floor: then n, span, timing and evidence
+// are set (as estimate sets them), nothing else, and described is false. No
+// explanation at all stops it too. Nothing after the search changes timing,
+// and alertable needs timing >= TimingEvidence, so with that floor a stopped
+// estimate is one that would not alert: describing it (period, jitter, fit,
+// gaps) and weighing its sizes would change nothing score decides.
+func (d *Detector) estimateAbove(p *pair, floor float64) (e estimate, described bool) {
 	h, sc := p.hist, &d.sc
 	n := int(h.n)
 	for i := 0; i < n; i++ {
@@ -82,10 +116,10 @@ func (d *Detector) estimate(p *pair) estimate {
 	ss := sc.s[:ni]
 	copy(ss, ds)
 	sortSmall(ss)
-	kmin := max(d.cfg.MinBeats-1, (3*ni+3)/4) // at most a quarter unexplained
+	kmin := minFit(ni, d.cfg.MinBeats)
 	maxJ := d.cfg.MaxJitter
-	minP, maxP := d.cfg.MinPeriod.Seconds(), d.cfg.MaxPeriod.Seconds()
-	penalty := math.Log10(float64(ni) * float64(ni-kmin+1) * 2)
+	minP, maxP := d.minP, d.maxP
+	penalty := d.penalty[ni]
 
 	best := estimate{n: ni, span: sc.t[ni] - sc.t[0], evidence: math.Inf(-1)}
 	bestC := 0.0
@@ -110,8 +144,8 @@ func (d *Detector) estimate(p *pair) estimate {
 		if j > maxJ {
 			continue
 		}
-		lq, l1q := bandLogs(j, 1)
-		ev := -logBinomTailLn(ni, k, lq, l1q)
+		lq, l1q, q := sc.band(j, 1)
+		ev := -logBinomTailQ(ni, k, lq, l1q, q)
 		sc.exp = append(sc.exp, explanation{ev, bc, k, false})
 		if ev > best.evidence {
 			best.evidence, bestC = ev, bc
@@ -119,7 +153,7 @@ func (d *Detector) estimate(p *pair) estimate {
 	}
 
 	// Multiples: candidate fundamentals from the smallest intervals and the
-	// single-band centre, each refined once to the mean spacing.
+	// single-band centre, each refined twice to the mean spacing.
 	nc := 0
 	for i := 0; i < ni && nc < 4; i++ {
 		if ss[i] >= minP*(1-maxJ) {
@@ -131,32 +165,52 @@ func (d *Detector) estimate(p *pair) estimate {
 		sc.cnd[nc] = bestC
 		nc++
 	}
+	nseen := 0
+candidates:
 	for _, c := range sc.cnd[:nc] {
 		if !mayFold(ss, c, maxJ, kmin) {
 			continue // as len(r) < kmin below, without the passes
 		}
-		c, r := foldResiduals(ds, c, maxJ, sc.r[:0])
+		// What follows the first refinement depends on nothing but its
+		// result: a candidate refined to the bits of an earlier one (a
+		// clock's smallest intervals all are) would add the same
+		// explanations again, which change neither the best evidence nor,
+		// being no stronger and no wider, the one that describes the pair.
+		c = refine(ds, c, maxJ)
+		for _, s := range sc.seen[:nseen] {
+			if s == c {
+				continue candidates
+			}
+		}
+		sc.seen[nseen] = c
+		nseen++
+		if !mayFoldRefined(ss, c, maxJ, kmin) {
+			continue // as len(r) < kmin below, without the passes
+		}
+		c, r := residuals(ds, refine(ds, c, maxJ), maxJ, sc.r[:0])
 		if c < 0.9*minP || c > 1.1*maxP {
 			continue
 		}
 		if len(r) < kmin {
 			continue // too few intervals near a multiple: no band to score
 		}
-		sortSmall(r)
+		// Only r[k-1] for k >= kmin is read: the order statistics from
+		// kmin-1 up, not a full sort.
+		sortFrom(r, kmin-1)
 		for k := min(len(r), ni); k >= kmin; k-- {
 			j := max(r[k-1], resolution/c, minJitter)
 			if j > maxJ {
 				continue
 			}
-			lq, l1q := bandLogs(j, maxMultiple)
-			ev := -logBinomTailLn(ni, k, lq, l1q)
+			lq, l1q, q := sc.band(j, maxMultiple)
+			ev := -logBinomTailQ(ni, k, lq, l1q, q)
 			sc.exp = append(sc.exp, explanation{ev, c, k, true})
 			best.evidence = max(best.evidence, ev)
 		}
 	}
 	if math.IsInf(best.evidence, -1) {
 		best.evidence = 0
-		return best
+		return best, false
 	}
 	// Describe the pair by the explanation that covers the most intervals
 	// among those nearly as strong as the best (within a factor of 10): a
@@ -168,15 +222,28 @@ func (d *Detector) estimate(p *pair) estimate {
 			desc = x
 		}
 	}
-	best.fit = desc.k
 	best.evidence -= penalty
 	best.timing = best.evidence
+	if best.timing < floor {
+		return best, false
+	}
+	best.fit = desc.k
 	d.describe(&best, desc.c, desc.folded)
 	if best.timing >= d.cfg.TimingEvidence && best.timing < d.cfg.Evidence {
 		d.sizeEvidence(p, &best)
 		best.evidence += best.size
 	}
-	return best
+	return best, true
+}
+
+// minFit is the fewest of ni intervals an explanation must cover: at most a
+// quarter unexplained, and MinBeats-1 at least.
+func minFit(ni, minBeats int) int { return max(minBeats-1, (3*ni+3)/4) }
+
+// searchPenalty is the evidence estimate takes off the best explanation's
+// for having searched many (log10 of ni·(ni-kmin+1)·2), per history length.
+func searchPenalty(ni, minBeats int) float64 {
+	return math.Log10(float64(ni) * float64(ni-minFit(ni, minBeats)+1) * 2)
 }
 
 // foldResiduals refines candidate fundamental c twice to the mean spacing
@@ -184,26 +251,41 @@ func (d *Detector) estimate(p *pair) estimate {
 // with those intervals' residuals within maxJ (relative to c, appended to
 // r, unsorted).
 func foldResiduals(ds []float64, c, maxJ float64, r []float64) (float64, []float64) {
-	for iter := 0; iter < 2; iter++ {
-		sum, cnt := 0.0, 0
-		for _, x := range ds {
-			m := math.Round(x / c)
-			if m < 1 || m > maxMultiple || math.Abs(x-m*c) > maxJ*c {
-				continue
-			}
-			sum += x
-			cnt += int(m)
-		}
-		if cnt == 0 {
-			break
-		}
-		c = sum / float64(cnt)
-	}
+	return residuals(ds, refine(ds, refine(ds, c, maxJ), maxJ), maxJ, r)
+}
+
+// refine returns the mean spacing of the intervals ds within maxJ·c of one
+// of the first maxMultiple multiples of c, or c when there are none.
+func refine(ds []float64, c, maxJ float64) float64 {
+	sum, cnt := 0.0, 0
+	tol := maxJ * c
 	for _, x := range ds {
-		m := math.Round(x / c)
-		if m < 1 || m > maxMultiple {
+		q := x / c
+		if q < 0.5 || q >= maxMultiple+0.5 {
+			continue // rounds to no multiple from 1 to maxMultiple
+		}
+		m := roundHalf(q)
+		if math.Abs(x-m*c) > tol {
 			continue
 		}
+		sum += x
+		cnt += int(m)
+	}
+	if cnt == 0 {
+		return c
+	}
+	return sum / float64(cnt)
+}
+
+// residuals appends to r the residuals within maxJ (relative to c) of the
+// intervals ds near one of the first maxMultiple multiples of c.
+func residuals(ds []float64, c, maxJ float64, r []float64) (float64, []float64) {
+	for _, x := range ds {
+		q := x / c
+		if q < 0.5 || q >= maxMultiple+0.5 {
+			continue
+		}
+		m := roundHalf(q)
 		// A residual beyond maxJ can only be the edge of a band wider
 		// than maxJ, which is never scored; leaving it out keeps the
 		// order of the others and the bands that are scored.
@@ -213,6 +295,14 @@ func foldResiduals(ds []float64, c, maxJ float64, r []float64) (float64, []float
 	}
 	return c, r
 }
+
+// roundHalf is math.Round(q) for 0.5 <= q < 2⁵², in an addition and two
+// conversions: q+0.5 is exact while it stays in q's binade (0.5 is a
+// multiple of q's ulp), so truncating it rounds half away from zero; past
+// it, the sum lies between a power of two, an integer, and that plus ½,
+// and so does its rounding. (Below 0.5 it is wrong: 0.49999999999999994
+// plus ½ rounds to 1.)
+func roundHalf(q float64) float64 { return float64(int64(q + 0.5)) }
 
 // mayFold reports whether candidate fundamental c can end with kmin
 // residuals to score, given the intervals sorted. Each refinement pass makes
@@ -226,6 +316,29 @@ func foldResiduals(ds []float64, c, maxJ float64, r []float64) (float64, []float
 func mayFold(sorted []float64, c, maxJ float64, kmin int) bool {
 	lo := c * (1 - maxJ) * (1 - maxJ) * (1 - maxJ) * (1 - 1e-9)
 	hi := c * (maxMultiple + maxJ) * (1 + maxJ) * (1 + maxJ) * (1 + 1e-9)
+	n := 0
+	for _, x := range sorted {
+		if x > hi {
+			break
+		}
+		if x >= lo {
+			n++
+		}
+	}
+	return n >= kmin
+}
+
+// mayFoldRefined is mayFold after the first refinement, to c1: the second
+// makes c a mean of x/m over intervals x within maxJ·c1 of a multiple m·c1,
+// each within a factor 1±maxJ of c1 (or leaves c1), and a residual is kept
+// only for an interval within maxJ·c of one of the first maxMultiple
+// multiples of c: every interval that can count lies in
+// [(1-maxJ)²c1, (maxMultiple+maxJ)(1+maxJ)c1], a third of mayFold's range.
+// On an office day it spares one fold in four that mayFold let through
+// (nearly half of those that end with too few residuals).
+func mayFoldRefined(sorted []float64, c1, maxJ float64, kmin int) bool {
+	lo := c1 * (1 - maxJ) * (1 - maxJ) * (1 - 1e-9)
+	hi := c1 * (maxMultiple + maxJ) * (1 + maxJ) * (1 + 1e-9)
 	n := 0
 	for _, x := range sorted {
 		if x > hi {
@@ -316,41 +429,45 @@ func medianOf(v, buf []float64) float64 {
 func (d *Detector) describe(e *estimate, c float64, folded bool) {
 	sc := &d.sc
 	ds := sc.d[:e.n]
+	ss := sc.s[:e.n] // sorted by estimate
 	res := sc.r[:0]
 	for _, x := range ds {
 		m := 1.0
 		if folded {
-			m = max(1, math.Round(x/c))
+			if q := x / c; q >= 0.5 {
+				m = roundHalf(q) // else m is 1 all the same
+			}
 		}
 		res = append(res, math.Abs(x-m*c)/c)
 	}
-	sortSmall(res)
+	sortFrom(res, e.fit-1) // only res[e.fit-1] is read
 	w := res[e.fit-1] + 1e-9
 	if w > 0.1 && !folded {
 		// Jittered: every interval within ±75 % of the median interval near
 		// c. Sleeps drawn from [P(1-j), P(1+j)] with j <= 0.5 span a ratio
 		// of at most 3, which fits; two sleeps in a row (a missed check-in)
 		// are at least twice the shortest and mostly fall outside.
-		near := sc.s[:0]
-		for _, x := range ds {
+		// Taken from the sorted intervals, they come sorted.
+		near := sc.r[:0]
+		for _, x := range ss {
 			if x > 0.25*c && x < 2*c {
 				near = append(near, x)
 			}
 		}
 		if len(near) >= 3 {
-			sortSmall(near)
 			c = median(near)
 		}
 		w, folded = 0.75, false
 	}
-	sum, cnt, lo, hi := 0.0, 0, math.Inf(1), 0.0
-	singles := sc.s[:0] // the sorted copy is no longer needed
+	sum, cnt := 0.0, 0
 	e.fit, e.gaps, e.missed, e.maxGap, e.off, e.minOff = 0, 0, 0, 0, 0, math.Inf(1)
 	e.wlo, e.whi = math.Inf(1), 0
 	for _, x := range ds {
 		m := 1.0
 		if folded {
-			m = max(1, math.Round(x/c))
+			if q := x / c; q >= 0.5 {
+				m = roundHalf(q) // else m is 1 all the same
+			}
 		}
 		if math.Abs(x-c) <= d.cfg.MaxJitter*c {
 			e.wlo, e.whi = min(e.wlo, x), max(e.whi, x)
@@ -369,25 +486,33 @@ func (d *Detector) describe(e *estimate, c float64, folded bool) {
 		sum += x
 		cnt += int(m)
 		e.missed += int(m) - 1
-		if m == 1 {
-			singles = append(singles, x)
-			lo, hi = min(lo, x), max(hi, x)
-		}
 	}
 	e.period = sum / float64(cnt)
+	// The explained single-period intervals, by the test of the loop above
+	// (m is 1 and the residual within w), taken from the sorted intervals
+	// so they come sorted: m grows with x, and so does x-c.
+	singles := sc.u[:0]
+	for _, x := range ss {
+		if folded && x/c >= 1.5 {
+			break // rounds to 2 or more: a multiple, as is every x after it
+		}
+		if math.Abs(x-c) > w*c {
+			if x > c {
+				break
+			}
+			continue
+		}
+		singles = append(singles, x)
+	}
 	e.singles = len(singles)
 	if len(singles) < 3 {
 		e.lo, e.hi = e.period, e.period
 		return
 	}
+	lo, hi := singles[0], singles[len(singles)-1]
 	e.lo, e.hi = lo, hi
-	sortSmall(singles)
 	med := median(singles)
-	dev := sc.r[:0]
-	for _, x := range singles {
-		dev = append(dev, math.Abs(x-med))
-	}
-	sortSmall(dev)
+	dev := absDevSorted(singles, med, sc.r[:0])
 	spread := 1.4826 * median(dev)
 	switch {
 	case (hi-lo)/(hi+lo) <= 0.05 || folded:
@@ -409,6 +534,28 @@ func (d *Detector) describe(e *estimate, c float64, folded bool) {
 	e.jitter = spread / e.period
 }
 
+// absDevSorted appends |x-med| for every x of sorted s to dev, in ascending
+// order: the values below med, walked down, and those from med up, walked
+// up, are each ascending (subtraction is monotone, and x-med is exactly
+// -(med-x)), so merging them sorts the deviations without a sort.
+func absDevSorted(s []float64, med float64, dev []float64) []float64 {
+	j := 0
+	for j < len(s) && s[j] < med {
+		j++
+	}
+	i := j - 1
+	for i >= 0 || j < len(s) {
+		if j >= len(s) || i >= 0 && med-s[i] <= s[j]-med {
+			dev = append(dev, med-s[i])
+			i--
+		} else {
+			dev = append(dev, s[j]-med)
+			j++
+		}
+	}
+	return dev
+}
+
 func median(s []float64) float64 {
 	n := len(s)
 	if n == 0 {
@@ -422,7 +569,7 @@ func median(s []float64) float64 {
 
 func (d *Detector) alertable(e *estimate) bool {
 	return e.evidence >= d.cfg.Evidence && e.timing >= d.cfg.TimingEvidence && e.fit >= d.cfg.MinBeats-1 &&
-		e.period >= 0.9*d.cfg.MinPeriod.Seconds() && e.period <= 1.1*d.cfg.MaxPeriod.Seconds() &&
+		e.period >= 0.9*d.minP && e.period <= 1.1*d.maxP &&
 		e.jitter <= d.cfg.MaxJitter
 }
 
@@ -443,7 +590,15 @@ func logBinomTailLn(n, k int, lq, l1q float64) float64 {
 	if lq >= 0 || k <= 0 {
 		return 0
 	}
-	q := math.Exp(lq)
+	return logBinomTailQ(n, k, lq, l1q, math.Exp(lq))
+}
+
+// logBinomTailQ is logBinomTailLn given q = e^lq too (bandLogsQ has it
+// from a table).
+func logBinomTailQ(n, k int, lq, l1q, q float64) float64 {
+	if lq >= 0 || k <= 0 {
+		return 0
+	}
 	first := logChoose(n, k) + float64(k)*lq + float64(n-k)*l1q
 	if r := float64(n-k) / float64(k+1) * q / (1 - q); r < 0.5 {
 		return min(0, (first-math.Log1p(-r))/math.Ln10)
@@ -525,25 +680,38 @@ func bandGrid(i int) float64 {
 	return bandJMin * math.Pow(bandJMax/bandJMin, float64(i)/(bandN-1))
 }
 
-// bandLogs is bandProb returning ln q and ln(1-q), from the table when j is
-// on the grid (the common case) so scoring does no logarithms.
-func bandLogs(j float64, m int) (float64, float64) {
+var bandInvStep = (bandN - 1) / math.Log(bandJMax/bandJMin)
+
+// bandLogsQ is bandProb returning ln q, ln(1-q) and e^(ln q), from tables
+// when j is on the grid (the common case) so scoring does no logarithms and
+// no exponentials.
+func bandLogsQ(j float64, m int) (lq, l1q, q float64) {
 	t := 0
 	if m > 1 {
 		t = 1
 	}
 	if j <= bandJMin || j >= bandJMax {
 		q := bandProb(j, m)
-		return math.Log(q), math.Log1p(-q)
+		lq, l1q = math.Log(q), math.Log1p(-q)
+		return lq, l1q, math.Exp(lq)
 	}
 	i := int(math.Ceil(math.Log(j/bandJMin) * bandInvStep))
 	if i >= bandN {
-		return 0, math.Inf(-1)
+		return 0, math.Inf(-1), 1
 	}
-	return bandLog[t][i][0], bandLog[t][i][1]
+	return bandLog[t][i][0], bandLog[t][i][1], bandExp[t][i]
 }
 
-var bandInvStep = (bandN - 1) / math.Log(bandJMax/bandJMin)
+// bandExp is e^(ln q) of bandLog: not always q's own bits, but those
+// logBinomTailLn computes from ln q.
+var bandExp = func() (x [2][bandN]float64) {
+	for m := range x {
+		for i := range x[m] {
+			x[m][i] = math.Exp(bandLog[m][i][0])
+		}
+	}
+	return
+}()
 
 // maxBand maximises sum_{k=1..m} P(|X - k·c| <= j·c) for X ~ Exp(1) over c.
 func maxBand(j float64, m int) float64 {
@@ -717,6 +885,32 @@ func sortSmall(a []float64) {
 		for j > 0 && a[j-1] > x {
 			a[j] = a[j-1]
 			j--
+		}
+		a[j] = x
+	}
+}
+
+// sortFrom leaves in a[from:] what a full sort would put there, sorted, and
+// the smaller values, in no order, before it. Scoring reads only the few
+// largest residuals: the tail is sorted, then every value before it larger
+// than the tail's smallest takes that one's place and sinks to its own (in
+// random order, about l·ln(n/l) of n values do, for a tail of l).
+func sortFrom(a []float64, from int) {
+	if from <= 0 {
+		sortSmall(a)
+		return
+	}
+	sortSmall(a[from:])
+	for i := 0; i < from; i++ {
+		x := a[i]
+		if x <= a[from] {
+			continue
+		}
+		a[i] = a[from]
+		j := from
+		for j+1 < len(a) && a[j+1] < x {
+			a[j] = a[j+1]
+			j++
 		}
 		a[j] = x
 	}

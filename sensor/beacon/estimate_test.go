@@ -106,11 +106,13 @@ func TestTinyBurstSizesAddNoEvidence(t *testing.T) {
 }
 
 // TestMayFoldNeverSkipsAScoredCandidate: whenever mayFold rules a candidate
-// out, its refinement would have kept fewer than kmin residuals, over
-// Poisson, jittered-clock and clustered intervals and every jitter bound.
+// out, or mayFoldRefined its first refinement, its refinement would have
+// kept fewer than kmin residuals, over Poisson, jittered-clock and clustered
+// intervals and every jitter bound.
 func TestMayFoldNeverSkipsAScoredCandidate(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	skipped, tried := 0, 0
+	skippedRefined, triedRefined := 0, 0
 	for trial := 0; trial < 20000; trial++ {
 		n := 2 + rng.IntN(HistoryLen-2)
 		ds := make([]float64, n)
@@ -134,6 +136,15 @@ func TestMayFoldNeverSkipsAScoredCandidate(t *testing.T) {
 		}
 		tried++
 		if mayFold(sorted, c, maxJ, kmin) {
+			c1 := refine(ds, c, maxJ)
+			triedRefined++
+			if mayFoldRefined(sorted, c1, maxJ, kmin) {
+				continue
+			}
+			skippedRefined++
+			if _, r := residuals(ds, refine(ds, c1, maxJ), maxJ, nil); len(r) >= kmin {
+				t.Fatalf("candidate %.3f refined to %.3f (maxJ %v, kmin %d) ruled out, but %d residuals kept: %v", c, c1, maxJ, kmin, len(r), ds)
+			}
 			continue
 		}
 		skipped++
@@ -144,4 +155,8 @@ func TestMayFoldNeverSkipsAScoredCandidate(t *testing.T) {
 	if skipped < tried/10 {
 		t.Fatalf("only %d of %d candidates ruled out: the test no longer exercises mayFold", skipped, tried)
 	}
+	if skippedRefined < triedRefined/20 {
+		t.Fatalf("only %d of %d refined candidates ruled out: the test no longer exercises mayFoldRefined", skippedRefined, triedRefined)
+	}
+	t.Logf("mayFold ruled out %d of %d candidates, mayFoldRefined %d of the %d left", skipped, tried, skippedRefined, triedRefined)
 }
