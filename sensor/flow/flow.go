@@ -465,7 +465,15 @@ func (t *Tracker) Packet(p *decode.Packet) {
 		t.stats.Untracked++
 		return
 	}
-	srcIn, dstIn := t.internal.Contains(p.Src), t.internal.Contains(p.Dst)
+	// Quick, inlined, answers for most IPv4 ends; Contains for the rest.
+	srcIn, known := t.internal.Quick(p.Src)
+	if !known {
+		srcIn = t.internal.Contains(p.Src)
+	}
+	dstIn, known := t.internal.Quick(p.Dst)
+	if !known {
+		dstIn = t.internal.Contains(p.Dst)
+	}
 	if srcIn == dstIn {
 		// Internal ↔ internal is untracked, except a client's session
 		// to an explicit proxy: its egress, named by the request.

@@ -117,6 +117,24 @@ func New(ps []netip.Prefix) *Set {
 // Contains reports whether a is inside one of the set's prefixes.
 // IPv4-mapped IPv6 addresses are treated as IPv4.
 func (s *Set) Contains(a netip.Addr) bool {
+	if in, known := s.Quick(a); known {
+		return in
+	}
+	return s.contains(a)
+}
+
+// Quick answers Contains for an IPv4 address whose first octet no prefix
+// or a /8-or-shorter one holds (known true), the common case, and is small
+// enough to inline where every packet's ends are looked up (Contains, with
+// its call, is not). known false: ask Contains.
+func (s *Set) Quick(a netip.Addr) (in, known bool) {
+	// As16, not As4: As4's panic path costs more than the inlining budget
+	// allows. An IPv4 address is ::ffff:a.b.c.d there.
+	c := s.v4first[a.As16()[12]]
+	return c == v4All, a.Is4() && c != v4Some
+}
+
+func (s *Set) contains(a netip.Addr) bool {
 	if a.Is4() || a.Is4In6() {
 		b := a.As4()
 		switch s.v4first[b[0]] {

@@ -120,6 +120,12 @@ func TestContainsMatchesPrefixes(t *testing.T) {
 			if got := s.Contains(a); got != want {
 				t.Fatalf("%v.Contains(%v) = %v, want %v", ps, a, got, want)
 			}
+			if in, known := s.Quick(a); known && in != want {
+				t.Fatalf("%v.Quick(%v) = %v, want %v", ps, a, in, want)
+			}
+			if in, known := s.Quick(netip.AddrFrom16(a.As16())); known {
+				t.Fatalf("%v.Quick(%v) = %v: an IPv4-mapped address is not known", ps, netip.AddrFrom16(a.As16()), in)
+			}
 		}
 	}
 }
