@@ -195,7 +195,7 @@ func TestMappedFileTruncatedInPage(t *testing.T) {
 func TestMappedPagesReleased(t *testing.T) {
 	le := binary.LittleEndian
 	var recs []rec
-	for i := range 3000 {
+	for i := range (followEvery + 2*releaseEvery) / 1000 {
 		recs = append(recs, rec{ts: int64(i+1) * 1e6, data: bytes.Repeat([]byte{byte(i)}, 1000)})
 	}
 	path := filepath.Join(t.TempDir(), "big.pcap")
@@ -211,7 +211,7 @@ func TestMappedPagesReleased(t *testing.T) {
 	if err != io.EOF || len(frames) != len(recs) {
 		t.Fatalf("%d frames, %v", len(frames), err)
 	}
-	if m := r.maps[0]; m == nil || m.released < followEvery {
+	if m := r.maps[0]; m == nil || m.released < releaseEvery {
 		t.Fatalf("released %d of a %d-byte mapping", m.released, len(m.data))
 	}
 }
