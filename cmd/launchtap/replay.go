@@ -145,8 +145,10 @@ type summary struct {
 	DNS          map[string]uint64 `json:"dns"`
 	Hosts        map[string]uint64 `json:"hosts"`
 	// Beats counts the periodicity detector's work: beats offered, merged
-	// into a pair's current beat, dropped as out of order, rescorings done
-	// and rescorings skipped because they could not change the verdict.
+	// into a pair's current beat (grouped), dropped as out of order or
+	// merged late (the hub's), rescorings done (scored) and those skipped
+	// or cut short because they could not change the verdict (steady,
+	// unalertable), and pair IDs that collided.
 	Beats      map[string]uint64            `json:"beats"`
 	Kernel     map[string]uint64            `json:"kernel,omitempty"`     // live capture: AF_PACKET and pre-filter counters
 	Syslog     map[string]map[string]uint64 `json:"syslog,omitempty"`     // per destination URL: queued, sent, delivered, retried, dropped, spooled, depth

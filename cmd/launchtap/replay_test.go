@@ -209,6 +209,19 @@ func TestSummaryJSON(t *testing.T) {
 	if s["packets"].(float64) < 1000 {
 		t.Errorf("packets = %v", s["packets"])
 	}
+	// The detector's work: the demo's beacon beats and is rescored.
+	beats, _ := s["beats"].(map[string]any)
+	for _, k := range []string{"beats", "grouped", "out_of_order", "late", "scored", "steady", "unalertable", "collisions"} {
+		if _, ok := beats[k]; !ok {
+			t.Errorf("summary's beats lacks %q: %s", k, b)
+		}
+	}
+	if n, _ := beats["beats"].(float64); n == 0 || beats["scored"].(float64) == 0 || beats["scored"].(float64) > n {
+		t.Errorf("beats %v, scored %v", beats["beats"], beats["scored"])
+	}
+	if !strings.Contains(stderr, "  beats: beats=") {
+		t.Errorf("no beats line on stderr: %s", stderr)
+	}
 	if !strings.Contains(stderr, "packets/s") {
 		t.Errorf("no summary on stderr: %s", stderr)
 	}
