@@ -316,6 +316,11 @@ func roundHalf(q float64) float64 { return float64(int64(q + 0.5)) }
 func mayFold(sorted []float64, c, maxJ float64, kmin int) bool {
 	lo := c * (1 - maxJ) * (1 - maxJ) * (1 - maxJ) * (1 - 1e-9)
 	hi := c * (maxMultiple + maxJ) * (1 + maxJ) * (1 + maxJ) * (1 + 1e-9)
+	return countWithin(sorted, lo, hi) >= kmin
+}
+
+// countWithin counts the sorted values in [lo, hi].
+func countWithin(sorted []float64, lo, hi float64) int {
 	n := 0
 	for _, x := range sorted {
 		if x > hi {
@@ -325,7 +330,7 @@ func mayFold(sorted []float64, c, maxJ float64, kmin int) bool {
 			n++
 		}
 	}
-	return n >= kmin
+	return n
 }
 
 // mayFoldRefined is mayFold after the first refinement, to c1: the second
@@ -339,16 +344,7 @@ func mayFold(sorted []float64, c, maxJ float64, kmin int) bool {
 func mayFoldRefined(sorted []float64, c1, maxJ float64, kmin int) bool {
 	lo := c1 * (1 - maxJ) * (1 - maxJ) * (1 - 1e-9)
 	hi := c1 * (maxMultiple + maxJ) * (1 + maxJ) * (1 + 1e-9)
-	n := 0
-	for _, x := range sorted {
-		if x > hi {
-			break
-		}
-		if x >= lo {
-			n++
-		}
-	}
-	return n >= kmin
+	return countWithin(sorted, lo, hi) >= kmin
 }
 
 // sameSizeProb is the chance assumed for a non-beacon session to land within

@@ -132,10 +132,9 @@ func TestDNSChannelBeats(t *testing.T) {
 	})
 }
 
-// TestDNSChannelTablesBounded: each DNS-channel table holds at most its
-// bound, evicts the least recently used channel for a new one and counts
-// every eviction.
-func TestDNSChannelTablesBounded(t *testing.T) {
+// smallDNSWorker is a worker whose DNS-channel tables hold 16 channels each.
+func smallDNSWorker(t *testing.T) *worker {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.DNS.MaxAnswers = 64 // tables of 16 channels
 	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -143,6 +142,14 @@ func TestDNSChannelTablesBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return w
+}
+
+// TestDNSChannelTablesBounded: each DNS-channel table holds at most its
+// bound, evicts the least recently used channel for a new one and counts
+// every eviction.
+func TestDNSChannelTablesBounded(t *testing.T) {
+	w := smallDNSWorker(t)
 	const keep = "keep.sub.kept.example"
 	for i := range 40 {
 		w.DNSQuery(dnsClient, [6]byte{}, false, dnsResolver, keep, dns.TypeA, secs(float64(1000+i)))
@@ -168,13 +175,7 @@ func TestDNSChannelTablesBounded(t *testing.T) {
 // query is not found there once it has left dnsPolls, and a new channel of
 // the same name is the one found.
 func TestPollMemoForgetsEvicted(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DNS.MaxAnswers = 64 // tables of 16 channels
-	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	w, err := newWorker(0, &cfg, make(chan *alert.Alert, 64))
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := smallDNSWorker(t)
 	const name = "c2.evil.example"
 	w.DNSQuery(dnsClient, [6]byte{}, false, dnsResolver, name, dns.TypeA, secs(1000))
 	k := w.dnsKey(w.hostOf(dnsClient), name)
