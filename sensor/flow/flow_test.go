@@ -584,3 +584,26 @@ func TestKeyEqual(t *testing.T) {
 		}
 	}
 }
+
+// TestPutAddr checks putAddr against As16 for IPv4, IPv4-mapped, IPv6 and
+// zero addresses.
+func TestPutAddr(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	addrs := []netip.Addr{{}, netip.MustParseAddr("0.0.0.0"), netip.MustParseAddr("255.255.255.255"), netip.MustParseAddr("::ffff:10.1.2.3"), netip.MustParseAddr("fe80::1%en0")}
+	for range 1000 {
+		var b [16]byte
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		addrs = append(addrs, netip.AddrFrom4([4]byte(b[:4])), netip.AddrFrom16(b))
+	}
+	for _, a := range addrs {
+		var got [16]byte
+		for i := range got {
+			got[i] = 0xaa // putAddr must write every byte
+		}
+		if putAddr(&got, a); got != a.As16() {
+			t.Fatalf("putAddr(%v) = %x, want %x", a, got, a.As16())
+		}
+	}
+}
