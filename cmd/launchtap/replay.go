@@ -57,7 +57,10 @@ func (a *app) runReplay(cmd *cobra.Command, o *sensorFlags, sf *stateFlags, args
 	if err != nil {
 		return a.fail(cmd, err, exitUsage)
 	}
-	src, err := capture.Options{Stdin: stdin, Logger: s.log}.Open(args...)
+	// With workers to feed, the reading goroutine sets the pace: its page
+	// faults move to a goroutine of their own. One worker reads inline,
+	// where that would only add CPU.
+	src, err := capture.Options{Stdin: stdin, Logger: s.log, Prefault: s.pipe.Workers() > 1}.Open(args...)
 	if err != nil {
 		s.finish(ctx)
 		return a.fail(cmd, err, exitUsage)

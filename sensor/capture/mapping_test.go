@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // compareMapped checks that a file read through its mapping gives what
@@ -21,8 +22,8 @@ func compareMapped(t *testing.T, data []byte) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	read := func(noMap bool) ([]got, *Reader, error) {
-		r, err := Options{noMap: noMap}.Open(path)
+	read := func(o Options) ([]got, *Reader, error) {
+		r, err := o.Open(path)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -30,12 +31,14 @@ func compareMapped(t *testing.T, data []byte) {
 		frames, err := readAll(t, r)
 		return frames, r, err
 	}
-	viaMap, r, mapErr := read(false)
-	viaRead, _, readErr := read(true)
-	if fmt.Sprint(mapErr) != fmt.Sprint(readErr) {
-		t.Fatalf("mapped: %v; read: %v", mapErr, readErr)
+	viaMap, r, mapErr := read(Options{})
+	viaRead, _, readErr := read(Options{noMap: true})
+	prefaulted, _, prefaultErr := read(Options{Prefault: true})
+	if fmt.Sprint(mapErr) != fmt.Sprint(readErr) || fmt.Sprint(prefaultErr) != fmt.Sprint(readErr) {
+		t.Fatalf("mapped: %v; read: %v; prefaulted: %v", mapErr, readErr, prefaultErr)
 	}
 	sameFrames(t, "mapped", "read", viaMap, viaRead)
+	sameFrames(t, "prefaulted", "read", prefaulted, viaRead)
 	if r != nil && len(data) >= minMapped && data[0] != 0x1f && r.maps[0] == nil {
 		t.Fatal("a plain file was not mapped")
 	}
@@ -99,21 +102,27 @@ func TestMappedFileTruncatedFaults(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("SIGBUS on access past a truncated mapping is Linux's behaviour")
 	}
-	le := binary.LittleEndian
 	var recs []rec
 	for i := range 64 {
 		recs = append(recs, rec{ts: int64(i+1) * 1e9, data: bytes.Repeat([]byte{byte(i)}, 1000)})
 	}
+	for _, prefault := range []bool{false, true} {
+		t.Run(fmt.Sprint("prefault=", prefault), func(t *testing.T) {
+			truncatedFaults(t, Options{Prefault: prefault}, recs)
+		})
+	}
+}
+
+func truncatedFaults(t *testing.T, o Options, recs []rec) {
 	path := filepath.Join(t.TempDir(), "shrinks.pcap")
-	if err := os.WriteFile(path, pcapBytes(le, magicMicro, 1, recs...), 0o600); err != nil {
+	if err := os.WriteFile(path, pcapBytes(binary.LittleEndian, magicMicro, 1, recs...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	src, err := Open(path)
+	r, err := o.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer src.Close()
-	r := src.(*Reader)
+	defer r.Close()
 	var f Frame
 	if err := r.Next(&f); err != nil {
 		t.Fatal(err)
@@ -202,16 +211,38 @@ func TestMappedPagesReleased(t *testing.T) {
 	if err := os.WriteFile(path, pcapBytes(le, magicMicro, 1, recs...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r, err := Options{}.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	frames, err := readAll(t, r)
-	if err != io.EOF || len(frames) != len(recs) {
-		t.Fatalf("%d frames, %v", len(frames), err)
-	}
-	if m := r.maps[0]; m == nil || m.released < releaseEvery {
-		t.Fatalf("released %d of a %d-byte mapping", m.released, len(m.data))
+	for _, prefault := range []bool{false, true} {
+		r, err := Options{Prefault: prefault}.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames, err := readAll(t, r)
+		if err != io.EOF || len(frames) != len(recs) {
+			t.Fatalf("prefault %v: %d frames, %v", prefault, len(frames), err)
+		}
+		m := r.maps[0]
+		if m == nil || m.released < releaseEvery {
+			t.Fatalf("prefault %v: released %d of a %d-byte mapping", prefault, m.released, len(m.data))
+		}
+		if prefault && runtime.GOOS == "linux" {
+			// The reader's last follows asked for the rest of the file
+			// (MADV_POPULATE_READ, Linux 5.14): the goroutine gets there.
+			size := int64(len(m.data))
+			for deadline := time.Now().Add(5 * time.Second); m.populated.Load() < size; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("populated %d bytes of a %d-byte file", m.populated.Load(), size)
+				}
+			}
+		}
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if prefault {
+			select {
+			case <-m.exited:
+			default:
+				t.Fatal("the prefaulting goroutine outlived Close")
+			}
+		}
 	}
 }

@@ -216,6 +216,9 @@ func (p *Pipeline) publishReader(c readCounts, ident host.Stats) {
 	p.reader.mu.Unlock()
 }
 
+// Workers is how many workers the pipeline runs.
+func (p *Pipeline) Workers() int { return len(p.workers) }
+
 // DistinctHosts counts the hosts of every worker's table once, where Stats
 // sums the tables (a host seen before it had an address is in each). Call it
 // only after Replay or Run has returned: it reads the workers' tables.
