@@ -113,23 +113,33 @@ func TestMappedFileTruncatedFaults(t *testing.T) {
 	}
 }
 
-func truncatedFaults(t *testing.T, o Options, recs []rec) {
-	path := filepath.Join(t.TempDir(), "shrinks.pcap")
-	if err := os.WriteFile(path, pcapBytes(binary.LittleEndian, magicMicro, 1, recs...), 0o600); err != nil {
+// readOneThenTruncate writes data to path, opens it with o, reads its first
+// frame and truncates the file to size under the open reader (closed when
+// the test ends).
+func readOneThenTruncate(t *testing.T, o Options, path string, data []byte, size int64) *Reader {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	r, err := o.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
+	t.Cleanup(func() { r.Close() })
 	var f Frame
 	if err := r.Next(&f); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Truncate(path, 8192); err != nil {
+	if err := os.Truncate(path, size); err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+func truncatedFaults(t *testing.T, o Options, recs []rec) {
+	path := filepath.Join(t.TempDir(), "shrinks.pcap")
+	r := readOneThenTruncate(t, o, path, pcapBytes(binary.LittleEndian, magicMicro, 1, recs...), 8192)
+	var f Frame
 	got := r.Guard(func() error {
 		var sum int
 		for {
@@ -167,21 +177,8 @@ func TestMappedFileTruncatedInPage(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "small")
-			if err := os.WriteFile(path, c.data, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			r, err := Options{}.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
+			r := readOneThenTruncate(t, Options{}, path, c.data, 100)
 			var f Frame
-			if err := r.Next(&f); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Truncate(path, 100); err != nil {
-				t.Fatal(err)
-			}
 			for {
 				err := r.Next(&f)
 				if err == nil {
