@@ -23,9 +23,9 @@ import (
 // of the process.
 type mapping struct {
 	f        *os.File
-	bufSize  int   // read buffer for what follows the mapping
-	seekAt   int64 // the stream's offset at which to follow it next
-	released int64 // data[:released] is out of the resident set
+	bufSize  int          // read buffer for what follows the mapping
+	seekAt   int64        // the stream's offset at which to follow it next
+	released atomic.Int64 // data[:released] is out of the resident set
 
 	mu   sync.Mutex // guards data against FaultError racing Close
 	data []byte
@@ -72,9 +72,8 @@ func (m *mapping) follow(off int64) (size int64) {
 		default: // it has a wake-up pending
 		}
 	}
-	if done := (off - followEvery) &^ (releaseAlign - 1); done-m.released >= releaseEvery {
-		release(m.data[m.released:done])
-		m.released = done
+	if m.wake == nil {
+		m.releaseBehind(off)
 	}
 	fi, err := m.f.Stat()
 	if err != nil {
@@ -88,6 +87,18 @@ const (
 	releaseEvery = 16 << 20 // so at most about this much of the file is resident
 	releaseAlign = 64 << 10 // a multiple of any page size
 )
+
+// releaseBehind releases the pages read more than followEvery before off,
+// the reader's offset, once there are releaseEvery bytes of them. It runs
+// on the reader's goroutine, or on the prefaulting goroutine when there is
+// one, never on both.
+func (m *mapping) releaseBehind(off int64) {
+	from := m.released.Load()
+	if done := (off - followEvery) &^ (releaseAlign - 1); done-from >= releaseEvery {
+		release(m.data[from:done])
+		m.released.Store(done)
+	}
+}
 
 // errReader fails every read with err.
 type errReader struct{ err error }
@@ -124,21 +135,25 @@ func (m *mapping) startPrefault() {
 	go func() {
 		defer close(m.exited)
 		var done int64
+		populating := true
 		for {
 			select {
 			case <-m.stop:
 				return
 			case <-m.wake:
 			}
-			to := min(m.reader.Load()+prefaultAhead, int64(len(data)))
+			reader := m.reader.Load()
+			m.releaseBehind(reader)
+			to := min(reader+prefaultAhead, int64(len(data)))
 			if to < int64(len(data)) {
 				to &^= page - 1 // the next start must be page-aligned
 			}
-			if to <= done {
+			if !populating || to <= done {
 				continue
 			}
 			if populate(data[done:to]) != nil {
-				return
+				populating = false
+				continue
 			}
 			done = to
 			m.populated.Store(done)
