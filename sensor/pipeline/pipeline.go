@@ -253,6 +253,7 @@ type batch struct {
 	mine  [][]int32       // by worker: the indexes of its packets
 	arena []byte
 	n     int
+	seq   uint64       // the batches sent before it (alerts are delivered in this order: alertorder.go)
 	left  atomic.Int32 // workers not yet done with it; the last one frees it
 }
 
@@ -289,6 +290,10 @@ func (b *batch) reset() {
 // last. A batch holds BatchSize packets per worker and its arena
 // arenaSize bytes per worker, so each worker gets about a BatchSize at a time.
 func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error {
+	own, err := newOwners(&p.cfg)
+	if err != nil {
+		return fmt.Errorf("pipeline: %w", err)
+	}
 	nw := len(p.workers)
 	size := p.cfg.BatchSize * nw
 	nb := p.cfg.QueueLen + 2
@@ -297,19 +302,27 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 		free <- newBatch(nw, p.cfg.BatchSize)
 	}
 	work := make([]chan *batch, nw)
+	ordered := make(chan orderedAlert, 64)
+	ordering := make(chan struct{})
+	go func() {
+		defer close(ordering)
+		orderAlerts(ordered, nw, p.alerts)
+	}()
 	var wg sync.WaitGroup
 	for i, w := range p.workers {
 		work[i] = make(chan *batch, nb) // room for every batch: sending never waits
+		w.ordered = ordered
 		wg.Add(1)
 		go func(w *worker, in <-chan *batch) {
 			defer wg.Done()
 			for b := range in {
-				w.batch = b
+				w.batch, w.batchSeq = b, b.seq
 				for _, j := range b.mine[w.id] {
 					w.idx = int(j)
 					w.handle(&b.pkts[j], b.hosts[j].kind)
 				}
 				w.batch = nil // the reader refills it once every worker is done
+				w.ordered <- orderedAlert{batch: b.seq, worker: w.id}
 				w.publish()
 				w.serveSnapshot()
 				if b.left.Add(-1) == 0 {
@@ -317,13 +330,20 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 					free <- b
 				}
 			}
+			w.batchSeq, w.idx = flushBatch, 0
 			w.flush()
 			w.publish()
 		}(w, work[i])
 	}
+	defer func() {
+		close(ordered) // after wg.Wait: the workers have sent everything
+		<-ordering
+	}()
+	var seq uint64
 	cur := <-free
 	send := func() {
 		cur.left.Store(int32(nw))
+		cur.seq, seq = seq, seq+1
 		for i := range work {
 			work[i] <- cur
 		}
@@ -335,10 +355,6 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 		memo   synMemo
 		r      frameReader
 	)
-	own, err := newOwners(&p.cfg)
-	if err != nil {
-		return fmt.Errorf("pipeline: %w", err)
-	}
 	r.into = &cur.pkts[0]
 	err = r.run(ctx, src, func(pkt *decode.Packet, kind decode.ErrKind) {
 		// What changes how later packets are sharded or tracked is learned
@@ -390,6 +406,7 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 	p.saveReaderIdentity(own.binder) // for the final checkpoint
 	if cur.n > 0 {
 		cur.left.Store(int32(nw))
+		cur.seq = seq
 		for i := range work {
 			work[i] <- cur
 		}

@@ -34,6 +34,8 @@ type worker struct {
 	det       *beacon.Detector
 	hosts     *hostid.Table
 	out       chan<- *alert.Alert
+	ordered   chan<- orderedAlert                  // sharded replay: alerts go through orderAlerts instead of out
+	raised    uint64                               // alerts sent to ordered
 	dnsNew    *slru.Table[dnsPairKey, *dnsChannel] // names changing under (client, registered domain)
 	dnsPolls  *slru.Table[dnsPairKey, *dnsChannel] // one name asked again and again, by (client, name)
 	polls     pollMemo                             // dnsPolls' channels used last
@@ -50,6 +52,7 @@ type worker struct {
 	selfRead   bool
 	pkt        *decode.Packet                      // the packet in hand, when selfRead (the read loop's one packet)
 	batch      *batch                              // the batch in hand, when sharded
+	batchSeq   uint64                              // its sequence number; flushBatch once the capture ended
 	idx        int                                 // the packet in hand in batch
 	seen       *simplelru.LRU[host.Key, *hostSeen] // addresses and MACs hosts beat from, for alerts
 	regDomains regDomains                          // registered domains of recent DNS names
@@ -643,7 +646,18 @@ func (w *worker) beat(k beacon.PairKey, src, dst netip.Addr, ts int64, mac [6]by
 	if a == nil {
 		return
 	}
-	w.out <- a
+	w.send(a)
+}
+
+// send hands a to the alert stage: directly, or when sharded through
+// orderAlerts, tagged with the packet in hand.
+func (w *worker) send(a *alert.Alert) {
+	if w.ordered == nil {
+		w.out <- a
+		return
+	}
+	w.raised++
+	w.ordered <- orderedAlert{a: a, batch: w.batchSeq, idx: w.idx, worker: w.id, n: w.raised}
 }
 
 // alertFor turns a finding into an alert, applying the host-OS policy: by
