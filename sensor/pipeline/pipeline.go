@@ -89,11 +89,15 @@ type Config struct {
 
 	// BatchSize is how many packets per worker a batch of sharded replay
 	// holds. Larger batches mean fewer hand-offs but let workers drift
-	// further apart in capture time, and the order in which their alerts
-	// reach the alert stage (fleet grouping) with them: at 1024 the office
-	// capture's fleet group was carried by another of its three alerts.
+	// further apart in capture time, and hold their alerts longer: they
+	// are delivered in capture order (alertorder.go).
 	BatchSize int
-	QueueLen  int // batches queued per worker before the reader waits
+	// QueueLen is how many batches may wait for the workers before the
+	// reader waits. A batch is freed by the last worker done with it, so
+	// a worker busy with a heavy stretch of its hosts holds the reader and
+	// the other worker up once the queue is full; 32 batches (about 16 k
+	// packets, 8 ms of the office capture) absorb such stretches.
+	QueueLen int
 
 	Log *slog.Logger
 }
@@ -112,7 +116,7 @@ func DefaultConfig() Config {
 		DNS:             dnstrack.DefaultConfig(),
 		Beacon:          beacon.DefaultConfig(),
 		BatchSize:       256,
-		QueueLen:        8,
+		QueueLen:        32,
 		LearnInternal:   true,
 	}
 }
@@ -191,7 +195,7 @@ func New(cfg Config) (*Pipeline, error) {
 		cfg.BatchSize = 256
 	}
 	if cfg.QueueLen <= 0 {
-		cfg.QueueLen = 8
+		cfg.QueueLen = 32
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -257,7 +261,10 @@ type batch struct {
 	left  atomic.Int32 // workers not yet done with it; the last one frees it
 }
 
-const arenaSize = 256 << 10
+// arenaSize is a batch's arena per worker: a batch of the office capture
+// keeps 10-30 KiB of payload per worker; a fuller one is sent early. Two
+// workers' arenas hold the largest payload kept (maxNamePayload).
+const arenaSize = 128 << 10
 
 func newBatch(workers, perWorker int) *batch {
 	size := perWorker * workers
