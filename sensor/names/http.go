@@ -35,6 +35,12 @@ var methods = [][]byte{
 // LooksLikeRequest reports whether b starts with an HTTP method and a
 // space: a cheap test of whether ParseRequest is worth calling.
 func LooksLikeRequest(b []byte) bool {
+	// Every method starts with a capital letter; encrypted data (a TLS
+	// record starts with 0x14-0x17) rarely does, and most payloads a span
+	// sees are encrypted, so one compare answers most calls.
+	if len(b) == 0 || b[0] < 'A' || b[0] > 'Z' {
+		return false
+	}
 	sp := bytes.IndexByte(b[:min(len(b), 8)], ' ')
 	if sp <= 0 {
 		return false

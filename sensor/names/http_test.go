@@ -39,6 +39,9 @@ func TestParseRequest(t *testing.T) {
 			if !errors.Is(err, tc.err) {
 				t.Fatalf("err %v, want %v", err, tc.err)
 			}
+			if looks := LooksLikeRequest([]byte(tc.in)); looks != !errors.Is(err, ErrNotMine) {
+				t.Fatalf("LooksLikeRequest %v, ParseRequest %v", looks, err)
+			}
 			if err != nil {
 				return
 			}
@@ -66,8 +69,15 @@ func FuzzParseRequest(f *testing.F) {
 	f.Add([]byte("CONNECT updates.example.com:443 HTTP/1.1\r\nHost: updates.example.com:443\r\n\r\n"))
 	f.Add([]byte("GET http://cdn.example.net/v1 HTTP/1.1\r\n\r\n"))
 	f.Add([]byte("GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n"))
+	f.Add([]byte("\x17\x03\x03\x00\x20 GET"))
+	f.Add([]byte("get / HTTP/1.1\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		q, err := ParseRequest(b)
+		// LooksLikeRequest is the cheap gate in front of ParseRequest: it
+		// must let through whatever ParseRequest would not call foreign.
+		if looks := LooksLikeRequest(b); looks != !errors.Is(err, ErrNotMine) {
+			t.Fatalf("LooksLikeRequest %v, ParseRequest %v", looks, err)
+		}
 		if err != nil {
 			return
 		}
@@ -78,4 +88,20 @@ func FuzzParseRequest(f *testing.F) {
 			t.Fatal("CONNECT without a port")
 		}
 	})
+}
+
+// BenchmarkLooksLikeRequest is the gate's cost on what a span mostly
+// carries, encrypted records, and on a request.
+func BenchmarkLooksLikeRequest(b *testing.B) {
+	for _, c := range []struct{ name, in string }{
+		{"tls", "\x17\x03\x03\x01\x00\x8f\x11\x22\x33"},
+		{"request", "GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n"},
+	} {
+		in := []byte(c.in)
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				LooksLikeRequest(in)
+			}
+		})
+	}
 }
