@@ -7,20 +7,25 @@ import (
 	"github.com/launchtap/launchtap/sensor/alert"
 )
 
-// Sharded replay delivers alerts in capture order, as one worker does: the
-// workers run apart by up to the batch queue's length, so in the order they
-// raise alerts a later packet's alert could overtake an earlier one's, and
-// which one did would depend on the scheduler (and so would the alert
-// stage's fleet groups, which take hosts in the order their alerts come).
-// Replaying a capture twice, or with another worker count, must give the
-// same alerts in the same order.
+// Sharded replay delivers alerts in capture order: the workers run apart by
+// up to the batch queue's length, so in the order they raise alerts a later
+// packet's alert could overtake an earlier one's, and which one did would
+// depend on the scheduler (and so would the alert stage's fleet groups,
+// which take hosts in the order their alerts come). Replaying a capture
+// twice with the same workers gives the same alerts in the same order.
 //
 // Each alert is tagged with the packet that raised it: its batch and its
 // place in the batch, one packet having one worker. A worker that is done
 // with a batch says so (a mark); an alert is delivered once every worker is
 // done with its batch, the earliest first. Held alerts are those of at most
 // the batches in the queue. Alerts raised as the capture ends (its sessions
-// flushed) come last, by worker.
+// flushed) come last, worker by worker.
+//
+// The order is one worker's except for alerts raised as a session ends
+// unseen: a worker's idle sweep runs at its own hosts' packets, so it can
+// find a session idle later than one worker, which sweeps at every packet,
+// does (at the capture's end at the latest); and one worker flushes all
+// its sessions in its own table's order.
 
 // orderedAlert is an alert and the packet that raised it, or, with a nil
 // alert, a worker's mark: it is done with batches up to and including batch.

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket/layers"
+
 	"github.com/launchtap/launchtap/sensor/alert"
 )
 
@@ -124,5 +126,60 @@ func TestOrderAlertsDeliversAtTheMark(t *testing.T) {
 	case a := <-out:
 		t.Fatalf("%s delivered before worker 0 was done with batch 1", a.ID)
 	case <-time.After(20 * time.Millisecond):
+	}
+}
+
+// A sharded replay's alerts come in the same order run after run, also those
+// raised at the capture's end: six hosts, spread over the workers, each open
+// five handshake-only sessions to an address a minute apart (a beacon to a
+// C2 server that no longer answers), still open when the capture ends, so
+// every beat is taken as the sessions are flushed. The alerts are those of
+// one worker; their order, that of the workers.
+func TestShardedAlertOrderRepeats(t *testing.T) {
+	w := &wire{t: t}
+	server := addr("203.0.113.9")
+	for i := range 5 {
+		for h := range 6 {
+			c := addr(fmt.Sprintf("10.0.0.%d", h+1))
+			sp := layers.TCPPort(40000 + 10*i + h)
+			ts := at(float64(i) + float64(h)/10)
+			// Each host its own MAC: the client's frames' source, the
+			// server's frames' destination.
+			mac := func(off int) { w.frames[len(w.frames)-1].Data[off+5] = byte(h + 1) }
+			w.add(ts, c, server, &layers.TCP{SrcPort: sp, DstPort: 443, SYN: true, Window: 65535, Seq: 1}, nil)
+			mac(6)
+			w.add(ts.Add(20*time.Millisecond), server, c, &layers.TCP{SrcPort: 443, DstPort: sp, SYN: true, ACK: true}, nil)
+			mac(0)
+			w.add(ts.Add(21*time.Millisecond), c, server, &layers.TCP{SrcPort: sp, DstPort: 443, ACK: true, Seq: 2}, nil)
+			mac(6)
+		}
+	}
+	ids := func(as []*alert.Alert) []string {
+		var out []string
+		for _, a := range as {
+			out = append(out, a.SrcIP+" "+a.ID)
+		}
+		return out
+	}
+	inline, _ := replayNames(t, w, 1, nil)
+	if len(inline) < 4 {
+		t.Fatalf("%d alerts inline, want one per host: the test tests nothing", len(inline))
+	}
+	want := slices.Sorted(slices.Values(ids(inline)))
+	for _, workers := range []int{2, 3} {
+		var first []string
+		for run := range 10 {
+			got, _ := replayNames(t, w, workers, nil)
+			if run == 0 {
+				first = ids(got)
+				if sorted := slices.Sorted(slices.Values(first)); !slices.Equal(sorted, want) {
+					t.Fatalf("%d workers: alerts %v, want one worker's %v", workers, sorted, want)
+				}
+				continue
+			}
+			if !slices.Equal(ids(got), first) {
+				t.Fatalf("%d workers, run %d: alerts in the order %v, the first run's %v", workers, run, ids(got), first)
+			}
+		}
 	}
 }

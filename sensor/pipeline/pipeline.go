@@ -93,10 +93,12 @@ type Config struct {
 	// are delivered in capture order (alertorder.go).
 	BatchSize int
 	// QueueLen is how many batches may wait for the workers before the
-	// reader waits. A batch is freed by the last worker done with it, so
-	// a worker busy with a heavy stretch of its hosts holds the reader and
-	// the other worker up once the queue is full; 32 batches (about 16 k
-	// packets, 8 ms of the office capture) absorb such stretches.
+	// reader waits; 0: 64 batches over the workers, at least 8 (32 for
+	// two workers: about 16 k packets, 8 ms of the office capture). A
+	// batch is freed by the last worker done with it, so a worker busy
+	// with a heavy stretch of its hosts holds the reader and the other
+	// workers up once the queue is full; a longer queue absorbs such
+	// stretches, and costs about 180 KiB a batch per worker.
 	QueueLen int
 
 	Log *slog.Logger
@@ -116,7 +118,6 @@ func DefaultConfig() Config {
 		DNS:             dnstrack.DefaultConfig(),
 		Beacon:          beacon.DefaultConfig(),
 		BatchSize:       256,
-		QueueLen:        32,
 		LearnInternal:   true,
 	}
 }
@@ -195,7 +196,7 @@ func New(cfg Config) (*Pipeline, error) {
 		cfg.BatchSize = 256
 	}
 	if cfg.QueueLen <= 0 {
-		cfg.QueueLen = 32
+		cfg.QueueLen = max(8, 64/cfg.Workers)
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -262,8 +263,8 @@ type batch struct {
 }
 
 // arenaSize is a batch's arena per worker: a batch of the office capture
-// keeps 10-30 KiB of payload per worker; a fuller one is sent early. Two
-// workers' arenas hold the largest payload kept (maxNamePayload).
+// keeps 10-30 KiB of payload per worker; a fuller one is sent early. It
+// holds the largest payload kept (maxNamePayload) and a SYN's options.
 const arenaSize = 128 << 10
 
 func newBatch(workers, perWorker int) *batch {

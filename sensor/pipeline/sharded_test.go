@@ -50,6 +50,14 @@ func TestShardedMatchesInline(t *testing.T) {
 	}
 }
 
+// A batch's arena holds the largest payload a worker is given (a DNS
+// message over TCP) and a SYN's options, whatever the worker count.
+func TestArenaHoldsTheLargestPayload(t *testing.T) {
+	if arenaSize < maxNamePayload+60 {
+		t.Fatalf("arena %d bytes per worker, the largest kept payload %d and options", arenaSize, maxNamePayload)
+	}
+}
+
 // replayAlerts replays data with the given workers, batch size and queue
 // length (0: the defaults) and returns the alerts as JSON lines, in the
 // order they were delivered.
