@@ -1,6 +1,7 @@
 #!/bin/sh
 # bench-replay.sh LAUNCHTAP CAPTURE — end-to-end replay throughput on one core,
-# beside tcpdump reading the same file, both from the page cache.
+# beside tcpdump reading the same file, both from the page cache; then, with
+# two cores, two workers' wall-clock rate against one worker's.
 set -eu
 bin=$1 pcap=$2
 summary=$(mktemp)
@@ -40,3 +41,20 @@ awk -v n="$pkts" -v p="$pps" -v c="$cpups" -v r="$ref" -v pairs="$pairs" 'BEGIN{
 }'
 [ -z "$evict" ] || echo "evictions by class: $evict"
 [ -z "$rss" ] || echo "peak RSS: $((rss / 1024)) MiB"
+
+# Two workers against one, wall clock, when two cores are there: three
+# alternating pairs, medians (single runs on a shared VM spread by 20 %).
+if [ "$(nproc 2>/dev/null || echo 1)" -ge 2 ]; then
+	one="" two=""
+	for i in 1 2 3; do
+		for w in 1 2; do
+			"$bin" replay --workers $w --alerts /dev/null --summary "$summary" --log-level warn "$pcap" 2>/dev/null
+			r=$(sed -n 's/^ *"packets_per_s": \([0-9.e+]*\),*$/\1/p' "$summary")
+			if [ $w = 1 ]; then one="$one $r"; else two="$two $r"; fi
+		done
+	done
+	med() { printf '%s\n' $1 | sort -g | sed -n 2p; }
+	awk -v a="$(med "$one")" -v b="$(med "$two")" 'BEGIN{
+		printf "two workers: %.0f packets/s wall clock against one worker'"'"'s %.0f: %.2fx (medians of 3 alternating pairs)\n", b, a, b/a
+	}'
+fi
