@@ -473,7 +473,7 @@ func (t *Tracker) Stats() Stats {
 // internal↔internal traffic never makes an alert.
 func (t *Tracker) Packet(p *decode.Packet) {
 	t.stats.Packets++
-	if p.TS >= t.nextSweep {
+	if t.SweepDue(p.TS) {
 		t.Sweep(p.TS)
 	}
 	if p.Proto != decode.ProtoTCP && p.Proto != decode.ProtoUDP {
@@ -769,6 +769,11 @@ func (t *Tracker) watch(s *Session, p *decode.Packet, out bool) {
 	}
 	t.ph.Payload(s, p, out)
 }
+
+// SweepDue reports whether Packet would sweep before a packet captured at
+// ts: a tracker fed part of a capture (a sharded replay's worker) sweeps
+// at the other packets too, as one fed all of it does.
+func (t *Tracker) SweepDue(ts int64) bool { return ts >= t.nextSweep }
 
 // Sweep ends sessions idle at capture time now. Packet calls it about once a
 // second of capture time; a live sensor with no traffic should call it from a

@@ -15,24 +15,26 @@ import (
 // twice with the same workers gives the same alerts in the same order.
 //
 // Each alert is tagged with the packet that raised it: its batch and its
-// place in the batch, one packet having one worker. A worker that is done
+// place in the batch, one packet having one worker (and each worker's
+// sweeps at it, which come first). A worker that is done
 // with a batch says so (a mark); an alert is delivered once every worker is
 // done with its batch, the earliest first. Held alerts are those of at most
 // the batches in the queue. Alerts raised as the capture ends (its sessions
 // flushed) come last, worker by worker.
 //
-// The order is one worker's except for alerts raised as a session ends
-// unseen: a worker's idle sweep runs at its own hosts' packets, so it can
-// find a session idle later than one worker, which sweeps at every packet,
-// does (at the capture's end at the latest); and one worker flushes all
-// its sessions in its own table's order.
+// The order is one worker's. A worker sweeps its idle sessions at the
+// packets one worker's flow table would sweep at, its hosts' or not
+// (sweepUpTo), and such a sweep's alerts come before what that packet
+// raises, as there. Two exceptions: the sessions several workers end in one
+// sweep, and those flushed at the capture's end, come worker by worker, not
+// in the one table's order.
 
 // orderedAlert is an alert and the packet that raised it, or, with a nil
 // alert, a worker's mark: it is done with batches up to and including batch.
 type orderedAlert struct {
 	a      *alert.Alert
 	batch  uint64 // the batch's sequence number; flushBatch at the capture's end
-	idx    int    // the packet's place in its batch
+	idx    int    // 2 × the packet's place in its batch, + 1 unless raised by a sweep at it
 	worker int
 	n      uint64 // the worker's alerts so far: several from one packet keep their order
 }

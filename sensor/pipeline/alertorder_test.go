@@ -3,11 +3,13 @@ package pipeline
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
+	"github.com/miekg/dns"
 
 	"github.com/launchtap/launchtap/sensor/alert"
 )
@@ -143,15 +145,7 @@ func TestShardedAlertOrderRepeats(t *testing.T) {
 			c := addr(fmt.Sprintf("10.0.0.%d", h+1))
 			sp := layers.TCPPort(40000 + 10*i + h)
 			ts := at(float64(i) + float64(h)/10)
-			// Each host its own MAC: the client's frames' source, the
-			// server's frames' destination.
-			mac := func(off int) { w.frames[len(w.frames)-1].Data[off+5] = byte(h + 1) }
-			w.add(ts, c, server, &layers.TCP{SrcPort: sp, DstPort: 443, SYN: true, Window: 65535, Seq: 1}, nil)
-			mac(6)
-			w.add(ts.Add(20*time.Millisecond), server, c, &layers.TCP{SrcPort: 443, DstPort: sp, SYN: true, ACK: true}, nil)
-			mac(0)
-			w.add(ts.Add(21*time.Millisecond), c, server, &layers.TCP{SrcPort: sp, DstPort: 443, ACK: true, Seq: 2}, nil)
-			mac(6)
+			deadBeacon(w, ts, c, server, sp, byte(h+1))
 		}
 	}
 	ids := func(as []*alert.Alert) []string {
@@ -179,6 +173,140 @@ func TestShardedAlertOrderRepeats(t *testing.T) {
 			}
 			if !slices.Equal(ids(got), first) {
 				t.Fatalf("%d workers, run %d: alerts in the order %v, the first run's %v", workers, run, ids(got), first)
+			}
+		}
+	}
+}
+
+// deadBeacon adds a handshake and nothing more from c (its MAC ending in
+// mac) to server: a session that ends only when a sweep finds it idle.
+func deadBeacon(w *wire, ts time.Time, c, server netip.Addr, sp layers.TCPPort, mac byte) {
+	from := len(w.frames)
+	w.add(ts, c, server, &layers.TCP{SrcPort: sp, DstPort: 443, SYN: true, Window: 65535, Seq: 1}, nil)
+	w.add(ts.Add(20*time.Millisecond), server, c, &layers.TCP{SrcPort: 443, DstPort: sp, SYN: true, ACK: true}, nil)
+	w.add(ts.Add(21*time.Millisecond), c, server, &layers.TCP{SrcPort: sp, DstPort: 443, ACK: true, Seq: 2}, nil)
+	ownMAC(w, from, mac)
+}
+
+// ownMAC gives the host of w's frames from on its own MAC, ending in mac:
+// the source of the frames it sent, the destination of those it got.
+func ownMAC(w *wire, from int, mac byte) {
+	for i := range w.frames[from:] {
+		d := w.frames[from+i].Data
+		if d[26] == 10 { // IPv4 source 10/8: the host's
+			d[11] = mac
+		} else {
+			d[5] = mac
+		}
+	}
+}
+
+// Sessions that end unseen are found by the idle sweep, which one worker's
+// flow table runs about once a second of capture time at whatever packet
+// comes; a sharded worker sweeps at the same packets, its hosts' or not, so
+// the alerts come in one worker's order: here three hosts beacon to dead
+// servers (handshakes only) and go silent, then two others beacon to live
+// ones, while two more talk between themselves; the dead beacons' alerts
+// come as their last sessions go idle, before the live ones', not at the
+// capture's end. (Sessions ended by one sweep of several workers come by
+// worker, not in one table's order: there each goes idle at its own sweep.)
+func TestShardedSweepsAsOneWorker(t *testing.T) {
+	w := &wire{t: t}
+	for i := range 5 {
+		for h := range 3 {
+			deadBeacon(w, at(float64(i)+float64(h)/10), addr(fmt.Sprintf("10.0.1.%d", h+1)), addr(fmt.Sprintf("203.0.113.%d", h+1)),
+				layers.TCPPort(41000+10*i+h), byte(h+1))
+		}
+	}
+	for i := range 6 {
+		for h := range 2 {
+			from := len(w.frames)
+			w.tcp(at(10+float64(i)+float64(h)/10), addr(fmt.Sprintf("10.0.2.%d", h+1)), addr(fmt.Sprintf("198.51.100.%d", h+1)), 443, []byte("hello"))
+			ownMAC(w, from, byte(h+10))
+		}
+	}
+	// Two internal hosts talk all along (no alert: internal to internal);
+	// the flow tables sweep at their packets too.
+	for s := 0.0; s < 20*60; s += 2 {
+		w.udp(at(s/60), addr("10.0.3.1"), addr("10.0.3.2"), 5000, []byte("x"))
+	}
+	idle := func(c *Config) { c.Flow.TCPIdle = 20 * time.Second }
+	ids := func(as []*alert.Alert) []string {
+		var out []string
+		for _, a := range as {
+			out = append(out, a.SrcIP+" "+a.ID)
+		}
+		return out
+	}
+	inline, _ := replayNames(t, w, 1, idle)
+	want := ids(inline)
+	if len(want) != 5 {
+		t.Fatalf("one worker: alerts %v, want five (three dead beacons, two live)", want)
+	}
+	for _, workers := range []int{2, 3} {
+		got, _ := replayNames(t, w, workers, idle)
+		if !slices.Equal(ids(got), want) {
+			t.Errorf("%d workers: alerts in the order\n%v\nwant one worker's\n%v", workers, ids(got), want)
+		}
+	}
+}
+
+// When one packet both triggers the sweep that ends a session and raises an
+// alert itself, one worker's flow table sweeps first: the ended session's
+// alert comes before the packet's, whichever workers the two hosts have.
+// A dead beacon's sessions (handshakes only) go idle between a live
+// beacon's, named by a lookup made once, whose connections sweep them; the
+// fifth of each alerts at the same packet.
+func TestShardedSweepBeforePacket(t *testing.T) {
+	live, resolver := addr("10.0.2.1"), addr("192.0.2.53")
+	q := new(dns.Msg)
+	q.SetQuestion("sync.example.com.", dns.TypeA)
+	r := new(dns.Msg)
+	r.SetReply(q)
+	r.Answer = append(r.Answer, &dns.A{Hdr: dns.RR_Header{Name: "sync.example.com.", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 3600},
+		A: addr("198.51.100.1").AsSlice()})
+	query, err := q.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, err := r.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, macs := range [][2]byte{{1, 2}, {1, 3}, {2, 5}, {4, 7}} {
+		w := &wire{t: t}
+		from := len(w.frames)
+		w.add(at(0.9), live, resolver, &layers.UDP{SrcPort: 53000, DstPort: 53}, query)
+		w.add(at(0.901), resolver, live, &layers.UDP{SrcPort: 53, DstPort: 53000}, reply)
+		ownMAC(w, from, macs[1])
+		for i := range 5 {
+			deadBeacon(w, at(0.5+float64(i)), addr("10.0.1.1"), addr("203.0.113.1"), layers.TCPPort(41000+i), macs[0])
+			from := len(w.frames)
+			w.tcp(at(1+float64(i)), live, addr("198.51.100.1"), 443, []byte("hello"))
+			ownMAC(w, from, macs[1])
+		}
+		// The live beacon's fifth session starts (its SYN-ACK: it
+		// alerts) 29.999 s after the dead one's fifth went quiet, and a
+		// packet between two other hosts 1.01 s before makes the next
+		// sweep due just after its SYN: the SYN-ACK sweeps.
+		w.udp(at(4+59.010/60), addr("10.0.3.1"), addr("10.0.3.2"), 5000, []byte("x"))
+		idle := func(c *Config) { c.Flow.TCPIdle = 29500 * time.Millisecond }
+		ids := func(as []*alert.Alert) []string {
+			var out []string
+			for _, a := range as {
+				out = append(out, a.SrcIP)
+			}
+			return out
+		}
+		inline, _ := replayNames(t, w, 1, idle)
+		want := ids(inline)
+		if !slices.Equal(want, []string{"10.0.1.1", "10.0.2.1"}) {
+			t.Fatalf("one worker: alerts from %v, want the dead beacon's, then the live one's", want)
+		}
+		for _, workers := range []int{2, 3} {
+			got, _ := replayNames(t, w, workers, idle)
+			if !slices.Equal(ids(got), want) {
+				t.Errorf("MACs %v, %d workers: alerts from %v, want %v", macs, workers, ids(got), want)
 			}
 		}
 	}

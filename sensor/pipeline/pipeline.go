@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/netip"
 	"runtime"
 	"sync"
@@ -254,6 +255,7 @@ func (p *Pipeline) replayInline(ctx context.Context, src capture.Source) error {
 // the frame buffer is reused.
 type batch struct {
 	pkts  []decode.Packet // n of them in use
+	ts    []int64         // the packets' capture times, noSweep for those the flow table does not see
 	hosts []batchHost     // each packet's host, resolved by the reader, and decoder verdict
 	mine  [][]int32       // by worker: the indexes of its packets
 	arena []byte
@@ -271,6 +273,7 @@ func newBatch(workers, perWorker int) *batch {
 	size := perWorker * workers
 	b := &batch{
 		pkts:  make([]decode.Packet, size),
+		ts:    make([]int64, size),
 		hosts: make([]batchHost, size),
 		mine:  make([][]int32, workers),
 		arena: make([]byte, 0, arenaSize*workers),
@@ -325,10 +328,14 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 			defer wg.Done()
 			for b := range in {
 				w.batch, w.batchSeq = b, b.seq
+				next := 0 // the batch's packets before next are swept at
 				for _, j := range b.mine[w.id] {
+					w.sweepUpTo(b, next, int(j))
 					w.idx = int(j)
 					w.handle(&b.pkts[j], b.hosts[j].kind)
+					next = int(j) + 1
 				}
+				w.sweepUpTo(b, next, b.n)
 				w.batch = nil // the reader refills it once every worker is done
 				w.ordered <- orderedAlert{batch: b.seq, worker: w.id}
 				w.publish()
@@ -395,6 +402,10 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 		n := cur.n
 		h.kind = kind
 		cur.hosts[n] = h
+		cur.ts[n] = noSweep
+		if kind == decode.OK { // what worker.handle gives the flow table
+			cur.ts[n] = pkt.TS
+		}
 		cur.mine[i] = append(cur.mine[i], int32(n))
 		cur.n++
 		if cur.n == size {
@@ -424,6 +435,26 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 	}
 	wg.Wait()
 	return err
+}
+
+// noSweep is a batch's time for a packet no flow table sees.
+const noSweep = math.MinInt64
+
+// sweepUpTo sweeps w's sessions where one worker's flow table would have,
+// at the batch's packets from..to-1, none of them w's: the one table sweeps
+// about once a second of capture time, at whichever packet comes, and a
+// worker given only its hosts' packets would find an idle session later
+// (at the capture's end, if its hosts fall silent), so the alert of a
+// session ended unseen (a beacon to a server that no longer answers) would
+// come later, and in another order, than with one worker.
+func (w *worker) sweepUpTo(b *batch, from, to int) {
+	for k := from; k < to; k++ {
+		if ts := b.ts[k]; w.flows.SweepDue(ts) {
+			w.idx, w.sweeping = k, true
+			w.flows.Sweep(ts)
+			w.sweeping = false
+		}
+	}
 }
 
 func (b *batch) keep(data []byte) []byte {

@@ -53,6 +53,7 @@ type worker struct {
 	pkt        *decode.Packet                      // the packet in hand, when selfRead (the read loop's one packet)
 	batch      *batch                              // the batch in hand, when sharded
 	batchSeq   uint64                              // its sequence number; flushBatch once the capture ended
+	sweeping   bool                                // sweeping at another worker's packet (sweepUpTo)
 	idx        int                                 // the packet in hand in batch
 	seen       *simplelru.LRU[host.Key, *hostSeen] // addresses and MACs hosts beat from, for alerts
 	regDomains regDomains                          // registered domains of recent DNS names
@@ -657,7 +658,13 @@ func (w *worker) send(a *alert.Alert) {
 		return
 	}
 	w.raised++
-	w.ordered <- orderedAlert{a: a, batch: w.batchSeq, idx: w.idx, worker: w.id, n: w.raised}
+	// A sweep at another worker's packet comes before what that packet
+	// raises, as in one worker's flow table.
+	idx := 2*w.idx + 1
+	if w.sweeping {
+		idx--
+	}
+	w.ordered <- orderedAlert{a: a, batch: w.batchSeq, idx: idx, worker: w.id, n: w.raised}
 }
 
 // alertFor turns a finding into an alert, applying the host-OS policy: by
