@@ -517,10 +517,14 @@ func (b *Binder) own(a netip.Addr) bool {
 }
 
 // learnSender binds the source of a frame its sender put on the wire
-// itself — its TTL still the initial value, so no router forwarded it — to
-// the frame's source MAC.
+// itself — its TTL still the initial value, so no router forwarded it, or
+// a link-local source, which no router forwards — to the frame's source
+// MAC. (Link-local messages often start with a hop limit of 1: DHCPv6, MLD.
+// A DHCPv6 client's is the address its messages are owned by; unbound, they
+// went to another worker than the host's other traffic, and what they say
+// of the host missed its alerts.)
 func (b *Binder) learnSender(p *decode.Packet) {
-	if !p.HasMAC || p0f.GuessDist(p.TTL) != 0 || !UsableMAC(p.SrcMAC) {
+	if !p.HasMAC || !UsableMAC(p.SrcMAC) || p0f.GuessDist(p.TTL) != 0 && !p.Src.IsLinkLocalUnicast() {
 		return
 	}
 	s := &b.sent[memoSlot(p.Src)]

@@ -128,6 +128,15 @@ func TestResolve(t *testing.T) {
 		{"routed traffic carries the router's MAC: no binding", func(testing.TB) []*decode.Packet {
 			return []*decode.Packet{tcp(1*sec, "10.20.1.15", "203.0.113.10", macR, 63)}
 		}, "10.20.1.15", AddrKey(addr("10.20.1.15")), nil},
+		{"a link-local source is its frame's sender, whatever its hop limit (a DHCPv6 Solicit)", func(testing.TB) []*decode.Packet {
+			return []*decode.Packet{udp(1*sec, "fe80::a179:b3ff:199:2314", "ff02::1:2", macA, 546, 547, 1, []byte{1, 0, 0, 1})}
+		}, "fe80::a179:b3ff:199:2314", MACKey(macA), nil},
+		{"an IPv4 link-local source too", func(testing.TB) []*decode.Packet {
+			return []*decode.Packet{udp(1*sec, "169.254.7.9", "169.254.255.255", macA, 137, 137, 1, nil)}
+		}, "169.254.7.9", MACKey(macA), nil},
+		{"a routable source at hop limit 1 is not bound", func(testing.TB) []*decode.Packet {
+			return []*decode.Packet{udp(1*sec, "10.20.1.15", "10.20.0.1", macR, 50000, 53, 1, nil)}
+		}, "10.20.1.15", AddrKey(addr("10.20.1.15")), nil},
 		{"external sources are nobody's", func(testing.TB) []*decode.Packet {
 			return []*decode.Packet{tcp(1*sec, "203.0.113.10", "10.20.1.15", macR, 64)}
 		}, "203.0.113.10", AddrKey(addr("203.0.113.10")), nil},

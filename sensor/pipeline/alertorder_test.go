@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -308,6 +309,46 @@ func TestShardedSweepBeforePacket(t *testing.T) {
 			if !slices.Equal(ids(got), want) {
 				t.Errorf("MACs %v, %d workers: alerts from %v, want %v", macs, workers, ids(got), want)
 			}
+		}
+	}
+}
+
+// What a host says of itself from its link-local address reaches its alerts
+// whatever the worker count: a Windows host's DHCPv6 Solicit (hop limit 1,
+// vendor class "MSFT 5.0") goes to the worker of the host's MAC, as its
+// beacon over IPv4 does, because the Solicit's frame binds its link-local
+// source to that MAC.
+func TestShardedLinkLocalEvidence(t *testing.T) {
+	const mac = 0x42
+	solicit := []byte{1, 0x12, 0x34, 0x56, // SOLICIT, transaction id
+		0, 16, 0, 14, 0, 0, 1, 0x37, 0, 8, 'M', 'S', 'F', 'T', ' ', '5', '.', '0', // vendor class: enterprise 311
+		0, 6, 0, 8, 0, 24, 0, 23, 0, 17, 0, 39} // option request
+	w := &wire{t: t}
+	host, ll := addr("10.0.4.7"), addr("fe80::a179:b3ff:199:2314")
+	w.add(at(0.1), ll, addr("ff02::1:2"), &layers.UDP{SrcPort: 546, DstPort: 547}, solicit)
+	d := w.frames[len(w.frames)-1].Data
+	copy(d[6:12], []byte{0x3c, 0x22, 0xfb, 0, 0, mac}) // sent by the host
+	d[14+7] = 1                                        // at hop limit 1, as a Solicit is
+	for i := range 8 {
+		from := len(w.frames)
+		w.tcp(at(1+float64(i)), host, addr("198.51.100.7"), 443, []byte("hello"))
+		ownMAC(w, from, mac)
+	}
+	evidence := func(as []*alert.Alert) string {
+		if len(as) != 1 {
+			return fmt.Sprintf("%d alerts", len(as))
+		}
+		return fmt.Sprintf("%s %s %v", as[0].HostID, as[0].HostOS, as[0].HostEvidence)
+	}
+	inline, _ := replayNames(t, w, 1, nil)
+	want := evidence(inline)
+	if !strings.Contains(want, "MSFT 5.0") {
+		t.Fatalf("one worker: %s, want the DHCPv6 vendor class in the evidence", want)
+	}
+	for workers := 2; workers <= 6; workers++ {
+		got, _ := replayNames(t, w, workers, nil)
+		if g := evidence(got); g != want {
+			t.Errorf("%d workers: %s, want one worker's %s", workers, g, want)
 		}
 	}
 }
