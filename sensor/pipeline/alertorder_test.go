@@ -149,31 +149,24 @@ func TestShardedAlertOrderRepeats(t *testing.T) {
 			deadBeacon(w, ts, c, server, sp, byte(h+1))
 		}
 	}
-	ids := func(as []*alert.Alert) []string {
-		var out []string
-		for _, a := range as {
-			out = append(out, a.SrcIP+" "+a.ID)
-		}
-		return out
-	}
 	inline, _ := replayNames(t, w, 1, nil)
 	if len(inline) < 4 {
 		t.Fatalf("%d alerts inline, want one per host: the test tests nothing", len(inline))
 	}
-	want := slices.Sorted(slices.Values(ids(inline)))
+	want := slices.Sorted(slices.Values(alertKeys(inline)))
 	for _, workers := range []int{2, 3} {
 		var first []string
 		for run := range 10 {
 			got, _ := replayNames(t, w, workers, nil)
 			if run == 0 {
-				first = ids(got)
+				first = alertKeys(got)
 				if sorted := slices.Sorted(slices.Values(first)); !slices.Equal(sorted, want) {
 					t.Fatalf("%d workers: alerts %v, want one worker's %v", workers, sorted, want)
 				}
 				continue
 			}
-			if !slices.Equal(ids(got), first) {
-				t.Fatalf("%d workers, run %d: alerts in the order %v, the first run's %v", workers, run, ids(got), first)
+			if !slices.Equal(alertKeys(got), first) {
+				t.Fatalf("%d workers, run %d: alerts in the order %v, the first run's %v", workers, run, alertKeys(got), first)
 			}
 		}
 	}
@@ -232,22 +225,15 @@ func TestShardedSweepsAsOneWorker(t *testing.T) {
 		w.udp(at(s/60), addr("10.0.3.1"), addr("10.0.3.2"), 5000, []byte("x"))
 	}
 	idle := func(c *Config) { c.Flow.TCPIdle = 20 * time.Second }
-	ids := func(as []*alert.Alert) []string {
-		var out []string
-		for _, a := range as {
-			out = append(out, a.SrcIP+" "+a.ID)
-		}
-		return out
-	}
 	inline, _ := replayNames(t, w, 1, idle)
-	want := ids(inline)
+	want := alertKeys(inline)
 	if len(want) != 5 {
 		t.Fatalf("one worker: alerts %v, want five (three dead beacons, two live)", want)
 	}
 	for _, workers := range []int{2, 3} {
 		got, _ := replayNames(t, w, workers, idle)
-		if !slices.Equal(ids(got), want) {
-			t.Errorf("%d workers: alerts in the order\n%v\nwant one worker's\n%v", workers, ids(got), want)
+		if !slices.Equal(alertKeys(got), want) {
+			t.Errorf("%d workers: alerts in the order\n%v\nwant one worker's\n%v", workers, alertKeys(got), want)
 		}
 	}
 }
@@ -292,22 +278,15 @@ func TestShardedSweepBeforePacket(t *testing.T) {
 		// sweep due just after its SYN: the SYN-ACK sweeps.
 		w.udp(at(4+59.010/60), addr("10.0.3.1"), addr("10.0.3.2"), 5000, []byte("x"))
 		idle := func(c *Config) { c.Flow.TCPIdle = 29500 * time.Millisecond }
-		ids := func(as []*alert.Alert) []string {
-			var out []string
-			for _, a := range as {
-				out = append(out, a.SrcIP)
-			}
-			return out
-		}
 		inline, _ := replayNames(t, w, 1, idle)
-		want := ids(inline)
-		if !slices.Equal(want, []string{"10.0.1.1", "10.0.2.1"}) {
-			t.Fatalf("one worker: alerts from %v, want the dead beacon's, then the live one's", want)
+		want := alertKeys(inline)
+		if len(inline) != 2 || inline[0].SrcIP != "10.0.1.1" || inline[1].SrcIP != "10.0.2.1" {
+			t.Fatalf("one worker: alerts %v, want the dead beacon's (10.0.1.1), then the live one's", want)
 		}
 		for _, workers := range []int{2, 3} {
 			got, _ := replayNames(t, w, workers, idle)
-			if !slices.Equal(ids(got), want) {
-				t.Errorf("MACs %v, %d workers: alerts from %v, want %v", macs, workers, ids(got), want)
+			if !slices.Equal(alertKeys(got), want) {
+				t.Errorf("MACs %v, %d workers: alerts from %v, want %v", macs, workers, alertKeys(got), want)
 			}
 		}
 	}
@@ -351,4 +330,13 @@ func TestShardedLinkLocalEvidence(t *testing.T) {
 			t.Errorf("%d workers: %s, want one worker's %s", workers, g, want)
 		}
 	}
+}
+
+// alertKeys names alerts by source and id, in their order.
+func alertKeys(as []*alert.Alert) []string {
+	var out []string
+	for _, a := range as {
+		out = append(out, a.SrcIP+" "+a.ID)
+	}
+	return out
 }
