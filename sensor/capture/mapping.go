@@ -57,12 +57,12 @@ var errChanged = errors.New("file shrank while it was read")
 //
 // It also has the pages read more than followEvery ago released
 // (releaseBehind; by the prefaulting goroutine when there is one),
-// releaseEvery bytes at a time: they stay in the page cache, but out of the process's
-// resident set, which would otherwise grow by the whole file (RSS counts
-// mapped file pages) and hide what the sensor's own tables use. A page
-// touched again faults back in. A release flushes the TLB of every CPU
-// running the process's threads: with workers busy on the other cores,
-// releasing a mebibyte at a time was 15 % of the reader's CPU.
+// releaseEvery bytes at a time: they stay in the page cache, but out of
+// the process's resident set, which would otherwise grow by the whole file
+// (RSS counts mapped file pages) and hide what the sensor's own tables
+// use. A page touched again faults back in. A release flushes the TLB of
+// every CPU running the process's threads: with workers busy on the other
+// cores, releasing a mebibyte at a time was 15 % of the reader's CPU.
 func (m *mapping) follow(off int64) (size int64) {
 	m.f.Seek(off, io.SeekStart) //nolint:errcheck // a regular file; only progress reads the offset
 	m.seekAt = off + followEvery
@@ -125,8 +125,9 @@ const prefaultAhead = 8 << 20
 // a goroutine of its own, until close. A first touch of a page of the
 // mapping is a page fault (one per 16 pages, the kernel maps its
 // neighbours with it; fewer where the page cache holds the file in large
-// folios, as it does a file read cold on Linux 6.18's ext4): about a fifth of what the reader does when it feeds
-// several workers, and the reader sets their pace. Populated ahead, the
+// folios, as it does a file read cold on Linux 6.18's ext4): about a fifth
+// of what the reader does when it feeds several workers, and the reader
+// sets their pace. Populated ahead, the
 // reader finds the pages mapped; the work is the same, on a core a worker
 // would otherwise wait on the reader with.
 //

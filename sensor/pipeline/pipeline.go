@@ -356,12 +356,15 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 	}()
 	var seq uint64
 	cur := <-free
-	send := func() {
+	dispatch := func() { // to every worker, the next in sequence
 		cur.left.Store(int32(nw))
 		cur.seq, seq = seq, seq+1
 		for i := range work {
 			work[i] <- cur
 		}
+	}
+	send := func() {
+		dispatch()
 		cur = <-free
 	}
 	var (
@@ -424,11 +427,7 @@ func (p *Pipeline) replaySharded(ctx context.Context, src capture.Source) error 
 	}})
 	p.saveReaderIdentity(own.binder) // for the final checkpoint
 	if cur.n > 0 {
-		cur.left.Store(int32(nw))
-		cur.seq = seq
-		for i := range work {
-			work[i] <- cur
-		}
+		dispatch()
 	}
 	for i := range work {
 		close(work[i])
