@@ -524,7 +524,9 @@ func (b *Binder) own(a netip.Addr) bool {
 // went to another worker than the host's other traffic, and what they say
 // of the host missed its alerts.)
 func (b *Binder) learnSender(p *decode.Packet) {
-	if !p.HasMAC || !UsableMAC(p.SrcMAC) || p0f.GuessDist(p.TTL) != 0 && !p.Src.IsLinkLocalUnicast() {
+	// Most frames fail the TTL test (those a router forwarded), so it
+	// comes first.
+	if !p.HasMAC || p0f.GuessDist(p.TTL) != 0 && !p.Src.IsLinkLocalUnicast() || !UsableMAC(p.SrcMAC) {
 		return
 	}
 	s := &b.sent[memoSlot(p.Src)]
