@@ -555,11 +555,12 @@ func (b *Binder) bind(a netip.Addr, mac [6]byte, ts int64, lease bool) {
 		return
 	}
 	if old, ok := b.binds.Peek(a); ok {
-		if old.mac == mac {
+		if old.mac == mac { // seen again: a host's, not a flood's; promoted
 			if ts-old.last >= refreshEvery || lease != old.lease || old.remote {
-				b.binds.Add(a, binding{mac: mac, last: max(old.last, ts), lease: lease || old.lease && ts-old.last < b.bindTTL})
+				b.binds.PromoteSet(a, binding{mac: mac, last: max(old.last, ts), lease: lease || old.lease && ts-old.last < b.bindTTL})
+			} else {
+				b.binds.Promote(a)
 			}
-			b.binds.Promote(a) // seen again: a host's, not a flood's
 			return
 		}
 		if !lease && (old.remote || ts-old.last < conflictQuiet) {
@@ -575,8 +576,7 @@ func (b *Binder) bind(a netip.Addr, mac [6]byte, ts int64, lease bool) {
 
 // mac returns the MAC's record, creating it.
 func (b *Binder) mac(m [6]byte) *macInfo {
-	if mi, ok := b.macs.Get(m); ok {
-		b.macs.Promote(m)
+	if mi, ok := b.macs.PromoteGet(m); ok {
 		return mi
 	}
 	mi := &macInfo{}

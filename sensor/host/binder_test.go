@@ -443,21 +443,31 @@ func TestMemoSlotIPv4(t *testing.T) {
 
 // BenchmarkLearn is the binder's cost per packet of a span's usual mix:
 // half the packets forwarded by the router to the hosts (a TTL below its
-// initial value), half sent by the hosts themselves, a host's again within
-// the refresh interval.
+// initial value), half sent by the hosts themselves; each host heard again
+// within the refresh interval (memo) or after it (refresh: the binding's
+// time is renewed, as on a day where a host talks every few seconds).
 func BenchmarkLearn(b *testing.B) {
-	bd := newBinder(b, Config{})
-	var pkts []*decode.Packet
-	for i := range 256 {
-		h := fmt.Sprintf("10.20.1.%d", i%64+1)
-		mac := [6]byte{2, 0, 0, 0, 0, byte(i%64 + 1)}
-		ts := int64(i) * int64(time.Millisecond)
-		pkts = append(pkts, tcp(ts, h, "203.0.113.10", mac, 64), tcp(ts, "203.0.113.10", h, macR, 52))
+	for _, c := range []struct {
+		name  string
+		round time.Duration // capture time between two rounds of the hosts' packets
+	}{{"memo", time.Millisecond}, {"refresh", 11 * time.Second}} {
+		b.Run(c.name, func(b *testing.B) {
+			bd := newBinder(b, Config{})
+			var pkts []*decode.Packet
+			for i := range 256 {
+				h := fmt.Sprintf("10.20.1.%d", i%64+1)
+				mac := [6]byte{2, 0, 0, 0, 0, byte(i%64 + 1)}
+				pkts = append(pkts, tcp(0, h, "203.0.113.10", mac, 64), tcp(0, "203.0.113.10", h, macR, 52))
+			}
+			var ts int64
+			for b.Loop() {
+				ts += int64(c.round)
+				for _, p := range pkts {
+					p.TS = ts
+					bd.Learn(p)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(pkts)), "ns/pkt")
+		})
 	}
-	for b.Loop() {
-		for _, p := range pkts {
-			bd.Learn(p)
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(pkts)), "ns/pkt")
 }

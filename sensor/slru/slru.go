@@ -328,6 +328,34 @@ func (t *Table[K, V]) Promote(k K) (evicted bool) {
 	if i == 0 {
 		return false
 	}
+	return t.promote(i)
+}
+
+// PromoteGet is Get then Promote in one lookup: k's value, k moved to the
+// front of protected.
+func (t *Table[K, V]) PromoteGet(k K) (v V, ok bool) {
+	i, _ := t.find(k)
+	if i == 0 {
+		return v, false
+	}
+	t.promote(i)
+	return t.ents[i].val, true
+}
+
+// PromoteSet is Add of a key held then Promote, in one lookup: k gets v and
+// moves to the front of protected. It returns false, doing nothing, for a
+// key not held.
+func (t *Table[K, V]) PromoteSet(k K, v V) (ok bool) {
+	i, _ := t.find(k)
+	if i == 0 {
+		return false
+	}
+	t.promote(i)
+	t.ents[i].val = v
+	return true
+}
+
+func (t *Table[K, V]) promote(i int32) (evicted bool) {
 	t.unlink(i)
 	e := &t.ents[i]
 	if t.protCap > 0 && e.seg != Protected {

@@ -284,7 +284,7 @@ func TestAgainstModel(t *testing.T) {
 			}
 			for op := 0; op < 20000; op++ {
 				k := next(80)
-				switch next(6) {
+				switch next(8) {
 				case 0, 1:
 					tb.Add(k, k)
 					m.add(k)
@@ -303,6 +303,22 @@ func TestAgainstModel(t *testing.T) {
 					if s, i := m.find(k); i >= 0 {
 						m.removed = append(m.removed, m.take(s, i))
 					}
+				case 6, 7: // one lookup for Get or Add, then Promote
+					_, inModel := m.find(k)
+					var ok bool
+					if op%2 == 0 {
+						var v int
+						v, ok = tb.PromoteGet(k)
+						if ok && v != k {
+							t.Fatalf("op %d: PromoteGet(%d) = %d", op, k, v)
+						}
+					} else {
+						ok = tb.PromoteSet(k, k)
+					}
+					if ok != (inModel >= 0) {
+						t.Fatalf("op %d: key %d held: %v, model has it: %v", op, k, ok, inModel >= 0)
+					}
+					m.promote(k)
 				case 5:
 					if k < 8 {
 						tb.RemoveOldest()
