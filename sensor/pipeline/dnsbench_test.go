@@ -2,15 +2,12 @@ package pipeline
 
 import (
 	"fmt"
-	"io"
-	"log/slog"
 	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 
-	"github.com/launchtap/launchtap/sensor/alert"
 	"github.com/launchtap/launchtap/sensor/decode"
 )
 
@@ -49,14 +46,7 @@ func BenchmarkDNSPath(b *testing.B) {
 		}
 		queries, answers = append(queries, qb), append(answers, rb)
 	}
-	cfg := DefaultConfig()
-	cfg.OS = "any"
-	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	out := make(chan *alert.Alert, 1024)
-	w, err := newWorker(0, &cfg, out)
-	if err != nil {
-		b.Fatal(err)
-	}
+	w, out := dnsTestWorker(b)
 	go func() {
 		for range out {
 		}

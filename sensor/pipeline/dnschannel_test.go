@@ -17,7 +17,7 @@ import (
 	"github.com/launchtap/launchtap/sensor/slru"
 )
 
-func dnsTestWorker(t *testing.T) (*worker, chan *alert.Alert) {
+func dnsTestWorker(t testing.TB) (*worker, chan *alert.Alert) {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.OS = "any"
